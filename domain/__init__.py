@@ -1,0 +1,1 @@
+"""The radiology department: tables, the exam lifecycle, services and domain events."""
