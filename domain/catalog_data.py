@@ -1,0 +1,138 @@
+"""Reference data for the demo department: procedures with published wRVU figures.
+
+wRVU values follow DOMAIN.md's reference figures where given (CT head 0.85, CT abdomen/pelvis
+with contrast 1.8, screening mammogram 0.75, abdominal US 0.8, MRI brain w/wo 2.3, PET/CT 2.4,
+chest X-ray 2 views 0.2) and typical values for the rest.
+"""
+
+from __future__ import annotations
+
+from domain.enums import Modality, Subspecialty
+
+M, S = Modality, Subspecialty
+
+# code, name, modality, body part, subspecialty, wRVU, read minutes, scan minutes, prep, template
+PROCEDURES: list[tuple[str, str, Modality, str, Subspecialty, float, int, int, str | None, str]] = [
+    ("CTHEAD", "CT head without contrast", M.CT, "HEAD", S.NEURO, 0.85, 8, 15, None, "CT"),
+    ("CTHEADSTROKE", "CT head stroke protocol with CTA", M.CT, "HEAD", S.NEURO, 1.75, 15, 20,
+     "CONTRAST", "CT"),
+    ("CTCHEST", "CT chest with contrast", M.CT, "CHEST", S.CHEST, 1.16, 12, 15, "CONTRAST", "CT"),
+    ("CTPE", "CT pulmonary angiogram", M.CT, "CHEST", S.CHEST, 1.82, 15, 15, "CONTRAST", "CT"),
+    ("CTAP", "CT abdomen and pelvis with contrast", M.CT, "ABDOMEN", S.BODY, 1.8, 18, 20,
+     "CONTRAST", "CT"),
+    ("CTSPINEC", "CT cervical spine without contrast", M.CT, "SPINE", S.NEURO, 1.0, 10, 15, None,
+     "CT"),
+    ("CTKNEE", "CT knee without contrast", M.CT, "KNEE", S.MSK, 1.0, 10, 15, None, "CT"),
+    ("MRBRAIN", "MRI brain with and without contrast", M.MR, "HEAD", S.NEURO, 2.3, 25, 45,
+     "MRI_SAFETY", "MR"),
+    ("MRSPINEL", "MRI lumbar spine without contrast", M.MR, "SPINE", S.NEURO, 1.48, 20, 30,
+     "MRI_SAFETY", "MR"),
+    ("MRKNEE", "MRI knee without contrast", M.MR, "KNEE", S.MSK, 1.35, 18, 30, "MRI_SAFETY", "MR"),
+    ("MRSHOULDER", "MRI shoulder without contrast", M.MR, "SHOULDER", S.MSK, 1.35, 18, 30,
+     "MRI_SAFETY", "MR"),
+    ("MRLIVER", "MRI liver with and without contrast", M.MR, "ABDOMEN", S.BODY, 2.2, 25, 45,
+     "MRI_SAFETY", "MR"),
+    ("MRCARDIAC", "Cardiac MRI with contrast", M.MR, "HEART", S.CARDIAC, 2.6, 35, 60,
+     "MRI_SAFETY", "MR"),
+    ("MRBREAST", "MRI breast bilateral with contrast", M.MR, "BREAST", S.BREAST, 2.1, 25, 45,
+     "MRI_SAFETY", "MR"),
+    ("USABD", "Ultrasound abdomen complete", M.US, "ABDOMEN", S.BODY, 0.8, 8, 30, "FASTING",
+     "US"),
+    ("USPELVIS", "Ultrasound pelvis transabdominal", M.US, "PELVIS", S.BODY, 0.69, 8, 30, None,
+     "US"),
+    ("USTHYROID", "Ultrasound thyroid", M.US, "NECK", S.BODY, 0.56, 7, 20, None, "US"),
+    ("USDVT", "Ultrasound venous duplex lower extremity", M.US, "LEG", S.BODY, 0.7, 7, 30, None,
+     "US"),
+    ("USBREAST", "Ultrasound breast unilateral", M.US, "BREAST", S.BREAST, 0.73, 8, 20, None,
+     "US"),
+    ("USPEDHIP", "Ultrasound infant hips", M.US, "HIP", S.PEDIATRIC, 0.62, 8, 20, None, "US"),
+    ("XRCHEST2V", "X-ray chest 2 views", M.XR, "CHEST", S.CHEST, 0.2, 3, 10, None, "XR"),
+    ("XRCHEST1V", "X-ray chest 1 view (portable)", M.XR, "CHEST", S.CHEST, 0.18, 3, 10, None,
+     "XR"),
+    ("XRKNEE", "X-ray knee 3 views", M.XR, "KNEE", S.MSK, 0.18, 3, 10, None, "XR"),
+    ("XRWRIST", "X-ray wrist 3 views", M.XR, "WRIST", S.MSK, 0.17, 3, 10, None, "XR"),
+    ("XRSPINEL", "X-ray lumbar spine 2-3 views", M.XR, "SPINE", S.MSK, 0.22, 4, 10, None, "XR"),
+    ("XRPEDCHEST", "X-ray chest pediatric 2 views", M.XR, "CHEST", S.PEDIATRIC, 0.2, 4, 10, None,
+     "XR"),
+    ("MGSCREEN", "Screening mammogram bilateral with tomosynthesis", M.MG, "BREAST", S.BREAST,
+     0.75, 6, 20, None, "MG"),
+    ("MGDIAG", "Diagnostic mammogram unilateral", M.MG, "BREAST", S.BREAST, 0.81, 8, 30, None,
+     "MG"),
+    ("NMBONE", "Bone scan whole body", M.NM, "WHOLEBODY", S.NUCLEAR, 0.86, 12, 60,
+     "NUCLEAR_PREP", "NM"),
+    ("NMPETCT", "PET/CT skull base to mid-thigh", M.NM, "WHOLEBODY", S.NUCLEAR, 2.4, 30, 90,
+     "PET_PREP", "NM"),
+    ("NMTHYROID", "Thyroid uptake and scan", M.NM, "NECK", S.NUCLEAR, 0.75, 10, 45,
+     "NUCLEAR_PREP", "NM"),
+]
+
+# Turnaround targets in minutes: (priority, patient class) -> minutes.
+TURNAROUND_MINUTES = {
+    ("STAT", "ED"): 30, ("STAT", "INPATIENT"): 60, ("STAT", "OUTPATIENT"): 60,
+    ("URGENT", "ED"): 60, ("URGENT", "INPATIENT"): 240, ("URGENT", "OUTPATIENT"): 480,
+    ("ROUTINE", "ED"): 120, ("ROUTINE", "INPATIENT"): 1440, ("ROUTINE", "OUTPATIENT"): 4320,
+}
+
+PREP_PROTOCOLS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
+    "MRI_SAFETY": (
+        "MRI safety screening",
+        "Remove all metal objects. Tell us about implants, pacemakers or pregnancy.",
+        [("SCREENING_FORM", "MRI safety questionnaire reviewed"),
+         ("IMPLANT_CHECK", "Implants and devices checked for MR conditionality"),
+         ("METAL_REMOVED", "Metal objects removed")],
+    ),
+    "CONTRAST": (
+        "Iodinated contrast screening",
+        "Drink water before your visit. Tell us about allergies to contrast and kidney disease.",
+        [("ALLERGY_CHECK", "Contrast allergy history checked"),
+         ("EGFR_CHECK", "Kidney function (eGFR) within 30 days reviewed"),
+         ("PREGNANCY_CHECK", "Pregnancy status confirmed")],
+    ),
+    "FASTING": (
+        "Fasting",
+        "Do not eat or drink for 6 hours before the exam.",
+        [("FASTING_CONFIRMED", "Fasting for 6 hours confirmed")],
+    ),
+    "NUCLEAR_PREP": (
+        "Nuclear medicine preparation",
+        "Stay hydrated. Tell us if you are pregnant or breastfeeding.",
+        [("PREGNANCY_CHECK", "Pregnancy and breastfeeding status confirmed"),
+         ("HYDRATION", "Hydration instructions given")],
+    ),
+    "PET_PREP": (
+        "PET preparation",
+        "No food for 6 hours, no strenuous exercise for 24 hours before the scan.",
+        [("FASTING_CONFIRMED", "Fasting for 6 hours confirmed"),
+         ("GLUCOSE_CHECK", "Blood glucose below 200 mg/dL"),
+         ("PREGNANCY_CHECK", "Pregnancy status confirmed")],
+    ),
+}
+
+
+def _section(key: str, title: str, *fields: tuple[str, str, bool]) -> dict[str, object]:
+    return {"key": key, "title": title,
+            "fields": [{"key": k, "label": label, "required": req} for k, label, req in fields]}
+
+
+_COMMON = [
+    _section("clinical", "Clinical information", ("indication", "Indication", True),
+             ("comparison", "Comparison", False)),
+    _section("technique", "Technique", ("technique", "Technique", True),
+             ("contrast", "Contrast", False)),
+]
+REPORT_TEMPLATES: dict[str, tuple[str, list[dict[str, object]]]] = {
+    code: (name, [*_COMMON, _section("findings", "Findings", *findings)])
+    for code, name, findings in [
+        ("CT", "CT structured report", [("findings", "Findings", True)]),
+        ("MR", "MRI structured report", [("findings", "Findings", True),
+                                         ("incidental", "Incidental findings", False)]),
+        ("US", "Ultrasound structured report", [("findings", "Findings", True),
+                                                ("measurements", "Measurements", False)]),
+        ("XR", "Radiograph report", [("findings", "Findings", True)]),
+        ("MG", "Mammography report (BI-RADS)", [("density", "Breast density", True),
+                                                ("findings", "Findings", True),
+                                                ("birads", "BI-RADS category", True)]),
+        ("NM", "Nuclear medicine report", [("radiopharmaceutical", "Radiopharmaceutical", True),
+                                           ("findings", "Findings", True)]),
+    ]
+}

@@ -1,0 +1,200 @@
+"""Database access: one transaction per command, with the driver each backend does best.
+
+Domain services are plain synchronous functions over a SQLAlchemy `Session`. How they run
+depends on the backend:
+
+* SQLite (the embedded default) runs each command on one dedicated writer thread with the
+  standard `sqlite3` driver: one thread hop per command instead of one per statement (which is
+  what aiosqlite costs), and writes are serialised the way SQLite wants them anyway.
+* PostgreSQL runs commands through an asyncpg `AsyncSession` via `run_sync`, so the event loop
+  never blocks and no thread is involved.
+
+Either way the command sees the same `UnitOfWork`, commits once, and its domain events are
+handed to the listeners only after the commit succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from domain.errors import Conflict
+from domain.events import DomainEvent
+from domain.types import utcnow
+
+T = TypeVar("T")
+EventListener = Callable[[Sequence[DomainEvent]], None]
+
+
+class UnitOfWork:
+    """What a command works through: the session, the command's clock, and its events."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self.now = now
+        self.events: list[DomainEvent] = []
+        # The exam this command changes, so a lost optimistic-lock race can name it.
+        self.exam_id: int | None = None
+
+    def add(self, instance: object) -> None:
+        """Stage a new row."""
+        self.session.add(instance)
+
+    def emit(self, event: DomainEvent) -> None:
+        """Record an event, published once the transaction commits."""
+        self.events.append(event)
+
+    def flush(self) -> None:
+        """Send pending writes now (to learn generated ids or hit constraints early)."""
+        self.session.flush()
+
+
+def normalise_url(url: str) -> URL:
+    """Pick the driver radflow uses for a URL: sqlite3 for SQLite, asyncpg for PostgreSQL."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.set(drivername="sqlite")
+    if parsed.get_backend_name() == "postgresql":
+        return parsed.set(drivername="postgresql+asyncpg")
+    raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL + NORMAL is durable across application crashes; only a power loss may lose the last
+    # commits, the usual trade-off for an embedded deployment.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """The process's connection to its database."""
+
+    def __init__(self, url: str, *, clock: Callable[[], datetime] = utcnow,
+                 echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        self.clock = clock
+        self._listeners: list[EventListener] = []
+        self.sync_engine: sa.Engine | None = None
+        self.async_engine: AsyncEngine | None = None
+        if self.is_sqlite:
+            database = self.url.database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self.sync_engine = sa.create_engine(
+                self.url, echo=echo, connect_args={"check_same_thread": False}
+            )
+            sa_event.listen(self.sync_engine, "connect", _sqlite_pragmas)
+            self._sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radflow-db-w")
+            self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="radflow-db-r")
+        else:
+            self.async_engine = create_async_engine(self.url, echo=echo, pool_size=10,
+                                                    max_overflow=10, pool_pre_ping=True)
+            self._async_sessions = async_sessionmaker(self.async_engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is the embedded SQLite backend."""
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def backend(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.url.get_backend_name()
+
+    def on_commit(self, listener: EventListener) -> None:
+        """Call `listener` with each committed command's events."""
+        self._listeners.append(listener)
+
+    async def run(self, command: Callable[[UnitOfWork], T]) -> T:
+        """Run a state-changing command in one transaction; publish its events after commit."""
+        result, events = await self._execute(command)
+        for listener in self._listeners:
+            listener(events)
+        return result
+
+    async def read(self, query: Callable[[Session], T]) -> T:
+        """Run a read-only query function."""
+        if self.sync_engine is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._readers, self._read_sync, query)
+        async with self._async_sessions() as session:
+            return await session.run_sync(query)
+
+    def _read_sync(self, query: Callable[[Session], T]) -> T:
+        with self._sessions() as session:
+            return query(session)
+
+    async def _execute(self, command: Callable[[UnitOfWork], T]) -> tuple[T, list[DomainEvent]]:
+        try:
+            if self.sync_engine is not None:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._writer, self._execute_sync, command)
+            async with self._async_sessions() as session, session.begin():
+                return await session.run_sync(self._in_session, command)
+        except _LostRace as lost:
+            raise Conflict(exam_id=lost.exam_id) from lost.__cause__
+
+    def _execute_sync(self, command: Callable[[UnitOfWork], T]) -> tuple[T, list[DomainEvent]]:
+        with self._sessions() as session, session.begin():
+            return self._in_session(session, command)
+
+    def _in_session(self, session: Session,
+                    command: Callable[[UnitOfWork], T]) -> tuple[T, list[DomainEvent]]:
+        uow = UnitOfWork(session, self.clock())
+        try:
+            result = command(uow)
+            session.flush()
+        except StaleDataError as exc:
+            raise _LostRace(uow.exam_id or 0) from exc
+        return result, uow.events
+
+    def run_sync_command(self, command: Callable[[UnitOfWork], T]) -> T:
+        """Run a command synchronously (CLI and seeding on SQLite only)."""
+        if self.sync_engine is None:
+            raise RuntimeError("synchronous commands need the SQLite backend; use `run`")
+        result, events = self._execute_sync(command)
+        for listener in self._listeners:
+            listener(events)
+        return result
+
+    async def dispose(self) -> None:
+        """Close every connection and worker thread."""
+        if self.sync_engine is not None:
+            self._writer.shutdown(wait=True)
+            self._readers.shutdown(wait=True)
+            self.sync_engine.dispose()
+        if self.async_engine is not None:
+            await self.async_engine.dispose()
+
+
+class _LostRace(Exception):
+    def __init__(self, exam_id: int) -> None:
+        super().__init__(exam_id)
+        self.exam_id = exam_id
+
+
+def is_unique_violation(exc: IntegrityError, constraint: sa.UniqueConstraint | sa.Index) -> bool:
+    """Whether an IntegrityError was raised by this unique constraint, on either backend."""
+    text = str(exc.orig)
+    if constraint.name and str(constraint.name) in text:  # PostgreSQL names the constraint
+        return True
+    table = constraint.table
+    columns = ", ".join(f"{table.name}.{c.name}" for c in constraint.columns)
+    return f"UNIQUE constraint failed: {columns}" in text  # SQLite names the columns

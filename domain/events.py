@@ -1,0 +1,210 @@
+"""Domain events: immutable facts, named in the past tense, emitted by commands.
+
+Every status change emits an `ExamStatusChanged` subclass named after the step; other facts
+(a draft saved, a read assigned) have their own classes. Events are published after the
+transaction that produced them commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.enums import ExamStatus, Role
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainEvent:
+    """Base of every event: when it happened and who caused it."""
+
+    at: datetime
+    actor: str
+    role: Role
+
+    @property
+    def event_type(self) -> str:
+        """The stable name integrations see."""
+        return type(self).__name__
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExamStatusChanged(DomainEvent):
+    """An exam moved from one status to another (or amended in place)."""
+
+    exam_id: int
+    accession_number: str
+    site_id: int
+    from_status: ExamStatus | None
+    to_status: ExamStatus
+    reason: str | None = None
+
+
+# One subclass per lifecycle step, so consumers can subscribe by meaning.
+@dataclass(frozen=True, kw_only=True)
+class ExamOrdered(ExamStatusChanged):
+    """A new order was placed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExamScheduled(ExamStatusChanged):
+    """An appointment was booked."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExamRescheduled(ExamStatusChanged):
+    """The appointment moved to another time or resource."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExamCancelled(ExamStatusChanged):
+    """The exam was cancelled before acquisition."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExamNoShow(ExamStatusChanged):
+    """The patient did not come."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientCheckedIn(ExamStatusChanged):
+    """The patient arrived."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExamPrepared(ExamStatusChanged):
+    """The prep checklist is complete."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcquisitionStarted(ExamStatusChanged):
+    """Imaging began."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExamAcquired(ExamStatusChanged):
+    """Imaging finished."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepeatRequested(ExamStatusChanged):
+    """The acquisition must be repeated."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetadataRejected(ExamStatusChanged):
+    """The study's header does not match its order."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetadataCorrected(ExamStatusChanged):
+    """A rejected header was corrected and now validates."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyReadyForRead(ExamStatusChanged):
+    """The study is stored and can be read."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadOpened(ExamStatusChanged):
+    """A radiologist opened the study."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportSignedPreliminary(ExamStatusChanged):
+    """A preliminary report was signed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportSignedFinal(ExamStatusChanged):
+    """The final report was signed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportAmended(ExamStatusChanged):
+    """An addendum was added to a signed report."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResultCommunicated(ExamStatusChanged):
+    """The referrer was notified of the result."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExamClosed(ExamStatusChanged):
+    """The exam is complete and archived."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppointmentConfirmed(DomainEvent):
+    """The patient confirmed the appointment."""
+
+    exam_id: int
+    appointment_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrepItemCompleted(DomainEvent):
+    """One prep checklist item was completed."""
+
+    exam_id: int
+    item_code: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetadataValidated(DomainEvent):
+    """A study's header was checked; `valid` says whether it matched."""
+
+    exam_id: int
+    valid: bool
+    problem_count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadAssigned(DomainEvent):
+    """A study was put on a radiologist's worklist (or moved to another)."""
+
+    exam_id: int
+    radiologist_id: int
+    previous_radiologist_id: int | None
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportDraftSaved(DomainEvent):
+    """A report draft was saved."""
+
+    exam_id: int
+    report_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResultAcknowledged(DomainEvent):
+    """The referrer acknowledged a communicated result."""
+
+    exam_id: int
+    communication_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CriticalResultEscalated(DomainEvent):
+    """A critical result was not acknowledged in time and was escalated."""
+
+    exam_id: int
+    communication_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowUpRecorded(DomainEvent):
+    """A follow-up recommendation was recorded."""
+
+    exam_id: int
+    follow_up_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveySubmitted(DomainEvent):
+    """A satisfaction survey was answered."""
+
+    exam_id: int
+    survey_id: int

@@ -1,0 +1,61 @@
+"""All tables; importing this package registers them on SQLModel.metadata."""
+
+from domain.models.acquisition import Acquisition, ExamPrepItem, MetadataValidation, StoredStudy
+from domain.models.catalog import (
+    ModalityResource,
+    OpeningHours,
+    PrepProtocol,
+    PrepProtocolItem,
+    Procedure,
+    ReportTemplate,
+    Site,
+    TurnaroundTarget,
+)
+from domain.models.exam import Exam, ExamStatusChange
+from domain.models.people import (
+    Patient,
+    Radiologist,
+    RadiologistSubspecialty,
+    Referrer,
+    SitePrivilege,
+)
+from domain.models.reading import (
+    Addendum,
+    FollowUpRecommendation,
+    Read,
+    Report,
+    ResultCommunication,
+    SatisfactionSurvey,
+)
+from domain.models.scheduling import Appointment, Notification, SlotClaim
+
+__all__ = [
+    "Acquisition",
+    "Addendum",
+    "Appointment",
+    "Exam",
+    "ExamPrepItem",
+    "ExamStatusChange",
+    "FollowUpRecommendation",
+    "MetadataValidation",
+    "ModalityResource",
+    "Notification",
+    "OpeningHours",
+    "Patient",
+    "PrepProtocol",
+    "PrepProtocolItem",
+    "Procedure",
+    "Radiologist",
+    "RadiologistSubspecialty",
+    "Read",
+    "Referrer",
+    "Report",
+    "ReportTemplate",
+    "ResultCommunication",
+    "SatisfactionSurvey",
+    "Site",
+    "SitePrivilege",
+    "SlotClaim",
+    "StoredStudy",
+    "TurnaroundTarget",
+]

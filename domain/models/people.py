@@ -1,0 +1,78 @@
+"""The people radflow knows: patients, referring physicians and radiologists."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from domain.enums import RadiologistStatus, Subspecialty
+from domain.models._columns import choice, ref, text
+
+
+class Patient(SQLModel, table=True):
+    """A patient, identified by the medical record number (MRN)."""
+
+    __tablename__ = "patients"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mrn: str = text(32, unique=True)
+    given_name: str = text(80)
+    family_name: str = text(80)
+    birth_date: date
+    sex: str = text(1)
+    phone: str | None = text(32, nullable=True)
+    email: str | None = text(254, nullable=True)
+
+
+class Referrer(SQLModel, table=True):
+    """A referring physician who orders exams and receives results."""
+
+    __tablename__ = "referrers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = text(32, unique=True)
+    name: str = text(160)
+    email: str | None = text(254, nullable=True)
+    phone: str | None = text(32, nullable=True)
+
+
+class Radiologist(SQLModel, table=True):
+    """A reader: credentials, privileges and reading rate decide what they may read."""
+
+    __tablename__ = "radiologists"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = text(32, unique=True)
+    name: str = text(160)
+    wrvu_per_hour: float = Field(gt=0)
+    status: RadiologistStatus = choice(RadiologistStatus, default=RadiologistStatus.OFF)
+
+
+class RadiologistSubspecialty(SQLModel, table=True):
+    """A subspecialty credential held by a radiologist."""
+
+    __tablename__ = "radiologist_subspecialties"
+
+    radiologist_id: int = Field(foreign_key="radiologists.id", primary_key=True)
+    subspecialty: Subspecialty = Field(
+        sa_column=sa.Column(
+            sa.Enum(Subspecialty, native_enum=False, create_constraint=False, length=32,
+                    values_callable=lambda m: [x.value for x in m], validate_strings=True),
+            primary_key=True,
+        )
+    )
+
+
+class SitePrivilege(SQLModel, table=True):
+    """A radiologist's licence/privilege to read for a site, possibly expiring."""
+
+    __tablename__ = "radiologist_site_privileges"
+
+    radiologist_id: int = Field(foreign_key="radiologists.id", primary_key=True)
+    site_id: int = Field(foreign_key="sites.id", primary_key=True)
+    expires_on: date | None = None
+
+
+__all__ = ["Patient", "Radiologist", "RadiologistSubspecialty", "Referrer", "SitePrivilege", "ref"]

@@ -1,0 +1,129 @@
+"""Reads (who reads a study), reports, addenda, result communications and follow-up."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from domain.enums import (
+    CriticalLevel,
+    FollowUpStatus,
+    NotificationChannel,
+    ReportStatus,
+    Respondent,
+)
+from domain.models._columns import choice, document, ref, text, when
+
+
+class Read(SQLModel, table=True):
+    """An assignment of a study to a radiologist; at most one is current per exam."""
+
+    __tablename__ = "reads"
+    __table_args__ = (
+        sa.Index(
+            "uq_reads_current_exam",
+            "exam_id",
+            unique=True,
+            sqlite_where=sa.text("ended_at IS NULL"),
+            postgresql_where=sa.text("ended_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    exam_id: int = ref("exams")
+    radiologist_id: int = ref("radiologists")
+    source: str = text(16)
+    assigned_at: datetime = when()
+    assigned_by: str = text(64)
+    reason: str = text(500)
+    pinned: bool = False
+    opened_at: datetime | None = when(nullable=True)
+    ended_at: datetime | None = when(nullable=True)
+    end_reason: str | None = text(32, nullable=True)
+
+
+class Report(SQLModel, table=True):
+    """The structured report of an exam: draft, then preliminary, then final.
+
+    `content` maps section key -> field key -> text, following the procedure's template.
+    """
+
+    __tablename__ = "reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    exam_id: int = Field(foreign_key="exams.id", unique=True)
+    radiologist_id: int = ref("radiologists")
+    status: ReportStatus = choice(ReportStatus)
+    content: dict[str, Any] = document()
+    impression: str = text(4000, default="")
+    critical_level: CriticalLevel = choice(CriticalLevel, default=CriticalLevel.NONE)
+    created_at: datetime = when()
+    updated_at: datetime = when()
+    preliminary_at: datetime | None = when(nullable=True)
+    final_at: datetime | None = when(nullable=True)
+
+
+class Addendum(SQLModel, table=True):
+    """An addendum to a signed report: a signed report is amended, never silently edited."""
+
+    __tablename__ = "report_addenda"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = ref("reports")
+    radiologist_id: int = ref("radiologists")
+    text: str = Field(max_length=4000)
+    created_at: datetime = when()
+
+
+class ResultCommunication(SQLModel, table=True):
+    """A result sent to the referrer; a critical one stays open until acknowledged."""
+
+    __tablename__ = "result_communications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    exam_id: int = ref("exams")
+    referrer_id: int = ref("referrers")
+    critical_level: CriticalLevel = choice(CriticalLevel)
+    channel: NotificationChannel = choice(NotificationChannel)
+    notified_at: datetime = when()
+    notified_by: str = text(64)
+    acknowledge_by: datetime | None = when(nullable=True, index=True)
+    acknowledged_at: datetime | None = when(nullable=True)
+    acknowledged_by: str | None = text(64, nullable=True)
+    escalated_at: datetime | None = when(nullable=True)
+    escalation_count: int = 0
+
+
+class FollowUpRecommendation(SQLModel, table=True):
+    """A recommended follow-up (e.g. CT chest in 3 months), tracked to completion."""
+
+    __tablename__ = "follow_up_recommendations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    exam_id: int = ref("exams")
+    recommendation: str = text(1000)
+    procedure_code: str | None = text(16, nullable=True)
+    due_on: date
+    status: FollowUpStatus = choice(FollowUpStatus, default=FollowUpStatus.OPEN)
+    created_at: datetime = when()
+    created_by: str = text(64)
+    completed_at: datetime | None = when(nullable=True)
+    completed_exam_id: int | None = ref("exams", nullable=True)
+
+
+class SatisfactionSurvey(SQLModel, table=True):
+    """A referrer's or patient's rating of an exam, one per respondent kind."""
+
+    __tablename__ = "satisfaction_surveys"
+    __table_args__ = (sa.UniqueConstraint("exam_id", "respondent", name="uq_survey_respondent"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    exam_id: int = ref("exams")
+    respondent: Respondent = choice(Respondent)
+    score: int = Field(ge=1, le=5)
+    comment: str | None = text(2000, nullable=True)
+    submitted_at: datetime = when()
+    submitted_by: str = text(64)

@@ -1,0 +1,166 @@
+"""What every command needs: loading an exam for change, guard facts, input checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+from domain.db import UnitOfWork
+from domain.enums import CriticalLevel, ReportStatus
+from domain.errors import Conflict, FieldIssue, NotFound, ValidationFailed
+from domain.models import (
+    Exam,
+    ExamPrepItem,
+    MetadataValidation,
+    Procedure,
+    Report,
+    ReportTemplate,
+    ResultCommunication,
+)
+
+M = TypeVar("M", bound=SQLModel)
+
+
+def load_exam(uow: UnitOfWork, exam_id: int, *, expected_version: int | None = None) -> Exam:
+    """The exam to change; `expected_version` (the version the caller saw) guards lost updates."""
+    exam = uow.session.get(Exam, exam_id)
+    if exam is None:
+        raise NotFound("exam", exam_id, field="exam_id")
+    uow.exam_id = exam_id
+    if expected_version is not None and exam.version != expected_version:
+        raise Conflict(exam_id=exam_id, expected_version=expected_version,
+                       actual_version=exam.version)
+    return exam
+
+
+def get_or_404(uow: UnitOfWork, model: type[M], key: int, *, entity: str, field: str) -> M:
+    """A row by primary key, or NotFound naming the input field."""
+    row = uow.session.get(model, key)
+    if row is None:
+        raise NotFound(entity, key, field=field)
+    return row
+
+
+def find_by(uow: UnitOfWork, model: type[M], column: str, value: object, *, entity: str,
+            field: str) -> M:
+    """A row by a unique natural key (code, MRN, ...), or NotFound naming the input field."""
+    row = uow.session.scalars(
+        sa.select(model).where(getattr(model, column) == value).limit(1)
+    ).first()
+    if row is None:
+        raise NotFound(entity, value, field=field)
+    return row
+
+
+class Checks:
+    """Collects every bad input field, then fails once with all of them."""
+
+    def __init__(self) -> None:
+        self.issues: list[FieldIssue] = []
+
+    def require(self, ok: bool, field: str, code: str, message: str) -> None:
+        """Record an issue unless `ok`."""
+        if not ok:
+            self.issues.append(FieldIssue(field=field, code=code, message=message))
+
+    def text(self, value: str | None, field: str, *, max_length: int, required: bool = True) -> None:
+        """A free-text field: present when required, bounded, no control characters."""
+        if value is None or not value.strip():
+            self.require(not required, field, "REQUIRED", "must not be empty")
+            return
+        self.require(len(value) <= max_length, field, "TOO_LONG",
+                     f"must be at most {max_length} characters (got {len(value)})")
+        self.require(
+            not any(ord(c) < 32 and c not in "\n\r\t" for c in value), field, "CONTROL_CHARACTERS",
+            "must not contain control characters",
+        )
+
+    def done(self) -> None:
+        """Raise ValidationFailed if any issue was recorded."""
+        if self.issues:
+            raise ValidationFailed(self.issues)
+
+
+class SessionFacts:
+    """The guard facts of one exam, each read from the database only when a guard asks."""
+
+    def __init__(self, uow: UnitOfWork, exam: Exam) -> None:
+        self._uow = uow
+        self._exam = exam
+
+    def _scalar(self, query: sa.Select[tuple[int]]) -> int:
+        return int(self._uow.session.scalar(query) or 0)
+
+    def prep_complete(self) -> bool:
+        return self._scalar(
+            sa.select(sa.func.count()).select_from(ExamPrepItem).where(
+                ExamPrepItem.exam_id == self._exam.id, ExamPrepItem.completed_at.is_(None)  # type: ignore[union-attr]
+            )
+        ) == 0
+
+    def metadata_valid(self) -> bool:
+        latest = self._uow.session.scalars(
+            sa.select(MetadataValidation)
+            .where(MetadataValidation.exam_id == self._exam.id)
+            .order_by(MetadataValidation.id.desc())  # type: ignore[union-attr]
+            .limit(1)
+        ).first()
+        return latest is not None and latest.valid
+
+    def report(self) -> Report | None:
+        return self._uow.session.scalars(
+            sa.select(Report).where(Report.exam_id == self._exam.id)
+        ).first()
+
+    def report_complete(self) -> bool:
+        report = self.report()
+        if report is None:
+            return False
+        return not missing_required_fields(self._uow, self._exam, report.content)
+
+    def final_report_signed(self) -> bool:
+        report = self.report()
+        return report is not None and report.status == ReportStatus.FINAL
+
+    def critical_results_acknowledged(self) -> bool:
+        return self._scalar(
+            sa.select(sa.func.count()).select_from(ResultCommunication).where(
+                ResultCommunication.exam_id == self._exam.id,
+                ResultCommunication.critical_level.in_(  # type: ignore[attr-defined]
+                    [CriticalLevel.CRITICAL, CriticalLevel.URGENT]
+                ),
+                ResultCommunication.acknowledged_at.is_(None),  # type: ignore[union-attr]
+            )
+        ) == 0
+
+
+def template_for(uow: UnitOfWork, exam: Exam) -> ReportTemplate | None:
+    """The structured report template of the exam's procedure, if it has one."""
+    procedure = uow.session.get(Procedure, exam.procedure_id)
+    if procedure is None or procedure.report_template_id is None:
+        return None
+    return uow.session.get(ReportTemplate, procedure.report_template_id)
+
+
+def missing_required_fields(uow: UnitOfWork, exam: Exam, content: dict[str, object]) -> list[str]:
+    """`section.field` paths that the template requires and the report leaves empty."""
+    template = template_for(uow, exam)
+    if template is None:
+        return []
+    missing = []
+    for section in template.sections:
+        values = content.get(str(section["key"]), {})
+        fields = section.get("fields", [])
+        assert isinstance(fields, list)
+        for spec in fields:
+            if spec.get("required") and not str((values or {}).get(spec["key"], "")).strip():
+                missing.append(f"{section['key']}.{spec['key']}")
+    return missing
+
+
+def first(rows: Iterable[M]) -> M | None:
+    """The first row or None."""
+    return next(iter(rows), None)

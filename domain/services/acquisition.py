@@ -1,0 +1,256 @@
+"""Stages 3-6: preparation, acquisition and repeats, metadata validation, storage."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from domain import events as ev
+from domain.db import UnitOfWork
+from domain.enums import ExamStatus, Modality, RepeatReason
+from domain.errors import FieldIssue, MetadataInvalid, MetadataProblem, NotFound, ValidationFailed
+from domain.lifecycle import Actor, Step, transition
+from domain.models import (
+    Acquisition,
+    Exam,
+    ExamPrepItem,
+    MetadataValidation,
+    ModalityResource,
+    Patient,
+    Procedure,
+    StoredStudy,
+    TurnaroundTarget,
+)
+from domain.services._common import Checks, SessionFacts, find_by, load_exam
+
+DICOM_UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$")
+PREP_STATUSES = {ExamStatus.ORDERED, ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN}
+
+
+def complete_prep_item(*, uow: UnitOfWork, actor: Actor, exam_id: int, item_code: str,
+                       note: str | None = None) -> Exam:
+    """Tick one checklist item; the last one on a checked-in exam makes it PREPARED."""
+    checks = Checks()
+    checks.text(note, "note", max_length=500, required=False)
+    checks.done()
+    exam = load_exam(uow, exam_id)
+    if exam.status not in PREP_STATUSES:
+        raise ValidationFailed([FieldIssue("exam_id", "PREP_CLOSED",
+                                           f"prep cannot change once the exam is {exam.status}")])
+    item = uow.session.scalars(sa.select(ExamPrepItem).where(
+        ExamPrepItem.exam_id == exam_id, ExamPrepItem.code == item_code)).first()
+    if item is None:
+        raise NotFound("prep item", item_code, field="item_code")
+    if item.completed_at is None:
+        item.completed_at, item.completed_by, item.note = uow.now, actor.id, note
+        uow.emit(ev.PrepItemCompleted(at=uow.now, actor=actor.id, role=actor.role,
+                                      exam_id=exam_id, item_code=item_code))
+        uow.flush()
+    facts = SessionFacts(uow, exam)
+    if exam.status == ExamStatus.CHECKED_IN and facts.prep_complete():
+        transition(exam, Step.COMPLETE_PREP, actor=actor, at=uow.now, facts=facts, recorder=uow)
+    return exam
+
+
+def start_acquisition(*, uow: UnitOfWork, actor: Actor, exam_id: int, resource_code: str,
+                      expected_version: int | None = None) -> Acquisition:
+    """Imaging begins on a scanner; the prep checklist must be complete."""
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    resource = _scanner_for(uow, exam, resource_code)
+    transition(exam, Step.START_ACQUISITION, actor=actor, at=uow.now,
+               facts=SessionFacts(uow, exam), recorder=uow)
+    return _new_attempt(uow, actor, exam, resource)
+
+
+def _scanner_for(uow: UnitOfWork, exam: Exam, resource_code: str) -> ModalityResource:
+    resource = find_by(uow, ModalityResource, "code", resource_code, entity="modality resource",
+                       field="resource_code")
+    procedure = uow.session.get(Procedure, exam.procedure_id)
+    assert procedure is not None
+    if resource.modality != procedure.modality:
+        raise ValidationFailed([FieldIssue(
+            "resource_code", "WRONG_MODALITY",
+            f"{resource.code} is {resource.modality.value}; the exam needs "
+            f"{procedure.modality.value}")])
+    return resource
+
+
+def _attempts(uow: UnitOfWork, exam_id: int) -> list[Acquisition]:
+    return list(uow.session.scalars(
+        sa.select(Acquisition).where(Acquisition.exam_id == exam_id)
+        .order_by(Acquisition.attempt)  # type: ignore[arg-type]
+    ))
+
+
+def _new_attempt(uow: UnitOfWork, actor: Actor, exam: Exam,
+                 resource: ModalityResource) -> Acquisition:
+    attempt = Acquisition(exam_id=exam.id, attempt=len(_attempts(uow, exam.id or 0)) + 1,
+                          resource_id=resource.id, technologist=actor.id, started_at=uow.now)
+    uow.add(attempt)
+    return attempt
+
+
+def complete_acquisition(*, uow: UnitOfWork, actor: Actor, exam_id: int, series_count: int,
+                         image_count: int, expected_version: int | None = None) -> Acquisition:
+    """Imaging finished, with its series and image counts."""
+    checks = Checks()
+    checks.require(1 <= series_count <= 10_000, "series_count", "OUT_OF_RANGE",
+                   "must be between 1 and 10000")
+    checks.require(series_count <= image_count <= 1_000_000, "image_count", "OUT_OF_RANGE",
+                   "must be at least the series count and at most 1000000")
+    checks.done()
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    transition(exam, Step.COMPLETE_ACQUISITION, actor=actor, at=uow.now,
+               facts=SessionFacts(uow, exam), recorder=uow)
+    attempt = _attempts(uow, exam_id)[-1]
+    attempt.ended_at, attempt.series_count, attempt.image_count = uow.now, series_count, image_count
+    return attempt
+
+
+def request_repeat(*, uow: UnitOfWork, actor: Actor, exam_id: int, reason: RepeatReason,
+                   note: str | None = None, expected_version: int | None = None) -> Acquisition:
+    """The acquisition must be repeated; the reason is kept for the repeat-rate metric."""
+    checks = Checks()
+    checks.text(note, "note", max_length=500, required=reason == RepeatReason.OTHER)
+    checks.done()
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    transition(exam, Step.REQUEST_REPEAT, actor=actor, at=uow.now,
+               facts=SessionFacts(uow, exam), recorder=uow,
+               reason=f"{reason.value}: {note}" if note else reason.value)
+    attempts = _attempts(uow, exam_id)
+    previous = attempts[-1]
+    previous.repeat_reason, previous.repeat_note = reason, note
+    resource = uow.session.get(ModalityResource, previous.resource_id)
+    assert resource is not None
+    return _new_attempt(uow, actor, exam, resource)
+
+
+@dataclass(frozen=True)
+class StudyHeader:
+    """The identifying DICOM header values of an acquired study."""
+
+    accession_number: str
+    patient_mrn: str
+    modality: Modality
+    body_part: str
+    procedure_code: str
+
+
+def check_header(uow: UnitOfWork, exam: Exam, header: StudyHeader) -> list[MetadataProblem]:
+    """Each mismatch between a header and the exam's order, one problem per field."""
+    problems: list[MetadataProblem] = []
+
+    def problem(field: str, code: str, message: str) -> None:
+        problems.append(MetadataProblem(field=field, code=code, message=message))
+
+    patient = uow.session.get(Patient, exam.patient_id)
+    ordered = uow.session.get(Procedure, exam.procedure_id)
+    assert patient is not None and ordered is not None
+    if header.accession_number != exam.accession_number:
+        problem("accession_number", "ACCESSION_MISMATCH",
+                f"header accession {header.accession_number!r} is not {exam.accession_number}")
+    if header.patient_mrn != patient.mrn:
+        problem("patient_mrn", "PATIENT_MISMATCH",
+                f"header patient {header.patient_mrn!r} is not the ordered patient")
+    in_catalog = uow.session.scalars(
+        sa.select(Procedure).where(Procedure.code == header.procedure_code)).first()
+    if in_catalog is None:
+        problem("procedure_code", "UNKNOWN_PROCEDURE",
+                f"exam code {header.procedure_code!r} is not in the catalog")
+    elif in_catalog.id != ordered.id:
+        problem("procedure_code", "PROCEDURE_MISMATCH",
+                f"exam code {header.procedure_code} differs from the ordered {ordered.code}")
+    if header.modality != ordered.modality:
+        problem("modality", "MODALITY_MISMATCH",
+                f"modality {header.modality.value} differs from the ordered "
+                f"{ordered.modality.value}")
+    if header.body_part.strip().upper() != ordered.body_part.upper():
+        problem("body_part", "BODY_PART_MISMATCH",
+                f"body part {header.body_part!r} differs from the ordered {ordered.body_part}")
+    return problems
+
+
+def _record_validation(uow: UnitOfWork, actor: Actor, exam: Exam, header: StudyHeader,
+                       problems: list[MetadataProblem], *, corrected: bool) -> MetadataValidation:
+    validation = MetadataValidation(
+        exam_id=exam.id, validated_at=uow.now, validated_by=actor.id,
+        header={k: str(v) for k, v in asdict(header).items()},
+        problems=[asdict(p) for p in problems], valid=not problems, corrected=corrected,
+    )
+    uow.add(validation)
+    assert exam.id is not None
+    uow.emit(ev.MetadataValidated(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam.id,
+                                  valid=not problems, problem_count=len(problems)))
+    return validation
+
+
+def validate_metadata(*, uow: UnitOfWork, actor: Actor, exam_id: int, header: StudyHeader,
+                      expected_version: int | None = None) -> MetadataValidation:
+    """Check an acquired study's header against its order; a mismatch rejects it."""
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    if exam.status != ExamStatus.ACQUIRED:
+        raise ValidationFailed([FieldIssue("exam_id", "NOT_ACQUIRED",
+                                           f"only an ACQUIRED study is validated (is {exam.status})")])
+    problems = check_header(uow, exam, header)
+    validation = _record_validation(uow, actor, exam, header, problems, corrected=False)
+    if problems:
+        transition(exam, Step.REJECT_METADATA, actor=actor, at=uow.now,
+                   facts=SessionFacts(uow, exam), recorder=uow,
+                   reason="; ".join(p.code for p in problems))
+    return validation
+
+
+def correct_metadata(*, uow: UnitOfWork, actor: Actor, exam_id: int, header: StudyHeader,
+                     reason: str, expected_version: int | None = None) -> MetadataValidation:
+    """Correct a rejected header; it goes back to ACQUIRED only if it now validates."""
+    checks = Checks()
+    checks.text(reason, "reason", max_length=500)
+    checks.done()
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    problems = check_header(uow, exam, header)
+    if problems and exam.status == ExamStatus.METADATA_REJECTED:
+        raise MetadataInvalid(problems)
+    transition(exam, Step.CORRECT_METADATA, actor=actor, at=uow.now,
+               facts=SessionFacts(uow, exam), recorder=uow, reason=reason)
+    return _record_validation(uow, actor, exam, header, problems, corrected=True)
+
+
+def register_storage(*, uow: UnitOfWork, actor: Actor, exam_id: int, study_instance_uid: str,
+                     archive_location: str, expected_version: int | None = None) -> StoredStudy:
+    """The study is in the archive and ready to read; its due time starts now."""
+    checks = Checks()
+    checks.require(len(study_instance_uid) <= 64 and bool(DICOM_UID.match(study_instance_uid)),
+                   "study_instance_uid", "INVALID_UID",
+                   "must be a DICOM UID: digits and dots, at most 64 characters")
+    checks.text(archive_location, "archive_location", max_length=255)
+    checks.done()
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    if uow.session.scalars(sa.select(StoredStudy.id).where(
+            StoredStudy.study_instance_uid == study_instance_uid)).first() is not None:
+        raise ValidationFailed([FieldIssue("study_instance_uid", "DUPLICATE_UID",
+                                           "another study is stored under this UID")])
+    transition(exam, Step.REGISTER_STORAGE, actor=actor, at=uow.now,
+               facts=SessionFacts(uow, exam), recorder=uow)
+    last = _attempts(uow, exam_id)[-1]
+    study = StoredStudy(exam_id=exam.id, study_instance_uid=study_instance_uid,
+                        archive_location=archive_location.strip(), available_at=uow.now,
+                        series_count=last.series_count or 0, image_count=last.image_count or 0)
+    uow.add(study)
+    exam.ready_at = uow.now
+    exam.due_at = uow.now + timedelta(minutes=turnaround_minutes(uow, exam))
+    return study
+
+
+def turnaround_minutes(uow: UnitOfWork, exam: Exam) -> int:
+    """The exam's turnaround target for its priority and patient class."""
+    minutes = uow.session.scalars(sa.select(TurnaroundTarget.minutes).where(
+        TurnaroundTarget.procedure_id == exam.procedure_id,
+        TurnaroundTarget.priority == exam.priority,
+        TurnaroundTarget.patient_class == exam.patient_class)).first()
+    return minutes if minutes is not None else DEFAULT_TURNAROUND_MINUTES[exam.priority.value]
+
+
+DEFAULT_TURNAROUND_MINUTES = {"STAT": 60, "URGENT": 240, "ROUTINE": 1440}

@@ -1,0 +1,182 @@
+"""Stage 1: the order, and the people it names."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from domain import events as ev
+from domain.db import UnitOfWork, is_unique_violation
+from domain.enums import ExamStatus, PatientClass, Priority
+from domain.errors import FieldIssue, ValidationFailed
+from domain.lifecycle import Actor
+from domain.models import (
+    Exam,
+    ExamPrepItem,
+    ExamStatusChange,
+    Patient,
+    PrepProtocolItem,
+    Procedure,
+    Referrer,
+    Site,
+)
+from domain.services._common import Checks, find_by
+
+ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-Z]{1,4})?$")
+# Crockford's base32: no I, L, O or U, so an accession read over the phone is unambiguous.
+_ACCESSION_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PLACER_UNIQUE = next(
+    c for c in Exam.__table__.constraints  # type: ignore[attr-defined]
+    if getattr(c, "name", None) == "uq_exam_placer_order"
+)
+
+
+def new_accession_number() -> str:
+    """A fresh accession number: "RF" and 12 random base32 characters (60 bits)."""
+    return "RF" + "".join(secrets.choice(_ACCESSION_ALPHABET) for _ in range(12))
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """The exam of an order, and whether this call created it or found a re-sent order."""
+
+    exam: Exam
+    created: bool
+
+
+def place_order(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    order_source: str,
+    placer_order_number: str,
+    patient_mrn: str,
+    referrer_code: str,
+    procedure_code: str,
+    site_code: str,
+    priority: Priority,
+    patient_class: PatientClass,
+    indication: str,
+    icd10_code: str,
+) -> PlacedOrder:
+    """Place an order; a re-sent order (same source and placer number) returns its exam."""
+    checks = Checks()
+    checks.text(order_source, "order_source", max_length=64)
+    checks.text(placer_order_number, "placer_order_number", max_length=64)
+    checks.text(indication, "indication", max_length=2000)
+    checks.require(bool(ICD10.match(icd10_code or "")), "icd10_code", "INVALID_FORMAT",
+                   "must be an ICD-10 code such as R51 or S06.5")
+    checks.done()
+
+    existing = _existing_order(uow, order_source, placer_order_number)
+    patient = find_by(uow, Patient, "mrn", patient_mrn, entity="patient", field="patient_mrn")
+    referrer = find_by(uow, Referrer, "code", referrer_code, entity="referrer",
+                       field="referrer_code")
+    procedure = find_by(uow, Procedure, "code", procedure_code, entity="procedure",
+                        field="procedure_code")
+    site = find_by(uow, Site, "code", site_code, entity="site", field="site_code")
+    if existing is not None:
+        return _resent(existing, patient, procedure)
+
+    exam = Exam(
+        accession_number=new_accession_number(), order_source=order_source,
+        placer_order_number=placer_order_number, patient_id=patient.id, referrer_id=referrer.id,
+        procedure_id=procedure.id, site_id=site.id, priority=priority,
+        patient_class=patient_class, indication=indication.strip(), icd10_code=icd10_code,
+        status=ExamStatus.ORDERED, ordered_at=uow.now, status_changed_at=uow.now,
+    )
+    try:
+        with uow.session.begin_nested():
+            uow.add(exam)
+            uow.flush()
+    except IntegrityError as exc:
+        # A concurrent call with the same placer order won the race: answer with its exam.
+        if not is_unique_violation(exc, _PLACER_UNIQUE):
+            raise
+        raced = _existing_order(uow, order_source, placer_order_number)
+        assert raced is not None
+        return _resent(raced, patient, procedure)
+    assert exam.id is not None
+    _copy_prep_checklist(uow, exam, procedure)
+    uow.add(ExamStatusChange(
+        exam_id=exam.id, from_status=None, to_status=ExamStatus.ORDERED, event="ExamOrdered",
+        actor=actor.id, role=actor.role, at=uow.now, reason=None,
+    ))
+    uow.emit(ev.ExamOrdered(
+        at=uow.now, actor=actor.id, role=actor.role, exam_id=exam.id,
+        accession_number=exam.accession_number, site_id=exam.site_id, from_status=None,
+        to_status=ExamStatus.ORDERED,
+    ))
+    uow.exam_id = exam.id
+    return PlacedOrder(exam=exam, created=True)
+
+
+def _existing_order(uow: UnitOfWork, source: str, placer: str) -> Exam | None:
+    return uow.session.scalars(
+        sa.select(Exam).where(Exam.order_source == source, Exam.placer_order_number == placer)
+    ).first()
+
+
+def _resent(existing: Exam, patient: Patient, procedure: Procedure) -> PlacedOrder:
+    if existing.patient_id != patient.id or existing.procedure_id != procedure.id:
+        raise ValidationFailed([FieldIssue(
+            field="placer_order_number", code="PLACER_ORDER_REUSED",
+            message=f"placer order number already used for exam {existing.accession_number} "
+                    "with another patient or procedure",
+        )])
+    return PlacedOrder(exam=existing, created=False)
+
+
+def _copy_prep_checklist(uow: UnitOfWork, exam: Exam, procedure: Procedure) -> None:
+    if procedure.prep_protocol_id is None:
+        return
+    items = uow.session.scalars(
+        sa.select(PrepProtocolItem)
+        .where(PrepProtocolItem.protocol_id == procedure.prep_protocol_id)
+        .order_by(PrepProtocolItem.position)  # type: ignore[arg-type]
+    ).all()
+    for item in items:
+        assert exam.id is not None
+        uow.add(ExamPrepItem(exam_id=exam.id, position=item.position, code=item.code,
+                             description=item.description))
+
+
+def register_patient(
+    *,
+    uow: UnitOfWork,
+    mrn: str,
+    given_name: str,
+    family_name: str,
+    birth_date: date,
+    sex: str,
+    phone: str | None = None,
+    email: str | None = None,
+) -> Patient:
+    """Register a patient, or update the demographics of the patient with this MRN."""
+    checks = Checks()
+    checks.text(mrn, "mrn", max_length=32)
+    checks.require(bool(re.fullmatch(r"[A-Za-z0-9-]{1,32}", mrn or "")), "mrn", "INVALID_FORMAT",
+                   "must be letters, digits and dashes")
+    checks.text(given_name, "given_name", max_length=80)
+    checks.text(family_name, "family_name", max_length=80)
+    checks.require(sex in {"F", "M", "O", "U"}, "sex", "INVALID_VALUE", "must be F, M, O or U")
+    checks.require(birth_date <= uow.now.date(), "birth_date", "IN_FUTURE",
+                   "must not be in the future")
+    checks.text(phone, "phone", max_length=32, required=False)
+    checks.text(email, "email", max_length=254, required=False)
+    if email:
+        checks.require("@" in email, "email", "INVALID_FORMAT", "must be an email address")
+    checks.done()
+    patient = uow.session.scalars(sa.select(Patient).where(Patient.mrn == mrn)).first()
+    if patient is None:
+        patient = Patient(mrn=mrn, given_name="", family_name="", birth_date=birth_date, sex=sex)
+        uow.add(patient)
+    patient.given_name, patient.family_name = given_name.strip(), family_name.strip()
+    patient.birth_date, patient.sex, patient.phone, patient.email = birth_date, sex, phone, email
+    uow.flush()
+    return patient

@@ -1,0 +1,239 @@
+"""Stages 7-8: reads on worklists, opening a study, structured reports and addenda."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+
+from domain import events as ev
+from domain.db import UnitOfWork
+from domain.enums import CriticalLevel, ExamStatus, ReportStatus, Role
+from domain.errors import FieldIssue, NotFound, NotPermitted, ValidationFailed
+from domain.lifecycle import Actor, Step, transition
+from domain.models import (
+    Addendum,
+    Exam,
+    Procedure,
+    Radiologist,
+    RadiologistSubspecialty,
+    Read,
+    Report,
+    SitePrivilege,
+)
+from domain.services._common import (
+    Checks,
+    SessionFacts,
+    find_by,
+    load_exam,
+    missing_required_fields,
+    template_for,
+)
+
+REPORT_TEXT_LIMIT = 4000
+EDITABLE = {ExamStatus.IN_INTERPRETATION, ExamStatus.PRELIMINARY}
+
+
+def current_read(uow: UnitOfWork, exam_id: int) -> Read | None:
+    """The exam's current assignment, if any."""
+    return uow.session.scalars(
+        sa.select(Read).where(Read.exam_id == exam_id, Read.ended_at.is_(None))  # type: ignore[union-attr]
+    ).first()
+
+
+def ineligibility(uow: UnitOfWork, exam: Exam, radiologist: Radiologist, on: date) -> str | None:
+    """Why this radiologist may not read this exam, or None when they may."""
+    procedure = uow.session.get(Procedure, exam.procedure_id)
+    assert procedure is not None and radiologist.id is not None
+    credentialed = uow.session.get(RadiologistSubspecialty,
+                                   (radiologist.id, procedure.subspecialty))
+    if credentialed is None:
+        return f"{radiologist.code} holds no {procedure.subspecialty.value} credential"
+    privilege = uow.session.get(SitePrivilege, (radiologist.id, exam.site_id))
+    if privilege is None:
+        return f"{radiologist.code} has no privilege for the exam's site"
+    if privilege.expires_on is not None and privilege.expires_on < on:
+        return f"{radiologist.code}'s privilege for the exam's site expired {privilege.expires_on}"
+    return None
+
+
+def assign_read(*, uow: UnitOfWork, actor: Actor, exam_id: int, radiologist_code: str,
+                reason: str, source: str = "MANUAL", pinned: bool = False) -> Read:
+    """Put a ready study on a radiologist's worklist (replacing any unopened assignment)."""
+    checks = Checks()
+    checks.text(reason, "reason", max_length=500)
+    checks.done()
+    if actor.role not in {Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM}:
+        raise NotPermitted(f"role {actor.role.value} may not assign reads")
+    exam = load_exam(uow, exam_id)
+    if exam.status != ExamStatus.READY_FOR_READ:
+        raise ValidationFailed([FieldIssue("exam_id", "NOT_READY_FOR_READ",
+                                           f"only READY_FOR_READ studies are assigned "
+                                           f"(is {exam.status})")])
+    radiologist = find_by(uow, Radiologist, "code", radiologist_code, entity="radiologist",
+                          field="radiologist_code")
+    refusal = ineligibility(uow, exam, radiologist, uow.now.date())
+    if refusal:
+        raise ValidationFailed([FieldIssue("radiologist_code", "NOT_ELIGIBLE", refusal)])
+    previous = current_read(uow, exam_id)
+    if previous is not None:
+        if previous.radiologist_id == radiologist.id:
+            previous.pinned = previous.pinned or pinned
+            return previous
+        previous.ended_at, previous.end_reason = uow.now, "REASSIGNED"
+        uow.flush()  # the partial unique index allows one current read per exam
+    read = Read(exam_id=exam_id, radiologist_id=radiologist.id, source=source, assigned_at=uow.now,
+                assigned_by=actor.id, reason=reason, pinned=pinned)
+    uow.add(read)
+    assert radiologist.id is not None
+    uow.emit(ev.ReadAssigned(
+        at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
+        radiologist_id=radiologist.id,
+        previous_radiologist_id=previous.radiologist_id if previous else None, reason=reason,
+    ))
+    return read
+
+
+def _acting_radiologist(uow: UnitOfWork, actor: Actor) -> Radiologist:
+    if actor.role != Role.RADIOLOGIST:
+        raise NotPermitted("only a radiologist may do this")
+    radiologist = uow.session.scalars(
+        sa.select(Radiologist).where(Radiologist.code == actor.id)).first()
+    if radiologist is None:
+        raise NotPermitted(f"{actor.id} is not a known radiologist")
+    return radiologist
+
+
+def open_read(*, uow: UnitOfWork, actor: Actor, exam_id: int,
+              expected_version: int | None = None) -> Read:
+    """The assigned radiologist opens the study; from now on it is never moved."""
+    radiologist = _acting_radiologist(uow, actor)
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    read = current_read(uow, exam_id)
+    if exam.status == ExamStatus.READY_FOR_READ and (
+            read is None or read.radiologist_id != radiologist.id):
+        raise ValidationFailed([FieldIssue("exam_id", "NOT_ON_YOUR_WORKLIST",
+                                           "the study is not on your worklist")])
+    transition(exam, Step.OPEN_READ, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
+               recorder=uow)
+    assert read is not None
+    read.opened_at = uow.now
+    read.pinned = True
+    return read
+
+
+def _own_report(uow: UnitOfWork, actor: Actor, exam: Exam) -> tuple[Radiologist, Report | None]:
+    radiologist = _acting_radiologist(uow, actor)
+    read = current_read(uow, exam.id or 0)
+    if read is None or read.radiologist_id != radiologist.id:
+        raise NotPermitted("only the radiologist reading this study may report it")
+    report = uow.session.scalars(sa.select(Report).where(Report.exam_id == exam.id)).first()
+    return radiologist, report
+
+
+def _content(uow: UnitOfWork, exam: Exam,
+             sections: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    template = template_for(uow, exam)
+    known = {str(s["key"]): {str(f["key"]) for f in s.get("fields", [])}  # type: ignore[attr-defined]
+             for s in (template.sections if template else [])}
+    checks = Checks()
+    for section, fields in sections.items():
+        if template is not None and section not in known:
+            checks.require(False, f"sections.{section}", "UNKNOWN_SECTION",
+                           f"the template has no section {section!r}")
+            continue
+        for key, value in fields.items():
+            path = f"sections.{section}.{key}"
+            if template is not None and key not in known[section]:
+                checks.require(False, path, "UNKNOWN_FIELD", f"section {section!r} has no field {key!r}")
+            checks.text(value, path, max_length=REPORT_TEXT_LIMIT, required=False)
+    checks.done()
+    return sections
+
+
+def save_report_draft(*, uow: UnitOfWork, actor: Actor, exam_id: int,
+                      sections: dict[str, dict[str, str]], impression: str,
+                      critical_level: CriticalLevel = CriticalLevel.NONE) -> Report:
+    """Save the report being written (merging sections into the draft)."""
+    checks = Checks()
+    checks.text(impression, "impression", max_length=REPORT_TEXT_LIMIT, required=False)
+    checks.done()
+    exam = load_exam(uow, exam_id)
+    if exam.status not in EDITABLE:
+        raise ValidationFailed([FieldIssue("exam_id", "NOT_EDITABLE",
+                                           f"a report can be edited while the exam is in "
+                                           f"interpretation or preliminary (is {exam.status})")])
+    radiologist, report = _own_report(uow, actor, exam)
+    content = _content(uow, exam, sections)
+    if report is None:
+        report = Report(exam_id=exam_id, radiologist_id=radiologist.id, status=ReportStatus.DRAFT,
+                        content={}, created_at=uow.now, updated_at=uow.now)
+        uow.add(report)
+    merged = {k: dict(v) for k, v in report.content.items()}
+    for section, fields in content.items():
+        merged.setdefault(section, {}).update(fields)
+    report.content = merged
+    report.impression = impression.strip()
+    report.critical_level = critical_level
+    report.updated_at = uow.now
+    uow.flush()
+    assert report.id is not None
+    uow.emit(ev.ReportDraftSaved(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
+                                 report_id=report.id))
+    return report
+
+
+def _sign(uow: UnitOfWork, actor: Actor, exam_id: int, step: Step, status: ReportStatus,
+          expected_version: int | None) -> Report:
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    _, report = _own_report(uow, actor, exam)
+    if report is None:
+        raise ValidationFailed([FieldIssue("exam_id", "NO_REPORT", "save a report draft first")])
+    missing = missing_required_fields(uow, exam, report.content)
+    if missing or not report.impression:
+        issues = [FieldIssue(f"sections.{m}", "REQUIRED", "required by the template")
+                  for m in missing]
+        if not report.impression:
+            issues.append(FieldIssue("impression", "REQUIRED", "a signed report needs an impression"))
+        raise ValidationFailed(issues)
+    transition(exam, step, actor=actor, at=uow.now, facts=SessionFacts(uow, exam), recorder=uow)
+    report.status = status
+    if status == ReportStatus.PRELIMINARY:
+        report.preliminary_at = uow.now
+    else:
+        report.final_at = uow.now
+        read = current_read(uow, exam_id)
+        assert read is not None
+        read.ended_at, read.end_reason = uow.now, "REPORTED"
+    return report
+
+
+def sign_preliminary(*, uow: UnitOfWork, actor: Actor, exam_id: int,
+                     expected_version: int | None = None) -> Report:
+    """Sign a preliminary report (e.g. a wet read for the ED)."""
+    return _sign(uow, actor, exam_id, Step.SIGN_PRELIMINARY, ReportStatus.PRELIMINARY,
+                 expected_version)
+
+
+def sign_final(*, uow: UnitOfWork, actor: Actor, exam_id: int,
+               expected_version: int | None = None) -> Report:
+    """Sign the final report; the read is finished."""
+    return _sign(uow, actor, exam_id, Step.SIGN_FINAL, ReportStatus.FINAL, expected_version)
+
+
+def add_addendum(*, uow: UnitOfWork, actor: Actor, exam_id: int, text: str) -> Addendum:
+    """Amend a signed report: the original stays, the addendum is added and recorded."""
+    checks = Checks()
+    checks.text(text, "text", max_length=REPORT_TEXT_LIMIT)
+    checks.done()
+    radiologist = _acting_radiologist(uow, actor)
+    exam = load_exam(uow, exam_id)
+    report = uow.session.scalars(sa.select(Report).where(Report.exam_id == exam_id)).first()
+    transition(exam, Step.ADD_ADDENDUM, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
+               recorder=uow, reason="addendum")
+    if report is None:
+        raise NotFound("report", exam.accession_number, field="exam_id")
+    addendum = Addendum(report_id=report.id, radiologist_id=radiologist.id, text=text.strip(),
+                        created_at=uow.now)
+    uow.add(addendum)
+    return addendum

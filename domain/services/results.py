@@ -1,0 +1,202 @@
+"""Stages 9-11: result communication (a closed loop for critical results), follow-up,
+satisfaction surveys and closing the exam."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from domain import events as ev
+from domain.db import UnitOfWork
+from domain.enums import (
+    CriticalLevel,
+    ExamStatus,
+    FollowUpStatus,
+    NotificationChannel,
+    NotificationTemplate,
+    Respondent,
+    Role,
+)
+from domain.errors import FieldIssue, NotFound, NotPermitted, ValidationFailed
+from domain.lifecycle import Actor, Step, transition
+from domain.models import (
+    Exam,
+    FollowUpRecommendation,
+    Notification,
+    Procedure,
+    Referrer,
+    Report,
+    ResultCommunication,
+    SatisfactionSurvey,
+)
+from domain.services._common import Checks, SessionFacts, load_exam
+
+# How long the referrer has to acknowledge, by level (ACR practice: minutes, hours, days).
+ACKNOWLEDGE_WITHIN = {
+    CriticalLevel.CRITICAL: timedelta(minutes=60),
+    CriticalLevel.URGENT: timedelta(hours=6),
+    CriticalLevel.UNEXPECTED: timedelta(days=3),
+}
+MUST_ACKNOWLEDGE = {CriticalLevel.CRITICAL, CriticalLevel.URGENT}
+REPORTED = {ExamStatus.FINAL, ExamStatus.COMMUNICATED, ExamStatus.CLOSED}
+
+
+def notify_result(*, uow: UnitOfWork, actor: Actor, exam_id: int,
+                  channel: NotificationChannel = NotificationChannel.PORTAL,
+                  expected_version: int | None = None) -> ResultCommunication:
+    """Tell the referrer; a critical result opens a loop that stays open until acknowledged."""
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    transition(exam, Step.NOTIFY_RESULT, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
+               recorder=uow)
+    report = uow.session.scalars(sa.select(Report).where(Report.exam_id == exam_id)).one()
+    level = report.critical_level
+    window = ACKNOWLEDGE_WITHIN.get(level)
+    communication = ResultCommunication(
+        exam_id=exam_id, referrer_id=exam.referrer_id, critical_level=level, channel=channel,
+        notified_at=uow.now, notified_by=actor.id,
+        acknowledge_by=uow.now + window if window else None,
+    )
+    uow.add(communication)
+    critical = level in MUST_ACKNOWLEDGE
+    uow.add(Notification(
+        exam_id=exam_id, recipient_kind="referrer", recipient_id=exam.referrer_id,
+        channel=NotificationChannel.PHONE if critical else channel,
+        template=NotificationTemplate.CRITICAL_RESULT if critical
+        else NotificationTemplate.RESULT_AVAILABLE,
+        send_at=uow.now, created_at=uow.now,
+        payload={"accession": exam.accession_number, "criticalLevel": level.value},
+    ))
+    return communication
+
+
+def acknowledge_result(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> ResultCommunication:
+    """The referrer confirms they received the result."""
+    exam = load_exam(uow, exam_id)
+    if actor.role == Role.REFERRER:
+        referrer = uow.session.get(Referrer, exam.referrer_id)
+        if referrer is None or referrer.code != actor.id:
+            raise NotPermitted("only the ordering referrer may acknowledge this result")
+    elif actor.role not in {Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION}:
+        raise NotPermitted(f"role {actor.role.value} may not acknowledge results")
+    communication = uow.session.scalars(
+        sa.select(ResultCommunication).where(ResultCommunication.exam_id == exam_id)
+        .order_by(ResultCommunication.id.desc())  # type: ignore[union-attr]
+    ).first()
+    if communication is None:
+        raise ValidationFailed([FieldIssue("exam_id", "NOT_COMMUNICATED",
+                                           "no result has been communicated for this exam")])
+    if communication.acknowledged_at is None:
+        communication.acknowledged_at, communication.acknowledged_by = uow.now, actor.id
+        assert communication.id is not None
+        uow.emit(ev.ResultAcknowledged(at=uow.now, actor=actor.id, role=actor.role,
+                                       exam_id=exam_id, communication_id=communication.id))
+    return communication
+
+
+def escalate_overdue_results(*, uow: UnitOfWork, actor: Actor) -> list[ResultCommunication]:
+    """Escalate every critical result not acknowledged in time (run by a periodic tick)."""
+    overdue = list(uow.session.scalars(
+        sa.select(ResultCommunication).where(
+            ResultCommunication.acknowledged_at.is_(None),  # type: ignore[union-attr]
+            ResultCommunication.acknowledge_by <= uow.now,  # type: ignore[operator]
+            ResultCommunication.critical_level.in_(MUST_ACKNOWLEDGE),  # type: ignore[attr-defined]
+        )
+    ))
+    for communication in overdue:
+        window = ACKNOWLEDGE_WITHIN[communication.critical_level]
+        communication.escalated_at = uow.now
+        communication.escalation_count += 1
+        communication.acknowledge_by = uow.now + window
+        uow.add(Notification(
+            exam_id=communication.exam_id, recipient_kind="referrer",
+            recipient_id=communication.referrer_id, channel=NotificationChannel.PHONE,
+            template=NotificationTemplate.CRITICAL_RESULT_ESCALATION, send_at=uow.now,
+            created_at=uow.now, payload={"escalation": communication.escalation_count},
+        ))
+        assert communication.id is not None
+        uow.emit(ev.CriticalResultEscalated(at=uow.now, actor=actor.id, role=actor.role,
+                                            exam_id=communication.exam_id,
+                                            communication_id=communication.id))
+    return overdue
+
+
+def record_follow_up(*, uow: UnitOfWork, actor: Actor, exam_id: int, recommendation: str,
+                     due_on: date, procedure_code: str | None = None) -> FollowUpRecommendation:
+    """Record a recommended follow-up exam, tracked until done."""
+    if actor.role not in {Role.RADIOLOGIST, Role.REFERRER, Role.SUPERVISOR, Role.ADMIN}:
+        raise NotPermitted(f"role {actor.role.value} may not record follow-ups")
+    checks = Checks()
+    checks.text(recommendation, "recommendation", max_length=1000)
+    checks.require(due_on >= uow.now.date(), "due_on", "IN_PAST", "must not be in the past")
+    if procedure_code is not None:
+        known = uow.session.scalars(
+            sa.select(Procedure.id).where(Procedure.code == procedure_code)).first()
+        checks.require(known is not None, "procedure_code", "NOT_FOUND",
+                       f"procedure {procedure_code} does not exist")
+    checks.done()
+    exam = load_exam(uow, exam_id)
+    if exam.status not in REPORTED:
+        raise ValidationFailed([FieldIssue("exam_id", "NOT_REPORTED",
+                                           "follow-up is recommended in a final report")])
+    follow_up = FollowUpRecommendation(
+        exam_id=exam_id, recommendation=recommendation.strip(), procedure_code=procedure_code,
+        due_on=due_on, created_at=uow.now, created_by=actor.id,
+    )
+    uow.add(follow_up)
+    uow.flush()
+    assert follow_up.id is not None
+    uow.emit(ev.FollowUpRecorded(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
+                                 follow_up_id=follow_up.id))
+    return follow_up
+
+
+def complete_follow_up(*, uow: UnitOfWork, actor: Actor, follow_up_id: int,
+                       completed_exam_id: int | None = None) -> FollowUpRecommendation:
+    """Mark a follow-up as done, optionally by the exam that fulfilled it."""
+    follow_up = uow.session.get(FollowUpRecommendation, follow_up_id)
+    if follow_up is None:
+        raise NotFound("follow-up", follow_up_id, field="follow_up_id")
+    if completed_exam_id is not None and uow.session.get(Exam, completed_exam_id) is None:
+        raise NotFound("exam", completed_exam_id, field="completed_exam_id")
+    if follow_up.status != FollowUpStatus.OPEN:
+        raise ValidationFailed([FieldIssue("follow_up_id", "NOT_OPEN",
+                                           f"the follow-up is already {follow_up.status}")])
+    follow_up.status, follow_up.completed_at = FollowUpStatus.COMPLETED, uow.now
+    follow_up.completed_exam_id = completed_exam_id
+    return follow_up
+
+
+def submit_survey(*, uow: UnitOfWork, actor: Actor, exam_id: int, respondent: Respondent,
+                  score: int, comment: str | None = None) -> SatisfactionSurvey:
+    """A referrer or patient rates the exam (1-5), once each."""
+    checks = Checks()
+    checks.require(1 <= score <= 5, "score", "OUT_OF_RANGE", "must be between 1 and 5")
+    checks.text(comment, "comment", max_length=2000, required=False)
+    checks.done()
+    exam = load_exam(uow, exam_id)
+    if exam.status not in {ExamStatus.COMMUNICATED, ExamStatus.CLOSED}:
+        raise ValidationFailed([FieldIssue("exam_id", "NOT_COMPLETED",
+                                           "surveys open once the result is communicated")])
+    taken = uow.session.scalars(sa.select(SatisfactionSurvey.id).where(
+        SatisfactionSurvey.exam_id == exam_id, SatisfactionSurvey.respondent == respondent)).first()
+    if taken is not None:
+        raise ValidationFailed([FieldIssue("respondent", "ALREADY_SUBMITTED",
+                                           f"the {respondent.value.lower()} survey is already in")])
+    survey = SatisfactionSurvey(exam_id=exam_id, respondent=respondent, score=score,
+                                comment=comment, submitted_at=uow.now, submitted_by=actor.id)
+    uow.add(survey)
+    uow.flush()
+    assert survey.id is not None
+    uow.emit(ev.SurveySubmitted(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
+                                survey_id=survey.id))
+    return survey
+
+
+def close_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int,
+               expected_version: int | None = None) -> Exam:
+    """Archive the exam; a critical result must have been acknowledged."""
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    transition(exam, Step.CLOSE, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
+               recorder=uow)
+    return exam

@@ -1,0 +1,283 @@
+"""Stage 2: slots, appointments, reminders, arrivals, no-shows and cancellations."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from domain import events as ev
+from domain.db import UnitOfWork
+from domain.enums import (
+    AppointmentStatus,
+    ExamStatus,
+    NotificationChannel,
+    NotificationTemplate,
+)
+from domain.errors import FieldIssue, SlotTaken, ValidationFailed
+from domain.lifecycle import Actor, Step, transition
+from domain.models import (
+    Appointment,
+    Exam,
+    ModalityResource,
+    Notification,
+    OpeningHours,
+    Procedure,
+    Site,
+    SlotClaim,
+)
+from domain.services._common import Checks, SessionFacts, find_by, load_exam
+
+MAX_SLOT_SEARCH_DAYS = 31
+MAX_SLOTS = 500
+REMINDER_BEFORE = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A bookable window on a resource."""
+
+    resource_id: int
+    resource_code: str
+    site_id: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+def _units(resource: ModalityResource, procedure: Procedure) -> int:
+    return max(1, math.ceil(procedure.scan_minutes / resource.slot_minutes))
+
+
+def _candidate_starts(session: Session, resource: ModalityResource, site: Site, start: datetime,
+                      end: datetime, units: int) -> list[datetime]:
+    """Slot starts inside the resource's opening hours between start and end (UTC)."""
+    zone = ZoneInfo(site.timezone)
+    hours = session.scalars(
+        sa.select(OpeningHours).where(OpeningHours.resource_id == resource.id)
+    ).all()
+    by_day: dict[int, list[OpeningHours]] = {}
+    for h in hours:
+        by_day.setdefault(h.weekday, []).append(h)
+    step = timedelta(minutes=resource.slot_minutes)
+    length = step * units
+    starts: list[datetime] = []
+    day = start.astimezone(zone).date()
+    while datetime.combine(day, datetime.min.time(), zone) < end:
+        for window in by_day.get(day.weekday(), []):
+            t = datetime.combine(day, window.opens, zone)
+            close = datetime.combine(day, window.closes, zone)
+            while t + length <= close:
+                utc = t.astimezone(UTC)
+                if start <= utc and utc + length <= end:
+                    starts.append(utc)
+                t += step
+        day += timedelta(days=1)
+    return starts
+
+
+def open_slots(session: Session, *, procedure_code: str, start: datetime, end: datetime,
+               now: datetime, site_code: str | None = None) -> list[Slot]:
+    """Free slots that fit the procedure on any resource of its modality, soonest first."""
+    checks = Checks()
+    checks.require(end > start, "to", "INVALID_RANGE", "must be after `from`")
+    checks.require(end - start <= timedelta(days=MAX_SLOT_SEARCH_DAYS), "to", "RANGE_TOO_LONG",
+                   f"the search window is at most {MAX_SLOT_SEARCH_DAYS} days")
+    checks.done()
+    procedure = session.scalars(sa.select(Procedure).where(Procedure.code == procedure_code)).first()
+    if procedure is None:
+        raise ValidationFailed([FieldIssue("procedure_code", "NOT_FOUND",
+                                           f"procedure {procedure_code} does not exist")])
+    query = sa.select(ModalityResource, Site).join(Site, Site.id == ModalityResource.site_id).where(
+        ModalityResource.modality == procedure.modality, ModalityResource.active.is_(True)  # type: ignore[attr-defined]
+    )
+    if site_code:
+        query = query.where(Site.code == site_code)
+    start = max(start, now)
+    slots: list[Slot] = []
+    for resource, site in session.execute(query).tuples():
+        assert resource.id is not None
+        units = _units(resource, procedure)
+        taken = set(session.scalars(
+            sa.select(SlotClaim.slot_start).where(
+                SlotClaim.resource_id == resource.id, SlotClaim.slot_start >= start,
+                SlotClaim.slot_start < end + timedelta(minutes=resource.slot_minutes * units),
+            )
+        ))
+        step = timedelta(minutes=resource.slot_minutes)
+        for begin in _candidate_starts(session, resource, site, start, end, units):
+            if all(begin + step * k not in taken for k in range(units)):
+                slots.append(Slot(resource.id, resource.code, site.id, begin, begin + step * units))
+    slots.sort(key=lambda s: (s.starts_at, s.resource_code))
+    return slots[:MAX_SLOTS]
+
+
+def _book(uow: UnitOfWork, actor: Actor, exam: Exam, resource_code: str,
+          starts_at: datetime) -> Appointment:
+    resource = find_by(uow, ModalityResource, "code", resource_code, entity="modality resource",
+                       field="resource_code")
+    procedure = uow.session.get(Procedure, exam.procedure_id)
+    site = uow.session.get(Site, resource.site_id)
+    assert procedure is not None and site is not None and resource.id is not None
+    checks = Checks()
+    checks.require(resource.modality == procedure.modality, "resource_code", "WRONG_MODALITY",
+                   f"{resource.code} is a {resource.modality.value} resource; the exam needs "
+                   f"{procedure.modality.value}")
+    checks.require(starts_at > uow.now, "starts_at", "IN_PAST", "must be in the future")
+    checks.done()
+    units = _units(resource, procedure)
+    step = timedelta(minutes=resource.slot_minutes)
+    fits = _candidate_starts(uow.session, resource, site, starts_at, starts_at + step * units,
+                             units)
+    if starts_at not in fits:
+        raise ValidationFailed([FieldIssue(
+            "starts_at", "OUTSIDE_OPENING_HOURS",
+            f"{resource.code} has no {units * resource.slot_minutes}-minute slot starting at "
+            f"{starts_at.isoformat()} (opening hours and the {resource.slot_minutes}-minute grid)",
+        )])
+    appointment = Appointment(
+        exam_id=exam.id, resource_id=resource.id, starts_at=starts_at, ends_at=starts_at + step * units,
+        status=AppointmentStatus.BOOKED, booked_at=uow.now, booked_by=actor.id,
+    )
+    try:
+        with uow.session.begin_nested():
+            uow.add(appointment)
+            uow.flush()
+            for k in range(units):
+                uow.add(SlotClaim(resource_id=resource.id, slot_start=starts_at + step * k,
+                                  appointment_id=appointment.id))
+            uow.flush()
+    except IntegrityError as exc:
+        raise SlotTaken(resource_code=resource.code, starts_at=starts_at) from exc
+    _queue_booking_messages(uow, exam, appointment, procedure)
+    return appointment
+
+
+def _notify(uow: UnitOfWork, exam: Exam, template: NotificationTemplate, send_at: datetime,
+            payload: dict[str, object], *, recipient_kind: str = "patient",
+            recipient_id: int | None = None, channel: NotificationChannel = NotificationChannel.SMS,
+            ) -> None:
+    uow.add(Notification(
+        exam_id=exam.id, recipient_kind=recipient_kind,
+        recipient_id=recipient_id if recipient_id is not None else exam.patient_id,
+        channel=channel, template=template, send_at=send_at, created_at=uow.now, payload=payload,
+    ))
+
+
+def _queue_booking_messages(uow: UnitOfWork, exam: Exam, appointment: Appointment,
+                            procedure: Procedure) -> None:
+    when = {"startsAt": appointment.starts_at.isoformat(), "accession": exam.accession_number}
+    _notify(uow, exam, NotificationTemplate.APPOINTMENT_CONFIRMATION, uow.now, when)
+    _notify(uow, exam, NotificationTemplate.APPOINTMENT_REMINDER,
+            max(uow.now, appointment.starts_at - REMINDER_BEFORE), when)
+    if procedure.prep_protocol_id is not None:
+        _notify(uow, exam, NotificationTemplate.PREP_INSTRUCTIONS, uow.now,
+                {**when, "protocolId": procedure.prep_protocol_id},
+                channel=NotificationChannel.EMAIL)
+
+
+def current_appointment(uow: UnitOfWork, exam_id: int) -> Appointment | None:
+    """The exam's live appointment (booked, confirmed or arrived), if any."""
+    return uow.session.scalars(
+        sa.select(Appointment).where(
+            Appointment.exam_id == exam_id,
+            Appointment.status.in_([AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED,  # type: ignore[attr-defined]
+                                    AppointmentStatus.ARRIVED]),
+        ).order_by(Appointment.id.desc())  # type: ignore[union-attr]
+    ).first()
+
+
+def _release(uow: UnitOfWork, appointment: Appointment, status: AppointmentStatus,
+             reason: str | None) -> None:
+    appointment.status = status
+    appointment.cancelled_reason = reason
+    uow.session.execute(sa.delete(SlotClaim).where(SlotClaim.appointment_id == appointment.id))
+
+
+def schedule_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int, resource_code: str,
+                  starts_at: datetime, expected_version: int | None = None) -> Appointment:
+    """Book the exam on a resource; the slot claim makes a double booking impossible."""
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    transition(exam, Step.SCHEDULE, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
+               recorder=uow)
+    return _book(uow, actor, exam, resource_code, starts_at)
+
+
+def reschedule_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int, resource_code: str,
+                    starts_at: datetime, reason: str,
+                    expected_version: int | None = None) -> Appointment:
+    """Move the appointment (or rebook a no-show); the old slot is freed."""
+    checks = Checks()
+    checks.text(reason, "reason", max_length=500)
+    checks.done()
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    transition(exam, Step.RESCHEDULE, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
+               recorder=uow, reason=reason)
+    old = current_appointment(uow, exam_id)
+    if old is not None:
+        _release(uow, old, AppointmentStatus.RESCHEDULED, reason)
+    return _book(uow, actor, exam, resource_code, starts_at)
+
+
+def confirm_appointment(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Appointment:
+    """The patient confirmed they will come."""
+    exam = load_exam(uow, exam_id)
+    appointment = current_appointment(uow, exam_id)
+    if exam.status != ExamStatus.SCHEDULED or appointment is None:
+        raise ValidationFailed([FieldIssue("exam_id", "NOT_SCHEDULED",
+                                           "the exam has no appointment to confirm")])
+    if appointment.confirmed_at is None:
+        appointment.confirmed_at = uow.now
+        appointment.status = AppointmentStatus.CONFIRMED
+        assert appointment.id is not None
+        uow.emit(ev.AppointmentConfirmed(at=uow.now, actor=actor.id, role=actor.role,
+                                         exam_id=exam_id, appointment_id=appointment.id))
+    return appointment
+
+
+def cancel_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int, reason: str,
+                expected_version: int | None = None) -> Exam:
+    """Cancel before acquisition starts; the slot is freed and the patient told."""
+    checks = Checks()
+    checks.text(reason, "reason", max_length=500)
+    checks.done()
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    transition(exam, Step.CANCEL, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
+               recorder=uow, reason=reason)
+    appointment = current_appointment(uow, exam_id)
+    if appointment is not None:
+        _release(uow, appointment, AppointmentStatus.CANCELLED, reason)
+        _notify(uow, exam, NotificationTemplate.APPOINTMENT_CANCELLED, uow.now,
+                {"accession": exam.accession_number, "reason": reason})
+    return exam
+
+
+def mark_no_show(*, uow: UnitOfWork, actor: Actor, exam_id: int, reason: str | None = None,
+                 expected_version: int | None = None) -> Exam:
+    """The patient did not come to the appointment."""
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    appointment = current_appointment(uow, exam_id)
+    if appointment is not None and appointment.starts_at > uow.now:
+        raise ValidationFailed([FieldIssue("exam_id", "APPOINTMENT_NOT_STARTED",
+                                           "a no-show can be recorded once the slot has begun")])
+    transition(exam, Step.MARK_NO_SHOW, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
+               recorder=uow, reason=reason)
+    if appointment is not None:
+        appointment.status = AppointmentStatus.NO_SHOW
+    return exam
+
+
+def check_in(*, uow: UnitOfWork, actor: Actor, exam_id: int,
+             expected_version: int | None = None) -> Exam:
+    """The patient arrived (STAT and ED exams may arrive without an appointment)."""
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    transition(exam, Step.CHECK_IN, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
+               recorder=uow)
+    appointment = current_appointment(uow, exam_id)
+    if appointment is not None:
+        appointment.status = AppointmentStatus.ARRIVED
+    return exam
