@@ -81,6 +81,7 @@ class Role(StrEnum):
     INTEGRATION = "integration"
     ADMIN = "admin"
     SYSTEM = "system"
+    ANONYMOUS = "anonymous"
 
 
 class RadiologistStatus(StrEnum):

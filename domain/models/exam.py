@@ -10,7 +10,6 @@ from sqlmodel import Field, SQLModel
 from domain.enums import ExamStatus, PatientClass, Priority, Role
 from domain.models._columns import choice, ref, text, when
 
-
 # Optimistic concurrency: SQLAlchemy adds "AND version = :seen" to every UPDATE of an exam.
 _EXAM_VERSION = sa.Column("version", sa.Integer, nullable=False, default=1)
 

@@ -1,0 +1,63 @@
+"""The ASGI application: GraphQL at /graphql (GraphiQL in development), health at /healthz."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from api.context import Context, actor_from_request
+from api.schema import build_schema
+from domain.db import Database
+from domain.settings import Settings, get_settings
+
+
+class RadflowGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI app with radflow's per-request context."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide=None if settings.production else "graphiql",
+            allow_queries_via_get=False,
+            multipart_uploads_enabled=False,
+        )
+        self.db = db
+        self.settings = settings
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        assert isinstance(request, Request)
+        return Context(db=self.db, settings=self.settings, request=request,
+                       actor=actor_from_request(request, self.settings))
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
+    """Build the app; `db` may be injected (tests share one with their fixtures)."""
+    settings = settings or get_settings()
+    database = db or Database(settings.database_url)
+    graphql = RadflowGraphQL(database, settings)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        if db is None:  # we own it
+            await database.dispose()
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(
+        routes=[Route("/graphql", graphql, methods=["GET", "POST"]),
+                Route("/healthz", healthz)],
+        lifespan=lifespan,
+    )
+    app.state.db = database
+    app.state.settings = settings
+    return app

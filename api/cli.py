@@ -1,0 +1,66 @@
+"""The `radflow` command: serve, migrate, seed, export-schema."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+
+from domain.settings import get_settings
+
+app = typer.Typer(help="radflow: the radiology department backend.", no_args_is_help=True)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every alembic migration to DATABASE_URL."""
+    from alembic.config import Config
+
+    from alembic import command
+
+    root = Path(__file__).resolve().parent.parent
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "alembic"))
+    config.attributes["database_url"] = get_settings().database_url
+    command.upgrade(config, "head")
+    typer.echo("database is at the latest migration")
+
+
+@app.command()
+def seed() -> None:
+    """Seed the demo department if the database is empty."""
+    from domain.seed import seed_demo
+
+    made = asyncio.run(seed_demo(get_settings().database_url))
+    typer.echo(f"seeded the demo department with {made} exams" if made
+               else "database already has data; not seeding")
+
+
+@app.command()
+def serve(reload: bool = False) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    settings = get_settings()
+    typer.echo(f"radflow on http://{settings.host}:{settings.port}/graphql")
+    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
+                reload=reload, log_level="info")
+
+
+@app.command("export-schema")
+def export_schema(output: Path = Path("schema.graphql")) -> None:
+    """Write the GraphQL schema (SDL) that frontend teams code against."""
+    output.write_text(schema_sdl())
+    typer.echo(f"wrote {output}")
+
+
+def schema_sdl() -> str:
+    """The schema as SDL, exactly as `export-schema` writes it."""
+    from api.schema import build_schema
+
+    return build_schema(get_settings()).as_str() + "\n"
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,449 @@
+"""GraphQL types of an exam and everything that happens to it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import strawberry
+
+from api.catalog.types import ModalityResource, Procedure, Site
+from api.context import Info
+from api.enums import (
+    AppointmentStatus,
+    CriticalLevel,
+    ExamStatus,
+    FollowUpStatus,
+    NotificationChannel,
+    NotificationStatus,
+    NotificationTemplate,
+    PatientClass,
+    Priority,
+    RepeatReason,
+    ReportStatus,
+    Respondent,
+    Role,
+)
+from api.people.types import Patient, Radiologist, Referrer
+from api.relay import Node, to_global_id
+from domain import models as m
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _one(awaitable: Awaitable[Any], build: Any) -> Awaitable[Any]:
+    async def resolve() -> Any:
+        row = await awaitable
+        return None if row is None else build(row)
+
+    return resolve()
+
+
+def _many(awaitable: Awaitable[list[Any]], build: Any) -> Awaitable[list[Any]]:
+    async def resolve() -> list[Any]:
+        return [build(row) for row in await awaitable]
+
+    return resolve()
+
+
+@strawberry.type(description="An appointment of the exam on a resource.")
+class Appointment:
+    starts_at: datetime
+    ends_at: datetime
+    status: AppointmentStatus
+    booked_at: datetime
+    booked_by: str
+    confirmed_at: datetime | None
+    cancelled_reason: str | None
+    resource_id: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, r: m.Appointment) -> Appointment:
+        return cls(starts_at=r.starts_at, ends_at=r.ends_at, status=r.status,
+                   booked_at=r.booked_at, booked_by=r.booked_by, confirmed_at=r.confirmed_at,
+                   cancelled_reason=r.cancelled_reason, resource_id=r.resource_id)
+
+    @strawberry.field
+    def resource(self, info: Info) -> ModalityResource:
+        return _one(info.context.loaders.by_id(m.ModalityResource).load(self.resource_id),
+                    ModalityResource.from_model)  # type: ignore[return-value]
+
+
+@strawberry.type(description="One item of the exam's prep checklist.")
+class PrepItem:
+    code: str
+    description: str
+    completed_at: datetime | None
+    completed_by: str | None
+    note: str | None
+
+    @classmethod
+    def from_model(cls, r: m.ExamPrepItem) -> PrepItem:
+        return cls(code=r.code, description=r.description, completed_at=r.completed_at,
+                   completed_by=r.completed_by, note=r.note)
+
+
+@strawberry.type(description="One acquisition attempt; a repeated one carries its reason.")
+class Acquisition:
+    attempt: int
+    technologist: str
+    started_at: datetime
+    ended_at: datetime | None
+    series_count: int | None
+    image_count: int | None
+    repeat_reason: RepeatReason | None
+    repeat_note: str | None
+
+    @classmethod
+    def from_model(cls, r: m.Acquisition) -> Acquisition:
+        return cls(attempt=r.attempt, technologist=r.technologist, started_at=r.started_at,
+                   ended_at=r.ended_at, series_count=r.series_count, image_count=r.image_count,
+                   repeat_reason=r.repeat_reason, repeat_note=r.repeat_note)
+
+
+@strawberry.type(description="One mismatch between a study's header and its order.")
+class MetadataProblem:
+    field: str
+    code: str
+    message: str
+
+
+@strawberry.type(description="A check of the study's DICOM header against the order.")
+class MetadataValidation:
+    validated_at: datetime
+    validated_by: str
+    valid: bool
+    corrected: bool
+    problems: list[MetadataProblem]
+
+    @classmethod
+    def from_model(cls, r: m.MetadataValidation) -> MetadataValidation:
+        return cls(validated_at=r.validated_at, validated_by=r.validated_by, valid=r.valid,
+                   corrected=r.corrected,
+                   problems=[MetadataProblem(field=p["field"], code=p["code"],
+                                             message=p["message"]) for p in r.problems])
+
+
+@strawberry.type(description="Where the study is archived and since when it can be read.")
+class StoredStudy:
+    study_instance_uid: str
+    archive_location: str
+    available_at: datetime
+    series_count: int
+    image_count: int
+
+    @classmethod
+    def from_model(cls, r: m.StoredStudy) -> StoredStudy:
+        return cls(study_instance_uid=r.study_instance_uid, archive_location=r.archive_location,
+                   available_at=r.available_at, series_count=r.series_count,
+                   image_count=r.image_count)
+
+
+@strawberry.type(description="An assignment of the study to a radiologist's worklist.")
+class Read:
+    source: str = strawberry.field(description="MANUAL (supervisor) or BALANCER.")
+    assigned_at: datetime
+    assigned_by: str
+    reason: str = strawberry.field(description="Why this reader.")
+    pinned: bool
+    opened_at: datetime | None
+    ended_at: datetime | None
+    radiologist_id: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, r: m.Read) -> Read:
+        return cls(source=r.source, assigned_at=r.assigned_at, assigned_by=r.assigned_by,
+                   reason=r.reason, pinned=r.pinned, opened_at=r.opened_at, ended_at=r.ended_at,
+                   radiologist_id=r.radiologist_id)
+
+    @strawberry.field
+    def radiologist(self, info: Info) -> Radiologist:
+        return _one(info.context.loaders.by_id(m.Radiologist).load(self.radiologist_id),
+                    Radiologist.from_model)  # type: ignore[return-value]
+
+
+@strawberry.type(description="A field of a report section.")
+class ReportField:
+    key: str
+    value: str
+
+
+@strawberry.type(description="A section of a structured report.")
+class ReportSection:
+    key: str
+    fields: list[ReportField]
+
+
+@strawberry.type(description="An addendum to a signed report.")
+class Addendum:
+    text: str
+    created_at: datetime
+
+
+@strawberry.type(description="The exam's structured report.")
+class Report:
+    status: ReportStatus
+    impression: str
+    critical_level: CriticalLevel
+    sections: list[ReportSection]
+    created_at: datetime
+    updated_at: datetime
+    preliminary_at: datetime | None
+    final_at: datetime | None
+    pk: strawberry.Private[int]
+    radiologist_id: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, r: m.Report) -> Report:
+        assert r.id is not None
+        sections = [ReportSection(key=k, fields=[ReportField(key=fk, value=str(fv))
+                                                 for fk, fv in v.items()])
+                    for k, v in r.content.items()]
+        return cls(status=r.status, impression=r.impression, critical_level=r.critical_level,
+                   sections=sections, created_at=r.created_at, updated_at=r.updated_at,
+                   preliminary_at=r.preliminary_at, final_at=r.final_at, pk=r.id,
+                   radiologist_id=r.radiologist_id)
+
+    @strawberry.field
+    def author(self, info: Info) -> Radiologist:
+        return _one(info.context.loaders.by_id(m.Radiologist).load(self.radiologist_id),
+                    Radiologist.from_model)  # type: ignore[return-value]
+
+    @strawberry.field(description="Addenda, oldest first; the signed text itself never changes.")
+    def addenda(self, info: Info) -> list[Addendum]:
+        return _many(info.context.loaders.children(m.Addendum, "report_id").load(self.pk),
+                     lambda a: Addendum(text=a.text, created_at=a.created_at))  # type: ignore[return-value]
+
+
+@strawberry.type(description="A result sent to the referrer; critical ones need acknowledgement.")
+class ResultCommunication:
+    critical_level: CriticalLevel
+    channel: NotificationChannel
+    notified_at: datetime
+    notified_by: str
+    acknowledge_by: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    escalated_at: datetime | None
+    escalation_count: int
+
+    @classmethod
+    def from_model(cls, r: m.ResultCommunication) -> ResultCommunication:
+        return cls(critical_level=r.critical_level, channel=r.channel, notified_at=r.notified_at,
+                   notified_by=r.notified_by, acknowledge_by=r.acknowledge_by,
+                   acknowledged_at=r.acknowledged_at, acknowledged_by=r.acknowledged_by,
+                   escalated_at=r.escalated_at, escalation_count=r.escalation_count)
+
+
+@strawberry.type(description="A recommended follow-up, tracked to completion.")
+class FollowUp(Node):
+    recommendation: str
+    procedure_code: str | None
+    due_on: date
+    status: FollowUpStatus
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def from_model(cls, r: m.FollowUpRecommendation) -> FollowUp:
+        assert r.id is not None
+        return cls(id=strawberry.ID(to_global_id("FollowUp", r.id)),
+                   recommendation=r.recommendation, procedure_code=r.procedure_code,
+                   due_on=r.due_on, status=r.status, created_at=r.created_at,
+                   completed_at=r.completed_at)
+
+
+@strawberry.type(description="A satisfaction survey answer.")
+class Survey:
+    respondent: Respondent
+    score: int
+    comment: str | None
+    submitted_at: datetime
+
+    @classmethod
+    def from_model(cls, r: m.SatisfactionSurvey) -> Survey:
+        return cls(respondent=r.respondent, score=r.score, comment=r.comment,
+                   submitted_at=r.submitted_at)
+
+
+@strawberry.type(description="A queued message to the patient or referrer.")
+class Notification:
+    recipient_kind: str
+    channel: NotificationChannel
+    template: NotificationTemplate
+    send_at: datetime
+    status: NotificationStatus
+
+    @classmethod
+    def from_model(cls, r: m.Notification) -> Notification:
+        return cls(recipient_kind=r.recipient_kind, channel=r.channel, template=r.template,
+                   send_at=r.send_at, status=r.status)
+
+
+@strawberry.type(description="One entry of the exam's append-only history.")
+class StatusChange:
+    from_status: ExamStatus | None
+    to_status: ExamStatus
+    event: str
+    actor: str
+    role: Role
+    at: datetime
+    reason: str | None
+
+    @classmethod
+    def from_model(cls, r: m.ExamStatusChange) -> StatusChange:
+        return cls(from_status=r.from_status, to_status=r.to_status, event=r.event,
+                   actor=r.actor, role=r.role, at=r.at, reason=r.reason)
+
+
+@strawberry.type(description="The clinical indication of an order.")
+class Indication:
+    text: str
+    icd10_code: str
+
+
+@strawberry.type(description="An ordered exam, from the order to the archive.")
+class Exam(Node):
+    accession_number: str
+    status: ExamStatus
+    priority: Priority
+    patient_class: PatientClass
+    order_source: str
+    placer_order_number: str
+    indication: Indication
+    ordered_at: datetime
+    status_changed_at: datetime
+    ready_at: datetime | None = strawberry.field(description="When the study became readable.")
+    due_at: datetime | None = strawberry.field(description="When the final report is due.")
+    version: int = strawberry.field(
+        description="Changes with every update; pass it as expectedVersion to avoid lost updates."
+    )
+    pk: strawberry.Private[int]
+    patient_id: strawberry.Private[int]
+    referrer_id: strawberry.Private[int]
+    procedure_id: strawberry.Private[int]
+    site_id: strawberry.Private[int]
+    # Filled by list resolvers that fetched these for a whole page in one statement each.
+    prefetched: strawberry.Private[dict[str, Any]]
+
+    @classmethod
+    def from_model(cls, r: m.Exam) -> Exam:
+        assert r.id is not None
+        return cls(
+            id=strawberry.ID(to_global_id("Exam", r.id)), accession_number=r.accession_number,
+            status=r.status, priority=r.priority, patient_class=r.patient_class,
+            order_source=r.order_source, placer_order_number=r.placer_order_number,
+            indication=Indication(text=r.indication, icd10_code=r.icd10_code),
+            ordered_at=r.ordered_at, status_changed_at=r.status_changed_at, ready_at=r.ready_at,
+            due_at=r.due_at, version=r.version, pk=r.id, patient_id=r.patient_id,
+            referrer_id=r.referrer_id, procedure_id=r.procedure_id, site_id=r.site_id,
+            prefetched={},
+        )
+
+    def _related(self, info: Info, name: str, model: type[Any], key: int, build: Any) -> Any:
+        if name in self.prefetched:
+            return self.prefetched[name]
+        return _one(info.context.loaders.by_id(model).load(key), build)
+
+    @strawberry.field
+    def patient(self, info: Info) -> Patient:
+        return self._related(info, "patient", m.Patient, self.patient_id,  # type: ignore[no-any-return]
+                             Patient.from_model)
+
+    @strawberry.field
+    def referrer(self, info: Info) -> Referrer:
+        return self._related(info, "referrer", m.Referrer, self.referrer_id,  # type: ignore[no-any-return]
+                             Referrer.from_model)
+
+    @strawberry.field
+    def procedure(self, info: Info) -> Procedure:
+        return self._related(info, "procedure", m.Procedure, self.procedure_id,  # type: ignore[no-any-return]
+                             Procedure.from_model)
+
+    @strawberry.field
+    def site(self, info: Info) -> Site:
+        return self._related(info, "site", m.Site, self.site_id,  # type: ignore[no-any-return]
+                             Site.from_model)
+
+    def _children(self, info: Info, model: type[Any], build: Any, order_by: str = "id") -> Any:
+        return _many(info.context.loaders.children(model, "exam_id", order_by).load(self.pk),
+                     build)
+
+    @strawberry.field(description="The structured report, if reading has begun.")
+    def report(self, info: Info) -> Report | None:
+        if "report" in self.prefetched:
+            return self.prefetched["report"]  # type: ignore[no-any-return]
+        return _first(self._children(info, m.Report, Report.from_model))  # type: ignore[return-value]
+
+    @strawberry.field(description="The live appointment (booked, confirmed or arrived), if any.")
+    def appointment(self, info: Info) -> Appointment | None:
+        live = {"BOOKED", "CONFIRMED", "ARRIVED"}
+        return _last(self._children(info, m.Appointment, Appointment.from_model),  # type: ignore[return-value]
+                     lambda a: a.status.value in live)
+
+    @strawberry.field(description="Every appointment, including cancelled and moved ones.")
+    def appointments(self, info: Info) -> list[Appointment]:
+        return self._children(info, m.Appointment, Appointment.from_model)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The prep checklist, in order.")
+    def prep_checklist(self, info: Info) -> list[PrepItem]:
+        return self._children(info, m.ExamPrepItem, PrepItem.from_model, "position")  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Acquisition attempts, first to last.")
+    def acquisitions(self, info: Info) -> list[Acquisition]:
+        return self._children(info, m.Acquisition, Acquisition.from_model, "attempt")  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Metadata checks, oldest first.")
+    def metadata_validations(self, info: Info) -> list[MetadataValidation]:
+        return self._children(info, m.MetadataValidation, MetadataValidation.from_model)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The stored study, once it is in the archive.")
+    def study(self, info: Info) -> StoredStudy | None:
+        return _first(self._children(info, m.StoredStudy, StoredStudy.from_model))  # type: ignore[return-value]
+
+    @strawberry.field(description="The current read (whose worklist the study is on).")
+    def assignment(self, info: Info) -> Read | None:
+        return _last(self._children(info, m.Read, Read.from_model),  # type: ignore[return-value]
+                     lambda r: r.ended_at is None)
+
+    @strawberry.field(description="Every read of the study, including reassigned ones.")
+    def reads(self, info: Info) -> list[Read]:
+        return self._children(info, m.Read, Read.from_model)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Results sent to the referrer.")
+    def communications(self, info: Info) -> list[ResultCommunication]:
+        return self._children(info, m.ResultCommunication, ResultCommunication.from_model)  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def follow_ups(self, info: Info) -> list[FollowUp]:
+        return self._children(info, m.FollowUpRecommendation, FollowUp.from_model)  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def surveys(self, info: Info) -> list[Survey]:
+        return self._children(info, m.SatisfactionSurvey, Survey.from_model)  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def notifications(self, info: Info) -> list[Notification]:
+        return self._children(info, m.Notification, Notification.from_model)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Every status change, oldest first: who, when, why.")
+    def history(self, info: Info) -> list[StatusChange]:
+        return self._children(info, m.ExamStatusChange, StatusChange.from_model)  # type: ignore[no-any-return]
+
+
+def _first(awaitable: Awaitable[list[T]]) -> Awaitable[T | None]:
+    async def resolve() -> T | None:
+        rows = await awaitable
+        return rows[0] if rows else None
+
+    return resolve()
+
+
+def _last(awaitable: Awaitable[list[T]], keep: Any) -> Awaitable[T | None]:
+    async def resolve() -> T | None:
+        rows = [r for r in await awaitable if keep(r)]
+        return rows[-1] if rows else None
+
+    return resolve()

@@ -1,0 +1,97 @@
+"""GraphQL types of people: patients, referring physicians, radiologists."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from api.catalog.types import Site
+from api.context import Info
+from api.enums import RadiologistStatus, Subspecialty
+from api.relay import Node, to_global_id
+from domain import models as m
+
+if TYPE_CHECKING:
+    from api.exams.types import Exam
+
+
+@strawberry.type(description="A patient, identified by MRN.")
+class Patient(Node):
+    mrn: str
+    given_name: str
+    family_name: str
+    birth_date: date
+    sex: str = strawberry.field(description="F, M, O (other) or U (unknown).")
+    phone: str | None
+    email: str | None
+    pk: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, row: m.Patient) -> Patient:
+        assert row.id is not None
+        return cls(id=strawberry.ID(to_global_id("Patient", row.id)), mrn=row.mrn,
+                   given_name=row.given_name, family_name=row.family_name,
+                   birth_date=row.birth_date, sex=row.sex, phone=row.phone, email=row.email,
+                   pk=row.id)
+
+    @strawberry.field(description="The patient's exams, oldest order first: their timeline.")
+    async def exams(self, info: Info) -> list[Annotated[Exam, strawberry.lazy("api.exams.types")]]:
+        from api.exams.types import Exam
+
+        rows = await info.context.loaders.children(m.Exam, "patient_id", "ordered_at").load(self.pk)
+        return [Exam.from_model(r) for r in rows]
+
+
+@strawberry.type(description="A referring physician.")
+class Referrer(Node):
+    code: str
+    name: str
+    email: str | None
+    phone: str | None
+
+    @classmethod
+    def from_model(cls, row: m.Referrer) -> Referrer:
+        assert row.id is not None
+        return cls(id=strawberry.ID(to_global_id("Referrer", row.id)), code=row.code,
+                   name=row.name, email=row.email, phone=row.phone)
+
+
+@strawberry.type(description="A licence to read for a site.")
+class SitePrivilege:
+    expires_on: date | None
+    site_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def site(self, info: Info) -> Site:
+        row = await info.context.loaders.by_id(m.Site).load(self.site_id)
+        assert row is not None
+        return Site.from_model(row)
+
+
+@strawberry.type(description="A radiologist: credentials, privileges and reading rate.")
+class Radiologist(Node):
+    code: str
+    name: str
+    wrvu_per_hour: float
+    status: RadiologistStatus
+    pk: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, row: m.Radiologist) -> Radiologist:
+        assert row.id is not None
+        return cls(id=strawberry.ID(to_global_id("Radiologist", row.id)), code=row.code,
+                   name=row.name, wrvu_per_hour=row.wrvu_per_hour, status=row.status, pk=row.id)
+
+    @strawberry.field(description="Subspecialty credentials.")
+    async def subspecialties(self, info: Info) -> list[Subspecialty]:
+        rows = await info.context.loaders.children(
+            m.RadiologistSubspecialty, "radiologist_id", "subspecialty").load(self.pk)
+        return [r.subspecialty for r in rows]
+
+    @strawberry.field(description="Sites this radiologist may read for.")
+    async def privileges(self, info: Info) -> list[SitePrivilege]:
+        rows = await info.context.loaders.children(
+            m.SitePrivilege, "radiologist_id", "site_id").load(self.pk)
+        return [SitePrivilege(expires_on=r.expires_on, site_id=r.site_id) for r in rows]

@@ -1,0 +1,40 @@
+"""Inputs of reading and reporting steps."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.enums import CriticalLevel
+
+
+@strawberry.input
+class AssignReadInput:
+    exam_id: strawberry.ID
+    radiologist_code: str
+    reason: str = strawberry.field(description="Why this reader (kept with the assignment).")
+
+
+@strawberry.input
+class ReportFieldInput:
+    key: str
+    value: str
+
+
+@strawberry.input
+class ReportSectionInput:
+    key: str
+    fields: list[ReportFieldInput]
+
+
+@strawberry.input(description="Sections merge into the draft: fields not sent keep their text.")
+class SaveReportDraftInput:
+    exam_id: strawberry.ID
+    sections: list[ReportSectionInput]
+    impression: str
+    critical_level: CriticalLevel = CriticalLevel.NONE
+
+
+@strawberry.input
+class AddAddendumInput:
+    exam_id: strawberry.ID
+    text: str

@@ -1,0 +1,121 @@
+"""Stages 7-8 mutations: assignment, opening a study, drafting and signing reports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from api.commands import exam_step
+from api.context import Info
+from api.errors import Conflict, InvalidTransition, NotFound, PreconditionFailed, ValidationFailed
+from api.exams.inputs import ExamInput
+from api.exams.types import Addendum, Exam, Read, Report
+from api.reading.inputs import AddAddendumInput, AssignReadInput, SaveReportDraftInput
+from domain.services import reading
+
+
+@strawberry.type
+class ReadAssigned:
+    exam: Exam
+    read: Read
+
+
+@strawberry.type
+class ReadOpened:
+    exam: Exam
+    read: Read
+
+
+@strawberry.type
+class ReportDraftSaved:
+    exam: Exam
+    report: Report
+
+
+@strawberry.type
+class ReportSignedPreliminary:
+    exam: Exam
+    report: Report
+
+
+@strawberry.type
+class ReportSignedFinal:
+    exam: Exam
+    report: Report
+
+
+@strawberry.type
+class ReportAmended:
+    exam: Exam
+    addendum: Addendum
+
+
+Failures = NotFound | InvalidTransition | PreconditionFailed | ValidationFailed | Conflict
+AssignReadResult = Annotated[ReadAssigned | Failures, strawberry.union("AssignReadResult")]
+OpenReadResult = Annotated[ReadOpened | Failures, strawberry.union("OpenReadResult")]
+SaveReportDraftResult = Annotated[ReportDraftSaved | Failures,
+                                  strawberry.union("SaveReportDraftResult")]
+SignPreliminaryResult = Annotated[ReportSignedPreliminary | Failures,
+                                  strawberry.union("SignPreliminaryResult")]
+SignFinalResult = Annotated[ReportSignedFinal | Failures, strawberry.union("SignFinalResult")]
+AddAddendumResult = Annotated[ReportAmended | Failures, strawberry.union("AddAddendumResult")]
+
+
+@strawberry.type
+class ReadingMutations:
+    @strawberry.mutation(description="Supervisor: put a ready study on a radiologist's worklist.")
+    async def assign_read(self, info: Info, input: AssignReadInput) -> AssignReadResult:
+        return await exam_step(  # type: ignore[return-value]
+            info, input.exam_id,
+            lambda uow, actor, pk: reading.assign_read(
+                uow=uow, actor=actor, exam_id=pk, radiologist_code=input.radiologist_code,
+                reason=input.reason),
+            lambda read, exam: ReadAssigned(exam=exam, read=Read.from_model(read)))
+
+    @strawberry.mutation(description="Radiologist: open a study from your worklist.")
+    async def open_read(self, info: Info, input: ExamInput) -> OpenReadResult:
+        return await exam_step(  # type: ignore[return-value]
+            info, input.exam_id,
+            lambda uow, actor, pk: reading.open_read(
+                uow=uow, actor=actor, exam_id=pk, expected_version=input.expected_version),
+            lambda read, exam: ReadOpened(exam=exam, read=Read.from_model(read)))
+
+    @strawberry.mutation(description="Radiologist: save the report draft.")
+    async def save_report_draft(self, info: Info,
+                                input: SaveReportDraftInput) -> SaveReportDraftResult:
+        sections: dict[str, dict[str, str]] = {}
+        for section in input.sections:
+            sections.setdefault(section.key, {}).update({f.key: f.value for f in section.fields})
+        return await exam_step(  # type: ignore[return-value]
+            info, input.exam_id,
+            lambda uow, actor, pk: reading.save_report_draft(
+                uow=uow, actor=actor, exam_id=pk, sections=sections, impression=input.impression,
+                critical_level=input.critical_level),
+            lambda report, exam: ReportDraftSaved(exam=exam, report=Report.from_model(report)))
+
+    @strawberry.mutation(description="Radiologist: sign a preliminary report.")
+    async def sign_preliminary(self, info: Info, input: ExamInput) -> SignPreliminaryResult:
+        return await exam_step(  # type: ignore[return-value]
+            info, input.exam_id,
+            lambda uow, actor, pk: reading.sign_preliminary(
+                uow=uow, actor=actor, exam_id=pk, expected_version=input.expected_version),
+            lambda report, exam: ReportSignedPreliminary(exam=exam,
+                                                         report=Report.from_model(report)))
+
+    @strawberry.mutation(description="Radiologist: sign the final report.")
+    async def sign_final(self, info: Info, input: ExamInput) -> SignFinalResult:
+        return await exam_step(  # type: ignore[return-value]
+            info, input.exam_id,
+            lambda uow, actor, pk: reading.sign_final(
+                uow=uow, actor=actor, exam_id=pk, expected_version=input.expected_version),
+            lambda report, exam: ReportSignedFinal(exam=exam, report=Report.from_model(report)))
+
+    @strawberry.mutation(description="Radiologist: amend a signed report with an addendum.")
+    async def add_addendum(self, info: Info, input: AddAddendumInput) -> AddAddendumResult:
+        return await exam_step(  # type: ignore[return-value]
+            info, input.exam_id,
+            lambda uow, actor, pk: reading.add_addendum(uow=uow, actor=actor, exam_id=pk,
+                                                        text=input.text),
+            lambda a, exam: ReportAmended(exam=exam,
+                                          addendum=Addendum(text=a.text, created_at=a.created_at)))

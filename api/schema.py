@@ -1,0 +1,50 @@
+"""The schema: every feature's queries and mutations merged into one."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.tools import merge_types
+
+from api.acquisition.mutations import AcquisitionMutations
+from api.catalog.queries import CatalogQueries
+from api.errors import ERROR_TYPES
+from api.exams.mutations import OrderMutations
+from api.exams.queries import ExamQueries
+from api.exams.types import Exam
+from api.metrics.queries import MetricsQueries
+from api.people.types import Patient, Radiologist, Referrer
+from api.reading.mutations import ReadingMutations
+from api.results.mutations import ResultsMutations
+from api.scheduling.mutations import SchedulingMutations
+from domain.errors import DomainError
+from domain.settings import Settings
+
+Query = merge_types("Query", (ExamQueries, CatalogQueries, MetricsQueries))
+Mutation = merge_types("Mutation", (OrderMutations, SchedulingMutations, AcquisitionMutations,
+                                    ReadingMutations, ResultsMutations))
+
+
+def _is_internal(error: GraphQLError) -> bool:
+    """Mask everything but GraphQL's own errors and expected domain failures."""
+    original = error.original_error
+    if original is None:  # parse/validation errors and GraphQLErrors we raised deliberately
+        return False
+    return not isinstance(original, (DomainError, GraphQLError))
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    """The schema with radflow's extensions: caches, depth limit, masked internal errors."""
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[*ERROR_TYPES, Exam, Patient, Referrer, Radiologist],
+        extensions=[
+            ParserCache(maxsize=256),
+            ValidationCache(maxsize=256),
+            QueryDepthLimiter(max_depth=settings.max_query_depth),
+            MaskErrors(should_mask_error=_is_internal,
+                       error_message="Internal server error"),
+        ],
+    )
