@@ -19,7 +19,10 @@ def migrate() -> None:
 
     from alembic import command
 
+    # A checkout (or the Docker image's workdir) has alembic/ beside the packages.
     root = Path(__file__).resolve().parent.parent
+    if not (root / "alembic.ini").exists():
+        root = Path.cwd()
     config = Config(str(root / "alembic.ini"))
     config.set_main_option("script_location", str(root / "alembic"))
     config.attributes["database_url"] = get_settings().database_url

@@ -125,7 +125,7 @@ def _utilization(session: Session, start: datetime, end: datetime) -> list[Modal
     result = []
     for resource, site in session.execute(
             sa.select(ModalityResource, Site).join(Site, Site.id == ModalityResource.site_id)
-            .order_by(ModalityResource.code)).tuples():
+            .order_by(ModalityResource.code)):
         has_hours = session.scalar(sa.select(sa.func.count()).select_from(OpeningHours).where(
             OpeningHours.resource_id == resource.id))
         open_minutes = (len(_candidate_starts(session, resource, site, start, end, 1))
@@ -148,7 +148,7 @@ def department_metrics(session: Session, start: datetime, end: datetime) -> Depa
     in_period = (ExamStatusChange.at >= start) & (ExamStatusChange.at < end)  # type: ignore[operator]
     entered = dict(session.execute(
         sa.select(ExamStatusChange.to_status, sa.func.count(sa.distinct(ExamStatusChange.exam_id)))
-        .where(in_period).group_by(ExamStatusChange.to_status)).tuples().all())
+        .where(in_period).group_by(ExamStatusChange.to_status)).all())
     no_shows = entered.get(ExamStatus.NO_SHOW, 0)
     arrived = entered.get(ExamStatus.CHECKED_IN, 0)
     attempts = session.execute(sa.select(
@@ -162,7 +162,7 @@ def department_metrics(session: Session, start: datetime, end: datetime) -> Depa
     surveys = dict(session.execute(
         sa.select(SatisfactionSurvey.respondent, sa.func.avg(SatisfactionSurvey.score)).where(
             SatisfactionSurvey.submitted_at >= start, SatisfactionSurvey.submitted_at < end)  # type: ignore[operator]
-        .group_by(SatisfactionSurvey.respondent)).tuples().all())
+        .group_by(SatisfactionSurvey.respondent)).all())
     leads = session.execute(sa.select(Exam.ordered_at, sa.func.min(Appointment.starts_at))
                             .join(Appointment, Appointment.exam_id == Exam.id)
                             .where(Exam.ordered_at >= start, Exam.ordered_at < end)  # type: ignore[operator]

@@ -99,7 +99,7 @@ def open_slots(session: Session, *, procedure_code: str, start: datetime, end: d
         query = query.where(Site.code == site_code)
     start = max(start, now)
     slots: list[Slot] = []
-    for resource, site in session.execute(query).tuples():
+    for resource, site in session.execute(query):
         assert resource.id is not None
         units = _units(resource, procedure)
         taken = set(session.scalars(

@@ -1,0 +1,141 @@
+"""Shared fixtures: a database per backend, a running API over real HTTP, a test clock."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import SQLModel
+
+import domain.models  # noqa: F401  (registers the tables)
+from api.app import create_app
+from domain.db import Database, normalise_url
+from domain.settings import Settings
+
+REQUIRE_SERVICES = os.environ.get("RADFLOW_REQUIRE_SERVICES") == "1"
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def need_service(name: str, variable: str) -> None:
+    """Skip (or, in CI, fail) when a service the test needs is not configured."""
+    message = f"{name} not configured: set {variable} to run this test"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (RADFLOW_REQUIRE_SERVICES=1 forbids skipping)")
+    pytest.skip(message)
+
+
+class Clock:
+    """A settable clock for commands: tests move time instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # a Monday morning
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> str:
+    """A PostgreSQL database with the current schema, created once per run."""
+    if not POSTGRES_URL:
+        need_service("PostgreSQL", "TEST_DATABASE_URL")
+    assert POSTGRES_URL is not None
+
+    async def create() -> None:
+        engine = create_async_engine(normalise_url(POSTGRES_URL))
+        async with engine.begin() as connection:
+            await connection.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await connection.execute(sa.text("CREATE SCHEMA public"))
+            await connection.run_sync(SQLModel.metadata.create_all)
+        await engine.dispose()
+
+    # Requested from inside async fixtures, so run the set-up on a thread with its own loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, create()).result()
+    return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def db(backend: str, clock: Clock, tmp_path: Path,
+             request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    """An empty database of the backend under test, with the current schema."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'radflow.db'}"
+        database = Database(url, clock=clock)
+        assert database.sync_engine is not None
+        SQLModel.metadata.create_all(database.sync_engine)
+    else:
+        url = request.getfixturevalue("postgres_schema")
+        database = Database(url, clock=clock)
+        assert database.async_engine is not None
+        async with database.async_engine.begin() as connection:
+            tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
+            await connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield database
+    await database.dispose()
+
+
+class Api:
+    """A running radflow over real HTTP on loopback, with GraphQL helpers."""
+
+    def __init__(self, client: httpx.AsyncClient, db: Database) -> None:
+        self.client = client
+        self.db = db
+
+    async def graphql(self, query: str, variables: dict[str, object] | None = None, *,
+                      actor: tuple[str, str] | None = None) -> dict[str, object]:
+        headers = {}
+        if actor:
+            headers = {"X-Radflow-Actor": actor[0], "X-Radflow-Role": actor[1]}
+        response = await self.client.post("/graphql", json={"query": query,
+                                                            "variables": variables or {}},
+                                          headers=headers)
+        assert response.status_code in (200, 400), response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    async def data(self, query: str, variables: dict[str, object] | None = None, *,
+                   actor: tuple[str, str] | None = None) -> dict[str, object]:
+        body = await self.graphql(query, variables, actor=actor)
+        assert "errors" not in body, body
+        return body["data"]  # type: ignore[return-value]
+
+
+@pytest.fixture
+async def api(db: Database) -> AsyncIterator[Api]:
+    """The app served by uvicorn on a free loopback port, in this test's event loop."""
+    app = create_app(Settings(database_url=str(db.url)), db=db)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.005)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        yield Api(client, db)
+    server.should_exit = True
+    await task
+    sock.close()

@@ -1,0 +1,242 @@
+"""The domain services on real SQLite and PostgreSQL: lifecycle, idempotency, conflicts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import sqlalchemy as sa
+
+from domain.db import Database
+from domain.enums import CriticalLevel, ExamStatus, PatientClass, Priority
+from domain.errors import (
+    Conflict,
+    InvalidTransition,
+    PreconditionFailed,
+    SlotTaken,
+    ValidationFailed,
+)
+from domain.models import Exam, ExamStatusChange
+from domain.services import acquisition, results, scheduling
+from tests.factories import (
+    RADIOLOGIST,
+    REFERRER,
+    SCHEDULER,
+    SUPERVISOR,
+    TECH,
+    count_rows,
+    current,
+    drive,
+    first_slot,
+    order,
+    reference,
+)
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+
+@pytest.fixture
+async def department(db: Database) -> Database:
+    await reference(db)
+    return db
+
+
+@pytest.mark.parametrize("target", [s for s in ExamStatus])
+async def test_every_status_is_reachable_with_a_full_history(department: Database,
+                                                             target: ExamStatus) -> None:
+    exam = await drive(department, await order(department), target)
+    assert exam.status == target
+    history = await department.read(lambda s: list(s.scalars(
+        sa.select(ExamStatusChange).where(ExamStatusChange.exam_id == exam.id)
+        .order_by(ExamStatusChange.id))))
+    assert history[0].from_status is None and history[0].to_status == ExamStatus.ORDERED
+    assert history[-1].to_status == target
+    for earlier, later in zip(history, history[1:], strict=False):
+        assert later.from_status == earlier.to_status  # an unbroken chain
+
+
+async def test_a_resent_order_returns_the_same_exam(department: Database) -> None:
+    first = await order(department, placer="P-42")
+    again = await order(department, placer="P-42")
+    assert again.id == first.id
+    assert await department.read(count_rows("exams")) == 1
+
+
+async def test_a_reused_placer_number_for_another_procedure_is_refused(
+        department: Database) -> None:
+    await order(department, placer="P-43")
+    with pytest.raises(ValidationFailed) as failure:
+        await order(department, placer="P-43", procedure="CTHEAD", site="MAIN")
+    assert failure.value.issues[0].code == "PLACER_ORDER_REUSED"
+
+
+async def test_concurrent_identical_orders_create_one_exam(department: Database) -> None:
+    placed = await asyncio.gather(*(order(department, placer="P-RACE") for _ in range(8)))
+    assert len({e.id for e in placed}) == 1
+    assert await department.read(count_rows("exams")) == 1
+
+
+async def test_concurrent_transitions_on_one_exam_one_wins(department: Database) -> None:
+    exam = await drive(department, await order(department), ExamStatus.SCHEDULED)
+    version = exam.version
+
+    async def check_in() -> str:
+        try:
+            await department.run(lambda uow: scheduling.check_in(
+                uow=uow, actor=SCHEDULER, exam_id=exam.id, expected_version=version))
+            return "won"
+        except Conflict:
+            return "conflict"
+
+    department.clock.advance(days=1)  # type: ignore[attr-defined]
+    outcomes = await asyncio.gather(*(check_in() for _ in range(10)))
+    assert sorted(outcomes) == ["conflict"] * 9 + ["won"]
+    history = await department.read(lambda s: s.scalar(
+        sa.select(sa.func.count()).select_from(ExamStatusChange).where(
+            ExamStatusChange.exam_id == exam.id,
+            ExamStatusChange.to_status == ExamStatus.CHECKED_IN)))
+    assert history == 1
+
+
+async def test_racing_writers_without_versions_cannot_both_win(department: Database) -> None:
+    """Concurrent check-ins that name no version: the database still lets only one through."""
+    exam = await drive(department, await order(department), ExamStatus.SCHEDULED)
+    department.clock.advance(days=1)  # type: ignore[attr-defined]
+
+    async def check_in() -> str:
+        try:
+            await department.run(lambda uow: scheduling.check_in(
+                uow=uow, actor=SCHEDULER, exam_id=exam.id))
+            return "won"
+        except (Conflict, InvalidTransition):
+            return "lost"
+
+    outcomes = await asyncio.gather(*(check_in() for _ in range(10)))
+    assert outcomes.count("won") == 1
+    checked_in = await department.read(lambda s: s.scalar(
+        sa.select(sa.func.count()).select_from(ExamStatusChange).where(
+            ExamStatusChange.exam_id == exam.id,
+            ExamStatusChange.to_status == ExamStatus.CHECKED_IN)))
+    assert checked_in == 1
+
+
+async def test_a_stale_write_is_refused_by_the_version_column(department: Database) -> None:
+    """Two sessions hold the same version; the second UPDATE matches no row."""
+    from sqlalchemy.orm import Session
+    from sqlalchemy.orm.exc import StaleDataError
+
+    if department.sync_engine is None:
+        pytest.skip("covered on PostgreSQL by the concurrent check-in test above")
+    exam = await drive(department, await order(department), ExamStatus.SCHEDULED)
+    with Session(department.sync_engine) as first, Session(department.sync_engine) as second:
+        mine, theirs = first.get(Exam, exam.id), second.get(Exam, exam.id)
+        assert mine is not None and theirs is not None
+        mine.status = ExamStatus.CHECKED_IN
+        first.commit()
+        theirs.status = ExamStatus.CANCELLED
+        with pytest.raises(StaleDataError):
+            second.commit()
+    assert (await current(department, exam.id)).status == ExamStatus.CHECKED_IN
+
+
+async def test_double_booking_is_impossible(department: Database) -> None:
+    first = await order(department)
+    second = await order(department)
+    slot = await first_slot(department, "USABD")
+    await department.run(lambda uow: scheduling.schedule_exam(
+        uow=uow, actor=SCHEDULER, exam_id=first.id, resource_code=slot.resource_code,
+        starts_at=slot.starts_at))
+    with pytest.raises(SlotTaken):
+        await department.run(lambda uow: scheduling.schedule_exam(
+            uow=uow, actor=SCHEDULER, exam_id=second.id, resource_code=slot.resource_code,
+            starts_at=slot.starts_at))
+    assert (await current(department, second.id)).status == ExamStatus.ORDERED
+    assert await department.read(count_rows("appointments")) == 1
+
+
+async def test_cancelling_frees_the_slot(department: Database) -> None:
+    exam = await order(department)
+    slot = await first_slot(department, "USABD")
+    await department.run(lambda uow: scheduling.schedule_exam(
+        uow=uow, actor=SCHEDULER, exam_id=exam.id, resource_code=slot.resource_code,
+        starts_at=slot.starts_at))
+    await department.run(lambda uow: scheduling.cancel_exam(
+        uow=uow, actor=SCHEDULER, exam_id=exam.id, reason="Patient request"))
+    assert (await first_slot(department, "USABD")).starts_at == slot.starts_at
+
+
+async def test_stat_and_ed_exams_may_check_in_without_appointment(department: Database) -> None:
+    stat = await order(department, procedure="CTHEAD", site="MAIN", priority=Priority.STAT,
+                       patient_class=PatientClass.INPATIENT)
+    await department.run(lambda uow: scheduling.check_in(uow=uow, actor=SCHEDULER,
+                                                         exam_id=stat.id))
+    routine = await order(department)
+    with pytest.raises(PreconditionFailed) as failure:
+        await department.run(lambda uow: scheduling.check_in(uow=uow, actor=SCHEDULER,
+                                                             exam_id=routine.id))
+    assert failure.value.code == "NOT_FAST_TRACK"
+
+
+async def test_acquisition_needs_a_complete_prep_checklist(department: Database) -> None:
+    exam = await drive(department, await order(department), ExamStatus.CHECKED_IN)
+    with pytest.raises(PreconditionFailed) as failure:
+        await department.run(lambda uow: acquisition.start_acquisition(
+            uow=uow, actor=TECH, exam_id=exam.id, resource_code="US1"))
+    assert failure.value.code == "PREP_INCOMPLETE"
+
+
+async def test_rejected_metadata_is_corrected_back_to_acquired(department: Database) -> None:
+    from tests.factories import header_for
+
+    exam = await drive(department, await order(department), ExamStatus.METADATA_REJECTED)
+    header = await header_for(department, exam)
+    with pytest.raises(InvalidTransition):
+        await department.run(lambda uow: acquisition.register_storage(
+            uow=uow, actor=TECH, exam_id=exam.id, study_instance_uid="1.2.3",
+            archive_location="pacs://x"))
+    await department.run(lambda uow: acquisition.correct_metadata(
+        uow=uow, actor=TECH, exam_id=exam.id, header=header, reason="MRN typo fixed"))
+    assert (await current(department, exam.id)).status == ExamStatus.ACQUIRED
+
+
+async def test_a_critical_result_must_be_acknowledged_before_closing(
+        department: Database) -> None:
+    exam = await drive(department, await order(department), ExamStatus.COMMUNICATED,
+                       critical=CriticalLevel.CRITICAL)
+    with pytest.raises(PreconditionFailed) as failure:
+        await department.run(lambda uow: results.close_exam(uow=uow, actor=SUPERVISOR,
+                                                            exam_id=exam.id))
+    assert failure.value.code == "CRITICAL_RESULT_UNACKNOWLEDGED"
+    department.clock.advance(minutes=90)  # type: ignore[attr-defined]
+    escalated = await department.run(lambda uow: results.escalate_overdue_results(
+        uow=uow, actor=SUPERVISOR))
+    assert [c.escalation_count for c in escalated] == [1]
+    await department.run(lambda uow: results.acknowledge_result(uow=uow, actor=REFERRER,
+                                                                exam_id=exam.id))
+    await department.run(lambda uow: results.close_exam(uow=uow, actor=SUPERVISOR,
+                                                        exam_id=exam.id))
+    assert (await current(department, exam.id)).status == ExamStatus.CLOSED
+
+
+async def test_an_addendum_keeps_the_status_and_is_recorded(department: Database) -> None:
+    from domain.services import reading
+
+    exam = await drive(department, await order(department), ExamStatus.FINAL)
+    await department.run(lambda uow: reading.add_addendum(
+        uow=uow, actor=RADIOLOGIST, exam_id=exam.id, text="Comparison with prior: stable."))
+    after = await current(department, exam.id)
+    assert after.status == ExamStatus.FINAL
+    last = await department.read(lambda s: s.scalars(
+        sa.select(ExamStatusChange).where(ExamStatusChange.exam_id == exam.id)
+        .order_by(ExamStatusChange.id.desc())).first())
+    assert (last.from_status, last.to_status, last.event) == (
+        ExamStatus.FINAL, ExamStatus.FINAL, "ReportAmended")
+
+
+async def test_a_failed_step_writes_nothing(department: Database) -> None:
+    exam = await order(department)
+    before = await department.read(count_rows("exam_status_history"))
+    with pytest.raises(InvalidTransition):
+        await department.run(lambda uow: results.close_exam(uow=uow, actor=SUPERVISOR,
+                                                            exam_id=exam.id))
+    assert await department.read(count_rows("exam_status_history")) == before
