@@ -41,10 +41,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         types=[*ERROR_TYPES, Exam, Patient, Referrer, Radiologist],
         extensions=[
-            ParserCache(maxsize=256),
-            ValidationCache(maxsize=256),
-            QueryDepthLimiter(max_depth=settings.max_query_depth),
-            MaskErrors(should_mask_error=_is_internal,
-                       error_message="Internal server error"),
+            # Factories: strawberry builds fresh extensions per request; the parse and
+            # validation caches live at module level, so they are shared all the same.
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaskErrors(should_mask_error=_is_internal,
+                               error_message="Internal server error"),
         ],
     )

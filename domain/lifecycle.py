@@ -189,6 +189,17 @@ class Recorder(Protocol):
     def emit(self, event: ev.DomainEvent) -> None: ...
 
 
+def ensure_step_allowed(exam: Exam, step: Step) -> Transition:
+    """The row for `step` from the exam's status, or InvalidTransition (checks nothing else)."""
+    row = find_transition(step, exam.status)
+    if row is None:
+        raise InvalidTransition(
+            exam_id=exam.id or 0, status=exam.status.value, step=step.value,
+            allowed=tuple(s.value for s in sources_of(step)),
+        )
+    return row
+
+
 def transition(
     exam: Exam,
     step: Step,
@@ -201,12 +212,7 @@ def transition(
 ) -> Transition:
     """Take `step` on `exam`: check the table, its roles and guards, then record and emit."""
     assert exam.id is not None
-    row = find_transition(step, exam.status)
-    if row is None:
-        raise InvalidTransition(
-            exam_id=exam.id, status=exam.status.value, step=step.value,
-            allowed=tuple(s.value for s in sources_of(step)),
-        )
+    row = ensure_step_allowed(exam, step)
     if actor.role not in row.roles:
         raise NotPermitted(f"role {actor.role.value} may not {step.value.lower()}")
     for guard in row.guards:

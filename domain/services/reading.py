@@ -10,7 +10,7 @@ from domain import events as ev
 from domain.db import UnitOfWork
 from domain.enums import CriticalLevel, ExamStatus, ReportStatus, Role
 from domain.errors import FieldIssue, NotFound, NotPermitted, ValidationFailed
-from domain.lifecycle import Actor, Step, transition
+from domain.lifecycle import Actor, Step, ensure_step_allowed, transition
 from domain.models import (
     Addendum,
     Exam,
@@ -186,6 +186,7 @@ def save_report_draft(*, uow: UnitOfWork, actor: Actor, exam_id: int,
 def _sign(uow: UnitOfWork, actor: Actor, exam_id: int, step: Step, status: ReportStatus,
           expected_version: int | None) -> Report:
     exam = load_exam(uow, exam_id, expected_version=expected_version)
+    ensure_step_allowed(exam, step)
     _, report = _own_report(uow, actor, exam)
     if report is None:
         raise ValidationFailed([FieldIssue("exam_id", "NO_REPORT", "save a report draft first")])
