@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import domain.models  # noqa: F401  (registers every table)
-from domain.db import normalise_url
+from domain.db import ensure_sqlite_folder, normalise_url
 from domain.settings import get_settings
 from domain.types import UTCDateTime
 
@@ -56,6 +56,7 @@ def run_online() -> None:
     """Migrate a live database."""
     url = _url()
     if url.get_backend_name() == "sqlite":
+        ensure_sqlite_folder(url)
         engine = sa.create_engine(url)
         with engine.connect() as connection:
             _configure(connection)

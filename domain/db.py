@@ -75,6 +75,13 @@ def normalise_url(url: str) -> URL:
     raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
 
 
+def ensure_sqlite_folder(url: URL) -> None:
+    """Create the folder of a SQLite file, so `var/radflow.db` works on a fresh checkout."""
+    database = url.database
+    if url.get_backend_name() == "sqlite" and database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -97,9 +104,7 @@ class Database:
         self.sync_engine: sa.Engine | None = None
         self.async_engine: AsyncEngine | None = None
         if self.is_sqlite:
-            database = self.url.database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            ensure_sqlite_folder(self.url)
             self.sync_engine = sa.create_engine(
                 self.url, echo=echo, connect_args={"check_same_thread": False}
             )
