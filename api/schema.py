@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.tools import merge_types
 
 from api.acquisition.mutations import AcquisitionMutations
@@ -36,6 +37,7 @@ def _is_internal(error: GraphQLError) -> bool:
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with radflow's extensions: caches, depth limit, masked internal errors."""
+    depth_rule = create_validator(settings.max_query_depth, None, None)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -45,7 +47,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             # validation caches live at module level, so they are shared all the same.
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            # One rule class for the life of the schema: a new one per request would make
+            # every validation a cache miss (the cache is keyed by the rule set).
+            lambda: AddValidationRules([depth_rule]),
             lambda: MaskErrors(should_mask_error=_is_internal,
                                error_message="Internal server error"),
         ],

@@ -105,7 +105,7 @@ def seed_reference(uow: UnitOfWork, *, patients: int = 120) -> None:
                                     site_id=sites[site].id, slot_minutes=15)
         s.add(resource)
         s.flush()
-        opens, closes, days = hours or (time(0), time(23, 59), range(7))
+        opens, closes, days = hours or (time(0), time(0), range(7))  # 24/7
         s.add_all(OpeningHours(resource_id=resource.id, weekday=d, opens=opens, closes=closes)
                   for d in days)
     protocols = {}

@@ -37,7 +37,11 @@ class ModalityResource(SQLModel, table=True):
 
 
 class OpeningHours(SQLModel, table=True):
-    """One opening window of a resource on a weekday (0 = Monday), in the site's local time."""
+    """One opening window of a resource on a weekday (0 = Monday), in the site's local time.
+
+    A window whose closing time is not after its opening time runs past midnight; 00:00 to
+    00:00 is open all day.
+    """
 
     __tablename__ = "resource_opening_hours"
 

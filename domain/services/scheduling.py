@@ -71,6 +71,8 @@ def _candidate_starts(session: Session, resource: ModalityResource, site: Site, 
         for window in by_day.get(day.weekday(), []):
             t = datetime.combine(day, window.opens, zone)
             close = datetime.combine(day, window.closes, zone)
+            if window.closes <= window.opens:  # runs past midnight; 00:00-00:00 is all day
+                close = datetime.combine(day + timedelta(days=1), window.closes, zone)
             while t + length <= close:
                 utc = t.astimezone(UTC)
                 if start <= utc and utc + length <= end:

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints machine-readable figures, its last line one JSON object."""
