@@ -14,6 +14,7 @@ from api.errors import ERROR_TYPES
 from api.exams.mutations import OrderMutations
 from api.exams.queries import ExamQueries
 from api.exams.types import Exam
+from api.execution import PlannedExecutionContext
 from api.metrics.queries import MetricsQueries
 from api.people.types import Patient, Radiologist, Referrer
 from api.reading.mutations import ReadingMutations
@@ -42,6 +43,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=[*ERROR_TYPES, Exam, Patient, Referrer, Radiologist],
+        execution_context_class=PlannedExecutionContext,
         extensions=[
             # Factories: strawberry builds fresh extensions per request; the parse and
             # validation caches live at module level, so they are shared all the same.

@@ -72,7 +72,8 @@ def normalise_url(url: str) -> URL:
         return parsed.set(drivername="sqlite")
     if parsed.get_backend_name() == "postgresql":
         return parsed.set(drivername="postgresql+asyncpg")
-    raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+    raise ValueError(
+        f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
 
 
 def ensure_sqlite_folder(url: URL) -> None:
@@ -137,9 +138,15 @@ class Database:
             listener(events)
         return result
 
-    async def read(self, query: Callable[[Session], T]) -> T:
-        """Run a read-only query function."""
+    async def read(self, query: Callable[[Session], T], *, bounded: bool = False) -> T:
+        """Run a read-only query function.
+
+        `bounded` marks a read whose cost is small and capped (a page of at most 100 rows):
+        on SQLite it then runs on the loop thread, like commands, instead of paying a hop.
+        """
         if self.sync_engine is not None:
+            if bounded:
+                return self._read_sync(query)
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._readers, self._read_sync, query)
         async with self._async_sessions() as session:

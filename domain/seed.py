@@ -45,6 +45,7 @@ from domain.models import (
 from domain.services import acquisition, orders, reading, results, scheduling
 from domain.types import utcnow
 
+Sub = Subspecialty
 SYSTEM = Actor("seed", Role.SYSTEM)
 SCHEDULER = Actor("frontdesk", Role.SCHEDULER)
 TECH = Actor("tech.lee", Role.TECHNOLOGIST)
@@ -60,19 +61,19 @@ RESOURCES = [  # code, name, modality, site, opening hours per weekday or None f
     ("NM1", "SPECT/CT and PET/CT", Modality.NM, "MAIN", (time(7), time(19), range(6))),
 ]
 RADIOLOGISTS: list[tuple[str, str, float, list[Subspecialty], list[str]]] = [
-    ("RAD01", "Dr. Amara Okafor", 9.0, [Subspecialty.NEURO, Subspecialty.GENERAL], ["MAIN", "NORTH"]),
-    ("RAD02", "Dr. Henrik Larsen", 8.0, [Subspecialty.NEURO], ["MAIN"]),
-    ("RAD03", "Dr. Mei Tanaka", 10.0, [Subspecialty.BODY, Subspecialty.GENERAL], ["MAIN", "NORTH"]),
-    ("RAD04", "Dr. Carlos Mendes", 9.5, [Subspecialty.BODY, Subspecialty.CHEST], ["MAIN"]),
-    ("RAD05", "Dr. Priya Raman", 8.5, [Subspecialty.CHEST, Subspecialty.GENERAL], ["MAIN", "NORTH"]),
-    ("RAD06", "Dr. Olivia Brandt", 7.5, [Subspecialty.BREAST], ["NORTH"]),
-    ("RAD07", "Dr. Samuel Adeyemi", 8.0, [Subspecialty.BREAST, Subspecialty.BODY], ["NORTH", "MAIN"]),
-    ("RAD08", "Dr. Lucia Romano", 9.0, [Subspecialty.MSK, Subspecialty.GENERAL], ["MAIN", "NORTH"]),
-    ("RAD09", "Dr. Ethan Walsh", 8.0, [Subspecialty.PEDIATRIC, Subspecialty.CHEST], ["MAIN"]),
-    ("RAD10", "Dr. Nadia Haddad", 7.0, [Subspecialty.NUCLEAR, Subspecialty.BODY], ["MAIN"]),
-    ("RAD11", "Dr. Kofi Mensah", 9.0, [Subspecialty.CARDIAC, Subspecialty.CHEST], ["MAIN"]),
-    ("RAD12", "Dr. Sofia Petrov", 11.0, [Subspecialty.MSK, Subspecialty.PEDIATRIC,
-                                         Subspecialty.GENERAL], ["MAIN", "NORTH"]),
+    ("RAD01", "Dr. Amara Okafor", 9.0, [Sub.NEURO, Sub.GENERAL], ["MAIN", "NORTH"]),
+    ("RAD02", "Dr. Henrik Larsen", 8.0, [Sub.NEURO], ["MAIN"]),
+    ("RAD03", "Dr. Mei Tanaka", 10.0, [Sub.BODY, Sub.GENERAL], ["MAIN", "NORTH"]),
+    ("RAD04", "Dr. Carlos Mendes", 9.5, [Sub.BODY, Sub.CHEST], ["MAIN"]),
+    ("RAD05", "Dr. Priya Raman", 8.5, [Sub.CHEST, Sub.GENERAL], ["MAIN", "NORTH"]),
+    ("RAD06", "Dr. Olivia Brandt", 7.5, [Sub.BREAST], ["NORTH"]),
+    ("RAD07", "Dr. Samuel Adeyemi", 8.0, [Sub.BREAST, Sub.BODY], ["NORTH", "MAIN"]),
+    ("RAD08", "Dr. Lucia Romano", 9.0, [Sub.MSK, Sub.GENERAL], ["MAIN", "NORTH"]),
+    ("RAD09", "Dr. Ethan Walsh", 8.0, [Sub.PEDIATRIC, Sub.CHEST], ["MAIN"]),
+    ("RAD10", "Dr. Nadia Haddad", 7.0, [Sub.NUCLEAR, Sub.BODY], ["MAIN"]),
+    ("RAD11", "Dr. Kofi Mensah", 9.0, [Sub.CARDIAC, Sub.CHEST], ["MAIN"]),
+    ("RAD12", "Dr. Sofia Petrov", 11.0, [Sub.MSK, Sub.PEDIATRIC,
+                                         Sub.GENERAL], ["MAIN", "NORTH"]),
 ]
 REFERRERS = [("REF01", "Dr. Grace Kim (Emergency)"), ("REF02", "Dr. Omar Farouk (Internal Med)"),
              ("REF03", "Dr. Julia Novak (Orthopedics)"), ("REF04", "Dr. Ben Carter (Oncology)"),

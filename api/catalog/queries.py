@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 import sqlalchemy as sa
 import strawberry
 
+from api.arguments import FromArgument
 from api.catalog.types import ModalityResource, OpenSlot, Procedure, Site
 from api.context import Info
 from api.enums import Modality
@@ -42,7 +42,8 @@ class CatalogQueries:
 
     @strawberry.field(description="Free slots that fit a procedure between two times "
                                   "(at most 31 days apart), soonest first.")
-    async def open_slots(self, info: Info, procedure_code: str, from_: Annotated[datetime, strawberry.argument(name="from")], to: datetime,
+    async def open_slots(self, info: Info, procedure_code: str, from_: FromArgument,
+                         to: datetime,
                          site_code: str | None = None) -> list[OpenSlot]:
         now = info.context.db.clock()
         slots = await info.context.db.read(lambda s: open_slots(

@@ -20,7 +20,7 @@ from api.selection import selected_fields
 from domain import models as m
 from domain.enums import ExamStatus, Modality, Priority
 from domain.errors import FieldIssue, ValidationFailed
-from domain.queries import MAX_PAGE, ExamCriteria, Keyset, count_exams, list_exams
+from domain.queries import MAX_PAGE, ExamCriteria, ExamPageRow, Keyset, count_exams, exam_page
 
 NODE_TYPES: dict[str, tuple[type[Any], Any]] = {
     "Exam": (m.Exam, Exam.from_model),
@@ -49,25 +49,28 @@ def decode_cursor(cursor: str) -> Keyset:
                                            "not a cursor of this list")]) from exc
 
 
-async def prefetch(info: Info, exams: list[Exam], wanted: set[str]) -> None:
-    """Fetch the page's related rows in one statement each, for the relations selected."""
-    loaders = info.context.loaders
-    relations = [("patient", m.Patient, "patient_id", Patient.from_model),
-                 ("procedure", m.Procedure, "procedure_id", Procedure.from_model),
-                 ("site", m.Site, "site_id", Site.from_model),
-                 ("referrer", m.Referrer, "referrer_id", Referrer.from_model)]
-    for name, model, key, build in relations:
-        if name not in wanted:
-            continue
-        keys = [getattr(e, key) for e in exams]
-        rows = await loaders.by_id(model).load_many(keys)
-        built = {row.id: build(row) for row in rows if row is not None}
-        for exam in exams:
-            exam.prefetched[name] = built[getattr(exam, key)]
-    if "report" in wanted:
-        reports = await loaders.children(m.Report, "exam_id").load_many([e.pk for e in exams])
-        for exam, rows in zip(exams, reports, strict=True):
-            exam.prefetched["report"] = Report.from_model(rows[0]) if rows else None
+PAGE_RELATIONS = {"patient", "procedure", "site", "referrer", "report"}
+_BUILDERS: dict[str, Any] = {"patient": Patient.from_model, "procedure": Procedure.from_model,
+                             "site": Site.from_model, "referrer": Referrer.from_model,
+                             "report": Report.from_model}
+
+
+def page_of_exams(rows: list[ExamPageRow]) -> list[Exam]:
+    """GraphQL exams with their fetched relations attached (each related row built once)."""
+    built: dict[tuple[str, int], Any] = {}
+    page = []
+    for row in rows:
+        exam = Exam.from_model(row.exam)  # type: ignore[arg-type]
+        for name, related in row.related.items():
+            if related is None:
+                exam.prefetched[name] = None
+                continue
+            key = (name, related.id)
+            if key not in built:
+                built[key] = _BUILDERS[name](related)
+            exam.prefetched[name] = built[key]
+        page.append(exam)
+    return page
 
 
 @strawberry.type
@@ -97,11 +100,11 @@ class ExamQueries:
             site_code=f.site_code, patient_mrn=f.patient_mrn, ordered_from=f.ordered_from,
             ordered_to=f.ordered_to,
         )
-        rows = await info.context.db.read(lambda s: list_exams(
+        include = frozenset(selected_fields(info, "edges", "node") & PAGE_RELATIONS)
+        rows = await info.context.db.read(lambda s: exam_page(
             s, criteria, first=first + 1, after=position,
-            descending=order == ExamOrder.ORDERED_AT_DESC))
-        page = [Exam.from_model(r) for r in rows[:first]]
-        await prefetch(info, page, selected_fields(info, "edges", "node"))
+            descending=order == ExamOrder.ORDERED_AT_DESC, include=include), bounded=True)
+        page = page_of_exams(rows[:first])
         edges = [Edge(cursor=encode_cursor(e), node=e) for e in page]
         total = None
         if "totalCount" in selected_fields(info):

@@ -25,10 +25,12 @@ from api.enums import (
     Respondent,
     Role,
 )
+from api.execution import PREFETCHED
 from api.people.types import Patient, Radiologist, Referrer
 from api.relay import Node, to_global_id
 from domain import models as m
 
+PREFETCHABLE = {PREFETCHED: True}  # list resolvers may fill these for a whole page
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -347,22 +349,22 @@ class Exam(Node):
             return self.prefetched[name]
         return _one(info.context.loaders.by_id(model).load(key), build)
 
-    @strawberry.field
+    @strawberry.field(metadata=PREFETCHABLE)
     def patient(self, info: Info) -> Patient:
         return self._related(info, "patient", m.Patient, self.patient_id,  # type: ignore[no-any-return]
                              Patient.from_model)
 
-    @strawberry.field
+    @strawberry.field(metadata=PREFETCHABLE)
     def referrer(self, info: Info) -> Referrer:
         return self._related(info, "referrer", m.Referrer, self.referrer_id,  # type: ignore[no-any-return]
                              Referrer.from_model)
 
-    @strawberry.field
+    @strawberry.field(metadata=PREFETCHABLE)
     def procedure(self, info: Info) -> Procedure:
         return self._related(info, "procedure", m.Procedure, self.procedure_id,  # type: ignore[no-any-return]
                              Procedure.from_model)
 
-    @strawberry.field
+    @strawberry.field(metadata=PREFETCHABLE)
     def site(self, info: Info) -> Site:
         return self._related(info, "site", m.Site, self.site_id,  # type: ignore[no-any-return]
                              Site.from_model)
@@ -371,7 +373,8 @@ class Exam(Node):
         return _many(info.context.loaders.children(model, "exam_id", order_by).load(self.pk),
                      build)
 
-    @strawberry.field(description="The structured report, if reading has begun.")
+    @strawberry.field(description="The structured report, if reading has begun.",
+                      metadata=PREFETCHABLE)
     def report(self, info: Info) -> Report | None:
         if "report" in self.prefetched:
             return self.prefetched["report"]  # type: ignore[no-any-return]

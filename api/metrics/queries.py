@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
 
 import strawberry
 
+from api.arguments import FromArgument
 from api.context import Info
 from api.metrics.types import Metrics
 from domain.errors import FieldIssue, ValidationFailed
@@ -18,7 +18,7 @@ MAX_PERIOD = timedelta(days=366)
 @strawberry.type
 class MetricsQueries:
     @strawberry.field(description="Key metrics for [from, to), at most a year.")
-    async def metrics(self, info: Info, from_: Annotated[datetime, strawberry.argument(name="from")], to: datetime) -> Metrics:
+    async def metrics(self, info: Info, from_: FromArgument, to: datetime) -> Metrics:
         if not from_ < to <= from_ + MAX_PERIOD:
             raise ValidationFailed([FieldIssue("to", "INVALID_RANGE",
                                                "must be after `from` and within a year of it")])

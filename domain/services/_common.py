@@ -66,7 +66,8 @@ class Checks:
         if not ok:
             self.issues.append(FieldIssue(field=field, code=code, message=message))
 
-    def text(self, value: str | None, field: str, *, max_length: int, required: bool = True) -> None:
+    def text(self, value: str | None, field: str, *, max_length: int,
+             required: bool = True) -> None:
         """A free-text field: present when required, bounded, no control characters."""
         if value is None or not value.strip():
             self.require(not required, field, "REQUIRED", "must not be empty")

@@ -193,7 +193,8 @@ def validate_metadata(*, uow: UnitOfWork, actor: Actor, exam_id: int, header: St
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     if exam.status != ExamStatus.ACQUIRED:
         raise ValidationFailed([FieldIssue("exam_id", "NOT_ACQUIRED",
-                                           f"only an ACQUIRED study is validated (is {exam.status})")])
+                                           "only an ACQUIRED study is validated "
+                                           f"(is {exam.status})")])
     problems = check_header(uow, exam, header)
     validation = _record_validation(uow, actor, exam, header, problems, corrected=False)
     if problems:

@@ -145,7 +145,8 @@ def _content(uow: UnitOfWork, exam: Exam,
         for key, value in fields.items():
             path = f"sections.{section}.{key}"
             if template is not None and key not in known[section]:
-                checks.require(False, path, "UNKNOWN_FIELD", f"section {section!r} has no field {key!r}")
+                checks.require(False, path, "UNKNOWN_FIELD",
+                               f"section {section!r} has no field {key!r}")
             checks.text(value, path, max_length=REPORT_TEXT_LIMIT, required=False)
     checks.done()
     return sections
@@ -195,7 +196,8 @@ def _sign(uow: UnitOfWork, actor: Actor, exam_id: int, step: Step, status: Repor
         issues = [FieldIssue(f"sections.{m}", "REQUIRED", "required by the template")
                   for m in missing]
         if not report.impression:
-            issues.append(FieldIssue("impression", "REQUIRED", "a signed report needs an impression"))
+            issues.append(FieldIssue("impression", "REQUIRED",
+                                     "a signed report needs an impression"))
         raise ValidationFailed(issues)
     transition(exam, step, actor=actor, at=uow.now, facts=SessionFacts(uow, exam), recorder=uow)
     report.status = status

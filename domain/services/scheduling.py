@@ -90,7 +90,8 @@ def open_slots(session: Session, *, procedure_code: str, start: datetime, end: d
     checks.require(end - start <= timedelta(days=MAX_SLOT_SEARCH_DAYS), "to", "RANGE_TOO_LONG",
                    f"the search window is at most {MAX_SLOT_SEARCH_DAYS} days")
     checks.done()
-    procedure = session.scalars(sa.select(Procedure).where(Procedure.code == procedure_code)).first()
+    procedure = session.scalars(
+        sa.select(Procedure).where(Procedure.code == procedure_code)).first()
     if procedure is None:
         raise ValidationFailed([FieldIssue("procedure_code", "NOT_FOUND",
                                            f"procedure {procedure_code} does not exist")])
@@ -142,7 +143,8 @@ def _book(uow: UnitOfWork, actor: Actor, exam: Exam, resource_code: str,
             f"{starts_at.isoformat()} (opening hours and the {resource.slot_minutes}-minute grid)",
         )])
     appointment = Appointment(
-        exam_id=exam.id, resource_id=resource.id, starts_at=starts_at, ends_at=starts_at + step * units,
+        exam_id=exam.id, resource_id=resource.id, starts_at=starts_at,
+        ends_at=starts_at + step * units,
         status=AppointmentStatus.BOOKED, booked_at=uow.now, booked_by=actor.id,
     )
     try:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from api.relay import to_global_id
-from domain.db import Database
 from tests.conftest import Api
 from tests.factories import count_rows, drive, first_slot, order, reference
 
@@ -152,8 +151,9 @@ async def test_one_exam_through_every_stage_over_http(department: Api) -> None:
     rejected = await call(api, "validateMetadata", TECH, examId=gid, header=bad)
     assert rejected["exam"]["status"] == "METADATA_REJECTED"
     good = {**bad, "patientMrn": "MRN000001"}
-    assert (await call(api, "correctMetadata", TECH, examId=gid, header=good,
-                       reason="Wrong patient picked at the console"))["exam"]["status"] == "ACQUIRED"
+    corrected = await call(api, "correctMetadata", TECH, examId=gid, header=good,
+                           reason="Wrong patient picked at the console")
+    assert corrected["exam"]["status"] == "ACQUIRED"
     stored = await call(api, "registerStorage", TECH, examId=gid,
                         studyInstanceUid="1.2.840.10008.1.1", archiveLocation="pacs://vna/1")
     assert stored["exam"]["status"] == "READY_FOR_READ"

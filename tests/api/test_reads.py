@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-
 from sqlalchemy import event
 
 from api.relay import to_global_id

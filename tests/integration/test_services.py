@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 import sqlalchemy as sa
@@ -51,7 +52,7 @@ async def test_every_status_is_reachable_with_a_full_history(department: Databas
         .order_by(ExamStatusChange.id))))
     assert history[0].from_status is None and history[0].to_status == ExamStatus.ORDERED
     assert history[-1].to_status == target
-    for earlier, later in zip(history, history[1:], strict=False):
+    for earlier, later in itertools.pairwise(history):
         assert later.from_status == earlier.to_status  # an unbroken chain
 
 
