@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import sqlalchemy as sa
-from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import domain.models  # noqa: F401  (registers every table)
+from alembic import context
 from domain.db import ensure_sqlite_folder, normalise_url
 from domain.settings import get_settings
 from domain.types import UTCDateTime
