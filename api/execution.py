@@ -140,14 +140,32 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return None
             return lambda value, item=item: None if value is None else [item(v) for v in value]
         if isinstance(type_, (GraphQLScalarType, GraphQLEnumType)):
-            serialize = type_.serialize
-            return lambda value, s=serialize: None if value is None else s(value)
+            return _leaf(type_)
         if isinstance(type_, GraphQLObjectType):
             plan = self._object_plan(type_, details)
             if plan is None:
                 return None
             return lambda value, plan=plan: None if value is None else plan(value)
         return None  # interfaces and unions go through the standard path
+
+
+def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Complete:
+    """Serialize a leaf; the common cases skip the generic serializer."""
+    serialize = type_.serialize
+    if isinstance(type_, GraphQLEnumType):
+        # Our enum values are the domain's StrEnum members: map member -> name directly.
+        names = {definition.value: name for name, definition in type_.values.items()}
+
+        def enum(value: Any) -> Any:
+            if value is None:
+                return None
+            name = names.get(value)
+            return name if name is not None else serialize(value)
+
+        return enum
+    if type_.name in ("String", "ID"):
+        return lambda value: value if type(value) is str or value is None else serialize(value)
+    return lambda value: None if value is None else serialize(value)
 
 
 def _getter(field_def: Any) -> Callable[[Any], Any] | None:

@@ -129,7 +129,8 @@ def main() -> None:
     print(f"exams in database: {args.exams}; {args.connections} connections, "
           f"{args.seconds:.0f} s per endpoint; backend {url.split(':')[0]}")
     for name, result in results.items():
-        print(f"{name:8s} {result.rps:8.1f} req/s  ({result.requests} ok, {result.errors} errors)")
+        print(f"{name:14s} {result.rps:8.1f} req/s  ({result.requests} ok, "
+              f"{result.errors} errors)")
     print(json.dumps({"graphql_rps": round(graphql.rps, 1), "raw_rps": round(raw.rps, 1),
                       "ratio": round(graphql.rps / raw.rps, 3) if raw.rps else None}))
 
@@ -147,8 +148,11 @@ def _wait_for(port: int) -> None:
 
 async def _measure(port: int, seconds: float, connections: int) -> dict[str, Any]:
     body = json.dumps({"query": QUERY, "variables": {"first": 50}}).encode()
+    floor = json.dumps({"query": "{ __typename }"}).encode()
     requests = {"graphql": post_request("127.0.0.1", port, "/graphql", body),
-                "raw": post_request("127.0.0.1", port, "/raw", b"{}")}
+                "raw": post_request("127.0.0.1", port, "/raw", b"{}"),
+                # The same GraphQL stack answering a query that reads nothing: its ceiling.
+                "graphql_floor": post_request("127.0.0.1", port, "/graphql", floor)}
     results = {}
     for request in requests.values():  # warm up both, then measure each in turn
         await run_load("127.0.0.1", port, request, seconds=1.0, connections=connections)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +16,13 @@ from domain.enums import ExamStatus, Modality, Priority
 from domain.models import Exam, Patient, Procedure, Referrer, Report, Site
 
 MAX_PAGE = 100
+
+EXAMS: sa.Table = Exam.__table__  # type: ignore[attr-defined]
+PATIENTS: sa.Table = Patient.__table__  # type: ignore[attr-defined]
+PROCEDURES: sa.Table = Procedure.__table__  # type: ignore[attr-defined]
+SITES: sa.Table = Site.__table__  # type: ignore[attr-defined]
+REFERRERS: sa.Table = Referrer.__table__  # type: ignore[attr-defined]
+REPORTS: sa.Table = Report.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,19 @@ class ExamCriteria:
     ordered_from: datetime | None = None
     ordered_to: datetime | None = None
 
+    def shape(self) -> tuple[bool, ...]:
+        """Which criteria are set: statements are built (and cached) per shape."""
+        return (bool(self.statuses), bool(self.priorities), bool(self.modalities),
+                bool(self.site_code), bool(self.patient_mrn), self.ordered_from is not None,
+                self.ordered_to is not None)
+
+    def parameters(self) -> dict[str, Any]:
+        """The values bound into a statement of this shape."""
+        return {"statuses": list(self.statuses), "priorities": list(self.priorities),
+                "modalities": list(self.modalities), "site_code": self.site_code,
+                "patient_mrn": self.patient_mrn, "ordered_from": self.ordered_from,
+                "ordered_to": self.ordered_to}
+
 
 @dataclass(frozen=True)
 class Keyset:
@@ -38,50 +59,39 @@ class Keyset:
     exam_id: int
 
 
-def _matching(criteria: ExamCriteria, query: sa.Select[Any]) -> sa.Select[Any]:
-    if criteria.statuses:
-        query = query.where(Exam.status.in_(criteria.statuses))  # type: ignore[attr-defined]
-    if criteria.priorities:
-        query = query.where(Exam.priority.in_(criteria.priorities))  # type: ignore[attr-defined]
-    if criteria.modalities:
-        query = query.where(Exam.procedure_id.in_(  # type: ignore[union-attr]
-            sa.select(Procedure.id).where(Procedure.modality.in_(criteria.modalities))))  # type: ignore[attr-defined]
-    if criteria.site_code:
-        query = query.where(Exam.site_id.in_(  # type: ignore[attr-defined]
-            sa.select(Site.id).where(Site.code == criteria.site_code)))
-    if criteria.patient_mrn:
-        query = query.where(Exam.patient_id.in_(  # type: ignore[attr-defined]
-            sa.select(Patient.id).where(Patient.mrn == criteria.patient_mrn)))
-    if criteria.ordered_from:
-        query = query.where(Exam.ordered_at >= criteria.ordered_from)  # type: ignore[operator]
-    if criteria.ordered_to:
-        query = query.where(Exam.ordered_at < criteria.ordered_to)  # type: ignore[operator]
+def _where(query: sa.Select[Any], shape: tuple[bool, ...]) -> sa.Select[Any]:
+    e = EXAMS.c
+    statuses, priorities, modalities, site, mrn, since, until = shape
+    if statuses:
+        query = query.where(e.status.in_(sa.bindparam("statuses", expanding=True)))
+    if priorities:
+        query = query.where(e.priority.in_(sa.bindparam("priorities", expanding=True)))
+    if modalities:
+        query = query.where(e.procedure_id.in_(sa.select(PROCEDURES.c.id).where(
+            PROCEDURES.c.modality.in_(sa.bindparam("modalities", expanding=True)))))
+    if site:
+        query = query.where(e.site_id.in_(sa.select(SITES.c.id).where(
+            SITES.c.code == sa.bindparam("site_code"))))
+    if mrn:
+        query = query.where(e.patient_id.in_(sa.select(PATIENTS.c.id).where(
+            PATIENTS.c.mrn == sa.bindparam("patient_mrn"))))
+    if since:
+        query = query.where(e.ordered_at >= sa.bindparam("ordered_from", type_=e.ordered_at.type))
+    if until:
+        query = query.where(e.ordered_at < sa.bindparam("ordered_to", type_=e.ordered_at.type))
     return query
 
 
 def count_exams(session: Session, criteria: ExamCriteria) -> int:
     """How many exams match."""
-    query = _matching(criteria, sa.select(sa.func.count()).select_from(Exam))
-    return int(session.scalar(query) or 0)
-
-
-def list_exams(session: Session, criteria: ExamCriteria, *, first: int, after: Keyset | None,
-               descending: bool = True) -> list[Exam]:
-    """One page of exams in (ordered_at, id) order, starting after `after` (keyset paging)."""
-    query = _matching(criteria, sa.select(Exam))
-    key = sa.tuple_(Exam.ordered_at, Exam.id)
-    if after is not None:
-        seen = sa.tuple_(sa.literal(after.ordered_at, Exam.__table__.c.ordered_at.type),  # type: ignore[attr-defined]
-                         sa.literal(after.exam_id))
-        query = query.where(key < seen if descending else key > seen)
-    order = (Exam.ordered_at.desc(), Exam.id.desc()) if descending else (  # type: ignore[attr-defined,union-attr]
-        Exam.ordered_at.asc(), Exam.id.asc())  # type: ignore[attr-defined,union-attr]
-    return list(session.scalars(query.order_by(*order).limit(first)))
+    query = _where(sa.select(sa.func.count()).select_from(EXAMS), criteria.shape())
+    params = {k: v for k, v in criteria.parameters().items() if v not in (None, [])}
+    return int(session.scalar(query, params) or 0)
 
 
 # Relations an exam page can bring along in the same statement: name -> (table, foreign key).
-_JOINABLE = {"patient": (Patient, "patient_id"), "procedure": (Procedure, "procedure_id"),
-             "site": (Site, "site_id"), "referrer": (Referrer, "referrer_id")}
+_JOINABLE = {"patient": (PATIENTS, "patient_id"), "procedure": (PROCEDURES, "procedure_id"),
+             "site": (SITES, "site_id"), "referrer": (REFERRERS, "referrer_id")}
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,38 @@ class ExamPageRow:
     related: dict[str, SimpleNamespace | None]
 
 
+Layout = tuple[tuple[str | None, tuple[str, ...]], ...]
+
+
+@lru_cache(maxsize=256)
+def _page_statement(include: frozenset[str], shape: tuple[bool, ...], keyset: bool,
+                    descending: bool) -> tuple[sa.Select[Any], Layout]:
+    """The page statement for one combination of relations, filters and direction.
+
+    Built once and reused: constructing a SQLAlchemy statement costs more than running this
+    one on SQLite. `layout` says which relation each run of columns belongs to.
+    """
+    e = EXAMS.c
+    query = sa.select(*EXAMS.c)
+    layout: list[tuple[str | None, tuple[str, ...]]] = [(None, tuple(c.name for c in EXAMS.c))]
+    for name, (table, key) in _JOINABLE.items():
+        if name in include:
+            query = query.add_columns(*table.c).join(table, table.c.id == e[key])
+            layout.append((name, tuple(c.name for c in table.c)))
+    if "report" in include:
+        query = query.add_columns(*REPORTS.c).outerjoin(REPORTS, REPORTS.c.exam_id == e.id)
+        layout.append(("report", tuple(c.name for c in REPORTS.c)))
+    query = _where(query, shape)
+    position = sa.tuple_(e.ordered_at, e.id)
+    if keyset:
+        seen = sa.tuple_(sa.bindparam("after_at", type_=e.ordered_at.type),
+                         sa.bindparam("after_id"))
+        query = query.where(position < seen if descending else position > seen)
+    order = (e.ordered_at.desc(), e.id.desc()) if descending else (e.ordered_at, e.id)
+    query = query.order_by(*order).limit(sa.bindparam("first"))
+    return query, tuple(layout)
+
+
 def exam_page(session: Session, criteria: ExamCriteria, *, first: int, after: Keyset | None,
               descending: bool, include: frozenset[str]) -> list[ExamPageRow]:
     """A keyset page of exams with the named relations, in one statement and no ORM objects.
@@ -100,33 +142,18 @@ def exam_page(session: Session, criteria: ExamCriteria, *, first: int, after: Ke
     any); each comes back in `related`, built from plain rows (mapping ORM objects would cost
     more than the query).
     """
-    exams = Exam.__table__  # type: ignore[attr-defined]
-    query = sa.select(*exams.c)
-    # (relation, its column names) in select order, to slice each row positionally.
-    layout: list[tuple[str | None, list[str]]] = [(None, [c.name for c in exams.c])]
-    for name, (model, key) in _JOINABLE.items():
-        if name in include:
-            table = model.__table__  # type: ignore[attr-defined]
-            query = query.add_columns(*table.c).join(table, table.c.id == exams.c[key])
-            layout.append((name, [c.name for c in table.c]))
-    if "report" in include:
-        reports = Report.__table__  # type: ignore[attr-defined]
-        query = query.add_columns(*reports.c)
-        query = query.outerjoin(reports, reports.c.exam_id == exams.c.id)
-        layout.append(("report", [c.name for c in reports.c]))
-    query = _matching(criteria, query)
-    key = sa.tuple_(exams.c.ordered_at, exams.c.id)
+    shape = criteria.shape()
+    query, layout = _page_statement(include, shape, after is not None, descending)
+    params = {k: v for k, v in criteria.parameters().items() if v not in (None, [])}
+    params["first"] = first
     if after is not None:
-        seen = sa.tuple_(sa.literal(after.ordered_at, exams.c.ordered_at.type),
-                         sa.literal(after.exam_id))
-        query = query.where(key < seen if descending else key > seen)
-    order = ((exams.c.ordered_at.desc(), exams.c.id.desc()) if descending
-             else (exams.c.ordered_at.asc(), exams.c.id.asc()))
-    rows = session.execute(query.order_by(*order).limit(first)).all()
+        params["after_at"], params["after_id"] = after.ordered_at, after.exam_id
     page = []
-    for row in rows:
+    for row in session.execute(query, params):
         values = tuple(row)
-        start, exam, related = 0, None, {}
+        start = 0
+        exam: SimpleNamespace | None = None
+        related: dict[str, SimpleNamespace | None] = {}
         for name, columns in layout:
             part = values[start:start + len(columns)]
             start += len(columns)
