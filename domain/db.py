@@ -214,5 +214,7 @@ def is_unique_violation(exc: IntegrityError, constraint: sa.UniqueConstraint | s
     if constraint.name and str(constraint.name) in text:  # PostgreSQL names the constraint
         return True
     table = constraint.table
+    if table is None:
+        return False
     columns = ", ".join(f"{table.name}.{c.name}" for c in constraint.columns)
     return f"UNIQUE constraint failed: {columns}" in text  # SQLite names the columns

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from domain.enums import CriticalLevel, ExamStatus
 from domain.models import (
@@ -91,26 +92,27 @@ def _minutes(a: datetime, b: datetime) -> float:
 
 def _turnaround(session: Session, start: datetime, end: datetime) -> list[StageTurnaround]:
     rows = session.execute(
-        sa.select(ExamStatusChange.exam_id, ExamStatusChange.to_status, ExamStatusChange.at,
-                  Procedure.modality, Exam.priority)
-        .join(Exam, Exam.id == ExamStatusChange.exam_id)
-        .join(Procedure, Procedure.id == Exam.procedure_id)
-        .where(Exam.id.in_(sa.select(ExamStatusChange.exam_id).where(  # type: ignore[union-attr]
-            ExamStatusChange.at >= start, ExamStatusChange.at < end)))  # type: ignore[operator]
-        .order_by(ExamStatusChange.exam_id, ExamStatusChange.id)
+        sa.select(col(ExamStatusChange.exam_id), col(ExamStatusChange.to_status),
+                  col(ExamStatusChange.at), col(Procedure.modality), col(Exam.priority))
+        .join(Exam, col(Exam.id) == col(ExamStatusChange.exam_id))
+        .join(Procedure, col(Procedure.id) == col(Exam.procedure_id))
+        .where(col(Exam.id).in_(sa.select(col(ExamStatusChange.exam_id)).where(
+            col(ExamStatusChange.at) >= start, col(ExamStatusChange.at) < end)))
+        .order_by(col(ExamStatusChange.exam_id), col(ExamStatusChange.id))
     ).all()
     # First time each exam entered each status: the stage clocks start and stop there.
     entered: dict[int, dict[ExamStatus, datetime]] = defaultdict(dict)
     keys: dict[int, tuple[str, str]] = {}
     for exam_id, status, at, modality, priority in rows:
         entered[exam_id].setdefault(status, at)
-        keys[exam_id] = (modality.value, priority.value)
+        keys[exam_id] = (str(modality.value), str(priority.value))
     samples: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for exam_id, times in entered.items():
-        modality, priority = keys[exam_id]
+        modality_code, priority_code = keys[exam_id]
         for stage, a, b in STAGES:
             if a in times and b in times and start <= times[b] < end:
-                samples[(stage, modality, priority)].append(_minutes(times[a], times[b]))
+                samples[(stage, modality_code, priority_code)].append(
+                    _minutes(times[a], times[b]))
     return [StageTurnaround(stage, modality, priority, distribution(values))
             for (stage, modality, priority), values in sorted(samples.items())]
 
@@ -124,54 +126,60 @@ def _utilization(session: Session, start: datetime, end: datetime) -> list[Modal
 
     result = []
     for resource, site in session.execute(
-            sa.select(ModalityResource, Site).join(Site, Site.id == ModalityResource.site_id)
-            .order_by(ModalityResource.code)):
+            sa.select(ModalityResource, Site)
+            .join(Site, col(Site.id) == col(ModalityResource.site_id))
+            .order_by(col(ModalityResource.code))):
         has_hours = session.scalar(sa.select(sa.func.count()).select_from(OpeningHours).where(
-            OpeningHours.resource_id == resource.id))
+            col(OpeningHours.resource_id) == resource.id))
         open_minutes = (len(_candidate_starts(session, resource, site, start, end, 1))
                         * resource.slot_minutes) if has_hours else 0
-        booked = session.execute(sa.select(Appointment.starts_at, Appointment.ends_at).where(
-            Appointment.resource_id == resource.id, Appointment.starts_at >= start,
-            Appointment.starts_at < end,
-            Appointment.status.not_in(["CANCELLED", "RESCHEDULED"]))).all()  # type: ignore[attr-defined]
-        used = session.execute(sa.select(Acquisition.started_at, Acquisition.ended_at).where(
-            Acquisition.resource_id == resource.id, Acquisition.started_at >= start,
-            Acquisition.started_at < end, Acquisition.ended_at.is_not(None))).all()  # type: ignore[union-attr]
+        booked = session.execute(sa.select(
+            col(Appointment.starts_at), col(Appointment.ends_at)).where(
+            col(Appointment.resource_id) == resource.id, col(Appointment.starts_at) >= start,
+            col(Appointment.starts_at) < end,
+            col(Appointment.status).not_in(["CANCELLED", "RESCHEDULED"]))).all()
+        used = session.execute(sa.select(
+            col(Acquisition.started_at), col(Acquisition.ended_at)).where(
+            col(Acquisition.resource_id) == resource.id, col(Acquisition.started_at) >= start,
+            col(Acquisition.started_at) < end, col(Acquisition.ended_at).is_not(None))).all()
         result.append(ModalityUtilization(
             resource.code, float(open_minutes), round(sum(_minutes(a, b) for a, b in booked), 1),
-            round(sum(_minutes(a, b) for a, b in used), 1)))
+            round(sum(_minutes(a, b) for a, b in used if b is not None), 1)))
     return result
 
 
 def department_metrics(session: Session, start: datetime, end: datetime) -> DepartmentMetrics:
     """Every key metric for the period [start, end)."""
-    in_period = (ExamStatusChange.at >= start) & (ExamStatusChange.at < end)  # type: ignore[operator]
+    in_period = (col(ExamStatusChange.at) >= start) & (col(ExamStatusChange.at) < end)
     entered = dict(session.execute(
-        sa.select(ExamStatusChange.to_status, sa.func.count(sa.distinct(ExamStatusChange.exam_id)))
-        .where(in_period).group_by(ExamStatusChange.to_status)).all())
+        sa.select(col(ExamStatusChange.to_status),
+                  sa.func.count(sa.distinct(col(ExamStatusChange.exam_id))))
+        .where(in_period).group_by(col(ExamStatusChange.to_status))).all())
     no_shows = entered.get(ExamStatus.NO_SHOW, 0)
     arrived = entered.get(ExamStatus.CHECKED_IN, 0)
     attempts = session.execute(sa.select(
-        sa.func.count(), sa.func.count(Acquisition.repeat_reason)).where(
-        Acquisition.started_at >= start, Acquisition.started_at < end)).one()  # type: ignore[operator]
-    acks = session.execute(sa.select(ResultCommunication.notified_at,
-                                     ResultCommunication.acknowledged_at).where(
-        ResultCommunication.critical_level.in_([CriticalLevel.CRITICAL, CriticalLevel.URGENT]),  # type: ignore[attr-defined]
-        ResultCommunication.notified_at >= start, ResultCommunication.notified_at < end,  # type: ignore[operator]
-        ResultCommunication.acknowledged_at.is_not(None))).all()  # type: ignore[union-attr]
-    surveys = dict(session.execute(
-        sa.select(SatisfactionSurvey.respondent, sa.func.avg(SatisfactionSurvey.score)).where(
-            SatisfactionSurvey.submitted_at >= start, SatisfactionSurvey.submitted_at < end)  # type: ignore[operator]
-        .group_by(SatisfactionSurvey.respondent)).all())
-    leads = session.execute(sa.select(Exam.ordered_at, sa.func.min(Appointment.starts_at))
-                            .join(Appointment, Appointment.exam_id == Exam.id)
-                            .where(Exam.ordered_at >= start, Exam.ordered_at < end)  # type: ignore[operator]
-                            .group_by(Exam.id, Exam.ordered_at)).all()
+        sa.func.count(), sa.func.count(col(Acquisition.repeat_reason))).where(
+        col(Acquisition.started_at) >= start, col(Acquisition.started_at) < end)).one()
+    acks = session.execute(sa.select(col(ResultCommunication.notified_at),
+                                     col(ResultCommunication.acknowledged_at)).where(
+        col(ResultCommunication.critical_level).in_([CriticalLevel.CRITICAL, CriticalLevel.URGENT]),
+        col(ResultCommunication.notified_at) >= start, col(ResultCommunication.notified_at) < end,
+        col(ResultCommunication.acknowledged_at).is_not(None))).all()
+    surveys: dict[str, object] = dict(session.execute(
+        sa.select(col(SatisfactionSurvey.respondent),
+                  sa.func.avg(col(SatisfactionSurvey.score))).where(
+            col(SatisfactionSurvey.submitted_at) >= start,
+            col(SatisfactionSurvey.submitted_at) < end)
+        .group_by(col(SatisfactionSurvey.respondent))).all())
+    leads = session.execute(sa.select(col(Exam.ordered_at), sa.func.min(col(Appointment.starts_at)))
+                            .join(Appointment, col(Appointment.exam_id) == col(Exam.id))
+                            .where(col(Exam.ordered_at) >= start, col(Exam.ordered_at) < end)
+                            .group_by(col(Exam.id), col(Exam.ordered_at))).all()
     return DepartmentMetrics(
         start=start, end=end, turnaround=_turnaround(session, start, end),
         no_show_rate=_rate(no_shows, no_shows + arrived),
         repeat_rate=_rate(attempts[1], attempts[0]),
-        critical_ack_minutes=distribution(_minutes(a, b) for a, b in acks),
+        critical_ack_minutes=distribution(_minutes(a, b) for a, b in acks if b is not None),
         referrer_satisfaction=_avg(surveys.get("REFERRER")),
         patient_satisfaction=_avg(surveys.get("PATIENT")),
         order_to_appointment_lead_days=distribution(_minutes(a, b) / 1440 for a, b in leads),

@@ -43,7 +43,7 @@ from domain.models import (
     TurnaroundTarget,
 )
 from domain.services import acquisition, orders, reading, results, scheduling
-from domain.types import utcnow
+from domain.types import pk, utcnow
 
 Sub = Subspecialty
 SYSTEM = Actor("seed", Role.SYSTEM)
@@ -103,18 +103,18 @@ def seed_reference(uow: UnitOfWork, *, patients: int = 120) -> None:
     s.flush()
     for code, name, modality, site, hours in RESOURCES:
         resource = ModalityResource(code=code, name=name, modality=modality,
-                                    site_id=sites[site].id, slot_minutes=15)
+                                    site_id=pk(sites[site]), slot_minutes=15)
         s.add(resource)
         s.flush()
         opens, closes, days = hours or (time(0), time(0), range(7))  # 24/7
-        s.add_all(OpeningHours(resource_id=resource.id, weekday=d, opens=opens, closes=closes)
+        s.add_all(OpeningHours(resource_id=pk(resource), weekday=d, opens=opens, closes=closes)
                   for d in days)
     protocols = {}
     for code, (name, instructions, items) in PREP_PROTOCOLS.items():
         protocols[code] = PrepProtocol(code=code, name=name, patient_instructions=instructions)
         s.add(protocols[code])
         s.flush()
-        s.add_all(PrepProtocolItem(protocol_id=protocols[code].id, position=i, code=c,
+        s.add_all(PrepProtocolItem(protocol_id=pk(protocols[code]), position=i, code=c,
                                    description=d) for i, (c, d) in enumerate(items, 1))
     templates = {code: ReportTemplate(code=code, name=name, sections=sections)
                  for code, (name, sections) in REPORT_TEMPLATES.items()}
@@ -128,7 +128,7 @@ def seed_reference(uow: UnitOfWork, *, patients: int = 120) -> None:
                               report_template_id=templates[tmpl].id)
         s.add(procedure)
         s.flush()
-        s.add_all(TurnaroundTarget(procedure_id=procedure.id, priority=Priority(p),
+        s.add_all(TurnaroundTarget(procedure_id=pk(procedure), priority=Priority(p),
                                    patient_class=PatientClass(c), minutes=m)
                   for (p, c), m in TURNAROUND_MINUTES.items())
     for code, name, rate, subs, privileges in RADIOLOGISTS:
@@ -136,9 +136,9 @@ def seed_reference(uow: UnitOfWork, *, patients: int = 120) -> None:
                                   status=RadiologistStatus.AVAILABLE)
         s.add(radiologist)
         s.flush()
-        s.add_all(RadiologistSubspecialty(radiologist_id=radiologist.id, subspecialty=sub)
+        s.add_all(RadiologistSubspecialty(radiologist_id=pk(radiologist), subspecialty=sub)
                   for sub in subs)
-        s.add_all(SitePrivilege(radiologist_id=radiologist.id, site_id=sites[p].id,
+        s.add_all(SitePrivilege(radiologist_id=pk(radiologist), site_id=pk(sites[p]),
                                 expires_on=date(uow.now.year + 2, 6, 30)) for p in privileges)
     s.add_all(Referrer(code=code, name=name, email=f"{code.lower()}@riverside.example")
               for code, name in REFERRERS)
@@ -168,14 +168,14 @@ class _Demo:
         self.clock.t += timedelta(minutes=self.rng.randint(3, 40))
         return await self.db.run(lambda uow: fn(uow=uow, **kwargs))
 
-    async def book(self, exam_id: int, procedure_code: str, after: datetime) -> None:
+    async def book(self, exam_id: int, procedure_code: str, after: datetime) -> datetime:
         slots = await self.db.read(lambda s: scheduling.open_slots(
             s, procedure_code=procedure_code, start=after, end=after + timedelta(days=21),
             now=self.clock.t))
         slot = slots[self.rng.randrange(min(5, len(slots)))]
         await self.do(scheduling.schedule_exam, actor=SCHEDULER, exam_id=exam_id,
                       resource_code=slot.resource_code, starts_at=slot.starts_at)
-        return slot.starts_at  # type: ignore[return-value]
+        return slot.starts_at
 
     async def exam(self, n: int, target: ExamStatus, catalog: list[tuple[str, str, str, bool]],
                    eligible: dict[tuple[str, str], list[str]]) -> None:
@@ -203,7 +203,8 @@ class _Demo:
         exam_id = placed.exam.id
         if target == ExamStatus.ORDERED:
             return
-        if fast and target not in {ExamStatus.SCHEDULED, ExamStatus.NO_SHOW, ExamStatus.CANCELLED}:
+        if fast and target not in {ExamStatus.SCHEDULED, ExamStatus.NO_SHOW,
+                                   ExamStatus.CANCELLED}:
             await self.do(scheduling.check_in, actor=SCHEDULER, exam_id=exam_id)
         else:
             when = self.real_now + timedelta(hours=2) if late else self.clock.t + timedelta(hours=1)
@@ -214,7 +215,7 @@ class _Demo:
                 await self.do(scheduling.cancel_exam, actor=SCHEDULER, exam_id=exam_id,
                               reason=rng.choice(["Patient request", "Referrer withdrew order"]))
                 return
-            self.clock.t = starts  # type: ignore[assignment]
+            self.clock.t = starts
             if target == ExamStatus.NO_SHOW:
                 self.clock.t += timedelta(minutes=20)
                 await self.do(scheduling.mark_no_show, actor=SCHEDULER, exam_id=exam_id,
@@ -304,9 +305,13 @@ class _Demo:
 def _report_sections(procedure_code: str) -> dict[str, dict[str, str]]:
     template = next(t for c, *_rest, t in PROCEDURES if c == procedure_code)
     _, sections = REPORT_TEMPLATES[template]
-    return {str(sec["key"]): {str(f["key"]): f"{f['label']}: unremarkable."  # type: ignore[index]
-                              for f in sec["fields"]}  # type: ignore[attr-defined]
-            for sec in sections}
+    filled: dict[str, dict[str, str]] = {}
+    for section in sections:
+        fields = section["fields"]
+        assert isinstance(fields, list)
+        filled[str(section["key"])] = {str(f["key"]): f"{f['label']}: unremarkable."
+                                       for f in fields}
+    return filled
 
 
 def _eligible(session: sa.orm.Session) -> dict[tuple[str, str], list[str]]:

@@ -53,3 +53,11 @@ def json_type() -> Any:
     from sqlalchemy.dialects.postgresql import JSONB
 
     return sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def pk(row: Any) -> int:
+    """The primary key of a persisted row (a flushed or loaded row always has one)."""
+    key = row.id
+    if not isinstance(key, int):
+        raise RuntimeError(f"{type(row).__name__} has no primary key yet: flush it first")
+    return key

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from domain.db import UnitOfWork
 from domain.enums import CriticalLevel, ReportStatus
@@ -92,28 +92,29 @@ class SessionFacts:
         self._uow = uow
         self._exam = exam
 
-    def _scalar(self, query: sa.Select[tuple[int]]) -> int:
+    def _scalar(self, query: sa.Select[Any]) -> int:
         return int(self._uow.session.scalar(query) or 0)
 
     def prep_complete(self) -> bool:
         return self._scalar(
             sa.select(sa.func.count()).select_from(ExamPrepItem).where(
-                ExamPrepItem.exam_id == self._exam.id, ExamPrepItem.completed_at.is_(None)  # type: ignore[union-attr]
+                col(ExamPrepItem.exam_id) == self._exam.id,
+                col(ExamPrepItem.completed_at).is_(None),
             )
         ) == 0
 
     def metadata_valid(self) -> bool:
         latest = self._uow.session.scalars(
             sa.select(MetadataValidation)
-            .where(MetadataValidation.exam_id == self._exam.id)
-            .order_by(MetadataValidation.id.desc())  # type: ignore[union-attr]
+            .where(col(MetadataValidation.exam_id) == self._exam.id)
+            .order_by(col(MetadataValidation.id).desc())
             .limit(1)
         ).first()
         return latest is not None and latest.valid
 
     def report(self) -> Report | None:
         return self._uow.session.scalars(
-            sa.select(Report).where(Report.exam_id == self._exam.id)
+            sa.select(Report).where(col(Report.exam_id) == self._exam.id)
         ).first()
 
     def report_complete(self) -> bool:
@@ -129,11 +130,11 @@ class SessionFacts:
     def critical_results_acknowledged(self) -> bool:
         return self._scalar(
             sa.select(sa.func.count()).select_from(ResultCommunication).where(
-                ResultCommunication.exam_id == self._exam.id,
-                ResultCommunication.critical_level.in_(  # type: ignore[attr-defined]
+                col(ResultCommunication.exam_id) == self._exam.id,
+                col(ResultCommunication.critical_level).in_(
                     [CriticalLevel.CRITICAL, CriticalLevel.URGENT]
                 ),
-                ResultCommunication.acknowledged_at.is_(None),  # type: ignore[union-attr]
+                col(ResultCommunication.acknowledged_at).is_(None),
             )
         ) == 0
 
@@ -153,11 +154,12 @@ def missing_required_fields(uow: UnitOfWork, exam: Exam, content: dict[str, obje
         return []
     missing = []
     for section in template.sections:
-        values = content.get(str(section["key"]), {})
+        raw = content.get(str(section["key"]))
+        values: dict[str, object] = raw if isinstance(raw, dict) else {}
         fields = section.get("fields", [])
         assert isinstance(fields, list)
         for spec in fields:
-            if spec.get("required") and not str((values or {}).get(spec["key"], "")).strip():
+            if spec.get("required") and not str(values.get(spec["key"], "")).strip():
                 missing.append(f"{section['key']}.{spec['key']}")
     return missing
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from domain import events as ev
 from domain.db import UnitOfWork
@@ -25,6 +26,7 @@ from domain.models import (
     TurnaroundTarget,
 )
 from domain.services._common import Checks, SessionFacts, find_by, load_exam
+from domain.types import pk
 
 DICOM_UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$")
 PREP_STATUSES = {ExamStatus.ORDERED, ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN}
@@ -41,7 +43,7 @@ def complete_prep_item(*, uow: UnitOfWork, actor: Actor, exam_id: int, item_code
         raise ValidationFailed([FieldIssue("exam_id", "PREP_CLOSED",
                                            f"prep cannot change once the exam is {exam.status}")])
     item = uow.session.scalars(sa.select(ExamPrepItem).where(
-        ExamPrepItem.exam_id == exam_id, ExamPrepItem.code == item_code)).first()
+        col(ExamPrepItem.exam_id) == exam_id, col(ExamPrepItem.code) == item_code)).first()
     if item is None:
         raise NotFound("prep item", item_code, field="item_code")
     if item.completed_at is None:
@@ -80,15 +82,15 @@ def _scanner_for(uow: UnitOfWork, exam: Exam, resource_code: str) -> ModalityRes
 
 def _attempts(uow: UnitOfWork, exam_id: int) -> list[Acquisition]:
     return list(uow.session.scalars(
-        sa.select(Acquisition).where(Acquisition.exam_id == exam_id)
-        .order_by(Acquisition.attempt)  # type: ignore[arg-type]
+        sa.select(Acquisition).where(col(Acquisition.exam_id) == exam_id)
+        .order_by(col(Acquisition.attempt))
     ))
 
 
 def _new_attempt(uow: UnitOfWork, actor: Actor, exam: Exam,
                  resource: ModalityResource) -> Acquisition:
-    attempt = Acquisition(exam_id=exam.id, attempt=len(_attempts(uow, exam.id or 0)) + 1,
-                          resource_id=resource.id, technologist=actor.id, started_at=uow.now)
+    attempt = Acquisition(exam_id=pk(exam), attempt=len(_attempts(uow, exam.id or 0)) + 1,
+                          resource_id=pk(resource), technologist=actor.id, started_at=uow.now)
     uow.add(attempt)
     return attempt
 
@@ -156,7 +158,7 @@ def check_header(uow: UnitOfWork, exam: Exam, header: StudyHeader) -> list[Metad
         problem("patient_mrn", "PATIENT_MISMATCH",
                 f"header patient {header.patient_mrn!r} is not the ordered patient")
     in_catalog = uow.session.scalars(
-        sa.select(Procedure).where(Procedure.code == header.procedure_code)).first()
+        sa.select(Procedure).where(col(Procedure.code) == header.procedure_code)).first()
     if in_catalog is None:
         problem("procedure_code", "UNKNOWN_PROCEDURE",
                 f"exam code {header.procedure_code!r} is not in the catalog")
@@ -176,7 +178,7 @@ def check_header(uow: UnitOfWork, exam: Exam, header: StudyHeader) -> list[Metad
 def _record_validation(uow: UnitOfWork, actor: Actor, exam: Exam, header: StudyHeader,
                        problems: list[MetadataProblem], *, corrected: bool) -> MetadataValidation:
     validation = MetadataValidation(
-        exam_id=exam.id, validated_at=uow.now, validated_by=actor.id,
+        exam_id=pk(exam), validated_at=uow.now, validated_by=actor.id,
         header={k: str(v) for k, v in asdict(header).items()},
         problems=[asdict(p) for p in problems], valid=not problems, corrected=corrected,
     )
@@ -229,14 +231,14 @@ def register_storage(*, uow: UnitOfWork, actor: Actor, exam_id: int, study_insta
     checks.text(archive_location, "archive_location", max_length=255)
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    if uow.session.scalars(sa.select(StoredStudy.id).where(
-            StoredStudy.study_instance_uid == study_instance_uid)).first() is not None:
+    if uow.session.scalars(sa.select(col(StoredStudy.id)).where(
+            col(StoredStudy.study_instance_uid) == study_instance_uid)).first() is not None:
         raise ValidationFailed([FieldIssue("study_instance_uid", "DUPLICATE_UID",
                                            "another study is stored under this UID")])
     transition(exam, Step.REGISTER_STORAGE, actor=actor, at=uow.now,
                facts=SessionFacts(uow, exam), recorder=uow)
     last = _attempts(uow, exam_id)[-1]
-    study = StoredStudy(exam_id=exam.id, study_instance_uid=study_instance_uid,
+    study = StoredStudy(exam_id=pk(exam), study_instance_uid=study_instance_uid,
                         archive_location=archive_location.strip(), available_at=uow.now,
                         series_count=last.series_count or 0, image_count=last.image_count or 0)
     uow.add(study)
@@ -247,10 +249,10 @@ def register_storage(*, uow: UnitOfWork, actor: Actor, exam_id: int, study_insta
 
 def turnaround_minutes(uow: UnitOfWork, exam: Exam) -> int:
     """The exam's turnaround target for its priority and patient class."""
-    minutes = uow.session.scalars(sa.select(TurnaroundTarget.minutes).where(
-        TurnaroundTarget.procedure_id == exam.procedure_id,
-        TurnaroundTarget.priority == exam.priority,
-        TurnaroundTarget.patient_class == exam.patient_class)).first()
+    minutes = uow.session.scalars(sa.select(col(TurnaroundTarget.minutes)).where(
+        col(TurnaroundTarget.procedure_id) == exam.procedure_id,
+        col(TurnaroundTarget.priority) == exam.priority,
+        col(TurnaroundTarget.patient_class) == exam.patient_class)).first()
     return minutes if minutes is not None else DEFAULT_TURNAROUND_MINUTES[exam.priority.value]
 
 

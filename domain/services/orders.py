@@ -9,6 +9,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from domain import events as ev
 from domain.db import UnitOfWork, is_unique_violation
@@ -26,6 +27,7 @@ from domain.models import (
     Site,
 )
 from domain.services._common import Checks, find_by
+from domain.types import pk
 
 ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-Z]{1,4})?$")
 # Crockford's base32: no I, L, O or U, so an accession read over the phone is unambiguous.
@@ -85,8 +87,8 @@ def place_order(
 
     exam = Exam(
         accession_number=new_accession_number(), order_source=order_source,
-        placer_order_number=placer_order_number, patient_id=patient.id, referrer_id=referrer.id,
-        procedure_id=procedure.id, site_id=site.id, priority=priority,
+        placer_order_number=placer_order_number, patient_id=pk(patient), referrer_id=pk(referrer),
+        procedure_id=pk(procedure), site_id=pk(site), priority=priority,
         patient_class=patient_class, indication=indication.strip(), icd10_code=icd10_code,
         status=ExamStatus.ORDERED, ordered_at=uow.now, status_changed_at=uow.now,
     )
@@ -118,7 +120,8 @@ def place_order(
 
 def _existing_order(uow: UnitOfWork, source: str, placer: str) -> Exam | None:
     return uow.session.scalars(
-        sa.select(Exam).where(Exam.order_source == source, Exam.placer_order_number == placer)
+        sa.select(Exam).where(col(Exam.order_source) == source,
+                              col(Exam.placer_order_number) == placer)
     ).first()
 
 
@@ -137,8 +140,8 @@ def _copy_prep_checklist(uow: UnitOfWork, exam: Exam, procedure: Procedure) -> N
         return
     items = uow.session.scalars(
         sa.select(PrepProtocolItem)
-        .where(PrepProtocolItem.protocol_id == procedure.prep_protocol_id)
-        .order_by(PrepProtocolItem.position)  # type: ignore[arg-type]
+        .where(col(PrepProtocolItem.protocol_id) == procedure.prep_protocol_id)
+        .order_by(col(PrepProtocolItem.position))
     ).all()
     for item in items:
         assert exam.id is not None
@@ -172,7 +175,7 @@ def register_patient(
     if email:
         checks.require("@" in email, "email", "INVALID_FORMAT", "must be an email address")
     checks.done()
-    patient = uow.session.scalars(sa.select(Patient).where(Patient.mrn == mrn)).first()
+    patient = uow.session.scalars(sa.select(Patient).where(col(Patient.mrn) == mrn)).first()
     if patient is None:
         patient = Patient(mrn=mrn, given_name="", family_name="", birth_date=birth_date, sex=sex)
         uow.add(patient)

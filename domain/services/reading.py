@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from domain import events as ev
 from domain.db import UnitOfWork
@@ -29,6 +30,7 @@ from domain.services._common import (
     missing_required_fields,
     template_for,
 )
+from domain.types import pk
 
 REPORT_TEXT_LIMIT = 4000
 EDITABLE = {ExamStatus.IN_INTERPRETATION, ExamStatus.PRELIMINARY}
@@ -37,7 +39,7 @@ EDITABLE = {ExamStatus.IN_INTERPRETATION, ExamStatus.PRELIMINARY}
 def current_read(uow: UnitOfWork, exam_id: int) -> Read | None:
     """The exam's current assignment, if any."""
     return uow.session.scalars(
-        sa.select(Read).where(Read.exam_id == exam_id, Read.ended_at.is_(None))  # type: ignore[union-attr]
+        sa.select(Read).where(col(Read.exam_id) == exam_id, col(Read.ended_at).is_(None))
     ).first()
 
 
@@ -82,7 +84,7 @@ def assign_read(*, uow: UnitOfWork, actor: Actor, exam_id: int, radiologist_code
             return previous
         previous.ended_at, previous.end_reason = uow.now, "REASSIGNED"
         uow.flush()  # the partial unique index allows one current read per exam
-    read = Read(exam_id=exam_id, radiologist_id=radiologist.id, source=source, assigned_at=uow.now,
+    read = Read(exam_id=exam_id, radiologist_id=pk(radiologist), source=source, assigned_at=uow.now,
                 assigned_by=actor.id, reason=reason, pinned=pinned)
     uow.add(read)
     assert radiologist.id is not None
@@ -98,7 +100,7 @@ def _acting_radiologist(uow: UnitOfWork, actor: Actor) -> Radiologist:
     if actor.role != Role.RADIOLOGIST:
         raise NotPermitted("only a radiologist may do this")
     radiologist = uow.session.scalars(
-        sa.select(Radiologist).where(Radiologist.code == actor.id)).first()
+        sa.select(Radiologist).where(col(Radiologist.code) == actor.id)).first()
     if radiologist is None:
         raise NotPermitted(f"{actor.id} is not a known radiologist")
     return radiologist
@@ -127,7 +129,7 @@ def _own_report(uow: UnitOfWork, actor: Actor, exam: Exam) -> tuple[Radiologist,
     read = current_read(uow, exam.id or 0)
     if read is None or read.radiologist_id != radiologist.id:
         raise NotPermitted("only the radiologist reading this study may report it")
-    report = uow.session.scalars(sa.select(Report).where(Report.exam_id == exam.id)).first()
+    report = uow.session.scalars(sa.select(Report).where(col(Report.exam_id) == exam.id)).first()
     return radiologist, report
 
 
@@ -167,7 +169,7 @@ def save_report_draft(*, uow: UnitOfWork, actor: Actor, exam_id: int,
     radiologist, report = _own_report(uow, actor, exam)
     content = _content(uow, exam, sections)
     if report is None:
-        report = Report(exam_id=exam_id, radiologist_id=radiologist.id, status=ReportStatus.DRAFT,
+        report = Report(exam_id=exam_id, radiologist_id=pk(radiologist), status=ReportStatus.DRAFT,
                         content={}, created_at=uow.now, updated_at=uow.now)
         uow.add(report)
     merged = {k: dict(v) for k, v in report.content.items()}
@@ -231,12 +233,12 @@ def add_addendum(*, uow: UnitOfWork, actor: Actor, exam_id: int, text: str) -> A
     checks.done()
     radiologist = _acting_radiologist(uow, actor)
     exam = load_exam(uow, exam_id)
-    report = uow.session.scalars(sa.select(Report).where(Report.exam_id == exam_id)).first()
+    report = uow.session.scalars(sa.select(Report).where(col(Report.exam_id) == exam_id)).first()
     transition(exam, Step.ADD_ADDENDUM, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
                recorder=uow, reason="addendum")
     if report is None:
         raise NotFound("report", exam.accession_number, field="exam_id")
-    addendum = Addendum(report_id=report.id, radiologist_id=radiologist.id, text=text.strip(),
+    addendum = Addendum(report_id=pk(report), radiologist_id=pk(radiologist), text=text.strip(),
                         created_at=uow.now)
     uow.add(addendum)
     return addendum

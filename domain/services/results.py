@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from domain import events as ev
 from domain.db import UnitOfWork
@@ -49,7 +50,7 @@ def notify_result(*, uow: UnitOfWork, actor: Actor, exam_id: int,
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     transition(exam, Step.NOTIFY_RESULT, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
                recorder=uow)
-    report = uow.session.scalars(sa.select(Report).where(Report.exam_id == exam_id)).one()
+    report = uow.session.scalars(sa.select(Report).where(col(Report.exam_id) == exam_id)).one()
     level = report.critical_level
     window = ACKNOWLEDGE_WITHIN.get(level)
     communication = ResultCommunication(
@@ -80,8 +81,8 @@ def acknowledge_result(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Result
     elif actor.role not in {Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION}:
         raise NotPermitted(f"role {actor.role.value} may not acknowledge results")
     communication = uow.session.scalars(
-        sa.select(ResultCommunication).where(ResultCommunication.exam_id == exam_id)
-        .order_by(ResultCommunication.id.desc())  # type: ignore[union-attr]
+        sa.select(ResultCommunication).where(col(ResultCommunication.exam_id) == exam_id)
+        .order_by(col(ResultCommunication.id).desc())
     ).first()
     if communication is None:
         raise ValidationFailed([FieldIssue("exam_id", "NOT_COMMUNICATED",
@@ -98,9 +99,9 @@ def escalate_overdue_results(*, uow: UnitOfWork, actor: Actor) -> list[ResultCom
     """Escalate every critical result not acknowledged in time (run by a periodic tick)."""
     overdue = list(uow.session.scalars(
         sa.select(ResultCommunication).where(
-            ResultCommunication.acknowledged_at.is_(None),  # type: ignore[union-attr]
-            ResultCommunication.acknowledge_by <= uow.now,  # type: ignore[operator]
-            ResultCommunication.critical_level.in_(MUST_ACKNOWLEDGE),  # type: ignore[attr-defined]
+            col(ResultCommunication.acknowledged_at).is_(None),
+            col(ResultCommunication.acknowledge_by) <= uow.now,
+            col(ResultCommunication.critical_level).in_(MUST_ACKNOWLEDGE),
         )
     ))
     for communication in overdue:
@@ -131,7 +132,7 @@ def record_follow_up(*, uow: UnitOfWork, actor: Actor, exam_id: int, recommendat
     checks.require(due_on >= uow.now.date(), "due_on", "IN_PAST", "must not be in the past")
     if procedure_code is not None:
         known = uow.session.scalars(
-            sa.select(Procedure.id).where(Procedure.code == procedure_code)).first()
+            sa.select(col(Procedure.id)).where(col(Procedure.code) == procedure_code)).first()
         checks.require(known is not None, "procedure_code", "NOT_FOUND",
                        f"procedure {procedure_code} does not exist")
     checks.done()
@@ -178,8 +179,9 @@ def submit_survey(*, uow: UnitOfWork, actor: Actor, exam_id: int, respondent: Re
     if exam.status not in {ExamStatus.COMMUNICATED, ExamStatus.CLOSED}:
         raise ValidationFailed([FieldIssue("exam_id", "NOT_COMPLETED",
                                            "surveys open once the result is communicated")])
-    taken = uow.session.scalars(sa.select(SatisfactionSurvey.id).where(
-        SatisfactionSurvey.exam_id == exam_id, SatisfactionSurvey.respondent == respondent)).first()
+    taken = uow.session.scalars(sa.select(col(SatisfactionSurvey.id)).where(
+        col(SatisfactionSurvey.exam_id) == exam_id,
+        col(SatisfactionSurvey.respondent) == respondent)).first()
     if taken is not None:
         raise ValidationFailed([FieldIssue("respondent", "ALREADY_SUBMITTED",
                                            f"the {respondent.value.lower()} survey is already in")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from domain import events as ev
 from domain.db import UnitOfWork
@@ -32,6 +34,7 @@ from domain.models import (
     SlotClaim,
 )
 from domain.services._common import Checks, SessionFacts, find_by, load_exam
+from domain.types import pk
 
 MAX_SLOT_SEARCH_DAYS = 31
 MAX_SLOTS = 500
@@ -58,7 +61,7 @@ def _candidate_starts(session: Session, resource: ModalityResource, site: Site, 
     """Slot starts inside the resource's opening hours between start and end (UTC)."""
     zone = ZoneInfo(site.timezone)
     hours = session.scalars(
-        sa.select(OpeningHours).where(OpeningHours.resource_id == resource.id)
+        sa.select(OpeningHours).where(col(OpeningHours.resource_id) == resource.id)
     ).all()
     by_day: dict[int, list[OpeningHours]] = {}
     for h in hours:
@@ -91,30 +94,34 @@ def open_slots(session: Session, *, procedure_code: str, start: datetime, end: d
                    f"the search window is at most {MAX_SLOT_SEARCH_DAYS} days")
     checks.done()
     procedure = session.scalars(
-        sa.select(Procedure).where(Procedure.code == procedure_code)).first()
+        sa.select(Procedure).where(col(Procedure.code) == procedure_code)).first()
     if procedure is None:
         raise ValidationFailed([FieldIssue("procedure_code", "NOT_FOUND",
                                            f"procedure {procedure_code} does not exist")])
-    query = sa.select(ModalityResource, Site).join(Site, Site.id == ModalityResource.site_id).where(
-        ModalityResource.modality == procedure.modality, ModalityResource.active.is_(True)  # type: ignore[attr-defined]
+    query = (
+        sa.select(ModalityResource, Site)
+        .join(Site, col(Site.id) == col(ModalityResource.site_id))
+        .where(col(ModalityResource.modality) == procedure.modality,
+               col(ModalityResource.active).is_(True))
     )
     if site_code:
-        query = query.where(Site.code == site_code)
+        query = query.where(col(Site.code) == site_code)
     start = max(start, now)
     slots: list[Slot] = []
     for resource, site in session.execute(query):
         assert resource.id is not None
         units = _units(resource, procedure)
         taken = set(session.scalars(
-            sa.select(SlotClaim.slot_start).where(
-                SlotClaim.resource_id == resource.id, SlotClaim.slot_start >= start,
-                SlotClaim.slot_start < end + timedelta(minutes=resource.slot_minutes * units),
+            sa.select(col(SlotClaim.slot_start)).where(
+                col(SlotClaim.resource_id) == resource.id, col(SlotClaim.slot_start) >= start,
+                col(SlotClaim.slot_start) < end + timedelta(minutes=resource.slot_minutes * units),
             )
         ))
         step = timedelta(minutes=resource.slot_minutes)
         for begin in _candidate_starts(session, resource, site, start, end, units):
             if all(begin + step * k not in taken for k in range(units)):
-                slots.append(Slot(resource.id, resource.code, site.id, begin, begin + step * units))
+                slots.append(Slot(pk(resource), resource.code, pk(site), begin,
+                                  begin + step * units))
     slots.sort(key=lambda s: (s.starts_at, s.resource_code))
     return slots[:MAX_SLOTS]
 
@@ -143,7 +150,7 @@ def _book(uow: UnitOfWork, actor: Actor, exam: Exam, resource_code: str,
             f"{starts_at.isoformat()} (opening hours and the {resource.slot_minutes}-minute grid)",
         )])
     appointment = Appointment(
-        exam_id=exam.id, resource_id=resource.id, starts_at=starts_at,
+        exam_id=pk(exam), resource_id=pk(resource), starts_at=starts_at,
         ends_at=starts_at + step * units,
         status=AppointmentStatus.BOOKED, booked_at=uow.now, booked_by=actor.id,
     )
@@ -153,7 +160,7 @@ def _book(uow: UnitOfWork, actor: Actor, exam: Exam, resource_code: str,
             uow.flush()
             for k in range(units):
                 uow.add(SlotClaim(resource_id=resource.id, slot_start=starts_at + step * k,
-                                  appointment_id=appointment.id))
+                                  appointment_id=pk(appointment)))
             uow.flush()
     except IntegrityError as exc:
         raise SlotTaken(resource_code=resource.code, starts_at=starts_at) from exc
@@ -162,13 +169,14 @@ def _book(uow: UnitOfWork, actor: Actor, exam: Exam, resource_code: str,
 
 
 def _notify(uow: UnitOfWork, exam: Exam, template: NotificationTemplate, send_at: datetime,
-            payload: dict[str, object], *, recipient_kind: str = "patient",
+            payload: Mapping[str, object], *, recipient_kind: str = "patient",
             recipient_id: int | None = None, channel: NotificationChannel = NotificationChannel.SMS,
             ) -> None:
     uow.add(Notification(
         exam_id=exam.id, recipient_kind=recipient_kind,
         recipient_id=recipient_id if recipient_id is not None else exam.patient_id,
-        channel=channel, template=template, send_at=send_at, created_at=uow.now, payload=payload,
+        channel=channel, template=template, send_at=send_at, created_at=uow.now,
+        payload=dict(payload),
     ))
 
 
@@ -188,10 +196,10 @@ def current_appointment(uow: UnitOfWork, exam_id: int) -> Appointment | None:
     """The exam's live appointment (booked, confirmed or arrived), if any."""
     return uow.session.scalars(
         sa.select(Appointment).where(
-            Appointment.exam_id == exam_id,
-            Appointment.status.in_([AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED,  # type: ignore[attr-defined]
+            col(Appointment.exam_id) == exam_id,
+            col(Appointment.status).in_([AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED,
                                     AppointmentStatus.ARRIVED]),
-        ).order_by(Appointment.id.desc())  # type: ignore[union-attr]
+        ).order_by(col(Appointment.id).desc())
     ).first()
 
 
@@ -199,7 +207,7 @@ def _release(uow: UnitOfWork, appointment: Appointment, status: AppointmentStatu
              reason: str | None) -> None:
     appointment.status = status
     appointment.cancelled_reason = reason
-    uow.session.execute(sa.delete(SlotClaim).where(SlotClaim.appointment_id == appointment.id))
+    uow.session.execute(sa.delete(SlotClaim).where(col(SlotClaim.appointment_id) == appointment.id))
 
 
 def schedule_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int, resource_code: str,
