@@ -112,7 +112,7 @@ def facts_table(studies: Sequence[StudyFacts]) -> FactsTable:
 
 def facts_from_plain(study_id: int, values: Mapping[str, object]) -> StudyFacts:
     """Build StudyFacts from plain values (enum names as strings), converting enums."""
-    converted = {k: (_ENUMS[k](v) if k in _ENUMS else v) for k, v in values.items()}
+    converted = {k: (_ENUMS[k](str(v)) if k in _ENUMS else v) for k, v in values.items()}
     missing = set(ATTRIBUTES) - set(converted)
     if missing:
         raise ValueError(f"missing facts: {sorted(missing)}")

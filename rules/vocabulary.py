@@ -58,23 +58,30 @@ def _enum(name: str, enum: type[StrEnum], description: str) -> Attribute:
 # Priority order matters to escalation: index = rank, higher is more urgent.
 PRIORITY_RANK: tuple[Priority, ...] = (Priority.ROUTINE, Priority.URGENT, Priority.STAT)
 
+def _number(name: str, kind: AttributeType, description: str,
+            low: float | None = None, high: float | None = None) -> Attribute:
+    return Attribute(name, kind, description, minimum=low, maximum=high)
+
+
+_INT, _FLOAT = AttributeType.INT, AttributeType.FLOAT
+
 VOCABULARY: tuple[Attribute, ...] = (
     Attribute("procedure_code", AttributeType.STRING, "Catalog code of the ordered procedure."),
     _enum("modality", Modality, "DICOM modality of the study."),
     Attribute("body_part", AttributeType.STRING, "Body part examined, e.g. HEAD, CHEST."),
     _enum("subspecialty", Subspecialty, "Subspecialty the procedure is read by by default."),
-    _enum("priority", Priority, "Priority as ordered (see docs/rules.md for routing actions)."),
+    _enum("priority", Priority, "Priority (as ordered; as set by rules for routing actions)."),
     _enum("patient_class", PatientClass, "ED, inpatient or outpatient."),
     Attribute("site", AttributeType.STRING, "Code of the site where the study was acquired."),
     Attribute("referrer", AttributeType.STRING, "Code of the referring physician."),
-    Attribute("patient_age", AttributeType.INT, "Patient age in whole years.", minimum=0, maximum=150),
+    _number("patient_age", _INT, "Patient age in whole years.", 0, 150),
     Attribute("ai_flag", AttributeType.STRING, 'AI triage finding, "" when there is none.'),
-    Attribute("ai_score", AttributeType.FLOAT, "AI triage confidence, 0 when none.", minimum=0, maximum=1),
-    Attribute("hour_of_day", AttributeType.INT, "Hour of the evaluation time, 0-23.", minimum=0, maximum=23),
+    _number("ai_score", _FLOAT, "AI triage confidence, 0 when none.", 0, 1),
+    _number("hour_of_day", _INT, "Hour of the evaluation time, 0-23.", 0, 23),
     _enum("weekday", Weekday, "Weekday of the evaluation time, MON..SUN."),
-    Attribute("minutes_until_due", AttributeType.INT, "Minutes left before the due time; negative when late."),
-    Attribute("minutes_waiting", AttributeType.INT, "Minutes since the study became ready to read.", minimum=0),
-    Attribute("wrvu", AttributeType.FLOAT, "Work RVU of the procedure.", minimum=0),
+    _number("minutes_until_due", _INT, "Minutes left before the due time; negative when late."),
+    _number("minutes_waiting", _INT, "Minutes since the study became ready to read.", 0),
+    _number("wrvu", _FLOAT, "Work RVU of the procedure.", 0),
 )
 
 ATTRIBUTES: dict[str, Attribute] = {a.name: a for a in VOCABULARY}

@@ -1,0 +1,64 @@
+"""The demo department's default rule set: realistic policy to seed and to test against."""
+
+from __future__ import annotations
+
+from domain.enums import PatientClass, Priority, Subspecialty
+from rules.model import (
+    CapPerRadiologist,
+    EscalatePriority,
+    RequireSubspecialty,
+    Rule,
+    RuleSet,
+    SetPriority,
+    SetTurnaround,
+    SetWeights,
+)
+
+DEFAULT_TURNAROUND: dict[tuple[Priority, PatientClass], int] = {
+    (Priority.STAT, PatientClass.ED): 30,
+    (Priority.STAT, PatientClass.INPATIENT): 60,
+    (Priority.STAT, PatientClass.OUTPATIENT): 60,
+    (Priority.URGENT, PatientClass.ED): 60,
+    (Priority.URGENT, PatientClass.INPATIENT): 240,
+    (Priority.URGENT, PatientClass.OUTPATIENT): 480,
+    (Priority.ROUTINE, PatientClass.ED): 120,
+    (Priority.ROUTINE, PatientClass.INPATIENT): 1440,
+    (Priority.ROUTINE, PatientClass.OUTPATIENT): 4320,
+}
+
+DEFAULT_RULE_SET = RuleSet(rules=(
+    Rule("Stroke protocol",
+         'modality == "CT" and body_part == "HEAD" and patient_class == "ED"',
+         (SetPriority(Priority.STAT), SetTurnaround(30), RequireSubspecialty(Subspecialty.NEURO)),
+         order=10,
+         description="ED head CT is a suspected stroke until read: STAT to neuro in 30 min."),
+    Rule("AI suspected bleed",
+         'ai_flag == "intracranial_hemorrhage" and ai_score >= 0.8',
+         (SetPriority(Priority.STAT), SetTurnaround(30), RequireSubspecialty(Subspecialty.NEURO)),
+         order=10, description="An AI-flagged bleed becomes STAT, routed to neuro."),
+    Rule("AI suspected PE",
+         'ai_flag == "pulmonary_embolism" and ai_score >= 0.85',
+         (SetPriority(Priority.STAT), RequireSubspecialty(Subspecialty.CHEST)),
+         order=15),
+    Rule("Mammography to breast readers", 'modality == "MG"',
+         (RequireSubspecialty(Subspecialty.BREAST),), order=20),
+    Rule("Pediatric patients", "patient_age < 16",
+         (RequireSubspecialty(Subspecialty.PEDIATRIC),), order=30,
+         description="Children to pediatric readers."),
+    Rule("Neuro MR", 'modality == "MR" and body_part in ["HEAD", "BRAIN", "SPINE"]',
+         (RequireSubspecialty(Subspecialty.NEURO),), order=40),
+    Rule("MSK MR", 'modality == "MR" and body_part in ["KNEE", "SHOULDER", "HIP", "ANKLE"]',
+         (RequireSubspecialty(Subspecialty.MSK),), order=40),
+    Rule("Escalate near breach", 'priority != "STAT"',
+         (EscalatePriority(due_within_minutes=30),), order=50,
+         description="Anything about to breach its target moves up one level."),
+    Rule("Escalate old routine work", 'priority == "ROUTINE"',
+         (EscalatePriority(to=Priority.URGENT, waiting_over_minutes=24 * 60),), order=50,
+         description="Age limit: routine work waiting over 24 h becomes urgent."),
+    Rule("One open STAT per radiologist", 'priority == "STAT"',
+         (CapPerRadiologist(1),), order=60,
+         description="Sees the effective priority, so escalated and AI-flagged STATs count too."),
+    Rule("Night weights", "hour_of_day >= 22 or hour_of_day < 7",
+         (SetWeights(lateness=3.0, balance=0.5),), order=90,
+         description="At night speed matters more than spreading the work."),
+))

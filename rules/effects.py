@@ -1,0 +1,83 @@
+"""What rules do to a study (Effect) and why (AppliedRule, Change): the output of evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from domain.enums import Priority, Subspecialty
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One action of a fired rule: the field it sets, the value, and whether it took effect."""
+
+    field: str
+    value: str
+    applied: bool = True
+    overridden_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedRule:
+    """A rule that fired for a study and what each of its actions changed (exam.appliedRules)."""
+
+    rule_index: int
+    rule_name: str
+    order: int
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """The effective routing and urgency parameters of one study under a rule set.
+
+    `turnaround_minutes` is None when the study's due time stays as it is; otherwise the due
+    time becomes ready-time + turnaround_minutes and `due_shift_minutes` says by how much it moved.
+    `allowed_*` None means unrestricted.
+    """
+
+    study_id: int
+    priority: Priority
+    ordered_priority: Priority
+    turnaround_minutes: int | None
+    minutes_until_due: int
+    due_shift_minutes: int
+    required_subspecialty: Subspecialty
+    allowed_radiologists: frozenset[int] | None
+    excluded_radiologists: frozenset[int]
+    allowed_sites: frozenset[str] | None
+    excluded_sites: frozenset[str]
+    cap_groups: frozenset[str]
+    applied_rules: tuple[AppliedRule, ...]
+
+    def may_read(self, radiologist_id: int, site: str) -> bool:
+        """Whether the rules allow this radiologist (reading from `site`) to read the study."""
+        if radiologist_id in self.excluded_radiologists or site in self.excluded_sites:
+            return False
+        allowed = self.allowed_radiologists
+        if allowed is not None and radiologist_id not in allowed:
+            return False
+        return self.allowed_sites is None or site in self.allowed_sites
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """Balancer objective weights set by rules; None means the balancer's own default."""
+
+    lateness: float | None = None
+    balance: float | None = None
+    stability: float | None = None
+    fairness: float | None = None
+
+
+WEIGHT_NAMES: tuple[str, ...] = ("lateness", "balance", "stability", "fairness")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSetEffect:
+    """Rule-set-level output: weight overrides (and which rule set each) and cap group limits."""
+
+    weights: Weights = field(default_factory=Weights)
+    weight_sources: Mapping[str, str] = field(default_factory=dict)
+    caps: Mapping[str, int] = field(default_factory=dict)

@@ -1,0 +1,113 @@
+"""Rules, their actions and rule sets: plain frozen values, no database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.enums import Priority, Subspecialty
+
+
+@dataclass(frozen=True, slots=True)
+class SetPriority:
+    """Give matching studies this priority."""
+
+    priority: Priority
+
+
+@dataclass(frozen=True, slots=True)
+class SetTurnaround:
+    """Set the turnaround target: the study is due this many minutes after it became readable."""
+
+    minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class EscalatePriority:
+    """Raise priority (to `to`, else one level) when due within or waiting over N minutes."""
+
+    to: Priority | None = None
+    due_within_minutes: int | None = None
+    waiting_over_minutes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequireSubspecialty:
+    """Only radiologists credentialed in this subspecialty may read matching studies."""
+
+    subspecialty: Subspecialty
+
+
+@dataclass(frozen=True, slots=True)
+class RestrictRadiologists:
+    """Only these radiologists may read matching studies."""
+
+    radiologist_ids: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class ExcludeRadiologists:
+    """These radiologists may not read matching studies."""
+
+    radiologist_ids: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class RestrictSites:
+    """Only radiologists reading from these sites (site codes) may read matching studies."""
+
+    sites: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ExcludeSites:
+    """Radiologists reading from these sites may not read matching studies."""
+
+    sites: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class CapPerRadiologist:
+    """One radiologist holds at most `max_open` of the matching studies at once."""
+
+    max_open: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetWeights:
+    """Override the balancer's objective weights; None leaves a weight as it is."""
+
+    lateness: float | None = None
+    balance: float | None = None
+    stability: float | None = None
+    fairness: float | None = None
+
+
+Action = (
+    SetPriority | SetTurnaround | EscalatePriority | RequireSubspecialty | RestrictRadiologists
+    | ExcludeRadiologists | RestrictSites | ExcludeSites | CapPerRadiologist | SetWeights
+)
+
+# Urgency actions decide priority and due time from the study as ordered; routing actions are
+# decided afterwards, on the effective priority and due time (see docs/rules.md).
+URGENCY_ACTIONS = (SetPriority, SetTurnaround, EscalatePriority)
+ROUTING_ACTIONS = (RequireSubspecialty, RestrictRadiologists, ExcludeRadiologists, RestrictSites,
+                   ExcludeSites, CapPerRadiologist, SetWeights)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A named policy: when `condition` holds for a study, the `actions` apply to it."""
+
+    name: str
+    condition: str
+    actions: tuple[Action, ...]
+    order: int = 100
+    enabled: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """An ordered collection of rules; a rule's position breaks ties between equal `order`s."""
+
+    rules: tuple[Rule, ...] = field(default_factory=tuple)
