@@ -15,6 +15,7 @@ from strawberry.asgi import GraphQL
 
 from api.context import Context, actor_from_request
 from api.schema import build_schema
+from balancer.live import BalancerRunner
 from domain.db import Database
 from domain.settings import Settings, get_settings
 
@@ -22,7 +23,7 @@ from domain.settings import Settings, get_settings
 class RadflowGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI app with radflow's per-request context."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, runner: BalancerRunner) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide=None if settings.production else "graphiql",
@@ -31,22 +32,27 @@ class RadflowGraphQL(GraphQL[Context, None]):
         )
         self.db = db
         self.settings = settings
+        self.runner = runner
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         assert isinstance(request, Request)
         return Context(db=self.db, settings=self.settings, request=request,
-                       actor=actor_from_request(request, self.settings))
+                       actor=actor_from_request(request, self.settings), runner=self.runner)
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
     """Build the app; `db` may be injected (tests share one with their fixtures)."""
     settings = settings or get_settings()
     database = db or Database(settings.database_url)
-    graphql = RadflowGraphQL(database, settings)
+    runner = BalancerRunner(database, tick_seconds=settings.balancer_tick_seconds)
+    graphql = RadflowGraphQL(database, settings, runner)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if settings.balancer_enabled:
+            runner.start()
         yield
+        await runner.stop()
         if db is None:  # we own it
             await database.dispose()
 
@@ -60,4 +66,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.db = database
     app.state.settings = settings
+    app.state.runner = runner
     return app

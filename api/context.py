@@ -8,6 +8,7 @@ from starlette.requests import Request
 from strawberry.types import Info as StrawberryInfo
 
 from api.loaders import Loaders
+from balancer.live import BalancerRunner
 from domain.db import Database
 from domain.enums import Role
 from domain.lifecycle import Actor
@@ -22,6 +23,7 @@ class Context:
     settings: Settings
     actor: Actor
     request: Request | None
+    runner: BalancerRunner
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -46,6 +46,18 @@ class Loaders:
             self._loaders[key] = DataLoader(load_fn=self._rows_by_parent(model, column, order_by))
         return self._loaders[key]
 
+    def batch(self, name: str, load: Any) -> DataLoader[Any, Any]:
+        """A request-scoped DataLoader for a feature's own batch function `load(db, keys)`."""
+        key = ("batch", name)
+        if key not in self._loaders:
+            db = self._db
+
+            async def run(keys: list[Any]) -> Sequence[Any]:
+                return await load(db, keys)  # type: ignore[no-any-return]
+
+            self._loaders[key] = DataLoader(load_fn=run)
+        return self._loaders[key]
+
     def _rows_by_id(self, model: type[M]) -> Any:
         async def load(keys: list[int]) -> Sequence[M | None]:
             rows = await self._db.read(lambda s: _fetch(s, model, "id", keys, "id"))

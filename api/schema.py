@@ -20,12 +20,14 @@ from api.people.types import Patient, Radiologist, Referrer
 from api.reading.mutations import ReadingMutations
 from api.results.mutations import ResultsMutations
 from api.scheduling.mutations import SchedulingMutations
+from api.worklists.mutations import WorklistMutations
+from api.worklists.queries import WorklistQueries
 from domain.errors import DomainError
 from domain.settings import Settings
 
-Query = merge_types("Query", (ExamQueries, CatalogQueries, MetricsQueries))
+Query = merge_types("Query", (ExamQueries, CatalogQueries, WorklistQueries, MetricsQueries))
 Mutation = merge_types("Mutation", (OrderMutations, SchedulingMutations, AcquisitionMutations,
-                                    ReadingMutations, ResultsMutations))
+                                    ReadingMutations, WorklistMutations, ResultsMutations))
 
 
 def _is_internal(error: GraphQLError) -> bool:

@@ -62,13 +62,22 @@ def bench_app() -> Any:
 
     def fetch(session: Any) -> bytes:
         rows = session.connection().exec_driver_sql(RAW_SQL).all()
-        edges = [{"node": {
-            "id": to_global_id("Exam", r[0]), "accessionNumber": r[1], "status": r[2],
-            "priority": r[3], "orderedAt": _iso(r[4]),
-            "patient": {"mrn": r[5], "givenName": r[6], "familyName": r[7]},
-            "procedure": {"code": r[8], "name": r[9]}, "site": {"code": r[10]},
-            "report": None if r[11] is None else {"status": r[11], "impression": r[12]},
-        }} for r in rows]
+        edges = [
+            {
+                "node": {
+                    "id": to_global_id("Exam", r[0]),
+                    "accessionNumber": r[1],
+                    "status": r[2],
+                    "priority": r[3],
+                    "orderedAt": _iso(r[4]),
+                    "patient": {"mrn": r[5], "givenName": r[6], "familyName": r[7]},
+                    "procedure": {"code": r[8], "name": r[9]},
+                    "site": {"code": r[10]},
+                    "report": None if r[11] is None else {"status": r[11], "impression": r[12]},
+                }
+            }
+            for r in rows
+        ]
         return json.dumps({"data": {"exams": {"edges": edges}}}).encode()
 
     async def raw(_: Request) -> Response:
@@ -115,10 +124,22 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{Path(workdir) / 'bench.db'}"
     asyncio.run(_prepare(url, args.exams))
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url}
+    env = {**os.environ, "DATABASE_URL": url, "RADFLOW_BALANCER": "false"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.api:bench_app", "--factory", "--port",
-         str(port), "--log-level", "warning", "--no-access-log"], env=env)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.api:bench_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
     try:
         _wait_for(port)
         results = asyncio.run(_measure(port, args.seconds, args.connections))
@@ -126,13 +147,21 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=10)
     graphql, raw = results["graphql"], results["raw"]
-    print(f"exams in database: {args.exams}; {args.connections} connections, "
-          f"{args.seconds:.0f} s per endpoint; backend {url.split(':')[0]}")
+    print(
+        f"exams in database: {args.exams}; {args.connections} connections, "
+        f"{args.seconds:.0f} s per endpoint; backend {url.split(':')[0]}"
+    )
     for name, result in results.items():
-        print(f"{name:14s} {result.rps:8.1f} req/s  ({result.requests} ok, "
-              f"{result.errors} errors)")
-    print(json.dumps({"graphql_rps": round(graphql.rps, 1), "raw_rps": round(raw.rps, 1),
-                      "ratio": round(graphql.rps / raw.rps, 3) if raw.rps else None}))
+        print(f"{name:14s} {result.rps:8.1f} req/s  ({result.requests} ok, {result.errors} errors)")
+    print(
+        json.dumps(
+            {
+                "graphql_rps": round(graphql.rps, 1),
+                "raw_rps": round(raw.rps, 1),
+                "ratio": round(graphql.rps / raw.rps, 3) if raw.rps else None,
+            }
+        )
+    )
 
 
 def _wait_for(port: int) -> None:
@@ -149,16 +178,19 @@ def _wait_for(port: int) -> None:
 async def _measure(port: int, seconds: float, connections: int) -> dict[str, Any]:
     body = json.dumps({"query": QUERY, "variables": {"first": 50}}).encode()
     floor = json.dumps({"query": "{ __typename }"}).encode()
-    requests = {"graphql": post_request("127.0.0.1", port, "/graphql", body),
-                "raw": post_request("127.0.0.1", port, "/raw", b"{}"),
-                # The same GraphQL stack answering a query that reads nothing: its ceiling.
-                "graphql_floor": post_request("127.0.0.1", port, "/graphql", floor)}
+    requests = {
+        "graphql": post_request("127.0.0.1", port, "/graphql", body),
+        "raw": post_request("127.0.0.1", port, "/raw", b"{}"),
+        # The same GraphQL stack answering a query that reads nothing: its ceiling.
+        "graphql_floor": post_request("127.0.0.1", port, "/graphql", floor),
+    }
     results = {}
     for request in requests.values():  # warm up both, then measure each in turn
         await run_load("127.0.0.1", port, request, seconds=1.0, connections=connections)
     for name, request in requests.items():
-        results[name] = await run_load("127.0.0.1", port, request, seconds=seconds,
-                                       connections=connections)
+        results[name] = await run_load(
+            "127.0.0.1", port, request, seconds=seconds, connections=connections
+        )
     return results
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.enums import ExamStatus, Role
+from domain.enums import ExamStatus, RadiologistStatus, Role
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,13 +161,71 @@ class MetadataValidated(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReadAssigned(DomainEvent):
-    """A study was put on a radiologist's worklist (or moved to another)."""
+class AssignmentChanged(DomainEvent):
+    """A study moved onto a radiologist's worklist, to another one, or off every worklist."""
+
+    exam_id: int
+    radiologist_id: int | None
+    previous_radiologist_id: int | None
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignmentPinned(DomainEvent):
+    """A supervisor pinned a study to a radiologist: the balancer keeps it there."""
 
     exam_id: int
     radiologist_id: int
-    previous_radiologist_id: int | None
-    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignmentUnpinned(DomainEvent):
+    """A supervisor released a pin: the balancer may move the study again."""
+
+    exam_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorklistReordered(DomainEvent):
+    """The order of studies on these radiologists' worklists changed."""
+
+    radiologist_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShiftStarted(DomainEvent):
+    """A radiologist began a reading shift."""
+
+    radiologist_id: int
+    shift_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShiftEnded(DomainEvent):
+    """A radiologist's reading shift ended."""
+
+    radiologist_id: int
+    shift_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RadiologistStatusChanged(DomainEvent):
+    """A radiologist became available, went on a break, or went off."""
+
+    radiologist_id: int
+    status: RadiologistStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class BalancerRan(DomainEvent):
+    """The balancer committed a plan."""
+
+    run_id: int
+    duration_ms: float
+    moved: int
+    assigned: int
+    unassignable: int
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from domain.catalog_data import PREP_PROTOCOLS, PROCEDURES, REPORT_TEMPLATES, TURNAROUND_MINUTES
 from domain.db import Database, UnitOfWork
@@ -38,11 +39,12 @@ from domain.models import (
     RadiologistSubspecialty,
     Referrer,
     ReportTemplate,
+    Shift,
     Site,
     SitePrivilege,
     TurnaroundTarget,
 )
-from domain.services import acquisition, orders, reading, results, scheduling
+from domain.services import acquisition, orders, reading, results, scheduling, worklists
 from domain.types import pk, utcnow
 
 Sub = Subspecialty
@@ -133,7 +135,7 @@ def seed_reference(uow: UnitOfWork, *, patients: int = 120) -> None:
                   for (p, c), m in TURNAROUND_MINUTES.items())
     for code, name, rate, subs, privileges in RADIOLOGISTS:
         radiologist = Radiologist(code=code, name=name, wrvu_per_hour=rate,
-                                  status=RadiologistStatus.AVAILABLE)
+                                  status=RadiologistStatus.OFF)
         s.add(radiologist)
         s.flush()
         s.add_all(RadiologistSubspecialty(radiologist_id=pk(radiologist), subspecialty=sub)
@@ -266,7 +268,7 @@ class _Demo:
         if target == ExamStatus.READY_FOR_READ:
             return
         radiologist = rng.choice(eligible[(code, site)])
-        await self.do(reading.assign_read, actor=SUPERVISOR, exam_id=exam_id,
+        await self.do(worklists.pin_assignment, actor=SUPERVISOR, exam_id=exam_id,
                       radiologist_code=radiologist, reason="demo assignment")
         reader = Actor(radiologist, Role.RADIOLOGIST)
         await self.do(reading.open_read, actor=reader, exam_id=exam_id)
@@ -314,6 +316,33 @@ def _report_sections(procedure_code: str) -> dict[str, dict[str, str]]:
     return filled
 
 
+# Today's roster: who is reading now, who is on a break; the rest are off.
+ON_SHIFT = {"RAD01": "MAIN", "RAD02": "MAIN", "RAD03": "MAIN", "RAD04": "MAIN", "RAD05": "MAIN",
+            "RAD06": "NORTH", "RAD07": "NORTH", "RAD08": "MAIN", "RAD09": "MAIN", "RAD12": "NORTH"}
+ON_BREAK = {"RAD09"}
+
+
+def _backfill_shifts(uow: UnitOfWork, *, until: datetime) -> None:
+    for radiologist in uow.session.scalars(sa.select(Radiologist)):
+        uow.add(Shift(radiologist_id=pk(radiologist), site_id=1, starts_at=uow.now,
+                      ends_at=until))
+        radiologist.status = RadiologistStatus.AVAILABLE
+
+
+def _today(uow: UnitOfWork, now: datetime) -> None:
+    for shift in uow.session.scalars(sa.select(Shift).where(col(Shift.ended_at).is_(None))):
+        shift.ended_at = now
+    for radiologist in uow.session.scalars(sa.select(Radiologist)):
+        radiologist.status = RadiologistStatus.OFF
+    uow.flush()
+    for code, site in ON_SHIFT.items():
+        worklists.start_shift(uow=uow, actor=SUPERVISOR, radiologist_code=code, site_code=site,
+                              ends_at=now + timedelta(hours=8))
+        if code in ON_BREAK:
+            worklists.set_radiologist_status(uow=uow, actor=SUPERVISOR, radiologist_code=code,
+                                             status=RadiologistStatus.ON_BREAK)
+
+
 def _eligible(session: sa.orm.Session) -> dict[tuple[str, str], list[str]]:
     rows = session.execute(sa.text(
         "SELECT p.code, s.code, r.code FROM procedures p "
@@ -336,6 +365,9 @@ async def seed_demo(url: str, *, seed: int = 42) -> int:
         if await db.read(lambda s: s.scalar(sa.select(sa.func.count()).select_from(Site))):
             return 0
         await db.run(seed_reference)
+        # The exams below span the past week: every reader works through it (one long
+        # back-filled shift each), and today's roster starts once they are done.
+        await db.run(lambda uow: _backfill_shifts(uow, until=real_now))
         catalog = [(c, m.value, b, prep is not None) for c, _, m, b, _s, _w, _r, _m, prep, _t
                    in PROCEDURES]
         eligible = await db.read(_eligible)
@@ -351,6 +383,8 @@ async def seed_demo(url: str, *, seed: int = 42) -> int:
                 made += 1
             except DomainError as exc:  # a rare slot clash in the demo is skipped, not fatal
                 print(f"seed: exam {n} ({target}) skipped: {exc.message}")
+        clock.t = real_now
+        await db.run(lambda uow: _today(uow, real_now))
         return made
     finally:
         await db.dispose()

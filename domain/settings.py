@@ -30,6 +30,10 @@ class Settings(BaseSettings):
         description="Production mode: no GraphiQL, no introspection, masked errors.",
     )
     max_query_depth: int = Field(default=12, alias="RADFLOW_MAX_QUERY_DEPTH")
+    balancer_enabled: bool = Field(
+        default=True, alias="RADFLOW_BALANCER",
+        description="Run the worklist balancer in this process (re-plan on events and ticks).")
+    balancer_tick_seconds: float = Field(default=30.0, gt=0, alias="RADFLOW_BALANCER_TICK")
 
 
 @lru_cache(maxsize=1)

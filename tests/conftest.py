@@ -126,7 +126,7 @@ class Api:
 @pytest.fixture
 async def api(db: Database) -> AsyncIterator[Api]:
     """The app served by uvicorn on a free loopback port, in this test's event loop."""
-    app = create_app(Settings(database_url=str(db.url)), db=db)
+    app = create_app(Settings(database_url=str(db.url), RADFLOW_BALANCER=False), db=db)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -12,7 +12,7 @@ from domain.enums import CriticalLevel, ExamStatus, Modality, PatientClass, Prio
 from domain.lifecycle import Actor
 from domain.models import Exam
 from domain.seed import seed_reference
-from domain.services import acquisition, orders, reading, results, scheduling
+from domain.services import acquisition, orders, reading, results, scheduling, worklists
 
 REFERRER = Actor("REF01", Role.REFERRER)
 SCHEDULER = Actor("frontdesk", Role.SCHEDULER)
@@ -29,8 +29,11 @@ _placer = iter(range(1, 10**9))
 
 
 async def reference(db: Database) -> None:
-    """Sites, scanners, catalog, radiologists, referrers and 120 patients."""
+    """Sites, scanners, catalog, radiologists, referrers, 20 patients; RAD03 on shift."""
     await db.run(lambda uow: seed_reference(uow, patients=20))
+    await db.run(lambda uow: worklists.start_shift(
+        uow=uow, actor=SUPERVISOR, radiologist_code=RADIOLOGIST.id, site_code="MAIN",
+        ends_at=uow.now + timedelta(hours=23)))
 
 
 async def order(db: Database, *, procedure: str = "USABD", site: str = "NORTH",
@@ -103,7 +106,7 @@ async def drive(db: Database, exam: Exam, target: ExamStatus, *, procedure: str 
                study_instance_uid=f"1.2.826.0.1.{pk}", archive_location="pacs://a/1")
     if target == ExamStatus.READY_FOR_READ:
         return await current(db, pk)
-    await step(reading.assign_read, actor=SUPERVISOR, radiologist_code=RADIOLOGIST.id,
+    await step(worklists.pin_assignment, actor=SUPERVISOR, radiologist_code=RADIOLOGIST.id,
                reason="test")
     await step(reading.open_read, actor=RADIOLOGIST)
     if target == ExamStatus.IN_INTERPRETATION:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -11,6 +11,7 @@ from api.catalog.types import Site
 from api.context import Info
 from api.enums import RadiologistStatus, Subspecialty
 from api.relay import Node, to_global_id
+from api.worklists.loaders import current_load, open_shifts
 from domain import models as m
 
 if TYPE_CHECKING:
@@ -70,6 +71,26 @@ class SitePrivilege:
         return Site.from_model(row)
 
 
+@strawberry.type(description="A reading shift.")
+class Shift:
+    starts_at: datetime
+    ends_at: datetime
+    site_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def site(self, info: Info) -> Site:
+        row = await info.context.loaders.by_id(m.Site).load(self.site_id)
+        assert row is not None
+        return Site.from_model(row)
+
+
+@strawberry.type(description="What is on a radiologist's worklist now.")
+class RadiologistLoad:
+    studies: int
+    wrvu: float
+    read_minutes: float = strawberry.field(description="Expected minutes to read it all.")
+
+
 @strawberry.type(description="A radiologist: credentials, privileges and reading rate.")
 class Radiologist(Node):
     code: str
@@ -83,6 +104,18 @@ class Radiologist(Node):
         assert row.id is not None
         return cls(id=strawberry.ID(to_global_id("Radiologist", row.id)), code=row.code,
                    name=row.name, wrvu_per_hour=row.wrvu_per_hour, status=row.status, pk=row.id)
+
+    @strawberry.field(description="The shift in progress, if the radiologist is on one.")
+    async def shift(self, info: Info) -> Shift | None:
+        row = await info.context.loaders.batch("open_shift", open_shifts).load(self.pk)
+        return None if row is None else Shift(starts_at=row.starts_at, ends_at=row.ends_at,
+                                              site_id=row.site_id)
+
+    @strawberry.field(description="Studies on the worklist now (unread and opened).")
+    async def load(self, info: Info) -> RadiologistLoad:
+        studies, wrvu, minutes = await info.context.loaders.batch(
+            "current_load", current_load).load(self.pk)
+        return RadiologistLoad(studies=studies, wrvu=round(wrvu, 2), read_minutes=minutes)
 
     @strawberry.field(description="Subspecialty credentials.")
     async def subspecialties(self, info: Info) -> list[Subspecialty]:

@@ -12,7 +12,7 @@ from api.errors import Conflict, InvalidTransition, NotFound, PreconditionFailed
 from api.exams.inputs import ExamInput
 from api.exams.types import Addendum, Exam, Read, Report
 from api.reading.inputs import AddAddendumInput, AssignReadInput, SaveReportDraftInput
-from domain.services import reading
+from domain.services import reading, worklists
 
 
 @strawberry.type
@@ -64,11 +64,13 @@ AddAddendumResult = Annotated[ReportAmended | Failures, strawberry.union("AddAdd
 
 @strawberry.type
 class ReadingMutations:
-    @strawberry.mutation(description="Supervisor: put a ready study on a radiologist's worklist.")
+    @strawberry.mutation(description="Supervisor override: put a ready study on an eligible "
+                                     "radiologist's worklist and pin it there (the same path "
+                                     "as pinAssignment).")
     async def assign_read(self, info: Info, input: AssignReadInput) -> AssignReadResult:
         return await exam_step(  # type: ignore[return-value]
             info, input.exam_id,
-            lambda uow, actor, pk: reading.assign_read(
+            lambda uow, actor, pk: worklists.pin_assignment(
                 uow=uow, actor=actor, exam_id=pk, radiologist_code=input.radiologist_code,
                 reason=input.reason),
             lambda read, exam: ReadAssigned(exam=exam, read=Read.from_model(read)))

@@ -1,6 +1,7 @@
 """All tables; importing this package registers them on SQLModel.metadata."""
 
 from domain.models.acquisition import Acquisition, ExamPrepItem, MetadataValidation, StoredStudy
+from domain.models.balancing import BalancerRun, Shift
 from domain.models.catalog import (
     ModalityResource,
     OpeningHours,
@@ -33,6 +34,7 @@ __all__ = [
     "Acquisition",
     "Addendum",
     "Appointment",
+    "BalancerRun",
     "Exam",
     "ExamPrepItem",
     "ExamStatusChange",
@@ -53,6 +55,7 @@ __all__ = [
     "ReportTemplate",
     "ResultCommunication",
     "SatisfactionSurvey",
+    "Shift",
     "Site",
     "SitePrivilege",
     "SlotClaim",

@@ -39,6 +39,7 @@ class Read(SQLModel, table=True):
     assigned_at: datetime = when()
     assigned_by: str = text(64)
     reason: str = text(500)
+    position: int | None = Field(default=None, description="Place on the worklist, 0 = next.")
     pinned: bool = False
     opened_at: datetime | None = when(nullable=True)
     ended_at: datetime | None = when(nullable=True)

@@ -25,7 +25,6 @@ from domain.models import (
 from domain.services._common import (
     Checks,
     SessionFacts,
-    find_by,
     load_exam,
     missing_required_fields,
     template_for,
@@ -57,43 +56,6 @@ def ineligibility(uow: UnitOfWork, exam: Exam, radiologist: Radiologist, on: dat
     if privilege.expires_on is not None and privilege.expires_on < on:
         return f"{radiologist.code}'s privilege for the exam's site expired {privilege.expires_on}"
     return None
-
-
-def assign_read(*, uow: UnitOfWork, actor: Actor, exam_id: int, radiologist_code: str,
-                reason: str, source: str = "MANUAL", pinned: bool = False) -> Read:
-    """Put a ready study on a radiologist's worklist (replacing any unopened assignment)."""
-    checks = Checks()
-    checks.text(reason, "reason", max_length=500)
-    checks.done()
-    if actor.role not in {Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM}:
-        raise NotPermitted(f"role {actor.role.value} may not assign reads")
-    exam = load_exam(uow, exam_id)
-    if exam.status != ExamStatus.READY_FOR_READ:
-        raise ValidationFailed([FieldIssue("exam_id", "NOT_READY_FOR_READ",
-                                           f"only READY_FOR_READ studies are assigned "
-                                           f"(is {exam.status})")])
-    radiologist = find_by(uow, Radiologist, "code", radiologist_code, entity="radiologist",
-                          field="radiologist_code")
-    refusal = ineligibility(uow, exam, radiologist, uow.now.date())
-    if refusal:
-        raise ValidationFailed([FieldIssue("radiologist_code", "NOT_ELIGIBLE", refusal)])
-    previous = current_read(uow, exam_id)
-    if previous is not None:
-        if previous.radiologist_id == radiologist.id:
-            previous.pinned = previous.pinned or pinned
-            return previous
-        previous.ended_at, previous.end_reason = uow.now, "REASSIGNED"
-        uow.flush()  # the partial unique index allows one current read per exam
-    read = Read(exam_id=exam_id, radiologist_id=pk(radiologist), source=source, assigned_at=uow.now,
-                assigned_by=actor.id, reason=reason, pinned=pinned)
-    uow.add(read)
-    assert radiologist.id is not None
-    uow.emit(ev.ReadAssigned(
-        at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
-        radiologist_id=radiologist.id,
-        previous_radiologist_id=previous.radiologist_id if previous else None, reason=reason,
-    ))
-    return read
 
 
 def _acting_radiologist(uow: UnitOfWork, actor: Actor) -> Radiologist:

@@ -1,0 +1,227 @@
+"""The balancer in the running app: read a snapshot, solve off the event loop, commit the diff.
+
+`BalancerRunner` re-plans whenever an event that matters commits (a study becomes ready, a read
+is opened or finished, a shift starts or ends, a status changes, a pin is set or released) and
+on a periodic tick for deadlines that approach. Bursts coalesce into one run; runs never
+overlap; the solve runs on a worker thread (the planner is NumPy and OR-Tools, which release
+the GIL for their heavy parts) so the event loop keeps serving requests; only the differences
+are committed, in one transaction, with one `AssignmentChanged` event per moved study.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from balancer.model import Params, Plan, Radiologist, Snapshot, Study
+from balancer.planner import plan
+from balancer.validate import validate
+from domain import events as ev
+from domain.db import Database, UnitOfWork
+from domain.enums import ExamStatus, RadiologistStatus
+from domain.models import (
+    Exam,
+    Procedure,
+    RadiologistSubspecialty,
+    Read,
+    Shift,
+    SitePrivilege,
+)
+from domain.models import (
+    Radiologist as RadiologistRow,
+)
+from domain.services.worklists import PlannedRead, PlanOutcome, PlanSummary, apply_plan
+
+log = logging.getLogger("radflow.balancer")
+
+# The domain events after which the plan may be out of date.
+TRIGGERS: tuple[type[ev.DomainEvent], ...] = (
+    ev.StudyReadyForRead, ev.ReadOpened, ev.ReportSignedFinal, ev.ExamCancelled,
+    ev.ShiftStarted, ev.ShiftEnded, ev.RadiologistStatusChanged, ev.AssignmentPinned,
+    ev.AssignmentUnpinned,
+)
+
+
+@dataclass(frozen=True)
+class DepartmentState:
+    """A snapshot plus, per study, who held it when the snapshot was read."""
+
+    snapshot: Snapshot
+    holders: dict[int, int | None]
+
+
+def read_state(session: Session, now: datetime) -> DepartmentState:
+    """The balancer's view of the department at `now`, from the database."""
+    rows = session.execute(
+        sa.select(Exam.id, Exam.status, Exam.site_id, Exam.priority, Exam.patient_class,
+                  Exam.ready_at, Exam.due_at, Procedure.subspecialty, Procedure.wrvu,
+                  Procedure.read_minutes, Read.radiologist_id, Read.pinned, Read.opened_at)
+        .join(Procedure, col(Procedure.id) == col(Exam.procedure_id))
+        .outerjoin(Read, (col(Read.exam_id) == col(Exam.id)) & col(Read.ended_at).is_(None))
+        .where(col(Exam.status).in_([ExamStatus.READY_FOR_READ, ExamStatus.IN_INTERPRETATION]))
+    ).all()
+    studies, holders = [], {}
+    for (exam_id, status, site_id, priority, patient_class, ready_at, due_at, subspecialty,
+         wrvu, read_minutes, reader, pinned, opened_at) in rows:
+        opened = status == ExamStatus.IN_INTERPRETATION
+        if opened and reader is None:
+            continue  # opened outside any read (legacy data): nothing to balance
+        studies.append(Study(
+            id=exam_id, subspecialty=subspecialty, site_id=site_id, priority=priority,
+            patient_class=patient_class, wrvu=wrvu, read_minutes=float(read_minutes),
+            ready_at=ready_at or now, due_at=due_at or now,
+            assigned_to=None if opened else reader,
+            opened_by=reader if opened else None, opened_at=opened_at if opened else None,
+            pinned_to=reader if pinned and not opened else None,
+        ))
+        if not opened:
+            holders[exam_id] = reader
+    return DepartmentState(Snapshot(now=now, studies=tuple(studies),
+                                    radiologists=_readers(session, now)), holders)
+
+
+def _readers(session: Session, now: datetime) -> tuple[Radiologist, ...]:
+    credentials: dict[int, set[object]] = defaultdict(set)
+    for rid, sub in session.execute(sa.select(RadiologistSubspecialty.radiologist_id,
+                                              RadiologistSubspecialty.subspecialty)):
+        credentials[rid].add(sub)
+    privileges: dict[int, set[int]] = defaultdict(set)
+    for rid, site, expires in session.execute(sa.select(
+            SitePrivilege.radiologist_id, SitePrivilege.site_id, SitePrivilege.expires_on)):
+        if expires is None or expires >= now.date():
+            privileges[rid].add(site)
+    shifts = {s.radiologist_id: s for s in session.scalars(sa.select(Shift).where(
+        col(Shift.ended_at).is_(None), col(Shift.starts_at) <= now))}
+    readers = []
+    for row in session.scalars(sa.select(RadiologistRow).order_by(col(RadiologistRow.id))):
+        shift = shifts.get(row.id or 0)
+        readers.append(Radiologist(
+            id=row.id or 0, subspecialties=frozenset(credentials[row.id or 0]),  # type: ignore[arg-type]
+            site_privileges=frozenset(privileges[row.id or 0]),
+            status=row.status if shift else RadiologistStatus.OFF,
+            shift_start=shift.starts_at if shift else None,
+            shift_end=shift.ends_at if shift else None, wrvu_per_hour=row.wrvu_per_hour,
+        ))
+    return tuple(readers)
+
+
+Unplaced = dict[int, int | None]
+
+
+def changes(state: DepartmentState, result: Plan) -> tuple[list[PlannedRead], Unplaced]:
+    """The plan as per-study placements plus the studies it had to leave unplaced."""
+    planned = [PlannedRead(exam_id=a.study_id, radiologist_id=a.radiologist_id,
+                           position=a.position, reason=a.reason[:500],
+                           seen_radiologist_id=state.holders[a.study_id])
+               for a in result.assignments.values() if a.study_id in state.holders]
+    unplaced = {sid: state.holders[sid] for sid in result.unassignable if sid in state.holders}
+    return planned, unplaced
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """One run as the API reports it."""
+
+    outcome: PlanOutcome
+    plan: Plan
+    trigger: str
+
+
+class BalancerRunner:
+    """Keeps every unread study on the right worklist as the department changes."""
+
+    def __init__(self, db: Database, *, params: Callable[[], Params] = Params,
+                 tick_seconds: float = 30.0, debounce_seconds: float = 0.02) -> None:
+        self.db = db
+        self.params = params
+        self.tick_seconds = tick_seconds
+        self.debounce_seconds = debounce_seconds
+        self.last: RunReport | None = None
+        self._reasons: list[str] = []
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        # One worker: a solve never overlaps another, and the loop never waits on one.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radflow-balancer")
+        self._stopping = False
+        db.on_commit(self._on_commit)
+
+    def start(self) -> None:
+        """Begin listening and ticking (call from the running event loop)."""
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+        self.request("start")
+
+    def request(self, reason: str) -> None:
+        """Ask for a re-plan soon; requests that arrive together are served by one run."""
+        self._reasons.append(reason)
+        self._wake.set()
+
+    def _on_commit(self, events: Sequence[ev.DomainEvent]) -> None:
+        wanted = [e.event_type for e in events if isinstance(e, TRIGGERS)]
+        if wanted and not self._stopping:
+            self.request(", ".join(dict.fromkeys(wanted)))
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.tick_seconds)
+            except TimeoutError:
+                self._reasons.append("tick")
+            await asyncio.sleep(self.debounce_seconds)  # let a burst finish committing
+            self._wake.clear()
+            reasons, self._reasons = self._reasons, []
+            try:
+                await self.run_once("; ".join(dict.fromkeys(reasons)) or "tick")
+            except Exception:  # the runner must outlive one bad run; the log says why
+                log.exception("balancer run failed")
+
+    async def run_once(self, trigger: str) -> RunReport:
+        """Read, solve off the loop, validate, commit the diff; one run at a time."""
+        async with self._lock:
+            now = self.db.clock()
+            state = await self.db.read(lambda s: read_state(s, now))
+            params = self.params()
+            loop = asyncio.get_running_loop()
+            started = time.perf_counter()
+            result = await loop.run_in_executor(self._pool, plan, state.snapshot, params)
+            violations = validate(state.snapshot, result)
+            if violations:  # a bug, never a department state: refuse to commit it
+                raise RuntimeError(f"invalid plan: {violations[:3]}")
+            planned, unplaced = changes(state, result)
+            summary = PlanSummary(
+                started_at=now, duration_ms=(time.perf_counter() - started) * 1000,
+                trigger=trigger, formulation=result.formulation, objective=result.objective,
+                unassignable=dict(result.unassignable))
+            outcome = await self.db.run(lambda uow: _commit(uow, planned, unplaced, summary))
+            self.last = RunReport(outcome=outcome, plan=result, trigger=trigger)
+            return self.last
+
+    async def stop(self) -> None:
+        """Stop ticking and listening; a solve in flight finishes within its time bound."""
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _commit(uow: UnitOfWork, planned: list[PlannedRead], unplaced: dict[int, int | None],
+            summary: PlanSummary) -> PlanOutcome:
+    return apply_plan(uow=uow, planned=planned, unassignable_seen=unplaced, summary=summary)
+
+
+def with_weights(params: Params, **weights: float) -> Params:
+    """`params` with some objective weights changed (rules use this)."""
+    return replace(params, weights=replace(params.weights, **weights))

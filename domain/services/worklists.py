@@ -1,0 +1,279 @@
+"""Worklists: reading shifts, radiologist status, supervisor pins, and committing a plan.
+
+The balancer decides who reads what; this module is how its decisions, and the supervisors'
+overrides, reach the database: one transaction per command, one event per changed study.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import col
+
+from domain import events as ev
+from domain.db import UnitOfWork
+from domain.enums import ExamStatus, RadiologistStatus, Role
+from domain.errors import FieldIssue, NotPermitted, ValidationFailed
+from domain.lifecycle import Actor
+from domain.models import BalancerRun, Exam, Radiologist, Read, Shift, Site
+from domain.services._common import Checks, find_by, load_exam
+from domain.services.reading import current_read, ineligibility
+from domain.types import pk
+
+MAX_SHIFT = timedelta(hours=24)
+SUPERVISORS = {Role.SUPERVISOR, Role.ADMIN}
+
+
+def _supervisor(actor: Actor) -> None:
+    if actor.role not in SUPERVISORS | {Role.SYSTEM}:
+        raise NotPermitted(f"role {actor.role.value} may not manage worklists")
+
+
+def _radiologist(uow: UnitOfWork, code: str) -> Radiologist:
+    return find_by(uow, Radiologist, "code", code, entity="radiologist", field="radiologist_code")
+
+
+def _self_or_supervisor(actor: Actor, radiologist: Radiologist) -> None:
+    if actor.role == Role.RADIOLOGIST and actor.id == radiologist.code:
+        return
+    _supervisor(actor)
+
+
+def open_shift(uow: UnitOfWork, radiologist_id: int) -> Shift | None:
+    """The radiologist's shift in progress, if any."""
+    return uow.session.scalars(sa.select(Shift).where(
+        col(Shift.radiologist_id) == radiologist_id, col(Shift.ended_at).is_(None),
+        col(Shift.starts_at) <= uow.now)).first()
+
+
+def refusal(uow: UnitOfWork, exam: Exam, radiologist: Radiologist) -> str | None:
+    """Why this radiologist may not read this study now, or None when they may."""
+    reason = ineligibility(uow, exam, radiologist, uow.now.date())
+    if reason:
+        return reason
+    shift = open_shift(uow, pk(radiologist))
+    if shift is None or shift.ends_at <= uow.now:
+        return f"{radiologist.code} is not on shift"
+    if radiologist.status != RadiologistStatus.AVAILABLE:
+        return f"{radiologist.code} is {radiologist.status.value.lower().replace('_', ' ')}"
+    return None
+
+
+def pin_assignment(*, uow: UnitOfWork, actor: Actor, exam_id: int, radiologist_code: str,
+                   reason: str) -> Read:
+    """Supervisor override: put a ready study on a reader's worklist and keep it there."""
+    checks = Checks()
+    checks.text(reason, "reason", max_length=500)
+    checks.done()
+    _supervisor(actor)
+    exam = load_exam(uow, exam_id)
+    if exam.status != ExamStatus.READY_FOR_READ:
+        raise ValidationFailed([FieldIssue("exam_id", "NOT_READY_FOR_READ",
+                                           "only unread READY_FOR_READ studies are assigned "
+                                           f"(is {exam.status})")])
+    radiologist = _radiologist(uow, radiologist_code)
+    refused = refusal(uow, exam, radiologist)
+    if refused:
+        raise ValidationFailed([FieldIssue("radiologist_code", "NOT_ELIGIBLE", refused)])
+    read = _move(uow, actor, exam_id, pk(radiologist), reason=f"pinned: {reason}",
+                 source="SUPERVISOR", position=None)
+    read.pinned = True
+    uow.emit(ev.AssignmentPinned(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
+                                 radiologist_id=pk(radiologist)))
+    return read
+
+
+def unpin_assignment(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Read:
+    """Release a pin; the balancer may move the study again."""
+    _supervisor(actor)
+    load_exam(uow, exam_id)
+    read = current_read(uow, exam_id)
+    if read is None or not read.pinned or read.opened_at is not None:
+        raise ValidationFailed([FieldIssue("exam_id", "NOT_PINNED",
+                                           "the study has no pin a supervisor can release")])
+    read.pinned = False
+    uow.emit(ev.AssignmentUnpinned(at=uow.now, actor=actor.id, role=actor.role,
+                                   exam_id=exam_id))
+    return read
+
+
+def _move(uow: UnitOfWork, actor: Actor, exam_id: int, radiologist_id: int | None, *,
+          reason: str, source: str, position: int | None) -> Read:
+    """End the current read (if any) and start one for `radiologist_id`; emits the change."""
+    previous = current_read(uow, exam_id)
+    if previous is not None and previous.radiologist_id == radiologist_id:
+        previous.reason, previous.position = reason, position
+        return previous
+    if previous is not None:
+        previous.ended_at, previous.end_reason = uow.now, "REASSIGNED"
+        uow.flush()  # one current read per exam (a partial unique index)
+    uow.emit(ev.AssignmentChanged(
+        at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
+        radiologist_id=radiologist_id,
+        previous_radiologist_id=previous.radiologist_id if previous else None,
+        reason=reason, source=source))
+    if radiologist_id is None:
+        assert previous is not None
+        previous.end_reason = "UNASSIGNABLE"
+        return previous
+    read = Read(exam_id=exam_id, radiologist_id=radiologist_id, source=source,
+                assigned_at=uow.now, assigned_by=actor.id, reason=reason, position=position)
+    uow.add(read)
+    return read
+
+
+def start_shift(*, uow: UnitOfWork, actor: Actor, radiologist_code: str, site_code: str,
+                ends_at: datetime) -> Shift:
+    """A radiologist starts reading now, until `ends_at`; they become available."""
+    radiologist = _radiologist(uow, radiologist_code)
+    _self_or_supervisor(actor, radiologist)
+    site = find_by(uow, Site, "code", site_code, entity="site", field="site_code")
+    checks = Checks()
+    checks.require(uow.now < ends_at <= uow.now + MAX_SHIFT, "ends_at", "OUT_OF_RANGE",
+                   "must be in the future and within 24 hours")
+    checks.require(open_shift(uow, pk(radiologist)) is None, "radiologist_code", "SHIFT_OPEN",
+                   f"{radiologist.code} is already on shift")
+    checks.done()
+    shift = Shift(radiologist_id=pk(radiologist), site_id=pk(site), starts_at=uow.now,
+                  ends_at=ends_at)
+    uow.add(shift)
+    uow.flush()
+    radiologist.status = RadiologistStatus.AVAILABLE
+    uow.emit(ev.ShiftStarted(at=uow.now, actor=actor.id, role=actor.role,
+                             radiologist_id=pk(radiologist), shift_id=pk(shift)))
+    return shift
+
+
+def end_shift(*, uow: UnitOfWork, actor: Actor, radiologist_code: str) -> Shift:
+    """The shift ends now; unopened studies on the worklist go back to the balancer."""
+    radiologist = _radiologist(uow, radiologist_code)
+    _self_or_supervisor(actor, radiologist)
+    shift = open_shift(uow, pk(radiologist))
+    if shift is None:
+        raise ValidationFailed([FieldIssue("radiologist_code", "NO_OPEN_SHIFT",
+                                           f"{radiologist.code} is not on shift")])
+    shift.ended_at = uow.now
+    radiologist.status = RadiologistStatus.OFF
+    uow.emit(ev.ShiftEnded(at=uow.now, actor=actor.id, role=actor.role,
+                           radiologist_id=pk(radiologist), shift_id=pk(shift)))
+    return shift
+
+
+def set_radiologist_status(*, uow: UnitOfWork, actor: Actor, radiologist_code: str,
+                           status: RadiologistStatus) -> Radiologist:
+    """Available or on a break, during a shift (going off is `end_shift`)."""
+    radiologist = _radiologist(uow, radiologist_code)
+    _self_or_supervisor(actor, radiologist)
+    if status == RadiologistStatus.OFF:
+        raise ValidationFailed([FieldIssue("status", "USE_END_SHIFT",
+                                           "going off duty ends the shift: use endShift")])
+    if open_shift(uow, pk(radiologist)) is None:
+        raise ValidationFailed([FieldIssue("radiologist_code", "NO_OPEN_SHIFT",
+                                           f"{radiologist.code} is not on shift")])
+    if radiologist.status != status:
+        radiologist.status = status
+        uow.emit(ev.RadiologistStatusChanged(at=uow.now, actor=actor.id, role=actor.role,
+                                             radiologist_id=pk(radiologist), status=status))
+    return radiologist
+
+
+@dataclass(frozen=True)
+class PlannedRead:
+    """The plan's place for one study, and who held it when the snapshot was taken."""
+
+    exam_id: int
+    radiologist_id: int
+    position: int
+    reason: str
+    seen_radiologist_id: int | None
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """What committing a plan changed, and what it had to leave because the world moved on."""
+
+    run_id: int
+    moved: int
+    reordered: int
+    stale: int
+    unassigned: int
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """The run's log entry."""
+
+    started_at: datetime
+    duration_ms: float
+    trigger: str
+    formulation: str
+    objective: Mapping[str, float]
+    unassignable: Mapping[int, str] = field(default_factory=dict)
+
+
+BALANCER = Actor("balancer", Role.SYSTEM)
+
+
+def apply_plan(*, uow: UnitOfWork, planned: Sequence[PlannedRead],
+               unassignable_seen: Mapping[int, int | None], summary: PlanSummary) -> PlanOutcome:
+    """Commit only the differences between the plan and the worklists, in one transaction.
+
+    A study whose reader changed since the snapshot (opened, pinned, reassigned by someone
+    else) or that is no longer waiting is left alone: the next run sees the new state.
+    `unassignable_seen` maps each study the plan could not place to its reader at snapshot
+    time; it comes off that worklist (it is listed in the run instead).
+    """
+    exam_ids = [p.exam_id for p in planned] + list(unassignable_seen)
+    waiting = set(uow.session.scalars(sa.select(col(Exam.id)).where(
+        col(Exam.id).in_(exam_ids), col(Exam.status) == ExamStatus.READY_FOR_READ)))
+    reads = {r.exam_id: r for r in uow.session.scalars(sa.select(Read).where(
+        col(Read.exam_id).in_(exam_ids), col(Read.ended_at).is_(None)))}
+    moved = reordered = stale = unassigned = 0
+    reordered_for: set[int] = set()
+    for item in planned:
+        current = reads.get(item.exam_id)
+        holder = current.radiologist_id if current else None
+        if (item.exam_id not in waiting or holder != item.seen_radiologist_id
+                or (current is not None and current.opened_at is not None)):
+            stale += 1
+            continue
+        if current is not None and holder == item.radiologist_id:
+            # The reason stays the one given when the study was placed; only order changes.
+            if current.position != item.position:
+                current.position = item.position
+                reordered += 1
+                reordered_for.add(item.radiologist_id)
+            continue
+        _move(uow, BALANCER, item.exam_id, item.radiologist_id, reason=item.reason,
+              source="BALANCER", position=item.position)
+        moved += 1
+    for exam_id, seen in unassignable_seen.items():
+        current = reads.get(exam_id)
+        if current is None or current.radiologist_id != seen or current.opened_at is not None:
+            continue
+        if exam_id in waiting and not current.pinned:
+            _move(uow, BALANCER, exam_id, None, reason=summary.unassignable.get(exam_id, ""),
+                  source="BALANCER", position=None)
+            unassigned += 1
+    run = BalancerRun(
+        started_at=summary.started_at, duration_ms=round(summary.duration_ms, 2),
+        trigger=summary.trigger[:200], formulation=summary.formulation[:64],
+        objective={k: round(float(v), 3) for k, v in summary.objective.items()},
+        unassignable=[{"exam_id": k, "reason": v} for k, v in summary.unassignable.items()],
+        assigned=len(planned), moved=moved,
+    )
+    uow.add(run)
+    uow.flush()
+    if reordered_for:
+        uow.emit(ev.WorklistReordered(at=uow.now, actor=BALANCER.id, role=BALANCER.role,
+                                      radiologist_ids=tuple(sorted(reordered_for))))
+    uow.emit(ev.BalancerRan(at=uow.now, actor=BALANCER.id, role=BALANCER.role, run_id=pk(run),
+                            duration_ms=run.duration_ms, moved=moved, assigned=len(planned),
+                            unassignable=len(summary.unassignable)))
+    return PlanOutcome(run_id=pk(run), moved=moved, reordered=reordered, stale=stale,
+                       unassigned=unassigned)
+
+
