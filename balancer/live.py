@@ -64,9 +64,10 @@ class DepartmentState:
 def read_state(session: Session, now: datetime) -> DepartmentState:
     """The balancer's view of the department at `now`, from the database."""
     rows = session.execute(
-        sa.select(Exam.id, Exam.status, Exam.site_id, Exam.priority, Exam.patient_class,
-                  Exam.ready_at, Exam.due_at, Procedure.subspecialty, Procedure.wrvu,
-                  Procedure.read_minutes, Read.radiologist_id, Read.pinned, Read.opened_at)
+        sa.select(col(Exam.id), col(Exam.status), col(Exam.site_id), col(Exam.priority),
+                  col(Exam.patient_class), col(Exam.ready_at), col(Exam.due_at),
+                  col(Procedure.subspecialty), col(Procedure.wrvu), col(Procedure.read_minutes),
+                  col(Read.radiologist_id), col(Read.pinned), col(Read.opened_at))
         .join(Procedure, col(Procedure.id) == col(Exam.procedure_id))
         .outerjoin(Read, (col(Read.exam_id) == col(Exam.id)) & col(Read.ended_at).is_(None))
         .where(col(Exam.status).in_([ExamStatus.READY_FOR_READ, ExamStatus.IN_INTERPRETATION]))
@@ -93,12 +94,13 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
 
 def _readers(session: Session, now: datetime) -> tuple[Radiologist, ...]:
     credentials: dict[int, set[object]] = defaultdict(set)
-    for rid, sub in session.execute(sa.select(RadiologistSubspecialty.radiologist_id,
-                                              RadiologistSubspecialty.subspecialty)):
+    for rid, sub in session.execute(sa.select(col(RadiologistSubspecialty.radiologist_id),
+                                              col(RadiologistSubspecialty.subspecialty))):
         credentials[rid].add(sub)
     privileges: dict[int, set[int]] = defaultdict(set)
     for rid, site, expires in session.execute(sa.select(
-            SitePrivilege.radiologist_id, SitePrivilege.site_id, SitePrivilege.expires_on)):
+            col(SitePrivilege.radiologist_id), col(SitePrivilege.site_id),
+            col(SitePrivilege.expires_on))):
         if expires is None or expires >= now.date():
             privileges[rid].add(site)
     shifts = {s.radiologist_id: s for s in session.scalars(sa.select(Shift).where(

@@ -16,16 +16,30 @@ class AsgiClient:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def post_json(self, path: str, payload: object,
-                        headers: dict[str, str] | None = None) -> Any:
+    async def post_json(
+        self, path: str, payload: object, headers: dict[str, str] | None = None
+    ) -> Any:
         body = json.dumps(payload).encode()
-        raw_headers = [(b"content-type", b"application/json"),
-                       (b"content-length", str(len(body)).encode()), (b"host", b"bench")]
+        raw_headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"host", b"bench"),
+        ]
         raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-                 "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
-                 "query_string": b"", "root_path": "", "headers": raw_headers,
-                 "client": ("127.0.0.1", 1), "server": ("bench", 80)}
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": raw_headers,
+            "client": ("127.0.0.1", 1),
+            "server": ("bench", 80),
+        }
         sent = False
         chunks: list[bytes] = []
         status = 0

@@ -46,23 +46,40 @@ def bulk_exams(session: Session, count: int, *, seed: int = 1) -> None:
     for n in range(count):
         at = now - timedelta(minutes=n * 3)
         status = rng.choice(statuses)
-        rows.append({
-            "accession_number": new_accession_number(), "order_source": "BENCH",
-            "placer_order_number": f"B{n:08d}", "patient_id": rng.choice(patients),
-            "referrer_id": rng.choice(referrers), "procedure_id": rng.choice(procedures),
-            "site_id": rng.choice(sites), "priority": rng.choice(list(Priority)),
-            "patient_class": rng.choice(list(PatientClass)), "indication": "Pain",
-            "icd10_code": "R52", "status": status, "version": 1, "ordered_at": at,
-            "status_changed_at": at,
-        })
+        rows.append(
+            {
+                "accession_number": new_accession_number(),
+                "order_source": "BENCH",
+                "placer_order_number": f"B{n:08d}",
+                "patient_id": rng.choice(patients),
+                "referrer_id": rng.choice(referrers),
+                "procedure_id": rng.choice(procedures),
+                "site_id": rng.choice(sites),
+                "priority": rng.choice(list(Priority)),
+                "patient_class": rng.choice(list(PatientClass)),
+                "indication": "Pain",
+                "icd10_code": "R52",
+                "status": status,
+                "version": 1,
+                "ordered_at": at,
+                "status_changed_at": at,
+            }
+        )
     session.execute(sa.insert(m.Exam), rows)
     ids = list(session.scalars(sa.select(m.Exam.id).order_by(m.Exam.id)))
     for exam_id in ids[::2]:
-        reports.append({
-            "exam_id": exam_id, "radiologist_id": rng.choice(radiologists),
-            "status": rng.choice(list(ReportStatus)), "content": {}, "impression": "Normal.",
-            "critical_level": "NONE", "created_at": now, "updated_at": now,
-        })
+        reports.append(
+            {
+                "exam_id": exam_id,
+                "radiologist_id": rng.choice(radiologists),
+                "status": rng.choice(list(ReportStatus)),
+                "content": {},
+                "impression": "Normal.",
+                "critical_level": "NONE",
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     session.execute(sa.insert(m.Report), reports)
 
 

@@ -22,17 +22,22 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def post_request(host: str, port: int, path: str, body: bytes,
-                 headers: dict[str, str] | None = None) -> bytes:
+def post_request(
+    host: str, port: int, path: str, body: bytes, headers: dict[str, str] | None = None
+) -> bytes:
     """The bytes of one POST request with a JSON body."""
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
-             f"Content-Length: {len(body)}", "Connection: keep-alive"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Connection: keep-alive",
+    ]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _worker(host: str, port: int, request: bytes, deadline: float,
-                  counts: list[int]) -> None:
+async def _worker(host: str, port: int, request: bytes, deadline: float, counts: list[int]) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline:
@@ -51,12 +56,14 @@ async def _worker(host: str, port: int, request: bytes, deadline: float,
         writer.close()
 
 
-async def run_load(host: str, port: int, request: bytes, *, seconds: float,
-                   connections: int) -> LoadResult:
+async def run_load(
+    host: str, port: int, request: bytes, *, seconds: float, connections: int
+) -> LoadResult:
     """Send `request` over `connections` keep-alive connections for `seconds`."""
     counts = [0, 0]
     start = time.perf_counter()
     deadline = start + seconds
-    await asyncio.gather(*(_worker(host, port, request, deadline, counts)
-                           for _ in range(connections)))
+    await asyncio.gather(
+        *(_worker(host, port, request, deadline, counts) for _ in range(connections))
+    )
     return LoadResult(counts[0], time.perf_counter() - start, counts[1])

@@ -29,9 +29,11 @@ from domain.types import utcnow
 
 PROCEDURE, RESOURCE, SITE, READER = "CTCHEST", "CT1", "MAIN", "RAD05"
 PREP = ["ALLERGY_CHECK", "EGFR_CHECK", "PREGNANCY_CHECK"]
-SECTIONS = [{"key": "clinical", "fields": [{"key": "indication", "value": "Cough"}]},
-            {"key": "technique", "fields": [{"key": "technique", "value": "Helical CT"}]},
-            {"key": "findings", "fields": [{"key": "findings", "value": "Clear lungs."}]}]
+SECTIONS = [
+    {"key": "clinical", "fields": [{"key": "indication", "value": "Cough"}]},
+    {"key": "technique", "fields": [{"key": "technique", "value": "Helical CT"}]},
+    {"key": "findings", "fields": [{"key": "findings", "value": "Clear lungs."}]},
+]
 
 TECH = {"X-Radflow-Actor": "tech.bench", "X-Radflow-Role": "technologist"}
 DESK = {"X-Radflow-Actor": "desk.bench", "X-Radflow-Role": "scheduler"}
@@ -41,33 +43,52 @@ REFERRER = {"X-Radflow-Actor": "REF01", "X-Radflow-Role": "referrer"}
 
 
 def mutation(name: str, input_type: str, extra: str = "") -> str:
-    return (f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ __typename "
-            f"... on Error {{ code message }} {extra} }} }}")
+    return (
+        f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ __typename "
+        f"... on Error {{ code message }} {extra} }} }}"
+    )
 
 
-PLACE = mutation("placeOrder", "PlaceOrderInput",
-                 "... on OrderPlaced { exam { id accessionNumber } }")
+PLACE = mutation(
+    "placeOrder", "PlaceOrderInput", "... on OrderPlaced { exam { id accessionNumber } }"
+)
 STEPS: list[tuple[str, str, dict[str, str], dict[str, Any]]] = [
     ("scheduleExam", "ScheduleExamInput", DESK, {"resourceCode": RESOURCE}),
     ("confirmAppointment", "ExamInput", DESK, {}),
     ("checkIn", "ExamInput", DESK, {}),
     *[("completePrepItem", "CompletePrepItemInput", TECH, {"itemCode": c}) for c in PREP],
     ("startAcquisition", "StartAcquisitionInput", TECH, {"resourceCode": RESOURCE}),
-    ("completeAcquisition", "CompleteAcquisitionInput", TECH,
-     {"seriesCount": 3, "imageCount": 450}),
+    (
+        "completeAcquisition",
+        "CompleteAcquisitionInput",
+        TECH,
+        {"seriesCount": 3, "imageCount": 450},
+    ),
     ("validateMetadata", "ValidateMetadataInput", TECH, {}),
     ("registerStorage", "RegisterStorageInput", TECH, {"archiveLocation": "pacs://bench"}),
-    ("assignRead", "AssignReadInput", SUPERVISOR, {"radiologistCode": READER,
-                                                   "reason": "benchmark"}),
+    (
+        "assignRead",
+        "AssignReadInput",
+        SUPERVISOR,
+        {"radiologistCode": READER, "reason": "benchmark"},
+    ),
     ("openRead", "ExamInput", READER_H, {}),
-    ("saveReportDraft", "SaveReportDraftInput", READER_H,
-     {"sections": SECTIONS, "impression": "No acute findings.", "criticalLevel": "URGENT"}),
+    (
+        "saveReportDraft",
+        "SaveReportDraftInput",
+        READER_H,
+        {"sections": SECTIONS, "impression": "No acute findings.", "criticalLevel": "URGENT"},
+    ),
     ("signPreliminary", "ExamInput", READER_H, {}),
     ("signFinal", "ExamInput", READER_H, {}),
     ("notifyResult", "NotifyResultInput", READER_H, {}),
     ("acknowledgeResult", "ExamInput", REFERRER, {}),
-    ("recordFollowUp", "RecordFollowUpInput", READER_H,
-     {"recommendation": "CT chest in 12 months", "dueOn": "2030-01-01"}),
+    (
+        "recordFollowUp",
+        "RecordFollowUpInput",
+        READER_H,
+        {"recommendation": "CT chest in 12 months", "dueOn": "2030-01-01"},
+    ),
     ("submitSurvey", "SubmitSurveyInput", REFERRER, {"respondent": "REFERRER", "score": 5}),
     ("closeExam", "ExamInput", SUPERVISOR, {}),
 ]
@@ -77,31 +98,53 @@ MUTATIONS_PER_EXAM = 1 + len(STEPS)
 
 async def drive_exam(client: AsgiClient, n: int, slot: str) -> None:
     async def post(document: str, headers: dict[str, str], input: dict[str, Any]) -> Any:
-        body = await client.post_json("/graphql", {"query": document,
-                                                   "variables": {"input": input}}, headers)
+        body = await client.post_json(
+            "/graphql", {"query": document, "variables": {"input": input}}, headers
+        )
         if "errors" in body:
             raise RuntimeError(body["errors"])
         return next(iter(body["data"].values()))
 
-    placed = await post(PLACE, REFERRER, {
-        "orderSource": "BENCH", "placerOrderNumber": f"L{n:08d}",
-        "patientMrn": f"MRN{1 + n % 500:06d}", "referrerCode": "REF01",
-        "procedureCode": PROCEDURE, "siteCode": SITE, "priority": "ROUTINE",
-        "patientClass": "INPATIENT", "indication": "Cough", "icd10Code": "R05"})
+    placed = await post(
+        PLACE,
+        REFERRER,
+        {
+            "orderSource": "BENCH",
+            "placerOrderNumber": f"L{n:08d}",
+            "patientMrn": f"MRN{1 + n % 500:06d}",
+            "referrerCode": "REF01",
+            "procedureCode": PROCEDURE,
+            "siteCode": SITE,
+            "priority": "ROUTINE",
+            "patientClass": "INPATIENT",
+            "indication": "Cough",
+            "icd10Code": "R05",
+        },
+    )
     exam_id, accession = placed["exam"]["id"], placed["exam"]["accessionNumber"]
     for name, _, headers, extra in STEPS:
         values = {"examId": exam_id, **extra}
         if name == "scheduleExam":
             values["startsAt"] = slot
         if name == "validateMetadata":
-            values["header"] = {"accessionNumber": accession,
-                                "patientMrn": f"MRN{1 + n % 500:06d}", "modality": "CT",
-                                "bodyPart": "CHEST", "procedureCode": PROCEDURE}
+            values["header"] = {
+                "accessionNumber": accession,
+                "patientMrn": f"MRN{1 + n % 500:06d}",
+                "modality": "CT",
+                "bodyPart": "CHEST",
+                "procedureCode": PROCEDURE,
+            }
         if name == "registerStorage":
             values["studyInstanceUid"] = f"1.2.826.0.1.3680043.{n + 1}"
         result = await post(DOCUMENTS[name], headers, values)
-        if result["__typename"] in {"NotFound", "InvalidTransition", "PreconditionFailed",
-                                    "ValidationFailed", "Conflict", "SlotTaken"}:
+        if result["__typename"] in {
+            "NotFound",
+            "InvalidTransition",
+            "PreconditionFailed",
+            "ValidationFailed",
+            "Conflict",
+            "SlotTaken",
+        }:
             raise RuntimeError(f"exam {n}: {name} failed: {result}")
 
 
@@ -130,9 +173,13 @@ async def run(url: str, exams: int, concurrency: int) -> dict[str, Any]:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - began
     await db.dispose()
-    return {"exams_per_s": round(exams / elapsed, 2),
-            "mutations_per_s": round(exams * MUTATIONS_PER_EXAM / elapsed, 1),
-            "backend": db.backend, "exams": exams, "seconds": round(elapsed, 2)}
+    return {
+        "exams_per_s": round(exams / elapsed, 2),
+        "mutations_per_s": round(exams * MUTATIONS_PER_EXAM / elapsed, 1),
+        "backend": db.backend,
+        "exams": exams,
+        "seconds": round(elapsed, 2),
+    }
 
 
 def main() -> None:
@@ -143,8 +190,10 @@ def main() -> None:
     args = parser.parse_args()
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'lifecycle.db'}"
     result = asyncio.run(run(url, args.exams, args.concurrency))
-    print(f"{result['exams']} exams x {MUTATIONS_PER_EXAM} mutations in {result['seconds']} s "
-          f"on {result['backend']}")
+    print(
+        f"{result['exams']} exams x {MUTATIONS_PER_EXAM} mutations in {result['seconds']} s "
+        f"on {result['backend']}"
+    )
     print(json.dumps({k: result[k] for k in ("exams_per_s", "mutations_per_s", "backend")}))
 
 

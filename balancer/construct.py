@@ -1,0 +1,150 @@
+"""Building a first complete assignment: keep what still holds, then place the rest.
+
+Pins and still-valid current assignments are kept as they are (stability). Studies left over are
+placed in worklist order, each on the reader where it costs least: for a handful (an event) by
+exact insertion, for many (a cold start) by a vectorised sweep that appends each study behind the
+more urgent ones already placed, which is exact for lateness when nothing else is placed yet.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from balancer.objective import evaluate
+from balancer.problem import FloatArray, IntArray
+from balancer.state import State
+
+# Above this many studies to place, the vectorised sweep is used instead of exact insertion.
+EXACT_INSERT_LIMIT = 150
+
+
+def keep_current(state: State) -> list[int]:
+    """Place pins and still-valid current assignments; return the studies left to place."""
+    p = state.p
+    rest: list[int] = []
+    for k in range(p.n):
+        r = int(p.pinned[k]) if p.pinned[k] >= 0 else int(p.prior[k])
+        if r >= 0 and state.allowed(k, r):
+            state.add(k, r, refresh=False)
+        else:
+            rest.append(k)
+    state.refresh_all()
+    return rest
+
+
+def candidates(state: State, k: int) -> IntArray:
+    """Eligible readers with room in the study's cap group."""
+    elig = state.p.eligible[k]
+    g = int(state.p.group[k])
+    if g < 0:
+        return elig
+    room: IntArray = elig[state.used[elig, g] < state.p.slots[elig, g]]
+    return room
+
+
+def insert_exact(state: State, rest: list[int]) -> list[int]:
+    """Place each study where the objective grows least; return those no reader had room for."""
+    left: list[int] = []
+    for k in rest:
+        best, best_r = np.inf, -1
+        for r in candidates(state, k):
+            d = state.place_delta(k, int(r))
+            if d < best:
+                best, best_r = d, int(r)
+        if best_r < 0:
+            left.append(k)
+        else:
+            state.add(k, best_r)
+    return left
+
+
+def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> list[int]:
+    """Place studies in worklist order by marginal cost; return those no reader had room for.
+
+    `delay[k, r]` estimates the cost per minute of pushing back the studies that will follow
+    study k on reader r (from an earlier sweep); without it placing k only prices k itself.
+    """
+    p = state.p
+    w = p.params.weights
+    todo = set(rest)
+    # Work already on a worklist that is read before study k: its projected start.
+    ahead = p.busy.copy()
+    cap = p.capacity
+    left: list[int] = []
+    for k in range(p.n):
+        if k not in todo:
+            r0 = int(state.assign[k])
+            if r0 >= 0:
+                ahead[r0] += p.nominal[k] * p.inv_speed[r0]
+            continue
+        cand = candidates(state, k)
+        if cand.size == 0:
+            left.append(k)
+            continue
+        t = p.nominal[k] * p.inv_speed[cand]
+        finish = ahead[cand] + t
+        cost = p.late_weight[k] * np.maximum(finish - p.due[k], 0.0)
+        cost += w.age * np.maximum(finish - p.aged[k], 0.0)
+        load = state.load[cand]
+        cost += w.balance * (2.0 * load + t) * t / cap[cand]
+        ex = state.excess[cand]
+        f = p.fair_excess[k]
+        cost += w.fairness * (np.abs(ex + f) - np.abs(ex))
+        if p.prior[k] >= 0:
+            cost += w.stability * (cand != p.prior[k])
+        if delay is not None:
+            cost += t * delay[k, cand]
+        best = int(np.argmin(cost))
+        r = int(cand[best])
+        state.add(k, r, refresh=False)
+        ahead[r] += t[best]
+    state.refresh_all()
+    return left
+
+
+def delay_estimate(state: State) -> FloatArray:
+    """Per study and reader, the cost slope of the work placed after it there in `state`.
+
+    A study placed on a reader delays everything behind it; once those are late every minute
+    of delay costs their lateness (and age) weight. The slope is read off a complete
+    assignment, so a second sweep can price that knock-on delay.
+    """
+    p = state.p
+    slope = np.zeros((p.n + 1, p.m), dtype=np.float64)
+    for r in range(p.m):
+        idx = state.arr[r]
+        if idx.size == 0:
+            continue
+        fin = state.fin[r]
+        s = p.late_weight[idx] * (fin > p.due[idx]) + p.params.weights.age * (fin > p.aged[idx])
+        slope[idx, r] = s
+    # delay[k, r] = sum of slopes of studies after k on r (k itself excluded).
+    tail = np.cumsum(slope[::-1], axis=0)[::-1]
+    out: FloatArray = tail[1:]
+    return out
+
+
+def cold_start(
+    state: State, rest: list[int], sweeps: int, deadline: float
+) -> tuple[State, list[int]]:
+    """Sweep, then re-sweep pricing the knock-on delay read off the best plan so far.
+
+    Returns the best state found (a fresh one per sweep, since each re-places every study).
+    """
+    left = sweep(state, rest)
+    best, best_left = state, left
+    best_total = evaluate(state.p, state.assign)["total"]
+    delay = delay_estimate(state)
+    for _ in range(sweeps):
+        if time.perf_counter() > deadline:
+            break
+        trial = State(state.p)
+        trial_left = sweep(trial, keep_current(trial), delay)
+        total = evaluate(trial.p, trial.assign)["total"]
+        if total < best_total:
+            best, best_left, best_total = trial, trial_left, total
+        # Average with the previous estimate: plain iteration can oscillate.
+        delay = 0.5 * delay + 0.5 * delay_estimate(trial)
+    return best, best_left

@@ -1,0 +1,165 @@
+"""Local search: move single studies between readers while the whole objective drops.
+
+Every accepted move strictly lowers the objective including the stability price, so a study is
+only taken from a reader it suits when the gain in lateness, balance or mix pays for the move.
+Candidates are pruned: a study tries the few least-utilised readers who may take it and, when
+it is projected late, the few on which it would finish soonest (lateness depends on the work
+ahead of it, not on utilisation).
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left
+
+import numpy as np
+
+from balancer.construct import candidates
+from balancer.problem import FloatArray, IntArray
+from balancer.state import State
+
+# A move must gain at least this much (minutes-equivalent) to be taken: no churn on noise.
+MIN_GAIN = 1e-3
+# Least-utilised candidate readers tried for a study that is not late.
+NARROW = 3
+# A pull offers the target this many studies per round, for at most this many rounds.
+PULL_CANDIDATES = 24
+PULL_ROUNDS = 20
+# A re-plan searches around this many of the most pressed readers besides the touched ones.
+FOCUS = 3
+
+
+def _earliest(state: State, k: int, cand: IntArray) -> IntArray:
+    """The NARROW candidates on which study k would finish soonest (its slot in their order)."""
+    p = state.p
+    starts = np.empty(cand.size, dtype=np.float64)
+    for i, r in enumerate(cand):
+        pos = bisect_left(state.lists[r], k)
+        starts[i] = state.fin[r][pos - 1] if pos else p.busy[r]
+    starts += p.nominal[k] * p.inv_speed[cand]
+    picked: IntArray = cand[np.argpartition(starts, NARROW)[:NARROW]]
+    return picked
+
+
+def _best_move(state: State, k: int, a: int, util: FloatArray, late: bool) -> tuple[float, int]:
+    cand = candidates(state, k)
+    cand = cand[cand != a]
+    if cand.size == 0:
+        return 0.0, -1
+    if cand.size > NARROW:
+        # Balance gains come from the least utilised readers, lateness gains from those that
+        # would start the study soonest; nothing else is worth pricing.
+        pool = cand[np.argpartition(util[cand], NARROW)[:NARROW]]
+        if late:
+            pool = np.union1d(pool, _earliest(state, k, cand))
+        cand = pool
+    best, best_b = -MIN_GAIN, -1
+    for b in cand:
+        d = state.move_delta(k, int(b))
+        if d < best:
+            best, best_b = d, int(b)
+    return best, best_b
+
+
+def relocate(state: State, sources: list[int], deadline: float) -> int:
+    """One pass over the studies of `sources` (in order); returns the number of moves made."""
+    p = state.p
+    made = 0
+    for a in sources:
+        if time.perf_counter() > deadline:
+            break
+        util = state.utilisation()
+        # Tail first: the last studies of a worklist gain most from moving elsewhere.
+        for k in reversed(state.lists[a][:]):
+            if not state.movable(k) or state.assign[k] != a:
+                continue
+            pos = int(np.searchsorted(state.arr[a], k))
+            finish = state.fin[a][pos]
+            late = bool(finish > p.due[k] or finish > p.aged[k])
+            _, b = _best_move(state, k, a, util, late)
+            if b >= 0:
+                state.move(k, b)
+                util = state.utilisation()
+                made += 1
+            if time.perf_counter() > deadline:
+                break
+    return made
+
+
+def pull(state: State, targets: list[int], deadline: float) -> int:
+    """Offer each target reader the best study it may take from busier readers; returns moves.
+
+    The relocation pass looks from overloaded readers outward; this looks from an idle or
+    newly started reader inward, which is how a fresh shift gets work without waiting for
+    arrivals.
+    """
+    p = state.p
+    made = 0
+    for b in targets:
+        for _ in range(PULL_ROUNDS):
+            if time.perf_counter() > deadline:
+                return made
+            util = state.utilisation()
+            src = state.assign
+            mask = p.may_read[:, b] & (src >= 0) & (src != b) & (p.pinned < 0)
+            ks = np.flatnonzero(mask)
+            if ks.size == 0:
+                break
+            busier = util[src[ks]] > util[b]
+            ks = ks[busier]
+            if ks.size > PULL_CANDIDATES:
+                # Prefer work that sits late in busy worklists: the most to gain.
+                score = util[src[ks]] * 1e6 + ks
+                ks = ks[np.argpartition(-score, PULL_CANDIDATES)[:PULL_CANDIDATES]]
+            best, best_k = -MIN_GAIN, -1
+            for k in ks:
+                if not state.allowed(int(k), b):
+                    continue
+                d = state.move_delta(int(k), b)
+                if d < best:
+                    best, best_k = d, int(k)
+            if best_k < 0:
+                break
+            state.move(best_k, b)
+            made += 1
+    return made
+
+
+def underloaded(state: State, limit: int | None = None, margin: float = 0.05) -> list[int]:
+    """Readers whose utilisation is below the department's by more than `margin`, lowest first."""
+    util = state.utilisation()
+    mean = float(state.load.sum() / state.p.capacity.sum()) if state.p.m else 0.0
+    low = [int(r) for r in np.argsort(util) if util[r] < mean - margin]
+    return low if limit is None else low[:limit]
+
+
+def pressure_order(state: State, readers: list[int] | None = None) -> list[int]:
+    """Readers most worth relieving first: highest lateness, then highest utilisation."""
+    pool = list(range(state.p.m)) if readers is None else readers
+    util = state.utilisation()
+    return sorted(pool, key=lambda r: (-state.seq[r], -util[r]))
+
+
+def search(state: State, deadline: float) -> int:
+    """Relocation and pull passes over every reader until a round finds nothing or time is up."""
+    total = 0
+    while time.perf_counter() < deadline:
+        made = relocate(state, pressure_order(state), deadline)
+        made += pull(state, underloaded(state), deadline)
+        total += made
+        if made == 0:
+            break
+    return total
+
+
+def touch_up(state: State, touched: set[int], deadline: float) -> int:
+    """The re-plan search: relieve the readers an event touched and the most pressed, feed the idle.
+
+    A re-plan starts from a plan that was already searched, so only the neighbourhood of the
+    change is worth the time; everything else would only trade stability for noise.
+    """
+    sources = pressure_order(state)[:FOCUS]
+    sources += [r for r in pressure_order(state, sorted(touched)) if r not in sources]
+    made = relocate(state, sources, deadline)
+    made += pull(state, underloaded(state, FOCUS), deadline)
+    return made

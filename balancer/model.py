@@ -1,0 +1,175 @@
+"""The balancer's value objects: a snapshot of the department in, a plan out (ids, not rows)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Literal
+
+from domain.enums import PatientClass, Priority, RadiologistStatus, Subspecialty
+
+
+@dataclass(frozen=True, slots=True)
+class Study:
+    """An unread study as the balancer sees it, with the rules already applied by the caller.
+
+    `subspecialty` is the *required* credential (a rule may override the procedure's); `due_at`
+    is the turnaround deadline after rules. `read_minutes` is the expected read time at the
+    department's reference pace (`Params.reference_wrvu_per_hour`).
+    """
+
+    id: int
+    subspecialty: Subspecialty
+    site_id: int
+    priority: Priority
+    patient_class: PatientClass
+    wrvu: float
+    read_minutes: float
+    ready_at: datetime
+    due_at: datetime
+    assigned_to: int | None = None
+    opened_by: int | None = None
+    opened_at: datetime | None = None
+    pinned_to: int | None = None
+    allowed_radiologists: frozenset[int] | None = None
+    excluded_radiologists: frozenset[int] = frozenset()
+    cap_group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Radiologist:
+    """A reader: credentials, privileges valid at snapshot time, shift, status and pace."""
+
+    id: int
+    subspecialties: frozenset[Subspecialty]
+    site_privileges: frozenset[int]
+    status: RadiologistStatus
+    shift_start: datetime | None
+    shift_end: datetime | None
+    wrvu_per_hour: float
+
+
+def _frozen(mapping: Mapping[str, int] | None = None) -> Mapping[str, int]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the balancer may look at, frozen at `now`.
+
+    `studies` holds every unread study: waiting, assigned, pinned or already opened.
+    `caps` maps a study's `cap_group` to the most studies of that group one reader may hold.
+    """
+
+    now: datetime
+    studies: tuple[Study, ...]
+    radiologists: tuple[Radiologist, ...]
+    caps: Mapping[str, int] = field(default_factory=_frozen)
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """Relative weight of each objective term (all terms are expressed in minutes)."""
+
+    lateness: float = 1.0
+    age: float = 1.0
+    balance: float = 1.0
+    stability: float = 30.0
+    fairness: float = 10.0
+
+
+def _default_priority_weights() -> Mapping[Priority, float]:
+    return MappingProxyType({Priority.STAT: 10.0, Priority.URGENT: 3.0, Priority.ROUTINE: 1.0})
+
+
+def _default_tiers() -> Mapping[Priority, int]:
+    return MappingProxyType({Priority.STAT: 0, Priority.URGENT: 1, Priority.ROUTINE: 1})
+
+
+Mode = Literal["fast", "improve"]
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """How to trade the objective terms off, and how long to search.
+
+    `age_limit_minutes`: a study waiting longer than this is promoted (its effective due time
+    is `ready_at + age_limit`) and every further minute of waiting costs `weights.age`.
+    `time_limit_s` bounds a re-plan (most studies keep their reader), `cold_time_limit_s` a plan
+    that has to place many studies; `mode="improve"` then hands the fast plan to CP-SAT as a
+    complete hint for `improve_time_limit_s` more. `priority_tiers` orders worklists: a lower
+    tier is always read first, and within a tier the earliest effective due time goes first.
+    """
+
+    weights: Weights = field(default_factory=Weights)
+    priority_weights: Mapping[Priority, float] = field(default_factory=_default_priority_weights)
+    age_limit_minutes: float = 360.0
+    reference_wrvu_per_hour: float = 8.0
+    time_limit_s: float = 0.08
+    cold_time_limit_s: float = 2.0
+    sweeps: int = 4
+    mode: Mode = "fast"
+    improve_time_limit_s: float = 10.0
+    priority_tiers: Mapping[Priority, int] = field(default_factory=_default_tiers)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One study on one reader's worklist, at `position` (0 = read next), with the why."""
+
+    study_id: int
+    radiologist_id: int
+    position: int
+    projected_start: datetime
+    projected_finish: datetime
+    reason: str
+    moved: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The balancer's answer: who reads what in which order, what cannot be placed, and why."""
+
+    assignments: Mapping[int, Assignment]
+    unassignable: Mapping[int, str]
+    objective: Mapping[str, float]
+    formulation: str
+    duration_ms: float
+
+    def worklist(self, radiologist_id: int) -> tuple[Assignment, ...]:
+        """The reader's ordered worklist, next study first."""
+        items = [a for a in self.assignments.values() if a.radiologist_id == radiologist_id]
+        return tuple(sorted(items, key=lambda a: a.position))
+
+    def moved(self) -> frozenset[int]:
+        """Studies whose reader differs from the snapshot's `assigned_to`."""
+        return frozenset(a.study_id for a in self.assignments.values() if a.moved)
+
+
+class ViolationCode(StrEnum):
+    """What a plan can get wrong; `validate` names each breach with one of these."""
+
+    UNKNOWN_STUDY = "UNKNOWN_STUDY"
+    UNKNOWN_RADIOLOGIST = "UNKNOWN_RADIOLOGIST"
+    DROPPED = "DROPPED"
+    DOUBLE_BOOKED = "DOUBLE_BOOKED"
+    INELIGIBLE = "INELIGIBLE"
+    OPENED_MOVED = "OPENED_MOVED"
+    PIN_BROKEN = "PIN_BROKEN"
+    CAP_EXCEEDED = "CAP_EXCEEDED"
+    BAD_POSITION = "BAD_POSITION"
+    BAD_ORDER = "BAD_ORDER"
+    WRONGLY_UNASSIGNABLE = "WRONGLY_UNASSIGNABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One way a plan breaks a hard rule."""
+
+    code: ViolationCode
+    message: str
+    study_id: int | None = None
+    radiologist_id: int | None = None

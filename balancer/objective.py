@@ -1,0 +1,33 @@
+"""The objective, evaluated from scratch: the reference every solver's answer is scored by."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from balancer.problem import IntArray, Problem
+from balancer.terms import age, balance, fairness, lateness, stability
+
+TERMS = ("lateness", "age", "balance", "fairness", "stability")
+
+
+def evaluate(problem: Problem, assign: IntArray) -> dict[str, float]:
+    """Each weighted term and their `total` for an assignment (reader index per study, -1: none)."""
+    terms = dict.fromkeys(TERMS, 0.0)
+    load = problem.busy.copy()
+    excess = np.zeros(problem.m, dtype=np.float64)
+    for r in range(problem.m):
+        idx = np.flatnonzero(assign == r).astype(np.int64)  # ascending = worklist order
+        if idx.size == 0:
+            continue
+        times = problem.nominal[idx] * problem.inv_speed[r]
+        finish = problem.busy[r] + np.cumsum(times)
+        terms["lateness"] += lateness.cost(problem, idx, finish)
+        terms["age"] += age.cost(problem, idx, finish)
+        load[r] += float(times.sum())
+        excess[r] = float(problem.fair_excess[idx].sum())
+    if problem.m:
+        terms["balance"] = balance.cost(problem, load)
+    terms["fairness"] = fairness.cost(problem, excess)
+    terms["stability"] = stability.cost(problem, assign)
+    terms["total"] = sum(terms[t] for t in TERMS)
+    return terms

@@ -1,0 +1,26 @@
+"""The worklist order: STAT first, then earliest effective due time (age promotes old work).
+
+The order is a fixed rule rather than a decision, so the objective becomes a function of who
+reads what alone. Earliest-due-date first minimises the worst lateness on one reader, and the age
+limit caps how long a far-due study can be pushed back by a stream of newer urgent ones.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from balancer.model import Params, Study
+
+SortKey = tuple[int, datetime, datetime, int]
+
+
+def effective_due(study: Study, params: Params) -> datetime:
+    """The due time, or the age limit if that comes first."""
+    aged = study.ready_at + timedelta(minutes=params.age_limit_minutes)
+    return min(study.due_at, aged)
+
+
+def sort_key(study: Study, params: Params) -> SortKey:
+    """Position key in every worklist: smaller is read first."""
+    tier = params.priority_tiers.get(study.priority, 1)
+    return (tier, effective_due(study, params), study.ready_at, study.id)

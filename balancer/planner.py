@@ -1,0 +1,105 @@
+"""`plan(snapshot, params)`: the balancer's one entry point, a pure function of its inputs."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from balancer import construct, improve
+from balancer.model import Assignment, Params, Plan, Snapshot
+from balancer.objective import evaluate
+from balancer.problem import Problem, compile_problem
+from balancer.state import State
+
+
+def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
+    """Assign and order every unread study; report what cannot be placed and why."""
+    started = time.perf_counter()
+    params = params or Params()
+    problem = compile_problem(snapshot, params)
+    state = State(problem)
+    rest = construct.keep_current(state)
+    cold = len(rest) > construct.EXACT_INSERT_LIMIT
+    if cold:
+        deadline = started + params.cold_time_limit_s
+        state, capped = construct.cold_start(state, rest, params.sweeps, deadline)
+    else:
+        deadline = started + params.time_limit_s
+        capped = construct.insert_exact(state, rest)
+    if cold:
+        improve.search(state, deadline)
+    else:
+        touched = {int(state.assign[k]) for k in rest if state.assign[k] >= 0}
+        improve.touch_up(state, touched, deadline)
+    formulation = ("sweep" if cold else "insert") + "+relocate"
+    if params.mode == "improve" and problem.n:
+        from balancer import cpsat  # CP-SAT is only imported when asked for
+
+        if cpsat.improve(state, params.improve_time_limit_s):
+            formulation += "+cpsat"
+    return build_plan(problem, state, capped, formulation, started)
+
+
+def build_plan(
+    problem: Problem, state: State, capped: list[int], formulation: str, started: float
+) -> Plan:
+    """Turn a search state into the frozen Plan, each assignment with its reason."""
+    snap = problem.snapshot
+    now = snap.now
+    assignments: dict[int, Assignment] = {}
+    ids = problem.reader_ids
+    roster = len(snap.radiologists)
+    for rid, studies in problem.opened.items():
+        for pos, s in enumerate(studies):
+            assignments[s.id] = Assignment(
+                study_id=s.id,
+                radiologist_id=rid,
+                position=pos,
+                projected_start=now,
+                projected_finish=now,
+                reason=f"opened by radiologist {rid}: never moved",
+            )
+    util = state.utilisation()
+    for r, lst in enumerate(state.lists):
+        rid = ids[r]
+        first = len(problem.opened.get(rid, ()))
+        fin = state.fin[r]
+        cap_min = problem.capacity[r]
+        for j, k in enumerate(lst):
+            s = problem.studies[k]
+            t = problem.read_time(k, r)
+            finish = float(fin[j])
+            due_in = problem.due[k]
+            if problem.pinned[k] >= 0:
+                why = "pinned by a supervisor"
+            elif problem.prior[k] == r:
+                why = "kept: still a good fit"
+            else:
+                why = "best fit"
+            assignments[s.id] = Assignment(
+                study_id=s.id,
+                radiologist_id=rid,
+                position=first + j,
+                projected_start=now + timedelta(minutes=finish - t),
+                projected_finish=now + timedelta(minutes=finish),
+                reason=(
+                    f"{why}; {len(problem.eligible[k])} of {roster} radiologists eligible; "
+                    f"{s.priority} {s.patient_class} due in {due_in:.0f} min, projected start "
+                    f"in {finish - t:.0f} min; reader load {state.load[r]:.0f} min of "
+                    f"{cap_min:.0f} min left in shift ({util[r]:.0%})"
+                    + (f"; {problem.lapsed_pins[s.id]}" if s.id in problem.lapsed_pins else "")
+                ),
+                moved=s.assigned_to is not None and s.assigned_to != rid,
+            )
+    unassignable = dict(problem.unassignable)
+    for k in capped:
+        s = problem.studies[k]
+        unassignable[s.id] = f"every eligible radiologist is at the cap for {s.cap_group}"
+    objective = evaluate(problem, state.assign)
+    return Plan(
+        assignments=assignments,
+        unassignable=unassignable,
+        objective=objective,
+        formulation=formulation,
+        duration_ms=(time.perf_counter() - started) * 1000.0,
+    )

@@ -1,0 +1,197 @@
+"""The snapshot compiled into arrays: readers and movable studies by index, minutes from now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from balancer.eligibility import EligibilityIndex, unassignable_reason
+from balancer.model import Params, Snapshot, Study
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+# A reader whose shift ends within this many minutes still counts this much capacity, so that
+# balance against remaining capacity does not divide by (nearly) zero.
+MIN_CAPACITY_MINUTES = 15.0
+
+
+def minutes(later: datetime, earlier: datetime) -> float:
+    """Minutes from `earlier` to `later` (negative when `later` is before)."""
+    return (later - earlier).total_seconds() / 60.0
+
+
+@dataclass(slots=True)
+class Problem:
+    """Arrays the construction, search and CP-SAT model share; study index = worklist order rank."""
+
+    snapshot: Snapshot
+    params: Params
+    reader_ids: list[int]
+    reader_index: dict[int, int]
+    inv_speed: FloatArray  # minutes per reference minute, per reader
+    capacity: FloatArray  # remaining shift minutes, per reader
+    busy: FloatArray  # minutes left on studies already opened, per reader
+    studies: list[Study]  # movable studies (not opened, with an eligible reader), in key order
+    nominal: FloatArray  # read minutes at the reference pace
+    wrvu: FloatArray
+    due: FloatArray  # minutes from now
+    aged: FloatArray  # minutes from now until the age limit is reached
+    late_weight: FloatArray  # weights.lateness x priority weight, per study
+    fair_excess: FloatArray  # wRVU above the department's wRVU-per-minute density
+    eligible: list[IntArray]  # reader indices per study
+    may_read: npt.NDArray[np.bool_]  # [study, reader] eligibility as a matrix
+    prior: IntArray  # reader index of a still-valid current assignment, else -1
+    pinned: IntArray  # reader index of a kept supervisor pin, else -1
+    group: IntArray  # cap group index, else -1
+    slots: IntArray  # [reader, group] studies the reader may still take in the group
+    opened: dict[int, list[Study]]  # reader id -> opened studies, read first
+    unassignable: dict[int, str]
+    lapsed_pins: dict[int, str]
+
+    @property
+    def n(self) -> int:
+        """Number of movable studies."""
+        return len(self.studies)
+
+    @property
+    def m(self) -> int:
+        """Number of readers who may take work now."""
+        return len(self.reader_ids)
+
+    def read_time(self, k: int, r: int) -> float:
+        """Minutes reader `r` is expected to need for study `k`."""
+        return float(self.nominal[k] * self.inv_speed[r])
+
+
+def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
+    """Resolve eligibility, pins and caps once and lay the movable studies out in worklist order."""
+    now = snapshot.now
+    index = EligibilityIndex(snapshot.radiologists, now)
+    active = [r for r in snapshot.radiologists if index.is_active(r.id)]
+    reader_ids = [r.id for r in active]
+    reader_index = {rid: i for i, rid in enumerate(reader_ids)}
+    ref = params.reference_wrvu_per_hour
+    inv_speed = np.array([ref / r.wrvu_per_hour for r in active], dtype=np.float64)
+    capacity = np.array(
+        [
+            max(MIN_CAPACITY_MINUTES, minutes(r.shift_end, now)) if r.shift_end else 0.0
+            for r in active
+        ],
+        dtype=np.float64,
+    )
+    inv_speed_of = {r.id: ref / r.wrvu_per_hour for r in snapshot.radiologists}
+
+    groups = sorted(
+        {s.cap_group for s in snapshot.studies if s.cap_group and s.cap_group in snapshot.caps}
+    )
+    group_index = {g: i for i, g in enumerate(groups)}
+    slots = np.zeros((len(active), len(groups)), dtype=np.int64)
+    for g, gi in group_index.items():
+        slots[:, gi] = snapshot.caps[g]
+
+    busy = np.zeros(len(active), dtype=np.float64)
+    opened: dict[int, list[Study]] = {}
+    movable: list[tuple[Study, tuple[int, ...]]] = []
+    unassignable: dict[int, str] = {}
+    for study in snapshot.studies:
+        if study.opened_by is not None:
+            opened.setdefault(study.opened_by, []).append(study)
+            r = reader_index.get(study.opened_by)
+            if r is not None:
+                spent = minutes(now, study.opened_at) if study.opened_at else 0.0
+                need = study.read_minutes * inv_speed_of.get(study.opened_by, 1.0)
+                busy[r] += max(0.0, need - spent)
+                if study.cap_group in group_index:
+                    slots[r, group_index[study.cap_group]] -= 1
+            continue
+        readers = index.readers(study)
+        if readers:
+            movable.append((study, readers))
+        else:
+            unassignable[study.id] = unassignable_reason(study, snapshot.radiologists, now)
+    for studies in opened.values():
+        studies.sort(key=lambda s: (s.opened_at or now, s.id))
+
+    # Worklist order (ordering.sort_key), vectorised: tier, effective due, ready time, id.
+    due_all = np.array([minutes(st.due_at, now) for st, _ in movable], dtype=np.float64)
+    ready_all = np.array([minutes(st.ready_at, now) for st, _ in movable], dtype=np.float64)
+    aged_all = ready_all + params.age_limit_minutes
+    tiers = params.priority_tiers
+    tier = np.array([tiers.get(st.priority, 1) for st, _ in movable], dtype=np.int64)
+    ids = np.array([st.id for st, _ in movable], dtype=np.int64)
+    order = np.lexsort((ids, ready_all, np.minimum(due_all, aged_all), tier))
+    movable = [movable[i] for i in order]
+    due, aged = due_all[order], aged_all[order]
+    studies = [st for st, _ in movable]
+    n = len(studies)
+    as_indices: dict[tuple[int, ...], IntArray] = {}
+    eligible = []
+    for _, rs in movable:
+        arr = as_indices.get(rs)
+        if arr is None:
+            arr = np.array([reader_index[rid] for rid in rs], dtype=np.int64)
+            as_indices[rs] = arr
+        eligible.append(arr)
+    may_read = np.zeros((n, len(active)), dtype=np.bool_)
+    if n:
+        rows = np.repeat(np.arange(n), [len(e) for e in eligible])
+        may_read[rows, np.concatenate(eligible)] = True
+    nominal = np.array([st.read_minutes for st in studies], dtype=np.float64)
+    wrvu = np.array([st.wrvu for st in studies], dtype=np.float64)
+    pw = params.priority_weights
+    late_weight = np.array(
+        [params.weights.lateness * pw.get(s.priority, 1.0) for s in studies], dtype=np.float64
+    )
+    density = float(wrvu.sum() / nominal.sum()) if n and nominal.sum() > 0 else 0.0
+    fair_excess = wrvu - density * nominal
+    group = np.array(
+        [group_index.get(s.cap_group, -1) if s.cap_group else -1 for s in studies], dtype=np.int64
+    )
+
+    prior = np.full(n, -1, dtype=np.int64)
+    pinned = np.full(n, -1, dtype=np.int64)
+    lapsed: dict[int, str] = {}
+    for k, (study, readers) in enumerate(movable):
+        if study.pinned_to is not None:
+            r = reader_index.get(study.pinned_to)
+            gi = int(group[k])
+            if study.pinned_to not in readers or r is None:
+                lapsed[study.id] = f"pin to radiologist {study.pinned_to} lapsed: not eligible now"
+            elif gi >= 0 and slots[r, gi] <= 0:
+                lapsed[study.id] = f"pin to radiologist {study.pinned_to} lapsed: cap reached"
+            else:
+                pinned[k] = r
+                if gi >= 0:
+                    slots[r, gi] -= 1
+        if study.assigned_to is not None and study.assigned_to in readers:
+            prior[k] = reader_index[study.assigned_to]
+
+    return Problem(
+        snapshot=snapshot,
+        params=params,
+        reader_ids=reader_ids,
+        reader_index=reader_index,
+        inv_speed=inv_speed,
+        capacity=capacity,
+        busy=busy,
+        studies=studies,
+        nominal=nominal,
+        wrvu=wrvu,
+        due=due,
+        aged=aged,
+        late_weight=late_weight,
+        fair_excess=fair_excess,
+        eligible=eligible,
+        may_read=may_read,
+        prior=prior,
+        pinned=pinned,
+        group=group,
+        slots=slots,
+        opened=opened,
+        unassignable=unassignable,
+        lapsed_pins=lapsed,
+    )

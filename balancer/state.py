@@ -1,0 +1,190 @@
+"""The mutable search state: each reader's ordered worklist with cached finish times and term sums.
+
+Study indices are worklist-order ranks, so a worklist is a sorted list of ints and an insertion
+point is a bisection. Every change keeps the per-term running sums exact, so a move's effect on
+the full objective is computed from the two readers it touches.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+
+import numpy as np
+
+from balancer.problem import FloatArray, IntArray, Problem
+from balancer.terms import age, balance, lateness
+
+EMPTY = np.zeros(0, dtype=np.int64)
+
+
+class State:
+    """An assignment under construction or search, with exact incremental costs."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.p = problem
+        n, m = problem.n, problem.m
+        self.assign: IntArray = np.full(n, -1, dtype=np.int64)
+        self.lists: list[list[int]] = [[] for _ in range(m)]
+        self.arr: list[IntArray] = [EMPTY] * m
+        self.fin: list[FloatArray] = [np.zeros(0)] * m
+        self.seq = np.zeros(m, dtype=np.float64)  # lateness + age per reader
+        self.load = problem.busy.copy()
+        self.excess = np.zeros(m, dtype=np.float64)
+        self.used = np.zeros_like(problem.slots)
+        self.s1 = float(self.load.sum())
+        self.s2 = float((self.load * self.load / problem.capacity).sum()) if m else 0.0
+        self.ctot = float(problem.capacity.sum())
+        self.moves = 0
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def sequence_cost(self, idx: IntArray, finish: FloatArray) -> float:
+        """Lateness plus age of studies `idx` finishing at `finish`."""
+        return lateness.cost(self.p, idx, finish) + age.cost(self.p, idx, finish)
+
+    def _finish(self, r: int, idx: IntArray) -> FloatArray:
+        finish: FloatArray = self.p.busy[r] + np.cumsum(self.p.nominal[idx] * self.p.inv_speed[r])
+        return finish
+
+    def allowed(self, k: int, r: int) -> bool:
+        """True when reader `r` has room in study `k`'s cap group."""
+        g = int(self.p.group[k])
+        return g < 0 or self.p.pinned[k] >= 0 or self.used[r, g] < self.p.slots[r, g]
+
+    def insert_delta(self, k: int, r: int) -> float:
+        """Change of lateness + age if study `k` joins reader `r` (not balance or the rest)."""
+        lst = self.lists[r]
+        pos = bisect_left(lst, k)
+        t = self.p.nominal[k] * self.p.inv_speed[r]
+        fin = self.fin[r]
+        start = fin[pos - 1] if pos > 0 else self.p.busy[r]
+        one = np.array([k], dtype=np.int64)
+        d = self.sequence_cost(one, np.array([start + t]))
+        if pos < len(lst):
+            idx, f = self.arr[r][pos:], fin[pos:]
+            d += self.sequence_cost(idx, f + t) - self.sequence_cost(idx, f)
+        return d
+
+    def remove_delta(self, k: int, r: int) -> float:
+        """Change of lateness + age if study `k` leaves reader `r`."""
+        lst = self.lists[r]
+        pos = bisect_left(lst, k)
+        t = self.p.nominal[k] * self.p.inv_speed[r]
+        fin = self.fin[r]
+        one = np.array([k], dtype=np.int64)
+        d = -self.sequence_cost(one, fin[pos : pos + 1])
+        if pos + 1 < len(lst):
+            idx, f = self.arr[r][pos + 1 :], fin[pos + 1 :]
+            d += self.sequence_cost(idx, f - t) - self.sequence_cost(idx, f)
+        return d
+
+    def balance_delta(self, changes: list[tuple[int, float]]) -> float:
+        """Change of the balance term if reader loads change by the given minutes."""
+        cap = self.p.capacity
+        s1, s2 = self.s1, self.s2
+        for r, dl in changes:
+            old = self.load[r]
+            s1 += dl
+            s2 += ((old + dl) ** 2 - old * old) / cap[r]
+        return balance.from_sums(self.p, s1, s2, self.ctot) - balance.from_sums(
+            self.p, self.s1, self.s2, self.ctot
+        )
+
+    def fairness_delta(self, k: int, a: int, b: int) -> float:
+        """Change of the fairness term if study `k` moves from reader `a` (-1: none) to `b`."""
+        f = self.p.fair_excess[k]
+        d = 0.0
+        if a >= 0:
+            d += abs(self.excess[a] - f) - abs(self.excess[a])
+        if b >= 0:
+            d += abs(self.excess[b] + f) - abs(self.excess[b])
+        return self.p.params.weights.fairness * d
+
+    def stability_delta(self, k: int, a: int, b: int) -> float:
+        """Change of the stability term if study `k` moves from `a` to `b`."""
+        prior = self.p.prior[k]
+        if prior < 0:
+            return 0.0
+        return self.p.params.weights.stability * (int(b != prior) - int(a != prior))
+
+    def place_delta(self, k: int, r: int) -> float:
+        """Change of the whole objective if unplaced study `k` joins reader `r`."""
+        t = float(self.p.nominal[k] * self.p.inv_speed[r])
+        return (
+            self.insert_delta(k, r)
+            + self.balance_delta([(r, t)])
+            + self.fairness_delta(k, -1, r)
+            + self.stability_delta(k, -1, r)
+        )
+
+    def move_delta(self, k: int, b: int) -> float:
+        """Change of the whole objective if placed study `k` moves to reader `b`."""
+        a = int(self.assign[k])
+        nominal = float(self.p.nominal[k])
+        ta, tb = nominal * self.p.inv_speed[a], nominal * self.p.inv_speed[b]
+        return (
+            self.remove_delta(k, a)
+            + self.insert_delta(k, b)
+            + self.balance_delta([(a, -ta), (b, tb)])
+            + self.fairness_delta(k, a, b)
+            + self.stability_delta(k, a, b)
+        )
+
+    # -- changes ------------------------------------------------------------------------------
+    def _refresh(self, r: int) -> None:
+        idx = np.array(self.lists[r], dtype=np.int64)
+        self.arr[r] = idx
+        self.fin[r] = self._finish(r, idx)
+        self.seq[r] = self.sequence_cost(idx, self.fin[r])
+
+    def _shift_load(self, r: int, dl: float) -> None:
+        old = self.load[r]
+        self.s1 += dl
+        self.s2 += ((old + dl) ** 2 - old * old) / self.p.capacity[r]
+        self.load[r] = old + dl
+
+    def add(self, k: int, r: int, *, refresh: bool = True) -> None:
+        """Put study `k` on reader `r`'s worklist."""
+        lst = self.lists[r]
+        lst.insert(bisect_left(lst, k), k)
+        self.assign[k] = r
+        self._shift_load(r, float(self.p.nominal[k] * self.p.inv_speed[r]))
+        self.excess[r] += self.p.fair_excess[k]
+        g = int(self.p.group[k])
+        if g >= 0 and self.p.pinned[k] < 0:
+            self.used[r, g] += 1
+        if refresh:
+            self._refresh(r)
+
+    def remove(self, k: int, *, refresh: bool = True) -> int:
+        """Take study `k` off its worklist; returns the reader it was on."""
+        r = int(self.assign[k])
+        lst = self.lists[r]
+        del lst[bisect_left(lst, k)]
+        self.assign[k] = -1
+        self._shift_load(r, -float(self.p.nominal[k] * self.p.inv_speed[r]))
+        self.excess[r] -= self.p.fair_excess[k]
+        g = int(self.p.group[k])
+        if g >= 0 and self.p.pinned[k] < 0:
+            self.used[r, g] -= 1
+        if refresh:
+            self._refresh(r)
+        return r
+
+    def move(self, k: int, b: int) -> None:
+        """Move placed study `k` to reader `b`."""
+        self.remove(k)
+        self.add(k, b)
+        self.moves += 1
+
+    def refresh_all(self) -> None:
+        """Recompute every cached worklist after bulk adds with `refresh=False`."""
+        for r in range(self.p.m):
+            self._refresh(r)
+
+    def utilisation(self) -> FloatArray:
+        """Load over remaining capacity, per reader."""
+        return self.load / self.p.capacity
+
+    def movable(self, k: int) -> bool:
+        """True unless a kept supervisor pin holds study `k`."""
+        return bool(self.p.pinned[k] < 0)

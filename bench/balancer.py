@@ -1,0 +1,282 @@
+"""Bench the balancer: cold plan, 50 single-event re-plans, and the gap to a 60 s CP-SAT run.
+
+python -m bench.balancer [--quick] [--seed N]
+
+Prints progress and per-instance figures; the LAST line is the JSON for 5,000 studies x 100
+radiologists: {"open", "radiologists", "cold_ms", "replan_p95_ms", "churn", "gap", "ineligible"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import numpy as np
+
+from balancer import Params, Plan, Snapshot, ViolationCode, plan, validate
+from balancer.cpsat import solve
+from balancer.objective import evaluate
+from balancer.problem import IntArray, compile_problem
+from balancer.simulation.department import bench_snapshot as department
+from balancer.simulation.department import make_study
+from domain.enums import RadiologistStatus
+
+EVENTS = ("arrive", "finish", "leave")
+EVENT_WEIGHTS = (0.5, 0.4, 0.1)
+
+
+@dataclasses.dataclass
+class Figures:
+    """What one instance measured."""
+
+    open: int
+    radiologists: int
+    cold_ms: float
+    replan_ms: list[float] = dataclasses.field(default_factory=list)
+    churn: list[float] = dataclasses.field(default_factory=list)
+    violations: int = 0
+    ineligible: int = 0
+    gap: float = 0.0
+    gap_to_bound: float | None = None
+
+    def summary(self) -> dict[str, object]:
+        """The JSON figures."""
+        return {
+            "open": self.open,
+            "radiologists": self.radiologists,
+            "cold_ms": round(self.cold_ms, 1),
+            "replan_p95_ms": round(float(np.percentile(self.replan_ms, 95)), 1),
+            "churn": round(float(np.mean(self.churn)), 5),
+            "gap": round(self.gap, 5),
+            "ineligible": self.ineligible,
+        }
+
+
+def carry_over(snapshot: Snapshot, result: Plan) -> Snapshot:
+    """The plan's readers become the studies' current assignment."""
+    studies = tuple(
+        dataclasses.replace(
+            s,
+            assigned_to=(
+                result.assignments[s.id].radiologist_id if s.id in result.assignments else None
+            ),
+        )
+        for s in snapshot.studies
+    )
+    return dataclasses.replace(snapshot, studies=studies)
+
+
+def next_event(
+    rng: random.Random, snap: Snapshot, result: Plan, next_id: int
+) -> tuple[str, Snapshot, set[int]]:
+    """One event applied to the carried-over snapshot, a minute later; returns touched studies."""
+    kind = rng.choices(EVENTS, weights=EVENT_WEIGHTS)[0]
+    now = snap.now + timedelta(minutes=1)
+    snap = dataclasses.replace(carry_over(snap, result), now=now)
+    studies = list(snap.studies)
+    if kind == "arrive":
+        study, _ = make_study(rng, next_id, now)
+        return kind, dataclasses.replace(snap, studies=(*studies, study)), {next_id}
+    available = [r for r in snap.radiologists if r.status is RadiologistStatus.AVAILABLE]
+    if kind == "finish":
+        readers = [r.id for r in available if any(s.opened_by == r.id for s in studies)]
+        rid = rng.choice(readers)
+        done = next(s for s in studies if s.opened_by == rid)
+        studies.remove(done)
+        touched = {done.id}
+        nxt = next((a for a in result.worklist(rid) if a.study_id != done.id), None)
+        if nxt is not None:
+            j = next(i for i, s in enumerate(studies) if s.id == nxt.study_id)
+            if studies[j].opened_by is None:
+                studies[j] = dataclasses.replace(studies[j], opened_by=rid, opened_at=now)
+                touched.add(studies[j].id)
+        return kind, dataclasses.replace(snap, studies=tuple(studies)), touched
+    leaver = rng.choice(available)
+    roster = tuple(
+        dataclasses.replace(r, status=RadiologistStatus.OFF) if r.id == leaver.id else r
+        for r in snap.radiologists
+    )
+    touched = {a.study_id for a in result.worklist(leaver.id)}
+    return kind, dataclasses.replace(snap, radiologists=roster), touched
+
+
+def churn_of(before: Plan, after: Plan, snap: Snapshot, touched: set[int]) -> float:
+    """Share of untouched, still-assigned studies that the re-plan moved to another reader."""
+    opened = {s.id for s in snap.studies if s.opened_by is not None}
+    untouched = [
+        sid
+        for sid, a in before.assignments.items()
+        if sid in after.assignments and sid not in touched and sid not in opened
+    ]
+    moved = sum(
+        1
+        for sid in untouched
+        if after.assignments[sid].radiologist_id != before.assignments[sid].radiologist_id
+    )
+    return moved / len(untouched) if untouched else 0.0
+
+
+def checked(snap: Snapshot, result: Plan, fig: Figures) -> Plan:
+    """Validate a plan and count what it breaks."""
+    violations = validate(snap, result)
+    fig.violations += len(violations)
+    fig.ineligible += sum(1 for v in violations if v.code is ViolationCode.INELIGIBLE)
+    return result
+
+
+def assignment(snap: Snapshot, result: Plan, params: Params) -> tuple[IntArray, float]:
+    """The plan as the solver's array, and its objective."""
+    problem = compile_problem(snap, params)
+    where = {s.id: k for k, s in enumerate(problem.studies)}
+    assign = np.full(problem.n, -1, dtype=np.int64)
+    for sid, a in result.assignments.items():
+        if sid in where:
+            assign[where[sid]] = problem.reader_index[a.radiologist_id]
+    return assign, evaluate(problem, assign)["total"]
+
+
+def reference_gap(
+    snap: Snapshot, result: Plan, params: Params, seconds: float
+) -> tuple[float, float | None, str]:
+    """Relative distance of the plan from the best known solution.
+
+    Best known = the best of: the plan itself, CP-SAT given `seconds` with the plan as a
+    complete hint, and the fast path's own search given `seconds` from a cold start. CP-SAT's
+    bound is reported too (it is weak: see docs/balancer.md).
+    """
+    problem = compile_problem(snap, params)
+    assign, ours = assignment(snap, result, params)
+    out = solve(problem, assign, seconds)
+    best = ours
+    cp = evaluate(problem, out.assign)["total"] if out.assign is not None else float("inf")
+    long_plan = plan(snap, dataclasses.replace(params, cold_time_limit_s=seconds))
+    _, long_total = assignment(snap, long_plan, params)
+    best = min(ours, cp, long_total)
+    gap = (ours - best) / best if best > 0 else 0.0
+    to_bound = (ours - out.bound) / ours if out.bound > 0 and ours > 0 else None
+    note = (
+        f"ours {ours:,.0f}; CP-SAT {out.status} in {out.wall_s:.0f} s: {cp:,.0f} "
+        f"(bound {out.bound:,.0f}); own search {seconds:.0f} s: {long_total:,.0f}"
+    )
+    return gap, to_bound, note
+
+
+def run(n: int, m: int, seed: int, events: int, reference_s: float) -> Figures:
+    """Cold plan, `events` re-plans, and the gap of the cold plan to the reference."""
+    params = Params()
+    snap = department(seed, n, m)
+    cold = checked(snap, plan(snap, params), Figures(n, m, 0.0))
+    fig = Figures(n, m, cold.duration_ms)
+    checked(snap, cold, fig)
+    print(
+        f"{n}x{m} cold: {cold.duration_ms:.0f} ms via {cold.formulation}, "
+        f"objective {cold.objective['total']:,.0f}, {len(cold.unassignable)} unassignable",
+        flush=True,
+    )
+    rng = random.Random(seed + 1)
+    current, result = snap, cold
+    for i in range(events):
+        kind, current, touched = next_event(rng, current, result, 1_000_000 + i)
+        after = checked(current, plan(current, params), fig)
+        fig.replan_ms.append(after.duration_ms)
+        fig.churn.append(churn_of(result, after, current, touched))
+        result = after
+        if (i + 1) % 10 == 0:
+            print(
+                f"  event {i + 1}/{events} ({kind}): {after.duration_ms:.0f} ms, "
+                f"churn {fig.churn[-1]:.4f}",
+                flush=True,
+            )
+    gap, to_bound, note = reference_gap(snap, cold, params, reference_s)
+    fig.gap, fig.gap_to_bound = gap, to_bound
+    print(f"  reference: {note}; gap {gap:.4%}", flush=True)
+    if fig.violations:
+        print(f"  !! {fig.violations} validation violations", flush=True)
+    return fig
+
+
+def compare(n: int, m: int, seed: int, seconds: float) -> None:
+    """Formulations side by side on one instance (the table in docs/balancer.md)."""
+    from balancer import construct, improve
+    from balancer.state import State
+
+    snap = department(seed, n, m)
+    params = Params()
+    problem = compile_problem(snap, params)
+
+    def row(name: str, assign: IntArray | None, ms: float) -> None:
+        total = evaluate(problem, assign)["total"] if assign is not None else float("nan")
+        print(f"| {n}x{m} | {name} | {ms:,.0f} ms | {total:,.0f} |", flush=True)
+
+    t = time.perf_counter()
+    state = State(problem)
+    construct.sweep(state, construct.keep_current(state))
+    row("sweep (append in worklist order)", state.assign, (time.perf_counter() - t) * 1e3)
+    t = time.perf_counter()
+    state, _ = construct.cold_start(
+        State(problem), construct.keep_current(State(problem)), 4, t + 60
+    )
+    row("4 delay-priced sweeps", state.assign, (time.perf_counter() - t) * 1e3)
+    t = time.perf_counter()
+    improve.search(state, t + 2.0)
+    row("  + relocate/pull search (2 s)", state.assign, (time.perf_counter() - t) * 1e3)
+    t = time.perf_counter()
+    cold = solve(problem, np.full(problem.n, 0, dtype=np.int64), seconds, use_hint=False)
+    row(
+        f"CP-SAT exact model, no hint, {seconds:.0f} s ({cold.status})",
+        cold.assign,
+        (time.perf_counter() - t) * 1e3,
+    )
+    # Re-planning from scratch after one arrival, versus the incremental path.
+    first = plan(snap, params)
+    nxt = carry_over(snap, first)
+    study, _ = make_study(random.Random(seed), 9_999_999, snap.now)
+    nxt = dataclasses.replace(nxt, studies=(*nxt.studies, study))
+    scratch = dataclasses.replace(
+        nxt, studies=tuple(dataclasses.replace(s, assigned_to=None) for s in nxt.studies)
+    )
+    for name, result in (
+        ("incremental", plan(nxt, params)),
+        ("from scratch", plan(scratch, params)),
+    ):
+        moved = sum(
+            1
+            for sid, a in first.assignments.items()
+            if sid in result.assignments
+            and result.assignments[sid].radiologist_id != a.radiologist_id
+        )
+        print(
+            f"| {n}x{m} | re-plan after one arrival, {name} | {result.duration_ms:,.0f} ms | "
+            f"moved {moved / len(first.assignments):.2%} |",
+            flush=True,
+        )
+
+
+def main(argv: Iterator[str] | None = None) -> None:
+    """Run both instances and print the figures, the big one's JSON last."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short CP-SAT reference (5 s)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--events", type=int, default=50)
+    parser.add_argument("--compare", action="store_true", help="formulation table only")
+    args = parser.parse_args(None if argv is None else list(argv))
+    if args.compare:
+        for n, m in ((2000, 60), (5000, 100)):
+            compare(n, m, args.seed, 5.0 if args.quick else 60.0)
+        return
+    reference_s = 5.0 if args.quick else 60.0
+    started = time.perf_counter()
+    small = run(2000, 60, args.seed, args.events, reference_s)
+    print(json.dumps(small.summary()), flush=True)
+    big = run(5000, 100, args.seed, args.events, reference_s)
+    print(f"bench took {time.perf_counter() - started:.0f} s", flush=True)
+    print(json.dumps(big.summary()))
+
+
+if __name__ == "__main__":
+    main()

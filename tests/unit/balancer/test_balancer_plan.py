@@ -1,0 +1,248 @@
+"""plan(): hard rules kept, every study accounted for, worklists ordered, re-plans stable."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from balancer import Params, Plan, Radiologist, Snapshot, Study, plan, validate
+from balancer.simulation.department import bench_snapshot
+from domain.enums import PatientClass, Priority, RadiologistStatus, Subspecialty
+
+NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)  # the builders' clock (conftest)
+MakeStudy = Callable[..., Study]
+MakeReader = Callable[..., Radiologist]
+
+
+def planned(snapshot: Snapshot, params: Params | None = None) -> Plan:
+    """Plan and insist the plan is valid: every test's plan goes through validate."""
+    result = plan(snapshot, params or Params())
+    assert validate(snapshot, result) == []
+    return result
+
+
+def carry_over(snapshot: Snapshot, result: Plan, **changes: object) -> Snapshot:
+    """The next snapshot: the plan's readers become the studies' current assignment."""
+    studies = tuple(
+        dataclasses.replace(
+            s,
+            assigned_to=result.assignments[s.id].radiologist_id
+            if s.id in result.assignments
+            else None,
+        )
+        for s in snapshot.studies
+    )
+    return dataclasses.replace(snapshot, studies=studies, **changes)  # type: ignore[arg-type]
+
+
+def test_every_study_is_assigned_to_an_eligible_reader(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    studies = tuple(make_study(i) for i in range(1, 21))
+    readers = (make_reader(1), make_reader(2), make_reader(3, subspecialties=frozenset()))
+    result = planned(Snapshot(NOW, studies, readers))
+    assert set(result.assignments) == {s.id for s in studies}
+    assert {a.radiologist_id for a in result.assignments.values()} == {1, 2}
+    assert result.unassignable == {}
+
+
+def test_a_study_nobody_may_read_is_reported_with_the_reason_never_dropped(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    neuro = make_study(2, subspecialty=Subspecialty.NEURO)
+    elsewhere = make_study(3, site_id=7)
+    result = planned(Snapshot(NOW, (make_study(1), neuro, elsewhere), (make_reader(1),)))
+    assert set(result.assignments) == {1}
+    assert result.unassignable == {
+        2: "no radiologist holds the NEURO credential",
+        3: "no BODY radiologist has privileges for site 7",
+    }
+
+
+def test_no_reader_available_makes_everything_unassignable(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    readers = (make_reader(1, status=RadiologistStatus.ON_BREAK),)
+    result = planned(Snapshot(NOW, (make_study(1), make_study(2)), readers))
+    assert result.assignments == {}
+    assert set(result.unassignable) == {1, 2}
+
+
+def test_an_opened_study_never_moves_even_when_its_reader_is_swamped_or_gone(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    opened = make_study(1, opened_by=1, opened_at=NOW - timedelta(minutes=2))
+    gone = make_study(2, opened_by=3, opened_at=NOW)
+    waiting = tuple(make_study(i) for i in range(3, 30))
+    readers = (
+        make_reader(1, wrvu_per_hour=2.0),
+        make_reader(2),
+        make_reader(3, status=RadiologistStatus.OFF),
+    )
+    result = planned(Snapshot(NOW, (opened, gone, *waiting), readers))
+    assert result.assignments[1].radiologist_id == 1
+    assert result.assignments[1].position == 0
+    assert result.assignments[2].radiologist_id == 3
+    assert "never moved" in result.assignments[1].reason
+
+
+def test_opened_work_counts_toward_its_readers_load(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    long_read = make_study(1, read_minutes=120.0, opened_by=1, opened_at=NOW)
+    result = planned(Snapshot(NOW, (long_read, make_study(2)), (make_reader(1), make_reader(2))))
+    assert result.assignments[2].radiologist_id == 2
+
+
+def test_a_supervisor_pin_is_kept_against_the_objective(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # Reader 1 is slow and swamped: without the pin nothing would go there.
+    busy = make_study(1, read_minutes=200.0, opened_by=1, opened_at=NOW)
+    pinned = make_study(2, pinned_to=1, priority=Priority.STAT, due_at=NOW)
+    result = planned(Snapshot(NOW, (busy, pinned), (make_reader(1), make_reader(2))))
+    assert result.assignments[2].radiologist_id == 1
+    assert "pinned by a supervisor" in result.assignments[2].reason
+
+
+def test_a_pin_to_a_reader_no_longer_eligible_lapses_with_a_reason(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    pinned = make_study(1, pinned_to=1)
+    readers = (make_reader(1, status=RadiologistStatus.OFF), make_reader(2))
+    result = planned(Snapshot(NOW, (pinned,), readers))
+    assert result.assignments[1].radiologist_id == 2
+    assert "pin to radiologist 1 lapsed" in result.assignments[1].reason
+
+
+def test_caps_are_respected_and_the_overflow_is_reported(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    stats = tuple(make_study(i, priority=Priority.STAT, cap_group="STAT") for i in range(1, 6))
+    held = make_study(9, cap_group="STAT", opened_by=1, opened_at=NOW)
+    snap = Snapshot(NOW, (*stats, held), (make_reader(1), make_reader(2)), {"STAT": 2})
+    result = planned(snap)
+    per_reader = [
+        sum(1 for a in result.assignments.values() if a.radiologist_id == r and a.study_id != 9)
+        for r in (1, 2)
+    ]
+    assert per_reader == [1, 2]  # reader 1 already holds one open STAT
+    assert len(result.unassignable) == 2
+    assert all("at the cap for STAT" in why for why in result.unassignable.values())
+
+
+def test_worklists_are_ordered_opened_then_stat_then_earliest_due(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    due = {2: 300, 3: 60, 4: 600}
+    studies = [
+        make_study(1, opened_by=1, opened_at=NOW),
+        *(make_study(i, due_at=NOW + timedelta(minutes=m)) for i, m in due.items()),
+        make_study(5, priority=Priority.STAT, due_at=NOW + timedelta(minutes=700)),
+    ]
+    result = planned(Snapshot(NOW, tuple(studies), (make_reader(1),)))
+    order = [a.study_id for a in result.worklist(1)]
+    assert order == [1, 5, 3, 2, 4]
+    starts = [a.projected_start for a in result.worklist(1)[1:]]
+    assert starts == sorted(starts)
+
+
+def test_the_age_limit_promotes_an_old_study_ahead_of_a_newer_earlier_due_one(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    old = make_study(1, ready_at=NOW - timedelta(hours=7))  # due in days, but 7 h old
+    fresh = make_study(2, priority=Priority.URGENT, due_at=NOW + timedelta(hours=2))
+    result = planned(Snapshot(NOW, (fresh, old), (make_reader(1),)), Params(age_limit_minutes=360))
+    assert [a.study_id for a in result.worklist(1)] == [1, 2]
+    result = planned(Snapshot(NOW, (fresh, old), (make_reader(1),)), Params(age_limit_minutes=600))
+    assert [a.study_id for a in result.worklist(1)] == [2, 1]
+
+
+def test_each_assignment_explains_itself(make_study: MakeStudy, make_reader: MakeReader) -> None:
+    study = make_study(1, priority=Priority.URGENT, patient_class=PatientClass.ED)
+    result = planned(Snapshot(NOW, (study,), (make_reader(1), make_reader(2))))
+    reason = result.assignments[1].reason
+    for part in (
+        "2 of 2 radiologists eligible",
+        "URGENT ED due in",
+        "reader load",
+        "left in shift",
+    ):
+        assert part in reason
+
+
+def test_plan_reports_its_objective_terms_and_formulation(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    result = planned(Snapshot(NOW, (make_study(1),), (make_reader(1),)))
+    assert set(result.objective) == {"lateness", "age", "balance", "fairness", "stability", "total"}
+    assert result.formulation == "insert+relocate"
+    assert result.duration_ms > 0
+
+
+@pytest.fixture(scope="module")
+def department() -> tuple[Snapshot, Plan]:
+    snap = bench_snapshot(7, 400, 24)
+    return snap, planned(snap)
+
+
+def test_a_cold_plan_of_a_busy_department_is_valid_and_uses_the_sweep(
+    department: tuple[Snapshot, Plan],
+) -> None:
+    snap, result = department
+    assert result.formulation.startswith("sweep")
+    assert len(result.assignments) + len(result.unassignable) == len(snap.studies)
+
+
+def test_replanning_an_unchanged_department_moves_nothing(
+    department: tuple[Snapshot, Plan],
+) -> None:
+    snap, first = department
+    again = planned(carry_over(snap, first))
+    assert again.moved() == frozenset()
+    assert {k: a.radiologist_id for k, a in again.assignments.items()} == {
+        k: a.radiologist_id for k, a in first.assignments.items()
+    }
+
+
+def test_a_replan_after_one_arrival_moves_few_untouched_studies(
+    department: tuple[Snapshot, Plan],
+) -> None:
+    snap, first = department
+    stat = dataclasses.replace(
+        snap.studies[0],
+        id=10_000,
+        priority=Priority.STAT,
+        ready_at=snap.now,
+        due_at=snap.now + timedelta(minutes=30),
+        assigned_to=None,
+        opened_by=None,
+        pinned_to=None,
+        cap_group=None,
+    )
+    nxt = carry_over(snap, first)
+    nxt = dataclasses.replace(nxt, studies=(*nxt.studies, stat))
+    again = planned(nxt)
+    assert 10_000 in again.assignments
+    assert again.assignments[10_000].position <= 2  # a STAT is read (nearly) next
+    assert len(again.moved()) <= 0.02 * len(first.assignments)
+
+
+def test_a_replan_after_a_reader_leaves_moves_only_their_studies(
+    department: tuple[Snapshot, Plan],
+) -> None:
+    snap, first = department
+    leaver = max(snap.radiologists, key=lambda r: len(first.worklist(r.id)))
+    theirs = {a.study_id for a in first.worklist(leaver.id)}
+    roster = tuple(
+        dataclasses.replace(r, status=RadiologistStatus.OFF) if r.id == leaver.id else r
+        for r in snap.radiologists
+    )
+    again = planned(carry_over(snap, first, radiologists=roster))
+    opened_by_leaver = {s.id for s in snap.studies if s.opened_by == leaver.id}
+    assert {a.study_id for a in again.worklist(leaver.id)} == opened_by_leaver
+    untouched_moved = again.moved() - theirs
+    assert len(untouched_moved) <= 0.02 * len(first.assignments)

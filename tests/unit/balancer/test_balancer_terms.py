@@ -1,0 +1,188 @@
+"""Each objective term: the plan it prefers, and the price it puts on the plan it does not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from balancer import Params, Plan, Radiologist, Snapshot, Study, Weights, plan, validate
+from balancer.objective import evaluate
+from balancer.problem import compile_problem
+from balancer.simulation.department import bench_snapshot
+from balancer.state import State
+from domain.enums import Priority
+
+NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)  # the builders' clock (conftest)
+MakeStudy = Callable[..., Study]
+MakeReader = Callable[..., Radiologist]
+
+
+def only(**weights: float) -> Params:
+    """Params with every term off except the ones named."""
+    zero = dict.fromkeys(("lateness", "age", "balance", "stability", "fairness"), 0.0)
+    return Params(weights=Weights(**{**zero, **weights}))
+
+
+def planned(snapshot: Snapshot, params: Params) -> Plan:
+    result = plan(snapshot, params)
+    assert validate(snapshot, result) == []
+    return result
+
+
+def reader_of(result: Plan, study_id: int) -> int:
+    return result.assignments[study_id].radiologist_id
+
+
+def terms_for(snapshot: Snapshot, params: Params, readers: dict[int, int]) -> dict[str, float]:
+    """The objective of a hand-made assignment {study id: reader id}."""
+    problem = compile_problem(snapshot, params)
+    assign = np.array(
+        [problem.reader_index[readers[s.id]] for s in problem.studies], dtype=np.int64
+    )
+    return evaluate(problem, assign)
+
+
+# -- lateness ---------------------------------------------------------------------------------
+def test_lateness_sends_a_stat_to_the_reader_who_can_start_it_now(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    busy = make_study(1, read_minutes=40.0, opened_by=1, opened_at=NOW)
+    stat = make_study(2, priority=Priority.STAT, due_at=NOW + timedelta(minutes=20))
+    snap = Snapshot(NOW, (busy, stat), (make_reader(1), make_reader(2)))
+    assert reader_of(planned(snap, only(lateness=1.0)), 2) == 2
+    late = terms_for(snap, only(lateness=1.0), {2: 1})
+    on_time = terms_for(snap, only(lateness=1.0), {2: 2})
+    # On reader 1 it finishes at 40 + 10 = 50 min, 30 min late, weighted x10 for STAT.
+    assert late["lateness"] == pytest.approx(300.0)
+    assert on_time["lateness"] == 0.0
+
+
+def test_lateness_weighs_priority(make_study: MakeStudy, make_reader: MakeReader) -> None:
+    due = NOW - timedelta(minutes=5)
+    routine = make_study(1, due_at=due)
+    stat = make_study(2, priority=Priority.STAT, due_at=due)
+    snap = Snapshot(NOW, (routine, stat), (make_reader(1),))
+    terms = terms_for(snap, only(lateness=1.0), {1: 1, 2: 1})
+    # STAT first: finishes at 10 (15 late x10), routine at 20 (25 late x1).
+    assert terms["lateness"] == pytest.approx(150.0 + 25.0)
+
+
+def test_a_faster_reader_projects_earlier_finishes(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    study = make_study(1, due_at=NOW)
+    fast = Snapshot(NOW, (study,), (make_reader(1, wrvu_per_hour=16.0),))
+    slow = Snapshot(NOW, (study,), (make_reader(1, wrvu_per_hour=4.0),))
+    assert terms_for(fast, only(lateness=1.0), {1: 1})["lateness"] == pytest.approx(5.0)
+    assert terms_for(slow, only(lateness=1.0), {1: 1})["lateness"] == pytest.approx(20.0)
+
+
+# -- age --------------------------------------------------------------------------------------
+def test_age_prices_waiting_beyond_the_limit_whatever_the_priority(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    old = make_study(1, ready_at=NOW - timedelta(minutes=355))  # limit 360 reached at +5
+    snap = Snapshot(NOW, (old,), (make_reader(1),))
+    assert terms_for(snap, only(age=2.0), {1: 1})["age"] == pytest.approx(2.0 * 5.0)
+    fresh = Snapshot(NOW, (make_study(1),), (make_reader(1),))
+    assert terms_for(fresh, only(age=2.0), {1: 1})["age"] == 0.0
+
+
+def test_age_spreads_old_work_so_none_waits_far_past_the_limit(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    old = tuple(make_study(i, ready_at=NOW - timedelta(minutes=355)) for i in range(1, 5))
+    snap = Snapshot(NOW, old, (make_reader(1), make_reader(2)))
+    result = planned(snap, only(age=1.0))
+    assert sorted(len(result.worklist(r)) for r in (1, 2)) == [2, 2]
+
+
+# -- balance ----------------------------------------------------------------------------------
+def test_balance_splits_work_in_proportion_to_remaining_shift(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    studies = tuple(make_study(i) for i in range(1, 31))
+    long_shift = make_reader(1, shift_end=NOW + timedelta(hours=8))
+    short_shift = make_reader(2, shift_end=NOW + timedelta(hours=4))
+    result = planned(Snapshot(NOW, studies, (long_shift, short_shift)), only(balance=1.0))
+    assert (len(result.worklist(1)), len(result.worklist(2))) == (20, 10)
+
+
+def test_balance_prices_an_uneven_split(make_study: MakeStudy, make_reader: MakeReader) -> None:
+    studies = tuple(make_study(i) for i in range(1, 5))
+    snap = Snapshot(NOW, studies, (make_reader(1), make_reader(2)))
+    even = terms_for(snap, only(balance=1.0), {1: 1, 2: 1, 3: 2, 4: 2})
+    lopsided = terms_for(snap, only(balance=1.0), {1: 1, 2: 1, 3: 1, 4: 1})
+    assert even["balance"] == pytest.approx(0.0)
+    # Loads 40 and 0 against 480 minutes left each: 40^2/480 - 40^2/960.
+    assert lopsided["balance"] == pytest.approx(40 * 40 / 480 - 40 * 40 / 960)
+
+
+# -- fairness ---------------------------------------------------------------------------------
+def test_fairness_gives_each_reader_a_mix_not_all_easy_or_all_hard(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # Same read time, very different wRVU: two lucrative, two not.
+    rich = tuple(make_study(i, wrvu=2.0) for i in (1, 2))
+    poor = tuple(make_study(i, wrvu=0.2) for i in (3, 4))
+    snap = Snapshot(NOW, (*rich, *poor), (make_reader(1), make_reader(2)))
+    result = planned(snap, only(fairness=1.0, balance=1.0))
+    for r in (1, 2):
+        assert {reader_of(result, 1), reader_of(result, 2)} == {1, 2}
+        assert {reader_of(result, 3), reader_of(result, 4)} == {1, 2}
+        assert len(result.worklist(r)) == 2
+    cherry = terms_for(snap, only(fairness=1.0), {1: 1, 2: 1, 3: 2, 4: 2})
+    mixed = terms_for(snap, only(fairness=1.0), {1: 1, 3: 1, 2: 2, 4: 2})
+    assert mixed["fairness"] == pytest.approx(0.0)
+    assert cherry["fairness"] == pytest.approx(3.6)  # each reader 1.8 wRVU off the density
+
+
+# -- stability --------------------------------------------------------------------------------
+def test_stability_keeps_a_study_where_it_is_unless_the_gain_pays_for_the_move(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # Six studies already on reader 1, reader 2 idle: balance wants three to move.
+    studies = tuple(make_study(i, assigned_to=1) for i in range(1, 7))
+    snap = Snapshot(NOW, studies, (make_reader(1), make_reader(2)))
+    sticky = planned(snap, only(balance=1.0, stability=100.0))
+    assert sticky.moved() == frozenset()
+    loose = planned(snap, only(balance=1.0, stability=0.01))
+    assert len(loose.moved()) == 3
+    assert loose.objective["stability"] == pytest.approx(0.03)
+
+
+def test_a_study_whose_reader_left_moves_without_a_stability_price(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    snap = Snapshot(NOW, (make_study(1, assigned_to=9),), (make_reader(1),))
+    result = planned(snap, only(stability=100.0))
+    assert reader_of(result, 1) == 1
+    assert result.objective["stability"] == 0.0
+
+
+# -- the search state agrees with the from-scratch objective ----------------------------------
+def test_incremental_costs_match_the_objective_after_random_moves() -> None:
+    problem = compile_problem(bench_snapshot(3, 300, 15), Params())
+    state = State(problem)
+    from balancer import construct
+
+    construct.sweep(state, construct.keep_current(state))
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        k = int(rng.integers(problem.n))
+        if state.assign[k] < 0 or not state.movable(k):
+            continue
+        b = int(rng.choice(problem.eligible[k]))
+        if b == state.assign[k] or not state.allowed(k, b):
+            continue
+        before = evaluate(problem, state.assign)["total"]
+        predicted = state.move_delta(k, b)
+        state.move(k, b)
+        after = evaluate(problem, state.assign)["total"]
+        assert after - before == pytest.approx(predicted, rel=1e-6, abs=1e-6)
+    assert float(state.seq.sum()) == pytest.approx(
+        evaluate(problem, state.assign)["lateness"] + evaluate(problem, state.assign)["age"]
+    )
