@@ -72,9 +72,11 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
         .outerjoin(Read, (col(Read.exam_id) == col(Exam.id)) & col(Read.ended_at).is_(None))
         .where(col(Exam.status).in_([ExamStatus.READY_FOR_READ, ExamStatus.IN_INTERPRETATION]))
     ).all()
-    studies, holders = [], {}
-    for (exam_id, status, site_id, priority, patient_class, ready_at, due_at, subspecialty,
+    studies: list[Study] = []
+    holders: dict[int, int | None] = {}
+    for (row_id, status, site_id, priority, patient_class, ready_at, due_at, subspecialty,
          wrvu, read_minutes, reader, pinned, opened_at) in rows:
+        exam_id = int(row_id)
         opened = status == ExamStatus.IN_INTERPRETATION
         if opened and reader is None:
             continue  # opened outside any read (legacy data): nothing to balance
