@@ -76,7 +76,7 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
     holders: dict[int, int | None] = {}
     for (row_id, status, site_id, priority, patient_class, ready_at, due_at, subspecialty,
          wrvu, read_minutes, reader, pinned, opened_at) in rows:
-        exam_id = int(row_id)
+        exam_id = int(row_id or 0)  # a primary key: never NULL
         opened = status == ExamStatus.IN_INTERPRETATION
         if opened and reader is None:
             continue  # opened outside any read (legacy data): nothing to balance
