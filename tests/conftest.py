@@ -7,6 +7,7 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -123,10 +124,11 @@ class Api:
         return body["data"]  # type: ignore[return-value]
 
 
-@pytest.fixture
-async def api(db: Database) -> AsyncIterator[Api]:
+@asynccontextmanager
+async def serve(db: Database, *, balancer: bool) -> AsyncIterator[Api]:
     """The app served by uvicorn on a free loopback port, in this test's event loop."""
-    app = create_app(Settings(database_url=str(db.url), RADFLOW_BALANCER=False), db=db)
+    settings = Settings(database_url=str(db.url), RADFLOW_BALANCER=balancer)
+    app = create_app(settings, db=db)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -139,3 +141,17 @@ async def api(db: Database) -> AsyncIterator[Api]:
     server.should_exit = True
     await task
     sock.close()
+
+
+@pytest.fixture
+async def api(db: Database) -> AsyncIterator[Api]:
+    """The API over real HTTP, without the balancer running in the background."""
+    async with serve(db, balancer=False) as running:
+        yield running
+
+
+@pytest.fixture
+async def live_api(db: Database) -> AsyncIterator[Api]:
+    """The API over real HTTP with the balancer re-planning on events, as in production."""
+    async with serve(db, balancer=True) as running:
+        yield running

@@ -178,7 +178,15 @@ def test_plan_reports_its_objective_terms_and_formulation(
     make_study: MakeStudy, make_reader: MakeReader
 ) -> None:
     result = planned(Snapshot(NOW, (make_study(1),), (make_reader(1),)))
-    assert set(result.objective) == {"lateness", "age", "balance", "fairness", "stability", "total"}
+    assert set(result.objective) == {
+        "lateness",
+        "urgency",
+        "age",
+        "balance",
+        "fairness",
+        "stability",
+        "total",
+    }
     assert result.formulation == "insert+relocate"
     assert result.duration_ms > 0
 

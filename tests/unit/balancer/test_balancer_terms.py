@@ -22,7 +22,7 @@ MakeReader = Callable[..., Radiologist]
 
 def only(**weights: float) -> Params:
     """Params with every term off except the ones named."""
-    zero = dict.fromkeys(("lateness", "age", "balance", "stability", "fairness"), 0.0)
+    zero = dict.fromkeys(("lateness", "urgency", "age", "balance", "stability", "fairness"), 0.0)
     return Params(weights=Weights(**{**zero, **weights}))
 
 
@@ -183,6 +183,7 @@ def test_incremental_costs_match_the_objective_after_random_moves() -> None:
         state.move(k, b)
         after = evaluate(problem, state.assign)["total"]
         assert after - before == pytest.approx(predicted, rel=1e-6, abs=1e-6)
+    terms = evaluate(problem, state.assign)
     assert float(state.seq.sum()) == pytest.approx(
-        evaluate(problem, state.assign)["lateness"] + evaluate(problem, state.assign)["age"]
+        terms["lateness"] + terms["age"] + terms["urgency"]
     )
