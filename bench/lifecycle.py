@@ -23,7 +23,10 @@ from api.app import create_app
 from bench._asgi import AsgiClient
 from bench._data import create_schema, reset_postgres
 from domain.db import Database
+from domain.enums import Role
+from domain.lifecycle import Actor
 from domain.seed import seed_reference
+from domain.services import worklists
 from domain.settings import Settings
 from domain.types import utcnow
 
@@ -155,6 +158,15 @@ async def run(url: str, exams: int, concurrency: int) -> dict[str, Any]:
     else:
         await reset_postgres(db)
     await db.run(lambda uow: seed_reference(uow, patients=500))
+    await db.run(
+        lambda uow: worklists.start_shift(
+            uow=uow,
+            actor=Actor("bench", Role.SUPERVISOR),
+            radiologist_code=READER,
+            site_code=SITE,
+            ends_at=uow.now + timedelta(hours=23),
+        )
+    )
     app = create_app(Settings(database_url=url), db=db)
     # CT1 is open around the clock on a 15-minute grid: one future slot per exam.
     start = (utcnow() + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
