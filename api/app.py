@@ -18,6 +18,7 @@ from api.schema import build_schema
 from balancer.live import BalancerRunner
 from domain.db import Database
 from domain.settings import Settings, get_settings
+from rules.live import adjust_state
 
 
 class RadflowGraphQL(GraphQL[Context, None]):
@@ -44,7 +45,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     """Build the app; `db` may be injected (tests share one with their fixtures)."""
     settings = settings or get_settings()
     database = db or Database(settings.database_url)
-    runner = BalancerRunner(database, tick_seconds=settings.balancer_tick_seconds)
+    runner = BalancerRunner(database, adjust=adjust_state,
+                            tick_seconds=settings.balancer_tick_seconds)
     graphql = RadflowGraphQL(database, settings, runner)
 
     @asynccontextmanager

@@ -32,12 +32,29 @@ def migrate() -> None:
 
 @app.command()
 def seed() -> None:
-    """Seed the demo department if the database is empty."""
+    """Seed the demo department (and its default rules) if the database is empty."""
     from domain.seed import seed_demo
 
-    made = asyncio.run(seed_demo(get_settings().database_url))
+    url = get_settings().database_url
+    made = asyncio.run(seed_demo(url))
     typer.echo(f"seeded the demo department with {made} exams" if made
                else "database already has data; not seeding")
+    version = asyncio.run(_default_rules(url))
+    if version is not None:
+        typer.echo(f"activated the default rule set as version {version}")
+
+
+async def _default_rules(url: str) -> int | None:
+    from domain.db import Database
+    from domain.enums import Role
+    from domain.lifecycle import Actor
+    from rules.live import install_defaults
+
+    db = Database(url)
+    try:
+        return await db.run(lambda uow: install_defaults(uow, Actor("seed", Role.ADMIN)))
+    finally:
+        await db.dispose()
 
 
 @app.command()

@@ -19,15 +19,20 @@ from api.metrics.queries import MetricsQueries
 from api.people.types import Patient, Radiologist, Referrer
 from api.reading.mutations import ReadingMutations
 from api.results.mutations import ResultsMutations
+from api.rules.mutations import RuleMutations
+from api.rules.queries import RuleQueries
+from api.rules.types import RuleSetInvalid
 from api.scheduling.mutations import SchedulingMutations
 from api.worklists.mutations import WorklistMutations
 from api.worklists.queries import WorklistQueries
 from domain.errors import DomainError
 from domain.settings import Settings
 
-Query = merge_types("Query", (ExamQueries, CatalogQueries, WorklistQueries, MetricsQueries))
+Query = merge_types("Query", (ExamQueries, CatalogQueries, WorklistQueries, RuleQueries,
+                              MetricsQueries))
 Mutation = merge_types("Mutation", (OrderMutations, SchedulingMutations, AcquisitionMutations,
-                                    ReadingMutations, WorklistMutations, ResultsMutations))
+                                    ReadingMutations, WorklistMutations, ResultsMutations,
+                                    RuleMutations))
 
 
 def _is_internal(error: GraphQLError) -> bool:
@@ -44,7 +49,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[*ERROR_TYPES, Exam, Patient, Referrer, Radiologist],
+        types=[*ERROR_TYPES, RuleSetInvalid, Exam, Patient, Referrer, Radiologist],
         execution_context_class=PlannedExecutionContext,
         extensions=[
             # Factories: strawberry builds fresh extensions per request; the parse and

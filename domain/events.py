@@ -266,3 +266,27 @@ class SurveySubmitted(DomainEvent):
 
     exam_id: int
     survey_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleSetSaved(DomainEvent):
+    """A new rule set version was saved (not yet active)."""
+
+    version: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleSetActivated(DomainEvent):
+    """A rule set version became the department's policy."""
+
+    version: int
+    previous_version: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AiTriagePosted(DomainEvent):
+    """An AI triage result arrived for a study."""
+
+    exam_id: int
+    finding: str
+    score: float

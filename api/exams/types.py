@@ -28,7 +28,9 @@ from api.enums import (
 from api.execution import PREFETCHED
 from api.people.types import Patient, Radiologist, Referrer
 from api.relay import Node, to_global_id
+from api.rules.applied import AppliedRule, applied_rules
 from domain import models as m
+from rules.live import explain
 
 PREFETCHABLE = {PREFETCHED: True}  # list resolvers may fill these for a whole page
 T = TypeVar("T")
@@ -430,6 +432,13 @@ class Exam(Node):
     @strawberry.field
     def notifications(self, info: Info) -> list[Notification]:
         return self._children(info, m.Notification, Notification.from_model)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Rules of the active rule set that fire for this exam now, "
+                                  "and what each changed (or tried to, when overridden).")
+    async def applied_rules(self, info: Info) -> list[AppliedRule]:
+        now = info.context.db.clock()
+        effect = await info.context.db.read(lambda s: explain(s, self.pk, now), bounded=True)
+        return applied_rules(effect)
 
     @strawberry.field(description="Every status change, oldest first: who, when, why.")
     def history(self, info: Info) -> list[StatusChange]:

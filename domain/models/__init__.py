@@ -28,11 +28,13 @@ from domain.models.reading import (
     ResultCommunication,
     SatisfactionSurvey,
 )
+from domain.models.rules import AiTriageResult, RuleSetActivation, RuleSetVersion
 from domain.models.scheduling import Appointment, Notification, SlotClaim
 
 __all__ = [
     "Acquisition",
     "Addendum",
+    "AiTriageResult",
     "Appointment",
     "BalancerRun",
     "Exam",
@@ -54,6 +56,8 @@ __all__ = [
     "Report",
     "ReportTemplate",
     "ResultCommunication",
+    "RuleSetActivation",
+    "RuleSetVersion",
     "SatisfactionSurvey",
     "Shift",
     "Site",

@@ -1,0 +1,139 @@
+"""GraphQL types of rules: rule sets, errors and warnings, explanations, previews."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from api.enums import Priority, Subspecialty
+from api.errors import Error
+from api.exams.types import Exam
+
+
+@strawberry.type(description="A word of the rule language, for building an editor.")
+class RuleAttribute:
+    name: str
+    type: str = strawberry.field(description="STRING, ENUM, INT or FLOAT.")
+    description: str
+    values: list[str] = strawberry.field(description="Allowed values of an ENUM.")
+    minimum: float | None
+    maximum: float | None
+
+
+@strawberry.type(description="One action of a rule.")
+class RuleAction:
+    kind: str
+    priority: Priority | None = None
+    minutes: int | None = None
+    to: Priority | None = None
+    due_within_minutes: int | None = None
+    waiting_over_minutes: int | None = None
+    subspecialty: Subspecialty | None = None
+    radiologist_codes: list[str] | None = None
+    sites: list[str] | None = None
+    max_open: int | None = None
+    lateness: float | None = None
+    balance: float | None = None
+    stability: float | None = None
+    fairness: float | None = None
+
+
+@strawberry.type(description="A rule of a saved version.")
+class Rule:
+    name: str
+    description: str
+    order: int
+    enabled: bool
+    condition: str
+    actions: list[RuleAction]
+
+
+@strawberry.type(description="An immutable saved version of the rules.")
+class RuleSet:
+    version: int
+    created_at: datetime
+    author: str
+    reason: str
+    based_on: int | None
+    active: bool
+    rules: list[Rule]
+
+
+@strawberry.type(description="A blocking problem: which rule, which field, what, and where.")
+class RuleError:
+    rule_index: int | None
+    rule_name: str | None
+    field: str
+    code: str = strawberry.field(description="SYNTAX, UNKNOWN_ATTRIBUTE, TYPE_MISMATCH, ...")
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+@strawberry.type(description="The rule set has errors; nothing was saved.")
+class RuleSetInvalid(Error):
+    errors: list[RuleError]
+
+
+@strawberry.type(description="A finding worth a look before activating; it does not block.")
+class RuleWarning:
+    code: str = strawberry.field(
+        description="MATCHES_NO_STUDY, CONTRADICTION or NO_ELIGIBLE_RADIOLOGIST.")
+    message: str
+    rule_names: list[str]
+    exam_count: int
+
+
+@strawberry.type(description="Rules that differ between two versions.")
+class RuleDiff:
+    added: list[Rule]
+    removed: list[Rule]
+    changed: list[RuleChangePair]
+
+
+@strawberry.type(description="A rule present in both versions, before and after.")
+class RuleChangePair:
+    name: str
+    before: Rule
+    after: Rule
+
+
+@strawberry.type(description="What a draft would change for one open study.")
+class StudyRuleChange:
+    exam: Exam
+    fields: list[str]
+    priority_before: Priority
+    priority_after: Priority
+    due_at_before: datetime | None
+    due_at_after: datetime | None
+    subspecialty_before: Subspecialty
+    subspecialty_after: Subspecialty
+    eligible_before: list[str] = strawberry.field(description="Radiologist codes.")
+    eligible_after: list[str]
+    assigned_before: str | None = strawberry.field(description="Radiologist code.")
+    assigned_after: str | None
+
+
+ACTION_FIELDS = ("priority", "minutes", "to", "due_within_minutes", "waiting_over_minutes",
+                 "subspecialty", "sites", "max_open", "lateness", "balance", "stability",
+                 "fairness")
+
+
+def rule_from_data(data: dict[str, Any], codes: dict[int, str]) -> Rule:
+    """A stored rule as GraphQL (radiologist ids shown as their codes)."""
+    actions = []
+    for raw in data.get("actions", []):
+        values = {k: raw.get(k) for k in ACTION_FIELDS if raw.get(k) is not None}
+        for enum_field, enum in (("priority", Priority), ("to", Priority),
+                                 ("subspecialty", Subspecialty)):
+            if enum_field in values:
+                values[enum_field] = enum(values[enum_field])
+        if raw.get("radiologist_ids") is not None:
+            values["radiologist_codes"] = [codes.get(int(i), str(i))
+                                           for i in raw["radiologist_ids"]]
+        actions.append(RuleAction(kind=str(raw["kind"]).upper(), **values))
+    return Rule(name=str(data["name"]), description=str(data.get("description", "")),
+                order=int(data.get("order", 100)), enabled=bool(data.get("enabled", True)),
+                condition=str(data.get("condition", "")), actions=actions)

@@ -1,0 +1,100 @@
+"""Storing rule set versions, activating them, and AI triage results.
+
+Checking what a rule says is the rules package's job (`rules.store` validates, then calls
+these); here versions are written once and never changed, and the active version is the one
+most recently activated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from domain import events as ev
+from domain.db import UnitOfWork
+from domain.enums import Role
+from domain.errors import FieldIssue, NotFound, NotPermitted, ValidationFailed
+from domain.lifecycle import Actor
+from domain.models import AiTriageResult, RuleSetActivation, RuleSetVersion
+from domain.services._common import Checks, load_exam
+from domain.types import pk
+
+EDITORS = {Role.SUPERVISOR, Role.ADMIN}
+AI_POSTERS = {Role.INTEGRATION, Role.ADMIN}
+
+
+def _editor(actor: Actor) -> None:
+    if actor.role not in EDITORS:
+        raise NotPermitted(f"role {actor.role.value} may not change rules")
+
+
+def active_version(session: Session) -> RuleSetActivation | None:
+    """The latest activation (its version is the department's policy), if any."""
+    return session.scalars(sa.select(RuleSetActivation).order_by(
+        col(RuleSetActivation.id).desc()).limit(1)).first()
+
+
+def store_version(*, uow: UnitOfWork, actor: Actor, rules: list[dict[str, Any]], reason: str,
+                  based_on: int | None) -> RuleSetVersion:
+    """Save an already validated rule set as a new immutable version."""
+    _editor(actor)
+    checks = Checks()
+    checks.text(reason, "reason", max_length=500)
+    checks.done()
+    if based_on is not None and uow.session.get(RuleSetVersion, based_on) is None:
+        raise NotFound("rule set version", based_on, field="based_on")
+    version = RuleSetVersion(created_at=uow.now, author=actor.id, reason=reason.strip(),
+                             based_on=based_on, rules=rules)
+    uow.add(version)
+    uow.flush()
+    assert version.version is not None
+    uow.emit(ev.RuleSetSaved(at=uow.now, actor=actor.id, role=actor.role,
+                             version=version.version))
+    return version
+
+
+def activate(*, uow: UnitOfWork, actor: Actor, version: int, reason: str) -> RuleSetActivation:
+    """Make a saved version the policy (activating an older one is a rollback)."""
+    _editor(actor)
+    checks = Checks()
+    checks.text(reason, "reason", max_length=500)
+    checks.done()
+    if uow.session.get(RuleSetVersion, version) is None:
+        raise NotFound("rule set version", version, field="version")
+    previous = active_version(uow.session)
+    if previous is not None and previous.version == version:
+        raise ValidationFailed([FieldIssue("version", "ALREADY_ACTIVE",
+                                           f"version {version} is already active")])
+    activation = RuleSetActivation(version=version, activated_at=uow.now, activated_by=actor.id,
+                                   reason=reason.strip())
+    uow.add(activation)
+    uow.flush()
+    uow.emit(ev.RuleSetActivated(at=uow.now, actor=actor.id, role=actor.role, version=version,
+                                 previous_version=previous.version if previous else None))
+    return activation
+
+
+def post_ai_triage(*, uow: UnitOfWork, actor: Actor, exam_id: int, finding: str, score: float,
+                   model: str) -> AiTriageResult:
+    """Record an AI triage finding for a study; rules may act on it at once."""
+    if actor.role not in AI_POSTERS:
+        raise NotPermitted(f"role {actor.role.value} may not post AI results")
+    checks = Checks()
+    checks.text(finding, "finding", max_length=64)
+    checks.require(all(c.isalnum() or c == "_" for c in finding), "finding", "INVALID_FORMAT",
+                   "letters, digits and underscores, e.g. intracranial_hemorrhage")
+    checks.require(0.0 <= score <= 1.0, "score", "OUT_OF_RANGE", "must be between 0 and 1")
+    checks.text(model, "model", max_length=64)
+    checks.done()
+    load_exam(uow, exam_id)
+    result = AiTriageResult(exam_id=exam_id, finding=finding.lower(), score=score,
+                            model=model.strip(), posted_at=uow.now, posted_by=actor.id)
+    uow.add(result)
+    uow.flush()
+    uow.emit(ev.AiTriagePosted(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
+                               finding=result.finding, score=score))
+    assert pk(result)
+    return result
