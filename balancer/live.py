@@ -47,9 +47,17 @@ log = logging.getLogger("radflow.balancer")
 
 # The domain events after which the plan may be out of date.
 TRIGGERS: tuple[type[ev.DomainEvent], ...] = (
-    ev.StudyReadyForRead, ev.ReadOpened, ev.ReportSignedFinal, ev.ExamCancelled,
-    ev.ShiftStarted, ev.ShiftEnded, ev.RadiologistStatusChanged, ev.AssignmentPinned,
+    ev.StudyReadyForRead,
+    ev.ReadOpened,
+    ev.ReportSignedFinal,
+    ev.ExamCancelled,
+    ev.ShiftStarted,
+    ev.ShiftEnded,
+    ev.RadiologistStatusChanged,
+    ev.AssignmentPinned,
     ev.AssignmentUnpinned,
+    ev.RuleSetActivated,
+    ev.AiTriagePosted,
 )
 
 
@@ -64,59 +72,108 @@ class DepartmentState:
 def read_state(session: Session, now: datetime) -> DepartmentState:
     """The balancer's view of the department at `now`, from the database."""
     rows = session.execute(
-        sa.select(col(Exam.id), col(Exam.status), col(Exam.site_id), col(Exam.priority),
-                  col(Exam.patient_class), col(Exam.ready_at), col(Exam.due_at),
-                  col(Procedure.subspecialty), col(Procedure.wrvu), col(Procedure.read_minutes),
-                  col(Read.radiologist_id), col(Read.pinned), col(Read.opened_at))
+        sa.select(
+            col(Exam.id),
+            col(Exam.status),
+            col(Exam.site_id),
+            col(Exam.priority),
+            col(Exam.patient_class),
+            col(Exam.ready_at),
+            col(Exam.due_at),
+            col(Procedure.subspecialty),
+            col(Procedure.wrvu),
+            col(Procedure.read_minutes),
+            col(Read.radiologist_id),
+            col(Read.pinned),
+            col(Read.opened_at),
+        )
         .join(Procedure, col(Procedure.id) == col(Exam.procedure_id))
         .outerjoin(Read, (col(Read.exam_id) == col(Exam.id)) & col(Read.ended_at).is_(None))
         .where(col(Exam.status).in_([ExamStatus.READY_FOR_READ, ExamStatus.IN_INTERPRETATION]))
     ).all()
     studies: list[Study] = []
     holders: dict[int, int | None] = {}
-    for (row_id, status, site_id, priority, patient_class, ready_at, due_at, subspecialty,
-         wrvu, read_minutes, reader, pinned, opened_at) in rows:
+    for (
+        row_id,
+        status,
+        site_id,
+        priority,
+        patient_class,
+        ready_at,
+        due_at,
+        subspecialty,
+        wrvu,
+        read_minutes,
+        reader,
+        pinned,
+        opened_at,
+    ) in rows:
         exam_id = int(row_id or 0)  # a primary key: never NULL
         opened = status == ExamStatus.IN_INTERPRETATION
         if opened and reader is None:
             continue  # opened outside any read (legacy data): nothing to balance
-        studies.append(Study(
-            id=exam_id, subspecialty=subspecialty, site_id=site_id, priority=priority,
-            patient_class=patient_class, wrvu=wrvu, read_minutes=float(read_minutes),
-            ready_at=ready_at or now, due_at=due_at or now,
-            assigned_to=None if opened else reader,
-            opened_by=reader if opened else None, opened_at=opened_at if opened else None,
-            pinned_to=reader if pinned and not opened else None,
-        ))
+        studies.append(
+            Study(
+                id=exam_id,
+                subspecialty=subspecialty,
+                site_id=site_id,
+                priority=priority,
+                patient_class=patient_class,
+                wrvu=wrvu,
+                read_minutes=float(read_minutes),
+                ready_at=ready_at or now,
+                due_at=due_at or now,
+                assigned_to=None if opened else reader,
+                opened_by=reader if opened else None,
+                opened_at=opened_at if opened else None,
+                pinned_to=reader if pinned and not opened else None,
+            )
+        )
         if not opened:
             holders[exam_id] = reader
-    return DepartmentState(Snapshot(now=now, studies=tuple(studies),
-                                    radiologists=_readers(session, now)), holders)
+    return DepartmentState(
+        Snapshot(now=now, studies=tuple(studies), radiologists=_readers(session, now)), holders
+    )
 
 
 def _readers(session: Session, now: datetime) -> tuple[Radiologist, ...]:
     credentials: dict[int, set[object]] = defaultdict(set)
-    for rid, sub in session.execute(sa.select(col(RadiologistSubspecialty.radiologist_id),
-                                              col(RadiologistSubspecialty.subspecialty))):
+    for rid, sub in session.execute(
+        sa.select(
+            col(RadiologistSubspecialty.radiologist_id), col(RadiologistSubspecialty.subspecialty)
+        )
+    ):
         credentials[rid].add(sub)
     privileges: dict[int, set[int]] = defaultdict(set)
-    for rid, site, expires in session.execute(sa.select(
-            col(SitePrivilege.radiologist_id), col(SitePrivilege.site_id),
-            col(SitePrivilege.expires_on))):
+    for rid, site, expires in session.execute(
+        sa.select(
+            col(SitePrivilege.radiologist_id),
+            col(SitePrivilege.site_id),
+            col(SitePrivilege.expires_on),
+        )
+    ):
         if expires is None or expires >= now.date():
             privileges[rid].add(site)
-    shifts = {s.radiologist_id: s for s in session.scalars(sa.select(Shift).where(
-        col(Shift.ended_at).is_(None), col(Shift.starts_at) <= now))}
+    shifts = {
+        s.radiologist_id: s
+        for s in session.scalars(
+            sa.select(Shift).where(col(Shift.ended_at).is_(None), col(Shift.starts_at) <= now)
+        )
+    }
     readers = []
     for row in session.scalars(sa.select(RadiologistRow).order_by(col(RadiologistRow.id))):
         shift = shifts.get(row.id or 0)
-        readers.append(Radiologist(
-            id=row.id or 0, subspecialties=frozenset(credentials[row.id or 0]),  # type: ignore[arg-type]
-            site_privileges=frozenset(privileges[row.id or 0]),
-            status=row.status if shift else RadiologistStatus.OFF,
-            shift_start=shift.starts_at if shift else None,
-            shift_end=shift.ends_at if shift else None, wrvu_per_hour=row.wrvu_per_hour,
-        ))
+        readers.append(
+            Radiologist(
+                id=row.id or 0,
+                subspecialties=frozenset(credentials[row.id or 0]),  # type: ignore[arg-type]
+                site_privileges=frozenset(privileges[row.id or 0]),
+                status=row.status if shift else RadiologistStatus.OFF,
+                shift_start=shift.starts_at if shift else None,
+                shift_end=shift.ends_at if shift else None,
+                wrvu_per_hour=row.wrvu_per_hour,
+            )
+        )
     return tuple(readers)
 
 
@@ -125,12 +182,23 @@ Unplaced = dict[int, int | None]
 
 def changes(state: DepartmentState, result: Plan) -> tuple[list[PlannedRead], Unplaced]:
     """The plan as per-study placements plus the studies it had to leave unplaced."""
-    planned = [PlannedRead(exam_id=a.study_id, radiologist_id=a.radiologist_id,
-                           position=a.position, reason=a.reason[:500],
-                           seen_radiologist_id=state.holders[a.study_id])
-               for a in result.assignments.values() if a.study_id in state.holders]
+    planned = [
+        PlannedRead(
+            exam_id=a.study_id,
+            radiologist_id=a.radiologist_id,
+            position=a.position,
+            reason=a.reason[:500],
+            seen_radiologist_id=state.holders[a.study_id],
+        )
+        for a in result.assignments.values()
+        if a.study_id in state.holders
+    ]
     unplaced = {sid: state.holders[sid] for sid in result.unassignable if sid in state.holders}
     return planned, unplaced
+
+
+# Applies policy (the active rules) to a snapshot and the solver's parameters.
+Adjust = Callable[[Session, datetime, DepartmentState, Params], tuple[DepartmentState, Params]]
 
 
 @dataclass(frozen=True)
@@ -145,10 +213,18 @@ class RunReport:
 class BalancerRunner:
     """Keeps every unread study on the right worklist as the department changes."""
 
-    def __init__(self, db: Database, *, params: Callable[[], Params] = Params,
-                 tick_seconds: float = 30.0, debounce_seconds: float = 0.02) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        params: Callable[[], Params] = Params,
+        adjust: Adjust | None = None,
+        tick_seconds: float = 30.0,
+        debounce_seconds: float = 0.02,
+    ) -> None:
         self.db = db
         self.params = params
+        self.adjust = adjust
         self.tick_seconds = tick_seconds
         self.debounce_seconds = debounce_seconds
         self.last: RunReport | None = None
@@ -194,8 +270,7 @@ class BalancerRunner:
         """Read, solve off the loop, validate, commit the diff; one run at a time."""
         async with self._lock:
             now = self.db.clock()
-            state = await self.db.read(lambda s: read_state(s, now))
-            params = self.params()
+            state, params = await self.db.read(lambda s: self._state(s, now))
             loop = asyncio.get_running_loop()
             started = time.perf_counter()
             result = await loop.run_in_executor(self._pool, plan, state.snapshot, params)
@@ -204,12 +279,22 @@ class BalancerRunner:
                 raise RuntimeError(f"invalid plan: {violations[:3]}")
             planned, unplaced = changes(state, result)
             summary = PlanSummary(
-                started_at=now, duration_ms=(time.perf_counter() - started) * 1000,
-                trigger=trigger, formulation=result.formulation, objective=result.objective,
-                unassignable=dict(result.unassignable))
+                started_at=now,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                trigger=trigger,
+                formulation=result.formulation,
+                objective=result.objective,
+                unassignable=dict(result.unassignable),
+            )
             outcome = await self.db.run(lambda uow: _commit(uow, planned, unplaced, summary))
             self.last = RunReport(outcome=outcome, plan=result, trigger=trigger)
             return self.last
+
+    def _state(self, session: Session, now: datetime) -> tuple[DepartmentState, Params]:
+        state, params = read_state(session, now), self.params()
+        if self.adjust is not None:  # the supervisors' rules, applied to the snapshot
+            state, params = self.adjust(session, now, state, params)
+        return state, params
 
     async def stop(self) -> None:
         """Stop ticking and listening; a solve in flight finishes within its time bound."""
@@ -221,8 +306,12 @@ class BalancerRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _commit(uow: UnitOfWork, planned: list[PlannedRead], unplaced: dict[int, int | None],
-            summary: PlanSummary) -> PlanOutcome:
+def _commit(
+    uow: UnitOfWork,
+    planned: list[PlannedRead],
+    unplaced: dict[int, int | None],
+    summary: PlanSummary,
+) -> PlanOutcome:
     return apply_plan(uow=uow, planned=planned, unassignable_seen=unplaced, summary=summary)
 
 
