@@ -87,6 +87,7 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
         finish = ahead[cand] + t
         cost = p.late_weight[k] * np.maximum(finish - p.due[k], 0.0)
         cost += w.age * np.maximum(finish - p.aged[k], 0.0)
+        cost += p.urgency_weight[k] * finish
         load = state.load[cand]
         cost += w.balance * (2.0 * load + t) * t / cap[cand]
         ex = state.excess[cand]
@@ -119,6 +120,7 @@ def delay_estimate(state: State) -> FloatArray:
             continue
         fin = state.fin[r]
         s = p.late_weight[idx] * (fin > p.due[idx]) + p.params.weights.age * (fin > p.aged[idx])
+        s = s + p.urgency_weight[idx]
         slope[idx, r] = s
     # delay[k, r] = sum of slopes of studies after k on r (k itself excluded).
     tail = np.cumsum(slope[::-1], axis=0)[::-1]

@@ -69,6 +69,7 @@ def build(
     # Finish times chained along the worklist order.
     late_terms: list[cp_model.LinearExprT] = []
     age_terms: list[cp_model.LinearExprT] = []
+    urgency_terms: list[cp_model.LinearExprT] = []
     for r in range(p.m):
         prev: cp_model.LinearExprT = round(p.busy[r] * TIME)
         value = round(p.busy[r] * TIME)
@@ -95,6 +96,7 @@ def build(
         for limit, weight, sink in (
             (p.due[k], p.late_weight[k], late_terms),
             (p.aged[k], w.age, age_terms),
+            (0.0, p.urgency_weight[k], urgency_terms),
         ):
             lim = int(np.floor(limit * TIME))
             coef = round(weight * OBJ / TIME)
@@ -107,6 +109,7 @@ def build(
             sink.append(coef * over)
     v.terms["lateness"] = sum(late_terms)
     v.terms["age"] = sum(age_terms)
+    v.terms["urgency"] = sum(urgency_terms)
     v.terms["balance"] = _balance(model, p, v, hinted)
     v.terms["fairness"] = _fairness(model, p, v, by_reader, placed, hinted)
     v.terms["stability"] = sum(

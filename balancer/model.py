@@ -75,9 +75,10 @@ class Weights:
     """Relative weight of each objective term (all terms are expressed in minutes)."""
 
     lateness: float = 1.0
+    urgency: float = 1.0
     age: float = 1.0
     balance: float = 1.0
-    stability: float = 30.0
+    stability: float = 10.0
     fairness: float = 10.0
 
 
@@ -85,8 +86,12 @@ def _default_priority_weights() -> Mapping[Priority, float]:
     return MappingProxyType({Priority.STAT: 10.0, Priority.URGENT: 3.0, Priority.ROUTINE: 1.0})
 
 
+def _default_urgency() -> Mapping[Priority, float]:
+    return MappingProxyType({Priority.STAT: 2.0, Priority.URGENT: 0.2, Priority.ROUTINE: 0.0})
+
+
 def _default_tiers() -> Mapping[Priority, int]:
-    return MappingProxyType({Priority.STAT: 0, Priority.URGENT: 1, Priority.ROUTINE: 1})
+    return MappingProxyType({Priority.STAT: 0, Priority.URGENT: 1, Priority.ROUTINE: 2})
 
 
 Mode = Literal["fast", "improve"]
@@ -114,6 +119,7 @@ class Params:
     mode: Mode = "fast"
     improve_time_limit_s: float = 10.0
     priority_tiers: Mapping[Priority, int] = field(default_factory=_default_tiers)
+    urgency_per_minute: Mapping[Priority, float] = field(default_factory=_default_urgency)
 
 
 @dataclass(frozen=True, slots=True)

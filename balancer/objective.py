@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from balancer.problem import IntArray, Problem
-from balancer.terms import age, balance, fairness, lateness, stability
+from balancer.terms import age, balance, fairness, lateness, stability, urgency
 
-TERMS = ("lateness", "age", "balance", "fairness", "stability")
+TERMS = ("lateness", "urgency", "age", "balance", "fairness", "stability")
 
 
 def evaluate(problem: Problem, assign: IntArray) -> dict[str, float]:
@@ -23,6 +23,7 @@ def evaluate(problem: Problem, assign: IntArray) -> dict[str, float]:
         finish = problem.busy[r] + np.cumsum(times)
         terms["lateness"] += lateness.cost(problem, idx, finish)
         terms["age"] += age.cost(problem, idx, finish)
+        terms["urgency"] += urgency.cost(problem, idx, finish)
         load[r] += float(times.sum())
         excess[r] = float(problem.fair_excess[idx].sum())
     if problem.m:

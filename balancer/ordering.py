@@ -1,8 +1,10 @@
-"""The worklist order: STAT first, then earliest effective due time (age promotes old work).
+"""The worklist order: by priority tier, then earliest effective due time within a tier.
 
 The order is a fixed rule rather than a decision, so the objective becomes a function of who
-reads what alone. Earliest-due-date first minimises the worst lateness on one reader, and the age
-limit caps how long a far-due study can be pushed back by a stream of newer urgent ones.
+reads what alone. Tiers (default STAT, then URGENT, then ROUTINE) keep urgent work ahead the
+way departments expect; within a tier, earliest-due-date first minimises the worst lateness on
+one reader, and the age limit (effective due = min(due, ready + limit)) keeps a far-due study
+from being pushed back without bound by newer ones: pure sorting makes the worst wait grow.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ class Problem:
     due: FloatArray  # minutes from now
     aged: FloatArray  # minutes from now until the age limit is reached
     late_weight: FloatArray  # weights.lateness x priority weight, per study
+    urgency_weight: FloatArray  # weights.urgency x per-minute urgency of the priority
     fair_excess: FloatArray  # wRVU above the department's wRVU-per-minute density
     eligible: list[IntArray]  # reader indices per study
     may_read: npt.NDArray[np.bool_]  # [study, reader] eligibility as a matrix
@@ -146,6 +147,10 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
     late_weight = np.array(
         [params.weights.lateness * pw.get(s.priority, 1.0) for s in studies], dtype=np.float64
     )
+    uw = params.urgency_per_minute
+    urgency_weight = np.array(
+        [params.weights.urgency * uw.get(st.priority, 0.0) for st in studies], dtype=np.float64
+    )
     density = float(wrvu.sum() / nominal.sum()) if n and nominal.sum() > 0 else 0.0
     fair_excess = wrvu - density * nominal
     group = np.array(
@@ -184,6 +189,7 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
         due=due,
         aged=aged,
         late_weight=late_weight,
+        urgency_weight=urgency_weight,
         fair_excess=fair_excess,
         eligible=eligible,
         may_read=may_read,

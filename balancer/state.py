@@ -12,7 +12,7 @@ from bisect import bisect_left
 import numpy as np
 
 from balancer.problem import FloatArray, IntArray, Problem
-from balancer.terms import age, balance, lateness
+from balancer.terms import age, balance, lateness, urgency
 
 EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -39,7 +39,10 @@ class State:
     # -- evaluation ---------------------------------------------------------------------------
     def sequence_cost(self, idx: IntArray, finish: FloatArray) -> float:
         """Lateness plus age of studies `idx` finishing at `finish`."""
-        return lateness.cost(self.p, idx, finish) + age.cost(self.p, idx, finish)
+        p = self.p
+        return (
+            lateness.cost(p, idx, finish) + age.cost(p, idx, finish) + urgency.cost(p, idx, finish)
+        )
 
     def _finish(self, r: int, idx: IntArray) -> FloatArray:
         finish: FloatArray = self.p.busy[r] + np.cumsum(self.p.nominal[idx] * self.p.inv_speed[r])

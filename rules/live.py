@@ -6,6 +6,7 @@ The pure engine stays in the other modules; this one reads and writes through do
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -96,19 +97,26 @@ def study_facts(session: Session, now: datetime, *, exam_ids: Sequence[int] | No
     return out
 
 
-_compiled: dict[int, CompiledRuleSet] = {}
+_compiled: dict[str, CompiledRuleSet] = {}
 _compiled_lock = Lock()
 
 
 def compiled_version(session: Session, version: int) -> CompiledRuleSet:
-    """A saved version, compiled once per process (versions never change)."""
+    """A saved version, compiled once per process and content (versions never change).
+
+    Keyed by the stored rules themselves, not the version number: one process may serve
+    several databases (tests do), and a number means nothing across them.
+    """
+    row = session.get(RuleSetVersion, version)
+    assert row is not None, version
+    key = json.dumps(row.rules, sort_keys=True)
     with _compiled_lock:
-        if version not in _compiled:
-            row = session.get(RuleSetVersion, version)
-            assert row is not None, version
+        if key not in _compiled:
             rule_set, _ = rule_set_from_data(row.rules)
-            _compiled[version] = compile_rule_set(rule_set)
-        return _compiled[version]
+            _compiled[key] = compile_rule_set(rule_set)
+            if len(_compiled) > 64:
+                _compiled.pop(next(iter(_compiled)))
+        return _compiled[key]
 
 
 def active(session: Session) -> tuple[int, CompiledRuleSet] | None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from domain.enums import RadiologistStatus
-
 from balancer.model import Params
 from balancer.simulation.policies import Policy, Radflow, key_of, make
 from balancer.simulation.scenario import Scenario
+from domain.enums import RadiologistStatus
 
 # Stop draining the queue after this many minutes (two days): a study still unread then
 # counts with the wait it has had so far.

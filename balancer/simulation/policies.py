@@ -11,12 +11,11 @@ from collections import deque
 from dataclasses import replace
 from typing import Protocol
 
-from domain.enums import Priority, RadiologistStatus, Subspecialty
-
 from balancer.model import Params, Snapshot, Study
 from balancer.planner import plan
 from balancer.simulation.scenario import Scenario
 from balancer.validate import validate
+from domain.enums import Priority, RadiologistStatus, Subspecialty
 
 RANK = {Priority.STAT: 0, Priority.URGENT: 1, Priority.ROUTINE: 2}
 Key = tuple[Subspecialty, int]
@@ -56,8 +55,11 @@ class _Shared:
         self.violations = 0
         keys = {key_of(s) for s in scn.studies}
         self.may: list[frozenset[Key]] = [
-            frozenset(k for k in keys if k[0] in r.reader.subspecialties
-                      and k[1] in r.reader.site_privileges)
+            frozenset(
+                k
+                for k in keys
+                if k[0] in r.reader.subspecialties and k[1] in r.reader.site_privileges
+            )
             for r in scn.roster
         ]
 
@@ -145,8 +147,10 @@ class LeastLoaded(_Shared):
         key = key_of(self.scn.studies[k])
         best, best_r = float("inf"), -1
         for r, may in enumerate(self.may):
-            if self.status[r] is RadiologistStatus.AVAILABLE and key in may and (
-                self.load[r] < best
+            if (
+                self.status[r] is RadiologistStatus.AVAILABLE
+                and key in may
+                and (self.load[r] < best)
             ):
                 best, best_r = self.load[r], r
         if best_r < 0:
@@ -207,11 +211,14 @@ class Radflow(_Shared):
         readers = []
         for sr, st in zip(scn.roster, status, strict=True):
             w = sr.window(t)
-            readers.append(replace(
-                sr.reader, status=st,
-                shift_start=scn.at(w.start) if w else None,
-                shift_end=scn.at(w.end) if w else None,
-            ))
+            readers.append(
+                replace(
+                    sr.reader,
+                    status=st,
+                    shift_start=scn.at(w.start) if w else None,
+                    shift_end=scn.at(w.end) if w else None,
+                )
+            )
         snap = Snapshot(now=now, studies=tuple(self.current.values()), radiologists=tuple(readers))
         result = plan(snap, self.params)
         self.plan_ms.append(result.duration_ms)

@@ -12,14 +12,37 @@ import random
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from domain.enums import Modality, RadiologistStatus, Subspecialty
-
 from balancer.model import Radiologist, Study
-from balancer.simulation.department import EPOCH, make_reader, make_study, primaries
+from balancer.simulation.department import EPOCH, SITES, make_reader, make_study, primaries
+from domain.enums import Modality, PatientClass, RadiologistStatus, Subspecialty
 
 # Relative arrivals per hour of day: quiet nights, a morning peak above the day shift's reach.
-HOURLY = (0.35, 0.3, 0.25, 0.25, 0.25, 0.3, 0.45, 0.8, 1.2, 1.45, 1.5, 1.45,
-          1.3, 1.25, 1.25, 1.2, 1.1, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
+HOURLY = (
+    0.35,
+    0.3,
+    0.25,
+    0.25,
+    0.25,
+    0.3,
+    0.45,
+    0.8,
+    1.2,
+    1.45,
+    1.5,
+    1.45,
+    1.3,
+    1.25,
+    1.25,
+    1.2,
+    1.1,
+    1.0,
+    0.9,
+    0.8,
+    0.7,
+    0.6,
+    0.5,
+    0.4,
+)
 # Shift templates: (start hour, length hours, share of the roster). Night and swing shifts
 # wrap past midnight, so the same readers also cover the small hours (the previous night).
 SHIFTS = ((7, 12, 0.50), (11, 12, 0.20), (13, 12, 0.10), (19, 12, 0.20))
@@ -28,9 +51,10 @@ BREAK_MINUTES = 45
 NOISE_SIGMA = 0.25
 # Radiography dominates a general department's volume.
 XR_BOOST = 2.5
-# Night and swing readers cover everything an ED sends.
-GENERALIST = frozenset({Subspecialty.GENERAL, Subspecialty.CHEST, Subspecialty.BODY,
-                        Subspecialty.NEURO, Subspecialty.MSK, Subspecialty.PEDIATRIC})
+# Night and swing readers cover everything an ED or a ward sends, at every site.
+GENERALIST = frozenset(Subspecialty) - {Subspecialty.BREAST}
+# Outpatient studies are acquired in the day only.
+OUTPATIENT_HOURS = range(7, 20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +128,9 @@ def _windows(rng: random.Random, start_h: int, length_h: int) -> tuple[Window, .
     return tuple(out)
 
 
-def build(seed: int, *, studies: int = 10_000, readers: int = 60, capacity_ratio: float = 1.1
-          ) -> Scenario:
+def build(
+    seed: int, *, studies: int = 10_000, readers: int = 60, capacity_ratio: float = 1.1
+) -> Scenario:
     """The day for `seed`: `studies` arrivals over 24 h, `readers` in shifts, capacity scaled."""
     rng = random.Random(seed)
     roster: list[SimReader] = []
@@ -115,7 +140,7 @@ def build(seed: int, *, studies: int = 10_000, readers: int = 60, capacity_ratio
     for i, (kind, primary) in enumerate(zip(kinds, primaries(rng, readers), strict=True)):
         subs, sites, rate = make_reader(rng, i + 1, primary)
         if kind[0] >= 13:
-            subs = subs | GENERALIST
+            subs, sites = subs | GENERALIST, frozenset(SITES)
         reader = Radiologist(i + 1, subs, sites, RadiologistStatus.OFF, None, None, rate)
         roster.append(SimReader(reader, _windows(rng, kind[0], kind[1])))
 
@@ -125,11 +150,14 @@ def build(seed: int, *, studies: int = 10_000, readers: int = 60, capacity_ratio
     )
     day: list[Study] = []
     for i, m in enumerate(minutes):
-        study, proc = make_study(rng, i + 1, EPOCH + timedelta(minutes=m))
-        if proc.modality is not Modality.XR and rng.random() > 1 / XR_BOOST:
-            # Thin the non-radiography share: redraw until a radiograph (keeps class mix).
-            while proc.modality is not Modality.XR:
-                study, proc = make_study(rng, i + 1, EPOCH + timedelta(minutes=m))
+        daytime = int(m // 60) in OUTPATIENT_HOURS
+        while True:
+            study, proc = make_study(rng, i + 1, EPOCH + timedelta(minutes=m))
+            if study.patient_class is PatientClass.OUTPATIENT and not daytime:
+                continue
+            # Thin the non-radiography share (radiographs dominate a department's volume).
+            if proc.modality is Modality.XR or rng.random() < 1 / XR_BOOST:
+                break
         day.append(study)
     noise = tuple(math.exp(rng.gauss(0.0, NOISE_SIGMA)) for _ in day)
 
@@ -139,8 +167,7 @@ def build(seed: int, *, studies: int = 10_000, readers: int = 60, capacity_ratio
     demand = sum(s.read_minutes for s in day)
     scale = capacity / capacity_ratio / demand
     day = [replace(s, read_minutes=s.read_minutes * scale, cap_group=None) for s in day]
-    return Scenario(seed, EPOCH, 24 * 60, tuple(day), tuple(minutes), noise, tuple(roster),
-                    scale)
+    return Scenario(seed, EPOCH, 24 * 60, tuple(day), tuple(minutes), noise, tuple(roster), scale)
 
 
 def _duty_in_day(r: SimReader) -> float:

@@ -106,7 +106,7 @@ def open_slots(session: Session, *, procedure_code: str, start: datetime, end: d
     )
     if site_code:
         query = query.where(col(Site.code) == site_code)
-    start = max(start, now)
+    start = max(start, now + timedelta(seconds=1))  # a slot must start after now to be booked
     slots: list[Slot] = []
     for resource, site in session.execute(query):
         assert resource.id is not None

@@ -154,7 +154,7 @@ def test_the_age_limit_promotes_an_old_study_ahead_of_a_newer_earlier_due_one(
     make_study: MakeStudy, make_reader: MakeReader
 ) -> None:
     old = make_study(1, ready_at=NOW - timedelta(hours=7))  # due in days, but 7 h old
-    fresh = make_study(2, priority=Priority.URGENT, due_at=NOW + timedelta(hours=2))
+    fresh = make_study(2, patient_class=PatientClass.ED, due_at=NOW + timedelta(hours=2))
     result = planned(Snapshot(NOW, (fresh, old), (make_reader(1),)), Params(age_limit_minutes=360))
     assert [a.study_id for a in result.worklist(1)] == [1, 2]
     result = planned(Snapshot(NOW, (fresh, old), (make_reader(1),)), Params(age_limit_minutes=600))

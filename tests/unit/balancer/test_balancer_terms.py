@@ -187,3 +187,18 @@ def test_incremental_costs_match_the_objective_after_random_moves() -> None:
     assert float(state.seq.sum()) == pytest.approx(
         terms["lateness"] + terms["age"] + terms["urgency"]
     )
+
+
+# -- urgency ----------------------------------------------------------------------------------
+def test_urgency_starts_a_stat_now_even_when_both_readers_would_meet_its_deadline(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    busy = make_study(1, read_minutes=10.0, opened_by=1, opened_at=NOW)
+    stat = make_study(2, priority=Priority.STAT, due_at=NOW + timedelta(minutes=60))
+    snap = Snapshot(NOW, (busy, stat), (make_reader(1), make_reader(2)))
+    on_busy = terms_for(snap, only(urgency=1.0, lateness=1.0), {2: 1})
+    on_idle = terms_for(snap, only(urgency=1.0, lateness=1.0), {2: 2})
+    assert on_busy["lateness"] == on_idle["lateness"] == 0.0
+    # STAT urgency 2 per minute: finishing at 20 instead of 10 costs 20 more.
+    assert on_busy["urgency"] - on_idle["urgency"] == pytest.approx(20.0)
+    assert reader_of(planned(snap, only(urgency=1.0)), 2) == 2

@@ -1,0 +1,230 @@
+"""Rules over HTTP: validation, warnings, versions and rollback, preview, activation, AI triage."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from api.relay import to_global_id
+from domain.enums import ExamStatus, PatientClass, Priority
+from domain.services import worklists
+from tests.conftest import Api
+from tests.factories import SUPERVISOR as SUPERVISOR_ACTOR
+from tests.factories import count_rows, drive, order, reference
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+SUPERVISOR = ("sup.ortiz", "supervisor")
+INTEGRATION = ("ai.vendor", "integration")
+
+SAVE = """mutation($input: SaveRuleSetInput!) { saveRuleSet(input: $input) {
+  __typename
+  ... on RuleSetSaved { ruleSet { version active rules { name } }
+                        warnings { code message ruleNames examCount } }
+  ... on RuleSetInvalid { code message errors { ruleIndex ruleName field code message line column } }
+  ... on Error { code message }
+} }"""
+ACTIVATE = """mutation($input: ActivateRuleSetInput!) { activateRuleSet(input: $input) {
+  __typename ... on RuleSetActivated { ruleSet { version active } previousVersion }
+  ... on Error { code message }
+} }"""
+PREVIEW = """mutation($input: PreviewRuleSetInput!) { previewRuleSet(input: $input) {
+  __typename
+  ... on RuleSetPreview { changes { exam { id } fields priorityBefore priorityAfter
+      subspecialtyBefore subspecialtyAfter eligibleBefore eligibleAfter assignedBefore
+      assignedAfter dueAtBefore dueAtAfter }
+    warnings { code ruleNames examCount } }
+  ... on RuleSetInvalid { errors { code field } }
+} }"""
+AI = """mutation($input: PostAiTriageInput!) { postAiTriage(input: $input) {
+  __typename ... on AiTriagePosted { exam { appliedRules { ruleName changes { field value } } } }
+  ... on Error { code message } } }"""
+
+
+def rule(name: str, condition: str, *actions: dict[str, Any], order: int = 100) -> dict[str, Any]:
+    return {"name": name, "condition": condition, "order": order, "actions": list(actions)}
+
+
+STAT = {"kind": "SET_PRIORITY", "priority": "STAT"}
+
+
+async def save(api: Api, rules: list[dict[str, Any]], reason: str = "test",
+               based_on: int | None = None) -> dict[str, Any]:
+    data = await api.data(SAVE, {"input": {"rules": rules, "reason": reason,
+                                           "basedOn": based_on}}, actor=SUPERVISOR)
+    return data["saveRuleSet"]  # type: ignore[return-value]
+
+
+async def activate(api: Api, version: int) -> dict[str, Any]:
+    data = await api.data(ACTIVATE, {"input": {"version": version, "reason": "test"}},
+                          actor=SUPERVISOR)
+    return data["activateRuleSet"]  # type: ignore[return-value]
+
+
+@pytest.fixture
+async def department(api: Api) -> Api:
+    await reference(api.db)
+    return api
+
+
+ERROR_CASES = [
+    (rule("bad syntax", 'modality == "CT" and and', STAT), "SYNTAX", True),
+    (rule("unknown attribute", 'colour == "red"', STAT), "UNKNOWN_ATTRIBUTE", False),
+    (rule("type mismatch", 'priority > 3', STAT), "TYPE_MISMATCH", False),
+    (rule("unknown value", 'modality == "XX"', STAT), "UNKNOWN_VALUE", False),
+    (rule("negative minutes", 'modality == "CT"', {"kind": "SET_TURNAROUND", "minutes": -5}),
+     "IMPOSSIBLE_VALUE", False),
+    (rule("unknown reader", 'modality == "CT"',
+          {"kind": "RESTRICT_RADIOLOGISTS", "radiologistCodes": ["NOBODY"]}),
+     "UNKNOWN_RADIOLOGIST", False),
+    (rule("unknown site", 'modality == "CT"', {"kind": "RESTRICT_SITES", "sites": ["MARS"]}),
+     "UNKNOWN_SITE", False),
+    (rule("runs code", '__import__("os").system("true")', STAT), None, False),
+]
+
+
+@pytest.mark.parametrize(("bad", "code", "positioned"), ERROR_CASES,
+                         ids=[c[0]["name"] for c in ERROR_CASES])
+async def test_each_validation_error_is_typed_and_nothing_is_saved(
+        department: Api, bad: dict[str, Any], code: str | None, positioned: bool) -> None:
+    good = rule("fine", 'modality == "MG"', {"kind": "REQUIRE_SUBSPECIALTY",
+                                             "subspecialty": "BREAST"})
+    result = await save(department, [good, bad])
+    assert result["__typename"] == "RuleSetInvalid", result
+    errors = result["errors"]
+    assert errors and all(e["ruleIndex"] == 1 and e["ruleName"] == bad["name"] for e in errors)
+    if code is not None:
+        assert code in {e["code"] for e in errors}, errors
+    if positioned:
+        assert errors[0]["line"] == 1 and errors[0]["column"] > 1
+    assert await department.db.read(count_rows("rule_set_versions")) == 0
+
+
+async def test_warnings_do_not_block_saving(department: Api) -> None:
+    db = department.db
+    await drive(db, await order(db), ExamStatus.READY_FOR_READ)  # a US abdomen (BODY)
+    result = await save(department, [
+        rule("never matches", 'modality == "NM" and patient_age > 200', STAT),
+        rule("first", 'modality == "US"', {"kind": "SET_PRIORITY", "priority": "URGENT"},
+             order=5),
+        rule("second", 'body_part == "ABDOMEN"', STAT, order=5),
+        rule("nobody can", 'modality == "US"', {"kind": "REQUIRE_SUBSPECIALTY",
+                                                "subspecialty": "CARDIAC"}, order=7),
+    ])
+    assert result["__typename"] == "RuleSetSaved"
+    codes = {w["code"]: w for w in result["warnings"]}
+    assert set(codes) == {"MATCHES_NO_STUDY", "CONTRADICTION", "NO_ELIGIBLE_RADIOLOGIST"}
+    assert codes["MATCHES_NO_STUDY"]["ruleNames"] == ["never matches"]
+    assert set(codes["CONTRADICTION"]["ruleNames"]) == {"first", "second"}
+    assert codes["NO_ELIGIBLE_RADIOLOGIST"]["examCount"] == 1
+    assert result["ruleSet"]["active"] is False
+
+
+async def test_versions_activation_rollback_and_diff(department: Api) -> None:
+    one = await save(department, [rule("a", 'modality == "CT"', STAT),
+                                  rule("b", 'modality == "MR"', STAT)])
+    v1 = one["ruleSet"]["version"]
+    two = await save(department, [rule("a", 'modality == "CT"', STAT, order=1),
+                                  rule("c", 'modality == "US"', STAT)], based_on=v1)
+    v2 = two["ruleSet"]["version"]
+    assert (await activate(department, v1))["previousVersion"] is None
+    assert (await activate(department, v2))["previousVersion"] == v1
+    rollback = await activate(department, v1)
+    assert rollback["ruleSet"] == {"version": v1, "active": True}
+    assert (await activate(department, v1))["__typename"] == "ValidationFailed"
+    assert (await activate(department, 999))["__typename"] == "NotFound"
+    data = await department.data("""query($a: Int!, $b: Int!) {
+        activeRuleSet { version } ruleSets { version active }
+        ruleSetDiff(from: $a, to: $b) { added { name } removed { name }
+                                        changed { name before { order } after { order } } } }""",
+                                 {"a": v1, "b": v2})
+    assert data["activeRuleSet"] == {"version": v1}
+    assert data["ruleSets"] == [{"version": v2, "active": False},
+                                {"version": v1, "active": True}]
+    diff = data["ruleSetDiff"]
+    assert diff == {"added": [{"name": "c"}], "removed": [{"name": "b"}],
+                    "changed": [{"name": "a", "before": {"order": 100}, "after": {"order": 1}}]}
+
+
+async def test_only_supervisors_edit_rules(department: Api) -> None:
+    body = await department.graphql(SAVE, {"input": {"rules": [], "reason": "x"}},
+                                    actor=("RAD03", "radiologist"))
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]
+
+
+async def test_preview_shows_changes_and_writes_nothing(department: Api) -> None:
+    db = department.db
+    exam = await drive(db, await order(db), ExamStatus.READY_FOR_READ)
+    await db.run(lambda uow: worklists.start_shift(
+        uow=uow, actor=SUPERVISOR_ACTOR, radiologist_code="RAD07", site_code="NORTH",
+        ends_at=uow.now + timedelta(hours=8)))
+    tables = ["rule_set_versions", "rule_set_activations", "reads", "balancer_runs"]
+    before = [await db.read(count_rows(t)) for t in tables]
+    data = await department.data(PREVIEW, {"input": {"rules": [
+        rule("urgent ultrasound", 'modality == "US"', STAT,
+             {"kind": "RESTRICT_RADIOLOGISTS", "radiologistCodes": ["RAD07"]})]}})
+    preview = data["previewRuleSet"]
+    assert preview["__typename"] == "RuleSetPreview"
+    [change] = preview["changes"]
+    assert change["exam"]["id"] == to_global_id("Exam", exam.id or 0)
+    assert (change["priorityBefore"], change["priorityAfter"]) == ("ROUTINE", "STAT")
+    assert set(change["eligibleBefore"]) == {"RAD03", "RAD07"}
+    assert change["eligibleAfter"] == ["RAD07"] and change["assignedAfter"] == "RAD07"
+    assert change["dueAtAfter"] < change["dueAtBefore"]
+    assert [await db.read(count_rows(t)) for t in tables] == before
+
+
+async def test_activation_replans_within_a_second(live_api: Api) -> None:
+    db = live_api.db
+    await reference(db)
+    await db.run(lambda uow: worklists.start_shift(
+        uow=uow, actor=SUPERVISOR_ACTOR, radiologist_code="RAD07", site_code="NORTH",
+        ends_at=uow.now + timedelta(hours=8)))
+    exam = await drive(db, await order(db), ExamStatus.READY_FOR_READ)
+    saved = await save(live_api, [rule("to RAD07", 'modality == "US"',
+                                       {"kind": "RESTRICT_RADIOLOGISTS",
+                                        "radiologistCodes": ["RAD07"]})])
+    worklist = "query { worklist(radiologistCode: \"RAD07\") { exam { id } } }"
+    await activate(live_api, saved["ruleSet"]["version"])
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while loop.time() < deadline:
+        items = (await live_api.data(worklist))["worklist"]
+        if items:
+            break
+        await asyncio.sleep(0.02)
+    assert items == [{"exam": {"id": to_global_id("Exam", exam.id or 0)}}]
+    status = await live_api.data("{ balancerStatus { recentRuns { trigger } } }")
+    assert any("RuleSetActivated" in r["trigger"]
+               for r in status["balancerStatus"]["recentRuns"])  # type: ignore[index]
+
+
+async def test_ai_triage_makes_a_bleed_stat_for_neuro_and_is_explained(
+        department: Api) -> None:
+    db = department.db
+    from rules.defaults import DEFAULT_RULE_SET
+    from rules.live import install_defaults
+
+    await db.run(lambda uow: install_defaults(uow, SUPERVISOR_ACTOR))
+    exam = await order(db, procedure="CTHEAD", site="MAIN", priority=Priority.ROUTINE,
+                       patient_class=PatientClass.INPATIENT)
+    gid = to_global_id("Exam", exam.id or 0)
+    denied = await department.graphql(AI, {"input": {"examId": gid, "finding": "x",
+                                                      "score": 0.5}}, actor=SUPERVISOR)
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]
+    bad = (await department.data(AI, {"input": {"examId": gid, "finding": "bleed!",
+                                                "score": 1.5}}, actor=INTEGRATION))
+    assert bad["postAiTriage"]["__typename"] == "ValidationFailed"  # type: ignore[index]
+    await drive(db, exam, ExamStatus.READY_FOR_READ, procedure="CTHEAD")
+    posted = (await department.data(AI, {"input": {
+        "examId": gid, "finding": "intracranial_hemorrhage", "score": 0.93,
+        "model": "brainscan-2"}}, actor=INTEGRATION))["postAiTriage"]
+    assert posted["__typename"] == "AiTriagePosted"
+    fired = {r["ruleName"]: {c["field"]: c["value"] for c in r["changes"]}
+             for r in posted["exam"]["appliedRules"]}
+    assert fired["AI suspected bleed"]["priority"] == "STAT"
+    assert fired["AI suspected bleed"]["required_subspecialty"] == "NEURO"
+    assert DEFAULT_RULE_SET.rules  # the defaults are what the demo department runs
