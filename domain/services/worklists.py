@@ -180,6 +180,40 @@ def set_radiologist_status(*, uow: UnitOfWork, actor: Actor, radiologist_code: s
     return radiologist
 
 
+def _move_many(uow: UnitOfWork, moves: list[tuple[int, int | None, str, int | None]],
+               reads: Mapping[int, Read]) -> None:
+    """Move many studies at once: one UPDATE ends their reads, one INSERT starts the new ones.
+
+    A plan can move hundreds of studies (a rule change, a shift ending); row-by-row ORM writes
+    with a flush each would cost more than the solve.
+    """
+    if not moves:
+        return
+    holders = {exam_id: reads[exam_id].radiologist_id for exam_id, _, _, _ in moves
+               if exam_id in reads}
+    ending = [reads[exam_id].id for exam_id in holders]
+    if ending:
+        uow.session.execute(sa.update(Read).where(col(Read.id).in_(ending)).values(
+            ended_at=uow.now, end_reason=sa.case(
+                (col(Read.exam_id).in_([e for e, r, _, _ in moves if r is None]),
+                 "UNASSIGNABLE"), else_="REASSIGNED")),
+            execution_options={"synchronize_session": False})
+        for exam_id, _, _, _ in moves:
+            if exam_id in reads:  # keep the loaded objects truthful for the rest of the command
+                uow.session.expire(reads[exam_id])
+    starting = [{"exam_id": exam_id, "radiologist_id": reader, "source": "BALANCER",
+                 "assigned_at": uow.now, "assigned_by": BALANCER.id, "reason": reason[:500],
+                 "position": position, "pinned": False}
+                for exam_id, reader, reason, position in moves if reader is not None]
+    if starting:
+        uow.session.execute(sa.insert(Read), starting)
+    for exam_id, reader, reason, _ in moves:
+        uow.emit(ev.AssignmentChanged(
+            at=uow.now, actor=BALANCER.id, role=BALANCER.role, exam_id=exam_id,
+            radiologist_id=reader, previous_radiologist_id=holders.get(exam_id),
+            reason=reason, source="BALANCER"))
+
+
 @dataclass(frozen=True)
 class PlannedRead:
     """The plan's place for one study, and who held it when the snapshot was taken."""
@@ -231,8 +265,9 @@ def apply_plan(*, uow: UnitOfWork, planned: Sequence[PlannedRead],
         col(Exam.id).in_(exam_ids), col(Exam.status) == ExamStatus.READY_FOR_READ)))
     reads = {r.exam_id: r for r in uow.session.scalars(sa.select(Read).where(
         col(Read.exam_id).in_(exam_ids), col(Read.ended_at).is_(None)))}
-    moved = reordered = stale = unassigned = 0
+    reordered = stale = 0
     reordered_for: set[int] = set()
+    moves: list[tuple[int, int | None, str, int | None]] = []  # exam, reader, reason, position
     for item in planned:
         current = reads.get(item.exam_id)
         holder = current.radiologist_id if current else None
@@ -247,17 +282,15 @@ def apply_plan(*, uow: UnitOfWork, planned: Sequence[PlannedRead],
                 reordered += 1
                 reordered_for.add(item.radiologist_id)
             continue
-        _move(uow, BALANCER, item.exam_id, item.radiologist_id, reason=item.reason,
-              source="BALANCER", position=item.position)
-        moved += 1
+        moves.append((item.exam_id, item.radiologist_id, item.reason, item.position))
     for exam_id, seen in unassignable_seen.items():
         current = reads.get(exam_id)
-        if current is None or current.radiologist_id != seen or current.opened_at is not None:
-            continue
-        if exam_id in waiting and not current.pinned:
-            _move(uow, BALANCER, exam_id, None, reason=summary.unassignable.get(exam_id, ""),
-                  source="BALANCER", position=None)
-            unassigned += 1
+        if (current is not None and current.radiologist_id == seen and current.opened_at is None
+                and exam_id in waiting and not current.pinned):
+            moves.append((exam_id, None, summary.unassignable.get(exam_id, ""), None))
+    _move_many(uow, moves, reads)
+    moved = sum(1 for _, reader, _, _ in moves if reader is not None)
+    unassigned = len(moves) - moved
     run = BalancerRun(
         started_at=summary.started_at, duration_ms=round(summary.duration_ms, 2),
         trigger=summary.trigger[:200], formulation=summary.formulation[:64],
