@@ -68,6 +68,18 @@ def serve(reload: bool = False) -> None:
                 reload=reload, log_level="info")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def simulate(ctx: typer.Context) -> None:
+    """Replay a simulated day under four policies (FIFO, cherry-picking, least-loaded,
+    radflow); options as `python -m bench.simulate --help`."""
+    import sys
+
+    from bench import simulate as simulation
+
+    sys.argv = ["radflow simulate", *ctx.args]
+    simulation.main()
+
+
 @app.command("export-schema")
 def export_schema(output: Path = Path("schema.graphql")) -> None:
     """Write the GraphQL schema (SDL) that frontend teams code against."""
