@@ -160,6 +160,16 @@ def live_effects(session: Session, now: datetime) -> LiveEffects:
     return effects_of(session, now, current[1], current[0])
 
 
+def effects_for(session: Session, now: datetime, exam_ids: list[int]) -> dict[int, Effect]:
+    """The active rules' effects on these exams (no explanations), evaluated together."""
+    current = active(session)
+    facts = study_facts(session, now, exam_ids=exam_ids) if current and exam_ids else []
+    if current is None or not facts:
+        return {}
+    evaluation = evaluate(current[1], facts)
+    return {f.study_id: evaluation.effect(i, explain=False) for i, f in enumerate(facts)}
+
+
 def explain(session: Session, exam_id: int, now: datetime) -> Effect | None:
     """The active rules' effect on one exam, with every rule that fired and what it changed."""
     current = active(session)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 import strawberry
 from sqlalchemy.orm import Session
@@ -13,6 +15,7 @@ from api.worklists.types import BalancerRun, BalancerStatus, WorklistItem
 from domain import models as m
 from domain.enums import ExamStatus
 from domain.errors import NotFound
+from rules.live import effects_for
 
 
 def _worklist(session: Session, code: str) -> list[tuple[m.Read, m.Exam]]:
@@ -34,14 +37,28 @@ def _worklist(session: Session, code: str) -> list[tuple[m.Read, m.Exam]]:
 
 @strawberry.type
 class WorklistQueries:
-    @strawberry.field(description="A radiologist's worklist, the next study to read first.")
+    @strawberry.field(description="A radiologist's worklist, the next study to read first, "
+                                  "with each study's priority and due time after the rules.")
     async def worklist(self, info: Info, radiologist_code: str) -> list[WorklistItem]:
-        rows = await info.context.db.read(lambda s: _worklist(s, radiologist_code),
-                                          bounded=True)
-        return [WorklistItem(position=read.position, priority=exam.priority,
-                             due_at=exam.due_at, reason=read.reason, pinned=read.pinned,
-                             opened=read.opened_at is not None, assigned_at=read.assigned_at,
-                             exam=Exam.from_model(exam)) for read, exam in rows]
+        now = info.context.db.clock()
+
+        def query(session: Session) -> list[WorklistItem]:
+            rows = _worklist(session, radiologist_code)
+            effects = effects_for(session, now, [exam.id or 0 for _, exam in rows])
+            items = []
+            for read, exam in rows:
+                effect = effects.get(exam.id or 0)
+                due_at = exam.due_at
+                if effect is not None and effect.turnaround_minutes is not None and exam.ready_at:
+                    due_at = exam.ready_at + timedelta(minutes=effect.turnaround_minutes)
+                items.append(WorklistItem(
+                    position=read.position,
+                    priority=effect.priority if effect else exam.priority, due_at=due_at,
+                    reason=read.reason, pinned=read.pinned, opened=read.opened_at is not None,
+                    assigned_at=read.assigned_at, exam=Exam.from_model(exam)))
+            return items
+
+        return await info.context.db.read(query, bounded=True)
 
     @strawberry.field(description="The balancer's last runs: when, how long, objective terms, "
                                   "unassignable studies.")

@@ -186,8 +186,8 @@ async def test_activation_replans_within_a_second(live_api: Api) -> None:
     exam = await drive(db, await order(db), ExamStatus.READY_FOR_READ)
     saved = await save(live_api, [rule("to RAD07", 'modality == "US"',
                                        {"kind": "RESTRICT_RADIOLOGISTS",
-                                        "radiologistCodes": ["RAD07"]})])
-    worklist = "query { worklist(radiologistCode: \"RAD07\") { exam { id } } }"
+                                        "radiologistCodes": ["RAD07"]}, STAT)])
+    worklist = "query { worklist(radiologistCode: \"RAD07\") { priority exam { id } } }"
     await activate(live_api, saved["ruleSet"]["version"])
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 5
@@ -196,7 +196,8 @@ async def test_activation_replans_within_a_second(live_api: Api) -> None:
         if items:
             break
         await asyncio.sleep(0.02)
-    assert items == [{"exam": {"id": to_global_id("Exam", exam.id or 0)}}]
+    # On the new reader's list, with the priority the rule gave it.
+    assert items == [{"priority": "STAT", "exam": {"id": to_global_id("Exam", exam.id or 0)}}]
     status = await live_api.data("{ balancerStatus { recentRuns { trigger } } }")
     assert any("RuleSetActivated" in r["trigger"]
                for r in status["balancerStatus"]["recentRuns"])  # type: ignore[index]
