@@ -50,6 +50,8 @@ class Effect:
     excluded_sites: frozenset[str]
     cap_groups: frozenset[str]
     applied_rules: tuple[AppliedRule, ...]
+    # The required subspecialty is a preference: it yields when nobody holding it is on shift.
+    subspecialty_if_on_shift: bool = False
 
     def may_read(self, radiologist_id: int, site: str) -> bool:
         """Whether the rules allow this radiologist (reading from `site`) to read the study."""

@@ -12,6 +12,8 @@ from rules.compiled import CompiledRuleSet, DefaultTurnaround
 from rules.effects import AppliedRule, Effect, RuleSetEffect
 from rules.explain import applied_rule
 from rules.facts import BoolArray, FactsTable, IntArray
+from rules.model import RequireSubspecialty
+from rules.one import _action
 from rules.table import Columns, evaluate_columns
 from rules.vocabulary import PRIORITY_RANK
 
@@ -61,7 +63,14 @@ class Evaluation:
             excluded_sites=c.excluded_sites.at(i),  # type: ignore[arg-type]
             cap_groups=c.caps.at(i),  # type: ignore[arg-type]
             applied_rules=self.applied_rules(i) if explain else (),
+            subspecialty_if_on_shift=self._preference(int(c.winners["subspecialty"][i])),
         )
+
+    def _preference(self, winner: int) -> bool:
+        """Whether the winning subspecialty action (rule index, -1 for none) is a preference."""
+        if winner < 0:
+            return False
+        return _action(self.compiled, winner, RequireSubspecialty).only_if_on_shift
 
     def effect_for(self, study_id: int) -> Effect:
         """The Effect of the study with this id."""

@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from balancer.eligibility import on_shift
 from balancer.live import DepartmentState
 from balancer.model import Params, Study
 from domain.db import UnitOfWork
-from domain.enums import ExamStatus
+from domain.enums import ExamStatus, RadiologistStatus
 from domain.lifecycle import Actor
 from domain.models import (
     AiTriageResult,
@@ -220,9 +221,17 @@ def apply_effects(session: Session, state: DepartmentState, params: Params,
                                       .join(Site, col(Site.id) == col(Shift.site_id))
                                       .where(col(Shift.ended_at).is_(None))).all())
     caps = dict(effects.rule_set.caps)
+    snapshot_now = state.snapshot.now
+    readers = [r for r in state.snapshot.radiologists if on_shift(r, snapshot_now)
+               and r.status == RadiologistStatus.AVAILABLE]
     studies = []
     for study in state.snapshot.studies:
         effect = effects.by_exam.get(study.id)
+        if effect is not None and effect.subspecialty_if_on_shift and not any(
+                effect.required_subspecialty in r.subspecialties
+                and study.site_id in r.site_privileges for r in readers):
+            # A preference nobody on shift can honour: the study keeps its own subspecialty.
+            effect = replace(effect, required_subspecialty=study.subspecialty)
         studies.append(study if effect is None else _ruled(study, effect, working_at, caps))
     snapshot = replace(state.snapshot, studies=tuple(studies),
                        caps={**state.snapshot.caps, **caps})

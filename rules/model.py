@@ -32,9 +32,15 @@ class EscalatePriority:
 
 @dataclass(frozen=True, slots=True)
 class RequireSubspecialty:
-    """Only radiologists credentialed in this subspecialty may read matching studies."""
+    """Only radiologists credentialed in this subspecialty may read matching studies.
+
+    With `only_if_on_shift`, it is a preference: when nobody with the credential who may read
+    the study is on shift and available, the study keeps its procedure's own subspecialty
+    (e.g. children to pediatric readers *where one is on shift*).
+    """
 
     subspecialty: Subspecialty
+    only_if_on_shift: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,6 +107,8 @@ def apply_one(compiled: CompiledRuleSet, facts: StudyFacts, *,
         excluded_radiologists=frozenset(excluded_rad), allowed_sites=allowed_site,
         excluded_sites=frozenset(excluded_site), cap_groups=frozenset(caps),
         applied_rules=tuple(applied),
+        subspecialty_if_on_shift=subspecialty_src is not None and _action(
+            compiled, subspecialty_src, RequireSubspecialty).only_if_on_shift,
     )
 
 

@@ -50,7 +50,15 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "radiologist_ids": lambda v: frozenset(int(x) for x in v),
     "sites": lambda v: frozenset(str(x) for x in v),
     "lateness": float, "balance": float, "stability": float, "fairness": float,
+    "only_if_on_shift": lambda v: _boolean(v),
 }
+
+
+def _boolean(value: object) -> bool:
+    # bool("false") is True: accept real booleans only.
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value
 
 
 def _plain(value: object) -> object:

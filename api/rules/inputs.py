@@ -34,6 +34,9 @@ class RuleActionInput:
     waiting_over_minutes: int | None = None
     subspecialty: Subspecialty | None = strawberry.field(
         default=None, description="REQUIRE_SUBSPECIALTY.")
+    only_if_on_shift: bool | None = strawberry.field(
+        default=None, description="REQUIRE_SUBSPECIALTY as a preference: applies only while "
+                                  "someone with the subspecialty is on shift.")
     radiologist_codes: list[str] | None = strawberry.field(
         default=None, description="RESTRICT_/EXCLUDE_RADIOLOGISTS.")
     sites: list[str] | None = strawberry.field(default=None,

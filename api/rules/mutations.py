@@ -77,7 +77,8 @@ def _data(rules: list[RuleInput], session: Session) -> tuple[list[dict[str, Any]
         for k, action in enumerate(rule.actions):
             raw: dict[str, Any] = {"kind": action.kind.value}
             for name in ("priority", "minutes", "to", "due_within_minutes",
-                         "waiting_over_minutes", "subspecialty", "sites", "max_open",
+                         "waiting_over_minutes", "subspecialty", "only_if_on_shift", "sites",
+                         "max_open",
                          "lateness", "balance", "stability", "fairness"):
                 value = getattr(action, name)
                 if value is not None:

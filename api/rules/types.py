@@ -31,6 +31,7 @@ class RuleAction:
     due_within_minutes: int | None = None
     waiting_over_minutes: int | None = None
     subspecialty: Subspecialty | None = None
+    only_if_on_shift: bool | None = None
     radiologist_codes: list[str] | None = None
     sites: list[str] | None = None
     max_open: int | None = None
@@ -117,8 +118,8 @@ class StudyRuleChange:
 
 
 ACTION_FIELDS = ("priority", "minutes", "to", "due_within_minutes", "waiting_over_minutes",
-                 "subspecialty", "sites", "max_open", "lateness", "balance", "stability",
-                 "fairness")
+                 "subspecialty", "only_if_on_shift", "sites", "max_open", "lateness",
+                 "balance", "stability", "fairness")
 
 
 def rule_from_data(data: dict[str, Any], codes: dict[int, str]) -> Rule:

@@ -24,7 +24,8 @@ SAVE = """mutation($input: SaveRuleSetInput!) { saveRuleSet(input: $input) {
   __typename
   ... on RuleSetSaved { ruleSet { version active rules { name } }
                         warnings { code message ruleNames examCount } }
-  ... on RuleSetInvalid { code message errors { ruleIndex ruleName field code message line column } }
+  ... on RuleSetInvalid { code message
+                          errors { ruleIndex ruleName field code message line column } }
   ... on Error { code message }
 } }"""
 ACTIVATE = """mutation($input: ActivateRuleSetInput!) { activateRuleSet(input: $input) {
@@ -229,3 +230,19 @@ async def test_ai_triage_makes_a_bleed_stat_for_neuro_and_is_explained(
     assert fired["AI suspected bleed"]["priority"] == "STAT"
     assert fired["AI suspected bleed"]["required_subspecialty"] == "NEURO"
     assert DEFAULT_RULE_SET.rules  # the defaults are what the demo department runs
+
+
+@pytest.mark.parametrize(("preference", "expected"), [(True, "assigned"), (False, "unassignable")])
+async def test_a_subspecialty_preference_yields_when_nobody_holding_it_is_on_shift(
+        department: Api, preference: bool, expected: str) -> None:
+    db = department.db
+    exam = await drive(db, await order(db), ExamStatus.READY_FOR_READ)  # BODY; RAD03 on shift
+    saved = await save(department, [rule("children first", "patient_age < 200", {
+        "kind": "REQUIRE_SUBSPECIALTY", "subspecialty": "PEDIATRIC",
+        "onlyIfOnShift": preference})])
+    await activate(department, saved["ruleSet"]["version"])
+    done = await department.data("mutation { rebalanceNow { run { unassignable { exam { id } } "
+                                 "} } }", actor=SUPERVISOR)
+    unplaced = [u["exam"]["id"] for u in done["rebalanceNow"]["run"]["unassignable"]]  # type: ignore[index]
+    gid = to_global_id("Exam", exam.id or 0)
+    assert (gid in unplaced) == (expected == "unassignable")

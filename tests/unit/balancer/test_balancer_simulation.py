@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import replace
 
 import pytest
 
-from balancer import Params
+from balancer import Params, Snapshot
 from balancer.simulation.engine import simulate
+from balancer.simulation.info import StudyInfo
 from balancer.simulation.metrics import summarise
 from balancer.simulation.policies import POLICIES
-from balancer.simulation.scenario import build
+from balancer.simulation.scenario import ScenarioSpec, build, from_spec
+from domain.enums import Subspecialty
 
 PARAMS = Params(time_limit_s=30.0, cold_time_limit_s=60.0)
 
@@ -60,3 +64,50 @@ def test_the_radflow_run_is_deterministic_per_seed() -> None:
     assert first.finish == second.finish
     assert summarise(scn, first) == summarise(scn, second)
     assert not any(math.isnan(x) for x in first.finish)
+
+
+def test_the_adjust_hook_reaches_radflow_and_the_pull_policies() -> None:
+    scn = from_spec(ScenarioSpec(seed=5, studies=250, radiologists=12))
+    forbidden = Subspecialty.NEURO
+    seen: list[int] = []
+
+    def nobody_reads_neuro(
+        snap: Snapshot, params: Params, info: Mapping[int, StudyInfo]
+    ) -> tuple[Snapshot, Params]:
+        seen.append(len(snap.studies))
+        assert all(s.id in info for s in snap.studies)
+        studies = tuple(
+            replace(s, allowed_radiologists=frozenset())
+            if info[s.id].subspecialty is forbidden
+            else s
+            for s in snap.studies
+        )
+        return replace(snap, studies=studies), params
+
+    neuro = [k for k, s in enumerate(scn.studies) if s.subspecialty is forbidden]
+    assert neuro
+    for policy in ("radflow", "fifo"):
+        seen.clear()
+        run = simulate(scn, policy, params=PARAMS, adjust=nobody_reads_neuro)
+        assert seen and run.ineligible == 0 and run.violations == 0
+        assert all(run.reader[k] == -1 for k in neuro)
+        assert sum(r >= 0 for r in run.reader) > len(scn.studies) // 2
+
+
+def test_scenario_facts_are_realistic_and_cover_every_study() -> None:
+    scn = from_spec(ScenarioSpec(seed=3, studies=2_000, radiologists=20))
+    assert set(scn.info) == {s.id for s in scn.studies}
+    ages = [i.patient_age for i in scn.info.values()]
+    assert min(ages) < 16 < max(ages) and 0.03 < sum(a < 16 for a in ages) / len(ages) < 0.3
+    assert {i.site_code for i in scn.info.values()} == {"MAIN", "SOUTH", "NORTH", "EAST"}
+    assert len({i.referrer for i in scn.info.values()}) >= 4
+    for s in scn.studies[:50]:
+        i = scn.info[s.id]
+        assert (i.priority, i.subspecialty, i.due_at) == (s.priority, s.subspecialty, s.due_at)
+
+
+def test_a_two_thousand_study_day_is_deterministic_per_seed() -> None:
+    spec = ScenarioSpec(seed=7, studies=2_000, radiologists=16)
+    first = simulate(from_spec(spec), "radflow", params=PARAMS)
+    second = simulate(from_spec(spec), "radflow", params=PARAMS)
+    assert first.reader == second.reader and first.finish == second.finish
