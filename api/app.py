@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,6 +14,7 @@ from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from api.auth import AuthenticationFailed
 from api.context import Context, actor_from_request
 from api.schema import build_schema
 from balancer.live import BalancerRunner
@@ -37,8 +39,12 @@ class RadflowGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         assert isinstance(request, Request)
-        return Context(db=self.db, settings=self.settings, request=request,
-                       actor=actor_from_request(request, self.settings), runner=self.runner)
+        try:
+            actor = actor_from_request(request, self.settings)
+        except AuthenticationFailed as exc:
+            raise HTTPException(401, str(exc)) from exc
+        return Context(db=self.db, settings=self.settings, request=request, actor=actor,
+                       runner=self.runner)
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -78,6 +79,30 @@ def simulate(ctx: typer.Context) -> None:
 
     sys.argv = ["radflow simulate", *ctx.args]
     simulation.main()
+
+
+RoleOption = Annotated[str, typer.Option(help="referrer, scheduler, patient, technologist, "
+                                              "radiologist, supervisor, integration or admin")]
+SubjectOption = Annotated[str, typer.Option(help="Who: a radiologist's or referrer's code, a "
+                                                 "patient's MRN, a user id.")]
+KeyOption = Annotated[Path | None, typer.Option(help="RS256 PEM private key (default: HS256 "
+                                                     "with RADFLOW_JWT_SECRET).")]
+
+
+@app.command()
+def token(role: RoleOption, subject: SubjectOption, hours: float = 12.0,
+          private_key: KeyOption = None) -> None:
+    """Mint a bearer token for development (send it as `Authorization: Bearer ...`)."""
+    from datetime import timedelta
+
+    from api.auth import ROLES, mint
+    from domain.enums import Role
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"unknown role {role!r}; one of {', '.join(sorted(ROLES))}")
+    typer.echo(mint(role=Role(role), subject=subject, settings=get_settings(),
+                    lifetime=timedelta(hours=hours),
+                    private_key=private_key.read_text() if private_key else None))
 
 
 @app.command("export-schema")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from api.app import create_app
+from api.auth import mint
 from bench._asgi import AsgiClient
 from bench._data import create_schema, reset_postgres
 from domain.db import Database
@@ -38,11 +39,16 @@ SECTIONS = [
     {"key": "findings", "fields": [{"key": "findings", "value": "Clear lungs."}]},
 ]
 
-TECH = {"X-Radflow-Actor": "tech.bench", "X-Radflow-Role": "technologist"}
-DESK = {"X-Radflow-Actor": "desk.bench", "X-Radflow-Role": "scheduler"}
-SUPERVISOR = {"X-Radflow-Actor": "sup.bench", "X-Radflow-Role": "supervisor"}
-READER_H = {"X-Radflow-Actor": READER, "X-Radflow-Role": "radiologist"}
-REFERRER = {"X-Radflow-Actor": "REF01", "X-Radflow-Role": "referrer"}
+def bearer(subject: str, role: Role) -> dict[str, str]:
+    """The Authorization header of a development token."""
+    return {"Authorization": f"Bearer {mint(role=role, subject=subject, settings=Settings())}"}
+
+
+TECH = bearer("tech.bench", Role.TECHNOLOGIST)
+DESK = bearer("desk.bench", Role.SCHEDULER)
+SUPERVISOR = bearer("sup.bench", Role.SUPERVISOR)
+READER_H = bearer(READER, Role.RADIOLOGIST)
+REFERRER = bearer("REF01", Role.REFERRER)
 
 
 def mutation(name: str, input_type: str, extra: str = "") -> str:

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
         description="Production mode: no GraphiQL, no introspection, masked errors.",
     )
     max_query_depth: int = Field(default=12, alias="RADFLOW_MAX_QUERY_DEPTH")
+    jwt_secret: str | None = Field(
+        default=None, alias="RADFLOW_JWT_SECRET",
+        description="HS256 secret for bearer tokens; development falls back to a fixed one.")
+    jwt_public_keys: str | None = Field(
+        default=None, alias="RADFLOW_JWT_PUBLIC_KEYS",
+        description="Path of a PEM file with the RS256 public key(s) tokens are signed for.")
+    jwt_issuer: str = Field(default="radflow", alias="RADFLOW_JWT_ISSUER")
+    jwt_audience: str = Field(default="radflow-api", alias="RADFLOW_JWT_AUDIENCE")
     balancer_enabled: bool = Field(
         default=True, alias="RADFLOW_BALANCER",
         description="Run the worklist balancer in this process (re-plan on events and ticks).")

@@ -20,7 +20,9 @@ from sqlmodel import SQLModel
 
 import domain.models  # noqa: F401  (registers the tables)
 from api.app import create_app
+from api.auth import mint
 from domain.db import Database, normalise_url
+from domain.enums import Role
 from domain.settings import Settings
 
 REQUIRE_SERVICES = os.environ.get("RADFLOW_REQUIRE_SERVICES") == "1"
@@ -99,6 +101,11 @@ async def db(backend: str, clock: Clock, tmp_path: Path,
     await database.dispose()
 
 
+def token_for(subject: str, role: str) -> str:
+    """A development bearer token for a test caller."""
+    return mint(role=Role(role), subject=subject, settings=Settings())
+
+
 class Api:
     """A running radflow over real HTTP on loopback, with GraphQL helpers."""
 
@@ -110,7 +117,7 @@ class Api:
                       actor: tuple[str, str] | None = None) -> dict[str, object]:
         headers = {}
         if actor:
-            headers = {"X-Radflow-Actor": actor[0], "X-Radflow-Role": actor[1]}
+            headers = {"Authorization": f"Bearer {token_for(*actor)}"}
         response = await self.client.post("/graphql", json={"query": query,
                                                             "variables": variables or {}},
                                           headers=headers)

@@ -57,7 +57,7 @@ class OrderMutations:
         async def run() -> PatientRegistered:
             def command(uow: UnitOfWork) -> Patient:
                 return Patient.from_model(orders.register_patient(
-                    uow=uow, mrn=input.mrn, given_name=input.given_name,
+                    uow=uow, actor=info.context.actor, mrn=input.mrn, given_name=input.given_name,
                     family_name=input.family_name, birth_date=input.birth_date, sex=input.sex,
                     phone=input.phone, email=input.email))
 

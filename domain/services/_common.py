@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel, col
 
 from domain.db import UnitOfWork
-from domain.enums import CriticalLevel, ReportStatus
-from domain.errors import Conflict, FieldIssue, NotFound, ValidationFailed
+from domain.enums import CriticalLevel, ReportStatus, Role
+from domain.errors import Conflict, FieldIssue, NotFound, NotPermitted, ValidationFailed
+from domain.lifecycle import Actor
 from domain.models import (
     Exam,
     ExamPrepItem,
@@ -22,6 +23,12 @@ from domain.models import (
 )
 
 M = TypeVar("M", bound=SQLModel)
+
+
+def require_role(actor: Actor, roles: set[Role], action: str) -> None:
+    """Refuse a command to roles that may not take it (NotPermitted names the action)."""
+    if actor.role not in roles:
+        raise NotPermitted(f"role {actor.role.value} may not {action}")
 
 
 def load_exam(uow: UnitOfWork, exam_id: int, *, expected_version: int | None = None) -> Exam:

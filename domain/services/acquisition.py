@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from domain import events as ev
 from domain.db import UnitOfWork
-from domain.enums import ExamStatus, Modality, RepeatReason
+from domain.enums import ExamStatus, Modality, RepeatReason, Role
 from domain.errors import FieldIssue, MetadataInvalid, MetadataProblem, NotFound, ValidationFailed
 from domain.lifecycle import Actor, Step, transition
 from domain.models import (
@@ -25,7 +25,7 @@ from domain.models import (
     StoredStudy,
     TurnaroundTarget,
 )
-from domain.services._common import Checks, SessionFacts, find_by, load_exam
+from domain.services._common import Checks, SessionFacts, find_by, load_exam, require_role
 from domain.types import pk
 
 DICOM_UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$")
@@ -35,6 +35,7 @@ PREP_STATUSES = {ExamStatus.ORDERED, ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN
 def complete_prep_item(*, uow: UnitOfWork, actor: Actor, exam_id: int, item_code: str,
                        note: str | None = None) -> Exam:
     """Tick one checklist item; the last one on a checked-in exam makes it PREPARED."""
+    require_role(actor, {Role.TECHNOLOGIST, Role.SCHEDULER, Role.ADMIN}, "complete prep items")
     checks = Checks()
     checks.text(note, "note", max_length=500, required=False)
     checks.done()
@@ -192,6 +193,8 @@ def _record_validation(uow: UnitOfWork, actor: Actor, exam: Exam, header: StudyH
 def validate_metadata(*, uow: UnitOfWork, actor: Actor, exam_id: int, header: StudyHeader,
                       expected_version: int | None = None) -> MetadataValidation:
     """Check an acquired study's header against its order; a mismatch rejects it."""
+    require_role(actor, {Role.TECHNOLOGIST, Role.INTEGRATION, Role.SYSTEM, Role.ADMIN},
+                 "validate metadata")
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     if exam.status != ExamStatus.ACQUIRED:
         raise ValidationFailed([FieldIssue("exam_id", "NOT_ACQUIRED",

@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from domain import events as ev
 from domain.db import UnitOfWork, is_unique_violation
-from domain.enums import ExamStatus, PatientClass, Priority
+from domain.enums import ExamStatus, PatientClass, Priority, Role
 from domain.errors import FieldIssue, ValidationFailed
 from domain.lifecycle import Actor
 from domain.models import (
@@ -26,7 +26,7 @@ from domain.models import (
     Referrer,
     Site,
 )
-from domain.services._common import Checks, find_by
+from domain.services._common import Checks, find_by, require_role
 from domain.types import pk
 
 ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-Z]{1,4})?$")
@@ -67,6 +67,8 @@ def place_order(
     icd10_code: str,
 ) -> PlacedOrder:
     """Place an order; a re-sent order (same source and placer number) returns its exam."""
+    require_role(actor, {Role.REFERRER, Role.SCHEDULER, Role.INTEGRATION, Role.ADMIN},
+                 "place orders")
     checks = Checks()
     checks.text(order_source, "order_source", max_length=64)
     checks.text(placer_order_number, "placer_order_number", max_length=64)
@@ -152,6 +154,7 @@ def _copy_prep_checklist(uow: UnitOfWork, exam: Exam, procedure: Procedure) -> N
 def register_patient(
     *,
     uow: UnitOfWork,
+    actor: Actor,
     mrn: str,
     given_name: str,
     family_name: str,
@@ -161,6 +164,7 @@ def register_patient(
     email: str | None = None,
 ) -> Patient:
     """Register a patient, or update the demographics of the patient with this MRN."""
+    require_role(actor, {Role.SCHEDULER, Role.INTEGRATION, Role.ADMIN}, "register patients")
     checks = Checks()
     checks.text(mrn, "mrn", max_length=32)
     checks.require(bool(re.fullmatch(r"[A-Za-z0-9-]{1,32}", mrn or "")), "mrn", "INVALID_FORMAT",

@@ -31,7 +31,7 @@ from domain.models import (
     ResultCommunication,
     SatisfactionSurvey,
 )
-from domain.services._common import Checks, SessionFacts, load_exam
+from domain.services._common import Checks, SessionFacts, load_exam, require_role
 
 # How long the referrer has to acknowledge, by level (ACR practice: minutes, hours, days).
 ACKNOWLEDGE_WITHIN = {
@@ -155,6 +155,8 @@ def record_follow_up(*, uow: UnitOfWork, actor: Actor, exam_id: int, recommendat
 def complete_follow_up(*, uow: UnitOfWork, actor: Actor, follow_up_id: int,
                        completed_exam_id: int | None = None) -> FollowUpRecommendation:
     """Mark a follow-up as done, optionally by the exam that fulfilled it."""
+    require_role(actor, {Role.RADIOLOGIST, Role.REFERRER, Role.SCHEDULER, Role.SUPERVISOR,
+                         Role.ADMIN}, "complete follow-ups")
     follow_up = uow.session.get(FollowUpRecommendation, follow_up_id)
     if follow_up is None:
         raise NotFound("follow-up", follow_up_id, field="follow_up_id")
@@ -171,6 +173,9 @@ def complete_follow_up(*, uow: UnitOfWork, actor: Actor, follow_up_id: int,
 def submit_survey(*, uow: UnitOfWork, actor: Actor, exam_id: int, respondent: Respondent,
                   score: int, comment: str | None = None) -> SatisfactionSurvey:
     """A referrer or patient rates the exam (1-5), once each."""
+    allowed = {Respondent.REFERRER: Role.REFERRER, Respondent.PATIENT: Role.PATIENT}
+    require_role(actor, {allowed[respondent], Role.ADMIN},
+                 f"answer the {respondent.value.lower()} survey")
     checks = Checks()
     checks.require(1 <= score <= 5, "score", "OUT_OF_RANGE", "must be between 1 and 5")
     checks.text(comment, "comment", max_length=2000, required=False)

@@ -20,6 +20,7 @@ from domain.enums import (
     ExamStatus,
     NotificationChannel,
     NotificationTemplate,
+    Role,
 )
 from domain.errors import FieldIssue, SlotTaken, ValidationFailed
 from domain.lifecycle import Actor, Step, transition
@@ -33,7 +34,7 @@ from domain.models import (
     Site,
     SlotClaim,
 )
-from domain.services._common import Checks, SessionFacts, find_by, load_exam
+from domain.services._common import Checks, SessionFacts, find_by, load_exam, require_role
 from domain.types import pk
 
 MAX_SLOT_SEARCH_DAYS = 31
@@ -237,6 +238,7 @@ def reschedule_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int, resource_cod
 
 def confirm_appointment(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Appointment:
     """The patient confirmed they will come."""
+    require_role(actor, {Role.PATIENT, Role.SCHEDULER, Role.ADMIN}, "confirm appointments")
     exam = load_exam(uow, exam_id)
     appointment = current_appointment(uow, exam_id)
     if exam.status != ExamStatus.SCHEDULED or appointment is None:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
+import jwt
 import pytest
 from sqlalchemy import event
 
+from api.auth import DEVELOPMENT_SECRET, mint
 from api.relay import to_global_id
 from domain.db import Database
-from domain.enums import ExamStatus, PatientClass, Priority
+from domain.enums import ExamStatus, PatientClass, Priority, Role
+from domain.settings import Settings
 from tests.conftest import Api
 from tests.factories import count_rows, drive, order, reference
 
@@ -156,7 +160,7 @@ async def test_oversized_and_control_character_input_is_refused_and_writes_nothi
         "orderSource": "EPIC", "placerOrderNumber": "x" * 65, "patientMrn": "MRN000001",
         "referrerCode": "REF01", "procedureCode": "USABD", "siteCode": "NORTH",
         "priority": "ROUTINE", "patientClass": "OUTPATIENT", "indication": "bad\x00byte",
-        "icd10Code": "not-icd"}})
+        "icd10Code": "not-icd"}}, actor=("REF01", "referrer"))
     errors = {(e["field"], e["code"]) for e in body["placeOrder"]["errors"]}  # type: ignore[index]
     assert errors == {("input.placerOrderNumber", "TOO_LONG"),
                       ("input.indication", "CONTROL_CHARACTERS"),
@@ -170,7 +174,7 @@ async def test_unknown_references_in_an_order_name_the_field(busy: Api) -> None:
         "orderSource": "EPIC", "placerOrderNumber": "U-1", "patientMrn": "MRN000001",
         "referrerCode": "REF01", "procedureCode": "NOPE", "siteCode": "NORTH",
         "priority": "ROUTINE", "patientClass": "OUTPATIENT", "indication": "x",
-        "icd10Code": "R51"}})
+        "icd10Code": "R51"}}, actor=("REF01", "referrer"))
     assert body["placeOrder"] == {"__typename": "NotFound", "field": "input.procedureCode",
                                   "entity": "procedure"}
 
@@ -193,3 +197,33 @@ async def test_internal_errors_are_masked(busy: Api) -> None:
     assert "hunter2" not in str(body)
 
 
+
+
+BAD_TOKENS = {
+    "not bearer": "Basic abc",
+    "garbage": "Bearer not.a.token",
+    "forged": "Bearer " + jwt.encode({"sub": "x", "role": "admin", "iss": "radflow",
+                                      "aud": "radflow-api", "exp": 4_000_000_000},
+                                     "someone-elses-secret-of-a-decent-length", algorithm="HS256"),
+    "expired": "Bearer " + mint(role=Role.ADMIN, subject="x", settings=Settings(),
+                                lifetime=timedelta(seconds=-1)),
+    "wrong audience": "Bearer " + mint(role=Role.ADMIN, subject="x",
+                                       settings=Settings(RADFLOW_JWT_AUDIENCE="elsewhere")),
+    "unknown role": "Bearer " + jwt.encode({"sub": "x", "role": "king", "iss": "radflow",
+                                            "aud": "radflow-api", "exp": 4_000_000_000},
+                                           DEVELOPMENT_SECRET, algorithm="HS256"),
+}
+
+
+@pytest.mark.parametrize("header", list(BAD_TOKENS.values()), ids=list(BAD_TOKENS))
+async def test_bad_tokens_are_refused_with_401(busy: Api, header: str) -> None:
+    response = await busy.client.post("/graphql", json={"query": "{ sites { code } }"},
+                                      headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.text
+
+
+async def test_anonymous_callers_take_no_step(busy: Api) -> None:
+    body = await busy.graphql("""mutation { checkIn(input: {examId: "RXhhbTox"}) {
+        __typename } }""")
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]

@@ -183,6 +183,7 @@ def test_plan_reports_its_objective_terms_and_formulation(
         "urgency",
         "age",
         "balance",
+        "idle",
         "fairness",
         "stability",
         "total",

@@ -202,3 +202,17 @@ def test_urgency_starts_a_stat_now_even_when_both_readers_would_meet_its_deadlin
     # STAT urgency 2 per minute: finishing at 20 instead of 10 costs 20 more.
     assert on_busy["urgency"] - on_idle["urgency"] == pytest.approx(20.0)
     assert reader_of(planned(snap, only(urgency=1.0)), 2) == 2
+
+
+def test_an_idle_reader_takes_routine_work_from_a_peers_queue(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # Six far-due routine studies all on reader 1; reader 2 has nothing: against a long shift
+    # the balance term barely notices, the idle term makes reader 2 take some.
+    studies = tuple(make_study(i, assigned_to=1) for i in range(1, 7))
+    snap = Snapshot(NOW, studies, (make_reader(1), make_reader(2)))
+    result = plan(snap, Params())
+    assert validate(snap, result) == []
+    assert result.worklist(2)
+    lazy = plan(snap, Params(weights=Weights(idle=0.0)))
+    assert not lazy.worklist(2)

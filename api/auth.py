@@ -1,0 +1,92 @@
+"""Who is calling: bearer tokens (JWT), verified once per request.
+
+Development signs and verifies HS256 with a secret (`RADFLOW_JWT_SECRET`, or a fixed
+development secret when unset and not in production); production verifies RS256 against the
+configured public keys. Issuer, audience and expiry are always checked. A token names its
+person (`sub`: a radiologist's or referrer's code, a patient's MRN, a user id) and `role`.
+No token means an anonymous caller, who may take no lifecycle step.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import jwt
+
+from domain.enums import Role
+from domain.lifecycle import Actor
+from domain.settings import Settings
+
+DEVELOPMENT_SECRET = "radflow-development-secret-do-not-use-in-production"
+ANONYMOUS = Actor("anonymous", Role.ANONYMOUS)
+ROLES = {r.value for r in Role} - {Role.SYSTEM.value, Role.ANONYMOUS.value}
+
+
+class AuthenticationFailed(Exception):
+    """The token is missing a piece, forged, expired or meant for someone else."""
+
+
+def _secret(settings: Settings) -> str | None:
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    return None if settings.production else DEVELOPMENT_SECRET
+
+
+@lru_cache(maxsize=8)
+def _public_keys(path: str) -> tuple[str, ...]:
+    text = Path(path).read_text()
+    marker = "-----END PUBLIC KEY-----"
+    return tuple(part.strip() + "\n" + marker for part in text.split(marker) if part.strip())
+
+
+def verify(token: str, settings: Settings) -> Actor:
+    """The actor a bearer token speaks for, or AuthenticationFailed with the reason."""
+    candidates: list[tuple[str, str]] = []
+    secret = _secret(settings)
+    if secret:
+        candidates.append((secret, "HS256"))
+    if settings.jwt_public_keys:
+        candidates += [(key, "RS256") for key in _public_keys(settings.jwt_public_keys)]
+    if not candidates:
+        raise AuthenticationFailed("no token verification is configured")
+    last: Exception | None = None
+    for key, algorithm in candidates:
+        try:
+            claims = jwt.decode(token, key, algorithms=[algorithm], issuer=settings.jwt_issuer,
+                                audience=settings.jwt_audience,
+                                options={"require": ["exp", "iss", "aud", "sub"]})
+            break
+        except jwt.InvalidTokenError as exc:
+            last = exc
+    else:
+        raise AuthenticationFailed(f"invalid token: {last}")
+    role, subject = claims.get("role"), claims.get("sub")
+    if role not in ROLES or not isinstance(subject, str) or not 0 < len(subject) <= 64:
+        raise AuthenticationFailed("the token names no valid role and subject")
+    return Actor(subject, Role(role))
+
+
+def authenticate(authorization: str | None, settings: Settings) -> Actor:
+    """The caller of a request from its Authorization header (none: anonymous)."""
+    if not authorization:
+        return ANONYMOUS
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("use `Authorization: Bearer <token>`")
+    return verify(token.strip(), settings)
+
+
+def mint(*, role: Role, subject: str, settings: Settings,
+         lifetime: timedelta = timedelta(hours=12), private_key: str | None = None) -> str:
+    """A signed token (HS256 with the secret, or RS256 with a private key)."""
+    now = datetime.now(UTC)
+    claims = {"sub": subject, "role": role.value, "iss": settings.jwt_issuer,
+              "aud": settings.jwt_audience, "iat": now, "exp": now + lifetime}
+    if private_key is not None:
+        return jwt.encode(claims, private_key, algorithm="RS256")
+    secret = _secret(settings)
+    if secret is None:
+        raise AuthenticationFailed("set RADFLOW_JWT_SECRET (or pass a private key) to mint")
+    return jwt.encode(claims, secret, algorithm="HS256")
