@@ -15,6 +15,7 @@ import numpy as np
 from balancer.objective import evaluate
 from balancer.problem import FloatArray, IntArray
 from balancer.state import State
+from balancer.terms.idle import idle
 
 # Above this many studies to place, the vectorised sweep is used instead of exact insertion.
 EXACT_INSERT_LIMIT = 150
@@ -90,6 +91,7 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
         cost += p.urgency_weight[k] * finish
         load = state.load[cand]
         cost += w.balance * (2.0 * load + t) * t / cap[cand]
+        cost += w.idle * (idle(p, load + t) - idle(p, load))
         ex = state.excess[cand]
         f = p.fair_excess[k]
         cost += w.fairness * (np.abs(ex + f) - np.abs(ex))

@@ -111,6 +111,7 @@ def build(
     v.terms["age"] = sum(age_terms)
     v.terms["urgency"] = sum(urgency_terms)
     v.terms["balance"] = _balance(model, p, v, hinted)
+    v.terms["idle"] = _idle(model, p, v, hinted)
     v.terms["fairness"] = _fairness(model, p, v, by_reader, placed, hinted)
     v.terms["stability"] = sum(
         round(w.stability * OBJ) * (1 - v.x[k, int(p.prior[k])])
@@ -154,6 +155,20 @@ def _balance(model: cp_model.CpModel, p: Problem, v: Vars, hinted: Hinter) -> cp
     # LP bound from going below zero on this term.
     model.add(term >= -p.m)
     return term
+
+
+def _idle(model: cp_model.CpModel, p: Problem, v: Vars, hinted: Hinter) -> cp_model.LinearExprT:
+    """Idle minutes within the horizon per reader, max(0, H - L), in objective units."""
+    coef = round(p.params.weights.idle * OBJ / TIME)
+    h = round(p.params.idle_horizon_minutes * TIME)
+    if coef == 0 or h <= 0:
+        return 0
+    parts = []
+    for r, load in enumerate(v.load):
+        gap = hinted(model.new_int_var(0, h, f"idle{r}"), max(0, h - v.value[f"load{r}"]))
+        model.add(gap >= h - load)
+        parts.append(coef * gap)
+    return sum(parts)
 
 
 def _fairness(

@@ -80,6 +80,7 @@ class Weights:
     balance: float = 1.0
     stability: float = 10.0
     fairness: float = 10.0
+    idle: float = 3.0
 
 
 def _default_priority_weights() -> Mapping[Priority, float]:
@@ -120,6 +121,7 @@ class Params:
     improve_time_limit_s: float = 10.0
     priority_tiers: Mapping[Priority, int] = field(default_factory=_default_tiers)
     urgency_per_minute: Mapping[Priority, float] = field(default_factory=_default_urgency)
+    idle_horizon_minutes: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from balancer.problem import IntArray, Problem
-from balancer.terms import age, balance, fairness, lateness, stability, urgency
+from balancer.terms import age, balance, fairness, idle, lateness, stability, urgency
 
-TERMS = ("lateness", "urgency", "age", "balance", "fairness", "stability")
+TERMS = ("lateness", "urgency", "age", "balance", "idle", "fairness", "stability")
 
 
 def evaluate(problem: Problem, assign: IntArray) -> dict[str, float]:
@@ -28,6 +28,7 @@ def evaluate(problem: Problem, assign: IntArray) -> dict[str, float]:
         excess[r] = float(problem.fair_excess[idx].sum())
     if problem.m:
         terms["balance"] = balance.cost(problem, load)
+        terms["idle"] = idle.cost(problem, load)
     terms["fairness"] = fairness.cost(problem, excess)
     terms["stability"] = stability.cost(problem, assign)
     terms["total"] = sum(terms[t] for t in TERMS)

@@ -12,7 +12,7 @@ from bisect import bisect_left
 import numpy as np
 
 from balancer.problem import FloatArray, IntArray, Problem
-from balancer.terms import age, balance, lateness, urgency
+from balancer.terms import age, balance, idle, lateness, urgency
 
 EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -81,15 +81,19 @@ class State:
         return d
 
     def balance_delta(self, changes: list[tuple[int, float]]) -> float:
-        """Change of the balance term if reader loads change by the given minutes."""
+        """Change of the balance and idle terms if reader loads change by the given minutes."""
         cap = self.p.capacity
         s1, s2 = self.s1, self.s2
+        d_idle = 0.0
         for r, dl in changes:
             old = self.load[r]
             s1 += dl
             s2 += ((old + dl) ** 2 - old * old) / cap[r]
-        return balance.from_sums(self.p, s1, s2, self.ctot) - balance.from_sums(
-            self.p, self.s1, self.s2, self.ctot
+            d_idle += float(idle.idle(self.p, old + dl)) - float(idle.idle(self.p, old))
+        return (
+            balance.from_sums(self.p, s1, s2, self.ctot)
+            - balance.from_sums(self.p, self.s1, self.s2, self.ctot)
+            + self.p.params.weights.idle * d_idle
         )
 
     def fairness_delta(self, k: int, a: int, b: int) -> float:

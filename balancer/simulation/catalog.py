@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from domain.enums import Modality, PatientClass, Priority, Subspecialty
 
 S = Subspecialty
+M = Modality
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,59 +22,44 @@ class ProcedureSpec:
     code: str
     name: str
     modality: Modality
+    body_part: str
     subspecialty: Subspecialty
     wrvu: float
     read_minutes: float
     mix: tuple[float, float, float]
 
 
-PROCEDURES: tuple[ProcedureSpec, ...] = (
-    ProcedureSpec("XR-CHEST2", "XR chest 2 views", Modality.XR, S.CHEST, 0.22, 2.0, (20, 22, 10)),
-    ProcedureSpec("XR-EXTREM", "XR extremity", Modality.XR, S.MSK, 0.17, 2.0, (14, 4, 10)),
-    ProcedureSpec("XR-SPINE", "XR lumbar spine", Modality.XR, S.MSK, 0.22, 2.5, (3, 2, 5)),
-    ProcedureSpec("XR-ABD", "XR abdomen", Modality.XR, S.GENERAL, 0.18, 2.0, (4, 6, 2)),
-    ProcedureSpec(
-        "CT-HEAD", "CT head without contrast", Modality.CT, S.NEURO, 0.85, 5.0, (14, 8, 2)
-    ),
-    ProcedureSpec(
-        "CTA-HN", "CT angiography head and neck", Modality.CT, S.NEURO, 1.75, 16.0, (3, 2, 1)
-    ),
-    ProcedureSpec("CT-CHEST", "CT chest with contrast", Modality.CT, S.CHEST, 1.16, 9.0, (5, 6, 5)),
-    ProcedureSpec(
-        "CT-AP", "CT abdomen/pelvis with contrast", Modality.CT, S.BODY, 1.82, 13.0, (12, 9, 6)
-    ),
-    ProcedureSpec(
-        "MR-BRAIN",
-        "MRI brain with and without contrast",
-        Modality.MR,
-        S.NEURO,
-        2.3,
-        19.0,
-        (1, 4, 6),
-    ),
-    ProcedureSpec("MR-LSPINE", "MRI lumbar spine", Modality.MR, S.NEURO, 1.48, 12.0, (1, 2, 5)),
-    ProcedureSpec("MR-KNEE", "MRI knee", Modality.MR, S.MSK, 1.35, 11.0, (0, 0, 5)),
-    ProcedureSpec("US-ABD", "US abdomen complete", Modality.US, S.BODY, 0.81, 6.0, (6, 8, 8)),
-    ProcedureSpec("US-PELVIS", "US pelvis", Modality.US, S.BODY, 0.69, 6.0, (3, 2, 5)),
-    ProcedureSpec("MG-SCREEN", "Screening mammogram", Modality.MG, S.BREAST, 0.75, 4.0, (0, 0, 10)),
-    ProcedureSpec("MG-DIAG", "Diagnostic mammogram", Modality.MG, S.BREAST, 0.87, 8.0, (0, 0, 3)),
-    ProcedureSpec(
-        "PET-CT", "PET/CT skull base to thigh", Modality.PT, S.NUCLEAR, 2.4, 22.0, (0, 1, 3)
-    ),
-    ProcedureSpec(
-        "NM-BONE", "NM whole-body bone scan", Modality.NM, S.NUCLEAR, 0.86, 8.0, (0, 1, 2)
-    ),
-    ProcedureSpec("XR-PEDS", "XR chest pediatric", Modality.XR, S.PEDIATRIC, 0.2, 2.5, (4, 2, 2)),
-    ProcedureSpec(
-        "US-PEDS", "US abdomen pediatric", Modality.US, S.PEDIATRIC, 0.75, 8.0, (2, 1, 1)
-    ),
-    ProcedureSpec(
-        "CT-CARD", "Cardiac CT angiography", Modality.CT, S.CARDIAC, 2.0, 25.0, (1, 1, 2)
-    ),
-    ProcedureSpec(
-        "FL-GUIDE", "Fluoroscopic guidance review", Modality.FL, S.IR, 0.6, 6.0, (0, 2, 1)
-    ),
-)
+# Codes and body parts as in the department's catalogue (domain/catalog_data.py) where it has them.
+PROCEDURES: tuple[ProcedureSpec, ...] = tuple(
+    ProcedureSpec(code, name, modality, body, sub, wrvu, minutes, mix)
+    for code, name, modality, body, sub, wrvu, minutes, mix in (
+        ("XRCHEST2V", "XR chest 2 views", M.XR, "CHEST", S.CHEST, 0.22, 2.0, (20, 22, 10)),
+        ("XRWRIST", "XR extremity", M.XR, "WRIST", S.MSK, 0.17, 2.0, (14, 4, 10)),
+        ("XRSPINEL", "XR lumbar spine", M.XR, "SPINE", S.MSK, 0.22, 2.5, (3, 2, 5)),
+        ("XRABD", "XR abdomen", M.XR, "ABDOMEN", S.GENERAL, 0.18, 2.0, (4, 6, 2)),
+        ("CTHEAD", "CT head without contrast", M.CT, "HEAD", S.NEURO, 0.85, 5.0, (14, 8, 2)),
+        ("CTHEADSTROKE", "CT angiography head and neck", M.CT, "HEAD", S.NEURO, 1.75, 16.0,
+         (3, 2, 1)),
+        ("CTCHEST", "CT chest with contrast", M.CT, "CHEST", S.CHEST, 1.16, 9.0, (5, 6, 5)),
+        ("CTAP", "CT abdomen/pelvis with contrast", M.CT, "ABDOMEN", S.BODY, 1.82, 13.0,
+         (12, 9, 6)),
+        ("MRBRAIN", "MRI brain with and without contrast", M.MR, "HEAD", S.NEURO, 2.3, 19.0,
+         (1, 4, 6)),
+        ("MRSPINEL", "MRI lumbar spine", M.MR, "SPINE", S.NEURO, 1.48, 12.0, (1, 2, 5)),
+        ("MRKNEE", "MRI knee", M.MR, "KNEE", S.MSK, 1.35, 11.0, (0, 0, 5)),
+        ("USABD", "US abdomen complete", M.US, "ABDOMEN", S.BODY, 0.81, 6.0, (6, 8, 8)),
+        ("USPELVIS", "US pelvis", M.US, "PELVIS", S.BODY, 0.69, 6.0, (3, 2, 5)),
+        ("MGSCREEN", "Screening mammogram", M.MG, "BREAST", S.BREAST, 0.75, 4.0, (0, 0, 10)),
+        ("MGDIAG", "Diagnostic mammogram", M.MG, "BREAST", S.BREAST, 0.87, 8.0, (0, 0, 3)),
+        ("NMPETCT", "PET/CT skull base to thigh", M.PT, "WHOLEBODY", S.NUCLEAR, 2.4, 22.0,
+         (0, 1, 3)),
+        ("NMBONE", "NM whole-body bone scan", M.NM, "WHOLEBODY", S.NUCLEAR, 0.86, 8.0, (0, 1, 2)),
+        ("XRPEDCHEST", "XR chest pediatric", M.XR, "CHEST", S.PEDIATRIC, 0.2, 2.5, (4, 2, 2)),
+        ("USPEDABD", "US abdomen pediatric", M.US, "ABDOMEN", S.PEDIATRIC, 0.75, 8.0, (2, 1, 1)),
+        ("CTCORONARY", "Cardiac CT angiography", M.CT, "HEART", S.CARDIAC, 2.0, 25.0, (1, 1, 2)),
+        ("FLGUIDE", "Fluoroscopic guidance review", M.FL, "ABDOMEN", S.IR, 0.6, 6.0, (0, 2, 1)),
+    )
+)  # fmt: skip
 
 CLASSES = (PatientClass.ED, PatientClass.INPATIENT, PatientClass.OUTPATIENT)
 CLASS_SHARE = {PatientClass.ED: 0.30, PatientClass.INPATIENT: 0.25, PatientClass.OUTPATIENT: 0.45}

@@ -94,20 +94,30 @@ def make_study(
     """One study ready at `ready_at`, with its procedure."""
     cls, prio = pick_class_priority(rng, stat_scale)
     proc = pick_procedure(rng, cls)
-    due = ready_at + timedelta(minutes=TURNAROUND_MINUTES[(prio, cls)])
-    study = Study(
+    return study_of(sid, proc, cls, prio, rng.choice(SITES), ready_at), proc
+
+
+def study_of(
+    sid: int,
+    proc: ProcedureSpec,
+    cls: PatientClass,
+    prio: Priority,
+    site_id: int,
+    ready_at: datetime,
+) -> Study:
+    """The balancer's view of one study, due by its priority's and class's turnaround target."""
+    return Study(
         id=sid,
         subspecialty=proc.subspecialty,
-        site_id=rng.choice(SITES),
+        site_id=site_id,
         priority=prio,
         patient_class=cls,
         wrvu=proc.wrvu,
         read_minutes=proc.read_minutes,
         ready_at=ready_at,
-        due_at=due,
+        due_at=ready_at + timedelta(minutes=TURNAROUND_MINUTES[(prio, cls)]),
         cap_group="STAT" if prio is Priority.STAT else None,
     )
-    return study, proc
 
 
 def bench_snapshot(seed: int, n_studies: int, n_readers: int) -> Snapshot:

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from balancer.model import Params
-from balancer.simulation.policies import Policy, Radflow, key_of, make
+from balancer.simulation.info import Adjust
+from balancer.simulation.policies import Policy, Radflow, make
 from balancer.simulation.scenario import Scenario
 from domain.enums import RadiologistStatus
 
@@ -35,9 +36,16 @@ def simulate(
     *,
     params: Params | None = None,
     progress: Callable[[int], None] | None = None,
+    adjust: Adjust | None = None,
 ) -> Run:
-    """Replay the scenario's day under one policy; `progress(minutes)` is told as time passes."""
-    policy: Policy = make(policy_name, scn, params)
+    """Replay the scenario's day under one policy; `progress(minutes)` is told as time passes.
+
+    `adjust(snapshot, params, scn.info)` applies rules: radflow calls it on every snapshot just
+    before it plans (and plans with the params it returns); the other policies call it once per
+    study at arrival, on a snapshot of that study alone, and read its priority, subspecialty and
+    allowed/excluded readers from the result.
+    """
+    policy: Policy = make(policy_name, scn, params, adjust)
     n, m = len(scn.studies), len(scn.roster)
     run = Run(policy_name, [float("nan")] * n, [float("nan")] * n, [-1] * n)
     pace = [8.0 / r.reader.wrvu_per_hour for r in scn.roster]
@@ -57,8 +65,7 @@ def simulate(
             if k is not None and free_at[r] <= t:
                 reading[r] = None
                 changed = True
-                if isinstance(policy, Radflow):
-                    policy.finished(k)
+                policy.finished(k)
         status = [sr.status(t) for sr in scn.roster]
         if status != status_before:
             changed = True
@@ -70,8 +77,7 @@ def simulate(
             while free_at[r] < t + 1:
                 k = reading[r]
                 if k is not None:
-                    if isinstance(policy, Radflow):
-                        policy.finished(k)
+                    policy.finished(k)
                     reading[r] = None
                 at = max(free_at[r], float(t))
                 nxt = policy.next_for(r, at)
@@ -79,7 +85,7 @@ def simulate(
                     free_at[r] = max(free_at[r], float(t))
                     break
                 study = scn.studies[nxt]
-                if key_of(study) not in policy_may(policy, r):
+                if not policy.may_read(nxt, r):
                     run.ineligible += 1
                 duration = study.read_minutes * pace[r] * scn.noise[nxt]
                 run.start[nxt], run.finish[nxt], run.reader[nxt] = at, at + duration, r
@@ -98,9 +104,3 @@ def simulate(
     if isinstance(policy, Radflow):
         run.plan_ms = policy.plan_ms
     return run
-
-
-def policy_may(policy: Policy, r: int) -> frozenset[object]:
-    """The (subspecialty, site) keys reader `r` may read, from the policy's shared state."""
-    may: list[frozenset[object]] = getattr(policy, "may")  # noqa: B009
-    return may[r]

@@ -41,36 +41,25 @@ def summarise(scn: Scenario, run: Run) -> dict[str, object]:
 
 
 def wrvu_per_capacity(scn: Scenario, run: Run) -> np.ndarray:
-    """Per reader: wRVU read over what their peers on duty at the same hours read per capacity.
+    """Per reader: wRVU read in the day over their own capacity on duty in it (wRVU/h x hours).
 
-    Night readers idle because the night is quiet, not because of the policy; so each reader's
-    wRVU is compared with the department's wRVU per unit of reading capacity in the hours they
-    were on duty (1.0: loaded exactly like the peers working alongside them).
+    1.0 means the reader read their stated rate for every hour on shift (breaks excluded); the
+    spread of this across readers is the load the issue asks to even out.
     """
-    hours = int(np.nanmax(run.finish) // 60) + 1 if run.finish else 1
-    m = len(scn.roster)
-    read = np.zeros((m, hours))
+    day = float(scn.day_minutes)
+    read = np.zeros(len(scn.roster))
     for k, r in enumerate(run.reader):
-        if r >= 0:
-            read[r, int(run.start[k] // 60)] += scn.studies[k].wrvu
-    duty = np.array(
-        [
-            [
-                sr.on_duty_minutes(60.0 * (h + 1)) - sr.on_duty_minutes(60.0 * h)
-                for h in range(hours)
-            ]
-            for sr in scn.roster
-        ]
+        if r >= 0 and run.start[k] < day:
+            read[r] += scn.studies[k].wrvu
+    capacity = np.array(
+        [sr.on_duty_minutes(day) / 60.0 * sr.reader.wrvu_per_hour for sr in scn.roster]
     )
-    capacity = duty * np.array([sr.reader.wrvu_per_hour / 60.0 for sr in scn.roster])[:, None]
-    per_hour = read.sum(axis=0) / np.maximum(capacity.sum(axis=0), 1e-9)
-    expected = (capacity * per_hour[None, :]).sum(axis=1)
-    out: np.ndarray = np.where(expected > 0, read.sum(axis=1) / np.maximum(expected, 1e-9), 0.0)
+    out: np.ndarray = np.where(capacity > 0, read / np.maximum(capacity, 1e-9), np.nan)
     return out
 
 
 def wrvu_spread(scn: Scenario, run: Run) -> float:
-    """Highest reader's peer-relative wRVU over the mean (1.0: everyone loaded alike)."""
+    """Highest reader's wRVU per own capacity over the mean of readers on duty (1.0: even)."""
     per = wrvu_per_capacity(scn, run)
-    per = per[per > 0]
-    return float(per.max() / per.mean()) if per.size else 0.0
+    per = per[~np.isnan(per)]
+    return float(per.max() / per.mean()) if per.size and per.mean() > 0 else 0.0

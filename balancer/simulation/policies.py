@@ -13,17 +13,24 @@ from typing import Protocol
 
 from balancer.model import Params, Snapshot, Study
 from balancer.planner import plan
+from balancer.simulation.info import Adjust
 from balancer.simulation.scenario import Scenario
 from balancer.validate import validate
 from domain.enums import Priority, RadiologistStatus, Subspecialty
 
 RANK = {Priority.STAT: 0, Priority.URGENT: 1, Priority.ROUTINE: 2}
 Key = tuple[Subspecialty, int]
+Limits = tuple[frozenset[int] | None, frozenset[int]]
 
 
 def key_of(study: Study) -> Key:
     """What eligibility depends on in the simulation: subspecialty and site."""
     return (study.subspecialty, study.site_id)
+
+
+def limits(study: Study) -> Limits:
+    """A rule's allowed and excluded readers for the study (queues are split by them)."""
+    return (study.allowed_radiologists, study.excluded_radiologists)
 
 
 class Policy(Protocol):
@@ -45,25 +52,61 @@ class Policy(Protocol):
     def started(self, k: int, r: int, t: float) -> None:
         """Reader `r` opened study `k` at `t` (for policies that track open work)."""
 
+    def finished(self, k: int) -> None:
+        """The read of study `k` is signed."""
+
+    def may_read(self, k: int, r: int) -> bool:
+        """True when roster reader `r` may read study `k` (as the rules see it)."""
+
 
 class _Shared:
-    """Common state: the scenario, which keys each reader may read, waiting work by key."""
+    """Common state: the scenario, each study as the rules see it, who may read what.
 
-    def __init__(self, scn: Scenario) -> None:
+    `view[k]` is study `k` after the `adjust` hook, applied once at arrival to a snapshot of
+    that one study (so the pull and push policies honour a rule's subspecialty, priority, due
+    time and allowed/excluded readers as stamped at arrival; escalation over time is radflow's).
+    """
+
+    def __init__(self, scn: Scenario, adjust: Adjust | None = None) -> None:
         self.scn = scn
+        self.adjust = adjust
         self.churn: list[float] = []
         self.violations = 0
-        keys = {key_of(s) for s in scn.studies}
-        self.may: list[frozenset[Key]] = [
-            frozenset(
-                k
-                for k in keys
-                if k[0] in r.reader.subspecialties and k[1] in r.reader.site_privileges
-            )
-            for r in scn.roster
-        ]
+        self.view: list[Study] = list(scn.studies)
+        self._may: dict[tuple[int, Key], bool] = {}
+
+    def _arrived(self, k: int, t: float) -> Study:
+        """Study `k` as the rules see it at arrival."""
+        s = self.scn.studies[k]
+        if self.adjust is not None:
+            snap = Snapshot(now=self.scn.at(t), studies=(s,), radiologists=())
+            adjusted, _ = self.adjust(snap, Params(), self.scn.info)
+            s = next((a for a in adjusted.studies if a.id == s.id), s)
+            self.view[k] = s
+        return s
+
+    def _may_key(self, r: int, key: Key) -> bool:
+        ok = self._may.get((r, key))
+        if ok is None:
+            reader = self.scn.roster[r].reader
+            ok = key[0] in reader.subspecialties and key[1] in reader.site_privileges
+            self._may[(r, key)] = ok
+        return ok
+
+    def may_read(self, k: int, r: int) -> bool:
+        """True when roster reader `r` may read study `k` as the rules see it."""
+        s = self.view[k]
+        rid = self.scn.roster[r].reader.id
+        return (
+            self._may_key(r, key_of(s))
+            and (s.allowed_radiologists is None or rid in s.allowed_radiologists)
+            and rid not in s.excluded_radiologists
+        )
 
     def started(self, k: int, r: int, t: float) -> None:
+        """Pull policies keep no record of open work."""
+
+    def finished(self, k: int) -> None:
         """Pull policies keep no record of open work."""
 
 
@@ -72,23 +115,22 @@ class Fifo(_Shared):
 
     name = "fifo"
 
-    def __init__(self, scn: Scenario) -> None:
-        super().__init__(scn)
-        self.queues: dict[tuple[int, Key], deque[int]] = {}
+    def __init__(self, scn: Scenario, adjust: Adjust | None = None) -> None:
+        super().__init__(scn, adjust)
+        self.queues: dict[tuple[int, Key, Limits], deque[int]] = {}
 
     def arrive(self, k: int, t: float) -> None:
-        s = self.scn.studies[k]
-        self.queues.setdefault((RANK[s.priority], key_of(s)), deque()).append(k)
+        s = self._arrived(k, t)
+        self.queues.setdefault((RANK[s.priority], key_of(s), limits(s)), deque()).append(k)
 
     def tick(self, t: float, changed: bool, status: list[RadiologistStatus]) -> None:
         return
 
     def next_for(self, r: int, t: float) -> int | None:
-        may = self.may[r]
         best: tuple[int, float, int] | None = None
         best_q: deque[int] | None = None
-        for (rank, key), q in self.queues.items():
-            if q and key in may:
+        for (rank, _, _), q in self.queues.items():
+            if q and self.may_read(q[0], r):
                 head = q[0]
                 cand = (rank, self.scn.ready_min[head], head)
                 if best is None or cand < best:
@@ -101,24 +143,23 @@ class CherryPick(_Shared):
 
     name = "cherry_pick"
 
-    def __init__(self, scn: Scenario) -> None:
-        super().__init__(scn)
-        self.queues: dict[tuple[float, Key], deque[int]] = {}
+    def __init__(self, scn: Scenario, adjust: Adjust | None = None) -> None:
+        super().__init__(scn, adjust)
+        self.queues: dict[tuple[float, Key, Limits], deque[int]] = {}
 
     def arrive(self, k: int, t: float) -> None:
-        s = self.scn.studies[k]
+        s = self._arrived(k, t)
         density = s.wrvu / s.read_minutes
-        self.queues.setdefault((density, key_of(s)), deque()).append(k)
+        self.queues.setdefault((density, key_of(s), limits(s)), deque()).append(k)
 
     def tick(self, t: float, changed: bool, status: list[RadiologistStatus]) -> None:
         return
 
     def next_for(self, r: int, t: float) -> int | None:
-        may = self.may[r]
         best: tuple[float, float, int] | None = None
         best_q: deque[int] | None = None
-        for (density, key), q in self.queues.items():
-            if q and key in may:
+        for (density, _, _), q in self.queues.items():
+            if q and self.may_read(q[0], r):
                 cand = (-density, self.scn.ready_min[q[0]], q[0])
                 if best is None or cand < best:
                     best, best_q = cand, q
@@ -134,8 +175,8 @@ class LeastLoaded(_Shared):
 
     name = "least_loaded"
 
-    def __init__(self, scn: Scenario) -> None:
-        super().__init__(scn)
+    def __init__(self, scn: Scenario, adjust: Adjust | None = None) -> None:
+        super().__init__(scn, adjust)
         m = len(scn.roster)
         self.queue: list[list[tuple[int, float, int]]] = [[] for _ in range(m)]
         self.load = [0.0] * m
@@ -144,23 +185,23 @@ class LeastLoaded(_Shared):
         self.pace = [8.0 / r.reader.wrvu_per_hour for r in scn.roster]
 
     def _push(self, k: int) -> bool:
-        key = key_of(self.scn.studies[k])
         best, best_r = float("inf"), -1
-        for r, may in enumerate(self.may):
+        for r in range(len(self.load)):
             if (
                 self.status[r] is RadiologistStatus.AVAILABLE
-                and key in may
-                and (self.load[r] < best)
+                and self.load[r] < best
+                and self.may_read(k, r)
             ):
                 best, best_r = self.load[r], r
         if best_r < 0:
             return False
-        s = self.scn.studies[k]
+        s = self.view[k]
         heapq.heappush(self.queue[best_r], (RANK[s.priority], self.scn.ready_min[k], k))
         self.load[best_r] += s.read_minutes * self.pace[best_r]
         return True
 
     def arrive(self, k: int, t: float) -> None:
+        self._arrived(k, t)
         if not self._push(k):
             self.pool.append(k)
 
@@ -191,8 +232,8 @@ class Radflow(_Shared):
 
     name = "radflow"
 
-    def __init__(self, scn: Scenario, params: Params) -> None:
-        super().__init__(scn)
+    def __init__(self, scn: Scenario, params: Params, adjust: Adjust | None = None) -> None:
+        super().__init__(scn, adjust)
         self.params = params
         self.current: dict[int, Study] = {}  # waiting and open studies, as the planner sees them
         self.index = {s.id: k for k, s in enumerate(scn.studies)}
@@ -220,7 +261,12 @@ class Radflow(_Shared):
                 )
             )
         snap = Snapshot(now=now, studies=tuple(self.current.values()), radiologists=tuple(readers))
-        result = plan(snap, self.params)
+        params = self.params
+        if self.adjust is not None:  # the rules, applied to what the planner sees
+            snap, params = self.adjust(snap, params, scn.info)
+            for s in snap.studies:
+                self.view[self.index[s.id]] = s
+        result = plan(snap, params)
         self.plan_ms.append(result.duration_ms)
         self.violations += len(validate(snap, result))
         rid_index = {sr.reader.id: i for i, sr in enumerate(scn.roster)}
@@ -265,16 +311,18 @@ class Radflow(_Shared):
         self.current.pop(self.scn.studies[k].id, None)
 
 
-def make(name: str, scn: Scenario, params: Params | None = None) -> Policy:
-    """A policy by name."""
+def make(
+    name: str, scn: Scenario, params: Params | None = None, adjust: Adjust | None = None
+) -> Policy:
+    """A policy by name; `adjust` applies the rules (see `_Shared` for the pull policies)."""
     if name == "fifo":
-        return Fifo(scn)
+        return Fifo(scn, adjust)
     if name == "cherry_pick":
-        return CherryPick(scn)
+        return CherryPick(scn, adjust)
     if name == "least_loaded":
-        return LeastLoaded(scn)
+        return LeastLoaded(scn, adjust)
     if name == "radflow":
-        return Radflow(scn, params or Params())
+        return Radflow(scn, params or Params(), adjust)
     raise ValueError(f"unknown policy {name!r}")
 
 

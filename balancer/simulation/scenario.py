@@ -9,52 +9,33 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from balancer.model import Radiologist, Study
-from balancer.simulation.department import EPOCH, SITES, make_reader, make_study, primaries
-from domain.enums import Modality, PatientClass, RadiologistStatus, Subspecialty
+from balancer.simulation.arrivals import describe, draw_arrivals, to_study
+from balancer.simulation.department import EPOCH, SITES, make_reader, primaries
+from balancer.simulation.info import StudyInfo
+from domain.enums import RadiologistStatus, Subspecialty
 
-# Relative arrivals per hour of day: quiet nights, a morning peak above the day shift's reach.
-HOURLY = (
-    0.35,
-    0.3,
-    0.25,
-    0.25,
-    0.25,
-    0.3,
-    0.45,
-    0.8,
-    1.2,
-    1.45,
-    1.5,
-    1.45,
-    1.3,
-    1.25,
-    1.25,
-    1.2,
-    1.1,
-    1.0,
-    0.9,
-    0.8,
-    0.7,
-    0.6,
-    0.5,
-    0.4,
-)
 # Shift templates: (start hour, length hours, share of the roster). Night and swing shifts
 # wrap past midnight, so the same readers also cover the small hours (the previous night).
-SHIFTS = ((7, 12, 0.50), (11, 12, 0.20), (13, 12, 0.10), (19, 12, 0.20))
+SHIFTS = ((7, 10, 0.55), (10, 10, 0.15), (14, 10, 0.18), (22, 10, 0.12))
 BREAK_MINUTES = 45
+# The high-volume credential a reader of a low-volume subspecialty also holds.
+NARROW_ALSO = {
+    Subspecialty.CARDIAC: Subspecialty.CHEST,
+    Subspecialty.PEDIATRIC: Subspecialty.CHEST,
+    Subspecialty.IR: Subspecialty.BODY,
+    Subspecialty.NUCLEAR: Subspecialty.BODY,
+    Subspecialty.BREAST: Subspecialty.BODY,
+}
 # Projections use the catalogue time; the real read varies around it by this much (log-sd).
 NOISE_SIGMA = 0.25
-# Radiography dominates a general department's volume.
-XR_BOOST = 2.5
 # Night and swing readers cover everything an ED or a ward sends, at every site.
 GENERALIST = frozenset(Subspecialty) - {Subspecialty.BREAST}
-# Outpatient studies are acquired in the day only.
-OUTPATIENT_HOURS = range(7, 20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +92,7 @@ class Scenario:
     noise: tuple[float, ...]  # read-time factor per study, same for every policy
     roster: tuple[SimReader, ...]
     read_scale: float  # catalogue read minutes were scaled by this to hit the capacity ratio
+    info: Mapping[int, StudyInfo]  # study id -> what a rule condition can look at
 
     def at(self, minute: float) -> datetime:
         """The wall-clock time of a simulated minute."""
@@ -128,6 +110,20 @@ def _windows(rng: random.Random, start_h: int, length_h: int) -> tuple[Window, .
     return tuple(out)
 
 
+@dataclass(frozen=True, slots=True)
+class ScenarioSpec:
+    """How big a day to draw: studies over 24 h, radiologists on the roster, the seed.
+
+    `capacity_ratio` is the roster's reading capacity over the day divided by the day's demand
+    (read times are scaled to it). A 2,000-study day with 12-20 radiologists replays in seconds.
+    """
+
+    seed: int = 1
+    studies: int = 10_000
+    radiologists: int = 60
+    capacity_ratio: float = 1.1
+
+
 def build(
     seed: int, *, studies: int = 10_000, readers: int = 60, capacity_ratio: float = 1.1
 ) -> Scenario:
@@ -139,35 +135,85 @@ def build(
         kinds.append(SHIFTS[0])
     for i, (kind, primary) in enumerate(zip(kinds, primaries(rng, readers), strict=True)):
         subs, sites, rate = make_reader(rng, i + 1, primary)
+        subs = broaden(subs)
         if kind[0] >= 13:
             subs, sites = subs | GENERALIST, frozenset(SITES)
         reader = Radiologist(i + 1, subs, sites, RadiologistStatus.OFF, None, None, rate)
         roster.append(SimReader(reader, _windows(rng, kind[0], kind[1])))
+    roster = _cover(roster, kinds)
 
-    # Arrival minutes: hour by profile, uniform within the hour.
-    minutes = sorted(
-        rng.choices(range(24), weights=HOURLY)[0] * 60 + rng.random() * 60 for _ in range(studies)
-    )
-    day: list[Study] = []
-    for i, m in enumerate(minutes):
-        daytime = int(m // 60) in OUTPATIENT_HOURS
-        while True:
-            study, proc = make_study(rng, i + 1, EPOCH + timedelta(minutes=m))
-            if study.patient_class is PatientClass.OUTPATIENT and not daytime:
-                continue
-            # Thin the non-radiography share (radiographs dominate a department's volume).
-            if proc.modality is Modality.XR or rng.random() < 1 / XR_BOOST:
-                break
-        day.append(study)
+    arrivals = draw_arrivals(rng, studies)
+    minutes = tuple(a.minute for a in arrivals)
+    day = [to_study(i + 1, a) for i, a in enumerate(arrivals)]
     noise = tuple(math.exp(rng.gauss(0.0, NOISE_SIGMA)) for _ in day)
+    # The rule-visible facts come from a stream of their own, so they never change the day.
+    facts = random.Random(f"facts-{seed}")
+    info = MappingProxyType(
+        {s.id: describe(facts, s, a) for s, a in zip(day, arrivals, strict=True)}
+    )
 
     # Scale read times so that capacity over the day is `capacity_ratio` x demand.
     ref = 8.0
     capacity = sum(_duty_in_day(r) * r.reader.wrvu_per_hour / ref for r in roster)
     demand = sum(s.read_minutes for s in day)
-    scale = capacity / capacity_ratio / demand
+    scale = capacity / capacity_ratio / demand if demand else 1.0
     day = [replace(s, read_minutes=s.read_minutes * scale, cap_group=None) for s in day]
-    return Scenario(seed, EPOCH, 24 * 60, tuple(day), tuple(minutes), noise, tuple(roster), scale)
+    return Scenario(seed, EPOCH, 24 * 60, tuple(day), minutes, noise, tuple(roster), scale, info)
+
+
+def broaden(subs: frozenset[Subspecialty]) -> frozenset[Subspecialty]:
+    """Credentials as a reading roster has them: everyone reads general work, and a reader of a
+    low-volume subspecialty (IR, nuclear, cardiac, breast, pediatric) also reads a high-volume
+    one, as departments roster them; nobody sits on a list of work that hardly comes."""
+    out = subs | {Subspecialty.GENERAL}
+    if not out & {Subspecialty.BODY, Subspecialty.CHEST, Subspecialty.NEURO, Subspecialty.MSK}:
+        primary = min(out - {Subspecialty.GENERAL}, default=Subspecialty.GENERAL)
+        out |= {NARROW_ALSO.get(primary, Subspecialty.BODY)}
+    return out
+
+
+def from_spec(spec: ScenarioSpec) -> Scenario:
+    """The day a `ScenarioSpec` describes."""
+    return build(
+        spec.seed,
+        studies=spec.studies,
+        readers=spec.radiologists,
+        capacity_ratio=spec.capacity_ratio,
+    )
+
+
+def _cover(roster: list[SimReader], kinds: list[tuple[int, int, float]]) -> list[SimReader]:
+    """Give the day shift every (subspecialty, site) no day reader holds, as rosters are built.
+
+    A department staffs its day so that every site's work has a reader of its subspecialty;
+    without this a random roster leaves gaps in which no policy can help (a breast study at a
+    site no breast reader holds privileges for). The closest day reader (same main credential
+    first, then the fewest sites) takes the missing site or credential.
+    """
+    day = [i for i, k in enumerate(kinds) if k is SHIFTS[0]]
+    if not day:
+        return roster
+    out = list(roster)
+    for sub in Subspecialty:
+        for site in SITES:
+            held = any(
+                sub in out[i].reader.subspecialties and site in out[i].reader.site_privileges
+                for i in day
+            )
+            if held:
+                continue
+            with_sub = [i for i in day if sub in out[i].reader.subspecialties]
+            pick = min(with_sub or day, key=lambda i: (len(out[i].reader.site_privileges), i))
+            r = out[pick].reader
+            out[pick] = replace(
+                out[pick],
+                reader=replace(
+                    r,
+                    subspecialties=r.subspecialties | {sub},
+                    site_privileges=r.site_privileges | {site},
+                ),
+            )
+    return out
 
 
 def _duty_in_day(r: SimReader) -> float:
