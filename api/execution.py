@@ -31,6 +31,8 @@ from graphql import (
 from graphql.language import DirectiveNode, Visitor, visit
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api.projection import Prebuilt
+
 PREFETCHED = "radflow.prefetched"  # strawberry field metadata key: read `source.prefetched`
 MAX_PLANS = 2048
 
@@ -63,6 +65,14 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plannable = self.operation is not None and not any(
             _uses_directives(definition)
             for definition in (self.operation, *self.fragment_definitions.values()))
+
+    def complete_object_value(self, return_type: GraphQLObjectType, field_details_list: Any,
+                              info: Any, path: Any, result: Any,
+                              position_context: Any) -> Any:
+        if isinstance(result, Prebuilt):  # a resolver already answered the whole selection
+            return result.data
+        return super().complete_object_value(return_type, field_details_list, info, path,
+                                             result, position_context)
 
     def collect_and_execute_subfields(self, return_type: GraphQLObjectType,
                                       field_details_list: Any, path: Any, result: Any,

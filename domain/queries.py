@@ -59,7 +59,8 @@ class Keyset:
     exam_id: int
 
 
-def _where(query: sa.Select[Any], shape: tuple[bool, ...]) -> sa.Select[Any]:
+def where_matching(query: sa.Select[Any], shape: tuple[bool, ...]) -> sa.Select[Any]:
+    """`query` restricted to the exams matching criteria of this shape (values bound later)."""
     e = EXAMS.c
     statuses, priorities, modalities, site, mrn, since, until = shape
     if statuses:
@@ -84,7 +85,7 @@ def _where(query: sa.Select[Any], shape: tuple[bool, ...]) -> sa.Select[Any]:
 
 def count_exams(session: Session, criteria: ExamCriteria) -> int:
     """How many exams match."""
-    query = _where(sa.select(sa.func.count()).select_from(EXAMS), criteria.shape())
+    query = where_matching(sa.select(sa.func.count()).select_from(EXAMS), criteria.shape())
     params = {k: v for k, v in criteria.parameters().items() if v not in (None, [])}
     return int(session.scalar(query, params) or 0)
 
@@ -123,15 +124,29 @@ def _page_statement(include: frozenset[str], shape: tuple[bool, ...], keyset: bo
     if "report" in include:
         query = query.add_columns(*REPORTS.c).outerjoin(REPORTS, REPORTS.c.exam_id == e.id)
         layout.append(("report", tuple(c.name for c in REPORTS.c)))
-    query = _where(query, shape)
+    return paged(where_matching(query, shape), keyset=keyset, descending=descending), tuple(layout)
+
+
+def paged(query: sa.Select[Any], *, keyset: bool, descending: bool) -> sa.Select[Any]:
+    """`query` in (ordered_at, id) order from a bound keyset position, `first` rows."""
+    e = EXAMS.c
     position = sa.tuple_(e.ordered_at, e.id)
     if keyset:
         seen = sa.tuple_(sa.bindparam("after_at", type_=e.ordered_at.type),
                          sa.bindparam("after_id"))
         query = query.where(position < seen if descending else position > seen)
     order = (e.ordered_at.desc(), e.id.desc()) if descending else (e.ordered_at, e.id)
-    query = query.order_by(*order).limit(sa.bindparam("first"))
-    return query, tuple(layout)
+    return query.order_by(*order).limit(sa.bindparam("first"))
+
+
+def page_parameters(criteria: ExamCriteria, *, first: int, after: Keyset | None
+                    ) -> dict[str, Any]:
+    """The values bound into a page statement."""
+    params = {k: v for k, v in criteria.parameters().items() if v not in (None, [])}
+    params["first"] = first
+    if after is not None:
+        params["after_at"], params["after_id"] = after.ordered_at, after.exam_id
+    return params
 
 
 def exam_page(session: Session, criteria: ExamCriteria, *, first: int, after: Keyset | None,
@@ -144,10 +159,7 @@ def exam_page(session: Session, criteria: ExamCriteria, *, first: int, after: Ke
     """
     shape = criteria.shape()
     query, layout = _page_statement(include, shape, after is not None, descending)
-    params = {k: v for k, v in criteria.parameters().items() if v not in (None, [])}
-    params["first"] = first
-    if after is not None:
-        params["after_at"], params["after_id"] = after.ordered_at, after.exam_id
+    params = page_parameters(criteria, first=first, after=after)
     page = []
     for row in session.execute(query, params):
         values = tuple(row)

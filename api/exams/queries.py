@@ -9,18 +9,28 @@ from typing import Any
 
 import sqlalchemy as sa
 import strawberry
+from sqlalchemy.orm import Session
 
 from api.catalog.types import ModalityResource, Procedure, Site
 from api.context import Info
 from api.exams.inputs import ExamFilter, ExamOrder
 from api.exams.types import Exam, FollowUp, Report
 from api.people.types import Patient, Radiologist, Referrer
+from api.projection import PageProjection, Prebuilt, exam_page_projection
 from api.relay import Connection, Edge, Node, PageInfo, parse_global_id
 from api.selection import selected_fields
 from domain import models as m
 from domain.enums import ExamStatus, Modality, Priority
 from domain.errors import FieldIssue, ValidationFailed
-from domain.queries import MAX_PAGE, ExamCriteria, ExamPageRow, Keyset, count_exams, exam_page
+from domain.queries import (
+    MAX_PAGE,
+    ExamCriteria,
+    ExamPageRow,
+    Keyset,
+    count_exams,
+    exam_page,
+    page_parameters,
+)
 
 NODE_TYPES: dict[str, tuple[type[Any], Any]] = {
     "Exam": (m.Exam, Exam.from_model),
@@ -73,6 +83,22 @@ def page_of_exams(rows: list[ExamPageRow]) -> list[Exam]:
     return page
 
 
+async def _projected(info: Info, projection: PageProjection, criteria: ExamCriteria,
+                     first: int, position: Keyset | None) -> Prebuilt:
+    params = page_parameters(criteria, first=first + 1, after=position)
+
+    def query(session: Session) -> tuple[list[tuple[Any, ...]], int | None]:
+        rows = [tuple(r) for r in session.execute(projection.statement, params)]
+        return rows, None
+
+    rows, _ = await info.context.db.read(query, bounded=True)
+    counted: list[int] = []
+    if projection.wants_count:
+        counted.append(await info.context.db.read(lambda s: count_exams(s, criteria)))
+    return Prebuilt(projection.build(rows, first, position is not None,
+                                     (lambda: counted[0]) if counted else None))
+
+
 @strawberry.type
 class ExamQueries:
     @strawberry.field(description="Any object by its global id.")
@@ -100,6 +126,12 @@ class ExamQueries:
             site_code=f.site_code, patient_mrn=f.patient_mrn, ordered_from=f.ordered_from,
             ordered_to=f.ordered_to,
         )
+        descending = order == ExamOrder.ORDERED_AT_DESC
+        projection = exam_page_projection(info._raw_info.field_nodes[0],
+                                          lambda: info.selected_fields[0], criteria.shape(),
+                                          position is not None, descending)
+        if projection is not None:
+            return await _projected(info, projection, criteria, first, position)  # type: ignore[return-value]
         include = frozenset(selected_fields(info, "edges", "node") & PAGE_RELATIONS)
         rows = await info.context.db.read(lambda s: exam_page(
             s, criteria, first=first + 1, after=position,
