@@ -20,6 +20,7 @@ from domain.models.people import (
     Referrer,
     SitePrivilege,
 )
+from domain.models.outbox import OutboxEvent
 from domain.models.reading import (
     Addendum,
     FollowUpRecommendation,
@@ -45,6 +46,7 @@ __all__ = [
     "ModalityResource",
     "Notification",
     "OpeningHours",
+    "OutboxEvent",
     "Patient",
     "PrepProtocol",
     "PrepProtocolItem",
