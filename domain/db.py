@@ -10,7 +10,8 @@ depends on the backend:
   never blocks and no thread is involved.
 
 Either way the command sees the same `UnitOfWork`, commits once, and its domain events are
-handed to the listeners only after the commit succeeded.
+written to the outbox in that same transaction (domain/outbox.py) and handed to the listeners
+only after the commit succeeded.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from domain.errors import Conflict
 from domain.events import DomainEvent
+from domain.outbox import write_outbox
 from domain.types import utcnow
 
 T = TypeVar("T")
@@ -182,6 +184,9 @@ class Database:
             session.flush()
         except StaleDataError as exc:
             raise _LostRace(uow.exam_id or 0) from exc
+        # The events go into the outbox in this same transaction: committed together with the
+        # change they describe, or rolled back with it (published later by api/live's relay).
+        write_outbox(session, uow.events)
         return result, uow.events
 
     def run_sync_command(self, command: Callable[[UnitOfWork], T]) -> T:

@@ -290,3 +290,13 @@ class AiTriagePosted(DomainEvent):
     exam_id: int
     finding: str
     score: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class CriticalResultRaised(DomainEvent):
+    """A critical or urgent result was communicated: a loop opens until it is acknowledged."""
+
+    exam_id: int
+    site_id: int
+    communication_id: int
+    critical_level: str

@@ -42,6 +42,29 @@ class Settings(BaseSettings):
         default=True, alias="RADFLOW_BALANCER",
         description="Run the worklist balancer in this process (re-plan on events and ticks).")
     balancer_tick_seconds: float = Field(default=30.0, gt=0, alias="RADFLOW_BALANCER_TICK")
+    # Live updates (api/live): outbox relay, broker names, subscription limits.
+    live_prefix: str = Field(
+        default="radflow", alias="RADFLOW_LIVE_PREFIX",
+        description="Prefix of the Redis stream (and keys) this deployment publishes events to.")
+    outbox_retention_hours: float = Field(
+        default=72.0, gt=0, alias="RADFLOW_OUTBOX_RETENTION_HOURS",
+        description="Published outbox rows older than this are pruned; resume reaches back "
+        "this far.")
+    outbox_poll_seconds: float = Field(
+        default=1.0, gt=0, alias="RADFLOW_OUTBOX_POLL",
+        description="How often the relay looks for rows committed by other processes.")
+    live_stream_maxlen: int = Field(
+        default=100_000, gt=0, alias="RADFLOW_LIVE_STREAM_MAXLEN",
+        description="Approximate length the Redis stream is trimmed to (the outbox keeps "
+        "the history).")
+    ws_max_subscriptions: int = Field(default=20, gt=0, alias="RADFLOW_WS_MAX_SUBSCRIPTIONS",
+                                      description="Subscriptions one WebSocket may hold.")
+    ws_init_timeout_seconds: float = Field(
+        default=10.0, gt=0, alias="RADFLOW_WS_INIT_TIMEOUT",
+        description="Seconds a WebSocket has to send connection_init (else closed 4408).")
+    ws_allow_anonymous: bool = Field(
+        default=True, alias="RADFLOW_WS_ALLOW_ANONYMOUS",
+        description="Accept WebSocket connections that present no token.")
 
 
 @lru_cache(maxsize=1)

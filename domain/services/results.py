@@ -32,6 +32,7 @@ from domain.models import (
     SatisfactionSurvey,
 )
 from domain.services._common import Checks, SessionFacts, load_exam, require_role
+from domain.types import pk
 
 # How long the referrer has to acknowledge, by level (ACR practice: minutes, hours, days).
 ACKNOWLEDGE_WITHIN = {
@@ -68,6 +69,12 @@ def notify_result(*, uow: UnitOfWork, actor: Actor, exam_id: int,
         send_at=uow.now, created_at=uow.now,
         payload={"accession": exam.accession_number, "criticalLevel": level.value},
     ))
+    if critical:
+        uow.flush()
+        uow.emit(ev.CriticalResultRaised(at=uow.now, actor=actor.id, role=actor.role,
+                                         exam_id=exam_id, site_id=exam.site_id,
+                                         communication_id=pk(communication),
+                                         critical_level=level.value))
     return communication
 
 
