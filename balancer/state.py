@@ -15,6 +15,9 @@ from balancer.problem import FloatArray, IntArray, Problem
 from balancer.terms import age, balance, idle, lateness, urgency
 
 EMPTY = np.zeros(0, dtype=np.int64)
+# Worklist tails up to this long are costed in a plain loop (measured faster than numpy's
+# per-call overhead below ~24 studies on this kind of machine).
+_SHORT = 24
 
 
 class State:
@@ -27,6 +30,15 @@ class State:
         self.lists: list[list[int]] = [[] for _ in range(m)]
         self.arr: list[IntArray] = [EMPTY] * m
         self.fin: list[FloatArray] = [np.zeros(0)] * m
+        # Per reader, the sequence terms' study columns gathered in worklist order (due, aged,
+        # late weight, urgency weight): a move's delta then slices instead of gathering.
+        self.cols: list[FloatArray] = [np.zeros((4, 0))] * m
+        self._terms = np.stack([problem.due, problem.aged, problem.late_weight,
+                                problem.urgency_weight]) if n else np.zeros((4, 0))
+        self._scalars = [tuple(float(x) for x in row) for row in self._terms.T]
+        self._age_w = float(problem.params.weights.age)
+        self.fin_py: list[list[float]] = [[] for _ in range(m)]
+        self.rows_py: list[list[tuple[float, ...]]] = [[] for _ in range(m)]
         self.seq = np.zeros(m, dtype=np.float64)  # lateness + age per reader
         self.load = problem.busy.copy()
         self.excess = np.zeros(m, dtype=np.float64)
@@ -53,31 +65,54 @@ class State:
         g = int(self.p.group[k])
         return g < 0 or self.p.pinned[k] >= 0 or self.used[r, g] < self.p.slots[r, g]
 
+    def _one(self, k: int, finish: float) -> float:
+        """Lateness + age + urgency of study `k` alone, finishing at `finish`."""
+        due, aged, lw, uw = self._scalars[k]
+        return lw * max(finish - due, 0.0) + self._age_w * max(finish - aged, 0.0) + uw * finish
+
+    def _shift(self, r: int, pos: int, t: float) -> float:
+        """Change of lateness + age + urgency if reader `r`'s studies from `pos` on finish `t`
+        minutes later (earlier when negative)."""
+        n = len(self.lists[r]) - pos
+        if n <= _SHORT:  # numpy's per-call overhead outweighs a short loop
+            fin, rows = self.fin_py[r], self.rows_py[r]
+            age_w, d = self._age_w, 0.0
+            for i in range(pos, pos + n):
+                fi = fin[i]
+                due, aged, lw, uw = rows[i]
+                ft = fi + t
+                d += uw * t
+                if ft > due or fi > due:
+                    d += lw * (max(ft - due, 0.0) - max(fi - due, 0.0))
+                if ft > aged or fi > aged:
+                    d += age_w * (max(ft - aged, 0.0) - max(fi - aged, 0.0))
+            return d
+        f = self.fin[r][pos:]
+        due, aged, lw, uw = self.cols[r][:, pos:]
+        late = np.maximum(f + t - due, 0.0) - np.maximum(f - due, 0.0)
+        over = np.maximum(f + t - aged, 0.0) - np.maximum(f - aged, 0.0)
+        return float(lw @ late) + self._age_w * float(over.sum()) + t * float(uw.sum())
+
     def insert_delta(self, k: int, r: int) -> float:
         """Change of lateness + age if study `k` joins reader `r` (not balance or the rest)."""
         lst = self.lists[r]
         pos = bisect_left(lst, k)
-        t = self.p.nominal[k] * self.p.inv_speed[r]
+        t = float(self.p.nominal[k] * self.p.inv_speed[r])
         fin = self.fin[r]
-        start = fin[pos - 1] if pos > 0 else self.p.busy[r]
-        one = np.array([k], dtype=np.int64)
-        d = self.sequence_cost(one, np.array([start + t]))
+        start = float(fin[pos - 1]) if pos > 0 else float(self.p.busy[r])
+        d = self._one(k, start + t)
         if pos < len(lst):
-            idx, f = self.arr[r][pos:], fin[pos:]
-            d += self.sequence_cost(idx, f + t) - self.sequence_cost(idx, f)
+            d += self._shift(r, pos, t)
         return d
 
     def remove_delta(self, k: int, r: int) -> float:
         """Change of lateness + age if study `k` leaves reader `r`."""
         lst = self.lists[r]
         pos = bisect_left(lst, k)
-        t = self.p.nominal[k] * self.p.inv_speed[r]
-        fin = self.fin[r]
-        one = np.array([k], dtype=np.int64)
-        d = -self.sequence_cost(one, fin[pos : pos + 1])
+        t = float(self.p.nominal[k] * self.p.inv_speed[r])
+        d = -self._one(k, float(self.fin[r][pos]))
         if pos + 1 < len(lst):
-            idx, f = self.arr[r][pos + 1 :], fin[pos + 1 :]
-            d += self.sequence_cost(idx, f - t) - self.sequence_cost(idx, f)
+            d += self._shift(r, pos + 1, -t)
         return d
 
     def balance_delta(self, changes: list[tuple[int, float]]) -> float:
@@ -140,7 +175,10 @@ class State:
     def _refresh(self, r: int) -> None:
         idx = np.array(self.lists[r], dtype=np.int64)
         self.arr[r] = idx
+        self.cols[r] = self._terms[:, idx]
         self.fin[r] = self._finish(r, idx)
+        self.fin_py[r] = self.fin[r].tolist()
+        self.rows_py[r] = [self._scalars[k] for k in self.lists[r]]
         self.seq[r] = self.sequence_cost(idx, self.fin[r])
 
     def _shift_load(self, r: int, dl: float) -> None:

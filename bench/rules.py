@@ -7,8 +7,11 @@
 department with `--open` unread studies and its readers on shift, the time from an
 `activateRuleSet` commit until the balancer has committed the re-plan it triggers (the
 runner listens to the commit, reads the snapshot, applies the new rules, solves, commits).
+`simulate_s`: `simulateRuleSet`'s work for a `--sim-studies` day (default 2,000, 16 readers):
+the day replayed under the default rule set and under a draft without its escalation rules,
+in two processes at once, including their start (wall clock, first call of a fresh server).
 Last line: {"rules": 100, "studies": 10000, "evaluate_ms": .., "one_study_ms": ..,
-"activate_to_replanned_ms": ..}
+"activate_to_replanned_ms": .., "simulate_s": ..}
 """
 
 from __future__ import annotations
@@ -116,13 +119,35 @@ async def activate_to_replanned(open_count: int, rounds: int = 5) -> list[float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--open", type=int, default=2000)
+    parser.add_argument("--sim-studies", type=int, default=2000)
     args = parser.parse_args()
     figures: dict[str, float] = dict(measure_engine())
     timings = asyncio.run(activate_to_replanned(args.open))
     figures["activate_to_replanned_ms"] = round(statistics.median(timings), 1)
     print(f"activate -> re-planned at {args.open} open studies: median "
           f"{figures['activate_to_replanned_ms']} ms, max {max(timings):.0f} ms")
+    figures["simulate_s"] = simulate_day(args.sim_studies)
     print(json.dumps(figures))
+
+
+def simulate_day(studies: int) -> float:
+    """Seconds to compare a simulated day under the default rules and a draft."""
+    from balancer.simulation.scenario import ScenarioSpec
+    from rules.defaults import DEFAULT_RULE_SET
+    from rules.serialization import rule_set_to_data
+    from rules.simulation import compare
+
+    active = rule_set_to_data(DEFAULT_RULE_SET)
+    draft = [r for r in active if not str(r["name"]).startswith("Escalate")]
+    started = time.perf_counter()
+    result = compare(ScenarioSpec(seed=1, studies=studies, radiologists=16), active, draft)
+    seconds = round(time.perf_counter() - started, 2)
+    for name, day in (("active", result.active), ("draft", result.draft)):
+        print(f"simulated {studies} studies under the {name} rules: breach "
+              f"{day.breach_rate:.2%}, wRVU max/mean {day.wrvu_max_over_mean}, "
+              f"{day.seconds} s")
+    print(f"simulateRuleSet, {studies} studies: {seconds} s")
+    return seconds
 
 
 if __name__ == "__main__":

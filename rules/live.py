@@ -7,7 +7,7 @@ The pure engine stays in the other modules; this one reads and writes through do
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from threading import Lock
@@ -19,7 +19,7 @@ from sqlmodel import col
 
 from balancer.eligibility import on_shift
 from balancer.live import DepartmentState
-from balancer.model import Params, Study
+from balancer.model import Params, Snapshot, Study
 from domain.db import UnitOfWork
 from domain.enums import ExamStatus, RadiologistStatus
 from domain.lifecycle import Actor
@@ -211,50 +211,78 @@ def apply_effects(session: Session, state: DepartmentState, params: Params,
                   effects: LiveEffects) -> tuple[DepartmentState, Params]:
     """A snapshot and parameters with a rule set's effects applied.
 
-    Priority, due time, required subspecialty, reader restrictions and caps come from each
-    study's effect; site restrictions become reader restrictions through the site each reader
-    is working at; weight rules change the objective's weights.
+    Site restrictions become reader restrictions through the site each reader is working at
+    (their open shift); see `rule_snapshot` for the rest.
     """
     if not effects.by_exam and not effects.rule_set.caps:
         return state, params
-    working_at = dict(session.execute(sa.select(col(Shift.radiologist_id), col(Site.code))
-                                      .join(Site, col(Site.id) == col(Shift.site_id))
-                                      .where(col(Shift.ended_at).is_(None))).all())
-    caps = dict(effects.rule_set.caps)
-    snapshot_now = state.snapshot.now
-    readers = [r for r in state.snapshot.radiologists if on_shift(r, snapshot_now)
+    readers_at: dict[str, set[int]] = {}
+    for radiologist_id, site in session.execute(
+            sa.select(col(Shift.radiologist_id), col(Site.code))
+            .join(Site, col(Site.id) == col(Shift.site_id))
+            .where(col(Shift.ended_at).is_(None))):
+        readers_at.setdefault(site, set()).add(radiologist_id)
+    snapshot, params = rule_snapshot(
+        state.snapshot, params, effects.by_exam, effects.rule_set,
+        {site: frozenset(ids) for site, ids in readers_at.items()})
+    return DepartmentState(snapshot, state.holders), params
+
+
+def rule_snapshot(snapshot: Snapshot, params: Params, by_study: Mapping[int, Effect],
+                  rule_set: RuleSetEffect, readers_at: Mapping[str, frozenset[int]]
+                  ) -> tuple[Snapshot, Params]:
+    """A planner snapshot and parameters with per-study effects and rule-set effects applied.
+
+    Priority, due time, required subspecialty, reader restrictions and caps come from each
+    study's effect; `readers_at` (site code -> readers working there) turns site restrictions
+    into reader restrictions; weight rules change the objective's weights. Pure: the live
+    runner and the simulator both use it.
+    """
+    if not by_study and not rule_set.caps and not _weights(rule_set):
+        return snapshot, params
+    caps = dict(rule_set.caps)
+    now = snapshot.now
+    readers = [r for r in snapshot.radiologists if on_shift(r, now)
                and r.status == RadiologistStatus.AVAILABLE]
     studies = []
-    for study in state.snapshot.studies:
-        effect = effects.by_exam.get(study.id)
+    for study in snapshot.studies:
+        effect = by_study.get(study.id)
         if effect is not None and effect.subspecialty_if_on_shift and not any(
                 effect.required_subspecialty in r.subspecialties
                 and study.site_id in r.site_privileges for r in readers):
             # A preference nobody on shift can honour: the study keeps its own subspecialty.
             effect = replace(effect, required_subspecialty=study.subspecialty)
-        studies.append(study if effect is None else _ruled(study, effect, working_at, caps))
-    snapshot = replace(state.snapshot, studies=tuple(studies),
-                       caps={**state.snapshot.caps, **caps})
-    weights = {name: value for name in WEIGHT_NAMES
-               if (value := getattr(effects.rule_set.weights, name)) is not None}
+        studies.append(study if effect is None else _ruled(study, effect, readers_at, caps))
+    snapshot = replace(snapshot, studies=tuple(studies), caps={**snapshot.caps, **caps})
+    weights = _weights(rule_set)
     if weights:
         params = replace(params, weights=replace(params.weights, **weights))
-    return DepartmentState(snapshot, state.holders), params
+    return snapshot, params
 
 
-def _ruled(study: Study, effect: Effect, working_at: dict[int, str],
+def _weights(rule_set: RuleSetEffect) -> dict[str, float]:
+    return {name: value for name in WEIGHT_NAMES
+            if (value := getattr(rule_set.weights, name)) is not None}
+
+
+def _ruled(study: Study, effect: Effect, readers_at: Mapping[str, frozenset[int]],
            caps: dict[str, int]) -> Study:
     allowed = effect.allowed_radiologists
     if effect.allowed_sites is not None:
-        at_sites = frozenset(r for r, site in working_at.items() if site in effect.allowed_sites)
+        at_sites = frozenset().union(*(readers_at.get(s, frozenset())
+                                       for s in effect.allowed_sites))
         allowed = at_sites if allowed is None else allowed & at_sites
-    excluded = effect.excluded_radiologists | frozenset(
-        r for r, site in working_at.items() if site in effect.excluded_sites)
+    excluded = effect.excluded_radiologists.union(
+        *(readers_at.get(s, frozenset()) for s in effect.excluded_sites))
     group = min(effect.cap_groups, key=lambda g: (caps.get(g, 10**9), g), default=None)
     due_at = (study.ready_at + timedelta(minutes=effect.turnaround_minutes)
               if effect.turnaround_minutes is not None else study.due_at)
     if study.opened_by is not None:  # never moved: only its cap group still counts
-        return replace(study, cap_group=group)
+        return study if group == study.cap_group else replace(study, cap_group=group)
+    if (effect.priority == study.priority and due_at == study.due_at and allowed is None
+            and not excluded and effect.required_subspecialty == study.subspecialty
+            and group == study.cap_group):
+        return study  # no rule changed it (most studies, most of the time)
     return replace(study, priority=effect.priority, due_at=due_at,
                    subspecialty=effect.required_subspecialty, allowed_radiologists=allowed,
                    excluded_radiologists=excluded, cap_group=group)

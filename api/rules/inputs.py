@@ -84,3 +84,20 @@ class PostAiTriageInput:
     finding: str = strawberry.field(description="e.g. intracranial_hemorrhage")
     score: float = strawberry.field(description="Confidence, 0 to 1.")
     model: str = "unspecified"
+
+
+@strawberry.input(description="The simulated day to replay: drawn from `seed`, so the same "
+                              "input replays the same day.")
+class SimulationScenarioInput:
+    studies: int = strawberry.field(default=2000, description="Studies over 24 hours (1-5000).")
+    radiologists: int = strawberry.field(default=16, description="Readers on the roster (1-100).")
+    seed: int = 1
+    capacity_ratio: float = strawberry.field(
+        default=1.1, description="Reading capacity over demand for the day (0.5-3).")
+
+
+@strawberry.input
+class SimulateRuleSetInput:
+    rules: list[RuleInput]
+    scenario: SimulationScenarioInput = strawberry.field(
+        default_factory=SimulationScenarioInput)

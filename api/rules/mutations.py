@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import strawberry
@@ -17,20 +18,28 @@ from api.rules.inputs import (
     PreviewRuleSetInput,
     RuleInput,
     SaveRuleSetInput,
+    SimulateRuleSetInput,
 )
 from api.rules.queries import radiologist_codes, rule_sets
 from api.rules.types import (
     RuleError,
     RuleSet,
     RuleSetInvalid,
+    RuleSetSimulation,
     RuleWarning,
+    SimulatedDay,
+    SimulatedPriority,
     StudyRuleChange,
 )
+from balancer.simulation.scenario import ScenarioSpec
+from domain import errors as d
 from domain import models as m
 from domain.db import UnitOfWork
 from domain.services import rulesets
 from rules import errors as rule_errors
+from rules import simulation
 from rules.live import check, compiled_version, save
+from rules.serialization import rule_set_to_data
 from rules.whatif import Preview, preview, warnings_for
 
 
@@ -63,6 +72,8 @@ ActivateRuleSetResult = Annotated[RuleSetActivated | NotFound | ValidationFailed
                                   strawberry.union("ActivateRuleSetResult")]
 PreviewRuleSetResult = Annotated[RuleSetPreview | RuleSetInvalid,
                                  strawberry.union("PreviewRuleSetResult")]
+SimulateRuleSetResult = Annotated[RuleSetSimulation | RuleSetInvalid | ValidationFailed,
+                                  strawberry.union("SimulateRuleSetResult")]
 PostAiTriageResult = Annotated[AiTriagePosted | NotFound | ValidationFailed,
                                strawberry.union("PostAiTriageResult")]
 
@@ -176,6 +187,38 @@ class RuleMutations:
 
         return await info.context.db.read(query)
 
+    @strawberry.mutation(description="Replay a simulated day under the active rule set and "
+                                     "under the draft, and compare the key figures side by "
+                                     "side. Writes nothing; takes seconds.")
+    async def simulate_rule_set(self, info: Info,
+                                input: SimulateRuleSetInput) -> SimulateRuleSetResult:
+        actor = info.context.actor
+        scenario = input.scenario
+
+        def query(session: Session) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]]]:
+            rulesets.require_editor(actor, "simulate rules")
+            data, errors = _data(input.rules, session)
+            rule_set, found = check(session, data)
+            errors += _errors(found)
+            if errors:
+                raise _Invalid(_invalid(errors))
+            current = rulesets.active_version(session)
+            active = (session.get(m.RuleSetVersion, current.version).rules  # type: ignore[union-attr]
+                      if current is not None else None)
+            return active, rule_set_to_data(rule_set)
+
+        async def run() -> RuleSetSimulation | RuleSetInvalid:
+            spec = _scenario(scenario)
+            try:
+                active, draft = await info.context.db.read(query)
+            except _Invalid as invalid:
+                return invalid.result
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(None, simulation.compare, spec, active, draft)
+            return _simulation(result)
+
+        return await attempt(run)  # type: ignore[return-value]
+
     @strawberry.mutation(description="Integration: post an AI triage finding for a study; "
                                      "rules may act on it at once.")
     async def post_ai_triage(self, info: Info, input: PostAiTriageInput) -> PostAiTriageResult:
@@ -185,6 +228,48 @@ class RuleMutations:
                 uow=uow, actor=actor, exam_id=pk, finding=input.finding, score=input.score,
                 model=input.model),
             lambda _, exam: AiTriagePosted(exam=exam))
+
+
+class _Invalid(Exception):
+    def __init__(self, result: RuleSetInvalid) -> None:
+        self.result = result
+
+
+_SCENARIO_LIMITS = {"studies": (1, simulation.MAX_STUDIES),
+                    "radiologists": (1, simulation.MAX_RADIOLOGISTS),
+                    "capacity_ratio": (0.5, 3.0)}
+
+
+def _scenario(scenario: Any) -> ScenarioSpec:
+    issues = []
+    for name, (low, high) in _SCENARIO_LIMITS.items():
+        value = getattr(scenario, name)
+        if not low <= value <= high:
+            camel = "".join(w.capitalize() if i else w for i, w in enumerate(name.split("_")))
+            issues.append(d.FieldIssue(f"scenario.{camel}", "OUT_OF_RANGE",
+                                       f"must be between {low} and {high}, not {value}"))
+    if issues:
+        raise d.ValidationFailed(issues)
+    return ScenarioSpec(seed=scenario.seed, studies=scenario.studies,
+                        radiologists=scenario.radiologists,
+                        capacity_ratio=scenario.capacity_ratio)
+
+
+def _day(figures: simulation.DayFigures) -> SimulatedDay:
+    return SimulatedDay(
+        breach_rate=figures.breach_rate, wrvu_max_over_mean=figures.wrvu_max_over_mean,
+        unread=figures.unread, ineligible_reads=figures.ineligible, seconds=figures.seconds,
+        by_priority=[SimulatedPriority(
+            priority=p.priority, studies=p.studies, breach_rate=p.breach_rate,
+            turnaround_p50_minutes=p.tat_p50_min, turnaround_p90_minutes=p.tat_p90_min,
+            turnaround_max_minutes=p.tat_max_min) for p in figures.by_priority])
+
+
+def _simulation(result: simulation.Comparison) -> RuleSetSimulation:
+    spec = result.spec
+    return RuleSetSimulation(studies=spec.studies, radiologists=spec.radiologists,
+                             seed=spec.seed, active=_day(result.active),
+                             draft=_day(result.draft), caveats=list(result.caveats))
 
 
 def _preview(result: Preview, session: Session) -> RuleSetPreview:

@@ -117,6 +117,44 @@ class StudyRuleChange:
     assigned_after: str | None
 
 
+@strawberry.type(description="How the studies of one priority (as ordered) fared in the "
+                              "simulated day, against the catalogue's turnaround targets.")
+class SimulatedPriority:
+    priority: Priority
+    studies: int
+    breach_rate: float
+    turnaround_p50_minutes: float
+    turnaround_p90_minutes: float
+    turnaround_max_minutes: float
+
+
+@strawberry.type(description="The key figures of one replay of the simulated day.")
+class SimulatedDay:
+    breach_rate: float = strawberry.field(description="Share of all studies read late.")
+    by_priority: list[SimulatedPriority]
+    wrvu_max_over_mean: float = strawberry.field(
+        description="Load balance: the busiest reader's wRVU per own capacity over the "
+                    "mean (1.0 is perfectly even).")
+    unread: int = strawberry.field(description="Studies still unread when the replay ended.")
+    ineligible_reads: int = strawberry.field(
+        description="Reads by a reader the rules did not allow (0 unless something is wrong).")
+    seconds: float = strawberry.field(description="How long the replay took.")
+
+
+@strawberry.type(description="The same simulated day under the active rules and the draft. "
+                              "Nothing was written.")
+class RuleSetSimulation:
+    studies: int
+    radiologists: int
+    seed: int
+    active: SimulatedDay = strawberry.field(
+        description="Under the active rule set (none active: the balancer alone).")
+    draft: SimulatedDay
+    caveats: list[str] = strawberry.field(
+        description="What of the draft the synthetic day cannot show (named radiologists, "
+                    "AI triage).")
+
+
 ACTION_FIELDS = ("priority", "minutes", "to", "due_within_minutes", "waiting_over_minutes",
                  "subspecialty", "only_if_on_shift", "sites", "max_open", "lateness",
                  "balance", "stability", "fairness")

@@ -27,8 +27,13 @@ AI_POSTERS = {Role.INTEGRATION, Role.ADMIN}
 
 
 def _editor(actor: Actor) -> None:
+    require_editor(actor, "change rules")
+
+
+def require_editor(actor: Actor, action: str) -> None:
+    """Refuse rule work to anyone but supervisors and admins."""
     if actor.role not in EDITORS:
-        raise NotPermitted(f"role {actor.role.value} may not change rules")
+        raise NotPermitted(f"role {actor.role.value} may not {action}")
 
 
 def active_version(session: Session) -> RuleSetActivation | None:

@@ -246,3 +246,85 @@ async def test_a_subspecialty_preference_yields_when_nobody_holding_it_is_on_shi
     unplaced = [u["exam"]["id"] for u in done["rebalanceNow"]["run"]["unassignable"]]  # type: ignore[index]
     gid = to_global_id("Exam", exam.id or 0)
     assert (gid in unplaced) == (expected == "unassignable")
+
+
+# -- simulateRuleSet ------------------------------------------------------------------------
+SIMULATE = """mutation($input: SimulateRuleSetInput!) { simulateRuleSet(input: $input) {
+  __typename
+  ... on RuleSetSimulation { studies radiologists seed caveats
+    active { ...day } draft { ...day } }
+  ... on RuleSetInvalid { errors { code field } }
+  ... on ValidationFailed { code errors { field code message } }
+} }
+fragment day on SimulatedDay { breachRate wrvuMaxOverMean unread ineligibleReads seconds
+  byPriority { priority studies breachRate turnaroundP50Minutes turnaroundP90Minutes
+               turnaroundMaxMinutes } }"""
+SMALL_DAY = {"studies": 150, "radiologists": 5, "seed": 3}
+
+
+async def simulate(api: Api, rules: list[dict[str, Any]], scenario: dict[str, Any] | None = None,
+                   actor: tuple[str, str] = SUPERVISOR) -> dict[str, Any]:
+    data = await api.data(SIMULATE, {"input": {"rules": rules,
+                                               "scenario": scenario or SMALL_DAY}}, actor=actor)
+    return data["simulateRuleSet"]  # type: ignore[return-value]
+
+
+def figures(day: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in day.items() if k != "seconds"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_simulating_the_active_rules_replays_the_same_day_twice(api: Api) -> None:
+    rules = [rule("CT first", 'modality == "CT"', STAT)]
+    version = (await save(api, rules))["ruleSet"]["version"]
+    await api.data(ACTIVATE, {"input": {"version": version, "reason": "t"}}, actor=SUPERVISOR)
+    result = await simulate(api, rules)
+    assert result["__typename"] == "RuleSetSimulation"
+    assert (result["studies"], result["radiologists"], result["seed"]) == (150, 5, 3)
+    assert figures(result["active"]) == figures(result["draft"])
+    day = result["active"]
+    assert sum(p["studies"] for p in day["byPriority"]) == 150
+    assert day["ineligibleReads"] == 0
+    assert 0.0 <= day["breachRate"] <= 1.0 and day["wrvuMaxOverMean"] >= 1.0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_draft_that_starves_the_day_shows_its_breaches_beside_the_active_rules(
+        api: Api) -> None:
+    # No active rule set: the balancer alone. The draft sends every study to IR readers only.
+    starve = [rule("All to IR", "wrvu >= 0",
+                   {"kind": "REQUIRE_SUBSPECIALTY", "subspecialty": "IR"})]
+    result = await simulate(api, starve)
+    assert result["__typename"] == "RuleSetSimulation"
+    active, draft = result["active"], result["draft"]
+    assert draft["breachRate"] > active["breachRate"]
+    assert draft["wrvuMaxOverMean"] > active["wrvuMaxOverMean"]
+    assert draft["ineligibleReads"] == 0 and result["caveats"] == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_simulation_lists_what_the_synthetic_day_cannot_show(api: Api) -> None:
+    rules = [rule("Bleeds", 'ai_flag == "intracranial_hemorrhage"', STAT)]
+    result = await simulate(api, rules)
+    assert result["__typename"] == "RuleSetSimulation"
+    assert len(result["caveats"]) == 1 and "Bleeds" in result["caveats"][0]
+
+
+async def test_simulation_refuses_a_bad_scenario_and_a_bad_draft_before_replaying(
+        api: Api) -> None:
+    bad_day = await simulate(api, [rule("CT", 'modality == "CT"', STAT)],
+                             {"studies": 0, "radiologists": 500, "capacityRatio": 0.1})
+    assert bad_day["__typename"] == "ValidationFailed"
+    assert {e["field"] for e in bad_day["errors"]} == {
+        "input.scenario.studies", "input.scenario.radiologists", "input.scenario.capacityRatio"}
+    bad_rule = await simulate(api, [rule("CT", 'modality == "CTX" and', STAT)])
+    assert bad_rule["__typename"] == "RuleSetInvalid"
+    assert bad_rule["errors"][0]["field"] == "condition"
+
+
+async def test_only_supervisors_and_admins_may_simulate(api: Api) -> None:
+    response = await api.graphql(
+        SIMULATE, {"input": {"rules": [], "scenario": SMALL_DAY}},
+        actor=("dr.lee", "radiologist"))
+    assert response["data"] is None or response["data"]["simulateRuleSet"] is None
+    assert response["errors"][0]["extensions"]["code"] == "FORBIDDEN"

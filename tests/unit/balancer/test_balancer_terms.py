@@ -164,7 +164,13 @@ def test_a_study_whose_reader_left_moves_without_a_stability_price(
 
 
 # -- the search state agrees with the from-scratch objective ----------------------------------
-def test_incremental_costs_match_the_objective_after_random_moves() -> None:
+@pytest.mark.parametrize("short", [0, 8, 10**6], ids=["numpy", "mixed", "loop"])
+def test_incremental_costs_match_the_objective_after_random_moves(
+    short: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from balancer import state as state_module
+
+    monkeypatch.setattr(state_module, "_SHORT", short)
     problem = compile_problem(bench_snapshot(3, 300, 15), Params())
     state = State(problem)
     from balancer import construct
