@@ -1,4 +1,5 @@
-"""The ASGI application: GraphQL at /graphql (GraphiQL in development), health at /healthz."""
+"""The ASGI application: GraphQL at /graphql (GraphiQL in development; subscriptions over
+WebSocket, graphql-transport-ws), health at /healthz, readiness at /readyz."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from api.auth import AuthenticationFailed
 from api.context import Context, actor_from_request
+from api.live.service import Live
+from api.live.transport import WebSocketView
 from api.schema import build_schema
 from balancer.live import BalancerRunner
 from domain.db import Database
@@ -23,7 +26,7 @@ from domain.settings import Settings, get_settings
 from rules.live import adjust_state
 
 
-class RadflowGraphQL(GraphQL[Context, None]):
+class RadflowGraphQL(WebSocketView, GraphQL[Context, None]):
     """Strawberry's ASGI app with radflow's per-request context."""
 
     def __init__(self, db: Database, settings: Settings, runner: BalancerRunner) -> None:
@@ -36,9 +39,12 @@ class RadflowGraphQL(GraphQL[Context, None]):
         self.db = db
         self.settings = settings
         self.runner = runner
+        self.configure_websockets(settings)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        assert isinstance(request, Request)
+        if isinstance(request, WebSocket):
+            return self.websocket_context(request, {"db": self.db, "settings": self.settings,
+                                                    "runner": self.runner})
         try:
             actor = actor_from_request(request, self.settings)
         except AuthenticationFailed as exc:
@@ -54,12 +60,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     runner = BalancerRunner(database, adjust=adjust_state,
                             tick_seconds=settings.balancer_tick_seconds)
     graphql = RadflowGraphQL(database, settings, runner)
+    live = Live(database, settings)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if settings.balancer_enabled:
             runner.start()
+        await live.start()
         yield
+        await live.stop()
         await runner.stop()
         if db is None:  # we own it
             await database.dispose()
@@ -67,12 +76,19 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def readyz(_: Request) -> Response:
+        ready, details = await live.readiness()
+        return JSONResponse({"status": "ready" if ready else "unavailable", **details},
+                            status_code=200 if ready else 503)
+
     app = Starlette(
         routes=[Route("/graphql", graphql, methods=["GET", "POST"]),
-                Route("/healthz", healthz)],
+                WebSocketRoute("/graphql", graphql),
+                Route("/healthz", healthz), Route("/readyz", readyz)],
         lifespan=lifespan,
     )
     app.state.db = database
     app.state.settings = settings
     app.state.runner = runner
+    app.state.live = live
     return app

@@ -1,0 +1,1 @@
+"""Live updates: the outbox relay, the broker, and GraphQL subscriptions over WebSocket."""

@@ -1,0 +1,120 @@
+"""One process's live machinery: hub, broker, relay, and the event streams subscriptions read."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any
+
+from api.live.broker import Broker, InProcessBroker, RedisStreamBroker
+from api.live.events import LiveEvent
+from api.live.hub import Hub
+from api.live.outbox import events_after, last_event_id
+from api.live.relay import Relay
+from domain.db import Database
+from domain.settings import Settings
+
+REPLAY_PAGE = 500
+# A subscriber further behind than this many events is cut off (it can resume with `after`)
+# rather than letting its queue grow without bound.
+QUEUE_LIMIT = 10_000
+
+
+class SubscriberTooSlow(Exception):
+    """A subscription fell too far behind the live stream; resume it with `after`."""
+
+
+def broker_for(settings: Settings) -> Broker:
+    """Redis Streams when REDIS_URL is set, else in-process."""
+    if settings.redis_url:
+        return RedisStreamBroker(settings.redis_url, prefix=settings.live_prefix,
+                                 maxlen=settings.live_stream_maxlen)
+    return InProcessBroker()
+
+
+class Live:
+    """Starts and stops the relay and the broker reader; serves subscriptions their events."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.hub = Hub()
+        self.broker = broker_for(settings)
+        self.relay = Relay(db, self.broker, poll_seconds=settings.outbox_poll_seconds,
+                           retention=timedelta(hours=settings.outbox_retention_hours))
+        self.started = False
+
+    async def start(self) -> None:
+        """Begin relaying and reading (from the running event loop)."""
+        floor = await last_event_id(self.db)
+        self.hub.last_id = floor  # history before now is served by `after`, from the outbox
+        await self.broker.start(self.hub, lambda after: events_after(self.db, after))
+        self.relay.start(floor)
+        self.started = True
+
+    async def stop(self) -> None:
+        """Stop the relay and the broker."""
+        await self.relay.stop()
+        await self.broker.close()
+        self.started = False
+
+    async def events(self, topic: str, match: Callable[[LiveEvent], bool],
+                     after: int | None = None) -> AsyncIterator[LiveEvent]:
+        """The events of `topic` that `match`: first those after `after` from the outbox, then
+        live ones, each exactly once and in id order."""
+        queue: asyncio.Queue[LiveEvent] = asyncio.Queue()
+
+        def deliver(event: LiveEvent) -> None:
+            if queue.qsize() < QUEUE_LIMIT:
+                queue.put_nowait(event)
+            else:
+                overflowed.append(event.id)
+
+        overflowed: list[int] = []
+        # Listen before reading the outbox: an event committed meanwhile then arrives both
+        # ways, and the id check below drops the second copy; none can fall in between.
+        stop = self.hub.listen(topic, deliver)
+        try:
+            last = after if after is not None else 0
+            if after is not None:
+                while True:
+                    page = await events_after(self.db, last, topic=topic, limit=REPLAY_PAGE)
+                    for event in page:
+                        last = event.id
+                        if match(event):
+                            yield event
+                    if len(page) < REPLAY_PAGE:
+                        break
+            while True:
+                event = await queue.get()
+                if overflowed:
+                    raise SubscriberTooSlow(f"fell behind at event {overflowed[0]}; "
+                                            f"resubscribe with after: {last}")
+                if event.id <= last:
+                    continue
+                last = event.id
+                if match(event):
+                    yield event
+        finally:
+            stop()
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Database, broker and outbox lag, for /readyz."""
+        details: dict[str, Any] = {"broker": self.broker.name}
+        try:
+            lag = await asyncio.wait_for(self.relay.lag(), timeout=5)
+            details["database"] = "ok"
+            age = (self.db.clock() - lag.oldest_at).total_seconds() if lag.oldest_at else 0.0
+            details["outbox"] = {"unpublished": lag.events, "oldest_age_s": round(age, 3),
+                                 "published_through": self.relay.position}
+        except Exception as exc:
+            details["database"] = f"unreachable: {type(exc).__name__}"
+            age = 0.0
+        broker_ok = await self.broker.ping()
+        details["broker_status"] = "ok" if broker_ok else "unreachable"
+        lagging = age > self.settings.outbox_max_lag_seconds
+        if lagging:
+            details["outbox"]["status"] = "lagging"
+        ready = details["database"] == "ok" and broker_ok and not lagging and self.started
+        return ready, details

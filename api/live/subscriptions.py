@@ -1,0 +1,103 @@
+"""The subscriptions: each reads its topic from the live machinery, filtered and resumable."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from typing import Annotated
+
+import strawberry
+from graphql import GraphQLError
+
+from api.context import Info
+from api.live.context import LiveContext
+from api.live.events import LiveEvent
+from api.live.inputs import ExamStatusFilter
+from api.live.service import Live
+from api.live.types import (
+    BalancerRanEvent,
+    CriticalResultEvent,
+    ExamStatusEvent,
+    RuleSetActivatedEvent,
+    WorklistEvent,
+)
+from api.relay import decode_id
+from domain import outbox
+
+After = Annotated[int | None, strawberry.argument(description=(
+    "Resume: first replay the events after this eventId (within the outbox retention), "
+    "then continue live, with nothing missed and nothing twice."))]
+
+def _live(info: Info) -> tuple[LiveContext, Live]:
+    context = info.context
+    if not isinstance(context, LiveContext) or context.live is None:
+        raise GraphQLError("subscriptions are served over WebSocket (graphql-transport-ws)")
+    return context, context.live
+
+
+def _exam_status_match(f: ExamStatusFilter | None) -> Callable[[LiveEvent], bool]:
+    if f is None:
+        return lambda _: True
+    exam = decode_id(f.exam_id, "Exam", field="filter.examId") if f.exam_id else None
+    site = decode_id(f.site_id, "Site", field="filter.siteId") if f.site_id else None
+    modality = f.modality.value if f.modality else None
+    statuses = {s.value for s in f.status} if f.status else None
+    return lambda e: ((exam is None or e.exam_id == exam)
+                      and (site is None or e.site_id == site)
+                      and (modality is None or e.modality == modality)
+                      and (statuses is None or e.status in statuses))
+
+
+@strawberry.type
+class LiveSubscriptions:
+    @strawberry.subscription(description="Exams changing status, filtered by exam, site, "
+                             "modality and the status they moved to.")
+    async def exam_status_changed(self, info: Info, filter: ExamStatusFilter | None = None,
+                                  after: After = None
+                                  ) -> AsyncGenerator[ExamStatusEvent, None]:
+        context, live = _live(info)
+        match = _exam_status_match(filter)
+        async for event in live.events(outbox.EXAM_STATUS, match, after):
+            context.fresh_loaders()
+            yield ExamStatusEvent.from_event(event)
+
+    @strawberry.subscription(description="Studies added to or removed from a radiologist's "
+                             "worklist, and re-orderings of it.")
+    async def worklist_changed(self, info: Info, radiologist_id: strawberry.ID,
+                               after: After = None
+                               ) -> AsyncGenerator[WorklistEvent, None]:
+        context, live = _live(info)
+        reader = decode_id(radiologist_id, "Radiologist", field="radiologistId")
+        async for event in live.events(outbox.WORKLIST,
+                                       lambda e: reader in e.radiologist_ids, after):
+            context.fresh_loaders()
+            yield WorklistEvent.from_event(event, reader)
+
+    @strawberry.subscription(description="Critical and urgent results awaiting "
+                             "acknowledgement, and escalations, at one site or all.")
+    async def critical_result_raised(self, info: Info, site_id: strawberry.ID | None = None,
+                                     after: After = None
+                                     ) -> AsyncGenerator[CriticalResultEvent, None]:
+        context, live = _live(info)
+        site = decode_id(site_id, "Site", field="siteId") if site_id else None
+        async for event in live.events(outbox.CRITICAL_RESULT,
+                                       lambda e: site is None or e.site_id == site, after):
+            context.fresh_loaders()
+            yield CriticalResultEvent.from_event(event)
+
+    @strawberry.subscription(description="Every re-plan the balancer commits.")
+    async def balancer_ran(self, info: Info,
+                           after: After = None
+                           ) -> AsyncGenerator[BalancerRanEvent, None]:
+        context, live = _live(info)
+        async for event in live.events(outbox.BALANCER, lambda _: True, after):
+            context.fresh_loaders()
+            yield BalancerRanEvent.from_event(event)
+
+    @strawberry.subscription(description="Rule set activations.")
+    async def rule_set_activated(self, info: Info,
+                                 after: After = None
+                                 ) -> AsyncGenerator[RuleSetActivatedEvent, None]:
+        context, live = _live(info)
+        async for event in live.events(outbox.RULES, lambda _: True, after):
+            context.fresh_loaders()
+            yield RuleSetActivatedEvent.from_event(event)

@@ -1,0 +1,118 @@
+"""graphql-transport-ws, strawberry's handler with radflow's additions.
+
+strawberry already closes 4400 on non-JSON and unknown message types, 4401 on subscribe before
+the ack, 4403 when `on_ws_connect` rejects, 4408 when connection_init is late, 4409 on a
+duplicate operation id, 4429 on a second connection_init, answers ping with pong, and never
+sends `complete` after `error`. Added here:
+
+* 4400 for messages of the wrong shape (JSON that is not an object, a non-string `type` or
+  `id`, a subscribe payload without a string `query`), which strawberry would otherwise crash
+  on or pass to execution;
+* the authentication hook (`authorize_connection`), the one place a connection is accepted;
+* shared execution of identical subscriptions (api/live/fanout.py).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from starlette.websockets import WebSocket
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.types.unset import UNSET, UnsetType
+
+from api.auth import ANONYMOUS, AuthenticationFailed, authenticate
+from api.live.context import LiveContext
+from api.live.fanout import FanOut, Member, share_key
+from domain.settings import Settings
+
+TRANSPORT_PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)  # the legacy `graphql-ws` is refused
+
+
+def authorize_connection(context: LiveContext, settings: Settings) -> None:
+    """Decide who a WebSocket speaks for, from connection_init's payload.
+
+    The payload carries `{"authorization": "Bearer <token>"}` (a browser cannot set headers
+    on a WebSocket). A bad token, or no token when anonymous connections are not allowed,
+    raises ConnectionRejectionError, which closes the socket with 4403.
+    """
+    header = context.connection_params.get("authorization")
+    if header is not None and not isinstance(header, str):
+        raise ConnectionRejectionError({"reason": "authorization must be a string"})
+    try:
+        actor = authenticate(header, settings)
+    except AuthenticationFailed as exc:
+        raise ConnectionRejectionError({"reason": str(exc)}) from exc
+    if actor == ANONYMOUS and not settings.ws_allow_anonymous:
+        raise ConnectionRejectionError({"reason": "a token is required"})
+    context.actor = actor
+
+
+def _well_formed(message: object) -> bool:
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return False
+    if message["type"] in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+        return False
+    if message["type"] == "subscribe":
+        payload = message.get("payload")
+        return (isinstance(payload, dict) and isinstance(payload.get("query"), str)
+                and isinstance(payload.get("variables") or {}, dict)
+                and isinstance(payload.get("operationName") or "", str))
+    return True
+
+
+class LiveTransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
+    """strawberry's graphql-transport-ws handler, stricter and sharing executions."""
+
+    async def handle_message(self, message: Any) -> None:
+        """Refuse malformed messages with 4400, then handle the rest as strawberry does."""
+        if not _well_formed(message):
+            await self.handle_invalid_message("Invalid message")
+            return
+        await super().handle_message(message)
+
+    async def run_operation(self, operation: Operation[LiveContext, None]) -> None:
+        """Join (or start) the shared stream of identical subscriptions; resuming and
+        non-subscription operations run on their own, as strawberry runs them."""
+        fanout: FanOut = self.view.fanout  # type: ignore[attr-defined]
+        key = share_key(self.context, operation.query, operation.variables,
+                        operation.operation_name)
+        if key is None:
+            await super().run_operation(operation)
+            return
+        member = Member(self, operation)
+        stream = fanout.join(key, member, self.schema, self.context)
+        try:
+            await member.done.wait()
+        finally:
+            stream.leave(member)
+
+
+class WebSocketView:
+    """The WebSocket half of radflow's GraphQL view (mixed into it in api/app.py)."""
+
+    settings: Settings
+    fanout: FanOut
+    graphql_transport_ws_handler_class = LiveTransportHandler
+
+    def configure_websockets(self, settings: Settings) -> None:
+        """Protocols, limits and timeouts from the settings."""
+        self.protocols = TRANSPORT_PROTOCOLS
+        self.connection_init_wait_timeout = timedelta(seconds=settings.ws_init_timeout_seconds)
+        self.max_subscriptions_per_connection = settings.ws_max_subscriptions
+        self.fanout = FanOut()
+
+    def websocket_context(self, websocket: WebSocket, base: dict[str, Any]) -> LiveContext:
+        """A connection's context: anonymous until connection_init says otherwise."""
+        return LiveContext(**base, request=None, actor=ANONYMOUS,
+                           live=websocket.app.state.live)
+
+    async def on_ws_connect(self, context: LiveContext) -> UnsetType | dict[str, object] | None:
+        """connection_init: authenticate, or close with 4403."""
+        authorize_connection(context, self.settings)
+        return UNSET

@@ -1,0 +1,156 @@
+"""What subscribers receive: one type per subscription, each carrying the changed object."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from api.context import Info
+from api.enums import CriticalLevel, ExamStatus
+from api.exams.types import Exam
+from api.live.events import LiveEvent
+from api.people.types import Radiologist
+from api.rules.queries import rule_sets
+from api.rules.types import RuleSet
+from api.worklists.types import BalancerRun
+from domain import models as m
+
+
+@strawberry.interface(description="Something that happened in the department, as it happened.")
+class LiveUpdate:
+    event_id: int = strawberry.field(
+        description="Monotonic across every subscription; pass the last one you received as "
+        "`after` when you subscribe again and nothing in between is lost.")
+    type: str = strawberry.field(description="The domain event, e.g. `ReportSignedFinal`.")
+    at: datetime
+    actor: str = strawberry.field(description="Who caused it (`balancer` for re-plans).")
+
+
+def _common(event: LiveEvent) -> dict[str, object]:
+    return {"event_id": event.id, "type": event.type, "at": event.at,
+            "actor": str(event.payload.get("actor", ""))}
+
+
+async def _exam(info: Info, exam_id: int | None) -> Exam | None:
+    if exam_id is None:
+        return None
+    row = await info.context.loaders.by_id(m.Exam).load(exam_id)
+    return None if row is None else Exam.from_model(row)
+
+
+@strawberry.type(description="An exam changed status (read the exam as it is now).")
+class ExamStatusEvent(LiveUpdate):
+    accession_number: str
+    from_status: ExamStatus | None
+    to_status: ExamStatus
+    reason: str | None
+    exam_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The exam, as it is when the event is delivered.")
+    async def exam(self, info: Info) -> Exam | None:
+        return await _exam(info, self.exam_pk)
+
+    @classmethod
+    def from_event(cls, event: LiveEvent) -> ExamStatusEvent:
+        p = event.payload
+        return cls(**_common(event), accession_number=p["accession_number"],  # type: ignore[arg-type]
+                   from_status=ExamStatus(p["from_status"]) if p["from_status"] else None,
+                   to_status=ExamStatus(p["to_status"]), reason=p.get("reason"),
+                   exam_pk=int(p["exam_id"]))
+
+
+@strawberry.enum(description="How a radiologist's worklist changed.")
+class WorklistChange(Enum):
+    ADDED = "ADDED"
+    REMOVED = "REMOVED"
+    REORDERED = "REORDERED"
+
+
+@strawberry.type(description="A study came onto or left this radiologist's worklist, or the "
+                 "worklist's order changed.")
+class WorklistEvent(LiveUpdate):
+    change: WorklistChange
+    reason: str | None = strawberry.field(description="Why a study moved (assignments only).")
+    radiologist_pk: strawberry.Private[int]
+    exam_pk: strawberry.Private[int | None]
+
+    @strawberry.field(description="The radiologist whose worklist changed.")
+    async def radiologist(self, info: Info) -> Radiologist | None:
+        row = await info.context.loaders.by_id(m.Radiologist).load(self.radiologist_pk)
+        return None if row is None else Radiologist.from_model(row)
+
+    @strawberry.field(description="The study added or removed (null for a reorder).")
+    async def exam(self, info: Info) -> Exam | None:
+        return await _exam(info, self.exam_pk)
+
+    @classmethod
+    def from_event(cls, event: LiveEvent, radiologist_id: int) -> WorklistEvent:
+        p = event.payload
+        if event.type == "WorklistReordered":
+            change, exam_pk, reason = WorklistChange.REORDERED, None, None
+        else:
+            change = (WorklistChange.ADDED if p["radiologist_id"] == radiologist_id
+                      else WorklistChange.REMOVED)
+            exam_pk, reason = int(p["exam_id"]), p.get("reason")
+        return cls(**_common(event), change=change, reason=reason,  # type: ignore[arg-type]
+                   radiologist_pk=radiologist_id, exam_pk=exam_pk)
+
+
+@strawberry.type(description="A critical or urgent result was communicated and awaits "
+                 "acknowledgement, or was escalated because nobody acknowledged it in time.")
+class CriticalResultEvent(LiveUpdate):
+    escalated: bool
+    critical_level: CriticalLevel | None
+    exam_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The exam whose result it is.")
+    async def exam(self, info: Info) -> Exam | None:
+        return await _exam(info, self.exam_pk)
+
+    @classmethod
+    def from_event(cls, event: LiveEvent) -> CriticalResultEvent:
+        p = event.payload
+        level = p.get("critical_level")
+        return cls(**_common(event), escalated=event.type == "CriticalResultEscalated",  # type: ignore[arg-type]
+                   critical_level=CriticalLevel(level) if level else None,
+                   exam_pk=int(p["exam_id"]))
+
+
+@strawberry.type(description="The balancer committed a re-plan.")
+class BalancerRanEvent(LiveUpdate):
+    duration_ms: float
+    moved: int
+    assigned: int
+    unassignable: int
+    run_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The committed run.")
+    async def run(self, info: Info) -> BalancerRun | None:
+        row = await info.context.loaders.by_id(m.BalancerRun).load(self.run_pk)
+        return None if row is None else BalancerRun.from_model(row)
+
+    @classmethod
+    def from_event(cls, event: LiveEvent) -> BalancerRanEvent:
+        p = event.payload
+        return cls(**_common(event), duration_ms=float(p["duration_ms"]),  # type: ignore[arg-type]
+                   moved=int(p["moved"]), assigned=int(p["assigned"]),
+                   unassignable=int(p["unassignable"]), run_pk=int(p["run_id"]))
+
+
+@strawberry.type(description="A rule set version became the department's policy.")
+class RuleSetActivatedEvent(LiveUpdate):
+    version: int
+    previous_version: int | None
+
+    @strawberry.field(description="The rule set now in force.")
+    async def rule_set(self, info: Info) -> RuleSet | None:
+        found = await info.context.db.read(lambda s: rule_sets(s, self.version))
+        return found[0] if found else None
+
+    @classmethod
+    def from_event(cls, event: LiveEvent) -> RuleSetActivatedEvent:
+        p = event.payload
+        return cls(**_common(event), version=int(p["version"]),  # type: ignore[arg-type]
+                   previous_version=p.get("previous_version"))
