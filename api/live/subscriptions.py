@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -23,6 +23,7 @@ from api.live.types import (
 from api.relay import decode_id
 from domain import outbox
 
+T = TypeVar("T")
 After = Annotated[int | None, strawberry.argument(description=(
     "Resume: first replay the events after this eventId (within the outbox retention), "
     "then continue live, with nothing missed and nothing twice."))]
@@ -32,6 +33,14 @@ def _live(info: Info) -> tuple[LiveContext, Live]:
     if not isinstance(context, LiveContext) or context.live is None:
         raise GraphQLError("subscriptions are served over WebSocket (graphql-transport-ws)")
     return context, context.live
+
+
+async def _stream(info: Info, topic: str, match: Callable[[LiveEvent], bool],
+                  after: int | None, convert: Callable[[LiveEvent], T]) -> AsyncGenerator[T, None]:
+    context, live = _live(info)
+    async for event in live.events(topic, match, after):
+        context.fresh_loaders()
+        yield convert(event)
 
 
 def _exam_status_match(f: ExamStatusFilter | None) -> Callable[[LiveEvent], bool]:
@@ -49,55 +58,46 @@ def _exam_status_match(f: ExamStatusFilter | None) -> Callable[[LiveEvent], bool
 
 @strawberry.type
 class LiveSubscriptions:
+    # Each resolver checks its arguments and returns the stream; an error here is a
+    # graphql-transport-ws `error` for the operation (no `next`, no `complete`).
     @strawberry.subscription(description="Exams changing status, filtered by exam, site, "
                              "modality and the status they moved to.")
     async def exam_status_changed(self, info: Info, filter: ExamStatusFilter | None = None,
-                                  after: After = None
-                                  ) -> AsyncGenerator[ExamStatusEvent, None]:
-        context, live = _live(info)
-        match = _exam_status_match(filter)
-        async for event in live.events(outbox.EXAM_STATUS, match, after):
-            context.fresh_loaders()
-            yield ExamStatusEvent.from_event(event)
+                                  after: After = None) -> AsyncGenerator[ExamStatusEvent, None]:
+        _live(info)
+        return _stream(info, outbox.EXAM_STATUS, _exam_status_match(filter), after,
+                       ExamStatusEvent.from_event)
 
     @strawberry.subscription(description="Studies added to or removed from a radiologist's "
                              "worklist, and re-orderings of it.")
     async def worklist_changed(self, info: Info, radiologist_id: strawberry.ID,
-                               after: After = None
-                               ) -> AsyncGenerator[WorklistEvent, None]:
-        context, live = _live(info)
+                               after: After = None) -> AsyncGenerator[WorklistEvent, None]:
+        _live(info)
         reader = decode_id(radiologist_id, "Radiologist", field="radiologistId")
-        async for event in live.events(outbox.WORKLIST,
-                                       lambda e: reader in e.radiologist_ids, after):
-            context.fresh_loaders()
-            yield WorklistEvent.from_event(event, reader)
+        return _stream(info, outbox.WORKLIST, lambda e: reader in e.radiologist_ids, after,
+                       lambda e: WorklistEvent.from_event(e, reader))
 
     @strawberry.subscription(description="Critical and urgent results awaiting "
                              "acknowledgement, and escalations, at one site or all.")
     async def critical_result_raised(self, info: Info, site_id: strawberry.ID | None = None,
                                      after: After = None
                                      ) -> AsyncGenerator[CriticalResultEvent, None]:
-        context, live = _live(info)
+        _live(info)
         site = decode_id(site_id, "Site", field="siteId") if site_id else None
-        async for event in live.events(outbox.CRITICAL_RESULT,
-                                       lambda e: site is None or e.site_id == site, after):
-            context.fresh_loaders()
-            yield CriticalResultEvent.from_event(event)
+        return _stream(info, outbox.CRITICAL_RESULT,
+                       lambda e: site is None or e.site_id == site, after,
+                       CriticalResultEvent.from_event)
 
     @strawberry.subscription(description="Every re-plan the balancer commits.")
-    async def balancer_ran(self, info: Info,
-                           after: After = None
+    async def balancer_ran(self, info: Info, after: After = None
                            ) -> AsyncGenerator[BalancerRanEvent, None]:
-        context, live = _live(info)
-        async for event in live.events(outbox.BALANCER, lambda _: True, after):
-            context.fresh_loaders()
-            yield BalancerRanEvent.from_event(event)
+        _live(info)
+        return _stream(info, outbox.BALANCER, lambda _: True, after,
+                       BalancerRanEvent.from_event)
 
     @strawberry.subscription(description="Rule set activations.")
-    async def rule_set_activated(self, info: Info,
-                                 after: After = None
+    async def rule_set_activated(self, info: Info, after: After = None
                                  ) -> AsyncGenerator[RuleSetActivatedEvent, None]:
-        context, live = _live(info)
-        async for event in live.events(outbox.RULES, lambda _: True, after):
-            context.fresh_loaders()
-            yield RuleSetActivatedEvent.from_event(event)
+        _live(info)
+        return _stream(info, outbox.RULES, lambda _: True, after,
+                       RuleSetActivatedEvent.from_event)
