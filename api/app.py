@@ -17,6 +17,7 @@ from strawberry.asgi import GraphQL
 
 from api.auth import AuthenticationFailed
 from api.context import Context, actor_from_request
+from api.hardening import Hardening
 from api.live.service import Live
 from api.live.transport import WebSocketView
 from api.schema import build_schema
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 Route("/healthz", healthz), Route("/readyz", readyz)],
         lifespan=lifespan,
     )
+    app.add_middleware(Hardening, settings=settings)
     app.state.db = database
     app.state.settings = settings
     app.state.runner = runner

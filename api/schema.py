@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
-from strawberry.extensions.query_depth_limiter import create_validator
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
 from api.acquisition.mutations import AcquisitionMutations
@@ -16,6 +15,7 @@ from api.exams.queries import ExamQueries
 from api.exams.types import Exam
 from api.live.subscriptions import LiveSubscriptions
 from api.execution import PlannedExecutionContext
+from api.limits import Guards, document_rules
 from api.metrics.queries import MetricsQueries
 from api.people.types import Patient, Radiologist, Referrer
 from api.reading.mutations import ReadingMutations
@@ -46,8 +46,8 @@ def _is_internal(error: GraphQLError) -> bool:
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    """The schema with radflow's extensions: caches, depth limit, masked internal errors."""
-    depth_rule = create_validator(settings.max_query_depth, None, None)
+    """The schema with radflow's extensions: caches, document limits, masked internal errors."""
+    rules = document_rules(settings)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -59,10 +59,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             # validation caches live at module level, so they are shared all the same.
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
-            # One rule class for the life of the schema: a new one per request would make
-            # every validation a cache miss (the cache is keyed by the rule set).
-            lambda: AddValidationRules([depth_rule]),
-            lambda: MaskErrors(should_mask_error=_is_internal,
-                               error_message="Internal server error"),
+            # One rule set for the life of the schema: new rule classes per request would
+            # make every validation a cache miss (the cache is keyed by the rule set).
+            lambda: Guards(rules=rules, max_tokens=settings.max_query_tokens,
+                           hide_suggestions=settings.production, should_mask_error=_is_internal),
         ],
     )

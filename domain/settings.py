@@ -29,7 +29,27 @@ class Settings(BaseSettings):
         alias="RADFLOW_PRODUCTION",
         description="Production mode: no GraphiQL, no introspection, masked errors.",
     )
-    max_query_depth: int = Field(default=12, alias="RADFLOW_MAX_QUERY_DEPTH")
+    # Hardening (api/limits.py, api/hardening.py): what one request may ask for and how often.
+    max_query_depth: int = Field(default=12, gt=0, alias="RADFLOW_MAX_QUERY_DEPTH")
+    max_query_aliases: int = Field(
+        default=30, ge=0, alias="RADFLOW_MAX_QUERY_ALIASES",
+        description="Aliases in one document, counted with fragments expanded at each spread.")
+    max_query_tokens: int = Field(
+        default=2_000, gt=0, alias="RADFLOW_MAX_QUERY_TOKENS",
+        description="Lexical tokens in one document; parsing stops past this.")
+    max_root_fields: int = Field(
+        default=20, gt=0, alias="RADFLOW_MAX_ROOT_FIELDS",
+        description="Top-level fields in one operation, fragments expanded.")
+    max_operations: int = Field(
+        default=5, gt=0, alias="RADFLOW_MAX_OPERATIONS",
+        description="Operations defined in one document (one of them runs per request).")
+    max_body_bytes: int = Field(
+        default=1_048_576, gt=0, alias="RADFLOW_MAX_BODY_BYTES",
+        description="Largest request body accepted at /graphql (413 past it).")
+    rate_limit: str = Field(
+        default="1200/minute", alias="RADFLOW_RATE_LIMIT",
+        description="Requests per caller (token subject, else client address) at /graphql, "
+        "as `N/second|minute|hour`; empty turns the limit off.")
     jwt_secret: str | None = Field(
         default=None, alias="RADFLOW_JWT_SECRET",
         description="HS256 secret for bearer tokens; development falls back to a fixed one.")

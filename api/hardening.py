@@ -1,0 +1,169 @@
+"""HTTP guards in front of /graphql: rate limit, content type (CSRF), body size, 500s masked.
+
+An ASGI middleware rather than code in the GraphQL view, so a refused request costs no
+parsing: a caller over its rate gets 429 before its body is read, a body that is not JSON gets
+415 before it is read, and a body over the limit gets 413 as soon as the bytes received pass
+it (the declared Content-Length is checked first; a chunked body is counted while it streams,
+so a huge one is never held in memory). Refusals are JSON `{"errors": [{message, extensions:
+{code}}]}` like any other GraphQL error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from math import ceil
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import AuthenticationFailed, authenticate
+from domain.settings import Settings
+
+log = logging.getLogger("radflow.errors")
+
+
+class Hardening:
+    """The guards for one path (the GraphQL endpoint); every other request passes through."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings, path: str = "/graphql") -> None:
+        self.app = app
+        self.settings = settings
+        self.path = path
+        self.max_body = settings.max_body_bytes
+        # Sliding window counter: O(1) state per caller, and no burst of twice the limit at
+        # a window boundary as a fixed window allows.
+        self.rate: RateLimitItem | None = (parse(settings.rate_limit) if settings.rate_limit
+                                           else None)
+        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if self.rate is not None:
+            retry_after = await self._over_rate(self._caller(scope, headers))
+            if retry_after is not None:
+                await _refuse(send, 429, "RATE_LIMITED",
+                              f"Too many requests: at most {self.rate.amount} per "
+                              f"{self.rate.multiples} {self.rate.GRANULARITY.name} for one "
+                              f"caller; retry in {retry_after} s.",
+                              [(b"retry-after", str(retry_after).encode())])
+                return
+        if scope["method"] == "POST":
+            media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+            if media_type != "application/json":
+                await _refuse(send, 415, "UNSUPPORTED_MEDIA_TYPE",
+                              "Send the operation as JSON (Content-Type: application/json).")
+                return
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_body:
+                await self._too_large(send)
+                return
+            try:
+                body = await _read_at_most(receive, self.max_body)
+            except _TooLarge:
+                await self._too_large(send)
+                return
+            if body is None:  # the client went away mid-body
+                return
+            receive = _replay(body, receive)
+        await self._call_masked(scope, receive, send)
+
+    def _caller(self, scope: Scope, headers: Headers) -> str:
+        """The rate limit key: the token's person when it verifies, else the client address."""
+        authorization = headers.get("authorization")
+        if authorization:
+            try:
+                actor = authenticate(authorization, self.settings)
+                return f"user:{actor.role.value}:{actor.id}"
+            except AuthenticationFailed:
+                pass  # refused with 401 further in; counted against its address meanwhile
+        client = scope.get("client")
+        return f"address:{client[0] if client else 'unknown'}"
+
+    async def _over_rate(self, key: str) -> int | None:
+        """None if the caller may go on, else the seconds until it may retry."""
+        assert self.rate is not None
+        if await self.limiter.hit(self.rate, key):
+            return None
+        stats = await self.limiter.get_window_stats(self.rate, key)
+        return max(1, ceil(stats.reset_time - time.time()))
+
+    async def _too_large(self, send: Send) -> None:
+        await _refuse(send, 413, "PAYLOAD_TOO_LARGE",
+                      f"The request body is larger than {self.max_body} bytes.")
+
+    async def _call_masked(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; an exception before the response starts becomes a masked 500."""
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                raise
+            correlation_id = secrets.token_hex(8)
+            log.error("internal error %s in %s %s", correlation_id, scope["method"],
+                      scope["path"], exc_info=exc)
+            await _refuse(send, 500, "INTERNAL_SERVER_ERROR", "Internal server error",
+                          correlation_id=correlation_id)
+
+
+class _TooLarge(Exception):
+    """The body passed the limit; reading stopped there."""
+
+
+async def _read_at_most(receive: Receive, limit: int) -> bytes | None:
+    """The whole body (None if the client disconnects); _TooLarge once it passes `limit`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands over the buffered body once, then the connection's own events."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _refuse(send: Send, status: int, code: str, message: str,
+                  headers: list[tuple[bytes, bytes]] | None = None, *,
+                  correlation_id: str | None = None) -> None:
+    extensions = {"code": code}
+    if correlation_id:
+        extensions["correlationId"] = correlation_id
+    body = json.dumps({"errors": [{"message": message, "extensions": extensions}]}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
