@@ -20,6 +20,7 @@ from api.context import Context, actor_from_request
 from api.hardening import Hardening
 from api.live.service import Live
 from api.live.transport import WebSocketView
+from api.observability import Metrics, metrics_endpoint
 from api.schema import build_schema
 from balancer.live import BalancerRunner
 from domain.db import Database
@@ -30,9 +31,10 @@ from rules.live import adjust_state
 class RadflowGraphQL(WebSocketView, GraphQL[Context, None]):
     """Strawberry's ASGI app with radflow's per-request context."""
 
-    def __init__(self, db: Database, settings: Settings, runner: BalancerRunner) -> None:
+    def __init__(self, db: Database, settings: Settings, runner: BalancerRunner,
+                 metrics: Metrics | None = None) -> None:
         super().__init__(
-            build_schema(settings),
+            build_schema(settings, metrics),
             graphql_ide=None if settings.production else "graphiql",
             allow_queries_via_get=False,
             multipart_uploads_enabled=False,
@@ -60,7 +62,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     database = db or Database(settings.database_url)
     runner = BalancerRunner(database, adjust=adjust_state,
                             tick_seconds=settings.balancer_tick_seconds)
-    graphql = RadflowGraphQL(database, settings, runner)
+    metrics = Metrics() if settings.metrics_enabled else None
+    graphql = RadflowGraphQL(database, settings, runner, metrics)
     live = Live(database, settings)
 
     @asynccontextmanager
@@ -85,12 +88,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app = Starlette(
         routes=[Route("/graphql", graphql, methods=["GET", "POST"]),
                 WebSocketRoute("/graphql", graphql),
-                Route("/healthz", healthz), Route("/readyz", readyz)],
+                Route("/healthz", healthz), Route("/readyz", readyz),
+                *([Route("/metrics", metrics_endpoint(metrics))] if metrics else [])],
         lifespan=lifespan,
     )
     app.add_middleware(Hardening, settings=settings)
     app.state.db = database
     app.state.settings = settings
     app.state.runner = runner
+    app.state.metrics = metrics
     app.state.live = live
     return app

@@ -17,6 +17,7 @@ from api.live.subscriptions import LiveSubscriptions
 from api.execution import PlannedExecutionContext
 from api.limits import Guards, document_rules
 from api.metrics.queries import MetricsQueries
+from api.observability import Metrics, operation_metrics
 from api.people.types import Patient, Radiologist, Referrer
 from api.reading.mutations import ReadingMutations
 from api.results.mutations import ResultsMutations
@@ -45,8 +46,9 @@ def _is_internal(error: GraphQLError) -> bool:
     return not isinstance(original, (DomainError, GraphQLError))
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
-    """The schema with radflow's extensions: caches, document limits, masked internal errors."""
+def build_schema(settings: Settings, metrics: Metrics | None = None) -> strawberry.Schema:
+    """The schema with radflow's extensions: caches, document limits, masked internal errors,
+    and (given `metrics`) each operation counted and timed."""
     rules = document_rules(settings)
     return strawberry.Schema(
         query=Query,
@@ -55,6 +57,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         types=[*ERROR_TYPES, RuleSetInvalid, Exam, Patient, Referrer, Radiologist],
         execution_context_class=PlannedExecutionContext,
         extensions=[
+            # First, so its clock spans the other extensions' work as well.
+            *([operation_metrics(metrics)] if metrics is not None else []),
             # Factories: strawberry builds fresh extensions per request; the parse and
             # validation caches live at module level, so they are shared all the same.
             lambda: ParserCache(maxsize=256),

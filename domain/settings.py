@@ -88,6 +88,19 @@ class Settings(BaseSettings):
     ws_allow_anonymous: bool = Field(
         default=True, alias="RADFLOW_WS_ALLOW_ANONYMOUS",
         description="Accept WebSocket connections that present no token.")
+    # Operations (api/observability.py) and balancer leadership (balancer/leader.py).
+    metrics_enabled: bool = Field(
+        default=True, alias="RADFLOW_METRICS",
+        description="Serve Prometheus metrics at /metrics and count and time each GraphQL "
+        "operation.")
+    replica_id: str | None = Field(
+        default=None, alias="RADFLOW_REPLICA_ID",
+        description="This replica's name in the leadership record, balancer runs and logs; "
+        "default host:pid.")
+    leader_poll_seconds: float = Field(
+        default=1.0, gt=0, alias="RADFLOW_LEADER_POLL",
+        description="How often a follower tries to take the balancer over and the leader "
+        "checks its lock connection (PostgreSQL); bounds the takeover time.")
 
 
 @lru_cache(maxsize=1)
