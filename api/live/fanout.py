@@ -181,7 +181,7 @@ class SharedStream:
             try:
                 await member.operation.send_operation_message(
                     {"id": member.operation.id, **message})  # type: ignore[typeddict-item]
-            except Exception:  # noqa: S112  (a closed socket needs no complete)
+            except Exception:
                 continue
 
 

@@ -10,6 +10,7 @@ broker is back. Published rows older than the retention period are pruned.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -81,10 +82,8 @@ class Relay:
             if loop.time() - pruned_at > PRUNE_EVERY_SECONDS:
                 pruned_at = loop.time()
                 await self._prune()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def drain(self) -> None:

@@ -32,6 +32,11 @@ from api.live.fanout import FanOut, Member, share_key
 from domain.settings import Settings
 
 TRANSPORT_PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)  # the legacy `graphql-ws` is refused
+# How uvicorn should serve WebSockets. Measured per frame sent (200 sockets, small JSON):
+# legacy `websockets` ~30 µs, `websockets-sansio` with permessage-deflate ~38 µs, without
+# ~15 µs. Compressing a 150-byte frame separately for every socket costs more than it saves.
+UVICORN_WS_OPTIONS = {"ws": "websockets-sansio", "ws_per_message_deflate": False}
+UVICORN_WS_ARGS = ("--ws", "websockets-sansio", "--ws-per-message-deflate", "false")
 
 
 def authorize_connection(context: LiveContext, settings: Settings) -> None:

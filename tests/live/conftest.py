@@ -114,7 +114,7 @@ class Subscriber:
         try:
             while True:
                 await asyncio.wait_for(self.ws.recv(), WAIT)
-        except Exception:  # noqa: BLE001  (ConnectionClosed: what we wait for)
+        except Exception:
             pass
         assert self.ws.close_code is not None
         return self.ws.close_code, self.ws.close_reason or ""

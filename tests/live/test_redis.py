@@ -124,7 +124,7 @@ async def test_a_redis_restart_mid_stream_loses_nothing(db: Database) -> None:
                 got = [(await client.next("1"))["examStatusChanged"]
                        for _ in [*during, *after]]
                 async with asyncio.timeout(WAIT):
-                    while (await server.client.get("/readyz")).status_code != 200:
+                    while (await server.client.get("/readyz")).status_code != 200:  # noqa: ASYNC110
                         await asyncio.sleep(0.1)
         finally:
             process.kill()
@@ -144,7 +144,7 @@ async def replica(database_url: str, redis: str, prefix: str, *,
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis,
            "RADFLOW_LIVE_PREFIX": prefix, "RADFLOW_BALANCER": "0",
            "RADFLOW_OUTBOX_POLL": str(poll)}
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220  (starts it; never waits on the loop)
         [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
          "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL)

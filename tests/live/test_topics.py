@@ -92,7 +92,7 @@ async def test_identical_subscriptions_share_one_execution(db: Database, server:
         await one.subscribe("a", query)
         await two.subscribe("b", query)
         async with asyncio.timeout(WAIT):
-            while fanout.hub.listener_count() < 1:  # the shared stream is listening
+            while fanout.hub.listener_count() < 1:  # noqa: ASYNC110  (the stream is listening)
                 await asyncio.sleep(0.01)
         exam = await factories.order(db)
         got_one = (await one.next("a"))["examStatusChanged"]
