@@ -20,7 +20,7 @@ from api.context import Context, actor_from_request
 from api.hardening import Hardening
 from api.live.service import Live
 from api.live.transport import WebSocketView
-from api.observability import Metrics, metrics_endpoint
+from api.observability import Metrics, metrics_endpoint, watch_live
 from api.schema import build_schema
 from balancer.live import BalancerRunner
 from domain.db import Database
@@ -65,6 +65,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     metrics = Metrics() if settings.metrics_enabled else None
     graphql = RadflowGraphQL(database, settings, runner, metrics)
     live = Live(database, settings)
+    if metrics is not None:
+        watch_live(metrics, live)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from graphql import OperationType
 from prometheus_client import (
@@ -135,3 +136,39 @@ def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return endpoint
+
+
+class LiveCollector:
+    """Live-update figures, read from the relay, hub and transport when Prometheus scrapes."""
+
+    def __init__(self, live: Any) -> None:  # api.live.service.Live (imported lazily: cycle)
+        self.live = live
+
+    def collect(self) -> Iterator[Any]:
+        """One sample per figure."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        live, relay = self.live, self.live.relay
+        yield GaugeMetricFamily(
+            "radflow_live_subscriptions", "Operations running over WebSocket on this replica "
+            "(subscriptions, shared or resuming).", value=live.active_subscriptions)
+        yield CounterMetricFamily(
+            "radflow_live_events_published", "Outbox events this replica's relay published "
+            "to the broker.", value=relay.published)
+        yield CounterMetricFamily(
+            "radflow_live_duplicates_dropped", "Events this replica's hub had already "
+            "delivered (dropped by event id).", value=live.hub.duplicates)
+        yield GaugeMetricFamily(
+            "radflow_outbox_unpublished_events", "Committed events the relay has not "
+            "published yet (refreshed every few seconds).", value=relay.last_lag.events)
+        yield GaugeMetricFamily(
+            "radflow_outbox_lag_seconds", "Age of the oldest unpublished event (0 when none "
+            "waits).", value=relay.lag_seconds())
+        yield GaugeMetricFamily(
+            "radflow_live_broker_up", "1 while the relay can publish to the broker.",
+            value=1.0 if relay.healthy else 0.0)
+
+
+def watch_live(metrics: Metrics, live: Any) -> None:
+    """Expose the live-update figures of `live` (api.live.service.Live) in `metrics`."""
+    metrics.registry.register(LiveCollector(live))  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ from domain.events import DomainEvent
 log = logging.getLogger("radflow.live")
 BATCH = 500
 PRUNE_EVERY_SECONDS = 60.0
+LAG_EVERY_SECONDS = 5.0  # how often the lag the metrics report is refreshed
 
 
 class Relay:
@@ -36,6 +37,7 @@ class Relay:
         self.retention = retention
         self.published = 0
         self.healthy = False
+        self.last_lag = Lag(events=0, oldest_at=None)
         self._position: int | None = None  # newest id known published; None until asked
         self._floor = 0
         self._wake = asyncio.Event()
@@ -67,8 +69,11 @@ class Relay:
     async def _loop(self) -> None:
         pause = 0.1
         loop = asyncio.get_running_loop()
-        pruned_at = loop.time()
+        pruned_at = measured_at = loop.time()
         while not self._stopping:
+            if loop.time() - measured_at > LAG_EVERY_SECONDS:
+                measured_at = loop.time()
+                await self._measure()
             try:
                 await self.drain()
                 self.healthy, pause = True, 0.1
@@ -108,6 +113,17 @@ class Relay:
     async def lag(self) -> Lag:
         """Committed events this relay has not published yet."""
         return await lag_after(self.db, self.position)
+
+    def lag_seconds(self) -> float:
+        """Age of the oldest unpublished event at the last measurement (0: none waits)."""
+        oldest = self.last_lag.oldest_at
+        return 0.0 if oldest is None else max(0.0, (self.db.clock() - oldest).total_seconds())
+
+    async def _measure(self) -> None:
+        try:
+            self.last_lag = await self.lag()
+        except Exception as exc:  # the database is away; /readyz says so
+            log.debug("outbox lag not measured: %s", exc)
 
     async def _prune(self) -> None:
         try:

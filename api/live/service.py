@@ -44,6 +44,7 @@ class Live:
         self.relay = Relay(db, self.broker, poll_seconds=settings.outbox_poll_seconds,
                            retention=timedelta(hours=settings.outbox_retention_hours))
         self.started = False
+        self.active_subscriptions = 0  # operations running over WebSocket (for /metrics)
 
     async def start(self) -> None:
         """Begin relaying and reading (from the running event loop)."""

@@ -85,17 +85,24 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
         """Join (or start) the shared stream of identical subscriptions; resuming and
         non-subscription operations run on their own, as strawberry runs them."""
         fanout: FanOut = self.view.fanout  # type: ignore[attr-defined]
-        key = share_key(self.context, operation.query, operation.variables,
-                        operation.operation_name)
-        if key is None:
-            await super().run_operation(operation)
-            return
-        member = Member(self, operation)
-        stream = fanout.join(key, member, self.schema, self.context)
+        live = self.context.live
+        if live is not None:
+            live.active_subscriptions += 1
         try:
-            await member.done.wait()
+            key = share_key(self.context, operation.query, operation.variables,
+                            operation.operation_name)
+            if key is None:
+                await super().run_operation(operation)
+                return
+            member = Member(self, operation)
+            stream = fanout.join(key, member, self.schema, self.context)
+            try:
+                await member.done.wait()
+            finally:
+                stream.leave(member)
         finally:
-            stream.leave(member)
+            if live is not None:
+                live.active_subscriptions -= 1
 
 
 class WebSocketView:
