@@ -3,7 +3,9 @@
 Development signs and verifies HS256 with a secret (`RADFLOW_JWT_SECRET`, or a fixed
 development secret when unset and not in production); production verifies RS256 against the
 configured public keys. Issuer, audience and expiry are always checked. A token names its
-person (`sub`: a radiologist's or referrer's code, a patient's MRN, a user id) and `role`.
+person (`sub`: a radiologist's or referrer's code, a patient's MRN, a user id) and `role`;
+a technologist's carries `sites` (the site codes they work at), and an integration's may
+carry `phi: true` to see patients' identifying details.
 No token means an anonymous caller, who may take no lifecycle step.
 """
 
@@ -65,7 +67,13 @@ def verify(token: str, settings: Settings) -> Actor:
     role, subject = claims.get("role"), claims.get("sub")
     if role not in ROLES or not isinstance(subject, str) or not 0 < len(subject) <= 64:
         raise AuthenticationFailed("the token names no valid role and subject")
-    return Actor(subject, Role(role))
+    sites = claims.get("sites", [])
+    if not isinstance(sites, list) or not all(isinstance(x, str) and x for x in sites):
+        raise AuthenticationFailed("the token's `sites` must be a list of site codes")
+    phi = claims.get("phi", role != Role.INTEGRATION.value)
+    if not isinstance(phi, bool):
+        raise AuthenticationFailed("the token's `phi` must be true or false")
+    return Actor(subject, Role(role), sites=frozenset(sites), phi=phi)
 
 
 def authenticate(authorization: str | None, settings: Settings) -> Actor:
@@ -79,11 +87,20 @@ def authenticate(authorization: str | None, settings: Settings) -> Actor:
 
 
 def mint(*, role: Role, subject: str, settings: Settings,
-         lifetime: timedelta = timedelta(hours=12), private_key: str | None = None) -> str:
-    """A signed token (HS256 with the secret, or RS256 with a private key)."""
+         lifetime: timedelta = timedelta(hours=12), private_key: str | None = None,
+         sites: list[str] | None = None, phi: bool | None = None) -> str:
+    """A signed token (HS256 with the secret, or RS256 with a private key).
+
+    `sites`: the site codes a technologist works at; `phi`: grant (or withhold) patients'
+    identifying details (integrations are refused them unless granted).
+    """
     now = datetime.now(UTC)
-    claims = {"sub": subject, "role": role.value, "iss": settings.jwt_issuer,
-              "aud": settings.jwt_audience, "iat": now, "exp": now + lifetime}
+    claims: dict[str, object] = {"sub": subject, "role": role.value, "iss": settings.jwt_issuer,
+                                 "aud": settings.jwt_audience, "iat": now, "exp": now + lifetime}
+    if sites:
+        claims["sites"] = sites
+    if phi is not None:
+        claims["phi"] = phi
     if private_key is not None:
         return jwt.encode(claims, private_key, algorithm="RS256")
     secret = _secret(settings)

@@ -83,25 +83,38 @@ def simulate(ctx: typer.Context) -> None:
 
 RoleOption = Annotated[str, typer.Option(help="referrer, scheduler, patient, technologist, "
                                               "radiologist, supervisor, integration or admin")]
-SubjectOption = Annotated[str, typer.Option(help="Who: a radiologist's or referrer's code, a "
-                                                 "patient's MRN, a user id.")]
+SubjectOption = Annotated[str | None, typer.Option(
+    help="Who: a radiologist's or referrer's code, a patient's MRN, a user id (default: the "
+         "demo department's user of the role).")]
 KeyOption = Annotated[Path | None, typer.Option(help="RS256 PEM private key (default: HS256 "
                                                      "with RADFLOW_JWT_SECRET).")]
 
 
+SitesOption = Annotated[str | None, typer.Option(help="Comma-separated site codes a "
+                                                     "technologist works at.")]
+PhiOption = Annotated[bool | None, typer.Option(help="Grant (or withhold) patients' names, birth "
+                                                     "dates and contact (integrations: off).")]
+
+
 @app.command()
-def token(role: RoleOption, subject: SubjectOption, hours: float = 12.0,
-          private_key: KeyOption = None) -> None:
-    """Mint a bearer token for development (send it as `Authorization: Bearer ...`)."""
+def token(role: RoleOption, subject: SubjectOption = None, hours: float = 12.0,
+          private_key: KeyOption = None, sites: SitesOption = None,
+          phi: PhiOption = None) -> None:
+    """Mint a bearer token for development (send it as `Authorization: Bearer ...`).
+
+    Without --subject, the token is for the demo department's user of that role."""
     from datetime import timedelta
 
     from api.auth import ROLES, mint
     from domain.enums import Role
+    from domain.seed import DEMO_USERS
 
     if role not in ROLES:
         raise typer.BadParameter(f"unknown role {role!r}; one of {', '.join(sorted(ROLES))}")
-    typer.echo(mint(role=Role(role), subject=subject, settings=get_settings(),
-                    lifetime=timedelta(hours=hours),
+    demo_subject, demo_sites = DEMO_USERS[Role(role)]
+    site_list = [x for x in sites.split(",") if x] if sites is not None else list(demo_sites)
+    typer.echo(mint(role=Role(role), subject=subject or demo_subject, settings=get_settings(),
+                    lifetime=timedelta(hours=hours), sites=site_list, phi=phi,
                     private_key=private_key.read_text() if private_key else None))
 
 

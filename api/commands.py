@@ -12,7 +12,9 @@ from api.errors import Error, attempt
 from api.exams.types import Exam
 from api.relay import decode_id
 from domain import models as m
+from domain.access import visible_exam_ids
 from domain.db import UnitOfWork
+from domain.errors import NotFound
 from domain.lifecycle import Actor
 
 R = TypeVar("R")
@@ -32,6 +34,9 @@ async def exam_step(
         actor = info.context.actor
 
         def transaction(uow: UnitOfWork) -> tuple[R, m.Exam]:
+            if not visible_exam_ids(uow.session, actor, [pk]):
+                # Not theirs: the same answer as for an exam that does not exist.
+                raise NotFound("exam", pk, field="exam_id")
             result = command(uow, actor, pk)
             exam = uow.session.get(m.Exam, pk)
             assert exam is not None

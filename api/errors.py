@@ -17,6 +17,7 @@ from graphql import GraphQLError
 
 from api.enums import ExamStatus
 from domain import errors as d
+from domain.audit import note_failure
 
 T = TypeVar("T")
 
@@ -150,8 +151,10 @@ async def attempt(run: Callable[[], Awaitable[T]]) -> T | Error:
     try:
         return await run()
     except d.NotPermitted as exc:
+        note_failure(exc.message, denied=True)
         raise forbidden(exc) from exc
     except d.DomainError as exc:
+        note_failure(f"{exc.code}: {exc}")
         return to_error(exc)
 
 

@@ -241,9 +241,10 @@ class PageProjection:
     statement: sa.Select[Any]
     build: Callable[[list[tuple[Any, ...]], int, bool, Callable[[], int] | None], Any]
     wants_count: bool
+    exam_id_at: int  # where each row holds its exam's id (the audit trail notes them)
 
 
-def compile_exam_page(connection: SelectedField, shape: tuple[bool, ...], keyset: bool,
+def compile_exam_page(connection: SelectedField, shape: tuple[Any, ...], keyset: bool,
                       descending: bool) -> PageProjection:
     """Compile an `exams` selection (or Decline) into one statement and a response builder."""
     plan = Plan()
@@ -310,14 +311,15 @@ def compile_exam_page(connection: SelectedField, shape: tuple[bool, ...], keyset
         return out
 
     return PageProjection(statement, build,
-                          wants_count=any(what == "totalCount" for _, what in page_parts))
+                          wants_count=any(what == "totalCount" for _, what in page_parts),
+                          exam_id_at=at_id)
 
 
 _compiled: dict[tuple[Any, ...], tuple[object, PageProjection | None]] = {}
 
 
 def exam_page_projection(node: object, connection: Callable[[], SelectedField],
-                         shape: tuple[bool, ...], keyset: bool,
+                         shape: tuple[Any, ...], keyset: bool,
                          descending: bool) -> PageProjection | None:
     """The compiled projection for this query text and shape, or None when it declines.
 

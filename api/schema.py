@@ -8,6 +8,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
 from api.acquisition.mutations import AcquisitionMutations
+from api.audit import AuditOperations, AuditQueries
 from api.catalog.queries import CatalogQueries
 from api.errors import ERROR_TYPES
 from api.exams.mutations import OrderMutations
@@ -19,6 +20,7 @@ from api.limits import Guards, document_rules
 from api.metrics.queries import MetricsQueries
 from api.observability import Metrics, operation_metrics
 from api.people.types import Patient, Radiologist, Referrer
+from api.permissions import install
 from api.reading.mutations import ReadingMutations
 from api.results.mutations import ResultsMutations
 from api.rules.mutations import RuleMutations
@@ -31,11 +33,12 @@ from domain.errors import DomainError
 from domain.settings import Settings
 
 Query = merge_types("Query", (ExamQueries, CatalogQueries, WorklistQueries, RuleQueries,
-                              MetricsQueries))
+                              MetricsQueries, AuditQueries))
 Mutation = merge_types("Mutation", (OrderMutations, SchedulingMutations, AcquisitionMutations,
                                     ReadingMutations, WorklistMutations, ResultsMutations,
                                     RuleMutations))
 Subscription = merge_types("Subscription", (LiveSubscriptions,))
+install(Query, Mutation, Subscription)  # the role matrix on every root field
 
 
 def _is_internal(error: GraphQLError) -> bool:
@@ -67,5 +70,6 @@ def build_schema(settings: Settings, metrics: Metrics | None = None) -> strawber
             # make every validation a cache miss (the cache is keyed by the rule set).
             lambda: Guards(rules=rules, max_tokens=settings.max_query_tokens,
                            hide_suggestions=settings.production, should_mask_error=_is_internal),
+            AuditOperations,
         ],
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from domain.audit import Trail, current_trail, write_in_transaction
 from domain.errors import Conflict
 from domain.events import DomainEvent
 from domain.outbox import write_outbox
@@ -150,7 +152,9 @@ class Database:
             if bounded:
                 return self._read_sync(query)
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._readers, self._read_sync, query)
+            # In a copy of this context: the request's audit trail goes along.
+            return await loop.run_in_executor(self._readers, copy_context().run,
+                                              self._read_sync, query)
         async with self._async_sessions() as session:
             return await session.run_sync(query)
 
@@ -167,17 +171,18 @@ class Database:
                 # on SQLite, so it runs right here; this also serialises writes as SQLite
                 # wants, without a lock.
                 return self._execute_sync(command)
+            trail = current_trail.get()  # read here: the greenlet below may not see it
             async with self._async_sessions() as session, session.begin():
-                return await session.run_sync(self._in_session, command)
+                return await session.run_sync(self._in_session, command, trail)
         except _LostRace as lost:
             raise Conflict(exam_id=lost.exam_id) from lost.__cause__
 
     def _execute_sync(self, command: Callable[[UnitOfWork], T]) -> tuple[T, list[DomainEvent]]:
         with self._sessions() as session, session.begin():
-            return self._in_session(session, command)
+            return self._in_session(session, command, current_trail.get())
 
-    def _in_session(self, session: Session,
-                    command: Callable[[UnitOfWork], T]) -> tuple[T, list[DomainEvent]]:
+    def _in_session(self, session: Session, command: Callable[[UnitOfWork], T],
+                    trail: Trail | None = None) -> tuple[T, list[DomainEvent]]:
         uow = UnitOfWork(session, self.clock())
         try:
             result = command(uow)
@@ -187,6 +192,8 @@ class Database:
         # The events go into the outbox in this same transaction: committed together with the
         # change they describe, or rolled back with it (published later by api/live's relay).
         write_outbox(session, uow.events)
+        # So does the audit record of the request that ran the command, if one did.
+        write_in_transaction(session, trail, uow.now)
         return result, uow.events
 
     def run_sync_command(self, command: Callable[[UnitOfWork], T]) -> T:

@@ -176,10 +176,17 @@ def find_transition(step: Step, source: S) -> Transition | None:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: an identifier (user, system name) and the role they act in."""
+    """Who is acting: an identifier (user, system name) and the role they act in.
+
+    `sites` are the site codes a technologist works at; `phi` says whether the actor may see
+    patients' names, birth dates and contact details (everyone but integrations, unless an
+    integration's token grants it).
+    """
 
     id: str
     role: Role
+    sites: frozenset[str] = frozenset()
+    phi: bool = True
 
 
 class Recorder(Protocol):

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from domain.access import EVERYTHING, Scope, exam_clause
 from domain.enums import ExamStatus, Modality, Priority
 from domain.models import Exam, Patient, Procedure, Referrer, Report, Site
 
@@ -36,19 +37,23 @@ class ExamCriteria:
     patient_mrn: str | None = None
     ordered_from: datetime | None = None
     ordered_to: datetime | None = None
+    scope: Scope = EVERYTHING  # whose exams: the caller's object-level access
 
-    def shape(self) -> tuple[bool, ...]:
+    def shape(self) -> tuple[Any, ...]:
         """Which criteria are set: statements are built (and cached) per shape."""
         return (bool(self.statuses), bool(self.priorities), bool(self.modalities),
                 bool(self.site_code), bool(self.patient_mrn), self.ordered_from is not None,
-                self.ordered_to is not None)
+                self.ordered_to is not None, self.scope.kind)
 
     def parameters(self) -> dict[str, Any]:
         """The values bound into a statement of this shape."""
-        return {"statuses": list(self.statuses), "priorities": list(self.priorities),
-                "modalities": list(self.modalities), "site_code": self.site_code,
+        # Each value once: a filter repeating one status 40,000 times would otherwise bind
+        # more parameters than PostgreSQL accepts (32,767).
+        return {"statuses": list(dict.fromkeys(self.statuses)),
+                "priorities": list(dict.fromkeys(self.priorities)),
+                "modalities": list(dict.fromkeys(self.modalities)), "site_code": self.site_code,
                 "patient_mrn": self.patient_mrn, "ordered_from": self.ordered_from,
-                "ordered_to": self.ordered_to}
+                "ordered_to": self.ordered_to, **self.scope.parameters()}
 
 
 @dataclass(frozen=True)
@@ -59,10 +64,13 @@ class Keyset:
     exam_id: int
 
 
-def where_matching(query: sa.Select[Any], shape: tuple[bool, ...]) -> sa.Select[Any]:
+def where_matching(query: sa.Select[Any], shape: tuple[Any, ...]) -> sa.Select[Any]:
     """`query` restricted to the exams matching criteria of this shape (values bound later)."""
     e = EXAMS.c
-    statuses, priorities, modalities, site, mrn, since, until = shape
+    statuses, priorities, modalities, site, mrn, since, until, scope = shape
+    visible = exam_clause(scope)
+    if visible is not None:
+        query = query.where(visible)
     if statuses:
         query = query.where(e.status.in_(sa.bindparam("statuses", expanding=True)))
     if priorities:
@@ -87,6 +95,7 @@ def count_exams(session: Session, criteria: ExamCriteria) -> int:
     """How many exams match."""
     query = where_matching(sa.select(sa.func.count()).select_from(EXAMS), criteria.shape())
     params = {k: v for k, v in criteria.parameters().items() if v not in (None, [])}
+    params.update(criteria.scope.parameters())
     return int(session.scalar(query, params) or 0)
 
 
@@ -107,7 +116,7 @@ Layout = tuple[tuple[str | None, tuple[str, ...]], ...]
 
 
 @lru_cache(maxsize=256)
-def _page_statement(include: frozenset[str], shape: tuple[bool, ...], keyset: bool,
+def _page_statement(include: frozenset[str], shape: tuple[Any, ...], keyset: bool,
                     descending: bool) -> tuple[sa.Select[Any], Layout]:
     """The page statement for one combination of relations, filters and direction.
 
@@ -143,6 +152,7 @@ def page_parameters(criteria: ExamCriteria, *, first: int, after: Keyset | None
                     ) -> dict[str, Any]:
     """The values bound into a page statement."""
     params = {k: v for k, v in criteria.parameters().items() if v not in (None, [])}
+    params.update(criteria.scope.parameters())
     params["first"] = first
     if after is not None:
         params["after_at"], params["after_id"] = after.ordered_at, after.exam_id

@@ -54,6 +54,19 @@ TECH = Actor("tech.lee", Role.TECHNOLOGIST)
 SUPERVISOR = Actor("sup.ortiz", Role.SUPERVISOR)
 
 SITES = [("MAIN", "Riverside General Hospital"), ("NORTH", "Northside Imaging Center")]
+# One user per role in the demo department: (role, subject, sites). Subjects are the people the
+# seed creates (a referrer's code, a patient's MRN, a radiologist's code) or staff user ids;
+# `radflow token --role R` mints a token for the demo user of role R (README: "Try it as ...").
+DEMO_USERS: dict[Role, tuple[str, tuple[str, ...]]] = {
+    Role.REFERRER: ("REF01", ()),
+    Role.SCHEDULER: ("frontdesk", ()),
+    Role.PATIENT: ("MRN000001", ()),
+    Role.TECHNOLOGIST: ("tech.lee", ("MAIN",)),
+    Role.RADIOLOGIST: ("RAD01", ()),
+    Role.SUPERVISOR: ("sup.ortiz", ()),
+    Role.INTEGRATION: ("ris.bridge", ()),
+    Role.ADMIN: ("admin", ()),
+}
 RESOURCES = [  # code, name, modality, site, opening hours per weekday or None for 24/7
     ("CT1", "CT scanner 1 (ED)", Modality.CT, "MAIN", None),
     ("MR1", "MRI 3T", Modality.MR, "MAIN", (time(7), time(21), range(7))),

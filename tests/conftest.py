@@ -101,9 +101,16 @@ async def db(backend: str, clock: Clock, tmp_path: Path,
     await database.dispose()
 
 
-def token_for(subject: str, role: str) -> str:
-    """A development bearer token for a test caller."""
-    return mint(role=Role(role), subject=subject, settings=Settings())
+def token_for(subject: str, role: str, *, sites: list[str] | None = None,
+              phi: bool | None = None) -> str:
+    """A development bearer token for a test caller (a technologist works at both demo sites
+    unless `sites` says otherwise)."""
+    if sites is None and role == Role.TECHNOLOGIST.value:
+        sites = ["MAIN", "NORTH"]
+    return mint(role=Role(role), subject=subject, settings=Settings(), sites=sites, phi=phi)
+
+
+ADMIN = ("admin", "admin")  # the default caller of test requests
 
 
 class Api:
@@ -114,7 +121,8 @@ class Api:
         self.db = db
 
     async def graphql(self, query: str, variables: dict[str, object] | None = None, *,
-                      actor: tuple[str, str] | None = None) -> dict[str, object]:
+                      actor: tuple[str, str] | None = ADMIN) -> dict[str, object]:
+        """Post a document as `actor` (default: an admin; None: anonymous)."""
         headers = {}
         if actor:
             headers = {"Authorization": f"Bearer {token_for(*actor)}"}
@@ -125,7 +133,7 @@ class Api:
         return response.json()  # type: ignore[no-any-return]
 
     async def data(self, query: str, variables: dict[str, object] | None = None, *,
-                   actor: tuple[str, str] | None = None) -> dict[str, object]:
+                   actor: tuple[str, str] | None = ADMIN) -> dict[str, object]:
         body = await self.graphql(query, variables, actor=actor)
         assert "errors" not in body, body
         return body["data"]  # type: ignore[return-value]

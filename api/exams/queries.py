@@ -20,6 +20,8 @@ from api.projection import PageProjection, Prebuilt, exam_page_projection
 from api.relay import Connection, Edge, Node, PageInfo, parse_global_id
 from api.selection import selected_fields
 from domain import models as m
+from domain.access import scope_of, visible_exam_ids, visible_patient_ids
+from domain.audit import touch_exam
 from domain.enums import ExamStatus, Modality, Priority
 from domain.errors import FieldIssue, ValidationFailed
 from domain.queries import (
@@ -92,6 +94,8 @@ async def _projected(info: Info, projection: PageProjection, criteria: ExamCrite
         return rows, None
 
     rows, _ = await info.context.db.read(query, bounded=True)
+    for row in rows[:first]:
+        touch_exam(row[projection.exam_id_at])
     counted: list[int] = []
     if projection.wants_count:
         counted.append(await info.context.db.read(lambda s: count_exams(s, criteria)))
@@ -108,7 +112,9 @@ class ExamQueries:
             return None
         model, build = NODE_TYPES[parsed[0]]
         row = await info.context.loaders.by_id(model).load(parsed[1])
-        return None if row is None else build(row)  # type: ignore[no-any-return]
+        if row is None or not await _visible(info, parsed[0], row):
+            return None  # another's object: as far as this caller can tell, there is none
+        return build(row)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Exams, newest order first by default, keyset-paginated.")
     async def exams(self, info: Info, filter: ExamFilter | None = None, first: int = 20,
@@ -124,13 +130,15 @@ class ExamQueries:
             priorities=[Priority(p) for p in f.priority or []],
             modalities=[Modality(x) for x in f.modality or []],
             site_code=f.site_code, patient_mrn=f.patient_mrn, ordered_from=f.ordered_from,
-            ordered_to=f.ordered_to,
+            ordered_to=f.ordered_to, scope=scope_of(info.context.actor),
         )
         descending = order == ExamOrder.ORDERED_AT_DESC
         projection = exam_page_projection(info._raw_info.field_nodes[0],
                                           lambda: info.selected_fields[0], criteria.shape(),
                                           position is not None, descending)
-        if projection is not None:
+        # The projection writes patients' details straight from rows: only for callers who
+        # may see them (the standard path hides them in Patient.from_model).
+        if projection is not None and info.context.actor.phi:
             return await _projected(info, projection, criteria, first, position)  # type: ignore[return-value]
         include = frozenset(selected_fields(info, "edges", "node") & PAGE_RELATIONS)
         rows = await info.context.db.read(lambda s: exam_page(
@@ -152,10 +160,29 @@ class ExamQueries:
     async def exam(self, info: Info, accession_number: str) -> Exam | None:
         row = await info.context.db.read(lambda s: s.scalars(
             sa.select(m.Exam).where(m.Exam.accession_number == accession_number)).first())
-        return None if row is None else Exam.from_model(row)
+        if row is None or not await _visible(info, "Exam", row):
+            return None
+        return Exam.from_model(row)
 
     @strawberry.field(description="A patient by MRN, with their exam timeline.")
     async def patient(self, info: Info, mrn: str) -> Patient | None:
         row = await info.context.db.read(lambda s: s.scalars(
             sa.select(m.Patient).where(m.Patient.mrn == mrn)).first())
-        return None if row is None else Patient.from_model(row)
+        if row is None or not await _visible(info, "Patient", row):
+            return None
+        return Patient.from_model(row)
+
+
+async def _visible(info: Info, type_name: str, row: Any) -> bool:
+    """Whether the caller may see this object (exams, patients and follow-ups are theirs only
+    as `domain.access` says; the catalogue and the staff are visible to every caller)."""
+    actor = info.context.actor
+    if scope_of(actor).unbounded:
+        return True
+    if type_name == "Patient":
+        return row.id in await info.context.db.read(
+            lambda s: visible_patient_ids(s, actor, [row.id]))
+    exam_id = row.id if type_name == "Exam" else getattr(row, "exam_id", None)
+    if exam_id is None:
+        return True
+    return exam_id in await info.context.db.read(lambda s: visible_exam_ids(s, actor, [exam_id]))

@@ -30,6 +30,7 @@ from api.people.types import Patient, Radiologist, Referrer
 from api.relay import Node, to_global_id
 from api.rules.applied import AppliedRule, applied_rules
 from domain import models as m
+from domain.audit import touch_exam
 from rules.live import explain
 
 PREFETCHABLE = {PREFETCHED: True}  # list resolvers may fill these for a whole page
@@ -335,6 +336,7 @@ class Exam(Node):
     @classmethod
     def from_model(cls, r: m.Exam) -> Exam:
         assert r.id is not None
+        touch_exam(r.id)
         return cls(
             id=strawberry.ID(to_global_id("Exam", r.id)), accession_number=r.accession_number,
             status=r.status, priority=r.priority, patient_class=r.patient_class,

@@ -13,36 +13,49 @@ from api.enums import RadiologistStatus, Subspecialty
 from api.relay import Node, to_global_id
 from api.worklists.loaders import current_load, open_shifts
 from domain import models as m
+from domain.access import visible_exam_ids
+from domain.audit import current_trail, touch_patient
 
 if TYPE_CHECKING:
     from api.exams.types import Exam
 
 
-@strawberry.type(description="A patient, identified by MRN.")
+@strawberry.type(description="A patient, identified by MRN. Names, birth date, sex and contact "
+                              "are null for callers not granted PHI (`phiHidden`).")
 class Patient(Node):
     mrn: str
-    given_name: str
-    family_name: str
-    birth_date: date
-    sex: str = strawberry.field(description="F, M, O (other) or U (unknown).")
+    given_name: str | None
+    family_name: str | None
+    birth_date: date | None
+    sex: str | None = strawberry.field(description="F, M, O (other) or U (unknown).")
     phone: str | None
     email: str | None
+    phi_hidden: bool = strawberry.field(
+        description="True when this caller may not see the patient's identifying details.")
     pk: strawberry.Private[int]
 
     @classmethod
     def from_model(cls, row: m.Patient) -> Patient:
         assert row.id is not None
+        touch_patient(row.id, row.mrn)
+        trail = current_trail.get()
+        if trail is not None and not trail.actor.phi:
+            return cls(id=strawberry.ID(to_global_id("Patient", row.id)), mrn=row.mrn,
+                       given_name=None, family_name=None, birth_date=None, sex=None,
+                       phone=None, email=None, phi_hidden=True, pk=row.id)
         return cls(id=strawberry.ID(to_global_id("Patient", row.id)), mrn=row.mrn,
                    given_name=row.given_name, family_name=row.family_name,
                    birth_date=row.birth_date, sex=row.sex, phone=row.phone, email=row.email,
-                   pk=row.id)
+                   phi_hidden=False, pk=row.id)
 
     @strawberry.field(description="The patient's exams, oldest order first: their timeline.")
     async def exams(self, info: Info) -> list[Annotated[Exam, strawberry.lazy("api.exams.types")]]:
         from api.exams.types import Exam
 
         rows = await info.context.loaders.children(m.Exam, "patient_id", "ordered_at").load(self.pk)
-        return [Exam.from_model(r) for r in rows]
+        visible = await info.context.db.read(lambda s: visible_exam_ids(
+            s, info.context.actor, [r.id for r in rows]))  # type: ignore[misc]
+        return [Exam.from_model(r) for r in rows if r.id in visible]
 
 
 @strawberry.type(description="A referring physician.")

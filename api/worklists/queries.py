@@ -13,7 +13,7 @@ from api.context import Info
 from api.exams.types import Exam
 from api.worklists.types import BalancerRun, BalancerStatus, WorklistItem
 from domain import models as m
-from domain.enums import ExamStatus
+from domain.enums import ExamStatus, Role
 from domain.errors import NotFound
 from rules.live import effects_for
 
@@ -41,6 +41,11 @@ class WorklistQueries:
                                   "with each study's priority and due time after the rules.")
     async def worklist(self, info: Info, radiologist_code: str) -> list[WorklistItem]:
         now = info.context.db.clock()
+
+        actor = info.context.actor
+        if actor.role == Role.RADIOLOGIST and actor.id != radiologist_code:
+            # Another reader's worklist: as far as this caller can tell, there is none.
+            raise NotFound("radiologist", radiologist_code, field="radiologistCode")
 
         def query(session: Session) -> list[WorklistItem]:
             rows = _worklist(session, radiologist_code)

@@ -20,6 +20,7 @@ from domain.models.people import (
     Referrer,
     SitePrivilege,
 )
+from domain.models.audit import AuditEvent
 from domain.models.outbox import OutboxEvent
 from domain.models.reading import (
     Addendum,
@@ -37,6 +38,7 @@ __all__ = [
     "Addendum",
     "AiTriageResult",
     "Appointment",
+    "AuditEvent",
     "BalancerRun",
     "Exam",
     "ExamPrepItem",

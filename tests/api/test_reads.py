@@ -43,7 +43,10 @@ def statements(db: Database) -> Iterator[list[str]]:
     seen: list[str] = []
 
     def record(*args: object) -> None:
-        seen.append(str(args[2]))
+        statement = str(args[2])
+        # The outbox relay polls on its own schedule; the audit record is one per request.
+        if "event_outbox" not in statement and "audit_events" not in statement:
+            seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
     try:
@@ -225,5 +228,5 @@ async def test_bad_tokens_are_refused_with_401(busy: Api, header: str) -> None:
 
 async def test_anonymous_callers_take_no_step(busy: Api) -> None:
     body = await busy.graphql("""mutation { checkIn(input: {examId: "RXhhbTox"}) {
-        __typename } }""")
+        __typename } }""", actor=None)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]

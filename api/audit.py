@@ -1,0 +1,132 @@
+"""Auditing every GraphQL operation that touches patient data (see domain/audit.py).
+
+`AuditOperations` opens a trail around each operation's execution. Resolvers and object
+builders note the exams and patients they produce; a command writes its record in its own
+transaction; anything else that owes a record (a read of patient data, a refusal, a failed
+command, a use of the audit log) writes it here, before the response leaves. If that write
+fails the response fails too: no patient data goes out unaudited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import strawberry
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionContext
+
+from api.context import Info
+from domain import audit
+from domain.db import UnitOfWork
+from domain.errors import FieldIssue, ValidationFailed
+from domain.models import AuditEvent as AuditRow
+from domain.queries import MAX_PAGE
+
+_ACTIONS = {"place": "C", "register": "C", "cancel": "D"}
+_EXECUTE = {"previewRuleSet", "simulateRuleSet", "rebalanceNow"}
+
+
+def _action(kind: str, roots: list[str]) -> str:
+    if kind != "mutation":
+        return "R"
+    first = roots[0] if roots else ""
+    if first in _EXECUTE:
+        return "E"
+    for prefix, action in _ACTIONS.items():
+        if first.startswith(prefix):
+            return action
+    return "U"
+
+
+class AuditOperations(SchemaExtension):
+    """A trail per operation; its record written in the command's transaction or at the end."""
+
+    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+        ec = self.execution_context
+        context = ec.context
+        roots = _root_fields(ec)
+        kind = ec.operation_type.value if ec.operation_type else "query"
+        client = context.request.client.host if context.request and context.request.client \
+            else None
+        name = ec.operation_name or ",".join(roots) or "anonymous operation"
+        trail = audit.Trail(actor=context.actor, client_address=client,
+                            operation=f"{kind} {name}"[:200], action=_action(kind, roots),
+                            always=kind == "mutation")
+        token = audit.current_trail.set(trail)
+        try:
+            yield
+        finally:
+            audit.current_trail.reset(token)
+        if ec.result is not None and ec.result.errors and not trail.failures:
+            trail.failures.extend(str(e.message) for e in ec.result.errors[:3])
+        if trail.needs_record():
+            db = context.db
+
+            def write(uow: UnitOfWork) -> None:
+                uow.add(audit.record_for(uow.session, trail, uow.now))
+
+            await db.run(write)
+
+
+def _root_fields(ec: ExecutionContext) -> list[str]:
+    names: list[str] = []
+    if ec.graphql_document is None:
+        return names
+    for definition in ec.graphql_document.definitions:
+        selection_set = getattr(definition, "selection_set", None)
+        if getattr(definition, "operation", None) is None or selection_set is None:
+            continue
+        names += [s.name.value for s in selection_set.selections if hasattr(s, "name")]
+    return names
+
+
+def record_denial(field: str, message: str) -> None:
+    """Note a refused call on the current trail (audited as a security alert)."""
+    audit.note_failure(f"{field}: {message}", denied=True)
+
+
+@strawberry.type(description="One audited access to patient data (IHE ATNA fields).")
+class AuditEvent:
+    id: int
+    recorded_at: datetime
+    event_type: str = strawberry.field(
+        description="PATIENT_RECORD, SECURITY_ALERT (a refused call) or AUDIT_LOG_USED.")
+    action: str = strawberry.field(description="C, R, U, D or E (execute).")
+    outcome: str = strawberry.field(description="SUCCESS or FAILURE.")
+    reason: str | None
+    user_id: str
+    role: str
+    client_address: str | None
+    operation: str
+    patient_mrns: list[str]
+    exam_ids: list[int]
+
+    @classmethod
+    def from_model(cls, row: AuditRow) -> AuditEvent:
+        assert row.id is not None
+        return cls(id=row.id, recorded_at=row.recorded_at, event_type=row.event_type,
+                   action=row.action, outcome=row.outcome, reason=row.reason,
+                   user_id=row.user_id, role=row.role, client_address=row.client_address,
+                   operation=row.operation, patient_mrns=list(row.patient_mrns),
+                   exam_ids=list(row.exam_ids))
+
+
+@strawberry.type
+class AuditQueries:
+    @strawberry.field(description="The audit trail, newest first (admins only; reading it is "
+                                  "itself audited).")
+    async def audit_events(self, info: Info, user_id: str | None = None,
+                           patient_mrn: str | None = None, since: datetime | None = None,
+                           until: datetime | None = None, first: int = 50,
+                           before_id: int | None = None) -> list[AuditEvent]:
+        if not 0 < first <= MAX_PAGE:
+            raise ValidationFailed([FieldIssue("first", "OUT_OF_RANGE",
+                                               f"must be between 1 and {MAX_PAGE}")])
+        trail = audit.current_trail.get()
+        if trail is not None:
+            trail.event_type, trail.always = "AUDIT_LOG_USED", True
+        rows = await info.context.db.read(lambda s: audit.search(
+            s, user_id=user_id, patient_mrn=patient_mrn, since=since, until=until,
+            first=first, before_id=before_id))
+        return [AuditEvent.from_model(r) for r in rows]

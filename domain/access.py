@@ -1,0 +1,131 @@
+"""Who may see which exams and patients: object-level access, as SQL the read models apply.
+
+Each role sees what its work needs (docs/security.md):
+
+- supervisors, admins, schedulers and integrations: every exam (integrations without their
+  patients' names, birth dates and contact details unless their token grants PHI);
+- a referrer: the exams they ordered, and those exams' patients;
+- a patient: their own exams and record;
+- a radiologist: the studies on their worklist and the ones they read or were assigned before;
+- a technologist: the exams at the sites they work at;
+- anyone else (anonymous, an unknown role): nothing.
+
+A scope is data (a kind and its values) so statements can be built once per kind and cached,
+with the subject and sites bound as parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from domain.enums import Role
+from domain.lifecycle import Actor
+from domain.models import Exam, Patient, Radiologist, Read, Referrer, Site
+
+EXAMS: sa.Table = Exam.__table__  # type: ignore[attr-defined]
+PATIENTS: sa.Table = Patient.__table__  # type: ignore[attr-defined]
+READS: sa.Table = Read.__table__  # type: ignore[attr-defined]
+RADIOLOGISTS: sa.Table = Radiologist.__table__  # type: ignore[attr-defined]
+REFERRERS: sa.Table = Referrer.__table__  # type: ignore[attr-defined]
+SITES: sa.Table = Site.__table__  # type: ignore[attr-defined]
+
+
+class ScopeKind(StrEnum):
+    """How an actor's view of exams is bounded."""
+
+    ALL = "all"
+    REFERRER = "referrer"
+    PATIENT = "patient"
+    READER = "reader"
+    SITES = "sites"
+    NOTHING = "nothing"
+
+
+UNBOUNDED = {Role.SUPERVISOR, Role.ADMIN, Role.SCHEDULER, Role.INTEGRATION, Role.SYSTEM}
+_KINDS = {Role.REFERRER: ScopeKind.REFERRER, Role.PATIENT: ScopeKind.PATIENT,
+          Role.RADIOLOGIST: ScopeKind.READER, Role.TECHNOLOGIST: ScopeKind.SITES}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The exams an actor may see: a kind, and the subject or sites it is bound to."""
+
+    kind: ScopeKind
+    subject: str = ""
+    sites: tuple[str, ...] = ()
+
+    @property
+    def unbounded(self) -> bool:
+        return self.kind is ScopeKind.ALL
+
+    def parameters(self) -> dict[str, Any]:
+        """The values bound into a statement built by `exam_clause` for this kind."""
+        if self.kind is ScopeKind.SITES:
+            return {"scope_sites": list(self.sites)}
+        if self.kind in (ScopeKind.REFERRER, ScopeKind.PATIENT, ScopeKind.READER):
+            return {"scope_subject": self.subject}
+        return {}
+
+
+EVERYTHING = Scope(ScopeKind.ALL)
+
+
+def scope_of(actor: Actor) -> Scope:
+    """The exams `actor` may see."""
+    if actor.role in UNBOUNDED:
+        return EVERYTHING
+    kind = _KINDS.get(actor.role, ScopeKind.NOTHING)
+    return Scope(kind, actor.id, tuple(sorted(actor.sites)))
+
+
+def exam_clause(kind: ScopeKind) -> sa.ColumnElement[bool] | None:
+    """The condition on the exams table for a scope kind (values bound as parameters)."""
+    e = EXAMS.c
+    subject = sa.bindparam("scope_subject", type_=sa.String())
+    if kind is ScopeKind.ALL:
+        return None
+    if kind is ScopeKind.REFERRER:
+        return e.referrer_id.in_(sa.select(REFERRERS.c.id).where(REFERRERS.c.code == subject))
+    if kind is ScopeKind.PATIENT:
+        return e.patient_id.in_(sa.select(PATIENTS.c.id).where(PATIENTS.c.mrn == subject))
+    if kind is ScopeKind.READER:
+        return e.id.in_(sa.select(READS.c.exam_id)
+                        .join(RADIOLOGISTS, RADIOLOGISTS.c.id == READS.c.radiologist_id)
+                        .where(RADIOLOGISTS.c.code == subject))
+    if kind is ScopeKind.SITES:
+        return e.site_id.in_(sa.select(SITES.c.id).where(
+            SITES.c.code.in_(sa.bindparam("scope_sites", expanding=True))))
+    return sa.false()
+
+
+def visible_exam_ids(session: Session, actor: Actor, exam_ids: list[int]) -> set[int]:
+    """Which of `exam_ids` the actor may see."""
+    scope = scope_of(actor)
+    if scope.unbounded or not exam_ids:
+        return set(exam_ids)
+    clause = exam_clause(scope.kind)
+    query = sa.select(EXAMS.c.id).where(EXAMS.c.id.in_(exam_ids))
+    if clause is not None:
+        query = query.where(clause)
+    return set(session.scalars(query, scope.parameters()))
+
+
+def visible_patient_ids(session: Session, actor: Actor, patient_ids: list[int]) -> set[int]:
+    """Which of `patient_ids` the actor may see: their own record, or one of a visible exam."""
+    scope = scope_of(actor)
+    if scope.unbounded or not patient_ids:
+        return set(patient_ids)
+    if scope.kind is ScopeKind.PATIENT:
+        query = sa.select(PATIENTS.c.id).where(PATIENTS.c.id.in_(patient_ids),
+                                               PATIENTS.c.mrn == actor.id)
+        return set(session.scalars(query))
+    clause = exam_clause(scope.kind)
+    query = sa.select(EXAMS.c.patient_id).where(EXAMS.c.patient_id.in_(patient_ids)).distinct()
+    if clause is not None:
+        query = query.where(clause)
+    return set(session.scalars(query, scope.parameters()))

@@ -1,0 +1,137 @@
+"""The audit trail of one request: what it touched, and the record that says so.
+
+The API opens a `Trail` per GraphQL operation (who, from where, which operation). While it
+runs, every exam and patient built for the response is noted (`touch_exam`, `touch_patient`),
+as is every refusal and failure. A command writes the record inside its own transaction
+(`write_in_transaction`, called by `Database` just before commit: the change and its audit
+record commit or roll back together); a read, a refusal or a failed command gets its record
+when the operation ends (`record_for`). Commands of the system (the balancer) have no trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from domain.lifecycle import Actor
+from domain.models import AuditEvent, Exam, Patient
+
+EXAMS: sa.Table = Exam.__table__  # type: ignore[attr-defined]
+PATIENTS: sa.Table = Patient.__table__  # type: ignore[attr-defined]
+MAX_LISTED = 500  # ids listed per record; a bigger read notes how many more there were
+
+
+@dataclass
+class Trail:
+    """What one operation did with patient data, as far as it has gone."""
+
+    actor: Actor
+    client_address: str | None
+    operation: str
+    action: str  # C R U D E
+    event_type: str = "PATIENT_RECORD"
+    exam_ids: set[int] = field(default_factory=set)
+    patient_ids: set[int] = field(default_factory=set)
+    mrns: set[str] = field(default_factory=set)
+    failures: list[str] = field(default_factory=list)
+    denied: bool = False
+    written: bool = False  # a command already wrote the record in its transaction
+    always: bool = False  # audit even when no patient data was touched (mutations, audit log)
+
+    def touched(self) -> bool:
+        return bool(self.exam_ids or self.patient_ids or self.mrns)
+
+    def needs_record(self) -> bool:
+        """Whether the operation still owes a record when it ends."""
+        return not self.written and (self.always or self.denied or bool(self.failures)
+                                     or self.touched())
+
+
+current_trail: ContextVar[Trail | None] = ContextVar("radflow_audit_trail", default=None)
+
+
+def touch_exam(exam_id: int | None) -> None:
+    """Note that the current operation read or changed this exam."""
+    trail = current_trail.get()
+    if trail is not None and exam_id is not None:
+        trail.exam_ids.add(exam_id)
+
+
+def touch_patient(patient_id: int | None, mrn: str | None = None) -> None:
+    """Note that the current operation read or changed this patient's record."""
+    trail = current_trail.get()
+    if trail is not None:
+        if patient_id is not None:
+            trail.patient_ids.add(patient_id)
+        if mrn:
+            trail.mrns.add(mrn)
+
+
+def note_failure(reason: str, *, denied: bool = False) -> None:
+    """Note a refusal or a failed command (its record will say FAILURE and why)."""
+    trail = current_trail.get()
+    if trail is not None:
+        trail.failures.append(reason)
+        trail.denied = trail.denied or denied
+
+
+def write_in_transaction(session: Session, trail: Trail | None, now: datetime) -> None:
+    """Write a command's record in its own transaction, with everything the session loaded."""
+    if trail is None or trail.written:
+        return
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, Exam):
+            trail.exam_ids.add(instance.id)  # type: ignore[arg-type]
+            trail.patient_ids.add(instance.patient_id)
+        elif isinstance(instance, Patient):
+            trail.patient_ids.add(instance.id)  # type: ignore[arg-type]
+            trail.mrns.add(instance.mrn)
+    session.add(record_for(session, trail, now))
+    trail.written = True
+
+
+def record_for(session: Session, trail: Trail, now: datetime) -> AuditEvent:
+    """The record of an operation (its patients' MRNs looked up from the ids it touched)."""
+    mrns = set(trail.mrns)
+    patient_ids = {p for p in trail.patient_ids if p is not None}
+    exam_ids = sorted(trail.exam_ids)
+    if exam_ids:
+        patient_ids |= set(session.scalars(
+            sa.select(EXAMS.c.patient_id).where(EXAMS.c.id.in_(exam_ids[:MAX_LISTED]))))
+    if patient_ids:
+        mrns |= set(session.scalars(
+            sa.select(PATIENTS.c.mrn).where(PATIENTS.c.id.in_(sorted(patient_ids)[:MAX_LISTED]))))
+    reason = "; ".join(trail.failures)[:500] or None
+    if len(exam_ids) > MAX_LISTED:
+        reason = (reason + "; " if reason else "") + f"{len(exam_ids) - MAX_LISTED} more exams"
+    return AuditEvent(
+        recorded_at=now, event_type="SECURITY_ALERT" if trail.denied else trail.event_type,
+        action=trail.action, outcome="FAILURE" if trail.failures else "SUCCESS",
+        reason=reason, user_id=trail.actor.id[:64], role=trail.actor.role.value,
+        client_address=trail.client_address, operation=trail.operation[:200],
+        patient_mrns=sorted(mrns)[:MAX_LISTED], exam_ids=exam_ids[:MAX_LISTED])
+
+
+def search(session: Session, *, user_id: str | None = None, patient_mrn: str | None = None,
+           since: datetime | None = None, until: datetime | None = None, first: int = 50,
+           before_id: int | None = None) -> list[AuditEvent]:
+    """Audit records, newest first, filtered (the audit log's own reader)."""
+    query = sa.select(AuditEvent)
+    table = AuditEvent.__table__.c  # type: ignore[attr-defined]
+    if user_id:
+        query = query.where(table.user_id == user_id)
+    if since is not None:
+        query = query.where(table.recorded_at >= since)
+    if until is not None:
+        query = query.where(table.recorded_at < until)
+    if before_id is not None:
+        query = query.where(table.id < before_id)
+    rows: Iterable[AuditEvent] = session.scalars(query.order_by(table.id.desc()).limit(
+        first if not patient_mrn else first * 20))
+    out = [r for r in rows if not patient_mrn or patient_mrn in r.patient_mrns]
+    return out[:first]
