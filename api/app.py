@@ -22,7 +22,9 @@ from api.live.service import Live
 from api.live.transport import WebSocketView
 from api.observability import Metrics, metrics_endpoint, watch_live
 from api.schema import build_schema
+from balancer.leader import leadership_for
 from balancer.live import BalancerRunner
+from domain import outbox
 from domain.db import Database
 from domain.settings import Settings, get_settings
 from rules.live import adjust_state
@@ -60,9 +62,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     """Build the app; `db` may be injected (tests share one with their fixtures)."""
     settings = settings or get_settings()
     database = db or Database(settings.database_url)
+    leadership = leadership_for(database, replica=settings.replica_id,
+                                poll_seconds=settings.leader_poll_seconds)
     runner = BalancerRunner(database, adjust=adjust_state,
-                            tick_seconds=settings.balancer_tick_seconds)
+                            tick_seconds=settings.balancer_tick_seconds, leadership=leadership)
     metrics = Metrics() if settings.metrics_enabled else None
+    if metrics is not None:
+        metrics.watch_balancer(runner)
     graphql = RadflowGraphQL(database, settings, runner, metrics)
     live = Live(database, settings)
     if metrics is not None:
@@ -70,12 +76,18 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if settings.balancer_enabled or database.is_sqlite:
+            await leadership.start()  # on SQLite the process leads, for rebalanceNow too
         if settings.balancer_enabled:
             runner.start()
         await live.start()
+        if settings.balancer_enabled:  # the leader re-plans for events of every replica
+            for topic in (outbox.EXAM_STATUS, outbox.RULES, outbox.OTHER):
+                live.hub.listen(topic, lambda event: runner.notice(event.id, event.type))
         yield
         await live.stop()
         await runner.stop()
+        await leadership.stop()  # after the runner: a run in flight commits first
         if db is None:  # we own it
             await database.dispose()
 

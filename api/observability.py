@@ -29,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 
+from balancer.live import BalancerRunner
+
 # Operation names come from clients: past this many distinct names, new ones are counted as
 # "other" so a client cannot blow up the number of time series.
 MAX_OPERATION_NAMES = 200
@@ -86,10 +88,12 @@ class Metrics:
             self._bound[key] = bound
         return bound
 
-    def track_leadership(self, leading: Callable[[], bool], epoch: Callable[[], int]) -> None:
-        """Read leadership when Prometheus scrapes."""
-        self.balancer_leader.set_function(lambda: 1.0 if leading() else 0.0)
-        self.balancer_epoch.set_function(lambda: float(epoch() if leading() else 0))
+    def watch_balancer(self, runner: BalancerRunner) -> None:
+        """Time each of the runner's runs; read its leadership when Prometheus scrapes."""
+        runner.observers.append(self.balancer_run)
+        self.balancer_leader.set_function(lambda: 1.0 if runner.leading else 0.0)
+        self.balancer_epoch.set_function(
+            lambda: float(runner.leadership.epoch or 0) if runner.leadership else 0.0)
 
     def balancer_run(self, seconds: float, outcome: str) -> None:
         """Record one balancer run."""

@@ -6,6 +6,10 @@ on a periodic tick for deadlines that approach. Bursts coalesce into one run; ru
 overlap; the solve runs on a worker thread (the planner is NumPy and OR-Tools, which release
 the GIL for their heavy parts) so the event loop keeps serving requests; only the differences
 are committed, in one transaction, with one `AssignmentChanged` event per moved study.
+
+With several replicas only the elected one runs (`balancer.leader`): its commits are fenced by
+the epoch it was elected with, and it also re-plans for trigger events committed on other
+replicas (`notice`, fed by the live event stream).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from balancer.leader import Deposed, Leadership, check_epoch
 from balancer.model import Params, Plan, Radiologist, Snapshot, Study
 from balancer.planner import plan
 from balancer.validate import validate
@@ -32,6 +37,7 @@ from domain.db import Database, UnitOfWork
 from domain.enums import ExamStatus, RadiologistStatus
 from domain.models import (
     Exam,
+    OutboxEvent,
     Procedure,
     RadiologistSubspecialty,
     Read,
@@ -59,6 +65,8 @@ TRIGGERS: tuple[type[ev.DomainEvent], ...] = (
     ev.RuleSetActivated,
     ev.AiTriagePosted,
 )
+TRIGGER_NAMES = frozenset(t.__name__ for t in TRIGGERS)
+MAX_PENDING_REASONS = 20
 
 
 @dataclass(frozen=True)
@@ -213,6 +221,12 @@ class RunReport:
     outcome: PlanOutcome
     plan: Plan
     trigger: str
+    epoch: int | None = None
+
+
+# Called after each run with its wall time in seconds and how it ended: committed, fenced
+# (refused: a newer leader was elected) or failed.
+RunObserver = Callable[[float, str], None]
 
 
 class BalancerRunner:
@@ -226,8 +240,14 @@ class BalancerRunner:
         adjust: Adjust | None = None,
         tick_seconds: float = 30.0,
         debounce_seconds: float = 0.02,
+        leadership: Leadership | None = None,
     ) -> None:
         self.db = db
+        # None: this runner always leads, unfenced (tests, single-purpose tools).
+        self.leadership = leadership
+        self.observers: list[RunObserver] = []
+        # The newest outbox event id the last snapshot was read after (see `notice`).
+        self._seen_through = 0
         self.params = params
         self.adjust = adjust
         self.tick_seconds = tick_seconds
@@ -241,6 +261,13 @@ class BalancerRunner:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radflow-balancer")
         self._stopping = False
         db.on_commit(self._on_commit)
+        if leadership is not None:
+            leadership.on_elected(lambda epoch: self.request(f"elected (epoch {epoch})"))
+
+    @property
+    def leading(self) -> bool:
+        """Whether this runner re-plans on its own now (it leads, or needs no election)."""
+        return self.leadership is None or self.leadership.leading
 
     def start(self) -> None:
         """Begin listening and ticking (call from the running event loop)."""
@@ -257,6 +284,13 @@ class BalancerRunner:
         if wanted and not self._stopping:
             self.request(", ".join(dict.fromkeys(wanted)))
 
+    def notice(self, event_id: int, event_type: str) -> None:
+        """A committed event seen on the live stream (committed here or on another replica):
+        re-plan if it is a trigger the last snapshot did not already include."""
+        if (event_type in TRIGGER_NAMES and event_id > self._seen_through
+                and not self._stopping and self.leading):
+            self.request(event_type)
+
     async def _loop(self) -> None:
         while not self._stopping:
             try:
@@ -265,6 +299,11 @@ class BalancerRunner:
                 self._reasons.append("tick")
             await asyncio.sleep(self.debounce_seconds)  # let a burst finish committing
             self._wake.clear()
+            if not self.leading:
+                # A follower: the leader re-plans. The reasons wait (deduplicated, a few) to
+                # be named by the first run once this replica is elected.
+                self._reasons = list(dict.fromkeys(self._reasons))[-MAX_PENDING_REASONS:]
+                continue
             reasons, self._reasons = self._reasons, []
             try:
                 await self.run_once("; ".join(dict.fromkeys(reasons)) or "tick")
@@ -272,10 +311,40 @@ class BalancerRunner:
                 log.exception("balancer run failed")
 
     async def run_once(self, trigger: str) -> RunReport:
-        """Read, solve off the loop, validate, commit the diff; one run at a time."""
+        """Read, solve off the loop, validate, commit the diff; one run at a time.
+
+        Raises `NotLeader` on a replica that does not lead while another one does, and
+        `Deposed` when a newer leader was elected before the commit (nothing is written)."""
+        if self.leadership is None:
+            return await self._observed(trigger, None)
+        epoch = self.leadership.epoch
+        if epoch is not None:  # leading
+            return await self._observed(trigger, epoch)
+        async with self.leadership.lead_once() as epoch:
+            return await self._observed(trigger, epoch)
+
+    async def _observed(self, trigger: str, epoch: int | None) -> RunReport:
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            report = await self._run(trigger, epoch)
+            outcome = "committed"
+            return report
+        except Deposed:
+            outcome = "fenced"
+            if self.leadership is not None and epoch is not None:
+                self.leadership.step_down(epoch)
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            for observe in self.observers:
+                observe(seconds, outcome)
+
+    async def _run(self, trigger: str, epoch: int | None) -> RunReport:
         async with self._lock:
             now = self.db.clock()
-            state, params = await self.db.read(lambda s: self._state(s, now))
+            state, params, seen = await self.db.read(lambda s: self._state(s, now))
+            self._seen_through = max(self._seen_through, seen)
             loop = asyncio.get_running_loop()
             started = time.perf_counter()
             result = await loop.run_in_executor(self._pool, plan, state.snapshot, params)
@@ -290,16 +359,23 @@ class BalancerRunner:
                 formulation=result.formulation,
                 objective=result.objective,
                 unassignable=dict(result.unassignable),
+                epoch=epoch,
+                leader=self.leadership.replica if self.leadership is not None else None,
             )
-            outcome = await self.db.run(lambda uow: _commit(uow, planned, unplaced, summary))
-            self.last = RunReport(outcome=outcome, plan=result, trigger=trigger)
+            outcome = await self.db.run(
+                lambda uow: _commit(uow, planned, unplaced, summary, fence=epoch))
+            self.last = RunReport(outcome=outcome, plan=result, trigger=trigger, epoch=epoch)
             return self.last
 
-    def _state(self, session: Session, now: datetime) -> tuple[DepartmentState, Params]:
+    def _state(self, session: Session,
+               now: datetime) -> tuple[DepartmentState, Params, int]:
+        # Read first: every event up to this id committed before the snapshot below was read
+        # (outbox ids commit in order), so its changes are in it and `notice` can skip it.
+        seen = session.scalar(sa.select(sa.func.max(col(OutboxEvent.id)))) or 0
         state, params = read_state(session, now), self.params()
         if self.adjust is not None:  # the supervisors' rules, applied to the snapshot
             state, params = self.adjust(session, now, state, params)
-        return state, params
+        return state, params, int(seen)
 
     async def stop(self) -> None:
         """Stop ticking and listening; a solve in flight finishes within its time bound."""
@@ -316,7 +392,11 @@ def _commit(
     planned: list[PlannedRead],
     unplaced: dict[int, int | None],
     summary: PlanSummary,
+    *,
+    fence: int | None,
 ) -> PlanOutcome:
+    if fence is not None:  # first: the share lock holds off any election until we commit
+        check_epoch(uow.session, fence)
     return apply_plan(uow=uow, planned=planned, unassignable_seen=unplaced, summary=summary)
 
 

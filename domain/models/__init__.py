@@ -1,7 +1,7 @@
 """All tables; importing this package registers them on SQLModel.metadata."""
 
 from domain.models.acquisition import Acquisition, ExamPrepItem, MetadataValidation, StoredStudy
-from domain.models.balancing import BalancerRun, Shift
+from domain.models.balancing import BalancerLeadership, BalancerRun, Shift
 from domain.models.catalog import (
     ModalityResource,
     OpeningHours,
@@ -39,6 +39,7 @@ __all__ = [
     "AiTriageResult",
     "Appointment",
     "AuditEvent",
+    "BalancerLeadership",
     "BalancerRun",
     "Exam",
     "ExamPrepItem",

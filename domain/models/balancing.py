@@ -40,3 +40,23 @@ class BalancerRun(SQLModel, table=True):
     unassignable: list[dict[str, Any]] = document()
     assigned: int
     moved: int
+    # The leadership epoch (fencing token) the plan was committed under, and by which replica.
+    epoch: int | None = Field(default=None, nullable=True)
+    leader: str | None = text(200, nullable=True)
+
+
+class BalancerLeadership(SQLModel, table=True):
+    """Which replica runs the balancer, under which epoch: one row, the fencing token.
+
+    Each election (on PostgreSQL: winning the advisory lock; on SQLite: starting) raises
+    `epoch` by one. Every plan commit reads this row under a share lock and is refused unless
+    the epoch is still the one its runner was elected with, so a deposed leader's late commit
+    can never land after a new leader was elected.
+    """
+
+    __tablename__ = "balancer_leadership"
+
+    id: int = Field(default=1, primary_key=True)
+    epoch: int
+    replica: str = text(200)
+    elected_at: datetime = when()

@@ -246,6 +246,8 @@ class PlanSummary:
     formulation: str
     objective: Mapping[str, float]
     unassignable: Mapping[int, str] = field(default_factory=dict)
+    epoch: int | None = None  # the leadership epoch the plan is committed under
+    leader: str | None = None  # the replica that committed it
 
 
 BALANCER = Actor("balancer", Role.SYSTEM)
@@ -296,7 +298,8 @@ def apply_plan(*, uow: UnitOfWork, planned: Sequence[PlannedRead],
         trigger=summary.trigger[:200], formulation=summary.formulation[:64],
         objective={k: round(float(v), 3) for k, v in summary.objective.items()},
         unassignable=[{"exam_id": k, "reason": v} for k, v in summary.unassignable.items()],
-        assigned=len(planned), moved=moved,
+        assigned=len(planned), moved=moved, epoch=summary.epoch,
+        leader=summary.leader[:200] if summary.leader else None,
     )
     uow.add(run)
     uow.flush()

@@ -9,6 +9,7 @@ import pytest
 from api.observability import MAX_OPERATION_NAMES, OTHER, Metrics
 from tests.conftest import Api
 
+
 def sample(text: str, name: str, **labels: str) -> float | None:
     """The value of one sample in Prometheus' text format, or None when it is absent."""
     wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
