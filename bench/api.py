@@ -21,7 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from api.auth import mint
 from bench._load import post_request, run_load
+from domain.enums import Role
+from domain.settings import get_settings
 
 QUERY = """query Page($first: Int!) {
   exams(first: $first) {
@@ -55,6 +58,7 @@ def bench_app() -> Any:
     from starlette.routing import Route
 
     from api.app import create_app
+    from api.auth import authenticate
     from api.relay import to_global_id
 
     app = create_app()
@@ -80,7 +84,11 @@ def bench_app() -> Any:
         ]
         return json.dumps({"data": {"exams": {"edges": edges}}}).encode()
 
-    async def raw(_: Request) -> Response:
+    settings = app.state.settings
+
+    async def raw(request: Request) -> Response:
+        # Any real endpoint checks who is calling: the same bearer token as GraphQL's.
+        authenticate(request.headers.get("authorization"), settings)
         return Response(await db.read(fetch, bounded=True), media_type="application/json")
 
     app.router.routes.append(Route("/raw", raw, methods=["POST"]))
@@ -181,11 +189,14 @@ def _wait_for(port: int) -> None:
 async def _measure(port: int, seconds: float, connections: int) -> dict[str, Any]:
     body = json.dumps({"query": QUERY, "variables": {"first": 50}}).encode()
     floor = json.dumps({"query": "{ __typename }"}).encode()
+    # A supervisor (sees every exam); every request carries and verifies the token.
+    auth = {"Authorization": "Bearer " + mint(role=Role.SUPERVISOR, subject="sup.ortiz",
+                                              settings=get_settings())}
     requests = {
-        "graphql": post_request("127.0.0.1", port, "/graphql", body),
-        "raw": post_request("127.0.0.1", port, "/raw", b"{}"),
+        "graphql": post_request("127.0.0.1", port, "/graphql", body, auth),
+        "raw": post_request("127.0.0.1", port, "/raw", b"{}", auth),
         # The same GraphQL stack answering a query that reads nothing: its ceiling.
-        "graphql_floor": post_request("127.0.0.1", port, "/graphql", floor),
+        "graphql_floor": post_request("127.0.0.1", port, "/graphql", floor, auth),
     }
     results = {}
     for request in requests.values():  # warm up both, then measure each in turn

@@ -41,6 +41,7 @@ import httpx
 import sqlalchemy as sa
 from websockets.asyncio.client import ClientConnection, connect
 
+from api.auth import mint
 from api.live.broker import RedisStreamBroker
 from api.live.outbox import last_event_id
 from api.live.relay import Relay
@@ -54,11 +55,15 @@ from domain.lifecycle import Actor
 from domain.seed import seed_reference
 from domain.services import orders, worklists
 from domain.services.orders import new_accession_number
+from domain.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SUPERVISOR = Actor("sup.bench", Role.SUPERVISOR)
 REFERRER = Actor("REF01", Role.REFERRER)
 READERS = ("RAD03", "RAD07")  # both read BODY studies at NORTH; the study moves between them
+# Subscribers connect as a supervisor (allowed both subscriptions; the server uses the
+# development secret, as this process does).
+TOKEN = "Bearer " + mint(role=Role.SUPERVISOR, subject="sup.bench", settings=Settings())
 EXAM_DOC = "subscription { examStatusChanged { eventId toStatus exam { accessionNumber } } }"
 WORKLIST_DOC = ("subscription ($r: ID!) { worklistChanged(radiologistId: $r) "
                 "{ eventId change exam { accessionNumber } } }")
@@ -132,7 +137,7 @@ async def subscribe(url: str, kind: str, reader_id: int) -> Client:
     """Connect, initialise and subscribe one client."""
     ws = await connect(url, subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
                        open_timeout=60, max_queue=None)
-    await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+    await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": TOKEN}}))
     assert json.loads(await ws.recv())["type"] == "connection_ack"
     document, variables = (EXAM_DOC, {}) if kind == "exam" else (
         WORKLIST_DOC, {"r": to_global_id("Radiologist", reader_id)})

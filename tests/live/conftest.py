@@ -19,7 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from api.app import create_app
 from domain.db import Database
 from domain.settings import Settings
-from tests.conftest import need_service
+from tests.conftest import need_service, token_for
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 PROTOCOL = "graphql-transport-ws"
@@ -94,7 +94,10 @@ class Subscriber:
         return json.loads(await asyncio.wait_for(self.ws.recv(), WAIT))  # type: ignore[no-any-return]
 
     async def init(self, payload: dict[str, Any] | None = None) -> None:
-        await self.send({"type": "connection_init", "payload": payload or {}})
+        """Open the session (default: as an admin, who may use every subscription)."""
+        if payload is None:
+            payload = {"authorization": f"Bearer {token_for('admin', 'admin')}"}
+        await self.send({"type": "connection_init", "payload": payload})
         assert await self.receive() == {"type": "connection_ack"}
 
     async def subscribe(self, id: str, query: str,
