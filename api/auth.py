@@ -76,6 +76,16 @@ def verify(token: str, settings: Settings) -> Actor:
     return Actor(subject, Role(role), sites=frozenset(sites), phi=phi)
 
 
+def expiry(authorization: str) -> datetime | None:
+    """When an already verified bearer token expires (None for an unreadable one)."""
+    _, _, token = authorization.partition(" ")
+    try:
+        exp = jwt.decode(token.strip(), options={"verify_signature": False}).get("exp")
+    except jwt.InvalidTokenError:
+        return None
+    return datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None
+
+
 def authenticate(authorization: str | None, settings: Settings) -> Actor:
     """The caller of a request from its Authorization header (none: anonymous)."""
     if not authorization:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from api.context import Context
@@ -16,6 +17,7 @@ class LiveContext(Context):
 
     live: Live | None = None
     connection_params: dict[str, Any] = field(default_factory=dict)
+    expires_at: datetime | None = None  # the token's expiry: the connection closes then
 
     def fresh_loaders(self) -> None:
         """New DataLoaders, so each delivered event reads the changed object as it is now

@@ -21,7 +21,9 @@ from api.live.types import (
     WorklistEvent,
 )
 from api.relay import decode_id
+from domain import models as m
 from domain import outbox
+from domain.enums import Role
 
 T = TypeVar("T")
 After = Annotated[int | None, strawberry.argument(description=(
@@ -72,8 +74,13 @@ class LiveSubscriptions:
                              "worklist, and re-orderings of it.")
     async def worklist_changed(self, info: Info, radiologist_id: strawberry.ID,
                                after: After = None) -> AsyncGenerator[WorklistEvent, None]:
-        _live(info)
+        context, _ = _live(info)
         reader = decode_id(radiologist_id, "Radiologist", field="radiologistId")
+        if context.actor.role == Role.RADIOLOGIST:  # a reader follows their own list only
+            row = await context.db.read(lambda s: s.get(m.Radiologist, reader))
+            if row is None or row.code != context.actor.id:
+                raise GraphQLError(f"radiologist {radiologist_id} does not exist",
+                                   extensions={"code": "NOT_FOUND"})
         return _stream(info, outbox.WORKLIST, lambda e: reader in e.radiologist_ids, after,
                        lambda e: WorklistEvent.from_event(e, reader))
 

@@ -14,7 +14,8 @@ sends `complete` after `error`. Added here:
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.websockets import WebSocket
@@ -26,7 +27,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.types.unset import UNSET, UnsetType
 
-from api.auth import ANONYMOUS, AuthenticationFailed, authenticate
+from api.auth import ANONYMOUS, AuthenticationFailed, authenticate, expiry
 from api.live.context import LiveContext
 from api.live.fanout import FanOut, Member, share_key
 from domain.settings import Settings
@@ -56,6 +57,7 @@ def authorize_connection(context: LiveContext, settings: Settings) -> None:
     if actor == ANONYMOUS and not settings.ws_allow_anonymous:
         raise ConnectionRejectionError({"reason": "a token is required"})
     context.actor = actor
+    context.expires_at = expiry(header) if header else None
 
 
 def _well_formed(message: object) -> bool:
@@ -73,6 +75,25 @@ def _well_formed(message: object) -> bool:
 
 class LiveTransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
     """strawberry's graphql-transport-ws handler, stricter and sharing executions."""
+
+    _expiry: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: Any) -> None:
+        """Authenticate (on_ws_connect); then close with 4403 when the token expires, so a
+        connection never outlives its credentials."""
+        await super().handle_connection_init(message)
+        expires_at = self.context.expires_at
+        if self.connection_acknowledged and expires_at is not None and self._expiry is None:
+            self._expiry = asyncio.create_task(self._close_at(expires_at))
+
+    async def _close_at(self, expires_at: datetime) -> None:
+        await asyncio.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()))
+        await self.websocket.close(code=4403, reason="token expired")
+
+    async def shutdown(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        await super().shutdown()
 
     async def handle_message(self, message: Any) -> None:
         """Refuse malformed messages with 4400, then handle the rest as strawberry does."""
