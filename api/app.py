@@ -17,7 +17,7 @@ from strawberry.asgi import GraphQL
 
 from api.auth import AuthenticationFailed
 from api.context import Context, actor_from_request
-from api.hardening import Hardening
+from api.hardening import Hardening, JsonBodies
 from api.live.service import Live
 from api.live.transport import WebSocketView
 from api.observability import Metrics, metrics_endpoint, watch_live
@@ -30,7 +30,7 @@ from domain.settings import Settings, get_settings
 from rules.live import adjust_state
 
 
-class RadflowGraphQL(WebSocketView, GraphQL[Context, None]):
+class RadflowGraphQL(JsonBodies, WebSocketView, GraphQL[Context, None]):
     """Strawberry's ASGI app with radflow's per-request context."""
 
     def __init__(self, db: Database, settings: Settings, runner: BalancerRunner,

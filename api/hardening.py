@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import time
+from collections.abc import Iterable
 from math import ceil
 
+from cross_web import HTTPException
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.http.base import BaseView
 
 from api.auth import AuthenticationFailed, authenticate
 from domain.settings import Settings
@@ -167,3 +171,51 @@ async def _refuse(send: Send, status: int, code: str, message: str,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode()), *(headers or [])]})
     await send({"type": "http.response.body", "body": body})
+
+
+class JsonBodies(BaseView):  # type: ignore[type-arg]
+    """Strawberry's JSON parsing, with the bodies it would turn into a 500 refused as 400s.
+
+    A body that is JSON but not an object (`"text"`, `42`, `null`) reached `.get()` on a
+    non-dict; a deeply nested array exhausted the recursion limit; bytes that are not UTF-8
+    escaped as UnicodeDecodeError. Each is the client's mistake and gets a 400 saying so.
+    """
+
+    def parse_json(self, data: str | bytes) -> object:
+        try:
+            decoded = super().parse_json(data)
+        except RecursionError as exc:
+            raise HTTPException(400, "The JSON body is nested too deeply.") from exc
+        except UnicodeDecodeError as exc:
+            raise HTTPException(400, "The request body is not UTF-8 JSON.") from exc
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "The JSON body must be an object: "
+                                     '{"query": ..., "variables": {...}}.')
+        # Only JSON escapes can put these in a string; look closer only when one is there.
+        if _ESCAPES.search(data if isinstance(data, bytes) else data.encode()):
+            where = _not_text(decoded, "")
+            if where is not None:
+                raise HTTPException(400, f"{where or 'The body'} holds a NUL character or an "
+                                         "unpaired surrogate, which no text may contain.")
+        return decoded
+
+
+_ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _not_text(value: object, path: str) -> str | None:
+    """The path of the first string (or key) holding NUL or a lone surrogate, if any."""
+    if isinstance(value, str):
+        return path if NOT_TEXT.search(value) else None
+    items: Iterable[tuple[object, object]] = (
+        value.items() if isinstance(value, dict)
+        else enumerate(value) if isinstance(value, list) else ())
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and NOT_TEXT.search(key):
+            return where
+        found = _not_text(item, where)
+        if found is not None:
+            return found
+    return None

@@ -24,6 +24,7 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValidationContext,
     ValidationRule,
 )
@@ -31,6 +32,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaskErrors
 from strawberry.extensions.query_depth_limiter import create_validator
 
+from api.hardening import NOT_TEXT
 from domain.settings import Settings
 
 log = logging.getLogger("radflow.errors")
@@ -106,6 +108,17 @@ def document_limits(*, max_operations: int, max_aliases: int,
     return DocumentLimits
 
 
+class PlainText(ValidationRule):
+    """String literals hold text: no NUL (PostgreSQL cannot store it) and no lone surrogate
+    (no encoding can). Variables get the same check where the JSON body is parsed."""
+
+    def enter_string_value(self, node: StringValueNode, *_: object) -> None:
+        if NOT_TEXT.search(node.value):
+            self.report_error(GraphQLError(
+                "A string literal holds a NUL character or an unpaired surrogate, which no "
+                "text may contain.", node, extensions={"code": "INVALID_TEXT"}))
+
+
 def document_rules(settings: Settings) -> tuple[type[ASTValidationRule], ...]:
     """The schema's extra validation rules, built once so validation stays cached."""
     rules: list[type[ASTValidationRule]] = [
@@ -113,6 +126,7 @@ def document_rules(settings: Settings) -> tuple[type[ASTValidationRule], ...]:
         document_limits(max_operations=settings.max_operations,
                         max_aliases=settings.max_query_aliases,
                         max_root_fields=settings.max_root_fields),
+        PlainText,
     ]
     if settings.production:  # no __schema / __type: the schema is not published there
         rules.append(NoSchemaIntrospectionCustomRule)

@@ -14,9 +14,9 @@ from api.errors import ERROR_TYPES
 from api.exams.mutations import OrderMutations
 from api.exams.queries import ExamQueries
 from api.exams.types import Exam
-from api.live.subscriptions import LiveSubscriptions
 from api.execution import PlannedExecutionContext
 from api.limits import Guards, document_rules
+from api.live.subscriptions import LiveSubscriptions
 from api.metrics.queries import MetricsQueries
 from api.observability import Metrics, operation_metrics
 from api.people.types import Patient, Radiologist, Referrer
@@ -26,6 +26,7 @@ from api.results.mutations import ResultsMutations
 from api.rules.mutations import RuleMutations
 from api.rules.queries import RuleQueries
 from api.rules.types import RuleSetInvalid
+from api.scalars import SCALAR_OVERRIDES
 from api.scheduling.mutations import SchedulingMutations
 from api.worklists.mutations import WorklistMutations
 from api.worklists.queries import WorklistQueries
@@ -59,6 +60,7 @@ def build_schema(settings: Settings, metrics: Metrics | None = None) -> strawber
         subscription=Subscription,
         types=[*ERROR_TYPES, RuleSetInvalid, Exam, Patient, Referrer, Radiologist],
         execution_context_class=PlannedExecutionContext,
+        scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
             # First, so its clock spans the other extensions' work as well.
             *([operation_metrics(metrics)] if metrics is not None else []),

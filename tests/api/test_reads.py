@@ -162,7 +162,7 @@ async def test_oversized_and_control_character_input_is_refused_and_writes_nothi
         __typename ... on ValidationFailed { errors { field code } } } }""", {"i": {
         "orderSource": "EPIC", "placerOrderNumber": "x" * 65, "patientMrn": "MRN000001",
         "referrerCode": "REF01", "procedureCode": "USABD", "siteCode": "NORTH",
-        "priority": "ROUTINE", "patientClass": "OUTPATIENT", "indication": "bad\x00byte",
+        "priority": "ROUTINE", "patientClass": "OUTPATIENT", "indication": "bad\x07byte",
         "icd10Code": "not-icd"}}, actor=("REF01", "referrer"))
     errors = {(e["field"], e["code"]) for e in body["placeOrder"]["errors"]}  # type: ignore[index]
     assert errors == {("input.placerOrderNumber", "TOO_LONG"),
