@@ -60,6 +60,7 @@ FRAGMENT_ALIASES = "fragment F on Site { " + " ".join(f"a{n}: code" for n in ran
     ("{ sites { " + "code " * 2100 + "} }", "more than 2000 tokens"),
     ("{ exams(first: 101) { edges { cursor } } }", "between 1 and 100"),
     ("{ exams(first: 0) { edges { cursor } } }", "between 1 and 100"),
+    ("{ auditEvents(first: 101) { id } }", "between 1 and 100"),
 ])
 async def test_documents_past_a_limit_are_refused_with_a_clear_error(
         running: Serve, query: str, mentions: str) -> None:
