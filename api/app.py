@@ -20,7 +20,7 @@ from api.context import Context, actor_from_request
 from api.hardening import Hardening, JsonBodies
 from api.live.service import Live
 from api.live.transport import WebSocketView
-from api.observability import Metrics, metrics_endpoint, watch_live
+from api.observability import CountedOperations, Metrics, metrics_endpoint, watch_live
 from api.schema import build_schema
 from balancer.leader import leadership_for
 from balancer.live import BalancerRunner
@@ -30,13 +30,13 @@ from domain.settings import Settings, get_settings
 from rules.live import adjust_state
 
 
-class RadflowGraphQL(JsonBodies, WebSocketView, GraphQL[Context, None]):
-    """Strawberry's ASGI app with radflow's per-request context."""
+class RadflowGraphQL(JsonBodies, WebSocketView, CountedOperations, GraphQL[Context, None]):
+    """Strawberry's ASGI app with radflow's per-request context (and operation metrics)."""
 
     def __init__(self, db: Database, settings: Settings, runner: BalancerRunner,
                  metrics: Metrics | None = None) -> None:
         super().__init__(
-            build_schema(settings, metrics),
+            build_schema(settings),
             graphql_ide=None if settings.production else "graphiql",
             allow_queries_via_get=False,
             multipart_uploads_enabled=False,
@@ -44,6 +44,8 @@ class RadflowGraphQL(JsonBodies, WebSocketView, GraphQL[Context, None]):
         self.db = db
         self.settings = settings
         self.runner = runner
+        self.metrics = metrics
+        self.max_query_tokens = settings.max_query_tokens
         self.configure_websockets(settings)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:

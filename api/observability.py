@@ -2,9 +2,10 @@
 
 Each app owns one `CollectorRegistry` (tests build many apps in one process; the global default
 registry would refuse the second app's metrics). Everything here is cheap on the request path:
-one strawberry extension per operation that reads a clock twice and updates two pre-bound
-children of a counter and a histogram; gauges that describe state (leadership, outbox lag,
-subscribers) are computed when Prometheus scrapes, never on the request path.
+the GraphQL view reads a clock twice, looks the document's operation name up in a dict and
+updates two pre-bound children of a counter and a histogram (`CountedOperations`); gauges that
+describe state (leadership, outbox lag, subscribers) are computed when Prometheus scrapes, never
+on the request path.
 
 To add a metric, add it to `Metrics` with `registry=self.registry`; a value read from
 elsewhere at scrape time is a `Gauge` with `set_function`.
@@ -16,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from graphql import OperationType
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -27,7 +28,8 @@ from prometheus_client import (
 )
 from starlette.requests import Request
 from starlette.responses import Response
-from strawberry.extensions import SchemaExtension
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
 
 from balancer.live import BalancerRunner
 
@@ -37,6 +39,7 @@ MAX_OPERATION_NAMES = 200
 ANONYMOUS = "anonymous"
 OTHER = "other"
 INVALID = "invalid"  # the document did not parse: there is no operation to name
+NAME_CACHE = 512  # distinct documents whose operation name is remembered
 
 # Seconds; GraphQL answers in 1-50 ms, a re-plan in 20 ms to 2 s.
 REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -74,6 +77,8 @@ class Metrics:
         # (operation, type) -> bound children: labels() takes a lock and hashes its labels,
         # so each pair is bound once and reused.
         self._bound: dict[tuple[str, str], tuple[Counter, Counter, Histogram]] = {}
+        # (document, operationName) -> (name, type); see CountedOperations.
+        self.names: dict[tuple[str, str | None], tuple[str, str]] = {}
 
     def operation(self, name: str, kind: str) -> tuple[Counter, Counter, Histogram]:
         """The (ok counter, error counter, latency histogram) of one operation name and type."""
@@ -106,31 +111,49 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def operation_metrics(metrics: Metrics) -> Callable[[], SchemaExtension]:
-    """A strawberry extension factory that counts and times each operation into `metrics`."""
+def operation_of(query: str, operation_name: str | None, max_tokens: int) -> tuple[str, str]:
+    """The (name, type) of the operation a request runs, or ("invalid", "query")."""
+    try:
+        document = parse(query, no_location=True, max_tokens=max_tokens)
+    except GraphQLError:
+        return INVALID, "query"
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    for operation in operations:
+        name = operation.name.value if operation.name else None
+        if (name == operation_name) if operation_name else len(operations) == 1:
+            return name or ANONYMOUS, operation.operation.value
+    return INVALID, "query"  # several operations and none named by operationName
 
-    class OperationMetrics(SchemaExtension):
-        # Synchronous hook: strawberry runs it without an extra coroutine per request.
-        def on_operation(self) -> Iterator[None]:
-            started = time.perf_counter()
-            yield
-            elapsed = time.perf_counter() - started
-            ec = self.execution_context
-            if ec.graphql_document is None:
-                name, kind = INVALID, "query"
-            else:
-                name = ec.operation_name or ANONYMOUS
-                try:
-                    kind = ec.operation_type.value
-                except RuntimeError:  # several operations and no operationName
-                    name, kind = INVALID, "query"
-            ok, error, seconds = metrics.operation(name, kind)
-            result = ec.result
-            (error if result is None or getattr(result, "errors", None) else ok).inc()
-            if kind != OperationType.SUBSCRIPTION.value:  # a subscription lasts; not latency
-                seconds.observe(elapsed)
 
-    return OperationMetrics
+class CountedOperations:
+    """Mixin for the GraphQL view: counts and times each HTTP operation by name.
+
+    Measured at the view rather than as a strawberry extension: strawberry builds several
+    context managers per extension per request, which cost more than the measuring itself.
+    The operation's name comes from a small cache keyed by the document, so each distinct
+    document is parsed once here (the schema's ParserCache parses it once for execution).
+    """
+
+    metrics: Metrics | None
+    max_query_tokens: int = 2_000
+
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the operation (strawberry's own), then record it."""
+        started = time.perf_counter()
+        result = await super().execute_operation(*args, **kwargs)  # type: ignore[misc]
+        metrics, request = self.metrics, kwargs.get("request_data")
+        if metrics is not None and isinstance(request, GraphQLRequestData) \
+                and isinstance(result, ExecutionResult):
+            key = (request.query or "", request.operation_name)
+            found = metrics.names.get(key)
+            if found is None:
+                if len(metrics.names) >= NAME_CACHE:
+                    metrics.names.clear()
+                found = metrics.names[key] = operation_of(*key, self.max_query_tokens)
+            ok, error, seconds = metrics.operation(*found)
+            (error if result.errors else ok).inc()
+            seconds.observe(time.perf_counter() - started)
+        return result
 
 
 def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:

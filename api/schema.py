@@ -18,7 +18,6 @@ from api.execution import PlannedExecutionContext
 from api.limits import Guards, document_rules
 from api.live.subscriptions import LiveSubscriptions
 from api.metrics.queries import MetricsQueries
-from api.observability import Metrics, operation_metrics
 from api.people.types import Patient, Radiologist, Referrer
 from api.permissions import install
 from api.reading.mutations import ReadingMutations
@@ -50,9 +49,8 @@ def _is_internal(error: GraphQLError) -> bool:
     return not isinstance(original, (DomainError, GraphQLError))
 
 
-def build_schema(settings: Settings, metrics: Metrics | None = None) -> strawberry.Schema:
-    """The schema with radflow's extensions: caches, document limits, masked internal errors,
-    and (given `metrics`) each operation counted and timed."""
+def build_schema(settings: Settings) -> strawberry.Schema:
+    """The schema with radflow's extensions: caches, document limits, masked internal errors."""
     rules = document_rules(settings)
     return strawberry.Schema(
         query=Query,
@@ -62,8 +60,6 @@ def build_schema(settings: Settings, metrics: Metrics | None = None) -> strawber
         execution_context_class=PlannedExecutionContext,
         scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
-            # First, so its clock spans the other extensions' work as well.
-            *([operation_metrics(metrics)] if metrics is not None else []),
             # Factories: strawberry builds fresh extensions per request; the parse and
             # validation caches live at module level, so they are shared all the same.
             lambda: ParserCache(maxsize=256),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+from graphql import GraphQLError
 
 from api.commands import exam_step
 from api.context import Info
@@ -26,6 +27,7 @@ from api.worklists.inputs import (
     UnpinAssignmentInput,
 )
 from api.worklists.types import BalancerRun
+from balancer.leader import NotLeader
 from domain import models as m
 from domain.db import UnitOfWork
 from domain.enums import Role
@@ -146,12 +148,17 @@ class WorklistMutations:
             lambda uow, actor, pk: worklists.unpin_assignment(uow=uow, actor=actor, exam_id=pk),
             lambda read, exam: AssignmentUnpinned(exam=exam, read=Read.from_model(read)))
 
-    @strawberry.mutation(description="Supervisor: re-plan every worklist now.")
+    @strawberry.mutation(description="Supervisor: re-plan every worklist now. Runs on the "
+                                     "replica that leads the balancer (or on any replica when "
+                                     "none leads); elsewhere it fails with code NOT_LEADER.")
     async def rebalance_now(self, info: Info) -> Rebalanced:
         actor = info.context.actor
         if actor.role not in {Role.SUPERVISOR, Role.ADMIN}:
             raise forbidden(NotPermitted(f"role {actor.role.value} may not rebalance"))
-        report = await info.context.runner.run_once(f"rebalanceNow by {actor.id}")
+        try:
+            report = await info.context.runner.run_once(f"rebalanceNow by {actor.id}")
+        except NotLeader as exc:  # another replica runs the balancer: ask it (or retry)
+            raise GraphQLError(str(exc), extensions={"code": "NOT_LEADER"}) from exc
         row = await info.context.db.read(lambda s: s.get(m.BalancerRun, report.outcome.run_id))
         assert row is not None
         return Rebalanced(run=BalancerRun.from_model(row), stale=report.outcome.stale)

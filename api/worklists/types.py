@@ -9,6 +9,7 @@ import strawberry
 from api.context import Info
 from api.enums import Priority
 from api.exams.types import Exam
+from balancer.leader import current_leader
 from domain import models as m
 
 
@@ -51,6 +52,10 @@ class BalancerRun:
     unassignable: list[UnassignableStudy]
     assigned: int
     moved: int = strawberry.field(description="Studies that changed reader in this run.")
+    epoch: int | None = strawberry.field(
+        description="The leadership epoch the plan was committed under (see "
+                    "`BalancerStatus.leader`); null for runs recorded before leadership.")
+    leader: str | None = strawberry.field(description="The replica that committed it.")
 
     @classmethod
     def from_model(cls, row: m.BalancerRun) -> BalancerRun:
@@ -60,11 +65,39 @@ class BalancerRun:
                               for k, v in sorted(row.objective.items())],
                    unassignable=[UnassignableStudy(reason=u["reason"], exam_id=int(u["exam_id"]))
                                  for u in row.unassignable],
-                   assigned=row.assigned, moved=row.moved)
+                   assigned=row.assigned, moved=row.moved, epoch=row.epoch,
+                   leader=row.leader)
 
 
-@strawberry.type(description="What the balancer did last.")
+@strawberry.type(description="The replica elected to run the balancer. Exactly one replica "
+                             "re-plans at a time; each election raises the epoch by one.")
+class BalancerLeader:
+    replica: str = strawberry.field(description="Its name (RADFLOW_REPLICA_ID, default "
+                                                "host:pid).")
+    epoch: int = strawberry.field(description="The fencing token of its election: every plan "
+                                              "it commits carries it, and a plan of an older "
+                                              "epoch is refused.")
+    elected_at: datetime
+
+
+@strawberry.type(description="What the balancer did last, and which replica runs it.")
 class BalancerStatus:
     last_run: BalancerRun | None
     recent_runs: list[BalancerRun] = strawberry.field(description="The last ten, newest first.")
+
+    @strawberry.field(description="The last elected leader, as recorded. When a leader dies it "
+                                  "is named here until another replica takes over (seconds).")
+    async def leader(self, info: Info) -> BalancerLeader | None:
+        row = await info.context.db.read(current_leader, bounded=True)
+        return None if row is None else BalancerLeader(replica=row.replica, epoch=row.epoch,
+                                                       elected_at=row.elected_at)
+
+    @strawberry.field(description="The name of the replica that answered this request.")
+    def replica(self, info: Info) -> str | None:
+        leadership = info.context.runner.leadership
+        return None if leadership is None else leadership.replica
+
+    @strawberry.field(description="Whether the replica that answered runs the balancer now.")
+    def leading(self, info: Info) -> bool:
+        return info.context.runner.leading
 

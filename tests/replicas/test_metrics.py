@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from api.observability import MAX_OPERATION_NAMES, OTHER, Metrics
+from api.observability import INVALID, MAX_OPERATION_NAMES, OTHER, Metrics, operation_of
 from tests.conftest import Api
 
 
@@ -55,3 +55,12 @@ def test_each_app_has_its_own_registry() -> None:
     first, second = Metrics(), Metrics()  # the default registry would refuse the second
     first.operation("A", "query")[0].inc()
     assert "A" not in second.exposition().decode()
+
+
+def test_the_operation_is_named_as_graphql_would_pick_it() -> None:
+    document = "query A { sites { code } } mutation B { rebalanceNow { stale } }"
+    assert operation_of(document, "B", 2_000) == ("B", "mutation")
+    assert operation_of(document, None, 2_000) == (INVALID, "query")  # ambiguous
+    assert operation_of("{ sites { code } }", None, 2_000) == ("anonymous", "query")
+    assert operation_of("query {", None, 2_000) == (INVALID, "query")
+    assert operation_of("{ a b c d e }", None, 3) == (INVALID, "query")  # past the token cap
