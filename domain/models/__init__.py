@@ -13,6 +13,7 @@ from domain.models.catalog import (
     TurnaroundTarget,
 )
 from domain.models.exam import Exam, ExamStatusChange
+from domain.models.outbox import OutboxEvent
 from domain.models.people import (
     Patient,
     Radiologist,
@@ -21,7 +22,6 @@ from domain.models.people import (
     SitePrivilege,
 )
 from domain.models.audit import AuditEvent
-from domain.models.outbox import OutboxEvent
 from domain.models.reading import (
     Addendum,
     FollowUpRecommendation,
