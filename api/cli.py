@@ -65,8 +65,10 @@ def serve(reload: bool = False) -> None:
 
     settings = get_settings()
     typer.echo(f"radflow on http://{settings.host}:{settings.port}/graphql")
+    from api.live.transport import UVICORN_WS_OPTIONS
+
     uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
-                reload=reload, log_level="info")
+                reload=reload, log_level="info", **UVICORN_WS_OPTIONS)  # type: ignore[arg-type]
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
