@@ -1,7 +1,7 @@
 """audit events
 
 Revision ID: d9a1e6f4b328
-Revises: b7e4c2a91d05
+Revises: c3f5a8d20e17
 Create Date: 2026-11-28 13:33:49.831735+00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from domain.models.audit import APPEND_ONLY_POSTGRESQL, APPEND_ONLY_SQLITE
 
 revision: str = 'd9a1e6f4b328'
-down_revision: str | None = 'b7e4c2a91d05'
+down_revision: str | None = 'c3f5a8d20e17'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

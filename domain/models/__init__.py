@@ -1,6 +1,7 @@
 """All tables; importing this package registers them on SQLModel.metadata."""
 
 from domain.models.acquisition import Acquisition, ExamPrepItem, MetadataValidation, StoredStudy
+from domain.models.audit import AuditEvent
 from domain.models.balancing import BalancerLeadership, BalancerRun, Shift
 from domain.models.catalog import (
     ModalityResource,
@@ -21,7 +22,6 @@ from domain.models.people import (
     Referrer,
     SitePrivilege,
 )
-from domain.models.audit import AuditEvent
 from domain.models.reading import (
     Addendum,
     FollowUpRecommendation,
