@@ -58,16 +58,20 @@ def run_online() -> None:
     if url.get_backend_name() == "sqlite":
         ensure_sqlite_folder(url)
         engine = sa.create_engine(url)
-        with engine.connect() as connection:
-            _configure(connection)
-        engine.dispose()
+        try:
+            with engine.connect() as connection:
+                _configure(connection)
+        finally:
+            engine.dispose()
         return
 
     async def migrate() -> None:
         engine = create_async_engine(url)
-        async with engine.connect() as connection:
-            await connection.run_sync(_configure)
-        await engine.dispose()
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(_configure)
+        finally:
+            await engine.dispose()  # also when a migration fails: no connection left to the GC
 
     asyncio.run(migrate())
 
