@@ -18,7 +18,6 @@ from strawberry.types.execution import ExecutionContext
 
 from api.context import Info
 from domain import audit
-from domain.db import UnitOfWork
 from domain.errors import FieldIssue, ValidationFailed
 from domain.models import AuditEvent as AuditRow
 from domain.queries import MAX_PAGE
@@ -61,12 +60,7 @@ class AuditOperations(SchemaExtension):
         if ec.result is not None and ec.result.errors and not trail.failures:
             trail.failures.extend(str(e.message) for e in ec.result.errors[:3])
         if trail.needs_record():
-            db = context.db
-
-            def write(uow: UnitOfWork) -> None:
-                uow.add(audit.record_for(uow.session, trail, uow.now))
-
-            await db.run(write)
+            await context.db.write_audit(trail)
 
 
 def _root_fields(ec: ExecutionContext) -> list[str]:

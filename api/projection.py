@@ -12,10 +12,9 @@ answers. Both paths give the same JSON; a test checks that for every mapped fiel
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from operator import itemgetter
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,12 +40,25 @@ class Prebuilt:
     data: Any
 
 
-def _time(value: datetime | date | None) -> str | None:
-    return None if value is None else value.isoformat()
+def _time(value: datetime | date | str | None) -> str | None:
+    """ISO 8601 of a timestamp or date read without type processing: PostgreSQL hands over an
+    aware UTC datetime, SQLite the naive UTC text it stores (parsed by the C `fromisoformat`,
+    not SQLAlchemy's regular expression)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if len(value) <= 10:
+            return value  # a date
+        return datetime.fromisoformat(value).isoformat() + "+00:00"
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        elif value.utcoffset() != _ZERO:
+            value = value.astimezone(UTC)
+    return value.isoformat()
 
 
-def _plain(value: Any) -> Any:
-    return getattr(value, "value", value)  # enum members as their names (= values here)
+_ZERO = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,7 @@ class Column:
 
     column: sa.Column[Any]
     serialize: Callable[[Any], Any] | None = None
+    raw: bool = False  # read as stored, without SQLAlchemy's result processing
 
 
 @dataclass(frozen=True)
@@ -86,12 +99,14 @@ def _columns(table: sa.Table, names: dict[str, str], times: Iterable[str] = ()
              ) -> dict[str, Column]:
     timed = set(times)
 
-    def serializer(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
-        if column.name in timed:
-            return _time
-        return _plain if isinstance(column.type, sa.Enum) else None
+    def column(name: str) -> Column:
+        # Times are serialized from what the driver returns; enums are stored as their values,
+        # which are the GraphQL names: both skip SQLAlchemy's per-value result processing.
+        if name in timed:
+            return Column(table.c[name], _time, raw=True)
+        return Column(table.c[name], raw=isinstance(table.c[name].type, sa.Enum))
 
-    return {gql: Column(table.c[col], serializer(table.c[col])) for gql, col in names.items()}
+    return {gql: column(col) for gql, col in names.items()}
 
 
 PATIENT = {"id": GlobalId("Patient", PATIENTS.c.id), **_columns(PATIENTS, {
@@ -174,64 +189,75 @@ class Plan:
 Build = Callable[[tuple[Any, ...]], Any]
 
 
-def _constant(value: Any) -> Build:
-    def get(_row: tuple[Any, ...]) -> Any:
-        return value
+class Source:
+    """The Python source of a row builder, and the helpers its source names."""
 
-    return get
+    def __init__(self) -> None:
+        self.names: dict[str, Any] = {"_gid": to_global_id}
+
+    def helper(self, value: Any) -> str:
+        name = f"_h{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def function(self, expression: str) -> Build:
+        """The builder `lambda row: <expression>`.
+
+        Generated code, as `dataclasses` builds `__init__`: one dict display per object instead
+        of a closure call per field (measured: 7.7 µs a row with closures, 2.6 generated). Only
+        `repr()`s of GraphQL names (which the parser restricts to [_A-Za-z0-9]), integer row
+        positions and helper names go into the source.
+        """
+        code = compile(f"lambda row: {expression}", "<radflow projection>", "eval")
+        return eval(code, dict(self.names))  # type: ignore[no-any-return]
 
 
 def compile_object(plan: Plan, fields: dict[str, Any], selections: list[Selection],
-                   type_name: str) -> Build:
-    """A builder of one object's response dict from a row, selecting what it reads."""
-    keys: list[str] = []
-    getters: list[Build] = []
+                   type_name: str, source: Source) -> str:
+    """The expression building one object's response dict from a row, selecting what it
+    reads."""
+    items: list[str] = []
     for selected in flatten(selections, type_name):
         key = selected.alias or selected.name
         if selected.arguments:
             raise Decline("arguments")
-        keys.append(key)
         if selected.name == "__typename":
-            getters.append(_constant(type_name))
+            items.append(f"{key!r}: {type_name!r}")
             continue
         spec = fields.get(selected.name)
         if spec is None:
             raise Decline(selected.name)
-        getters.append(_compile_field(plan, spec, selected))
-    names = tuple(keys)
-
-    def build(row: tuple[Any, ...]) -> dict[str, Any]:
-        return dict(zip(names, [get(row) for get in getters], strict=True))
-
-    return build
+        items.append(f"{key!r}: {_compile_field(plan, spec, selected, source)}")
+    return "{" + ", ".join(items) + "}"
 
 
-def _compile_field(plan: Plan, spec: Any, selected: SelectedField) -> Build:
+def _compile_field(plan: Plan, spec: Any, selected: SelectedField, source: Source) -> str:
     if isinstance(spec, Column):
         if selected.selections:
             raise Decline("selection on a leaf")
-        at, serialize = plan.position(spec.column), spec.serialize
-        if serialize is None:
-            return itemgetter(at)
-        return lambda row: serialize(row[at])
+        at = plan.position(sa.type_coerce(spec.column, sa.String) if spec.raw else spec.column)
+        if spec.serialize is None:
+            return f"row[{at}]"
+        return f"{source.helper(spec.serialize)}(row[{at}])"
     if isinstance(spec, GlobalId):
-        at, name = plan.position(spec.column), spec.type_name
-        return lambda row: to_global_id(name, row[at])
+        at = plan.position(spec.column)
+        return f"_gid({spec.type_name!r}, row[{at}])"
     if isinstance(spec, Nested):
-        return compile_object(plan, dict(spec.fields), selected.selections, "Indication")
+        return compile_object(plan, dict(spec.fields), selected.selections, "Indication",
+                              source)
     if isinstance(spec, Relation):
         if spec not in plan.joins:
             plan.joins.append(spec)
         key = plan.position(spec.table.c.id)
         inner = compile_object(plan, spec.fields, selected.selections,
-                               TYPE_NAMES[id(spec.fields)])
-        return lambda row: None if row[key] is None else inner(row)
+                               TYPE_NAMES[id(spec.fields)], source)
+        return f"(None if row[{key}] is None else {inner})"
     raise Decline(type(spec).__name__)
 
 
-def encode_cursor(ordered_at: datetime, exam_id: int) -> str:
-    """The keyset cursor of an exam (as the standard path encodes it)."""
-    return base64.urlsafe_b64encode(f"{ordered_at.isoformat()}|{exam_id}".encode()).decode()
+def encode_cursor(ordered_at: str, exam_id: int) -> str:
+    """The keyset cursor of an exam (as the standard path encodes it), from the ISO time."""
+    return base64.urlsafe_b64encode(f"{ordered_at}|{exam_id}".encode()).decode()
 
 
 @dataclass(frozen=True)
@@ -239,16 +265,22 @@ class PageProjection:
     """A compiled exam page: its statement and how to turn its rows into the response."""
 
     statement: sa.Select[Any]
-    build: Callable[[list[tuple[Any, ...]], int, bool, Callable[[], int] | None], Any]
+    build: Callable[[Sequence[tuple[Any, ...]], int, bool, Callable[[], int] | None], Any]
     wants_count: bool
     exam_id_at: int  # where each row holds its exam's id (the audit trail notes them)
+    mrn_at: int  # and its patient's MRN (so the audit record needs no lookup of its own)
 
 
 def compile_exam_page(connection: SelectedField, shape: tuple[Any, ...], keyset: bool,
                       descending: bool) -> PageProjection:
     """Compile an `exams` selection (or Decline) into one statement and a response builder."""
     plan = Plan()
-    at_ordered, at_id = plan.position(EXAMS.c.ordered_at), plan.position(EXAMS.c.id)
+    source = Source()
+    at_ordered = plan.position(sa.type_coerce(EXAMS.c.ordered_at, sa.String))
+    at_id = plan.position(EXAMS.c.id)
+    owner = PATIENTS.alias("audit_patient")  # not the joined patient: it may not be selected
+    at_mrn = plan.position(sa.select(owner.c.mrn).where(owner.c.id == EXAMS.c.patient_id)
+                           .correlate(EXAMS).scalar_subquery().label("audit_mrn"))
     edge_parts: list[tuple[str, str, Build | None]] = []  # key, what, node builder
     page_parts: list[tuple[str, str]] = []
     for part in flatten(connection.selections, "ExamConnection"):
@@ -257,8 +289,8 @@ def compile_exam_page(connection: SelectedField, shape: tuple[Any, ...], keyset:
             for edge in flatten(part.selections, "ExamEdge"):
                 edge_key = edge.alias or edge.name
                 if edge.name == "node":
-                    edge_parts.append((edge_key, "node",
-                                       compile_object(plan, EXAM, edge.selections, "Exam")))
+                    edge_parts.append((edge_key, "node", source.function(
+                        compile_object(plan, EXAM, edge.selections, "Exam", source))))
                 elif edge.name in ("cursor", "__typename"):
                     edge_parts.append((edge_key, edge.name, None))
                 else:
@@ -286,10 +318,11 @@ def compile_exam_page(connection: SelectedField, shape: tuple[Any, ...], keyset:
     wants_cursors = any(what == "pageInfo" for _, what in page_parts) or any(
         what == "cursor" for _, what, _ in edge_parts)
 
-    def build(rows: list[tuple[Any, ...]], first: int, has_previous: bool,
+    def build(rows: Sequence[tuple[Any, ...]], first: int, has_previous: bool,
               count: Callable[[], int] | None) -> dict[str, Any]:
         page = rows[:first]
-        cursors = ([encode_cursor(row[at_ordered], row[at_id]) for row in page]
+        cursors = ([encode_cursor(_time(row[at_ordered]), row[at_id])  # type: ignore[arg-type]
+                    for row in page]
                    if wants_cursors else [None] * len(page))
         out: dict[str, Any] = {}
         for key, what in page_parts:
@@ -312,7 +345,7 @@ def compile_exam_page(connection: SelectedField, shape: tuple[Any, ...], keyset:
 
     return PageProjection(statement, build,
                           wants_count=any(what == "totalCount" for _, what in page_parts),
-                          exam_id_at=at_id)
+                          exam_id_at=at_id, mrn_at=at_mrn)
 
 
 _compiled: dict[tuple[Any, ...], tuple[object, PageProjection | None]] = {}

@@ -5,7 +5,8 @@ runs, every exam and patient built for the response is noted (`touch_exam`, `tou
 as is every refusal and failure. A command writes the record inside its own transaction
 (`write_in_transaction`, called by `Database` just before commit: the change and its audit
 record commit or roll back together); a read, a refusal or a failed command gets its record
-when the operation ends (`record_for`). Commands of the system (the balancer) have no trail.
+when the operation ends (`Database.write_audit`). Commands of the system (the balancer) have
+no trail.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from domain.models import AuditEvent, Exam, Patient
 
 EXAMS: sa.Table = Exam.__table__  # type: ignore[attr-defined]
 PATIENTS: sa.Table = Patient.__table__  # type: ignore[attr-defined]
+AUDIT_EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
+_INSERT = sa.insert(AUDIT_EVENTS)  # one statement object: compiled once, then cached
 MAX_LISTED = 500  # ids listed per record; a bigger read notes how many more there were
 
 
@@ -38,6 +41,10 @@ class Trail:
     exam_ids: set[int] = field(default_factory=set)
     patient_ids: set[int] = field(default_factory=set)
     mrns: set[str] = field(default_factory=set)
+    # Exams whose patient is already known (by MRN or id), patients whose MRN is: what the
+    # record need not look up.
+    exams_placed: set[int] = field(default_factory=set)
+    patients_named: set[int] = field(default_factory=set)
     failures: list[str] = field(default_factory=list)
     denied: bool = False
     written: bool = False  # a command already wrote the record in its transaction
@@ -55,11 +62,19 @@ class Trail:
 current_trail: ContextVar[Trail | None] = ContextVar("radflow_audit_trail", default=None)
 
 
-def touch_exam(exam_id: int | None) -> None:
-    """Note that the current operation read or changed this exam."""
+def touch_exam(exam_id: int | None, *, patient_id: int | None = None,
+               mrn: str | None = None) -> None:
+    """Note that the current operation read or changed this exam (and whose it is, if known)."""
     trail = current_trail.get()
-    if trail is not None and exam_id is not None:
-        trail.exam_ids.add(exam_id)
+    if trail is None or exam_id is None:
+        return
+    trail.exam_ids.add(exam_id)
+    if mrn:
+        trail.mrns.add(mrn)
+        trail.exams_placed.add(exam_id)
+    elif patient_id is not None:
+        trail.patient_ids.add(patient_id)
+        trail.exams_placed.add(exam_id)
 
 
 def touch_patient(patient_id: int | None, mrn: str | None = None) -> None:
@@ -70,6 +85,8 @@ def touch_patient(patient_id: int | None, mrn: str | None = None) -> None:
             trail.patient_ids.add(patient_id)
         if mrn:
             trail.mrns.add(mrn)
+            if patient_id is not None:
+                trail.patients_named.add(patient_id)
 
 
 def note_failure(reason: str, *, denied: bool = False) -> None:
@@ -86,35 +103,52 @@ def write_in_transaction(session: Session, trail: Trail | None, now: datetime) -
         return
     for instance in list(session.identity_map.values()):
         if isinstance(instance, Exam):
-            trail.exam_ids.add(instance.id)  # type: ignore[arg-type]
-            trail.patient_ids.add(instance.patient_id)
-        elif isinstance(instance, Patient):
-            trail.patient_ids.add(instance.id)  # type: ignore[arg-type]
+            touch_exam_of(trail, instance.id, instance.patient_id)
+        elif isinstance(instance, Patient) and instance.id is not None:
+            trail.patient_ids.add(instance.id)
             trail.mrns.add(instance.mrn)
-    session.add(record_for(session, trail, now))
+            trail.patients_named.add(instance.id)
+    write_record(session.connection(), trail, now)
     trail.written = True
 
 
-def record_for(session: Session, trail: Trail, now: datetime) -> AuditEvent:
-    """The record of an operation (its patients' MRNs looked up from the ids it touched)."""
+def touch_exam_of(trail: Trail, exam_id: int | None, patient_id: int) -> None:
+    if exam_id is not None:
+        trail.exam_ids.add(exam_id)
+        trail.patient_ids.add(patient_id)
+        trail.exams_placed.add(exam_id)
+
+
+def write_record(connection: sa.Connection, trail: Trail, now: datetime) -> None:
+    """Insert the operation's record (one Core INSERT; MRNs looked up only where unknown)."""
+    connection.execute(_INSERT, record_values(connection, trail, now))
+
+
+def record_values(connection: sa.Connection, trail: Trail, now: datetime) -> dict[str, object]:
+    """The columns of an operation's record (its patients' MRNs looked up from the ids it
+    touched, unless the operation already saw them)."""
     mrns = set(trail.mrns)
-    patient_ids = {p for p in trail.patient_ids if p is not None}
     exam_ids = sorted(trail.exam_ids)
-    if exam_ids:
-        patient_ids |= set(session.scalars(
-            sa.select(EXAMS.c.patient_id).where(EXAMS.c.id.in_(exam_ids[:MAX_LISTED]))))
-    if patient_ids:
-        mrns |= set(session.scalars(
-            sa.select(PATIENTS.c.mrn).where(PATIENTS.c.id.in_(sorted(patient_ids)[:MAX_LISTED]))))
+    unplaced = [e for e in exam_ids[:MAX_LISTED] if e not in trail.exams_placed]
+    if unplaced:
+        mrns |= set(connection.scalars(
+            sa.select(PATIENTS.c.mrn).join(EXAMS, EXAMS.c.patient_id == PATIENTS.c.id)
+            .where(EXAMS.c.id.in_(unplaced))))
+    unnamed = sorted(trail.patient_ids - trail.patients_named)[:MAX_LISTED]
+    if unnamed:
+        mrns |= set(connection.scalars(
+            sa.select(PATIENTS.c.mrn).where(PATIENTS.c.id.in_(unnamed))))
     reason = "; ".join(trail.failures)[:500] or None
     if len(exam_ids) > MAX_LISTED:
         reason = (reason + "; " if reason else "") + f"{len(exam_ids) - MAX_LISTED} more exams"
-    return AuditEvent(
-        recorded_at=now, event_type="SECURITY_ALERT" if trail.denied else trail.event_type,
-        action=trail.action, outcome="FAILURE" if trail.failures else "SUCCESS",
-        reason=reason, user_id=trail.actor.id[:64], role=trail.actor.role.value,
-        client_address=trail.client_address, operation=trail.operation[:200],
-        patient_mrns=sorted(mrns)[:MAX_LISTED], exam_ids=exam_ids[:MAX_LISTED])
+    return {
+        "recorded_at": now,
+        "event_type": "SECURITY_ALERT" if trail.denied else trail.event_type,
+        "action": trail.action, "outcome": "FAILURE" if trail.failures else "SUCCESS",
+        "reason": reason, "user_id": trail.actor.id[:64], "role": trail.actor.role.value,
+        "client_address": trail.client_address, "operation": trail.operation[:200],
+        "patient_mrns": sorted(mrns)[:MAX_LISTED], "exam_ids": exam_ids[:MAX_LISTED],
+    }
 
 
 def search(session: Session, *, user_id: str | None = None, patient_mrn: str | None = None,

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from domain.audit import Trail, current_trail, write_in_transaction
+from domain.audit import Trail, current_trail, write_in_transaction, write_record
 from domain.errors import Conflict
 from domain.events import DomainEvent
 from domain.outbox import write_outbox
@@ -195,6 +195,18 @@ class Database:
         # So does the audit record of the request that ran the command, if one did.
         write_in_transaction(session, trail, uow.now)
         return result, uow.events
+
+    async def write_audit(self, trail: Trail) -> None:
+        """Write an operation's audit record in a transaction of its own (a read, a refusal, a
+        failed command). Raises if it cannot: the caller then fails rather than answer
+        unaudited. One INSERT, no session: this runs after every read of patient data."""
+        if self.sync_engine is not None:
+            with self.sync_engine.begin() as connection:
+                write_record(connection, trail, self.clock())
+            return
+        assert self.async_engine is not None
+        async with self.async_engine.begin() as connection:
+            await connection.run_sync(write_record, trail, self.clock())
 
     def run_sync_command(self, command: Callable[[UnitOfWork], T]) -> T:
         """Run a command synchronously (CLI and seeding on SQLite only)."""

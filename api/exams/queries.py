@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -89,13 +90,13 @@ async def _projected(info: Info, projection: PageProjection, criteria: ExamCrite
                      first: int, position: Keyset | None) -> Prebuilt:
     params = page_parameters(criteria, first=first + 1, after=position)
 
-    def query(session: Session) -> tuple[list[tuple[Any, ...]], int | None]:
-        rows = [tuple(r) for r in session.execute(projection.statement, params)]
-        return rows, None
+    def query(session: Session) -> Sequence[tuple[Any, ...]]:
+        # Core rows fetched at once (no ORM result layer, one fetchall, not a fetch per row).
+        return session.connection().execute(projection.statement, params).all()
 
-    rows, _ = await info.context.db.read(query, bounded=True)
+    rows = await info.context.db.read(query, bounded=True)
     for row in rows[:first]:
-        touch_exam(row[projection.exam_id_at])
+        touch_exam(row[projection.exam_id_at], mrn=row[projection.mrn_at])
     counted: list[int] = []
     if projection.wants_count:
         counted.append(await info.context.db.read(lambda s: count_exams(s, criteria)))
