@@ -278,9 +278,8 @@ def compile_exam_page(connection: SelectedField, shape: tuple[Any, ...], keyset:
     source = Source()
     at_ordered = plan.position(sa.type_coerce(EXAMS.c.ordered_at, sa.String))
     at_id = plan.position(EXAMS.c.id)
-    owner = PATIENTS.alias("audit_patient")  # not the joined patient: it may not be selected
-    at_mrn = plan.position(sa.select(owner.c.mrn).where(owner.c.id == EXAMS.c.patient_id)
-                           .correlate(EXAMS).scalar_subquery().label("audit_mrn"))
+    plan.joins.append(EXAM["patient"])  # every exam has its patient: the audit's MRN
+    at_mrn = plan.position(PATIENTS.c.mrn)
     edge_parts: list[tuple[str, str, Build | None]] = []  # key, what, node builder
     page_parts: list[tuple[str, str]] = []
     for part in flatten(connection.selections, "ExamConnection"):

@@ -3,8 +3,11 @@
     python -m bench.api [--exams 20000] [--seconds 5] [--connections 8] [--database-url URL]
 
 One uvicorn process serves both `/graphql` and `/raw` (one SQL with joins, JSON out); this
-process drives each with the same keep-alive load generator. Last line:
-{"graphql_rps": .., "raw_rps": .., "ratio": ..}
+process drives each with the same keep-alive load generator. Both verify the caller's token
+and write the audit record of the page they read, as every endpoint serving patient data
+must; `/raw_unaudited` (the same without the record) and the GraphQL floor (`{ __typename }`)
+are measured too, to show where the time goes. Last line:
+{"graphql_rps": .., "raw_rps": .., "ratio": .., "raw_unaudited_rps": .., "graphql_floor_rps": ..}
 """
 
 from __future__ import annotations
@@ -60,12 +63,17 @@ def bench_app() -> Any:
     from api.app import create_app
     from api.auth import authenticate
     from api.relay import to_global_id
+    from domain.audit import Trail
+    from domain.lifecycle import Actor
 
     app = create_app()
     db = app.state.db
 
-    def fetch(session: Any) -> bytes:
+    def fetch(session: Any, actor: Actor) -> tuple[bytes, Trail]:
         rows = session.connection().exec_driver_sql(RAW_SQL).all()
+        trail = Trail(actor=actor, client_address="127.0.0.1", operation="raw page",
+                      action="R", exam_ids={r[0] for r in rows}, mrns={r[5] for r in rows},
+                      exams_placed={r[0] for r in rows})
         edges = [
             {
                 "node": {
@@ -82,16 +90,25 @@ def bench_app() -> Any:
             }
             for r in rows
         ]
-        return json.dumps({"data": {"exams": {"edges": edges}}}).encode()
+        return json.dumps({"data": {"exams": {"edges": edges}}}).encode(), trail
 
     settings = app.state.settings
 
-    async def raw(request: Request) -> Response:
-        # Any real endpoint checks who is calling: the same bearer token as GraphQL's.
-        authenticate(request.headers.get("authorization"), settings)
-        return Response(await db.read(fetch, bounded=True), media_type="application/json")
+    def endpoint(audited: bool) -> Any:
+        async def raw(request: Request) -> Response:
+            # Any real endpoint serving patient data checks who is calling (the same bearer
+            # token as GraphQL's) and leaves the audit record of what it read (the same
+            # INSERT); `/raw_unaudited` skips the record, to show what the audit costs.
+            actor = authenticate(request.headers.get("authorization"), settings)
+            body, trail = await db.read(lambda session: fetch(session, actor), bounded=True)
+            if audited:
+                await db.write_audit(trail)
+            return Response(body, media_type="application/json")
 
-    app.router.routes.append(Route("/raw", raw, methods=["POST"]))
+        return raw
+
+    app.router.routes.append(Route("/raw", endpoint(audited=True), methods=["POST"]))
+    app.router.routes.append(Route("/raw_unaudited", endpoint(audited=False), methods=["POST"]))
     return app
 
 
@@ -170,6 +187,8 @@ def main() -> None:
                 "graphql_rps": round(graphql.rps, 1),
                 "raw_rps": round(raw.rps, 1),
                 "ratio": round(graphql.rps / raw.rps, 3) if raw.rps else None,
+                "raw_unaudited_rps": round(results["raw_unaudited"].rps, 1),
+                "graphql_floor_rps": round(results["graphql_floor"].rps, 1),
             }
         )
     )
@@ -195,6 +214,7 @@ async def _measure(port: int, seconds: float, connections: int) -> dict[str, Any
     requests = {
         "graphql": post_request("127.0.0.1", port, "/graphql", body, auth),
         "raw": post_request("127.0.0.1", port, "/raw", b"{}", auth),
+        "raw_unaudited": post_request("127.0.0.1", port, "/raw_unaudited", b"{}", auth),
         # The same GraphQL stack answering a query that reads nothing: its ceiling.
         "graphql_floor": post_request("127.0.0.1", port, "/graphql", floor, auth),
     }

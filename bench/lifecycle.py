@@ -39,12 +39,13 @@ SECTIONS = [
     {"key": "findings", "fields": [{"key": "findings", "value": "Clear lungs."}]},
 ]
 
-def bearer(subject: str, role: Role) -> dict[str, str]:
+def bearer(subject: str, role: Role, sites: list[str] | None = None) -> dict[str, str]:
     """The Authorization header of a development token."""
-    return {"Authorization": f"Bearer {mint(role=role, subject=subject, settings=Settings())}"}
+    token = mint(role=role, subject=subject, settings=Settings(), sites=sites)
+    return {"Authorization": f"Bearer {token}"}
 
 
-TECH = bearer("tech.bench", Role.TECHNOLOGIST)
+TECH = bearer("tech.bench", Role.TECHNOLOGIST, sites=["MAIN", "NORTH"])  # works at both
 DESK = bearer("desk.bench", Role.SCHEDULER)
 SUPERVISOR = bearer("sup.bench", Role.SUPERVISOR)
 READER_H = bearer(READER, Role.RADIOLOGIST)

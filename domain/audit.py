@@ -121,7 +121,12 @@ def touch_exam_of(trail: Trail, exam_id: int | None, patient_id: int) -> None:
 
 def write_record(connection: sa.Connection, trail: Trail, now: datetime) -> None:
     """Insert the operation's record (one Core INSERT; MRNs looked up only where unknown)."""
-    connection.execute(_INSERT, record_values(connection, trail, now))
+    write_records(connection, [(trail, now)])
+
+
+def write_records(connection: sa.Connection, trails: list[tuple[Trail, datetime]]) -> None:
+    """Insert the records of several operations with one statement."""
+    connection.execute(_INSERT, [record_values(connection, trail, at) for trail, at in trails])
 
 
 def record_values(connection: sa.Connection, trail: Trail, now: datetime) -> dict[str, object]:

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from domain.audit import Trail, current_trail, write_in_transaction, write_record
+from domain.audit import Trail, current_trail, write_in_transaction, write_records
 from domain.errors import Conflict
 from domain.events import DomainEvent
 from domain.outbox import write_outbox
@@ -44,6 +44,7 @@ from domain.types import utcnow
 
 T = TypeVar("T")
 EventListener = Callable[[Sequence[DomainEvent]], None]
+_AuditEntry = tuple[Trail, datetime, "asyncio.Future[None]"]
 
 
 class UnitOfWork:
@@ -95,6 +96,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL + NORMAL is durable across application crashes; only a power loss may lose the last
     # commits, the usual trade-off for an embedded deployment.
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Every write (each read's audit record among them) makes the other connections drop
+    # their page caches; memory-mapped pages are re-read from memory instead of by read(2).
+    cursor.execute("PRAGMA mmap_size=268435456")
     cursor.close()
 
 
@@ -106,6 +110,8 @@ class Database:
         self.url = normalise_url(url)
         self.clock = clock
         self._listeners: list[EventListener] = []
+        self._audit_queue: list[_AuditEntry] = []
+        self._audit_writer: asyncio.Task[None] | None = None
         self.sync_engine: sa.Engine | None = None
         self.async_engine: AsyncEngine | None = None
         if self.is_sqlite:
@@ -158,6 +164,17 @@ class Database:
         async with self._async_sessions() as session:
             return await session.run_sync(query)
 
+    async def fetch(self, statement: sa.Executable, params: dict[str, Any]
+                    ) -> Sequence[sa.Row[Any]]:
+        """All rows of one bounded Core statement, on a pooled connection without a session
+        (the leanest read: a page of at most 100 rows, on SQLite right on the loop thread)."""
+        if self.sync_engine is not None:
+            with self.sync_engine.connect() as connection:
+                return connection.execute(statement, params).all()
+        assert self.async_engine is not None
+        async with self.async_engine.connect() as connection:
+            return (await connection.execute(statement, params)).all()
+
     def _read_sync(self, query: Callable[[Session], T]) -> T:
         with self._sessions() as session:
             return query(session)
@@ -197,16 +214,56 @@ class Database:
         return result, uow.events
 
     async def write_audit(self, trail: Trail) -> None:
-        """Write an operation's audit record in a transaction of its own (a read, a refusal, a
-        failed command). Raises if it cannot: the caller then fails rather than answer
-        unaudited. One INSERT, no session: this runs after every read of patient data."""
+        """Write an operation's audit record (a read, a refusal, a failed command) and return
+        once it is committed. Raises if it cannot: the caller then fails rather than answer
+        unaudited.
+
+        Group commit: records that arrive while a batch is being written go into the next
+        one, a single transaction and INSERT for all of them. Every read of patient data
+        writes a record, and one transaction per record was the largest single cost of a
+        read (measured on SQLite under 8 concurrent callers: 370 µs of a 1.1 ms request;
+        each commit rewrote whole WAL pages for a row of 300 bytes).
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._audit_queue.append((trail, self.clock(), future))
+        if self._audit_writer is None or self._audit_writer.done():
+            self._audit_writer = asyncio.create_task(self._write_audit_batches())
+        await future
+
+    async def _write_audit_batches(self) -> None:
+        while self._audit_queue:
+            batch, self._audit_queue = self._audit_queue, []
+            error = await self._attempt_audit_batch(batch)
+            outcomes = [(entry, error) for entry in batch]
+            if error is not None and len(batch) > 1:
+                # One bad record must not fail the other requests: write each alone.
+                outcomes = [(entry, await self._attempt_audit_batch([entry])) for entry in batch]
+            for (_, _, future), failure in outcomes:
+                if future.done():
+                    continue
+                if failure is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(failure)
+
+    async def _attempt_audit_batch(self, batch: list[_AuditEntry]) -> Exception | None:
+        try:
+            await self._write_audit_batch(batch)
+        except Exception as exc:
+            return exc
+        return None
+
+    async def _write_audit_batch(self, batch: list[_AuditEntry]) -> None:
+        def write(connection: sa.Connection) -> None:
+            write_records(connection, [(trail, at) for trail, at, _ in batch])
+
         if self.sync_engine is not None:
             with self.sync_engine.begin() as connection:
-                write_record(connection, trail, self.clock())
+                write(connection)
             return
         assert self.async_engine is not None
-        async with self.async_engine.begin() as connection:
-            await connection.run_sync(write_record, trail, self.clock())
+        async with self.async_engine.begin() as async_connection:
+            await async_connection.run_sync(write)
 
     def run_sync_command(self, command: Callable[[UnitOfWork], T]) -> T:
         """Run a command synchronously (CLI and seeding on SQLite only)."""
@@ -218,7 +275,9 @@ class Database:
         return result
 
     async def dispose(self) -> None:
-        """Close every connection and worker thread."""
+        """Close every connection and worker thread (after the audit records in flight)."""
+        if self._audit_writer is not None and not self._audit_writer.done():
+            await self._audit_writer
         if self.sync_engine is not None:
             self._readers.shutdown(wait=True)
             self.sync_engine.dispose()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 import strawberry
-from sqlalchemy.orm import Session
 
 from api.catalog.types import ModalityResource, Procedure, Site
 from api.context import Info
@@ -90,11 +88,7 @@ async def _projected(info: Info, projection: PageProjection, criteria: ExamCrite
                      first: int, position: Keyset | None) -> Prebuilt:
     params = page_parameters(criteria, first=first + 1, after=position)
 
-    def query(session: Session) -> Sequence[tuple[Any, ...]]:
-        # Core rows fetched at once (no ORM result layer, one fetchall, not a fetch per row).
-        return session.connection().execute(projection.statement, params).all()
-
-    rows = await info.context.db.read(query, bounded=True)
+    rows = await info.context.db.fetch(projection.statement, params)
     for row in rows[:first]:
         touch_exam(row[projection.exam_id_at], mrn=row[projection.mrn_at])
     counted: list[int] = []
