@@ -12,7 +12,7 @@ from api.errors import Error, attempt
 from api.exams.types import Exam
 from api.relay import decode_id
 from domain import models as m
-from domain.access import visible_exam_ids
+from domain.access import load_visible_exam
 from domain.db import UnitOfWork
 from domain.errors import NotFound
 from domain.lifecycle import Actor
@@ -34,12 +34,14 @@ async def exam_step(
         actor = info.context.actor
 
         def transaction(uow: UnitOfWork) -> tuple[R, m.Exam]:
-            if not visible_exam_ids(uow.session, actor, [pk]):
+            found = load_visible_exam(uow.session, actor, pk)
+            if found is None:
                 # Not theirs: the same answer as for an exam that does not exist.
                 raise NotFound("exam", pk, field="exam_id")
+            exam, procedure, mrn = found
+            uow.hold(exam, procedure)  # the command's (and outbox's) lookups find them
+            uow.name_patient(exam.patient_id, mrn)
             result = command(uow, actor, pk)
-            exam = uow.session.get(m.Exam, pk)
-            assert exam is not None
             return result, exam
 
         result, row = await info.context.db.run(transaction)

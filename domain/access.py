@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,10 +26,11 @@ from sqlalchemy.orm import Session
 
 from domain.enums import Role
 from domain.lifecycle import Actor
-from domain.models import Exam, Patient, Radiologist, Read, Referrer, Site
+from domain.models import Exam, Patient, Procedure, Radiologist, Read, Referrer, Site
 
 EXAMS: sa.Table = Exam.__table__  # type: ignore[attr-defined]
 PATIENTS: sa.Table = Patient.__table__  # type: ignore[attr-defined]
+PROCEDURES: sa.Table = Procedure.__table__  # type: ignore[attr-defined]
 READS: sa.Table = Read.__table__  # type: ignore[attr-defined]
 RADIOLOGISTS: sa.Table = Radiologist.__table__  # type: ignore[attr-defined]
 REFERRERS: sa.Table = Referrer.__table__  # type: ignore[attr-defined]
@@ -113,6 +115,32 @@ def visible_exam_ids(session: Session, actor: Actor, exam_ids: list[int]) -> set
     if clause is not None:
         query = query.where(clause)
     return set(session.scalars(query, scope.parameters()))
+
+
+def load_visible_exam(session: Session, actor: Actor, exam_id: int
+                      ) -> tuple[Exam, Procedure, str] | None:
+    """The exam and its procedure (loaded into the session for the command that follows) and
+    its patient's MRN (for the audit record), if the actor may see the exam.
+
+    One statement: the access check is the load, and the command's own lookups (and the
+    outbox's) then find the exam and procedure in the session, as long as the caller holds
+    on to them (the session keeps only weak references).
+    """
+    scope = scope_of(actor)
+    query = _exam_for_command(None if scope.unbounded else scope.kind)
+    row = session.execute(query, {**scope.parameters(), "exam_id": exam_id}).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+@cache
+def _exam_for_command(kind: ScopeKind | None) -> sa.Select[Any]:
+    """The statement of `load_visible_exam` for a scope kind, built once."""
+    query = (sa.select(Exam, Procedure, PATIENTS.c.mrn)
+             .join(Procedure, PROCEDURES.c.id == EXAMS.c.procedure_id)
+             .join(PATIENTS, PATIENTS.c.id == EXAMS.c.patient_id)
+             .where(EXAMS.c.id == sa.bindparam("exam_id", type_=sa.Integer())))
+    clause = None if kind is None else exam_clause(kind)
+    return query if clause is None else query.where(clause)
 
 
 def visible_patient_ids(session: Session, actor: Actor, patient_ids: list[int]) -> set[int]:

@@ -97,10 +97,16 @@ def note_failure(reason: str, *, denied: bool = False) -> None:
         trail.denied = trail.denied or denied
 
 
-def write_in_transaction(session: Session, trail: Trail | None, now: datetime) -> None:
-    """Write a command's record in its own transaction, with everything the session loaded."""
+def write_in_transaction(session: Session, trail: Trail | None, now: datetime,
+                         named: dict[int, str] | None = None) -> None:
+    """Write a command's record in its own transaction, with everything the session loaded
+    (`named`: patients whose MRN the command already knows)."""
     if trail is None or trail.written:
         return
+    for patient_id, mrn in (named or {}).items():
+        trail.patient_ids.add(patient_id)
+        trail.mrns.add(mrn)
+        trail.patients_named.add(patient_id)
     for instance in list(session.identity_map.values()):
         if isinstance(instance, Exam):
             touch_exam_of(trail, instance.id, instance.patient_id)

@@ -56,6 +56,18 @@ class UnitOfWork:
         self.events: list[DomainEvent] = []
         # The exam this command changes, so a lost optimistic-lock race can name it.
         self.exam_id: int | None = None
+        # Patients whose MRN the command already read (its audit record needs no lookup).
+        self.patient_mrns: dict[int, str] = {}
+        self._held: list[object] = []
+
+    def hold(self, *rows: object) -> None:
+        """Keep rows loaded for this command alive until it commits (the session's identity
+        map holds only weak references; a later lookup by key then needs no statement)."""
+        self._held.extend(rows)
+
+    def name_patient(self, patient_id: int, mrn: str) -> None:
+        """Note a patient's MRN, read along with something else, for the audit record."""
+        self.patient_mrns[patient_id] = mrn
 
     def add(self, instance: object) -> None:
         """Stage a new row."""
@@ -210,7 +222,7 @@ class Database:
         # change they describe, or rolled back with it (published later by api/live's relay).
         write_outbox(session, uow.events)
         # So does the audit record of the request that ran the command, if one did.
-        write_in_transaction(session, trail, uow.now)
+        write_in_transaction(session, trail, uow.now, uow.patient_mrns)
         return result, uow.events
 
     async def write_audit(self, trail: Trail) -> None:

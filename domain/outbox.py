@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from domain import events as ev
 from domain.models.catalog import Procedure
@@ -81,13 +82,20 @@ def outbox_rows(session: Session, events: Sequence[ev.DomainEvent]) -> list[dict
     exam_ids = {e.exam_id for e in events
                 if topic_of(e) in (EXAM_STATUS, CRITICAL_RESULT) and hasattr(e, "exam_id")}
     where: dict[int, tuple[int, str]] = {}
-    if exam_ids:  # one statement for the site and modality of every exam the command touched
+    for exam_id in list(exam_ids):  # the command has usually loaded the exam and procedure
+        exam = session.identity_map.get(identity_key(Exam, exam_id))
+        procedure = None if not isinstance(exam, Exam) else session.identity_map.get(
+            identity_key(Procedure, exam.procedure_id))
+        if isinstance(exam, Exam) and isinstance(procedure, Procedure):
+            where[exam_id] = (exam.site_id, str(procedure.modality.value))
+            exam_ids.discard(exam_id)
+    if exam_ids:  # one statement for the site and modality of the other exams
         found = session.execute(
             sa.select(Exam.id, Exam.site_id, Procedure.modality)  # type: ignore[call-overload]
             .join(Procedure, Procedure.id == Exam.procedure_id)
             .where(Exam.id.in_(exam_ids))  # type: ignore[union-attr]
         )
-        where = {row[0]: (row[1], str(row[2].value)) for row in found}
+        where |= {row[0]: (row[1], str(row[2].value)) for row in found}
     rows = []
     for event in events:
         exam_id = getattr(event, "exam_id", None)
@@ -108,6 +116,11 @@ def outbox_rows(session: Session, events: Sequence[ev.DomainEvent]) -> list[dict
     return rows
 
 
+# Core, built once: the ORM's bulk insert costs more than the rows (and splits them by which
+# values are None).
+_INSERT = sa.insert(OutboxEvent.__table__)  # type: ignore[attr-defined]
+
+
 def write_outbox(session: Session, events: Sequence[ev.DomainEvent]) -> None:
     """Insert the events' outbox rows in this transaction (under the ordering lock)."""
     if not events:
@@ -115,4 +128,4 @@ def write_outbox(session: Session, events: Sequence[ev.DomainEvent]) -> None:
     rows = outbox_rows(session, events)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(OUTBOX_LOCK_KEY)))
-    session.execute(sa.insert(OutboxEvent), rows)
+    session.execute(_INSERT, rows)
