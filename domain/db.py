@@ -128,8 +128,12 @@ class Database:
         self.async_engine: AsyncEngine | None = None
         if self.is_sqlite:
             ensure_sqlite_folder(self.url)
+            # LIFO: commands run one at a time on the loop thread, so the connection they get
+            # is the one the last command used, whose page cache its own commits kept valid
+            # (another connection's commit makes SQLite drop a connection's cache).
             self.sync_engine = sa.create_engine(
-                self.url, echo=echo, connect_args={"check_same_thread": False}
+                self.url, echo=echo, connect_args={"check_same_thread": False},
+                pool_use_lifo=True,
             )
             sa_event.listen(self.sync_engine, "connect", _sqlite_pragmas)
             self._sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
