@@ -247,6 +247,7 @@ class Database:
         await future
 
     async def _write_audit_batches(self) -> None:
+        await asyncio.sleep(0)  # one turn of the loop: requests about to finish join the batch
         while self._audit_queue:
             batch, self._audit_queue = self._audit_queue, []
             error = await self._attempt_audit_batch(batch)
