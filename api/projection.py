@@ -180,10 +180,16 @@ class Plan:
 
     columns: list[Any] = field(default_factory=list)
     joins: list[Relation] = field(default_factory=list)
+    positions: dict[tuple[int, bool], int] = field(default_factory=dict)
 
-    def position(self, column: Any) -> int:
-        self.columns.append(column)
-        return len(self.columns) - 1
+    def position(self, column: Any, *, raw: bool = False) -> int:
+        """Where a column (read raw: without SQLAlchemy's result processing) sits in each row;
+        a column asked for twice is selected once."""
+        key = (id(column), raw)  # table columns: they live as long as the process
+        if key not in self.positions:
+            self.positions[key] = len(self.columns)
+            self.columns.append(sa.type_coerce(column, sa.String) if raw else column)
+        return self.positions[key]
 
 
 Build = Callable[[tuple[Any, ...]], Any]
@@ -235,7 +241,7 @@ def _compile_field(plan: Plan, spec: Any, selected: SelectedField, source: Sourc
     if isinstance(spec, Column):
         if selected.selections:
             raise Decline("selection on a leaf")
-        at = plan.position(sa.type_coerce(spec.column, sa.String) if spec.raw else spec.column)
+        at = plan.position(spec.column, raw=spec.raw)
         if spec.serialize is None:
             return f"row[{at}]"
         return f"{source.helper(spec.serialize)}(row[{at}])"
@@ -276,7 +282,7 @@ def compile_exam_page(connection: SelectedField, shape: tuple[Any, ...], keyset:
     """Compile an `exams` selection (or Decline) into one statement and a response builder."""
     plan = Plan()
     source = Source()
-    at_ordered = plan.position(sa.type_coerce(EXAMS.c.ordered_at, sa.String))
+    at_ordered = plan.position(EXAMS.c.ordered_at, raw=True)
     at_id = plan.position(EXAMS.c.id)
     plan.joins.append(EXAM["patient"])  # every exam has its patient: the audit's MRN
     at_mrn = plan.position(PATIENTS.c.mrn)
