@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from api.live.events import LiveEvent
 from domain.db import Database, UnitOfWork
-from domain.models.outbox import OutboxEvent
+from domain.models.outbox import OutboxEvent, OutboxPruned
 
 
 async def events_after(db: Database, after: int, *, topic: str | None = None,
@@ -58,12 +58,29 @@ async def lag_after(db: Database, published_through: int) -> Lag:
 
 
 async def prune(db: Database, *, before: datetime, through: int) -> int:
-    """Delete published events older than `before`; how many went."""
+    """Delete published events older than `before`; how many went. The newest id pruned is
+    recorded with them (`OutboxPruned`): resuming from before it would leave a gap."""
 
     def command(uow: UnitOfWork) -> int:
-        result = uow.session.execute(
-            sa.delete(OutboxEvent).where(col(OutboxEvent.occurred_at) < before,
-                                         col(OutboxEvent.id) <= through))
+        doomed = (col(OutboxEvent.occurred_at) < before, col(OutboxEvent.id) <= through)
+        newest = uow.session.scalar(sa.select(sa.func.max(OutboxEvent.id)).where(*doomed))
+        if newest is None:
+            return 0
+        result = uow.session.execute(sa.delete(OutboxEvent).where(*doomed))
+        mark = uow.session.get(OutboxPruned, 1, with_for_update=True)
+        if mark is None:
+            uow.add(OutboxPruned(id=1, through=newest, pruned_at=uow.now))
+        elif mark.through < newest:
+            mark.through, mark.pruned_at = newest, uow.now
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     return await db.run(command)
+
+
+async def pruned_through(db: Database) -> int:
+    """The newest event id pruning has taken (0: none yet)."""
+
+    def query(session: Session) -> int:
+        return int(session.scalar(sa.select(OutboxPruned.through)) or 0)
+
+    return await db.read(query, bounded=True)

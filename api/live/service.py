@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
+from graphql import GraphQLError
+
 from api.live.broker import Broker, InProcessBroker, RedisStreamBroker
 from api.live.events import LiveEvent
 from api.live.hub import Hub
-from api.live.outbox import events_after, last_event_id
+from api.live.outbox import events_after, last_event_id, pruned_through
 from api.live.relay import Relay
 from domain.db import Database
 from domain.settings import Settings
@@ -21,8 +23,25 @@ REPLAY_PAGE = 500
 QUEUE_LIMIT = 10_000
 
 
-class SubscriberTooSlow(Exception):
+class SubscriberTooSlow(GraphQLError):
     """A subscription fell too far behind the live stream; resume it with `after`."""
+
+    def __init__(self, fell_behind_at: int, resume_after: int) -> None:
+        super().__init__(f"fell behind at event {fell_behind_at}; resubscribe with after: "
+                         f"{resume_after}",
+                         extensions={"code": "SUBSCRIBER_TOO_SLOW",
+                                     "resumeAfter": resume_after})
+
+
+class ResumeTooOld(GraphQLError):
+    """A subscription asked to resume from before what the outbox still holds."""
+
+    def __init__(self, after: int, pruned_through: int, retention_hours: float) -> None:
+        super().__init__(f"cannot resume after event {after}: events up to {pruned_through} "
+                         f"were pruned (kept {retention_hours:g} h); read the current state "
+                         f"again, then subscribe without `after`",
+                         extensions={"code": "RESUME_TOO_OLD",
+                                     "prunedThrough": pruned_through})
 
 
 def broker_for(settings: Settings) -> Broker:
@@ -81,6 +100,11 @@ class Live:
             if after is not None:
                 while True:
                     page = await events_after(self.db, last, topic=topic, limit=REPLAY_PAGE)
+                    # Read after the page: pruning that ran before or during the read and
+                    # took anything past `last` may have left a gap in it.
+                    pruned = await pruned_through(self.db)
+                    if last < pruned:
+                        raise ResumeTooOld(last, pruned, self.settings.outbox_retention_hours)
                     for event in page:
                         last = event.id
                         if match(event):
@@ -90,8 +114,7 @@ class Live:
             while True:
                 event = await queue.get()
                 if overflowed:
-                    raise SubscriberTooSlow(f"fell behind at event {overflowed[0]}; "
-                                            f"resubscribe with after: {last}")
+                    raise SubscriberTooSlow(overflowed[0], last)
                 if event.id <= last:
                     continue
                 last = event.id

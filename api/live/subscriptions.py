@@ -28,7 +28,8 @@ from domain.enums import Role
 T = TypeVar("T")
 After = Annotated[int | None, strawberry.argument(description=(
     "Resume: first replay the events after this eventId (within the outbox retention), "
-    "then continue live, with nothing missed and nothing twice."))]
+    "then continue live, with nothing missed and nothing twice. From before what the outbox "
+    "still holds, the subscription ends with the error RESUME_TOO_OLD."))]
 
 def _live(info: Info) -> tuple[LiveContext, Live]:
     context = info.context

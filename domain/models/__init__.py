@@ -14,7 +14,7 @@ from domain.models.catalog import (
     TurnaroundTarget,
 )
 from domain.models.exam import Exam, ExamStatusChange
-from domain.models.outbox import OutboxEvent
+from domain.models.outbox import OutboxEvent, OutboxPruned
 from domain.models.people import (
     Patient,
     Radiologist,
@@ -50,6 +50,7 @@ __all__ = [
     "Notification",
     "OpeningHours",
     "OutboxEvent",
+    "OutboxPruned",
     "Patient",
     "PrepProtocol",
     "PrepProtocolItem",

@@ -34,3 +34,14 @@ class OutboxEvent(SQLModel, table=True):
     status: str | None = text(32, nullable=True)
     radiologist_ids: list[int] = document()
     payload: dict[str, Any] = document()
+
+
+class OutboxPruned(SQLModel, table=True):
+    """How far pruning has gone (one row): events with ids up to `through` may be gone, so a
+    subscription resuming from before it cannot be replayed without a gap and is refused."""
+
+    __tablename__ = "event_outbox_pruned"
+
+    id: int = Field(default=1, primary_key=True)
+    through: int
+    pruned_at: datetime = when()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
+from api.live.outbox import prune, pruned_through
 from api.relay import to_global_id
 from domain.db import Database, UnitOfWork
 from domain.enums import ExamStatus, Role
@@ -120,3 +123,29 @@ async def test_the_filter_selects_by_site_and_status(db: Database, server: Serve
         got = [(await client.next("1"))["examStatusChanged"] for _ in range(2)]
     assert [e["exam"]["accessionNumber"] for e in got] == [north.accession_number,
                                                            again.accession_number]
+
+
+async def test_resuming_from_before_pruned_events_is_refused_not_served_with_a_gap(
+        db: Database, server: Server) -> None:
+    await factories.reference(db)
+    start = max(await outbox_ids(db))
+    for _ in range(3):
+        await factories.order(db)
+    ids = await outbox_ids(db)
+    cut = ids[-2]
+    gone = await prune(db, before=db.clock() + timedelta(days=1), through=cut)
+    assert gone == len([i for i in ids if i <= cut])
+    assert await pruned_through(db) == cut
+    await prune(db, before=db.clock() + timedelta(days=1), through=start)  # never lowers it
+    assert await pruned_through(db) == cut
+    async with subscriber(server) as client:
+        await client.subscribe("old", EXAM_STATUS, {"after": start})
+        message = await client.receive()  # an execution error: `next` with it, then complete
+        assert message["type"] == "next" and message["id"] == "old", message
+        [error] = message["payload"]["errors"]
+        assert error["extensions"] == {"code": "RESUME_TOO_OLD", "prunedThrough": cut}
+        assert f"after event {start}" in error["message"]
+        assert await client.receive() == {"id": "old", "type": "complete"}
+        await client.subscribe("edge", EXAM_STATUS, {"after": cut})  # nothing missing here
+        replayed = (await client.next("edge"))["examStatusChanged"]
+    assert replayed["eventId"] == ids[-1]
