@@ -96,7 +96,9 @@ class Live:
         # ways, and the id check below drops the second copy; none can fall in between.
         stop = self.hub.listen(topic, deliver)
         try:
-            last = after if after is not None else 0
+            # Without `after`, the stream starts at what the hub has delivered so far: that is
+            # where a subscriber cut off before its first event would resume.
+            last = after if after is not None else self.hub.last_id
             if after is not None:
                 while True:
                     page = await events_after(self.db, last, topic=topic, limit=REPLAY_PAGE)

@@ -26,14 +26,15 @@ async def test_a_subscriber_past_the_queue_limit_gets_subscriber_too_slow(
     monkeypatch.setattr(service, "QUEUE_LIMIT", 2)
     db = Database(f"sqlite:///{tmp_path / 'live.db'}")
     live = Live(db, Settings())
+    live.hub.last_id = 10  # what the hub had delivered before this subscriber came
     stream = live.events("exam_status", lambda _: True)
     first = asyncio.ensure_future(anext(stream))
     await asyncio.sleep(0)  # the stream listens and waits for its first event
-    live.hub.publish([event(n) for n in (1, 2, 3, 4)])  # two fit in its queue, two do not
+    live.hub.publish([event(n) for n in (11, 12, 13, 14)])  # two fit in its queue, two do not
     with pytest.raises(SubscriberTooSlow) as refused:
         await first
-    assert refused.value.extensions == {"code": "SUBSCRIBER_TOO_SLOW", "resumeAfter": 0}
-    assert "fell behind at event 3" in refused.value.message
+    assert refused.value.extensions == {"code": "SUBSCRIBER_TOO_SLOW", "resumeAfter": 10}
+    assert "fell behind at event 13" in refused.value.message
     assert live.hub.listener_count() == 0  # the stream let go of the hub
     await stream.aclose()
     await db.dispose()
