@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -140,22 +141,30 @@ class Api:
 
 
 @asynccontextmanager
-async def serve(db: Database, *, balancer: bool) -> AsyncIterator[Api]:
-    """The app served by uvicorn on a free loopback port, in this test's event loop."""
-    settings = Settings(database_url=str(db.url), RADFLOW_BALANCER=balancer)
-    app = create_app(settings, db=db)
+async def on_loopback(app: Any) -> AsyncIterator[int]:
+    """`app` served by uvicorn on a free loopback port (yielded), in this test's event loop."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    port = int(sock.getsockname()[1])
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # noqa: ASYNC110  (uvicorn offers no event for this)
         await asyncio.sleep(0.005)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@asynccontextmanager
+async def serve(db: Database, *, balancer: bool) -> AsyncIterator[Api]:
+    """The app served by uvicorn on a free loopback port, in this test's event loop."""
+    settings = Settings(database_url=str(db.url), RADFLOW_BALANCER=balancer)
+    async with on_loopback(create_app(settings, db=db)) as port, \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         yield Api(client, db)
-    server.should_exit = True
-    await task
-    sock.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,13 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
 from api.app import create_app
 from domain.db import Database
 from domain.settings import Settings
-from tests.conftest import need_service, token_for
+from tests.conftest import need_service, on_loopback, token_for
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 PROTOCOL = "graphql-transport-ws"
@@ -65,20 +63,9 @@ async def serve_live(db: Database, **settings: Any) -> AsyncIterator[Server]:
     config = {"database_url": str(db.url), "RADFLOW_BALANCER": False,
               "RADFLOW_OUTBOX_POLL": 0.2, **settings}
     app = create_app(Settings(**config), db=db)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110  (uvicorn offers no event for this)
-        await asyncio.sleep(0.005)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield Server(port, client, app)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with on_loopback(app) as port, \
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        yield Server(port, client, app)
 
 
 class Subscriber:
