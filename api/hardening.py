@@ -30,7 +30,6 @@ from api.auth import AuthenticationFailed, authenticate
 from domain.settings import Settings
 
 log = logging.getLogger("radflow.errors")
-KNOWN_TOKENS = 10_000  # tokens whose rate limit key is remembered (then forgotten at once)
 
 
 class Hardening:
@@ -48,10 +47,6 @@ class Hardening:
         self.rate: RateLimitItem | None = (parse(settings.rate_limit) if settings.rate_limit
                                            else None)
         self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
-        # Verifying a token costs ~140 us; a caller sends the same one for hours, so its rate
-        # limit key is remembered for a minute. Only the bucket comes from here: the request
-        # itself is still verified (and refused once the token expires) by the GraphQL view.
-        self._keys: dict[str, tuple[str, float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -91,20 +86,14 @@ class Hardening:
         """The rate limit key: the token's person when it verifies, else the client address."""
         authorization = headers.get("authorization")
         if authorization:
-            now = time.monotonic()
-            known = self._keys.get(authorization)
-            if known is not None and known[1] > now:
-                return known[0]
+            # Verified tokens are remembered until they expire (api/auth.py): this costs a
+            # lookup, and the GraphQL view's own check then costs another.
             try:
                 actor = authenticate(authorization, self.settings)
             except AuthenticationFailed:
                 pass  # refused with 401 further in; counted against its address meanwhile
             else:
-                if len(self._keys) >= KNOWN_TOKENS:
-                    self._keys.clear()
-                key = f"user:{actor.role.value}:{actor.id}"
-                self._keys[authorization] = (key, now + 60)
-                return key
+                return f"user:{actor.role.value}:{actor.id}"
         client = scope.get("client")
         return f"address:{client[0] if client else 'unknown'}"
 

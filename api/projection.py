@@ -21,16 +21,8 @@ import sqlalchemy as sa
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from api.relay import to_global_id
-from domain.queries import (
-    EXAMS,
-    PATIENTS,
-    PROCEDURES,
-    REFERRERS,
-    REPORTS,
-    SITES,
-    paged,
-    where_matching,
-)
+from domain.queries import paged, where_matching
+from domain.tables import EXAMS, PATIENTS, PROCEDURES, REFERRERS, REPORTS, SITES
 
 
 @dataclass(frozen=True)
@@ -262,7 +254,8 @@ def _compile_field(plan: Plan, spec: Any, selected: SelectedField, source: Sourc
 
 
 def encode_cursor(ordered_at: str, exam_id: int) -> str:
-    """The keyset cursor of an exam (as the standard path encodes it), from the ISO time."""
+    """The opaque keyset cursor of an exam, from its ISO `ordered_at` and id (decoded by
+    api.exams.queries.decode_cursor)."""
     return base64.urlsafe_b64encode(f"{ordered_at}|{exam_id}".encode()).decode()
 
 

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import os
 import socket
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -96,7 +97,7 @@ def current_leader(session: Session) -> BalancerLeadership | None:
     return session.get(BalancerLeadership, 1)
 
 
-class Leadership:
+class Leadership(ABC):
     """Whether this replica runs the balancer now, and under which epoch."""
 
     def __init__(self, replica: str) -> None:
@@ -131,13 +132,13 @@ class Leadership:
                         self.replica, epoch)
             self._epoch = None
 
+    @abstractmethod
     async def start(self) -> None:
         """Begin leading or campaigning (from the running event loop)."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def stop(self) -> None:
         """Stop leading and release leadership."""
-        raise NotImplementedError
 
     @contextlib.asynccontextmanager
     async def lead_once(self) -> AsyncIterator[int]:

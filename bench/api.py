@@ -71,9 +71,9 @@ def bench_app() -> Any:
 
     def fetch(session: Any, actor: Actor) -> tuple[bytes, Trail]:
         rows = session.connection().exec_driver_sql(RAW_SQL).all()
-        trail = Trail(actor=actor, client_address="127.0.0.1", operation="raw page",
-                      action="R", exam_ids={r[0] for r in rows}, mrns={r[5] for r in rows},
-                      exams_placed={r[0] for r in rows})
+        trail = Trail(actor=actor, client_address="127.0.0.1", operation="raw page", action="R")
+        for r in rows:
+            trail.note_exam(r[0], mrn=r[5])
         edges = [
             {
                 "node": {

@@ -26,15 +26,8 @@ from sqlalchemy.orm import Session
 
 from domain.enums import Role
 from domain.lifecycle import Actor
-from domain.models import Exam, Patient, Procedure, Radiologist, Read, Referrer, Site
-
-EXAMS: sa.Table = Exam.__table__  # type: ignore[attr-defined]
-PATIENTS: sa.Table = Patient.__table__  # type: ignore[attr-defined]
-PROCEDURES: sa.Table = Procedure.__table__  # type: ignore[attr-defined]
-READS: sa.Table = Read.__table__  # type: ignore[attr-defined]
-RADIOLOGISTS: sa.Table = Radiologist.__table__  # type: ignore[attr-defined]
-REFERRERS: sa.Table = Referrer.__table__  # type: ignore[attr-defined]
-SITES: sa.Table = Site.__table__  # type: ignore[attr-defined]
+from domain.models import Exam, Procedure
+from domain.tables import EXAMS, PATIENTS, PROCEDURES, RADIOLOGISTS, READS, REFERRERS, SITES
 
 
 class ScopeKind(StrEnum):

@@ -21,10 +21,8 @@ from sqlalchemy.orm import Session
 
 from domain.lifecycle import Actor
 from domain.models import AuditEvent, Exam, Patient
+from domain.tables import AUDIT_EVENTS, EXAMS, PATIENTS
 
-EXAMS: sa.Table = Exam.__table__  # type: ignore[attr-defined]
-PATIENTS: sa.Table = Patient.__table__  # type: ignore[attr-defined]
-AUDIT_EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
 _INSERT = sa.insert(AUDIT_EVENTS)  # one statement object: compiled once, then cached
 MAX_LISTED = 500  # ids listed per record; a bigger read notes how many more there were
 
@@ -50,6 +48,28 @@ class Trail:
     written: bool = False  # a command already wrote the record in its transaction
     always: bool = False  # audit even when no patient data was touched (mutations, audit log)
 
+    def note_exam(self, exam_id: int | None, *, patient_id: int | None = None,
+                  mrn: str | None = None) -> None:
+        """An exam the operation touched, and whose it is when known (no lookup then)."""
+        if exam_id is None:
+            return
+        self.exam_ids.add(exam_id)
+        if mrn:
+            self.mrns.add(mrn)
+            self.exams_placed.add(exam_id)
+        elif patient_id is not None:
+            self.patient_ids.add(patient_id)
+            self.exams_placed.add(exam_id)
+
+    def note_patient(self, patient_id: int | None, mrn: str | None = None) -> None:
+        """A patient the operation touched, by id, MRN or both (both: no lookup then)."""
+        if patient_id is not None:
+            self.patient_ids.add(patient_id)
+        if mrn:
+            self.mrns.add(mrn)
+            if patient_id is not None:
+                self.patients_named.add(patient_id)
+
     def touched(self) -> bool:
         return bool(self.exam_ids or self.patient_ids or self.mrns)
 
@@ -66,27 +86,15 @@ def touch_exam(exam_id: int | None, *, patient_id: int | None = None,
                mrn: str | None = None) -> None:
     """Note that the current operation read or changed this exam (and whose it is, if known)."""
     trail = current_trail.get()
-    if trail is None or exam_id is None:
-        return
-    trail.exam_ids.add(exam_id)
-    if mrn:
-        trail.mrns.add(mrn)
-        trail.exams_placed.add(exam_id)
-    elif patient_id is not None:
-        trail.patient_ids.add(patient_id)
-        trail.exams_placed.add(exam_id)
+    if trail is not None:
+        trail.note_exam(exam_id, patient_id=patient_id, mrn=mrn)
 
 
 def touch_patient(patient_id: int | None, mrn: str | None = None) -> None:
     """Note that the current operation read or changed this patient's record."""
     trail = current_trail.get()
     if trail is not None:
-        if patient_id is not None:
-            trail.patient_ids.add(patient_id)
-        if mrn:
-            trail.mrns.add(mrn)
-            if patient_id is not None:
-                trail.patients_named.add(patient_id)
+        trail.note_patient(patient_id, mrn)
 
 
 def note_failure(reason: str, *, denied: bool = False) -> None:
@@ -104,30 +112,14 @@ def write_in_transaction(session: Session, trail: Trail | None, now: datetime,
     if trail is None or trail.written:
         return
     for patient_id, mrn in (named or {}).items():
-        trail.patient_ids.add(patient_id)
-        trail.mrns.add(mrn)
-        trail.patients_named.add(patient_id)
+        trail.note_patient(patient_id, mrn)
     for instance in list(session.identity_map.values()):
         if isinstance(instance, Exam):
-            touch_exam_of(trail, instance.id, instance.patient_id)
-        elif isinstance(instance, Patient) and instance.id is not None:
-            trail.patient_ids.add(instance.id)
-            trail.mrns.add(instance.mrn)
-            trail.patients_named.add(instance.id)
-    write_record(session.connection(), trail, now)
+            trail.note_exam(instance.id, patient_id=instance.patient_id)
+        elif isinstance(instance, Patient):
+            trail.note_patient(instance.id, instance.mrn)
+    write_records(session.connection(), [(trail, now)])
     trail.written = True
-
-
-def touch_exam_of(trail: Trail, exam_id: int | None, patient_id: int) -> None:
-    if exam_id is not None:
-        trail.exam_ids.add(exam_id)
-        trail.patient_ids.add(patient_id)
-        trail.exams_placed.add(exam_id)
-
-
-def write_record(connection: sa.Connection, trail: Trail, now: datetime) -> None:
-    """Insert the operation's record (one Core INSERT; MRNs looked up only where unknown)."""
-    write_records(connection, [(trail, now)])
 
 
 def write_records(connection: sa.Connection, trails: list[tuple[Trail, datetime]]) -> None:

@@ -14,16 +14,10 @@ from sqlalchemy.orm import Session
 
 from domain.access import EVERYTHING, Scope, exam_clause
 from domain.enums import ExamStatus, Modality, Priority
-from domain.models import Exam, Patient, Procedure, Referrer, Report, Site
+from domain.tables import EXAMS, PATIENTS, PROCEDURES, REFERRERS, REPORTS, SITES
 
 MAX_PAGE = 100
 
-EXAMS: sa.Table = Exam.__table__  # type: ignore[attr-defined]
-PATIENTS: sa.Table = Patient.__table__  # type: ignore[attr-defined]
-PROCEDURES: sa.Table = Procedure.__table__  # type: ignore[attr-defined]
-SITES: sa.Table = Site.__table__  # type: ignore[attr-defined]
-REFERRERS: sa.Table = Referrer.__table__  # type: ignore[attr-defined]
-REPORTS: sa.Table = Report.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from api.exams.inputs import ExamFilter, ExamOrder
 from api.exams.types import Exam, FollowUp, Report
 from api.people.types import Patient, Radiologist, Referrer
 from api.projection import PageProjection, Prebuilt, exam_page_projection
+from api.projection import encode_cursor as keyset_cursor  # one cursor format for both paths
 from api.relay import Connection, Edge, Node, PageInfo, parse_global_id
 from api.selection import selected_fields
 from domain import models as m
@@ -46,8 +47,8 @@ NODE_TYPES: dict[str, tuple[type[Any], Any]] = {
 
 
 def encode_cursor(exam: Exam) -> str:
-    """An opaque cursor holding the exam's keyset position."""
-    return base64.urlsafe_b64encode(f"{exam.ordered_at.isoformat()}|{exam.pk}".encode()).decode()
+    """An opaque cursor holding the exam's keyset position (the projection's format)."""
+    return keyset_cursor(exam.ordered_at.isoformat(), exam.pk)
 
 
 def decode_cursor(cursor: str) -> Keyset:
