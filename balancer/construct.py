@@ -15,6 +15,7 @@ import numpy as np
 from balancer.objective import evaluate
 from balancer.problem import FloatArray, IntArray
 from balancer.state import State
+from balancer.terms import fairness
 from balancer.terms.idle import idle
 
 # Above this many studies to place, the vectorised sweep is used instead of exact insertion.
@@ -91,10 +92,12 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
         cost += p.urgency_weight[k] * finish
         load = state.load[cand]
         cost += w.balance * (2.0 * load + t) * t / cap[cand]
-        cost += w.idle * (idle(p, load + t) - idle(p, load))
-        ex = state.excess[cand]
-        f = p.fair_excess[k]
-        cost += w.fairness * (np.abs(ex + f) - np.abs(ex))
+        cost += w.idle * (idle(p, load + t, cand) - idle(p, load, cand))
+        held = state.held[cand]
+        cost += w.fairness * (
+            np.abs(fairness.excess(p, held + p.wrvu[k], load + t, cand))
+            - np.abs(fairness.excess(p, held, load, cand))
+        )
         if p.prior[k] >= 0:
             cost += w.stability * (cand != p.prior[k])
         if delay is not None:

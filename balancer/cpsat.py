@@ -20,6 +20,7 @@ from balancer.state import State
 TIME = 10  # model time units per minute
 OBJ = 100  # objective units per minute-equivalent
 WRVU = 100  # model units per wRVU
+FINE = 10_000  # model units per wRVU where a per-minute rate multiplies a time
 
 
 @dataclass(slots=True)
@@ -159,12 +160,13 @@ def _balance(model: cp_model.CpModel, p: Problem, v: Vars, hinted: Hinter) -> cp
 
 def _idle(model: cp_model.CpModel, p: Problem, v: Vars, hinted: Hinter) -> cp_model.LinearExprT:
     """Idle minutes within the horizon per reader, max(0, H - L), in objective units."""
-    coef = round(p.params.weights.idle * OBJ / TIME)
     h = round(p.params.idle_horizon_minutes * TIME)
-    if coef == 0 or h <= 0:
+    if p.params.weights.idle == 0 or h <= 0:
         return 0
     parts = []
     for r, load in enumerate(v.load):
+        # Reference minutes: a fast reader's idle minute wastes more (terms/idle.py).
+        coef = round(p.params.weights.idle * OBJ / TIME / float(p.inv_speed[r]))
         gap = hinted(model.new_int_var(0, h, f"idle{r}"), max(0, h - v.value[f"load{r}"]))
         model.add(gap >= h - load)
         parts.append(coef * gap)
@@ -179,21 +181,37 @@ def _fairness(
     placed: IntArray,
     hinted: Hinter,
 ) -> cp_model.LinearExprT:
-    """Absolute wRVU excess per reader, in objective units."""
+    """Absolute wRVU excess per reader (terms/fairness.py), in objective units.
+
+    The excess is kept in FINE units so the per-minute charge rounds well, then divided down.
+    """
     coef = round(p.params.weights.fairness * OBJ / WRVU)
     if coef == 0:
         return 0
-    parts = []
+    h = round(p.params.idle_horizon_minutes * TIME)
+    parts: list[cp_model.LinearExprT] = []
     for r in range(p.m):
-        terms = [round(p.fair_excess[k] * WRVU) * v.x[k, r] for k in by_reader[r]]
-        if not terms:
-            continue
-        bound = sum(abs(round(p.fair_excess[k] * WRVU)) for k in by_reader[r])
-        val = sum(round(p.fair_excess[k] * WRVU) for k in by_reader[r] if placed[k] == r)
-        ex = hinted(model.new_int_var(-bound, bound, f"ex{r}"), val)
-        model.add(ex == sum(terms))
-        ab = hinted(model.new_int_var(0, bound, f"abs{r}"), abs(val))
-        model.add_abs_equality(ab, ex)
+        base = round(p.base_wrvu[r] * FINE)
+        gains = {k: round(p.wrvu[k] * FINE) for k in by_reader[r]}
+        per_unit = round(p.charge[r] * FINE / TIME)
+        top = max(v.upper[f"load{r}"], h)
+        spent = hinted(
+            model.new_int_var(h, top, f"spent{r}"), max(v.value[f"load{r}"], h)
+        )
+        model.add_max_equality(spent, [v.load[r], h])
+        lo, hi = base - per_unit * top, base + sum(gains.values())
+        val = base + sum(g for k, g in gains.items() if placed[k] == r) - per_unit * max(
+            v.value[f"load{r}"], h
+        )
+        ex = hinted(model.new_int_var(lo, hi, f"ex{r}"), val)
+        model.add(ex == base + sum(g * v.x[k, r] for k, g in gains.items()) - per_unit * spent)
+        fine = hinted(model.new_int_var(0, max(abs(lo), abs(hi)), f"absf{r}"), abs(val))
+        model.add_abs_equality(fine, ex)
+        ab = hinted(
+            model.new_int_var(0, max(abs(lo), abs(hi)) // (FINE // WRVU), f"abs{r}"),
+            abs(val) // (FINE // WRVU),
+        )
+        model.add_division_equality(ab, fine, FINE // WRVU)
         parts.append(coef * ab)
     return sum(parts)
 

@@ -41,7 +41,13 @@ class Study:
 
 @dataclass(frozen=True, slots=True)
 class Radiologist:
-    """A reader: credentials, privileges valid at snapshot time, shift, status and pace."""
+    """A reader: credentials, privileges valid at snapshot time, shift, status and pace.
+
+    `wrvu_read` is the wRVU of the reads this reader has signed in the current shift and
+    `minutes_on_duty` the minutes of that shift so far: the fairness term balances the wRVU a
+    reader has earned against the capacity they have had (`wrvu_per_hour` x hours on duty), so
+    a reader who is ahead is given lower-density work and one who is behind higher.
+    """
 
     id: int
     subspecialties: frozenset[Subspecialty]
@@ -50,6 +56,8 @@ class Radiologist:
     shift_start: datetime | None
     shift_end: datetime | None
     wrvu_per_hour: float
+    wrvu_read: float = 0.0
+    minutes_on_duty: float = 0.0
 
 
 def _frozen(mapping: Mapping[str, int] | None = None) -> Mapping[str, int]:

@@ -14,7 +14,7 @@ def evaluate(problem: Problem, assign: IntArray) -> dict[str, float]:
     """Each weighted term and their `total` for an assignment (reader index per study, -1: none)."""
     terms = dict.fromkeys(TERMS, 0.0)
     load = problem.busy.copy()
-    excess = np.zeros(problem.m, dtype=np.float64)
+    held = problem.base_wrvu.copy()
     for r in range(problem.m):
         idx = np.flatnonzero(assign == r).astype(np.int64)  # ascending = worklist order
         if idx.size == 0:
@@ -25,11 +25,14 @@ def evaluate(problem: Problem, assign: IntArray) -> dict[str, float]:
         terms["age"] += age.cost(problem, idx, finish)
         terms["urgency"] += urgency.cost(problem, idx, finish)
         load[r] += float(times.sum())
-        excess[r] = float(problem.fair_excess[idx].sum())
+        held[r] += float(problem.wrvu[idx].sum())
     if problem.m:
         terms["balance"] = balance.cost(problem, load)
         terms["idle"] = idle.cost(problem, load)
-    terms["fairness"] = fairness.cost(problem, excess)
+    readers = np.arange(problem.m, dtype=np.int64)
+    terms["fairness"] = fairness.cost(
+        problem, np.asarray(fairness.excess(problem, held, load, readers))
+    )
     terms["stability"] = stability.cost(problem, assign)
     terms["total"] = sum(terms[t] for t in TERMS)
     return terms

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from balancer.eligibility import EligibilityIndex, unassignable_reason
-from balancer.model import Params, Snapshot, Study
+from balancer.model import Params, Radiologist, Snapshot, Study
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -42,7 +42,8 @@ class Problem:
     aged: FloatArray  # minutes from now until the age limit is reached
     late_weight: FloatArray  # weights.lateness x priority weight, per study
     urgency_weight: FloatArray  # weights.urgency x per-minute urgency of the priority
-    fair_excess: FloatArray  # wRVU above the department's wRVU-per-minute density
+    base_wrvu: FloatArray  # per reader: the shift's wRVU credit plus opened studies' wRVU
+    charge: FloatArray  # per reader: wRVU per minute of their time at the department's pace
     eligible: list[IntArray]  # reader indices per study
     may_read: npt.NDArray[np.bool_]  # [study, reader] eligibility as a matrix
     prior: IntArray  # reader index of a still-valid current assignment, else -1
@@ -151,8 +152,16 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
     urgency_weight = np.array(
         [params.weights.urgency * uw.get(st.priority, 0.0) for st in studies], dtype=np.float64
     )
-    density = float(wrvu.sum() / nominal.sum()) if n and nominal.sum() > 0 else 0.0
-    fair_excess = wrvu - density * nominal
+    pace = shift_pace(active)
+    if pace is None:  # no one has a shift behind them yet: the density of the work waiting
+        density = float(wrvu.sum() / nominal.sum()) if n and nominal.sum() > 0 else 0.0
+        pace = density * 60.0 / params.reference_wrvu_per_hour
+    charge = pace * np.array([r.wrvu_per_hour for r in active], dtype=np.float64) / 60.0
+    base_wrvu = shift_credit(active, pace)
+    for rid, held in opened.items():
+        r = reader_index.get(rid)
+        if r is not None:
+            base_wrvu[r] += sum(s.wrvu for s in held)
     group = np.array(
         [group_index.get(s.cap_group, -1) if s.cap_group else -1 for s in studies], dtype=np.int64
     )
@@ -190,7 +199,8 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
         aged=aged,
         late_weight=late_weight,
         urgency_weight=urgency_weight,
-        fair_excess=fair_excess,
+        base_wrvu=base_wrvu,
+        charge=charge,
         eligible=eligible,
         may_read=may_read,
         prior=prior,
@@ -201,3 +211,25 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
         unassignable=unassignable,
         lapsed_pins=lapsed,
     )
+
+
+def shift_pace(readers: list[Radiologist]) -> float | None:
+    """The department's wRVU read this shift per wRVU of capacity on duty (None before any)."""
+    done = sum(r.wrvu_read for r in readers)
+    capacity = sum(r.wrvu_per_hour * max(r.minutes_on_duty, 0.0) / 60.0 for r in readers)
+    return done / capacity if capacity > 0 and done > 0 else None
+
+
+def shift_credit(readers: list[Radiologist], pace: float) -> FloatArray:
+    """Per reader, wRVU read this shift above their share at the department's pace.
+
+    The share is `pace` (the department's wRVU read per wRVU of capacity, `shift_pace`) times
+    the reader's own capacity so far (wRVU per hour x hours on duty), so the credits sum to
+    zero: a reader ahead (who read denser work, or more of it) is positive.
+    """
+    done = np.array([r.wrvu_read for r in readers], dtype=np.float64)
+    capacity = np.array(
+        [r.wrvu_per_hour * max(r.minutes_on_duty, 0.0) / 60.0 for r in readers], dtype=np.float64
+    )
+    credit: FloatArray = done - pace * capacity
+    return credit

@@ -12,7 +12,7 @@ from bisect import bisect_left
 import numpy as np
 
 from balancer.problem import FloatArray, IntArray, Problem
-from balancer.terms import age, balance, idle, lateness, urgency
+from balancer.terms import age, balance, fairness, idle, lateness, urgency
 
 EMPTY = np.zeros(0, dtype=np.int64)
 # Worklist tails up to this long are costed in a plain loop (measured faster than numpy's
@@ -41,7 +41,7 @@ class State:
         self.rows_py: list[list[tuple[float, ...]]] = [[] for _ in range(m)]
         self.seq = np.zeros(m, dtype=np.float64)  # lateness + age per reader
         self.load = problem.busy.copy()
-        self.excess = np.zeros(m, dtype=np.float64)
+        self.held = problem.base_wrvu.copy()  # wRVU per reader, for the fairness term
         self.used = np.zeros_like(problem.slots)
         self.s1 = float(self.load.sum())
         self.s2 = float((self.load * self.load / problem.capacity).sum()) if m else 0.0
@@ -124,7 +124,7 @@ class State:
             old = self.load[r]
             s1 += dl
             s2 += ((old + dl) ** 2 - old * old) / cap[r]
-            d_idle += float(idle.idle(self.p, old + dl)) - float(idle.idle(self.p, old))
+            d_idle += float(idle.idle(self.p, old + dl, r)) - float(idle.idle(self.p, old, r))
         return (
             balance.from_sums(self.p, s1, s2, self.ctot)
             - balance.from_sums(self.p, self.s1, self.s2, self.ctot)
@@ -133,13 +133,24 @@ class State:
 
     def fairness_delta(self, k: int, a: int, b: int) -> float:
         """Change of the fairness term if study `k` moves from reader `a` (-1: none) to `b`."""
-        f = self.p.fair_excess[k]
+        p = self.p
+        w = float(p.wrvu[k])
         d = 0.0
-        if a >= 0:
-            d += abs(self.excess[a] - f) - abs(self.excess[a])
-        if b >= 0:
-            d += abs(self.excess[b] + f) - abs(self.excess[b])
-        return self.p.params.weights.fairness * d
+        for r, sign in ((a, -1.0), (b, 1.0)):
+            if r < 0:
+                continue
+            held, load = float(self.held[r]), float(self.load[r])
+            t = sign * float(p.nominal[k] * p.inv_speed[r])
+            d += abs(float(fairness.excess(p, held + sign * w, load + t, r))) - abs(
+                float(fairness.excess(p, held, load, r))
+            )
+        return p.params.weights.fairness * d
+
+    def excess(self) -> FloatArray:
+        """The fairness term's excess per reader."""
+        readers = np.arange(self.p.m, dtype=np.int64)
+        out: FloatArray = np.asarray(fairness.excess(self.p, self.held, self.load, readers))
+        return out
 
     def stability_delta(self, k: int, a: int, b: int) -> float:
         """Change of the stability term if study `k` moves from `a` to `b`."""
@@ -193,7 +204,7 @@ class State:
         lst.insert(bisect_left(lst, k), k)
         self.assign[k] = r
         self._shift_load(r, float(self.p.nominal[k] * self.p.inv_speed[r]))
-        self.excess[r] += self.p.fair_excess[k]
+        self.held[r] += self.p.wrvu[k]
         g = int(self.p.group[k])
         if g >= 0 and self.p.pinned[k] < 0:
             self.used[r, g] += 1
@@ -207,7 +218,7 @@ class State:
         del lst[bisect_left(lst, k)]
         self.assign[k] = -1
         self._shift_load(r, -float(self.p.nominal[k] * self.p.inv_speed[r]))
-        self.excess[r] -= self.p.fair_excess[k]
+        self.held[r] -= self.p.wrvu[k]
         g = int(self.p.group[k])
         if g >= 0 and self.p.pinned[k] < 0:
             self.used[r, g] -= 1

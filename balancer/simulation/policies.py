@@ -239,6 +239,9 @@ class Radflow(_Shared):
         self.index = {s.id: k for k, s in enumerate(scn.studies)}
         self.worklists: list[deque[int]] = [deque() for _ in scn.roster]
         self.plan_ms: list[float] = []
+        # Per roster reader: (shift start, wRVU signed since) as the live runner reads it.
+        self.signed: list[tuple[float, float]] = [(float("nan"), 0.0) for _ in scn.roster]
+        self.reader_of: dict[int, tuple[int, float]] = {}  # open study -> (reader, shift start)
 
     def arrive(self, k: int, t: float) -> None:
         s = self.scn.studies[k]
@@ -250,7 +253,7 @@ class Radflow(_Shared):
         scn = self.scn
         now = scn.at(t)
         readers = []
-        for sr, st in zip(scn.roster, status, strict=True):
+        for r, (sr, st) in enumerate(zip(scn.roster, status, strict=True)):
             w = sr.window(t)
             readers.append(
                 replace(
@@ -258,6 +261,8 @@ class Radflow(_Shared):
                     status=st,
                     shift_start=scn.at(w.start) if w else None,
                     shift_end=scn.at(w.end) if w else None,
+                    wrvu_read=self._signed(r, w.start) if w else 0.0,
+                    minutes_on_duty=sr.minutes_on_duty(t),
                 )
             )
         snap = Snapshot(now=now, studies=tuple(self.current.values()), radiologists=tuple(readers))
@@ -300,15 +305,29 @@ class Radflow(_Shared):
                 return self.index[sid]
         return None
 
+    def _signed(self, r: int, shift_start: float) -> float:
+        """wRVU reader `r` has signed since the shift that started at `shift_start`."""
+        since, wrvu = self.signed[r]
+        return wrvu if since == shift_start else 0.0
+
     def started(self, k: int, r: int, t: float) -> None:
         s = self.scn.studies[k]
+        w = self.scn.roster[r].window(t)
+        self.reader_of[k] = (r, w.start if w else float("nan"))
         self.current[s.id] = replace(
             self.current[s.id], opened_by=self.scn.roster[r].reader.id, opened_at=self.scn.at(t)
         )
 
     def finished(self, k: int) -> None:
-        """The read of study `k` is signed: it leaves the balancer's view."""
+        """The read of study `k` is signed: it leaves the balancer's view and counts toward the
+        reader's wRVU of the shift."""
         self.current.pop(self.scn.studies[k].id, None)
+        opened = self.reader_of.pop(k, None)
+        if opened is None:
+            return
+        r, start = opened
+        since, wrvu = self.signed[r]
+        self.signed[r] = (start, (wrvu if since == start else 0.0) + self.scn.studies[k].wrvu)
 
 
 def make(

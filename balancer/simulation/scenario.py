@@ -71,6 +71,14 @@ class SimReader:
             return RadiologistStatus.ON_BREAK
         return RadiologistStatus.AVAILABLE
 
+    def minutes_on_duty(self, t: float) -> float:
+        """Minutes available for reading (breaks excluded) in the current shift up to `t`."""
+        w = self.window(t)
+        if w is None:
+            return 0.0
+        on_break = max(0.0, min(w.break_end, t) - w.break_start)
+        return max(0.0, t - w.start - on_break)
+
     def on_duty_minutes(self, horizon: float) -> float:
         """Minutes available for reading (breaks excluded) between 0 and `horizon`."""
         total = 0.0

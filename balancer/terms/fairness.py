@@ -1,17 +1,37 @@
-"""Fair mix: each reader's wRVU should match their read minutes at the department's density.
+"""Fairness: each reader's wRVU should keep pace with the capacity they spend, over the shift.
 
-A reader holding only quick high-wRVU studies (or only slow low-wRVU ones) drifts from the
-department's wRVU per minute; the term is the absolute wRVU excess summed over readers, so
-neither cherry-picked nor dumped-on worklists are cheap.
+A reader's excess is the wRVU they will have read by the time their worklist is done (or the
+idle horizon has passed, whichever is later) minus their share at the department's pace: the
+department's wRVU read per wRVU of capacity this shift, times the reader's capacity over the
+same time (`Problem.charge` per minute). It starts from the shift's credit (`shift_credit`),
+so a reader who is ahead, by denser work or more of it, is steered to lower-density work (or to
+less of it while others have room) and one who is behind to more. Within the worklists it is
+also the old mix rule: holding only quick high-wRVU studies drifts a reader off the pace, and
+so does being handed only slow low-wRVU ones. The term is the absolute excess summed over
+readers, in minutes per wRVU by its weight.
+
+Idle minutes within the horizon are charged too: capacity passes whether or not there is work,
+so with room on both, work goes to the reader who is behind rather than the one ahead.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from balancer.problem import FloatArray, Problem
+from balancer.problem import FloatArray, IntArray, Problem
 
 
-def cost(problem: Problem, excess: FloatArray) -> float:
+def excess(
+    problem: Problem,
+    wrvu: float | FloatArray,
+    load: float | FloatArray,
+    readers: int | IntArray,
+) -> float | FloatArray:
+    """Excess of `readers` holding `wrvu` (credit and opened work included) and `load` minutes."""
+    h = problem.params.idle_horizon_minutes
+    return wrvu - problem.charge[readers] * np.maximum(load, h)
+
+
+def cost(problem: Problem, excesses: FloatArray) -> float:
     """The weighted term (the weight is minutes per wRVU of excess) from per-reader excess."""
-    return problem.params.weights.fairness * float(np.abs(excess).sum())
+    return problem.params.weights.fairness * float(np.abs(excesses).sum())

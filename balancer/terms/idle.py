@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from balancer.problem import FloatArray, Problem
+from balancer.problem import FloatArray, IntArray, Problem
 
 
-def idle(problem: Problem, load: float | FloatArray) -> float | FloatArray:
-    """Idle minutes within the horizon for a reader holding `load` minutes (open reads included)."""
+def idle(
+    problem: Problem, load: float | FloatArray, readers: int | IntArray
+) -> float | FloatArray:
+    """Idle capacity within the horizon of `readers` holding `load` minutes (open reads included),
+    in reference minutes: an idle minute of a fast reader wastes more reading than a slow one's.
+
+    Counted in the reader's own minutes, moving work from a slow reader to an idle fast one
+    *raised* the term (the fast reader fills fewer of its minutes with the same study), so the
+    planner kept work on slow readers while fast ones idled (seen in the simulator).
+    """
     h = problem.params.idle_horizon_minutes
-    return np.maximum(h - load, 0.0)
+    return np.maximum(h - load, 0.0) / problem.inv_speed[readers]
 
 
 def cost(problem: Problem, load: FloatArray) -> float:
     """The weighted term for per-reader loads."""
-    return problem.params.weights.idle * float(np.sum(idle(problem, load)))
+    readers = np.arange(problem.m, dtype=np.int64)
+    return problem.params.weights.idle * float(np.sum(idle(problem, load, readers)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -125,9 +126,10 @@ def test_balance_prices_an_uneven_split(make_study: MakeStudy, make_reader: Make
 def test_fairness_gives_each_reader_a_mix_not_all_easy_or_all_hard(
     make_study: MakeStudy, make_reader: MakeReader
 ) -> None:
-    # Same read time, very different wRVU: two lucrative, two not.
-    rich = tuple(make_study(i, wrvu=2.0) for i in (1, 2))
-    poor = tuple(make_study(i, wrvu=0.2) for i in (3, 4))
+    # Same read time, very different wRVU: two lucrative, two not. Twenty minutes each, so
+    # either split fills both readers past the idle horizon (idle capacity is charged too).
+    rich = tuple(make_study(i, wrvu=2.0, read_minutes=20.0) for i in (1, 2))
+    poor = tuple(make_study(i, wrvu=0.2, read_minutes=20.0) for i in (3, 4))
     snap = Snapshot(NOW, (*rich, *poor), (make_reader(1), make_reader(2)))
     result = planned(snap, only(fairness=1.0, balance=1.0))
     for r in (1, 2):
@@ -220,5 +222,137 @@ def test_an_idle_reader_takes_routine_work_from_a_peers_queue(
     result = plan(snap, Params())
     assert validate(snap, result) == []
     assert result.worklist(2)
-    lazy = plan(snap, Params(weights=Weights(idle=0.0)))
+    # Fairness charges idle capacity too (terms/fairness.py); with both off nothing moves.
+    lazy = plan(snap, Params(weights=Weights(idle=0.0, fairness=0.0)))
     assert not lazy.worklist(2)
+
+
+def test_idle_counts_reference_minutes_so_work_may_go_to_an_idle_fast_reader(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # A 10-minute study takes the slow reader (4 wRVU/h) 20 minutes, the fast one (16) 5. In
+    # the readers' own minutes the slow one looked the better cure for idleness (20 > 5); in
+    # reading capacity wasted both placements leave the same idle capacity.
+    snap = Snapshot(
+        NOW,
+        (make_study(1),),
+        (make_reader(1, wrvu_per_hour=4.0), make_reader(2, wrvu_per_hour=16.0)),
+    )
+    on_slow = terms_for(snap, only(idle=1.0), {1: 1})
+    on_fast = terms_for(snap, only(idle=1.0), {1: 2})
+    # Slow: 10 own minutes idle x 0.5 + fast: 30 x 2; fast: 25 x 2 + slow: 30 x 0.5.
+    assert on_slow["idle"] == pytest.approx(65.0)
+    assert on_fast["idle"] == pytest.approx(65.0)
+
+
+def test_a_reader_with_nothing_to_read_is_offered_work_at_the_start_of_a_shift(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    from balancer.improve import underloaded
+
+    # Ten hours left each: utilisations 0, 0.03 and 0.1 sit within 0.05 of the mean (0.044),
+    # yet the first two readers run dry within the idle horizon.
+    fresh = {"shift_start": NOW, "shift_end": NOW + timedelta(hours=10)}
+    readers = tuple(make_reader(r, **fresh) for r in (1, 2, 3))
+    studies = (
+        make_study(1, read_minutes=20.0, assigned_to=2),
+        *(make_study(i, read_minutes=10.0, assigned_to=3) for i in range(2, 8)),
+    )
+    problem = compile_problem(Snapshot(NOW, studies, readers), Params())
+    state = State(problem)
+    construct_keep(state)
+    assert underloaded(state) == [0, 1]
+    assert underloaded(state, 1) == [0]
+
+
+def construct_keep(state: State) -> None:
+    from balancer import construct
+
+    assert construct.keep_current(state) == []
+
+
+# -- the shift's wRVU ---------------------------------------------------------------------------
+def test_shift_credit_is_wrvu_read_above_the_departments_pace_and_sums_to_zero(
+    make_reader: MakeReader,
+) -> None:
+    from balancer.problem import shift_credit, shift_pace
+
+    # Both on duty 4 hours at 8 wRVU/h (32 wRVU of capacity each); 30 and 18 wRVU read.
+    ahead = make_reader(1, wrvu_read=30.0, minutes_on_duty=240.0)
+    behind = make_reader(2, wrvu_read=18.0, minutes_on_duty=240.0)
+    pace = shift_pace([ahead, behind])
+    assert pace == pytest.approx(48.0 / 64.0)
+    credit = shift_credit([ahead, behind], pace)
+    assert credit.tolist() == pytest.approx([6.0, -6.0])
+    # A reader who just started has no credit either way; no pace yet: no credit at all.
+    fresh = make_reader(3)
+    assert shift_credit([ahead, behind, fresh], shift_pace([ahead, behind, fresh]))[2] == 0.0
+    assert shift_pace([fresh]) is None
+
+
+def test_a_reader_ahead_on_the_shifts_wrvu_gets_the_lower_density_work(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # Both readers have an hour of work open (at the department's pace: 6 wRVU in 60 min), so
+    # the pace is charged per minute held. Same read time, different wRVU: the reader who is
+    # ahead takes the poorer study and the one behind the richer.
+    rich, poor = make_study(1, wrvu=2.0), make_study(2, wrvu=0.5)
+
+    def open_hour(sid: int, rid: int) -> Study:
+        return make_study(sid, wrvu=6.0, read_minutes=60.0, opened_by=rid, opened_at=NOW)
+
+    ahead = make_reader(1, wrvu_read=30.0, minutes_on_duty=240.0)
+    behind = make_reader(2, wrvu_read=18.0, minutes_on_duty=240.0)
+    studies = (rich, poor, open_hour(3, 1), open_hour(4, 2))
+    result = planned(Snapshot(NOW, studies, (ahead, behind)), only(fairness=1.0, balance=1.0))
+    assert (reader_of(result, 1), reader_of(result, 2)) == (2, 1)
+    # Excess: ahead 6 + (0.5 - 1.0), behind -6 + (2.0 - 1.0); the other way round 7 and -6.5.
+    assert result.objective["fairness"] == pytest.approx(10.5)
+    ids_swapped = (replace(ahead, id=2), replace(behind, id=1))
+    swapped = planned(Snapshot(NOW, studies[:2], ids_swapped), only(fairness=1.0, balance=1.0))
+    assert reader_of(swapped, 1) == reader_of(swapped, 2) == 1  # with room, the one behind
+
+
+def test_with_idle_capacity_to_spare_the_reader_behind_gets_the_work(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # One study, two idle readers: the one ahead is listed first (a tie would go to it).
+    ahead = make_reader(1, wrvu_read=30.0, minutes_on_duty=240.0)
+    behind = make_reader(2, wrvu_read=18.0, minutes_on_duty=240.0)
+    snap = Snapshot(NOW, (make_study(1),), (ahead, behind))
+    assert reader_of(planned(snap, Params()), 1) == 2
+    even = Snapshot(NOW, (make_study(1),), (make_reader(1), make_reader(2)))
+    assert reader_of(planned(even, Params()), 1) == 1
+
+
+def test_incremental_costs_match_the_objective_with_shift_credits() -> None:
+    from dataclasses import replace
+
+    snap = bench_snapshot(5, 200, 12)
+    rng = np.random.default_rng(1)
+    readers = tuple(
+        replace(r, wrvu_read=float(rng.uniform(0, 40)), minutes_on_duty=float(rng.uniform(0, 300)))
+        for r in snap.radiologists
+    )
+    problem = compile_problem(replace(snap, radiologists=readers), Params())
+    assert np.abs(problem.base_wrvu).sum() > 1.0
+    state = State(problem)
+    from balancer import construct
+
+    construct.sweep(state, construct.keep_current(state))
+    assert evaluate(problem, state.assign)["fairness"] == pytest.approx(
+        problem.params.weights.fairness * float(np.abs(state.excess()).sum())
+    )
+    for _ in range(100):
+        k = int(rng.integers(problem.n))
+        b = int(rng.choice(problem.eligible[k]))
+        if state.assign[k] < 0 or b == state.assign[k] or not state.movable(k):
+            continue
+        if not state.allowed(k, b):
+            continue
+        before = evaluate(problem, state.assign)["total"]
+        predicted = state.move_delta(k, b)
+        state.move(k, b)
+        assert evaluate(problem, state.assign)["total"] - before == pytest.approx(
+            predicted, rel=1e-6, abs=1e-6
+        )
