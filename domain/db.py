@@ -39,6 +39,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from domain.audit import Trail, current_trail, write_in_transaction, write_records
 from domain.errors import Conflict
 from domain.events import DomainEvent
+from domain.history import write_history
 from domain.outbox import write_outbox
 from domain.types import utcnow
 
@@ -222,8 +223,10 @@ class Database:
             session.flush()
         except StaleDataError as exc:
             raise _LostRace(uow.exam_id or 0) from exc
-        # The events go into the outbox in this same transaction: committed together with the
+        # The status events are the exam's history rows (domain/history.py), and the events go
+        # into the outbox, in this same transaction: committed together with the
         # change they describe, or rolled back with it (published later by api/live's relay).
+        write_history(session, uow.events)
         write_outbox(session, uow.events)
         # So does the audit record of the request that ran the command, if one did.
         write_in_transaction(session, trail, uow.now, uow.patient_mrns)

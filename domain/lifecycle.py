@@ -18,7 +18,7 @@ from domain import events as ev
 from domain.enums import ExamStatus as S
 from domain.enums import PatientClass, Priority, Role
 from domain.errors import InvalidTransition, NotPermitted, PreconditionFailed
-from domain.models import Exam, ExamStatusChange
+from domain.models import Exam
 
 
 class Step(StrEnum):
@@ -190,9 +190,9 @@ class Actor:
 
 
 class Recorder(Protocol):
-    """Where a transition writes its history row and its event (the unit of work)."""
+    """Where a transition records its event (the unit of work, which also writes the exam's
+    history row from it: domain/history.py)."""
 
-    def add(self, instance: object) -> None: ...
     def emit(self, event: ev.DomainEvent) -> None: ...
 
 
@@ -228,12 +228,7 @@ def transition(
     source = exam.status
     exam.status = row.target
     exam.status_changed_at = at
-    recorder.add(
-        ExamStatusChange(
-            exam_id=exam.id, from_status=source, to_status=row.target, event=row.event.__name__,
-            actor=actor.id, role=actor.role, at=at, reason=reason,
-        )
-    )
+    # The event is also the history row: the unit of work writes one from each status event.
     recorder.emit(
         row.event(
             at=at, actor=actor.id, role=actor.role, exam_id=exam.id,

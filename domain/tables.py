@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from domain.models import (
     AuditEvent,
     Exam,
+    ExamStatusChange,
     Patient,
     Procedure,
     Radiologist,
@@ -18,6 +19,7 @@ from domain.models import (
 
 AUDIT_EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
 EXAMS: sa.Table = Exam.__table__  # type: ignore[attr-defined]
+EXAM_HISTORY: sa.Table = ExamStatusChange.__table__  # type: ignore[attr-defined]
 PATIENTS: sa.Table = Patient.__table__  # type: ignore[attr-defined]
 PROCEDURES: sa.Table = Procedure.__table__  # type: ignore[attr-defined]
 RADIOLOGISTS: sa.Table = Radiologist.__table__  # type: ignore[attr-defined]

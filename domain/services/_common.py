@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -54,12 +55,35 @@ def get_or_404(uow: UnitOfWork, model: type[M], key: int, *, entity: str, field:
 def find_by(uow: UnitOfWork, model: type[M], column: str, value: object, *, entity: str,
             field: str) -> M:
     """A row by a unique natural key (code, MRN, ...), or NotFound naming the input field."""
-    row = uow.session.scalars(
-        sa.select(model).where(getattr(model, column) == value).limit(1)
-    ).first()
+    row: M | None = uow.session.scalars(_by_natural_key(model, column), {"key": value}).first()
     if row is None:
         raise NotFound(entity, value, field=field)
     return row
+
+
+@cache
+def _by_natural_key(model: type[SQLModel], column: str) -> sa.Select[Any]:
+    return sa.select(model).where(getattr(model, column) == sa.bindparam("key")).limit(1)
+
+
+def exam_param() -> sa.BindParameter[int]:
+    """The `exam_id` parameter of a statement built once and run for each exam."""
+    return sa.bindparam("exam_id", type_=sa.Integer())
+
+
+# The statements of the guard facts, built once (building and keying a statement for each
+# command cost more than running it).
+_OPEN_PREP_ITEMS = sa.select(sa.func.count()).select_from(ExamPrepItem).where(
+    col(ExamPrepItem.exam_id) == exam_param(), col(ExamPrepItem.completed_at).is_(None))
+_LATEST_VALIDATION = (sa.select(MetadataValidation)
+                      .where(col(MetadataValidation.exam_id) == exam_param())
+                      .order_by(col(MetadataValidation.id).desc()).limit(1))
+REPORT_OF_EXAM = sa.select(Report).where(col(Report.exam_id) == exam_param())
+_UNACKNOWLEDGED_CRITICAL = sa.select(sa.func.count()).select_from(ResultCommunication).where(
+    col(ResultCommunication.exam_id) == exam_param(),
+    col(ResultCommunication.critical_level).in_([CriticalLevel.CRITICAL, CriticalLevel.URGENT]),
+    col(ResultCommunication.acknowledged_at).is_(None),
+)
 
 
 class Checks:
@@ -95,34 +119,30 @@ class Checks:
 class SessionFacts:
     """The guard facts of one exam, each read from the database only when a guard asks."""
 
-    def __init__(self, uow: UnitOfWork, exam: Exam) -> None:
+    def __init__(self, uow: UnitOfWork, exam: Exam, *, report: Report | None = None) -> None:
+        """`report`: the exam's report, when the command has already loaded it."""
         self._uow = uow
         self._exam = exam
+        self._report = report
+        self._report_loaded = report is not None
 
     def _scalar(self, query: sa.Select[Any]) -> int:
-        return int(self._uow.session.scalar(query) or 0)
+        return int(self._uow.session.scalar(query, {"exam_id": self._exam.id}) or 0)
 
     def prep_complete(self) -> bool:
-        return self._scalar(
-            sa.select(sa.func.count()).select_from(ExamPrepItem).where(
-                col(ExamPrepItem.exam_id) == self._exam.id,
-                col(ExamPrepItem.completed_at).is_(None),
-            )
-        ) == 0
+        return self._scalar(_OPEN_PREP_ITEMS) == 0
 
     def metadata_valid(self) -> bool:
-        latest = self._uow.session.scalars(
-            sa.select(MetadataValidation)
-            .where(col(MetadataValidation.exam_id) == self._exam.id)
-            .order_by(col(MetadataValidation.id).desc())
-            .limit(1)
-        ).first()
+        latest = self._uow.session.scalars(_LATEST_VALIDATION,
+                                           {"exam_id": self._exam.id}).first()
         return latest is not None and latest.valid
 
     def report(self) -> Report | None:
-        return self._uow.session.scalars(
-            sa.select(Report).where(col(Report.exam_id) == self._exam.id)
-        ).first()
+        if not self._report_loaded:
+            self._report = self._uow.session.scalars(REPORT_OF_EXAM,
+                                                     {"exam_id": self._exam.id}).first()
+            self._report_loaded = True
+        return self._report
 
     def report_complete(self) -> bool:
         report = self.report()
@@ -135,15 +155,7 @@ class SessionFacts:
         return report is not None and report.status == ReportStatus.FINAL
 
     def critical_results_acknowledged(self) -> bool:
-        return self._scalar(
-            sa.select(sa.func.count()).select_from(ResultCommunication).where(
-                col(ResultCommunication.exam_id) == self._exam.id,
-                col(ResultCommunication.critical_level).in_(
-                    [CriticalLevel.CRITICAL, CriticalLevel.URGENT]
-                ),
-                col(ResultCommunication.acknowledged_at).is_(None),
-            )
-        ) == 0
+        return self._scalar(_UNACKNOWLEDGED_CRITICAL) == 0
 
 
 def template_for(uow: UnitOfWork, exam: Exam) -> ReportTemplate | None:
@@ -151,7 +163,9 @@ def template_for(uow: UnitOfWork, exam: Exam) -> ReportTemplate | None:
     procedure = uow.session.get(Procedure, exam.procedure_id)
     if procedure is None or procedure.report_template_id is None:
         return None
-    return uow.session.get(ReportTemplate, procedure.report_template_id)
+    template = uow.session.get(ReportTemplate, procedure.report_template_id)
+    uow.hold(template)  # asked again later in the same command: no second statement
+    return template
 
 
 def missing_required_fields(uow: UnitOfWork, exam: Exam, content: dict[str, object]) -> list[str]:

@@ -25,11 +25,30 @@ from domain.models import (
     StoredStudy,
     TurnaroundTarget,
 )
-from domain.services._common import Checks, SessionFacts, find_by, load_exam, require_role
+from domain.services._common import (
+    Checks,
+    SessionFacts,
+    exam_param,
+    find_by,
+    load_exam,
+    require_role,
+)
 from domain.types import pk
 
 DICOM_UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$")
 PREP_STATUSES = {ExamStatus.ORDERED, ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN}
+
+
+_PREP_ITEM = sa.select(ExamPrepItem).where(col(ExamPrepItem.exam_id) == exam_param(),
+                                           col(ExamPrepItem.code) == sa.bindparam("code"))
+_ATTEMPTS = (sa.select(Acquisition).where(col(Acquisition.exam_id) == exam_param())
+             .order_by(col(Acquisition.attempt)))
+_UID_TAKEN = sa.select(col(StoredStudy.id)).where(
+    col(StoredStudy.study_instance_uid) == sa.bindparam("uid"))
+_TURNAROUND = sa.select(col(TurnaroundTarget.minutes)).where(
+    col(TurnaroundTarget.procedure_id) == sa.bindparam("procedure_id"),
+    col(TurnaroundTarget.priority) == sa.bindparam("priority"),
+    col(TurnaroundTarget.patient_class) == sa.bindparam("patient_class"))
 
 
 def complete_prep_item(*, uow: UnitOfWork, actor: Actor, exam_id: int, item_code: str,
@@ -43,8 +62,7 @@ def complete_prep_item(*, uow: UnitOfWork, actor: Actor, exam_id: int, item_code
     if exam.status not in PREP_STATUSES:
         raise ValidationFailed([FieldIssue("exam_id", "PREP_CLOSED",
                                            f"prep cannot change once the exam is {exam.status}")])
-    item = uow.session.scalars(sa.select(ExamPrepItem).where(
-        col(ExamPrepItem.exam_id) == exam_id, col(ExamPrepItem.code) == item_code)).first()
+    item = uow.session.scalars(_PREP_ITEM, {"exam_id": exam_id, "code": item_code}).first()
     if item is None:
         raise NotFound("prep item", item_code, field="item_code")
     if item.completed_at is None:
@@ -82,10 +100,7 @@ def _scanner_for(uow: UnitOfWork, exam: Exam, resource_code: str) -> ModalityRes
 
 
 def _attempts(uow: UnitOfWork, exam_id: int) -> list[Acquisition]:
-    return list(uow.session.scalars(
-        sa.select(Acquisition).where(col(Acquisition.exam_id) == exam_id)
-        .order_by(col(Acquisition.attempt))
-    ))
+    return list(uow.session.scalars(_ATTEMPTS, {"exam_id": exam_id}))
 
 
 def _new_attempt(uow: UnitOfWork, actor: Actor, exam: Exam,
@@ -158,7 +173,7 @@ def check_header(uow: UnitOfWork, exam: Exam, header: StudyHeader) -> list[Metad
     if header.patient_mrn != patient.mrn:
         problem("patient_mrn", "PATIENT_MISMATCH",
                 f"header patient {header.patient_mrn!r} is not the ordered patient")
-    in_catalog = uow.session.scalars(
+    in_catalog = ordered if header.procedure_code == ordered.code else uow.session.scalars(
         sa.select(Procedure).where(col(Procedure.code) == header.procedure_code)).first()
     if in_catalog is None:
         problem("procedure_code", "UNKNOWN_PROCEDURE",
@@ -234,28 +249,29 @@ def register_storage(*, uow: UnitOfWork, actor: Actor, exam_id: int, study_insta
     checks.text(archive_location, "archive_location", max_length=255)
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    if uow.session.scalars(sa.select(col(StoredStudy.id)).where(
-            col(StoredStudy.study_instance_uid) == study_instance_uid)).first() is not None:
+    if uow.session.scalars(_UID_TAKEN, {"uid": study_instance_uid}).first() is not None:
         raise ValidationFailed([FieldIssue("study_instance_uid", "DUPLICATE_UID",
                                            "another study is stored under this UID")])
     transition(exam, Step.REGISTER_STORAGE, actor=actor, at=uow.now,
                facts=SessionFacts(uow, exam), recorder=uow)
+    # Read what the new row and the due time need before changing anything more, so the exam
+    # is written once (a lookup after a change flushes it first).
     last = _attempts(uow, exam_id)[-1]
+    minutes = turnaround_minutes(uow, exam)
     study = StoredStudy(exam_id=pk(exam), study_instance_uid=study_instance_uid,
                         archive_location=archive_location.strip(), available_at=uow.now,
                         series_count=last.series_count or 0, image_count=last.image_count or 0)
     uow.add(study)
     exam.ready_at = uow.now
-    exam.due_at = uow.now + timedelta(minutes=turnaround_minutes(uow, exam))
+    exam.due_at = uow.now + timedelta(minutes=minutes)
     return study
 
 
 def turnaround_minutes(uow: UnitOfWork, exam: Exam) -> int:
     """The exam's turnaround target for its priority and patient class."""
-    minutes = uow.session.scalars(sa.select(col(TurnaroundTarget.minutes)).where(
-        col(TurnaroundTarget.procedure_id) == exam.procedure_id,
-        col(TurnaroundTarget.priority) == exam.priority,
-        col(TurnaroundTarget.patient_class) == exam.patient_class)).first()
+    minutes = uow.session.scalars(_TURNAROUND, {
+        "procedure_id": exam.procedure_id, "priority": exam.priority,
+        "patient_class": exam.patient_class}).first()
     return minutes if minutes is not None else DEFAULT_TURNAROUND_MINUTES[exam.priority.value]
 
 

@@ -19,7 +19,6 @@ from domain.lifecycle import Actor
 from domain.models import (
     Exam,
     ExamPrepItem,
-    ExamStatusChange,
     Patient,
     PrepProtocolItem,
     Procedure,
@@ -107,10 +106,6 @@ def place_order(
         return _resent(raced, patient, procedure)
     assert exam.id is not None
     _copy_prep_checklist(uow, exam, procedure)
-    uow.add(ExamStatusChange(
-        exam_id=exam.id, from_status=None, to_status=ExamStatus.ORDERED, event="ExamOrdered",
-        actor=actor.id, role=actor.role, at=uow.now, reason=None,
-    ))
     uow.emit(ev.ExamOrdered(
         at=uow.now, actor=actor.id, role=actor.role, exam_id=exam.id,
         accession_number=exam.accession_number, site_id=exam.site_id, from_status=None,

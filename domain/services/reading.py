@@ -23,8 +23,10 @@ from domain.models import (
     SitePrivilege,
 )
 from domain.services._common import (
+    REPORT_OF_EXAM,
     Checks,
     SessionFacts,
+    exam_param,
     load_exam,
     missing_required_fields,
     template_for,
@@ -37,9 +39,12 @@ EDITABLE = {ExamStatus.IN_INTERPRETATION, ExamStatus.PRELIMINARY}
 
 def current_read(uow: UnitOfWork, exam_id: int) -> Read | None:
     """The exam's current assignment, if any."""
-    return uow.session.scalars(
-        sa.select(Read).where(col(Read.exam_id) == exam_id, col(Read.ended_at).is_(None))
-    ).first()
+    return uow.session.scalars(_CURRENT_READ, {"exam_id": exam_id}).first()
+
+
+_CURRENT_READ = sa.select(Read).where(col(Read.exam_id) == exam_param(),
+                                      col(Read.ended_at).is_(None))
+_RADIOLOGIST_BY_CODE = sa.select(Radiologist).where(col(Radiologist.code) == sa.bindparam("code"))
 
 
 def ineligibility(uow: UnitOfWork, exam: Exam, radiologist: Radiologist, on: date) -> str | None:
@@ -61,8 +66,7 @@ def ineligibility(uow: UnitOfWork, exam: Exam, radiologist: Radiologist, on: dat
 def _acting_radiologist(uow: UnitOfWork, actor: Actor) -> Radiologist:
     if actor.role != Role.RADIOLOGIST:
         raise NotPermitted("only a radiologist may do this")
-    radiologist = uow.session.scalars(
-        sa.select(Radiologist).where(col(Radiologist.code) == actor.id)).first()
+    radiologist = uow.session.scalars(_RADIOLOGIST_BY_CODE, {"code": actor.id}).first()
     if radiologist is None:
         raise NotPermitted(f"{actor.id} is not a known radiologist")
     return radiologist
@@ -86,13 +90,14 @@ def open_read(*, uow: UnitOfWork, actor: Actor, exam_id: int,
     return read
 
 
-def _own_report(uow: UnitOfWork, actor: Actor, exam: Exam) -> tuple[Radiologist, Report | None]:
+def _own_report(uow: UnitOfWork, actor: Actor, exam: Exam
+                ) -> tuple[Radiologist, Read, Report | None]:
     radiologist = _acting_radiologist(uow, actor)
     read = current_read(uow, exam.id or 0)
     if read is None or read.radiologist_id != radiologist.id:
         raise NotPermitted("only the radiologist reading this study may report it")
-    report = uow.session.scalars(sa.select(Report).where(col(Report.exam_id) == exam.id)).first()
-    return radiologist, report
+    report = uow.session.scalars(REPORT_OF_EXAM, {"exam_id": exam.id}).first()
+    return radiologist, read, report
 
 
 def _content(uow: UnitOfWork, exam: Exam,
@@ -128,7 +133,7 @@ def save_report_draft(*, uow: UnitOfWork, actor: Actor, exam_id: int,
         raise ValidationFailed([FieldIssue("exam_id", "NOT_EDITABLE",
                                            f"a report can be edited while the exam is in "
                                            f"interpretation or preliminary (is {exam.status})")])
-    radiologist, report = _own_report(uow, actor, exam)
+    radiologist, _, report = _own_report(uow, actor, exam)
     content = _content(uow, exam, sections)
     if report is None:
         report = Report(exam_id=exam_id, radiologist_id=pk(radiologist), status=ReportStatus.DRAFT,
@@ -152,7 +157,7 @@ def _sign(uow: UnitOfWork, actor: Actor, exam_id: int, step: Step, status: Repor
           expected_version: int | None) -> Report:
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     ensure_step_allowed(exam, step)
-    _, report = _own_report(uow, actor, exam)
+    _, read, report = _own_report(uow, actor, exam)
     if report is None:
         raise ValidationFailed([FieldIssue("exam_id", "NO_REPORT", "save a report draft first")])
     missing = missing_required_fields(uow, exam, report.content)
@@ -163,14 +168,13 @@ def _sign(uow: UnitOfWork, actor: Actor, exam_id: int, step: Step, status: Repor
             issues.append(FieldIssue("impression", "REQUIRED",
                                      "a signed report needs an impression"))
         raise ValidationFailed(issues)
-    transition(exam, step, actor=actor, at=uow.now, facts=SessionFacts(uow, exam), recorder=uow)
+    transition(exam, step, actor=actor, at=uow.now, facts=SessionFacts(uow, exam, report=report),
+               recorder=uow)
     report.status = status
     if status == ReportStatus.PRELIMINARY:
         report.preliminary_at = uow.now
     else:
         report.final_at = uow.now
-        read = current_read(uow, exam_id)
-        assert read is not None
         read.ended_at, read.end_reason = uow.now, "REPORTED"
     return report
 
@@ -195,7 +199,7 @@ def add_addendum(*, uow: UnitOfWork, actor: Actor, exam_id: int, text: str) -> A
     checks.done()
     radiologist = _acting_radiologist(uow, actor)
     exam = load_exam(uow, exam_id)
-    report = uow.session.scalars(sa.select(Report).where(col(Report.exam_id) == exam_id)).first()
+    report = uow.session.scalars(REPORT_OF_EXAM, {"exam_id": exam_id}).first()
     transition(exam, Step.ADD_ADDENDUM, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
                recorder=uow, reason="addendum")
     if report is None:

@@ -27,11 +27,10 @@ from domain.models import (
     Notification,
     Procedure,
     Referrer,
-    Report,
     ResultCommunication,
     SatisfactionSurvey,
 )
-from domain.services._common import Checks, SessionFacts, load_exam, require_role
+from domain.services._common import Checks, SessionFacts, exam_param, load_exam, require_role
 from domain.types import pk
 
 # How long the referrer has to acknowledge, by level (ACR practice: minutes, hours, days).
@@ -44,14 +43,23 @@ MUST_ACKNOWLEDGE = {CriticalLevel.CRITICAL, CriticalLevel.URGENT}
 REPORTED = {ExamStatus.FINAL, ExamStatus.COMMUNICATED, ExamStatus.CLOSED}
 
 
+_LATEST_COMMUNICATION = (
+    sa.select(ResultCommunication).where(col(ResultCommunication.exam_id) == exam_param())
+    .order_by(col(ResultCommunication.id).desc()).limit(1))
+_SURVEY_TAKEN = sa.select(col(SatisfactionSurvey.id)).where(
+    col(SatisfactionSurvey.exam_id) == exam_param(),
+    col(SatisfactionSurvey.respondent) == sa.bindparam("respondent"))
+
+
 def notify_result(*, uow: UnitOfWork, actor: Actor, exam_id: int,
                   channel: NotificationChannel = NotificationChannel.PORTAL,
                   expected_version: int | None = None) -> ResultCommunication:
     """Tell the referrer; a critical result opens a loop that stays open until acknowledged."""
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    transition(exam, Step.NOTIFY_RESULT, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
-               recorder=uow)
-    report = uow.session.scalars(sa.select(Report).where(col(Report.exam_id) == exam_id)).one()
+    facts = SessionFacts(uow, exam)
+    transition(exam, Step.NOTIFY_RESULT, actor=actor, at=uow.now, facts=facts, recorder=uow)
+    report = facts.report()  # the guard read it: a final report exists
+    assert report is not None
     level = report.critical_level
     window = ACKNOWLEDGE_WITHIN.get(level)
     communication = ResultCommunication(
@@ -87,10 +95,7 @@ def acknowledge_result(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Result
             raise NotPermitted("only the ordering referrer may acknowledge this result")
     elif actor.role not in {Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION}:
         raise NotPermitted(f"role {actor.role.value} may not acknowledge results")
-    communication = uow.session.scalars(
-        sa.select(ResultCommunication).where(col(ResultCommunication.exam_id) == exam_id)
-        .order_by(col(ResultCommunication.id).desc())
-    ).first()
+    communication = uow.session.scalars(_LATEST_COMMUNICATION, {"exam_id": exam_id}).first()
     if communication is None:
         raise ValidationFailed([FieldIssue("exam_id", "NOT_COMMUNICATED",
                                            "no result has been communicated for this exam")])
@@ -191,9 +196,8 @@ def submit_survey(*, uow: UnitOfWork, actor: Actor, exam_id: int, respondent: Re
     if exam.status not in {ExamStatus.COMMUNICATED, ExamStatus.CLOSED}:
         raise ValidationFailed([FieldIssue("exam_id", "NOT_COMPLETED",
                                            "surveys open once the result is communicated")])
-    taken = uow.session.scalars(sa.select(col(SatisfactionSurvey.id)).where(
-        col(SatisfactionSurvey.exam_id) == exam_id,
-        col(SatisfactionSurvey.respondent) == respondent)).first()
+    taken = uow.session.scalars(_SURVEY_TAKEN,
+                                {"exam_id": exam_id, "respondent": respondent}).first()
     if taken is not None:
         raise ValidationFailed([FieldIssue("respondent", "ALREADY_SUBMITTED",
                                            f"the {respondent.value.lower()} survey is already in")])

@@ -34,7 +34,14 @@ from domain.models import (
     Site,
     SlotClaim,
 )
-from domain.services._common import Checks, SessionFacts, find_by, load_exam, require_role
+from domain.services._common import (
+    Checks,
+    SessionFacts,
+    exam_param,
+    find_by,
+    load_exam,
+    require_role,
+)
 from domain.types import pk
 
 MAX_SLOT_SEARCH_DAYS = 31
@@ -195,13 +202,15 @@ def _queue_booking_messages(uow: UnitOfWork, exam: Exam, appointment: Appointmen
 
 def current_appointment(uow: UnitOfWork, exam_id: int) -> Appointment | None:
     """The exam's live appointment (booked, confirmed or arrived), if any."""
-    return uow.session.scalars(
-        sa.select(Appointment).where(
-            col(Appointment.exam_id) == exam_id,
-            col(Appointment.status).in_([AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED,
-                                    AppointmentStatus.ARRIVED]),
-        ).order_by(col(Appointment.id).desc())
-    ).first()
+    return uow.session.scalars(_LIVE_APPOINTMENT, {"exam_id": exam_id}).first()
+
+
+_LIVE_APPOINTMENT = (
+    sa.select(Appointment).where(
+        col(Appointment.exam_id) == exam_param(),
+        col(Appointment.status).in_([AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED,
+                                     AppointmentStatus.ARRIVED]))
+    .order_by(col(Appointment.id).desc()).limit(1))
 
 
 def _release(uow: UnitOfWork, appointment: Appointment, status: AppointmentStatus,

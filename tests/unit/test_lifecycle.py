@@ -10,8 +10,9 @@ import pytest
 from domain.enums import ExamStatus, PatientClass, Priority, Role
 from domain.errors import InvalidTransition, NotPermitted, PreconditionFailed
 from domain.events import DomainEvent, ExamStatusChanged
+from domain.history import history_rows
 from domain.lifecycle import TRANSITIONS, Actor, Step, find_transition, transition
-from domain.models import Exam, ExamStatusChange
+from domain.models import Exam
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -42,11 +43,7 @@ class Facts:
 
 @dataclass
 class Recorder:
-    rows: list[object] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list)
-
-    def add(self, instance: object) -> None:
-        self.rows.append(instance)
 
     def emit(self, event: DomainEvent) -> None:
         self.events.append(event)
@@ -76,13 +73,14 @@ def test_every_allowed_transition_moves_records_and_emits(step: Step,
                recorder=recorder, reason="because")
     assert subject.status == row.target
     assert subject.status_changed_at == NOW
-    [history] = recorder.rows
-    assert isinstance(history, ExamStatusChange)
-    assert (history.from_status, history.to_status, history.actor, history.role,
-            history.reason) == (source, row.target, "someone", role, "because")
     [event] = recorder.events
     assert isinstance(event, row.event) and isinstance(event, ExamStatusChanged)
     assert (event.from_status, event.to_status, event.exam_id) == (source, row.target, 7)
+    # The unit of work writes the exam's history row from the event.
+    [history] = history_rows(recorder.events)
+    assert history == {"exam_id": 7, "from_status": source, "to_status": row.target,
+                       "event": row.event.__name__, "actor": "someone", "role": role,
+                       "at": NOW, "reason": "because"}
 
 
 @pytest.mark.parametrize(("step", "source"), DISALLOWED, ids=lambda v: str(v))
@@ -93,7 +91,7 @@ def test_every_disallowed_transition_is_refused_and_changes_nothing(
         transition(subject, step, actor=Actor("admin", Role.ADMIN), at=NOW, facts=Facts(),
                    recorder=recorder)
     assert subject.status == source
-    assert recorder.rows == [] and recorder.events == []
+    assert recorder.events == []
     assert failure.value.status == source.value
     assert set(failure.value.allowed) == {s.value for st, s in ALLOWED if st == step}
 
@@ -109,7 +107,7 @@ def test_roles_outside_a_transition_are_not_permitted(step: Step, source: ExamSt
     with pytest.raises(NotPermitted):
         transition(subject, step, actor=Actor("x", role), at=NOW, facts=Facts(),
                    recorder=recorder)
-    assert subject.status == source and recorder.rows == []
+    assert subject.status == source and recorder.events == []
 
 
 GUARD_CASES = [
@@ -137,7 +135,7 @@ def test_each_guard_blocks_its_transition(step: Step, source: ExamStatus, facts:
         transition(subject, step, actor=Actor("x", sorted(row.roles)[0]), at=NOW, facts=facts,
                    recorder=recorder)
     assert failure.value.code == code
-    assert subject.status == source and recorder.rows == []
+    assert subject.status == source and recorder.events == []
 
 
 @pytest.mark.parametrize(("priority", "patient_class", "allowed"), [
