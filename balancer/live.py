@@ -168,6 +168,7 @@ def _readers(session: Session, now: datetime) -> tuple[Radiologist, ...]:
             sa.select(Shift).where(col(Shift.ended_at).is_(None), col(Shift.starts_at) <= now)
         )
     }
+    signed = _signed_this_shift(session, now)
     readers = []
     for row in session.scalars(sa.select(RadiologistRow).order_by(col(RadiologistRow.id))):
         shift = shifts.get(row.id or 0)
@@ -180,9 +181,37 @@ def _readers(session: Session, now: datetime) -> tuple[Radiologist, ...]:
                 shift_start=shift.starts_at if shift else None,
                 shift_end=shift.ends_at if shift else None,
                 wrvu_per_hour=row.wrvu_per_hour,
+                wrvu_read=signed.get(row.id or 0, 0.0) if shift else 0.0,
+                # Breaks are not recorded; every reader has about the same, so it evens out.
+                minutes_on_duty=max(0.0, (now - shift.starts_at).total_seconds() / 60.0)
+                if shift
+                else 0.0,
             )
         )
     return tuple(readers)
+
+
+def _signed_this_shift(session: Session, now: datetime) -> dict[int, float]:
+    """Per radiologist on shift, the wRVU of the reads they signed since their shift started.
+
+    The fairness term balances this against the capacity the reader has had (DOMAIN.md: no
+    cherry-picking); it comes from finished reads, so no column keeps a running total.
+    """
+    rows = session.execute(
+        sa.select(col(Read.radiologist_id), sa.func.sum(col(Procedure.wrvu)))
+        .join(Exam, col(Exam.id) == col(Read.exam_id))
+        .join(Procedure, col(Procedure.id) == col(Exam.procedure_id))
+        .join(
+            Shift,
+            (col(Shift.radiologist_id) == col(Read.radiologist_id))
+            & col(Shift.ended_at).is_(None)
+            & (col(Shift.starts_at) <= now)
+            & (col(Read.ended_at) >= col(Shift.starts_at)),
+        )
+        .where(col(Read.end_reason) == "REPORTED", col(Read.ended_at) <= now)
+        .group_by(col(Read.radiologist_id))
+    ).all()
+    return {int(rid): float(total or 0.0) for rid, total in rows}
 
 
 Unplaced = dict[int, int | None]
