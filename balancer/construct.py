@@ -99,7 +99,7 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
             - np.abs(fairness.excess(p, held, load, cand))
         )
         if p.prior[k] >= 0:
-            cost += w.stability * (cand != p.prior[k])
+            cost += p.move_price[k] * (cand != p.prior[k])
         if delay is not None:
             cost += t * delay[k, cand]
         best = int(np.argmin(cost))

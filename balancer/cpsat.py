@@ -115,7 +115,7 @@ def build(
     v.terms["idle"] = _idle(model, p, v, hinted)
     v.terms["fairness"] = _fairness(model, p, v, by_reader, placed, hinted)
     v.terms["stability"] = sum(
-        round(w.stability * OBJ) * (1 - v.x[k, int(p.prior[k])])
+        round(p.move_price[k] * OBJ) * (1 - v.x[k, int(p.prior[k])])
         for k in ks
         if p.prior[k] >= 0 and (k, int(p.prior[k])) in v.x
     )

@@ -99,6 +99,14 @@ def _default_urgency() -> Mapping[Priority, float]:
     return MappingProxyType({Priority.STAT: 2.0, Priority.URGENT: 0.2, Priority.ROUTINE: 0.0})
 
 
+def _default_age_limits() -> Mapping[Priority, float]:
+    return MappingProxyType({Priority.STAT: 15.0, Priority.URGENT: 30.0})
+
+
+def _default_stability_share() -> Mapping[Priority, float]:
+    return MappingProxyType({Priority.STAT: 0.1, Priority.URGENT: 0.3})
+
+
 def _default_tiers() -> Mapping[Priority, int]:
     return MappingProxyType({Priority.STAT: 0, Priority.URGENT: 1, Priority.ROUTINE: 2})
 
@@ -111,7 +119,12 @@ class Params:
     """How to trade the objective terms off, and how long to search.
 
     `age_limit_minutes`: a study waiting longer than this is promoted (its effective due time
-    is `ready_at + age_limit`) and every further minute of waiting costs `weights.age`.
+    is `ready_at + age_limit`) and every further minute of waiting costs `weights.age`;
+    `age_limit_by_priority` lowers the limit for a priority. Urgent work is then read in
+    arrival order once it has waited that long: earliest-due-first let ED studies (due in 60
+    min) keep overtaking an inpatient URGENT (due in 120) at night, which then waited longest.
+    `stability_share` scales the stability price per priority: moving an unopened STAT to a
+    reader who will start it sooner is what the department wants, not churn.
     `time_limit_s` bounds a re-plan (most studies keep their reader), `cold_time_limit_s` a plan
     that has to place many studies; `mode="improve"` then hands the fast plan to CP-SAT as a
     complete hint for `improve_time_limit_s` more. `priority_tiers` orders worklists: a lower
@@ -121,6 +134,8 @@ class Params:
     weights: Weights = field(default_factory=Weights)
     priority_weights: Mapping[Priority, float] = field(default_factory=_default_priority_weights)
     age_limit_minutes: float = 360.0
+    age_limit_by_priority: Mapping[Priority, float] = field(default_factory=_default_age_limits)
+    stability_share: Mapping[Priority, float] = field(default_factory=_default_stability_share)
     reference_wrvu_per_hour: float = 8.0
     time_limit_s: float = 0.08
     cold_time_limit_s: float = 2.0
@@ -130,6 +145,10 @@ class Params:
     priority_tiers: Mapping[Priority, int] = field(default_factory=_default_tiers)
     urgency_per_minute: Mapping[Priority, float] = field(default_factory=_default_urgency)
     idle_horizon_minutes: float = 30.0
+
+    def age_limit(self, priority: Priority) -> float:
+        """Minutes a study of this priority may wait before it is promoted."""
+        return min(self.age_limit_minutes, self.age_limit_by_priority.get(priority, float("inf")))
 
 
 @dataclass(frozen=True, slots=True)

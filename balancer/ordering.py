@@ -18,7 +18,7 @@ SortKey = tuple[int, datetime, datetime, int]
 
 def effective_due(study: Study, params: Params) -> datetime:
     """The due time, or the age limit if that comes first."""
-    aged = study.ready_at + timedelta(minutes=params.age_limit_minutes)
+    aged = study.ready_at + timedelta(minutes=params.age_limit(study.priority))
     return min(study.due_at, aged)
 
 

@@ -19,6 +19,19 @@ IntArray = npt.NDArray[np.int64]
 MIN_CAPACITY_MINUTES = 15.0
 
 
+# A read that has run longer than expected is projected to need at least this share of the
+# time it has already taken: read times have a long right tail, and projecting an overrunning
+# read as finishing "now" parked STAT work behind it (seen in the simulator: a STAT waited nine
+# minutes behind a read projected every minute to end at once, with 19 other readers eligible).
+OVERRUN_SHARE = 0.2
+
+
+def remaining_read(need: float, spent: float) -> float:
+    """Minutes an opened read is projected to need: what is left of `need`, or once that runs
+    short, a share of the `spent` minutes it has already taken."""
+    return max(need - spent, OVERRUN_SHARE * max(spent, 0.0))
+
+
 def minutes(later: datetime, earlier: datetime) -> float:
     """Minutes from `earlier` to `later` (negative when `later` is before)."""
     return (later - earlier).total_seconds() / 60.0
@@ -46,6 +59,7 @@ class Problem:
     charge: FloatArray  # per reader: wRVU per minute of their time at the department's pace
     eligible: list[IntArray]  # reader indices per study
     may_read: npt.NDArray[np.bool_]  # [study, reader] eligibility as a matrix
+    move_price: FloatArray  # weights.stability x the priority's stability share, per study
     prior: IntArray  # reader index of a still-valid current assignment, else -1
     pinned: IntArray  # reader index of a kept supervisor pin, else -1
     group: IntArray  # cap group index, else -1
@@ -106,7 +120,7 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
             if r is not None:
                 spent = minutes(now, study.opened_at) if study.opened_at else 0.0
                 need = study.read_minutes * inv_speed_of.get(study.opened_by, 1.0)
-                busy[r] += max(0.0, need - spent)
+                busy[r] += remaining_read(need, spent)
                 if study.cap_group in group_index:
                     slots[r, group_index[study.cap_group]] -= 1
             continue
@@ -121,7 +135,8 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
     # Worklist order (ordering.sort_key), vectorised: tier, effective due, ready time, id.
     due_all = np.array([minutes(st.due_at, now) for st, _ in movable], dtype=np.float64)
     ready_all = np.array([minutes(st.ready_at, now) for st, _ in movable], dtype=np.float64)
-    aged_all = ready_all + params.age_limit_minutes
+    limits = {p: params.age_limit(p) for p in {st.priority for st, _ in movable}}
+    aged_all = ready_all + np.array([limits[st.priority] for st, _ in movable], dtype=np.float64)
     tiers = params.priority_tiers
     tier = np.array([tiers.get(st.priority, 1) for st, _ in movable], dtype=np.int64)
     ids = np.array([st.id for st, _ in movable], dtype=np.int64)
@@ -147,6 +162,10 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
     pw = params.priority_weights
     late_weight = np.array(
         [params.weights.lateness * pw.get(s.priority, 1.0) for s in studies], dtype=np.float64
+    )
+    share = params.stability_share
+    move_price = np.array(
+        [params.weights.stability * share.get(s.priority, 1.0) for s in studies], dtype=np.float64
     )
     uw = params.urgency_per_minute
     urgency_weight = np.array(
@@ -203,6 +222,7 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
         charge=charge,
         eligible=eligible,
         may_read=may_read,
+        move_price=move_price,
         prior=prior,
         pinned=pinned,
         group=group,

@@ -157,7 +157,7 @@ class State:
         prior = self.p.prior[k]
         if prior < 0:
             return 0.0
-        return self.p.params.weights.stability * (int(b != prior) - int(a != prior))
+        return float(self.p.move_price[k]) * (int(b != prior) - int(a != prior))
 
     def place_delta(self, k: int, r: int) -> float:
         """Change of the whole objective if unplaced study `k` joins reader `r`."""

@@ -1,4 +1,8 @@
-"""Stability: a fixed price for every study taken from a reader it still suits."""
+"""Stability: a price for every study taken from a reader it still suits.
+
+The price is `weights.stability` times the priority's `Params.stability_share`: an unopened
+STAT is cheap to move to a reader who will start it sooner, a routine study is not.
+"""
 
 from __future__ import annotations
 
@@ -15,4 +19,5 @@ def moved(problem: Problem, assign: IntArray) -> int:
 
 def cost(problem: Problem, assign: IntArray) -> float:
     """The weighted term."""
-    return problem.params.weights.stability * moved(problem, assign)
+    keep = (problem.prior >= 0) & (assign != problem.prior)
+    return float(problem.move_price[keep].sum())
