@@ -60,6 +60,7 @@ class UnitOfWork:
         # Patients whose MRN the command already read (its audit record needs no lookup).
         self.patient_mrns: dict[int, str] = {}
         self._held: list[object] = []
+        self.appended: dict[sa.Table, list[dict[str, Any]]] = {}
 
     def hold(self, *rows: object) -> None:
         """Keep rows loaded for this command alive until it commits (the session's identity
@@ -73,6 +74,12 @@ class UnitOfWork:
     def add(self, instance: object) -> None:
         """Stage a new row."""
         self.session.add(instance)
+
+    def append(self, model: type[Any], row: dict[str, Any]) -> None:
+        """Stage a new row the command never reads back (a queued notification): inserted
+        with the others of its table by one Core INSERT when the command ends, without the
+        ORM's per-object bookkeeping. Every non-null column without a default must be given."""
+        self.appended.setdefault(model.__table__, []).append(row)
 
     def emit(self, event: DomainEvent) -> None:
         """Record an event, published once the transaction commits."""
@@ -223,6 +230,8 @@ class Database:
             session.flush()
         except StaleDataError as exc:
             raise _LostRace(uow.exam_id or 0) from exc
+        for table, rows in uow.appended.items():
+            session.execute(sa.insert(table), rows)
         # The status events are the exam's history rows (domain/history.py), and the events go
         # into the outbox, in this same transaction: committed together with the
         # change they describe, or rolled back with it (published later by api/live's relay).

@@ -112,6 +112,8 @@ def place_order(
         to_status=ExamStatus.ORDERED,
     ))
     uow.exam_id = exam.id
+    uow.hold(procedure)  # the outbox finds the exam's modality without a statement
+    uow.name_patient(pk(patient), patient.mrn)  # and the audit record its patient
     return PlacedOrder(exam=exam, created=True)
 
 
@@ -135,15 +137,18 @@ def _resent(existing: Exam, patient: Patient, procedure: Procedure) -> PlacedOrd
 def _copy_prep_checklist(uow: UnitOfWork, exam: Exam, procedure: Procedure) -> None:
     if procedure.prep_protocol_id is None:
         return
-    items = uow.session.scalars(
-        sa.select(PrepProtocolItem)
-        .where(col(PrepProtocolItem.protocol_id) == procedure.prep_protocol_id)
-        .order_by(col(PrepProtocolItem.position))
-    ).all()
-    for item in items:
-        assert exam.id is not None
-        uow.add(ExamPrepItem(exam_id=exam.id, position=item.position, code=item.code,
-                             description=item.description))
+    # One INSERT ... SELECT: the checklist is copied inside the database.
+    uow.session.execute(_COPY_CHECKLIST, {"exam_id": exam.id,
+                                          "protocol_id": procedure.prep_protocol_id})
+
+
+_PROTOCOL_ITEMS = PrepProtocolItem.__table__.c  # type: ignore[attr-defined]
+_COPY_CHECKLIST = sa.insert(ExamPrepItem.__table__).from_select(  # type: ignore[attr-defined]
+    ["exam_id", "position", "code", "description"],
+    sa.select(sa.bindparam("exam_id", type_=sa.Integer()), _PROTOCOL_ITEMS.position,
+              _PROTOCOL_ITEMS.code, _PROTOCOL_ITEMS.description)
+    .where(_PROTOCOL_ITEMS.protocol_id == sa.bindparam("protocol_id"))
+    .order_by(_PROTOCOL_ITEMS.position))
 
 
 def register_patient(

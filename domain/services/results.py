@@ -15,6 +15,7 @@ from domain.enums import (
     ExamStatus,
     FollowUpStatus,
     NotificationChannel,
+    NotificationStatus,
     NotificationTemplate,
     Respondent,
     Role,
@@ -69,14 +70,14 @@ def notify_result(*, uow: UnitOfWork, actor: Actor, exam_id: int,
     )
     uow.add(communication)
     critical = level in MUST_ACKNOWLEDGE
-    uow.add(Notification(
-        exam_id=exam_id, recipient_kind="referrer", recipient_id=exam.referrer_id,
-        channel=NotificationChannel.PHONE if critical else channel,
-        template=NotificationTemplate.CRITICAL_RESULT if critical
+    uow.append(Notification, {
+        "exam_id": exam_id, "recipient_kind": "referrer", "recipient_id": exam.referrer_id,
+        "channel": NotificationChannel.PHONE if critical else channel,
+        "template": NotificationTemplate.CRITICAL_RESULT if critical
         else NotificationTemplate.RESULT_AVAILABLE,
-        send_at=uow.now, created_at=uow.now,
-        payload={"accession": exam.accession_number, "criticalLevel": level.value},
-    ))
+        "send_at": uow.now, "status": NotificationStatus.QUEUED, "created_at": uow.now,
+        "payload": {"accession": exam.accession_number, "criticalLevel": level.value},
+    })
     if critical:
         uow.flush()
         uow.emit(ev.CriticalResultRaised(at=uow.now, actor=actor.id, role=actor.role,
@@ -121,12 +122,13 @@ def escalate_overdue_results(*, uow: UnitOfWork, actor: Actor) -> list[ResultCom
         communication.escalated_at = uow.now
         communication.escalation_count += 1
         communication.acknowledge_by = uow.now + window
-        uow.add(Notification(
-            exam_id=communication.exam_id, recipient_kind="referrer",
-            recipient_id=communication.referrer_id, channel=NotificationChannel.PHONE,
-            template=NotificationTemplate.CRITICAL_RESULT_ESCALATION, send_at=uow.now,
-            created_at=uow.now, payload={"escalation": communication.escalation_count},
-        ))
+        uow.append(Notification, {
+            "exam_id": communication.exam_id, "recipient_kind": "referrer",
+            "recipient_id": communication.referrer_id, "channel": NotificationChannel.PHONE,
+            "template": NotificationTemplate.CRITICAL_RESULT_ESCALATION, "send_at": uow.now,
+            "status": NotificationStatus.QUEUED, "created_at": uow.now,
+            "payload": {"escalation": communication.escalation_count},
+        })
         assert communication.id is not None
         uow.emit(ev.CriticalResultEscalated(at=uow.now, actor=actor.id, role=actor.role,
                                             exam_id=communication.exam_id,

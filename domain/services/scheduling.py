@@ -19,6 +19,7 @@ from domain.enums import (
     AppointmentStatus,
     ExamStatus,
     NotificationChannel,
+    NotificationStatus,
     NotificationTemplate,
     Role,
 )
@@ -166,26 +167,28 @@ def _book(uow: UnitOfWork, actor: Actor, exam: Exam, resource_code: str,
         with uow.session.begin_nested():
             uow.add(appointment)
             uow.flush()
-            for k in range(units):
-                uow.add(SlotClaim(resource_id=resource.id, slot_start=starts_at + step * k,
-                                  appointment_id=pk(appointment)))
-            uow.flush()
+            uow.session.execute(_INSERT_CLAIMS, [
+                {"resource_id": resource.id, "slot_start": starts_at + step * k,
+                 "appointment_id": pk(appointment)} for k in range(units)])
     except IntegrityError as exc:
         raise SlotTaken(resource_code=resource.code, starts_at=starts_at) from exc
     _queue_booking_messages(uow, exam, appointment, procedure)
     return appointment
 
 
+_INSERT_CLAIMS = sa.insert(SlotClaim.__table__)  # type: ignore[attr-defined]
+
+
 def _notify(uow: UnitOfWork, exam: Exam, template: NotificationTemplate, send_at: datetime,
             payload: Mapping[str, object], *, recipient_kind: str = "patient",
             recipient_id: int | None = None, channel: NotificationChannel = NotificationChannel.SMS,
             ) -> None:
-    uow.add(Notification(
-        exam_id=exam.id, recipient_kind=recipient_kind,
-        recipient_id=recipient_id if recipient_id is not None else exam.patient_id,
-        channel=channel, template=template, send_at=send_at, created_at=uow.now,
-        payload=dict(payload),
-    ))
+    uow.append(Notification, {
+        "exam_id": exam.id, "recipient_kind": recipient_kind,
+        "recipient_id": recipient_id if recipient_id is not None else exam.patient_id,
+        "channel": channel, "template": template, "send_at": send_at,
+        "status": NotificationStatus.QUEUED, "created_at": uow.now, "payload": dict(payload),
+    })
 
 
 def _queue_booking_messages(uow: UnitOfWork, exam: Exam, appointment: Appointment,
