@@ -195,13 +195,13 @@ def _fairness(
         gains = {k: round(p.wrvu[k] * FINE) for k in by_reader[r]}
         per_unit = round(p.charge[r] * FINE / TIME)
         top = max(v.upper[f"load{r}"], h)
-        spent = hinted(
-            model.new_int_var(h, top, f"spent{r}"), max(v.value[f"load{r}"], h)
-        )
+        spent = hinted(model.new_int_var(h, top, f"spent{r}"), max(v.value[f"load{r}"], h))
         model.add_max_equality(spent, [v.load[r], h])
         lo, hi = base - per_unit * top, base + sum(gains.values())
-        val = base + sum(g for k, g in gains.items() if placed[k] == r) - per_unit * max(
-            v.value[f"load{r}"], h
+        val = (
+            base
+            + sum(g for k, g in gains.items() if placed[k] == r)
+            - per_unit * max(v.value[f"load{r}"], h)
         )
         ex = hinted(model.new_int_var(lo, hi, f"ex{r}"), val)
         model.add(ex == base + sum(g * v.x[k, r] for k, g in gains.items()) - per_unit * spent)

@@ -16,7 +16,7 @@ from types import MappingProxyType
 
 from balancer.model import Radiologist, Study
 from balancer.simulation.arrivals import describe, draw_arrivals, to_study
-from balancer.simulation.department import EPOCH, SITES, make_reader, primaries
+from balancer.simulation.department import EPOCH, RELATED, SITES, make_reader, primaries
 from balancer.simulation.info import StudyInfo
 from domain.enums import RadiologistStatus, Subspecialty
 
@@ -34,6 +34,8 @@ NARROW_ALSO = {
 }
 # Projections use the catalogue time; the real read varies around it by this much (log-sd).
 NOISE_SIGMA = 0.25
+# A subspecialty's holders have at least this many times its demand in capacity (`_staff`).
+STAFFING = 2.0
 # Night and swing readers cover everything an ED or a ward sends, at every site.
 GENERALIST = frozenset(Subspecialty) - {Subspecialty.BREAST}
 
@@ -166,6 +168,7 @@ def build(
     demand = sum(s.read_minutes for s in day)
     scale = capacity / capacity_ratio / demand if demand else 1.0
     day = [replace(s, read_minutes=s.read_minutes * scale, cap_group=None) for s in day]
+    roster = _staff(roster, kinds, day, ref)
     return Scenario(seed, EPOCH, 24 * 60, tuple(day), minutes, noise, tuple(roster), scale, info)
 
 
@@ -221,6 +224,50 @@ def _cover(roster: list[SimReader], kinds: list[tuple[int, int, float]]) -> list
                     site_privileges=r.site_privileges | {site},
                 ),
             )
+    return out
+
+
+def _staff(
+    roster: list[SimReader], kinds: list[tuple[int, int, float]], day: list[Study], ref: float
+) -> list[SimReader]:
+    """Credential more day readers for a subspecialty whose holders could barely read its work.
+
+    Every reader also reads other work (GENERAL at least), so a department credentials enough
+    readers that a subspecialty needs at most half of its holders' time (STAFFING). Drawing
+    main credentials in proportion to demand left breast with two day readers for a day's
+    mammograms (0.9 x their capacity; evening and night readers do not read breast): under
+    every policy they read mammograms, the densest work, all day and nothing else. A day reader
+    holding the related credential (BODY for breast), fewest credentials first, takes it on.
+    """
+    demand: dict[Subspecialty, float] = {}
+    for s in day:
+        demand[s.subspecialty] = demand.get(s.subspecialty, 0.0) + s.read_minutes
+    out = list(roster)
+    day_readers = [i for i, k in enumerate(kinds) if k in (SHIFTS[0], SHIFTS[1])]
+
+    def capacity(sub: Subspecialty) -> float:
+        return sum(
+            _duty_in_day(r) * r.reader.wrvu_per_hour / ref
+            for r in out
+            if sub in r.reader.subspecialties
+        )
+
+    for sub in Subspecialty:
+        need = STAFFING * demand.get(sub, 0.0)
+        related = RELATED[sub]
+        pool = sorted(
+            (i for i in day_readers if sub not in out[i].reader.subspecialties),
+            key=lambda i: (
+                related not in out[i].reader.subspecialties,
+                len(out[i].reader.subspecialties),
+                i,
+            ),
+        )
+        for i in pool:
+            if capacity(sub) >= need:
+                break
+            r = out[i].reader
+            out[i] = replace(out[i], reader=replace(r, subspecialties=r.subspecialties | {sub}))
     return out
 
 

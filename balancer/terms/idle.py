@@ -14,9 +14,7 @@ import numpy as np
 from balancer.problem import FloatArray, IntArray, Problem
 
 
-def idle(
-    problem: Problem, load: float | FloatArray, readers: int | IntArray
-) -> float | FloatArray:
+def idle(problem: Problem, load: float | FloatArray, readers: int | IntArray) -> float | FloatArray:
     """Idle capacity within the horizon of `readers` holding `load` minutes (open reads included),
     in reference minutes: an idle minute of a fast reader wastes more reading than a slow one's.
 

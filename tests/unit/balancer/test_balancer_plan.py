@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from balancer import Params, Plan, Radiologist, Snapshot, Study, plan, validate
+from balancer import Params, Plan, Radiologist, Snapshot, Study, Weights, plan, validate
 from balancer.simulation.department import bench_snapshot
 from domain.enums import PatientClass, Priority, RadiologistStatus, Subspecialty
 
@@ -255,3 +255,63 @@ def test_a_replan_after_a_reader_leaves_moves_only_their_studies(
     assert {a.study_id for a in again.worklist(leaver.id)} == opened_by_leaver
     untouched_moved = again.moved() - theirs
     assert len(untouched_moved) <= 0.02 * len(first.assignments)
+
+
+def test_urgent_work_that_has_waited_its_age_limit_is_read_in_arrival_order(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # An inpatient URGENT (due in 120 min) that has waited 40 min, and a fresh ED URGENT due
+    # in 55: earliest-due-first would keep putting each new ED study ahead of the old one.
+    old = make_study(
+        1,
+        priority=Priority.URGENT,
+        patient_class=PatientClass.INPATIENT,
+        ready_at=NOW - timedelta(minutes=40),
+        due_at=NOW + timedelta(minutes=80),
+    )
+    fresh = make_study(
+        2,
+        priority=Priority.URGENT,
+        patient_class=PatientClass.ED,
+        ready_at=NOW - timedelta(minutes=5),
+        due_at=NOW + timedelta(minutes=55),
+    )
+    snap = Snapshot(NOW, (fresh, old), (make_reader(1),))
+    assert [a.study_id for a in planned(snap).worklist(1)] == [1, 2]
+    by_due = Params(age_limit_by_priority={})
+    assert [a.study_id for a in planned(snap, by_due).worklist(1)] == [2, 1]
+    assert Params().age_limit(Priority.URGENT) == 30.0
+    assert Params().age_limit(Priority.ROUTINE) == 360.0
+
+
+def test_an_overrunning_read_is_not_projected_to_end_now(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    from balancer.problem import remaining_read
+
+    assert remaining_read(10.0, 4.0) == pytest.approx(6.0)
+    assert remaining_read(10.0, 20.0) == pytest.approx(4.0)  # a fifth of the 20 min taken
+    assert remaining_read(10.0, 30.0) > remaining_read(10.0, 20.0)
+    # Reader 1's 10-minute read has taken 20 (projected 4 more), reader 2's has 3 left: the
+    # STAT goes to reader 2. Projecting the overrun as done at once sent it to reader 1.
+    overrun = make_study(1, opened_by=1, opened_at=NOW - timedelta(minutes=20))
+    on_time = make_study(2, opened_by=2, opened_at=NOW - timedelta(minutes=7))
+    stat = make_study(3, priority=Priority.STAT, due_at=NOW + timedelta(minutes=30))
+    result = planned(Snapshot(NOW, (overrun, on_time, stat), (make_reader(1), make_reader(2))))
+    assert result.assignments[3].radiologist_id == 2
+
+
+def test_an_unopened_stat_moves_to_a_reader_who_starts_it_a_few_minutes_sooner(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # The STAT sits on reader 1, who has 4 minutes of a read left; reader 2 is free. Urgency
+    # gains 2 x 4 = 8 by moving it: less than a full stability price (10), more than a STAT's.
+    busy = make_study(1, read_minutes=10.0, opened_by=1, opened_at=NOW - timedelta(minutes=6))
+    stat = make_study(2, priority=Priority.STAT, due_at=NOW + timedelta(minutes=60), assigned_to=1)
+    snap = Snapshot(NOW, (busy, stat), (make_reader(1), make_reader(2)))
+    weights = Weights(lateness=0.0, age=0.0, balance=0.0, fairness=0.0, idle=0.0)
+    moved = planned(snap, Params(weights=weights))
+    assert moved.assignments[2].radiologist_id == 2
+    assert moved.objective["stability"] == pytest.approx(1.0)
+    sticky = planned(snap, Params(weights=weights, stability_share={}))
+    assert sticky.assignments[2].radiologist_id == 1

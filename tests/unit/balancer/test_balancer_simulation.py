@@ -111,3 +111,48 @@ def test_a_bigger_day_is_deterministic_per_seed() -> None:
     first = simulate(from_spec(spec), "radflow", params=PARAMS)
     second = simulate(from_spec(spec), "radflow", params=PARAMS)
     assert first.reader == second.reader and first.finish == second.finish
+
+
+def test_radflow_sees_each_readers_wrvu_signed_this_shift() -> None:
+    scn = small(5)
+    seen: list[Snapshot] = []
+
+    def spy(
+        snap: Snapshot, params: Params, info: Mapping[int, StudyInfo]
+    ) -> tuple[Snapshot, Params]:
+        seen.append(snap)
+        return snap, params
+
+    run = simulate(scn, "radflow", params=PARAMS, adjust=spy)
+    by_id = {sr.reader.id: r for r, sr in enumerate(scn.roster)}
+    checked = 0
+    for snap in seen[::25]:
+        t = (snap.now - scn.start).total_seconds() / 60.0
+        for reader in snap.radiologists:
+            r = by_id[reader.id]
+            w = scn.roster[r].window(t)
+            if w is None:
+                assert reader.wrvu_read == reader.minutes_on_duty == 0.0
+                continue
+            signed = sum(
+                scn.studies[k].wrvu
+                for k in range(len(scn.studies))
+                if run.reader[k] == r and w.start <= run.start[k] and run.finish[k] <= t
+            )
+            assert reader.wrvu_read == pytest.approx(signed)
+            assert reader.minutes_on_duty == pytest.approx(scn.roster[r].minutes_on_duty(t))
+            checked += reader.wrvu_read > 0
+    assert checked > 10
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_subspecialty_needs_at_most_half_of_its_readers_capacity(seed: int) -> None:
+    scn = build(seed, studies=2000, readers=15)
+    for sub in Subspecialty:
+        demand = sum(s.read_minutes for s in scn.studies if s.subspecialty is sub)
+        holders = sum(
+            r.on_duty_minutes(24 * 60.0) * r.reader.wrvu_per_hour / 8.0
+            for r in scn.roster
+            if sub in r.reader.subspecialties
+        )
+        assert holders >= 2.0 * demand, sub
