@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -71,28 +72,35 @@ def simulate(
             changed = True
             status_before = status
         policy.tick(t, changed, status)
-        for r in range(m):
-            if status[r] is not RadiologistStatus.AVAILABLE:
+        # Readers who are or fall free within this minute, served in the order they free up.
+        free = [
+            (max(free_at[r], float(t)), r)
+            for r in range(m)
+            if status[r] is RadiologistStatus.AVAILABLE and free_at[r] < t + 1
+        ]
+        heapq.heapify(free)
+        while free:
+            at, r = heapq.heappop(free)
+            k = reading[r]
+            if k is not None:
+                policy.finished(k)
+                reading[r] = None
+                policy.freed(r, at, status)
+            nxt = policy.next_for(r, at)
+            if nxt is None:
+                free_at[r] = max(free_at[r], float(t))
                 continue
-            while free_at[r] < t + 1:
-                k = reading[r]
-                if k is not None:
-                    policy.finished(k)
-                    reading[r] = None
-                at = max(free_at[r], float(t))
-                nxt = policy.next_for(r, at)
-                if nxt is None:
-                    free_at[r] = max(free_at[r], float(t))
-                    break
-                study = scn.studies[nxt]
-                if not policy.may_read(nxt, r):
-                    run.ineligible += 1
-                duration = study.read_minutes * pace[r] * scn.noise[nxt]
-                run.start[nxt], run.finish[nxt], run.reader[nxt] = at, at + duration, r
-                policy.started(nxt, r, at)
-                reading[r] = nxt
-                free_at[r] = at + duration
-                started += 1
+            study = scn.studies[nxt]
+            if not policy.may_read(nxt, r):
+                run.ineligible += 1
+            duration = study.read_minutes * pace[r] * scn.noise[nxt]
+            run.start[nxt], run.finish[nxt], run.reader[nxt] = at, at + duration, r
+            policy.started(nxt, r, at)
+            reading[r] = nxt
+            free_at[r] = at + duration
+            started += 1
+            if free_at[r] < t + 1:
+                heapq.heappush(free, (free_at[r], r))
         if progress is not None:
             progress(t)
         t += 1

@@ -13,12 +13,17 @@ from typing import Protocol
 
 from balancer.model import Params, Snapshot, Study
 from balancer.planner import plan
+from balancer.problem import remaining_read
 from balancer.simulation.info import Adjust
 from balancer.simulation.scenario import Scenario
 from balancer.validate import validate
 from domain.enums import Priority, RadiologistStatus, Subspecialty
 
 RANK = {Priority.STAT: 0, Priority.URGENT: 1, Priority.ROUTINE: 2}
+URGENT_TIERS = frozenset({Priority.STAT, Priority.URGENT})
+# A reader who signs within a minute triggers a re-plan when urgent work they may read is next
+# on a worklist whose reader is projected busy for at least this long (`Radflow.freed`).
+SOONER_MINUTES = 2.0
 Key = tuple[Subspecialty, int]
 Limits = tuple[frozenset[int] | None, frozenset[int]]
 
@@ -45,6 +50,9 @@ class Policy(Protocol):
 
     def tick(self, t: float, changed: bool, status: list[RadiologistStatus]) -> None:
         """Once per simulated minute, before free readers are served."""
+
+    def freed(self, r: int, t: float, status: list[RadiologistStatus]) -> None:
+        """Reader `r` signed a read at `t`, within a minute, and is about to start the next."""
 
     def next_for(self, r: int, t: float) -> int | None:
         """The study free reader `r` starts at `t` (removed from the waiting work), or None."""
@@ -105,6 +113,9 @@ class _Shared:
 
     def started(self, k: int, r: int, t: float) -> None:
         """Pull policies keep no record of open work."""
+
+    def freed(self, r: int, t: float, status: list[RadiologistStatus]) -> None:
+        """Pull policies pick at `next_for`; nothing to do when a reader frees up."""
 
     def finished(self, k: int) -> None:
         """Pull policies keep no record of open work."""
@@ -241,7 +252,11 @@ class Radflow(_Shared):
         self.plan_ms: list[float] = []
         # Per roster reader: (shift start, wRVU signed since) as the live runner reads it.
         self.signed: list[tuple[float, float]] = [(float("nan"), 0.0) for _ in scn.roster]
-        self.reader_of: dict[int, tuple[int, float]] = {}  # open study -> (reader, shift start)
+        self.reader_of: dict[int, tuple[int, float]] = {}
+        self.replans = 0  # re-plans on a signature within a minute (`freed`)
+        self._pace = {
+            sr.reader.id: sr.reader.wrvu_per_hour for sr in scn.roster
+        }  # open study -> (reader, shift start)
 
     def arrive(self, k: int, t: float) -> None:
         s = self.scn.studies[k]
@@ -295,6 +310,43 @@ class Radflow(_Shared):
         if kept:
             self.churn.append(moved / kept)
         self.worklists = [deque(sid for _, sid in sorted(items)) for items in lists]
+
+    def freed(self, r: int, t: float, status: list[RadiologistStatus]) -> None:
+        """Re-plan before the reader opens the next study when urgent work they may read waits
+        on another worklist.
+
+        The live runner re-plans on every signed report (`ReportSignedFinal` is a trigger)
+        before the reader opens the head of the refreshed worklist; re-planning on each of the
+        day's ~10,000 signatures is too slow for the simulator, so it re-plans only when the
+        answer could hand this reader STAT or URGENT work sitting elsewhere (the rest waits
+        for the next minute's re-plan, as before).
+        """
+        scn = self.scn
+        # Minutes each reader is projected to need for the read they have open.
+        busy: dict[int, float] = {}
+        for s in self.current.values():
+            if s.opened_by is not None and s.opened_at is not None:
+                spent = (scn.at(t) - s.opened_at).total_seconds() / 60.0
+                pace = self.params.reference_wrvu_per_hour / self._pace[s.opened_by]
+                busy[s.opened_by] = remaining_read(s.read_minutes * pace, spent)
+        for other, wl in enumerate(self.worklists):
+            if other == r or busy.get(scn.roster[other].reader.id, 0.0) < SOONER_MINUTES:
+                continue
+            head = next(
+                (
+                    sid
+                    for sid in wl
+                    if self.current.get(sid) is not None and self.current[sid].opened_by is None
+                ),
+                None,
+            )
+            if head is None:
+                continue
+            k = self.index[head]
+            if self.view[k].priority in URGENT_TIERS and self.may_read(k, r):
+                self.replans += 1
+                self.tick(t, True, status)
+                return
 
     def next_for(self, r: int, t: float) -> int | None:
         wl = self.worklists[r]

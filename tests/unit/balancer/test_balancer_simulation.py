@@ -137,7 +137,7 @@ def test_radflow_sees_each_readers_wrvu_signed_this_shift() -> None:
             signed = sum(
                 scn.studies[k].wrvu
                 for k in range(len(scn.studies))
-                if run.reader[k] == r and w.start <= run.start[k] and run.finish[k] <= t
+                if run.reader[k] == r and w.start <= run.start[k] and run.finish[k] <= t + 1e-6
             )
             assert reader.wrvu_read == pytest.approx(signed)
             assert reader.minutes_on_duty == pytest.approx(scn.roster[r].minutes_on_duty(t))
@@ -156,3 +156,36 @@ def test_every_subspecialty_needs_at_most_half_of_its_readers_capacity(seed: int
             if sub in r.reader.subspecialties
         )
         assert holders >= 2.0 * demand, sub
+
+
+def test_readers_freeing_within_a_minute_are_served_in_the_order_they_free_up() -> None:
+    # FIFO hands each queue's head to the next reader who frees up, so within one queue
+    # (priority, subspecialty, site) starts follow arrival order. Serving readers in roster
+    # order within a minute broke that: a reader later in the roster who freed earlier in the
+    # minute took the next study after one who freed later.
+    scn = build(5, studies=3000, readers=20)
+    run = simulate(scn, "fifo", params=PARAMS)
+    queues: dict[tuple[object, ...], list[int]] = {}
+    for k, s in enumerate(scn.studies):
+        queues.setdefault((s.priority, s.subspecialty, s.site_id), []).append(k)
+    for ks in queues.values():
+        starts = [run.start[k] for k in sorted(ks, key=lambda k: (scn.ready_min[k], k))]
+        assert starts == sorted(starts)
+
+
+def test_radflow_replans_when_a_reader_signs_while_urgent_work_waits_on_a_busy_peer() -> None:
+    from balancer.simulation import policies
+
+    scn = build(5, studies=600, readers=12)
+    made: list[policies.Radflow] = []
+
+    class Spy(policies.Radflow):
+        def __init__(self, *args: object, **kw: object) -> None:
+            super().__init__(*args, **kw)  # type: ignore[arg-type]
+            made.append(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(policies, "Radflow", Spy)
+        run = simulate(scn, "radflow", params=PARAMS)
+    assert run.violations == 0 and run.ineligible == 0
+    assert 0 < made[0].replans < len(scn.studies)
