@@ -133,7 +133,7 @@ class Params:
 
     weights: Weights = field(default_factory=Weights)
     priority_weights: Mapping[Priority, float] = field(default_factory=_default_priority_weights)
-    age_limit_minutes: float = 360.0
+    age_limit_minutes: float = 180.0
     age_limit_by_priority: Mapping[Priority, float] = field(default_factory=_default_age_limits)
     stability_share: Mapping[Priority, float] = field(default_factory=_default_stability_share)
     reference_wrvu_per_hour: float = 8.0

@@ -281,7 +281,7 @@ def test_urgent_work_that_has_waited_its_age_limit_is_read_in_arrival_order(
     by_due = Params(age_limit_by_priority={})
     assert [a.study_id for a in planned(snap, by_due).worklist(1)] == [2, 1]
     assert Params().age_limit(Priority.URGENT) == 30.0
-    assert Params().age_limit(Priority.ROUTINE) == 360.0
+    assert Params().age_limit(Priority.ROUTINE) == 180.0
 
 
 def test_an_overrunning_read_is_not_projected_to_end_now(

@@ -85,7 +85,7 @@ def test_a_faster_reader_projects_earlier_finishes(
 def test_age_prices_waiting_beyond_the_limit_whatever_the_priority(
     make_study: MakeStudy, make_reader: MakeReader
 ) -> None:
-    old = make_study(1, ready_at=NOW - timedelta(minutes=355))  # limit 360 reached at +5
+    old = make_study(1, ready_at=NOW - timedelta(minutes=175))  # limit 180 reached at +5
     snap = Snapshot(NOW, (old,), (make_reader(1),))
     assert terms_for(snap, only(age=2.0), {1: 1})["age"] == pytest.approx(2.0 * 5.0)
     fresh = Snapshot(NOW, (make_study(1),), (make_reader(1),))
