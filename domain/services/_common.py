@@ -119,10 +119,13 @@ class Checks:
 class SessionFacts:
     """The guard facts of one exam, each read from the database only when a guard asks."""
 
-    def __init__(self, uow: UnitOfWork, exam: Exam, *, report: Report | None = None) -> None:
-        """`report`: the exam's report, when the command has already loaded it."""
+    def __init__(self, uow: UnitOfWork, exam: Exam, *, report: Report | None = None,
+                 checklist: list[ExamPrepItem] | None = None) -> None:
+        """`report`, `checklist`: the exam's report and whole prep checklist, when the command
+        has already loaded them (the guards then read no more)."""
         self._uow = uow
         self._exam = exam
+        self._checklist = checklist
         self._report = report
         self._report_loaded = report is not None
 
@@ -130,6 +133,8 @@ class SessionFacts:
         return int(self._uow.session.scalar(query, {"exam_id": self._exam.id}) or 0)
 
     def prep_complete(self) -> bool:
+        if self._checklist is not None:
+            return all(item.completed_at is not None for item in self._checklist)
         return self._scalar(_OPEN_PREP_ITEMS) == 0
 
     def metadata_valid(self) -> bool:

@@ -39,8 +39,7 @@ DICOM_UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$")
 PREP_STATUSES = {ExamStatus.ORDERED, ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN}
 
 
-_PREP_ITEM = sa.select(ExamPrepItem).where(col(ExamPrepItem.exam_id) == exam_param(),
-                                           col(ExamPrepItem.code) == sa.bindparam("code"))
+_CHECKLIST = sa.select(ExamPrepItem).where(col(ExamPrepItem.exam_id) == exam_param())
 _ATTEMPTS = (sa.select(Acquisition).where(col(Acquisition.exam_id) == exam_param())
              .order_by(col(Acquisition.attempt)))
 _UID_TAKEN = sa.select(col(StoredStudy.id)).where(
@@ -62,15 +61,15 @@ def complete_prep_item(*, uow: UnitOfWork, actor: Actor, exam_id: int, item_code
     if exam.status not in PREP_STATUSES:
         raise ValidationFailed([FieldIssue("exam_id", "PREP_CLOSED",
                                            f"prep cannot change once the exam is {exam.status}")])
-    item = uow.session.scalars(_PREP_ITEM, {"exam_id": exam_id, "code": item_code}).first()
+    checklist = list(uow.session.scalars(_CHECKLIST, {"exam_id": exam_id}))
+    item = next((i for i in checklist if i.code == item_code), None)
     if item is None:
         raise NotFound("prep item", item_code, field="item_code")
     if item.completed_at is None:
         item.completed_at, item.completed_by, item.note = uow.now, actor.id, note
         uow.emit(ev.PrepItemCompleted(at=uow.now, actor=actor.id, role=actor.role,
                                       exam_id=exam_id, item_code=item_code))
-        uow.flush()
-    facts = SessionFacts(uow, exam)
+    facts = SessionFacts(uow, exam, checklist=checklist)  # the guard needs no count
     if exam.status == ExamStatus.CHECKED_IN and facts.prep_complete():
         transition(exam, Step.COMPLETE_PREP, actor=actor, at=uow.now, facts=facts, recorder=uow)
     return exam
@@ -81,9 +80,11 @@ def start_acquisition(*, uow: UnitOfWork, actor: Actor, exam_id: int, resource_c
     """Imaging begins on a scanner; the prep checklist must be complete."""
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     resource = _scanner_for(uow, exam, resource_code)
+    # Reads come before the change: a lookup after it would first write the exam on its own.
+    earlier = _attempts(uow, exam_id)
     transition(exam, Step.START_ACQUISITION, actor=actor, at=uow.now,
                facts=SessionFacts(uow, exam), recorder=uow)
-    return _new_attempt(uow, actor, exam, resource)
+    return _new_attempt(uow, actor, exam, resource, earlier)
 
 
 def _scanner_for(uow: UnitOfWork, exam: Exam, resource_code: str) -> ModalityResource:
@@ -103,9 +104,9 @@ def _attempts(uow: UnitOfWork, exam_id: int) -> list[Acquisition]:
     return list(uow.session.scalars(_ATTEMPTS, {"exam_id": exam_id}))
 
 
-def _new_attempt(uow: UnitOfWork, actor: Actor, exam: Exam,
-                 resource: ModalityResource) -> Acquisition:
-    attempt = Acquisition(exam_id=pk(exam), attempt=len(_attempts(uow, exam.id or 0)) + 1,
+def _new_attempt(uow: UnitOfWork, actor: Actor, exam: Exam, resource: ModalityResource,
+                 earlier: list[Acquisition]) -> Acquisition:
+    attempt = Acquisition(exam_id=pk(exam), attempt=len(earlier) + 1,
                           resource_id=pk(resource), technologist=actor.id, started_at=uow.now)
     uow.add(attempt)
     return attempt
@@ -121,9 +122,10 @@ def complete_acquisition(*, uow: UnitOfWork, actor: Actor, exam_id: int, series_
                    "must be at least the series count and at most 1000000")
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
+    attempts = _attempts(uow, exam_id)
     transition(exam, Step.COMPLETE_ACQUISITION, actor=actor, at=uow.now,
                facts=SessionFacts(uow, exam), recorder=uow)
-    attempt = _attempts(uow, exam_id)[-1]
+    attempt = attempts[-1]
     attempt.ended_at, attempt.series_count, attempt.image_count = uow.now, series_count, image_count
     return attempt
 
@@ -135,15 +137,15 @@ def request_repeat(*, uow: UnitOfWork, actor: Actor, exam_id: int, reason: Repea
     checks.text(note, "note", max_length=500, required=reason == RepeatReason.OTHER)
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
+    attempts = _attempts(uow, exam_id)
     transition(exam, Step.REQUEST_REPEAT, actor=actor, at=uow.now,
                facts=SessionFacts(uow, exam), recorder=uow,
                reason=f"{reason.value}: {note}" if note else reason.value)
-    attempts = _attempts(uow, exam_id)
     previous = attempts[-1]
     previous.repeat_reason, previous.repeat_note = reason, note
     resource = uow.session.get(ModalityResource, previous.resource_id)
     assert resource is not None
-    return _new_attempt(uow, actor, exam, resource)
+    return _new_attempt(uow, actor, exam, resource, attempts)
 
 
 @dataclass(frozen=True)
@@ -252,12 +254,13 @@ def register_storage(*, uow: UnitOfWork, actor: Actor, exam_id: int, study_insta
     if uow.session.scalars(_UID_TAKEN, {"uid": study_instance_uid}).first() is not None:
         raise ValidationFailed([FieldIssue("study_instance_uid", "DUPLICATE_UID",
                                            "another study is stored under this UID")])
+    # Read what the new row and the due time need before changing anything, so the exam is
+    # written once (a lookup after a change writes it first).
+    attempts = _attempts(uow, exam_id)
+    minutes = turnaround_minutes(uow, exam)
     transition(exam, Step.REGISTER_STORAGE, actor=actor, at=uow.now,
                facts=SessionFacts(uow, exam), recorder=uow)
-    # Read what the new row and the due time need before changing anything more, so the exam
-    # is written once (a lookup after a change flushes it first).
-    last = _attempts(uow, exam_id)[-1]
-    minutes = turnaround_minutes(uow, exam)
+    last = attempts[-1]
     study = StoredStudy(exam_id=pk(exam), study_instance_uid=study_instance_uid,
                         archive_location=archive_location.strip(), available_at=uow.now,
                         series_count=last.series_count or 0, image_count=last.image_count or 0)

@@ -24,7 +24,7 @@ from domain.enums import (
     Role,
 )
 from domain.errors import FieldIssue, SlotTaken, ValidationFailed
-from domain.lifecycle import Actor, Step, transition
+from domain.lifecycle import Actor, Step, ensure_step_allowed, transition
 from domain.models import (
     Appointment,
     Exam,
@@ -135,8 +135,24 @@ def open_slots(session: Session, *, procedure_code: str, start: datetime, end: d
     return slots[:MAX_SLOTS]
 
 
+@dataclass(frozen=True)
+class _Booking:
+    """A checked slot: what booking it needs, looked up before anything is written."""
+
+    resource: ModalityResource
+    procedure: Procedure
+    starts_at: datetime
+    units: int
+    step: timedelta
+
+
 def _book(uow: UnitOfWork, actor: Actor, exam: Exam, resource_code: str,
           starts_at: datetime) -> Appointment:
+    return _claim(uow, actor, exam, _check_slot(uow, exam, resource_code, starts_at))
+
+
+def _check_slot(uow: UnitOfWork, exam: Exam, resource_code: str,
+                starts_at: datetime) -> _Booking:
     resource = find_by(uow, ModalityResource, "code", resource_code, entity="modality resource",
                        field="resource_code")
     procedure = uow.session.get(Procedure, exam.procedure_id)
@@ -158,21 +174,27 @@ def _book(uow: UnitOfWork, actor: Actor, exam: Exam, resource_code: str,
             f"{resource.code} has no {units * resource.slot_minutes}-minute slot starting at "
             f"{starts_at.isoformat()} (opening hours and the {resource.slot_minutes}-minute grid)",
         )])
+    return _Booking(resource, procedure, starts_at, units, step)
+
+
+def _claim(uow: UnitOfWork, actor: Actor, exam: Exam, booking: _Booking) -> Appointment:
+    resource, starts_at, units, step = (booking.resource, booking.starts_at, booking.units,
+                                        booking.step)
     appointment = Appointment(
         exam_id=pk(exam), resource_id=pk(resource), starts_at=starts_at,
         ends_at=starts_at + step * units,
         status=AppointmentStatus.BOOKED, booked_at=uow.now, booked_by=actor.id,
     )
+    uow.add(appointment)
+    uow.flush()  # with the exam's change, if any: the claims need the appointment's id
     try:
         with uow.session.begin_nested():
-            uow.add(appointment)
-            uow.flush()
             uow.session.execute(_INSERT_CLAIMS, [
                 {"resource_id": resource.id, "slot_start": starts_at + step * k,
                  "appointment_id": pk(appointment)} for k in range(units)])
     except IntegrityError as exc:
         raise SlotTaken(resource_code=resource.code, starts_at=starts_at) from exc
-    _queue_booking_messages(uow, exam, appointment, procedure)
+    _queue_booking_messages(uow, exam, appointment, booking.procedure)
     return appointment
 
 
@@ -227,9 +249,12 @@ def schedule_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int, resource_code:
                   starts_at: datetime, expected_version: int | None = None) -> Appointment:
     """Book the exam on a resource; the slot claim makes a double booking impossible."""
     exam = load_exam(uow, exam_id, expected_version=expected_version)
+    ensure_step_allowed(exam, Step.SCHEDULE)  # a wrong status is named before a wrong slot
+    booking = _check_slot(uow, exam, resource_code, starts_at)
+    # The slot is checked before the exam changes, so the change is written with the booking.
     transition(exam, Step.SCHEDULE, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
                recorder=uow)
-    return _book(uow, actor, exam, resource_code, starts_at)
+    return _claim(uow, actor, exam, booking)
 
 
 def reschedule_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int, resource_code: str,
@@ -301,9 +326,9 @@ def check_in(*, uow: UnitOfWork, actor: Actor, exam_id: int,
              expected_version: int | None = None) -> Exam:
     """The patient arrived (STAT and ED exams may arrive without an appointment)."""
     exam = load_exam(uow, exam_id, expected_version=expected_version)
+    appointment = current_appointment(uow, exam_id)  # read before the change is written
     transition(exam, Step.CHECK_IN, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
                recorder=uow)
-    appointment = current_appointment(uow, exam_id)
     if appointment is not None:
         appointment.status = AppointmentStatus.ARRIVED
     return exam
