@@ -78,12 +78,22 @@ def scope_of(actor: Actor) -> Scope:
     return Scope(kind, actor.id, tuple(sorted(actor.sites)))
 
 
-def exam_clause(kind: ScopeKind) -> sa.ColumnElement[bool] | None:
-    """The condition on the exams table for a scope kind (values bound as parameters)."""
+def exam_clause(kind: ScopeKind, *, per_row: bool = False) -> sa.ColumnElement[bool] | None:
+    """The condition on the exams table for a scope kind (values bound as parameters).
+
+    `per_row`: the query asks about a few given exams. A reader's scope is then checked per
+    exam (an EXISTS on that exam's reads, by index) instead of as the set of every exam the
+    reader ever read, which SQLite builds in full for each query: measured on
+    bench.lifecycle, that load of a reader's exam went from 110 to 200 us over 1,500 reads.
+    """
     e = EXAMS.c
     subject = sa.bindparam("scope_subject", type_=sa.String())
     if kind is ScopeKind.ALL:
         return None
+    if kind is ScopeKind.READER and per_row:
+        return sa.exists().where(READS.c.exam_id == e.id,
+                                 RADIOLOGISTS.c.id == READS.c.radiologist_id,
+                                 RADIOLOGISTS.c.code == subject)
     if kind is ScopeKind.REFERRER:
         return e.referrer_id.in_(sa.select(REFERRERS.c.id).where(REFERRERS.c.code == subject))
     if kind is ScopeKind.PATIENT:
@@ -103,7 +113,7 @@ def visible_exam_ids(session: Session, actor: Actor, exam_ids: list[int]) -> set
     scope = scope_of(actor)
     if scope.unbounded or not exam_ids:
         return set(exam_ids)
-    clause = exam_clause(scope.kind)
+    clause = exam_clause(scope.kind, per_row=True)
     query = sa.select(EXAMS.c.id).where(EXAMS.c.id.in_(exam_ids))
     if clause is not None:
         query = query.where(clause)
@@ -132,7 +142,7 @@ def _exam_for_command(kind: ScopeKind | None) -> sa.Select[Any]:
              .join(Procedure, PROCEDURES.c.id == EXAMS.c.procedure_id)
              .join(PATIENTS, PATIENTS.c.id == EXAMS.c.patient_id)
              .where(EXAMS.c.id == sa.bindparam("exam_id", type_=sa.Integer())))
-    clause = None if kind is None else exam_clause(kind)
+    clause = None if kind is None else exam_clause(kind, per_row=True)
     return query if clause is None else query.where(clause)
 
 

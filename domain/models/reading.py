@@ -30,10 +30,13 @@ class Read(SQLModel, table=True):
             sqlite_where=sa.text("ended_at IS NULL"),
             postgresql_where=sa.text("ended_at IS NULL"),
         ),
+        # An exam's reads, and whether one reader read it (the reader's access check): with
+        # the exam alone, SQLite chose the reader's index and walked every read they did.
+        sa.Index("ix_reads_exam_radiologist", "exam_id", "radiologist_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    exam_id: int = ref("exams")
+    exam_id: int = ref("exams", index=False)  # ix_reads_exam_radiologist leads with it
     radiologist_id: int = ref("radiologists")
     source: str = text(16)
     assigned_at: datetime = when()
