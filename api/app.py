@@ -3,6 +3,7 @@ WebSocket, graphql-transport-ws), health at /healthz, readiness at /readyz."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -58,6 +59,23 @@ class RadflowGraphQL(JsonBodies, WebSocketView, CountedOperations, GraphQL[Conte
             raise HTTPException(401, str(exc)) from exc
         return Context(db=self.db, settings=self.settings, request=request, actor=actor,
                        runner=self.runner)
+
+
+def served_app() -> Starlette:
+    """The app as `radflow serve` runs it: built, then its startup heap frozen."""
+    app = create_app()
+    freeze_startup_heap()
+    return app
+
+
+def freeze_startup_heap() -> None:
+    """Move everything built at startup (modules, the schema, mappers, compiled statements)
+    out of the collector's reach: a full collection would otherwise walk that heap again and
+    again while requests make short-lived garbage. Measured on bench.lifecycle: 3-5% more
+    mutations per second. Only for a serving process; tests build many apps and would keep
+    each one's garbage for good."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:

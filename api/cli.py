@@ -67,7 +67,7 @@ def serve(reload: bool = False) -> None:
     typer.echo(f"radflow on http://{settings.host}:{settings.port}/graphql")
     from api.live.transport import UVICORN_WS_OPTIONS
 
-    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
+    uvicorn.run("api.app:served_app", factory=True, host=settings.host, port=settings.port,
                 reload=reload, log_level="info", **UVICORN_WS_OPTIONS)  # type: ignore[arg-type]
 
 

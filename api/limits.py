@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 
 from graphql import (
@@ -29,8 +30,9 @@ from graphql import (
     ValidationRule,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.extensions.query_depth_limiter import create_validator
+from strawberry.schema.schema import validate_document
 
 from api.hardening import NOT_TEXT
 from domain.settings import Settings
@@ -162,9 +164,49 @@ class Guards(MaskErrors):
             positions=error.positions, path=error.path,
             extensions={"code": "INTERNAL_SERVER_ERROR", "correlationId": correlation_id})
 
+    def _process_result(self, result: object) -> None:
+        # MaskErrors asks isinstance() of a runtime-checkable protocol, which inspects the
+        # class on every request (~1% of a mutation); every result type has `errors`.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed = super()._process_errors(errors)
         if self.hide_suggestions:
             for error in processed:
                 error.message = _SUGGESTION.sub("", error.message)
         return processed
+
+
+class DocumentValidationCache(SchemaExtension):
+    """Validation results per parsed document, found by the document's identity.
+
+    The parser cache hands back the same `DocumentNode` for the same query text, so identity
+    finds a repeated document; strawberry's `ValidationCache` keys an `lru_cache` by the
+    document's value, and hashing a document walks its whole tree on every request (a
+    nested-dataclass hash, ~1% of a mutation). An entry keeps its document alive, so an id
+    is never reused while it is cached. Bounded: the oldest entry goes first.
+    """
+
+    _entries: OrderedDict[tuple[int, int, tuple[type[ASTValidationRule], ...]],
+                          tuple[DocumentNode, list[GraphQLError]]] = OrderedDict()
+    maxsize = 256
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        assert document is not None  # validation runs after a successful parse
+        schema = context.schema._schema
+        key = (id(document), id(schema), tuple(context.validation_rules))
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is document:
+            self._entries.move_to_end(key)
+            errors = entry[1]
+        else:
+            errors = validate_document(schema, document, key[2])
+            self._entries[key] = (document, errors)
+            if len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+        context.pre_execution_errors = errors
+        yield

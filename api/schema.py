@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
 from strawberry.tools import merge_types
 
 from api.acquisition.mutations import AcquisitionMutations
@@ -15,7 +15,7 @@ from api.exams.mutations import OrderMutations
 from api.exams.queries import ExamQueries
 from api.exams.types import Exam
 from api.execution import PlannedExecutionContext
-from api.limits import Guards, document_rules
+from api.limits import DocumentValidationCache, Guards, document_rules
 from api.live.subscriptions import LiveSubscriptions
 from api.metrics.queries import MetricsQueries
 from api.people.types import Patient, Radiologist, Referrer
@@ -61,9 +61,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
             # Factories: strawberry builds fresh extensions per request; the parse and
-            # validation caches live at module level, so they are shared all the same.
+            # validation caches live at module or class level, so they are shared all the same.
             lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            DocumentValidationCache,
             # One rule set for the life of the schema: new rule classes per request would
             # make every validation a cache miss (the cache is keyed by the rule set).
             lambda: Guards(rules=rules, max_tokens=settings.max_query_tokens,

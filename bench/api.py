@@ -60,7 +60,7 @@ def bench_app() -> Any:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from api.app import create_app
+    from api.app import create_app, freeze_startup_heap
     from api.auth import authenticate
     from api.relay import to_global_id
     from domain.audit import Trail
@@ -109,6 +109,7 @@ def bench_app() -> Any:
 
     app.router.routes.append(Route("/raw", endpoint(audited=True), methods=["POST"]))
     app.router.routes.append(Route("/raw_unaudited", endpoint(audited=False), methods=["POST"]))
+    freeze_startup_heap()  # as `radflow serve` does
     return app
 
 

@@ -231,7 +231,7 @@ class Database:
         except StaleDataError as exc:
             raise _LostRace(uow.exam_id or 0) from exc
         for table, rows in uow.appended.items():
-            session.execute(sa.insert(table), rows)
+            session.connection().execute(sa.insert(table), rows)
         # The status events are the exam's history rows (domain/history.py), and the events go
         # into the outbox, in this same transaction: committed together with the
         # change they describe, or rolled back with it (published later by api/live's relay).

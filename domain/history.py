@@ -35,5 +35,5 @@ def history_rows(events: Sequence[ev.DomainEvent]) -> list[dict[str, Any]]:
 def write_history(session: Session, events: Sequence[ev.DomainEvent]) -> None:
     """Insert the history rows of `events` in this transaction."""
     rows = history_rows(events)
-    if rows:
-        session.execute(_INSERT, rows)
+    if rows:  # on the connection: a Core insert needs nothing of the session's machinery
+        session.connection().execute(_INSERT, rows)

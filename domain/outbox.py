@@ -126,6 +126,7 @@ def write_outbox(session: Session, events: Sequence[ev.DomainEvent]) -> None:
     if not events:
         return
     rows = outbox_rows(session, events)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(OUTBOX_LOCK_KEY)))
-    session.execute(_INSERT, rows)
+    connection = session.connection()  # Core statements: the session's layer adds only cost
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(OUTBOX_LOCK_KEY)))
+    connection.execute(_INSERT, rows)
