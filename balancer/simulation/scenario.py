@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -34,12 +34,8 @@ NARROW_ALSO = {
 }
 # Projections use the catalogue time; the real read varies around it by this much (log-sd).
 NOISE_SIGMA = 0.25
-# In every hour, a subspecialty's holders on duty have at least this many times its demand in
-# capacity (`_staff`), its demand being the mean of the last STAFFING_HOURS hours' arrivals.
+# A subspecialty's holders have at least this many times its demand in capacity (`_staff`).
 STAFFING = 2.0
-STAFFING_HOURS = 3
-# Read minutes are stated at this pace (wRVU per hour); a reader's capacity is scaled by it.
-REF_PACE = 8.0
 # Night and swing readers cover everything an ED or a ward sends, at every site.
 GENERALIST = frozenset(Subspecialty) - {Subspecialty.BREAST}
 
@@ -167,11 +163,12 @@ def build(
     )
 
     # Scale read times so that capacity over the day is `capacity_ratio` x demand.
-    capacity = sum(_duty_in_day(r) * r.reader.wrvu_per_hour / REF_PACE for r in roster)
+    ref = 8.0
+    capacity = sum(_duty_in_day(r) * r.reader.wrvu_per_hour / ref for r in roster)
     demand = sum(s.read_minutes for s in day)
     scale = capacity / capacity_ratio / demand if demand else 1.0
     day = [replace(s, read_minutes=s.read_minutes * scale, cap_group=None) for s in day]
-    roster = _staff(roster, day, minutes)
+    roster = _staff(roster, kinds, day, ref)
     return Scenario(seed, EPOCH, 24 * 60, tuple(day), minutes, noise, tuple(roster), scale, info)
 
 
@@ -231,78 +228,47 @@ def _cover(roster: list[SimReader], kinds: list[tuple[int, int, float]]) -> list
 
 
 def _staff(
-    roster: list[SimReader], day: list[Study], ready_min: tuple[float, ...]
+    roster: list[SimReader], kinds: list[tuple[int, int, float]], day: list[Study], ref: float
 ) -> list[SimReader]:
-    """Credential readers on duty in each hour a subspecialty's holders could barely read its work.
+    """Credential more day readers for a subspecialty whose holders could barely read its work.
 
-    Every reader also reads other work (GENERAL at least), and a department staffs each part of
-    the day, not the day as a whole: in every hour the holders of a subspecialty on duty then
-    (breaks excluded) have at least STAFFING x its demand in capacity, so its work needs at most
-    half of their time (`hourly_demand`, `hourly_capacity`). Where an hour falls short, a reader
-    on duty in it who holds the related credential (RELATED: BODY for breast), fewest
-    credentials first, takes the subspecialty on; failing those, any reader on duty. Where every
-    reader on duty already holds it, the hour stays short: only more readers would help.
-
-    Counted over the whole day (as this rule was), seed 1's breast had two day readers and one
-    mid-shift reader: enough for the day's mammograms, but from 17:00, when the day readers
-    left, the mid-shift reader was the only breast reader on duty until 22:00 and the evening's
-    mammograms filled their time under every policy.
+    Every reader also reads other work (GENERAL at least), so a department credentials enough
+    readers that a subspecialty needs at most half of its holders' time (STAFFING). Drawing
+    main credentials in proportion to demand left breast with two day readers for a day's
+    mammograms (0.9 x their capacity; evening and night readers do not read breast): under
+    every policy they read mammograms, the densest work, all day and nothing else. A day reader
+    holding the related credential (BODY for breast), fewest credentials first, takes it on.
     """
-    demand = hourly_demand(day, ready_min)
+    demand: dict[Subspecialty, float] = {}
+    for s in day:
+        demand[s.subspecialty] = demand.get(s.subspecialty, 0.0) + s.read_minutes
     out = list(roster)
-    for sub in Subspecialty:
-        related = RELATED[sub]
-        for hour in range(24):
-            need = STAFFING * demand[sub][hour]
-            on_duty = [i for i in range(len(out)) if hourly_capacity(out[i], hour) > 0]
-            pool = sorted(
-                (i for i in on_duty if sub not in out[i].reader.subspecialties),
-                key=lambda i: (
-                    related not in out[i].reader.subspecialties,
-                    len(out[i].reader.subspecialties),
-                    i,
-                ),
-            )
-            for i in pool:
-                held = sum(
-                    hourly_capacity(out[j], hour)
-                    for j in on_duty
-                    if sub in out[j].reader.subspecialties
-                )
-                if held >= need:
-                    break
-                r = out[i].reader
-                out[i] = replace(out[i], reader=replace(r, subspecialties=r.subspecialties | {sub}))
-    return out
+    day_readers = [i for i, k in enumerate(kinds) if k in (SHIFTS[0], SHIFTS[1])]
 
-
-def hourly_demand(
-    day: Sequence[Study], ready_min: Sequence[float]
-) -> dict[Subspecialty, tuple[float, ...]]:
-    """Read minutes (reference pace) per subspecialty that hour `h` of the day must cover.
-
-    Work queues: a study is read within a few hours of arriving, not in the hour it arrives
-    (urgent targets are 30-120 minutes; the balancer promotes routine work after 3 hours). So
-    hour `h` covers the mean of the arrivals of the last STAFFING_HOURS hours, `h` included,
-    wrapping past midnight (the roster and the arrivals repeat every day). Summed over the day
-    this is the day's demand, so where no hour is left short the hourly rule implies the
-    daily one.
-    """
-    arrived = {sub: [0.0] * 24 for sub in Subspecialty}
-    for study, minute in zip(day, ready_min, strict=True):
-        arrived[study.subspecialty][int(minute // 60) % 24] += study.read_minutes
-    return {
-        sub: tuple(
-            sum(a[(h - k) % 24] for k in range(STAFFING_HOURS)) / STAFFING_HOURS for h in range(24)
+    def capacity(sub: Subspecialty) -> float:
+        return sum(
+            _duty_in_day(r) * r.reader.wrvu_per_hour / ref
+            for r in out
+            if sub in r.reader.subspecialties
         )
-        for sub, a in arrived.items()
-    }
 
-
-def hourly_capacity(r: SimReader, hour: int) -> float:
-    """Reference read minutes `r` has on duty in hour `hour` of the day (breaks excluded)."""
-    minutes = r.on_duty_minutes((hour + 1) * 60.0) - r.on_duty_minutes(hour * 60.0)
-    return minutes * r.reader.wrvu_per_hour / REF_PACE
+    for sub in Subspecialty:
+        need = STAFFING * demand.get(sub, 0.0)
+        related = RELATED[sub]
+        pool = sorted(
+            (i for i in day_readers if sub not in out[i].reader.subspecialties),
+            key=lambda i: (
+                related not in out[i].reader.subspecialties,
+                len(out[i].reader.subspecialties),
+                i,
+            ),
+        )
+        for i in pool:
+            if capacity(sub) >= need:
+                break
+            r = out[i].reader
+            out[i] = replace(out[i], reader=replace(r, subspecialties=r.subspecialties | {sub}))
+    return out
 
 
 def _duty_in_day(r: SimReader) -> float:

@@ -9,12 +9,11 @@ from dataclasses import replace
 import pytest
 
 from balancer import Params, Snapshot
-from balancer.simulation import scenario
 from balancer.simulation.engine import simulate
 from balancer.simulation.info import StudyInfo
 from balancer.simulation.metrics import summarise
 from balancer.simulation.policies import POLICIES
-from balancer.simulation.scenario import ScenarioSpec, SimReader, build, from_spec
+from balancer.simulation.scenario import ScenarioSpec, build, from_spec
 from domain.enums import Subspecialty
 
 PARAMS = Params(time_limit_s=30.0, cold_time_limit_s=60.0)
@@ -144,61 +143,6 @@ def test_radflow_sees_each_readers_wrvu_signed_this_shift() -> None:
             assert reader.minutes_on_duty == pytest.approx(scn.roster[r].minutes_on_duty(t))
             checked += reader.wrvu_read > 0
     assert checked > 10
-
-
-def _capacity_in_hour(sr: SimReader, hour: int) -> float:
-    a, b = hour * 60.0, (hour + 1) * 60.0
-    minutes = sum(
-        max(0.0, min(w.end, b) - max(w.start, a))
-        - max(0.0, min(w.break_end, b) - max(w.break_start, a))
-        for w in sr.windows
-    )
-    return minutes * sr.reader.wrvu_per_hour / 8.0
-
-
-@pytest.mark.parametrize(
-    ("seed", "studies", "readers"), [(1, 10_000, 60), (2, 2000, 15), (3, 800, 10)]
-)
-def test_in_every_hour_each_subspecialty_needs_at_most_half_of_its_readers_on_duty(
-    seed: int, studies: int, readers: int
-) -> None:
-    # Work queues, so an hour's demand is the mean of the last three hours' arrivals (wrapping
-    # past midnight); an hour may only fall short when every reader on duty holds the credential.
-    scn = build(seed, studies=studies, readers=readers)
-    for sub in Subspecialty:
-        arrived = [0.0] * 24
-        for s, minute in zip(scn.studies, scn.ready_min, strict=True):
-            if s.subspecialty is sub:
-                arrived[int(minute // 60)] += s.read_minutes
-        for hour in range(24):
-            demand = sum(arrived[(hour - k) % 24] for k in range(3)) / 3
-            on_duty = [r for r in scn.roster if _capacity_in_hour(r, hour) > 0]
-            held = sum(
-                _capacity_in_hour(r, hour) for r in on_duty if sub in r.reader.subspecialties
-            )
-            everyone = all(sub in r.reader.subspecialties for r in on_duty)
-            assert held >= 2.0 * demand or everyone, (sub, hour)
-
-
-def test_the_staffing_rule_only_adds_credentials_and_is_deterministic(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    staff = scenario._staff
-    staffed = build(2, studies=2000, readers=15)
-    monkeypatch.setattr(scenario, "_staff", lambda roster, day, ready_min: roster)
-    unstaffed = build(2, studies=2000, readers=15)
-    assert unstaffed.studies == staffed.studies and unstaffed.noise == staffed.noise
-    added = 0
-    for before, after in zip(unstaffed.roster, staffed.roster, strict=True):
-        assert before.windows == after.windows
-        assert before.reader.wrvu_per_hour == after.reader.wrvu_per_hour
-        assert before.reader.site_privileges == after.reader.site_privileges
-        assert before.reader.subspecialties <= after.reader.subspecialties
-        added += len(after.reader.subspecialties - before.reader.subspecialties)
-    assert added > 0
-    day, ready = list(staffed.studies), staffed.ready_min
-    assert staff(list(unstaffed.roster), day, ready) == list(staffed.roster)
-    assert staff(list(staffed.roster), day, ready) == list(staffed.roster)  # nothing more to do
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
