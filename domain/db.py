@@ -108,7 +108,16 @@ def ensure_sqlite_folder(url: URL) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+# The execution option that marks an engine's connections as readers (`_sqlite_begin`).
+READS_ONLY = "radflow_reads_only"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The transaction is ours to begin (`_sqlite_begin`): left to itself, pysqlite begins one
+    # only before an INSERT/UPDATE/DELETE, so a SAVEPOINT issued before any write became the
+    # outermost transaction and its RELEASE committed on its own (a placed order's exam row
+    # without the rest of the command). SQLAlchemy's documented remedy for pysqlite.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -120,6 +129,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # their page caches; memory-mapped pages are re-read from memory instead of by read(2).
     cursor.execute("PRAGMA mmap_size=268435456")
     cursor.close()
+
+
+def _sqlite_begin(connection: sa.Connection) -> None:
+    """Open the transaction SQLAlchemy begins, at its first statement, reads included.
+
+    A transaction that may write takes the write lock as it begins (waiting up to the busy
+    timeout): begun deferred, one that read first could not write once another connection
+    had committed (SQLite refuses to write from an old snapshot). Reads begin deferred and
+    never wait: in WAL mode they read their snapshot beside the writer.
+    """
+    reads_only = connection.get_execution_options().get(READS_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -144,7 +165,10 @@ class Database:
                 pool_use_lifo=True,
             )
             sa_event.listen(self.sync_engine, "connect", _sqlite_pragmas)
+            sa_event.listen(self.sync_engine, "begin", _sqlite_begin)
             self._sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+            self._reader_engine = self.sync_engine.execution_options(**{READS_ONLY: True})
+            self._read_sessions = sessionmaker(self._reader_engine, expire_on_commit=False)
             self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="radflow-db-r")
         else:
             self.async_engine = create_async_engine(self.url, echo=echo, pool_size=10,
@@ -193,14 +217,14 @@ class Database:
         """All rows of one bounded Core statement, on a pooled connection without a session
         (the leanest read: a page of at most 100 rows, on SQLite right on the loop thread)."""
         if self.sync_engine is not None:
-            with self.sync_engine.connect() as connection:
+            with self._reader_engine.connect() as connection:
                 return connection.execute(statement, params).all()
         assert self.async_engine is not None
         async with self.async_engine.connect() as connection:
             return (await connection.execute(statement, params)).all()
 
     def _read_sync(self, query: Callable[[Session], T]) -> T:
-        with self._sessions() as session:
+        with self._read_sessions() as session:
             return query(session)
 
     async def _execute(self, command: Callable[[UnitOfWork], T]) -> tuple[T, list[DomainEvent]]:

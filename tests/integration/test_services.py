@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -129,11 +130,18 @@ async def test_a_stale_write_is_refused_by_the_version_column(department: Databa
     if department.sync_engine is None:
         pytest.skip("covered on PostgreSQL by the concurrent check-in test above")
     exam = await drive(department, await order(department), ExamStatus.SCHEDULED)
-    with Session(department.sync_engine) as first, Session(department.sync_engine) as second:
-        mine, theirs = first.get(Exam, exam.id), second.get(Exam, exam.id)
-        assert mine is not None and theirs is not None
-        mine.status = ExamStatus.CHECKED_IN
-        first.commit()
+    engine = department.sync_engine
+    # SQLite serialises writers (each takes the write lock as it begins), so the two sessions
+    # take turns: the second read its row before the first wrote, and writes after.
+    with Session(engine, expire_on_commit=False) as second:
+        theirs = second.get(Exam, exam.id)
+        assert theirs is not None
+        second.commit()  # its read is over; it keeps the row it read, version and all
+        with Session(engine) as first:
+            mine = first.get(Exam, exam.id)
+            assert mine is not None
+            mine.status = ExamStatus.CHECKED_IN
+            first.commit()
         theirs.status = ExamStatus.CANCELLED
         with pytest.raises(StaleDataError):
             second.commit()
@@ -241,3 +249,27 @@ async def test_a_failed_step_writes_nothing(department: Database) -> None:
         await department.run(lambda uow: results.close_exam(uow=uow, actor=SUPERVISOR,
                                                             exam_id=exam.id))
     assert await department.read(count_rows("exam_status_history")) == before
+
+
+async def test_an_order_that_fails_after_its_exam_is_inserted_writes_nothing(
+        department: Database) -> None:
+    """The exam's insert sits in a savepoint (the idempotency race); a failure later in the
+    same command must take it back too. pysqlite's own transaction handling let the
+    savepoint's release commit the insert on its own when nothing had been written before."""
+    from domain.services import orders
+
+    exams_before = await department.read(count_rows("exams"))
+    history_before = await department.read(count_rows("exam_status_history"))
+
+    def place_then_fail(uow: Any) -> None:
+        orders.place_order(
+            uow=uow, actor=REFERRER, order_source="EPIC", placer_order_number="HALF-1",
+            patient_mrn="MRN000001", referrer_code="REF01", procedure_code="USABD",
+            site_code="NORTH", priority=Priority.ROUTINE, patient_class=PatientClass.OUTPATIENT,
+            indication="Abdominal pain", icd10_code="R10.9")
+        raise RuntimeError("a later step of the command failed")
+
+    with pytest.raises(RuntimeError):
+        await department.run(place_then_fail)
+    assert await department.read(count_rows("exams")) == exams_before
+    assert await department.read(count_rows("exam_status_history")) == history_before
