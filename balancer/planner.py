@@ -84,7 +84,7 @@ def build_plan(
                 projected_finish=now + timedelta(minutes=finish),
                 reason=(
                     f"{why}; {len(problem.eligible[k])} of {roster} radiologists eligible; "
-                    f"{s.priority} {s.patient_class} due in {due_in:.0f} min, projected start "
+                    f"{s.priority} {s.patient_class} {_due(due_in)}, projected start "
                     f"in {finish - t:.0f} min; reader load {state.load[r]:.0f} min of "
                     f"{cap_min:.0f} min left in shift ({util[r]:.0%})"
                     + (f"; {problem.lapsed_pins[s.id]}" if s.id in problem.lapsed_pins else "")
@@ -103,3 +103,8 @@ def build_plan(
         formulation=formulation,
         duration_ms=(time.perf_counter() - started) * 1000.0,
     )
+
+
+def _due(minutes: float) -> str:
+    """When a study is due, in words a supervisor reads at a glance."""
+    return f"due in {minutes:.0f} min" if minutes >= 0 else f"overdue by {-minutes:.0f} min"

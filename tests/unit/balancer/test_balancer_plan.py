@@ -174,6 +174,12 @@ def test_each_assignment_explains_itself(make_study: MakeStudy, make_reader: Mak
         assert part in reason
 
 
+def test_an_overdue_study_says_so(make_study: MakeStudy, make_reader: MakeReader) -> None:
+    late = make_study(1, ready_at=NOW - timedelta(days=3))  # a routine study due in a day
+    reason = planned(Snapshot(NOW, (late,), (make_reader(1),))).assignments[1].reason
+    assert "ROUTINE OUTPATIENT overdue by" in reason and "due in -" not in reason
+
+
 def test_plan_reports_its_objective_terms_and_formulation(
     make_study: MakeStudy, make_reader: MakeReader
 ) -> None:
