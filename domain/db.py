@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -143,6 +144,13 @@ def _sqlite_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
+@cache
+def _insert_into(table: sa.Table) -> sa.Insert:
+    """The INSERT of a table's staged rows, built once (a new statement per command would
+    generate its cache key each time)."""
+    return sa.insert(table)
+
+
 class Database:
     """The process's connection to its database."""
 
@@ -255,7 +263,7 @@ class Database:
         except StaleDataError as exc:
             raise _LostRace(uow.exam_id or 0) from exc
         for table, rows in uow.appended.items():
-            session.connection().execute(sa.insert(table), rows)
+            session.connection().execute(_insert_into(table), rows)
         # The status events are the exam's history rows (domain/history.py), and the events go
         # into the outbox, in this same transaction: committed together with the
         # change they describe, or rolled back with it (published later by api/live's relay).

@@ -207,6 +207,15 @@ def ensure_step_allowed(exam: Exam, step: Step) -> Transition:
     return row
 
 
+def ensure_step_permitted(exam: Exam, step: Step, actor: Actor) -> Transition:
+    """The row for `step` from the exam's status, if the actor's role may take it: what
+    `transition` checks before the guards, for a command that validates more before it."""
+    row = ensure_step_allowed(exam, step)
+    if actor.role not in row.roles:
+        raise NotPermitted(f"role {actor.role.value} may not {step.value.lower()}")
+    return row
+
+
 def transition(
     exam: Exam,
     step: Step,
@@ -219,9 +228,7 @@ def transition(
 ) -> Transition:
     """Take `step` on `exam`: check the table, its roles and guards, then record and emit."""
     assert exam.id is not None
-    row = ensure_step_allowed(exam, step)
-    if actor.role not in row.roles:
-        raise NotPermitted(f"role {actor.role.value} may not {step.value.lower()}")
+    row = ensure_step_permitted(exam, step, actor)
     for guard in row.guards:
         if not guard.holds(exam, facts):
             raise PreconditionFailed(guard.code, guard.message)

@@ -24,7 +24,7 @@ from domain.enums import (
     Role,
 )
 from domain.errors import FieldIssue, SlotTaken, ValidationFailed
-from domain.lifecycle import Actor, Step, ensure_step_allowed, transition
+from domain.lifecycle import Actor, Step, ensure_step_permitted, transition
 from domain.models import (
     Appointment,
     Exam,
@@ -146,11 +146,6 @@ class _Booking:
     step: timedelta
 
 
-def _book(uow: UnitOfWork, actor: Actor, exam: Exam, resource_code: str,
-          starts_at: datetime) -> Appointment:
-    return _claim(uow, actor, exam, _check_slot(uow, exam, resource_code, starts_at))
-
-
 def _check_slot(uow: UnitOfWork, exam: Exam, resource_code: str,
                 starts_at: datetime) -> _Booking:
     resource = find_by(uow, ModalityResource, "code", resource_code, entity="modality resource",
@@ -249,7 +244,7 @@ def schedule_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int, resource_code:
                   starts_at: datetime, expected_version: int | None = None) -> Appointment:
     """Book the exam on a resource; the slot claim makes a double booking impossible."""
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    ensure_step_allowed(exam, Step.SCHEDULE)  # a wrong status is named before a wrong slot
+    ensure_step_permitted(exam, Step.SCHEDULE, actor)  # status and role before the slot
     booking = _check_slot(uow, exam, resource_code, starts_at)
     # The slot is checked before the exam changes, so the change is written with the booking.
     transition(exam, Step.SCHEDULE, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
@@ -265,12 +260,16 @@ def reschedule_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int, resource_cod
     checks.text(reason, "reason", max_length=500)
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    transition(exam, Step.RESCHEDULE, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
-               recorder=uow, reason=reason)
+    ensure_step_permitted(exam, Step.RESCHEDULE, actor)  # status and role before the slot
     old = current_appointment(uow, exam_id)
     if old is not None:
         _release(uow, old, AppointmentStatus.RESCHEDULED, reason)
-    return _book(uow, actor, exam, resource_code, starts_at)
+    # As in schedule_exam: the slot is checked before the exam changes, so the change is
+    # written once, with the booking.
+    booking = _check_slot(uow, exam, resource_code, starts_at)
+    transition(exam, Step.RESCHEDULE, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
+               recorder=uow, reason=reason)
+    return _claim(uow, actor, exam, booking)
 
 
 def confirm_appointment(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Appointment:

@@ -19,7 +19,7 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.models import Exam, ExamStatusChange
-from domain.services import acquisition, results, scheduling
+from domain.services import acquisition, orders, results, scheduling
 from tests.factories import (
     RADIOLOGIST,
     REFERRER,
@@ -256,8 +256,6 @@ async def test_an_order_that_fails_after_its_exam_is_inserted_writes_nothing(
     """The exam's insert sits in a savepoint (the idempotency race); a failure later in the
     same command must take it back too. pysqlite's own transaction handling let the
     savepoint's release commit the insert on its own when nothing had been written before."""
-    from domain.services import orders
-
     exams_before = await department.read(count_rows("exams"))
     history_before = await department.read(count_rows("exam_status_history"))
 
