@@ -36,6 +36,8 @@ NARROW_ALSO = {
 NOISE_SIGMA = 0.25
 # A subspecialty's holders have at least this many times its demand in capacity (`_staff`).
 STAFFING = 2.0
+# Holders of a subspecialty on duty in every hour its work arrives (`_backup`).
+BACKUP = 2
 # Night and swing readers cover everything an ED or a ward sends, at every site.
 GENERALIST = frozenset(Subspecialty) - {Subspecialty.BREAST}
 
@@ -169,6 +171,7 @@ def build(
     scale = capacity / capacity_ratio / demand if demand else 1.0
     day = [replace(s, read_minutes=s.read_minutes * scale, cap_group=None) for s in day]
     roster = _staff(roster, kinds, day, ref)
+    roster = _backup(roster, day, minutes)
     return Scenario(seed, EPOCH, 24 * 60, tuple(day), minutes, noise, tuple(roster), scale, info)
 
 
@@ -266,6 +269,38 @@ def _staff(
         for i in pool:
             if capacity(sub) >= need:
                 break
+            r = out[i].reader
+            out[i] = replace(out[i], reader=replace(r, subspecialties=r.subspecialties | {sub}))
+    return out
+
+
+def _backup(
+    roster: list[SimReader], day: list[Study], minutes: tuple[float, ...]
+) -> list[SimReader]:
+    """Two readers on duty for a subspecialty in every hour its work arrives (BACKUP).
+
+    A department does not leave one reader as the only one who may read a kind of work: a
+    break, a long case or a sick call would stop it, and that reader reads nothing else. Where
+    an hour has fewer holders on duty, a reader on duty then takes the credential: one holding
+    the related credential first, then the one covering the most sites, then the fewest
+    credentials.
+    """
+    out = list(roster)
+    arriving = {(s.subspecialty, int(m // 60)) for s, m in zip(day, minutes, strict=True)}
+    for sub, hour in sorted(arriving):
+        t = hour * 60 + 30.0
+        on = [i for i, r in enumerate(out) if r.window(t) is not None]
+        holders = [i for i in on if sub in out[i].reader.subspecialties]
+        others = sorted(
+            (i for i in on if sub not in out[i].reader.subspecialties),
+            key=lambda i: (
+                RELATED[sub] not in out[i].reader.subspecialties,
+                -len(out[i].reader.site_privileges),
+                len(out[i].reader.subspecialties),
+                i,
+            ),
+        )
+        for i in others[: max(0, BACKUP - len(holders))]:
             r = out[i].reader
             out[i] = replace(out[i], reader=replace(r, subspecialties=r.subspecialties | {sub}))
     return out

@@ -189,3 +189,14 @@ def test_radflow_replans_when_a_reader_signs_while_urgent_work_waits_on_a_busy_p
         run = simulate(scn, "radflow", params=PARAMS)
     assert run.violations == 0 and run.ineligible == 0
     assert 0 < made[0].replans < len(scn.studies)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_two_readers_on_duty_hold_each_subspecialty_whenever_its_work_arrives(seed: int) -> None:
+    scn = build(seed, studies=2000, readers=15)
+    arriving = {(s.subspecialty, int(m // 60)) for s, m in zip(scn.studies, scn.ready_min)}
+    for sub, hour in arriving:
+        on = [r for r in scn.roster if r.window(hour * 60 + 30.0) is not None]
+        holders = [r for r in on if sub in r.reader.subspecialties]
+        # Everyone on duty, when fewer than two are.
+        assert len(holders) >= min(2, len(on)), (sub, hour)
