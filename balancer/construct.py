@@ -94,8 +94,8 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
         cost += w.balance * (2.0 * load + t) * t / cap[cand]
         cost += w.idle * (idle(p, load + t, cand) - idle(p, load, cand))
         held = state.held[cand]
-        cost += w.fairness * (
-            np.abs(fairness.excess(p, held + p.wrvu[k], load + t, cand))
+        cost += p.fair_weight[cand] * (
+            np.abs(fairness.excess(p, held + p.fair_wrvu[k], load + t, cand))
             - np.abs(fairness.excess(p, held, load, cand))
         )
         if p.prior[k] >= 0:

@@ -181,18 +181,17 @@ def _fairness(
     placed: IntArray,
     hinted: Hinter,
 ) -> cp_model.LinearExprT:
-    """Absolute wRVU excess per reader (terms/fairness.py), in objective units.
-
-    The excess is kept in FINE units so the per-minute charge rounds well, then divided down.
+    """Absolute wRVU excess per reader (terms/fairness.py) by the reader's weight, in objective
+    units. The excess is kept in FINE units so the per-minute charge rounds well, then divided.
     """
-    coef = round(p.params.weights.fairness * OBJ / WRVU)
-    if coef == 0:
-        return 0
     h = round(p.params.idle_horizon_minutes * TIME)
     parts: list[cp_model.LinearExprT] = []
     for r in range(p.m):
+        coef = round(p.fair_weight[r] * OBJ / WRVU)
+        if coef == 0:
+            continue
         base = round(p.base_wrvu[r] * FINE)
-        gains = {k: round(p.wrvu[k] * FINE) for k in by_reader[r]}
+        gains = {k: round(p.fair_wrvu[k] * FINE) for k in by_reader[r]}
         per_unit = round(p.charge[r] * FINE / TIME)
         top = max(v.upper[f"load{r}"], h)
         spent = hinted(model.new_int_var(h, top, f"spent{r}"), max(v.value[f"load{r}"], h))

@@ -161,6 +161,32 @@ def search(state: State, deadline: float) -> int:
     return total
 
 
+def settle(state: State, deadline: float) -> int:
+    """Send back every moved study whose move no longer pays; returns how many went back.
+
+    A search move is priced against the plan as it stood then; later moves can make it
+    unnecessary (the reader it relieved was relieved again by another), and a move that no
+    longer pays for its stability price is churn a supervisor sees for nothing. The first pass
+    runs whatever the clock says (it prices only the moved studies); more passes while a pass
+    sends something back and time remains.
+    """
+    p = state.p
+    back = 0
+    while True:
+        moved = np.flatnonzero((p.prior >= 0) & (state.assign >= 0) & (state.assign != p.prior))
+        sent = 0
+        for k in moved.tolist():
+            home = int(p.prior[k])
+            if not (state.movable(k) and state.allowed(k, home)):
+                continue
+            if state.move_delta(k, home) < -MIN_GAIN:
+                state.move(k, home)
+                sent += 1
+        back += sent
+        if sent == 0 or time.perf_counter() > deadline:
+            return back
+
+
 def touch_up(state: State, touched: set[int], deadline: float) -> int:
     """The re-plan search: relieve the readers an event touched and the most pressed, feed the idle.
 

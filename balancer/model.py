@@ -87,7 +87,7 @@ class Weights:
     age: float = 1.0
     balance: float = 1.0
     stability: float = 10.0
-    fairness: float = 10.0
+    fairness: float = 25.0
     idle: float = 3.0
 
 
@@ -96,7 +96,7 @@ def _default_priority_weights() -> Mapping[Priority, float]:
 
 
 def _default_urgency() -> Mapping[Priority, float]:
-    return MappingProxyType({Priority.STAT: 2.0, Priority.URGENT: 0.2, Priority.ROUTINE: 0.0})
+    return MappingProxyType({Priority.STAT: 10.0, Priority.URGENT: 0.2, Priority.ROUTINE: 0.0})
 
 
 def _default_age_limits() -> Mapping[Priority, float]:
@@ -129,6 +129,12 @@ class Params:
     that has to place many studies; `mode="improve"` then hands the fast plan to CP-SAT as a
     complete hint for `improve_time_limit_s` more. `priority_tiers` orders worklists: a lower
     tier is always read first, and within a tier the earliest effective due time goes first.
+    `fairness_floor` is the share of `weights.fairness` a reader's fairness carries at the start
+    of their shift; it grows in step with the shift to all of it at the end (early on the credit
+    says little and turnaround decides; late there is most to even out and least time to do it).
+    `fairness_priorities` are the priorities whose wRVU the fairness term weighs: a study of
+    another priority counts at the department's pace, putting its reader neither ahead nor
+    behind, so evening out the shift never decides who reads urgent work.
     """
 
     weights: Weights = field(default_factory=Weights)
@@ -145,6 +151,8 @@ class Params:
     priority_tiers: Mapping[Priority, int] = field(default_factory=_default_tiers)
     urgency_per_minute: Mapping[Priority, float] = field(default_factory=_default_urgency)
     idle_horizon_minutes: float = 30.0
+    fairness_floor: float = 0.3
+    fairness_priorities: frozenset[Priority] = frozenset({Priority.ROUTINE})
 
     def age_limit(self, priority: Priority) -> float:
         """Minutes a study of this priority may wait before it is promoted."""

@@ -25,7 +25,7 @@ def evaluate(problem: Problem, assign: IntArray) -> dict[str, float]:
         terms["age"] += age.cost(problem, idx, finish)
         terms["urgency"] += urgency.cost(problem, idx, finish)
         load[r] += float(times.sum())
-        held[r] += float(problem.wrvu[idx].sum())
+        held[r] += float(problem.fair_wrvu[idx].sum())
     if problem.m:
         terms["balance"] = balance.cost(problem, load)
         terms["idle"] = idle.cost(problem, load)

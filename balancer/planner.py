@@ -31,6 +31,7 @@ def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
     else:
         touched = {int(state.assign[k]) for k in rest if state.assign[k] >= 0}
         improve.touch_up(state, touched, deadline)
+    improve.settle(state, deadline)
     formulation = ("sweep" if cold else "insert") + "+relocate"
     if params.mode == "improve" and problem.n:
         from balancer import cpsat  # CP-SAT is only imported when asked for

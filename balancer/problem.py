@@ -50,13 +50,14 @@ class Problem:
     busy: FloatArray  # minutes left on studies already opened, per reader
     studies: list[Study]  # movable studies (not opened, with an eligible reader), in key order
     nominal: FloatArray  # read minutes at the reference pace
-    wrvu: FloatArray
     due: FloatArray  # minutes from now
     aged: FloatArray  # minutes from now until the age limit is reached
     late_weight: FloatArray  # weights.lateness x priority weight, per study
     urgency_weight: FloatArray  # weights.urgency x per-minute urgency of the priority
     base_wrvu: FloatArray  # per reader: the shift's wRVU credit plus opened studies' wRVU
     charge: FloatArray  # per reader: wRVU per minute of their time at the department's pace
+    fair_weight: FloatArray  # per reader: the fairness term's weight, by how far into the shift
+    fair_wrvu: FloatArray  # per study: the wRVU the fairness term counts for it
     eligible: list[IntArray]  # reader indices per study
     may_read: npt.NDArray[np.bool_]  # [study, reader] eligibility as a matrix
     move_price: FloatArray  # weights.stability x the priority's stability share, per study
@@ -177,6 +178,12 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
         pace = density * 60.0 / params.reference_wrvu_per_hour
     charge = pace * np.array([r.wrvu_per_hour for r in active], dtype=np.float64) / 60.0
     base_wrvu = shift_credit(active, pace)
+    fair_wrvu = np.where(
+        [s.priority in params.fairness_priorities for s in studies],
+        wrvu,
+        pace * nominal * ref / 60.0,  # the department's pace: charge x read minutes, any reader
+    ).astype(np.float64)
+    fair_weight = np.array([fairness_weight(r, now, params) for r in active], dtype=np.float64)
     for rid, held in opened.items():
         r = reader_index.get(rid)
         if r is not None:
@@ -213,13 +220,14 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
         busy=busy,
         studies=studies,
         nominal=nominal,
-        wrvu=wrvu,
         due=due,
         aged=aged,
         late_weight=late_weight,
         urgency_weight=urgency_weight,
         base_wrvu=base_wrvu,
         charge=charge,
+        fair_weight=fair_weight,
+        fair_wrvu=fair_wrvu,
         eligible=eligible,
         may_read=may_read,
         move_price=move_price,
@@ -231,6 +239,18 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
         unassignable=unassignable,
         lapsed_pins=lapsed,
     )
+
+
+def fairness_weight(reader: Radiologist, now: datetime, params: Params) -> float:
+    """The fairness weight on `reader` now: `fairness_floor` of the full weight at the start of
+    the shift, growing in step with it to the full weight at its end (full when unknown)."""
+    full = params.weights.fairness
+    if reader.shift_start is None or reader.shift_end is None:
+        return full
+    span = minutes(reader.shift_end, reader.shift_start)
+    done = min(1.0, max(0.0, minutes(now, reader.shift_start) / span)) if span > 0 else 1.0
+    floor = params.fairness_floor
+    return full * (floor + (1.0 - floor) * done)
 
 
 def shift_pace(readers: list[Radiologist]) -> float | None:

@@ -134,17 +134,18 @@ class State:
     def fairness_delta(self, k: int, a: int, b: int) -> float:
         """Change of the fairness term if study `k` moves from reader `a` (-1: none) to `b`."""
         p = self.p
-        w = float(p.wrvu[k])
+        w = float(p.fair_wrvu[k])
         d = 0.0
         for r, sign in ((a, -1.0), (b, 1.0)):
             if r < 0:
                 continue
             held, load = float(self.held[r]), float(self.load[r])
             t = sign * float(p.nominal[k] * p.inv_speed[r])
-            d += abs(float(fairness.excess(p, held + sign * w, load + t, r))) - abs(
-                float(fairness.excess(p, held, load, r))
+            d += float(p.fair_weight[r]) * (
+                abs(float(fairness.excess(p, held + sign * w, load + t, r)))
+                - abs(float(fairness.excess(p, held, load, r)))
             )
-        return p.params.weights.fairness * d
+        return d
 
     def excess(self) -> FloatArray:
         """The fairness term's excess per reader."""
@@ -204,7 +205,7 @@ class State:
         lst.insert(bisect_left(lst, k), k)
         self.assign[k] = r
         self._shift_load(r, float(self.p.nominal[k] * self.p.inv_speed[r]))
-        self.held[r] += self.p.wrvu[k]
+        self.held[r] += self.p.fair_wrvu[k]
         g = int(self.p.group[k])
         if g >= 0 and self.p.pinned[k] < 0:
             self.used[r, g] += 1
@@ -218,7 +219,7 @@ class State:
         del lst[bisect_left(lst, k)]
         self.assign[k] = -1
         self._shift_load(r, -float(self.p.nominal[k] * self.p.inv_speed[r]))
-        self.held[r] -= self.p.wrvu[k]
+        self.held[r] -= self.p.fair_wrvu[k]
         g = int(self.p.group[k])
         if g >= 0 and self.p.pinned[k] < 0:
             self.used[r, g] -= 1

@@ -12,6 +12,12 @@ readers, in minutes per wRVU by its weight.
 
 Idle minutes within the horizon are charged too: capacity passes whether or not there is work,
 so with room on both, work goes to the reader who is behind rather than the one ahead.
+
+Two refinements (`Params.fairness_floor`, `Params.fairness_priorities`): a reader's weight grows
+over their shift, from 30 % of `weights.fairness` at its start to all of it at its end, and a
+STAT or URGENT study counts at the department's pace (charge x its read minutes on any reader),
+so holding it moves nobody's excess while they have work past the idle horizon: who reads urgent
+work is decided by when they would finish it. Both are measured in docs/balancer.md.
 """
 
 from __future__ import annotations
@@ -33,5 +39,6 @@ def excess(
 
 
 def cost(problem: Problem, excesses: FloatArray) -> float:
-    """The weighted term (the weight is minutes per wRVU of excess) from per-reader excess."""
-    return problem.params.weights.fairness * float(np.abs(excesses).sum())
+    """The weighted term from per-reader excess (each reader's weight is minutes per wRVU of
+    excess, `Problem.fair_weight`)."""
+    return float((problem.fair_weight * np.abs(excesses)).sum())

@@ -311,13 +311,40 @@ def test_an_unopened_stat_moves_to_a_reader_who_starts_it_a_few_minutes_sooner(
     make_study: MakeStudy, make_reader: MakeReader
 ) -> None:
     # The STAT sits on reader 1, who has 4 minutes of a read left; reader 2 is free. Urgency
-    # gains 2 x 4 = 8 by moving it: less than a full stability price (10), more than a STAT's.
+    # gains 10 x 4 = 40 by moving it: less than a full stability price (here 100), more than
+    # a STAT's tenth of it.
     busy = make_study(1, read_minutes=10.0, opened_by=1, opened_at=NOW - timedelta(minutes=6))
     stat = make_study(2, priority=Priority.STAT, due_at=NOW + timedelta(minutes=60), assigned_to=1)
     snap = Snapshot(NOW, (busy, stat), (make_reader(1), make_reader(2)))
-    weights = Weights(lateness=0.0, age=0.0, balance=0.0, fairness=0.0, idle=0.0)
+    weights = Weights(lateness=0.0, age=0.0, balance=0.0, fairness=0.0, idle=0.0, stability=100.0)
     moved = planned(snap, Params(weights=weights))
     assert moved.assignments[2].radiologist_id == 2
-    assert moved.objective["stability"] == pytest.approx(1.0)
+    assert moved.objective["stability"] == pytest.approx(10.0)
     sticky = planned(snap, Params(weights=weights, stability_share={}))
     assert sticky.assignments[2].radiologist_id == 1
+
+
+def test_settling_sends_back_a_move_that_no_longer_pays(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    from balancer import improve
+    from balancer.problem import compile_problem
+    from balancer.state import State
+
+    # Study 2 was on reader 1; a search left it on reader 2. With both readers idle alike the
+    # move gains nothing and costs its stability price: settling sends it home. When reader 1
+    # has an hour of work open, the move pays for itself and stays.
+    for busy_home, stays in ((False, False), (True, True)):
+        studies = [make_study(2, assigned_to=1)]
+        if busy_home:
+            studies.append(make_study(1, read_minutes=60.0, opened_by=1, opened_at=NOW))
+        problem = compile_problem(
+            Snapshot(NOW, tuple(studies), (make_reader(1), make_reader(2))), Params()
+        )
+        state = State(problem)
+        k = next(i for i, s in enumerate(problem.studies) if s.id == 2)
+        state.add(k, problem.reader_index[2])
+        back = improve.settle(state, deadline=0.0)  # the first pass runs whatever the clock
+        assert back == (0 if stays else 1)
+        expected = 2 if stays else 1
+        assert problem.reader_ids[int(state.assign[k])] == expected

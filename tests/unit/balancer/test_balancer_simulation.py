@@ -194,7 +194,8 @@ def test_radflow_replans_when_a_reader_signs_while_urgent_work_waits_on_a_busy_p
 @pytest.mark.parametrize("seed", [1, 2])
 def test_two_readers_on_duty_hold_each_subspecialty_whenever_its_work_arrives(seed: int) -> None:
     scn = build(seed, studies=2000, readers=15)
-    arriving = {(s.subspecialty, int(m // 60)) for s, m in zip(scn.studies, scn.ready_min)}
+    ready = zip(scn.studies, scn.ready_min, strict=True)
+    arriving = {(s.subspecialty, int(m // 60)) for s, m in ready}
     for sub, hour in arriving:
         on = [r for r in scn.roster if r.window(hour * 60 + 30.0) is not None]
         holders = [r for r in on if sub in r.reader.subspecialties]

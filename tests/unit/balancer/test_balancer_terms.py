@@ -22,9 +22,9 @@ MakeReader = Callable[..., Radiologist]
 
 
 def only(**weights: float) -> Params:
-    """Params with every term off except the ones named."""
+    """Params with every term off except the ones named (fairness at its full weight)."""
     zero = dict.fromkeys(("lateness", "urgency", "age", "balance", "stability", "fairness"), 0.0)
-    return Params(weights=Weights(**{**zero, **weights}))
+    return Params(weights=Weights(**{**zero, **weights}), fairness_floor=1.0)
 
 
 def planned(snapshot: Snapshot, params: Params) -> Plan:
@@ -207,8 +207,8 @@ def test_urgency_starts_a_stat_now_even_when_both_readers_would_meet_its_deadlin
     on_busy = terms_for(snap, only(urgency=1.0, lateness=1.0), {2: 1})
     on_idle = terms_for(snap, only(urgency=1.0, lateness=1.0), {2: 2})
     assert on_busy["lateness"] == on_idle["lateness"] == 0.0
-    # STAT urgency 2 per minute: finishing at 20 instead of 10 costs 20 more.
-    assert on_busy["urgency"] - on_idle["urgency"] == pytest.approx(20.0)
+    # STAT urgency 10 per minute: finishing at 20 instead of 10 costs 100 more.
+    assert on_busy["urgency"] - on_idle["urgency"] == pytest.approx(100.0)
     assert reader_of(planned(snap, only(urgency=1.0)), 2) == 2
 
 
@@ -340,8 +340,9 @@ def test_incremental_costs_match_the_objective_with_shift_credits() -> None:
     from balancer import construct
 
     construct.sweep(state, construct.keep_current(state))
+    assert len(set(problem.fair_weight.tolist())) > 1  # readers at different points of a shift
     assert evaluate(problem, state.assign)["fairness"] == pytest.approx(
-        problem.params.weights.fairness * float(np.abs(state.excess()).sum())
+        float((problem.fair_weight * np.abs(state.excess())).sum())
     )
     for _ in range(100):
         k = int(rng.integers(problem.n))
@@ -356,3 +357,40 @@ def test_incremental_costs_match_the_objective_with_shift_credits() -> None:
         assert evaluate(problem, state.assign)["total"] - before == pytest.approx(
             predicted, rel=1e-6, abs=1e-6
         )
+
+
+def test_the_fairness_weight_grows_over_the_shift_from_its_floor(make_reader: MakeReader) -> None:
+    from balancer.problem import fairness_weight
+
+    params = Params(weights=Weights(fairness=20.0), fairness_floor=0.3)
+    starting = make_reader(1, shift_start=NOW, shift_end=NOW + timedelta(hours=10))
+    halfway = make_reader(
+        2, shift_start=NOW - timedelta(hours=5), shift_end=NOW + timedelta(hours=5)
+    )
+    ending = make_reader(3, shift_start=NOW - timedelta(hours=10), shift_end=NOW)
+    unknown = make_reader(4, shift_start=None, shift_end=None)
+    assert fairness_weight(starting, NOW, params) == pytest.approx(6.0)
+    assert fairness_weight(halfway, NOW, params) == pytest.approx(13.0)
+    assert fairness_weight(ending, NOW, params) == pytest.approx(20.0)
+    assert fairness_weight(unknown, NOW, params) == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize("priority", [Priority.STAT, Priority.URGENT])
+def test_fairness_never_decides_who_reads_urgent_work(
+    make_study: MakeStudy, make_reader: MakeReader, priority: Priority
+) -> None:
+    # One reader well ahead on the shift's wRVU, one well behind, both with an hour of work
+    # open. A dense routine study costs fairness on the one ahead; an urgent one of the same
+    # wRVU counts at the department's pace, so it costs the same on either.
+    ahead = make_reader(1, wrvu_read=30.0, minutes_on_duty=240.0)
+    behind = make_reader(2, wrvu_read=18.0, minutes_on_duty=240.0)
+
+    def open_hour(sid: int, rid: int) -> Study:
+        return make_study(sid, wrvu=6.0, read_minutes=60.0, opened_by=rid, opened_at=NOW)
+
+    for urgent, differs in ((False, True), (True, False)):
+        dense = make_study(3, wrvu=4.0, priority=priority if urgent else Priority.ROUTINE)
+        snap = Snapshot(NOW, (open_hour(1, 1), open_hour(2, 2), dense), (ahead, behind))
+        on_ahead = terms_for(snap, only(fairness=1.0), {3: 1})["fairness"]
+        on_behind = terms_for(snap, only(fairness=1.0), {3: 2})["fairness"]
+        assert (on_ahead != pytest.approx(on_behind)) is differs, (urgent, on_ahead, on_behind)
