@@ -13,11 +13,12 @@ readers, in minutes per wRVU by its weight.
 Idle minutes within the horizon are charged too: capacity passes whether or not there is work,
 so with room on both, work goes to the reader who is behind rather than the one ahead.
 
-Two refinements (`Params.fairness_floor`, `Params.fairness_priorities`): a reader's weight grows
-over their shift, from 30 % of `weights.fairness` at its start to all of it at its end, and a
-STAT or URGENT study counts at the department's pace (charge x its read minutes on any reader),
-so holding it moves nobody's excess while they have work past the idle horizon: who reads urgent
-work is decided by when they would finish it. Both are measured in docs/balancer.md.
+Two refinements: a reader's weight grows over their shift, from `Params.fairness_floor` of
+`weights.fairness` at its start to all of it at its end (`problem.fairness_weight`), and a study
+whose priority is not in `Params.fairness_priorities` (by default STAT and URGENT ones) counts
+at the department's pace (charge x its read minutes on any reader), so holding it moves nobody's
+excess while they have work past the idle horizon: who reads urgent work is decided by when
+they would finish it. Both are measured in docs/balancer.md.
 """
 
 from __future__ import annotations
