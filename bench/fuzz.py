@@ -3,8 +3,9 @@
     python -m bench.fuzz [--operations 2000] [--database-url URL] [--seed 0]
 
 Seeds a department into a fresh database, serves it with uvicorn on loopback (a subprocess
-whose log is kept), and sends operations generated from `schema.graphql`, taking turns as an
-admin, a supervisor and an anonymous caller. A failure is a 5xx; a 200 that is not a GraphQL
+whose log is kept), and sends operations generated from `schema.graphql`, taking turns as a
+caller of every role (admin, supervisor, scheduler, integration without PHI, referrer, patient,
+technologist, radiologist) and an anonymous one. A failure is a 5xx; a 200 that is not a GraphQL
 JSON answer; an error masked as internal (a bug the masking hid; its logged details are
 reported); or an error message that reads like a leaked exception. Last line:
 {"operations": .., "server_errors": .., "failures": [..]}
@@ -226,16 +227,28 @@ def logged_internal_errors(log: Path) -> list[str]:
             if line.startswith("internal error ")]
 
 
+def _callers() -> list[tuple[Any, str, list[str] | None, bool | None]]:
+    from domain.enums import Role
+
+    return [(Role.ADMIN, "admin.fuzz", None, None), (Role.SUPERVISOR, "sup.ortiz", None, None),
+            (Role.SCHEDULER, "frontdesk", None, None),
+            (Role.INTEGRATION, "ris.bridge", None, False),
+            (Role.REFERRER, "REF01", None, None), (Role.PATIENT, "MRN000001", None, None),
+            (Role.TECHNOLOGIST, "tech.lee", ["MAIN"], None),
+            (Role.RADIOLOGIST, "RAD03", None, None)]
+
+
 def run(url: str, operations: int, *, seed: int = 0, workdir: Path) -> Report:
     """Prepare, serve, fuzz; failures include internal errors found in the server's log."""
     from api.auth import mint
-    from domain.enums import Role
     from domain.settings import Settings
 
     asyncio.run(prepare(url))
     settings = Settings()
-    tokens = [mint(role=Role.ADMIN, subject="admin.fuzz", settings=settings),
-              mint(role=Role.SUPERVISOR, subject="sup.ortiz", settings=settings), None]
+    tokens: list[str | None] = [
+        mint(role=role, subject=subject, settings=settings, sites=sites, phi=phi)
+        for role, subject, sites, phi in _callers()]
+    tokens.append(None)  # and an anonymous caller
     log = workdir / "server.log"
     with served(url, log) as base_url:
         report = fuzz(base_url, operations=operations, tokens=tokens, seed=seed)

@@ -50,6 +50,8 @@ from domain.types import pk, utcnow
 Sub = Subspecialty
 SYSTEM = Actor("seed", Role.SYSTEM)
 SCHEDULER = Actor("frontdesk", Role.SCHEDULER)
+# Orders reach the department from the hospital's order system, naming their referrer.
+EHR_INTERFACE = Actor("epic.interface", Role.INTEGRATION)
 TECH = Actor("tech.lee", Role.TECHNOLOGIST)
 SUPERVISOR = Actor("sup.ortiz", Role.SUPERVISOR)
 
@@ -207,8 +209,8 @@ class _Demo:
                                                  else rng.uniform(30, 24 * 7))
         site = "NORTH" if modality in {"US", "MG"} else "MAIN"
         placed = await self.do(
-            orders.place_order, actor=Actor(rng.choice(REFERRERS)[0], Role.REFERRER),
-            order_source="EPIC", placer_order_number=f"ORD{n:06d}",
+            orders.place_order, actor=EHR_INTERFACE, order_source="EPIC",
+            placer_order_number=f"ORD{n:06d}",
             patient_mrn=f"MRN{rng.randint(1, 120):06d}", referrer_code=rng.choice(REFERRERS)[0],
             procedure_code=code, site_code=site, priority=priority, patient_class=pclass,
             indication=rng.choice(["Headache, rule out bleed", "Follow-up of known nodule",

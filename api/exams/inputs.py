@@ -25,7 +25,11 @@ class PlaceOrderInput:
         description="The placer's order number; unique per source, so a re-sent order is "
                     "recognised and returns the existing exam.")
     patient_mrn: str
-    referrer_code: str
+    referrer_code: str | None = strawberry.field(
+        default=None,
+        description="The ordering referrer. A referrer orders as themselves: leave it out (or "
+                    "send your own code). Schedulers, integrations and admins order on a "
+                    "referrer's behalf and must name them.")
     procedure_code: str
     site_code: str
     priority: Priority

@@ -21,8 +21,8 @@ from api.live.types import (
     WorklistEvent,
 )
 from api.relay import decode_id
+from domain import audit, outbox
 from domain import models as m
-from domain import outbox
 from domain.enums import Role
 
 T = TypeVar("T")
@@ -43,6 +43,10 @@ async def _stream(info: Info, topic: str, match: Callable[[LiveEvent], bool],
     context, live = _live(info)
     async for event in live.events(topic, match, after):
         context.fresh_loaders()
+        # Each event's selection is resolved in this task after the yield: it must know who
+        # is watching, so a caller without PHI sees patients as every other path shows them.
+        audit.current_trail.set(audit.Trail(actor=context.actor, client_address=None,
+                                            operation=f"subscription {topic}", action="R"))
         yield convert(event)
 
 

@@ -11,6 +11,7 @@ from api.enums import Priority
 from api.exams.types import Exam
 from balancer.leader import current_leader
 from domain import models as m
+from domain.access import scope_of, visible_exam_ids
 
 
 @strawberry.type(description="One study on a worklist, in reading order.")
@@ -49,7 +50,7 @@ class BalancerRun:
     trigger: str = strawberry.field(description="The events that asked for it.")
     formulation: str
     objective: list[ObjectiveTerm]
-    unassignable: list[UnassignableStudy]
+    stuck: strawberry.Private[list[UnassignableStudy]]
     assigned: int
     moved: int = strawberry.field(description="Studies that changed reader in this run.")
     epoch: int | None = strawberry.field(
@@ -63,10 +64,20 @@ class BalancerRun:
                    formulation=row.formulation,
                    objective=[ObjectiveTerm(name=k, value=float(v))
                               for k, v in sorted(row.objective.items())],
-                   unassignable=[UnassignableStudy(reason=u["reason"], exam_id=int(u["exam_id"]))
-                                 for u in row.unassignable],
+                   stuck=[UnassignableStudy(reason=u["reason"], exam_id=int(u["exam_id"]))
+                          for u in row.unassignable],
                    assigned=row.assigned, moved=row.moved, epoch=row.epoch,
                    leader=row.leader)
+
+    @strawberry.field(description="The studies it could not place, and why: those the caller "
+                                  "may see (a radiologist, the ones they read).")
+    async def unassignable(self, info: Info) -> list[UnassignableStudy]:
+        actor = info.context.actor
+        if scope_of(actor).unbounded or not self.stuck:
+            return self.stuck
+        visible = await info.context.db.read(lambda s: visible_exam_ids(
+            s, actor, [u.exam_id for u in self.stuck]))
+        return [u for u in self.stuck if u.exam_id in visible]
 
 
 @strawberry.type(description="The replica elected to run the balancer. Exactly one replica "

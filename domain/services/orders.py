@@ -12,9 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from domain import events as ev
+from domain.access import scope_of, visible_exam_ids
 from domain.db import UnitOfWork, is_unique_violation
 from domain.enums import ExamStatus, PatientClass, Priority, Role
-from domain.errors import FieldIssue, ValidationFailed
+from domain.errors import FieldIssue, NotPermitted, ValidationFailed
 from domain.lifecycle import Actor
 from domain.models import (
     Exam,
@@ -50,6 +51,12 @@ class PlacedOrder:
     created: bool
 
 
+# Who may place an order naming another referrer (an order entered for them, or received from
+# the hospital's order system); a referrer orders as themselves. docs/security.md prints it.
+ORDER_ON_BEHALF = frozenset({Role.SCHEDULER, Role.INTEGRATION, Role.ADMIN})
+ORDERING = ORDER_ON_BEHALF | {Role.REFERRER}
+
+
 def place_order(
     *,
     uow: UnitOfWork,
@@ -57,7 +64,7 @@ def place_order(
     order_source: str,
     placer_order_number: str,
     patient_mrn: str,
-    referrer_code: str,
+    referrer_code: str | None,
     procedure_code: str,
     site_code: str,
     priority: Priority,
@@ -65,18 +72,31 @@ def place_order(
     indication: str,
     icd10_code: str,
 ) -> PlacedOrder:
-    """Place an order; a re-sent order (same source and placer number) returns its exam."""
-    require_role(actor, {Role.REFERRER, Role.SCHEDULER, Role.INTEGRATION, Role.ADMIN},
-                 "place orders")
+    """Place an order; a re-sent order (same source and placer number, placed within the same
+    scope) returns its exam, and only to a caller who may see it.
+
+    A referrer orders as themselves (`referrer_code` defaults to them; another referrer's code
+    is refused). Their placer numbers are theirs alone: a number another scope used answers
+    exactly as an unused one would, so a guessed number reveals nothing.
+    """
+    require_role(actor, set(ORDERING), "place orders")
+    if actor.role not in ORDER_ON_BEHALF:
+        if referrer_code not in (None, actor.id):
+            raise NotPermitted(f"role {actor.role.value} orders as themselves: referrerCode "
+                               "must be your own code or left out")
+        referrer_code = actor.id
     checks = Checks()
     checks.text(order_source, "order_source", max_length=64)
     checks.text(placer_order_number, "placer_order_number", max_length=64)
+    checks.text(referrer_code, "referrer_code", max_length=32)
     checks.text(indication, "indication", max_length=2000)
     checks.require(bool(ICD10.match(icd10_code or "")), "icd10_code", "INVALID_FORMAT",
                    "must be an ICD-10 code such as R51 or S06.5")
     checks.done()
+    assert referrer_code is not None
 
-    existing = _existing_order(uow, order_source, placer_order_number)
+    scope = placer_scope(actor)
+    existing = _existing_order(uow, order_source, placer_order_number, scope)
     patient = find_by(uow, Patient, "mrn", patient_mrn, entity="patient", field="patient_mrn")
     referrer = find_by(uow, Referrer, "code", referrer_code, entity="referrer",
                        field="referrer_code")
@@ -84,14 +104,15 @@ def place_order(
                         field="procedure_code")
     site = find_by(uow, Site, "code", site_code, entity="site", field="site_code")
     if existing is not None:
-        return _resent(existing, patient, procedure)
+        return _resent(uow, actor, existing, patient, procedure)
 
     exam = Exam(
         accession_number=new_accession_number(), order_source=order_source,
-        placer_order_number=placer_order_number, patient_id=pk(patient), referrer_id=pk(referrer),
-        procedure_id=pk(procedure), site_id=pk(site), priority=priority,
-        patient_class=patient_class, indication=indication.strip(), icd10_code=icd10_code,
-        status=ExamStatus.ORDERED, ordered_at=uow.now, status_changed_at=uow.now,
+        placer_order_number=placer_order_number, placer_scope=scope, patient_id=pk(patient),
+        referrer_id=pk(referrer), procedure_id=pk(procedure), site_id=pk(site),
+        priority=priority, patient_class=patient_class, indication=indication.strip(),
+        icd10_code=icd10_code, status=ExamStatus.ORDERED, ordered_at=uow.now,
+        status_changed_at=uow.now,
     )
     try:
         with uow.session.begin_nested():
@@ -101,9 +122,9 @@ def place_order(
         # A concurrent call with the same placer order won the race: answer with its exam.
         if not is_unique_violation(exc, _PLACER_UNIQUE):
             raise
-        raced = _existing_order(uow, order_source, placer_order_number)
+        raced = _existing_order(uow, order_source, placer_order_number, scope)
         assert raced is not None
-        return _resent(raced, patient, procedure)
+        return _resent(uow, actor, raced, patient, procedure)
     assert exam.id is not None
     _copy_prep_checklist(uow, exam, procedure)
     uow.emit(ev.ExamOrdered(
@@ -117,19 +138,35 @@ def place_order(
     return PlacedOrder(exam=exam, created=True)
 
 
-def _existing_order(uow: UnitOfWork, source: str, placer: str) -> Exam | None:
-    return uow.session.scalars(
-        sa.select(Exam).where(col(Exam.order_source) == source,
-                              col(Exam.placer_order_number) == placer)
-    ).first()
+def placer_scope(actor: Actor) -> str:
+    """The scope an actor's placer numbers live in: the department's for callers who see every
+    exam, the caller's own otherwise (a referrer: their orders)."""
+    scope = scope_of(actor)
+    return "" if scope.unbounded else f"{scope.kind.value}:{scope.subject}"
 
 
-def _resent(existing: Exam, patient: Patient, procedure: Procedure) -> PlacedOrder:
-    if existing.patient_id != patient.id or existing.procedure_id != procedure.id:
+def _existing_order(uow: UnitOfWork, source: str, placer: str, scope: str) -> Exam | None:
+    return uow.session.scalars(_EXISTING_ORDER, {"source": source, "placer": placer,
+                                                 "scope": scope}).first()
+
+
+_EXISTING_ORDER = sa.select(Exam).where(
+    col(Exam.order_source) == sa.bindparam("source"),
+    col(Exam.placer_order_number) == sa.bindparam("placer"),
+    col(Exam.placer_scope) == sa.bindparam("scope"))
+
+
+def _resent(uow: UnitOfWork, actor: Actor, existing: Exam, patient: Patient,
+            procedure: Procedure) -> PlacedOrder:
+    # Belt and braces: the scope already limits the lookup to the caller's own orders, and an
+    # exam the caller may not see is never described to them, not even by its accession.
+    visible = bool(visible_exam_ids(uow.session, actor, [pk(existing)]))
+    if not visible or existing.patient_id != patient.id or existing.procedure_id != procedure.id:
+        named = f" for exam {existing.accession_number}" if visible else ""
         raise ValidationFailed([FieldIssue(
             field="placer_order_number", code="PLACER_ORDER_REUSED",
-            message=f"placer order number already used for exam {existing.accession_number} "
-                    "with another patient or procedure",
+            message=f"placer order number already used{named} with another patient or "
+                    "procedure",
         )])
     return PlacedOrder(exam=existing, created=False)
 
