@@ -246,7 +246,7 @@ def _scenario(scenario: Any) -> ScenarioSpec:
         value = getattr(scenario, name)
         if not low <= value <= high:
             camel = "".join(w.capitalize() if i else w for i, w in enumerate(name.split("_")))
-            issues.append(d.FieldIssue(f"scenario.{camel}", "OUT_OF_RANGE",
+            issues.append(d.FieldIssue(f"scenario.{camel}", d.IssueCode.OUT_OF_RANGE,
                                        f"must be between {low} and {high}, not {value}"))
     if issues:
         raise d.ValidationFailed(issues)
