@@ -71,6 +71,8 @@ class RadflowSchema(strawberry.Schema):
 def top_level_code(error: GraphQLError) -> dict[str, object]:
     """The `extensions` of an expected top-level error that did not name its code itself."""
     original = error.original_error
+    if isinstance(original, GraphQLError) and original.extensions:  # raised with its code
+        return dict(original.extensions)
     if isinstance(original, ValidationFailed):  # a query's argument (a mutation's is a member)
         return {"code": original.code, "fields": [
             {"field": i.field, "code": str(i.code), "message": i.message}
