@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import strawberry
 from graphql import GraphQLError
@@ -18,7 +19,7 @@ from api.exams.mutations import OrderMutations
 from api.exams.queries import ExamQueries
 from api.exams.types import Exam
 from api.execution import PlannedExecutionContext
-from api.limits import DocumentValidationCache, Guards, document_rules
+from api.limits import LIMIT_EXCEEDED, DocumentValidationCache, Guards, document_rules
 from api.live.subscriptions import LiveSubscriptions
 from api.metrics.queries import MetricsQueries
 from api.people.types import Patient, Radiologist, Referrer
@@ -45,6 +46,7 @@ install(Query, Mutation, Subscription)  # the role matrix on every root field
 
 
 log = logging.getLogger("radflow.api")
+_OVER_LIMIT = re.compile(r"contains more than \d+ tokens|exceeds maximum operation depth")
 
 
 class RadflowSchema(strawberry.Schema):
@@ -79,6 +81,8 @@ def top_level_code(error: GraphQLError) -> dict[str, object]:
             for i in original.issues]}
     if isinstance(original, DomainError):
         return {"code": original.code}
+    if _OVER_LIMIT.search(error.message):  # the parser's token cap, the depth rule
+        return {"code": LIMIT_EXCEEDED}
     if error.message.startswith("Syntax Error"):
         return {"code": "GRAPHQL_PARSE_FAILED"}
     return {"code": "GRAPHQL_VALIDATION_FAILED"}
