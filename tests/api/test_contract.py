@@ -25,6 +25,7 @@ BRANCHED_ON = [
     "Read.source", "AuditEvent.eventType", "AuditEvent.action", "AuditEvent.outcome",
     "AuditEvent.role", "LiveUpdate.type", "ExamStatusEvent.type", "Procedure.modality",
     "Exam.priority", "ReportTemplateField.type", "ReportTemplateField.codeSystem",
+    "RuleError.code", "RuleWarning.code", "RuleAction.kind", "RuleAttribute.type",
 ]
 
 

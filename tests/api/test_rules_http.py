@@ -253,7 +253,7 @@ SIMULATE = """mutation($input: SimulateRuleSetInput!) { simulateRuleSet(input: $
   __typename
   ... on RuleSetSimulation { studies radiologists seed caveats
     active { ...day } draft { ...day } }
-  ... on RuleSetInvalid { errors { code field } }
+  ... on RuleSetInvalid { ruleErrors: errors { code field } }
   ... on ValidationFailed { code errors { field code message } }
 } }
 fragment day on SimulatedDay { breachRate wrvuMaxOverMean unread ineligibleReads seconds
