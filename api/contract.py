@@ -14,7 +14,7 @@ import inspect
 import textwrap
 from collections.abc import Callable, Iterator
 from types import FunctionType, ModuleType
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLObjectType, GraphQLSchema, GraphQLUnionType, get_named_type
 
@@ -49,11 +49,11 @@ def _list(codes: list[str]) -> str:
 
 
 def _resolver(field: Any) -> Callable[..., Any]:
-    resolve = field.resolve
+    """The function behind a field: strawberry's resolver, not graphql-core's wrapper."""
     definition = field.extensions.get("strawberry-definition")
     if definition is not None and definition.base_resolver is not None:
-        return definition.base_resolver.wrapped_func  # type: ignore[no-any-return]
-    return resolve  # type: ignore[no-any-return]
+        return cast(Callable[..., Any], definition.base_resolver.wrapped_func)
+    return cast(Callable[..., Any], field.resolve)
 
 
 def _codes(start: Callable[..., Any]) -> tuple[set[IssueCode], set[Step]]:

@@ -172,8 +172,9 @@ def record_values(connection: sa.Connection, trail: Trail, now: datetime) -> dic
         reason = (reason + "; " if reason else "") + f"{len(exam_ids) - MAX_LISTED} more exams"
     return {
         "recorded_at": now,
-        "event_type": (AuditEventType.SECURITY_ALERT if trail.denied else trail.event_type).value,
-        "action": trail.action.value,
+        "event_type": (AuditEventType.SECURITY_ALERT if trail.denied
+                       else AuditEventType(trail.event_type)).value,
+        "action": AuditAction(trail.action).value,
         "outcome": (AuditOutcome.FAILURE if trail.failures else AuditOutcome.SUCCESS).value,
         "reason": reason, "user_id": trail.actor.id[:64], "role": trail.actor.role.value,
         "client_address": trail.client_address, "operation": trail.operation[:200],
