@@ -83,7 +83,8 @@ METADATA_VALID = Guard(
 )
 REPORT_COMPLETE = Guard(
     Condition.REPORT_INCOMPLETE,
-    "the report must have every required field of its template filled",
+    "the report must have every required field of its template filled, coded ones with an "
+    "allowed code",
     lambda _, f: f.report_complete(),
 )
 FINAL_REPORT = Guard(

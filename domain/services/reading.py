@@ -30,7 +30,7 @@ from domain.models import (
     Report,
     SitePrivilege,
 )
-from domain.reporting import TEXT_LIMIT
+from domain.reporting import TEXT_LIMIT as REPORT_TEXT_LIMIT
 from domain.services._common import (
     REPORT_OF_EXAM,
     Checks,
@@ -42,7 +42,6 @@ from domain.services._common import (
 )
 from domain.types import pk
 
-REPORT_TEXT_LIMIT = TEXT_LIMIT
 EDITABLE = {ExamStatus.IN_INTERPRETATION, ExamStatus.PRELIMINARY}
 
 
@@ -132,8 +131,7 @@ def _content(uow: UnitOfWork, exam: Exam,
                 checks.require(spec.accepts(value.strip()), path, IssueCode.INVALID_VALUE,
                                "must be one of " + ", ".join(c.code for c in spec.codes))
     checks.done()
-    return {section: {key: value.strip() for key, value in fields.items()}
-            for section, fields in sections.items()}
+    return sections
 
 
 def save_report_draft(*, uow: UnitOfWork, actor: Actor, exam_id: int,
