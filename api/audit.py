@@ -17,25 +17,32 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionContext
 
 from api.context import Info
+from api.enums import Role
 from domain import audit
-from domain.errors import FieldIssue, ValidationFailed
+from domain.errors import FieldIssue, IssueCode, ValidationFailed
 from domain.models import AuditEvent as AuditRow
 from domain.queries import MAX_PAGE
 
-_ACTIONS = {"place": "C", "register": "C", "cancel": "D"}
+_ACTIONS = {"place": audit.AuditAction.CREATE, "register": audit.AuditAction.CREATE,
+            "cancel": audit.AuditAction.DELETE}
 _EXECUTE = {"previewRuleSet", "simulateRuleSet", "rebalanceNow"}
 
+AuditEventType = strawberry.enum(audit.AuditEventType,
+                                 description="What kind of access an audit record is about.")
+AuditAction = strawberry.enum(audit.AuditAction, description="What the audited operation did.")
+AuditOutcome = strawberry.enum(audit.AuditOutcome, description="Whether it succeeded.")
 
-def _action(kind: str, roots: list[str]) -> str:
+
+def _action(kind: str, roots: list[str]) -> audit.AuditAction:
     if kind != "mutation":
-        return "R"
+        return audit.AuditAction.READ
     first = roots[0] if roots else ""
     if first in _EXECUTE:
-        return "E"
+        return audit.AuditAction.EXECUTE
     for prefix, action in _ACTIONS.items():
         if first.startswith(prefix):
             return action
-    return "U"
+    return audit.AuditAction.UPDATE
 
 
 class AuditOperations(SchemaExtension):
@@ -84,13 +91,12 @@ def record_denial(field: str, message: str) -> None:
 class AuditEvent:
     id: int
     recorded_at: datetime
-    event_type: str = strawberry.field(
-        description="PATIENT_RECORD, SECURITY_ALERT (a refused call) or AUDIT_LOG_USED.")
-    action: str = strawberry.field(description="C, R, U, D or E (execute).")
-    outcome: str = strawberry.field(description="SUCCESS or FAILURE.")
+    event_type: AuditEventType
+    action: AuditAction
+    outcome: AuditOutcome
     reason: str | None
     user_id: str
-    role: str
+    role: Role
     client_address: str | None
     operation: str
     patient_mrns: list[str]
@@ -99,9 +105,11 @@ class AuditEvent:
     @classmethod
     def from_model(cls, row: AuditRow) -> AuditEvent:
         assert row.id is not None
-        return cls(id=row.id, recorded_at=row.recorded_at, event_type=row.event_type,
-                   action=row.action, outcome=row.outcome, reason=row.reason,
-                   user_id=row.user_id, role=row.role, client_address=row.client_address,
+        return cls(id=row.id, recorded_at=row.recorded_at,
+                   event_type=audit.AuditEventType(row.event_type),
+                   action=audit.AuditAction(row.action), outcome=audit.AuditOutcome(row.outcome),
+                   reason=row.reason, user_id=row.user_id, role=Role(row.role),
+                   client_address=row.client_address,
                    operation=row.operation, patient_mrns=list(row.patient_mrns),
                    exam_ids=list(row.exam_ids))
 
@@ -115,11 +123,11 @@ class AuditQueries:
                            until: datetime | None = None, first: int = 50,
                            before_id: int | None = None) -> list[AuditEvent]:
         if not 0 < first <= MAX_PAGE:
-            raise ValidationFailed([FieldIssue("first", "OUT_OF_RANGE",
+            raise ValidationFailed([FieldIssue("first", IssueCode.OUT_OF_RANGE,
                                                f"must be between 1 and {MAX_PAGE}")])
         trail = audit.current_trail.get()
         if trail is not None:
-            trail.event_type, trail.always = "AUDIT_LOG_USED", True
+            trail.event_type, trail.always = audit.AuditEventType.AUDIT_LOG_USED, True
         rows = await info.context.db.read(lambda s: audit.search(
             s, user_id=user_id, patient_mrn=patient_mrn, since=since, until=until,
             first=first, before_id=before_id))

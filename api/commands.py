@@ -36,8 +36,9 @@ async def exam_step(
         def transaction(uow: UnitOfWork) -> tuple[R, m.Exam]:
             found = load_visible_exam(uow.session, actor, pk)
             if found is None:
-                # Not theirs: the same answer as for an exam that does not exist.
-                raise NotFound("exam", pk, field="exam_id")
+                # Not theirs: the same answer as for an exam that does not exist, naming the
+                # id the caller sent (never the row behind it).
+                raise NotFound("exam", str(exam_id), field="exam_id")
             exam, procedure, mrn = found
             uow.hold(exam, procedure)  # the command's (and outbox's) lookups find them
             uow.name_patient(exam.patient_id, mrn)
@@ -47,4 +48,4 @@ async def exam_step(
         result, row = await info.context.db.run(transaction)
         return success(result, Exam.from_model(row))
 
-    return await attempt(run)
+    return await attempt(run, sent={"exam_id": exam_id})

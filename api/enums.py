@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from domain import enums as d
+from domain import lifecycle, reporting
 
 ExamStatus = strawberry.enum(d.ExamStatus, description="Where an exam stands in its lifecycle.")
 Priority = strawberry.enum(d.Priority, description="Clinical urgency of an order.")
@@ -23,3 +24,10 @@ NotificationTemplate = strawberry.enum(d.NotificationTemplate)
 NotificationStatus = strawberry.enum(d.NotificationStatus)
 Respondent = strawberry.enum(d.Respondent)
 FollowUpStatus = strawberry.enum(d.FollowUpStatus)
+ExamStep = strawberry.enum(lifecycle.Step, description="A lifecycle step: what was done to an "
+                           "exam (history, status events and InvalidTransition use this name).")
+ReadSource = strawberry.enum(d.ReadSource, description="Who put a study on a worklist.")
+ReportFieldType = strawberry.enum(reporting.FieldKind,
+                                  description="How a report template field is filled in.")
+CodeSystem = strawberry.enum(reporting.CodeSystem,
+                             description="The coded vocabulary of a coded report field.")

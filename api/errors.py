@@ -2,12 +2,13 @@
 
 Expected failures come back as members of the mutation's result union, each with a stable
 `code`, a `message` and, where one input is at fault, the `field` path inside `input`.
-Authorization failures are top-level GraphQL errors with `extensions.code = FORBIDDEN`.
+Authorization failures are top-level GraphQL errors with `extensions.code = FORBIDDEN`
+(docs/api.md, "Errors", is the convention in full).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
@@ -15,9 +16,15 @@ from typing import Any, TypeVar
 import strawberry
 from graphql import GraphQLError
 
-from api.enums import ExamStatus
+from api.enums import ExamStatus, ExamStep
 from domain import errors as d
 from domain.audit import note_failure
+
+PreconditionCondition = strawberry.enum(
+    d.Condition, description="The lifecycle guard that did not hold.")
+FieldErrorCode = strawberry.enum(d.IssueCode, description="What is wrong with one input field.")
+HeaderProblemCode = strawberry.enum(
+    d.HeaderProblemCode, description="How a study's DICOM header differs from its order.")
 
 T = TypeVar("T")
 
@@ -48,20 +55,38 @@ class NotFound(Error):
 @strawberry.type(description="The exam's status does not allow this step.")
 class InvalidTransition(Error):
     status: ExamStatus = strawberry.field(description="The exam's current status.")
-    step: str
+    step: ExamStep = strawberry.field(description="The step that was refused.")
     allowed_from: list[ExamStatus] = strawberry.field(
         description="Statuses from which this step is allowed.")
 
 
 @strawberry.type(description="The step is allowed, but one of its conditions does not hold.")
 class PreconditionFailed(Error):
-    condition: str = strawberry.field(description="e.g. PREP_INCOMPLETE, METADATA_NOT_VALIDATED.")
+    condition: PreconditionCondition
+
+
+@strawberry.type(description="A field of the report that keeps it from being signed.")
+class MissingReportField:
+    section: str | None = strawberry.field(
+        description="The template section's key; null for the report's own `impression`.")
+    field: str = strawberry.field(description="The field's key in the template.")
+    label: str
+    problem: FieldErrorCode = strawberry.field(
+        description="REQUIRED (empty) or INVALID_VALUE (not one of the field's codes).")
+
+
+@strawberry.type(description="The report cannot be signed yet: `missing` lists every field to "
+                 "fill or correct (condition REPORT_INCOMPLETE). Signing answers this, whether "
+                 "the draft is partial or was never saved.")
+class ReportIncomplete(Error):
+    condition: PreconditionCondition
+    missing: list[MissingReportField]
 
 
 @strawberry.type(description="One invalid input field.")
 class FieldError:
     field: str
-    code: str = strawberry.field(description="e.g. REQUIRED, TOO_LONG, INVALID_FORMAT.")
+    code: FieldErrorCode
     message: str
 
 
@@ -85,7 +110,7 @@ class Conflict(Error):
 @strawberry.type(description="A header mismatch with the order.")
 class HeaderProblem:
     field: str
-    code: str
+    code: HeaderProblemCode
     message: str
 
 
@@ -106,25 +131,36 @@ def input_path(field: str | None) -> str | None:
     return "input." + ".".join(camel(s) for s in field.split("."))
 
 
-def to_error(exc: d.DomainError) -> Error:
-    """The union member for a domain error."""
+def to_error(exc: d.DomainError, sent: Mapping[str, object] | None = None) -> Error:
+    """The union member for a domain error; `sent` maps an input field (as the domain names
+    it) to what the client sent there, so a message speaks of the client's own id."""
     field = input_path(exc.field)
     match exc:
         case d.NotFound():
-            return NotFound(code=ErrorCode.NOT_FOUND, message=exc.message, field=field,
+            message = exc.message
+            if exc.key is None and sent and exc.field in sent:
+                message = f"{exc.entity} {sent[exc.field]} does not exist"
+            return NotFound(code=ErrorCode.NOT_FOUND, message=message, field=field,
                             entity=exc.entity)
         case d.InvalidTransition():
             return InvalidTransition(
                 code=ErrorCode.INVALID_TRANSITION, message=exc.message, field=None,
-                status=ExamStatus(exc.status), step=exc.step,
+                status=ExamStatus(exc.status), step=ExamStep(exc.step),
                 allowed_from=[ExamStatus(s) for s in exc.allowed])
+        case d.PreconditionFailed() if exc.condition == d.Condition.REPORT_INCOMPLETE:
+            missing = exc.missing if isinstance(exc, d.ReportIncomplete) else []
+            return ReportIncomplete(
+                code=ErrorCode.PRECONDITION_FAILED, message=exc.message, field=None,
+                condition=exc.condition,
+                missing=[MissingReportField(section=m.section, field=m.field, label=m.label,
+                                            problem=m.problem) for m in missing])
         case d.PreconditionFailed():
             return PreconditionFailed(code=ErrorCode.PRECONDITION_FAILED, message=exc.message,
-                                      field=field, condition=exc.code)
+                                      field=field, condition=exc.condition)
         case d.ValidationFailed():
             return ValidationFailed(
                 code=ErrorCode.VALIDATION_FAILED, message=exc.message, field=field,
-                errors=[FieldError(field=input_path(i.field) or "", code=i.code,
+                errors=[FieldError(field=input_path(i.field) or "", code=d.IssueCode(i.code),
                                    message=i.message) for i in exc.issues])
         case d.SlotTaken():
             return SlotTaken(code=ErrorCode.SLOT_TAKEN, message=exc.message, field=field,
@@ -136,27 +172,32 @@ def to_error(exc: d.DomainError) -> Error:
         case d.MetadataInvalid():
             return MetadataInvalid(
                 code=ErrorCode.METADATA_INVALID, message=exc.message, field=field,
-                problems=[HeaderProblem(field=input_path(p.field) or "", code=p.code,
-                                        message=p.message) for p in exc.problems])
+                problems=[HeaderProblem(field=input_path(p.field) or "",
+                                        code=d.HeaderProblemCode(p.code), message=p.message)
+                          for p in exc.problems])
     raise TypeError(f"no GraphQL error for {type(exc).__name__}")  # a bug, not user input
 
 
-def forbidden(exc: d.NotPermitted) -> GraphQLError:
-    """The top-level error for an authorization failure."""
-    return GraphQLError(exc.message, extensions={"code": "FORBIDDEN"})
+def forbidden(message: str) -> GraphQLError:
+    """The top-level error for an authorization failure (api.schema logs it as one line)."""
+    return GraphQLError(message, extensions={"code": "FORBIDDEN"})
 
 
-async def attempt(run: Callable[[], Awaitable[T]]) -> T | Error:
-    """Run a mutation's domain call; expected failures become union members."""
+async def attempt(run: Callable[[], Awaitable[T]],
+                  sent: Mapping[str, object] | None = None) -> T | Error:
+    """Run a mutation's domain call; expected failures become union members.
+
+    `sent`: what the client sent for the inputs a domain error may name (see `to_error`).
+    """
     try:
         return await run()
     except d.NotPermitted as exc:
         note_failure(exc.message, denied=True)
-        raise forbidden(exc) from exc
+        raise forbidden(exc.message) from exc
     except d.DomainError as exc:
         note_failure(f"{exc.code}: {exc}")
-        return to_error(exc)
+        return to_error(exc, sent)
 
 
-ERROR_TYPES: tuple[Any, ...] = (NotFound, InvalidTransition, PreconditionFailed,
+ERROR_TYPES: tuple[Any, ...] = (NotFound, InvalidTransition, PreconditionFailed, ReportIncomplete,
                                 ValidationFailed, SlotTaken, Conflict, MetadataInvalid)

@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from domain.errors import FieldIssue, ValidationFailed
+from domain.errors import FieldIssue, IssueCode, ValidationFailed
 
 NodeT = TypeVar("NodeT")
 
@@ -34,7 +34,7 @@ def decode_id(value: str, expected: str, *, field: str) -> int:
     """The primary key behind a global id of type `expected`, or a typed input error."""
     parsed = parse_global_id(value)
     if parsed is None or parsed[0] != expected:
-        raise ValidationFailed([FieldIssue(field=field, code="INVALID_ID",
+        raise ValidationFailed([FieldIssue(field=field, code=IssueCode.INVALID_ID,
                                            message=f"not a valid {expected} id")])
     return parsed[1]
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from api.acquisition.mutations import AcquisitionMutations
 from api.audit import AuditOperations, AuditQueries
@@ -15,7 +19,7 @@ from api.exams.mutations import OrderMutations
 from api.exams.queries import ExamQueries
 from api.exams.types import Exam
 from api.execution import PlannedExecutionContext
-from api.limits import DocumentValidationCache, Guards, document_rules
+from api.limits import LIMIT_EXCEEDED, DocumentValidationCache, Guards, document_rules
 from api.live.subscriptions import LiveSubscriptions
 from api.metrics.queries import MetricsQueries
 from api.people.types import Patient, Radiologist, Referrer
@@ -29,7 +33,7 @@ from api.scalars import SCALAR_OVERRIDES
 from api.scheduling.mutations import SchedulingMutations
 from api.worklists.mutations import WorklistMutations
 from api.worklists.queries import WorklistQueries
-from domain.errors import DomainError
+from domain.errors import DomainError, ValidationFailed
 from domain.settings import Settings
 
 Query = merge_types("Query", (ExamQueries, CatalogQueries, WorklistQueries, RuleQueries,
@@ -39,6 +43,49 @@ Mutation = merge_types("Mutation", (OrderMutations, SchedulingMutations, Acquisi
                                     RuleMutations))
 Subscription = merge_types("Subscription", (LiveSubscriptions,))
 install(Query, Mutation, Subscription)  # the role matrix on every root field
+
+
+log = logging.getLogger("radflow.api")
+_OVER_LIMIT = re.compile(r"contains more than \d+ tokens|exceeds maximum operation depth")
+
+
+class RadflowSchema(strawberry.Schema):
+    """strawberry's schema: every top-level error carries `extensions.code`, and the errors
+    it answers on purpose are logged as one line each (docs/api.md, "Errors")."""
+
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        """A refusal, a malformed request or a limit is an answer, not a fault: it gets its
+        code and one log line, no traceback. Anything else is a bug, logged in full."""
+        unexpected = []
+        for error in errors:
+            if _is_internal(error):
+                unexpected.append(error)
+                continue
+            error.extensions = {**top_level_code(error), **(error.extensions or {})}
+            log.info("refused %s at %s: %s", error.extensions["code"],
+                     ".".join(map(str, error.path or ())) or "-",
+                     error.message.replace("\n", " "))
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def top_level_code(error: GraphQLError) -> dict[str, object]:
+    """The `extensions` of an expected top-level error that did not name its code itself."""
+    original = error.original_error
+    if isinstance(original, GraphQLError) and original.extensions:  # raised with its code
+        return dict(original.extensions)
+    if isinstance(original, ValidationFailed):  # a query's argument (a mutation's is a member)
+        return {"code": original.code, "fields": [
+            {"field": i.field, "code": str(i.code), "message": i.message}
+            for i in original.issues]}
+    if isinstance(original, DomainError):
+        return {"code": original.code}
+    if _OVER_LIMIT.search(error.message):  # the parser's token cap, the depth rule
+        return {"code": LIMIT_EXCEEDED}
+    if error.message.startswith("Syntax Error"):
+        return {"code": "GRAPHQL_PARSE_FAILED"}
+    return {"code": "GRAPHQL_VALIDATION_FAILED"}
 
 
 def _is_internal(error: GraphQLError) -> bool:
@@ -52,7 +99,7 @@ def _is_internal(error: GraphQLError) -> bool:
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with radflow's extensions: caches, document limits, masked internal errors."""
     rules = document_rules(settings)
-    return strawberry.Schema(
+    return RadflowSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

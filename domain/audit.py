@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -27,6 +28,31 @@ _INSERT = sa.insert(AUDIT_EVENTS)  # one statement object: compiled once, then c
 MAX_LISTED = 500  # ids listed per record; a bigger read notes how many more there were
 
 
+class AuditEventType(StrEnum):
+    """What kind of access a record is about (IHE ATNA event identification)."""
+
+    PATIENT_RECORD = "PATIENT_RECORD"
+    SECURITY_ALERT = "SECURITY_ALERT"  # a refused call
+    AUDIT_LOG_USED = "AUDIT_LOG_USED"
+
+
+class AuditAction(StrEnum):
+    """What the operation did, in ATNA's action codes."""
+
+    CREATE = "C"
+    READ = "R"
+    UPDATE = "U"
+    DELETE = "D"
+    EXECUTE = "E"
+
+
+class AuditOutcome(StrEnum):
+    """Whether the operation succeeded."""
+
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+
+
 @dataclass
 class Trail:
     """What one operation did with patient data, as far as it has gone."""
@@ -34,8 +60,8 @@ class Trail:
     actor: Actor
     client_address: str | None
     operation: str
-    action: str  # C R U D E
-    event_type: str = "PATIENT_RECORD"
+    action: AuditAction
+    event_type: AuditEventType = AuditEventType.PATIENT_RECORD
     exam_ids: set[int] = field(default_factory=set)
     patient_ids: set[int] = field(default_factory=set)
     mrns: set[str] = field(default_factory=set)
@@ -146,8 +172,10 @@ def record_values(connection: sa.Connection, trail: Trail, now: datetime) -> dic
         reason = (reason + "; " if reason else "") + f"{len(exam_ids) - MAX_LISTED} more exams"
     return {
         "recorded_at": now,
-        "event_type": "SECURITY_ALERT" if trail.denied else trail.event_type,
-        "action": trail.action, "outcome": "FAILURE" if trail.failures else "SUCCESS",
+        "event_type": (AuditEventType.SECURITY_ALERT if trail.denied
+                       else AuditEventType(trail.event_type)).value,
+        "action": AuditAction(trail.action).value,
+        "outcome": (AuditOutcome.FAILURE if trail.failures else AuditOutcome.SUCCESS).value,
         "reason": reason, "user_id": trail.actor.id[:64], "role": trail.actor.role.value,
         "client_address": trail.client_address, "operation": trail.operation[:200],
         "patient_mrns": sorted(mrns)[:MAX_LISTED], "exam_ids": exam_ids[:MAX_LISTED],

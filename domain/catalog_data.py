@@ -8,6 +8,7 @@ chest X-ray 2 views 0.2) and typical values for the rest.
 from __future__ import annotations
 
 from domain.enums import Modality, Subspecialty
+from domain.reporting import CodeSystem, field_document
 
 M, S = Modality, Subspecialty
 
@@ -16,7 +17,8 @@ PROCEDURES: list[tuple[str, str, Modality, str, Subspecialty, float, int, int, s
     ("CTHEAD", "CT head without contrast", M.CT, "HEAD", S.NEURO, 0.85, 8, 15, None, "CT"),
     ("CTHEADSTROKE", "CT head stroke protocol with CTA", M.CT, "HEAD", S.NEURO, 1.75, 15, 20,
      "CONTRAST", "CT"),
-    ("CTCHEST", "CT chest with contrast", M.CT, "CHEST", S.CHEST, 1.16, 12, 15, "CONTRAST", "CT"),
+    ("CTCHEST", "CT chest with contrast", M.CT, "CHEST", S.CHEST, 1.16, 12, 15, "CONTRAST",
+     "CT_CHEST"),
     ("CTPE", "CT pulmonary angiogram", M.CT, "CHEST", S.CHEST, 1.82, 15, 15, "CONTRAST", "CT"),
     ("CTAP", "CT abdomen and pelvis with contrast", M.CT, "ABDOMEN", S.BODY, 1.8, 18, 20,
      "CONTRAST", "CT"),
@@ -31,11 +33,11 @@ PROCEDURES: list[tuple[str, str, Modality, str, Subspecialty, float, int, int, s
     ("MRSHOULDER", "MRI shoulder without contrast", M.MR, "SHOULDER", S.MSK, 1.35, 18, 30,
      "MRI_SAFETY", "MR"),
     ("MRLIVER", "MRI liver with and without contrast", M.MR, "ABDOMEN", S.BODY, 2.2, 25, 45,
-     "MRI_SAFETY", "MR"),
+     "MRI_SAFETY", "MR_LIVER"),
     ("MRCARDIAC", "Cardiac MRI with contrast", M.MR, "HEART", S.CARDIAC, 2.6, 35, 60,
      "MRI_SAFETY", "MR"),
     ("MRBREAST", "MRI breast bilateral with contrast", M.MR, "BREAST", S.BREAST, 2.1, 25, 45,
-     "MRI_SAFETY", "MR"),
+     "MRI_SAFETY", "MR_BREAST"),
     ("USABD", "Ultrasound abdomen complete", M.US, "ABDOMEN", S.BODY, 0.8, 8, 30, "FASTING",
      "US"),
     ("USPELVIS", "Ultrasound pelvis transabdominal", M.US, "PELVIS", S.BODY, 0.69, 8, 30, None,
@@ -44,7 +46,7 @@ PROCEDURES: list[tuple[str, str, Modality, str, Subspecialty, float, int, int, s
     ("USDVT", "Ultrasound venous duplex lower extremity", M.US, "LEG", S.BODY, 0.7, 7, 30, None,
      "US"),
     ("USBREAST", "Ultrasound breast unilateral", M.US, "BREAST", S.BREAST, 0.73, 8, 20, None,
-     "US"),
+     "US_BREAST"),
     ("USPEDHIP", "Ultrasound infant hips", M.US, "HIP", S.PEDIATRIC, 0.62, 8, 20, None, "US"),
     ("XRCHEST2V", "X-ray chest 2 views", M.XR, "CHEST", S.CHEST, 0.2, 3, 10, None, "XR"),
     ("XRCHEST1V", "X-ray chest 1 view (portable)", M.XR, "CHEST", S.CHEST, 0.18, 3, 10, None,
@@ -109,9 +111,11 @@ PREP_PROTOCOLS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
 }
 
 
-def _section(key: str, title: str, *fields: tuple[str, str, bool]) -> dict[str, object]:
-    return {"key": key, "title": title,
-            "fields": [{"key": k, "label": label, "required": req} for k, label, req in fields]}
+Field = tuple[str, str, bool] | tuple[str, str, bool, CodeSystem]
+
+
+def _section(key: str, title: str, *fields: Field) -> dict[str, object]:
+    return {"key": key, "title": title, "fields": [field_document(*f) for f in fields]}
 
 
 _COMMON = [
@@ -120,19 +124,34 @@ _COMMON = [
     _section("technique", "Technique", ("technique", "Technique", True),
              ("contrast", "Contrast", False)),
 ]
+_BIRADS: Field = ("birads", "BI-RADS assessment category", True, CodeSystem.BI_RADS)
+# code, name, the fields of the findings section (after the common sections)
+_TEMPLATES: list[tuple[str, str, list[Field]]] = [
+    ("CT", "CT structured report", [("findings", "Findings", True)]),
+    # Lung-RADS applies when the chest CT is a lung cancer screening study.
+    ("CT_CHEST", "CT chest structured report", [
+        ("findings", "Findings", True),
+        ("lungrads", "Lung-RADS category (lung cancer screening)", False,
+         CodeSystem.LUNG_RADS)]),
+    ("MR", "MRI structured report", [("findings", "Findings", True),
+                                     ("incidental", "Incidental findings", False)]),
+    ("MR_LIVER", "MRI liver report (LI-RADS)", [
+        ("findings", "Findings", True),
+        ("lirads", "LI-RADS category of the dominant observation", True,
+         CodeSystem.LI_RADS)]),
+    ("MR_BREAST", "MRI breast report (BI-RADS)", [("findings", "Findings", True), _BIRADS]),
+    ("US", "Ultrasound structured report", [("findings", "Findings", True),
+                                            ("measurements", "Measurements", False)]),
+    ("US_BREAST", "Breast ultrasound report (BI-RADS)", [("findings", "Findings", True),
+                                                         _BIRADS]),
+    ("XR", "Radiograph report", [("findings", "Findings", True)]),
+    ("MG", "Mammography report (BI-RADS)", [
+        ("density", "Breast composition", True, CodeSystem.BREAST_DENSITY),
+        ("findings", "Findings", True), _BIRADS]),
+    ("NM", "Nuclear medicine report", [("radiopharmaceutical", "Radiopharmaceutical", True),
+                                       ("findings", "Findings", True)]),
+]
 REPORT_TEMPLATES: dict[str, tuple[str, list[dict[str, object]]]] = {
     code: (name, [*_COMMON, _section("findings", "Findings", *findings)])
-    for code, name, findings in [
-        ("CT", "CT structured report", [("findings", "Findings", True)]),
-        ("MR", "MRI structured report", [("findings", "Findings", True),
-                                         ("incidental", "Incidental findings", False)]),
-        ("US", "Ultrasound structured report", [("findings", "Findings", True),
-                                                ("measurements", "Measurements", False)]),
-        ("XR", "Radiograph report", [("findings", "Findings", True)]),
-        ("MG", "Mammography report (BI-RADS)", [("density", "Breast density", True),
-                                                ("findings", "Findings", True),
-                                                ("birads", "BI-RADS category", True)]),
-        ("NM", "Nuclear medicine report", [("radiopharmaceutical", "Radiopharmaceutical", True),
-                                           ("findings", "Findings", True)]),
-    ]
+    for code, name, findings in _TEMPLATES
 }

@@ -113,6 +113,13 @@ class RepeatReason(StrEnum):
     OTHER = "OTHER"
 
 
+class ReadSource(StrEnum):
+    """Who put a study on a radiologist's worklist."""
+
+    BALANCER = "BALANCER"  # the balancer's plan
+    SUPERVISOR = "SUPERVISOR"  # a supervisor's pin or override
+
+
 class ReportStatus(StrEnum):
     DRAFT = "DRAFT"
     PRELIMINARY = "PRELIMINARY"

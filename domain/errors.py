@@ -9,6 +9,72 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+
+
+class IssueCode(StrEnum):
+    """What is wrong with one input field (`FieldIssue.code`); clients branch on it."""
+
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    CONTROL_CHARACTERS = "CONTROL_CHARACTERS"
+    INVALID_FORMAT = "INVALID_FORMAT"
+    INVALID_VALUE = "INVALID_VALUE"
+    INVALID_ID = "INVALID_ID"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    INVALID_UID = "INVALID_UID"
+    INVALID_RANGE = "INVALID_RANGE"
+    RANGE_TOO_LONG = "RANGE_TOO_LONG"
+    OUT_OF_RANGE = "OUT_OF_RANGE"
+    IN_PAST = "IN_PAST"
+    IN_FUTURE = "IN_FUTURE"
+    NOT_FOUND = "NOT_FOUND"
+    DUPLICATE_UID = "DUPLICATE_UID"
+    PLACER_ORDER_REUSED = "PLACER_ORDER_REUSED"
+    WRONG_MODALITY = "WRONG_MODALITY"
+    OUTSIDE_OPENING_HOURS = "OUTSIDE_OPENING_HOURS"
+    NOT_SCHEDULED = "NOT_SCHEDULED"
+    APPOINTMENT_NOT_STARTED = "APPOINTMENT_NOT_STARTED"
+    PREP_CLOSED = "PREP_CLOSED"
+    NOT_ACQUIRED = "NOT_ACQUIRED"
+    NOT_READY_FOR_READ = "NOT_READY_FOR_READ"
+    NOT_ELIGIBLE = "NOT_ELIGIBLE"
+    NOT_PINNED = "NOT_PINNED"
+    NOT_ON_YOUR_WORKLIST = "NOT_ON_YOUR_WORKLIST"
+    NOT_EDITABLE = "NOT_EDITABLE"
+    UNKNOWN_SECTION = "UNKNOWN_SECTION"
+    UNKNOWN_FIELD = "UNKNOWN_FIELD"
+    NOT_REPORTED = "NOT_REPORTED"
+    NOT_COMMUNICATED = "NOT_COMMUNICATED"
+    NOT_COMPLETED = "NOT_COMPLETED"
+    NOT_OPEN = "NOT_OPEN"
+    ALREADY_SUBMITTED = "ALREADY_SUBMITTED"
+    SHIFT_OPEN = "SHIFT_OPEN"
+    NO_OPEN_SHIFT = "NO_OPEN_SHIFT"
+    USE_END_SHIFT = "USE_END_SHIFT"
+    ALREADY_ACTIVE = "ALREADY_ACTIVE"
+
+
+class Condition(StrEnum):
+    """A lifecycle guard that did not hold (`PreconditionFailed.code`)."""
+
+    NOT_FAST_TRACK = "NOT_FAST_TRACK"
+    PREP_INCOMPLETE = "PREP_INCOMPLETE"
+    METADATA_NOT_VALIDATED = "METADATA_NOT_VALIDATED"
+    REPORT_INCOMPLETE = "REPORT_INCOMPLETE"
+    NO_FINAL_REPORT = "NO_FINAL_REPORT"
+    CRITICAL_RESULT_UNACKNOWLEDGED = "CRITICAL_RESULT_UNACKNOWLEDGED"
+
+
+class HeaderProblemCode(StrEnum):
+    """How a study's DICOM header differs from its order (`MetadataProblem.code`)."""
+
+    ACCESSION_MISMATCH = "ACCESSION_MISMATCH"
+    PATIENT_MISMATCH = "PATIENT_MISMATCH"
+    UNKNOWN_PROCEDURE = "UNKNOWN_PROCEDURE"
+    PROCEDURE_MISMATCH = "PROCEDURE_MISMATCH"
+    MODALITY_MISMATCH = "MODALITY_MISMATCH"
+    BODY_PART_MISMATCH = "BODY_PART_MISMATCH"
 
 
 class DomainError(Exception):
@@ -23,14 +89,20 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    """A referenced object does not exist (or is not visible)."""
+    """A referenced object does not exist (or is not visible).
+
+    `key` is what the caller sent (an accession number, a code, a global id), never a row id:
+    the message repeats it so the caller recognises their own input. A service that was handed
+    a row id leaves `key` out; the transport, which knows what its caller sent, names it.
+    """
 
     code = "NOT_FOUND"
 
-    def __init__(self, entity: str, key: object, *, field: str | None = None) -> None:
-        super().__init__(f"{entity} {key!s} does not exist", field=field)
+    def __init__(self, entity: str, key: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(f"{entity} {key} does not exist" if key is not None
+                         else f"the {entity} does not exist", field=field)
         self.entity = entity
-        self.key = str(key)
+        self.key = key
 
 
 class InvalidTransition(DomainError):
@@ -53,9 +125,33 @@ class InvalidTransition(DomainError):
 class PreconditionFailed(DomainError):
     """The transition is allowed from this status, but one of its guards does not hold."""
 
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+    def __init__(self, condition: Condition, message: str, *, field: str | None = None) -> None:
         super().__init__(message, field=field)
-        self.code = code
+        self.code = condition.value
+        self.condition = condition
+
+
+@dataclass(frozen=True)
+class MissingReportField:
+    """A report field that must be filled (or hold an allowed code) before signing.
+
+    `section` is None for the report's own fields (the impression).
+    """
+
+    section: str | None
+    field: str
+    label: str
+    problem: IssueCode
+
+
+class ReportIncomplete(PreconditionFailed):
+    """The report cannot be signed yet; `missing` lists every field to fill or correct."""
+
+    def __init__(self, missing: list[MissingReportField]) -> None:
+        names = ", ".join(f"{m.section}.{m.field}" if m.section else m.field for m in missing)
+        super().__init__(Condition.REPORT_INCOMPLETE,
+                         f"the report cannot be signed until these are complete: {names}")
+        self.missing = missing
 
 
 class NotPermitted(DomainError):
@@ -69,7 +165,7 @@ class FieldIssue:
     """One bad input field: where it is, what rule it breaks, and how to fix it."""
 
     field: str
-    code: str
+    code: IssueCode
     message: str
 
 
@@ -102,13 +198,14 @@ class Conflict(DomainError):
 
     code = "CONFLICT"
 
-    def __init__(self, *, exam_id: int, expected_version: int | None = None,
-                 actual_version: int | None = None) -> None:
+    def __init__(self, *, exam_id: int, accession_number: str | None = None,
+                 expected_version: int | None = None, actual_version: int | None = None) -> None:
         detail = (
             f" (expected version {expected_version}, found {actual_version})"
             if expected_version is not None else ""
         )
-        super().__init__(f"exam {exam_id} was changed concurrently{detail}; reload and retry")
+        subject = f"exam {accession_number}" if accession_number else "the exam"
+        super().__init__(f"{subject} was changed concurrently{detail}; reload and retry")
         self.exam_id = exam_id
         self.expected_version = expected_version
         self.actual_version = actual_version
@@ -119,7 +216,7 @@ class MetadataProblem:
     """One mismatch between a study's DICOM header and its order."""
 
     field: str
-    code: str
+    code: HeaderProblemCode
     message: str
 
 

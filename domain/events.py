@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.enums import ExamStatus, RadiologistStatus, Role
+from domain.enums import ExamStatus, RadiologistStatus, ReadSource, Role
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,7 +168,7 @@ class AssignmentChanged(DomainEvent):
     radiologist_id: int | None
     previous_radiologist_id: int | None
     reason: str
-    source: str
+    source: ReadSource
 
 
 @dataclass(frozen=True, kw_only=True)

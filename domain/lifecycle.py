@@ -17,13 +17,18 @@ from typing import Protocol
 from domain import events as ev
 from domain.enums import ExamStatus as S
 from domain.enums import PatientClass, Priority, Role
-from domain.errors import InvalidTransition, NotPermitted, PreconditionFailed
+from domain.errors import Condition, InvalidTransition, NotPermitted, PreconditionFailed
 from domain.models import Exam
 
 
 class Step(StrEnum):
-    """A lifecycle step: what a person (or system) does to an exam."""
+    """A lifecycle step: what a person (or system) does to an exam.
 
+    ORDER is the first entry of every history; placing an order creates the exam
+    (domain/services/orders.py) rather than moving one, so no row of the table takes it.
+    """
+
+    ORDER = "ORDER"
     SCHEDULE = "SCHEDULE"
     RESCHEDULE = "RESCHEDULE"
     CANCEL = "CANCEL"
@@ -58,34 +63,36 @@ class ExamFacts(Protocol):
 class Guard:
     """A condition a transition needs, with the error code and message when it fails."""
 
-    code: str
+    code: Condition
     message: str
     holds: Callable[[Exam, ExamFacts], bool]
 
 
 FAST_TRACK = Guard(
-    "NOT_FAST_TRACK",
+    Condition.NOT_FAST_TRACK,
     "only STAT or ED exams may be checked in without an appointment",
     lambda exam, _: exam.priority == Priority.STAT or exam.patient_class == PatientClass.ED,
 )
 PREP_COMPLETE = Guard(
-    "PREP_INCOMPLETE", "the prep checklist must be complete", lambda _, f: f.prep_complete()
+    Condition.PREP_INCOMPLETE, "the prep checklist must be complete", lambda _, f: f.prep_complete()
 )
 METADATA_VALID = Guard(
-    "METADATA_NOT_VALIDATED",
+    Condition.METADATA_NOT_VALIDATED,
     "the study's metadata must be validated successfully first",
     lambda _, f: f.metadata_valid(),
 )
 REPORT_COMPLETE = Guard(
-    "REPORT_INCOMPLETE",
-    "the report must have every required field of its template filled",
+    Condition.REPORT_INCOMPLETE,
+    "the report must have every required field of its template filled, coded ones with an "
+    "allowed code",
     lambda _, f: f.report_complete(),
 )
 FINAL_REPORT = Guard(
-    "NO_FINAL_REPORT", "a final report must be signed first", lambda _, f: f.final_report_signed()
+    Condition.NO_FINAL_REPORT, "a final report must be signed first",
+    lambda _, f: f.final_report_signed(),
 )
 CRITICAL_ACKNOWLEDGED = Guard(
-    "CRITICAL_RESULT_UNACKNOWLEDGED",
+    Condition.CRITICAL_RESULT_UNACKNOWLEDGED,
     "every critical result must be acknowledged before closing",
     lambda _, f: f.critical_results_acknowledged(),
 )
@@ -162,6 +169,18 @@ _BY_STEP_AND_SOURCE: dict[tuple[Step, S], Transition] = {(t.step, t.source): t f
 assert len(_BY_STEP_AND_SOURCE) == len(TRANSITIONS), "one row per (step, source)"
 
 TERMINAL = frozenset({S.CLOSED, S.CANCELLED})
+
+# The step each status event records: the one name a history entry, a status event and an
+# InvalidTransition share for what was done.
+_STEP_OF_EVENT: dict[str, Step] = {ev.ExamOrdered.__name__: Step.ORDER} | {
+    t.event.__name__: t.step for t in TRANSITIONS}
+assert all(_STEP_OF_EVENT[t.event.__name__] == t.step for t in TRANSITIONS), \
+    "one event class per step"
+
+
+def step_of(event_type: str) -> Step:
+    """The step a status event (or history entry) of this type records."""
+    return _STEP_OF_EVENT[event_type]
 
 
 def sources_of(step: Step) -> tuple[S, ...]:

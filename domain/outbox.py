@@ -40,15 +40,20 @@ OUTBOX_LOCK_KEY = 0x72_61_64_66_6C_6F_77  # "radflow"
 
 def topic_of(event: ev.DomainEvent) -> str:
     """The subscription family an event belongs to."""
-    if isinstance(event, ev.ExamStatusChanged):
+    return topic_of_type(type(event))
+
+
+def topic_of_type(kind: type[ev.DomainEvent]) -> str:
+    """The subscription family of every event of this class."""
+    if issubclass(kind, ev.ExamStatusChanged):
         return EXAM_STATUS
-    if isinstance(event, ev.AssignmentChanged | ev.WorklistReordered):
+    if issubclass(kind, ev.AssignmentChanged | ev.WorklistReordered):
         return WORKLIST
-    if isinstance(event, ev.CriticalResultRaised | ev.CriticalResultEscalated):
+    if issubclass(kind, ev.CriticalResultRaised | ev.CriticalResultEscalated):
         return CRITICAL_RESULT
-    if isinstance(event, ev.BalancerRan):
+    if issubclass(kind, ev.BalancerRan):
         return BALANCER
-    if isinstance(event, ev.RuleSetActivated):
+    if issubclass(kind, ev.RuleSetActivated):
         return RULES
     return OTHER
 
@@ -81,27 +86,32 @@ def outbox_rows(session: Session, events: Sequence[ev.DomainEvent]) -> list[dict
     """One outbox row (as column values) per event, with its subscription keys filled in."""
     exam_ids = {e.exam_id for e in events
                 if topic_of(e) in (EXAM_STATUS, CRITICAL_RESULT) and hasattr(e, "exam_id")}
-    where: dict[int, tuple[int, str]] = {}
+    # site, modality and the version the command left the exam at, per exam
+    where: dict[int, tuple[int, str, int]] = {}
     for exam_id in list(exam_ids):  # the command has usually loaded the exam and procedure
         exam = session.identity_map.get(identity_key(Exam, exam_id))
         procedure = None if not isinstance(exam, Exam) else session.identity_map.get(
             identity_key(Procedure, exam.procedure_id))
         if isinstance(exam, Exam) and isinstance(procedure, Procedure):
-            where[exam_id] = (exam.site_id, str(procedure.modality.value))
+            where[exam_id] = (exam.site_id, str(procedure.modality.value), exam.version)
             exam_ids.discard(exam_id)
     if exam_ids:  # one statement for the site and modality of the other exams
         found = session.execute(
-            sa.select(Exam.id, Exam.site_id, Procedure.modality)  # type: ignore[call-overload]
+            sa.select(Exam.id, Exam.site_id, Procedure.modality, Exam.version)  # type: ignore[call-overload]
             .join(Procedure, Procedure.id == Exam.procedure_id)
             .where(Exam.id.in_(exam_ids))  # type: ignore[union-attr]
         )
-        where |= {row[0]: (row[1], str(row[2].value)) for row in found}
+        where |= {row[0]: (row[1], str(row[2].value), row[3]) for row in found}
     rows = []
     for event in events:
         exam_id = getattr(event, "exam_id", None)
-        site_id, modality = where.get(exam_id, (None, None)) if exam_id is not None else (
-            None, None)
+        site_id, modality, version = where.get(exam_id, (None, None, None)) \
+            if exam_id is not None else (None, None, None)
         status = event.to_status.value if isinstance(event, ev.ExamStatusChanged) else None
+        payload = payload_of(event)
+        if version is not None:
+            # The exam as the event left it: a replay shows then, not now.
+            payload["exam_version"] = version
         rows.append({
             "occurred_at": event.at,
             "type": event.event_type,
@@ -111,7 +121,7 @@ def outbox_rows(session: Session, events: Sequence[ev.DomainEvent]) -> list[dict
             "modality": modality,
             "status": status,
             "radiologist_ids": _radiologists(event),
-            "payload": payload_of(event),
+            "payload": payload,
         })
     return rows
 

@@ -44,6 +44,7 @@ from domain.models import (
     SitePrivilege,
     TurnaroundTarget,
 )
+from domain.reporting import CodeSystem, parse_sections
 from domain.services import acquisition, orders, reading, results, scheduling, worklists
 from domain.types import pk, utcnow
 
@@ -321,14 +322,15 @@ class _Demo:
 
 def _report_sections(procedure_code: str) -> dict[str, dict[str, str]]:
     template = next(t for c, *_rest, t in PROCEDURES if c == procedure_code)
-    _, sections = REPORT_TEMPLATES[template]
-    filled: dict[str, dict[str, str]] = {}
-    for section in sections:
-        fields = section["fields"]
-        assert isinstance(fields, list)
-        filled[str(section["key"])] = {str(f["key"]): f"{f['label']}: unremarkable."
-                                       for f in fields}
-    return filled
+    _, document = REPORT_TEMPLATES[template]
+    return {section.key: {f.key: _NORMAL_CODES[f.code_system] if f.code_system is not None
+                          else f"{f.label}: unremarkable." for f in section.fields}
+            for section in parse_sections(document)}
+
+
+# What an unremarkable demo report says in each coded field.
+_NORMAL_CODES = {CodeSystem.BI_RADS: "1", CodeSystem.BREAST_DENSITY: "B",
+                 CodeSystem.LUNG_RADS: "1", CodeSystem.LI_RADS: "LR-1"}
 
 
 # Today's roster: who is reading now, who is on a break; the rest are off.

@@ -7,9 +7,10 @@ from datetime import datetime, time
 import strawberry
 
 from api.context import Info
-from api.enums import Modality, PatientClass, Priority, Subspecialty
+from api.enums import CodeSystem, Modality, PatientClass, Priority, ReportFieldType, Subspecialty
 from api.relay import Node, to_global_id
 from domain import models as m
+from domain import reporting
 from domain.services.scheduling import Slot
 
 
@@ -77,6 +78,63 @@ class PrepProtocol:
     items: list[str]
 
 
+@strawberry.type(description="One allowed value of a coded report field.")
+class CodedValue:
+    code: str = strawberry.field(description="What the report stores and the draft sends.")
+    meaning: str
+
+
+@strawberry.type(description="A field of a report template: render it, then send its value "
+                 "in saveReportDraft as `sections[{key: <section key>, fields: [{key, value}]}]`.")
+class ReportTemplateField:
+    key: str
+    label: str
+    required: bool = strawberry.field(description="Must be filled before the report is signed.")
+    type: ReportFieldType = strawberry.field(
+        description="TEXT: free text up to `maxLength`; CODED: exactly one of `allowedValues`.")
+    code_system: CodeSystem | None = strawberry.field(description="For CODED fields.")
+    allowed_values: list[CodedValue] = strawberry.field(
+        description="The codes a CODED field accepts (empty for TEXT).")
+    max_length: int
+
+    @classmethod
+    def from_domain(cls, f: reporting.TemplateField) -> ReportTemplateField:
+        return cls(key=f.key, label=f.label, required=f.required, type=f.kind,
+                   code_system=f.code_system,
+                   allowed_values=[CodedValue(code=c.code, meaning=c.meaning) for c in f.codes],
+                   max_length=reporting.TEXT_LIMIT)
+
+
+@strawberry.type(description="A titled group of fields of a report template.")
+class ReportTemplateSection:
+    key: str
+    title: str
+    fields: list[ReportTemplateField]
+
+
+@strawberry.type(description="The structured report a procedure calls for: what a client "
+                 "renders as the report form, and what must hold before it can be signed.")
+class ReportTemplate:
+    code: str
+    name: str
+    sections: list[ReportTemplateSection]
+    impression: ReportTemplateField = strawberry.field(
+        description="The report's impression (saveReportDraft's `impression`), always required "
+        "to sign.")
+
+    @classmethod
+    def from_model(cls, row: m.ReportTemplate) -> ReportTemplate:
+        sections = reporting.parse_sections(row.sections)
+        impression = reporting.TemplateField(key=reporting.IMPRESSION, label="Impression",
+                                             required=True)
+        return cls(code=row.code, name=row.name,
+                   sections=[ReportTemplateSection(
+                       key=s.key, title=s.title,
+                       fields=[ReportTemplateField.from_domain(f) for f in s.fields])
+                       for s in sections],
+                   impression=ReportTemplateField.from_domain(impression))
+
+
 @strawberry.type(description="An entry of the procedure catalog.")
 class Procedure(Node):
     code: str
@@ -89,6 +147,7 @@ class Procedure(Node):
     scan_minutes: int = strawberry.field(description="Minutes the scanner is booked for.")
     pk: strawberry.Private[int]
     prep_protocol_id: strawberry.Private[int | None]
+    report_template_id: strawberry.Private[int | None]
 
     @classmethod
     def from_model(cls, row: m.Procedure) -> Procedure:
@@ -97,7 +156,12 @@ class Procedure(Node):
                    name=row.name, modality=row.modality, body_part=row.body_part,
                    subspecialty=row.subspecialty, wrvu=row.wrvu, read_minutes=row.read_minutes,
                    scan_minutes=row.scan_minutes, pk=row.id,
-                   prep_protocol_id=row.prep_protocol_id)
+                   prep_protocol_id=row.prep_protocol_id,
+                   report_template_id=row.report_template_id)
+
+    @strawberry.field(description="The structured report this procedure calls for, if any.")
+    async def report_template(self, info: Info) -> ReportTemplate | None:
+        return await report_template(info, self.report_template_id)
 
     @strawberry.field(description="Turnaround targets per priority and patient class.")
     async def turnaround_targets(self, info: Info) -> list[TurnaroundTarget]:
@@ -118,6 +182,14 @@ class Procedure(Node):
         return PrepProtocol(code=protocol.code, name=protocol.name,
                             patient_instructions=protocol.patient_instructions,
                             items=[i.description for i in items])
+
+
+async def report_template(info: Info, template_id: int | None) -> ReportTemplate | None:
+    """The template with this id, batched per request."""
+    if template_id is None:
+        return None
+    row = await info.context.loaders.by_id(m.ReportTemplate).load(template_id)
+    return None if row is None else ReportTemplate.from_model(row)
 
 
 @strawberry.type(description="A free, bookable window on a resource.")

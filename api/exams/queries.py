@@ -23,7 +23,7 @@ from domain import models as m
 from domain.access import scope_of, visible_exam_ids, visible_patient_ids
 from domain.audit import touch_exam
 from domain.enums import ExamStatus, Modality, Priority
-from domain.errors import FieldIssue, ValidationFailed
+from domain.errors import FieldIssue, IssueCode, ValidationFailed
 from domain.queries import (
     MAX_PAGE,
     ExamCriteria,
@@ -57,7 +57,7 @@ def decode_cursor(cursor: str) -> Keyset:
         stamp, _, pk = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
         return Keyset(ordered_at=datetime.fromisoformat(stamp), exam_id=int(pk))
     except (binascii.Error, UnicodeError, ValueError) as exc:
-        raise ValidationFailed([FieldIssue("after", "INVALID_CURSOR",
+        raise ValidationFailed([FieldIssue("after", IssueCode.INVALID_CURSOR,
                                            "not a cursor of this list")]) from exc
 
 
@@ -117,7 +117,7 @@ class ExamQueries:
                     after: str | None = None,
                     order: ExamOrder = ExamOrder.ORDERED_AT_DESC) -> Connection[Exam]:
         if not 0 < first <= MAX_PAGE:
-            raise ValidationFailed([FieldIssue("first", "OUT_OF_RANGE",
+            raise ValidationFailed([FieldIssue("first", IssueCode.OUT_OF_RANGE,
                                                f"must be between 1 and {MAX_PAGE}")])
         position = decode_cursor(after) if after else None
         f = filter or ExamFilter()
@@ -152,10 +152,22 @@ class ExamQueries:
                                end_cursor=edges[-1].cursor if edges else None),
         )
 
-    @strawberry.field(description="An exam by its accession number.")
-    async def exam(self, info: Info, accession_number: str) -> Exam | None:
-        row = await info.context.db.read(lambda s: s.scalars(
-            sa.select(m.Exam).where(m.Exam.accession_number == accession_number)).first())
+    @strawberry.field(description="An exam by its global `id` (the one mutations take) or by "
+                      "its accession number: exactly one of them. An id of another type, "
+                      "or of an exam you may not see, gives null, as `node` does.")
+    async def exam(self, info: Info, id: strawberry.ID | None = None,
+                   accession_number: str | None = None) -> Exam | None:
+        if (id is None) == (accession_number is None):
+            raise ValidationFailed([FieldIssue("id", IssueCode.REQUIRED,
+                                               "give exactly one of id and accessionNumber")])
+        if id is not None:
+            parsed = parse_global_id(id)
+            if parsed is None or parsed[0] != "Exam":
+                return None
+            row = await info.context.loaders.by_id(m.Exam).load(parsed[1])
+        else:
+            row = await info.context.db.read(lambda s: s.scalars(
+                sa.select(m.Exam).where(m.Exam.accession_number == accession_number)).first())
         if row is None or not await _visible(info, "Exam", row):
             return None
         return Exam.from_model(row)

@@ -8,29 +8,33 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from api.catalog.types import ModalityResource, Procedure, Site
+from api.catalog.types import ModalityResource, Procedure, ReportTemplate, Site, report_template
 from api.context import Info
 from api.enums import (
     AppointmentStatus,
     CriticalLevel,
     ExamStatus,
+    ExamStep,
     FollowUpStatus,
     NotificationChannel,
     NotificationStatus,
     NotificationTemplate,
     PatientClass,
     Priority,
+    ReadSource,
     RepeatReason,
     ReportStatus,
     Respondent,
     Role,
 )
+from api.errors import HeaderProblemCode
 from api.execution import PREFETCHED
 from api.people.types import Patient, Radiologist, Referrer
 from api.relay import Node, to_global_id
 from api.rules.applied import AppliedRule, applied_rules
 from domain import models as m
 from domain.audit import touch_exam
+from domain.lifecycle import step_of
 from rules.live import explain
 
 PREFETCHABLE = {PREFETCHED: True}  # list resolvers may fill these for a whole page
@@ -111,7 +115,7 @@ class Acquisition:
 @strawberry.type(description="One mismatch between a study's header and its order.")
 class MetadataProblem:
     field: str
-    code: str
+    code: HeaderProblemCode
     message: str
 
 
@@ -127,7 +131,8 @@ class MetadataValidation:
     def from_model(cls, r: m.MetadataValidation) -> MetadataValidation:
         return cls(validated_at=r.validated_at, validated_by=r.validated_by, valid=r.valid,
                    corrected=r.corrected,
-                   problems=[MetadataProblem(field=p["field"], code=p["code"],
+                   problems=[MetadataProblem(field=p["field"],
+                                             code=HeaderProblemCode(p["code"]),
                                              message=p["message"]) for p in r.problems])
 
 
@@ -148,7 +153,7 @@ class StoredStudy:
 
 @strawberry.type(description="An assignment of the study to a radiologist's worklist.")
 class Read:
-    source: str = strawberry.field(description="MANUAL (supervisor) or BALANCER.")
+    source: ReadSource
     assigned_at: datetime
     assigned_by: str
     reason: str = strawberry.field(description="Why this reader.")
@@ -159,7 +164,8 @@ class Read:
 
     @classmethod
     def from_model(cls, r: m.Read) -> Read:
-        return cls(source=r.source, assigned_at=r.assigned_at, assigned_by=r.assigned_by,
+        return cls(source=ReadSource(r.source), assigned_at=r.assigned_at,
+                   assigned_by=r.assigned_by,
                    reason=r.reason, pinned=r.pinned, opened_at=r.opened_at, ended_at=r.ended_at,
                    radiologist_id=r.radiologist_id)
 
@@ -289,9 +295,10 @@ class Notification:
 
 @strawberry.type(description="One entry of the exam's append-only history.")
 class StatusChange:
+    step: ExamStep = strawberry.field(
+        description="What was done (the same name as in status events and InvalidTransition).")
     from_status: ExamStatus | None
     to_status: ExamStatus
-    event: str
     actor: str
     role: Role
     at: datetime
@@ -299,7 +306,7 @@ class StatusChange:
 
     @classmethod
     def from_model(cls, r: m.ExamStatusChange) -> StatusChange:
-        return cls(from_status=r.from_status, to_status=r.to_status, event=r.event,
+        return cls(step=step_of(r.event), from_status=r.from_status, to_status=r.to_status,
                    actor=r.actor, role=r.role, at=r.at, reason=r.reason)
 
 
@@ -376,6 +383,13 @@ class Exam(Node):
     def _children(self, info: Info, model: type[Any], build: Any, order_by: str = "id") -> Any:
         return _many(info.context.loaders.children(model, "exam_id", order_by).load(self.pk),
                      build)
+
+    @strawberry.field(description="The template its report follows (its procedure's): render "
+                      "the report form from it.")
+    async def report_template(self, info: Info) -> ReportTemplate | None:
+        procedure = await info.context.loaders.by_id(m.Procedure).load(self.procedure_id)
+        return None if procedure is None else await report_template(
+            info, procedure.report_template_id)
 
     @strawberry.field(description="The structured report, if reading has begun.",
                       metadata=PREFETCHABLE)

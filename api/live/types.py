@@ -1,21 +1,44 @@
-"""What subscribers receive: one type per subscription, each carrying the changed object."""
+"""What subscribers receive: one type per subscription.
+
+An event's own fields describe what happened as it happened (the status it moved to, the
+version it left the exam at), so a replayed event reads as it did live; the object fields
+(`exam`, `radiologist`, `run`, `ruleSet`) resolve the object as it is when delivered.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import Enum
 
 import strawberry
 
 from api.context import Info
-from api.enums import CriticalLevel, ExamStatus
+from api.enums import CriticalLevel, ExamStatus, ExamStep
 from api.exams.types import Exam
 from api.live.events import LiveEvent
 from api.people.types import Radiologist
 from api.rules.queries import rule_sets
 from api.rules.types import RuleSet
 from api.worklists.types import BalancerRun
+from domain import events as domain_events
 from domain import models as m
+from domain.lifecycle import step_of
+from domain.outbox import OTHER, topic_of_type
+
+
+def _published_events() -> dict[str, str]:
+    """Every domain event a subscription can deliver, by its enum name (EXAM_ORDERED)."""
+    classes = [c for c in vars(domain_events).values()
+               if isinstance(c, type) and issubclass(c, domain_events.DomainEvent)
+               and c not in (domain_events.DomainEvent, domain_events.ExamStatusChanged)]
+    delivered = [c for c in classes if topic_of_type(c) != OTHER]
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", c.__name__).upper(): c.__name__ for c in delivered}
+
+
+LiveEventType = strawberry.enum(
+    Enum("LiveEventType", _published_events()),  # type: ignore[misc]  # built from the registry of events
+    description="The domain event a live update reports.")
 
 
 @strawberry.interface(description="Something that happened in the department, as it happened.")
@@ -23,13 +46,14 @@ class LiveUpdate:
     event_id: int = strawberry.field(
         description="Monotonic across every subscription; pass the last one you received as "
         "`after` when you subscribe again and nothing in between is lost.")
-    type: str = strawberry.field(description="The domain event, e.g. `ReportSignedFinal`.")
+    type: LiveEventType = strawberry.field(  # type: ignore[valid-type]  # built above
+        description="The domain event, e.g. REPORT_SIGNED_FINAL.")
     at: datetime
     actor: str = strawberry.field(description="Who caused it (`balancer` for re-plans).")
 
 
 def _common(event: LiveEvent) -> dict[str, object]:
-    return {"event_id": event.id, "type": event.type, "at": event.at,
+    return {"event_id": event.id, "type": LiveEventType(event.type), "at": event.at,
             "actor": str(event.payload.get("actor", ""))}
 
 
@@ -40,24 +64,33 @@ async def _exam(info: Info, exam_id: int | None) -> Exam | None:
     return None if row is None else Exam.from_model(row)
 
 
-@strawberry.type(description="An exam changed status (read the exam as it is now).")
+@strawberry.type(description="An exam changed status. Its fields are the change as it "
+                 "happened, also when replayed; `exam` is the exam as it is now.")
 class ExamStatusEvent(LiveUpdate):
+    step: ExamStep = strawberry.field(description="What was done (as in the exam's history).")
     accession_number: str
     from_status: ExamStatus | None
-    to_status: ExamStatus
+    to_status: ExamStatus = strawberry.field(description="The status the step left it in.")
+    version: int | None = strawberry.field(
+        description="The exam's version right after this step (null for events recorded "
+        "before versions were kept in events).")
     reason: str | None
     exam_pk: strawberry.Private[int]
 
-    @strawberry.field(description="The exam, as it is when the event is delivered.")
+    @strawberry.field(description="The exam as it is when the event is delivered (for a "
+                      "replayed event, today's state, not the state at `at`).")
     async def exam(self, info: Info) -> Exam | None:
         return await _exam(info, self.exam_pk)
 
     @classmethod
     def from_event(cls, event: LiveEvent) -> ExamStatusEvent:
         p = event.payload
-        return cls(**_common(event), accession_number=p["accession_number"],  # type: ignore[arg-type]
+        version = p.get("exam_version")
+        return cls(**_common(event), step=step_of(event.type),  # type: ignore[arg-type]
+                   accession_number=p["accession_number"],
                    from_status=ExamStatus(p["from_status"]) if p["from_status"] else None,
                    to_status=ExamStatus(p["to_status"]), reason=p.get("reason"),
+                   version=int(version) if version is not None else None,
                    exam_pk=int(p["exam_id"]))
 
 

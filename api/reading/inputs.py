@@ -32,6 +32,9 @@ class SaveReportDraftInput:
     sections: list[ReportSectionInput]
     impression: str
     critical_level: CriticalLevel = CriticalLevel.NONE
+    expected_version: int | None = strawberry.field(
+        default=None, description="The exam `version` you read; a draft saved by someone "
+        "else since then makes this save fail with Conflict instead of overwriting it.")
 
 
 @strawberry.input

@@ -8,7 +8,14 @@ import strawberry
 
 from api.commands import exam_step
 from api.context import Info
-from api.errors import Conflict, InvalidTransition, NotFound, PreconditionFailed, ValidationFailed
+from api.errors import (
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    PreconditionFailed,
+    ReportIncomplete,
+    ValidationFailed,
+)
 from api.exams.inputs import ExamInput
 from api.exams.types import Addendum, Exam, Read, Report
 from api.reading.inputs import AddAddendumInput, AssignReadInput, SaveReportDraftInput
@@ -56,9 +63,10 @@ AssignReadResult = Annotated[ReadAssigned | Failures, strawberry.union("AssignRe
 OpenReadResult = Annotated[ReadOpened | Failures, strawberry.union("OpenReadResult")]
 SaveReportDraftResult = Annotated[ReportDraftSaved | Failures,
                                   strawberry.union("SaveReportDraftResult")]
-SignPreliminaryResult = Annotated[ReportSignedPreliminary | Failures,
+SignPreliminaryResult = Annotated[ReportSignedPreliminary | Failures | ReportIncomplete,
                                   strawberry.union("SignPreliminaryResult")]
-SignFinalResult = Annotated[ReportSignedFinal | Failures, strawberry.union("SignFinalResult")]
+SignFinalResult = Annotated[ReportSignedFinal | Failures | ReportIncomplete,
+                            strawberry.union("SignFinalResult")]
 AddAddendumResult = Annotated[ReportAmended | Failures, strawberry.union("AddAddendumResult")]
 
 
@@ -83,7 +91,10 @@ class ReadingMutations:
                 uow=uow, actor=actor, exam_id=pk, expected_version=input.expected_version),
             lambda read, exam: ReadOpened(exam=exam, read=Read.from_model(read)))
 
-    @strawberry.mutation(description="Radiologist: save the report draft.")
+    @strawberry.mutation(description="Radiologist: save the report draft. Fields follow "
+                         "`exam.reportTemplate`; a CODED field's value must be one of its "
+                         "`allowedValues` (else ValidationFailed, code INVALID_VALUE). Saving "
+                         "moves the exam's `version`.")
     async def save_report_draft(self, info: Info,
                                 input: SaveReportDraftInput) -> SaveReportDraftResult:
         sections: dict[str, dict[str, str]] = {}
@@ -93,10 +104,12 @@ class ReadingMutations:
             info, input.exam_id,
             lambda uow, actor, pk: reading.save_report_draft(
                 uow=uow, actor=actor, exam_id=pk, sections=sections, impression=input.impression,
-                critical_level=input.critical_level),
+                critical_level=input.critical_level, expected_version=input.expected_version),
             lambda report, exam: ReportDraftSaved(exam=exam, report=Report.from_model(report)))
 
-    @strawberry.mutation(description="Radiologist: sign a preliminary report.")
+    @strawberry.mutation(description="Radiologist: sign a preliminary report. A report missing "
+                         "a required field or holding a code its field does not allow answers "
+                         "ReportIncomplete, listing every such field.")
     async def sign_preliminary(self, info: Info, input: ExamInput) -> SignPreliminaryResult:
         return await exam_step(  # type: ignore[return-value]
             info, input.exam_id,
@@ -105,7 +118,8 @@ class ReadingMutations:
             lambda report, exam: ReportSignedPreliminary(exam=exam,
                                                          report=Report.from_model(report)))
 
-    @strawberry.mutation(description="Radiologist: sign the final report.")
+    @strawberry.mutation(description="Radiologist: sign the final report (an incomplete report "
+                         "answers ReportIncomplete, as signPreliminary does).")
     async def sign_final(self, info: Info, input: ExamInput) -> SignFinalResult:
         return await exam_step(  # type: ignore[return-value]
             info, input.exam_id,

@@ -118,7 +118,8 @@ class ResultsMutations:
                 uow=uow, actor=actor, follow_up_id=pk, completed_exam_id=done))
             return FollowUpCompleted(follow_up=FollowUp.from_model(row))
 
-        return await attempt(run)  # type: ignore[return-value]
+        return await attempt(run, sent={  # type: ignore[return-value]
+            "follow_up_id": input.follow_up_id, "completed_exam_id": input.completed_exam_id})
 
     @strawberry.mutation(description="Answer a satisfaction survey.")
     async def submit_survey(self, info: Info, input: SubmitSurveyInput) -> SubmitSurveyResult:

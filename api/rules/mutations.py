@@ -100,7 +100,7 @@ def _data(rules: list[RuleInput], session: Session) -> tuple[list[dict[str, Any]
                     errors.append(RuleError(
                         rule_index=index, rule_name=rule.name,
                         field=f"actions[{k}].radiologistCodes",
-                        code=rule_errors.ErrorCode.UNKNOWN_RADIOLOGIST.value,
+                        code=rule_errors.ErrorCode.UNKNOWN_RADIOLOGIST,
                         message=f"unknown radiologist(s): {', '.join(unknown)}"))
                 raw["radiologist_ids"] = [ids[c] for c in action.radiologist_codes if c in ids]
             actions.append(raw)
@@ -111,7 +111,7 @@ def _data(rules: list[RuleInput], session: Session) -> tuple[list[dict[str, Any]
 
 def _errors(found: list[rule_errors.RuleError]) -> list[RuleError]:
     return [RuleError(rule_index=e.rule_index, rule_name=e.rule_name, field=e.field,
-                      code=e.code.value, message=e.message,
+                      code=e.code, message=e.message,
                       line=e.position.line if e.position else None,
                       column=e.position.column if e.position else None) for e in found]
 
@@ -123,7 +123,7 @@ def _invalid(errors: list[RuleError]) -> RuleSetInvalid:
 
 
 def _warnings(found: list[rule_errors.RuleWarning]) -> list[RuleWarning]:
-    return [RuleWarning(code=w.code.value, message=w.message, rule_names=list(w.rule_names),
+    return [RuleWarning(code=w.code, message=w.message, rule_names=list(w.rule_names),
                         exam_count=len(w.study_ids)) for w in found]
 
 
@@ -246,7 +246,7 @@ def _scenario(scenario: Any) -> ScenarioSpec:
         value = getattr(scenario, name)
         if not low <= value <= high:
             camel = "".join(w.capitalize() if i else w for i, w in enumerate(name.split("_")))
-            issues.append(d.FieldIssue(f"scenario.{camel}", "OUT_OF_RANGE",
+            issues.append(d.FieldIssue(f"scenario.{camel}", d.IssueCode.OUT_OF_RANGE,
                                        f"must be between {low} and {high}, not {value}"))
     if issues:
         raise d.ValidationFailed(issues)

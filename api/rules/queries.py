@@ -88,6 +88,6 @@ class RuleQueries:
     @strawberry.field(description="Every attribute a condition may use, with its type and "
                                   "allowed values.")
     def rule_vocabulary(self) -> list[RuleAttribute]:
-        return [RuleAttribute(name=a.name, type=a.type.value, description=a.description,
+        return [RuleAttribute(name=a.name, type=a.type, description=a.description,
                               values=list(a.values), minimum=a.minimum, maximum=a.maximum)
                 for a in VOCABULARY]

@@ -10,12 +10,22 @@ import strawberry
 from api.enums import Priority, Subspecialty
 from api.errors import Error
 from api.exams.types import Exam
+from api.rules.inputs import RuleActionKind
+from rules import errors as rule_errors
+from rules.vocabulary import AttributeType as DomainAttributeType
+
+RuleErrorCode = strawberry.enum(rule_errors.ErrorCode, name="RuleErrorCode",
+                                description="Why a rule set cannot be saved.")
+RuleWarningCode = strawberry.enum(rule_errors.WarningCode, name="RuleWarningCode",
+                                  description="What to look at before activating a rule set.")
+AttributeType = strawberry.enum(DomainAttributeType,
+                                description="The kind of value a rule condition compares.")
 
 
 @strawberry.type(description="A word of the rule language, for building an editor.")
 class RuleAttribute:
     name: str
-    type: str = strawberry.field(description="STRING, ENUM, INT or FLOAT.")
+    type: AttributeType
     description: str
     values: list[str] = strawberry.field(description="Allowed values of an ENUM.")
     minimum: float | None
@@ -24,7 +34,7 @@ class RuleAttribute:
 
 @strawberry.type(description="One action of a rule.")
 class RuleAction:
-    kind: str
+    kind: RuleActionKind
     priority: Priority | None = None
     minutes: int | None = None
     to: Priority | None = None
@@ -67,7 +77,7 @@ class RuleError:
     rule_index: int | None
     rule_name: str | None
     field: str
-    code: str = strawberry.field(description="SYNTAX, UNKNOWN_ATTRIBUTE, TYPE_MISMATCH, ...")
+    code: RuleErrorCode
     message: str
     line: int | None = None
     column: int | None = None
@@ -80,8 +90,7 @@ class RuleSetInvalid(Error):
 
 @strawberry.type(description="A finding worth a look before activating; it does not block.")
 class RuleWarning:
-    code: str = strawberry.field(
-        description="MATCHES_NO_STUDY, CONTRADICTION or NO_ELIGIBLE_RADIOLOGIST.")
+    code: RuleWarningCode
     message: str
     rule_names: list[str]
     exam_count: int
@@ -172,7 +181,7 @@ def rule_from_data(data: dict[str, Any], codes: dict[int, str]) -> Rule:
         if raw.get("radiologist_ids") is not None:
             values["radiologist_codes"] = [codes.get(int(i), str(i))
                                            for i in raw["radiologist_ids"]]
-        actions.append(RuleAction(kind=str(raw["kind"]).upper(), **values))
+        actions.append(RuleAction(kind=RuleActionKind[str(raw["kind"]).upper()], **values))
     return Rule(name=str(data["name"]), description=str(data.get("description", "")),
                 order=int(data.get("order", 100)), enabled=bool(data.get("enabled", True)),
                 condition=str(data.get("condition", "")), actions=actions)

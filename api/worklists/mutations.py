@@ -31,7 +31,6 @@ from balancer.leader import NotLeader
 from domain import models as m
 from domain.db import UnitOfWork
 from domain.enums import Role
-from domain.errors import NotPermitted
 from domain.services import worklists
 
 
@@ -154,7 +153,7 @@ class WorklistMutations:
     async def rebalance_now(self, info: Info) -> Rebalanced:
         actor = info.context.actor
         if actor.role not in {Role.SUPERVISOR, Role.ADMIN}:
-            raise forbidden(NotPermitted(f"role {actor.role.value} may not rebalance"))
+            raise forbidden(f"role {actor.role.value} may not rebalance")
         try:
             report = await info.context.runner.run_once(f"rebalanceNow by {actor.id}")
         except NotLeader as exc:  # another replica runs the balancer: ask it (or retry)

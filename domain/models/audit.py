@@ -24,7 +24,7 @@ class AuditEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     recorded_at: datetime = when(index=True)
-    event_type: str = text(32)  # PATIENT_RECORD, QUERY, EXECUTE, SECURITY_ALERT, AUDIT_LOG_USED
+    event_type: str = text(32)  # a domain.audit.AuditEventType
     action: str = text(1)  # C R U D E
     outcome: str = text(8)  # SUCCESS or FAILURE
     reason: str | None = text(500, nullable=True)

@@ -11,7 +11,15 @@ from sqlmodel import SQLModel, col
 
 from domain.db import UnitOfWork
 from domain.enums import CriticalLevel, ReportStatus, Role
-from domain.errors import Conflict, FieldIssue, NotFound, NotPermitted, ValidationFailed
+from domain.errors import (
+    Conflict,
+    FieldIssue,
+    IssueCode,
+    MissingReportField,
+    NotFound,
+    NotPermitted,
+    ValidationFailed,
+)
 from domain.lifecycle import Actor
 from domain.models import (
     Exam,
@@ -22,6 +30,7 @@ from domain.models import (
     ReportTemplate,
     ResultCommunication,
 )
+from domain.reporting import TemplateSection, parse_sections, unsignable_fields
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -36,11 +45,11 @@ def load_exam(uow: UnitOfWork, exam_id: int, *, expected_version: int | None = N
     """The exam to change; `expected_version` (the version the caller saw) guards lost updates."""
     exam = uow.session.get(Exam, exam_id)
     if exam is None:
-        raise NotFound("exam", exam_id, field="exam_id")
+        raise NotFound("exam", field="exam_id")
     uow.exam_id = exam_id
     if expected_version is not None and exam.version != expected_version:
-        raise Conflict(exam_id=exam_id, expected_version=expected_version,
-                       actual_version=exam.version)
+        raise Conflict(exam_id=exam_id, accession_number=exam.accession_number,
+                       expected_version=expected_version, actual_version=exam.version)
     return exam
 
 
@@ -48,7 +57,7 @@ def get_or_404(uow: UnitOfWork, model: type[M], key: int, *, entity: str, field:
     """A row by primary key, or NotFound naming the input field."""
     row = uow.session.get(model, key)
     if row is None:
-        raise NotFound(entity, key, field=field)
+        raise NotFound(entity, field=field)
     return row
 
 
@@ -57,7 +66,7 @@ def find_by(uow: UnitOfWork, model: type[M], column: str, value: object, *, enti
     """A row by a unique natural key (code, MRN, ...), or NotFound naming the input field."""
     row: M | None = uow.session.scalars(_by_natural_key(model, column), {"key": value}).first()
     if row is None:
-        raise NotFound(entity, value, field=field)
+        raise NotFound(entity, str(value), field=field)
     return row
 
 
@@ -92,7 +101,7 @@ class Checks:
     def __init__(self) -> None:
         self.issues: list[FieldIssue] = []
 
-    def require(self, ok: bool, field: str, code: str, message: str) -> None:
+    def require(self, ok: bool, field: str, code: IssueCode, message: str) -> None:
         """Record an issue unless `ok`."""
         if not ok:
             self.issues.append(FieldIssue(field=field, code=code, message=message))
@@ -101,12 +110,13 @@ class Checks:
              required: bool = True) -> None:
         """A free-text field: present when required, bounded, no control characters."""
         if value is None or not value.strip():
-            self.require(not required, field, "REQUIRED", "must not be empty")
+            self.require(not required, field, IssueCode.REQUIRED, "must not be empty")
             return
-        self.require(len(value) <= max_length, field, "TOO_LONG",
+        self.require(len(value) <= max_length, field, IssueCode.TOO_LONG,
                      f"must be at most {max_length} characters (got {len(value)})")
         self.require(
-            not any(ord(c) < 32 and c not in "\n\r\t" for c in value), field, "CONTROL_CHARACTERS",
+            not any(ord(c) < 32 and c not in "\n\r\t" for c in value), field,
+            IssueCode.CONTROL_CHARACTERS,
             "must not contain control characters",
         )
 
@@ -151,9 +161,7 @@ class SessionFacts:
 
     def report_complete(self) -> bool:
         report = self.report()
-        if report is None:
-            return False
-        return not missing_required_fields(self._uow, self._exam, report.content)
+        return report is not None and not unsignable(self._uow, self._exam, report)
 
     def final_report_signed(self) -> bool:
         report = self.report()
@@ -173,21 +181,17 @@ def template_for(uow: UnitOfWork, exam: Exam) -> ReportTemplate | None:
     return template
 
 
-def missing_required_fields(uow: UnitOfWork, exam: Exam, content: dict[str, object]) -> list[str]:
-    """`section.field` paths that the template requires and the report leaves empty."""
+def template_sections(uow: UnitOfWork, exam: Exam) -> tuple[TemplateSection, ...]:
+    """The sections of the exam's report template (none when its procedure has no template)."""
     template = template_for(uow, exam)
-    if template is None:
-        return []
-    missing = []
-    for section in template.sections:
-        raw = content.get(str(section["key"]))
-        values: dict[str, object] = raw if isinstance(raw, dict) else {}
-        fields = section.get("fields", [])
-        assert isinstance(fields, list)
-        for spec in fields:
-            if spec.get("required") and not str(values.get(spec["key"], "")).strip():
-                missing.append(f"{section['key']}.{spec['key']}")
-    return missing
+    return parse_sections(template.sections) if template is not None else ()
+
+
+def unsignable(uow: UnitOfWork, exam: Exam, report: Report | None) -> list[MissingReportField]:
+    """What keeps the exam's report from being signed (everything, when there is no draft)."""
+    content = report.content if report is not None else {}
+    impression = report.impression if report is not None else ""
+    return unsignable_fields(template_sections(uow, exam), content, impression)
 
 
 def first(rows: Iterable[M]) -> M | None:

@@ -12,7 +12,15 @@ from sqlmodel import col
 from domain import events as ev
 from domain.db import UnitOfWork
 from domain.enums import ExamStatus, Modality, RepeatReason, Role
-from domain.errors import FieldIssue, MetadataInvalid, MetadataProblem, NotFound, ValidationFailed
+from domain.errors import (
+    FieldIssue,
+    HeaderProblemCode,
+    IssueCode,
+    MetadataInvalid,
+    MetadataProblem,
+    NotFound,
+    ValidationFailed,
+)
 from domain.lifecycle import Actor, Step, transition
 from domain.models import (
     Acquisition,
@@ -59,7 +67,7 @@ def complete_prep_item(*, uow: UnitOfWork, actor: Actor, exam_id: int, item_code
     checks.done()
     exam = load_exam(uow, exam_id)
     if exam.status not in PREP_STATUSES:
-        raise ValidationFailed([FieldIssue("exam_id", "PREP_CLOSED",
+        raise ValidationFailed([FieldIssue("exam_id", IssueCode.PREP_CLOSED,
                                            f"prep cannot change once the exam is {exam.status}")])
     checklist = list(uow.session.scalars(_CHECKLIST, {"exam_id": exam_id}))
     item = next((i for i in checklist if i.code == item_code), None)
@@ -94,7 +102,7 @@ def _scanner_for(uow: UnitOfWork, exam: Exam, resource_code: str) -> ModalityRes
     assert procedure is not None
     if resource.modality != procedure.modality:
         raise ValidationFailed([FieldIssue(
-            "resource_code", "WRONG_MODALITY",
+            "resource_code", IssueCode.WRONG_MODALITY,
             f"{resource.code} is {resource.modality.value}; the exam needs "
             f"{procedure.modality.value}")])
     return resource
@@ -116,9 +124,9 @@ def complete_acquisition(*, uow: UnitOfWork, actor: Actor, exam_id: int, series_
                          image_count: int, expected_version: int | None = None) -> Acquisition:
     """Imaging finished, with its series and image counts."""
     checks = Checks()
-    checks.require(1 <= series_count <= 10_000, "series_count", "OUT_OF_RANGE",
+    checks.require(1 <= series_count <= 10_000, "series_count", IssueCode.OUT_OF_RANGE,
                    "must be between 1 and 10000")
-    checks.require(series_count <= image_count <= 1_000_000, "image_count", "OUT_OF_RANGE",
+    checks.require(series_count <= image_count <= 1_000_000, "image_count", IssueCode.OUT_OF_RANGE,
                    "must be at least the series count and at most 1000000")
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
@@ -163,32 +171,32 @@ def check_header(uow: UnitOfWork, exam: Exam, header: StudyHeader) -> list[Metad
     """Each mismatch between a header and the exam's order, one problem per field."""
     problems: list[MetadataProblem] = []
 
-    def problem(field: str, code: str, message: str) -> None:
+    def problem(field: str, code: HeaderProblemCode, message: str) -> None:
         problems.append(MetadataProblem(field=field, code=code, message=message))
 
     patient = uow.session.get(Patient, exam.patient_id)
     ordered = uow.session.get(Procedure, exam.procedure_id)
     assert patient is not None and ordered is not None
     if header.accession_number != exam.accession_number:
-        problem("accession_number", "ACCESSION_MISMATCH",
+        problem("accession_number", HeaderProblemCode.ACCESSION_MISMATCH,
                 f"header accession {header.accession_number!r} is not {exam.accession_number}")
     if header.patient_mrn != patient.mrn:
-        problem("patient_mrn", "PATIENT_MISMATCH",
+        problem("patient_mrn", HeaderProblemCode.PATIENT_MISMATCH,
                 f"header patient {header.patient_mrn!r} is not the ordered patient")
     in_catalog = ordered if header.procedure_code == ordered.code else uow.session.scalars(
         sa.select(Procedure).where(col(Procedure.code) == header.procedure_code)).first()
     if in_catalog is None:
-        problem("procedure_code", "UNKNOWN_PROCEDURE",
+        problem("procedure_code", HeaderProblemCode.UNKNOWN_PROCEDURE,
                 f"exam code {header.procedure_code!r} is not in the catalog")
     elif in_catalog.id != ordered.id:
-        problem("procedure_code", "PROCEDURE_MISMATCH",
+        problem("procedure_code", HeaderProblemCode.PROCEDURE_MISMATCH,
                 f"exam code {header.procedure_code} differs from the ordered {ordered.code}")
     if header.modality != ordered.modality:
-        problem("modality", "MODALITY_MISMATCH",
+        problem("modality", HeaderProblemCode.MODALITY_MISMATCH,
                 f"modality {header.modality.value} differs from the ordered "
                 f"{ordered.modality.value}")
     if header.body_part.strip().upper() != ordered.body_part.upper():
-        problem("body_part", "BODY_PART_MISMATCH",
+        problem("body_part", HeaderProblemCode.BODY_PART_MISMATCH,
                 f"body part {header.body_part!r} differs from the ordered {ordered.body_part}")
     return problems
 
@@ -214,7 +222,7 @@ def validate_metadata(*, uow: UnitOfWork, actor: Actor, exam_id: int, header: St
                  "validate metadata")
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     if exam.status != ExamStatus.ACQUIRED:
-        raise ValidationFailed([FieldIssue("exam_id", "NOT_ACQUIRED",
+        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_ACQUIRED,
                                            "only an ACQUIRED study is validated "
                                            f"(is {exam.status})")])
     problems = check_header(uow, exam, header)
@@ -246,13 +254,13 @@ def register_storage(*, uow: UnitOfWork, actor: Actor, exam_id: int, study_insta
     """The study is in the archive and ready to read; its due time starts now."""
     checks = Checks()
     checks.require(len(study_instance_uid) <= 64 and bool(DICOM_UID.match(study_instance_uid)),
-                   "study_instance_uid", "INVALID_UID",
+                   "study_instance_uid", IssueCode.INVALID_UID,
                    "must be a DICOM UID: digits and dots, at most 64 characters")
     checks.text(archive_location, "archive_location", max_length=255)
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     if uow.session.scalars(_UID_TAKEN, {"uid": study_instance_uid}).first() is not None:
-        raise ValidationFailed([FieldIssue("study_instance_uid", "DUPLICATE_UID",
+        raise ValidationFailed([FieldIssue("study_instance_uid", IssueCode.DUPLICATE_UID,
                                            "another study is stored under this UID")])
     # Read what the new row and the due time need before changing anything, so the exam is
     # written once (a lookup after a change writes it first).

@@ -15,7 +15,7 @@ from domain import events as ev
 from domain.access import scope_of, visible_exam_ids
 from domain.db import UnitOfWork, is_unique_violation
 from domain.enums import ExamStatus, PatientClass, Priority, Role
-from domain.errors import FieldIssue, NotPermitted, ValidationFailed
+from domain.errors import FieldIssue, IssueCode, NotPermitted, ValidationFailed
 from domain.lifecycle import Actor
 from domain.models import (
     Exam,
@@ -90,7 +90,7 @@ def place_order(
     checks.text(placer_order_number, "placer_order_number", max_length=64)
     checks.text(referrer_code, "referrer_code", max_length=32)
     checks.text(indication, "indication", max_length=2000)
-    checks.require(bool(ICD10.match(icd10_code or "")), "icd10_code", "INVALID_FORMAT",
+    checks.require(bool(ICD10.match(icd10_code or "")), "icd10_code", IssueCode.INVALID_FORMAT,
                    "must be an ICD-10 code such as R51 or S06.5")
     checks.done()
     assert referrer_code is not None
@@ -164,7 +164,7 @@ def _resent(uow: UnitOfWork, actor: Actor, existing: Exam, patient: Patient,
     if not visible or existing.patient_id != patient.id or existing.procedure_id != procedure.id:
         named = f" for exam {existing.accession_number}" if visible else ""
         raise ValidationFailed([FieldIssue(
-            field="placer_order_number", code="PLACER_ORDER_REUSED",
+            field="placer_order_number", code=IssueCode.PLACER_ORDER_REUSED,
             message=f"placer order number already used{named} with another patient or "
                     "procedure",
         )])
@@ -204,17 +204,19 @@ def register_patient(
     require_role(actor, {Role.SCHEDULER, Role.INTEGRATION, Role.ADMIN}, "register patients")
     checks = Checks()
     checks.text(mrn, "mrn", max_length=32)
-    checks.require(bool(re.fullmatch(r"[A-Za-z0-9-]{1,32}", mrn or "")), "mrn", "INVALID_FORMAT",
+    checks.require(bool(re.fullmatch(r"[A-Za-z0-9-]{1,32}", mrn or "")), "mrn",
+                   IssueCode.INVALID_FORMAT,
                    "must be letters, digits and dashes")
     checks.text(given_name, "given_name", max_length=80)
     checks.text(family_name, "family_name", max_length=80)
-    checks.require(sex in {"F", "M", "O", "U"}, "sex", "INVALID_VALUE", "must be F, M, O or U")
-    checks.require(birth_date <= uow.now.date(), "birth_date", "IN_FUTURE",
+    checks.require(sex in {"F", "M", "O", "U"}, "sex",
+                   IssueCode.INVALID_VALUE, "must be F, M, O or U")
+    checks.require(birth_date <= uow.now.date(), "birth_date", IssueCode.IN_FUTURE,
                    "must not be in the future")
     checks.text(phone, "phone", max_length=32, required=False)
     checks.text(email, "email", max_length=254, required=False)
     if email:
-        checks.require("@" in email, "email", "INVALID_FORMAT", "must be an email address")
+        checks.require("@" in email, "email", IssueCode.INVALID_FORMAT, "must be an email address")
     checks.done()
     patient = uow.session.scalars(sa.select(Patient).where(col(Patient.mrn) == mrn)).first()
     if patient is None:

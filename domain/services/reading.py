@@ -5,12 +5,20 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col
 
 from domain import events as ev
 from domain.db import UnitOfWork
 from domain.enums import CriticalLevel, ExamStatus, ReportStatus, Role
-from domain.errors import FieldIssue, NotFound, NotPermitted, ValidationFailed
+from domain.errors import (
+    FieldIssue,
+    IssueCode,
+    NotFound,
+    NotPermitted,
+    ReportIncomplete,
+    ValidationFailed,
+)
 from domain.lifecycle import Actor, Step, ensure_step_allowed, transition
 from domain.models import (
     Addendum,
@@ -22,18 +30,18 @@ from domain.models import (
     Report,
     SitePrivilege,
 )
+from domain.reporting import TEXT_LIMIT as REPORT_TEXT_LIMIT
 from domain.services._common import (
     REPORT_OF_EXAM,
     Checks,
     SessionFacts,
     exam_param,
     load_exam,
-    missing_required_fields,
-    template_for,
+    template_sections,
+    unsignable,
 )
 from domain.types import pk
 
-REPORT_TEXT_LIMIT = 4000
 EDITABLE = {ExamStatus.IN_INTERPRETATION, ExamStatus.PRELIMINARY}
 
 
@@ -80,7 +88,7 @@ def open_read(*, uow: UnitOfWork, actor: Actor, exam_id: int,
     read = current_read(uow, exam_id)
     if exam.status == ExamStatus.READY_FOR_READ and (
             read is None or read.radiologist_id != radiologist.id):
-        raise ValidationFailed([FieldIssue("exam_id", "NOT_ON_YOUR_WORKLIST",
+        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_ON_YOUR_WORKLIST,
                                            "the study is not on your worklist")])
     transition(exam, Step.OPEN_READ, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
                recorder=uow)
@@ -102,35 +110,45 @@ def _own_report(uow: UnitOfWork, actor: Actor, exam: Exam
 
 def _content(uow: UnitOfWork, exam: Exam,
              sections: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-    template = template_for(uow, exam)
-    known = {str(s["key"]): {str(f["key"]) for f in s.get("fields", [])}  # type: ignore[attr-defined]
-             for s in (template.sections if template else [])}
+    """The sent sections, checked against the template: known sections and fields, bounded
+    text, and a coded field's value among its codes (drafts may leave fields empty)."""
+    template = {s.key: {f.key: f for f in s.fields} for s in template_sections(uow, exam)}
     checks = Checks()
     for section, fields in sections.items():
-        if template is not None and section not in known:
-            checks.require(False, f"sections.{section}", "UNKNOWN_SECTION",
+        if template and section not in template:
+            checks.require(False, f"sections.{section}", IssueCode.UNKNOWN_SECTION,
                            f"the template has no section {section!r}")
             continue
         for key, value in fields.items():
             path = f"sections.{section}.{key}"
-            if template is not None and key not in known[section]:
-                checks.require(False, path, "UNKNOWN_FIELD",
+            spec = template.get(section, {}).get(key)
+            if template and spec is None:
+                checks.require(False, path, IssueCode.UNKNOWN_FIELD,
                                f"section {section!r} has no field {key!r}")
+                continue
             checks.text(value, path, max_length=REPORT_TEXT_LIMIT, required=False)
+            if spec is not None and value.strip():
+                checks.require(spec.accepts(value.strip()), path, IssueCode.INVALID_VALUE,
+                               "must be one of " + ", ".join(c.code for c in spec.codes))
     checks.done()
     return sections
 
 
 def save_report_draft(*, uow: UnitOfWork, actor: Actor, exam_id: int,
                       sections: dict[str, dict[str, str]], impression: str,
-                      critical_level: CriticalLevel = CriticalLevel.NONE) -> Report:
-    """Save the report being written (merging sections into the draft)."""
+                      critical_level: CriticalLevel = CriticalLevel.NONE,
+                      expected_version: int | None = None) -> Report:
+    """Save the report being written (merging sections into the draft).
+
+    `expected_version` is the exam version the writer last read: a draft saved meanwhile (by
+    another tab, or a signing) bumps it, and the stale save is refused instead of overwriting.
+    """
     checks = Checks()
     checks.text(impression, "impression", max_length=REPORT_TEXT_LIMIT, required=False)
     checks.done()
-    exam = load_exam(uow, exam_id)
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
     if exam.status not in EDITABLE:
-        raise ValidationFailed([FieldIssue("exam_id", "NOT_EDITABLE",
+        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_EDITABLE,
                                            f"a report can be edited while the exam is in "
                                            f"interpretation or preliminary (is {exam.status})")])
     radiologist, _, report = _own_report(uow, actor, exam)
@@ -146,6 +164,9 @@ def save_report_draft(*, uow: UnitOfWork, actor: Actor, exam_id: int,
     report.impression = impression.strip()
     report.critical_level = critical_level
     report.updated_at = uow.now
+    # The draft is part of the exam others read: saving it changes the exam's version, so a
+    # writer still holding the old version gets a Conflict instead of overwriting this draft.
+    flag_modified(exam, "status")
     uow.flush()
     assert report.id is not None
     uow.emit(ev.ReportDraftSaved(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
@@ -158,16 +179,12 @@ def _sign(uow: UnitOfWork, actor: Actor, exam_id: int, step: Step, status: Repor
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     ensure_step_allowed(exam, step)
     _, read, report = _own_report(uow, actor, exam)
-    if report is None:
-        raise ValidationFailed([FieldIssue("exam_id", "NO_REPORT", "save a report draft first")])
-    missing = missing_required_fields(uow, exam, report.content)
-    if missing or not report.impression:
-        issues = [FieldIssue(f"sections.{m}", "REQUIRED", "required by the template")
-                  for m in missing]
-        if not report.impression:
-            issues.append(FieldIssue("impression", "REQUIRED",
-                                     "a signed report needs an impression"))
-        raise ValidationFailed(issues)
+    # Every field at fault at once, so the form can mark them all (the lifecycle's guard
+    # below would only say that something is missing).
+    missing = unsignable(uow, exam, report)
+    if missing:
+        raise ReportIncomplete(missing)
+    assert report is not None
     transition(exam, step, actor=actor, at=uow.now, facts=SessionFacts(uow, exam, report=report),
                recorder=uow)
     report.status = status

@@ -20,7 +20,7 @@ from domain.enums import (
     Respondent,
     Role,
 )
-from domain.errors import FieldIssue, NotFound, NotPermitted, ValidationFailed
+from domain.errors import FieldIssue, IssueCode, NotFound, NotPermitted, ValidationFailed
 from domain.lifecycle import Actor, Step, transition
 from domain.models import (
     Exam,
@@ -98,7 +98,7 @@ def acknowledge_result(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Result
         raise NotPermitted(f"role {actor.role.value} may not acknowledge results")
     communication = uow.session.scalars(_LATEST_COMMUNICATION, {"exam_id": exam_id}).first()
     if communication is None:
-        raise ValidationFailed([FieldIssue("exam_id", "NOT_COMMUNICATED",
+        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_COMMUNICATED,
                                            "no result has been communicated for this exam")])
     if communication.acknowledged_at is None:
         communication.acknowledged_at, communication.acknowledged_by = uow.now, actor.id
@@ -143,16 +143,16 @@ def record_follow_up(*, uow: UnitOfWork, actor: Actor, exam_id: int, recommendat
         raise NotPermitted(f"role {actor.role.value} may not record follow-ups")
     checks = Checks()
     checks.text(recommendation, "recommendation", max_length=1000)
-    checks.require(due_on >= uow.now.date(), "due_on", "IN_PAST", "must not be in the past")
+    checks.require(due_on >= uow.now.date(), "due_on", IssueCode.IN_PAST, "must not be in the past")
     if procedure_code is not None:
         known = uow.session.scalars(
             sa.select(col(Procedure.id)).where(col(Procedure.code) == procedure_code)).first()
-        checks.require(known is not None, "procedure_code", "NOT_FOUND",
+        checks.require(known is not None, "procedure_code", IssueCode.NOT_FOUND,
                        f"procedure {procedure_code} does not exist")
     checks.done()
     exam = load_exam(uow, exam_id)
     if exam.status not in REPORTED:
-        raise ValidationFailed([FieldIssue("exam_id", "NOT_REPORTED",
+        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_REPORTED,
                                            "follow-up is recommended in a final report")])
     follow_up = FollowUpRecommendation(
         exam_id=exam_id, recommendation=recommendation.strip(), procedure_code=procedure_code,
@@ -173,11 +173,11 @@ def complete_follow_up(*, uow: UnitOfWork, actor: Actor, follow_up_id: int,
                          Role.ADMIN}, "complete follow-ups")
     follow_up = uow.session.get(FollowUpRecommendation, follow_up_id)
     if follow_up is None:
-        raise NotFound("follow-up", follow_up_id, field="follow_up_id")
+        raise NotFound("follow-up", field="follow_up_id")
     if completed_exam_id is not None and uow.session.get(Exam, completed_exam_id) is None:
-        raise NotFound("exam", completed_exam_id, field="completed_exam_id")
+        raise NotFound("exam", field="completed_exam_id")
     if follow_up.status != FollowUpStatus.OPEN:
-        raise ValidationFailed([FieldIssue("follow_up_id", "NOT_OPEN",
+        raise ValidationFailed([FieldIssue("follow_up_id", IssueCode.NOT_OPEN,
                                            f"the follow-up is already {follow_up.status}")])
     follow_up.status, follow_up.completed_at = FollowUpStatus.COMPLETED, uow.now
     follow_up.completed_exam_id = completed_exam_id
@@ -191,17 +191,17 @@ def submit_survey(*, uow: UnitOfWork, actor: Actor, exam_id: int, respondent: Re
     require_role(actor, {allowed[respondent], Role.ADMIN},
                  f"answer the {respondent.value.lower()} survey")
     checks = Checks()
-    checks.require(1 <= score <= 5, "score", "OUT_OF_RANGE", "must be between 1 and 5")
+    checks.require(1 <= score <= 5, "score", IssueCode.OUT_OF_RANGE, "must be between 1 and 5")
     checks.text(comment, "comment", max_length=2000, required=False)
     checks.done()
     exam = load_exam(uow, exam_id)
     if exam.status not in {ExamStatus.COMMUNICATED, ExamStatus.CLOSED}:
-        raise ValidationFailed([FieldIssue("exam_id", "NOT_COMPLETED",
+        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_COMPLETED,
                                            "surveys open once the result is communicated")])
     taken = uow.session.scalars(_SURVEY_TAKEN,
                                 {"exam_id": exam_id, "respondent": respondent}).first()
     if taken is not None:
-        raise ValidationFailed([FieldIssue("respondent", "ALREADY_SUBMITTED",
+        raise ValidationFailed([FieldIssue("respondent", IssueCode.ALREADY_SUBMITTED,
                                            f"the {respondent.value.lower()} survey is already in")])
     survey = SatisfactionSurvey(exam_id=exam_id, respondent=respondent, score=score,
                                 comment=comment, submitted_at=uow.now, submitted_by=actor.id)

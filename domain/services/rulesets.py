@@ -16,7 +16,7 @@ from sqlmodel import col
 from domain import events as ev
 from domain.db import UnitOfWork
 from domain.enums import Role
-from domain.errors import FieldIssue, NotFound, NotPermitted, ValidationFailed
+from domain.errors import FieldIssue, IssueCode, NotFound, NotPermitted, ValidationFailed
 from domain.lifecycle import Actor
 from domain.models import AiTriageResult, RuleSetActivation, RuleSetVersion
 from domain.services._common import Checks, load_exam
@@ -50,7 +50,7 @@ def store_version(*, uow: UnitOfWork, actor: Actor, rules: list[dict[str, Any]],
     checks.text(reason, "reason", max_length=500)
     checks.done()
     if based_on is not None and uow.session.get(RuleSetVersion, based_on) is None:
-        raise NotFound("rule set version", based_on, field="based_on")
+        raise NotFound("rule set version", str(based_on), field="based_on")
     version = RuleSetVersion(created_at=uow.now, author=actor.id, reason=reason.strip(),
                              based_on=based_on, rules=rules)
     uow.add(version)
@@ -68,10 +68,10 @@ def activate(*, uow: UnitOfWork, actor: Actor, version: int, reason: str) -> Rul
     checks.text(reason, "reason", max_length=500)
     checks.done()
     if uow.session.get(RuleSetVersion, version) is None:
-        raise NotFound("rule set version", version, field="version")
+        raise NotFound("rule set version", str(version), field="version")
     previous = active_version(uow.session)
     if previous is not None and previous.version == version:
-        raise ValidationFailed([FieldIssue("version", "ALREADY_ACTIVE",
+        raise ValidationFailed([FieldIssue("version", IssueCode.ALREADY_ACTIVE,
                                            f"version {version} is already active")])
     activation = RuleSetActivation(version=version, activated_at=uow.now, activated_by=actor.id,
                                    reason=reason.strip())
@@ -89,9 +89,10 @@ def post_ai_triage(*, uow: UnitOfWork, actor: Actor, exam_id: int, finding: str,
         raise NotPermitted(f"role {actor.role.value} may not post AI results")
     checks = Checks()
     checks.text(finding, "finding", max_length=64)
-    checks.require(all(c.isalnum() or c == "_" for c in finding), "finding", "INVALID_FORMAT",
+    checks.require(all(c.isalnum() or c == "_" for c in finding), "finding",
+                   IssueCode.INVALID_FORMAT,
                    "letters, digits and underscores, e.g. intracranial_hemorrhage")
-    checks.require(0.0 <= score <= 1.0, "score", "OUT_OF_RANGE", "must be between 0 and 1")
+    checks.require(0.0 <= score <= 1.0, "score", IssueCode.OUT_OF_RANGE, "must be between 0 and 1")
     checks.text(model, "model", max_length=64)
     checks.done()
     load_exam(uow, exam_id)

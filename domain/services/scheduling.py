@@ -23,7 +23,7 @@ from domain.enums import (
     NotificationTemplate,
     Role,
 )
-from domain.errors import FieldIssue, SlotTaken, ValidationFailed
+from domain.errors import FieldIssue, IssueCode, SlotTaken, ValidationFailed
 from domain.lifecycle import Actor, Step, ensure_step_permitted, transition
 from domain.models import (
     Appointment,
@@ -98,14 +98,15 @@ def open_slots(session: Session, *, procedure_code: str, start: datetime, end: d
                now: datetime, site_code: str | None = None) -> list[Slot]:
     """Free slots that fit the procedure on any resource of its modality, soonest first."""
     checks = Checks()
-    checks.require(end > start, "to", "INVALID_RANGE", "must be after `from`")
-    checks.require(end - start <= timedelta(days=MAX_SLOT_SEARCH_DAYS), "to", "RANGE_TOO_LONG",
+    checks.require(end > start, "to", IssueCode.INVALID_RANGE, "must be after `from`")
+    checks.require(end - start <= timedelta(days=MAX_SLOT_SEARCH_DAYS), "to",
+                   IssueCode.RANGE_TOO_LONG,
                    f"the search window is at most {MAX_SLOT_SEARCH_DAYS} days")
     checks.done()
     procedure = session.scalars(
         sa.select(Procedure).where(col(Procedure.code) == procedure_code)).first()
     if procedure is None:
-        raise ValidationFailed([FieldIssue("procedure_code", "NOT_FOUND",
+        raise ValidationFailed([FieldIssue("procedure_code", IssueCode.NOT_FOUND,
                                            f"procedure {procedure_code} does not exist")])
     query = (
         sa.select(ModalityResource, Site)
@@ -154,10 +155,11 @@ def _check_slot(uow: UnitOfWork, exam: Exam, resource_code: str,
     site = uow.session.get(Site, resource.site_id)
     assert procedure is not None and site is not None and resource.id is not None
     checks = Checks()
-    checks.require(resource.modality == procedure.modality, "resource_code", "WRONG_MODALITY",
+    checks.require(resource.modality == procedure.modality, "resource_code",
+                   IssueCode.WRONG_MODALITY,
                    f"{resource.code} is a {resource.modality.value} resource; the exam needs "
                    f"{procedure.modality.value}")
-    checks.require(starts_at > uow.now, "starts_at", "IN_PAST", "must be in the future")
+    checks.require(starts_at > uow.now, "starts_at", IssueCode.IN_PAST, "must be in the future")
     checks.done()
     units = _units(resource, procedure)
     step = timedelta(minutes=resource.slot_minutes)
@@ -165,7 +167,7 @@ def _check_slot(uow: UnitOfWork, exam: Exam, resource_code: str,
                              units)
     if starts_at not in fits:
         raise ValidationFailed([FieldIssue(
-            "starts_at", "OUTSIDE_OPENING_HOURS",
+            "starts_at", IssueCode.OUTSIDE_OPENING_HOURS,
             f"{resource.code} has no {units * resource.slot_minutes}-minute slot starting at "
             f"{starts_at.isoformat()} (opening hours and the {resource.slot_minutes}-minute grid)",
         )])
@@ -278,7 +280,7 @@ def confirm_appointment(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Appoi
     exam = load_exam(uow, exam_id)
     appointment = current_appointment(uow, exam_id)
     if exam.status != ExamStatus.SCHEDULED or appointment is None:
-        raise ValidationFailed([FieldIssue("exam_id", "NOT_SCHEDULED",
+        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_SCHEDULED,
                                            "the exam has no appointment to confirm")])
     if appointment.confirmed_at is None:
         appointment.confirmed_at = uow.now
@@ -312,7 +314,7 @@ def mark_no_show(*, uow: UnitOfWork, actor: Actor, exam_id: int, reason: str | N
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     appointment = current_appointment(uow, exam_id)
     if appointment is not None and appointment.starts_at > uow.now:
-        raise ValidationFailed([FieldIssue("exam_id", "APPOINTMENT_NOT_STARTED",
+        raise ValidationFailed([FieldIssue("exam_id", IssueCode.APPOINTMENT_NOT_STARTED,
                                            "a no-show can be recorded once the slot has begun")])
     transition(exam, Step.MARK_NO_SHOW, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
                recorder=uow, reason=reason)

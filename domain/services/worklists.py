@@ -15,8 +15,8 @@ from sqlmodel import col
 
 from domain import events as ev
 from domain.db import UnitOfWork
-from domain.enums import ExamStatus, RadiologistStatus, Role
-from domain.errors import FieldIssue, NotPermitted, ValidationFailed
+from domain.enums import ExamStatus, RadiologistStatus, ReadSource, Role
+from domain.errors import FieldIssue, IssueCode, NotPermitted, ValidationFailed
 from domain.lifecycle import Actor
 from domain.models import BalancerRun, Exam, Radiologist, Read, Shift, Site
 from domain.services._common import Checks, find_by, load_exam
@@ -71,15 +71,15 @@ def pin_assignment(*, uow: UnitOfWork, actor: Actor, exam_id: int, radiologist_c
     _supervisor(actor)
     exam = load_exam(uow, exam_id)
     if exam.status != ExamStatus.READY_FOR_READ:
-        raise ValidationFailed([FieldIssue("exam_id", "NOT_READY_FOR_READ",
+        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_READY_FOR_READ,
                                            "only unread READY_FOR_READ studies are assigned "
                                            f"(is {exam.status})")])
     radiologist = _radiologist(uow, radiologist_code)
     refused = refusal(uow, exam, radiologist)
     if refused:
-        raise ValidationFailed([FieldIssue("radiologist_code", "NOT_ELIGIBLE", refused)])
+        raise ValidationFailed([FieldIssue("radiologist_code", IssueCode.NOT_ELIGIBLE, refused)])
     read = _move(uow, actor, exam_id, pk(radiologist), reason=f"pinned: {reason}",
-                 source="SUPERVISOR", position=None)
+                 source=ReadSource.SUPERVISOR, position=None)
     read.pinned = True
     uow.emit(ev.AssignmentPinned(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
                                  radiologist_id=pk(radiologist)))
@@ -92,7 +92,7 @@ def unpin_assignment(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Read:
     load_exam(uow, exam_id)
     read = current_read(uow, exam_id)
     if read is None or not read.pinned or read.opened_at is not None:
-        raise ValidationFailed([FieldIssue("exam_id", "NOT_PINNED",
+        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_PINNED,
                                            "the study has no pin a supervisor can release")])
     read.pinned = False
     uow.emit(ev.AssignmentUnpinned(at=uow.now, actor=actor.id, role=actor.role,
@@ -101,7 +101,7 @@ def unpin_assignment(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Read:
 
 
 def _move(uow: UnitOfWork, actor: Actor, exam_id: int, radiologist_id: int | None, *,
-          reason: str, source: str, position: int | None) -> Read:
+          reason: str, source: ReadSource, position: int | None) -> Read:
     """End the current read (if any) and start one for `radiologist_id`; emits the change."""
     previous = current_read(uow, exam_id)
     if previous is not None and previous.radiologist_id == radiologist_id:
@@ -132,9 +132,10 @@ def start_shift(*, uow: UnitOfWork, actor: Actor, radiologist_code: str, site_co
     _self_or_supervisor(actor, radiologist)
     site = find_by(uow, Site, "code", site_code, entity="site", field="site_code")
     checks = Checks()
-    checks.require(uow.now < ends_at <= uow.now + MAX_SHIFT, "ends_at", "OUT_OF_RANGE",
+    checks.require(uow.now < ends_at <= uow.now + MAX_SHIFT, "ends_at", IssueCode.OUT_OF_RANGE,
                    "must be in the future and within 24 hours")
-    checks.require(open_shift(uow, pk(radiologist)) is None, "radiologist_code", "SHIFT_OPEN",
+    checks.require(open_shift(uow, pk(radiologist)) is None, "radiologist_code",
+                   IssueCode.SHIFT_OPEN,
                    f"{radiologist.code} is already on shift")
     checks.done()
     shift = Shift(radiologist_id=pk(radiologist), site_id=pk(site), starts_at=uow.now,
@@ -153,7 +154,7 @@ def end_shift(*, uow: UnitOfWork, actor: Actor, radiologist_code: str) -> Shift:
     _self_or_supervisor(actor, radiologist)
     shift = open_shift(uow, pk(radiologist))
     if shift is None:
-        raise ValidationFailed([FieldIssue("radiologist_code", "NO_OPEN_SHIFT",
+        raise ValidationFailed([FieldIssue("radiologist_code", IssueCode.NO_OPEN_SHIFT,
                                            f"{radiologist.code} is not on shift")])
     shift.ended_at = uow.now
     radiologist.status = RadiologistStatus.OFF
@@ -168,10 +169,10 @@ def set_radiologist_status(*, uow: UnitOfWork, actor: Actor, radiologist_code: s
     radiologist = _radiologist(uow, radiologist_code)
     _self_or_supervisor(actor, radiologist)
     if status == RadiologistStatus.OFF:
-        raise ValidationFailed([FieldIssue("status", "USE_END_SHIFT",
+        raise ValidationFailed([FieldIssue("status", IssueCode.USE_END_SHIFT,
                                            "going off duty ends the shift: use endShift")])
     if open_shift(uow, pk(radiologist)) is None:
-        raise ValidationFailed([FieldIssue("radiologist_code", "NO_OPEN_SHIFT",
+        raise ValidationFailed([FieldIssue("radiologist_code", IssueCode.NO_OPEN_SHIFT,
                                            f"{radiologist.code} is not on shift")])
     if radiologist.status != status:
         radiologist.status = status
@@ -201,7 +202,7 @@ def _move_many(uow: UnitOfWork, moves: list[tuple[int, int | None, str, int | No
         for exam_id, _, _, _ in moves:
             if exam_id in reads:  # keep the loaded objects truthful for the rest of the command
                 uow.session.expire(reads[exam_id])
-    starting = [{"exam_id": exam_id, "radiologist_id": reader, "source": "BALANCER",
+    starting = [{"exam_id": exam_id, "radiologist_id": reader, "source": ReadSource.BALANCER,
                  "assigned_at": uow.now, "assigned_by": BALANCER.id, "reason": reason[:500],
                  "position": position, "pinned": False}
                 for exam_id, reader, reason, position in moves if reader is not None]
@@ -211,7 +212,7 @@ def _move_many(uow: UnitOfWork, moves: list[tuple[int, int | None, str, int | No
         uow.emit(ev.AssignmentChanged(
             at=uow.now, actor=BALANCER.id, role=BALANCER.role, exam_id=exam_id,
             radiologist_id=reader, previous_radiologist_id=holders.get(exam_id),
-            reason=reason, source="BALANCER"))
+            reason=reason, source=ReadSource.BALANCER))
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ query($accession: String!) {
     followUps { recommendation status }
     surveys { respondent score }
     notifications { template }
-    history { fromStatus toStatus event actor role reason }
+    history { step fromStatus toStatus actor role reason }
   }
 }"""
 
@@ -189,6 +189,8 @@ async def test_one_exam_through_every_stage_over_http(department: Api) -> None:
         "ACQUIRED", "IN_ACQUISITION", "ACQUIRED", "METADATA_REJECTED", "ACQUIRED",
         "READY_FOR_READ", "IN_INTERPRETATION", "PRELIMINARY", "FINAL", "FINAL", "COMMUNICATED",
         "CLOSED"]
+    assert [h["step"] for h in full["history"]][:4] == ["ORDER", "SCHEDULE", "RESCHEDULE",
+                                                        "CHECK_IN"]
     assert full["history"][1]["actor"] == "frontdesk" and full["history"][1]["role"] == "SCHEDULER"
     assert [a["repeatReason"] for a in full["acquisitions"]] == ["MOTION", None]
     assert [v["valid"] for v in full["metadataValidations"]] == [False, True]

@@ -253,7 +253,7 @@ SIMULATE = """mutation($input: SimulateRuleSetInput!) { simulateRuleSet(input: $
   __typename
   ... on RuleSetSimulation { studies radiologists seed caveats
     active { ...day } draft { ...day } }
-  ... on RuleSetInvalid { errors { code field } }
+  ... on RuleSetInvalid { ruleErrors: errors { code field } }
   ... on ValidationFailed { code errors { field code message } }
 } }
 fragment day on SimulatedDay { breachRate wrvuMaxOverMean unread ineligibleReads seconds
@@ -319,7 +319,7 @@ async def test_simulation_refuses_a_bad_scenario_and_a_bad_draft_before_replayin
         "input.scenario.studies", "input.scenario.radiologists", "input.scenario.capacityRatio"}
     bad_rule = await simulate(api, [rule("CT", 'modality == "CTX" and', STAT)])
     assert bad_rule["__typename"] == "RuleSetInvalid"
-    assert bad_rule["errors"][0]["field"] == "condition"
+    assert bad_rule["ruleErrors"][0]["field"] == "condition"
 
 
 async def test_only_supervisors_and_admins_may_simulate(api: Api) -> None:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 def trail(name: str, exam_id: int) -> audit.Trail:
     found = audit.Trail(actor=Actor("sup.ortiz", Role.SUPERVISOR), client_address="10.0.0.9",
-                        operation=f"query {name}", action="R")
+                        operation=f"query {name}", action=audit.AuditAction.READ)
     found.exam_ids.add(exam_id)  # the patient is looked up in the batch's transaction
     return found
 

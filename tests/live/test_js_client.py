@@ -63,4 +63,4 @@ async def test_the_graphql_ws_client_receives_events(node: str, db: Database,
     assert process.returncode == 0, stderr.decode()
     assert [r["data"]["examStatusChanged"]["exam"]["accessionNumber"] for r in results] == [
         e.accession_number for e in exams]
-    assert all(r["data"]["examStatusChanged"]["type"] == "ExamOrdered" for r in results)
+    assert all(r["data"]["examStatusChanged"]["type"] == "EXAM_ORDERED" for r in results)

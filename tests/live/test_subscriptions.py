@@ -39,7 +39,7 @@ async def test_a_status_change_reaches_a_subscriber_with_its_event_id_and_exam(
         exam = await factories.order(db)
         event = (await client.next("1"))["examStatusChanged"]
     assert event["eventId"] == max(await outbox_ids(db)) > start
-    assert event["type"] == "ExamOrdered"
+    assert event["type"] == "EXAM_ORDERED"
     assert event["toStatus"] == ExamStatus.ORDERED.name
     assert event["fromStatus"] is None
     assert event["actor"] == factories.REFERRER.id

@@ -44,10 +44,10 @@ async def test_worklist_and_balancer_subscriptions(db: Database, server: Server)
             message = await client.receive()
             if message["id"] == "b":
                 ran = message["payload"]["data"]["balancerRan"]
-    assert added["change"] == "ADDED" and added["type"] == "AssignmentChanged"
+    assert added["change"] == "ADDED" and added["type"] == "ASSIGNMENT_CHANGED"
     assert added["radiologist"] == {"code": reader.code}
     assert added["exam"] == {"accessionNumber": exam.accession_number}
-    assert ran["type"] == "BalancerRan" and ran["run"] == {"trigger": "test run"}
+    assert ran["type"] == "BALANCER_RAN" and ran["run"] == {"trigger": "test run"}
     assert ran["eventId"] > added["eventId"]
 
 
@@ -63,7 +63,7 @@ async def test_critical_result_raised_at_a_site(db: Database, server: Server) ->
         await factories.drive(db, exam, ExamStatus.COMMUNICATED,
                                critical=CriticalLevel.CRITICAL)
         event = (await client.next("c"))["criticalResultRaised"]
-    assert event["type"] == "CriticalResultRaised" and event["escalated"] is False
+    assert event["type"] == "CRITICAL_RESULT_RAISED" and event["escalated"] is False
     assert event["criticalLevel"] == "CRITICAL"
     assert event["exam"] == {"accessionNumber": exam.accession_number}
 

@@ -97,7 +97,8 @@ async def test_the_audit_log_is_for_admins_and_reading_it_is_audited(department:
     data = await department.data(AUDIT, {"user": "REF01"}, actor=("admin", "admin"))
     events: list[dict[str, Any]] = data["auditEvents"]  # type: ignore[assignment]
     assert events and all(e["userId"] == "REF01" for e in events)
-    assert events[0]["action"] == "R" and events[0]["patientMrns"] == ["MRN000001"]
+    assert (events[0]["action"], events[0]["role"]) == ("READ", "REFERRER")
+    assert events[0]["patientMrns"] == ["MRN000001"]
     last = (await records(department))[-1]
     assert (last.event_type, last.user_id, last.role) == ("AUDIT_LOG_USED", "admin", "admin")
 
