@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     ws_allow_anonymous: bool = Field(
         default=True, alias="RADFLOW_WS_ALLOW_ANONYMOUS",
         description="Accept WebSocket connections that present no token.")
+    # Metrics (domain/metrics).
+    late_cancellation_hours: float = Field(
+        default=24.0, gt=0, alias="RADFLOW_LATE_CANCELLATION_HOURS",
+        description="A cancellation less than this long before the appointment is late (the "
+        "late cancellation rate counts these).")
     # Operations (api/observability.py) and balancer leadership (balancer/leader.py).
     metrics_enabled: bool = Field(
         default=True, alias="RADFLOW_METRICS",
