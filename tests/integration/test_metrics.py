@@ -327,3 +327,18 @@ async def test_metrics_over_graphql_take_a_site_and_a_modality(api: Api, clock: 
     unknown = await api.graphql("""{ metrics(from: "2026-03-02T00:00:00Z",
         to: "2026-03-09T00:00:00Z", siteCode: "NOWHERE") { repeatRate } }""")
     assert "site NOWHERE does not exist" in unknown["errors"][0]["message"]  # type: ignore[index]
+
+
+async def test_a_cancellation_through_the_service_is_stamped_and_counted_late_near_the_slot(
+        db: Database, clock: Clock) -> None:
+    await factories.reference(db)
+    exam = await factories.order(db)  # Monday 07:00
+    slot = await factories.first_slot(db, "USABD")  # US1 opens at 08:00
+    await factories.drive(db, exam, S.CANCELLED)  # booked, then cancelled at once, at 07:00
+    got = await db.read(lambda s: s.scalars(sa.select(Appointment)).one())
+    assert (got.status, got.starts_at, got.cancelled_at) == (
+        AppointmentStatus.CANCELLED, slot.starts_at, clock.now)
+    m = await History(db, clock).metrics(now=END)
+    # Cancelled an hour before the slot: 1 late of 1 appointment.
+    assert (m.attendance.appointments, m.attendance.late_cancellations,
+            m.attendance.late_cancellation_rate) == (1, 1, 1.0)
