@@ -79,7 +79,8 @@ class Settings(BaseSettings):
         "the history).")
     outbox_max_lag_seconds: float = Field(
         default=30.0, gt=0, alias="RADFLOW_OUTBOX_MAX_LAG",
-        description="/readyz fails while the oldest unpublished event is older than this.")
+        description="/readyz marks the outbox degraded (still ready) while the oldest "
+        "unpublished event is older than this.")
     ws_max_subscriptions: int = Field(default=20, gt=0, alias="RADFLOW_WS_MAX_SUBSCRIPTIONS",
                                       description="Subscriptions one WebSocket may hold.")
     ws_init_timeout_seconds: float = Field(
