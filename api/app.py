@@ -116,8 +116,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     async def readyz(_: Request) -> Response:
         ready, details = await live.readiness()
-        return JSONResponse({"status": "ready" if ready else "unavailable", **details},
-                            status_code=200 if ready else 503)
+        return JSONResponse(details, status_code=200 if ready else 503)
 
     app = Starlette(
         routes=[Route("/graphql", graphql, methods=["GET", "POST"]),

@@ -194,6 +194,10 @@ class LiveCollector:
         yield GaugeMetricFamily(
             "radflow_live_broker_up", "1 while the relay can publish to the broker.",
             value=1.0 if relay.healthy else 0.0)
+        yield GaugeMetricFamily(
+            "radflow_live_broker_degraded", "1 while this replica cannot use the broker (its "
+            "reader lost it or its relay cannot publish); the replica still serves and stays "
+            "ready.", value=1.0 if live.broker_degraded() else 0.0)
 
 
 def watch_live(metrics: Metrics, live: Any) -> None:

@@ -171,3 +171,16 @@ class FollowUpStatus(StrEnum):
     OPEN = "OPEN"
     COMPLETED = "COMPLETED"
     CANCELLED = "CANCELLED"
+
+
+class TurnaroundStage(StrEnum):
+    """A measured stretch of an exam's life: from first entering one status to first entering
+    a later one (the turnaround metrics report each)."""
+
+    ORDER_TO_SCHEDULED = "ORDER_TO_SCHEDULED"
+    CHECK_IN_TO_ACQUIRED = "CHECK_IN_TO_ACQUIRED"
+    ACQUIRED_TO_READY = "ACQUIRED_TO_READY"
+    READY_TO_OPENED = "READY_TO_OPENED"
+    READY_TO_FINAL = "READY_TO_FINAL"
+    FINAL_TO_COMMUNICATED = "FINAL_TO_COMMUNICATED"
+    ORDER_TO_FINAL = "ORDER_TO_FINAL"

@@ -79,7 +79,8 @@ class Settings(BaseSettings):
         "the history).")
     outbox_max_lag_seconds: float = Field(
         default=30.0, gt=0, alias="RADFLOW_OUTBOX_MAX_LAG",
-        description="/readyz fails while the oldest unpublished event is older than this.")
+        description="/readyz marks the outbox degraded (still ready) while the oldest "
+        "unpublished event is older than this.")
     ws_max_subscriptions: int = Field(default=20, gt=0, alias="RADFLOW_WS_MAX_SUBSCRIPTIONS",
                                       description="Subscriptions one WebSocket may hold.")
     ws_init_timeout_seconds: float = Field(
@@ -88,6 +89,11 @@ class Settings(BaseSettings):
     ws_allow_anonymous: bool = Field(
         default=True, alias="RADFLOW_WS_ALLOW_ANONYMOUS",
         description="Accept WebSocket connections that present no token.")
+    # Metrics (domain/metrics).
+    late_cancellation_hours: float = Field(
+        default=24.0, gt=0, alias="RADFLOW_LATE_CANCELLATION_HOURS",
+        description="A cancellation less than this long before the appointment is late (the "
+        "late cancellation rate counts these).")
     # Operations (api/observability.py) and balancer leadership (balancer/leader.py).
     metrics_enabled: bool = Field(
         default=True, alias="RADFLOW_METRICS",

@@ -33,6 +33,7 @@ class Broker(Protocol):
     """What the relay publishes to and each replica's hub is fed from."""
 
     name: str
+    connected: bool  # this replica's reader reached the broker at its last attempt
 
     async def publish(self, events: Sequence[LiveEvent]) -> None:
         """Publish events in id order (raises when the broker is unreachable)."""
@@ -57,6 +58,7 @@ class InProcessBroker:
 
     def __init__(self) -> None:
         self._hub: Hub | None = None
+        self.connected = True
 
     async def publish(self, events: Sequence[LiveEvent]) -> None:
         """Deliver to this process's hub."""
@@ -91,7 +93,10 @@ class RedisStreamBroker:
         self.maxlen = maxlen
         self.block_ms = block_ms
         self.retry_seconds = retry_seconds
-        self.connected = False
+        self.connected = False  # the reader's last Redis command succeeded
+        self.failed_attempts = 0  # reader attempts that failed since it last reached Redis
+        self._outage = False  # a lost connection was logged and its end not yet
+        self._database_failing = False
         # Two clients: the blocking XREAD holds its connection for up to block_ms, and must not
         # time out while it waits; publishing and pings should fail fast.
         self._client = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
@@ -131,7 +136,11 @@ class RedisStreamBroker:
                 # covers the time Redis was away, and anything a Redis restart lost.
                 while events := await catch_up(hub.last_id):
                     hub.publish(events)
-                self.connected = True
+                self._database_ok()
+                # The outbox answered, which says nothing of Redis: only Redis' own answer
+                # ends an outage (XREAD may block for block_ms before it returns).
+                await self._reader.ping()
+                self._redis_reached()
                 while True:
                     answer = await self._reader.xread({self.stream: f"{hub.last_id}-0"},
                                                       count=500, block=self.block_ms)
@@ -140,14 +149,33 @@ class RedisStreamBroker:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
-                if self.connected:
-                    log.warning("redis stream reader lost its connection: %s", exc)
-                self.connected = False
+                self._redis_lost(exc)
                 await asyncio.sleep(self.retry_seconds)
             except Exception:  # the database, during catch-up: keep trying
-                log.exception("live event reader failed; retrying")
-                self.connected = False
+                if not self._database_failing:
+                    log.exception("live event reader cannot catch up from the outbox; "
+                                  "retrying every %g s", self.retry_seconds)
+                self._database_failing = True
                 await asyncio.sleep(self.retry_seconds)
+
+    def _redis_reached(self) -> None:
+        if self._outage:
+            log.warning("redis stream reader reconnected after %d failed attempts",
+                        self.failed_attempts)
+        self._outage, self.connected, self.failed_attempts = False, True, 0
+
+    def _redis_lost(self, exc: BaseException) -> None:
+        # Once per outage: the reader retries every retry_seconds while Redis is away.
+        if not self._outage:
+            log.warning("redis stream reader cannot reach redis (retrying every %g s; "
+                        "logged again when it is back): %s", self.retry_seconds, exc)
+        self._outage, self.connected = True, False
+        self.failed_attempts += 1
+
+    def _database_ok(self) -> None:
+        if self._database_failing:
+            log.warning("live event reader catches up from the outbox again")
+        self._database_failing = False
 
     async def ping(self) -> bool:
         """Whether Redis answers PING."""

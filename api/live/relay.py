@@ -37,6 +37,7 @@ class Relay:
         self.retention = retention
         self.published = 0
         self.healthy = False
+        self._failing = False  # a failure to publish was logged and its end not yet
         self.last_lag = Lag(events=0, oldest_at=None)
         self._position: int | None = None  # newest id known published; None until asked
         self._floor = 0
@@ -76,11 +77,13 @@ class Relay:
                 await self._measure()
             try:
                 await self.drain()
-                self.healthy, pause = True, 0.1
+                if self._failing:
+                    log.warning("outbox relay publishes again")
+                self.healthy, self._failing, pause = True, False, 0.1
             except Exception as exc:  # broker or database away: rows wait in the outbox
-                if self.healthy:
+                if not self._failing:  # once per outage, not at every retry
                     log.warning("outbox relay cannot publish (will retry): %s", exc)
-                self.healthy = False
+                self.healthy, self._failing = False, True
                 pause = min(pause * 2, 2.0)
                 await asyncio.sleep(pause)
                 continue

@@ -125,8 +125,15 @@ class Live:
         finally:
             stop()
 
+    def broker_degraded(self) -> bool:
+        """Whether this replica cannot use the broker now: its reader lost Redis, or its
+        relay cannot publish. Serving goes on (events wait in the outbox and subscribers here
+        are fed from it); only live delivery across replicas waits."""
+        return not self.broker.connected or not self.relay.healthy
+
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
-        """Database, broker and outbox lag, for /readyz."""
+        """Whether this replica can serve (its database answers and it has started), for
+        /readyz; the broker and the outbox lag only mark it degraded."""
         details: dict[str, Any] = {"broker": self.broker.name}
         try:
             lag = await asyncio.wait_for(self.relay.lag(), timeout=5)
@@ -139,8 +146,12 @@ class Live:
             age = 0.0
         broker_ok = await self.broker.ping()
         details["broker_status"] = "ok" if broker_ok else "unreachable"
-        lagging = age > self.settings.outbox_max_lag_seconds
-        if lagging:
+        degraded = [] if broker_ok else ["broker"]
+        if age > self.settings.outbox_max_lag_seconds:
             details["outbox"]["status"] = "lagging"
-        ready = details["database"] == "ok" and broker_ok and not lagging and self.started
+            degraded.append("outbox")
+        details["degraded"] = degraded
+        ready = details["database"] == "ok" and self.started
+        details["status"] = ("unavailable" if not ready else
+                             "degraded" if degraded else "ready")
         return ready, details

@@ -32,6 +32,7 @@ class Appointment(SQLModel, table=True):
     booked_at: datetime = when()
     booked_by: str = text(64)
     confirmed_at: datetime | None = when(nullable=True)
+    cancelled_at: datetime | None = when(nullable=True)  # cancelled or moved (rescheduled)
     cancelled_reason: str | None = text(500, nullable=True)
 
 

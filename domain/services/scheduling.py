@@ -238,7 +238,7 @@ _LIVE_APPOINTMENT = (
 def _release(uow: UnitOfWork, appointment: Appointment, status: AppointmentStatus,
              reason: str | None) -> None:
     appointment.status = status
-    appointment.cancelled_reason = reason
+    appointment.cancelled_at, appointment.cancelled_reason = uow.now, reason
     uow.session.execute(sa.delete(SlotClaim).where(col(SlotClaim.appointment_id) == appointment.id))
 
 

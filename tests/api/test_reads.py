@@ -133,10 +133,11 @@ async def test_metrics_from_the_history(busy: Api) -> None:
     exam = await order(busy.db, priority=Priority.URGENT, patient_class=PatientClass.INPATIENT)
     await drive(busy.db, exam, ExamStatus.CLOSED)
     data = await busy.data("""{ metrics(from: "2026-03-01T00:00:00Z", to: "2026-04-01T00:00:00Z")
-      { noShowRate repeatRate turnaround { stage modality priority minutes { count median } }
+      { attendance { noShowRate } repeatRate
+        turnaround { stage priority minutes { count median } targetBreachRate }
         utilization { resourceCode bookedMinutes usedMinutes } } }""")
-    stages = {(t["stage"], t["modality"]) for t in data["metrics"]["turnaround"]}  # type: ignore[index]
-    assert ("READY_TO_FINAL", "US") in stages and ("ORDER_TO_SCHEDULED", "US") in stages
+    stages = {(t["stage"], t["priority"]) for t in data["metrics"]["turnaround"]}  # type: ignore[index]
+    assert ("READY_TO_FINAL", "URGENT") in stages and ("ORDER_TO_SCHEDULED", "URGENT") in stages
 
 
 BAD_REQUESTS = [

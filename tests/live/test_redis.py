@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import shutil
 import signal
@@ -12,7 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from domain.models import OutboxEvent
 from tests import factories
 from tests.conftest import token_for
 from tests.live.conftest import WAIT, Server, redis_url, serve_live, subscriber, unique_prefix
+from tests.live.test_operations import sample
 
 pytestmark = pytest.mark.redis
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,16 +126,91 @@ async def test_a_redis_restart_mid_stream_loses_nothing(db: Database) -> None:
                 got = [(await client.next("1"))["examStatusChanged"]
                        for _ in [*during, *after]]
                 async with asyncio.timeout(WAIT):
-                    while (await server.client.get("/readyz")).status_code != 200:  # noqa: ASYNC110
+                    while (await server.client.get("/readyz")).json()[  # noqa: ASYNC110
+                            "status"] != "ready":
                         await asyncio.sleep(0.1)
         finally:
             process.kill()
             process.wait()
-    assert down.status_code == 503 and down.json()["broker_status"] == "unreachable"
+    # The replica served all along: ready, with the broker marked degraded.
+    assert down.status_code == 200 and down.json()["broker_status"] == "unreachable"
+    assert down.json()["status"] == "degraded" and down.json()["degraded"] == ["broker"]
     assert [g["exam"]["accessionNumber"] for g in got] == [
         e.accession_number for e in [*during, *after]]
     ids = [g["eventId"] for g in got]
     assert ids == sorted(set(ids))
+
+
+def log_lines(caplog: pytest.LogCaptureFixture, text: str) -> int:
+    """How many records of the live machinery contain `text`."""
+    return sum(text in r.getMessage() for r in caplog.records if r.name == "radflow.live")
+
+
+async def until(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Wait (at most WAIT) until `condition` holds."""
+    async with asyncio.timeout(WAIT):
+        while not await condition():  # noqa: ASYNC110  (polls another process's state)
+            await asyncio.sleep(0.05)
+
+
+async def test_a_replica_whose_redis_is_down_stays_ready_and_logs_the_outage_once(
+        db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    await factories.reference(db)
+    caplog.set_level(logging.WARNING, logger="radflow.live")
+    with own_redis() as (binary, folder, port):
+        url = f"redis://127.0.0.1:{port}/0"
+        process = start_redis(binary, folder, port)
+        try:
+            await wait_for_redis(url)
+            async with serve_live(db, redis_url=url, RADFLOW_LIVE_PREFIX=unique_prefix()
+                                  ) as server, subscriber(server) as client:
+                await client.subscribe("1", EXAM_STATUS, {"after": await newest(db)})
+                live = server.app.state.live
+                broker = live.broker
+
+                async def degraded_is(value: float) -> bool:
+                    text = (await server.client.get("/metrics")).text
+                    return sample(text, "radflow_live_broker_degraded") == value
+
+                async def reader_retried(times: int) -> bool:
+                    return bool(broker.failed_attempts >= times)
+
+                await until(lambda: degraded_is(0))
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                # Several reconnect attempts of the reader, each half a second apart.
+                await until(lambda: reader_retried(4))
+                ready = await server.client.get("/readyz")
+                degraded = await degraded_is(1)
+                placed = await server.data(PLACE_ORDER, {"input": {
+                    "orderSource": "EPIC", "placerOrderNumber": "DOWN-1",
+                    "patientMrn": "MRN000001", "referrerCode": "REF01",
+                    "procedureCode": "USABD", "siteCode": "NORTH", "priority": "ROUTINE",
+                    "patientClass": "OUTPATIENT", "indication": "Pain", "icd10Code": "R10.9"}},
+                    token=token_for("REF01", "referrer"))
+                # Subscribers here are fed from the outbox while Redis is away.
+                heard = (await client.next("1"))["examStatusChanged"]
+                await until(lambda: reader_retried(6))
+                lost = log_lines(caplog, "cannot reach redis")
+                relay_lost = log_lines(caplog, "outbox relay cannot publish")
+                process = start_redis(binary, folder, port)
+                await until(lambda: degraded_is(0))
+                back = log_lines(caplog, "reconnected")
+                relay_back = log_lines(caplog, "outbox relay publishes again")
+                after = await server.client.get("/readyz")
+        finally:
+            process.kill()
+            process.wait()
+    body = ready.json()
+    assert ready.status_code == 200, body
+    assert body["status"] == "degraded" and body["degraded"] == ["broker"]
+    assert body["broker_status"] == "unreachable" and body["database"] == "ok"
+    assert degraded
+    assert placed["placeOrder"]["__typename"] == "OrderPlaced"
+    assert heard["exam"]["accessionNumber"] == placed["placeOrder"]["exam"]["accessionNumber"]
+    assert (lost, relay_lost) == (1, 1)  # across at least six failed attempts
+    assert (back, relay_back) == (1, 1)
+    assert after.status_code == 200 and after.json()["status"] == "ready"
 
 
 @asynccontextmanager
