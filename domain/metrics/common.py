@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, Session
 from sqlmodel import col
 
 from domain.enums import Modality
-from domain.errors import FieldIssue, ValidationFailed
+from domain.errors import FieldIssue, IssueCode, ValidationFailed
 from domain.models import Exam, Procedure, Site
 
 Column = Mapped[Any] | sa.ColumnElement[Any]  # a column, as `col()` gives it
@@ -59,7 +59,7 @@ def scope_for(session: Session, *, start: datetime, end: datetime, site_code: st
     if site_code is not None:
         site_id = session.scalar(sa.select(col(Site.id)).where(col(Site.code) == site_code))
         if site_id is None:
-            raise ValidationFailed([FieldIssue("siteCode", "NOT_FOUND",
+            raise ValidationFailed([FieldIssue("siteCode", IssueCode.NOT_FOUND,
                                                f"site {site_code} does not exist")])
     return Scope(start=start, end=end, site_id=site_id, modality=modality)
 
