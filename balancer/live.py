@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -289,6 +291,7 @@ class BalancerRunner:
         # One worker: a solve never overlaps another, and the loop never waits on one.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radflow-balancer")
         self._stopping = False
+        self._commit_gate = os.environ.get(COMMIT_GATE_ENV) or None
         db.on_commit(self._on_commit)
         if leadership is not None:
             leadership.on_elected(lambda epoch: self.request(f"elected (epoch {epoch})"))
@@ -391,8 +394,10 @@ class BalancerRunner:
                 epoch=epoch,
                 leader=self.leadership.replica if self.leadership is not None else None,
             )
-            outcome = await self.db.run(
-                lambda uow: _commit(uow, planned, unplaced, summary, fence=epoch))
+            lease = self.leadership.lease_seconds if self.leadership is not None else None
+            outcome = await self.db.run(lambda uow: _commit(
+                uow, planned, unplaced, summary, fence=epoch, lease_seconds=lease,
+                gate=self._commit_gate))
             self.last = RunReport(outcome=outcome, plan=result, trigger=trigger, epoch=epoch)
             return self.last
 
@@ -423,10 +428,31 @@ def _commit(
     summary: PlanSummary,
     *,
     fence: int | None,
+    lease_seconds: float | None = None,
+    gate: str | None = None,
 ) -> PlanOutcome:
     if fence is not None:  # first: the share lock holds off any election until we commit
-        check_epoch(uow.session, fence)
+        check_epoch(uow.session, fence, lease_seconds=lease_seconds)
+    if gate:
+        _hold_at_gate(Path(gate))
     return apply_plan(uow=uow, planned=planned, unassignable_seen=unplaced, summary=summary)
+
+
+# Test-only: a folder. When a file `armed` is in it as a plan commit reaches this point (the
+# epoch checked, its share lock held, nothing written yet), the commit renames it `held` and
+# waits, the whole process with it, until a file `released` appears: a leader stalled
+# mid-commit, deterministically (tests/replicas/test_lease.py).
+COMMIT_GATE_ENV = "RADFLOW_TEST_COMMIT_GATE"
+
+
+def _hold_at_gate(folder: Path) -> None:
+    try:
+        (folder / "armed").rename(folder / "held")
+    except FileNotFoundError:
+        return
+    deadline = time.monotonic() + 300
+    while not (folder / "released").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # blocks the event loop on purpose: the process is stalled
 
 
 def with_weights(params: Params, **weights: float) -> Params:

@@ -99,8 +99,13 @@ class Settings(BaseSettings):
         "default host:pid.")
     leader_poll_seconds: float = Field(
         default=1.0, gt=0, alias="RADFLOW_LEADER_POLL",
-        description="How often a follower tries to take the balancer over and the leader "
-        "checks its lock connection (PostgreSQL); bounds the takeover time.")
+        description="How often a follower tries to take the balancer over (PostgreSQL); the "
+        "leader renews its lease at least this often.")
+    leader_lease_seconds: float = Field(
+        default=5.0, gt=0, le=60, alias="RADFLOW_LEADER_LEASE",
+        description="How long the balancer leader's lease lasts without renewal (PostgreSQL); "
+        "also bounds each plan commit. A stalled leader loses the balancer within about the "
+        "lease plus one poll.")
 
 
 @lru_cache(maxsize=1)
