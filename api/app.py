@@ -86,7 +86,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                 poll_seconds=settings.leader_poll_seconds,
                                 lease_seconds=settings.leader_lease_seconds)
     runner = BalancerRunner(database, adjust=adjust_state,
-                            tick_seconds=settings.balancer_tick_seconds, leadership=leadership)
+                            tick_seconds=settings.balancer_tick_seconds, leadership=leadership,
+                            release_grace=settings.release_grace)
     metrics = Metrics() if settings.metrics_enabled else None
     if metrics is not None:
         metrics.watch_balancer(runner)

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -49,6 +49,8 @@ from domain.models import (
 from domain.models import (
     Radiologist as RadiologistRow,
 )
+from domain.services.reading import HANDED_BACK
+from domain.services.stranded import release_stranded
 from domain.services.worklists import PlannedRead, PlanOutcome, PlanSummary, apply_plan
 
 log = logging.getLogger("radflow.balancer")
@@ -57,6 +59,7 @@ log = logging.getLogger("radflow.balancer")
 TRIGGERS: tuple[type[ev.DomainEvent], ...] = (
     ev.StudyReadyForRead,
     ev.ReadOpened,
+    ev.ReadReleased,
     ev.ReportSignedFinal,
     ev.ExamCancelled,
     ev.ShiftStarted,
@@ -141,9 +144,27 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
         )
         if not opened:
             holders[exam_id] = reader
+    handed_back = _handed_back(session, [s.id for s in studies
+                                         if s.assigned_to is None and s.opened_by is None])
+    if handed_back:  # a reader who handed a study back is not given it again
+        studies = [replace(s, excluded_radiologists=s.excluded_radiologists | {handed_back[s.id]})
+                   if s.id in handed_back else s for s in studies]
     return DepartmentState(
         Snapshot(now=now, studies=tuple(studies), radiologists=_readers(session, now)), holders
     )
+
+
+def _handed_back(session: Session, exam_ids: list[int]) -> dict[int, int]:
+    """For unplaced studies whose last read its reader handed back: that reader."""
+    if not exam_ids:
+        return {}
+    last: dict[int, tuple[int, str | None]] = {}
+    for exam_id, reader, ending in session.execute(
+            sa.select(col(Read.exam_id), col(Read.radiologist_id), col(Read.end_reason))
+            .where(col(Read.exam_id).in_(exam_ids), col(Read.ended_at).is_not(None))
+            .order_by(col(Read.id))):
+        last[exam_id] = (reader, ending)
+    return {e: reader for e, (reader, ending) in last.items() if ending == HANDED_BACK}
 
 
 def _readers(session: Session, now: datetime) -> tuple[Radiologist, ...]:
@@ -272,8 +293,12 @@ class BalancerRunner:
         tick_seconds: float = 30.0,
         debounce_seconds: float = 0.02,
         leadership: Leadership | None = None,
+        release_grace: timedelta | None = None,
     ) -> None:
         self.db = db
+        # How long an open STAT/URGENT read may wait for an absent reader before the leader
+        # releases it (None: never by itself; see domain.services.stranded).
+        self.release_grace = release_grace
         # None: this runner always leads, unfenced (tests, single-purpose tools).
         self.leadership = leadership
         self.observers: list[RunObserver] = []
@@ -337,10 +362,24 @@ class BalancerRunner:
                 self._reasons = list(dict.fromkeys(self._reasons))[-MAX_PENDING_REASONS:]
                 continue
             reasons, self._reasons = self._reasons, []
+            await self._release_stranded()
             try:
                 await self.run_once("; ".join(dict.fromkeys(reasons)) or "tick")
             except Exception:  # the runner must outlive one bad run; the log says why
                 log.exception("balancer run failed")
+
+    async def _release_stranded(self) -> None:
+        grace = self.release_grace
+        if grace is None:
+            return
+        try:
+            released = await self.db.run(lambda uow: release_stranded(uow=uow, grace=grace))
+        except Exception:  # e.g. a reader acted on the study meanwhile: the next run retries
+            log.exception("releasing stranded reads failed")
+            return
+        if released:
+            log.info("released %d stranded reads of absent readers: %s", len(released),
+                     released)
 
     async def run_once(self, trigger: str) -> RunReport:
         """Read, solve off the loop, validate, commit the diff; one run at a time.

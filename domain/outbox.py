@@ -42,7 +42,7 @@ def topic_of(event: ev.DomainEvent) -> str:
     """The subscription family an event belongs to."""
     if isinstance(event, ev.ExamStatusChanged):
         return EXAM_STATUS
-    if isinstance(event, ev.AssignmentChanged | ev.WorklistReordered):
+    if isinstance(event, ev.AssignmentChanged | ev.WorklistReordered | ev.ReadStranded):
         return WORKLIST
     if isinstance(event, ev.CriticalResultRaised | ev.CriticalResultEscalated):
         return CRITICAL_RESULT
@@ -74,6 +74,8 @@ def _radiologists(event: ev.DomainEvent) -> list[int]:
         return sorted({i for i in ids if i is not None})
     if isinstance(event, ev.WorklistReordered):
         return sorted(set(event.radiologist_ids))
+    if isinstance(event, ev.ReadStranded):
+        return [event.radiologist_id]
     return []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -62,6 +63,17 @@ class Settings(BaseSettings):
         default=True, alias="RADFLOW_BALANCER",
         description="Run the worklist balancer in this process (re-plan on events and ticks).")
     balancer_tick_seconds: float = Field(default=30.0, gt=0, alias="RADFLOW_BALANCER_TICK")
+    release_grace_minutes: float = Field(
+        default=10.0, ge=0, alias="RADFLOW_RELEASE_GRACE",
+        description="Minutes an opened STAT or URGENT study waits for its absent reader (off "
+        "shift, on a break, past the shift's end) before the balancer's leader gives it back "
+        "to the balancer; 0 = never by itself (supervisors release with releaseRead).")
+
+    @property
+    def release_grace(self) -> timedelta | None:
+        """`release_grace_minutes` as a duration, or None when releases are manual only."""
+        minutes = self.release_grace_minutes
+        return timedelta(minutes=minutes) if minutes > 0 else None
     # Live updates (api/live): outbox relay, broker names, subscription limits.
     live_prefix: str = Field(
         default="radflow", alias="RADFLOW_LIVE_PREFIX",
