@@ -299,6 +299,7 @@ class BalancerRunner:
         # How long an open STAT/URGENT read may wait for an absent reader before the leader
         # releases it (None: never by itself; see domain.services.stranded).
         self.release_grace = release_grace
+        self._stranded_checked: datetime | None = None  # the department's time of the last look
         # None: this runner always leads, unfenced (tests, single-purpose tools).
         self.leadership = leadership
         self.observers: list[RunObserver] = []
@@ -361,17 +362,19 @@ class BalancerRunner:
                 # be named by the first run once this replica is elected.
                 self._reasons = list(dict.fromkeys(self._reasons))[-MAX_PENDING_REASONS:]
                 continue
+            await self._release_stranded()  # before the reasons are taken: they name this run
             reasons, self._reasons = self._reasons, []
-            await self._release_stranded()
             try:
                 await self.run_once("; ".join(dict.fromkeys(reasons)) or "tick")
             except Exception:  # the runner must outlive one bad run; the log says why
                 log.exception("balancer run failed")
 
     async def _release_stranded(self) -> None:
-        grace = self.release_grace
-        if grace is None:
-            return
+        grace, now = self.release_grace, self.db.clock()
+        if grace is None or (self._stranded_checked is not None and now - self._stranded_checked
+                             < timedelta(seconds=self.tick_seconds)):
+            return  # once a tick is enough for a grace of minutes; runs stay as fast as before
+        self._stranded_checked = now
         try:
             released = await self.db.run(lambda uow: release_stranded(uow=uow, grace=grace))
         except Exception:  # e.g. a reader acted on the study meanwhile: the next run retries
