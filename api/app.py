@@ -83,9 +83,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings = settings or get_settings()
     database = db or Database(settings.database_url)
     leadership = leadership_for(database, replica=settings.replica_id,
-                                poll_seconds=settings.leader_poll_seconds)
+                                poll_seconds=settings.leader_poll_seconds,
+                                lease_seconds=settings.leader_lease_seconds)
     runner = BalancerRunner(database, adjust=adjust_state,
-                            tick_seconds=settings.balancer_tick_seconds, leadership=leadership)
+                            tick_seconds=settings.balancer_tick_seconds, leadership=leadership,
+                            release_grace=settings.release_grace)
     metrics = Metrics() if settings.metrics_enabled else None
     if metrics is not None:
         metrics.watch_balancer(runner)

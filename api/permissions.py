@@ -72,6 +72,7 @@ MATRIX: dict[str, frozenset[Role]] = {
     "Mutation.registerStorage": roles(TECHNOLOGIST, INTEGRATION, ADMIN),
     # -- reading and results -----------------------------------------------------------------
     "Mutation.openRead": roles(RADIOLOGIST),
+    "Mutation.releaseRead": roles(RADIOLOGIST, SUPERVISOR, ADMIN),
     "Mutation.saveReportDraft": roles(RADIOLOGIST),
     "Mutation.signPreliminary": roles(RADIOLOGIST),
     "Mutation.signFinal": roles(RADIOLOGIST),

@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -47,6 +49,8 @@ from domain.models import (
 from domain.models import (
     Radiologist as RadiologistRow,
 )
+from domain.services.reading import HANDED_BACK
+from domain.services.stranded import release_stranded
 from domain.services.worklists import PlannedRead, PlanOutcome, PlanSummary, apply_plan
 
 log = logging.getLogger("radflow.balancer")
@@ -55,6 +59,7 @@ log = logging.getLogger("radflow.balancer")
 TRIGGERS: tuple[type[ev.DomainEvent], ...] = (
     ev.StudyReadyForRead,
     ev.ReadOpened,
+    ev.ReadReleased,
     ev.ReportSignedFinal,
     ev.ExamCancelled,
     ev.ShiftStarted,
@@ -139,9 +144,27 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
         )
         if not opened:
             holders[exam_id] = reader
+    handed_back = _handed_back(session, [s.id for s in studies
+                                         if s.assigned_to is None and s.opened_by is None])
+    if handed_back:  # a reader who handed a study back is not given it again
+        studies = [replace(s, excluded_radiologists=s.excluded_radiologists | {handed_back[s.id]})
+                   if s.id in handed_back else s for s in studies]
     return DepartmentState(
         Snapshot(now=now, studies=tuple(studies), radiologists=_readers(session, now)), holders
     )
+
+
+def _handed_back(session: Session, exam_ids: list[int]) -> dict[int, int]:
+    """For unplaced studies whose last read its reader handed back: that reader."""
+    if not exam_ids:
+        return {}
+    last: dict[int, tuple[int, str | None]] = {}
+    for exam_id, reader, ending in session.execute(
+            sa.select(col(Read.exam_id), col(Read.radiologist_id), col(Read.end_reason))
+            .where(col(Read.exam_id).in_(exam_ids), col(Read.ended_at).is_not(None))
+            .order_by(col(Read.id))):
+        last[exam_id] = (reader, ending)
+    return {e: reader for e, (reader, ending) in last.items() if ending == HANDED_BACK}
 
 
 def _readers(session: Session, now: datetime) -> tuple[Radiologist, ...]:
@@ -270,8 +293,13 @@ class BalancerRunner:
         tick_seconds: float = 30.0,
         debounce_seconds: float = 0.02,
         leadership: Leadership | None = None,
+        release_grace: timedelta | None = None,
     ) -> None:
         self.db = db
+        # How long an open STAT/URGENT read may wait for an absent reader before the leader
+        # releases it (None: never by itself; see domain.services.stranded).
+        self.release_grace = release_grace
+        self._stranded_checked: datetime | None = None  # the department's time of the last look
         # None: this runner always leads, unfenced (tests, single-purpose tools).
         self.leadership = leadership
         self.observers: list[RunObserver] = []
@@ -289,6 +317,7 @@ class BalancerRunner:
         # One worker: a solve never overlaps another, and the loop never waits on one.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radflow-balancer")
         self._stopping = False
+        self._commit_gate = os.environ.get(COMMIT_GATE_ENV) or None
         db.on_commit(self._on_commit)
         if leadership is not None:
             leadership.on_elected(lambda epoch: self.request(f"elected (epoch {epoch})"))
@@ -333,11 +362,27 @@ class BalancerRunner:
                 # be named by the first run once this replica is elected.
                 self._reasons = list(dict.fromkeys(self._reasons))[-MAX_PENDING_REASONS:]
                 continue
+            await self._release_stranded()  # before the reasons are taken: they name this run
             reasons, self._reasons = self._reasons, []
             try:
                 await self.run_once("; ".join(dict.fromkeys(reasons)) or "tick")
             except Exception:  # the runner must outlive one bad run; the log says why
                 log.exception("balancer run failed")
+
+    async def _release_stranded(self) -> None:
+        grace, now = self.release_grace, self.db.clock()
+        if grace is None or (self._stranded_checked is not None and now - self._stranded_checked
+                             < timedelta(seconds=self.tick_seconds)):
+            return  # once a tick is enough for a grace of minutes; runs stay as fast as before
+        self._stranded_checked = now
+        try:
+            released = await self.db.run(lambda uow: release_stranded(uow=uow, grace=grace))
+        except Exception:  # e.g. a reader acted on the study meanwhile: the next run retries
+            log.exception("releasing stranded reads failed")
+            return
+        if released:
+            log.info("released %d stranded reads of absent readers: %s", len(released),
+                     released)
 
     async def run_once(self, trigger: str) -> RunReport:
         """Read, solve off the loop, validate, commit the diff; one run at a time.
@@ -391,8 +436,10 @@ class BalancerRunner:
                 epoch=epoch,
                 leader=self.leadership.replica if self.leadership is not None else None,
             )
-            outcome = await self.db.run(
-                lambda uow: _commit(uow, planned, unplaced, summary, fence=epoch))
+            lease = self.leadership.lease_seconds if self.leadership is not None else None
+            outcome = await self.db.run(lambda uow: _commit(
+                uow, planned, unplaced, summary, fence=epoch, lease_seconds=lease,
+                gate=self._commit_gate))
             self.last = RunReport(outcome=outcome, plan=result, trigger=trigger, epoch=epoch)
             return self.last
 
@@ -423,10 +470,31 @@ def _commit(
     summary: PlanSummary,
     *,
     fence: int | None,
+    lease_seconds: float | None = None,
+    gate: str | None = None,
 ) -> PlanOutcome:
     if fence is not None:  # first: the share lock holds off any election until we commit
-        check_epoch(uow.session, fence)
+        check_epoch(uow.session, fence, lease_seconds=lease_seconds)
+    if gate:
+        _hold_at_gate(Path(gate))
     return apply_plan(uow=uow, planned=planned, unassignable_seen=unplaced, summary=summary)
+
+
+# Test-only: a folder. When a file `armed` is in it as a plan commit reaches this point (the
+# epoch checked, its share lock held, nothing written yet), the commit renames it `held` and
+# waits, the whole process with it, until a file `released` appears: a leader stalled
+# mid-commit, deterministically (tests/replicas/test_lease.py).
+COMMIT_GATE_ENV = "RADFLOW_TEST_COMMIT_GATE"
+
+
+def _hold_at_gate(folder: Path) -> None:
+    try:
+        (folder / "armed").rename(folder / "held")
+    except FileNotFoundError:
+        return
+    deadline = time.monotonic() + 300
+    while not (folder / "released").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # blocks the event loop on purpose: the process is stalled
 
 
 def with_weights(params: Params, **weights: float) -> Params:

@@ -111,6 +111,12 @@ class ReadOpened(ExamStatusChanged):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReadReleased(ExamStatusChanged):
+    """An opened study went back to the balancer: handed back by its reader, released by a
+    supervisor, or released by itself after its absent reader's grace (the reason says which)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReportSignedPreliminary(ExamStatusChanged):
     """A preliminary report was signed."""
 
@@ -184,6 +190,15 @@ class AssignmentUnpinned(DomainEvent):
     """A supervisor released a pin: the balancer may move the study again."""
 
     exam_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadStranded(DomainEvent):
+    """A reader went off shift or on a break with this study open: raised to the supervisors."""
+
+    exam_id: int
+    radiologist_id: int
+    reason: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -42,6 +42,7 @@ class Step(StrEnum):
     CORRECT_METADATA = "CORRECT_METADATA"
     REGISTER_STORAGE = "REGISTER_STORAGE"
     OPEN_READ = "OPEN_READ"
+    RELEASE_READ = "RELEASE_READ"
     SIGN_PRELIMINARY = "SIGN_PRELIMINARY"
     SIGN_FINAL = "SIGN_FINAL"
     ADD_ADDENDUM = "ADD_ADDENDUM"
@@ -123,6 +124,9 @@ TECH = _roles(Role.TECHNOLOGIST, Role.ADMIN)
 TECH_OR_SYSTEM = _roles(Role.TECHNOLOGIST, Role.INTEGRATION, Role.SYSTEM, Role.ADMIN)
 READER = _roles(Role.RADIOLOGIST)
 COMMUNICATORS = _roles(Role.RADIOLOGIST, Role.INTEGRATION, Role.SYSTEM, Role.ADMIN)
+# The reader hands their own study back; a supervisor (or the balancer's leader, for an absent
+# reader) releases anyone's.
+RELEASERS = _roles(Role.RADIOLOGIST, Role.SUPERVISOR, Role.SYSTEM, Role.ADMIN)
 CLOSERS = _roles(Role.SUPERVISOR, Role.INTEGRATION, Role.SYSTEM, Role.ADMIN)
 
 T = Transition
@@ -152,6 +156,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     T(Step.REGISTER_STORAGE, S.ACQUIRED, S.READY_FOR_READ, TECH_OR_SYSTEM, ev.StudyReadyForRead,
       (METADATA_VALID,)),
     T(Step.OPEN_READ, S.READY_FOR_READ, S.IN_INTERPRETATION, READER, ev.ReadOpened),
+    T(Step.RELEASE_READ, S.IN_INTERPRETATION, S.READY_FOR_READ, RELEASERS, ev.ReadReleased),
     T(Step.SIGN_PRELIMINARY, S.IN_INTERPRETATION, S.PRELIMINARY, READER,
       ev.ReportSignedPreliminary, (REPORT_COMPLETE,)),
     T(Step.SIGN_FINAL, S.IN_INTERPRETATION, S.FINAL, READER, ev.ReportSignedFinal,

@@ -47,7 +47,7 @@ def topic_of_type(kind: type[ev.DomainEvent]) -> str:
     """The subscription family of every event of this class."""
     if issubclass(kind, ev.ExamStatusChanged):
         return EXAM_STATUS
-    if issubclass(kind, ev.AssignmentChanged | ev.WorklistReordered):
+    if issubclass(kind, ev.AssignmentChanged | ev.WorklistReordered | ev.ReadStranded):
         return WORKLIST
     if issubclass(kind, ev.CriticalResultRaised | ev.CriticalResultEscalated):
         return CRITICAL_RESULT
@@ -79,6 +79,8 @@ def _radiologists(event: ev.DomainEvent) -> list[int]:
         return sorted({i for i in ids if i is not None})
     if isinstance(event, ev.WorklistReordered):
         return sorted(set(event.radiologist_ids))
+    if isinstance(event, ev.ReadStranded):
+        return [event.radiologist_id]
     return []
 
 

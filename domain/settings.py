@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -62,6 +63,17 @@ class Settings(BaseSettings):
         default=True, alias="RADFLOW_BALANCER",
         description="Run the worklist balancer in this process (re-plan on events and ticks).")
     balancer_tick_seconds: float = Field(default=30.0, gt=0, alias="RADFLOW_BALANCER_TICK")
+    release_grace_minutes: float = Field(
+        default=10.0, ge=0, alias="RADFLOW_RELEASE_GRACE",
+        description="Minutes an opened STAT or URGENT study waits for its absent reader (off "
+        "shift, on a break, past the shift's end) before the balancer's leader gives it back "
+        "to the balancer; 0 = never by itself (supervisors release with releaseRead).")
+
+    @property
+    def release_grace(self) -> timedelta | None:
+        """`release_grace_minutes` as a duration, or None when releases are manual only."""
+        minutes = self.release_grace_minutes
+        return timedelta(minutes=minutes) if minutes > 0 else None
     # Live updates (api/live): outbox relay, broker names, subscription limits.
     live_prefix: str = Field(
         default="radflow", alias="RADFLOW_LIVE_PREFIX",
@@ -105,8 +117,13 @@ class Settings(BaseSettings):
         "default host:pid.")
     leader_poll_seconds: float = Field(
         default=1.0, gt=0, alias="RADFLOW_LEADER_POLL",
-        description="How often a follower tries to take the balancer over and the leader "
-        "checks its lock connection (PostgreSQL); bounds the takeover time.")
+        description="How often a follower tries to take the balancer over (PostgreSQL); the "
+        "leader renews its lease at least this often.")
+    leader_lease_seconds: float = Field(
+        default=5.0, gt=0, le=60, alias="RADFLOW_LEADER_LEASE",
+        description="How long the balancer leader's lease lasts without renewal (PostgreSQL); "
+        "also bounds each plan commit. A stalled leader loses the balancer within about the "
+        "lease plus one poll.")
 
 
 @lru_cache(maxsize=1)

@@ -272,15 +272,17 @@ def _ruled(study: Study, effect: Effect, readers_at: Mapping[str, frozenset[int]
         at_sites = frozenset().union(*(readers_at.get(s, frozenset())
                                        for s in effect.allowed_sites))
         allowed = at_sites if allowed is None else allowed & at_sites
-    excluded = effect.excluded_radiologists.union(
-        *(readers_at.get(s, frozenset()) for s in effect.excluded_sites))
+    excluded = effect.excluded_radiologists.union(  # with those the snapshot excluded already
+        study.excluded_radiologists, *(readers_at.get(s, frozenset())
+                                       for s in effect.excluded_sites))
     group = min(effect.cap_groups, key=lambda g: (caps.get(g, 10**9), g), default=None)
     due_at = (study.ready_at + timedelta(minutes=effect.turnaround_minutes)
               if effect.turnaround_minutes is not None else study.due_at)
     if study.opened_by is not None:  # never moved: only its cap group still counts
         return study if group == study.cap_group else replace(study, cap_group=group)
     if (effect.priority == study.priority and due_at == study.due_at and allowed is None
-            and not excluded and effect.required_subspecialty == study.subspecialty
+            and excluded == study.excluded_radiologists
+            and effect.required_subspecialty == study.subspecialty
             and group == study.cap_group):
         return study  # no rule changed it (most studies, most of the time)
     return replace(study, priority=effect.priority, due_at=due_at,

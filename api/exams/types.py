@@ -160,6 +160,10 @@ class Read:
     pinned: bool
     opened_at: datetime | None
     ended_at: datetime | None
+    end_reason: str | None = strawberry.field(
+        description="How it ended: REPORTED, REASSIGNED, UNASSIGNABLE, HANDED_BACK (by its "
+                    "reader) or RELEASED (by a supervisor, or by itself for an absent reader).")
+    end_note: str | None = strawberry.field(description="Who gave the study back and why.")
     radiologist_id: strawberry.Private[int]
 
     @classmethod
@@ -167,6 +171,7 @@ class Read:
         return cls(source=ReadSource(r.source), assigned_at=r.assigned_at,
                    assigned_by=r.assigned_by,
                    reason=r.reason, pinned=r.pinned, opened_at=r.opened_at, ended_at=r.ended_at,
+                   end_reason=r.end_reason, end_note=r.end_note,
                    radiologist_id=r.radiologist_id)
 
     @strawberry.field

@@ -99,6 +99,7 @@ class WorklistChange(Enum):
     ADDED = "ADDED"
     REMOVED = "REMOVED"
     REORDERED = "REORDERED"
+    STRANDED = "STRANDED"
 
 
 @strawberry.type(description="A study came onto or left this radiologist's worklist, or the "
@@ -123,6 +124,9 @@ class WorklistEvent(LiveUpdate):
         p = event.payload
         if event.type == "WorklistReordered":
             change, exam_pk, reason = WorklistChange.REORDERED, None, None
+        elif event.type == "ReadStranded":  # the reader left with this study open
+            change, exam_pk, reason = (WorklistChange.STRANDED, int(p["exam_id"]),
+                                       p.get("reason"))
         else:
             change = (WorklistChange.ADDED if p["radiologist_id"] == radiologist_id
                       else WorklistChange.REMOVED)

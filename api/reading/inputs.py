@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from api.enums import CriticalLevel
+from api.exams.inputs import VERSION_HELP
 
 
 @strawberry.input
@@ -12,6 +13,14 @@ class AssignReadInput:
     exam_id: strawberry.ID
     radiologist_code: str
     reason: str = strawberry.field(description="Why this reader (kept with the assignment).")
+
+
+@strawberry.input(description="Give an opened study back to the balancer.")
+class ReleaseReadInput:
+    exam_id: strawberry.ID
+    reason: str = strawberry.field(description="Why (kept on the ended read, in the history, "
+                                               "and on the study's next assignment).")
+    expected_version: int | None = strawberry.field(default=None, description=VERSION_HELP)
 
 
 @strawberry.input

@@ -18,7 +18,12 @@ from api.errors import (
 )
 from api.exams.inputs import ExamInput
 from api.exams.types import Addendum, Exam, Read, Report
-from api.reading.inputs import AddAddendumInput, AssignReadInput, SaveReportDraftInput
+from api.reading.inputs import (
+    AddAddendumInput,
+    AssignReadInput,
+    ReleaseReadInput,
+    SaveReportDraftInput,
+)
 from domain.services import reading, worklists
 
 
@@ -30,6 +35,13 @@ class ReadAssigned:
 
 @strawberry.type
 class ReadOpened:
+    exam: Exam
+    read: Read
+
+
+@strawberry.type(description="The study is back with the balancer (READY_FOR_READ); `read` is "
+                             "the read that ended.")
+class ReadReleased:
     exam: Exam
     read: Read
 
@@ -61,6 +73,7 @@ class ReportAmended:
 Failures = NotFound | InvalidTransition | PreconditionFailed | ValidationFailed | Conflict
 AssignReadResult = Annotated[ReadAssigned | Failures, strawberry.union("AssignReadResult")]
 OpenReadResult = Annotated[ReadOpened | Failures, strawberry.union("OpenReadResult")]
+ReleaseReadResult = Annotated[ReadReleased | Failures, strawberry.union("ReleaseReadResult")]
 SaveReportDraftResult = Annotated[ReportDraftSaved | Failures,
                                   strawberry.union("SaveReportDraftResult")]
 SignPreliminaryResult = Annotated[ReportSignedPreliminary | Failures | ReportIncomplete,
@@ -90,6 +103,19 @@ class ReadingMutations:
             lambda uow, actor, pk: reading.open_read(
                 uow=uow, actor=actor, exam_id=pk, expected_version=input.expected_version),
             lambda read, exam: ReadOpened(exam=exam, read=Read.from_model(read)))
+
+    @strawberry.mutation(description="Give an opened study back to the balancer, with a reason: "
+                                     "a radiologist hands back a study they opened (it is not "
+                                     "given to them again); a supervisor releases one opened "
+                                     "by someone else (absent, stuck). The report draft stays "
+                                     "with the study for its next reader.")
+    async def release_read(self, info: Info, input: ReleaseReadInput) -> ReleaseReadResult:
+        return await exam_step(  # type: ignore[return-value]
+            info, input.exam_id,
+            lambda uow, actor, pk: reading.release_read(
+                uow=uow, actor=actor, exam_id=pk, reason=input.reason,
+                expected_version=input.expected_version),
+            lambda read, exam: ReadReleased(exam=exam, read=Read.from_model(read)))
 
     @strawberry.mutation(description="Radiologist: save the report draft. Fields follow "
                          "`exam.reportTemplate`; a CODED field's value must be one of its "

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 import strawberry
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from api.context import Info
 from api.enums import Priority
@@ -12,6 +15,8 @@ from api.exams.types import Exam
 from balancer.leader import current_leader
 from domain import models as m
 from domain.access import scope_of, visible_exam_ids
+from domain.enums import Role
+from domain.services import stranded
 
 
 @strawberry.type(description="One study on a worklist, in reading order.")
@@ -91,6 +96,23 @@ class BalancerLeader:
     elected_at: datetime
 
 
+@strawberry.type(description="A study opened by a reader who is away (off shift, on a break, "
+                             "past the end of the shift): the balancer never moves it. STAT "
+                             "and URGENT ones are released by themselves after the grace "
+                             "(RADFLOW_RELEASE_GRACE); others wait for a supervisor's "
+                             "releaseRead.")
+class StrandedRead:
+    radiologist_code: str
+    priority: Priority
+    opened_at: datetime
+    absent: str = strawberry.field(description="off shift, on break, past the end of the "
+                                               "shift.")
+    absent_since: datetime
+    release_due_at: datetime | None = strawberry.field(
+        description="When it is released by itself (null: only by a supervisor).")
+    exam: Exam
+
+
 @strawberry.type(description="What the balancer did last, and which replica runs it.")
 class BalancerStatus:
     last_run: BalancerRun | None
@@ -102,6 +124,26 @@ class BalancerStatus:
         row = await info.context.db.read(current_leader, bounded=True)
         return None if row is None else BalancerLeader(replica=row.replica, epoch=row.epoch,
                                                        elected_at=row.elected_at)
+
+    @strawberry.field(description="Opened studies whose reader is away, oldest first (a "
+                                  "radiologist sees their own).")
+    async def stranded_reads(self, info: Info) -> list[StrandedRead]:
+        context = info.context
+        now, grace = context.db.clock(), context.settings.release_grace or timedelta(0)
+        actor = context.actor
+
+        def query(session: Session) -> list[StrandedRead]:
+            found = [s for s in stranded.stranded_reads(session, now, grace)
+                     if actor.role != Role.RADIOLOGIST or s.radiologist_code == actor.id]
+            exams = {e.id: e for e in session.scalars(sa.select(m.Exam).where(
+                col(m.Exam.id).in_([s.exam_id for s in found])))}
+            return [StrandedRead(
+                radiologist_code=s.radiologist_code, priority=s.priority,
+                opened_at=s.opened_at, absent=s.absent, absent_since=s.absent_since,
+                release_due_at=(s.release_due_at if context.settings.release_grace else None),
+                exam=Exam.from_model(exams[s.exam_id])) for s in found]
+
+        return await context.db.read(query)
 
     @strawberry.field(description="The name of the replica that answered this request.")
     def replica(self, info: Info) -> str | None:

@@ -46,12 +46,14 @@ class BalancerRun(SQLModel, table=True):
 
 
 class BalancerLeadership(SQLModel, table=True):
-    """Which replica runs the balancer, under which epoch: one row, the fencing token.
+    """Which replica runs the balancer, under which epoch: one row, the lease and the fencing
+    token.
 
-    Each election (on PostgreSQL: winning the advisory lock; on SQLite: starting) raises
-    `epoch` by one. Every plan commit reads this row under a share lock and is refused unless
-    the epoch is still the one its runner was elected with, so a deposed leader's late commit
-    can never land after a new leader was elected.
+    Each election (on PostgreSQL: taking the lease once it has expired or its holder's session
+    is gone; on SQLite: starting) raises `epoch` by one. The leader renews `lease_expires_at`
+    (the database's clock) while it runs. Every plan commit reads this row under a share lock
+    and is refused unless the epoch is still the one its runner was elected with, so a deposed
+    leader's late commit can never land after a new leader was elected.
     """
 
     __tablename__ = "balancer_leadership"
@@ -60,3 +62,8 @@ class BalancerLeadership(SQLModel, table=True):
     epoch: int
     replica: str = text(200)
     elected_at: datetime = when()
+    # Until when the leader holds the balancer unless it renews (PostgreSQL only; null: free).
+    lease_expires_at: datetime | None = when(nullable=True)
+    # The backend pid of the leader's lease connection: once that session is gone (the leader
+    # died), a follower need not wait for the lease to expire.
+    holder_pid: int | None = Field(default=None, nullable=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from domain.enums import RadiologistStatus, Subspecialty
-from domain.models._columns import choice, ref, text
+from domain.models._columns import choice, ref, text, when
 
 
 class Patient(SQLModel, table=True):
@@ -48,6 +48,9 @@ class Radiologist(SQLModel, table=True):
     name: str = text(160)
     wrvu_per_hour: float = Field(gt=0)
     status: RadiologistStatus = choice(RadiologistStatus, default=RadiologistStatus.OFF)
+    # When `status` last changed (null: before this was recorded): how long a reader has been
+    # away decides when their open urgent reads are released.
+    status_since: datetime | None = when(nullable=True)
 
 
 class RadiologistSubspecialty(SQLModel, table=True):

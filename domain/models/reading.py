@@ -47,6 +47,9 @@ class Read(SQLModel, table=True):
     opened_at: datetime | None = when(nullable=True)
     ended_at: datetime | None = when(nullable=True)
     end_reason: str | None = text(32, nullable=True)
+    # Why a person (or the balancer's leader) ended the read: a hand-back's or release's reason,
+    # carried onto the study's next assignment.
+    end_note: str | None = text(500, nullable=True)
 
 
 class Report(SQLModel, table=True):

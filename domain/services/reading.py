@@ -98,6 +98,49 @@ def open_read(*, uow: UnitOfWork, actor: Actor, exam_id: int,
     return read
 
 
+# How a read ended when someone gave the opened study back (Read.end_reason).
+HANDED_BACK = "HANDED_BACK"  # by its reader, who is not given it again
+RELEASED = "RELEASED"  # by a supervisor, or by the balancer's leader for an absent reader
+RELEASE_ENDINGS = (HANDED_BACK, RELEASED)
+
+
+def release_read(*, uow: UnitOfWork, actor: Actor, exam_id: int, reason: str,
+                 expected_version: int | None = None) -> Read:
+    """Give an opened study back to the balancer, with a reason: its reader hands it back, or
+    a supervisor releases it from someone else (absent, stuck). A report draft stays with the
+    study for whoever reads it next."""
+    checks = Checks()
+    checks.text(reason, "reason", max_length=400)
+    checks.done()
+    exam = load_exam(uow, exam_id, expected_version=expected_version)
+    ensure_step_allowed(exam, Step.RELEASE_READ)
+    read = current_read(uow, exam_id)
+    if read is None or read.opened_at is None:
+        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_OPENED,
+                                           "the study has no opened read to release")])
+    holder = uow.session.get(Radiologist, read.radiologist_id)
+    assert holder is not None
+    if actor.role == Role.RADIOLOGIST:
+        if holder.code != actor.id:
+            raise NotPermitted("only the radiologist reading this study may hand it back "
+                               "(a supervisor may release it)")
+        return release(uow=uow, actor=actor, exam=exam, read=read, ending=HANDED_BACK,
+                       note=f"handed back by {holder.code}: {reason.strip()}")
+    return release(uow=uow, actor=actor, exam=exam, read=read, ending=RELEASED,
+                   note=f"released from {holder.code} by {actor.id}: {reason.strip()}")
+
+
+def release(*, uow: UnitOfWork, actor: Actor, exam: Exam, read: Read, ending: str,
+            note: str) -> Read:
+    """End an opened read and return the study to the balancer (the lifecycle step, its
+    history row and event); `note` says who and why, and goes onto the next assignment."""
+    transition(exam, Step.RELEASE_READ, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
+               recorder=uow, reason=note[:500])
+    read.ended_at, read.end_reason, read.end_note = uow.now, ending, note[:500]
+    read.pinned = False
+    return read
+
+
 def _own_report(uow: UnitOfWork, actor: Actor, exam: Exam
                 ) -> tuple[Radiologist, Read, Report | None]:
     radiologist = _acting_radiologist(uow, actor)
@@ -157,6 +200,7 @@ def save_report_draft(*, uow: UnitOfWork, actor: Actor, exam_id: int,
         report = Report(exam_id=exam_id, radiologist_id=pk(radiologist), status=ReportStatus.DRAFT,
                         content={}, created_at=uow.now, updated_at=uow.now)
         uow.add(report)
+    report.radiologist_id = pk(radiologist)  # a draft left by a released read is theirs now
     merged = {k: dict(v) for k, v in report.content.items()}
     for section, fields in content.items():
         merged.setdefault(section, {}).update(fields)

@@ -20,7 +20,7 @@ from domain.errors import FieldIssue, IssueCode, NotPermitted, ValidationFailed
 from domain.lifecycle import Actor
 from domain.models import BalancerRun, Exam, Radiologist, Read, Shift, Site
 from domain.services._common import Checks, find_by, load_exam
-from domain.services.reading import current_read, ineligibility
+from domain.services.reading import RELEASE_ENDINGS, current_read, ineligibility
 from domain.types import pk
 
 MAX_SHIFT = timedelta(hours=24)
@@ -142,7 +142,7 @@ def start_shift(*, uow: UnitOfWork, actor: Actor, radiologist_code: str, site_co
                   ends_at=ends_at)
     uow.add(shift)
     uow.flush()
-    radiologist.status = RadiologistStatus.AVAILABLE
+    radiologist.status, radiologist.status_since = RadiologistStatus.AVAILABLE, uow.now
     uow.emit(ev.ShiftStarted(at=uow.now, actor=actor.id, role=actor.role,
                              radiologist_id=pk(radiologist), shift_id=pk(shift)))
     return shift
@@ -157,9 +157,10 @@ def end_shift(*, uow: UnitOfWork, actor: Actor, radiologist_code: str) -> Shift:
         raise ValidationFailed([FieldIssue("radiologist_code", IssueCode.NO_OPEN_SHIFT,
                                            f"{radiologist.code} is not on shift")])
     shift.ended_at = uow.now
-    radiologist.status = RadiologistStatus.OFF
+    radiologist.status, radiologist.status_since = RadiologistStatus.OFF, uow.now
     uow.emit(ev.ShiftEnded(at=uow.now, actor=actor.id, role=actor.role,
                            radiologist_id=pk(radiologist), shift_id=pk(shift)))
+    _raise_stranded(uow, actor, radiologist, "went off shift")
     return shift
 
 
@@ -175,10 +176,25 @@ def set_radiologist_status(*, uow: UnitOfWork, actor: Actor, radiologist_code: s
         raise ValidationFailed([FieldIssue("radiologist_code", IssueCode.NO_OPEN_SHIFT,
                                            f"{radiologist.code} is not on shift")])
     if radiologist.status != status:
-        radiologist.status = status
+        radiologist.status, radiologist.status_since = status, uow.now
         uow.emit(ev.RadiologistStatusChanged(at=uow.now, actor=actor.id, role=actor.role,
                                              radiologist_id=pk(radiologist), status=status))
+        if status != RadiologistStatus.AVAILABLE:
+            _raise_stranded(uow, actor, radiologist, "went on a break")
     return radiologist
+
+
+def _raise_stranded(uow: UnitOfWork, actor: Actor, radiologist: Radiologist, what: str) -> None:
+    """Tell the supervisors about each study the reader left open (`ReadStranded`)."""
+    opened = uow.session.scalars(sa.select(col(Read.exam_id)).join(
+        Exam, col(Exam.id) == col(Read.exam_id)).where(
+        col(Read.radiologist_id) == pk(radiologist), col(Read.ended_at).is_(None),
+        col(Read.opened_at).is_not(None), col(Exam.status) == ExamStatus.IN_INTERPRETATION,
+    ).order_by(col(Read.exam_id))).all()
+    for exam_id in opened:
+        uow.emit(ev.ReadStranded(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
+                                 radiologist_id=pk(radiologist),
+                                 reason=f"{radiologist.code} {what} with the study open"))
 
 
 def _move_many(uow: UnitOfWork, moves: list[tuple[int, int | None, str, int | None]],
@@ -213,6 +229,19 @@ def _move_many(uow: UnitOfWork, moves: list[tuple[int, int | None, str, int | No
             at=uow.now, actor=BALANCER.id, role=BALANCER.role, exam_id=exam_id,
             radiologist_id=reader, previous_radiologist_id=holders.get(exam_id),
             reason=reason, source=ReadSource.BALANCER))
+
+
+def _release_notes(uow: UnitOfWork, exam_ids: list[int]) -> dict[int, str]:
+    """For studies whose last read was handed back or released: that read's note."""
+    if not exam_ids:
+        return {}
+    last: dict[int, tuple[str | None, str | None]] = {}
+    for exam_id, ending, note in uow.session.execute(
+            sa.select(col(Read.exam_id), col(Read.end_reason), col(Read.end_note))
+            .where(col(Read.exam_id).in_(exam_ids)).order_by(col(Read.id))):
+        last[exam_id] = (ending, note)
+    return {e: note or "release" for e, (ending, note) in last.items()
+            if ending in RELEASE_ENDINGS}
 
 
 @dataclass(frozen=True)
@@ -291,6 +320,11 @@ def apply_plan(*, uow: UnitOfWork, planned: Sequence[PlannedRead],
         if (current is not None and current.radiologist_id == seen and current.opened_at is None
                 and exam_id in waiting and not current.pinned):
             moves.append((exam_id, None, summary.unassignable.get(exam_id, ""), None))
+    notes = _release_notes(uow, [e for e, reader, _, _ in moves
+                                 if reader is not None and e not in reads])
+    if notes:  # a study given back: its next assignment says so, and why
+        moves = [(e, reader, f"after {notes[e]}; {reason}"[:500] if e in notes else reason, p)
+                 for e, reader, reason, p in moves]
     _move_many(uow, moves, reads)
     moved = sum(1 for _, reader, _, _ in moves if reader is not None)
     unassigned = len(moves) - moved

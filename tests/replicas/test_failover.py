@@ -22,7 +22,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
-from balancer.leader import LEADER_LOCK_KEY
 from domain.db import Database
 from domain.enums import ExamStatus
 from domain.models import BalancerRun, Exam, Read
@@ -39,14 +38,14 @@ ADMIN = {"Authorization": f"Bearer {token_for('admin', 'admin')}"}
 class Replica:
     """One `uvicorn api.app:create_app` process on a free loopback port."""
 
-    def __init__(self, name: str, url: str, logs: Path) -> None:
+    def __init__(self, name: str, url: str, logs: Path, **extra_env: str) -> None:
         self.name = name
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
         env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
         env.update(DATABASE_URL=url, RADFLOW_REPLICA_ID=name, RADFLOW_BALANCER="true",
-                   RADFLOW_PRODUCTION="false")
+                   RADFLOW_PRODUCTION="false", **extra_env)
         self.log = logs / f"{name}.log"
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
@@ -141,10 +140,10 @@ async def assigned_by(db: Database, exam_id: int, leader: str) -> BalancerRun:
     raise AssertionError(f"study {exam_id} was never assigned by {leader}")
 
 
-async def lock_holders(db: Database) -> int:
-    return await db.read(lambda s: s.scalar(sa.text(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-        "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": LEADER_LOCK_KEY}) or 0)
+async def lease_running(db: Database) -> bool:
+    """Whether somebody holds the balancer's lease (it has not run out nor been released)."""
+    return bool(await db.read(lambda s: s.scalar(sa.text(
+        "SELECT count(*) FROM balancer_leadership WHERE lease_expires_at > clock_timestamp()"))))
 
 
 @pytest.mark.postgres
@@ -204,7 +203,7 @@ async def test_the_follower_takes_over_within_five_seconds_of_a_sigkill(
             follower.process.send_signal(signal.SIGTERM)
             assert follower.process.wait(timeout=30) in (0, -signal.SIGTERM)
             assert "Traceback" not in follower.log.read_text()
-            assert await lock_holders(db) == 0
+            assert not await lease_running(db)
     finally:
         for replica in replicas:
             await replica.close()

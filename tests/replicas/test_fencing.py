@@ -1,4 +1,5 @@
-"""Leadership and fencing in one process: a deposed leader's plan is refused, nothing written."""
+"""Leadership and fencing in one process: a deposed leader's plan is refused, nothing written;
+a lease that is not renewed, and a commit whose client stalls, end within one lease."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from balancer.leader import (
-    LEADER_LOCK_KEY,
-    AdvisoryLockLeadership,
     Deposed,
+    LeaseLeadership,
     NotLeader,
+    check_epoch,
     elect,
     leadership_for,
+    take_lease,
 )
 from balancer.live import BalancerRunner
 from domain.db import Database
@@ -52,9 +54,9 @@ async def steal(db: Database, replica: str) -> int:
 async def test_a_commit_under_a_superseded_epoch_is_refused_and_writes_nothing(
         db: Database) -> None:
     exam_id = await ready_study(db)
-    # Sole leadership on SQLite, the advisory lock on PostgreSQL (checked only every minute,
-    # so it cannot notice anything by itself during the test).
-    leadership = leadership_for(db, replica="replica-a", poll_seconds=60)
+    # Sole leadership on SQLite, the lease on PostgreSQL (renewed only every 20 s, so it cannot
+    # notice anything by itself during the test).
+    leadership = leadership_for(db, replica="replica-a", poll_seconds=60, lease_seconds=60)
     runner = BalancerRunner(db, leadership=leadership)
     successor = leadership_for(db, replica="replica-b", poll_seconds=0.05)
     try:
@@ -72,7 +74,7 @@ async def test_a_commit_under_a_superseded_epoch_is_refused_and_writes_nothing(
         assert await written(db) == before  # no run row, no assignment
         assert not leadership.leading and observed == ["fenced"]
 
-        await leadership.stop()  # (here nobody really holds the lock: a stands aside)
+        await leadership.stop()  # (the stolen lease is free already: a stands aside)
         await successor.start()
         await until(lambda: successor.leading, "replica b elected")
         report = await BalancerRunner(db, leadership=successor).run_once("new leader")
@@ -87,11 +89,12 @@ async def test_a_commit_under_a_superseded_epoch_is_refused_and_writes_nothing(
         await successor.stop()
 
 
-async def lock_holders(db: Database) -> list[int]:
-    """Backend pids holding the leadership advisory lock."""
-    return await db.read(lambda s: list(s.scalars(sa.text(
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-        "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": LEADER_LOCK_KEY})))
+async def lease_holder(db: Database) -> tuple[int | None, bool]:
+    """The backend pid holding the lease, and whether the lease is still running."""
+    row = await db.read(lambda s: s.execute(sa.text(
+        "SELECT holder_pid, lease_expires_at > clock_timestamp() FROM balancer_leadership"
+    )).one())
+    return row[0], bool(row[1])
 
 
 async def until(condition: Callable[[], bool], what: str) -> None:
@@ -103,28 +106,30 @@ async def until(condition: Callable[[], bool], what: str) -> None:
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-async def test_one_leader_at_a_time_and_a_lost_lock_is_fenced(db: Database) -> None:
+async def test_one_leader_at_a_time_and_a_leader_whose_session_is_gone_is_fenced(
+        db: Database) -> None:
     await ready_study(db)
-    # A checks its lock connection only every minute: it will not notice losing it, which is
-    # exactly the leader the fence exists for (paused, partitioned, or slow to notice).
-    a = AdvisoryLockLeadership(db, "replica-a", poll_seconds=60)
-    b = AdvisoryLockLeadership(db, "replica-b", poll_seconds=0.05)
+    # A renews its lease only every 20 s: it will not notice losing it, which is exactly the
+    # leader the fence exists for (paused, partitioned, or slow to notice).
+    a = LeaseLeadership(db, "replica-a", poll_seconds=60, lease_seconds=60)
+    b = LeaseLeadership(db, "replica-b", poll_seconds=0.05, lease_seconds=60)
     runner_a = BalancerRunner(db, leadership=a)
     runner_b = BalancerRunner(db, leadership=b)
     try:
         await a.start()
         await until(lambda: a.leading, "replica a elected")
         await b.start()
-        await asyncio.sleep(0.3)  # b tries several times; the lock is taken
+        await asyncio.sleep(0.3)  # b tries several times; the lease is held
         assert a.epoch == 1 and not b.leading
         with pytest.raises(NotLeader):  # a follower does not plan next to the leader
             await runner_b.run_once("rebalance on a follower")
 
-        # a's lock connection dies (its backend is terminated, as a partition would end it)
-        holders = await lock_holders(db)
-        assert len(holders) == 1
+        # a's lease connection dies (its backend is terminated, as a partition would end it):
+        # b need not wait for the minute-long lease to run out
+        holder, running = await lease_holder(db)
+        assert holder is not None and running
         await db.read(lambda s: s.execute(sa.text("SELECT pg_terminate_backend(:pid)"),
-                                          {"pid": holders[0]}))
+                                          {"pid": holder}))
         await until(lambda: b.leading, "replica b takes over")
         assert b.epoch == 2 and a.leading  # a has not noticed yet
         before = await written(db)
@@ -141,17 +146,47 @@ async def test_one_leader_at_a_time_and_a_lost_lock_is_fenced(db: Database) -> N
         await runner_b.stop()
         await a.stop()
         await b.stop()
-    assert await lock_holders(db) == []  # stopping released leadership
+    assert (await lease_holder(db)) == (None, False)  # stopping released leadership
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_a_stalled_commit_and_an_unrenewed_lease_end_within_one_lease(
+        db: Database) -> None:
+    """A leader that took a one-second lease, began a plan commit (the share lock on the
+    leadership row held) and then stopped sending anything: PostgreSQL ends the commit's
+    session, the lease runs out, another replica is elected, and the stalled commit can write
+    nothing when its client wakes."""
+    assert db.async_engine is not None
+    async with db.async_engine.connect() as stalled:
+        epoch = await stalled.run_sync(lambda c: take_lease(c, "stalled", db.clock(), 1.0))
+        await stalled.commit()
+    assert epoch == 1
+    follower = LeaseLeadership(db, "follower", poll_seconds=0.05, lease_seconds=1.0)
+    async with db.async_engine.connect() as commit:
+        await commit.run_sync(lambda c: check_epoch(Session(c), 1, lease_seconds=1.0))
+        stalled_at = asyncio.get_running_loop().time()
+        try:
+            await follower.start()
+            for _ in range(1000):  # polled: the machine may be slow
+                if follower.leading:
+                    break
+                await asyncio.sleep(0.01)
+            took = asyncio.get_running_loop().time() - stalled_at
+            assert follower.epoch == 2, f"not elected after {took:.2f} s"
+            with pytest.raises(sa.exc.DBAPIError):  # its session was ended meanwhile
+                await commit.execute(sa.text("SELECT 1"))
+        finally:
+            await follower.stop()
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 async def test_a_replica_without_the_balancer_plans_once_when_nobody_leads(
         db: Database) -> None:
     await ready_study(db)
-    idle = AdvisoryLockLeadership(db, "api-only", poll_seconds=0.05)  # never started
+    idle = LeaseLeadership(db, "api-only", poll_seconds=0.05)  # never started
     try:
         report = await BalancerRunner(db, leadership=idle).run_once("rebalanceNow")
         assert report.epoch == 1 and report.outcome.moved == 1
-        assert not idle.leading and await lock_holders(db) == []
+        assert not idle.leading and (await lease_holder(db)) == (None, False)
     finally:
         await idle.stop()
