@@ -206,6 +206,7 @@ class ViolationCode(StrEnum):
     BAD_POSITION = "BAD_POSITION"
     BAD_ORDER = "BAD_ORDER"
     WRONGLY_UNASSIGNABLE = "WRONGLY_UNASSIGNABLE"
+    NOT_MAXIMUM = "NOT_MAXIMUM"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from balancer import construct, improve
+from balancer import construct, improve, placement
 from balancer.model import Assignment, Params, Plan, Snapshot
 from balancer.objective import evaluate
 from balancer.problem import Problem, compile_problem
@@ -26,6 +26,8 @@ def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
     else:
         deadline = started + params.time_limit_s
         capped = construct.insert_exact(state, rest)
+    if capped:  # placed one by one: re-place the cap groups so the most studies are placed
+        capped = placement.maximise(state, capped)
     if cold:
         improve.search(state, deadline)
     else:
@@ -95,7 +97,10 @@ def build_plan(
     unassignable = dict(problem.unassignable)
     for k in capped:
         s = problem.studies[k]
-        unassignable[s.id] = f"every eligible radiologist is at the cap for {s.cap_group}"
+        unassignable[s.id] = (
+            f"every eligible radiologist is at the cap for {s.cap_group}, "
+            "and no re-arrangement of its other studies makes room"
+        )
     objective = evaluate(problem, state.assign)
     return Plan(
         assignments=assignments,

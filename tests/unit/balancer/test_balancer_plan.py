@@ -134,6 +134,54 @@ def test_caps_are_respected_and_the_overflow_is_reported(
     assert all("at the cap for STAT" in why for why in result.unassignable.values())
 
 
+def test_a_stat_left_out_by_one_by_one_placement_is_placed_by_the_flow(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # One STAT per reader. The body STAT comes first and one by one goes to the faster reader,
+    # the only one who may read the neuro STAT; the maximum places both.
+    both = frozenset({Subspecialty.BODY, Subspecialty.NEURO})
+    readers = (make_reader(1, subspecialties=both, wrvu_per_hour=12.0), make_reader(2))
+    body = make_study(1, priority=Priority.STAT, cap_group="STAT")
+    neuro = make_study(
+        2,
+        priority=Priority.STAT,
+        cap_group="STAT",
+        subspecialty=Subspecialty.NEURO,
+        ready_at=NOW - timedelta(minutes=5),
+    )
+    snap = Snapshot(NOW, (body, neuro), readers, {"STAT": 1})
+    result = planned(snap)
+    assert result.unassignable == {}
+    assert result.assignments[2].radiologist_id == 1
+    assert result.assignments[1].radiologist_id == 2
+
+
+def test_a_kept_stat_moves_to_make_room_for_one_only_its_reader_may_read(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    both = frozenset({Subspecialty.BODY, Subspecialty.NEURO})
+    readers = (make_reader(1, subspecialties=both, wrvu_per_hour=12.0), make_reader(2))
+    body = make_study(1, priority=Priority.STAT, cap_group="STAT", assigned_to=1)
+    neuro = make_study(2, priority=Priority.STAT, cap_group="STAT", subspecialty=Subspecialty.NEURO)
+    result = planned(Snapshot(NOW, (body, neuro), readers, {"STAT": 1}))
+    assert result.unassignable == {}
+    assert result.moved() == {1}
+
+
+def test_when_not_every_stat_fits_the_earliest_in_worklist_order_are_placed(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    stats = tuple(
+        make_study(
+            i, priority=Priority.STAT, cap_group="STAT", ready_at=NOW - timedelta(minutes=10 * i)
+        )
+        for i in range(1, 5)
+    )
+    result = planned(Snapshot(NOW, stats, (make_reader(1), make_reader(2)), {"STAT": 1}))
+    assert set(result.unassignable) == {1, 2}  # the two youngest
+    assert all("no re-arrangement" in why for why in result.unassignable.values())
+
+
 def test_worklists_are_ordered_opened_then_stat_then_earliest_due(
     make_study: MakeStudy, make_reader: MakeReader
 ) -> None:
