@@ -74,6 +74,7 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
     # Work already on a worklist that is read before study k: its projected start.
     ahead = p.busy.copy()
     cap = p.capacity
+    margin = p.params.overtake_margin_minutes
     left: list[int] = []
     for k in range(p.n):
         if k not in todo:
@@ -85,8 +86,16 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
         if cand.size == 0:
             left.append(k)
             continue
+        start = ahead[cand]
+        soonest = float(start.min())
+        if soonest + margin < start.max() and p.aged[k] < start.max():
+            # The waiting bound (promote.py): a study past its age limit goes where it starts
+            # at most the margin after its soonest start. Work placed later, ranked behind it,
+            # starts no sooner than that anywhere, so none of it overtakes it by more.
+            near = (start <= soonest + margin) | (start <= p.aged[k])
+            cand, start = cand[near], start[near]
         t = p.nominal[k] * p.inv_speed[cand]
-        finish = ahead[cand] + t
+        finish = start + t
         cost = p.late_weight[k] * np.maximum(finish - p.due[k], 0.0)
         cost += w.age * np.maximum(finish - p.aged[k], 0.0)
         cost += p.urgency_weight[k] * finish

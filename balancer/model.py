@@ -135,6 +135,8 @@ class Params:
     `fairness_priorities` are the priorities whose wRVU the fairness term weighs: a study of
     another priority counts at the department's pace, putting its reader neither ahead nor
     behind, so evening out the shift never decides who reads urgent work.
+    `overtake_margin_minutes`: a study past its age limit may be overtaken by younger work of
+    the same or a lower tier on a reader who may read it by at most this much (`waiting`).
     """
 
     weights: Weights = field(default_factory=Weights)
@@ -153,6 +155,7 @@ class Params:
     idle_horizon_minutes: float = 30.0
     fairness_floor: float = 0.3
     fairness_priorities: frozenset[Priority] = frozenset({Priority.ROUTINE})
+    overtake_margin_minutes: float = 30.0
 
     def age_limit(self, priority: Priority) -> float:
         """Minutes a study of this priority may wait before it is promoted."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from balancer import construct, improve, placement
+from balancer import construct, improve, placement, promote
 from balancer.model import Assignment, Params, Plan, Snapshot
 from balancer.objective import evaluate
 from balancer.problem import Problem, compile_problem
 from balancer.state import State
+
+# Share of a path's time limit the waiting bound may use after the search.
+PROMOTE_SHARE = 0.25
 
 
 def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
@@ -34,6 +37,10 @@ def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
         touched = {int(state.assign[k]) for k in rest if state.assign[k] >= 0}
         improve.touch_up(state, touched, deadline)
     improve.settle(state, deadline)
+    # The waiting bound is a rule: it gets a share of the path's time even when the search
+    # used it all (and always one round).
+    limit = params.cold_time_limit_s if cold else params.time_limit_s
+    promote.promote(state, max(deadline, time.perf_counter() + PROMOTE_SHARE * limit))
     formulation = ("sweep" if cold else "insert") + "+relocate"
     if params.mode == "improve" and problem.n:
         from balancer import cpsat  # CP-SAT is only imported when asked for

@@ -3,7 +3,15 @@
 python -m bench.balancer [--quick] [--seed N]
 
 Prints progress and per-instance figures; the LAST line is the JSON for 5,000 studies x 100
-radiologists: {"open", "radiologists", "cold_ms", "replan_p95_ms", "churn", "gap", "ineligible"}.
+radiologists: {"open", "radiologists", "cold_ms", "replan_p95_ms", "churn", "gap", "ineligible",
+"stat_placed", "stat_placeable", "aged_overtaken_30min"}.
+
+`stat_placed` / `stat_placeable`: after the cold plan, a burst of STATs arrives (enough that
+the snapshot's cap of 2 open STATs per reader binds); the STATs the re-plan places, and the
+most any plan could place (a max-flow from the snapshot, `balancer.maximum`).
+`aged_overtaken_30min`: studies past their age limit that younger work ranked behind them
+starts more than 30 min before on a reader who may read them (`balancer.waiting`), the worst
+of the cold plan, the burst's re-plan and the last event's re-plan.
 """
 
 from __future__ import annotations
@@ -20,14 +28,18 @@ import numpy as np
 
 from balancer import Params, Plan, Snapshot, ViolationCode, plan, validate
 from balancer.cpsat import solve
+from balancer.maximum import placeable
 from balancer.objective import evaluate
 from balancer.problem import IntArray, compile_problem
 from balancer.simulation.department import bench_snapshot as department
 from balancer.simulation.department import make_study
-from domain.enums import RadiologistStatus
+from balancer.waiting import overtaken
+from domain.enums import Priority, RadiologistStatus
 
 EVENTS = ("arrive", "finish", "leave")
 EVENT_WEIGHTS = (0.5, 0.4, 0.1)
+# STATs in the burst that makes the STAT cap bind.
+STAT_BURST = 200
 
 
 @dataclasses.dataclass
@@ -43,6 +55,9 @@ class Figures:
     ineligible: int = 0
     gap: float = 0.0
     gap_to_bound: float | None = None
+    stat_placed: int = 0
+    stat_placeable: int = 0
+    aged_overtaken: int = 0
 
     def summary(self) -> dict[str, object]:
         """The JSON figures."""
@@ -54,6 +69,9 @@ class Figures:
             "churn": round(float(np.mean(self.churn)), 5),
             "gap": round(self.gap, 5),
             "ineligible": self.ineligible,
+            "stat_placed": self.stat_placed,
+            "stat_placeable": self.stat_placeable,
+            "aged_overtaken_30min": self.aged_overtaken,
         }
 
 
@@ -103,6 +121,30 @@ def next_event(
     )
     touched = {a.study_id for a in result.worklist(leaver.id)}
     return kind, dataclasses.replace(snap, radiologists=roster), touched
+
+
+def stat_burst(rng: random.Random, snap: Snapshot, result: Plan, count: int) -> Snapshot:
+    """The carried-over snapshot a minute later with `count` STATs just arrived."""
+    now = snap.now + timedelta(minutes=1)
+    burst = []
+    for i in range(count):
+        study, _ = make_study(rng, 2_000_000 + i, now)
+        burst.append(
+            dataclasses.replace(
+                study, priority=Priority.STAT, cap_group="STAT", due_at=now + timedelta(minutes=30)
+            )
+        )
+    snap = dataclasses.replace(carry_over(snap, result), now=now)
+    return dataclasses.replace(snap, studies=(*snap.studies, *burst))
+
+
+def stats_placed(snap: Snapshot, result: Plan) -> int:
+    """Unopened studies of the STAT cap group the plan places."""
+    return sum(
+        1
+        for s in snap.studies
+        if s.cap_group == "STAT" and s.opened_by is None and s.id in result.assignments
+    )
 
 
 def churn_of(before: Plan, after: Plan, snap: Snapshot, touched: set[int]) -> float:
@@ -178,6 +220,18 @@ def run(n: int, m: int, seed: int, events: int, reference_s: float) -> Figures:
         f"objective {cold.objective['total']:,.0f}, {len(cold.unassignable)} unassignable",
         flush=True,
     )
+    fig.aged_overtaken = len(overtaken(snap, cold, params))
+    burst = stat_burst(random.Random(seed + 2), snap, cold, STAT_BURST)
+    after_burst = checked(burst, plan(burst, params), fig)
+    fig.stat_placed = stats_placed(burst, after_burst)
+    fig.stat_placeable = placeable(burst, "STAT")
+    fig.aged_overtaken = max(fig.aged_overtaken, len(overtaken(burst, after_burst, params)))
+    print(
+        f"  {STAT_BURST}-STAT burst: {after_burst.duration_ms:.0f} ms, STATs placed "
+        f"{fig.stat_placed} of {fig.stat_placeable} placeable; aged overtaken (cold, burst) "
+        f"{len(overtaken(snap, cold, params))}, {len(overtaken(burst, after_burst, params))}",
+        flush=True,
+    )
     rng = random.Random(seed + 1)
     current, result = snap, cold
     for i in range(events):
@@ -192,6 +246,9 @@ def run(n: int, m: int, seed: int, events: int, reference_s: float) -> Figures:
                 f"churn {fig.churn[-1]:.4f}",
                 flush=True,
             )
+    last = len(overtaken(current, result, params))
+    fig.aged_overtaken = max(fig.aged_overtaken, last)
+    print(f"  aged overtaken after the last event: {last}", flush=True)
     gap, to_bound, note = reference_gap(snap, cold, params, reference_s)
     fig.gap, fig.gap_to_bound = gap, to_bound
     print(f"  reference: {note}; gap {gap:.4%}", flush=True)
