@@ -22,14 +22,23 @@ def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
     problem = compile_problem(snapshot, params)
     state = State(problem)
     rest = construct.keep_current(state)
-    cold = len(rest) > construct.EXACT_INSERT_LIMIT
+    cold = construct.is_cold(state, rest)
+    large = not cold and len(rest) > construct.EXACT_INSERT_LIMIT
     if cold:
         deadline = started + params.cold_time_limit_s
         state, capped = construct.cold_start(state, rest, params.sweeps, deadline)
+    elif large:
+        # A large event (a leaver with a long list, a burst of STATs) stays incremental: the
+        # cap groups' studies are placed by the flow at once, the rest by pruned insertion.
+        deadline = started + params.large_event_time_limit_s
+        grouped = [k for k in rest if problem.group[k] >= 0]
+        capped = placement.maximise(state, grouped) if grouped else []
+        free = [k for k in rest if problem.group[k] < 0]
+        capped += construct.insert_exact(state, free, construct.WIDE)
     else:
         deadline = started + params.time_limit_s
         capped = construct.insert_exact(state, rest)
-    if capped:  # placed one by one: re-place the cap groups so the most studies are placed
+    if capped and not large:  # placed one by one: re-place the cap groups for the maximum
         capped = placement.maximise(state, capped)
     if cold:
         improve.search(state, deadline)
@@ -39,7 +48,13 @@ def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
     improve.settle(state, deadline)
     # The waiting bound is a rule: it gets a share of the path's time even when the search
     # used it all (and always one round).
-    limit = params.cold_time_limit_s if cold else params.time_limit_s
+    limit = (
+        params.cold_time_limit_s
+        if cold
+        else params.large_event_time_limit_s
+        if large
+        else params.time_limit_s
+    )
     promote.promote(state, max(deadline, time.perf_counter() + PROMOTE_SHARE * limit))
     formulation = ("sweep" if cold else "insert") + "+relocate"
     if params.mode == "improve" and problem.n:
