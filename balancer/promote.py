@@ -29,8 +29,10 @@ from balancer.state import State
 NEAR = 0.5
 # Candidate readers priced per study.
 PRICED = 4
-# Rounds at most per plan (each round moves at most one study off each reader).
-ROUNDS = 60
+# Rounds at most in a plan built or rebuilt around many studies (a cold start, a large event),
+# and in a re-plan after one event, which starts from a plan that already held the bound.
+ROUNDS = 20
+EVENT_ROUNDS = 2
 
 
 def starts(state: State) -> FloatArray:
@@ -78,6 +80,24 @@ def _range_max(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
     return out
 
 
+def _overtaken(state: State, k: int, start: float) -> bool:
+    """`overtaken` for one study starting at `start`, against the plan as it stands."""
+    p = state.p
+    if start <= p.aged[k]:
+        return False
+    margin = p.params.overtake_margin_minutes
+    for r in p.eligible[k]:
+        idx = state.arr[r]
+        lo = bisect_left(state.lists[r], k + 1)
+        if lo >= idx.size:
+            continue
+        t = p.nominal[idx[lo:]] * p.inv_speed[r]
+        early = state.fin[r][lo:] - t < start - margin
+        if early.any() and bool((p.ready[idx[lo:]][early] > p.ready[k]).any()):
+            return True
+    return False
+
+
 def _start_on(state: State, k: int, r: int) -> float:
     """Where study k would start if it joined (or, on its own reader, stayed on) reader r."""
     lst = state.lists[r]
@@ -85,14 +105,14 @@ def _start_on(state: State, k: int, r: int) -> float:
     return float(state.fin[r][pos - 1]) if pos else float(state.p.busy[r])
 
 
-def promote(state: State, deadline: float) -> int:
+def promote(state: State, deadline: float, rounds: int = ROUNDS) -> int:
     """Move overtaken studies up (see the module's docstring); returns the number of moves.
 
     The first round runs whatever the clock says: the bound is a rule, not a preference.
     """
     made = 0
     stuck: set[int] = set()
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         start = starts(state)
         todo = [int(k) for k in overtaken(state, start) if int(k) not in stuck]
         if not todo:
@@ -100,9 +120,12 @@ def promote(state: State, deadline: float) -> int:
         touched: set[int] = set()
         for k in todo:
             a = int(state.assign[k])
-            if a in touched:
-                continue  # its start changed this round: look again next round
-            b = _target(state, k, a, float(start[k]))
+            s_k = float(start[k])
+            if touched:  # earlier moves may have changed its start or freed it
+                s_k = _start_on(state, k, a)
+                if not _overtaken(state, k, s_k):
+                    continue
+            b = _target(state, k, a, s_k)
             if b < 0:
                 stuck.add(k)
                 continue
