@@ -148,14 +148,19 @@ def stat_burst(rng: random.Random, snap: Snapshot, result: Plan, count: int) -> 
 
 
 def long_list(snap: Snapshot, result: Plan, size: int) -> tuple[Snapshot, int]:
-    """The carried-over snapshot with one available reader holding `size` studies they may read
-    (taken from the others' worklists, latest first); returns it and the reader."""
+    """The carried-over snapshot with the available reader who may read the most holding `size`
+    studies they may read (taken from the others' worklists, latest first); returns it and the
+    reader."""
     from balancer.eligibility import is_eligible
 
     snap = carry_over(snap, result)
     available = [r for r in snap.radiologists if r.status is RadiologistStatus.AVAILABLE]
-    reader = max(available, key=lambda r: len(result.worklist(r.id)))
     studies = list(snap.studies)
+    waiting = [
+        s for s in studies if s.opened_by is None and s.pinned_to is None and not s.cap_group
+    ]
+    # The reader who may read the most of the waiting work (a long list must be possible).
+    reader = max(available, key=lambda r: sum(1 for s in waiting if is_eligible(s, r, snap.now)))
     held = sum(1 for s in studies if s.assigned_to == reader.id and s.opened_by is None)
     for i in sorted(range(len(studies)), key=lambda i: -studies[i].ready_at.timestamp()):
         s = studies[i]
