@@ -30,7 +30,8 @@ def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
     elif large:
         # A large event (a leaver with a long list, a burst of STATs) stays incremental: the
         # cap groups' studies are placed by the flow at once, the rest by pruned insertion.
-        deadline = started + params.large_event_time_limit_s
+        # Never less time than a single event gets (the simulator's generous limits).
+        deadline = started + max(params.large_event_time_limit_s, params.time_limit_s)
         grouped = [k for k in rest if problem.group[k] >= 0]
         capped = placement.maximise(state, grouped) if grouped else []
         free = [k for k in rest if problem.group[k] < 0]
@@ -51,7 +52,7 @@ def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
     limit = (
         params.cold_time_limit_s
         if cold
-        else params.large_event_time_limit_s
+        else max(params.large_event_time_limit_s, params.time_limit_s)
         if large
         else params.time_limit_s
     )
