@@ -8,6 +8,8 @@ more urgent ones already placed, which is exact for lateness when nothing else i
 
 from __future__ import annotations
 
+import math
+
 import time
 from bisect import bisect_left
 
@@ -108,7 +110,8 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
     # Work already on a worklist that is read before study k: its projected start.
     ahead = p.busy.copy()
     cap = p.capacity
-    margin = p.params.overtake_margin_minutes * SLACK
+    margin = (p.params.overtake_margin_minutes * SLACK if p.params.hold_overtake_bound
+              else math.inf)
     left: list[int] = []
     for k in range(p.n):
         if k not in todo:

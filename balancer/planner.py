@@ -56,11 +56,12 @@ def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
         if large
         else params.time_limit_s
     )
-    promote.promote(
-        state,
-        max(deadline, time.perf_counter() + PROMOTE_SHARE * limit),
-        promote.ROUNDS if cold or large else promote.EVENT_ROUNDS,
-    )
+    if params.hold_overtake_bound:
+        promote.promote(
+            state,
+            max(deadline, time.perf_counter() + PROMOTE_SHARE * limit),
+            promote.ROUNDS if cold or large else promote.EVENT_ROUNDS,
+        )
     formulation = ("sweep" if cold else "insert") + "+relocate"
     if params.mode == "improve" and problem.n:
         from balancer import cpsat  # CP-SAT is only imported when asked for

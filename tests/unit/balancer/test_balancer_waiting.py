@@ -28,7 +28,7 @@ def test_without_the_bound_an_old_study_goes_to_the_tail_of_a_queue(
     make_study: MakeStudy, make_reader: MakeReader
 ) -> None:
     snap = backlog(make_study, make_reader)
-    result = plan(snap, Params(overtake_margin_minutes=float("inf")))
+    result = plan(snap, Params())
     assert validate(snap, result) == []
     # Least-cost insertion: behind reader 1's eight older studies it delays nobody, while
     # reader 2 starts younger work at once.
@@ -42,7 +42,7 @@ def test_an_old_study_is_not_overtaken_by_younger_work_by_more_than_the_margin(
     make_study: MakeStudy, make_reader: MakeReader
 ) -> None:
     snap = backlog(make_study, make_reader)
-    result = plan(snap, Params())
+    result = plan(snap, Params(hold_overtake_bound=True))
     assert validate(snap, result) == []
     assert overtaken(snap, result, Params()) == {}
     assert result.assignments[100].projected_start <= NOW + timedelta(minutes=40)
@@ -63,6 +63,6 @@ def test_younger_work_due_sooner_is_the_order_rules_choice_and_not_counted(
         for i in range(2, 8)
     )
     snap = Snapshot(NOW, (old, *urgent), (make_reader(1),))
-    result = plan(snap, Params())
+    result = plan(snap, Params(hold_overtake_bound=True))
     assert result.assignments[1].position == 6
     assert overtaken(snap, result, Params()) == {}
