@@ -9,7 +9,6 @@ more urgent ones already placed, which is exact for lateness when nothing else i
 from __future__ import annotations
 
 import math
-
 import time
 from bisect import bisect_left
 
