@@ -8,7 +8,9 @@ more urgent ones already placed, which is exact for lateness when nothing else i
 
 from __future__ import annotations
 
+import math
 import time
+from bisect import bisect_left
 
 import numpy as np
 
@@ -18,8 +20,20 @@ from balancer.state import State
 from balancer.terms import fairness
 from balancer.terms.idle import idle
 
-# Above this many studies to place, the vectorised sweep is used instead of exact insertion.
+# Above this many studies to place, insertion prices only a few readers per study; above this
+# share of all studies as well (a cold start: most have no reader to keep), the sweep is used.
 EXACT_INSERT_LIMIT = 150
+COLD_SHARE = 0.5
+# The cold sweep holds the waiting bound with this share of its margin: a plan built right at
+# the margin is pushed over it by the drift of projections from one re-plan to the next.
+SLACK = 0.5
+# Readers priced per study in a large event: the soonest to finish it and the least utilised.
+WIDE = 4
+
+
+def is_cold(state: State, rest: list[int]) -> bool:
+    """True when so much is left to place that the plan is built from scratch (the sweep)."""
+    return len(rest) > EXACT_INSERT_LIMIT and len(rest) > COLD_SHARE * state.p.n
 
 
 def keep_current(state: State) -> list[int]:
@@ -46,12 +60,33 @@ def candidates(state: State, k: int) -> IntArray:
     return room
 
 
-def insert_exact(state: State, rest: list[int]) -> list[int]:
-    """Place each study where the objective grows least; return those no reader had room for."""
+def soonest(state: State, k: int, cand: IntArray, width: int) -> IntArray:
+    """The `width` candidates on which study k would finish soonest (its slot in their order)."""
+    p = state.p
+    starts = np.empty(cand.size, dtype=np.float64)
+    for i, r in enumerate(cand):
+        pos = bisect_left(state.lists[r], k)
+        starts[i] = state.fin[r][pos - 1] if pos else p.busy[r]
+    starts += p.nominal[k] * p.inv_speed[cand]
+    picked: IntArray = cand[np.argpartition(starts, width)[:width]]
+    return picked
+
+
+def insert_exact(state: State, rest: list[int], width: int | None = None) -> list[int]:
+    """Place each study where the objective grows least; return those no reader had room for.
+
+    With `width`, only the `width` readers who would finish it soonest and the `width` least
+    utilised are priced (a large event: a leaver with a long list, a burst of STATs).
+    """
     left: list[int] = []
     for k in rest:
         best, best_r = np.inf, -1
-        for r in candidates(state, k):
+        cand = candidates(state, k)
+        if width is not None and cand.size > 2 * width:
+            util = state.load[cand] / state.p.capacity[cand]
+            least = cand[np.argpartition(util, width)[:width]]
+            cand = np.union1d(least, soonest(state, k, cand, width))
+        for r in cand:
             d = state.place_delta(k, int(r))
             if d < best:
                 best, best_r = d, int(r)
@@ -74,6 +109,8 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
     # Work already on a worklist that is read before study k: its projected start.
     ahead = p.busy.copy()
     cap = p.capacity
+    margin = (p.params.overtake_margin_minutes * SLACK if p.params.hold_overtake_bound
+              else math.inf)
     left: list[int] = []
     for k in range(p.n):
         if k not in todo:
@@ -85,8 +122,16 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
         if cand.size == 0:
             left.append(k)
             continue
+        start = ahead[cand]
+        soonest = float(start.min())
+        if soonest + margin < start.max() and p.aged[k] < start.max():
+            # The waiting bound (promote.py): a study past its age limit goes where it starts
+            # at most the margin after its soonest start. Work placed later, ranked behind it,
+            # starts no sooner than that anywhere, so none of it overtakes it by more.
+            near = (start <= soonest + margin) | (start <= p.aged[k])
+            cand, start = cand[near], start[near]
         t = p.nominal[k] * p.inv_speed[cand]
-        finish = ahead[cand] + t
+        finish = start + t
         cost = p.late_weight[k] * np.maximum(finish - p.due[k], 0.0)
         cost += w.age * np.maximum(finish - p.aged[k], 0.0)
         cost += p.urgency_weight[k] * finish

@@ -10,12 +10,11 @@ ahead of it, not on utilisation).
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
 
 import numpy as np
 
-from balancer.construct import candidates
-from balancer.problem import FloatArray, IntArray
+from balancer.construct import candidates, soonest
+from balancer.problem import FloatArray
 from balancer.state import State
 
 # A move must gain at least this much (minutes-equivalent) to be taken: no churn on noise.
@@ -29,18 +28,6 @@ PULL_ROUNDS = 20
 FOCUS = 3
 
 
-def _earliest(state: State, k: int, cand: IntArray) -> IntArray:
-    """The NARROW candidates on which study k would finish soonest (its slot in their order)."""
-    p = state.p
-    starts = np.empty(cand.size, dtype=np.float64)
-    for i, r in enumerate(cand):
-        pos = bisect_left(state.lists[r], k)
-        starts[i] = state.fin[r][pos - 1] if pos else p.busy[r]
-    starts += p.nominal[k] * p.inv_speed[cand]
-    picked: IntArray = cand[np.argpartition(starts, NARROW)[:NARROW]]
-    return picked
-
-
 def _best_move(state: State, k: int, a: int, util: FloatArray, late: bool) -> tuple[float, int]:
     cand = candidates(state, k)
     cand = cand[cand != a]
@@ -51,7 +38,7 @@ def _best_move(state: State, k: int, a: int, util: FloatArray, late: bool) -> tu
         # would start the study soonest; nothing else is worth pricing.
         pool = cand[np.argpartition(util[cand], NARROW)[:NARROW]]
         if late:
-            pool = np.union1d(pool, _earliest(state, k, cand))
+            pool = np.union1d(pool, soonest(state, k, cand, NARROW))
         cand = pool
     best, best_b = -MIN_GAIN, -1
     for b in cand:

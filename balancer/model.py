@@ -126,15 +126,23 @@ class Params:
     `stability_share` scales the stability price per priority: moving an unopened STAT to a
     reader who will start it sooner is what the department wants, not churn.
     `time_limit_s` bounds a re-plan (most studies keep their reader), `cold_time_limit_s` a plan
-    that has to place many studies; `mode="improve"` then hands the fast plan to CP-SAT as a
-    complete hint for `improve_time_limit_s` more. `priority_tiers` orders worklists: a lower
-    tier is always read first, and within a tier the earliest effective due time goes first.
+    that has to place most studies (a cold start), `large_event_time_limit_s` a re-plan that has
+    to place many but keeps most (a leaver with a long list, a burst of STATs);
+    `mode="improve"` then hands the fast plan to CP-SAT as a complete hint for
+    `improve_time_limit_s` more. `priority_tiers` orders worklists: a lower tier is always
+    read first, and within a tier the earliest effective due time goes first.
     `fairness_floor` is the share of `weights.fairness` a reader's fairness carries at the start
     of their shift; it grows in step with the shift to all of it at the end (early on the credit
     says little and turnaround decides; late there is most to even out and least time to do it).
     `fairness_priorities` are the priorities whose wRVU the fairness term weighs: a study of
     another priority counts at the department's pace, putting its reader neither ahead nor
     behind, so evening out the shift never decides who reads urgent work.
+    `overtake_margin_minutes`: a study past its age limit may be overtaken by younger work
+    ranked behind it (the same or a lower tier, due later) on a reader who may read it by at
+    most this much (`waiting` counts what is left). `hold_overtake_bound` makes the planner hold
+    it (the cold sweep places aged work within the margin, `promote` repairs the rest); off by
+    default until it holds without costing the simulated day its STAT maximum or the re-plans
+    their stability (docs/balancer.md).
     """
 
     weights: Weights = field(default_factory=Weights)
@@ -145,6 +153,7 @@ class Params:
     reference_wrvu_per_hour: float = 8.0
     time_limit_s: float = 0.08
     cold_time_limit_s: float = 2.0
+    large_event_time_limit_s: float = 0.3
     sweeps: int = 4
     mode: Mode = "fast"
     improve_time_limit_s: float = 10.0
@@ -153,6 +162,8 @@ class Params:
     idle_horizon_minutes: float = 30.0
     fairness_floor: float = 0.3
     fairness_priorities: frozenset[Priority] = frozenset({Priority.ROUTINE})
+    overtake_margin_minutes: float = 30.0
+    hold_overtake_bound: bool = False
 
     def age_limit(self, priority: Priority) -> float:
         """Minutes a study of this priority may wait before it is promoted."""
@@ -206,6 +217,7 @@ class ViolationCode(StrEnum):
     BAD_POSITION = "BAD_POSITION"
     BAD_ORDER = "BAD_ORDER"
     WRONGLY_UNASSIGNABLE = "WRONGLY_UNASSIGNABLE"
+    NOT_MAXIMUM = "NOT_MAXIMUM"
 
 
 @dataclass(frozen=True, slots=True)

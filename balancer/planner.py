@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from balancer import construct, improve
+from balancer import construct, improve, placement, promote
 from balancer.model import Assignment, Params, Plan, Snapshot
 from balancer.objective import evaluate
 from balancer.problem import Problem, compile_problem
 from balancer.state import State
+
+# Share of a path's time limit the waiting bound may use after the search.
+PROMOTE_SHARE = 0.25
 
 
 def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
@@ -19,19 +22,46 @@ def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
     problem = compile_problem(snapshot, params)
     state = State(problem)
     rest = construct.keep_current(state)
-    cold = len(rest) > construct.EXACT_INSERT_LIMIT
+    cold = construct.is_cold(state, rest)
+    large = not cold and len(rest) > construct.EXACT_INSERT_LIMIT
     if cold:
         deadline = started + params.cold_time_limit_s
         state, capped = construct.cold_start(state, rest, params.sweeps, deadline)
+    elif large:
+        # A large event (a leaver with a long list, a burst of STATs) stays incremental: the
+        # cap groups' studies are placed by the flow at once, the rest by pruned insertion.
+        # Never less time than a single event gets (the simulator's generous limits).
+        deadline = started + max(params.large_event_time_limit_s, params.time_limit_s)
+        grouped = [k for k in rest if problem.group[k] >= 0]
+        capped = placement.maximise(state, grouped) if grouped else []
+        free = [k for k in rest if problem.group[k] < 0]
+        capped += construct.insert_exact(state, free, construct.WIDE)
     else:
         deadline = started + params.time_limit_s
         capped = construct.insert_exact(state, rest)
+    if capped and not large:  # placed one by one: re-place the cap groups for the maximum
+        capped = placement.maximise(state, capped)
     if cold:
         improve.search(state, deadline)
     else:
         touched = {int(state.assign[k]) for k in rest if state.assign[k] >= 0}
         improve.touch_up(state, touched, deadline)
     improve.settle(state, deadline)
+    # The waiting bound is a rule: it gets a share of the path's time even when the search
+    # used it all (and always one round).
+    limit = (
+        params.cold_time_limit_s
+        if cold
+        else max(params.large_event_time_limit_s, params.time_limit_s)
+        if large
+        else params.time_limit_s
+    )
+    if params.hold_overtake_bound:
+        promote.promote(
+            state,
+            max(deadline, time.perf_counter() + PROMOTE_SHARE * limit),
+            promote.ROUNDS if cold or large else promote.EVENT_ROUNDS,
+        )
     formulation = ("sweep" if cold else "insert") + "+relocate"
     if params.mode == "improve" and problem.n:
         from balancer import cpsat  # CP-SAT is only imported when asked for
@@ -95,7 +125,10 @@ def build_plan(
     unassignable = dict(problem.unassignable)
     for k in capped:
         s = problem.studies[k]
-        unassignable[s.id] = f"every eligible radiologist is at the cap for {s.cap_group}"
+        unassignable[s.id] = (
+            f"every eligible radiologist is at the cap for {s.cap_group}, "
+            "and no re-arrangement of its other studies makes room"
+        )
     objective = evaluate(problem, state.assign)
     return Plan(
         assignments=assignments,

@@ -52,6 +52,8 @@ class Problem:
     nominal: FloatArray  # read minutes at the reference pace
     due: FloatArray  # minutes from now
     aged: FloatArray  # minutes from now until the age limit is reached
+    ready: FloatArray  # minutes from now since the study was ready (negative: in the past)
+    tier: IntArray  # priority tier (lower is read first)
     late_weight: FloatArray  # weights.lateness x priority weight, per study
     urgency_weight: FloatArray  # weights.urgency x per-minute urgency of the priority
     base_wrvu: FloatArray  # per reader: the shift's wRVU credit plus opened studies' wRVU
@@ -144,6 +146,7 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
     order = np.lexsort((ids, ready_all, np.minimum(due_all, aged_all), tier))
     movable = [movable[i] for i in order]
     due, aged = due_all[order], aged_all[order]
+    ready, tier = ready_all[order], tier[order]
     studies = [st for st, _ in movable]
     n = len(studies)
     as_indices: dict[tuple[int, ...], IntArray] = {}
@@ -222,6 +225,8 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
         nominal=nominal,
         due=due,
         aged=aged,
+        ready=ready,
+        tier=tier,
         late_weight=late_weight,
         urgency_weight=urgency_weight,
         base_wrvu=base_wrvu,

@@ -33,8 +33,11 @@ class State:
         # Per reader, the sequence terms' study columns gathered in worklist order (due, aged,
         # late weight, urgency weight): a move's delta then slices instead of gathering.
         self.cols: list[FloatArray] = [np.zeros((4, 0))] * m
-        self._terms = np.stack([problem.due, problem.aged, problem.late_weight,
-                                problem.urgency_weight]) if n else np.zeros((4, 0))
+        self._terms = (
+            np.stack([problem.due, problem.aged, problem.late_weight, problem.urgency_weight])
+            if n
+            else np.zeros((4, 0))
+        )
         self._scalars = [tuple(float(x) for x in row) for row in self._terms.T]
         self._age_w = float(problem.params.weights.age)
         self.fin_py: list[list[float]] = [[] for _ in range(m)]
@@ -232,6 +235,11 @@ class State:
         self.remove(k)
         self.add(k, b)
         self.moves += 1
+
+    def refresh(self, readers: set[int]) -> None:
+        """Recompute the cached worklists of `readers` after changes made with `refresh=False`."""
+        for r in sorted(readers):
+            self._refresh(r)
 
     def refresh_all(self) -> None:
         """Recompute every cached worklist after bulk adds with `refresh=False`."""

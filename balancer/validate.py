@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from balancer.eligibility import refusal
+from balancer.eligibility import EligibilityIndex, refusal
+from balancer.maximum import placeable
 from balancer.model import (
     Assignment,
     Plan,
@@ -46,6 +47,7 @@ def validate(snapshot: Snapshot, plan: Plan) -> list[Violation]:
         out += _pin(snapshot, s, plan, groups, fixed_groups)
     out += _order(studies, plan)
     out += _unassignable(snapshot, studies, plan, groups, fixed_groups)
+    out += _not_maximum(snapshot, studies, plan)
     return out
 
 
@@ -218,4 +220,37 @@ def _unassignable(
                 )
             )
             break
+    return out
+
+
+def _not_maximum(snapshot: Snapshot, studies: dict[int, Study], plan: Plan) -> list[Violation]:
+    # No single reader may have room (above), and no re-arrangement may place more: checked by
+    # a max-flow only for a cap group with a study left out that someone may read.
+    index = EligibilityIndex(snapshot.radiologists, snapshot.now)
+    left = (studies[sid] for sid in plan.unassignable if sid in studies)
+    groups = {
+        s.cap_group
+        for s in left
+        if s.cap_group in snapshot.caps
+        and s.opened_by is None
+        and s.id not in plan.assignments
+        and index.readers(s)
+    }
+    out = []
+    for g in sorted(str(g) for g in groups):
+        members = [s for s in studies.values() if s.cap_group == g and s.opened_by is None]
+        placed = [s for s in members if s.id in plan.assignments]
+        pins = {
+            s.id: s.pinned_to
+            for s in placed
+            if s.pinned_to is not None and plan.assignments[s.id].radiologist_id == s.pinned_to
+        }
+        most = placeable(snapshot, g, pins)
+        if len(placed) < most:
+            out.append(
+                Violation(
+                    ViolationCode.NOT_MAXIMUM,
+                    f"{len(placed)} {g} studies placed where {most} fit within the cap",
+                )
+            )
     return out

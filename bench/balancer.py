@@ -3,7 +3,18 @@
 python -m bench.balancer [--quick] [--seed N]
 
 Prints progress and per-instance figures; the LAST line is the JSON for 5,000 studies x 100
-radiologists: {"open", "radiologists", "cold_ms", "replan_p95_ms", "churn", "gap", "ineligible"}.
+radiologists: {"open", "radiologists", "cold_ms", "replan_p95_ms", "churn", "gap", "ineligible",
+"stat_placed", "stat_placeable", "aged_overtaken_30min", "big_event_ms", "big_event_churn"}.
+
+`stat_placed` / `stat_placeable`: after the cold plan, a burst of STATs arrives (enough that
+the snapshot's cap of 2 open STATs per reader binds); the STATs the re-plan places, and the
+most any plan could place (a max-flow from the snapshot, `balancer.maximum`).
+`big_event_ms` / `big_event_churn`: the worse of that burst's re-plan and of a reader with
+200 studies on their worklist going off shift (time; share of other studies moved).
+`aged_overtaken_30min`: studies past their age limit that younger work ranked behind them
+starts more than 30 min before on a reader who may read them (`balancer.waiting`), the worst
+of the cold plan and the single-event re-plans (the burst's is printed, not in the key: a large
+event leaves some for the next re-plans to repair).
 """
 
 from __future__ import annotations
@@ -20,14 +31,20 @@ import numpy as np
 
 from balancer import Params, Plan, Snapshot, ViolationCode, plan, validate
 from balancer.cpsat import solve
+from balancer.maximum import placeable
 from balancer.objective import evaluate
 from balancer.problem import IntArray, compile_problem
 from balancer.simulation.department import bench_snapshot as department
 from balancer.simulation.department import make_study
-from domain.enums import RadiologistStatus
+from balancer.waiting import overtaken
+from domain.enums import Priority, RadiologistStatus
 
 EVENTS = ("arrive", "finish", "leave")
 EVENT_WEIGHTS = (0.5, 0.4, 0.1)
+# STATs in the burst that makes the STAT cap bind.
+STAT_BURST = 200
+# Studies on the worklist of the reader who leaves in the large-event figures.
+BIG_LIST = 200
 
 
 @dataclasses.dataclass
@@ -43,6 +60,11 @@ class Figures:
     ineligible: int = 0
     gap: float = 0.0
     gap_to_bound: float | None = None
+    stat_placed: int = 0
+    stat_placeable: int = 0
+    aged_overtaken: int = 0
+    big_event_ms: float = 0.0
+    big_event_churn: float = 0.0
 
     def summary(self) -> dict[str, object]:
         """The JSON figures."""
@@ -54,6 +76,11 @@ class Figures:
             "churn": round(float(np.mean(self.churn)), 5),
             "gap": round(self.gap, 5),
             "ineligible": self.ineligible,
+            "stat_placed": self.stat_placed,
+            "stat_placeable": self.stat_placeable,
+            "aged_overtaken_30min": self.aged_overtaken,
+            "big_event_ms": round(self.big_event_ms, 1),
+            "big_event_churn": round(self.big_event_churn, 5),
         }
 
 
@@ -103,6 +130,65 @@ def next_event(
     )
     touched = {a.study_id for a in result.worklist(leaver.id)}
     return kind, dataclasses.replace(snap, radiologists=roster), touched
+
+
+def stat_burst(rng: random.Random, snap: Snapshot, result: Plan, count: int) -> Snapshot:
+    """The carried-over snapshot a minute later with `count` STATs just arrived."""
+    now = snap.now + timedelta(minutes=1)
+    burst = []
+    for i in range(count):
+        study, _ = make_study(rng, 2_000_000 + i, now)
+        burst.append(
+            dataclasses.replace(
+                study, priority=Priority.STAT, cap_group="STAT", due_at=now + timedelta(minutes=30)
+            )
+        )
+    snap = dataclasses.replace(carry_over(snap, result), now=now)
+    return dataclasses.replace(snap, studies=(*snap.studies, *burst))
+
+
+def long_list(snap: Snapshot, result: Plan, size: int) -> tuple[Snapshot, int]:
+    """The carried-over snapshot with the available reader who may read the most holding `size`
+    studies they may read (taken from the others' worklists, latest first); returns it and the
+    reader."""
+    from balancer.eligibility import is_eligible
+
+    snap = carry_over(snap, result)
+    available = [r for r in snap.radiologists if r.status is RadiologistStatus.AVAILABLE]
+    studies = list(snap.studies)
+    waiting = [
+        s for s in studies if s.opened_by is None and s.pinned_to is None and not s.cap_group
+    ]
+    # The reader who may read the most of the waiting work (a long list must be possible).
+    reader = max(available, key=lambda r: sum(1 for s in waiting if is_eligible(s, r, snap.now)))
+    held = sum(1 for s in studies if s.assigned_to == reader.id and s.opened_by is None)
+    for i in sorted(range(len(studies)), key=lambda i: -studies[i].ready_at.timestamp()):
+        s = studies[i]
+        if held >= size:
+            break
+        free = s.opened_by is None and s.pinned_to is None and s.cap_group is None
+        if free and s.assigned_to != reader.id and is_eligible(s, reader, snap.now):
+            studies[i] = dataclasses.replace(s, assigned_to=reader.id)
+            held += 1
+    return dataclasses.replace(snap, studies=tuple(studies)), reader.id
+
+
+def leaver(snap: Snapshot, rid: int) -> Snapshot:
+    """The snapshot a minute later with reader `rid` gone off shift."""
+    roster = tuple(
+        dataclasses.replace(r, status=RadiologistStatus.OFF) if r.id == rid else r
+        for r in snap.radiologists
+    )
+    return dataclasses.replace(snap, radiologists=roster, now=snap.now + timedelta(minutes=1))
+
+
+def stats_placed(snap: Snapshot, result: Plan) -> int:
+    """Unopened studies of the STAT cap group the plan places."""
+    return sum(
+        1
+        for s in snap.studies
+        if s.cap_group == "STAT" and s.opened_by is None and s.id in result.assignments
+    )
 
 
 def churn_of(before: Plan, after: Plan, snap: Snapshot, touched: set[int]) -> float:
@@ -178,6 +264,42 @@ def run(n: int, m: int, seed: int, events: int, reference_s: float) -> Figures:
         f"objective {cold.objective['total']:,.0f}, {len(cold.unassignable)} unassignable",
         flush=True,
     )
+    fig.aged_overtaken = len(overtaken(snap, cold, params))
+    burst = stat_burst(random.Random(seed + 2), snap, cold, STAT_BURST)
+    after_burst = checked(burst, plan(burst, params), fig)
+    fig.stat_placed = stats_placed(burst, after_burst)
+    fig.stat_placeable = placeable(burst, "STAT")
+    print(
+        f"  {STAT_BURST}-STAT burst: {after_burst.duration_ms:.0f} ms, STATs placed "
+        f"{fig.stat_placed} of {fig.stat_placeable} placeable; aged overtaken (cold, burst) "
+        f"{len(overtaken(snap, cold, params))}, {len(overtaken(burst, after_burst, params))}",
+        flush=True,
+    )
+    burst_churn = churn_of(cold, after_burst, burst, set())
+    # The leave is re-planned from the loaded snapshot itself: a re-plan in between would move
+    # part of the long list away before the reader leaves.
+    loaded, rid = long_list(snap, cold, BIG_LIST)
+    gone = leaver(loaded, rid)
+    after_leave = checked(gone, plan(gone, params), fig)
+    theirs = {s.id for s in loaded.studies if s.assigned_to == rid and s.opened_by is None}
+    others = [
+        s
+        for s in loaded.studies
+        if s.assigned_to is not None
+        and s.id not in theirs
+        and s.opened_by is None
+        and s.id in after_leave.assignments
+    ]
+    moved = sum(1 for s in others if after_leave.assignments[s.id].radiologist_id != s.assigned_to)
+    leave_churn = moved / len(others) if others else 0.0
+    fig.big_event_ms = max(after_burst.duration_ms, after_leave.duration_ms)
+    fig.big_event_churn = max(burst_churn, leave_churn)
+    print(
+        f"  large events: {STAT_BURST}-STAT burst {after_burst.duration_ms:.0f} ms via "
+        f"{after_burst.formulation}, churn {burst_churn:.5f}; leaver with {len(theirs)} studies "
+        f"{after_leave.duration_ms:.0f} ms via {after_leave.formulation}, churn {leave_churn:.5f}",
+        flush=True,
+    )
     rng = random.Random(seed + 1)
     current, result = snap, cold
     for i in range(events):
@@ -185,6 +307,7 @@ def run(n: int, m: int, seed: int, events: int, reference_s: float) -> Figures:
         after = checked(current, plan(current, params), fig)
         fig.replan_ms.append(after.duration_ms)
         fig.churn.append(churn_of(result, after, current, touched))
+        fig.aged_overtaken = max(fig.aged_overtaken, len(overtaken(current, after, params)))
         result = after
         if (i + 1) % 10 == 0:
             print(
@@ -192,6 +315,7 @@ def run(n: int, m: int, seed: int, events: int, reference_s: float) -> Figures:
                 f"churn {fig.churn[-1]:.4f}",
                 flush=True,
             )
+    print(f"  aged overtaken, worst of the cold plan and the re-plans: {fig.aged_overtaken}")
     gap, to_bound, note = reference_gap(snap, cold, params, reference_s)
     fig.gap, fig.gap_to_bound = gap, to_bound
     print(f"  reference: {note}; gap {gap:.4%}", flush=True)

@@ -99,6 +99,21 @@ def test_an_exceeded_cap_is_reported(make_study: MakeStudy, make_reader: MakeRea
     assert validate(snap, hand_plan({1: (1, 0), 2: (2, 0)})) == []
 
 
+def test_a_plan_that_places_fewer_than_the_maximum_under_a_cap_is_reported(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    both = frozenset({Subspecialty.BODY, Subspecialty.NEURO})
+    readers = (make_reader(1, subspecialties=both), make_reader(2))
+    body = make_study(1, cap_group="STAT")
+    neuro = make_study(2, cap_group="STAT", subspecialty=Subspecialty.NEURO)
+    snap = Snapshot(NOW, (body, neuro), readers, {"STAT": 1})
+    # Maximal (reader 1 is at the cap, reader 2 may not read the neuro study) but not maximum.
+    violations = validate(snap, hand_plan({1: (1, 0)}, {2: "cap"}))
+    assert [v.code for v in violations] == [ViolationCode.NOT_MAXIMUM]
+    assert "1 STAT studies placed where 2 fit" in violations[0].message
+    assert validate(snap, hand_plan({1: (2, 0), 2: (1, 0)})) == []
+
+
 def test_bad_positions_and_opened_work_behind_new_work_are_reported(
     make_study: MakeStudy, make_reader: MakeReader
 ) -> None:

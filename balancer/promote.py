@@ -1,0 +1,157 @@
+"""A bound on waiting across readers: an old study overtaken by younger work is moved up.
+
+The objective prices waiting linearly, so when the backlog is past its limits the cheapest
+place for an old study is where few studies wait behind it: the tail of a long queue, while a
+reader who may read it starts younger work of the same tier within the hour. That is held as a
+constraint, enforced after the search: a study whose projected start is past its age limit and
+that a younger study the worklist order ranks behind it (the same or a lower tier, due later),
+on a reader who may read it, starts more than `Params.overtake_margin_minutes` before, moves
+to a reader who may read it where it starts sooner (on the overtaker's reader it goes ahead of
+the overtaker). Younger work ranked ahead of it (due sooner) is the order rule's choice, which
+no placement changes, and is not counted. Oldest
+first, in rounds, until none is left or the time is up; among readers that start it about as
+soon as possible, the move the objective prices least. `waiting.overtaken` counts what is left
+from the plan alone.
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left
+
+import numpy as np
+
+from balancer.construct import candidates
+from balancer.problem import FloatArray, IntArray
+from balancer.state import State
+
+# Readers within this share of the margin of the earliest start are priced by the objective.
+NEAR = 0.5
+# Candidate readers priced per study.
+PRICED = 4
+# Rounds at most in a plan built or rebuilt around many studies (a cold start, a large event),
+# and in a re-plan after one event, which starts from a plan that already held the bound.
+ROUNDS = 20
+EVENT_ROUNDS = 2
+
+
+def starts(state: State) -> FloatArray:
+    """Projected start (minutes from now) of every placed study; NaN for unplaced ones."""
+    p = state.p
+    out = np.full(p.n, np.nan)
+    for r in range(p.m):
+        idx = state.arr[r]
+        if idx.size:
+            out[idx] = state.fin[r] - p.nominal[idx] * p.inv_speed[r]
+    return out
+
+
+def overtaken(state: State, start: FloatArray | None = None) -> IntArray:
+    """Placed studies past their age limit that younger work the worklist order ranks behind
+    them starts more than the margin before them on a reader who may read them; oldest first."""
+    p = state.p
+    start = starts(state) if start is None else start
+    margin = p.params.overtake_margin_minutes
+    aged = np.flatnonzero(start > p.aged)
+    hit = np.zeros(p.n, dtype=np.bool_)
+    for r in range(p.m if aged.size else 0):
+        idx = state.arr[r]
+        sel = aged[p.may_read[aged, r]]
+        if idx.size == 0 or sel.size == 0:
+            continue
+        # The work on r ranked behind s (a suffix of r's worklist) that starts more than the
+        # margin before s (a prefix): the youngest of it must not be younger than s.
+        lo = np.searchsorted(idx, sel, side="right")
+        hi = np.searchsorted(start[idx], start[sel] - margin)
+        some = lo < hi
+        if some.any():
+            hit[sel[some]] |= _range_max(p.ready[idx], lo[some], hi[some]) > p.ready[sel[some]]
+    out = np.flatnonzero(hit)
+    ordered: IntArray = out[np.argsort(p.ready[out], kind="stable")]
+    return ordered
+
+
+def _range_max(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+    """max(values[lo[i]:hi[i]]) for each i (every range non-empty)."""
+    padded = np.append(values, -np.inf)  # reduceat needs an index past the last range
+    bounds = np.empty(2 * lo.size, dtype=np.int64)
+    bounds[0::2], bounds[1::2] = lo, hi
+    out: FloatArray = np.maximum.reduceat(padded, bounds)[0::2]
+    return out
+
+
+def _overtaken(state: State, k: int, start: float) -> bool:
+    """`overtaken` for one study starting at `start`, against the plan as it stands."""
+    p = state.p
+    if start <= p.aged[k]:
+        return False
+    margin = p.params.overtake_margin_minutes
+    for r in p.eligible[k]:
+        idx = state.arr[r]
+        lo = bisect_left(state.lists[r], k + 1)
+        if lo >= idx.size:
+            continue
+        t = p.nominal[idx[lo:]] * p.inv_speed[r]
+        early = state.fin[r][lo:] - t < start - margin
+        if early.any() and bool((p.ready[idx[lo:]][early] > p.ready[k]).any()):
+            return True
+    return False
+
+
+def _start_on(state: State, k: int, r: int) -> float:
+    """Where study k would start if it joined (or, on its own reader, stayed on) reader r."""
+    lst = state.lists[r]
+    pos = bisect_left(lst, k)
+    return float(state.fin[r][pos - 1]) if pos else float(state.p.busy[r])
+
+
+def promote(state: State, deadline: float, rounds: int = ROUNDS) -> int:
+    """Move overtaken studies up (see the module's docstring); returns the number of moves.
+
+    The first round runs whatever the clock says: the bound is a rule, not a preference.
+    """
+    made = 0
+    stuck: set[int] = set()
+    for _ in range(rounds):
+        start = starts(state)
+        todo = [int(k) for k in overtaken(state, start) if int(k) not in stuck]
+        if not todo:
+            return made
+        touched: set[int] = set()
+        for k in todo:
+            a = int(state.assign[k])
+            s_k = float(start[k])
+            if touched:  # earlier moves may have changed its start or freed it
+                s_k = _start_on(state, k, a)
+                if not _overtaken(state, k, s_k):
+                    continue
+            b = _target(state, k, a, s_k)
+            if b < 0:
+                stuck.add(k)
+                continue
+            state.move(k, b)
+            touched.update((a, b))
+            made += 1
+        if time.perf_counter() > deadline:
+            break
+    return made
+
+
+def _target(state: State, k: int, a: int, now_start: float) -> int:
+    """The reader study k should move to, or -1 when no reader starts it sooner."""
+    if not state.movable(k):
+        return -1
+    cand = candidates(state, k)
+    cand = cand[cand != a]
+    if cand.size == 0:
+        return -1
+    when = np.array([_start_on(state, k, int(r)) for r in cand])
+    soonest = float(when.min())
+    if soonest >= now_start - 1e-6:
+        return -1
+    near = state.p.params.overtake_margin_minutes * NEAR
+    pool = cand[when <= soonest + near]
+    if pool.size > PRICED:
+        pool = pool[np.argsort(when[when <= soonest + near], kind="stable")[:PRICED]]
+    prices = [state.move_delta(k, int(r)) for r in pool]
+    return int(pool[int(np.argmin(prices))])

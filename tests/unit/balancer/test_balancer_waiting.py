@@ -1,0 +1,68 @@
+"""The bound on waiting across readers: no old study overtaken by younger work for long."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from balancer import Params, Radiologist, Snapshot, Study, plan, validate
+from balancer.waiting import overtaken
+
+NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)  # the builders' clock (conftest)
+MakeStudy = Callable[..., Study]
+MakeReader = Callable[..., Radiologist]
+
+
+def backlog(make_study: MakeStudy, make_reader: MakeReader) -> Snapshot:
+    """Reader 1 holds eight studies that have waited ten hours, reader 2 ten that have waited
+    200 minutes (all past the age limit), and a study that has waited nine hours arrives."""
+    oldest = [make_study(i, ready_at=NOW - timedelta(hours=10), assigned_to=1) for i in range(1, 9)]
+    younger = [
+        make_study(i, ready_at=NOW - timedelta(minutes=200), assigned_to=2) for i in range(11, 21)
+    ]
+    arrived = make_study(100, ready_at=NOW - timedelta(hours=9))
+    return Snapshot(NOW, (*oldest, *younger, arrived), (make_reader(1), make_reader(2)))
+
+
+def test_without_the_bound_an_old_study_goes_to_the_tail_of_a_queue(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    snap = backlog(make_study, make_reader)
+    result = plan(snap, Params())
+    assert validate(snap, result) == []
+    # Least-cost insertion: behind reader 1's eight older studies it delays nobody, while
+    # reader 2 starts younger work at once.
+    assert (result.assignments[100].radiologist_id, result.assignments[100].position) == (1, 8)
+    found = overtaken(snap, result, Params())
+    assert 100 in found
+    assert "ranked behind it starts on radiologist" in found[100]
+
+
+def test_an_old_study_is_not_overtaken_by_younger_work_by_more_than_the_margin(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    snap = backlog(make_study, make_reader)
+    result = plan(snap, Params(hold_overtake_bound=True))
+    assert validate(snap, result) == []
+    assert overtaken(snap, result, Params()) == {}
+    assert result.assignments[100].projected_start <= NOW + timedelta(minutes=40)
+
+
+def test_younger_work_due_sooner_is_the_order_rules_choice_and_not_counted(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # An ED study due before the old study's age limit came is read first by the order rule.
+    old = make_study(1, ready_at=NOW - timedelta(hours=4), assigned_to=1)
+    urgent = tuple(
+        make_study(
+            i,
+            ready_at=NOW - timedelta(minutes=90),
+            due_at=NOW - timedelta(hours=2),
+            assigned_to=1,
+        )
+        for i in range(2, 8)
+    )
+    snap = Snapshot(NOW, (old, *urgent), (make_reader(1),))
+    result = plan(snap, Params(hold_overtake_bound=True))
+    assert result.assignments[1].position == 6
+    assert overtaken(snap, result, Params()) == {}
