@@ -1,8 +1,7 @@
 """The department's catalogue: procedures, turnaround targets, prep protocols, report templates.
 
-The one copy of this reference data: the seed writes it into the live department's tables, the
-rules read their default turnaround from it and the simulator draws its procedures and deadlines
-from it. wRVU values follow DOMAIN.md's reference figures where given (CT head 0.85, CT
+The one copy of this reference data: the seed writes it into the live department's tables, and
+the rules' default turnaround and the simulator's deadlines are its turnaround targets. wRVU values follow DOMAIN.md's reference figures where given (CT head 0.85, CT
 abdomen/pelvis with contrast 1.8, screening mammogram 0.75, abdominal US 0.8, MRI brain w/wo 2.3,
 PET/CT 2.4, chest X-ray 2 views 0.2) and typical values for the rest.
 """
@@ -36,7 +35,7 @@ class CatalogProcedure(NamedTuple):
 
 P = CatalogProcedure
 
-# The department's procedures; the seed, the live department and the simulator read these.
+# The department's procedures, as the seed writes them into the live department's tables.
 PROCEDURES: tuple[CatalogProcedure, ...] = (
     P("CTHEAD", "CT head without contrast", M.CT, "HEAD", S.NEURO, 0.85, 8, 15, None, "CT"),
     P("CTHEADSTROKE", "CT head stroke protocol with CTA", M.CT, "HEAD", S.NEURO, 1.75, 15, 20,

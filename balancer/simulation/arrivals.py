@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from balancer.model import Study
-from balancer.simulation.casemix import (
+from balancer.simulation.catalog import (
     CLASS_SHARE,
     CLASSES,
     PRIORITY_SHARE,

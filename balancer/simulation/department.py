@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from balancer.model import Radiologist, Snapshot, Study
-from balancer.simulation.casemix import (
+from balancer.simulation.catalog import (
     CLASS_SHARE,
     CLASSES,
     PRIORITY_SHARE,

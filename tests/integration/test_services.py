@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from balancer.simulation.casemix import PROCEDURES as SIMULATED
+from balancer.simulation.catalog import PROCEDURES as SIMULATED
 from balancer.simulation.department import EPOCH, study_of
 from domain.catalog_data import TURNAROUND_MINUTES
 from domain.db import Database
@@ -280,14 +280,14 @@ async def test_an_order_that_fails_after_its_exam_is_inserted_writes_nothing(
 
 async def test_a_simulated_day_is_due_when_the_live_department_is_for_every_procedure_and_class(
         department: Database) -> None:
-    """The simulator and the live department read one catalogue, so their deadlines agree."""
+    """The simulator and the live department read one table of targets, so their deadlines agree."""
     pairs = list(itertools.product(Priority, PatientClass))
 
     def live_minutes(uow: Any) -> dict[tuple[str, Priority, PatientClass], int]:
         rows = uow.session.execute(sa.select(Procedure.code, Procedure.id))
         ids = {code: procedure_id for code, procedure_id in rows}
         return {(p.code, priority, klass): acquisition.turnaround_minutes(
-                    uow, Exam(procedure_id=ids[p.code], priority=priority, patient_class=klass))
+                    uow, Exam(procedure_id=ids.get(p.code), priority=priority, patient_class=klass))
                 for p in SIMULATED for priority, klass in pairs}
 
     simulated = {(p.code, priority, klass):
