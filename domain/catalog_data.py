@@ -1,9 +1,10 @@
 """The department's catalogue: procedures, turnaround targets, prep protocols, report templates.
 
 The one copy of this reference data: the seed writes it into the live department's tables, and
-the rules' default turnaround and the simulator's deadlines are its turnaround targets. wRVU values follow DOMAIN.md's reference figures where given (CT head 0.85, CT
-abdomen/pelvis with contrast 1.8, screening mammogram 0.75, abdominal US 0.8, MRI brain w/wo 2.3,
-PET/CT 2.4, chest X-ray 2 views 0.2) and typical values for the rest.
+the rules' default turnaround and the simulator's deadlines are its turnaround targets. wRVU
+values follow DOMAIN.md's reference figures where given (CT head 0.85, CT abdomen/pelvis with
+contrast 1.8, screening mammogram 0.75, abdominal US 0.8, MRI brain w/wo 2.3, PET/CT 2.4, chest
+X-ray 2 views 0.2) and typical values for the rest.
 """
 
 from __future__ import annotations
