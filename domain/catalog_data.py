@@ -1,79 +1,106 @@
-"""Reference data for the demo department: procedures with published wRVU figures.
+"""The department's catalogue: procedures, turnaround targets, prep protocols, report templates.
 
-wRVU values follow DOMAIN.md's reference figures where given (CT head 0.85, CT abdomen/pelvis
-with contrast 1.8, screening mammogram 0.75, abdominal US 0.8, MRI brain w/wo 2.3, PET/CT 2.4,
-chest X-ray 2 views 0.2) and typical values for the rest.
+The one copy of this reference data: the seed writes it into the live department's tables, and
+the rules' default turnaround and the simulator's deadlines are its turnaround targets. wRVU
+values follow DOMAIN.md's reference figures where given (CT head 0.85, CT abdomen/pelvis with
+contrast 1.8, screening mammogram 0.75, abdominal US 0.8, MRI brain w/wo 2.3, PET/CT 2.4, chest
+X-ray 2 views 0.2) and typical values for the rest.
 """
 
 from __future__ import annotations
 
-from domain.enums import Modality, Subspecialty
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
+
+from domain.enums import Modality, PatientClass, Priority, Subspecialty
 from domain.reporting import CodeSystem, field_document
 
 M, S = Modality, Subspecialty
 
-# code, name, modality, body part, subspecialty, wRVU, read minutes, scan minutes, prep, template
-PROCEDURES: list[tuple[str, str, Modality, str, Subspecialty, float, int, int, str | None, str]] = [
-    ("CTHEAD", "CT head without contrast", M.CT, "HEAD", S.NEURO, 0.85, 8, 15, None, "CT"),
-    ("CTHEADSTROKE", "CT head stroke protocol with CTA", M.CT, "HEAD", S.NEURO, 1.75, 15, 20,
-     "CONTRAST", "CT"),
-    ("CTCHEST", "CT chest with contrast", M.CT, "CHEST", S.CHEST, 1.16, 12, 15, "CONTRAST",
-     "CT_CHEST"),
-    ("CTPE", "CT pulmonary angiogram", M.CT, "CHEST", S.CHEST, 1.82, 15, 15, "CONTRAST", "CT"),
-    ("CTAP", "CT abdomen and pelvis with contrast", M.CT, "ABDOMEN", S.BODY, 1.8, 18, 20,
-     "CONTRAST", "CT"),
-    ("CTSPINEC", "CT cervical spine without contrast", M.CT, "SPINE", S.NEURO, 1.0, 10, 15, None,
-     "CT"),
-    ("CTKNEE", "CT knee without contrast", M.CT, "KNEE", S.MSK, 1.0, 10, 15, None, "CT"),
-    ("MRBRAIN", "MRI brain with and without contrast", M.MR, "HEAD", S.NEURO, 2.3, 25, 45,
-     "MRI_SAFETY", "MR"),
-    ("MRSPINEL", "MRI lumbar spine without contrast", M.MR, "SPINE", S.NEURO, 1.48, 20, 30,
-     "MRI_SAFETY", "MR"),
-    ("MRKNEE", "MRI knee without contrast", M.MR, "KNEE", S.MSK, 1.35, 18, 30, "MRI_SAFETY", "MR"),
-    ("MRSHOULDER", "MRI shoulder without contrast", M.MR, "SHOULDER", S.MSK, 1.35, 18, 30,
-     "MRI_SAFETY", "MR"),
-    ("MRLIVER", "MRI liver with and without contrast", M.MR, "ABDOMEN", S.BODY, 2.2, 25, 45,
-     "MRI_SAFETY", "MR_LIVER"),
-    ("MRCARDIAC", "Cardiac MRI with contrast", M.MR, "HEART", S.CARDIAC, 2.6, 35, 60,
-     "MRI_SAFETY", "MR"),
-    ("MRBREAST", "MRI breast bilateral with contrast", M.MR, "BREAST", S.BREAST, 2.1, 25, 45,
-     "MRI_SAFETY", "MR_BREAST"),
-    ("USABD", "Ultrasound abdomen complete", M.US, "ABDOMEN", S.BODY, 0.8, 8, 30, "FASTING",
-     "US"),
-    ("USPELVIS", "Ultrasound pelvis transabdominal", M.US, "PELVIS", S.BODY, 0.69, 8, 30, None,
-     "US"),
-    ("USTHYROID", "Ultrasound thyroid", M.US, "NECK", S.BODY, 0.56, 7, 20, None, "US"),
-    ("USDVT", "Ultrasound venous duplex lower extremity", M.US, "LEG", S.BODY, 0.7, 7, 30, None,
-     "US"),
-    ("USBREAST", "Ultrasound breast unilateral", M.US, "BREAST", S.BREAST, 0.73, 8, 20, None,
-     "US_BREAST"),
-    ("USPEDHIP", "Ultrasound infant hips", M.US, "HIP", S.PEDIATRIC, 0.62, 8, 20, None, "US"),
-    ("XRCHEST2V", "X-ray chest 2 views", M.XR, "CHEST", S.CHEST, 0.2, 3, 10, None, "XR"),
-    ("XRCHEST1V", "X-ray chest 1 view (portable)", M.XR, "CHEST", S.CHEST, 0.18, 3, 10, None,
-     "XR"),
-    ("XRKNEE", "X-ray knee 3 views", M.XR, "KNEE", S.MSK, 0.18, 3, 10, None, "XR"),
-    ("XRWRIST", "X-ray wrist 3 views", M.XR, "WRIST", S.MSK, 0.17, 3, 10, None, "XR"),
-    ("XRSPINEL", "X-ray lumbar spine 2-3 views", M.XR, "SPINE", S.MSK, 0.22, 4, 10, None, "XR"),
-    ("XRPEDCHEST", "X-ray chest pediatric 2 views", M.XR, "CHEST", S.PEDIATRIC, 0.2, 4, 10, None,
-     "XR"),
-    ("MGSCREEN", "Screening mammogram bilateral with tomosynthesis", M.MG, "BREAST", S.BREAST,
-     0.75, 6, 20, None, "MG"),
-    ("MGDIAG", "Diagnostic mammogram unilateral", M.MG, "BREAST", S.BREAST, 0.81, 8, 30, None,
-     "MG"),
-    ("NMBONE", "Bone scan whole body", M.NM, "WHOLEBODY", S.NUCLEAR, 0.86, 12, 60,
-     "NUCLEAR_PREP", "NM"),
-    ("NMPETCT", "PET/CT skull base to mid-thigh", M.NM, "WHOLEBODY", S.NUCLEAR, 2.4, 30, 90,
-     "PET_PREP", "NM"),
-    ("NMTHYROID", "Thyroid uptake and scan", M.NM, "NECK", S.NUCLEAR, 0.75, 10, 45,
-     "NUCLEAR_PREP", "NM"),
-]
 
-# Turnaround targets in minutes: (priority, patient class) -> minutes.
-TURNAROUND_MINUTES = {
-    ("STAT", "ED"): 30, ("STAT", "INPATIENT"): 60, ("STAT", "OUTPATIENT"): 60,
-    ("URGENT", "ED"): 60, ("URGENT", "INPATIENT"): 240, ("URGENT", "OUTPATIENT"): 480,
-    ("ROUTINE", "ED"): 120, ("ROUTINE", "INPATIENT"): 1440, ("ROUTINE", "OUTPATIENT"): 4320,
-}
+class CatalogProcedure(NamedTuple):
+    """One orderable procedure: what it images, who reads it, what it is worth and needs."""
+
+    code: str
+    name: str
+    modality: Modality
+    body_part: str
+    subspecialty: Subspecialty
+    wrvu: float
+    read_minutes: int
+    scan_minutes: int
+    prep: str | None
+    template: str
+
+
+P = CatalogProcedure
+
+# The department's procedures, as the seed writes them into the live department's tables.
+PROCEDURES: tuple[CatalogProcedure, ...] = (
+    P("CTHEAD", "CT head without contrast", M.CT, "HEAD", S.NEURO, 0.85, 8, 15, None, "CT"),
+    P("CTHEADSTROKE", "CT head stroke protocol with CTA", M.CT, "HEAD", S.NEURO, 1.75, 15, 20,
+      "CONTRAST", "CT"),
+    P("CTCHEST", "CT chest with contrast", M.CT, "CHEST", S.CHEST, 1.16, 12, 15, "CONTRAST",
+      "CT_CHEST"),
+    P("CTPE", "CT pulmonary angiogram", M.CT, "CHEST", S.CHEST, 1.82, 15, 15, "CONTRAST", "CT"),
+    P("CTAP", "CT abdomen and pelvis with contrast", M.CT, "ABDOMEN", S.BODY, 1.8, 18, 20,
+      "CONTRAST", "CT"),
+    P("CTSPINEC", "CT cervical spine without contrast", M.CT, "SPINE", S.NEURO, 1.0, 10, 15, None,
+      "CT"),
+    P("CTKNEE", "CT knee without contrast", M.CT, "KNEE", S.MSK, 1.0, 10, 15, None, "CT"),
+    P("MRBRAIN", "MRI brain with and without contrast", M.MR, "HEAD", S.NEURO, 2.3, 25, 45,
+      "MRI_SAFETY", "MR"),
+    P("MRSPINEL", "MRI lumbar spine without contrast", M.MR, "SPINE", S.NEURO, 1.48, 20, 30,
+      "MRI_SAFETY", "MR"),
+    P("MRKNEE", "MRI knee without contrast", M.MR, "KNEE", S.MSK, 1.35, 18, 30, "MRI_SAFETY", "MR"),
+    P("MRSHOULDER", "MRI shoulder without contrast", M.MR, "SHOULDER", S.MSK, 1.35, 18, 30,
+      "MRI_SAFETY", "MR"),
+    P("MRLIVER", "MRI liver with and without contrast", M.MR, "ABDOMEN", S.BODY, 2.2, 25, 45,
+      "MRI_SAFETY", "MR_LIVER"),
+    P("MRCARDIAC", "Cardiac MRI with contrast", M.MR, "HEART", S.CARDIAC, 2.6, 35, 60,
+      "MRI_SAFETY", "MR"),
+    P("MRBREAST", "MRI breast bilateral with contrast", M.MR, "BREAST", S.BREAST, 2.1, 25, 45,
+      "MRI_SAFETY", "MR_BREAST"),
+    P("USABD", "Ultrasound abdomen complete", M.US, "ABDOMEN", S.BODY, 0.8, 8, 30, "FASTING",
+      "US"),
+    P("USPELVIS", "Ultrasound pelvis transabdominal", M.US, "PELVIS", S.BODY, 0.69, 8, 30, None,
+      "US"),
+    P("USTHYROID", "Ultrasound thyroid", M.US, "NECK", S.BODY, 0.56, 7, 20, None, "US"),
+    P("USDVT", "Ultrasound venous duplex lower extremity", M.US, "LEG", S.BODY, 0.7, 7, 30, None,
+      "US"),
+    P("USBREAST", "Ultrasound breast unilateral", M.US, "BREAST", S.BREAST, 0.73, 8, 20, None,
+      "US_BREAST"),
+    P("USPEDHIP", "Ultrasound infant hips", M.US, "HIP", S.PEDIATRIC, 0.62, 8, 20, None, "US"),
+    P("XRCHEST2V", "X-ray chest 2 views", M.XR, "CHEST", S.CHEST, 0.2, 3, 10, None, "XR"),
+    P("XRCHEST1V", "X-ray chest 1 view (portable)", M.XR, "CHEST", S.CHEST, 0.18, 3, 10, None,
+      "XR"),
+    P("XRKNEE", "X-ray knee 3 views", M.XR, "KNEE", S.MSK, 0.18, 3, 10, None, "XR"),
+    P("XRWRIST", "X-ray wrist 3 views", M.XR, "WRIST", S.MSK, 0.17, 3, 10, None, "XR"),
+    P("XRSPINEL", "X-ray lumbar spine 2-3 views", M.XR, "SPINE", S.MSK, 0.22, 4, 10, None, "XR"),
+    P("XRPEDCHEST", "X-ray chest pediatric 2 views", M.XR, "CHEST", S.PEDIATRIC, 0.2, 4, 10, None,
+      "XR"),
+    P("MGSCREEN", "Screening mammogram bilateral with tomosynthesis", M.MG, "BREAST", S.BREAST,
+      0.75, 6, 20, None, "MG"),
+    P("MGDIAG", "Diagnostic mammogram unilateral", M.MG, "BREAST", S.BREAST, 0.81, 8, 30, None,
+      "MG"),
+    P("NMBONE", "Bone scan whole body", M.NM, "WHOLEBODY", S.NUCLEAR, 0.86, 12, 60,
+      "NUCLEAR_PREP", "NM"),
+    P("NMPETCT", "PET/CT skull base to mid-thigh", M.NM, "WHOLEBODY", S.NUCLEAR, 2.4, 30, 90,
+      "PET_PREP", "NM"),
+    P("NMTHYROID", "Thyroid uptake and scan", M.NM, "NECK", S.NUCLEAR, 0.75, 10, 45,
+      "NUCLEAR_PREP", "NM"),
+)
+
+PR, PC = Priority, PatientClass
+# Minutes from a study's availability to its report, per priority and patient class; every
+# procedure has these targets (the seed writes one row per procedure and pair).
+TURNAROUND_MINUTES: Mapping[tuple[Priority, PatientClass], int] = MappingProxyType({
+    (PR.STAT, PC.ED): 30, (PR.STAT, PC.INPATIENT): 60, (PR.STAT, PC.OUTPATIENT): 60,
+    (PR.URGENT, PC.ED): 60, (PR.URGENT, PC.INPATIENT): 240, (PR.URGENT, PC.OUTPATIENT): 480,
+    (PR.ROUTINE, PC.ED): 120, (PR.ROUTINE, PC.INPATIENT): 1440,
+    (PR.ROUTINE, PC.OUTPATIENT): 4320,
+})
 
 PREP_PROTOCOLS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     "MRI_SAFETY": (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from domain.enums import PatientClass, Priority, Subspecialty
+from domain.catalog_data import TURNAROUND_MINUTES
+from domain.enums import Priority, Subspecialty
 from rules.model import (
     CapPerRadiologist,
     EscalatePriority,
@@ -14,17 +15,8 @@ from rules.model import (
     SetWeights,
 )
 
-DEFAULT_TURNAROUND: dict[tuple[Priority, PatientClass], int] = {
-    (Priority.STAT, PatientClass.ED): 30,
-    (Priority.STAT, PatientClass.INPATIENT): 60,
-    (Priority.STAT, PatientClass.OUTPATIENT): 60,
-    (Priority.URGENT, PatientClass.ED): 60,
-    (Priority.URGENT, PatientClass.INPATIENT): 240,
-    (Priority.URGENT, PatientClass.OUTPATIENT): 480,
-    (Priority.ROUTINE, PatientClass.ED): 120,
-    (Priority.ROUTINE, PatientClass.INPATIENT): 1440,
-    (Priority.ROUTINE, PatientClass.OUTPATIENT): 4320,
-}
+# A rule that changes a study's priority gives it the department's target for the new one.
+DEFAULT_TURNAROUND = TURNAROUND_MINUTES
 
 DEFAULT_RULE_SET = RuleSet(rules=(
     Rule("Stroke protocol",

@@ -1,4 +1,4 @@
-"""A realistic procedure catalogue, case mix and turnaround targets for demo data and simulation.
+"""The simulated department's procedures and case mix; deadlines are the department catalogue's.
 
 wRVU follow the published figures quoted in DOMAIN.md; read minutes are at the reference pace of
 8 wRVU/hour on average but deliberately not proportional to wRVU, so some studies pay more wRVU
@@ -69,17 +69,4 @@ PRIORITY_SHARE = {
     PatientClass.ED: {Priority.STAT: 0.25, Priority.URGENT: 0.40, Priority.ROUTINE: 0.35},
     PatientClass.INPATIENT: {Priority.STAT: 0.08, Priority.URGENT: 0.30, Priority.ROUTINE: 0.62},
     PatientClass.OUTPATIENT: {Priority.STAT: 0.01, Priority.URGENT: 0.07, Priority.ROUTINE: 0.92},
-}
-
-# Turnaround targets in minutes from availability to report, per priority and patient class.
-TURNAROUND_MINUTES = {
-    (Priority.STAT, PatientClass.ED): 30,
-    (Priority.STAT, PatientClass.INPATIENT): 45,
-    (Priority.STAT, PatientClass.OUTPATIENT): 60,
-    (Priority.URGENT, PatientClass.ED): 60,
-    (Priority.URGENT, PatientClass.INPATIENT): 120,
-    (Priority.URGENT, PatientClass.OUTPATIENT): 240,
-    (Priority.ROUTINE, PatientClass.ED): 120,
-    (Priority.ROUTINE, PatientClass.INPATIENT): 24 * 60,
-    (Priority.ROUTINE, PatientClass.OUTPATIENT): 3 * 24 * 60,
 }

@@ -12,9 +12,9 @@ from balancer.simulation.catalog import (
     CLASSES,
     PRIORITY_SHARE,
     PROCEDURES,
-    TURNAROUND_MINUTES,
     ProcedureSpec,
 )
+from domain.catalog_data import TURNAROUND_MINUTES
 from domain.enums import PatientClass, Priority, RadiologistStatus, Subspecialty
 
 EPOCH = datetime(2025, 3, 3, 0, 0, tzinfo=UTC)
@@ -105,7 +105,7 @@ def study_of(
     site_id: int,
     ready_at: datetime,
 ) -> Study:
-    """The balancer's view of one study, due by its priority's and class's turnaround target."""
+    """The balancer's view of one study, due by the catalogue's turnaround target."""
     return Study(
         id=sid,
         subspecialty=proc.subspecialty,

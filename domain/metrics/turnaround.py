@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from domain.catalog_data import TURNAROUND_MINUTES
 from domain.enums import ExamStatus, Priority, TurnaroundStage
 from domain.metrics.common import Distribution, Scope, distribution, minutes_between, rate
 from domain.models import Exam, ExamStatusChange, TurnaroundTarget
@@ -50,8 +51,6 @@ class StageTurnaround:
 
 def turnaround(session: Session, scope: Scope) -> list[StageTurnaround]:
     """Every stage that ended in the period, per priority, for exams in the scope."""
-    from domain.services.acquisition import DEFAULT_TURNAROUND_MINUTES  # the service's fallback
-
     history = ExamStatusChange
     finished = sa.select(col(history.exam_id)).where(
         col(history.to_status).in_({end for _, end in STAGES.values()}),
@@ -63,7 +62,8 @@ def turnaround(session: Session, scope: Scope) -> list[StageTurnaround]:
         .group_by(col(history.exam_id), col(history.to_status))).all()
     target = TurnaroundTarget
     exams = session.execute(
-        sa.select(col(Exam.id), col(Exam.priority), col(target.minutes))
+        sa.select(col(Exam.id), col(Exam.priority), col(Exam.patient_class),
+                  col(target.minutes))
         .outerjoin(target, sa.and_(col(target.procedure_id) == col(Exam.procedure_id),
                                    col(target.priority) == col(Exam.priority),
                                    col(target.patient_class) == col(Exam.patient_class)))
@@ -72,10 +72,11 @@ def turnaround(session: Session, scope: Scope) -> list[StageTurnaround]:
     for changed, status, at in firsts:
         entered[changed][status] = at
     samples: dict[tuple[TurnaroundStage, Priority], list[tuple[float, int]]] = defaultdict(list)
-    for exam_id, priority, minutes in exams:
+    for exam_id, priority, patient_class, minutes in exams:
         times = entered[exam_id]
+        # A procedure without its own targets is due by the catalogue's, as the service says.
         target_minutes = (minutes if minutes is not None
-                          else DEFAULT_TURNAROUND_MINUTES[priority.value])
+                          else TURNAROUND_MINUTES[(priority, patient_class)])
         for stage, (begin, end) in STAGES.items():
             if (begin in times and end in times and times[begin] <= times[end]
                     and scope.start <= times[end] < scope.end):

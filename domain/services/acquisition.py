@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from domain import events as ev
+from domain.catalog_data import TURNAROUND_MINUTES
 from domain.db import UnitOfWork
 from domain.enums import ExamStatus, Modality, RepeatReason, Role
 from domain.errors import (
@@ -279,11 +280,10 @@ def register_storage(*, uow: UnitOfWork, actor: Actor, exam_id: int, study_insta
 
 
 def turnaround_minutes(uow: UnitOfWork, exam: Exam) -> int:
-    """The exam's turnaround target for its priority and patient class."""
+    """The exam's turnaround target: its procedure's, else the catalogue's for its class."""
     minutes = uow.session.scalars(_TURNAROUND, {
         "procedure_id": exam.procedure_id, "priority": exam.priority,
         "patient_class": exam.patient_class}).first()
-    return minutes if minutes is not None else DEFAULT_TURNAROUND_MINUTES[exam.priority.value]
-
-
-DEFAULT_TURNAROUND_MINUTES = {"STAT": 60, "URGENT": 240, "ROUTINE": 1440}
+    if minutes is None:
+        return TURNAROUND_MINUTES[(exam.priority, exam.patient_class)]
+    return minutes

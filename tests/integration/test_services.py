@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from balancer.simulation.catalog import PROCEDURES as SIMULATED
+from balancer.simulation.department import EPOCH, study_of
+from domain.catalog_data import TURNAROUND_MINUTES
 from domain.db import Database
 from domain.enums import CriticalLevel, ExamStatus, PatientClass, Priority
 from domain.errors import (
@@ -18,7 +22,7 @@ from domain.errors import (
     SlotTaken,
     ValidationFailed,
 )
-from domain.models import Exam, ExamStatusChange
+from domain.models import Exam, ExamStatusChange, Procedure, TurnaroundTarget
 from domain.services import acquisition, orders, results, scheduling
 from tests.factories import (
     RADIOLOGIST,
@@ -272,3 +276,34 @@ async def test_an_order_that_fails_after_its_exam_is_inserted_writes_nothing(
         await department.run(place_then_fail)
     assert await department.read(count_rows("exams")) == exams_before
     assert await department.read(count_rows("exam_status_history")) == history_before
+
+
+async def test_a_simulated_day_is_due_when_the_live_department_is_for_every_procedure_and_class(
+        department: Database) -> None:
+    """The simulator and the live department read one table of targets, so their deadlines agree."""
+    pairs = list(itertools.product(Priority, PatientClass))
+
+    def live_minutes(uow: Any) -> dict[tuple[str, Priority, PatientClass], int]:
+        rows = uow.session.execute(sa.select(Procedure.code, Procedure.id))
+        ids = {code: procedure_id for code, procedure_id in rows}
+        return {(p.code, priority, klass): acquisition.turnaround_minutes(
+                    uow, Exam(procedure_id=ids.get(p.code), priority=priority, patient_class=klass))
+                for p in SIMULATED for priority, klass in pairs}
+
+    simulated = {(p.code, priority, klass):
+                 (study_of(1, p, klass, priority, 1, EPOCH).due_at - EPOCH) / timedelta(minutes=1)
+                 for p in SIMULATED for priority, klass in pairs}
+    assert simulated == await department.run(live_minutes)
+
+
+async def test_an_exam_whose_procedure_has_no_targets_is_due_by_the_catalogues_for_its_class(
+        department: Database) -> None:
+    def without_targets(uow: Any) -> dict[tuple[Priority, PatientClass], int]:
+        procedure_id = uow.session.scalar(sa.select(Procedure.id).where(Procedure.code == "CTHEAD"))
+        uow.session.execute(sa.delete(TurnaroundTarget).where(
+            TurnaroundTarget.procedure_id == procedure_id))
+        return {(priority, klass): acquisition.turnaround_minutes(
+                    uow, Exam(procedure_id=procedure_id, priority=priority, patient_class=klass))
+                for priority, klass in itertools.product(Priority, PatientClass)}
+
+    assert await department.run(without_targets) == dict(TURNAROUND_MINUTES)
