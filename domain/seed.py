@@ -209,6 +209,9 @@ class _Demo:
         self.clock.t = self.real_now - timedelta(hours=rng.uniform(1, 6) if late
                                                  else rng.uniform(30, 24 * 7))
         site = "NORTH" if modality in {"US", "MG"} else "MAIN"
+        # A draw the demo made when orders were placed as a referrer, kept so the seeded
+        # department (its readers, their stranded reads) stays the one the docs describe.
+        rng.choice(REFERRERS)
         placed = await self.do(
             orders.place_order, actor=EHR_INTERFACE, order_source="EPIC",
             placer_order_number=f"ORD{n:06d}",
