@@ -162,6 +162,7 @@ class Secrets:
 
     exact: set[str]  # ids, accession numbers, MRNs, contacts, dates: found as substrings
     words: set[str]  # names: found as whole words
+    nodes: set[str]  # the global ids among `exact`, each asked for through `node(id:)`
 
     def __bool__(self) -> bool:
         return bool(self.exact or self.words)
@@ -213,18 +214,21 @@ async def secrets_of(db: Database, caller: Caller) -> Secrets:
 
     exact: set[str] = set()
     words: set[str] = set()
+    nodes: set[str] = set()
     shown: set[str] = set(people)  # strings the caller may meet legitimately
     for e in exams:
         if e.id not in seen_exams:
-            exact |= {to_global_id("Exam", e.id), e.accession_number}
+            nodes.add(to_global_id("Exam", e.id))
+            exact.add(e.accession_number)
     for fid, exam_id in follow_ups:
         if exam_id not in seen_exams:
-            exact.add(to_global_id("FollowUp", fid))
+            nodes.add(to_global_id("FollowUp", fid))
     for p in patients:
         contact = {str(p.birth_date), p.phone or "", p.email or ""} - {""}
         names = {p.given_name, p.family_name}
         if p.id not in seen_patients:
-            exact |= {p.mrn, to_global_id("Patient", p.id)} | contact
+            nodes.add(to_global_id("Patient", p.id))
+            exact |= {p.mrn} | contact
             words |= names
         elif not phi:
             exact |= contact
@@ -233,7 +237,7 @@ async def secrets_of(db: Database, caller: Caller) -> Secrets:
             shown |= contact | names
     text = " ".join(shown)
     words = {w for w in words if not re.search(rf"\b{re.escape(w)}\b", text)}
-    return Secrets(exact - shown, words)
+    return Secrets((exact | nodes) - shown, words, nodes)
 
 
 # -- documents built from the schema ----------------------------------------------------------
@@ -402,7 +406,7 @@ async def walk_queries_and_mutations(client: httpx.AsyncClient, world: World,
     caller = walk.caller
     documents = Documents(await targets_for(world.db, caller, world))
     secrets = await secrets_of(world.db, caller)
-    foreign_nodes = sorted(s for s in secrets.exact if _is_global_id(s))
+    foreign_nodes = sorted(secrets.nodes)
     for operation, root in (("query", SCHEMA.query_type), ("mutation", SCHEMA.mutation_type)):
         assert root is not None
         for name, gql_field in sorted(root.fields.items()):
@@ -418,11 +422,6 @@ async def walk_queries_and_mutations(client: httpx.AsyncClient, world: World,
                 doc = documents.root(operation, name, gql_field, aimed=aimed)
                 body = await post(client, caller, doc)
                 await walk.check(world.db, f"{operation} {name}", doc, body)
-
-
-def _is_global_id(text: str) -> bool:
-    return any(to_global_id(kind, 1)[:4] == text[:4] for kind in ("Exam", "Patient",
-                                                                   "FollowUp"))
 
 
 # -- subscriptions ----------------------------------------------------------------------------
