@@ -52,6 +52,7 @@ from api.schema import build_schema
 from domain.db import Database
 from domain.enums import CriticalLevel, ExamStatus, PatientClass, Priority, Role
 from domain.lifecycle import Actor
+from domain.models import Exam
 from domain.services import orders, results
 from domain.settings import Settings
 from tests.conftest import on_loopback, token_for
@@ -125,7 +126,7 @@ async def build(db: Database) -> World:
             ("marker", "REF03", "MRN000009", "CTHEAD", "MAIN", ExamStatus.ORDERED)]
     for n, (name, referrer, mrn, procedure, site, target) in enumerate(plan, 1):
         pk = await place(db, referrer, mrn, procedure, site, f"ORD{n:06d}")
-        exam = await db.read(lambda s, pk=pk: s.get(_exam_model(), pk))
+        exam = await db.read(lambda s, pk=pk: s.get(Exam, pk))
         await drive(db, exam, target, procedure=procedure, critical=CriticalLevel.CRITICAL)
         world.exams[name] = pk
     follow_up = await db.run(lambda uow: results.record_follow_up(
@@ -134,11 +135,6 @@ async def build(db: Database) -> World:
     assert follow_up.id is not None
     world.follow_ups["e2"] = follow_up.id
     return world
-
-
-def _exam_model() -> Any:
-    from domain.models import Exam
-    return Exam
 
 
 # -- who may see what (docs/security.md, "Object-level access") ------------------------------
