@@ -46,8 +46,13 @@ def _configure(connection: sa.Connection) -> None:
 
 def run_offline() -> None:
     """Emit SQL without a database."""
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
-                      compare_type=True, render_item=_render_item)
+    context.configure(
+        url=_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        compare_type=True,
+        render_item=_render_item,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -34,8 +34,13 @@ from rules.live import adjust_state
 class RadflowGraphQL(JsonBodies, WebSocketView, CountedOperations, GraphQL[Context, None]):
     """Strawberry's ASGI app with radflow's per-request context (and operation metrics)."""
 
-    def __init__(self, db: Database, settings: Settings, runner: BalancerRunner,
-                 metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        runner: BalancerRunner,
+        metrics: Metrics | None = None,
+    ) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide=None if settings.production else "graphiql",
@@ -51,14 +56,16 @@ class RadflowGraphQL(JsonBodies, WebSocketView, CountedOperations, GraphQL[Conte
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         if isinstance(request, WebSocket):
-            return self.websocket_context(request, {"db": self.db, "settings": self.settings,
-                                                    "runner": self.runner})
+            return self.websocket_context(
+                request, {"db": self.db, "settings": self.settings, "runner": self.runner}
+            )
         try:
             actor = actor_from_request(request, self.settings)
         except AuthenticationFailed as exc:
             raise HTTPException(401, str(exc)) from exc
-        return Context(db=self.db, settings=self.settings, request=request, actor=actor,
-                       runner=self.runner)
+        return Context(
+            db=self.db, settings=self.settings, request=request, actor=actor, runner=self.runner
+        )
 
 
 def served_app() -> Starlette:
@@ -82,12 +89,19 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     """Build the app; `db` may be injected (tests share one with their fixtures)."""
     settings = settings or get_settings()
     database = db or Database(settings.database_url)
-    leadership = leadership_for(database, replica=settings.replica_id,
-                                poll_seconds=settings.leader_poll_seconds,
-                                lease_seconds=settings.leader_lease_seconds)
-    runner = BalancerRunner(database, adjust=adjust_state,
-                            tick_seconds=settings.balancer_tick_seconds, leadership=leadership,
-                            release_grace=settings.release_grace)
+    leadership = leadership_for(
+        database,
+        replica=settings.replica_id,
+        poll_seconds=settings.leader_poll_seconds,
+        lease_seconds=settings.leader_lease_seconds,
+    )
+    runner = BalancerRunner(
+        database,
+        adjust=adjust_state,
+        tick_seconds=settings.balancer_tick_seconds,
+        leadership=leadership,
+        release_grace=settings.release_grace,
+    )
     metrics = Metrics() if settings.metrics_enabled else None
     if metrics is not None:
         metrics.watch_balancer(runner)
@@ -121,10 +135,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return JSONResponse(details, status_code=200 if ready else 503)
 
     app = Starlette(
-        routes=[Route("/graphql", graphql, methods=["GET", "POST"]),
-                WebSocketRoute("/graphql", graphql),
-                Route("/healthz", healthz), Route("/readyz", readyz),
-                *([Route("/metrics", metrics_endpoint(metrics))] if metrics else [])],
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            *([Route("/metrics", metrics_endpoint(metrics))] if metrics else []),
+        ],
         lifespan=lifespan,
     )
     app.add_middleware(Hardening, settings=settings)

@@ -23,12 +23,16 @@ from domain.errors import FieldIssue, IssueCode, ValidationFailed
 from domain.models import AuditEvent as AuditRow
 from domain.queries import MAX_PAGE
 
-_ACTIONS = {"place": audit.AuditAction.CREATE, "register": audit.AuditAction.CREATE,
-            "cancel": audit.AuditAction.DELETE}
+_ACTIONS = {
+    "place": audit.AuditAction.CREATE,
+    "register": audit.AuditAction.CREATE,
+    "cancel": audit.AuditAction.DELETE,
+}
 _EXECUTE = {"previewRuleSet", "simulateRuleSet", "rebalanceNow"}
 
-AuditEventType = strawberry.enum(audit.AuditEventType,
-                                 description="What kind of access an audit record is about.")
+AuditEventType = strawberry.enum(
+    audit.AuditEventType, description="What kind of access an audit record is about."
+)
 AuditAction = strawberry.enum(audit.AuditAction, description="What the audited operation did.")
 AuditOutcome = strawberry.enum(audit.AuditOutcome, description="Whether it succeeded.")
 
@@ -53,12 +57,15 @@ class AuditOperations(SchemaExtension):
         context = ec.context
         roots = _root_fields(ec)
         kind = ec.operation_type.value if ec.operation_type else "query"
-        client = context.request.client.host if context.request and context.request.client \
-            else None
+        client = context.request.client.host if context.request and context.request.client else None
         name = ec.operation_name or ",".join(roots) or "anonymous operation"
-        trail = audit.Trail(actor=context.actor, client_address=client,
-                            operation=f"{kind} {name}"[:200], action=_action(kind, roots),
-                            always=kind == "mutation")
+        trail = audit.Trail(
+            actor=context.actor,
+            client_address=client,
+            operation=f"{kind} {name}"[:200],
+            action=_action(kind, roots),
+            always=kind == "mutation",
+        )
         token = audit.current_trail.set(trail)
         try:
             yield
@@ -105,30 +112,53 @@ class AuditEvent:
     @classmethod
     def from_model(cls, row: AuditRow) -> AuditEvent:
         assert row.id is not None
-        return cls(id=row.id, recorded_at=row.recorded_at,
-                   event_type=audit.AuditEventType(row.event_type),
-                   action=audit.AuditAction(row.action), outcome=audit.AuditOutcome(row.outcome),
-                   reason=row.reason, user_id=row.user_id, role=Role(row.role),
-                   client_address=row.client_address,
-                   operation=row.operation, patient_mrns=list(row.patient_mrns),
-                   exam_ids=list(row.exam_ids))
+        return cls(
+            id=row.id,
+            recorded_at=row.recorded_at,
+            event_type=audit.AuditEventType(row.event_type),
+            action=audit.AuditAction(row.action),
+            outcome=audit.AuditOutcome(row.outcome),
+            reason=row.reason,
+            user_id=row.user_id,
+            role=Role(row.role),
+            client_address=row.client_address,
+            operation=row.operation,
+            patient_mrns=list(row.patient_mrns),
+            exam_ids=list(row.exam_ids),
+        )
 
 
 @strawberry.type
 class AuditQueries:
-    @strawberry.field(description="The audit trail, newest first (admins only; reading it is "
-                                  "itself audited).")
-    async def audit_events(self, info: Info, user_id: str | None = None,
-                           patient_mrn: str | None = None, since: datetime | None = None,
-                           until: datetime | None = None, first: int = 50,
-                           before_id: int | None = None) -> list[AuditEvent]:
+    @strawberry.field(
+        description="The audit trail, newest first (admins only; reading it is itself audited)."
+    )
+    async def audit_events(
+        self,
+        info: Info,
+        user_id: str | None = None,
+        patient_mrn: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        first: int = 50,
+        before_id: int | None = None,
+    ) -> list[AuditEvent]:
         if not 0 < first <= MAX_PAGE:
-            raise ValidationFailed([FieldIssue("first", IssueCode.OUT_OF_RANGE,
-                                               f"must be between 1 and {MAX_PAGE}")])
+            raise ValidationFailed(
+                [FieldIssue("first", IssueCode.OUT_OF_RANGE, f"must be between 1 and {MAX_PAGE}")]
+            )
         trail = audit.current_trail.get()
         if trail is not None:
             trail.event_type, trail.always = audit.AuditEventType.AUDIT_LOG_USED, True
-        rows = await info.context.db.read(lambda s: audit.search(
-            s, user_id=user_id, patient_mrn=patient_mrn, since=since, until=until,
-            first=first, before_id=before_id))
+        rows = await info.context.db.read(
+            lambda s: audit.search(
+                s,
+                user_id=user_id,
+                patient_mrn=patient_mrn,
+                since=since,
+                until=until,
+                first=first,
+                before_id=before_id,
+            )
+        )
         return [AuditEvent.from_model(r) for r in rows]

@@ -55,8 +55,13 @@ def verify(token: str, settings: Settings) -> Actor:
     verification settings): checking a signature costs ~140 µs, more than many requests. A
     remembered token is still refused the moment its `exp` passes.
     """
-    key = (token, _secret(settings) or "", settings.jwt_public_keys or "",
-           settings.jwt_issuer, settings.jwt_audience)
+    key = (
+        token,
+        _secret(settings) or "",
+        settings.jwt_public_keys or "",
+        settings.jwt_issuer,
+        settings.jwt_audience,
+    )
     known = _VERIFIED.get(key)
     if known is not None:
         if time.time() < known[1]:
@@ -81,9 +86,14 @@ def _verify(token: str, settings: Settings) -> tuple[Actor, float]:
     last: Exception | None = None
     for key, algorithm in candidates:
         try:
-            claims = jwt.decode(token, key, algorithms=[algorithm], issuer=settings.jwt_issuer,
-                                audience=settings.jwt_audience,
-                                options={"require": ["exp", "iss", "aud", "sub"]})
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
             break
         except jwt.InvalidTokenError as exc:
             last = exc
@@ -121,17 +131,30 @@ def authenticate(authorization: str | None, settings: Settings) -> Actor:
     return verify(token.strip(), settings)
 
 
-def mint(*, role: Role, subject: str, settings: Settings,
-         lifetime: timedelta = timedelta(hours=12), private_key: str | None = None,
-         sites: list[str] | None = None, phi: bool | None = None) -> str:
+def mint(
+    *,
+    role: Role,
+    subject: str,
+    settings: Settings,
+    lifetime: timedelta = timedelta(hours=12),
+    private_key: str | None = None,
+    sites: list[str] | None = None,
+    phi: bool | None = None,
+) -> str:
     """A signed token (HS256 with the secret, or RS256 with a private key).
 
     `sites`: the site codes a technologist works at; `phi`: grant (or withhold) patients'
     identifying details (integrations are refused them unless granted).
     """
     now = datetime.now(UTC)
-    claims: dict[str, object] = {"sub": subject, "role": role.value, "iss": settings.jwt_issuer,
-                                 "aud": settings.jwt_audience, "iat": now, "exp": now + lifetime}
+    claims: dict[str, object] = {
+        "sub": subject,
+        "role": role.value,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + lifetime,
+    }
     if sites:
         claims["sites"] = sites
     if phi is not None:

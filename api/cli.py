@@ -38,8 +38,11 @@ def seed() -> None:
 
     url = get_settings().database_url
     made = asyncio.run(seed_demo(url))
-    typer.echo(f"seeded the demo department with {made} exams" if made
-               else "database already has data; not seeding")
+    typer.echo(
+        f"seeded the demo department with {made} exams"
+        if made
+        else "database already has data; not seeding"
+    )
     version = asyncio.run(_default_rules(url))
     if version is not None:
         typer.echo(f"activated the default rule set as version {version}")
@@ -67,8 +70,15 @@ def serve(reload: bool = False) -> None:
     typer.echo(f"radflow on http://{settings.host}:{settings.port}/graphql")
     from api.live.transport import UVICORN_WS_OPTIONS
 
-    uvicorn.run("api.app:served_app", factory=True, host=settings.host, port=settings.port,
-                reload=reload, log_level="info", **UVICORN_WS_OPTIONS)  # type: ignore[arg-type]
+    uvicorn.run(
+        "api.app:served_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        reload=reload,
+        log_level="info",
+        **UVICORN_WS_OPTIONS,
+    )  # type: ignore[arg-type]
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -83,25 +93,46 @@ def simulate(ctx: typer.Context) -> None:
     simulation.main()
 
 
-RoleOption = Annotated[str, typer.Option(help="referrer, scheduler, patient, technologist, "
-                                              "radiologist, supervisor, integration or admin")]
-SubjectOption = Annotated[str | None, typer.Option(
-    help="Who: a radiologist's or referrer's code, a patient's MRN, a user id (default: the "
-         "demo department's user of the role).")]
-KeyOption = Annotated[Path | None, typer.Option(help="RS256 PEM private key (default: HS256 "
-                                                     "with RADFLOW_JWT_SECRET).")]
+RoleOption = Annotated[
+    str,
+    typer.Option(
+        help="referrer, scheduler, patient, technologist, "
+        "radiologist, supervisor, integration or admin"
+    ),
+]
+SubjectOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Who: a radiologist's or referrer's code, a patient's MRN, a user id (default: the "
+        "demo department's user of the role)."
+    ),
+]
+KeyOption = Annotated[
+    Path | None,
+    typer.Option(help="RS256 PEM private key (default: HS256 with RADFLOW_JWT_SECRET)."),
+]
 
 
-SitesOption = Annotated[str | None, typer.Option(help="Comma-separated site codes a "
-                                                     "technologist works at.")]
-PhiOption = Annotated[bool | None, typer.Option(help="Grant (or withhold) patients' names, birth "
-                                                     "dates and contact (integrations: off).")]
+SitesOption = Annotated[
+    str | None, typer.Option(help="Comma-separated site codes a technologist works at.")
+]
+PhiOption = Annotated[
+    bool | None,
+    typer.Option(
+        help="Grant (or withhold) patients' names, birth dates and contact (integrations: off)."
+    ),
+]
 
 
 @app.command()
-def token(role: RoleOption, subject: SubjectOption = None, hours: float = 12.0,
-          private_key: KeyOption = None, sites: SitesOption = None,
-          phi: PhiOption = None) -> None:
+def token(
+    role: RoleOption,
+    subject: SubjectOption = None,
+    hours: float = 12.0,
+    private_key: KeyOption = None,
+    sites: SitesOption = None,
+    phi: PhiOption = None,
+) -> None:
     """Mint a bearer token for development (send it as `Authorization: Bearer ...`).
 
     Without --subject, the token is for the demo department's user of that role."""
@@ -115,9 +146,17 @@ def token(role: RoleOption, subject: SubjectOption = None, hours: float = 12.0,
         raise typer.BadParameter(f"unknown role {role!r}; one of {', '.join(sorted(ROLES))}")
     demo_subject, demo_sites = DEMO_USERS[Role(role)]
     site_list = [x for x in sites.split(",") if x] if sites is not None else list(demo_sites)
-    typer.echo(mint(role=Role(role), subject=subject or demo_subject, settings=get_settings(),
-                    lifetime=timedelta(hours=hours), sites=site_list, phi=phi,
-                    private_key=private_key.read_text() if private_key else None))
+    typer.echo(
+        mint(
+            role=Role(role),
+            subject=subject or demo_subject,
+            settings=get_settings(),
+            lifetime=timedelta(hours=hours),
+            sites=site_list,
+            phi=phi,
+            private_key=private_key.read_text() if private_key else None,
+        )
+    )
 
 
 @app.command("export-schema")

@@ -32,6 +32,7 @@ class Context:
 
 Info = StrawberryInfo[Context, None]
 
+
 def actor_from_request(request: Request, settings: Settings) -> Actor:
     """Who is calling: the bearer token's person and role (no token: anonymous)."""
     return authenticate(request.headers.get("authorization"), settings)

@@ -34,13 +34,19 @@ def error_table(schema: GraphQLSchema) -> str:
     for name, field in mutation.fields.items():
         result = get_named_type(field.type)
         members = result.types if isinstance(result, GraphQLUnionType) else [result]
-        errors = [m.name for m in members if isinstance(m, GraphQLObjectType)
-                  and any(i.name == "Error" for i in m.interfaces)]
+        errors = [
+            m.name
+            for m in members
+            if isinstance(m, GraphQLObjectType) and any(i.name == "Error" for i in m.interfaces)
+        ]
         issues, steps = _codes(_resolver(field))
-        conditions = sorted({g.code.value for t in TRANSITIONS if t.step in steps
-                             for g in t.guards})
-        rows.append(f"| `{name}` | {', '.join(errors) or '-'} | {_list(conditions)} "
-                    f"| {_list(sorted(i.value for i in issues))} |")
+        conditions = sorted(
+            {g.code.value for t in TRANSITIONS if t.step in steps for g in t.guards}
+        )
+        rows.append(
+            f"| `{name}` | {', '.join(errors) or '-'} | {_list(conditions)} "
+            f"| {_list(sorted(i.value for i in issues))} |"
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -71,8 +77,11 @@ def _codes(start: Callable[..., Any]) -> tuple[set[IssueCode], set[Step]]:
             continue
         names = function.__globals__
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) \
-                    and isinstance(node.value.value, ast.Name):  # module.IssueCode.X
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Attribute)
+                and isinstance(node.value.value, ast.Name)
+            ):  # module.IssueCode.X
                 module = names.get(node.value.value.id)
                 if getattr(module, node.value.attr, None) is IssueCode:
                     issues.add(IssueCode[node.attr])

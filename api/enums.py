@@ -17,17 +17,23 @@ RadiologistStatus = strawberry.enum(d.RadiologistStatus, description="Availabili
 AppointmentStatus = strawberry.enum(d.AppointmentStatus)
 RepeatReason = strawberry.enum(d.RepeatReason, description="Why an acquisition was repeated.")
 ReportStatus = strawberry.enum(d.ReportStatus)
-CriticalLevel = strawberry.enum(d.CriticalLevel,
-                                description="How fast a finding must reach the referrer.")
+CriticalLevel = strawberry.enum(
+    d.CriticalLevel, description="How fast a finding must reach the referrer."
+)
 NotificationChannel = strawberry.enum(d.NotificationChannel)
 NotificationTemplate = strawberry.enum(d.NotificationTemplate)
 NotificationStatus = strawberry.enum(d.NotificationStatus)
 Respondent = strawberry.enum(d.Respondent)
 FollowUpStatus = strawberry.enum(d.FollowUpStatus)
-ExamStep = strawberry.enum(lifecycle.Step, description="A lifecycle step: what was done to an "
-                           "exam (history, status events and InvalidTransition use this name).")
+ExamStep = strawberry.enum(
+    lifecycle.Step,
+    description="A lifecycle step: what was done to an "
+    "exam (history, status events and InvalidTransition use this name).",
+)
 ReadSource = strawberry.enum(d.ReadSource, description="Who put a study on a worklist.")
-ReportFieldType = strawberry.enum(reporting.FieldKind,
-                                  description="How a report template field is filled in.")
-CodeSystem = strawberry.enum(reporting.CodeSystem,
-                             description="The coded vocabulary of a coded report field.")
+ReportFieldType = strawberry.enum(
+    reporting.FieldKind, description="How a report template field is filled in."
+)
+CodeSystem = strawberry.enum(
+    reporting.CodeSystem, description="The coded vocabulary of a coded report field."
+)

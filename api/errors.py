@@ -21,10 +21,12 @@ from domain import errors as d
 from domain.audit import note_failure
 
 PreconditionCondition = strawberry.enum(
-    d.Condition, description="The lifecycle guard that did not hold.")
+    d.Condition, description="The lifecycle guard that did not hold."
+)
 FieldErrorCode = strawberry.enum(d.IssueCode, description="What is wrong with one input field.")
 HeaderProblemCode = strawberry.enum(
-    d.HeaderProblemCode, description="How a study's DICOM header differs from its order.")
+    d.HeaderProblemCode, description="How a study's DICOM header differs from its order."
+)
 
 T = TypeVar("T")
 
@@ -57,7 +59,8 @@ class InvalidTransition(Error):
     status: ExamStatus = strawberry.field(description="The exam's current status.")
     step: ExamStep = strawberry.field(description="The step that was refused.")
     allowed_from: list[ExamStatus] = strawberry.field(
-        description="Statuses from which this step is allowed.")
+        description="Statuses from which this step is allowed."
+    )
 
 
 @strawberry.type(description="The step is allowed, but one of its conditions does not hold.")
@@ -68,16 +71,20 @@ class PreconditionFailed(Error):
 @strawberry.type(description="A field of the report that keeps it from being signed.")
 class MissingReportField:
     section: str | None = strawberry.field(
-        description="The template section's key; null for the report's own `impression`.")
+        description="The template section's key; null for the report's own `impression`."
+    )
     field: str = strawberry.field(description="The field's key in the template.")
     label: str
     problem: FieldErrorCode = strawberry.field(
-        description="REQUIRED (empty) or INVALID_VALUE (not one of the field's codes).")
+        description="REQUIRED (empty) or INVALID_VALUE (not one of the field's codes)."
+    )
 
 
-@strawberry.type(description="The report cannot be signed yet: `missing` lists every field to "
-                 "fill or correct (condition REPORT_INCOMPLETE). Signing answers this, whether "
-                 "the draft is partial or was never saved.")
+@strawberry.type(
+    description="The report cannot be signed yet: `missing` lists every field to "
+    "fill or correct (condition REPORT_INCOMPLETE). Signing answers this, whether "
+    "the draft is partial or was never saved."
+)
 class ReportIncomplete(Error):
     condition: PreconditionCondition
     missing: list[MissingReportField]
@@ -140,41 +147,81 @@ def to_error(exc: d.DomainError, sent: Mapping[str, object] | None = None) -> Er
             message = exc.message
             if exc.key is None and sent and exc.field in sent:
                 message = f"{exc.entity} {sent[exc.field]} does not exist"
-            return NotFound(code=ErrorCode.NOT_FOUND, message=message, field=field,
-                            entity=exc.entity)
+            return NotFound(
+                code=ErrorCode.NOT_FOUND, message=message, field=field, entity=exc.entity
+            )
         case d.InvalidTransition():
             return InvalidTransition(
-                code=ErrorCode.INVALID_TRANSITION, message=exc.message, field=None,
-                status=ExamStatus(exc.status), step=ExamStep(exc.step),
-                allowed_from=[ExamStatus(s) for s in exc.allowed])
+                code=ErrorCode.INVALID_TRANSITION,
+                message=exc.message,
+                field=None,
+                status=ExamStatus(exc.status),
+                step=ExamStep(exc.step),
+                allowed_from=[ExamStatus(s) for s in exc.allowed],
+            )
         case d.PreconditionFailed() if exc.condition == d.Condition.REPORT_INCOMPLETE:
             missing = exc.missing if isinstance(exc, d.ReportIncomplete) else []
             return ReportIncomplete(
-                code=ErrorCode.PRECONDITION_FAILED, message=exc.message, field=None,
+                code=ErrorCode.PRECONDITION_FAILED,
+                message=exc.message,
+                field=None,
                 condition=exc.condition,
-                missing=[MissingReportField(section=m.section, field=m.field, label=m.label,
-                                            problem=m.problem) for m in missing])
+                missing=[
+                    MissingReportField(
+                        section=m.section, field=m.field, label=m.label, problem=m.problem
+                    )
+                    for m in missing
+                ],
+            )
         case d.PreconditionFailed():
-            return PreconditionFailed(code=ErrorCode.PRECONDITION_FAILED, message=exc.message,
-                                      field=field, condition=exc.condition)
+            return PreconditionFailed(
+                code=ErrorCode.PRECONDITION_FAILED,
+                message=exc.message,
+                field=field,
+                condition=exc.condition,
+            )
         case d.ValidationFailed():
             return ValidationFailed(
-                code=ErrorCode.VALIDATION_FAILED, message=exc.message, field=field,
-                errors=[FieldError(field=input_path(i.field) or "", code=d.IssueCode(i.code),
-                                   message=i.message) for i in exc.issues])
+                code=ErrorCode.VALIDATION_FAILED,
+                message=exc.message,
+                field=field,
+                errors=[
+                    FieldError(
+                        field=input_path(i.field) or "", code=d.IssueCode(i.code), message=i.message
+                    )
+                    for i in exc.issues
+                ],
+            )
         case d.SlotTaken():
-            return SlotTaken(code=ErrorCode.SLOT_TAKEN, message=exc.message, field=field,
-                             resource_code=exc.resource_code, starts_at=exc.starts_at)
+            return SlotTaken(
+                code=ErrorCode.SLOT_TAKEN,
+                message=exc.message,
+                field=field,
+                resource_code=exc.resource_code,
+                starts_at=exc.starts_at,
+            )
         case d.Conflict():
-            return Conflict(code=ErrorCode.CONFLICT, message=exc.message, field=None,
-                            expected_version=exc.expected_version,
-                            actual_version=exc.actual_version)
+            return Conflict(
+                code=ErrorCode.CONFLICT,
+                message=exc.message,
+                field=None,
+                expected_version=exc.expected_version,
+                actual_version=exc.actual_version,
+            )
         case d.MetadataInvalid():
             return MetadataInvalid(
-                code=ErrorCode.METADATA_INVALID, message=exc.message, field=field,
-                problems=[HeaderProblem(field=input_path(p.field) or "",
-                                        code=d.HeaderProblemCode(p.code), message=p.message)
-                          for p in exc.problems])
+                code=ErrorCode.METADATA_INVALID,
+                message=exc.message,
+                field=field,
+                problems=[
+                    HeaderProblem(
+                        field=input_path(p.field) or "",
+                        code=d.HeaderProblemCode(p.code),
+                        message=p.message,
+                    )
+                    for p in exc.problems
+                ],
+            )
     raise TypeError(f"no GraphQL error for {type(exc).__name__}")  # a bug, not user input
 
 
@@ -183,8 +230,9 @@ def forbidden(message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "FORBIDDEN"})
 
 
-async def attempt(run: Callable[[], Awaitable[T]],
-                  sent: Mapping[str, object] | None = None) -> T | Error:
+async def attempt(
+    run: Callable[[], Awaitable[T]], sent: Mapping[str, object] | None = None
+) -> T | Error:
     """Run a mutation's domain call; expected failures become union members.
 
     `sent`: what the client sent for the inputs a domain error may name (see `to_error`).
@@ -199,5 +247,13 @@ async def attempt(run: Callable[[], Awaitable[T]],
         return to_error(exc, sent)
 
 
-ERROR_TYPES: tuple[Any, ...] = (NotFound, InvalidTransition, PreconditionFailed, ReportIncomplete,
-                                ValidationFailed, SlotTaken, Conflict, MetadataInvalid)
+ERROR_TYPES: tuple[Any, ...] = (
+    NotFound,
+    InvalidTransition,
+    PreconditionFailed,
+    ReportIncomplete,
+    ValidationFailed,
+    SlotTaken,
+    Conflict,
+    MetadataInvalid,
+)

@@ -64,19 +64,32 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         self._plannable = self.operation is not None and not any(
             _uses_directives(definition)
-            for definition in (self.operation, *self.fragment_definitions.values()))
+            for definition in (self.operation, *self.fragment_definitions.values())
+        )
 
-    def complete_object_value(self, return_type: GraphQLObjectType, field_details_list: Any,
-                              info: Any, path: Any, result: Any,
-                              position_context: Any) -> Any:
+    def complete_object_value(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
         if isinstance(result, Prebuilt):  # a resolver already answered the whole selection
             return result.data
-        return super().complete_object_value(return_type, field_details_list, info, path,
-                                             result, position_context)
+        return super().complete_object_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
 
-    def collect_and_execute_subfields(self, return_type: GraphQLObjectType,
-                                      field_details_list: Any, path: Any, result: Any,
-                                      position_context: Any) -> Any:
+    def collect_and_execute_subfields(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
         if self._plannable:
             plan = self._object_plan(return_type, field_details_list)
             if plan is not None:
@@ -84,11 +97,13 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     return plan(result)
                 except Exception:
                     pass
-        return super().collect_and_execute_subfields(return_type, field_details_list, path,
-                                                     result, position_context)
+        return super().collect_and_execute_subfields(
+            return_type, field_details_list, path, result, position_context
+        )
 
-    def _object_plan(self, return_type: GraphQLObjectType,
-                     field_details_list: Any) -> Complete | None:
+    def _object_plan(
+        self, return_type: GraphQLObjectType, field_details_list: Any
+    ) -> Complete | None:
         anchor = field_details_list[0].node
         key = (id(anchor), return_type.name)
         cached = _plans.get(key)
@@ -100,8 +115,9 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
             _plans.popitem(last=False)
         return plan
 
-    def _compile_object(self, return_type: GraphQLObjectType,
-                        field_details_list: Any) -> Complete | None:
+    def _compile_object(
+        self, return_type: GraphQLObjectType, field_details_list: Any
+    ) -> Complete | None:
         if return_type.is_type_of is not None and not _is_strawberry_default(return_type):
             return None
         grouped, defer_usages, _ = self.collect_subfields(return_type, field_details_list)

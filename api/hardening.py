@@ -44,8 +44,9 @@ class Hardening:
         # a window boundary as a fixed window allows. The asyncio storage: measured with hits
         # 1 ms apart, it costs 23 us a hit; the synchronous one 44, because it starts a timer
         # thread for expiry every 10 ms under traffic (a thread start, and GIL handovers).
-        self.rate: RateLimitItem | None = (parse(settings.rate_limit) if settings.rate_limit
-                                           else None)
+        self.rate: RateLimitItem | None = (
+            parse(settings.rate_limit) if settings.rate_limit else None
+        )
         self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -56,17 +57,25 @@ class Hardening:
         if self.rate is not None:
             retry_after = await self._over_rate(self._caller(scope, headers))
             if retry_after is not None:
-                await _refuse(send, 429, "RATE_LIMITED",
-                              f"Too many requests: at most {self.rate.amount} per "
-                              f"{self.rate.multiples} {self.rate.GRANULARITY.name} for one "
-                              f"caller; retry in {retry_after} s.",
-                              [(b"retry-after", str(retry_after).encode())])
+                await _refuse(
+                    send,
+                    429,
+                    "RATE_LIMITED",
+                    f"Too many requests: at most {self.rate.amount} per "
+                    f"{self.rate.multiples} {self.rate.GRANULARITY.name} for one "
+                    f"caller; retry in {retry_after} s.",
+                    [(b"retry-after", str(retry_after).encode())],
+                )
                 return
         if scope["method"] == "POST":
             media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
             if media_type != "application/json":
-                await _refuse(send, 415, "UNSUPPORTED_MEDIA_TYPE",
-                              "Send the operation as JSON (Content-Type: application/json).")
+                await _refuse(
+                    send,
+                    415,
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    "Send the operation as JSON (Content-Type: application/json).",
+                )
                 return
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_body:
@@ -106,8 +115,12 @@ class Hardening:
         return max(1, ceil(stats.reset_time - time.time()))
 
     async def _too_large(self, send: Send) -> None:
-        await _refuse(send, 413, "PAYLOAD_TOO_LARGE",
-                      f"The request body is larger than {self.max_body} bytes.")
+        await _refuse(
+            send,
+            413,
+            "PAYLOAD_TOO_LARGE",
+            f"The request body is larger than {self.max_body} bytes.",
+        )
 
     async def _call_masked(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app; an exception before the response starts becomes a masked 500."""
@@ -124,10 +137,20 @@ class Hardening:
             if started:
                 raise
             correlation_id = secrets.token_hex(8)
-            log.error("internal error %s in %s %s", correlation_id, scope["method"],
-                      scope["path"], exc_info=exc)
-            await _refuse(send, 500, "INTERNAL_SERVER_ERROR", "Internal server error",
-                          correlation_id=correlation_id)
+            log.error(
+                "internal error %s in %s %s",
+                correlation_id,
+                scope["method"],
+                scope["path"],
+                exc_info=exc,
+            )
+            await _refuse(
+                send,
+                500,
+                "INTERNAL_SERVER_ERROR",
+                "Internal server error",
+                correlation_id=correlation_id,
+            )
 
 
 class _TooLarge(Exception):
@@ -165,16 +188,30 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _refuse(send: Send, status: int, code: str, message: str,
-                  headers: list[tuple[bytes, bytes]] | None = None, *,
-                  correlation_id: str | None = None) -> None:
+async def _refuse(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    *,
+    correlation_id: str | None = None,
+) -> None:
     extensions = {"code": code}
     if correlation_id:
         extensions["correlationId"] = correlation_id
     body = json.dumps({"errors": [{"message": message, "extensions": extensions}]}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -194,14 +231,18 @@ class JsonBodies(BaseView):  # type: ignore[type-arg]
         except UnicodeDecodeError as exc:
             raise HTTPException(400, "The request body is not UTF-8 JSON.") from exc
         if not isinstance(decoded, dict | list):
-            raise HTTPException(400, "The JSON body must be an object: "
-                                     '{"query": ..., "variables": {...}}.')
+            raise HTTPException(
+                400, 'The JSON body must be an object: {"query": ..., "variables": {...}}.'
+            )
         # Only JSON escapes can put these in a string; look closer only when one is there.
         if _ESCAPES.search(data if isinstance(data, bytes) else data.encode()):
             where = _not_text(decoded, "")
             if where is not None:
-                raise HTTPException(400, f"{where or 'The body'} holds a NUL character or an "
-                                         "unpaired surrogate, which no text may contain.")
+                raise HTTPException(
+                    400,
+                    f"{where or 'The body'} holds a NUL character or an "
+                    "unpaired surrogate, which no text may contain.",
+                )
         return decoded
 
 
@@ -214,8 +255,12 @@ def _not_text(value: object, path: str) -> str | None:
     if isinstance(value, str):
         return path if NOT_TEXT.search(value) else None
     items: Iterable[tuple[object, object]] = (
-        value.items() if isinstance(value, dict)
-        else enumerate(value) if isinstance(value, list) else ())
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
     for key, item in items:
         where = f"{path}.{key}" if path else str(key)
         if isinstance(key, str) and NOT_TEXT.search(key):

@@ -83,29 +83,35 @@ class _Counter:
 def measure(document: DocumentNode) -> tuple[int, int, int]:
     """(operations, aliases in all operations, most root fields of one operation)."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    counter = _Counter({d.name.value: d for d in document.definitions
-                        if isinstance(d, FragmentDefinitionNode)})
+    counter = _Counter(
+        {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    )
     sizes = [counter.count(operation.selection_set) for operation in operations]
     return len(operations), sum(a for a, _ in sizes), max((f for _, f in sizes), default=0)
 
 
-def document_limits(*, max_operations: int, max_aliases: int,
-                    max_root_fields: int) -> type[ValidationRule]:
+def document_limits(
+    *, max_operations: int, max_aliases: int, max_root_fields: int
+) -> type[ValidationRule]:
     """A rule refusing documents with too many operations, aliases or root fields."""
 
     class DocumentLimits(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
             operations, aliases, root_fields = measure(context.document)
-            for what, found, allowed in (("operations", operations, max_operations),
-                                         ("aliases", aliases, max_aliases),
-                                         ("top-level fields in one operation", root_fields,
-                                          max_root_fields)):
+            for what, found, allowed in (
+                ("operations", operations, max_operations),
+                ("aliases", aliases, max_aliases),
+                ("top-level fields in one operation", root_fields, max_root_fields),
+            ):
                 if found > allowed:
-                    context.report_error(GraphQLError(
-                        f"The document has {found} {what}; at most {allowed} are allowed"
-                        " (fragments count at every spread).",
-                        extensions={"code": LIMIT_EXCEEDED}))
+                    context.report_error(
+                        GraphQLError(
+                            f"The document has {found} {what}; at most {allowed} are allowed"
+                            " (fragments count at every spread).",
+                            extensions={"code": LIMIT_EXCEEDED},
+                        )
+                    )
 
     return DocumentLimits
 
@@ -116,18 +122,25 @@ class PlainText(ValidationRule):
 
     def enter_string_value(self, node: StringValueNode, *_: object) -> None:
         if NOT_TEXT.search(node.value):
-            self.report_error(GraphQLError(
-                "A string literal holds a NUL character or an unpaired surrogate, which no "
-                "text may contain.", node, extensions={"code": "INVALID_TEXT"}))
+            self.report_error(
+                GraphQLError(
+                    "A string literal holds a NUL character or an unpaired surrogate, which no "
+                    "text may contain.",
+                    node,
+                    extensions={"code": "INVALID_TEXT"},
+                )
+            )
 
 
 def document_rules(settings: Settings) -> tuple[type[ASTValidationRule], ...]:
     """The schema's extra validation rules, built once so validation stays cached."""
     rules: list[type[ASTValidationRule]] = [
         create_validator(settings.max_query_depth, None, None),
-        document_limits(max_operations=settings.max_operations,
-                        max_aliases=settings.max_query_aliases,
-                        max_root_fields=settings.max_root_fields),
+        document_limits(
+            max_operations=settings.max_operations,
+            max_aliases=settings.max_query_aliases,
+            max_root_fields=settings.max_root_fields,
+        ),
         PlainText,
     ]
     if settings.production:  # no __schema / __type: the schema is not published there
@@ -138,11 +151,15 @@ def document_rules(settings: Settings) -> tuple[type[ASTValidationRule], ...]:
 class Guards(MaskErrors):
     """Token cap and extra rules for each request; internal errors masked, with an id."""
 
-    def __init__(self, *, rules: tuple[type[ASTValidationRule], ...], max_tokens: int,
-                 hide_suggestions: bool,
-                 should_mask_error: Callable[[GraphQLError], bool]) -> None:
-        super().__init__(should_mask_error=should_mask_error,
-                         error_message="Internal server error")
+    def __init__(
+        self,
+        *,
+        rules: tuple[type[ASTValidationRule], ...],
+        max_tokens: int,
+        hide_suggestions: bool,
+        should_mask_error: Callable[[GraphQLError], bool],
+    ) -> None:
+        super().__init__(should_mask_error=should_mask_error, error_message="Internal server error")
         self.rules = rules
         self.max_tokens = max_tokens
         self.hide_suggestions = hide_suggestions
@@ -156,13 +173,23 @@ class Guards(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         correlation_id = secrets.token_hex(8)
         original = error.original_error
-        log.error("internal error %s at %s: %r", correlation_id, error.path, original,
-                  exc_info=(type(original), original, original.__traceback__)
-                  if original is not None else None)
+        log.error(
+            "internal error %s at %s: %r",
+            correlation_id,
+            error.path,
+            original,
+            exc_info=(type(original), original, original.__traceback__)
+            if original is not None
+            else None,
+        )
         return GraphQLError(
-            self.error_message, nodes=error.nodes, source=error.source,
-            positions=error.positions, path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR", "correlationId": correlation_id})
+            self.error_message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "correlationId": correlation_id},
+        )
 
     def _process_result(self, result: object) -> None:
         # MaskErrors asks isinstance() of a runtime-checkable protocol, which inspects the
@@ -189,8 +216,10 @@ class DocumentValidationCache(SchemaExtension):
     is never reused while it is cached. Bounded: the oldest entry goes first.
     """
 
-    _entries: OrderedDict[tuple[int, int, tuple[type[ASTValidationRule], ...]],
-                          tuple[DocumentNode, list[GraphQLError]]] = OrderedDict()
+    _entries: OrderedDict[
+        tuple[int, int, tuple[type[ASTValidationRule], ...]],
+        tuple[DocumentNode, list[GraphQLError]],
+    ] = OrderedDict()
     maxsize = 256
 
     def on_validate(self) -> Iterator[None]:

@@ -38,8 +38,9 @@ class Loaders:
             self._loaders[key] = DataLoader(load_fn=self._rows_by_id(model))
         return self._loaders[key]
 
-    def children(self, model: type[M], column: str, order_by: str = "id"
-                 ) -> DataLoader[int, list[M]]:
+    def children(
+        self, model: type[M], column: str, order_by: str = "id"
+    ) -> DataLoader[int, list[M]]:
         """Rows of `model` grouped by the value of `column` (a foreign key)."""
         key = ("children", model, column, order_by)
         if key not in self._loaders:
@@ -77,14 +78,17 @@ class Loaders:
         return load
 
 
-def _fetch(session: Session, model: type[M], column: str, keys: list[int],
-           order_by: str) -> list[M]:
+def _fetch(
+    session: Session, model: type[M], column: str, keys: list[int], order_by: str
+) -> list[M]:
     attribute = getattr(model, column)
     rows: list[M] = []
     unique = list(dict.fromkeys(keys))
     for start in range(0, len(unique), CHUNK):
-        chunk = unique[start:start + CHUNK]
-        rows.extend(session.scalars(
-            sa.select(model).where(attribute.in_(chunk)).order_by(getattr(model, order_by))
-        ))
+        chunk = unique[start : start + CHUNK]
+        rows.extend(
+            session.scalars(
+                sa.select(model).where(attribute.in_(chunk)).order_by(getattr(model, order_by))
+            )
+        )
     return rows

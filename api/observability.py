@@ -53,27 +53,42 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.operations = Counter(
-            "radflow_graphql_operations", "GraphQL operations by operation name, type and "
+            "radflow_graphql_operations",
+            "GraphQL operations by operation name, type and "
             "outcome (ok, or error when the result carries errors).",
-            ["operation", "type", "outcome"], registry=r)
+            ["operation", "type", "outcome"],
+            registry=r,
+        )
         self.operation_seconds = Histogram(
-            "radflow_graphql_operation_duration_seconds", "Time from parse to result of "
-            "GraphQL queries and mutations, by operation name.",
-            ["operation", "type"], buckets=REQUEST_BUCKETS, registry=r)
+            "radflow_graphql_operation_duration_seconds",
+            "Time from parse to result of GraphQL queries and mutations, by operation name.",
+            ["operation", "type"],
+            buckets=REQUEST_BUCKETS,
+            registry=r,
+        )
         self.balancer_run_seconds = Histogram(
-            "radflow_balancer_run_duration_seconds", "Wall time of one balancer run on this "
+            "radflow_balancer_run_duration_seconds",
+            "Wall time of one balancer run on this "
             "replica: snapshot read, solve, validation and commit.",
-            buckets=BALANCER_BUCKETS, registry=r)
+            buckets=BALANCER_BUCKETS,
+            registry=r,
+        )
         self.balancer_runs = Counter(
-            "radflow_balancer_runs", "Balancer runs on this replica by outcome: committed, "
+            "radflow_balancer_runs",
+            "Balancer runs on this replica by outcome: committed, "
             "fenced (refused: another replica was elected meanwhile) or failed.",
-            ["outcome"], registry=r)
+            ["outcome"],
+            registry=r,
+        )
         self.balancer_leader = Gauge(
-            "radflow_balancer_leader", "1 while this replica runs the balancer, else 0.",
-            registry=r)
+            "radflow_balancer_leader", "1 while this replica runs the balancer, else 0.", registry=r
+        )
         self.balancer_epoch = Gauge(
-            "radflow_balancer_epoch", "The leadership epoch (fencing token) this replica "
-            "leads under; 0 while it does not lead.", registry=r)
+            "radflow_balancer_epoch",
+            "The leadership epoch (fencing token) this replica "
+            "leads under; 0 while it does not lead.",
+            registry=r,
+        )
         # (operation, type) -> bound children: labels() takes a lock and hashes its labels,
         # so each pair is bound once and reused.
         self._bound: dict[tuple[str, str], tuple[Counter, Counter, Histogram]] = {}
@@ -87,9 +102,11 @@ class Metrics:
         if bound is None:
             if len(self._bound) >= MAX_OPERATION_NAMES and name not in (OTHER, INVALID):
                 return self.operation(OTHER, kind)
-            bound = (self.operations.labels(name, kind, "ok"),
-                     self.operations.labels(name, kind, "error"),
-                     self.operation_seconds.labels(name, kind))
+            bound = (
+                self.operations.labels(name, kind, "ok"),
+                self.operations.labels(name, kind, "error"),
+                self.operation_seconds.labels(name, kind),
+            )
             self._bound[key] = bound
         return bound
 
@@ -98,7 +115,8 @@ class Metrics:
         runner.observers.append(self.balancer_run)
         self.balancer_leader.set_function(lambda: 1.0 if runner.leading else 0.0)
         self.balancer_epoch.set_function(
-            lambda: float(runner.leadership.epoch or 0) if runner.leadership else 0.0)
+            lambda: float(runner.leadership.epoch or 0) if runner.leadership else 0.0
+        )
 
     def balancer_run(self, seconds: float, outcome: str) -> None:
         """Record one balancer run."""
@@ -142,8 +160,11 @@ class CountedOperations:
         started = time.perf_counter()
         result = await super().execute_operation(*args, **kwargs)  # type: ignore[misc]
         metrics, request = self.metrics, kwargs.get("request_data")
-        if metrics is not None and isinstance(request, GraphQLRequestData) \
-                and isinstance(result, ExecutionResult):
+        if (
+            metrics is not None
+            and isinstance(request, GraphQLRequestData)
+            and isinstance(result, ExecutionResult)
+        ):
             key = (request.query or "", request.operation_name)
             found = metrics.names.get(key)
             if found is None:
@@ -177,27 +198,43 @@ class LiveCollector:
 
         live, relay = self.live, self.live.relay
         yield GaugeMetricFamily(
-            "radflow_live_subscriptions", "Operations running over WebSocket on this replica "
-            "(subscriptions, shared or resuming).", value=live.active_subscriptions)
+            "radflow_live_subscriptions",
+            "Operations running over WebSocket on this replica "
+            "(subscriptions, shared or resuming).",
+            value=live.active_subscriptions,
+        )
         yield CounterMetricFamily(
-            "radflow_live_events_published", "Outbox events this replica's relay published "
-            "to the broker.", value=relay.published)
+            "radflow_live_events_published",
+            "Outbox events this replica's relay published to the broker.",
+            value=relay.published,
+        )
         yield CounterMetricFamily(
-            "radflow_live_duplicates_dropped", "Events this replica's hub had already "
-            "delivered (dropped by event id).", value=live.hub.duplicates)
+            "radflow_live_duplicates_dropped",
+            "Events this replica's hub had already delivered (dropped by event id).",
+            value=live.hub.duplicates,
+        )
         yield GaugeMetricFamily(
-            "radflow_outbox_unpublished_events", "Committed events the relay has not "
-            "published yet (refreshed every few seconds).", value=relay.last_lag.events)
+            "radflow_outbox_unpublished_events",
+            "Committed events the relay has not published yet (refreshed every few seconds).",
+            value=relay.last_lag.events,
+        )
         yield GaugeMetricFamily(
-            "radflow_outbox_lag_seconds", "Age of the oldest unpublished event (0 when none "
-            "waits).", value=relay.lag_seconds())
+            "radflow_outbox_lag_seconds",
+            "Age of the oldest unpublished event (0 when none waits).",
+            value=relay.lag_seconds(),
+        )
         yield GaugeMetricFamily(
-            "radflow_live_broker_up", "1 while the relay can publish to the broker.",
-            value=1.0 if relay.healthy else 0.0)
+            "radflow_live_broker_up",
+            "1 while the relay can publish to the broker.",
+            value=1.0 if relay.healthy else 0.0,
+        )
         yield GaugeMetricFamily(
-            "radflow_live_broker_degraded", "1 while this replica cannot use the broker (its "
+            "radflow_live_broker_degraded",
+            "1 while this replica cannot use the broker (its "
             "reader lost it or its relay cannot publish); the replica still serves and stays "
-            "ready.", value=1.0 if live.broker_degraded() else 0.0)
+            "ready.",
+            value=1.0 if live.broker_degraded() else 0.0,
+        )
 
 
 def watch_live(metrics: Metrics, live: Any) -> None:

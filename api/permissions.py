@@ -133,8 +133,9 @@ def install(*root_types: Any) -> None:
             if key not in MATRIX:
                 raise LookupError(f"{key} has no entry in api.permissions.MATRIX")
             if not any(isinstance(e, PermissionExtension) for e in field.extensions):
-                field.extensions.append(PermissionExtension(permissions=[Allowed()],
-                                                            use_directives=False))
+                field.extensions.append(
+                    PermissionExtension(permissions=[Allowed()], use_directives=False)
+                )
 
 
 def _camel(name: str) -> str:

@@ -87,8 +87,9 @@ class Relation:
     outer: bool = False
 
 
-def _columns(table: sa.Table, names: dict[str, str], times: Iterable[str] = ()
-             ) -> dict[str, Column]:
+def _columns(
+    table: sa.Table, names: dict[str, str], times: Iterable[str] = ()
+) -> dict[str, Column]:
     timed = set(times)
 
     def column(name: str) -> Column:
@@ -101,31 +102,78 @@ def _columns(table: sa.Table, names: dict[str, str], times: Iterable[str] = ()
     return {gql: column(col) for gql, col in names.items()}
 
 
-PATIENT = {"id": GlobalId("Patient", PATIENTS.c.id), **_columns(PATIENTS, {
-    "mrn": "mrn", "givenName": "given_name", "familyName": "family_name",
-    "birthDate": "birth_date", "sex": "sex", "phone": "phone", "email": "email"},
-    times=["birth_date"])}
-PROCEDURE = {"id": GlobalId("Procedure", PROCEDURES.c.id), **_columns(PROCEDURES, {
-    "code": "code", "name": "name", "modality": "modality", "bodyPart": "body_part",
-    "subspecialty": "subspecialty", "wrvu": "wrvu", "readMinutes": "read_minutes",
-    "scanMinutes": "scan_minutes"})}
-SITE = {"id": GlobalId("Site", SITES.c.id), **_columns(SITES, {
-    "code": "code", "name": "name", "timezone": "timezone"})}
-REFERRER = {"id": GlobalId("Referrer", REFERRERS.c.id), **_columns(REFERRERS, {
-    "code": "code", "name": "name", "email": "email", "phone": "phone"})}
-REPORT = _columns(REPORTS, {
-    "status": "status", "impression": "impression", "criticalLevel": "critical_level",
-    "createdAt": "created_at", "updatedAt": "updated_at", "preliminaryAt": "preliminary_at",
-    "finalAt": "final_at"}, times=["created_at", "updated_at", "preliminary_at", "final_at"])
+PATIENT = {
+    "id": GlobalId("Patient", PATIENTS.c.id),
+    **_columns(
+        PATIENTS,
+        {
+            "mrn": "mrn",
+            "givenName": "given_name",
+            "familyName": "family_name",
+            "birthDate": "birth_date",
+            "sex": "sex",
+            "phone": "phone",
+            "email": "email",
+        },
+        times=["birth_date"],
+    ),
+}
+PROCEDURE = {
+    "id": GlobalId("Procedure", PROCEDURES.c.id),
+    **_columns(
+        PROCEDURES,
+        {
+            "code": "code",
+            "name": "name",
+            "modality": "modality",
+            "bodyPart": "body_part",
+            "subspecialty": "subspecialty",
+            "wrvu": "wrvu",
+            "readMinutes": "read_minutes",
+            "scanMinutes": "scan_minutes",
+        },
+    ),
+}
+SITE = {
+    "id": GlobalId("Site", SITES.c.id),
+    **_columns(SITES, {"code": "code", "name": "name", "timezone": "timezone"}),
+}
+REFERRER = {
+    "id": GlobalId("Referrer", REFERRERS.c.id),
+    **_columns(REFERRERS, {"code": "code", "name": "name", "email": "email", "phone": "phone"}),
+}
+REPORT = _columns(
+    REPORTS,
+    {
+        "status": "status",
+        "impression": "impression",
+        "criticalLevel": "critical_level",
+        "createdAt": "created_at",
+        "updatedAt": "updated_at",
+        "preliminaryAt": "preliminary_at",
+        "finalAt": "final_at",
+    },
+    times=["created_at", "updated_at", "preliminary_at", "final_at"],
+)
 EXAM: dict[str, Any] = {
     "id": GlobalId("Exam", EXAMS.c.id),
-    **_columns(EXAMS, {
-        "accessionNumber": "accession_number", "status": "status", "priority": "priority",
-        "patientClass": "patient_class", "orderSource": "order_source",
-        "placerOrderNumber": "placer_order_number", "orderedAt": "ordered_at",
-        "statusChangedAt": "status_changed_at", "readyAt": "ready_at", "dueAt": "due_at",
-        "version": "version"},
-        times=["ordered_at", "status_changed_at", "ready_at", "due_at"]),
+    **_columns(
+        EXAMS,
+        {
+            "accessionNumber": "accession_number",
+            "status": "status",
+            "priority": "priority",
+            "patientClass": "patient_class",
+            "orderSource": "order_source",
+            "placerOrderNumber": "placer_order_number",
+            "orderedAt": "ordered_at",
+            "statusChangedAt": "status_changed_at",
+            "readyAt": "ready_at",
+            "dueAt": "due_at",
+            "version": "version",
+        },
+        times=["ordered_at", "status_changed_at", "ready_at", "due_at"],
+    ),
     "indication": Nested(_columns(EXAMS, {"text": "indication", "icd10Code": "icd10_code"})),
     "patient": Relation(PATIENTS, lambda t: t.c.id == EXAMS.c.patient_id, PATIENT),
     "procedure": Relation(PROCEDURES, lambda t: t.c.id == EXAMS.c.procedure_id, PROCEDURE),
@@ -133,8 +181,14 @@ EXAM: dict[str, Any] = {
     "referrer": Relation(REFERRERS, lambda t: t.c.id == EXAMS.c.referrer_id, REFERRER),
     "report": Relation(REPORTS, lambda t: t.c.exam_id == EXAMS.c.id, REPORT, outer=True),
 }
-TYPE_NAMES = {id(EXAM): "Exam", id(PATIENT): "Patient", id(PROCEDURE): "Procedure",
-              id(SITE): "Site", id(REFERRER): "Referrer", id(REPORT): "Report"}
+TYPE_NAMES = {
+    id(EXAM): "Exam",
+    id(PATIENT): "Patient",
+    id(PROCEDURE): "Procedure",
+    id(SITE): "Site",
+    id(REFERRER): "Referrer",
+    id(REPORT): "Report",
+}
 
 
 class Decline(Exception):
@@ -158,9 +212,13 @@ def flatten(selections: Iterable[Selection], type_name: str) -> list[SelectedFie
             if key in merged:
                 if merged[key].name != part.name:
                     raise Decline("conflicting alias")
-                merged[key] = SelectedField(name=part.name, directives={}, arguments={},
-                                            alias=part.alias, selections=[
-                                                *merged[key].selections, *part.selections])
+                merged[key] = SelectedField(
+                    name=part.name,
+                    directives={},
+                    arguments={},
+                    alias=part.alias,
+                    selections=[*merged[key].selections, *part.selections],
+                )
             else:
                 merged[key] = part
     return list(merged.values())
@@ -210,8 +268,9 @@ class Source:
         return eval(code, dict(self.names))  # type: ignore[no-any-return]
 
 
-def compile_object(plan: Plan, fields: dict[str, Any], selections: list[Selection],
-                   type_name: str, source: Source) -> str:
+def compile_object(
+    plan: Plan, fields: dict[str, Any], selections: list[Selection], type_name: str, source: Source
+) -> str:
     """The expression building one object's response dict from a row, selecting what it
     reads."""
     items: list[str] = []
@@ -241,14 +300,14 @@ def _compile_field(plan: Plan, spec: Any, selected: SelectedField, source: Sourc
         at = plan.position(spec.column)
         return f"_gid({spec.type_name!r}, row[{at}])"
     if isinstance(spec, Nested):
-        return compile_object(plan, dict(spec.fields), selected.selections, "Indication",
-                              source)
+        return compile_object(plan, dict(spec.fields), selected.selections, "Indication", source)
     if isinstance(spec, Relation):
         if spec not in plan.joins:
             plan.joins.append(spec)
         key = plan.position(spec.table.c.id)
-        inner = compile_object(plan, spec.fields, selected.selections,
-                               TYPE_NAMES[id(spec.fields)], source)
+        inner = compile_object(
+            plan, spec.fields, selected.selections, TYPE_NAMES[id(spec.fields)], source
+        )
         return f"(None if row[{key}] is None else {inner})"
     raise Decline(type(spec).__name__)
 
@@ -270,8 +329,9 @@ class PageProjection:
     mrn_at: int  # and its patient's MRN (so the audit record needs no lookup of its own)
 
 
-def compile_exam_page(connection: SelectedField, shape: tuple[Any, ...], keyset: bool,
-                      descending: bool) -> PageProjection:
+def compile_exam_page(
+    connection: SelectedField, shape: tuple[Any, ...], keyset: bool, descending: bool
+) -> PageProjection:
     """Compile an `exams` selection (or Decline) into one statement and a response builder."""
     plan = Plan()
     source = Source()
@@ -287,8 +347,15 @@ def compile_exam_page(connection: SelectedField, shape: tuple[Any, ...], keyset:
             for edge in flatten(part.selections, "ExamEdge"):
                 edge_key = edge.alias or edge.name
                 if edge.name == "node":
-                    edge_parts.append((edge_key, "node", source.function(
-                        compile_object(plan, EXAM, edge.selections, "Exam", source))))
+                    edge_parts.append(
+                        (
+                            edge_key,
+                            "node",
+                            source.function(
+                                compile_object(plan, EXAM, edge.selections, "Exam", source)
+                            ),
+                        )
+                    )
                 elif edge.name in ("cursor", "__typename"):
                     edge_parts.append((edge_key, edge.name, None))
                 else:
@@ -296,12 +363,18 @@ def compile_exam_page(connection: SelectedField, shape: tuple[Any, ...], keyset:
             page_parts.append((key, "edges"))
         elif part.name == "pageInfo":
             for info in flatten(part.selections, "PageInfo"):
-                if info.name not in ("hasNextPage", "hasPreviousPage", "startCursor",
-                                     "endCursor", "__typename"):
+                if info.name not in (
+                    "hasNextPage",
+                    "hasPreviousPage",
+                    "startCursor",
+                    "endCursor",
+                    "__typename",
+                ):
                     raise Decline(info.name)
             page_parts.append((key, "pageInfo"))
-            page_info_fields = [(i.alias or i.name, i.name)
-                                for i in flatten(part.selections, "PageInfo")]
+            page_info_fields = [
+                (i.alias or i.name, i.name) for i in flatten(part.selections, "PageInfo")
+            ]
         elif part.name in ("totalCount", "__typename"):
             page_parts.append((key, part.name))
         else:
@@ -309,31 +382,56 @@ def compile_exam_page(connection: SelectedField, shape: tuple[Any, ...], keyset:
     query = sa.select(*plan.columns).select_from(EXAMS)
     for relation in plan.joins:
         on = relation.on(relation.table)
-        query = query.outerjoin(relation.table, on) if relation.outer else query.join(
-            relation.table, on)
+        query = (
+            query.outerjoin(relation.table, on)
+            if relation.outer
+            else query.join(relation.table, on)
+        )
     statement = paged(where_matching(query, shape), keyset=keyset, descending=descending)
 
     wants_cursors = any(what == "pageInfo" for _, what in page_parts) or any(
-        what == "cursor" for _, what, _ in edge_parts)
+        what == "cursor" for _, what, _ in edge_parts
+    )
 
-    def build(rows: Sequence[tuple[Any, ...]], first: int, has_previous: bool,
-              count: Callable[[], int] | None) -> dict[str, Any]:
+    def build(
+        rows: Sequence[tuple[Any, ...]],
+        first: int,
+        has_previous: bool,
+        count: Callable[[], int] | None,
+    ) -> dict[str, Any]:
         page = rows[:first]
-        cursors = ([encode_cursor(_time(row[at_ordered]), row[at_id])  # type: ignore[arg-type]
-                    for row in page]
-                   if wants_cursors else [None] * len(page))
+        cursors = (
+            [
+                encode_cursor(_time(row[at_ordered]), row[at_id])  # type: ignore[arg-type]
+                for row in page
+            ]
+            if wants_cursors
+            else [None] * len(page)
+        )
         out: dict[str, Any] = {}
         for key, what in page_parts:
             if what == "edges":
-                out[key] = [{k: (cursor if w == "cursor" else "ExamEdge" if w == "__typename"
-                                 else node(row))  # type: ignore[misc]
-                             for k, w, node in edge_parts}
-                            for row, cursor in zip(page, cursors, strict=True)]
+                out[key] = [
+                    {
+                        k: (
+                            cursor
+                            if w == "cursor"
+                            else "ExamEdge"
+                            if w == "__typename"
+                            else node(row)
+                        )  # type: ignore[misc]
+                        for k, w, node in edge_parts
+                    }
+                    for row, cursor in zip(page, cursors, strict=True)
+                ]
             elif what == "pageInfo":
-                values = {"hasNextPage": len(rows) > first, "hasPreviousPage": has_previous,
-                          "startCursor": cursors[0] if cursors else None,
-                          "endCursor": cursors[-1] if cursors else None,
-                          "__typename": "PageInfo"}
+                values = {
+                    "hasNextPage": len(rows) > first,
+                    "hasPreviousPage": has_previous,
+                    "startCursor": cursors[0] if cursors else None,
+                    "endCursor": cursors[-1] if cursors else None,
+                    "__typename": "PageInfo",
+                }
                 out[key] = {k: values[name] for k, name in page_info_fields}
             elif what == "totalCount":
                 out[key] = count() if count else None
@@ -341,17 +439,25 @@ def compile_exam_page(connection: SelectedField, shape: tuple[Any, ...], keyset:
                 out[key] = "ExamConnection"
         return out
 
-    return PageProjection(statement, build,
-                          wants_count=any(what == "totalCount" for _, what in page_parts),
-                          exam_id_at=at_id, mrn_at=at_mrn)
+    return PageProjection(
+        statement,
+        build,
+        wants_count=any(what == "totalCount" for _, what in page_parts),
+        exam_id_at=at_id,
+        mrn_at=at_mrn,
+    )
 
 
 _compiled: dict[tuple[Any, ...], tuple[object, PageProjection | None]] = {}
 
 
-def exam_page_projection(node: object, connection: Callable[[], SelectedField],
-                         shape: tuple[Any, ...], keyset: bool,
-                         descending: bool) -> PageProjection | None:
+def exam_page_projection(
+    node: object,
+    connection: Callable[[], SelectedField],
+    shape: tuple[Any, ...],
+    keyset: bool,
+    descending: bool,
+) -> PageProjection | None:
     """The compiled projection for this query text and shape, or None when it declines.
 
     Compiled once per parsed document (the AST node is kept alive with its entry).
@@ -361,8 +467,9 @@ def exam_page_projection(node: object, connection: Callable[[], SelectedField],
     if cached is not None and cached[0] is node:
         return cached[1]
     try:
-        projection: PageProjection | None = compile_exam_page(connection(), shape, keyset,
-                                                              descending)
+        projection: PageProjection | None = compile_exam_page(
+            connection(), shape, keyset, descending
+        )
     except Decline:
         projection = None
     if len(_compiled) > 512:

@@ -34,8 +34,13 @@ def decode_id(value: str, expected: str, *, field: str) -> int:
     """The primary key behind a global id of type `expected`, or a typed input error."""
     parsed = parse_global_id(value)
     if parsed is None or parsed[0] != expected:
-        raise ValidationFailed([FieldIssue(field=field, code=IssueCode.INVALID_ID,
-                                           message=f"not a valid {expected} id")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    field=field, code=IssueCode.INVALID_ID, message=f"not a valid {expected} id"
+                )
+            ]
+        )
     return parsed[1]
 
 

@@ -36,11 +36,22 @@ from api.worklists.queries import WorklistQueries
 from domain.errors import DomainError, ValidationFailed
 from domain.settings import Settings
 
-Query = merge_types("Query", (ExamQueries, CatalogQueries, WorklistQueries, RuleQueries,
-                              MetricsQueries, AuditQueries))
-Mutation = merge_types("Mutation", (OrderMutations, SchedulingMutations, AcquisitionMutations,
-                                    ReadingMutations, WorklistMutations, ResultsMutations,
-                                    RuleMutations))
+Query = merge_types(
+    "Query",
+    (ExamQueries, CatalogQueries, WorklistQueries, RuleQueries, MetricsQueries, AuditQueries),
+)
+Mutation = merge_types(
+    "Mutation",
+    (
+        OrderMutations,
+        SchedulingMutations,
+        AcquisitionMutations,
+        ReadingMutations,
+        WorklistMutations,
+        ResultsMutations,
+        RuleMutations,
+    ),
+)
 Subscription = merge_types("Subscription", (LiveSubscriptions,))
 install(Query, Mutation, Subscription)  # the role matrix on every root field
 
@@ -53,8 +64,9 @@ class RadflowSchema(strawberry.Schema):
     """strawberry's schema: every top-level error carries `extensions.code`, and the errors
     it answers on purpose are logged as one line each (docs/api.md, "Errors")."""
 
-    def process_errors(self, errors: list[GraphQLError],
-                       execution_context: ExecutionContext | None = None) -> None:
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
         """A refusal, a malformed request or a limit is an answer, not a fault: it gets its
         code and one log line, no traceback. Anything else is a bug, logged in full."""
         unexpected = []
@@ -63,9 +75,12 @@ class RadflowSchema(strawberry.Schema):
                 unexpected.append(error)
                 continue
             error.extensions = {**top_level_code(error), **(error.extensions or {})}
-            log.info("refused %s at %s: %s", error.extensions["code"],
-                     ".".join(map(str, error.path or ())) or "-",
-                     error.message.replace("\n", " "))
+            log.info(
+                "refused %s at %s: %s",
+                error.extensions["code"],
+                ".".join(map(str, error.path or ())) or "-",
+                error.message.replace("\n", " "),
+            )
         if unexpected:
             super().process_errors(unexpected, execution_context)
 
@@ -76,9 +91,13 @@ def top_level_code(error: GraphQLError) -> dict[str, object]:
     if isinstance(original, GraphQLError) and original.extensions:  # raised with its code
         return dict(original.extensions)
     if isinstance(original, ValidationFailed):  # a query's argument (a mutation's is a member)
-        return {"code": original.code, "fields": [
-            {"field": i.field, "code": str(i.code), "message": i.message}
-            for i in original.issues]}
+        return {
+            "code": original.code,
+            "fields": [
+                {"field": i.field, "code": str(i.code), "message": i.message}
+                for i in original.issues
+            ],
+        }
     if isinstance(original, DomainError):
         return {"code": original.code}
     if _OVER_LIMIT.search(error.message):  # the parser's token cap, the depth rule
@@ -113,8 +132,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             DocumentValidationCache,
             # One rule set for the life of the schema: new rule classes per request would
             # make every validation a cache miss (the cache is keyed by the rule set).
-            lambda: Guards(rules=rules, max_tokens=settings.max_query_tokens,
-                           hide_suggestions=settings.production, should_mask_error=_is_internal),
+            lambda: Guards(
+                rules=rules,
+                max_tokens=settings.max_query_tokens,
+                hide_suggestions=settings.production,
+                should_mask_error=_is_internal,
+            ),
             AuditOperations,
         ],
     )

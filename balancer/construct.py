@@ -109,8 +109,7 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
     # Work already on a worklist that is read before study k: its projected start.
     ahead = p.busy.copy()
     cap = p.capacity
-    margin = (p.params.overtake_margin_minutes * SLACK if p.params.hold_overtake_bound
-              else math.inf)
+    margin = p.params.overtake_margin_minutes * SLACK if p.params.hold_overtake_bound else math.inf
     left: list[int] = []
     for k in range(p.n):
         if k not in todo:

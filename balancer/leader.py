@@ -66,8 +66,9 @@ class Deposed(Exception):
     """A plan commit was refused: a newer leader was elected after this runner's epoch."""
 
     def __init__(self, epoch: int, current: int | None) -> None:
-        super().__init__(f"balancer epoch {epoch} was superseded by epoch {current}: "
-                         "the plan was not committed")
+        super().__init__(
+            f"balancer epoch {epoch} was superseded by epoch {current}: the plan was not committed"
+        )
         self.epoch = epoch
         self.current = current
 
@@ -80,13 +81,18 @@ def default_replica_id() -> str:
 def elect(connection: sa.Connection, replica: str, now: datetime) -> int:
     """Raise the epoch by one and record `replica` as the leader; returns the new epoch."""
     insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(LEASE).values(id=1, epoch=1, replica=replica[:200], elected_at=now,
-                                     lease_expires_at=None, holder_pid=None)
+    statement = insert(LEASE).values(
+        id=1, epoch=1, replica=replica[:200], elected_at=now, lease_expires_at=None, holder_pid=None
+    )
     upsert = statement.on_conflict_do_update(
         index_elements=[LEASE.c.id],
-        set_={"epoch": LEASE.c.epoch + 1, "replica": statement.excluded.replica,
-              "elected_at": statement.excluded.elected_at, "lease_expires_at": None,
-              "holder_pid": None},
+        set_={
+            "epoch": LEASE.c.epoch + 1,
+            "replica": statement.excluded.replica,
+            "elected_at": statement.excluded.elected_at,
+            "lease_expires_at": None,
+            "holder_pid": None,
+        },
     )
     return int(connection.execute(upsert.returning(LEASE.c.epoch)).scalar_one())
 
@@ -101,8 +107,7 @@ def check_epoch(session: Session, epoch: int, *, lease_seconds: float | None = N
     """
     if lease_seconds is not None and session.get_bind().dialect.name == "postgresql":
         bound = max(1, round(lease_seconds * 1000))
-        for setting in ("idle_in_transaction_session_timeout", "statement_timeout",
-                        "lock_timeout"):
+        for setting in ("idle_in_transaction_session_timeout", "statement_timeout", "lock_timeout"):
             # SET LOCAL takes no bind parameters; `bound` is an int computed here.
             session.execute(sa.text(f"SET LOCAL {setting} = {bound}"))
     current = session.execute(
@@ -156,8 +161,9 @@ class Leadership(ABC):
     def step_down(self, epoch: int) -> None:
         """Stop leading under `epoch` (a commit under it was refused)."""
         if self._epoch == epoch:
-            log.warning("replica %s was deposed (epoch %d): stops running the balancer",
-                        self.replica, epoch)
+            log.warning(
+                "replica %s was deposed (epoch %d): stops running the balancer", self.replica, epoch
+            )
             self._epoch = None
 
     @abstractmethod
@@ -200,8 +206,9 @@ class SoleLeadership(Leadership):
 class LeaseLeadership(Leadership):
     """PostgreSQL: lead while holding the lease row, renewed on a dedicated connection."""
 
-    def __init__(self, db: Database, replica: str, *, poll_seconds: float = 1.0,
-                 lease_seconds: float = 5.0) -> None:
+    def __init__(
+        self, db: Database, replica: str, *, poll_seconds: float = 1.0, lease_seconds: float = 5.0
+    ) -> None:
         super().__init__(replica)
         self.db = db
         self.poll_seconds = poll_seconds
@@ -280,12 +287,20 @@ class LeaseLeadership(Leadership):
                 try:
                     renewed = await self._bounded(self._renew(connection, epoch))
                 except Exception as exc:
-                    log.warning("replica %s could not renew the lease of epoch %d (%r): stops "
-                                "running the balancer", self.replica, epoch, exc)
+                    log.warning(
+                        "replica %s could not renew the lease of epoch %d (%r): stops "
+                        "running the balancer",
+                        self.replica,
+                        epoch,
+                        exc,
+                    )
                     raise
                 if not renewed:
-                    log.warning("replica %s lost the lease of epoch %d: stops running the "
-                                "balancer", self.replica, epoch)
+                    log.warning(
+                        "replica %s lost the lease of epoch %d: stops running the balancer",
+                        self.replica,
+                        epoch,
+                    )
                     break
                 self._valid_until = sent + self.lease
         finally:
@@ -333,8 +348,9 @@ class LeaseLeadership(Leadership):
                 await self._release(connection, term[0])
 
 
-def take_lease(connection: sa.Connection, replica: str, now: datetime,
-               lease_seconds: float) -> int | None:
+def take_lease(
+    connection: sa.Connection, replica: str, now: datetime, lease_seconds: float
+) -> int | None:
     """Become the leader if the lease is free: expired, released, or held by a session that is
     gone. Returns the new epoch, or None while another replica holds the lease.
 
@@ -342,22 +358,33 @@ def take_lease(connection: sa.Connection, replica: str, now: datetime,
     before commits, so exactly one of them wins a free lease.
     """
     statement = pg_insert(LEASE).values(
-        id=1, epoch=1, replica=replica[:200], elected_at=now,
+        id=1,
+        epoch=1,
+        replica=replica[:200],
+        elected_at=now,
         lease_expires_at=_lease_end(lease_seconds),
         holder_pid=sa.func.pg_backend_pid(),
     )
     # (Text: SQLAlchemy does not correlate a subquery into ON CONFLICT's WHERE.)
-    gone = sa.text("NOT EXISTS (SELECT 1 FROM pg_stat_activity AS a "
-                   "WHERE a.pid = balancer_leadership.holder_pid)")
+    gone = sa.text(
+        "NOT EXISTS (SELECT 1 FROM pg_stat_activity AS a "
+        "WHERE a.pid = balancer_leadership.holder_pid)"
+    )
     upsert = statement.on_conflict_do_update(
         index_elements=[LEASE.c.id],
-        set_={"epoch": LEASE.c.epoch + 1, "replica": statement.excluded.replica,
-              "elected_at": statement.excluded.elected_at,
-              "lease_expires_at": statement.excluded.lease_expires_at,
-              "holder_pid": statement.excluded.holder_pid},
-        where=sa.or_(LEASE.c.lease_expires_at.is_(None),
-                     LEASE.c.lease_expires_at <= sa.func.clock_timestamp(),
-                     LEASE.c.holder_pid.is_(None), gone),
+        set_={
+            "epoch": LEASE.c.epoch + 1,
+            "replica": statement.excluded.replica,
+            "elected_at": statement.excluded.elected_at,
+            "lease_expires_at": statement.excluded.lease_expires_at,
+            "holder_pid": statement.excluded.holder_pid,
+        },
+        where=sa.or_(
+            LEASE.c.lease_expires_at.is_(None),
+            LEASE.c.lease_expires_at <= sa.func.clock_timestamp(),
+            LEASE.c.holder_pid.is_(None),
+            gone,
+        ),
     )
     epoch = connection.execute(upsert.returning(LEASE.c.epoch)).scalar_one_or_none()
     return None if epoch is None else int(epoch)
@@ -395,16 +422,22 @@ async def _bounded_session(connection: AsyncConnection, lease_seconds: float) ->
     # Server-side TCP keepalives end it when the client vanished without a FIN (a partition),
     # which frees the lease at once (its holder's session is gone) instead of at its expiry.
     bound = max(1, round(lease_seconds * 1000))
-    for statement in (f"SET idle_in_transaction_session_timeout = {bound}",
-                      f"SET statement_timeout = {bound}", f"SET lock_timeout = {bound}",
-                      "SET tcp_keepalives_idle = 2", "SET tcp_keepalives_interval = 2",
-                      "SET tcp_keepalives_count = 3", f"SET tcp_user_timeout = {bound}"):
+    for statement in (
+        f"SET idle_in_transaction_session_timeout = {bound}",
+        f"SET statement_timeout = {bound}",
+        f"SET lock_timeout = {bound}",
+        "SET tcp_keepalives_idle = 2",
+        "SET tcp_keepalives_interval = 2",
+        "SET tcp_keepalives_count = 3",
+        f"SET tcp_user_timeout = {bound}",
+    ):
         await connection.execute(sa.text(statement))
     await connection.commit()
 
 
-def leadership_for(db: Database, *, replica: str | None, poll_seconds: float,
-                   lease_seconds: float = 5.0) -> Leadership:
+def leadership_for(
+    db: Database, *, replica: str | None, poll_seconds: float, lease_seconds: float = 5.0
+) -> Leadership:
     """Sole leadership on SQLite, a lease on PostgreSQL."""
     name = replica or default_replica_id()
     if db.is_sqlite:

@@ -144,11 +144,16 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
         )
         if not opened:
             holders[exam_id] = reader
-    handed_back = _handed_back(session, [s.id for s in studies
-                                         if s.assigned_to is None and s.opened_by is None])
+    handed_back = _handed_back(
+        session, [s.id for s in studies if s.assigned_to is None and s.opened_by is None]
+    )
     if handed_back:  # a reader who handed a study back is not given it again
-        studies = [replace(s, excluded_radiologists=s.excluded_radiologists | {handed_back[s.id]})
-                   if s.id in handed_back else s for s in studies]
+        studies = [
+            replace(s, excluded_radiologists=s.excluded_radiologists | {handed_back[s.id]})
+            if s.id in handed_back
+            else s
+            for s in studies
+        ]
     return DepartmentState(
         Snapshot(now=now, studies=tuple(studies), radiologists=_readers(session, now)), holders
     )
@@ -160,9 +165,10 @@ def _handed_back(session: Session, exam_ids: list[int]) -> dict[int, int]:
         return {}
     last: dict[int, tuple[int, str | None]] = {}
     for exam_id, reader, ending in session.execute(
-            sa.select(col(Read.exam_id), col(Read.radiologist_id), col(Read.end_reason))
-            .where(col(Read.exam_id).in_(exam_ids), col(Read.ended_at).is_not(None))
-            .order_by(col(Read.id))):
+        sa.select(col(Read.exam_id), col(Read.radiologist_id), col(Read.end_reason))
+        .where(col(Read.exam_id).in_(exam_ids), col(Read.ended_at).is_not(None))
+        .order_by(col(Read.id))
+    ):
         last[exam_id] = (reader, ending)
     return {e: reader for e, (reader, ending) in last.items() if ending == HANDED_BACK}
 
@@ -345,8 +351,12 @@ class BalancerRunner:
     def notice(self, event_id: int, event_type: str) -> None:
         """A committed event seen on the live stream (committed here or on another replica):
         re-plan if it is a trigger the last snapshot did not already include."""
-        if (event_type in TRIGGER_NAMES and event_id > self._seen_through
-                and not self._stopping and self.leading):
+        if (
+            event_type in TRIGGER_NAMES
+            and event_id > self._seen_through
+            and not self._stopping
+            and self.leading
+        ):
             self.request(event_type)
 
     async def _loop(self) -> None:
@@ -371,8 +381,10 @@ class BalancerRunner:
 
     async def _release_stranded(self) -> None:
         grace, now = self.release_grace, self.db.clock()
-        if grace is None or (self._stranded_checked is not None and now - self._stranded_checked
-                             < timedelta(seconds=self.tick_seconds)):
+        if grace is None or (
+            self._stranded_checked is not None
+            and now - self._stranded_checked < timedelta(seconds=self.tick_seconds)
+        ):
             return  # once a tick is enough for a grace of minutes; runs stay as fast as before
         self._stranded_checked = now
         try:
@@ -381,8 +393,7 @@ class BalancerRunner:
             log.exception("releasing stranded reads failed")
             return
         if released:
-            log.info("released %d stranded reads of absent readers: %s", len(released),
-                     released)
+            log.info("released %d stranded reads of absent readers: %s", len(released), released)
 
     async def run_once(self, trigger: str) -> RunReport:
         """Read, solve off the loop, validate, commit the diff; one run at a time.
@@ -437,14 +448,21 @@ class BalancerRunner:
                 leader=self.leadership.replica if self.leadership is not None else None,
             )
             lease = self.leadership.lease_seconds if self.leadership is not None else None
-            outcome = await self.db.run(lambda uow: _commit(
-                uow, planned, unplaced, summary, fence=epoch, lease_seconds=lease,
-                gate=self._commit_gate))
+            outcome = await self.db.run(
+                lambda uow: _commit(
+                    uow,
+                    planned,
+                    unplaced,
+                    summary,
+                    fence=epoch,
+                    lease_seconds=lease,
+                    gate=self._commit_gate,
+                )
+            )
             self.last = RunReport(outcome=outcome, plan=result, trigger=trigger, epoch=epoch)
             return self.last
 
-    def _state(self, session: Session,
-               now: datetime) -> tuple[DepartmentState, Params, int]:
+    def _state(self, session: Session, now: datetime) -> tuple[DepartmentState, Params, int]:
         # Read first: every event up to this id committed before the snapshot below was read
         # (outbox ids commit in order), so its changes are in it and `notice` can skip it.
         seen = session.scalar(sa.select(sa.func.max(col(OutboxEvent.id)))) or 0

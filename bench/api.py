@@ -152,8 +152,12 @@ def main() -> None:
     port = _free_port()
     # The load generator is one caller far busier than any person: the rate limiter runs
     # (its cost is measured) but never binds.
-    env = {**os.environ, "DATABASE_URL": url, "RADFLOW_BALANCER": "false",
-           "RADFLOW_RATE_LIMIT": "1000000/second"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "RADFLOW_BALANCER": "false",
+        "RADFLOW_RATE_LIMIT": "1000000/second",
+    }
     server = subprocess.Popen(
         [
             sys.executable,
@@ -210,8 +214,10 @@ async def _measure(port: int, seconds: float, connections: int) -> dict[str, Any
     body = json.dumps({"query": QUERY, "variables": {"first": 50}}).encode()
     floor = json.dumps({"query": "{ __typename }"}).encode()
     # A supervisor (sees every exam); every request carries and verifies the token.
-    auth = {"Authorization": "Bearer " + mint(role=Role.SUPERVISOR, subject="sup.ortiz",
-                                              settings=get_settings())}
+    auth = {
+        "Authorization": "Bearer "
+        + mint(role=Role.SUPERVISOR, subject="sup.ortiz", settings=get_settings())
+    }
     requests = {
         "graphql": post_request("127.0.0.1", port, "/graphql", body, auth),
         "raw": post_request("127.0.0.1", port, "/raw", b"{}", auth),

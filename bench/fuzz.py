@@ -31,9 +31,11 @@ from typing import Any
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schema.graphql"
 # Text no deliberate error message contains: exception names, tracebacks, driver and SQL text.
-LEAK = re.compile(r"Traceback|File \"|\b\w+(?:Error|Exception)\b|sqlalchemy|asyncpg|"
-                  r"sqlite3|\[SQL|object has no attribute|NoneType|not subscriptable|"
-                  r"unexpected keyword|positional argument")
+LEAK = re.compile(
+    r"Traceback|File \"|\b\w+(?:Error|Exception)\b|sqlalchemy|asyncpg|"
+    r"sqlite3|\[SQL|object has no attribute|NoneType|not subscriptable|"
+    r"unexpected keyword|positional argument"
+)
 MAX_FAILURES = 50
 
 
@@ -53,20 +55,30 @@ class Report:
         if key in self._seen or len(self.failures) >= MAX_FAILURES:
             return
         self._seen.add(key)
-        self.failures.append({"operation": label, "problem": problem,
-                              "request": json.dumps(body)[:600]})
+        self.failures.append(
+            {"operation": label, "problem": problem, "request": json.dumps(body)[:600]}
+        )
 
     def as_json(self) -> str:
-        return json.dumps({"operations": self.operations, "server_errors": self.server_errors,
-                           "failures": self.failures})
+        return json.dumps(
+            {
+                "operations": self.operations,
+                "server_errors": self.server_errors,
+                "failures": self.failures,
+            }
+        )
 
 
 def check(report: Report, label: str, body: object, status: int, content: bytes) -> None:
     """Record what is wrong with one answer, if anything."""
     report.operations += 1
     kind = "stateful" if label.startswith("stateful") else label.split(".")[0].lower()
-    outcome = f"{kind} HTTP {status}" if status != 200 else kind + (
-        " errors" if b'"data":null' in content or b'"data"' not in content else " data")
+    outcome = (
+        f"{kind} HTTP {status}"
+        if status != 200
+        else kind
+        + (" errors" if b'"data":null' in content or b'"data"' not in content else " data")
+    )
     report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
     if status >= 500:
         report.server_errors += 1
@@ -86,14 +98,24 @@ def check(report: Report, label: str, body: object, status: int, content: bytes)
         message = str(error.get("message", ""))
         code = (error.get("extensions") or {}).get("code")
         if code == "INTERNAL_SERVER_ERROR":
-            report.fail(label, f"internal error (masked), correlation id "
-                        f"{error['extensions'].get('correlationId')}", body)
+            report.fail(
+                label,
+                f"internal error (masked), correlation id "
+                f"{error['extensions'].get('correlationId')}",
+                body,
+            )
         elif LEAK.search(message):
             report.fail(label, f"leaked detail: {message[:300]}", body)
 
 
-def fuzz(base_url: str, *, operations: int, tokens: list[str | None], seed: int = 0,
-         stateful_share: float = 0.2) -> Report:
+def fuzz(
+    base_url: str,
+    *,
+    operations: int,
+    tokens: list[str | None],
+    seed: int = 0,
+    stateful_share: float = 0.2,
+) -> Report:
     """Send about `operations` generated operations to a running API; the report of them."""
     import httpx
     from hypothesis import HealthCheck, Phase, given, settings
@@ -108,25 +130,35 @@ def fuzz(base_url: str, *, operations: int, tokens: list[str | None], seed: int 
     budget = operations - int(operations * stateful_share)
     modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     per_case = max(1, budget // (len(targets) * len(modes)))
-    quiet = {"database": None, "deadline": None, "derandomize": seed == 0,
-             "phases": [Phase.generate], "suppress_health_check": list(HealthCheck)}
+    quiet = {
+        "database": None,
+        "deadline": None,
+        "derandomize": seed == 0,
+        "phases": [Phase.generate],
+        "suppress_health_check": list(HealthCheck),
+    }
 
     with httpx.Client(base_url=base_url, timeout=60) as client:
+
         def send(label: str, body: dict[str, Any]) -> None:
-            response = client.post("/graphql", json=body,
-                                   headers=headers[report.operations % len(headers)])
+            response = client.post(
+                "/graphql", json=body, headers=headers[report.operations % len(headers)]
+            )
             check(report, label, body, response.status_code, response.content)
 
         while report.operations < budget:
             before = report.operations
             for op in targets:
                 for mode in modes:
+
                     @given(case=op.as_strategy(generation_mode=mode))
                     @settings(max_examples=per_case, **quiet)  # type: ignore[arg-type]
                     def one(case: Any) -> None:
                         if report.operations < budget:
-                            send(case.operation.label,
-                                 case.as_transport_kwargs(base_url=base_url)["json"])
+                            send(
+                                case.operation.label,
+                                case.as_transport_kwargs(base_url=base_url)["json"],
+                            )
 
                     one()
             if report.operations == before:
@@ -137,8 +169,14 @@ def fuzz(base_url: str, *, operations: int, tokens: list[str | None], seed: int 
     return report
 
 
-def _stateful(schema: Any, base_url: str, headers: list[dict[str, str]], report: Report,
-              operations: int, quiet: dict[str, Any]) -> None:
+def _stateful(
+    schema: Any,
+    base_url: str,
+    headers: list[dict[str, str]],
+    report: Report,
+    operations: int,
+    quiet: dict[str, Any],
+) -> None:
     """Scenarios chaining operations: ids that answers return feed later operations."""
     from hypothesis import settings
     from hypothesis.errors import FlakyStrategyDefinition
@@ -147,14 +185,19 @@ def _stateful(schema: Any, base_url: str, headers: list[dict[str, str]], report:
 
     class Scenario(machine):  # type: ignore[misc,valid-type]
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
-            return {"base_url": base_url + "/graphql",
-                    "headers": headers[report.operations % len(headers)]}
+            return {
+                "base_url": base_url + "/graphql",
+                "headers": headers[report.operations % len(headers)],
+            }
 
-        def validate_response(self, response: Any, case: Any, *args: Any,
-                              **kwargs: Any) -> None:
-            check(report, f"stateful {case.operation.label}",
-                  case.as_transport_kwargs(base_url=base_url)["json"], response.status_code,
-                  response.content)
+        def validate_response(self, response: Any, case: Any, *args: Any, **kwargs: Any) -> None:
+            check(
+                report,
+                f"stateful {case.operation.label}",
+                case.as_transport_kwargs(base_url=base_url)["json"],
+                response.status_code,
+                response.content,
+            )
 
     # Scenarios depend on the server's answers, so they are never derandomised (a replayed
     # prefix would meet a different state and hypothesis would call the strategy flaky).
@@ -165,8 +208,11 @@ def _stateful(schema: Any, base_url: str, headers: list[dict[str, str]], report:
         # A bundle emptied by an earlier answer makes hypothesis call the strategy flaky: the
         # harness's problem, not the API's.
         with suppress(FlakyStrategyDefinition):
-            Scenario.run(settings=settings(max_examples=max(1, remaining // 8),
-                                           stateful_step_count=10, **options))
+            Scenario.run(
+                settings=settings(
+                    max_examples=max(1, remaining // 8), stateful_step_count=10, **options
+                )
+            )
         if report.operations == before:
             break
 
@@ -197,14 +243,30 @@ async def prepare(url: str, *, exams: int = 60) -> None:
 def served(url: str, log: Path) -> Iterator[str]:
     """uvicorn serving radflow on `url` at a free loopback port; yields the base URL."""
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url,
-           # The fuzzer is one caller far busier than any person: the limiter runs, never binds.
-           "RADFLOW_RATE_LIMIT": "1000000/second"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        # The fuzzer is one caller far busier than any person: the limiter runs, never binds.
+        "RADFLOW_RATE_LIMIT": "1000000/second",
+    }
     with log.open("w") as output:
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port",
-             str(port), "--log-level", "warning", "--no-access-log"],
-            env=env, stdout=output, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
         try:
             deadline = time.time() + 60
             while True:
@@ -223,19 +285,26 @@ def served(url: str, log: Path) -> Iterator[str]:
 
 def logged_internal_errors(log: Path) -> list[str]:
     """The server's own record of masked internal errors (one line each, with the id)."""
-    return [line.strip() for line in log.read_text(errors="replace").splitlines()
-            if line.startswith("internal error ")]
+    return [
+        line.strip()
+        for line in log.read_text(errors="replace").splitlines()
+        if line.startswith("internal error ")
+    ]
 
 
 def _callers() -> list[tuple[Any, str, list[str] | None, bool | None]]:
     from domain.enums import Role
 
-    return [(Role.ADMIN, "admin.fuzz", None, None), (Role.SUPERVISOR, "sup.ortiz", None, None),
-            (Role.SCHEDULER, "frontdesk", None, None),
-            (Role.INTEGRATION, "ris.bridge", None, False),
-            (Role.REFERRER, "REF01", None, None), (Role.PATIENT, "MRN000001", None, None),
-            (Role.TECHNOLOGIST, "tech.lee", ["MAIN"], None),
-            (Role.RADIOLOGIST, "RAD03", None, None)]
+    return [
+        (Role.ADMIN, "admin.fuzz", None, None),
+        (Role.SUPERVISOR, "sup.ortiz", None, None),
+        (Role.SCHEDULER, "frontdesk", None, None),
+        (Role.INTEGRATION, "ris.bridge", None, False),
+        (Role.REFERRER, "REF01", None, None),
+        (Role.PATIENT, "MRN000001", None, None),
+        (Role.TECHNOLOGIST, "tech.lee", ["MAIN"], None),
+        (Role.RADIOLOGIST, "RAD03", None, None),
+    ]
 
 
 def run(url: str, operations: int, *, seed: int = 0, workdir: Path) -> Report:
@@ -247,7 +316,8 @@ def run(url: str, operations: int, *, seed: int = 0, workdir: Path) -> Report:
     settings = Settings()
     tokens: list[str | None] = [
         mint(role=role, subject=subject, settings=settings, sites=sites, phi=phi)
-        for role, subject, sites, phi in _callers()]
+        for role, subject, sites, phi in _callers()
+    ]
     tokens.append(None)  # and an anonymous caller
     log = workdir / "server.log"
     with served(url, log) as base_url:
@@ -267,8 +337,10 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{workdir / 'fuzz.db'}"
     started = time.perf_counter()
     report = run(url, args.operations, seed=args.seed, workdir=workdir)
-    print(f"{report.operations} operations in {time.perf_counter() - started:.0f} s against "
-          f"{url.split(':')[0]}; server log: {workdir / 'server.log'}")
+    print(
+        f"{report.operations} operations in {time.perf_counter() - started:.0f} s against "
+        f"{url.split(':')[0]}; server log: {workdir / 'server.log'}"
+    )
     print(json.dumps(dict(sorted(report.outcomes.items()))))
     for failure in report.failures:
         print(json.dumps(failure))

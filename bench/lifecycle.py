@@ -39,6 +39,7 @@ SECTIONS = [
     {"key": "findings", "fields": [{"key": "findings", "value": "Clear lungs."}]},
 ]
 
+
 def bearer(subject: str, role: Role, sites: list[str] | None = None) -> dict[str, str]:
     """The Authorization header of a development token."""
     token = mint(role=role, subject=subject, settings=Settings(), sites=sites)

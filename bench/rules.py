@@ -58,24 +58,40 @@ def open_studies(uow: UnitOfWork, count: int, seed: int = 5) -> None:
         procedure, modality = rng.choice(procedures)
         ready = uow.now - timedelta(minutes=rng.uniform(0, 360))
         priority = rng.choices(list(Priority), weights=[1, 2, 7])[0]
-        rows.append({
-            "accession_number": new_accession_number(), "order_source": "BENCH",
-            "placer_order_number": f"R{n:07d}", "patient_id": rng.choice(patients),
-            "referrer_id": 1, "procedure_id": procedure,
-            "site_id": sites["NORTH" if modality.value in ("US", "MG") else "MAIN"],
-            "priority": priority, "patient_class": rng.choice(list(PatientClass)),
-            "indication": "bench", "icd10_code": "R52", "status": ExamStatus.READY_FOR_READ,
-            "version": 1, "ordered_at": ready - timedelta(hours=1), "status_changed_at": ready,
-            "ready_at": ready, "due_at": ready + timedelta(hours=rng.choice([1, 4, 24])),
-        })
+        rows.append(
+            {
+                "accession_number": new_accession_number(),
+                "order_source": "BENCH",
+                "placer_order_number": f"R{n:07d}",
+                "patient_id": rng.choice(patients),
+                "referrer_id": 1,
+                "procedure_id": procedure,
+                "site_id": sites["NORTH" if modality.value in ("US", "MG") else "MAIN"],
+                "priority": priority,
+                "patient_class": rng.choice(list(PatientClass)),
+                "indication": "bench",
+                "icd10_code": "R52",
+                "status": ExamStatus.READY_FOR_READ,
+                "version": 1,
+                "ordered_at": ready - timedelta(hours=1),
+                "status_changed_at": ready,
+                "ready_at": ready,
+                "due_at": ready + timedelta(hours=rng.choice([1, 4, 24])),
+            }
+        )
     s.execute(sa.insert(m.Exam), rows)
 
 
 def roster(uow: UnitOfWork) -> None:
     """Everyone on shift for the next eight hours."""
     for code, *_rest, privileges in RADIOLOGISTS:
-        worklists.start_shift(uow=uow, actor=SUPERVISOR, radiologist_code=code,
-                              site_code=privileges[0], ends_at=uow.now + timedelta(hours=8))
+        worklists.start_shift(
+            uow=uow,
+            actor=SUPERVISOR,
+            radiologist_code=code,
+            site_code=privileges[0],
+            ends_at=uow.now + timedelta(hours=8),
+        )
 
 
 async def activate_to_replanned(open_count: int, rounds: int = 5) -> list[float]:
@@ -86,13 +102,22 @@ async def activate_to_replanned(open_count: int, rounds: int = 5) -> list[float]
     await db.run(lambda uow: seed_reference(uow, patients=500))
     await db.run(roster)
     await db.run(lambda uow: open_studies(uow, open_count))
-    drafts = [DEFAULT_RULE_SET, RuleSet((*DEFAULT_RULE_SET.rules, Rule(
-        "All CT urgent", 'modality == "CT"', (SetPriority(Priority.URGENT),), order=5)))]
+    drafts = [
+        DEFAULT_RULE_SET,
+        RuleSet(
+            (
+                *DEFAULT_RULE_SET.rules,
+                Rule("All CT urgent", 'modality == "CT"', (SetPriority(Priority.URGENT),), order=5),
+            )
+        ),
+    ]
     versions = []
     for draft in drafts:
-        saved = await db.run(lambda uow, d=draft: rulesets.store_version(
-            uow=uow, actor=SUPERVISOR, rules=rule_set_to_data(d), reason="bench",
-            based_on=None))
+        saved = await db.run(
+            lambda uow, d=draft: rulesets.store_version(
+                uow=uow, actor=SUPERVISOR, rules=rule_set_to_data(d), reason="bench", based_on=None
+            )
+        )
         versions.append(saved.version)
     runner = BalancerRunner(db, adjust=adjust_state, tick_seconds=3600)
     runner.start()
@@ -102,15 +127,22 @@ async def activate_to_replanned(open_count: int, rounds: int = 5) -> list[float]
     for n in range(rounds):
         version = versions[n % 2]
         runs_before = runner.last.outcome.run_id
-        await db.run(lambda uow, v=version: rulesets.activate(
-            uow=uow, actor=SUPERVISOR, version=v, reason="bench"))
+        await db.run(
+            lambda uow, v=version: rulesets.activate(
+                uow=uow, actor=SUPERVISOR, version=v, reason="bench"
+            )
+        )
         committed = time.perf_counter()
-        while (runner.last.outcome.run_id == runs_before  # noqa: ASYNC110
-               or "RuleSetActivated" not in runner.last.trigger):
+        while (  # noqa: ASYNC110
+            runner.last.outcome.run_id == runs_before
+            or "RuleSetActivated" not in runner.last.trigger
+        ):
             await asyncio.sleep(0.002)
         timings.append((time.perf_counter() - committed) * 1000)
-        print(f"activation {n + 1}: version {version} re-planned in {timings[-1]:.0f} ms "
-              f"(moved {runner.last.outcome.moved})")
+        print(
+            f"activation {n + 1}: version {version} re-planned in {timings[-1]:.0f} ms "
+            f"(moved {runner.last.outcome.moved})"
+        )
     await runner.stop()
     await db.dispose()
     return timings
@@ -124,8 +156,10 @@ def main() -> None:
     figures: dict[str, float] = dict(measure_engine())
     timings = asyncio.run(activate_to_replanned(args.open))
     figures["activate_to_replanned_ms"] = round(statistics.median(timings), 1)
-    print(f"activate -> re-planned at {args.open} open studies: median "
-          f"{figures['activate_to_replanned_ms']} ms, max {max(timings):.0f} ms")
+    print(
+        f"activate -> re-planned at {args.open} open studies: median "
+        f"{figures['activate_to_replanned_ms']} ms, max {max(timings):.0f} ms"
+    )
     figures["simulate_s"] = simulate_day(args.sim_studies)
     print(json.dumps(figures))
 
@@ -143,9 +177,11 @@ def simulate_day(studies: int) -> float:
     result = compare(ScenarioSpec(seed=1, studies=studies, radiologists=16), active, draft)
     seconds = round(time.perf_counter() - started, 2)
     for name, day in (("active", result.active), ("draft", result.draft)):
-        print(f"simulated {studies} studies under the {name} rules: breach "
-              f"{day.breach_rate:.2%}, wRVU max/mean {day.wrvu_max_over_mean}, "
-              f"{day.seconds} s")
+        print(
+            f"simulated {studies} studies under the {name} rules: breach "
+            f"{day.breach_rate:.2%}, wRVU max/mean {day.wrvu_max_over_mean}, "
+            f"{day.seconds} s"
+        )
     print(f"simulateRuleSet, {studies} studies: {seconds} s")
     return seconds
 

@@ -65,8 +65,10 @@ READERS = ("RAD03", "RAD07")  # both read BODY studies at NORTH; the study moves
 # development secret, as this process does).
 TOKEN = "Bearer " + mint(role=Role.SUPERVISOR, subject="sup.bench", settings=Settings())
 EXAM_DOC = "subscription { examStatusChanged { eventId toStatus exam { accessionNumber } } }"
-WORKLIST_DOC = ("subscription ($r: ID!) { worklistChanged(radiologistId: $r) "
-                "{ eventId change exam { accessionNumber } } }")
+WORKLIST_DOC = (
+    "subscription ($r: ID!) { worklistChanged(radiologistId: $r) "
+    "{ eventId change exam { accessionNumber } } }"
+)
 
 
 def free_port() -> int:
@@ -90,22 +92,34 @@ async def prepare(db: Database) -> tuple[int, int]:
         await reset_postgres(db)
     await db.run(lambda uow: seed_reference(uow, patients=50))
     for code in READERS:
-        await db.run(lambda uow, code=code: worklists.start_shift(
-            uow=uow, actor=SUPERVISOR, radiologist_code=code, site_code="NORTH",
-            ends_at=uow.now + timedelta(hours=12)))
+        await db.run(
+            lambda uow, code=code: worklists.start_shift(
+                uow=uow,
+                actor=SUPERVISOR,
+                radiologist_code=code,
+                site_code="NORTH",
+                ends_at=uow.now + timedelta(hours=12),
+            )
+        )
 
     def ready_study(uow: Any) -> tuple[int, int]:
         s = uow.session
         exam = m.Exam(
-            accession_number=new_accession_number(), order_source="BENCH",
+            accession_number=new_accession_number(),
+            order_source="BENCH",
             placer_order_number="READY-1",
             patient_id=s.scalar(sa.select(m.Patient.id).limit(1)),
             referrer_id=s.scalar(sa.select(m.Referrer.id).limit(1)),
             procedure_id=s.scalar(sa.select(m.Procedure.id).where(m.Procedure.code == "USABD")),
             site_id=s.scalar(sa.select(m.Site.id).where(m.Site.code == "NORTH")),
-            priority=Priority.ROUTINE, patient_class=PatientClass.OUTPATIENT,
-            indication="Pain", icd10_code="R52", status=ExamStatus.READY_FOR_READ,
-            ordered_at=uow.now, status_changed_at=uow.now)
+            priority=Priority.ROUTINE,
+            patient_class=PatientClass.OUTPATIENT,
+            indication="Pain",
+            icd10_code="R52",
+            status=ExamStatus.READY_FOR_READ,
+            ordered_at=uow.now,
+            status_changed_at=uow.now,
+        )
         uow.add(exam)
         uow.flush()
         reader = s.scalar(sa.select(m.Radiologist.id).where(m.Radiologist.code == READERS[0]))
@@ -135,14 +149,24 @@ class Client:
 
 async def subscribe(url: str, kind: str, reader_id: int) -> Client:
     """Connect, initialise and subscribe one client."""
-    ws = await connect(url, subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-                       open_timeout=60, max_queue=None)
+    ws = await connect(
+        url,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        open_timeout=60,
+        max_queue=None,
+    )
     await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": TOKEN}}))
     assert json.loads(await ws.recv())["type"] == "connection_ack"
-    document, variables = (EXAM_DOC, {}) if kind == "exam" else (
-        WORKLIST_DOC, {"r": to_global_id("Radiologist", reader_id)})
-    await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                              "payload": {"query": document, "variables": variables}}))
+    document, variables = (
+        (EXAM_DOC, {})
+        if kind == "exam"
+        else (WORKLIST_DOC, {"r": to_global_id("Radiologist", reader_id)})
+    )
+    await ws.send(
+        json.dumps(
+            {"id": "1", "type": "subscribe", "payload": {"query": document, "variables": variables}}
+        )
+    )
     return Client(ws, kind)
 
 
@@ -166,17 +190,34 @@ class Writer:
         if kind == "exam":
             self._placer += 1
             placer = f"BENCH-{self._placer}"
-            await self.db.run(lambda uow: orders.place_order(
-                uow=uow, actor=REFERRER, order_source="BENCH", placer_order_number=placer,
-                patient_mrn="MRN000001", referrer_code="REF01", procedure_code="USABD",
-                site_code="NORTH", priority=Priority.ROUTINE,
-                patient_class=PatientClass.OUTPATIENT, indication="Pain", icd10_code="R10.9"))
+            await self.db.run(
+                lambda uow: orders.place_order(
+                    uow=uow,
+                    actor=REFERRER,
+                    order_source="BENCH",
+                    placer_order_number=placer,
+                    patient_mrn="MRN000001",
+                    referrer_code="REF01",
+                    procedure_code="USABD",
+                    site_code="NORTH",
+                    priority=Priority.ROUTINE,
+                    patient_class=PatientClass.OUTPATIENT,
+                    indication="Pain",
+                    icd10_code="R10.9",
+                )
+            )
         else:
             self._pins += 1
             reader = READERS[self._pins % 2]
-            await self.db.run(lambda uow: worklists.pin_assignment(
-                uow=uow, actor=SUPERVISOR, exam_id=self.study_id, radiologist_code=reader,
-                reason="bench"))
+            await self.db.run(
+                lambda uow: worklists.pin_assignment(
+                    uow=uow,
+                    actor=SUPERVISOR,
+                    exam_id=self.study_id,
+                    radiologist_code=reader,
+                    reason="bench",
+                )
+            )
         at = time.perf_counter()
         newest = await last_event_id(self.db)  # one writer: these ids are this command's
         for event_id in range(self._last + 1, newest + 1):
@@ -196,8 +237,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 raise SystemExit("no Redis: pass --redis-url or install redis-server")
             port = free_port()
             redis = subprocess.Popen(  # noqa: ASYNC220  (starts it, no wait)
-                [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", str(folder)], stdout=subprocess.DEVNULL)
+                [
+                    binary,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(folder),
+                ],
+                stdout=subprocess.DEVNULL,
+            )
             stack.callback(redis.wait)
             stack.callback(redis.kill)
             redis_url = f"redis://127.0.0.1:{port}/0"
@@ -215,13 +269,34 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         stack.push_async_callback(relay.stop)
 
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-               "RADFLOW_LIVE_PREFIX": prefix, "RADFLOW_BALANCER": "0",
-               "RADFLOW_WS_INIT_TIMEOUT": "60"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "RADFLOW_LIVE_PREFIX": prefix,
+            "RADFLOW_BALANCER": "0",
+            "RADFLOW_WS_INIT_TIMEOUT": "60",
+        }
         server = subprocess.Popen(  # noqa: ASYNC220  (starts it, no wait)
-            [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
-             "127.0.0.1", "--port", str(port), "--log-level", "warning", "--backlog", "4096",
-             *UVICORN_WS_ARGS], cwd=ROOT, env=env)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "api.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--backlog",
+                "4096",
+                *UVICORN_WS_ARGS,
+            ],
+            cwd=ROOT,
+            env=env,
+        )
 
         def stop_server() -> None:
             server.terminate()
@@ -246,8 +321,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         url = f"ws://127.0.0.1:{port}/graphql"
         clients: list[Client] = []
         for n in range(args.subscribers):
-            clients.append(await subscribe(url, "exam" if n % 2 == 0 else "worklist",
-                                           reader_id))
+            clients.append(await subscribe(url, "exam" if n % 2 == 0 else "worklist", reader_id))
 
         async def close_clients() -> None:
             for client in clients:
@@ -286,8 +360,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # Drain: wait (bounded) until every subscriber has its events.
         drain_deadline = time.perf_counter() + 30
         while time.perf_counter() < drain_deadline:
-            if all(len(c.frames) - before >= expected[c.kind]
-                   for c, before in zip(clients, seen_before, strict=True)):
+            if all(
+                len(c.frames) - before >= expected[c.kind]
+                for c, before in zip(clients, seen_before, strict=True)
+            ):
                 break
             await asyncio.sleep(0.05)
         cpu_after = cpu_seconds(server.pid)
@@ -316,8 +392,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         events = sum(expected.values())
         # Each change is for one half of the subscribers (its kind's); it must reach them.
         half = args.subscribers // 2
-        under_half = sum(1 for k in range(first_command, len(writer.commands))
-                         if reached.get(k, 0) < half)
+        under_half = sum(
+            1 for k in range(first_command, len(writer.commands)) if reached.get(k, 0) < half
+        )
 
         def pct(q: float) -> float:
             return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 2)
@@ -330,8 +407,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "max_ms": round(latencies[-1], 2) if latencies else None,
             "deliveries": deliveries,
             "server_cpu_s": round(cpu_after - cpu_before, 2),
-            "cpu_us_per_delivery": round((cpu_after - cpu_before) / max(deliveries, 1) * 1e6,
-                                         1),
+            "cpu_us_per_delivery": round((cpu_after - cpu_before) / max(deliveries, 1) * 1e6, 1),
             "events_reaching_under_half_of_subscribers": under_half,
             "lost": lost,
         }
@@ -345,8 +421,10 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--redis-url", default=None)
     result = asyncio.run(run(parser.parse_args()))
-    summary = {k: result[k] for k in ("subscribers", "events_per_s", "p50_ms", "p99_ms",
-                                      "cpu_us_per_delivery", "lost")}
+    summary = {
+        k: result[k]
+        for k in ("subscribers", "events_per_s", "p50_ms", "p99_ms", "cpu_us_per_delivery", "lost")
+    }
     print(json.dumps({k: v for k, v in result.items() if k not in summary}))
     print(json.dumps(summary))
 

@@ -42,8 +42,12 @@ class ScopeKind(StrEnum):
 
 
 UNBOUNDED = {Role.SUPERVISOR, Role.ADMIN, Role.SCHEDULER, Role.INTEGRATION, Role.SYSTEM}
-_KINDS = {Role.REFERRER: ScopeKind.REFERRER, Role.PATIENT: ScopeKind.PATIENT,
-          Role.RADIOLOGIST: ScopeKind.READER, Role.TECHNOLOGIST: ScopeKind.SITES}
+_KINDS = {
+    Role.REFERRER: ScopeKind.REFERRER,
+    Role.PATIENT: ScopeKind.PATIENT,
+    Role.RADIOLOGIST: ScopeKind.READER,
+    Role.TECHNOLOGIST: ScopeKind.SITES,
+}
 
 
 @dataclass(frozen=True)
@@ -91,20 +95,27 @@ def exam_clause(kind: ScopeKind, *, per_row: bool = False) -> sa.ColumnElement[b
     if kind is ScopeKind.ALL:
         return None
     if kind is ScopeKind.READER and per_row:
-        return sa.exists().where(READS.c.exam_id == e.id,
-                                 RADIOLOGISTS.c.id == READS.c.radiologist_id,
-                                 RADIOLOGISTS.c.code == subject)
+        return sa.exists().where(
+            READS.c.exam_id == e.id,
+            RADIOLOGISTS.c.id == READS.c.radiologist_id,
+            RADIOLOGISTS.c.code == subject,
+        )
     if kind is ScopeKind.REFERRER:
         return e.referrer_id.in_(sa.select(REFERRERS.c.id).where(REFERRERS.c.code == subject))
     if kind is ScopeKind.PATIENT:
         return e.patient_id.in_(sa.select(PATIENTS.c.id).where(PATIENTS.c.mrn == subject))
     if kind is ScopeKind.READER:
-        return e.id.in_(sa.select(READS.c.exam_id)
-                        .join(RADIOLOGISTS, RADIOLOGISTS.c.id == READS.c.radiologist_id)
-                        .where(RADIOLOGISTS.c.code == subject))
+        return e.id.in_(
+            sa.select(READS.c.exam_id)
+            .join(RADIOLOGISTS, RADIOLOGISTS.c.id == READS.c.radiologist_id)
+            .where(RADIOLOGISTS.c.code == subject)
+        )
     if kind is ScopeKind.SITES:
-        return e.site_id.in_(sa.select(SITES.c.id).where(
-            SITES.c.code.in_(sa.bindparam("scope_sites", expanding=True))))
+        return e.site_id.in_(
+            sa.select(SITES.c.id).where(
+                SITES.c.code.in_(sa.bindparam("scope_sites", expanding=True))
+            )
+        )
     return sa.false()
 
 
@@ -120,8 +131,9 @@ def visible_exam_ids(session: Session, actor: Actor, exam_ids: list[int]) -> set
     return set(session.scalars(query, scope.parameters()))
 
 
-def load_visible_exam(session: Session, actor: Actor, exam_id: int
-                      ) -> tuple[Exam, Procedure, str] | None:
+def load_visible_exam(
+    session: Session, actor: Actor, exam_id: int
+) -> tuple[Exam, Procedure, str] | None:
     """The exam and its procedure (loaded into the session for the command that follows) and
     its patient's MRN (for the audit record), if the actor may see the exam.
 
@@ -138,10 +150,12 @@ def load_visible_exam(session: Session, actor: Actor, exam_id: int
 @cache
 def _exam_for_command(kind: ScopeKind | None) -> sa.Select[Any]:
     """The statement of `load_visible_exam` for a scope kind, built once."""
-    query = (sa.select(Exam, Procedure, PATIENTS.c.mrn)
-             .join(Procedure, PROCEDURES.c.id == EXAMS.c.procedure_id)
-             .join(PATIENTS, PATIENTS.c.id == EXAMS.c.patient_id)
-             .where(EXAMS.c.id == sa.bindparam("exam_id", type_=sa.Integer())))
+    query = (
+        sa.select(Exam, Procedure, PATIENTS.c.mrn)
+        .join(Procedure, PROCEDURES.c.id == EXAMS.c.procedure_id)
+        .join(PATIENTS, PATIENTS.c.id == EXAMS.c.patient_id)
+        .where(EXAMS.c.id == sa.bindparam("exam_id", type_=sa.Integer()))
+    )
     clause = None if kind is None else exam_clause(kind, per_row=True)
     return query if clause is None else query.where(clause)
 
@@ -152,8 +166,9 @@ def visible_patient_ids(session: Session, actor: Actor, patient_ids: list[int]) 
     if scope.unbounded or not patient_ids:
         return set(patient_ids)
     if scope.kind is ScopeKind.PATIENT:
-        query = sa.select(PATIENTS.c.id).where(PATIENTS.c.id.in_(patient_ids),
-                                               PATIENTS.c.mrn == actor.id)
+        query = sa.select(PATIENTS.c.id).where(
+            PATIENTS.c.id.in_(patient_ids), PATIENTS.c.mrn == actor.id
+        )
         return set(session.scalars(query))
     clause = exam_clause(scope.kind)
     query = sa.select(EXAMS.c.patient_id).where(EXAMS.c.patient_id.in_(patient_ids)).distinct()

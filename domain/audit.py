@@ -74,8 +74,9 @@ class Trail:
     written: bool = False  # a command already wrote the record in its transaction
     always: bool = False  # audit even when no patient data was touched (mutations, audit log)
 
-    def note_exam(self, exam_id: int | None, *, patient_id: int | None = None,
-                  mrn: str | None = None) -> None:
+    def note_exam(
+        self, exam_id: int | None, *, patient_id: int | None = None, mrn: str | None = None
+    ) -> None:
         """An exam the operation touched, and whose it is when known (no lookup then)."""
         if exam_id is None:
             return
@@ -101,15 +102,17 @@ class Trail:
 
     def needs_record(self) -> bool:
         """Whether the operation still owes a record when it ends."""
-        return not self.written and (self.always or self.denied or bool(self.failures)
-                                     or self.touched())
+        return not self.written and (
+            self.always or self.denied or bool(self.failures) or self.touched()
+        )
 
 
 current_trail: ContextVar[Trail | None] = ContextVar("radflow_audit_trail", default=None)
 
 
-def touch_exam(exam_id: int | None, *, patient_id: int | None = None,
-               mrn: str | None = None) -> None:
+def touch_exam(
+    exam_id: int | None, *, patient_id: int | None = None, mrn: str | None = None
+) -> None:
     """Note that the current operation read or changed this exam (and whose it is, if known)."""
     trail = current_trail.get()
     if trail is not None:
@@ -131,8 +134,9 @@ def note_failure(reason: str, *, denied: bool = False) -> None:
         trail.denied = trail.denied or denied
 
 
-def write_in_transaction(session: Session, trail: Trail | None, now: datetime,
-                         named: dict[int, str] | None = None) -> None:
+def write_in_transaction(
+    session: Session, trail: Trail | None, now: datetime, named: dict[int, str] | None = None
+) -> None:
     """Write a command's record in its own transaction, with everything the session loaded
     (`named`: patients whose MRN the command already knows)."""
     if trail is None or trail.written:
@@ -160,31 +164,46 @@ def record_values(connection: sa.Connection, trail: Trail, now: datetime) -> dic
     exam_ids = sorted(trail.exam_ids)
     unplaced = [e for e in exam_ids[:MAX_LISTED] if e not in trail.exams_placed]
     if unplaced:
-        mrns |= set(connection.scalars(
-            sa.select(PATIENTS.c.mrn).join(EXAMS, EXAMS.c.patient_id == PATIENTS.c.id)
-            .where(EXAMS.c.id.in_(unplaced))))
+        mrns |= set(
+            connection.scalars(
+                sa.select(PATIENTS.c.mrn)
+                .join(EXAMS, EXAMS.c.patient_id == PATIENTS.c.id)
+                .where(EXAMS.c.id.in_(unplaced))
+            )
+        )
     unnamed = sorted(trail.patient_ids - trail.patients_named)[:MAX_LISTED]
     if unnamed:
-        mrns |= set(connection.scalars(
-            sa.select(PATIENTS.c.mrn).where(PATIENTS.c.id.in_(unnamed))))
+        mrns |= set(connection.scalars(sa.select(PATIENTS.c.mrn).where(PATIENTS.c.id.in_(unnamed))))
     reason = "; ".join(trail.failures)[:500] or None
     if len(exam_ids) > MAX_LISTED:
         reason = (reason + "; " if reason else "") + f"{len(exam_ids) - MAX_LISTED} more exams"
     return {
         "recorded_at": now,
-        "event_type": (AuditEventType.SECURITY_ALERT if trail.denied
-                       else AuditEventType(trail.event_type)).value,
+        "event_type": (
+            AuditEventType.SECURITY_ALERT if trail.denied else AuditEventType(trail.event_type)
+        ).value,
         "action": AuditAction(trail.action).value,
         "outcome": (AuditOutcome.FAILURE if trail.failures else AuditOutcome.SUCCESS).value,
-        "reason": reason, "user_id": trail.actor.id[:64], "role": trail.actor.role.value,
-        "client_address": trail.client_address, "operation": trail.operation[:200],
-        "patient_mrns": sorted(mrns)[:MAX_LISTED], "exam_ids": exam_ids[:MAX_LISTED],
+        "reason": reason,
+        "user_id": trail.actor.id[:64],
+        "role": trail.actor.role.value,
+        "client_address": trail.client_address,
+        "operation": trail.operation[:200],
+        "patient_mrns": sorted(mrns)[:MAX_LISTED],
+        "exam_ids": exam_ids[:MAX_LISTED],
     }
 
 
-def search(session: Session, *, user_id: str | None = None, patient_mrn: str | None = None,
-           since: datetime | None = None, until: datetime | None = None, first: int = 50,
-           before_id: int | None = None) -> list[AuditEvent]:
+def search(
+    session: Session,
+    *,
+    user_id: str | None = None,
+    patient_mrn: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    first: int = 50,
+    before_id: int | None = None,
+) -> list[AuditEvent]:
     """Audit records, newest first, filtered (the audit log's own reader)."""
     query = sa.select(AuditEvent)
     table = AuditEvent.__table__.c  # type: ignore[attr-defined]
@@ -196,7 +215,8 @@ def search(session: Session, *, user_id: str | None = None, patient_mrn: str | N
         query = query.where(table.recorded_at < until)
     if before_id is not None:
         query = query.where(table.id < before_id)
-    rows: Iterable[AuditEvent] = session.scalars(query.order_by(table.id.desc()).limit(
-        first if not patient_mrn else first * 20))
+    rows: Iterable[AuditEvent] = session.scalars(
+        query.order_by(table.id.desc()).limit(first if not patient_mrn else first * 20)
+    )
     out = [r for r in rows if not patient_mrn or patient_mrn in r.patient_mrns]
     return out[:first]

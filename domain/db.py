@@ -99,7 +99,8 @@ def normalise_url(url: str) -> URL:
     if parsed.get_backend_name() == "postgresql":
         return parsed.set(drivername="postgresql+asyncpg")
     raise ValueError(
-        f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+        f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
+    )
 
 
 def ensure_sqlite_folder(url: URL) -> None:
@@ -154,8 +155,9 @@ def _insert_into(table: sa.Table) -> sa.Insert:
 class Database:
     """The process's connection to its database."""
 
-    def __init__(self, url: str, *, clock: Callable[[], datetime] = utcnow,
-                 echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, clock: Callable[[], datetime] = utcnow, echo: bool = False
+    ) -> None:
         self.url = normalise_url(url)
         self.clock = clock
         self._listeners: list[EventListener] = []
@@ -169,7 +171,9 @@ class Database:
             # is the one the last command used, whose page cache its own commits kept valid
             # (another connection's commit makes SQLite drop a connection's cache).
             self.sync_engine = sa.create_engine(
-                self.url, echo=echo, connect_args={"check_same_thread": False},
+                self.url,
+                echo=echo,
+                connect_args={"check_same_thread": False},
                 pool_use_lifo=True,
             )
             sa_event.listen(self.sync_engine, "connect", _sqlite_pragmas)
@@ -179,8 +183,9 @@ class Database:
             self._read_sessions = sessionmaker(self._reader_engine, expire_on_commit=False)
             self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="radflow-db-r")
         else:
-            self.async_engine = create_async_engine(self.url, echo=echo, pool_size=10,
-                                                    max_overflow=10, pool_pre_ping=True)
+            self.async_engine = create_async_engine(
+                self.url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
+            )
             self._async_sessions = async_sessionmaker(self.async_engine, expire_on_commit=False)
 
     @property
@@ -215,13 +220,15 @@ class Database:
                 return self._read_sync(query)
             loop = asyncio.get_running_loop()
             # In a copy of this context: the request's audit trail goes along.
-            return await loop.run_in_executor(self._readers, copy_context().run,
-                                              self._read_sync, query)
+            return await loop.run_in_executor(
+                self._readers, copy_context().run, self._read_sync, query
+            )
         async with self._async_sessions() as session:
             return await session.run_sync(query)
 
-    async def fetch(self, statement: sa.Executable, params: dict[str, Any]
-                    ) -> Sequence[sa.Row[Any]]:
+    async def fetch(
+        self, statement: sa.Executable, params: dict[str, Any]
+    ) -> Sequence[sa.Row[Any]]:
         """All rows of one bounded Core statement, on a pooled connection without a session
         (the leanest read: a page of at most 100 rows, on SQLite right on the loop thread)."""
         if self.sync_engine is not None:
@@ -254,8 +261,9 @@ class Database:
         with self._sessions() as session, session.begin():
             return self._in_session(session, command, current_trail.get())
 
-    def _in_session(self, session: Session, command: Callable[[UnitOfWork], T],
-                    trail: Trail | None = None) -> tuple[T, list[DomainEvent]]:
+    def _in_session(
+        self, session: Session, command: Callable[[UnitOfWork], T], trail: Trail | None = None
+    ) -> tuple[T, list[DomainEvent]]:
         uow = UnitOfWork(session, self.clock())
         try:
             result = command(uow)

@@ -100,8 +100,10 @@ class NotFound(DomainError):
     code = "NOT_FOUND"
 
     def __init__(self, entity: str, key: str | None = None, *, field: str | None = None) -> None:
-        super().__init__(f"{entity} {key} does not exist" if key is not None
-                         else f"the {entity} does not exist", field=field)
+        super().__init__(
+            f"{entity} {key} does not exist" if key is not None else f"the {entity} does not exist",
+            field=field,
+        )
         self.entity = entity
         self.key = key
 
@@ -150,8 +152,10 @@ class ReportIncomplete(PreconditionFailed):
 
     def __init__(self, missing: list[MissingReportField]) -> None:
         names = ", ".join(f"{m.section}.{m.field}" if m.section else m.field for m in missing)
-        super().__init__(Condition.REPORT_INCOMPLETE,
-                         f"the report cannot be signed until these are complete: {names}")
+        super().__init__(
+            Condition.REPORT_INCOMPLETE,
+            f"the report cannot be signed until these are complete: {names}",
+        )
         self.missing = missing
 
 
@@ -199,11 +203,18 @@ class Conflict(DomainError):
 
     code = "CONFLICT"
 
-    def __init__(self, *, exam_id: int, accession_number: str | None = None,
-                 expected_version: int | None = None, actual_version: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        exam_id: int,
+        accession_number: str | None = None,
+        expected_version: int | None = None,
+        actual_version: int | None = None,
+    ) -> None:
         detail = (
             f" (expected version {expected_version}, found {actual_version})"
-            if expected_version is not None else ""
+            if expected_version is not None
+            else ""
         )
         subject = f"exam {accession_number}" if accession_number else "the exam"
         super().__init__(f"{subject} was changed concurrently{detail}; reload and retry")

@@ -25,10 +25,18 @@ _INSERT = sa.insert(EXAM_HISTORY)
 def history_rows(events: Sequence[ev.DomainEvent]) -> list[dict[str, Any]]:
     """The history rows of the status changes among `events`, in the order they happened."""
     return [
-        {"exam_id": event.exam_id, "from_status": event.from_status,
-         "to_status": event.to_status, "event": event.event_type, "actor": event.actor,
-         "role": event.role, "at": event.at, "reason": event.reason}
-        for event in events if isinstance(event, ev.ExamStatusChanged)
+        {
+            "exam_id": event.exam_id,
+            "from_status": event.from_status,
+            "to_status": event.to_status,
+            "event": event.event_type,
+            "actor": event.actor,
+            "role": event.role,
+            "at": event.at,
+            "reason": event.reason,
+        }
+        for event in events
+        if isinstance(event, ev.ExamStatusChanged)
     ]
 
 

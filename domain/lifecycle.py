@@ -89,7 +89,8 @@ REPORT_COMPLETE = Guard(
     lambda _, f: f.report_complete(),
 )
 FINAL_REPORT = Guard(
-    Condition.NO_FINAL_REPORT, "a final report must be signed first",
+    Condition.NO_FINAL_REPORT,
+    "a final report must be signed first",
     lambda _, f: f.final_report_signed(),
 )
 CRITICAL_ACKNOWLEDGED = Guard(
@@ -138,35 +139,80 @@ TRANSITIONS: tuple[Transition, ...] = (
     T(Step.CANCEL, S.SCHEDULED, S.CANCELLED, CANCELLERS, ev.ExamCancelled),
     T(Step.CANCEL, S.CHECKED_IN, S.CANCELLED, ON_SITE_CANCELLERS, ev.ExamCancelled),
     T(Step.CANCEL, S.PREPARED, S.CANCELLED, ON_SITE_CANCELLERS, ev.ExamCancelled),
-    T(Step.MARK_NO_SHOW, S.SCHEDULED, S.NO_SHOW, _roles(Role.SCHEDULER, Role.SYSTEM, Role.ADMIN),
-      ev.ExamNoShow),
+    T(
+        Step.MARK_NO_SHOW,
+        S.SCHEDULED,
+        S.NO_SHOW,
+        _roles(Role.SCHEDULER, Role.SYSTEM, Role.ADMIN),
+        ev.ExamNoShow,
+    ),
     T(Step.CHECK_IN, S.SCHEDULED, S.CHECKED_IN, ARRIVAL, ev.PatientCheckedIn),
     T(Step.CHECK_IN, S.ORDERED, S.CHECKED_IN, ARRIVAL, ev.PatientCheckedIn, (FAST_TRACK,)),
     T(Step.COMPLETE_PREP, S.CHECKED_IN, S.PREPARED, ARRIVAL, ev.ExamPrepared, (PREP_COMPLETE,)),
-    T(Step.START_ACQUISITION, S.CHECKED_IN, S.IN_ACQUISITION, TECH, ev.AcquisitionStarted,
-      (PREP_COMPLETE,)),
-    T(Step.START_ACQUISITION, S.PREPARED, S.IN_ACQUISITION, TECH, ev.AcquisitionStarted,
-      (PREP_COMPLETE,)),
+    T(
+        Step.START_ACQUISITION,
+        S.CHECKED_IN,
+        S.IN_ACQUISITION,
+        TECH,
+        ev.AcquisitionStarted,
+        (PREP_COMPLETE,),
+    ),
+    T(
+        Step.START_ACQUISITION,
+        S.PREPARED,
+        S.IN_ACQUISITION,
+        TECH,
+        ev.AcquisitionStarted,
+        (PREP_COMPLETE,),
+    ),
     T(Step.COMPLETE_ACQUISITION, S.IN_ACQUISITION, S.ACQUIRED, TECH, ev.ExamAcquired),
-    T(Step.REQUEST_REPEAT, S.ACQUIRED, S.IN_ACQUISITION,
-      _roles(Role.TECHNOLOGIST, Role.RADIOLOGIST, Role.ADMIN), ev.RepeatRequested),
+    T(
+        Step.REQUEST_REPEAT,
+        S.ACQUIRED,
+        S.IN_ACQUISITION,
+        _roles(Role.TECHNOLOGIST, Role.RADIOLOGIST, Role.ADMIN),
+        ev.RepeatRequested,
+    ),
     T(Step.REJECT_METADATA, S.ACQUIRED, S.METADATA_REJECTED, TECH_OR_SYSTEM, ev.MetadataRejected),
-    T(Step.CORRECT_METADATA, S.METADATA_REJECTED, S.ACQUIRED, TECH_OR_SYSTEM,
-      ev.MetadataCorrected),
-    T(Step.REGISTER_STORAGE, S.ACQUIRED, S.READY_FOR_READ, TECH_OR_SYSTEM, ev.StudyReadyForRead,
-      (METADATA_VALID,)),
+    T(Step.CORRECT_METADATA, S.METADATA_REJECTED, S.ACQUIRED, TECH_OR_SYSTEM, ev.MetadataCorrected),
+    T(
+        Step.REGISTER_STORAGE,
+        S.ACQUIRED,
+        S.READY_FOR_READ,
+        TECH_OR_SYSTEM,
+        ev.StudyReadyForRead,
+        (METADATA_VALID,),
+    ),
     T(Step.OPEN_READ, S.READY_FOR_READ, S.IN_INTERPRETATION, READER, ev.ReadOpened),
     T(Step.RELEASE_READ, S.IN_INTERPRETATION, S.READY_FOR_READ, RELEASERS, ev.ReadReleased),
-    T(Step.SIGN_PRELIMINARY, S.IN_INTERPRETATION, S.PRELIMINARY, READER,
-      ev.ReportSignedPreliminary, (REPORT_COMPLETE,)),
-    T(Step.SIGN_FINAL, S.IN_INTERPRETATION, S.FINAL, READER, ev.ReportSignedFinal,
-      (REPORT_COMPLETE,)),
+    T(
+        Step.SIGN_PRELIMINARY,
+        S.IN_INTERPRETATION,
+        S.PRELIMINARY,
+        READER,
+        ev.ReportSignedPreliminary,
+        (REPORT_COMPLETE,),
+    ),
+    T(
+        Step.SIGN_FINAL,
+        S.IN_INTERPRETATION,
+        S.FINAL,
+        READER,
+        ev.ReportSignedFinal,
+        (REPORT_COMPLETE,),
+    ),
     T(Step.SIGN_FINAL, S.PRELIMINARY, S.FINAL, READER, ev.ReportSignedFinal, (REPORT_COMPLETE,)),
     T(Step.ADD_ADDENDUM, S.FINAL, S.FINAL, READER, ev.ReportAmended),
     T(Step.ADD_ADDENDUM, S.COMMUNICATED, S.COMMUNICATED, READER, ev.ReportAmended),
     T(Step.ADD_ADDENDUM, S.CLOSED, S.CLOSED, READER, ev.ReportAmended),
-    T(Step.NOTIFY_RESULT, S.FINAL, S.COMMUNICATED, COMMUNICATORS, ev.ResultCommunicated,
-      (FINAL_REPORT,)),
+    T(
+        Step.NOTIFY_RESULT,
+        S.FINAL,
+        S.COMMUNICATED,
+        COMMUNICATORS,
+        ev.ResultCommunicated,
+        (FINAL_REPORT,),
+    ),
     T(Step.CLOSE, S.COMMUNICATED, S.CLOSED, CLOSERS, ev.ExamClosed, (CRITICAL_ACKNOWLEDGED,)),
 )
 
@@ -178,9 +224,11 @@ TERMINAL = frozenset({S.CLOSED, S.CANCELLED})
 # The step each status event records: the one name a history entry, a status event and an
 # InvalidTransition share for what was done.
 _STEP_OF_EVENT: dict[str, Step] = {ev.ExamOrdered.__name__: Step.ORDER} | {
-    t.event.__name__: t.step for t in TRANSITIONS}
-assert all(_STEP_OF_EVENT[t.event.__name__] == t.step for t in TRANSITIONS), \
+    t.event.__name__: t.step for t in TRANSITIONS
+}
+assert all(_STEP_OF_EVENT[t.event.__name__] == t.step for t in TRANSITIONS), (
     "one event class per step"
+)
 
 
 def step_of(event_type: str) -> Step:
@@ -225,7 +273,9 @@ def ensure_step_allowed(exam: Exam, step: Step) -> Transition:
     row = find_transition(step, exam.status)
     if row is None:
         raise InvalidTransition(
-            exam_id=exam.id or 0, status=exam.status.value, step=step.value,
+            exam_id=exam.id or 0,
+            status=exam.status.value,
+            step=step.value,
             allowed=tuple(s.value for s in sources_of(step)),
         )
     return row
@@ -262,9 +312,15 @@ def transition(
     # The event is also the history row: the unit of work writes one from each status event.
     recorder.emit(
         row.event(
-            at=at, actor=actor.id, role=actor.role, exam_id=exam.id,
-            accession_number=exam.accession_number, site_id=exam.site_id,
-            from_status=source, to_status=row.target, reason=reason,
+            at=at,
+            actor=actor.id,
+            role=actor.role,
+            exam_id=exam.id,
+            accession_number=exam.accession_number,
+            site_id=exam.site_id,
+            from_status=source,
+            to_status=row.target,
+            reason=reason,
         )
     )
     return row

@@ -86,14 +86,20 @@ def _radiologists(event: ev.DomainEvent) -> list[int]:
 
 def outbox_rows(session: Session, events: Sequence[ev.DomainEvent]) -> list[dict[str, Any]]:
     """One outbox row (as column values) per event, with its subscription keys filled in."""
-    exam_ids = {e.exam_id for e in events
-                if topic_of(e) in (EXAM_STATUS, CRITICAL_RESULT) and hasattr(e, "exam_id")}
+    exam_ids = {
+        e.exam_id
+        for e in events
+        if topic_of(e) in (EXAM_STATUS, CRITICAL_RESULT) and hasattr(e, "exam_id")
+    }
     # site, modality and the version the command left the exam at, per exam
     where: dict[int, tuple[int, str, int]] = {}
     for exam_id in list(exam_ids):  # the command has usually loaded the exam and procedure
         exam = session.identity_map.get(identity_key(Exam, exam_id))
-        procedure = None if not isinstance(exam, Exam) else session.identity_map.get(
-            identity_key(Procedure, exam.procedure_id))
+        procedure = (
+            None
+            if not isinstance(exam, Exam)
+            else session.identity_map.get(identity_key(Procedure, exam.procedure_id))
+        )
         if isinstance(exam, Exam) and isinstance(procedure, Procedure):
             where[exam_id] = (exam.site_id, str(procedure.modality.value), exam.version)
             exam_ids.discard(exam_id)
@@ -107,24 +113,27 @@ def outbox_rows(session: Session, events: Sequence[ev.DomainEvent]) -> list[dict
     rows = []
     for event in events:
         exam_id = getattr(event, "exam_id", None)
-        site_id, modality, version = where.get(exam_id, (None, None, None)) \
-            if exam_id is not None else (None, None, None)
+        site_id, modality, version = (
+            where.get(exam_id, (None, None, None)) if exam_id is not None else (None, None, None)
+        )
         status = event.to_status.value if isinstance(event, ev.ExamStatusChanged) else None
         payload = payload_of(event)
         if version is not None:
             # The exam as the event left it: a replay shows then, not now.
             payload["exam_version"] = version
-        rows.append({
-            "occurred_at": event.at,
-            "type": event.event_type,
-            "topic": topic_of(event),
-            "exam_id": exam_id,
-            "site_id": getattr(event, "site_id", None) or site_id,
-            "modality": modality,
-            "status": status,
-            "radiologist_ids": _radiologists(event),
-            "payload": payload,
-        })
+        rows.append(
+            {
+                "occurred_at": event.at,
+                "type": event.event_type,
+                "topic": topic_of(event),
+                "exam_id": exam_id,
+                "site_id": getattr(event, "site_id", None) or site_id,
+                "modality": modality,
+                "status": status,
+                "radiologist_ids": _radiologists(event),
+                "payload": payload,
+            }
+        )
     return rows
 
 

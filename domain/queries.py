@@ -19,7 +19,6 @@ from domain.tables import EXAMS, PATIENTS, PROCEDURES, REFERRERS, REPORTS, SITES
 MAX_PAGE = 100
 
 
-
 @dataclass(frozen=True)
 class ExamCriteria:
     """Filters of an exam list; each given one must match."""
@@ -35,19 +34,31 @@ class ExamCriteria:
 
     def shape(self) -> tuple[Any, ...]:
         """Which criteria are set: statements are built (and cached) per shape."""
-        return (bool(self.statuses), bool(self.priorities), bool(self.modalities),
-                bool(self.site_code), bool(self.patient_mrn), self.ordered_from is not None,
-                self.ordered_to is not None, self.scope.kind)
+        return (
+            bool(self.statuses),
+            bool(self.priorities),
+            bool(self.modalities),
+            bool(self.site_code),
+            bool(self.patient_mrn),
+            self.ordered_from is not None,
+            self.ordered_to is not None,
+            self.scope.kind,
+        )
 
     def parameters(self) -> dict[str, Any]:
         """The values bound into a statement of this shape."""
         # Each value once: a filter repeating one status 40,000 times would otherwise bind
         # more parameters than PostgreSQL accepts (32,767).
-        return {"statuses": list(dict.fromkeys(self.statuses)),
-                "priorities": list(dict.fromkeys(self.priorities)),
-                "modalities": list(dict.fromkeys(self.modalities)), "site_code": self.site_code,
-                "patient_mrn": self.patient_mrn, "ordered_from": self.ordered_from,
-                "ordered_to": self.ordered_to, **self.scope.parameters()}
+        return {
+            "statuses": list(dict.fromkeys(self.statuses)),
+            "priorities": list(dict.fromkeys(self.priorities)),
+            "modalities": list(dict.fromkeys(self.modalities)),
+            "site_code": self.site_code,
+            "patient_mrn": self.patient_mrn,
+            "ordered_from": self.ordered_from,
+            "ordered_to": self.ordered_to,
+            **self.scope.parameters(),
+        }
 
 
 @dataclass(frozen=True)
@@ -70,14 +81,23 @@ def where_matching(query: sa.Select[Any], shape: tuple[Any, ...]) -> sa.Select[A
     if priorities:
         query = query.where(e.priority.in_(sa.bindparam("priorities", expanding=True)))
     if modalities:
-        query = query.where(e.procedure_id.in_(sa.select(PROCEDURES.c.id).where(
-            PROCEDURES.c.modality.in_(sa.bindparam("modalities", expanding=True)))))
+        query = query.where(
+            e.procedure_id.in_(
+                sa.select(PROCEDURES.c.id).where(
+                    PROCEDURES.c.modality.in_(sa.bindparam("modalities", expanding=True))
+                )
+            )
+        )
     if site:
-        query = query.where(e.site_id.in_(sa.select(SITES.c.id).where(
-            SITES.c.code == sa.bindparam("site_code"))))
+        query = query.where(
+            e.site_id.in_(sa.select(SITES.c.id).where(SITES.c.code == sa.bindparam("site_code")))
+        )
     if mrn:
-        query = query.where(e.patient_id.in_(sa.select(PATIENTS.c.id).where(
-            PATIENTS.c.mrn == sa.bindparam("patient_mrn"))))
+        query = query.where(
+            e.patient_id.in_(
+                sa.select(PATIENTS.c.id).where(PATIENTS.c.mrn == sa.bindparam("patient_mrn"))
+            )
+        )
     if since:
         query = query.where(e.ordered_at >= sa.bindparam("ordered_from", type_=e.ordered_at.type))
     if until:
@@ -94,8 +114,12 @@ def count_exams(session: Session, criteria: ExamCriteria) -> int:
 
 
 # Relations an exam page can bring along in the same statement: name -> (table, foreign key).
-_JOINABLE = {"patient": (PATIENTS, "patient_id"), "procedure": (PROCEDURES, "procedure_id"),
-             "site": (SITES, "site_id"), "referrer": (REFERRERS, "referrer_id")}
+_JOINABLE = {
+    "patient": (PATIENTS, "patient_id"),
+    "procedure": (PROCEDURES, "procedure_id"),
+    "site": (SITES, "site_id"),
+    "referrer": (REFERRERS, "referrer_id"),
+}
 
 
 @dataclass(frozen=True)
@@ -110,8 +134,9 @@ Layout = tuple[tuple[str | None, tuple[str, ...]], ...]
 
 
 @lru_cache(maxsize=256)
-def _page_statement(include: frozenset[str], shape: tuple[Any, ...], keyset: bool,
-                    descending: bool) -> tuple[sa.Select[Any], Layout]:
+def _page_statement(
+    include: frozenset[str], shape: tuple[Any, ...], keyset: bool, descending: bool
+) -> tuple[sa.Select[Any], Layout]:
     """The page statement for one combination of relations, filters and direction.
 
     Built once and reused: constructing a SQLAlchemy statement costs more than running this
@@ -135,15 +160,15 @@ def paged(query: sa.Select[Any], *, keyset: bool, descending: bool) -> sa.Select
     e = EXAMS.c
     position = sa.tuple_(e.ordered_at, e.id)
     if keyset:
-        seen = sa.tuple_(sa.bindparam("after_at", type_=e.ordered_at.type),
-                         sa.bindparam("after_id"))
+        seen = sa.tuple_(
+            sa.bindparam("after_at", type_=e.ordered_at.type), sa.bindparam("after_id")
+        )
         query = query.where(position < seen if descending else position > seen)
     order = (e.ordered_at.desc(), e.id.desc()) if descending else (e.ordered_at, e.id)
     return query.order_by(*order).limit(sa.bindparam("first"))
 
 
-def page_parameters(criteria: ExamCriteria, *, first: int, after: Keyset | None
-                    ) -> dict[str, Any]:
+def page_parameters(criteria: ExamCriteria, *, first: int, after: Keyset | None) -> dict[str, Any]:
     """The values bound into a page statement."""
     params = {k: v for k, v in criteria.parameters().items() if v not in (None, [])}
     params.update(criteria.scope.parameters())
@@ -153,8 +178,15 @@ def page_parameters(criteria: ExamCriteria, *, first: int, after: Keyset | None
     return params
 
 
-def exam_page(session: Session, criteria: ExamCriteria, *, first: int, after: Keyset | None,
-              descending: bool, include: frozenset[str]) -> list[ExamPageRow]:
+def exam_page(
+    session: Session,
+    criteria: ExamCriteria,
+    *,
+    first: int,
+    after: Keyset | None,
+    descending: bool,
+    include: frozenset[str],
+) -> list[ExamPageRow]:
     """A keyset page of exams with the named relations, in one statement and no ORM objects.
 
     `include` may name patient, procedure, site, referrer and report (the exam's report, if
@@ -171,13 +203,16 @@ def exam_page(session: Session, criteria: ExamCriteria, *, first: int, after: Ke
         exam: SimpleNamespace | None = None
         related: dict[str, SimpleNamespace | None] = {}
         for name, columns in layout:
-            part = values[start:start + len(columns)]
+            part = values[start : start + len(columns)]
             start += len(columns)
             if name is None:
                 exam = SimpleNamespace(**dict(zip(columns, part, strict=True)))
             else:  # an outer-joined relation that is absent comes back all NULL
-                related[name] = (None if part[0] is None
-                                 else SimpleNamespace(**dict(zip(columns, part, strict=True))))
+                related[name] = (
+                    None
+                    if part[0] is None
+                    else SimpleNamespace(**dict(zip(columns, part, strict=True)))
+                )
         assert exam is not None
         page.append(ExamPageRow(exam, related))
     return page

@@ -117,11 +117,16 @@ class TemplateSection:
     fields: tuple[TemplateField, ...]
 
 
-def field_document(key: str, label: str, required: bool,
-                   code_system: CodeSystem | None = None) -> dict[str, object]:
+def field_document(
+    key: str, label: str, required: bool, code_system: CodeSystem | None = None
+) -> dict[str, object]:
     """A field as the template document stores it."""
-    document: dict[str, object] = {"key": key, "label": label, "required": required,
-                                   "type": FieldKind.TEXT.value}
+    document: dict[str, object] = {
+        "key": key,
+        "label": label,
+        "required": required,
+        "type": FieldKind.TEXT.value,
+    }
     if code_system is not None:
         document |= {"type": FieldKind.CODED.value, "code_system": code_system.value}
     return document
@@ -133,22 +138,30 @@ def parse_sections(document: Sequence[Mapping[str, object]]) -> tuple[TemplateSe
     for raw in document:
         fields = raw.get("fields", [])
         assert isinstance(fields, list)
-        sections.append(TemplateSection(
-            key=str(raw["key"]), title=str(raw.get("title", raw["key"])),
-            fields=tuple(_field(f) for f in fields)))
+        sections.append(
+            TemplateSection(
+                key=str(raw["key"]),
+                title=str(raw.get("title", raw["key"])),
+                fields=tuple(_field(f) for f in fields),
+            )
+        )
     return tuple(sections)
 
 
 def _field(raw: Mapping[str, object]) -> TemplateField:
     system = raw.get("code_system")
-    return TemplateField(key=str(raw["key"]), label=str(raw.get("label", raw["key"])),
-                         required=bool(raw.get("required", False)),
-                         kind=FieldKind(str(raw.get("type", FieldKind.TEXT.value))),
-                         code_system=CodeSystem(str(system)) if system else None)
+    return TemplateField(
+        key=str(raw["key"]),
+        label=str(raw.get("label", raw["key"])),
+        required=bool(raw.get("required", False)),
+        kind=FieldKind(str(raw.get("type", FieldKind.TEXT.value))),
+        code_system=CodeSystem(str(system)) if system else None,
+    )
 
 
-def unsignable_fields(sections: Sequence[TemplateSection], content: Mapping[str, object],
-                      impression: str) -> list[MissingReportField]:
+def unsignable_fields(
+    sections: Sequence[TemplateSection], content: Mapping[str, object], impression: str
+) -> list[MissingReportField]:
     """Every field that keeps a report from being signed: required and empty, or a coded
     value that is not one of its codes."""
     found = []
@@ -159,11 +172,13 @@ def unsignable_fields(sections: Sequence[TemplateSection], content: Mapping[str,
             value = str(values.get(spec.key, "")).strip()
             if not value:
                 if spec.required:
-                    found.append(MissingReportField(section.key, spec.key, spec.label,
-                                                    IssueCode.REQUIRED))
+                    found.append(
+                        MissingReportField(section.key, spec.key, spec.label, IssueCode.REQUIRED)
+                    )
             elif not spec.accepts(value):
-                found.append(MissingReportField(section.key, spec.key, spec.label,
-                                                IssueCode.INVALID_VALUE))
+                found.append(
+                    MissingReportField(section.key, spec.key, spec.label, IssueCode.INVALID_VALUE)
+                )
     if not impression.strip():
         found.append(MissingReportField(None, IMPRESSION, "Impression", IssueCode.REQUIRED))
     return found

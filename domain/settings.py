@@ -33,97 +33,161 @@ class Settings(BaseSettings):
     # Hardening (api/limits.py, api/hardening.py): what one request may ask for and how often.
     max_query_depth: int = Field(default=12, gt=0, alias="RADFLOW_MAX_QUERY_DEPTH")
     max_query_aliases: int = Field(
-        default=30, ge=0, alias="RADFLOW_MAX_QUERY_ALIASES",
-        description="Aliases in one document, counted with fragments expanded at each spread.")
+        default=30,
+        ge=0,
+        alias="RADFLOW_MAX_QUERY_ALIASES",
+        description="Aliases in one document, counted with fragments expanded at each spread.",
+    )
     max_query_tokens: int = Field(
-        default=2_000, gt=0, alias="RADFLOW_MAX_QUERY_TOKENS",
-        description="Lexical tokens in one document; parsing stops past this.")
+        default=2_000,
+        gt=0,
+        alias="RADFLOW_MAX_QUERY_TOKENS",
+        description="Lexical tokens in one document; parsing stops past this.",
+    )
     max_root_fields: int = Field(
-        default=20, gt=0, alias="RADFLOW_MAX_ROOT_FIELDS",
-        description="Top-level fields in one operation, fragments expanded.")
+        default=20,
+        gt=0,
+        alias="RADFLOW_MAX_ROOT_FIELDS",
+        description="Top-level fields in one operation, fragments expanded.",
+    )
     max_operations: int = Field(
-        default=5, gt=0, alias="RADFLOW_MAX_OPERATIONS",
-        description="Operations defined in one document (one of them runs per request).")
+        default=5,
+        gt=0,
+        alias="RADFLOW_MAX_OPERATIONS",
+        description="Operations defined in one document (one of them runs per request).",
+    )
     max_body_bytes: int = Field(
-        default=1_048_576, gt=0, alias="RADFLOW_MAX_BODY_BYTES",
-        description="Largest request body accepted at /graphql (413 past it).")
+        default=1_048_576,
+        gt=0,
+        alias="RADFLOW_MAX_BODY_BYTES",
+        description="Largest request body accepted at /graphql (413 past it).",
+    )
     rate_limit: str = Field(
-        default="1200/minute", alias="RADFLOW_RATE_LIMIT",
+        default="1200/minute",
+        alias="RADFLOW_RATE_LIMIT",
         description="Requests per caller (token subject, else client address) at /graphql, "
-        "as `N/second|minute|hour`; empty turns the limit off.")
+        "as `N/second|minute|hour`; empty turns the limit off.",
+    )
     jwt_secret: str | None = Field(
-        default=None, alias="RADFLOW_JWT_SECRET",
-        description="HS256 secret for bearer tokens; development falls back to a fixed one.")
+        default=None,
+        alias="RADFLOW_JWT_SECRET",
+        description="HS256 secret for bearer tokens; development falls back to a fixed one.",
+    )
     jwt_public_keys: str | None = Field(
-        default=None, alias="RADFLOW_JWT_PUBLIC_KEYS",
-        description="Path of a PEM file with the RS256 public key(s) tokens are signed for.")
+        default=None,
+        alias="RADFLOW_JWT_PUBLIC_KEYS",
+        description="Path of a PEM file with the RS256 public key(s) tokens are signed for.",
+    )
     jwt_issuer: str = Field(default="radflow", alias="RADFLOW_JWT_ISSUER")
     jwt_audience: str = Field(default="radflow-api", alias="RADFLOW_JWT_AUDIENCE")
     balancer_enabled: bool = Field(
-        default=True, alias="RADFLOW_BALANCER",
-        description="Run the worklist balancer in this process (re-plan on events and ticks).")
+        default=True,
+        alias="RADFLOW_BALANCER",
+        description="Run the worklist balancer in this process (re-plan on events and ticks).",
+    )
     balancer_tick_seconds: float = Field(default=30.0, gt=0, alias="RADFLOW_BALANCER_TICK")
     release_grace_minutes: float = Field(
-        default=10.0, ge=0, alias="RADFLOW_RELEASE_GRACE",
+        default=10.0,
+        ge=0,
+        alias="RADFLOW_RELEASE_GRACE",
         description="Minutes an opened STAT or URGENT study waits for its absent reader (off "
         "shift, on a break, past the shift's end) before the balancer's leader gives it back "
-        "to the balancer; 0 = never by itself (supervisors release with releaseRead).")
+        "to the balancer; 0 = never by itself (supervisors release with releaseRead).",
+    )
 
     @property
     def release_grace(self) -> timedelta | None:
         """`release_grace_minutes` as a duration, or None when releases are manual only."""
         minutes = self.release_grace_minutes
         return timedelta(minutes=minutes) if minutes > 0 else None
+
     # Live updates (api/live): outbox relay, broker names, subscription limits.
     live_prefix: str = Field(
-        default="radflow", alias="RADFLOW_LIVE_PREFIX",
-        description="Prefix of the Redis stream (and keys) this deployment publishes events to.")
+        default="radflow",
+        alias="RADFLOW_LIVE_PREFIX",
+        description="Prefix of the Redis stream (and keys) this deployment publishes events to.",
+    )
     outbox_retention_hours: float = Field(
-        default=72.0, gt=0, alias="RADFLOW_OUTBOX_RETENTION_HOURS",
+        default=72.0,
+        gt=0,
+        alias="RADFLOW_OUTBOX_RETENTION_HOURS",
         description="Published outbox rows older than this are pruned; resume reaches back "
-        "this far.")
+        "this far.",
+    )
     outbox_poll_seconds: float = Field(
-        default=1.0, gt=0, alias="RADFLOW_OUTBOX_POLL",
-        description="How often the relay looks for rows committed by other processes.")
+        default=1.0,
+        gt=0,
+        alias="RADFLOW_OUTBOX_POLL",
+        description="How often the relay looks for rows committed by other processes.",
+    )
     live_stream_maxlen: int = Field(
-        default=100_000, gt=0, alias="RADFLOW_LIVE_STREAM_MAXLEN",
+        default=100_000,
+        gt=0,
+        alias="RADFLOW_LIVE_STREAM_MAXLEN",
         description="Approximate length the Redis stream is trimmed to (the outbox keeps "
-        "the history).")
+        "the history).",
+    )
     outbox_max_lag_seconds: float = Field(
-        default=30.0, gt=0, alias="RADFLOW_OUTBOX_MAX_LAG",
+        default=30.0,
+        gt=0,
+        alias="RADFLOW_OUTBOX_MAX_LAG",
         description="/readyz marks the outbox degraded (still ready) while the oldest "
-        "unpublished event is older than this.")
-    ws_max_subscriptions: int = Field(default=20, gt=0, alias="RADFLOW_WS_MAX_SUBSCRIPTIONS",
-                                      description="Subscriptions one WebSocket may hold.")
+        "unpublished event is older than this.",
+    )
+    ws_max_subscriptions: int = Field(
+        default=20,
+        gt=0,
+        alias="RADFLOW_WS_MAX_SUBSCRIPTIONS",
+        description="Subscriptions one WebSocket may hold.",
+    )
     ws_init_timeout_seconds: float = Field(
-        default=10.0, gt=0, alias="RADFLOW_WS_INIT_TIMEOUT",
-        description="Seconds a WebSocket has to send connection_init (else closed 4408).")
+        default=10.0,
+        gt=0,
+        alias="RADFLOW_WS_INIT_TIMEOUT",
+        description="Seconds a WebSocket has to send connection_init (else closed 4408).",
+    )
     ws_allow_anonymous: bool = Field(
-        default=True, alias="RADFLOW_WS_ALLOW_ANONYMOUS",
-        description="Accept WebSocket connections that present no token.")
+        default=True,
+        alias="RADFLOW_WS_ALLOW_ANONYMOUS",
+        description="Accept WebSocket connections that present no token.",
+    )
     # Metrics (domain/metrics).
     late_cancellation_hours: float = Field(
-        default=24.0, gt=0, alias="RADFLOW_LATE_CANCELLATION_HOURS",
+        default=24.0,
+        gt=0,
+        alias="RADFLOW_LATE_CANCELLATION_HOURS",
         description="A cancellation less than this long before the appointment is late (the "
-        "late cancellation rate counts these).")
+        "late cancellation rate counts these).",
+    )
     # Operations (api/observability.py) and balancer leadership (balancer/leader.py).
     metrics_enabled: bool = Field(
-        default=True, alias="RADFLOW_METRICS",
+        default=True,
+        alias="RADFLOW_METRICS",
         description="Serve Prometheus metrics at /metrics and count and time each GraphQL "
-        "operation.")
+        "operation.",
+    )
     replica_id: str | None = Field(
-        default=None, alias="RADFLOW_REPLICA_ID",
+        default=None,
+        alias="RADFLOW_REPLICA_ID",
         description="This replica's name in the leadership record, balancer runs and logs; "
-        "default host:pid.")
+        "default host:pid.",
+    )
     leader_poll_seconds: float = Field(
-        default=1.0, gt=0, alias="RADFLOW_LEADER_POLL",
+        default=1.0,
+        gt=0,
+        alias="RADFLOW_LEADER_POLL",
         description="How often a follower tries to take the balancer over (PostgreSQL); the "
-        "leader renews its lease at least this often.")
+        "leader renews its lease at least this often.",
+    )
     leader_lease_seconds: float = Field(
-        default=5.0, gt=0, le=60, alias="RADFLOW_LEADER_LEASE",
+        default=5.0,
+        gt=0,
+        le=60,
+        alias="RADFLOW_LEADER_LEASE",
         description="How long the balancer leader's lease lasts without renewal (PostgreSQL); "
         "also bounds each plan commit. A stalled leader loses the balancer within about the "
-        "lease plus one poll.")
+        "lease plus one poll.",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -46,8 +46,12 @@ class CompiledRuleSet:
     @property
     def caps(self) -> dict[str, int]:
         """Cap group (the rule's name) -> the most such studies one radiologist may hold."""
-        return {c.rule.name: a.max_open for c in self.rules for a in c.rule.actions
-                if isinstance(a, CapPerRadiologist)}
+        return {
+            c.rule.name: a.max_open
+            for c in self.rules
+            for a in c.rule.actions
+            if isinstance(a, CapPerRadiologist)
+        }
 
 
 class InvalidRuleSet(ValueError):
@@ -76,12 +80,17 @@ def compile_rule_set(rule_set: RuleSet) -> CompiledRuleSet:
         except ConditionError as e:
             errors.append(condition_error(index, rule, e))
             continue
-        compiled.append(CompiledRule(
-            index=index, rule=rule, checked=checked, predicate=compile_predicate(checked.ir),
-            has_urgency=any(isinstance(a, URGENCY_ACTIONS) for a in rule.actions),
-            has_routing=any(isinstance(a, ROUTING_ACTIONS) for a in rule.actions),
-            reads_effective=bool(attributes_of(checked.ir) & EFFECTIVE_ATTRIBUTES),
-        ))
+        compiled.append(
+            CompiledRule(
+                index=index,
+                rule=rule,
+                checked=checked,
+                predicate=compile_predicate(checked.ir),
+                has_urgency=any(isinstance(a, URGENCY_ACTIONS) for a in rule.actions),
+                has_routing=any(isinstance(a, ROUTING_ACTIONS) for a in rule.actions),
+                reads_effective=bool(attributes_of(checked.ir) & EFFECTIVE_ATTRIBUTES),
+            )
+        )
     if errors:
         raise InvalidRuleSet(errors)
     compiled.sort(key=lambda c: (c.rule.order, c.index))

@@ -28,8 +28,9 @@ class Evaluation:
     explanations does not pay for ten thousand.
     """
 
-    def __init__(self, compiled: CompiledRuleSet, columns: Columns,
-                 rule_set: RuleSetEffect) -> None:
+    def __init__(
+        self, compiled: CompiledRuleSet, columns: Columns, rule_set: RuleSetEffect
+    ) -> None:
         self.compiled = compiled
         self.columns = columns
         self.rule_set = rule_set
@@ -108,8 +109,12 @@ class Evaluation:
         return np.flatnonzero(c.any_fired).astype(np.int64)
 
 
-def apply(compiled: CompiledRuleSet, table: FactsTable, *,
-          default_turnaround: DefaultTurnaround | None = None) -> Evaluation:
+def apply(
+    compiled: CompiledRuleSet,
+    table: FactsTable,
+    *,
+    default_turnaround: DefaultTurnaround | None = None,
+) -> Evaluation:
     """Apply a compiled rule set to every study in `table` (activation, preview)."""
     columns, rule_set = evaluate_columns(compiled, table, default_turnaround=default_turnaround)
     return Evaluation(compiled, columns, rule_set)

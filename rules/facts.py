@@ -42,8 +42,11 @@ class TextColumn:
 
 
 _ENUMS: dict[str, type[StrEnum]] = {
-    "modality": Modality, "subspecialty": Subspecialty, "priority": Priority,
-    "patient_class": PatientClass, "weekday": Weekday,
+    "modality": Modality,
+    "subspecialty": Subspecialty,
+    "priority": Priority,
+    "patient_class": PatientClass,
+    "weekday": Weekday,
 }
 
 Column = TextColumn | IntArray | FloatArray

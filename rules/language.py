@@ -23,8 +23,10 @@ MAX_CONDITION_CHARS = 1000
 
 _CONTEXT = rule_engine.Context(
     type_resolver=rule_engine.type_resolver_from_dict(
-        {a.name: rule_engine.DataType.FLOAT if a.is_number else rule_engine.DataType.STRING
-         for a in VOCABULARY}
+        {
+            a.name: rule_engine.DataType.FLOAT if a.is_number else rule_engine.DataType.STRING
+            for a in VOCABULARY
+        }
     ),
 )
 
@@ -41,11 +43,14 @@ class CheckedCondition:
 def check_condition(text: str) -> CheckedCondition:
     """Parse, type-check and lower a condition; raise ConditionError with the first problem."""
     if not text.strip():
-        raise _error(ErrorCode.REQUIRED,
-                     "the condition is empty; write `true` to match every study")
+        raise _error(
+            ErrorCode.REQUIRED, "the condition is empty; write `true` to match every study"
+        )
     if len(text) > MAX_CONDITION_CHARS:
-        raise _error(ErrorCode.TOO_COMPLEX,
-                     f"the condition has {len(text)} characters; at most {MAX_CONDITION_CHARS}")
+        raise _error(
+            ErrorCode.TOO_COMPLEX,
+            f"the condition has {len(text)} characters; at most {MAX_CONDITION_CHARS}",
+        )
     try:
         library_rule = rule_engine.Rule(text, context=_CONTEXT)
     except RecursionError:
@@ -55,12 +60,16 @@ def check_condition(text: str) -> CheckedCondition:
     except re_errors.SymbolResolutionError as e:
         raise _unknown_symbol(text, e) from None
     except re_errors.AttributeResolutionError as e:
-        raise _error(ErrorCode.UNSUPPORTED,
-                     f"`.{e.attribute_name}`: attribute access is not part of the rule language",
-                     _find(text, f".{e.attribute_name}")) from None
+        raise _error(
+            ErrorCode.UNSUPPORTED,
+            f"`.{e.attribute_name}`: attribute access is not part of the rule language",
+            _find(text, f".{e.attribute_name}"),
+        ) from None
     except re_errors.EvaluationError as e:
-        raise _error(ErrorCode.TYPE_MISMATCH,
-                     f"{e.message}: the two sides of an operator have different types") from None
+        raise _error(
+            ErrorCode.TYPE_MISMATCH,
+            f"{e.message}: the two sides of an operator have different types",
+        ) from None
     except re_errors.EngineError as e:
         raise _error(ErrorCode.SYNTAX, str(getattr(e, "message", e))) from None
     ir = lower_condition(library_rule.statement.expression, text)
@@ -101,11 +110,12 @@ def _syntax_problem(text: str, error: Any) -> ConditionProblem:
 def _unknown_symbol(text: str, error: Any) -> ConditionError:
     name = str(error.symbol_name)
     if error.symbol_scope:  # `$name`: rule-engine's builtin symbols and functions
-        return _error(ErrorCode.UNSUPPORTED,
-                      f"`${name}`: builtins are not part of the rule language",
-                      _find(text, f"${name}"))
+        return _error(
+            ErrorCode.UNSUPPORTED,
+            f"`${name}`: builtins are not part of the rule language",
+            _find(text, f"${name}"),
+        )
     hint = f"; did you mean `{error.suggestion}`?" if error.suggestion else ""
-    return _error(ErrorCode.UNKNOWN_ATTRIBUTE, f"unknown attribute `{name}`{hint}",
-                  _find(text, name))
-
-
+    return _error(
+        ErrorCode.UNKNOWN_ATTRIBUTE, f"unknown attribute `{name}`{hint}", _find(text, name)
+    )

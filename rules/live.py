@@ -52,16 +52,30 @@ _WEEKDAYS = list(Weekday)
 
 
 def _facts_query(now: datetime) -> Any:
-    latest_ai = (sa.select(col(AiTriageResult.exam_id), sa.func.max(col(AiTriageResult.id))
-                           .label("ai_id"))
-                 .group_by(col(AiTriageResult.exam_id)).subquery())
+    latest_ai = (
+        sa.select(col(AiTriageResult.exam_id), sa.func.max(col(AiTriageResult.id)).label("ai_id"))
+        .group_by(col(AiTriageResult.exam_id))
+        .subquery()
+    )
     query = (
-        sa.select(col(Exam.id), col(Procedure.code), col(Procedure.modality),
-                  col(Procedure.body_part), col(Procedure.subspecialty), col(Exam.priority),
-                  col(Exam.patient_class), col(Site.code), col(Referrer.code),
-                  col(Patient.birth_date), col(AiTriageResult.finding),
-                  col(AiTriageResult.score), col(Exam.due_at), col(Exam.ready_at),
-                  col(Exam.ordered_at), col(Procedure.wrvu))
+        sa.select(
+            col(Exam.id),
+            col(Procedure.code),
+            col(Procedure.modality),
+            col(Procedure.body_part),
+            col(Procedure.subspecialty),
+            col(Exam.priority),
+            col(Exam.patient_class),
+            col(Site.code),
+            col(Referrer.code),
+            col(Patient.birth_date),
+            col(AiTriageResult.finding),
+            col(AiTriageResult.score),
+            col(Exam.due_at),
+            col(Exam.ready_at),
+            col(Exam.ordered_at),
+            col(Procedure.wrvu),
+        )
         .join(Procedure, col(Procedure.id) == col(Exam.procedure_id))
         .join(Site, col(Site.id) == col(Exam.site_id))
         .join(Referrer, col(Referrer.id) == col(Exam.referrer_id))
@@ -72,8 +86,9 @@ def _facts_query(now: datetime) -> Any:
     return query
 
 
-def study_facts(session: Session, now: datetime, *, exam_ids: Sequence[int] | None = None
-                ) -> list[StudyFacts]:
+def study_facts(
+    session: Session, now: datetime, *, exam_ids: Sequence[int] | None = None
+) -> list[StudyFacts]:
     """The rule vocabulary's values for the open studies (or the given exams) at `now`."""
     query = _facts_query(now)
     if exam_ids is None:
@@ -81,20 +96,47 @@ def study_facts(session: Session, now: datetime, *, exam_ids: Sequence[int] | No
     else:
         query = query.where(col(Exam.id).in_(list(exam_ids)))
     out = []
-    for (exam_id, code, modality, body, sub, priority, pclass, site, referrer, born, ai_flag,
-         ai_score, due_at, ready_at, ordered_at, wrvu) in session.execute(query):
+    for (
+        exam_id,
+        code,
+        modality,
+        body,
+        sub,
+        priority,
+        pclass,
+        site,
+        referrer,
+        born,
+        ai_flag,
+        ai_score,
+        due_at,
+        ready_at,
+        ordered_at,
+        wrvu,
+    ) in session.execute(query):
         waiting_since = ready_at or ordered_at
         age = now.year - born.year - ((now.month, now.day) < (born.month, born.day))
-        out.append(StudyFacts(
-            study_id=int(exam_id), procedure_code=code, modality=modality, body_part=body,
-            subspecialty=sub, priority=priority, patient_class=pclass, site=site,
-            referrer=referrer, patient_age=age, ai_flag=ai_flag or "",
-            ai_score=float(ai_score or 0.0), hour_of_day=now.hour,
-            weekday=_WEEKDAYS[now.weekday()],
-            minutes_until_due=int((due_at - now).total_seconds() // 60) if due_at else 10**6,
-            minutes_waiting=int((now - waiting_since).total_seconds() // 60),
-            wrvu=float(wrvu),
-        ))
+        out.append(
+            StudyFacts(
+                study_id=int(exam_id),
+                procedure_code=code,
+                modality=modality,
+                body_part=body,
+                subspecialty=sub,
+                priority=priority,
+                patient_class=pclass,
+                site=site,
+                referrer=referrer,
+                patient_age=age,
+                ai_flag=ai_flag or "",
+                ai_score=float(ai_score or 0.0),
+                hour_of_day=now.hour,
+                weekday=_WEEKDAYS[now.weekday()],
+                minutes_until_due=int((due_at - now).total_seconds() // 60) if due_at else 10**6,
+                minutes_waiting=int((now - waiting_since).total_seconds() // 60),
+                wrvu=float(wrvu),
+            )
+        )
     return out
 
 
@@ -142,8 +184,9 @@ def evaluate(compiled: CompiledRuleSet, facts: list[StudyFacts]) -> Evaluation:
     return apply(compiled, facts_table(facts), default_turnaround=DEFAULT_TURNAROUND)
 
 
-def effects_of(session: Session, now: datetime, compiled: CompiledRuleSet | None,
-               version: int | None = None) -> LiveEffects:
+def effects_of(
+    session: Session, now: datetime, compiled: CompiledRuleSet | None, version: int | None = None
+) -> LiveEffects:
     """Effects of a compiled rule set on every open study now (no rule set: no effects)."""
     facts = study_facts(session, now) if compiled is not None else []
     if compiled is None or not facts:
@@ -185,30 +228,40 @@ def check(session: Session, data: list[dict[str, object]]) -> tuple[RuleSet, lis
     rule_set, errors = rule_set_from_data(data)
     radiologists = set(session.scalars(sa.select(col(Radiologist.id))))
     sites = set(session.scalars(sa.select(col(Site.code))))
-    errors += validate_rule_set(rule_set, known_radiologist_ids={r for r in radiologists if r},
-                                known_sites=sites)
+    errors += validate_rule_set(
+        rule_set, known_radiologist_ids={r for r in radiologists if r}, known_sites=sites
+    )
     return rule_set, errors
 
 
-def save(*, uow: UnitOfWork, actor: Actor, data: list[dict[str, object]], reason: str,
-         based_on: int | None) -> tuple[int | None, list[RuleError]]:
+def save(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    data: list[dict[str, object]],
+    reason: str,
+    based_on: int | None,
+) -> tuple[int | None, list[RuleError]]:
     """Validate a draft and, when it has no errors, save it as a new version."""
     rule_set, errors = check(uow.session, data)
     if errors:
         return None, errors
-    version = rulesets.store_version(uow=uow, actor=actor, rules=rule_set_to_data(rule_set),
-                                     reason=reason, based_on=based_on)
+    version = rulesets.store_version(
+        uow=uow, actor=actor, rules=rule_set_to_data(rule_set), reason=reason, based_on=based_on
+    )
     return version.version, []
 
 
-def adjust_state(session: Session, now: datetime, state: DepartmentState,
-                 params: Params) -> tuple[DepartmentState, Params]:
+def adjust_state(
+    session: Session, now: datetime, state: DepartmentState, params: Params
+) -> tuple[DepartmentState, Params]:
     """The balancer's snapshot and parameters with the active rules applied."""
     return apply_effects(session, state, params, live_effects(session, now))
 
 
-def apply_effects(session: Session, state: DepartmentState, params: Params,
-                  effects: LiveEffects) -> tuple[DepartmentState, Params]:
+def apply_effects(
+    session: Session, state: DepartmentState, params: Params, effects: LiveEffects
+) -> tuple[DepartmentState, Params]:
     """A snapshot and parameters with a rule set's effects applied.
 
     Site restrictions become reader restrictions through the site each reader is working at
@@ -218,19 +271,28 @@ def apply_effects(session: Session, state: DepartmentState, params: Params,
         return state, params
     readers_at: dict[str, set[int]] = {}
     for radiologist_id, site in session.execute(
-            sa.select(col(Shift.radiologist_id), col(Site.code))
-            .join(Site, col(Site.id) == col(Shift.site_id))
-            .where(col(Shift.ended_at).is_(None))):
+        sa.select(col(Shift.radiologist_id), col(Site.code))
+        .join(Site, col(Site.id) == col(Shift.site_id))
+        .where(col(Shift.ended_at).is_(None))
+    ):
         readers_at.setdefault(site, set()).add(radiologist_id)
     snapshot, params = rule_snapshot(
-        state.snapshot, params, effects.by_exam, effects.rule_set,
-        {site: frozenset(ids) for site, ids in readers_at.items()})
+        state.snapshot,
+        params,
+        effects.by_exam,
+        effects.rule_set,
+        {site: frozenset(ids) for site, ids in readers_at.items()},
+    )
     return DepartmentState(snapshot, state.holders), params
 
 
-def rule_snapshot(snapshot: Snapshot, params: Params, by_study: Mapping[int, Effect],
-                  rule_set: RuleSetEffect, readers_at: Mapping[str, frozenset[int]]
-                  ) -> tuple[Snapshot, Params]:
+def rule_snapshot(
+    snapshot: Snapshot,
+    params: Params,
+    by_study: Mapping[int, Effect],
+    rule_set: RuleSetEffect,
+    readers_at: Mapping[str, frozenset[int]],
+) -> tuple[Snapshot, Params]:
     """A planner snapshot and parameters with per-study effects and rule-set effects applied.
 
     Priority, due time, required subspecialty, reader restrictions and caps come from each
@@ -242,14 +304,23 @@ def rule_snapshot(snapshot: Snapshot, params: Params, by_study: Mapping[int, Eff
         return snapshot, params
     caps = dict(rule_set.caps)
     now = snapshot.now
-    readers = [r for r in snapshot.radiologists if on_shift(r, now)
-               and r.status == RadiologistStatus.AVAILABLE]
+    readers = [
+        r
+        for r in snapshot.radiologists
+        if on_shift(r, now) and r.status == RadiologistStatus.AVAILABLE
+    ]
     studies = []
     for study in snapshot.studies:
         effect = by_study.get(study.id)
-        if effect is not None and effect.subspecialty_if_on_shift and not any(
+        if (
+            effect is not None
+            and effect.subspecialty_if_on_shift
+            and not any(
                 effect.required_subspecialty in r.subspecialties
-                and study.site_id in r.site_privileges for r in readers):
+                and study.site_id in r.site_privileges
+                for r in readers
+            )
+        ):
             # A preference nobody on shift can honour: the study keeps its own subspecialty.
             effect = replace(effect, required_subspecialty=study.subspecialty)
         studies.append(study if effect is None else _ruled(study, effect, readers_at, caps))
@@ -261,33 +332,52 @@ def rule_snapshot(snapshot: Snapshot, params: Params, by_study: Mapping[int, Eff
 
 
 def _weights(rule_set: RuleSetEffect) -> dict[str, float]:
-    return {name: value for name in WEIGHT_NAMES
-            if (value := getattr(rule_set.weights, name)) is not None}
+    return {
+        name: value
+        for name in WEIGHT_NAMES
+        if (value := getattr(rule_set.weights, name)) is not None
+    }
 
 
-def _ruled(study: Study, effect: Effect, readers_at: Mapping[str, frozenset[int]],
-           caps: dict[str, int]) -> Study:
+def _ruled(
+    study: Study, effect: Effect, readers_at: Mapping[str, frozenset[int]], caps: dict[str, int]
+) -> Study:
     allowed = effect.allowed_radiologists
     if effect.allowed_sites is not None:
-        at_sites = frozenset().union(*(readers_at.get(s, frozenset())
-                                       for s in effect.allowed_sites))
+        at_sites = frozenset().union(
+            *(readers_at.get(s, frozenset()) for s in effect.allowed_sites)
+        )
         allowed = at_sites if allowed is None else allowed & at_sites
     excluded = effect.excluded_radiologists.union(  # with those the snapshot excluded already
-        study.excluded_radiologists, *(readers_at.get(s, frozenset())
-                                       for s in effect.excluded_sites))
+        study.excluded_radiologists,
+        *(readers_at.get(s, frozenset()) for s in effect.excluded_sites),
+    )
     group = min(effect.cap_groups, key=lambda g: (caps.get(g, 10**9), g), default=None)
-    due_at = (study.ready_at + timedelta(minutes=effect.turnaround_minutes)
-              if effect.turnaround_minutes is not None else study.due_at)
+    due_at = (
+        study.ready_at + timedelta(minutes=effect.turnaround_minutes)
+        if effect.turnaround_minutes is not None
+        else study.due_at
+    )
     if study.opened_by is not None:  # never moved: only its cap group still counts
         return study if group == study.cap_group else replace(study, cap_group=group)
-    if (effect.priority == study.priority and due_at == study.due_at and allowed is None
-            and excluded == study.excluded_radiologists
-            and effect.required_subspecialty == study.subspecialty
-            and group == study.cap_group):
+    if (
+        effect.priority == study.priority
+        and due_at == study.due_at
+        and allowed is None
+        and excluded == study.excluded_radiologists
+        and effect.required_subspecialty == study.subspecialty
+        and group == study.cap_group
+    ):
         return study  # no rule changed it (most studies, most of the time)
-    return replace(study, priority=effect.priority, due_at=due_at,
-                   subspecialty=effect.required_subspecialty, allowed_radiologists=allowed,
-                   excluded_radiologists=excluded, cap_group=group)
+    return replace(
+        study,
+        priority=effect.priority,
+        due_at=due_at,
+        subspecialty=effect.required_subspecialty,
+        allowed_radiologists=allowed,
+        excluded_radiologists=excluded,
+        cap_group=group,
+    )
 
 
 def install_defaults(uow: UnitOfWork, actor: Actor) -> int | None:
@@ -296,10 +386,13 @@ def install_defaults(uow: UnitOfWork, actor: Actor) -> int | None:
 
     if uow.session.scalars(sa.select(RuleSetVersion).limit(1)).first() is not None:
         return None
-    version = rulesets.store_version(uow=uow, actor=actor,
-                                     rules=rule_set_to_data(DEFAULT_RULE_SET),
-                                     reason="department defaults", based_on=None)
+    version = rulesets.store_version(
+        uow=uow,
+        actor=actor,
+        rules=rule_set_to_data(DEFAULT_RULE_SET),
+        reason="department defaults",
+        based_on=None,
+    )
     assert version.version is not None
-    rulesets.activate(uow=uow, actor=actor, version=version.version,
-                      reason="department defaults")
+    rulesets.activate(uow=uow, actor=actor, version=version.version, reason="department defaults")
     return version.version

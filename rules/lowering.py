@@ -42,8 +42,14 @@ _DESCRIBE = {
 }
 
 
-_OPERANDS = (re_ast.SymbolExpression, re_ast.FloatExpression, re_ast.StringExpression,
-             re_ast.AddExpression, re_ast.SubtractExpression, re_ast.UnaryExpression)
+_OPERANDS = (
+    re_ast.SymbolExpression,
+    re_ast.FloatExpression,
+    re_ast.StringExpression,
+    re_ast.AddExpression,
+    re_ast.SubtractExpression,
+    re_ast.UnaryExpression,
+)
 
 
 class _Lowering:
@@ -61,8 +67,10 @@ class _Lowering:
     def visit(self, node: Any, depth: int) -> None:
         self.nodes += 1
         if self.nodes > MAX_NODES or depth > MAX_DEPTH:
-            self.fail(ErrorCode.TOO_COMPLEX,
-                      f"too complex (at most {MAX_NODES} terms, nesting {MAX_DEPTH})")
+            self.fail(
+                ErrorCode.TOO_COMPLEX,
+                f"too complex (at most {MAX_NODES} terms, nesting {MAX_DEPTH})",
+            )
 
     def unsupported(self, node: Any) -> NoReturn:
         name = type(node).__name__
@@ -85,10 +93,17 @@ class _Lowering:
             return self.compare(Op(node.type), node.left, node.right, depth)
         if kind is re_ast.ContainsExpression:
             return self.member(node.member, node.container, depth)
-        if kind in (re_ast.SymbolExpression, re_ast.FloatExpression, re_ast.StringExpression,
-                    re_ast.AddExpression, re_ast.SubtractExpression):
-            self.fail(ErrorCode.TYPE_MISMATCH,
-                      "a condition must be true or false, e.g. `modality == \"CT\"`, not a value")
+        if kind in (
+            re_ast.SymbolExpression,
+            re_ast.FloatExpression,
+            re_ast.StringExpression,
+            re_ast.AddExpression,
+            re_ast.SubtractExpression,
+        ):
+            self.fail(
+                ErrorCode.TYPE_MISMATCH,
+                'a condition must be true or false, e.g. `modality == "CT"`, not a value',
+            )
         if kind is re_ast.UnaryExpression:
             self.fail(ErrorCode.TYPE_MISMATCH, "a condition must be true or false, not a number")
         self.unsupported(node)
@@ -103,30 +118,41 @@ class _Lowering:
             if type(side) not in _OPERANDS:
                 self.unsupported(side)
         text_side = _text_attr(left) or _text_attr(right)
-        if text_side is None and (type(left) is re_ast.StringExpression
-                                  or type(right) is re_ast.StringExpression):
+        if text_side is None and (
+            type(left) is re_ast.StringExpression or type(right) is re_ast.StringExpression
+        ):
             self.fail(ErrorCode.TYPE_MISMATCH, "text is compared with a number")
         if text_side is None:
             return Compare(op, self.num(left, depth + 1), self.num(right, depth + 1))
         attr = self.attribute(text_side)
         other = right if text_side is left else left
         if type(other) is not re_ast.StringExpression:
-            self.fail(ErrorCode.TYPE_MISMATCH,
-                      f"`{attr.name}` holds text; compare it with a quoted value", attr.name)
+            self.fail(
+                ErrorCode.TYPE_MISMATCH,
+                f"`{attr.name}` holds text; compare it with a quoted value",
+                attr.name,
+            )
         if op not in (Op.EQ, Op.NE):
-            self.fail(ErrorCode.UNSUPPORTED,
-                      f"`{attr.name}` compares only with ==, != or in (ordering is for numbers)",
-                      attr.name)
+            self.fail(
+                ErrorCode.UNSUPPORTED,
+                f"`{attr.name}` compares only with ==, != or in (ordering is for numbers)",
+                attr.name,
+            )
         self.visit(other, depth + 1)
         value = self.text_value(attr, other.value)
         left_ir: Num = Attr(attr.name, attr.type)
-        return Compare(op, left_ir, Const(value)) if text_side is left else \
-            Compare(op, Const(value), left_ir)
+        return (
+            Compare(op, left_ir, Const(value))
+            if text_side is left
+            else Compare(op, Const(value), left_ir)
+        )
 
     def member(self, member: Any, container: Any, depth: int) -> Cond:
         if type(member) is not re_ast.SymbolExpression:
-            self.fail(ErrorCode.UNSUPPORTED, "`in` needs an attribute on its left, e.g. "
-                                             "`modality in [\"CT\", \"MR\"]`")
+            self.fail(
+                ErrorCode.UNSUPPORTED,
+                '`in` needs an attribute on its left, e.g. `modality in ["CT", "MR"]`',
+            )
         attr = self.attribute(member)
         if type(container) is not re_ast.ArrayExpression:
             self.fail(ErrorCode.UNSUPPORTED, f"`{attr.name} in ...` needs a list of values `[...]`")
@@ -138,8 +164,10 @@ class _Lowering:
             elif attr.is_number and type(item) is re_ast.FloatExpression:
                 values.append(self.number_value(item.value, attr))
             else:
-                self.fail(ErrorCode.TYPE_MISMATCH,
-                          f"the list after `{attr.name} in` holds a value of the wrong type")
+                self.fail(
+                    ErrorCode.TYPE_MISMATCH,
+                    f"the list after `{attr.name} in` holds a value of the wrong type",
+                )
         return Member(Attr(attr.name, attr.type), tuple(values))
 
     def num(self, node: Any, depth: int) -> Num:
@@ -160,17 +188,24 @@ class _Lowering:
             operand = self.num(node.right, depth + 1)
             self.require_integer(operand)
             return Neg(operand)
-        if kind in (re_ast.ComparisonExpression, re_ast.ArithmeticComparisonExpression,
-                    re_ast.LogicExpression, re_ast.BooleanExpression, re_ast.UnaryExpression):
+        if kind in (
+            re_ast.ComparisonExpression,
+            re_ast.ArithmeticComparisonExpression,
+            re_ast.LogicExpression,
+            re_ast.BooleanExpression,
+            re_ast.UnaryExpression,
+        ):
             self.fail(ErrorCode.TYPE_MISMATCH, "a true/false value is used where a number belongs")
         self.unsupported(node)
 
     def require_integer(self, *operands: Num) -> None:
         for operand in operands:
             if not _is_integer(operand):
-                self.fail(ErrorCode.UNSUPPORTED,
-                          "arithmetic works on whole numbers only (e.g. `minutes_waiting - 30`); "
-                          "compare decimal attributes such as ai_score directly")
+                self.fail(
+                    ErrorCode.UNSUPPORTED,
+                    "arithmetic works on whole numbers only (e.g. `minutes_waiting - 30`); "
+                    "compare decimal attributes such as ai_score directly",
+                )
 
     def number_value(self, value: Decimal, attr: Attribute | None) -> int | float:
         if not value.is_finite() or abs(value) > MAX_LITERAL:
@@ -187,21 +222,28 @@ class _Lowering:
 
     def text_value(self, attr: Attribute, value: str) -> str:
         if attr.type is AttributeType.ENUM and value not in attr.values:
-            self.fail(ErrorCode.UNKNOWN_VALUE,
-                      f"`{value}` is not a {attr.name}; allowed: {', '.join(attr.values)}",
-                      f'"{value}"' if f'"{value}"' in self.text else f"'{value}'")
+            self.fail(
+                ErrorCode.UNKNOWN_VALUE,
+                f"`{value}` is not a {attr.name}; allowed: {', '.join(attr.values)}",
+                f'"{value}"' if f'"{value}"' in self.text else f"'{value}'",
+            )
         return value
 
     def check_range(self, attr: Attribute, number: float) -> None:
         low, high = attr.minimum, attr.maximum
         if (low is not None and number < low) or (high is not None and number > high):
-            self.fail(ErrorCode.VALUE_OUT_OF_RANGE,
-                      f"`{attr.name}` is never {number} (range {low} to {high})")
+            self.fail(
+                ErrorCode.VALUE_OUT_OF_RANGE,
+                f"`{attr.name}` is never {number} (range {low} to {high})",
+            )
 
 
 def _text_attr(node: Any) -> Any | None:
-    if type(node) is re_ast.SymbolExpression and node.name in ATTRIBUTES \
-            and ATTRIBUTES[node.name].is_text:
+    if (
+        type(node) is re_ast.SymbolExpression
+        and node.name in ATTRIBUTES
+        and ATTRIBUTES[node.name].is_text
+    ):
         return node
     return None
 
@@ -234,8 +276,10 @@ def lower_condition(expression: Any, text: str) -> Cond:
 def _equalities(node: Cond) -> list[tuple[Attr, Const]]:
     """`attr == number` pairs: an out-of-range value there makes the test meaningless."""
     match node:
-        case Compare(op=Op.EQ, left=Attr() as a, right=Const() as c) | \
-             Compare(op=Op.EQ, left=Const() as c, right=Attr() as a):
+        case (
+            Compare(op=Op.EQ, left=Attr() as a, right=Const() as c)
+            | Compare(op=Op.EQ, left=Const() as c, right=Attr() as a)
+        ):
             return [(a, c)]
         case All(terms=terms) | AnyOf(terms=terms):
             return [p for t in terms for p in _equalities(t)]

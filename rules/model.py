@@ -89,15 +89,30 @@ class SetWeights:
 
 
 Action = (
-    SetPriority | SetTurnaround | EscalatePriority | RequireSubspecialty | RestrictRadiologists
-    | ExcludeRadiologists | RestrictSites | ExcludeSites | CapPerRadiologist | SetWeights
+    SetPriority
+    | SetTurnaround
+    | EscalatePriority
+    | RequireSubspecialty
+    | RestrictRadiologists
+    | ExcludeRadiologists
+    | RestrictSites
+    | ExcludeSites
+    | CapPerRadiologist
+    | SetWeights
 )
 
 # Urgency actions decide priority and due time from the study as ordered; routing actions are
 # decided afterwards, on the effective priority and due time (see docs/rules.md).
 URGENCY_ACTIONS = (SetPriority, SetTurnaround, EscalatePriority)
-ROUTING_ACTIONS = (RequireSubspecialty, RestrictRadiologists, ExcludeRadiologists, RestrictSites,
-                   ExcludeSites, CapPerRadiologist, SetWeights)
+ROUTING_ACTIONS = (
+    RequireSubspecialty,
+    RestrictRadiologists,
+    ExcludeRadiologists,
+    RestrictSites,
+    ExcludeSites,
+    CapPerRadiologist,
+    SetWeights,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,12 @@ _URGENT_FIRST = (SetPriority, SetTurnaround)
 _A = TypeVar("_A")
 
 
-def apply_one(compiled: CompiledRuleSet, facts: StudyFacts, *,
-              default_turnaround: DefaultTurnaround | None = None) -> Effect:
+def apply_one(
+    compiled: CompiledRuleSet,
+    facts: StudyFacts,
+    *,
+    default_turnaround: DefaultTurnaround | None = None,
+) -> Effect:
     """The Effect of the rule set on one study (same result as the column-wise `apply`)."""
     rules = compiled.rules
     names = {c.index: c.rule.name for c in rules}
@@ -47,8 +51,9 @@ def apply_one(compiled: CompiledRuleSet, facts: StudyFacts, *,
         turnaround = _action(compiled, turnaround_src, SetTurnaround).minutes
     elif base != facts.priority and default_turnaround is not None:
         turnaround = default_turnaround.get((base, facts.patient_class))
-    until_due = facts.minutes_until_due if turnaround is None \
-        else turnaround - facts.minutes_waiting
+    until_due = (
+        facts.minutes_until_due if turnaround is None else turnaround - facts.minutes_waiting
+    )
     base_rank = PRIORITY_RANK.index(base)
     final_rank = base_rank
     fired: dict[int, list[bool]] = {}
@@ -62,10 +67,16 @@ def apply_one(compiled: CompiledRuleSet, facts: StudyFacts, *,
                 hits[k] = matched1[c.index]
         fired[c.index] = hits
     # Phase 2, routing: conditions see the effective priority and due time.
-    effective = dataclasses.replace(facts, priority=PRIORITY_RANK[final_rank],
-                                    minutes_until_due=until_due)
-    matched2 = {c.index: (matched1[c.index] if c.has_urgency and not c.reads_effective
-                          else c.predicate(effective)) for c in rules if c.has_routing}
+    effective = dataclasses.replace(
+        facts, priority=PRIORITY_RANK[final_rank], minutes_until_due=until_due
+    )
+    matched2 = {
+        c.index: (
+            matched1[c.index] if c.has_urgency and not c.reads_effective else c.predicate(effective)
+        )
+        for c in rules
+        if c.has_routing
+    }
     subspecialty_src = _first(compiled, matched2, RequireSubspecialty)
     allowed_rad: frozenset[int] | None = None
     allowed_site: frozenset[str] | None = None
@@ -77,8 +88,9 @@ def apply_one(compiled: CompiledRuleSet, facts: StudyFacts, *,
             continue
         for k, a in enumerate(c.rule.actions):
             if isinstance(a, RestrictRadiologists):
-                allowed_rad = a.radiologist_ids if allowed_rad is None \
-                    else allowed_rad & a.radiologist_ids
+                allowed_rad = (
+                    a.radiologist_ids if allowed_rad is None else allowed_rad & a.radiologist_ids
+                )
             elif isinstance(a, ExcludeRadiologists):
                 excluded_rad |= a.radiologist_ids
             elif isinstance(a, RestrictSites):
@@ -89,34 +101,46 @@ def apply_one(compiled: CompiledRuleSet, facts: StudyFacts, *,
                 caps.add(c.rule.name)
             if not isinstance(a, (*_URGENT_FIRST, EscalatePriority)):
                 fired[c.index][k] = True
-    subspecialty = facts.subspecialty if subspecialty_src is None \
+    subspecialty = (
+        facts.subspecialty
+        if subspecialty_src is None
         else _action(compiled, subspecialty_src, RequireSubspecialty).subspecialty
-    winners = {"priority": priority_src, "turnaround": turnaround_src,
-               "subspecialty": subspecialty_src}
+    )
+    winners = {
+        "priority": priority_src,
+        "turnaround": turnaround_src,
+        "subspecialty": subspecialty_src,
+    }
     applied: list[AppliedRule] = []
     for c in rules:
         record = applied_rule(c, fired[c.index], base_rank, winners, names)
         if record is not None:
             applied.append(record)
     return Effect(
-        study_id=facts.study_id, priority=PRIORITY_RANK[final_rank],
+        study_id=facts.study_id,
+        priority=PRIORITY_RANK[final_rank],
         ordered_priority=facts.priority,
-        turnaround_minutes=turnaround, minutes_until_due=until_due,
+        turnaround_minutes=turnaround,
+        minutes_until_due=until_due,
         due_shift_minutes=until_due - facts.minutes_until_due,
-        required_subspecialty=subspecialty, allowed_radiologists=allowed_rad,
-        excluded_radiologists=frozenset(excluded_rad), allowed_sites=allowed_site,
-        excluded_sites=frozenset(excluded_site), cap_groups=frozenset(caps),
+        required_subspecialty=subspecialty,
+        allowed_radiologists=allowed_rad,
+        excluded_radiologists=frozenset(excluded_rad),
+        allowed_sites=allowed_site,
+        excluded_sites=frozenset(excluded_site),
+        cap_groups=frozenset(caps),
         applied_rules=tuple(applied),
-        subspecialty_if_on_shift=subspecialty_src is not None and _action(
-            compiled, subspecialty_src, RequireSubspecialty).only_if_on_shift,
+        subspecialty_if_on_shift=subspecialty_src is not None
+        and _action(compiled, subspecialty_src, RequireSubspecialty).only_if_on_shift,
     )
 
 
 def _due(action: EscalatePriority, until_due: int, facts: StudyFacts) -> bool:
     """Whether an escalation's threshold is reached (due soon enough or waited long enough)."""
     within, over = action.due_within_minutes, action.waiting_over_minutes
-    return (within is not None and until_due <= within) or \
-        (over is not None and facts.minutes_waiting > over)
+    return (within is not None and until_due <= within) or (
+        over is not None and facts.minutes_waiting > over
+    )
 
 
 def _first(compiled: CompiledRuleSet, matched: dict[int, bool], kind: type[Action]) -> int | None:

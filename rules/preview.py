@@ -21,14 +21,23 @@ class StudyChange:
     fields: tuple[str, ...]
 
 
-_SET_FIELDS = ("allowed_radiologists", "excluded_radiologists", "allowed_sites",
-               "excluded_sites", "caps")
+_SET_FIELDS = (
+    "allowed_radiologists",
+    "excluded_radiologists",
+    "allowed_sites",
+    "excluded_sites",
+    "caps",
+)
 
 
 def _differs(before: Evaluation, after: Evaluation) -> BoolArray:
     a, b = before.columns, after.columns
-    mask = (a.final_rank != b.final_rank) | (a.until_due != b.until_due) \
-        | (a.subspecialty != b.subspecialty) | (a.turnaround != b.turnaround)
+    mask = (
+        (a.final_rank != b.final_rank)
+        | (a.until_due != b.until_due)
+        | (a.subspecialty != b.subspecialty)
+        | (a.turnaround != b.turnaround)
+    )
     for name in _SET_FIELDS:
         sa, sb = getattr(a, name), getattr(b, name)
         values_a = np.asarray([hash(v) for v in sa.values], dtype=np.int64)[sa.ids]
@@ -46,10 +55,21 @@ def changes(before: Evaluation, after: Evaluation) -> list[StudyChange]:
     out: list[StudyChange] = []
     for row in np.flatnonzero(_differs(before, after)):
         old, new = before.effect(int(row)), after.effect(int(row))
-        changed = tuple(f for f in ("priority", "turnaround_minutes", "minutes_until_due",
-                                    "required_subspecialty", "allowed_radiologists",
-                                    "excluded_radiologists", "allowed_sites", "excluded_sites",
-                                    "cap_groups") if getattr(old, f) != getattr(new, f))
+        changed = tuple(
+            f
+            for f in (
+                "priority",
+                "turnaround_minutes",
+                "minutes_until_due",
+                "required_subspecialty",
+                "allowed_radiologists",
+                "excluded_radiologists",
+                "allowed_sites",
+                "excluded_sites",
+                "cap_groups",
+            )
+            if getattr(old, f) != getattr(new, f)
+        )
         if changed:
             out.append(StudyChange(old.study_id, old, new, changed))
     return out

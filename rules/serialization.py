@@ -45,11 +45,19 @@ _KIND_OF = {cls: kind for kind, cls in ACTION_KINDS.items()}
 
 # How each action field is read from plain data; a ValueError or TypeError means bad input.
 _READERS: dict[str, Callable[[Any], Any]] = {
-    "priority": Priority, "to": Priority, "subspecialty": Subspecialty,
-    "minutes": int, "due_within_minutes": int, "waiting_over_minutes": int, "max_open": int,
+    "priority": Priority,
+    "to": Priority,
+    "subspecialty": Subspecialty,
+    "minutes": int,
+    "due_within_minutes": int,
+    "waiting_over_minutes": int,
+    "max_open": int,
     "radiologist_ids": lambda v: frozenset(int(x) for x in v),
     "sites": lambda v: frozenset(str(x) for x in v),
-    "lateness": float, "balance": float, "stability": float, "fairness": float,
+    "lateness": float,
+    "balance": float,
+    "stability": float,
+    "fairness": float,
     "only_if_on_shift": lambda v: _boolean(v),
 }
 
@@ -79,9 +87,17 @@ def action_to_data(action: Action) -> dict[str, object]:
 
 def rule_set_to_data(rule_set: RuleSet) -> list[dict[str, object]]:
     """The rule set as a JSON-ready list of rules."""
-    return [{"name": r.name, "description": r.description, "order": r.order,
-             "enabled": r.enabled, "condition": r.condition,
-             "actions": [action_to_data(a) for a in r.actions]} for r in rule_set.rules]
+    return [
+        {
+            "name": r.name,
+            "description": r.description,
+            "order": r.order,
+            "enabled": r.enabled,
+            "condition": r.condition,
+            "actions": [action_to_data(a) for a in r.actions],
+        }
+        for r in rule_set.rules
+    ]
 
 
 def rule_set_from_data(data: object) -> tuple[RuleSet, list[RuleError]]:
@@ -105,13 +121,20 @@ def rule_set_from_data(data: object) -> tuple[RuleSet, list[RuleError]]:
             elif action is not None:
                 actions.append(action)
         try:
-            rules.append(Rule(name=name, condition=str(item.get("condition", "")),
-                              actions=tuple(actions), order=int(item.get("order", 100)),
-                              enabled=bool(item.get("enabled", True)),
-                              description=str(item.get("description", ""))))
+            rules.append(
+                Rule(
+                    name=name,
+                    condition=str(item.get("condition", "")),
+                    actions=tuple(actions),
+                    order=int(item.get("order", 100)),
+                    enabled=bool(item.get("enabled", True)),
+                    description=str(item.get("description", "")),
+                )
+            )
         except (TypeError, ValueError):
-            errors.append(RuleError(index, name, "order", ErrorCode.INVALID,
-                                    "order must be a whole number"))
+            errors.append(
+                RuleError(index, name, "order", ErrorCode.INVALID, "order must be a whole number")
+            )
     return RuleSet(tuple(rules)), errors
 
 
@@ -127,8 +150,11 @@ def _action_from_data(raw: object) -> tuple[Action | None, tuple[str, ErrorCode,
         try:
             values[f.name] = _READERS[f.name](raw[f.name])
         except (TypeError, ValueError):
-            code = ErrorCode.UNKNOWN_VALUE if f.name in ("priority", "to", "subspecialty") \
+            code = (
+                ErrorCode.UNKNOWN_VALUE
+                if f.name in ("priority", "to", "subspecialty")
                 else ErrorCode.INVALID
+            )
             return None, (f".{f.name}", code, f"bad {f.name} {raw[f.name]!r}")
     try:
         return cls(**values), None

@@ -51,8 +51,9 @@ def _union(sets: list[frozenset[object]]) -> SetValue:
 
 
 def _sets_of(kind: type, attr: str) -> Callable[[CompiledRule], list[frozenset[object]]]:
-    return lambda c: [frozenset[object](getattr(a, attr)) for a in c.rule.actions
-                      if isinstance(a, kind)]
+    return lambda c: [
+        frozenset[object](getattr(a, attr)) for a in c.rule.actions if isinstance(a, kind)
+    ]
 
 
 def _cap_group(c: CompiledRule) -> list[frozenset[object]]:
@@ -62,8 +63,13 @@ def _cap_group(c: CompiledRule) -> list[frozenset[object]]:
     return []
 
 
-_KINDS: dict[str, tuple[Callable[[CompiledRule], list[frozenset[object]]],
-                        Callable[[list[frozenset[object]]], SetValue]]] = {
+_KINDS: dict[
+    str,
+    tuple[
+        Callable[[CompiledRule], list[frozenset[object]]],
+        Callable[[list[frozenset[object]]], SetValue],
+    ],
+] = {
     "allowed_radiologists": (_sets_of(RestrictRadiologists, "radiologist_ids"), _intersect),
     "excluded_radiologists": (_sets_of(ExcludeRadiologists, "radiologist_ids"), _union),
     "allowed_sites": (_sets_of(RestrictSites, "sites"), _intersect),
@@ -72,8 +78,9 @@ _KINDS: dict[str, tuple[Callable[[CompiledRule], list[frozenset[object]]],
 }
 
 
-def combine(rules: tuple[CompiledRule, ...], masks: dict[int, BoolArray], kind: str,
-            n: int) -> Signatures:
+def combine(
+    rules: tuple[CompiledRule, ...], masks: dict[int, BoolArray], kind: str, n: int
+) -> Signatures:
     """Fold the set-valued actions of `kind` per study, once per distinct combination."""
     extract, fold = _KINDS[kind]
     contributing: list[tuple[list[frozenset[object]], BoolArray]] = []

@@ -85,8 +85,9 @@ def simulation_adjust(compiled: CompiledRuleSet) -> Adjust:
     """The simulator's hook applying `compiled` to each snapshot, as the live runner does."""
     readers_at: dict[str, frozenset[int]] = {}
 
-    def adjust(snapshot: Snapshot, params: Params,
-               info: Mapping[int, StudyInfo]) -> tuple[Snapshot, Params]:
+    def adjust(
+        snapshot: Snapshot, params: Params, info: Mapping[int, StudyInfo]
+    ) -> tuple[Snapshot, Params]:
         facts = [_facts(s.id, info[s.id], snapshot) for s in snapshot.studies if s.id in info]
         if not facts:
             return snapshot, params
@@ -106,14 +107,24 @@ def simulation_adjust(compiled: CompiledRuleSet) -> Adjust:
 def _facts(study_id: int, info: StudyInfo, snapshot: Snapshot) -> StudyFacts:
     now = snapshot.now
     return StudyFacts(
-        study_id=study_id, procedure_code=info.procedure_code, modality=info.modality,
-        body_part=info.body_part, subspecialty=info.subspecialty, priority=info.priority,
-        patient_class=info.patient_class, site=info.site_code, referrer=info.referrer,
-        patient_age=info.patient_age, ai_flag="", ai_score=0.0, hour_of_day=now.hour,
+        study_id=study_id,
+        procedure_code=info.procedure_code,
+        modality=info.modality,
+        body_part=info.body_part,
+        subspecialty=info.subspecialty,
+        priority=info.priority,
+        patient_class=info.patient_class,
+        site=info.site_code,
+        referrer=info.referrer,
+        patient_age=info.patient_age,
+        ai_flag="",
+        ai_score=0.0,
+        hour_of_day=now.hour,
         weekday=_WEEKDAYS[now.weekday()],
         minutes_until_due=int((info.due_at - now).total_seconds() // 60),
         minutes_waiting=int((now - info.ready_at).total_seconds() // 60),
-        wrvu=info.wrvu)
+        wrvu=info.wrvu,
+    )
 
 
 def caveats(rule_set: RuleSet) -> list[str]:
@@ -123,11 +134,15 @@ def caveats(rule_set: RuleSet) -> list[str]:
         if not rule.enabled:
             continue
         if any(isinstance(a, RestrictRadiologists | ExcludeRadiologists) for a in rule.actions):
-            out.append(f"rule {rule.name!r} names radiologists; the simulated roster has none "
-                       "of them, so its reader restriction is left out")
+            out.append(
+                f"rule {rule.name!r} names radiologists; the simulated roster has none "
+                "of them, so its reader restriction is left out"
+            )
         if "ai_" in rule.condition:
-            out.append(f"rule {rule.name!r} reads AI triage; no triage is posted in the "
-                       "simulated day, so its condition sees no finding and a score of 0")
+            out.append(
+                f"rule {rule.name!r} reads AI triage; no triage is posted in the "
+                "simulated day, so its condition sees no finding and a score of 0"
+            )
     return out
 
 
@@ -148,9 +163,17 @@ def _simulable(rule_set: RuleSet) -> RuleSet:
     """The rule set without reader restrictions by name (the roster is synthetic)."""
     from dataclasses import replace
 
-    rules = tuple(replace(r, actions=tuple(
-        a for a in r.actions if not isinstance(a, RestrictRadiologists | ExcludeRadiologists)))
-        for r in rule_set.rules)
+    rules = tuple(
+        replace(
+            r,
+            actions=tuple(
+                a
+                for a in r.actions
+                if not isinstance(a, RestrictRadiologists | ExcludeRadiologists)
+            ),
+        )
+        for r in rule_set.rules
+    )
     return replace(rule_set, rules=tuple(r for r in rules if r.actions))
 
 
@@ -171,16 +194,24 @@ def _figures(scn: Scenario, run: Run, seconds: float) -> DayFigures:
         mask = priority == p.value
         if not mask.any():
             continue
-        rows.append(PriorityFigures(
-            priority=p, studies=int(mask.sum()),
-            breach_rate=round(float(breach[mask].mean()), 4),
-            tat_p50_min=round(float(np.percentile(tat[mask], 50)), 1),
-            tat_p90_min=round(float(np.percentile(tat[mask], 90)), 1),
-            tat_max_min=round(float(tat[mask].max()), 1)))
+        rows.append(
+            PriorityFigures(
+                priority=p,
+                studies=int(mask.sum()),
+                breach_rate=round(float(breach[mask].mean()), 4),
+                tat_p50_min=round(float(np.percentile(tat[mask], 50)), 1),
+                tat_p90_min=round(float(np.percentile(tat[mask], 90)), 1),
+                tat_max_min=round(float(tat[mask].max()), 1),
+            )
+        )
     return DayFigures(
         breach_rate=round(float(breach.mean()), 4) if breach.size else 0.0,
-        by_priority=tuple(rows), wrvu_max_over_mean=round(wrvu_spread(scn, run), 3),
-        unread=unread, ineligible=run.ineligible + run.violations, seconds=round(seconds, 2))
+        by_priority=tuple(rows),
+        wrvu_max_over_mean=round(wrvu_spread(scn, run), 3),
+        unread=unread,
+        ineligible=run.ineligible + run.violations,
+        seconds=round(seconds, 2),
+    )
 
 
 _pool: ProcessPoolExecutor | None = None
@@ -194,13 +225,15 @@ def _processes() -> ProcessPoolExecutor:
     return _pool
 
 
-def compare(spec: ScenarioSpec, active: list[dict[str, Any]] | None,
-            draft: list[dict[str, Any]]) -> Comparison:
+def compare(
+    spec: ScenarioSpec, active: list[dict[str, Any]] | None, draft: list[dict[str, Any]]
+) -> Comparison:
     """Replay the day under the active rules and under the draft, in two processes at once."""
     draft_set, errors = rule_set_from_data(draft)
     assert not errors, errors
     pool = _processes()
     before = pool.submit(replay, spec, active)
     after = pool.submit(replay, spec, draft)
-    return Comparison(spec=spec, active=before.result(), draft=after.result(),
-                      caveats=tuple(caveats(draft_set)))
+    return Comparison(
+        spec=spec, active=before.result(), draft=after.result(), caveats=tuple(caveats(draft_set))
+    )

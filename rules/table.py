@@ -57,8 +57,12 @@ def _lut(column: TextColumn, values: tuple[str, ...]) -> IntArray:
     return np.asarray([values.index(c) for c in column.categories] + [-1], dtype=np.int64)
 
 
-def _first_wins(rules: tuple[CompiledRule, ...], masks: dict[int, BoolArray],
-                value_of: dict[int, int], start: IntArray) -> tuple[IntArray, IntArray]:
+def _first_wins(
+    rules: tuple[CompiledRule, ...],
+    masks: dict[int, BoolArray],
+    value_of: dict[int, int],
+    start: IntArray,
+) -> tuple[IntArray, IntArray]:
     """Walk rules in precedence order; each study takes the first matching rule's value."""
     values, src = start.copy(), np.full(start.shape[0], -1, dtype=np.int64)
     unset = np.ones(start.shape[0], dtype=np.bool_)
@@ -72,8 +76,12 @@ def _first_wins(rules: tuple[CompiledRule, ...], masks: dict[int, BoolArray],
     return values, src
 
 
-def _values(rules: tuple[CompiledRule, ...], kind: type[Action], attr: str,
-            encode: tuple[object, ...] | None = None) -> dict[int, int]:
+def _values(
+    rules: tuple[CompiledRule, ...],
+    kind: type[Action],
+    attr: str,
+    encode: tuple[object, ...] | None = None,
+) -> dict[int, int]:
     out: dict[int, int] = {}
     for c in rules:
         for a in c.rule.actions:
@@ -83,27 +91,32 @@ def _values(rules: tuple[CompiledRule, ...], kind: type[Action], attr: str,
     return out
 
 
-def evaluate_columns(compiled: CompiledRuleSet, table: FactsTable, *,
-                     default_turnaround: DefaultTurnaround | None = None
-                     ) -> tuple[Columns, RuleSetEffect]:
+def evaluate_columns(
+    compiled: CompiledRuleSet,
+    table: FactsTable,
+    *,
+    default_turnaround: DefaultTurnaround | None = None,
+) -> tuple[Columns, RuleSetEffect]:
     """Run both phases over the whole table and return the outcome columns."""
     rules, n = compiled.rules, len(table)
     cache1: Cache = {}
     m1 = {c.index: evaluate_table(c.ir, table, cache1) for c in rules if c.has_urgency}
     ordered_rank = _lut(table.text("priority"), tuple(p.value for p in PRIORITY_RANK))[
-        table.text("priority").codes]
-    base_rank, p_src = _first_wins(rules, m1,
-                                   _values(rules, SetPriority, "priority", PRIORITY_RANK),
-                                   ordered_rank)
-    turnaround, t_src = _first_wins(rules, m1,
-                                    _values(rules, SetTurnaround, "minutes"),
-                                    np.full(n, -1, dtype=np.int64))
+        table.text("priority").codes
+    ]
+    base_rank, p_src = _first_wins(
+        rules, m1, _values(rules, SetPriority, "priority", PRIORITY_RANK), ordered_rank
+    )
+    turnaround, t_src = _first_wins(
+        rules, m1, _values(rules, SetTurnaround, "minutes"), np.full(n, -1, dtype=np.int64)
+    )
     if default_turnaround is not None:
         grid = np.full((len(PRIORITY_RANK), len(_CLASSES) + 1), -1, dtype=np.int64)
         for (p, klass_), minutes in default_turnaround.items():
             grid[PRIORITY_RANK.index(p), _CLASSES.index(klass_)] = minutes
         klass = _lut(table.text("patient_class"), tuple(k.value for k in _CLASSES))[
-            table.text("patient_class").codes]
+            table.text("patient_class").codes
+        ]
         use = (t_src < 0) & (base_rank != ordered_rank)
         turnaround = np.where(use, grid[base_rank, klass], turnaround)
     ordered_until_due = table.number("minutes_until_due").astype(np.int64)
@@ -116,8 +129,11 @@ def evaluate_columns(compiled: CompiledRuleSet, table: FactsTable, *,
         for a in c.rule.actions:
             if isinstance(a, EscalatePriority):
                 hit = m1[c.index] & _threshold(a, until_due, waiting, n)
-                target = (np.full(n, PRIORITY_RANK.index(a.to)) if a.to is not None
-                          else np.minimum(base_rank + 1, len(PRIORITY_RANK) - 1))
+                target = (
+                    np.full(n, PRIORITY_RANK.index(a.to))
+                    if a.to is not None
+                    else np.minimum(base_rank + 1, len(PRIORITY_RANK) - 1)
+                )
                 final_rank = np.where(hit, np.maximum(final_rank, target), final_rank)
                 row.append(hit)
             else:
@@ -125,15 +141,26 @@ def evaluate_columns(compiled: CompiledRuleSet, table: FactsTable, *,
         fired.append(row)
     effective = table.replace(
         priority=TextColumn(final_rank.astype(np.int32), tuple(p.value for p in PRIORITY_RANK)),
-        minutes_until_due=until_due)
+        minutes_until_due=until_due,
+    )
     cache2: Cache = {k: v for k, v in cache1.items() if not attributes_of(k) & _EFFECTIVE}
-    m2 = {c.index: (m1[c.index] if c.has_urgency and not c.reads_effective
-                    else evaluate_table(c.ir, effective, cache2)) for c in rules if c.has_routing}
+    m2 = {
+        c.index: (
+            m1[c.index]
+            if c.has_urgency and not c.reads_effective
+            else evaluate_table(c.ir, effective, cache2)
+        )
+        for c in rules
+        if c.has_routing
+    }
     subspecialty, s_src = _first_wins(
-        rules, m2,
+        rules,
+        m2,
         _values(rules, RequireSubspecialty, "subspecialty", _SUBSPECIALTIES),
         _lut(table.text("subspecialty"), tuple(s.value for s in _SUBSPECIALTIES))[
-            table.text("subspecialty").codes])
+            table.text("subspecialty").codes
+        ],
+    )
     for c, row in zip(rules, fired, strict=True):
         for k in range(len(c.rule.actions)):
             if row[k] is None:
@@ -144,16 +171,22 @@ def evaluate_columns(compiled: CompiledRuleSet, table: FactsTable, *,
             if mask is not None:
                 any_fired |= mask
     columns = Columns(
-        study_ids=table.study_ids, ordered_rank=ordered_rank, base_rank=base_rank,
-        final_rank=final_rank, turnaround=turnaround, ordered_until_due=ordered_until_due,
-        until_due=until_due, subspecialty=subspecialty,
+        study_ids=table.study_ids,
+        ordered_rank=ordered_rank,
+        base_rank=base_rank,
+        final_rank=final_rank,
+        turnaround=turnaround,
+        ordered_until_due=ordered_until_due,
+        until_due=until_due,
+        subspecialty=subspecialty,
         allowed_radiologists=combine(rules, m2, "allowed_radiologists", n),
         excluded_radiologists=combine(rules, m2, "excluded_radiologists", n),
         allowed_sites=combine(rules, m2, "allowed_sites", n),
         excluded_sites=combine(rules, m2, "excluded_sites", n),
         caps=combine(rules, m2, "caps", n),
         winners={"priority": p_src, "turnaround": t_src, "subspecialty": s_src},
-        fired=fired, any_fired=any_fired,
+        fired=fired,
+        any_fired=any_fired,
     )
     return columns, _rule_set_effect(compiled, m2)
 

@@ -17,8 +17,12 @@ from rules.ir import Add, All, AnyOf, Attr, Compare, Cond, Const, Member, Neg, N
 from rules.vocabulary import AttributeType
 
 _OPS: dict[Op, Callable[[Any, Any], Any]] = {
-    Op.EQ: operator.eq, Op.NE: operator.ne, Op.LT: operator.lt,
-    Op.LE: operator.le, Op.GT: operator.gt, Op.GE: operator.ge,
+    Op.EQ: operator.eq,
+    Op.NE: operator.ne,
+    Op.LT: operator.lt,
+    Op.LE: operator.le,
+    Op.GT: operator.gt,
+    Op.GE: operator.ge,
 }
 
 Cache = dict[Cond, BoolArray]

@@ -58,8 +58,14 @@ def _enum(name: str, enum: type[StrEnum], description: str) -> Attribute:
 # Priority order matters to escalation: index = rank, higher is more urgent.
 PRIORITY_RANK: tuple[Priority, ...] = (Priority.ROUTINE, Priority.URGENT, Priority.STAT)
 
-def _number(name: str, kind: AttributeType, description: str,
-            low: float | None = None, high: float | None = None) -> Attribute:
+
+def _number(
+    name: str,
+    kind: AttributeType,
+    description: str,
+    low: float | None = None,
+    high: float | None = None,
+) -> Attribute:
     return Attribute(name, kind, description, minimum=low, maximum=high)
 
 

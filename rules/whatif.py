@@ -56,12 +56,16 @@ class Preview:
 
 
 def _effects(evaluation: Evaluation, ids: list[int]) -> LiveEffects:
-    return LiveEffects(None, {sid: evaluation.effect(i, explain=False)
-                              for i, sid in enumerate(ids)}, evaluation.rule_set)
+    return LiveEffects(
+        None,
+        {sid: evaluation.effect(i, explain=False) for i, sid in enumerate(ids)},
+        evaluation.rule_set,
+    )
 
 
-def _plan_under(session: Session, state: DepartmentState, evaluation: Evaluation,
-                ids: list[int]) -> tuple[DepartmentState, dict[int, int]]:
+def _plan_under(
+    session: Session, state: DepartmentState, evaluation: Evaluation, ids: list[int]
+) -> tuple[DepartmentState, dict[int, int]]:
     ruled, params = apply_effects(session, state, Params(), _effects(evaluation, ids))
     result = plan(ruled.snapshot, params)
     return ruled, {a.study_id: a.radiologist_id for a in result.assignments.values()}
@@ -74,8 +78,7 @@ def warnings_for(session: Session, now: datetime, compiled: CompiledRuleSet) -> 
         return []
     evaluation = evaluate(compiled, facts)
     ids = [f.study_id for f in facts]
-    ruled, _ = apply_effects(session, read_state(session, now), Params(),
-                             _effects(evaluation, ids))
+    ruled, _ = apply_effects(session, read_state(session, now), Params(), _effects(evaluation, ids))
     studies = {s.id: s for s in ruled.snapshot.studies}
     readers = ruled.snapshot.radiologists
 
@@ -83,8 +86,11 @@ def warnings_for(session: Session, now: datetime, compiled: CompiledRuleSet) -> 
         study = studies.get(effect.study_id)
         return study is None or any(is_eligible(study, r, now) for r in readers)
 
-    return [*unmatched_rules(evaluation, facts_table(facts)), *contradictions(evaluation),
-            *unassignable(evaluation, assignable)]
+    return [
+        *unmatched_rules(evaluation, facts_table(facts)),
+        *contradictions(evaluation),
+        *unassignable(evaluation, assignable),
+    ]
 
 
 def preview(session: Session, now: datetime, draft: RuleSet) -> Preview:
@@ -111,15 +117,25 @@ def preview(session: Session, now: datetime, draft: RuleSet) -> Preview:
         if change is None and not moved:
             continue
 
-        def side(evaluation: Evaluation, studies: dict[int, Study],
-                 assigned: dict[int, int], sid: int = sid) -> Side:
+        def side(
+            evaluation: Evaluation,
+            studies: dict[int, Study],
+            assigned: dict[int, int],
+            sid: int = sid,
+        ) -> Side:
             study = studies.get(sid)
-            eligible = tuple(r.id for r in readers
-                             if study is not None and is_eligible(study, r, now))
+            eligible = tuple(
+                r.id for r in readers if study is not None and is_eligible(study, r, now)
+            )
             return Side(evaluation.effect_for(sid), study, eligible, assigned.get(sid))
 
         fields = tuple(change.fields) if change else ()
-        out.append(StudyPreview(sid, fields + (("assignment",) if moved else ()),
-                                side(before, by_id_before, assigned_before),
-                                side(after, by_id_after, assigned_after)))
+        out.append(
+            StudyPreview(
+                sid,
+                fields + (("assignment",) if moved else ()),
+                side(before, by_id_before, assigned_before),
+                side(after, by_id_after, assigned_after),
+            )
+        )
     return Preview(out, warnings_for(session, now, compiled_draft))

@@ -83,8 +83,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def db(backend: str, clock: Clock, tmp_path: Path,
-             request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+async def db(
+    backend: str, clock: Clock, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Database]:
     """An empty database of the backend under test, with the current schema."""
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'radflow.db'}"
@@ -102,8 +103,9 @@ async def db(backend: str, clock: Clock, tmp_path: Path,
     await database.dispose()
 
 
-def token_for(subject: str, role: str, *, sites: list[str] | None = None,
-              phi: bool | None = None) -> str:
+def token_for(
+    subject: str, role: str, *, sites: list[str] | None = None, phi: bool | None = None
+) -> str:
     """A development bearer token for a test caller (a technologist works at both demo sites
     unless `sites` says otherwise)."""
     if sites is None and role == Role.TECHNOLOGIST.value:
@@ -121,20 +123,30 @@ class Api:
         self.client = client
         self.db = db
 
-    async def graphql(self, query: str, variables: dict[str, object] | None = None, *,
-                      actor: tuple[str, str] | None = ADMIN) -> dict[str, object]:
+    async def graphql(
+        self,
+        query: str,
+        variables: dict[str, object] | None = None,
+        *,
+        actor: tuple[str, str] | None = ADMIN,
+    ) -> dict[str, object]:
         """Post a document as `actor` (default: an admin; None: anonymous)."""
         headers = {}
         if actor:
             headers = {"Authorization": f"Bearer {token_for(*actor)}"}
-        response = await self.client.post("/graphql", json={"query": query,
-                                                            "variables": variables or {}},
-                                          headers=headers)
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         assert response.status_code in (200, 400), response.text
         return response.json()  # type: ignore[no-any-return]
 
-    async def data(self, query: str, variables: dict[str, object] | None = None, *,
-                   actor: tuple[str, str] | None = ADMIN) -> dict[str, object]:
+    async def data(
+        self,
+        query: str,
+        variables: dict[str, object] | None = None,
+        *,
+        actor: tuple[str, str] | None = ADMIN,
+    ) -> dict[str, object]:
         body = await self.graphql(query, variables, actor=actor)
         assert "errors" not in body, body
         return body["data"]  # type: ignore[return-value]
@@ -162,8 +174,10 @@ async def on_loopback(app: Any) -> AsyncIterator[int]:
 async def serve(db: Database, *, balancer: bool) -> AsyncIterator[Api]:
     """The app served by uvicorn on a free loopback port, in this test's event loop."""
     settings = Settings(database_url=str(db.url), RADFLOW_BALANCER=balancer)
-    async with on_loopback(create_app(settings, db=db)) as port, \
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    async with (
+        on_loopback(create_app(settings, db=db)) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+    ):
         yield Api(client, db)
 
 

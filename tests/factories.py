@@ -22,8 +22,11 @@ RADIOLOGIST = Actor("RAD03", Role.RADIOLOGIST)  # BODY + GENERAL, both sites
 SYSTEM = Actor("system", Role.SYSTEM)
 
 # USABD: ultrasound abdomen (BODY, FASTING prep, NORTH site); CTHEAD: no prep (NEURO, MAIN).
-REPORT = {"clinical": {"indication": "Pain"}, "technique": {"technique": "Standard"},
-          "findings": {"findings": "Normal"}}
+REPORT = {
+    "clinical": {"indication": "Pain"},
+    "technique": {"technique": "Standard"},
+    "findings": {"findings": "Normal"},
+}
 
 _placer = iter(range(1, 10**9))
 
@@ -31,34 +34,67 @@ _placer = iter(range(1, 10**9))
 async def reference(db: Database) -> None:
     """Sites, scanners, catalog, radiologists, referrers, 20 patients; RAD03 on shift."""
     await db.run(lambda uow: seed_reference(uow, patients=20))
-    await db.run(lambda uow: worklists.start_shift(
-        uow=uow, actor=SUPERVISOR, radiologist_code=RADIOLOGIST.id, site_code="MAIN",
-        ends_at=uow.now + timedelta(hours=23)))
+    await db.run(
+        lambda uow: worklists.start_shift(
+            uow=uow,
+            actor=SUPERVISOR,
+            radiologist_code=RADIOLOGIST.id,
+            site_code="MAIN",
+            ends_at=uow.now + timedelta(hours=23),
+        )
+    )
 
 
-async def order(db: Database, *, procedure: str = "USABD", site: str = "NORTH",
-                priority: Priority = Priority.ROUTINE,
-                patient_class: PatientClass = PatientClass.OUTPATIENT,
-                placer: str | None = None, **extra: Any) -> Exam:
+async def order(
+    db: Database,
+    *,
+    procedure: str = "USABD",
+    site: str = "NORTH",
+    priority: Priority = Priority.ROUTINE,
+    patient_class: PatientClass = PatientClass.OUTPATIENT,
+    placer: str | None = None,
+    **extra: Any,
+) -> Exam:
     """Place an order and return its exam."""
-    placed = await db.run(lambda uow: orders.place_order(
-        uow=uow, actor=REFERRER, order_source="EPIC",
-        placer_order_number=placer or f"T{next(_placer):08d}", patient_mrn="MRN000001",
-        referrer_code="REF01", procedure_code=procedure, site_code=site, priority=priority,
-        patient_class=patient_class, indication="Abdominal pain", icd10_code="R10.9", **extra))
+    placed = await db.run(
+        lambda uow: orders.place_order(
+            uow=uow,
+            actor=REFERRER,
+            order_source="EPIC",
+            placer_order_number=placer or f"T{next(_placer):08d}",
+            patient_mrn="MRN000001",
+            referrer_code="REF01",
+            procedure_code=procedure,
+            site_code=site,
+            priority=priority,
+            patient_class=patient_class,
+            indication="Abdominal pain",
+            icd10_code="R10.9",
+            **extra,
+        )
+    )
     return placed.exam
 
 
 async def first_slot(db: Database, procedure: str) -> scheduling.Slot:
     """The earliest free slot for a procedure from now."""
     now = db.clock()
-    slots = await db.read(lambda s: scheduling.open_slots(
-        s, procedure_code=procedure, start=now, end=now + timedelta(days=14), now=now))
+    slots = await db.read(
+        lambda s: scheduling.open_slots(
+            s, procedure_code=procedure, start=now, end=now + timedelta(days=14), now=now
+        )
+    )
     return slots[0]
 
 
-async def drive(db: Database, exam: Exam, target: ExamStatus, *, procedure: str = "USABD",
-                critical: CriticalLevel = CriticalLevel.NONE) -> Exam:
+async def drive(
+    db: Database,
+    exam: Exam,
+    target: ExamStatus,
+    *,
+    procedure: str = "USABD",
+    critical: CriticalLevel = CriticalLevel.NONE,
+) -> Exam:
     """Take an ordered exam through the real services until it reaches `target`."""
     pk = exam.id
     assert pk is not None
@@ -70,8 +106,12 @@ async def drive(db: Database, exam: Exam, target: ExamStatus, *, procedure: str 
     if target == ExamStatus.ORDERED:
         return await current(db, pk)
     slot = await first_slot(db, procedure)
-    await step(scheduling.schedule_exam, actor=SCHEDULER, resource_code=slot.resource_code,
-               starts_at=slot.starts_at)
+    await step(
+        scheduling.schedule_exam,
+        actor=SCHEDULER,
+        resource_code=slot.resource_code,
+        starts_at=slot.starts_at,
+    )
     if target in {ExamStatus.SCHEDULED, ExamStatus.CANCELLED, ExamStatus.NO_SHOW}:
         if target == ExamStatus.CANCELLED:
             await step(scheduling.cancel_exam, actor=SCHEDULER, reason="Patient request")
@@ -83,8 +123,15 @@ async def drive(db: Database, exam: Exam, target: ExamStatus, *, procedure: str 
     await step(scheduling.check_in, actor=SCHEDULER)
     if target == ExamStatus.CHECKED_IN:
         return await current(db, pk)
-    codes = await db.read(lambda s: list(s.scalars(sa.text(
-        "SELECT code FROM exam_prep_items WHERE exam_id = :e ORDER BY position").bindparams(e=pk))))
+    codes = await db.read(
+        lambda s: list(
+            s.scalars(
+                sa.text(
+                    "SELECT code FROM exam_prep_items WHERE exam_id = :e ORDER BY position"
+                ).bindparams(e=pk)
+            )
+        )
+    )
     for code in codes:
         await step(acquisition.complete_prep_item, actor=TECH, item_code=code)
     if target == ExamStatus.PREPARED:
@@ -102,17 +149,27 @@ async def drive(db: Database, exam: Exam, target: ExamStatus, *, procedure: str 
         await step(acquisition.validate_metadata, actor=TECH, header=bad)
         return await current(db, pk)
     await step(acquisition.validate_metadata, actor=TECH, header=header)
-    await step(acquisition.register_storage, actor=TECH,
-               study_instance_uid=f"1.2.826.0.1.{pk}", archive_location="pacs://a/1")
+    await step(
+        acquisition.register_storage,
+        actor=TECH,
+        study_instance_uid=f"1.2.826.0.1.{pk}",
+        archive_location="pacs://a/1",
+    )
     if target == ExamStatus.READY_FOR_READ:
         return await current(db, pk)
-    await step(worklists.pin_assignment, actor=SUPERVISOR, radiologist_code=RADIOLOGIST.id,
-               reason="test")
+    await step(
+        worklists.pin_assignment, actor=SUPERVISOR, radiologist_code=RADIOLOGIST.id, reason="test"
+    )
     await step(reading.open_read, actor=RADIOLOGIST)
     if target == ExamStatus.IN_INTERPRETATION:
         return await current(db, pk)
-    await step(reading.save_report_draft, actor=RADIOLOGIST, sections=REPORT,
-               impression="Normal study.", critical_level=critical)
+    await step(
+        reading.save_report_draft,
+        actor=RADIOLOGIST,
+        sections=REPORT,
+        impression="Normal study.",
+        critical_level=critical,
+    )
     if target == ExamStatus.PRELIMINARY:
         await step(reading.sign_preliminary, actor=RADIOLOGIST)
         return await current(db, pk)
@@ -137,13 +194,23 @@ async def current(db: Database, exam_id: int) -> Exam:
 
 async def header_for(db: Database, exam: Exam) -> acquisition.StudyHeader:
     """A DICOM header that matches the exam's order."""
-    row = await db.read(lambda s: s.execute(sa.text(
-        "SELECT p.mrn, pr.code, pr.modality, pr.body_part FROM exams e "
-        "JOIN patients p ON p.id = e.patient_id JOIN procedures pr ON pr.id = e.procedure_id "
-        "WHERE e.id = :e").bindparams(e=exam.id)).one())
-    return acquisition.StudyHeader(accession_number=exam.accession_number, patient_mrn=row[0],
-                                   procedure_code=row[1], modality=Modality(row[2]),
-                                   body_part=row[3])
+    row = await db.read(
+        lambda s: s.execute(
+            sa.text(
+                "SELECT p.mrn, pr.code, pr.modality, pr.body_part FROM exams e "
+                "JOIN patients p ON p.id = e.patient_id "
+                "JOIN procedures pr ON pr.id = e.procedure_id "
+                "WHERE e.id = :e"
+            ).bindparams(e=exam.id)
+        ).one()
+    )
+    return acquisition.StudyHeader(
+        accession_number=exam.accession_number,
+        patient_mrn=row[0],
+        procedure_code=row[1],
+        modality=Modality(row[2]),
+        body_part=row[3],
+    )
 
 
 def count_rows(table: str) -> Any:

@@ -54,8 +54,10 @@ class RepeatRequested:
     acquisition: Acquisition = strawberry.field(description="The new attempt.")
 
 
-@strawberry.type(description="The header was checked; if invalid the exam is now "
-                             "METADATA_REJECTED and `validation.problems` lists why.")
+@strawberry.type(
+    description="The header was checked; if invalid the exam is now "
+    "METADATA_REJECTED and `validation.problems` lists why."
+)
 class MetadataValidated:
     exam: Exam
     validation: MetadataValidation
@@ -74,99 +76,158 @@ class StudyStored:
 
 
 Failures = NotFound | InvalidTransition | PreconditionFailed | ValidationFailed | Conflict
-CompletePrepItemResult = Annotated[PrepItemCompleted | Failures,
-                                   strawberry.union("CompletePrepItemResult")]
-StartAcquisitionResult = Annotated[AcquisitionStarted | Failures,
-                                   strawberry.union("StartAcquisitionResult")]
-CompleteAcquisitionResult = Annotated[ExamAcquired | Failures,
-                                      strawberry.union("CompleteAcquisitionResult")]
-RequestRepeatResult = Annotated[RepeatRequested | Failures,
-                                strawberry.union("RequestRepeatResult")]
-ValidateMetadataResult = Annotated[MetadataValidated | Failures,
-                                   strawberry.union("ValidateMetadataResult")]
-CorrectMetadataResult = Annotated[MetadataCorrected | MetadataInvalid | Failures,
-                                  strawberry.union("CorrectMetadataResult")]
+CompletePrepItemResult = Annotated[
+    PrepItemCompleted | Failures, strawberry.union("CompletePrepItemResult")
+]
+StartAcquisitionResult = Annotated[
+    AcquisitionStarted | Failures, strawberry.union("StartAcquisitionResult")
+]
+CompleteAcquisitionResult = Annotated[
+    ExamAcquired | Failures, strawberry.union("CompleteAcquisitionResult")
+]
+RequestRepeatResult = Annotated[RepeatRequested | Failures, strawberry.union("RequestRepeatResult")]
+ValidateMetadataResult = Annotated[
+    MetadataValidated | Failures, strawberry.union("ValidateMetadataResult")
+]
+CorrectMetadataResult = Annotated[
+    MetadataCorrected | MetadataInvalid | Failures, strawberry.union("CorrectMetadataResult")
+]
 RegisterStorageResult = Annotated[StudyStored | Failures, strawberry.union("RegisterStorageResult")]
 
 
 def _header(value: StudyHeaderInput) -> StudyHeader:
-    return StudyHeader(accession_number=value.accession_number, patient_mrn=value.patient_mrn,
-                       modality=value.modality, body_part=value.body_part,
-                       procedure_code=value.procedure_code)
+    return StudyHeader(
+        accession_number=value.accession_number,
+        patient_mrn=value.patient_mrn,
+        modality=value.modality,
+        body_part=value.body_part,
+        procedure_code=value.procedure_code,
+    )
 
 
 @strawberry.type
 class AcquisitionMutations:
-    @strawberry.mutation(description="Tick a prep checklist item; the last one prepares a "
-                                     "checked-in exam.")
-    async def complete_prep_item(self, info: Info,
-                                 input: CompletePrepItemInput) -> CompletePrepItemResult:
+    @strawberry.mutation(
+        description="Tick a prep checklist item; the last one prepares a checked-in exam."
+    )
+    async def complete_prep_item(
+        self, info: Info, input: CompletePrepItemInput
+    ) -> CompletePrepItemResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: acquisition.complete_prep_item(
-                uow=uow, actor=actor, exam_id=pk, item_code=input.item_code, note=input.note),
-            lambda _, exam: PrepItemCompleted(exam=exam))
+                uow=uow, actor=actor, exam_id=pk, item_code=input.item_code, note=input.note
+            ),
+            lambda _, exam: PrepItemCompleted(exam=exam),
+        )
 
     @strawberry.mutation(description="Imaging begins (the prep checklist must be complete).")
-    async def start_acquisition(self, info: Info,
-                                input: StartAcquisitionInput) -> StartAcquisitionResult:
+    async def start_acquisition(
+        self, info: Info, input: StartAcquisitionInput
+    ) -> StartAcquisitionResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: acquisition.start_acquisition(
-                uow=uow, actor=actor, exam_id=pk, resource_code=input.resource_code,
-                expected_version=input.expected_version),
-            lambda acq, exam: AcquisitionStarted(exam=exam,
-                                                 acquisition=Acquisition.from_model(acq)))
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                resource_code=input.resource_code,
+                expected_version=input.expected_version,
+            ),
+            lambda acq, exam: AcquisitionStarted(
+                exam=exam, acquisition=Acquisition.from_model(acq)
+            ),
+        )
 
     @strawberry.mutation(description="Imaging finished.")
-    async def complete_acquisition(self, info: Info,
-                                   input: CompleteAcquisitionInput) -> CompleteAcquisitionResult:
+    async def complete_acquisition(
+        self, info: Info, input: CompleteAcquisitionInput
+    ) -> CompleteAcquisitionResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: acquisition.complete_acquisition(
-                uow=uow, actor=actor, exam_id=pk, series_count=input.series_count,
-                image_count=input.image_count, expected_version=input.expected_version),
-            lambda acq, exam: ExamAcquired(exam=exam, acquisition=Acquisition.from_model(acq)))
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                series_count=input.series_count,
+                image_count=input.image_count,
+                expected_version=input.expected_version,
+            ),
+            lambda acq, exam: ExamAcquired(exam=exam, acquisition=Acquisition.from_model(acq)),
+        )
 
     @strawberry.mutation(description="Repeat the acquisition, with the reason.")
     async def request_repeat(self, info: Info, input: RequestRepeatInput) -> RequestRepeatResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: acquisition.request_repeat(
-                uow=uow, actor=actor, exam_id=pk, reason=input.reason, note=input.note,
-                expected_version=input.expected_version),
-            lambda acq, exam: RepeatRequested(exam=exam,
-                                              acquisition=Acquisition.from_model(acq)))
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                reason=input.reason,
+                note=input.note,
+                expected_version=input.expected_version,
+            ),
+            lambda acq, exam: RepeatRequested(exam=exam, acquisition=Acquisition.from_model(acq)),
+        )
 
     @strawberry.mutation(description="Check the study's header against the order.")
-    async def validate_metadata(self, info: Info,
-                                input: ValidateMetadataInput) -> ValidateMetadataResult:
+    async def validate_metadata(
+        self, info: Info, input: ValidateMetadataInput
+    ) -> ValidateMetadataResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: acquisition.validate_metadata(
-                uow=uow, actor=actor, exam_id=pk, header=_header(input.header),
-                expected_version=input.expected_version),
-            lambda v, exam: MetadataValidated(exam=exam,
-                                              validation=MetadataValidation.from_model(v)))
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                header=_header(input.header),
+                expected_version=input.expected_version,
+            ),
+            lambda v, exam: MetadataValidated(
+                exam=exam, validation=MetadataValidation.from_model(v)
+            ),
+        )
 
     @strawberry.mutation(description="Correct a rejected header; it must now validate.")
-    async def correct_metadata(self, info: Info,
-                               input: CorrectMetadataInput) -> CorrectMetadataResult:
+    async def correct_metadata(
+        self, info: Info, input: CorrectMetadataInput
+    ) -> CorrectMetadataResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: acquisition.correct_metadata(
-                uow=uow, actor=actor, exam_id=pk, header=_header(input.header),
-                reason=input.reason, expected_version=input.expected_version),
-            lambda v, exam: MetadataCorrected(exam=exam,
-                                              validation=MetadataValidation.from_model(v)))
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                header=_header(input.header),
+                reason=input.reason,
+                expected_version=input.expected_version,
+            ),
+            lambda v, exam: MetadataCorrected(
+                exam=exam, validation=MetadataValidation.from_model(v)
+            ),
+        )
 
     @strawberry.mutation(description="The study is archived; it becomes READY_FOR_READ.")
-    async def register_storage(self, info: Info,
-                               input: RegisterStorageInput) -> RegisterStorageResult:
+    async def register_storage(
+        self, info: Info, input: RegisterStorageInput
+    ) -> RegisterStorageResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: acquisition.register_storage(
-                uow=uow, actor=actor, exam_id=pk, study_instance_uid=input.study_instance_uid,
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                study_instance_uid=input.study_instance_uid,
                 archive_location=input.archive_location,
-                expected_version=input.expected_version),
-            lambda study, exam: StudyStored(exam=exam, study=StoredStudy.from_model(study)))
+                expected_version=input.expected_version,
+            ),
+            lambda study, exam: StudyStored(exam=exam, study=StoredStudy.from_model(study)),
+        )

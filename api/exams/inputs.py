@@ -23,13 +23,15 @@ class PlaceOrderInput:
     order_source: str = strawberry.field(description="The placer system, e.g. EPIC.")
     placer_order_number: str = strawberry.field(
         description="The placer's order number; unique per source, so a re-sent order is "
-                    "recognised and returns the existing exam.")
+        "recognised and returns the existing exam."
+    )
     patient_mrn: str
     referrer_code: str | None = strawberry.field(
         default=None,
         description="The ordering referrer. A referrer orders as themselves: leave it out (or "
-                    "send your own code). Schedulers, integrations and admins order on a "
-                    "referrer's behalf and must name them.")
+        "send your own code). Schedulers, integrations and admins order on a "
+        "referrer's behalf and must name them.",
+    )
     procedure_code: str
     site_code: str
     priority: Priority
@@ -56,10 +58,12 @@ class ExamFilter:
     modality: list[Modality] | None = None
     site_code: str | None = None
     patient_mrn: str | None = None
-    ordered_from: datetime | None = strawberry.field(default=None,
-                                                     description="Inclusive lower bound.")
-    ordered_to: datetime | None = strawberry.field(default=None,
-                                                   description="Exclusive upper bound.")
+    ordered_from: datetime | None = strawberry.field(
+        default=None, description="Inclusive lower bound."
+    )
+    ordered_to: datetime | None = strawberry.field(
+        default=None, description="Exclusive upper bound."
+    )
 
 
 @strawberry.enum(description="Order of an exam list.")

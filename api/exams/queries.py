@@ -57,14 +57,19 @@ def decode_cursor(cursor: str) -> Keyset:
         stamp, _, pk = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
         return Keyset(ordered_at=datetime.fromisoformat(stamp), exam_id=int(pk))
     except (binascii.Error, UnicodeError, ValueError) as exc:
-        raise ValidationFailed([FieldIssue("after", IssueCode.INVALID_CURSOR,
-                                           "not a cursor of this list")]) from exc
+        raise ValidationFailed(
+            [FieldIssue("after", IssueCode.INVALID_CURSOR, "not a cursor of this list")]
+        ) from exc
 
 
 PAGE_RELATIONS = {"patient", "procedure", "site", "referrer", "report"}
-_BUILDERS: dict[str, Any] = {"patient": Patient.from_model, "procedure": Procedure.from_model,
-                             "site": Site.from_model, "referrer": Referrer.from_model,
-                             "report": Report.from_model}
+_BUILDERS: dict[str, Any] = {
+    "patient": Patient.from_model,
+    "procedure": Procedure.from_model,
+    "site": Site.from_model,
+    "referrer": Referrer.from_model,
+    "report": Report.from_model,
+}
 
 
 def page_of_exams(rows: list[ExamPageRow]) -> list[Exam]:
@@ -85,8 +90,13 @@ def page_of_exams(rows: list[ExamPageRow]) -> list[Exam]:
     return page
 
 
-async def _projected(info: Info, projection: PageProjection, criteria: ExamCriteria,
-                     first: int, position: Keyset | None) -> Prebuilt:
+async def _projected(
+    info: Info,
+    projection: PageProjection,
+    criteria: ExamCriteria,
+    first: int,
+    position: Keyset | None,
+) -> Prebuilt:
     params = page_parameters(criteria, first=first + 1, after=position)
 
     rows = await info.context.db.fetch(projection.statement, params)
@@ -95,8 +105,11 @@ async def _projected(info: Info, projection: PageProjection, criteria: ExamCrite
     counted: list[int] = []
     if projection.wants_count:
         counted.append(await info.context.db.read(lambda s: count_exams(s, criteria)))
-    return Prebuilt(projection.build(rows, first, position is not None,
-                                     (lambda: counted[0]) if counted else None))
+    return Prebuilt(
+        projection.build(
+            rows, first, position is not None, (lambda: counted[0]) if counted else None
+        )
+    )
 
 
 @strawberry.type
@@ -113,69 +126,102 @@ class ExamQueries:
         return build(row)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Exams, newest order first by default, keyset-paginated.")
-    async def exams(self, info: Info, filter: ExamFilter | None = None, first: int = 20,
-                    after: str | None = None,
-                    order: ExamOrder = ExamOrder.ORDERED_AT_DESC) -> Connection[Exam]:
+    async def exams(
+        self,
+        info: Info,
+        filter: ExamFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+        order: ExamOrder = ExamOrder.ORDERED_AT_DESC,
+    ) -> Connection[Exam]:
         if not 0 < first <= MAX_PAGE:
-            raise ValidationFailed([FieldIssue("first", IssueCode.OUT_OF_RANGE,
-                                               f"must be between 1 and {MAX_PAGE}")])
+            raise ValidationFailed(
+                [FieldIssue("first", IssueCode.OUT_OF_RANGE, f"must be between 1 and {MAX_PAGE}")]
+            )
         position = decode_cursor(after) if after else None
         f = filter or ExamFilter()
         criteria = ExamCriteria(
             statuses=[ExamStatus(s) for s in f.status or []],
             priorities=[Priority(p) for p in f.priority or []],
             modalities=[Modality(x) for x in f.modality or []],
-            site_code=f.site_code, patient_mrn=f.patient_mrn, ordered_from=f.ordered_from,
-            ordered_to=f.ordered_to, scope=scope_of(info.context.actor),
+            site_code=f.site_code,
+            patient_mrn=f.patient_mrn,
+            ordered_from=f.ordered_from,
+            ordered_to=f.ordered_to,
+            scope=scope_of(info.context.actor),
         )
         descending = order == ExamOrder.ORDERED_AT_DESC
-        projection = exam_page_projection(info._raw_info.field_nodes[0],
-                                          lambda: info.selected_fields[0], criteria.shape(),
-                                          position is not None, descending)
+        projection = exam_page_projection(
+            info._raw_info.field_nodes[0],
+            lambda: info.selected_fields[0],
+            criteria.shape(),
+            position is not None,
+            descending,
+        )
         # The projection writes patients' details straight from rows: only for callers who
         # may see them (the standard path hides them in Patient.from_model).
         if projection is not None and info.context.actor.phi:
             return await _projected(info, projection, criteria, first, position)  # type: ignore[return-value]
         include = frozenset(selected_fields(info, "edges", "node") & PAGE_RELATIONS)
-        rows = await info.context.db.read(lambda s: exam_page(
-            s, criteria, first=first + 1, after=position,
-            descending=order == ExamOrder.ORDERED_AT_DESC, include=include), bounded=True)
+        rows = await info.context.db.read(
+            lambda s: exam_page(
+                s,
+                criteria,
+                first=first + 1,
+                after=position,
+                descending=order == ExamOrder.ORDERED_AT_DESC,
+                include=include,
+            ),
+            bounded=True,
+        )
         page = page_of_exams(rows[:first])
         edges = [Edge(cursor=encode_cursor(e), node=e) for e in page]
         total = None
         if "totalCount" in selected_fields(info):
             total = await info.context.db.read(lambda s: count_exams(s, criteria))
         return Connection(
-            edges=edges, total_count=total,
-            page_info=PageInfo(has_next_page=len(rows) > first, has_previous_page=after is not None,
-                               start_cursor=edges[0].cursor if edges else None,
-                               end_cursor=edges[-1].cursor if edges else None),
+            edges=edges,
+            total_count=total,
+            page_info=PageInfo(
+                has_next_page=len(rows) > first,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
         )
 
-    @strawberry.field(description="An exam by its global `id` (the one mutations take) or by "
-                      "its accession number: exactly one of them. An id of another type, "
-                      "or of an exam you may not see, gives null, as `node` does.")
-    async def exam(self, info: Info, id: strawberry.ID | None = None,
-                   accession_number: str | None = None) -> Exam | None:
+    @strawberry.field(
+        description="An exam by its global `id` (the one mutations take) or by "
+        "its accession number: exactly one of them. An id of another type, "
+        "or of an exam you may not see, gives null, as `node` does."
+    )
+    async def exam(
+        self, info: Info, id: strawberry.ID | None = None, accession_number: str | None = None
+    ) -> Exam | None:
         if (id is None) == (accession_number is None):
-            raise ValidationFailed([FieldIssue("id", IssueCode.REQUIRED,
-                                               "give exactly one of id and accessionNumber")])
+            raise ValidationFailed(
+                [FieldIssue("id", IssueCode.REQUIRED, "give exactly one of id and accessionNumber")]
+            )
         if id is not None:
             parsed = parse_global_id(id)
             if parsed is None or parsed[0] != "Exam":
                 return None
             row = await info.context.loaders.by_id(m.Exam).load(parsed[1])
         else:
-            row = await info.context.db.read(lambda s: s.scalars(
-                sa.select(m.Exam).where(m.Exam.accession_number == accession_number)).first())
+            row = await info.context.db.read(
+                lambda s: s.scalars(
+                    sa.select(m.Exam).where(m.Exam.accession_number == accession_number)
+                ).first()
+            )
         if row is None or not await _visible(info, "Exam", row):
             return None
         return Exam.from_model(row)
 
     @strawberry.field(description="A patient by MRN, with their exam timeline.")
     async def patient(self, info: Info, mrn: str) -> Patient | None:
-        row = await info.context.db.read(lambda s: s.scalars(
-            sa.select(m.Patient).where(m.Patient.mrn == mrn)).first())
+        row = await info.context.db.read(
+            lambda s: s.scalars(sa.select(m.Patient).where(m.Patient.mrn == mrn)).first()
+        )
         if row is None or not await _visible(info, "Patient", row):
             return None
         return Patient.from_model(row)
@@ -189,7 +235,8 @@ async def _visible(info: Info, type_name: str, row: Any) -> bool:
         return True
     if type_name == "Patient":
         return row.id in await info.context.db.read(
-            lambda s: visible_patient_ids(s, actor, [row.id]))
+            lambda s: visible_patient_ids(s, actor, [row.id])
+        )
     exam_id = row.id if type_name == "Exam" else getattr(row, "exam_id", None)
     if exam_id is None:
         return True

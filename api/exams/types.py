@@ -70,14 +70,23 @@ class Appointment:
 
     @classmethod
     def from_model(cls, r: m.Appointment) -> Appointment:
-        return cls(starts_at=r.starts_at, ends_at=r.ends_at, status=r.status,
-                   booked_at=r.booked_at, booked_by=r.booked_by, confirmed_at=r.confirmed_at,
-                   cancelled_reason=r.cancelled_reason, resource_id=r.resource_id)
+        return cls(
+            starts_at=r.starts_at,
+            ends_at=r.ends_at,
+            status=r.status,
+            booked_at=r.booked_at,
+            booked_by=r.booked_by,
+            confirmed_at=r.confirmed_at,
+            cancelled_reason=r.cancelled_reason,
+            resource_id=r.resource_id,
+        )
 
     @strawberry.field
     def resource(self, info: Info) -> ModalityResource:
-        return _one(info.context.loaders.by_id(m.ModalityResource).load(self.resource_id),
-                    ModalityResource.from_model)  # type: ignore[return-value]
+        return _one(
+            info.context.loaders.by_id(m.ModalityResource).load(self.resource_id),
+            ModalityResource.from_model,
+        )  # type: ignore[return-value]
 
 
 @strawberry.type(description="One item of the exam's prep checklist.")
@@ -90,8 +99,13 @@ class PrepItem:
 
     @classmethod
     def from_model(cls, r: m.ExamPrepItem) -> PrepItem:
-        return cls(code=r.code, description=r.description, completed_at=r.completed_at,
-                   completed_by=r.completed_by, note=r.note)
+        return cls(
+            code=r.code,
+            description=r.description,
+            completed_at=r.completed_at,
+            completed_by=r.completed_by,
+            note=r.note,
+        )
 
 
 @strawberry.type(description="One acquisition attempt; a repeated one carries its reason.")
@@ -107,9 +121,16 @@ class Acquisition:
 
     @classmethod
     def from_model(cls, r: m.Acquisition) -> Acquisition:
-        return cls(attempt=r.attempt, technologist=r.technologist, started_at=r.started_at,
-                   ended_at=r.ended_at, series_count=r.series_count, image_count=r.image_count,
-                   repeat_reason=r.repeat_reason, repeat_note=r.repeat_note)
+        return cls(
+            attempt=r.attempt,
+            technologist=r.technologist,
+            started_at=r.started_at,
+            ended_at=r.ended_at,
+            series_count=r.series_count,
+            image_count=r.image_count,
+            repeat_reason=r.repeat_reason,
+            repeat_note=r.repeat_note,
+        )
 
 
 @strawberry.type(description="One mismatch between a study's header and its order.")
@@ -129,11 +150,18 @@ class MetadataValidation:
 
     @classmethod
     def from_model(cls, r: m.MetadataValidation) -> MetadataValidation:
-        return cls(validated_at=r.validated_at, validated_by=r.validated_by, valid=r.valid,
-                   corrected=r.corrected,
-                   problems=[MetadataProblem(field=p["field"],
-                                             code=HeaderProblemCode(p["code"]),
-                                             message=p["message"]) for p in r.problems])
+        return cls(
+            validated_at=r.validated_at,
+            validated_by=r.validated_by,
+            valid=r.valid,
+            corrected=r.corrected,
+            problems=[
+                MetadataProblem(
+                    field=p["field"], code=HeaderProblemCode(p["code"]), message=p["message"]
+                )
+                for p in r.problems
+            ],
+        )
 
 
 @strawberry.type(description="Where the study is archived and since when it can be read.")
@@ -146,9 +174,13 @@ class StoredStudy:
 
     @classmethod
     def from_model(cls, r: m.StoredStudy) -> StoredStudy:
-        return cls(study_instance_uid=r.study_instance_uid, archive_location=r.archive_location,
-                   available_at=r.available_at, series_count=r.series_count,
-                   image_count=r.image_count)
+        return cls(
+            study_instance_uid=r.study_instance_uid,
+            archive_location=r.archive_location,
+            available_at=r.available_at,
+            series_count=r.series_count,
+            image_count=r.image_count,
+        )
 
 
 @strawberry.type(description="An assignment of the study to a radiologist's worklist.")
@@ -162,22 +194,32 @@ class Read:
     ended_at: datetime | None
     end_reason: str | None = strawberry.field(
         description="How it ended: REPORTED, REASSIGNED, UNASSIGNABLE, HANDED_BACK (by its "
-                    "reader) or RELEASED (by a supervisor, or by itself for an absent reader).")
+        "reader) or RELEASED (by a supervisor, or by itself for an absent reader)."
+    )
     end_note: str | None = strawberry.field(description="Who gave the study back and why.")
     radiologist_id: strawberry.Private[int]
 
     @classmethod
     def from_model(cls, r: m.Read) -> Read:
-        return cls(source=ReadSource(r.source), assigned_at=r.assigned_at,
-                   assigned_by=r.assigned_by,
-                   reason=r.reason, pinned=r.pinned, opened_at=r.opened_at, ended_at=r.ended_at,
-                   end_reason=r.end_reason, end_note=r.end_note,
-                   radiologist_id=r.radiologist_id)
+        return cls(
+            source=ReadSource(r.source),
+            assigned_at=r.assigned_at,
+            assigned_by=r.assigned_by,
+            reason=r.reason,
+            pinned=r.pinned,
+            opened_at=r.opened_at,
+            ended_at=r.ended_at,
+            end_reason=r.end_reason,
+            end_note=r.end_note,
+            radiologist_id=r.radiologist_id,
+        )
 
     @strawberry.field
     def radiologist(self, info: Info) -> Radiologist:
-        return _one(info.context.loaders.by_id(m.Radiologist).load(self.radiologist_id),
-                    Radiologist.from_model)  # type: ignore[return-value]
+        return _one(
+            info.context.loaders.by_id(m.Radiologist).load(self.radiologist_id),
+            Radiologist.from_model,
+        )  # type: ignore[return-value]
 
 
 @strawberry.type(description="A field of a report section.")
@@ -214,23 +256,38 @@ class Report:
     @classmethod
     def from_model(cls, r: m.Report) -> Report:
         assert r.id is not None
-        sections = [ReportSection(key=k, fields=[ReportField(key=fk, value=str(fv))
-                                                 for fk, fv in v.items()])
-                    for k, v in r.content.items()]
-        return cls(status=r.status, impression=r.impression, critical_level=r.critical_level,
-                   sections=sections, created_at=r.created_at, updated_at=r.updated_at,
-                   preliminary_at=r.preliminary_at, final_at=r.final_at, pk=r.id,
-                   radiologist_id=r.radiologist_id)
+        sections = [
+            ReportSection(
+                key=k, fields=[ReportField(key=fk, value=str(fv)) for fk, fv in v.items()]
+            )
+            for k, v in r.content.items()
+        ]
+        return cls(
+            status=r.status,
+            impression=r.impression,
+            critical_level=r.critical_level,
+            sections=sections,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            preliminary_at=r.preliminary_at,
+            final_at=r.final_at,
+            pk=r.id,
+            radiologist_id=r.radiologist_id,
+        )
 
     @strawberry.field
     def author(self, info: Info) -> Radiologist:
-        return _one(info.context.loaders.by_id(m.Radiologist).load(self.radiologist_id),
-                    Radiologist.from_model)  # type: ignore[return-value]
+        return _one(
+            info.context.loaders.by_id(m.Radiologist).load(self.radiologist_id),
+            Radiologist.from_model,
+        )  # type: ignore[return-value]
 
     @strawberry.field(description="Addenda, oldest first; the signed text itself never changes.")
     def addenda(self, info: Info) -> list[Addendum]:
-        return _many(info.context.loaders.children(m.Addendum, "report_id").load(self.pk),
-                     lambda a: Addendum(text=a.text, created_at=a.created_at))  # type: ignore[return-value]
+        return _many(
+            info.context.loaders.children(m.Addendum, "report_id").load(self.pk),
+            lambda a: Addendum(text=a.text, created_at=a.created_at),
+        )  # type: ignore[return-value]
 
 
 @strawberry.type(description="A result sent to the referrer; critical ones need acknowledgement.")
@@ -247,10 +304,17 @@ class ResultCommunication:
 
     @classmethod
     def from_model(cls, r: m.ResultCommunication) -> ResultCommunication:
-        return cls(critical_level=r.critical_level, channel=r.channel, notified_at=r.notified_at,
-                   notified_by=r.notified_by, acknowledge_by=r.acknowledge_by,
-                   acknowledged_at=r.acknowledged_at, acknowledged_by=r.acknowledged_by,
-                   escalated_at=r.escalated_at, escalation_count=r.escalation_count)
+        return cls(
+            critical_level=r.critical_level,
+            channel=r.channel,
+            notified_at=r.notified_at,
+            notified_by=r.notified_by,
+            acknowledge_by=r.acknowledge_by,
+            acknowledged_at=r.acknowledged_at,
+            acknowledged_by=r.acknowledged_by,
+            escalated_at=r.escalated_at,
+            escalation_count=r.escalation_count,
+        )
 
 
 @strawberry.type(description="A recommended follow-up, tracked to completion.")
@@ -265,10 +329,15 @@ class FollowUp(Node):
     @classmethod
     def from_model(cls, r: m.FollowUpRecommendation) -> FollowUp:
         assert r.id is not None
-        return cls(id=strawberry.ID(to_global_id("FollowUp", r.id)),
-                   recommendation=r.recommendation, procedure_code=r.procedure_code,
-                   due_on=r.due_on, status=r.status, created_at=r.created_at,
-                   completed_at=r.completed_at)
+        return cls(
+            id=strawberry.ID(to_global_id("FollowUp", r.id)),
+            recommendation=r.recommendation,
+            procedure_code=r.procedure_code,
+            due_on=r.due_on,
+            status=r.status,
+            created_at=r.created_at,
+            completed_at=r.completed_at,
+        )
 
 
 @strawberry.type(description="A satisfaction survey answer.")
@@ -280,8 +349,9 @@ class Survey:
 
     @classmethod
     def from_model(cls, r: m.SatisfactionSurvey) -> Survey:
-        return cls(respondent=r.respondent, score=r.score, comment=r.comment,
-                   submitted_at=r.submitted_at)
+        return cls(
+            respondent=r.respondent, score=r.score, comment=r.comment, submitted_at=r.submitted_at
+        )
 
 
 @strawberry.type(description="A queued message to the patient or referrer.")
@@ -294,14 +364,20 @@ class Notification:
 
     @classmethod
     def from_model(cls, r: m.Notification) -> Notification:
-        return cls(recipient_kind=r.recipient_kind, channel=r.channel, template=r.template,
-                   send_at=r.send_at, status=r.status)
+        return cls(
+            recipient_kind=r.recipient_kind,
+            channel=r.channel,
+            template=r.template,
+            send_at=r.send_at,
+            status=r.status,
+        )
 
 
 @strawberry.type(description="One entry of the exam's append-only history.")
 class StatusChange:
     step: ExamStep = strawberry.field(
-        description="What was done (the same name as in status events and InvalidTransition).")
+        description="What was done (the same name as in status events and InvalidTransition)."
+    )
     from_status: ExamStatus | None
     to_status: ExamStatus
     actor: str
@@ -311,8 +387,15 @@ class StatusChange:
 
     @classmethod
     def from_model(cls, r: m.ExamStatusChange) -> StatusChange:
-        return cls(step=step_of(r.event), from_status=r.from_status, to_status=r.to_status,
-                   actor=r.actor, role=r.role, at=r.at, reason=r.reason)
+        return cls(
+            step=step_of(r.event),
+            from_status=r.from_status,
+            to_status=r.to_status,
+            actor=r.actor,
+            role=r.role,
+            at=r.at,
+            reason=r.reason,
+        )
 
 
 @strawberry.type(description="The clinical indication of an order.")
@@ -350,13 +433,24 @@ class Exam(Node):
         assert r.id is not None
         touch_exam(r.id)
         return cls(
-            id=strawberry.ID(to_global_id("Exam", r.id)), accession_number=r.accession_number,
-            status=r.status, priority=r.priority, patient_class=r.patient_class,
-            order_source=r.order_source, placer_order_number=r.placer_order_number,
+            id=strawberry.ID(to_global_id("Exam", r.id)),
+            accession_number=r.accession_number,
+            status=r.status,
+            priority=r.priority,
+            patient_class=r.patient_class,
+            order_source=r.order_source,
+            placer_order_number=r.placer_order_number,
             indication=Indication(text=r.indication, icd10_code=r.icd10_code),
-            ordered_at=r.ordered_at, status_changed_at=r.status_changed_at, ready_at=r.ready_at,
-            due_at=r.due_at, version=r.version, pk=r.id, patient_id=r.patient_id,
-            referrer_id=r.referrer_id, procedure_id=r.procedure_id, site_id=r.site_id,
+            ordered_at=r.ordered_at,
+            status_changed_at=r.status_changed_at,
+            ready_at=r.ready_at,
+            due_at=r.due_at,
+            version=r.version,
+            pk=r.id,
+            patient_id=r.patient_id,
+            referrer_id=r.referrer_id,
+            procedure_id=r.procedure_id,
+            site_id=r.site_id,
             prefetched={},
         )
 
@@ -367,37 +461,60 @@ class Exam(Node):
 
     @strawberry.field(metadata=PREFETCHABLE)
     def patient(self, info: Info) -> Patient:
-        return self._related(info, "patient", m.Patient, self.patient_id,  # type: ignore[no-any-return]
-                             Patient.from_model)
+        return self._related(
+            info,
+            "patient",
+            m.Patient,
+            self.patient_id,  # type: ignore[no-any-return]
+            Patient.from_model,
+        )
 
     @strawberry.field(metadata=PREFETCHABLE)
     def referrer(self, info: Info) -> Referrer:
-        return self._related(info, "referrer", m.Referrer, self.referrer_id,  # type: ignore[no-any-return]
-                             Referrer.from_model)
+        return self._related(
+            info,
+            "referrer",
+            m.Referrer,
+            self.referrer_id,  # type: ignore[no-any-return]
+            Referrer.from_model,
+        )
 
     @strawberry.field(metadata=PREFETCHABLE)
     def procedure(self, info: Info) -> Procedure:
-        return self._related(info, "procedure", m.Procedure, self.procedure_id,  # type: ignore[no-any-return]
-                             Procedure.from_model)
+        return self._related(
+            info,
+            "procedure",
+            m.Procedure,
+            self.procedure_id,  # type: ignore[no-any-return]
+            Procedure.from_model,
+        )
 
     @strawberry.field(metadata=PREFETCHABLE)
     def site(self, info: Info) -> Site:
-        return self._related(info, "site", m.Site, self.site_id,  # type: ignore[no-any-return]
-                             Site.from_model)
+        return self._related(
+            info,
+            "site",
+            m.Site,
+            self.site_id,  # type: ignore[no-any-return]
+            Site.from_model,
+        )
 
     def _children(self, info: Info, model: type[Any], build: Any, order_by: str = "id") -> Any:
-        return _many(info.context.loaders.children(model, "exam_id", order_by).load(self.pk),
-                     build)
+        return _many(info.context.loaders.children(model, "exam_id", order_by).load(self.pk), build)
 
-    @strawberry.field(description="The template its report follows (its procedure's): render "
-                      "the report form from it.")
+    @strawberry.field(
+        description="The template its report follows (its procedure's): render "
+        "the report form from it."
+    )
     async def report_template(self, info: Info) -> ReportTemplate | None:
         procedure = await info.context.loaders.by_id(m.Procedure).load(self.procedure_id)
-        return None if procedure is None else await report_template(
-            info, procedure.report_template_id)
+        return (
+            None if procedure is None else await report_template(info, procedure.report_template_id)
+        )
 
-    @strawberry.field(description="The structured report, if reading has begun.",
-                      metadata=PREFETCHABLE)
+    @strawberry.field(
+        description="The structured report, if reading has begun.", metadata=PREFETCHABLE
+    )
     def report(self, info: Info) -> Report | None:
         if "report" in self.prefetched:
             return self.prefetched["report"]  # type: ignore[no-any-return]
@@ -406,8 +523,10 @@ class Exam(Node):
     @strawberry.field(description="The live appointment (booked, confirmed or arrived), if any.")
     def appointment(self, info: Info) -> Appointment | None:
         live = {"BOOKED", "CONFIRMED", "ARRIVED"}
-        return _last(self._children(info, m.Appointment, Appointment.from_model),  # type: ignore[return-value]
-                     lambda a: a.status.value in live)
+        return _last(
+            self._children(info, m.Appointment, Appointment.from_model),  # type: ignore[return-value]
+            lambda a: a.status.value in live,
+        )
 
     @strawberry.field(description="Every appointment, including cancelled and moved ones.")
     def appointments(self, info: Info) -> list[Appointment]:
@@ -431,8 +550,10 @@ class Exam(Node):
 
     @strawberry.field(description="The current read (whose worklist the study is on).")
     def assignment(self, info: Info) -> Read | None:
-        return _last(self._children(info, m.Read, Read.from_model),  # type: ignore[return-value]
-                     lambda r: r.ended_at is None)
+        return _last(
+            self._children(info, m.Read, Read.from_model),  # type: ignore[return-value]
+            lambda r: r.ended_at is None,
+        )
 
     @strawberry.field(description="Every read of the study, including reassigned ones.")
     def reads(self, info: Info) -> list[Read]:
@@ -454,8 +575,10 @@ class Exam(Node):
     def notifications(self, info: Info) -> list[Notification]:
         return self._children(info, m.Notification, Notification.from_model)  # type: ignore[no-any-return]
 
-    @strawberry.field(description="Rules of the active rule set that fire for this exam now, "
-                                  "and what each changed (or tried to, when overridden).")
+    @strawberry.field(
+        description="Rules of the active rule set that fire for this exam now, "
+        "and what each changed (or tried to, when overridden)."
+    )
     async def applied_rules(self, info: Info) -> list[AppliedRule]:
         now = info.context.db.clock()
         effect = await info.context.db.read(lambda s: explain(s, self.pk, now), bounded=True)

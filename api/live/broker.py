@@ -87,8 +87,15 @@ class RedisStreamBroker:
 
     name = "redis"
 
-    def __init__(self, url: str, *, prefix: str, maxlen: int, block_ms: int = 5000,
-                 retry_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        maxlen: int,
+        block_ms: int = 5000,
+        retry_seconds: float = 0.5,
+    ) -> None:
         self.stream = f"{prefix}:events"
         self.maxlen = maxlen
         self.block_ms = block_ms
@@ -100,8 +107,9 @@ class RedisStreamBroker:
         # Two clients: the blocking XREAD holds its connection for up to block_ms, and must not
         # time out while it waits; publishing and pings should fail fast.
         self._client = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
-        self._reader = aioredis.from_url(url, socket_timeout=block_ms / 1000 + 5,
-                                         socket_connect_timeout=2)
+        self._reader = aioredis.from_url(
+            url, socket_timeout=block_ms / 1000 + 5, socket_connect_timeout=2
+        )
         self._task: asyncio.Task[None] | None = None
 
     async def publish(self, events: Sequence[LiveEvent]) -> None:
@@ -110,8 +118,13 @@ class RedisStreamBroker:
             return
         pipe = self._client.pipeline(transaction=False)
         for event in events:
-            pipe.xadd(self.stream, {"e": event.encode()}, id=f"{event.id}-0",
-                      maxlen=self.maxlen, approximate=True)
+            pipe.xadd(
+                self.stream,
+                {"e": event.encode()},
+                id=f"{event.id}-0",
+                maxlen=self.maxlen,
+                approximate=True,
+            )
         for result in await pipe.execute(raise_on_error=False):
             if isinstance(result, ResponseError) and "equal or smaller" in str(result):
                 continue  # another replica's relay published it first
@@ -142,8 +155,9 @@ class RedisStreamBroker:
                 await self._reader.ping()
                 self._redis_reached()
                 while True:
-                    answer = await self._reader.xread({self.stream: f"{hub.last_id}-0"},
-                                                      count=500, block=self.block_ms)
+                    answer = await self._reader.xread(
+                        {self.stream: f"{hub.last_id}-0"}, count=500, block=self.block_ms
+                    )
                     for _, entries in answer:
                         hub.publish(LiveEvent.decode(fields[b"e"]) for _, fields in entries)
             except asyncio.CancelledError:
@@ -153,22 +167,29 @@ class RedisStreamBroker:
                 await asyncio.sleep(self.retry_seconds)
             except Exception:  # the database, during catch-up: keep trying
                 if not self._database_failing:
-                    log.exception("live event reader cannot catch up from the outbox; "
-                                  "retrying every %g s", self.retry_seconds)
+                    log.exception(
+                        "live event reader cannot catch up from the outbox; retrying every %g s",
+                        self.retry_seconds,
+                    )
                 self._database_failing = True
                 await asyncio.sleep(self.retry_seconds)
 
     def _redis_reached(self) -> None:
         if self._outage:
-            log.warning("redis stream reader reconnected after %d failed attempts",
-                        self.failed_attempts)
+            log.warning(
+                "redis stream reader reconnected after %d failed attempts", self.failed_attempts
+            )
         self._outage, self.connected, self.failed_attempts = False, True, 0
 
     def _redis_lost(self, exc: BaseException) -> None:
         # Once per outage: the reader retries every retry_seconds while Redis is away.
         if not self._outage:
-            log.warning("redis stream reader cannot reach redis (retrying every %g s; "
-                        "logged again when it is back): %s", self.retry_seconds, exc)
+            log.warning(
+                "redis stream reader cannot reach redis (retrying every %g s; "
+                "logged again when it is back): %s",
+                self.retry_seconds,
+                exc,
+            )
         self._outage, self.connected = True, False
         self.failed_attempts += 1
 

@@ -69,8 +69,9 @@ def _resume_variables(query: str, operation_name: str | None) -> frozenset[str] 
     return frozenset(names)
 
 
-def share_key(context: LiveContext, query: str, variables: dict[str, Any] | None,
-              operation_name: str | None) -> Hashable | None:
+def share_key(
+    context: LiveContext, query: str, variables: dict[str, Any] | None, operation_name: str | None
+) -> Hashable | None:
     """The key subscribers share an execution by, or None when this one must run alone
     (it resumes from an `after`, or is not a plain subscription)."""
     resume = _resume_variables(query, operation_name)
@@ -88,8 +89,9 @@ class Member:
 
     __slots__ = ("done", "handler", "operation", "prefix")
 
-    def __init__(self, handler: BaseGraphQLTransportWSHandler[Any, Any],
-                 operation: Operation[Any, Any]) -> None:
+    def __init__(
+        self, handler: BaseGraphQLTransportWSHandler[Any, Any], operation: Operation[Any, Any]
+    ) -> None:
         self.handler = handler
         self.operation = operation
         self.prefix = '{"id":' + json.dumps(operation.id) + ',"type":"next","payload":'
@@ -99,15 +101,23 @@ class Member:
 class SharedStream:
     """One strawberry subscription whose results go to every member."""
 
-    def __init__(self, fanout: FanOut, key: Hashable, schema: BaseSchema,
-                 context: LiveContext, operation: Operation[Any, Any]) -> None:
+    def __init__(
+        self,
+        fanout: FanOut,
+        key: Hashable,
+        schema: BaseSchema,
+        context: LiveContext,
+        operation: Operation[Any, Any],
+    ) -> None:
         self.fanout = fanout
         self.key = key
         self.members: dict[int, Member] = {}
         self.delivered = 0
         self._task = asyncio.get_running_loop().create_task(
-            self._run(schema, context, operation.query, operation.variables,
-                      operation.operation_name))
+            self._run(
+                schema, context, operation.query, operation.variables, operation.operation_name
+            )
+        )
 
     def join(self, member: Member) -> None:
         """Add a subscriber."""
@@ -120,11 +130,21 @@ class SharedStream:
             self.fanout.forget(self)
             self._task.cancel()
 
-    async def _run(self, schema: BaseSchema, context: LiveContext, query: str,
-                   variables: dict[str, Any] | None, operation_name: str | None) -> None:
+    async def _run(
+        self,
+        schema: BaseSchema,
+        context: LiveContext,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> None:
         try:
-            source = await schema.stream(query, variable_values=variables,
-                                         context_value=context, operation_name=operation_name)
+            source = await schema.stream(
+                query,
+                variable_values=variables,
+                context_value=context,
+                operation_name=operation_name,
+            )
             async with aclosing(source):
                 first = True
                 async for result in source:
@@ -132,8 +152,14 @@ class SharedStream:
                         await self._fail(result.errors or [], close_on_syntax=True)
                         return
                     if not isinstance(result, ExecutionResult):
-                        await self._fail([GraphQLError("Incremental delivery is not supported "
-                                                       "over graphql-transport-ws")])
+                        await self._fail(
+                            [
+                                GraphQLError(
+                                    "Incremental delivery is not supported "
+                                    "over graphql-transport-ws"
+                                )
+                            ]
+                        )
                         return
                     first = False
                     await self._broadcast(self._encode(result))
@@ -163,7 +189,8 @@ class SharedStream:
                 continue
             try:
                 await member.handler.websocket.ws.send_text(  # type: ignore[attr-defined]
-                    member.prefix + payload + "}")
+                    member.prefix + payload + "}"
+                )
                 self.delivered += 1
             except Exception:  # that socket is gone; its handler cleans up the operation
                 member.done.set()
@@ -180,7 +207,8 @@ class SharedStream:
         for member in list(self.members.values()):
             try:
                 await member.operation.send_operation_message(
-                    {"id": member.operation.id, **message})  # type: ignore[typeddict-item]
+                    {"id": member.operation.id, **message}
+                )  # type: ignore[typeddict-item]
             except Exception:
                 continue
 
@@ -191,8 +219,9 @@ class FanOut:
     def __init__(self) -> None:
         self.streams: dict[Hashable, SharedStream] = {}
 
-    def join(self, key: Hashable, member: Member, schema: BaseSchema,
-             context: LiveContext) -> SharedStream:
+    def join(
+        self, key: Hashable, member: Member, schema: BaseSchema, context: LiveContext
+    ) -> SharedStream:
         """The stream for `key` (started now if there is none), with `member` in it."""
         stream = self.streams.get(key)
         if stream is None:

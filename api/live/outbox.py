@@ -14,8 +14,9 @@ from domain.db import Database, UnitOfWork
 from domain.models.outbox import OutboxEvent, OutboxPruned
 
 
-async def events_after(db: Database, after: int, *, topic: str | None = None,
-                       limit: int = 500) -> list[LiveEvent]:
+async def events_after(
+    db: Database, after: int, *, topic: str | None = None, limit: int = 500
+) -> list[LiveEvent]:
     """Up to `limit` committed events with an id above `after`, in id order."""
 
     def query(session: Session) -> list[LiveEvent]:
@@ -50,8 +51,10 @@ async def lag_after(db: Database, published_through: int) -> Lag:
 
     def query(session: Session) -> Lag:
         count, oldest = session.execute(
-            sa.select(sa.func.count(), sa.func.min(OutboxEvent.occurred_at))
-            .where(col(OutboxEvent.id) > published_through)).one()
+            sa.select(sa.func.count(), sa.func.min(OutboxEvent.occurred_at)).where(
+                col(OutboxEvent.id) > published_through
+            )
+        ).one()
         return Lag(events=int(count), oldest_at=oldest)
 
     return await db.read(query, bounded=True)

@@ -29,8 +29,9 @@ LAG_EVERY_SECONDS = 5.0  # how often the lag the metrics report is refreshed
 class Relay:
     """Moves committed outbox rows to the broker."""
 
-    def __init__(self, db: Database, broker: Broker, *, poll_seconds: float,
-                 retention: timedelta) -> None:
+    def __init__(
+        self, db: Database, broker: Broker, *, poll_seconds: float, retention: timedelta
+    ) -> None:
         self.db = db
         self.broker = broker
         self.poll_seconds = poll_seconds
@@ -130,8 +131,9 @@ class Relay:
 
     async def _prune(self) -> None:
         try:
-            gone = await prune(self.db, before=self.db.clock() - self.retention,
-                               through=self.position)
+            gone = await prune(
+                self.db, before=self.db.clock() - self.retention, through=self.position
+            )
             if gone:
                 log.info("pruned %d outbox events older than %s", gone, self.retention)
         except Exception:

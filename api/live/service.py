@@ -27,28 +27,30 @@ class SubscriberTooSlow(GraphQLError):
     """A subscription fell too far behind the live stream; resume it with `after`."""
 
     def __init__(self, fell_behind_at: int, resume_after: int) -> None:
-        super().__init__(f"fell behind at event {fell_behind_at}; resubscribe with after: "
-                         f"{resume_after}",
-                         extensions={"code": "SUBSCRIBER_TOO_SLOW",
-                                     "resumeAfter": resume_after})
+        super().__init__(
+            f"fell behind at event {fell_behind_at}; resubscribe with after: {resume_after}",
+            extensions={"code": "SUBSCRIBER_TOO_SLOW", "resumeAfter": resume_after},
+        )
 
 
 class ResumeTooOld(GraphQLError):
     """A subscription asked to resume from before what the outbox still holds."""
 
     def __init__(self, after: int, pruned_through: int, retention_hours: float) -> None:
-        super().__init__(f"cannot resume after event {after}: events up to {pruned_through} "
-                         f"were pruned (kept {retention_hours:g} h); read the current state "
-                         f"again, then subscribe without `after`",
-                         extensions={"code": "RESUME_TOO_OLD",
-                                     "prunedThrough": pruned_through})
+        super().__init__(
+            f"cannot resume after event {after}: events up to {pruned_through} "
+            f"were pruned (kept {retention_hours:g} h); read the current state "
+            f"again, then subscribe without `after`",
+            extensions={"code": "RESUME_TOO_OLD", "prunedThrough": pruned_through},
+        )
 
 
 def broker_for(settings: Settings) -> Broker:
     """Redis Streams when REDIS_URL is set, else in-process."""
     if settings.redis_url:
-        return RedisStreamBroker(settings.redis_url, prefix=settings.live_prefix,
-                                 maxlen=settings.live_stream_maxlen)
+        return RedisStreamBroker(
+            settings.redis_url, prefix=settings.live_prefix, maxlen=settings.live_stream_maxlen
+        )
     return InProcessBroker()
 
 
@@ -60,8 +62,12 @@ class Live:
         self.settings = settings
         self.hub = Hub()
         self.broker = broker_for(settings)
-        self.relay = Relay(db, self.broker, poll_seconds=settings.outbox_poll_seconds,
-                           retention=timedelta(hours=settings.outbox_retention_hours))
+        self.relay = Relay(
+            db,
+            self.broker,
+            poll_seconds=settings.outbox_poll_seconds,
+            retention=timedelta(hours=settings.outbox_retention_hours),
+        )
         self.started = False
         self.active_subscriptions = 0  # operations running over WebSocket (for /metrics)
 
@@ -79,8 +85,9 @@ class Live:
         await self.broker.close()
         self.started = False
 
-    async def events(self, topic: str, match: Callable[[LiveEvent], bool],
-                     after: int | None = None) -> AsyncIterator[LiveEvent]:
+    async def events(
+        self, topic: str, match: Callable[[LiveEvent], bool], after: int | None = None
+    ) -> AsyncIterator[LiveEvent]:
         """The events of `topic` that `match`: first those after `after` from the outbox, then
         live ones, each exactly once and in id order."""
         queue: asyncio.Queue[LiveEvent] = asyncio.Queue()
@@ -139,8 +146,11 @@ class Live:
             lag = await asyncio.wait_for(self.relay.lag(), timeout=5)
             details["database"] = "ok"
             age = (self.db.clock() - lag.oldest_at).total_seconds() if lag.oldest_at else 0.0
-            details["outbox"] = {"unpublished": lag.events, "oldest_age_s": round(age, 3),
-                                 "published_through": self.relay.position}
+            details["outbox"] = {
+                "unpublished": lag.events,
+                "oldest_age_s": round(age, 3),
+                "published_through": self.relay.position,
+            }
         except Exception as exc:
             details["database"] = f"unreachable: {type(exc).__name__}"
             age = 0.0
@@ -152,6 +162,5 @@ class Live:
             degraded.append("outbox")
         details["degraded"] = degraded
         ready = details["database"] == "ok" and self.started
-        details["status"] = ("unavailable" if not ready else
-                             "degraded" if degraded else "ready")
+        details["status"] = "unavailable" if not ready else "degraded" if degraded else "ready"
         return ready, details

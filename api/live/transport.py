@@ -67,9 +67,12 @@ def _well_formed(message: object) -> bool:
         return False
     if message["type"] == "subscribe":
         payload = message.get("payload")
-        return (isinstance(payload, dict) and isinstance(payload.get("query"), str)
-                and isinstance(payload.get("variables") or {}, dict)
-                and isinstance(payload.get("operationName") or "", str))
+        return (
+            isinstance(payload, dict)
+            and isinstance(payload.get("query"), str)
+            and isinstance(payload.get("variables") or {}, dict)
+            and isinstance(payload.get("operationName") or "", str)
+        )
     return True
 
 
@@ -110,8 +113,9 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
         if live is not None:
             live.active_subscriptions += 1
         try:
-            key = share_key(self.context, operation.query, operation.variables,
-                            operation.operation_name)
+            key = share_key(
+                self.context, operation.query, operation.variables, operation.operation_name
+            )
             if key is None:
                 await super().run_operation(operation)
                 return
@@ -142,8 +146,7 @@ class WebSocketView:
 
     def websocket_context(self, websocket: WebSocket, base: dict[str, Any]) -> LiveContext:
         """A connection's context: anonymous until connection_init says otherwise."""
-        return LiveContext(**base, request=None, actor=ANONYMOUS,
-                           live=websocket.app.state.live)
+        return LiveContext(**base, request=None, actor=ANONYMOUS, live=websocket.app.state.live)
 
     async def on_ws_connect(self, context: LiveContext) -> UnsetType | dict[str, object] | None:
         """connection_init: authenticate, or close with 4403."""

@@ -29,32 +29,43 @@ from domain.outbox import OTHER, topic_of_type
 
 def _published_events() -> dict[str, str]:
     """Every domain event a subscription can deliver, by its enum name (EXAM_ORDERED)."""
-    classes = [c for c in vars(domain_events).values()
-               if isinstance(c, type) and issubclass(c, domain_events.DomainEvent)
-               and c not in (domain_events.DomainEvent, domain_events.ExamStatusChanged)]
+    classes = [
+        c
+        for c in vars(domain_events).values()
+        if isinstance(c, type)
+        and issubclass(c, domain_events.DomainEvent)
+        and c not in (domain_events.DomainEvent, domain_events.ExamStatusChanged)
+    ]
     delivered = [c for c in classes if topic_of_type(c) != OTHER]
     return {re.sub(r"(?<!^)(?=[A-Z])", "_", c.__name__).upper(): c.__name__ for c in delivered}
 
 
 LiveEventType = strawberry.enum(
     Enum("LiveEventType", _published_events()),  # type: ignore[misc]  # built from the registry of events
-    description="The domain event a live update reports.")
+    description="The domain event a live update reports.",
+)
 
 
 @strawberry.interface(description="Something that happened in the department, as it happened.")
 class LiveUpdate:
     event_id: int = strawberry.field(
         description="Monotonic across every subscription; pass the last one you received as "
-        "`after` when you subscribe again and nothing in between is lost.")
+        "`after` when you subscribe again and nothing in between is lost."
+    )
     type: LiveEventType = strawberry.field(  # type: ignore[valid-type]  # built above
-        description="The domain event, e.g. REPORT_SIGNED_FINAL.")
+        description="The domain event, e.g. REPORT_SIGNED_FINAL."
+    )
     at: datetime
     actor: str = strawberry.field(description="Who caused it (`balancer` for re-plans).")
 
 
 def _common(event: LiveEvent) -> dict[str, object]:
-    return {"event_id": event.id, "type": LiveEventType(event.type), "at": event.at,
-            "actor": str(event.payload.get("actor", ""))}
+    return {
+        "event_id": event.id,
+        "type": LiveEventType(event.type),
+        "at": event.at,
+        "actor": str(event.payload.get("actor", "")),
+    }
 
 
 async def _exam(info: Info, exam_id: int | None) -> Exam | None:
@@ -64,8 +75,10 @@ async def _exam(info: Info, exam_id: int | None) -> Exam | None:
     return None if row is None else Exam.from_model(row)
 
 
-@strawberry.type(description="An exam changed status. Its fields are the change as it "
-                 "happened, also when replayed; `exam` is the exam as it is now.")
+@strawberry.type(
+    description="An exam changed status. Its fields are the change as it "
+    "happened, also when replayed; `exam` is the exam as it is now."
+)
 class ExamStatusEvent(LiveUpdate):
     step: ExamStep = strawberry.field(description="What was done (as in the exam's history).")
     accession_number: str
@@ -73,12 +86,15 @@ class ExamStatusEvent(LiveUpdate):
     to_status: ExamStatus = strawberry.field(description="The status the step left it in.")
     version: int | None = strawberry.field(
         description="The exam's version right after this step (null for events recorded "
-        "before versions were kept in events).")
+        "before versions were kept in events)."
+    )
     reason: str | None
     exam_pk: strawberry.Private[int]
 
-    @strawberry.field(description="The exam as it is when the event is delivered (for a "
-                      "replayed event, today's state, not the state at `at`).")
+    @strawberry.field(
+        description="The exam as it is when the event is delivered (for a "
+        "replayed event, today's state, not the state at `at`)."
+    )
     async def exam(self, info: Info) -> Exam | None:
         return await _exam(info, self.exam_pk)
 
@@ -86,12 +102,16 @@ class ExamStatusEvent(LiveUpdate):
     def from_event(cls, event: LiveEvent) -> ExamStatusEvent:
         p = event.payload
         version = p.get("exam_version")
-        return cls(**_common(event), step=step_of(event.type),  # type: ignore[arg-type]
-                   accession_number=p["accession_number"],
-                   from_status=ExamStatus(p["from_status"]) if p["from_status"] else None,
-                   to_status=ExamStatus(p["to_status"]), reason=p.get("reason"),
-                   version=int(version) if version is not None else None,
-                   exam_pk=int(p["exam_id"]))
+        return cls(
+            **_common(event),
+            step=step_of(event.type),  # type: ignore[arg-type]
+            accession_number=p["accession_number"],
+            from_status=ExamStatus(p["from_status"]) if p["from_status"] else None,
+            to_status=ExamStatus(p["to_status"]),
+            reason=p.get("reason"),
+            version=int(version) if version is not None else None,
+            exam_pk=int(p["exam_id"]),
+        )
 
 
 @strawberry.enum(description="How a radiologist's worklist changed.")
@@ -102,8 +122,10 @@ class WorklistChange(Enum):
     STRANDED = "STRANDED"
 
 
-@strawberry.type(description="A study came onto or left this radiologist's worklist, or the "
-                 "worklist's order changed.")
+@strawberry.type(
+    description="A study came onto or left this radiologist's worklist, or the "
+    "worklist's order changed."
+)
 class WorklistEvent(LiveUpdate):
     change: WorklistChange
     reason: str | None = strawberry.field(description="Why a study moved (assignments only).")
@@ -125,18 +147,27 @@ class WorklistEvent(LiveUpdate):
         if event.type == "WorklistReordered":
             change, exam_pk, reason = WorklistChange.REORDERED, None, None
         elif event.type == "ReadStranded":  # the reader left with this study open
-            change, exam_pk, reason = (WorklistChange.STRANDED, int(p["exam_id"]),
-                                       p.get("reason"))
+            change, exam_pk, reason = (WorklistChange.STRANDED, int(p["exam_id"]), p.get("reason"))
         else:
-            change = (WorklistChange.ADDED if p["radiologist_id"] == radiologist_id
-                      else WorklistChange.REMOVED)
+            change = (
+                WorklistChange.ADDED
+                if p["radiologist_id"] == radiologist_id
+                else WorklistChange.REMOVED
+            )
             exam_pk, reason = int(p["exam_id"]), p.get("reason")
-        return cls(**_common(event), change=change, reason=reason,  # type: ignore[arg-type]
-                   radiologist_pk=radiologist_id, exam_pk=exam_pk)
+        return cls(
+            **_common(event),
+            change=change,
+            reason=reason,  # type: ignore[arg-type]
+            radiologist_pk=radiologist_id,
+            exam_pk=exam_pk,
+        )
 
 
-@strawberry.type(description="A critical or urgent result was communicated and awaits "
-                 "acknowledgement, or was escalated because nobody acknowledged it in time.")
+@strawberry.type(
+    description="A critical or urgent result was communicated and awaits "
+    "acknowledgement, or was escalated because nobody acknowledged it in time."
+)
 class CriticalResultEvent(LiveUpdate):
     escalated: bool
     critical_level: CriticalLevel | None
@@ -150,9 +181,12 @@ class CriticalResultEvent(LiveUpdate):
     def from_event(cls, event: LiveEvent) -> CriticalResultEvent:
         p = event.payload
         level = p.get("critical_level")
-        return cls(**_common(event), escalated=event.type == "CriticalResultEscalated",  # type: ignore[arg-type]
-                   critical_level=CriticalLevel(level) if level else None,
-                   exam_pk=int(p["exam_id"]))
+        return cls(
+            **_common(event),
+            escalated=event.type == "CriticalResultEscalated",  # type: ignore[arg-type]
+            critical_level=CriticalLevel(level) if level else None,
+            exam_pk=int(p["exam_id"]),
+        )
 
 
 @strawberry.type(description="The balancer committed a re-plan.")
@@ -171,9 +205,14 @@ class BalancerRanEvent(LiveUpdate):
     @classmethod
     def from_event(cls, event: LiveEvent) -> BalancerRanEvent:
         p = event.payload
-        return cls(**_common(event), duration_ms=float(p["duration_ms"]),  # type: ignore[arg-type]
-                   moved=int(p["moved"]), assigned=int(p["assigned"]),
-                   unassignable=int(p["unassignable"]), run_pk=int(p["run_id"]))
+        return cls(
+            **_common(event),
+            duration_ms=float(p["duration_ms"]),  # type: ignore[arg-type]
+            moved=int(p["moved"]),
+            assigned=int(p["assigned"]),
+            unassignable=int(p["unassignable"]),
+            run_pk=int(p["run_id"]),
+        )
 
 
 @strawberry.type(description="A rule set version became the department's policy.")
@@ -189,5 +228,8 @@ class RuleSetActivatedEvent(LiveUpdate):
     @classmethod
     def from_event(cls, event: LiveEvent) -> RuleSetActivatedEvent:
         p = event.payload
-        return cls(**_common(event), version=int(p["version"]),  # type: ignore[arg-type]
-                   previous_version=p.get("previous_version"))
+        return cls(
+            **_common(event),
+            version=int(p["version"]),  # type: ignore[arg-type]
+            previous_version=p.get("previous_version"),
+        )

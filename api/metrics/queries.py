@@ -19,20 +19,29 @@ MAX_PERIOD = timedelta(days=366)
 
 @strawberry.type
 class MetricsQueries:
-    @strawberry.field(description="Key metrics for [from, to), at most a year; optionally only "
-                                  "the exams of one site (by code) and one modality.")
-    async def metrics(self, info: Info, from_: FromArgument, to: datetime,
-                      site_code: str | None = None, modality: Modality | None = None) -> Metrics:
+    @strawberry.field(
+        description="Key metrics for [from, to), at most a year; optionally only "
+        "the exams of one site (by code) and one modality."
+    )
+    async def metrics(
+        self,
+        info: Info,
+        from_: FromArgument,
+        to: datetime,
+        site_code: str | None = None,
+        modality: Modality | None = None,
+    ) -> Metrics:
         if not from_ < to <= from_ + MAX_PERIOD:
-            raise ValidationFailed([FieldIssue("to", "INVALID_RANGE",
-                                               "must be after `from` and within a year of it")])
+            raise ValidationFailed(
+                [FieldIssue("to", "INVALID_RANGE", "must be after `from` and within a year of it")]
+            )
         db, settings = info.context.db, info.context.settings
         window = timedelta(hours=settings.late_cancellation_hours)
 
         def compute(session: Session) -> DepartmentMetrics:
-            scope = scope_for(session, start=from_, end=to, site_code=site_code,
-                              modality=modality)
-            return department_metrics(session, scope, now=db.clock(),
-                                      late_cancellation_window=window)
+            scope = scope_for(session, start=from_, end=to, site_code=site_code, modality=modality)
+            return department_metrics(
+                session, scope, now=db.clock(), late_cancellation_window=window
+            )
 
         return Metrics.from_domain(await db.read(compute), site_code=site_code)

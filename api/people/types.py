@@ -20,8 +20,10 @@ if TYPE_CHECKING:
     from api.exams.types import Exam
 
 
-@strawberry.type(description="A patient, identified by MRN. Names, birth date, sex and contact "
-                              "are null for callers not granted PHI (`phiHidden`).")
+@strawberry.type(
+    description="A patient, identified by MRN. Names, birth date, sex and contact "
+    "are null for callers not granted PHI (`phiHidden`)."
+)
 class Patient(Node):
     mrn: str
     given_name: str | None
@@ -31,7 +33,8 @@ class Patient(Node):
     phone: str | None
     email: str | None
     phi_hidden: bool = strawberry.field(
-        description="True when this caller may not see the patient's identifying details.")
+        description="True when this caller may not see the patient's identifying details."
+    )
     pk: strawberry.Private[int]
 
     @classmethod
@@ -40,21 +43,39 @@ class Patient(Node):
         touch_patient(row.id, row.mrn)
         trail = current_trail.get()
         if trail is not None and not trail.actor.phi:
-            return cls(id=strawberry.ID(to_global_id("Patient", row.id)), mrn=row.mrn,
-                       given_name=None, family_name=None, birth_date=None, sex=None,
-                       phone=None, email=None, phi_hidden=True, pk=row.id)
-        return cls(id=strawberry.ID(to_global_id("Patient", row.id)), mrn=row.mrn,
-                   given_name=row.given_name, family_name=row.family_name,
-                   birth_date=row.birth_date, sex=row.sex, phone=row.phone, email=row.email,
-                   phi_hidden=False, pk=row.id)
+            return cls(
+                id=strawberry.ID(to_global_id("Patient", row.id)),
+                mrn=row.mrn,
+                given_name=None,
+                family_name=None,
+                birth_date=None,
+                sex=None,
+                phone=None,
+                email=None,
+                phi_hidden=True,
+                pk=row.id,
+            )
+        return cls(
+            id=strawberry.ID(to_global_id("Patient", row.id)),
+            mrn=row.mrn,
+            given_name=row.given_name,
+            family_name=row.family_name,
+            birth_date=row.birth_date,
+            sex=row.sex,
+            phone=row.phone,
+            email=row.email,
+            phi_hidden=False,
+            pk=row.id,
+        )
 
     @strawberry.field(description="The patient's exams, oldest order first: their timeline.")
     async def exams(self, info: Info) -> list[Annotated[Exam, strawberry.lazy("api.exams.types")]]:
         from api.exams.types import Exam
 
         rows = await info.context.loaders.children(m.Exam, "patient_id", "ordered_at").load(self.pk)
-        visible = await info.context.db.read(lambda s: visible_exam_ids(
-            s, info.context.actor, [r.id for r in rows]))  # type: ignore[misc]
+        visible = await info.context.db.read(
+            lambda s: visible_exam_ids(s, info.context.actor, [r.id for r in rows])
+        )  # type: ignore[misc]
         return [Exam.from_model(r) for r in rows if r.id in visible]
 
 
@@ -68,8 +89,13 @@ class Referrer(Node):
     @classmethod
     def from_model(cls, row: m.Referrer) -> Referrer:
         assert row.id is not None
-        return cls(id=strawberry.ID(to_global_id("Referrer", row.id)), code=row.code,
-                   name=row.name, email=row.email, phone=row.phone)
+        return cls(
+            id=strawberry.ID(to_global_id("Referrer", row.id)),
+            code=row.code,
+            name=row.name,
+            email=row.email,
+            phone=row.phone,
+        )
 
 
 @strawberry.type(description="A licence to read for a site.")
@@ -115,29 +141,41 @@ class Radiologist(Node):
     @classmethod
     def from_model(cls, row: m.Radiologist) -> Radiologist:
         assert row.id is not None
-        return cls(id=strawberry.ID(to_global_id("Radiologist", row.id)), code=row.code,
-                   name=row.name, wrvu_per_hour=row.wrvu_per_hour, status=row.status, pk=row.id)
+        return cls(
+            id=strawberry.ID(to_global_id("Radiologist", row.id)),
+            code=row.code,
+            name=row.name,
+            wrvu_per_hour=row.wrvu_per_hour,
+            status=row.status,
+            pk=row.id,
+        )
 
     @strawberry.field(description="The shift in progress, if the radiologist is on one.")
     async def shift(self, info: Info) -> Shift | None:
         row = await info.context.loaders.batch("open_shift", open_shifts).load(self.pk)
-        return None if row is None else Shift(starts_at=row.starts_at, ends_at=row.ends_at,
-                                              site_id=row.site_id)
+        return (
+            None
+            if row is None
+            else Shift(starts_at=row.starts_at, ends_at=row.ends_at, site_id=row.site_id)
+        )
 
     @strawberry.field(description="Studies on the worklist now (unread and opened).")
     async def load(self, info: Info) -> RadiologistLoad:
         studies, wrvu, minutes = await info.context.loaders.batch(
-            "current_load", current_load).load(self.pk)
+            "current_load", current_load
+        ).load(self.pk)
         return RadiologistLoad(studies=studies, wrvu=round(wrvu, 2), read_minutes=minutes)
 
     @strawberry.field(description="Subspecialty credentials.")
     async def subspecialties(self, info: Info) -> list[Subspecialty]:
         rows = await info.context.loaders.children(
-            m.RadiologistSubspecialty, "radiologist_id", "subspecialty").load(self.pk)
+            m.RadiologistSubspecialty, "radiologist_id", "subspecialty"
+        ).load(self.pk)
         return [r.subspecialty for r in rows]
 
     @strawberry.field(description="Sites this radiologist may read for.")
     async def privileges(self, info: Info) -> list[SitePrivilege]:
         rows = await info.context.loaders.children(
-            m.SitePrivilege, "radiologist_id", "site_id").load(self.pk)
+            m.SitePrivilege, "radiologist_id", "site_id"
+        ).load(self.pk)
         return [SitePrivilege(expires_on=r.expires_on, site_id=r.site_id) for r in rows]

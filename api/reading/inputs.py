@@ -18,8 +18,10 @@ class AssignReadInput:
 @strawberry.input(description="Give an opened study back to the balancer.")
 class ReleaseReadInput:
     exam_id: strawberry.ID
-    reason: str = strawberry.field(description="Why (kept on the ended read, in the history, "
-                                               "and on the study's next assignment).")
+    reason: str = strawberry.field(
+        description="Why (kept on the ended read, in the history, "
+        "and on the study's next assignment)."
+    )
     expected_version: int | None = strawberry.field(default=None, description=VERSION_HELP)
 
 
@@ -42,8 +44,10 @@ class SaveReportDraftInput:
     impression: str
     critical_level: CriticalLevel = CriticalLevel.NONE
     expected_version: int | None = strawberry.field(
-        default=None, description="The exam `version` you read; a draft saved by someone "
-        "else since then makes this save fail with Conflict instead of overwriting it.")
+        default=None,
+        description="The exam `version` you read; a draft saved by someone "
+        "else since then makes this save fail with Conflict instead of overwriting it.",
+    )
 
 
 @strawberry.input

@@ -63,14 +63,18 @@ class ExamClosed:
 
 
 Failures = NotFound | InvalidTransition | PreconditionFailed | ValidationFailed | Conflict
-NotifyResultResult = Annotated[ResultCommunicated | Failures,
-                               strawberry.union("NotifyResultResult")]
-AcknowledgeResultResult = Annotated[ResultAcknowledged | Failures,
-                                    strawberry.union("AcknowledgeResultResult")]
-RecordFollowUpResult = Annotated[FollowUpRecorded | Failures,
-                                 strawberry.union("RecordFollowUpResult")]
-CompleteFollowUpResult = Annotated[FollowUpCompleted | NotFound | ValidationFailed,
-                                   strawberry.union("CompleteFollowUpResult")]
+NotifyResultResult = Annotated[
+    ResultCommunicated | Failures, strawberry.union("NotifyResultResult")
+]
+AcknowledgeResultResult = Annotated[
+    ResultAcknowledged | Failures, strawberry.union("AcknowledgeResultResult")
+]
+RecordFollowUpResult = Annotated[
+    FollowUpRecorded | Failures, strawberry.union("RecordFollowUpResult")
+]
+CompleteFollowUpResult = Annotated[
+    FollowUpCompleted | NotFound | ValidationFailed, strawberry.union("CompleteFollowUpResult")
+]
 SubmitSurveyResult = Annotated[SurveySubmitted | Failures, strawberry.union("SubmitSurveyResult")]
 CloseExamResult = Annotated[ExamClosed | Failures, strawberry.union("CloseExamResult")]
 
@@ -80,60 +84,100 @@ class ResultsMutations:
     @strawberry.mutation(description="Send the final result to the referrer.")
     async def notify_result(self, info: Info, input: NotifyResultInput) -> NotifyResultResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: results.notify_result(
-                uow=uow, actor=actor, exam_id=pk, channel=input.channel,
-                expected_version=input.expected_version),
-            lambda c, exam: ResultCommunicated(exam=exam,
-                                               communication=ResultCommunication.from_model(c)))
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                channel=input.channel,
+                expected_version=input.expected_version,
+            ),
+            lambda c, exam: ResultCommunicated(
+                exam=exam, communication=ResultCommunication.from_model(c)
+            ),
+        )
 
     @strawberry.mutation(description="Referrer: acknowledge the communicated result.")
     async def acknowledge_result(self, info: Info, input: ExamInput) -> AcknowledgeResultResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: results.acknowledge_result(uow=uow, actor=actor, exam_id=pk),
-            lambda c, exam: ResultAcknowledged(exam=exam,
-                                               communication=ResultCommunication.from_model(c)))
+            lambda c, exam: ResultAcknowledged(
+                exam=exam, communication=ResultCommunication.from_model(c)
+            ),
+        )
 
     @strawberry.mutation(description="Record a follow-up recommendation.")
-    async def record_follow_up(self, info: Info,
-                               input: RecordFollowUpInput) -> RecordFollowUpResult:
+    async def record_follow_up(
+        self, info: Info, input: RecordFollowUpInput
+    ) -> RecordFollowUpResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: results.record_follow_up(
-                uow=uow, actor=actor, exam_id=pk, recommendation=input.recommendation,
-                due_on=input.due_on, procedure_code=input.procedure_code),
-            lambda f, exam: FollowUpRecorded(exam=exam, follow_up=FollowUp.from_model(f)))
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                recommendation=input.recommendation,
+                due_on=input.due_on,
+                procedure_code=input.procedure_code,
+            ),
+            lambda f, exam: FollowUpRecorded(exam=exam, follow_up=FollowUp.from_model(f)),
+        )
 
     @strawberry.mutation(description="Mark a follow-up as done.")
-    async def complete_follow_up(self, info: Info,
-                                 input: CompleteFollowUpInput) -> CompleteFollowUpResult:
+    async def complete_follow_up(
+        self, info: Info, input: CompleteFollowUpInput
+    ) -> CompleteFollowUpResult:
         actor = info.context.actor
 
         async def run() -> FollowUpCompleted:
             pk = decode_id(input.follow_up_id, "FollowUp", field="follow_up_id")
-            done = (decode_id(input.completed_exam_id, "Exam", field="completed_exam_id")
-                    if input.completed_exam_id else None)
-            row = await info.context.db.run(lambda uow: results.complete_follow_up(
-                uow=uow, actor=actor, follow_up_id=pk, completed_exam_id=done))
+            done = (
+                decode_id(input.completed_exam_id, "Exam", field="completed_exam_id")
+                if input.completed_exam_id
+                else None
+            )
+            row = await info.context.db.run(
+                lambda uow: results.complete_follow_up(
+                    uow=uow, actor=actor, follow_up_id=pk, completed_exam_id=done
+                )
+            )
             return FollowUpCompleted(follow_up=FollowUp.from_model(row))
 
-        return await attempt(run, sent={  # type: ignore[return-value]
-            "follow_up_id": input.follow_up_id, "completed_exam_id": input.completed_exam_id})
+        return await attempt(
+            run,
+            sent={  # type: ignore[return-value]
+                "follow_up_id": input.follow_up_id,
+                "completed_exam_id": input.completed_exam_id,
+            },
+        )
 
     @strawberry.mutation(description="Answer a satisfaction survey.")
     async def submit_survey(self, info: Info, input: SubmitSurveyInput) -> SubmitSurveyResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: results.submit_survey(
-                uow=uow, actor=actor, exam_id=pk, respondent=input.respondent,
-                score=input.score, comment=input.comment),
-            lambda s, exam: SurveySubmitted(exam=exam, survey=Survey.from_model(s)))
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                respondent=input.respondent,
+                score=input.score,
+                comment=input.comment,
+            ),
+            lambda s, exam: SurveySubmitted(exam=exam, survey=Survey.from_model(s)),
+        )
 
     @strawberry.mutation(description="Close and archive the exam.")
     async def close_exam(self, info: Info, input: ExamInput) -> CloseExamResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: results.close_exam(
-                uow=uow, actor=actor, exam_id=pk, expected_version=input.expected_version),
-            lambda _, exam: ExamClosed(exam=exam))
+                uow=uow, actor=actor, exam_id=pk, expected_version=input.expected_version
+            ),
+            lambda _, exam: ExamClosed(exam=exam),
+        )

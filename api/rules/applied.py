@@ -26,7 +26,16 @@ def applied_rules(effect: Effect | None) -> list[AppliedRule]:
     """An effect's fired rules as GraphQL, in precedence order."""
     if effect is None:
         return []
-    return [AppliedRule(rule_name=r.rule_name, order=r.order,
-                        changes=[RuleChange(field=c.field, value=c.value, applied=c.applied,
-                                            overridden_by=c.overridden_by) for c in r.changes])
-            for r in effect.applied_rules]
+    return [
+        AppliedRule(
+            rule_name=r.rule_name,
+            order=r.order,
+            changes=[
+                RuleChange(
+                    field=c.field, value=c.value, applied=c.applied, overridden_by=c.overridden_by
+                )
+                for c in r.changes
+            ],
+        )
+        for r in effect.applied_rules
+    ]

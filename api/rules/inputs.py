@@ -29,18 +29,24 @@ class RuleActionInput:
     priority: Priority | None = strawberry.field(default=None, description="SET_PRIORITY.")
     minutes: int | None = strawberry.field(default=None, description="SET_TURNAROUND.")
     to: Priority | None = strawberry.field(
-        default=None, description="ESCALATE_PRIORITY target (default: one level up).")
+        default=None, description="ESCALATE_PRIORITY target (default: one level up)."
+    )
     due_within_minutes: int | None = None
     waiting_over_minutes: int | None = None
     subspecialty: Subspecialty | None = strawberry.field(
-        default=None, description="REQUIRE_SUBSPECIALTY.")
+        default=None, description="REQUIRE_SUBSPECIALTY."
+    )
     only_if_on_shift: bool | None = strawberry.field(
-        default=None, description="REQUIRE_SUBSPECIALTY as a preference: applies only while "
-                                  "someone with the subspecialty is on shift.")
+        default=None,
+        description="REQUIRE_SUBSPECIALTY as a preference: applies only while "
+        "someone with the subspecialty is on shift.",
+    )
     radiologist_codes: list[str] | None = strawberry.field(
-        default=None, description="RESTRICT_/EXCLUDE_RADIOLOGISTS.")
-    sites: list[str] | None = strawberry.field(default=None,
-                                               description="RESTRICT_/EXCLUDE_SITES (codes).")
+        default=None, description="RESTRICT_/EXCLUDE_RADIOLOGISTS."
+    )
+    sites: list[str] | None = strawberry.field(
+        default=None, description="RESTRICT_/EXCLUDE_SITES (codes)."
+    )
     max_open: int | None = strawberry.field(default=None, description="CAP_PER_RADIOLOGIST.")
     lateness: float | None = None
     balance: float | None = None
@@ -52,7 +58,8 @@ class RuleActionInput:
 class RuleInput:
     name: str
     condition: str = strawberry.field(
-        description='e.g. modality == "CT" and body_part == "HEAD" and patient_class == "ED"')
+        description='e.g. modality == "CT" and body_part == "HEAD" and patient_class == "ED"'
+    )
     actions: list[RuleActionInput]
     order: int = strawberry.field(default=100, description="Precedence: lower wins.")
     enabled: bool = True
@@ -63,8 +70,9 @@ class RuleInput:
 class SaveRuleSetInput:
     rules: list[RuleInput]
     reason: str
-    based_on: int | None = strawberry.field(default=None,
-                                            description="The version this edit started from.")
+    based_on: int | None = strawberry.field(
+        default=None, description="The version this edit started from."
+    )
 
 
 @strawberry.input
@@ -86,18 +94,20 @@ class PostAiTriageInput:
     model: str = "unspecified"
 
 
-@strawberry.input(description="The simulated day to replay: drawn from `seed`, so the same "
-                              "input replays the same day.")
+@strawberry.input(
+    description="The simulated day to replay: drawn from `seed`, so the same "
+    "input replays the same day."
+)
 class SimulationScenarioInput:
     studies: int = strawberry.field(default=2000, description="Studies over 24 hours (1-5000).")
     radiologists: int = strawberry.field(default=16, description="Readers on the roster (1-100).")
     seed: int = 1
     capacity_ratio: float = strawberry.field(
-        default=1.1, description="Reading capacity over demand for the day (0.5-3).")
+        default=1.1, description="Reading capacity over demand for the day (0.5-3)."
+    )
 
 
 @strawberry.input
 class SimulateRuleSetInput:
     rules: list[RuleInput]
-    scenario: SimulationScenarioInput = strawberry.field(
-        default_factory=SimulationScenarioInput)
+    scenario: SimulationScenarioInput = strawberry.field(default_factory=SimulationScenarioInput)

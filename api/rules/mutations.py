@@ -66,20 +66,25 @@ class AiTriagePosted:
     exam: Exam
 
 
-SaveRuleSetResult = Annotated[RuleSetSaved | RuleSetInvalid | NotFound | ValidationFailed,
-                              strawberry.union("SaveRuleSetResult")]
-ActivateRuleSetResult = Annotated[RuleSetActivated | NotFound | ValidationFailed,
-                                  strawberry.union("ActivateRuleSetResult")]
-PreviewRuleSetResult = Annotated[RuleSetPreview | RuleSetInvalid,
-                                 strawberry.union("PreviewRuleSetResult")]
-SimulateRuleSetResult = Annotated[RuleSetSimulation | RuleSetInvalid | ValidationFailed,
-                                  strawberry.union("SimulateRuleSetResult")]
-PostAiTriageResult = Annotated[AiTriagePosted | NotFound | ValidationFailed,
-                               strawberry.union("PostAiTriageResult")]
+SaveRuleSetResult = Annotated[
+    RuleSetSaved | RuleSetInvalid | NotFound | ValidationFailed,
+    strawberry.union("SaveRuleSetResult"),
+]
+ActivateRuleSetResult = Annotated[
+    RuleSetActivated | NotFound | ValidationFailed, strawberry.union("ActivateRuleSetResult")
+]
+PreviewRuleSetResult = Annotated[
+    RuleSetPreview | RuleSetInvalid, strawberry.union("PreviewRuleSetResult")
+]
+SimulateRuleSetResult = Annotated[
+    RuleSetSimulation | RuleSetInvalid | ValidationFailed, strawberry.union("SimulateRuleSetResult")
+]
+PostAiTriageResult = Annotated[
+    AiTriagePosted | NotFound | ValidationFailed, strawberry.union("PostAiTriageResult")
+]
 
 
-def _data(rules: list[RuleInput], session: Session) -> tuple[list[dict[str, Any]],
-                                                            list[RuleError]]:
+def _data(rules: list[RuleInput], session: Session) -> tuple[list[dict[str, Any]], list[RuleError]]:
     """GraphQL rules as stored data; radiologist codes become ids (unknown ones are errors)."""
     ids = {code: rid for rid, code in radiologist_codes(session).items()}
     data, errors = [], []
@@ -87,94 +92,147 @@ def _data(rules: list[RuleInput], session: Session) -> tuple[list[dict[str, Any]
         actions = []
         for k, action in enumerate(rule.actions):
             raw: dict[str, Any] = {"kind": action.kind.value}
-            for name in ("priority", "minutes", "to", "due_within_minutes",
-                         "waiting_over_minutes", "subspecialty", "only_if_on_shift", "sites",
-                         "max_open",
-                         "lateness", "balance", "stability", "fairness"):
+            for name in (
+                "priority",
+                "minutes",
+                "to",
+                "due_within_minutes",
+                "waiting_over_minutes",
+                "subspecialty",
+                "only_if_on_shift",
+                "sites",
+                "max_open",
+                "lateness",
+                "balance",
+                "stability",
+                "fairness",
+            ):
                 value = getattr(action, name)
                 if value is not None:
                     raw[name] = getattr(value, "value", value)
             if action.radiologist_codes is not None:
                 unknown = [c for c in action.radiologist_codes if c not in ids]
                 if unknown:
-                    errors.append(RuleError(
-                        rule_index=index, rule_name=rule.name,
-                        field=f"actions[{k}].radiologistCodes",
-                        code=rule_errors.ErrorCode.UNKNOWN_RADIOLOGIST,
-                        message=f"unknown radiologist(s): {', '.join(unknown)}"))
+                    errors.append(
+                        RuleError(
+                            rule_index=index,
+                            rule_name=rule.name,
+                            field=f"actions[{k}].radiologistCodes",
+                            code=rule_errors.ErrorCode.UNKNOWN_RADIOLOGIST,
+                            message=f"unknown radiologist(s): {', '.join(unknown)}",
+                        )
+                    )
                 raw["radiologist_ids"] = [ids[c] for c in action.radiologist_codes if c in ids]
             actions.append(raw)
-        data.append({"name": rule.name, "description": rule.description, "order": rule.order,
-                     "enabled": rule.enabled, "condition": rule.condition, "actions": actions})
+        data.append(
+            {
+                "name": rule.name,
+                "description": rule.description,
+                "order": rule.order,
+                "enabled": rule.enabled,
+                "condition": rule.condition,
+                "actions": actions,
+            }
+        )
     return data, errors
 
 
 def _errors(found: list[rule_errors.RuleError]) -> list[RuleError]:
-    return [RuleError(rule_index=e.rule_index, rule_name=e.rule_name, field=e.field,
-                      code=e.code, message=e.message,
-                      line=e.position.line if e.position else None,
-                      column=e.position.column if e.position else None) for e in found]
+    return [
+        RuleError(
+            rule_index=e.rule_index,
+            rule_name=e.rule_name,
+            field=e.field,
+            code=e.code,
+            message=e.message,
+            line=e.position.line if e.position else None,
+            column=e.position.column if e.position else None,
+        )
+        for e in found
+    ]
 
 
 def _invalid(errors: list[RuleError]) -> RuleSetInvalid:
-    return RuleSetInvalid(code=ErrorCode.VALIDATION_FAILED, field="input.rules",
-                          message=f"the rule set has {len(errors)} error(s); nothing was saved",
-                          errors=errors)
+    return RuleSetInvalid(
+        code=ErrorCode.VALIDATION_FAILED,
+        field="input.rules",
+        message=f"the rule set has {len(errors)} error(s); nothing was saved",
+        errors=errors,
+    )
 
 
 def _warnings(found: list[rule_errors.RuleWarning]) -> list[RuleWarning]:
-    return [RuleWarning(code=w.code, message=w.message, rule_names=list(w.rule_names),
-                        exam_count=len(w.study_ids)) for w in found]
+    return [
+        RuleWarning(
+            code=w.code,
+            message=w.message,
+            rule_names=list(w.rule_names),
+            exam_count=len(w.study_ids),
+        )
+        for w in found
+    ]
 
 
 @strawberry.type
 class RuleMutations:
-    @strawberry.mutation(description="Validate a rule set and save it as a new version "
-                                     "(not yet active). Errors come back typed; nothing saved.")
+    @strawberry.mutation(
+        description="Validate a rule set and save it as a new version "
+        "(not yet active). Errors come back typed; nothing saved."
+    )
     async def save_rule_set(self, info: Info, input: SaveRuleSetInput) -> SaveRuleSetResult:
         actor, db = info.context.actor, info.context.db
 
         async def run() -> RuleSetSaved | RuleSetInvalid:
             def command(uow: UnitOfWork) -> RuleSetSaved | RuleSetInvalid:
                 data, errors = _data(input.rules, uow.session)
-                version, found = save(uow=uow, actor=actor, data=data, reason=input.reason,
-                                      based_on=input.based_on)
+                version, found = save(
+                    uow=uow, actor=actor, data=data, reason=input.reason, based_on=input.based_on
+                )
                 errors += _errors(found)
                 if errors or version is None:
                     return _invalid(errors)
-                warnings = warnings_for(uow.session, uow.now,
-                                        compiled_version(uow.session, version))
-                return RuleSetSaved(rule_set=rule_sets(uow.session, version)[0],
-                                    warnings=_warnings(warnings))
+                warnings = warnings_for(
+                    uow.session, uow.now, compiled_version(uow.session, version)
+                )
+                return RuleSetSaved(
+                    rule_set=rule_sets(uow.session, version)[0], warnings=_warnings(warnings)
+                )
 
             return await db.run(command)
 
         return await attempt(run)  # type: ignore[return-value]
 
-    @strawberry.mutation(description="Make a saved version the policy (an older one rolls "
-                                     "back); every open study is re-evaluated and re-planned.")
-    async def activate_rule_set(self, info: Info,
-                                input: ActivateRuleSetInput) -> ActivateRuleSetResult:
+    @strawberry.mutation(
+        description="Make a saved version the policy (an older one rolls "
+        "back); every open study is re-evaluated and re-planned."
+    )
+    async def activate_rule_set(
+        self, info: Info, input: ActivateRuleSetInput
+    ) -> ActivateRuleSetResult:
         actor, db = info.context.actor, info.context.db
 
         async def run() -> RuleSetActivated:
             def command(uow: UnitOfWork) -> RuleSetActivated:
                 previous = rulesets.active_version(uow.session)
-                rulesets.activate(uow=uow, actor=actor, version=input.version,
-                                  reason=input.reason)
+                rulesets.activate(uow=uow, actor=actor, version=input.version, reason=input.reason)
                 compiled_version(uow.session, input.version)  # compile now, not in the re-plan
-                return RuleSetActivated(rule_set=rule_sets(uow.session, input.version)[0],
-                                        previous_version=previous.version if previous else None)
+                return RuleSetActivated(
+                    rule_set=rule_sets(uow.session, input.version)[0],
+                    previous_version=previous.version if previous else None,
+                )
 
             return await db.run(command)
 
         return await attempt(run)  # type: ignore[return-value]
 
-    @strawberry.mutation(description="What a draft would change for the open studies now "
-                                     "(priority, due time, subspecialty, eligible readers, "
-                                     "assignment), and its warnings. Writes nothing.")
-    async def preview_rule_set(self, info: Info,
-                               input: PreviewRuleSetInput) -> PreviewRuleSetResult:
+    @strawberry.mutation(
+        description="What a draft would change for the open studies now "
+        "(priority, due time, subspecialty, eligible readers, "
+        "assignment), and its warnings. Writes nothing."
+    )
+    async def preview_rule_set(
+        self, info: Info, input: PreviewRuleSetInput
+    ) -> PreviewRuleSetResult:
         now = info.context.db.clock()
 
         def query(session: Session) -> RuleSetPreview | RuleSetInvalid:
@@ -187,11 +245,14 @@ class RuleMutations:
 
         return await info.context.db.read(query)
 
-    @strawberry.mutation(description="Replay a simulated day under the active rule set and "
-                                     "under the draft, and compare the key figures side by "
-                                     "side. Writes nothing; takes seconds.")
-    async def simulate_rule_set(self, info: Info,
-                                input: SimulateRuleSetInput) -> SimulateRuleSetResult:
+    @strawberry.mutation(
+        description="Replay a simulated day under the active rule set and "
+        "under the draft, and compare the key figures side by "
+        "side. Writes nothing; takes seconds."
+    )
+    async def simulate_rule_set(
+        self, info: Info, input: SimulateRuleSetInput
+    ) -> SimulateRuleSetResult:
         actor = info.context.actor
         scenario = input.scenario
 
@@ -203,8 +264,11 @@ class RuleMutations:
             if errors:
                 raise _Invalid(_invalid(errors))
             current = rulesets.active_version(session)
-            active = (session.get(m.RuleSetVersion, current.version).rules  # type: ignore[union-attr]
-                      if current is not None else None)
+            active = (
+                session.get(m.RuleSetVersion, current.version).rules  # type: ignore[union-attr]
+                if current is not None
+                else None
+            )
             return active, rule_set_to_data(rule_set)
 
         async def run() -> RuleSetSimulation | RuleSetInvalid:
@@ -219,15 +283,24 @@ class RuleMutations:
 
         return await attempt(run)  # type: ignore[return-value]
 
-    @strawberry.mutation(description="Integration: post an AI triage finding for a study; "
-                                     "rules may act on it at once.")
+    @strawberry.mutation(
+        description="Integration: post an AI triage finding for a study; "
+        "rules may act on it at once."
+    )
     async def post_ai_triage(self, info: Info, input: PostAiTriageInput) -> PostAiTriageResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: rulesets.post_ai_triage(
-                uow=uow, actor=actor, exam_id=pk, finding=input.finding, score=input.score,
-                model=input.model),
-            lambda _, exam: AiTriagePosted(exam=exam))
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                finding=input.finding,
+                score=input.score,
+                model=input.model,
+            ),
+            lambda _, exam: AiTriagePosted(exam=exam),
+        )
 
 
 class _Invalid(Exception):
@@ -235,9 +308,11 @@ class _Invalid(Exception):
         self.result = result
 
 
-_SCENARIO_LIMITS = {"studies": (1, simulation.MAX_STUDIES),
-                    "radiologists": (1, simulation.MAX_RADIOLOGISTS),
-                    "capacity_ratio": (0.5, 3.0)}
+_SCENARIO_LIMITS = {
+    "studies": (1, simulation.MAX_STUDIES),
+    "radiologists": (1, simulation.MAX_RADIOLOGISTS),
+    "capacity_ratio": (0.5, 3.0),
+}
 
 
 def _scenario(scenario: Any) -> ScenarioSpec:
@@ -246,48 +321,79 @@ def _scenario(scenario: Any) -> ScenarioSpec:
         value = getattr(scenario, name)
         if not low <= value <= high:
             camel = "".join(w.capitalize() if i else w for i, w in enumerate(name.split("_")))
-            issues.append(d.FieldIssue(f"scenario.{camel}", d.IssueCode.OUT_OF_RANGE,
-                                       f"must be between {low} and {high}, not {value}"))
+            issues.append(
+                d.FieldIssue(
+                    f"scenario.{camel}",
+                    d.IssueCode.OUT_OF_RANGE,
+                    f"must be between {low} and {high}, not {value}",
+                )
+            )
     if issues:
         raise d.ValidationFailed(issues)
-    return ScenarioSpec(seed=scenario.seed, studies=scenario.studies,
-                        radiologists=scenario.radiologists,
-                        capacity_ratio=scenario.capacity_ratio)
+    return ScenarioSpec(
+        seed=scenario.seed,
+        studies=scenario.studies,
+        radiologists=scenario.radiologists,
+        capacity_ratio=scenario.capacity_ratio,
+    )
 
 
 def _day(figures: simulation.DayFigures) -> SimulatedDay:
     return SimulatedDay(
-        breach_rate=figures.breach_rate, wrvu_max_over_mean=figures.wrvu_max_over_mean,
-        unread=figures.unread, ineligible_reads=figures.ineligible, seconds=figures.seconds,
-        by_priority=[SimulatedPriority(
-            priority=p.priority, studies=p.studies, breach_rate=p.breach_rate,
-            turnaround_p50_minutes=p.tat_p50_min, turnaround_p90_minutes=p.tat_p90_min,
-            turnaround_max_minutes=p.tat_max_min) for p in figures.by_priority])
+        breach_rate=figures.breach_rate,
+        wrvu_max_over_mean=figures.wrvu_max_over_mean,
+        unread=figures.unread,
+        ineligible_reads=figures.ineligible,
+        seconds=figures.seconds,
+        by_priority=[
+            SimulatedPriority(
+                priority=p.priority,
+                studies=p.studies,
+                breach_rate=p.breach_rate,
+                turnaround_p50_minutes=p.tat_p50_min,
+                turnaround_p90_minutes=p.tat_p90_min,
+                turnaround_max_minutes=p.tat_max_min,
+            )
+            for p in figures.by_priority
+        ],
+    )
 
 
 def _simulation(result: simulation.Comparison) -> RuleSetSimulation:
     spec = result.spec
-    return RuleSetSimulation(studies=spec.studies, radiologists=spec.radiologists,
-                             seed=spec.seed, active=_day(result.active),
-                             draft=_day(result.draft), caveats=list(result.caveats))
+    return RuleSetSimulation(
+        studies=spec.studies,
+        radiologists=spec.radiologists,
+        seed=spec.seed,
+        active=_day(result.active),
+        draft=_day(result.draft),
+        caveats=list(result.caveats),
+    )
 
 
 def _preview(result: Preview, session: Session) -> RuleSetPreview:
     codes = radiologist_codes(session)
-    exams = {e.id: e for e in session.query(m.Exam).filter(
-        m.Exam.id.in_([c.exam_id for c in result.changes]))}  # type: ignore[union-attr]
+    exams = {
+        e.id: e
+        for e in session.query(m.Exam).filter(m.Exam.id.in_([c.exam_id for c in result.changes]))
+    }  # type: ignore[union-attr]
     changes = []
     for c in result.changes:
         b, a = c.before, c.after
-        changes.append(StudyRuleChange(
-            exam=Exam.from_model(exams[c.exam_id]), fields=list(c.fields),
-            priority_before=b.effect.priority, priority_after=a.effect.priority,
-            due_at_before=b.study.due_at if b.study else None,
-            due_at_after=a.study.due_at if a.study else None,
-            subspecialty_before=b.effect.required_subspecialty,
-            subspecialty_after=a.effect.required_subspecialty,
-            eligible_before=[codes[r] for r in b.eligible],
-            eligible_after=[codes[r] for r in a.eligible],
-            assigned_before=codes.get(b.assigned) if b.assigned else None,
-            assigned_after=codes.get(a.assigned) if a.assigned else None))
+        changes.append(
+            StudyRuleChange(
+                exam=Exam.from_model(exams[c.exam_id]),
+                fields=list(c.fields),
+                priority_before=b.effect.priority,
+                priority_after=a.effect.priority,
+                due_at_before=b.study.due_at if b.study else None,
+                due_at_after=a.study.due_at if a.study else None,
+                subspecialty_before=b.effect.required_subspecialty,
+                subspecialty_after=a.effect.required_subspecialty,
+                eligible_before=[codes[r] for r in b.eligible],
+                eligible_after=[codes[r] for r in a.eligible],
+                assigned_before=codes.get(b.assigned) if b.assigned else None,
+                assigned_after=codes.get(a.assigned) if a.assigned else None,
+            )
+        )
     return RuleSetPreview(changes=changes, warnings=_warnings(result.warnings))

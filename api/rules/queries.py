@@ -25,8 +25,11 @@ from rules.vocabulary import VOCABULARY
 
 def radiologist_codes(session: Session) -> dict[int, str]:
     """Radiologist id -> code (rules store ids; people read codes)."""
-    return {rid: code for rid, code in session.execute(
-        sa.select(col(m.Radiologist.id), col(m.Radiologist.code))) if rid is not None}
+    return {
+        rid: code
+        for rid, code in session.execute(sa.select(col(m.Radiologist.id), col(m.Radiologist.code)))
+        if rid is not None
+    }
 
 
 def rule_sets(session: Session, version: int | None = None) -> list[RuleSet]:
@@ -36,11 +39,18 @@ def rule_sets(session: Session, version: int | None = None) -> list[RuleSet]:
         query = query.where(col(m.RuleSetVersion.version) == version)
     activation = active_version(session)
     codes = radiologist_codes(session)
-    return [RuleSet(version=row.version or 0, created_at=row.created_at, author=row.author,
-                    reason=row.reason, based_on=row.based_on,
-                    active=activation is not None and activation.version == row.version,
-                    rules=[rule_from_data(r, codes) for r in row.rules])
-            for row in session.scalars(query)]
+    return [
+        RuleSet(
+            version=row.version or 0,
+            created_at=row.created_at,
+            author=row.author,
+            reason=row.reason,
+            based_on=row.based_on,
+            active=activation is not None and activation.version == row.version,
+            rules=[rule_from_data(r, codes) for r in row.rules],
+        )
+        for row in session.scalars(query)
+    ]
 
 
 def _key(rule: Rule) -> Any:
@@ -68,9 +78,9 @@ class RuleQueries:
         return found[0] if found else None
 
     @strawberry.field(description="Rules added, removed and changed from one version to another.")
-    async def rule_set_diff(self, info: Info,
-                            from_: Annotated[int, strawberry.argument(name="from")],
-                            to: int) -> RuleDiff | None:
+    async def rule_set_diff(
+        self, info: Info, from_: Annotated[int, strawberry.argument(name="from")], to: int
+    ) -> RuleDiff | None:
         def query(session: Session) -> RuleDiff | None:
             before, after = rule_sets(session, from_), rule_sets(session, to)
             if not before or not after:
@@ -80,14 +90,27 @@ class RuleQueries:
             return RuleDiff(
                 added=[new[n] for n in new if n not in old],
                 removed=[old[n] for n in old if n not in new],
-                changed=[RuleChangePair(name=n, before=old[n], after=new[n])
-                         for n in new if n in old and _key(old[n]) != _key(new[n])])
+                changed=[
+                    RuleChangePair(name=n, before=old[n], after=new[n])
+                    for n in new
+                    if n in old and _key(old[n]) != _key(new[n])
+                ],
+            )
 
         return await info.context.db.read(query)
 
-    @strawberry.field(description="Every attribute a condition may use, with its type and "
-                                  "allowed values.")
+    @strawberry.field(
+        description="Every attribute a condition may use, with its type and allowed values."
+    )
     def rule_vocabulary(self) -> list[RuleAttribute]:
-        return [RuleAttribute(name=a.name, type=a.type, description=a.description,
-                              values=list(a.values), minimum=a.minimum, maximum=a.maximum)
-                for a in VOCABULARY]
+        return [
+            RuleAttribute(
+                name=a.name,
+                type=a.type,
+                description=a.description,
+                values=list(a.values),
+                minimum=a.minimum,
+                maximum=a.maximum,
+            )
+            for a in VOCABULARY
+        ]

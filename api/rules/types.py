@@ -14,12 +14,17 @@ from api.rules.inputs import RuleActionKind
 from rules import errors as rule_errors
 from rules.vocabulary import AttributeType as DomainAttributeType
 
-RuleErrorCode = strawberry.enum(rule_errors.ErrorCode, name="RuleErrorCode",
-                                description="Why a rule set cannot be saved.")
-RuleWarningCode = strawberry.enum(rule_errors.WarningCode, name="RuleWarningCode",
-                                  description="What to look at before activating a rule set.")
-AttributeType = strawberry.enum(DomainAttributeType,
-                                description="The kind of value a rule condition compares.")
+RuleErrorCode = strawberry.enum(
+    rule_errors.ErrorCode, name="RuleErrorCode", description="Why a rule set cannot be saved."
+)
+RuleWarningCode = strawberry.enum(
+    rule_errors.WarningCode,
+    name="RuleWarningCode",
+    description="What to look at before activating a rule set.",
+)
+AttributeType = strawberry.enum(
+    DomainAttributeType, description="The kind of value a rule condition compares."
+)
 
 
 @strawberry.type(description="A word of the rule language, for building an editor.")
@@ -126,8 +131,10 @@ class StudyRuleChange:
     assigned_after: str | None
 
 
-@strawberry.type(description="How the studies of one priority (as ordered) fared in the "
-                              "simulated day, against the catalogue's turnaround targets.")
+@strawberry.type(
+    description="How the studies of one priority (as ordered) fared in the "
+    "simulated day, against the catalogue's turnaround targets."
+)
 class SimulatedPriority:
     priority: Priority
     studies: int
@@ -143,30 +150,47 @@ class SimulatedDay:
     by_priority: list[SimulatedPriority]
     wrvu_max_over_mean: float = strawberry.field(
         description="Load balance: the busiest reader's wRVU per own capacity over the "
-                    "mean (1.0 is perfectly even).")
+        "mean (1.0 is perfectly even)."
+    )
     unread: int = strawberry.field(description="Studies still unread when the replay ended.")
     ineligible_reads: int = strawberry.field(
-        description="Reads by a reader the rules did not allow (0 unless something is wrong).")
+        description="Reads by a reader the rules did not allow (0 unless something is wrong)."
+    )
     seconds: float = strawberry.field(description="How long the replay took.")
 
 
-@strawberry.type(description="The same simulated day under the active rules and the draft. "
-                              "Nothing was written.")
+@strawberry.type(
+    description="The same simulated day under the active rules and the draft. Nothing was written."
+)
 class RuleSetSimulation:
     studies: int
     radiologists: int
     seed: int
     active: SimulatedDay = strawberry.field(
-        description="Under the active rule set (none active: the balancer alone).")
+        description="Under the active rule set (none active: the balancer alone)."
+    )
     draft: SimulatedDay
     caveats: list[str] = strawberry.field(
         description="What of the draft the synthetic day cannot show (named radiologists, "
-                    "AI triage).")
+        "AI triage)."
+    )
 
 
-ACTION_FIELDS = ("priority", "minutes", "to", "due_within_minutes", "waiting_over_minutes",
-                 "subspecialty", "only_if_on_shift", "sites", "max_open", "lateness",
-                 "balance", "stability", "fairness")
+ACTION_FIELDS = (
+    "priority",
+    "minutes",
+    "to",
+    "due_within_minutes",
+    "waiting_over_minutes",
+    "subspecialty",
+    "only_if_on_shift",
+    "sites",
+    "max_open",
+    "lateness",
+    "balance",
+    "stability",
+    "fairness",
+)
 
 
 def rule_from_data(data: dict[str, Any], codes: dict[int, str]) -> Rule:
@@ -174,14 +198,23 @@ def rule_from_data(data: dict[str, Any], codes: dict[int, str]) -> Rule:
     actions = []
     for raw in data.get("actions", []):
         values = {k: raw.get(k) for k in ACTION_FIELDS if raw.get(k) is not None}
-        for enum_field, enum in (("priority", Priority), ("to", Priority),
-                                 ("subspecialty", Subspecialty)):
+        for enum_field, enum in (
+            ("priority", Priority),
+            ("to", Priority),
+            ("subspecialty", Subspecialty),
+        ):
             if enum_field in values:
                 values[enum_field] = enum(values[enum_field])
         if raw.get("radiologist_ids") is not None:
-            values["radiologist_codes"] = [codes.get(int(i), str(i))
-                                           for i in raw["radiologist_ids"]]
+            values["radiologist_codes"] = [
+                codes.get(int(i), str(i)) for i in raw["radiologist_ids"]
+            ]
         actions.append(RuleAction(kind=RuleActionKind[str(raw["kind"]).upper()], **values))
-    return Rule(name=str(data["name"]), description=str(data.get("description", "")),
-                order=int(data.get("order", 100)), enabled=bool(data.get("enabled", True)),
-                condition=str(data.get("condition", "")), actions=actions)
+    return Rule(
+        name=str(data["name"]),
+        description=str(data.get("description", "")),
+        order=int(data.get("order", 100)),
+        enabled=bool(data.get("enabled", True)),
+        condition=str(data.get("condition", "")),
+        actions=actions,
+    )

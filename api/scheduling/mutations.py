@@ -61,12 +61,15 @@ class PatientCheckedIn:
 
 
 Failures = NotFound | InvalidTransition | PreconditionFailed | ValidationFailed | Conflict
-ScheduleExamResult = Annotated[ExamScheduled | SlotTaken | Failures,
-                               strawberry.union("ScheduleExamResult")]
-RescheduleExamResult = Annotated[ExamRescheduled | SlotTaken | Failures,
-                                 strawberry.union("RescheduleExamResult")]
-ConfirmAppointmentResult = Annotated[AppointmentConfirmed | Failures,
-                                     strawberry.union("ConfirmAppointmentResult")]
+ScheduleExamResult = Annotated[
+    ExamScheduled | SlotTaken | Failures, strawberry.union("ScheduleExamResult")
+]
+RescheduleExamResult = Annotated[
+    ExamRescheduled | SlotTaken | Failures, strawberry.union("RescheduleExamResult")
+]
+ConfirmAppointmentResult = Annotated[
+    AppointmentConfirmed | Failures, strawberry.union("ConfirmAppointmentResult")
+]
 CancelExamResult = Annotated[ExamCancelled | Failures, strawberry.union("CancelExamResult")]
 MarkNoShowResult = Annotated[NoShowRecorded | Failures, strawberry.union("MarkNoShowResult")]
 CheckInResult = Annotated[PatientCheckedIn | Failures, strawberry.union("CheckInResult")]
@@ -77,55 +80,84 @@ class SchedulingMutations:
     @strawberry.mutation(description="Book the exam on a resource at a free slot.")
     async def schedule_exam(self, info: Info, input: ScheduleExamInput) -> ScheduleExamResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: scheduling.schedule_exam(
-                uow=uow, actor=actor, exam_id=pk, resource_code=input.resource_code,
-                starts_at=input.starts_at, expected_version=input.expected_version),
-            lambda appt, exam: ExamScheduled(exam=exam, appointment=Appointment.from_model(appt)))
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                resource_code=input.resource_code,
+                starts_at=input.starts_at,
+                expected_version=input.expected_version,
+            ),
+            lambda appt, exam: ExamScheduled(exam=exam, appointment=Appointment.from_model(appt)),
+        )
 
     @strawberry.mutation(description="The patient confirmed the appointment.")
     async def confirm_appointment(self, info: Info, input: ExamInput) -> ConfirmAppointmentResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
-            lambda uow, actor, pk: scheduling.confirm_appointment(uow=uow, actor=actor,
-                                                                  exam_id=pk),
-            lambda appt, exam: AppointmentConfirmed(exam=exam,
-                                                    appointment=Appointment.from_model(appt)))
+            info,
+            input.exam_id,
+            lambda uow, actor, pk: scheduling.confirm_appointment(uow=uow, actor=actor, exam_id=pk),
+            lambda appt, exam: AppointmentConfirmed(
+                exam=exam, appointment=Appointment.from_model(appt)
+            ),
+        )
 
     @strawberry.mutation(description="Move the appointment, or rebook a no-show.")
-    async def reschedule_exam(self, info: Info,
-                              input: RescheduleExamInput) -> RescheduleExamResult:
+    async def reschedule_exam(self, info: Info, input: RescheduleExamInput) -> RescheduleExamResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: scheduling.reschedule_exam(
-                uow=uow, actor=actor, exam_id=pk, resource_code=input.resource_code,
-                starts_at=input.starts_at, reason=input.reason,
-                expected_version=input.expected_version),
-            lambda appt, exam: ExamRescheduled(exam=exam,
-                                               appointment=Appointment.from_model(appt)))
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                resource_code=input.resource_code,
+                starts_at=input.starts_at,
+                reason=input.reason,
+                expected_version=input.expected_version,
+            ),
+            lambda appt, exam: ExamRescheduled(exam=exam, appointment=Appointment.from_model(appt)),
+        )
 
     @strawberry.mutation(description="Cancel the exam (allowed until acquisition starts).")
     async def cancel_exam(self, info: Info, input: CancelExamInput) -> CancelExamResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: scheduling.cancel_exam(
-                uow=uow, actor=actor, exam_id=pk, reason=input.reason,
-                expected_version=input.expected_version),
-            lambda _, exam: ExamCancelled(exam=exam))
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                reason=input.reason,
+                expected_version=input.expected_version,
+            ),
+            lambda _, exam: ExamCancelled(exam=exam),
+        )
 
     @strawberry.mutation(description="Record that the patient did not come.")
     async def mark_no_show(self, info: Info, input: MarkNoShowInput) -> MarkNoShowResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: scheduling.mark_no_show(
-                uow=uow, actor=actor, exam_id=pk, reason=input.reason,
-                expected_version=input.expected_version),
-            lambda _, exam: NoShowRecorded(exam=exam))
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                reason=input.reason,
+                expected_version=input.expected_version,
+            ),
+            lambda _, exam: NoShowRecorded(exam=exam),
+        )
 
     @strawberry.mutation(description="The patient arrived (STAT/ED exams need no appointment).")
     async def check_in(self, info: Info, input: ExamInput) -> CheckInResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: scheduling.check_in(
-                uow=uow, actor=actor, exam_id=pk, expected_version=input.expected_version),
-            lambda _, exam: PatientCheckedIn(exam=exam))
+                uow=uow, actor=actor, exam_id=pk, expected_version=input.expected_version
+            ),
+            lambda _, exam: PatientCheckedIn(exam=exam),
+        )

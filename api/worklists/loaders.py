@@ -20,15 +20,21 @@ async def current_load(db: Database, radiologist_ids: list[int]) -> Sequence[Loa
 
     def query(session: Session) -> dict[int, Load]:
         rows = session.execute(
-            sa.select(m.Read.radiologist_id, sa.func.count(), sa.func.sum(m.Procedure.wrvu),
-                      sa.func.sum(m.Procedure.read_minutes))
+            sa.select(
+                m.Read.radiologist_id,
+                sa.func.count(),
+                sa.func.sum(m.Procedure.wrvu),
+                sa.func.sum(m.Procedure.read_minutes),
+            )
             .join(m.Exam, col(m.Exam.id) == col(m.Read.exam_id))
             .join(m.Procedure, col(m.Procedure.id) == col(m.Exam.procedure_id))
-            .where(col(m.Read.ended_at).is_(None),
-                   col(m.Read.radiologist_id).in_(radiologist_ids),
-                   col(m.Exam.status).in_([ExamStatus.READY_FOR_READ,
-                                           ExamStatus.IN_INTERPRETATION]))
-            .group_by(col(m.Read.radiologist_id))).all()
+            .where(
+                col(m.Read.ended_at).is_(None),
+                col(m.Read.radiologist_id).in_(radiologist_ids),
+                col(m.Exam.status).in_([ExamStatus.READY_FOR_READ, ExamStatus.IN_INTERPRETATION]),
+            )
+            .group_by(col(m.Read.radiologist_id))
+        ).all()
         return {rid: (int(n), float(w or 0), float(t or 0)) for rid, n, w, t in rows}
 
     found = await db.read(query, bounded=True)
@@ -41,12 +47,15 @@ async def open_shifts(db: Database, radiologist_ids: list[int]) -> Sequence[m.Sh
 
     def query(session: Session) -> dict[int, m.Shift]:
         shifts: dict[int, m.Shift] = {}
-        for shift in session.scalars(sa.select(m.Shift).where(
-                col(m.Shift.radiologist_id).in_(radiologist_ids), col(m.Shift.ended_at).is_(None),
-                col(m.Shift.starts_at) <= now)):
+        for shift in session.scalars(
+            sa.select(m.Shift).where(
+                col(m.Shift.radiologist_id).in_(radiologist_ids),
+                col(m.Shift.ended_at).is_(None),
+                col(m.Shift.starts_at) <= now,
+            )
+        ):
             shifts[shift.radiologist_id] = shift
         return shifts
 
     found = await db.read(query, bounded=True)
     return [found.get(rid) for rid in radiologist_ids]
-

@@ -65,27 +65,37 @@ class AssignmentUnpinned:
 class Rebalanced:
     run: BalancerRun
     stale: int = strawberry.field(
-        description="Studies left alone because they changed while the plan was computed.")
+        description="Studies left alone because they changed while the plan was computed."
+    )
 
 
-StartShiftResult = Annotated[ShiftStarted | NotFound | ValidationFailed,
-                             strawberry.union("StartShiftResult")]
-EndShiftResult = Annotated[ShiftEnded | NotFound | ValidationFailed,
-                           strawberry.union("EndShiftResult")]
-SetRadiologistStatusResult = Annotated[RadiologistStatusSet | NotFound | ValidationFailed,
-                                       strawberry.union("SetRadiologistStatusResult")]
+StartShiftResult = Annotated[
+    ShiftStarted | NotFound | ValidationFailed, strawberry.union("StartShiftResult")
+]
+EndShiftResult = Annotated[
+    ShiftEnded | NotFound | ValidationFailed, strawberry.union("EndShiftResult")
+]
+SetRadiologistStatusResult = Annotated[
+    RadiologistStatusSet | NotFound | ValidationFailed,
+    strawberry.union("SetRadiologistStatusResult"),
+]
 PinFailures = NotFound | InvalidTransition | ValidationFailed | Conflict
-PinAssignmentResult = Annotated[AssignmentPinned | PinFailures,
-                                strawberry.union("PinAssignmentResult")]
-UnpinAssignmentResult = Annotated[AssignmentUnpinned | PinFailures,
-                                  strawberry.union("UnpinAssignmentResult")]
+PinAssignmentResult = Annotated[
+    AssignmentPinned | PinFailures, strawberry.union("PinAssignmentResult")
+]
+UnpinAssignmentResult = Annotated[
+    AssignmentUnpinned | PinFailures, strawberry.union("UnpinAssignmentResult")
+]
 
 
 async def _radiologist_step(info: Info, command: object) -> Radiologist:
     def run(uow: UnitOfWork) -> Radiologist:
         row = command(uow)  # type: ignore[operator]
-        radiologist = row if isinstance(row, m.Radiologist) else uow.session.get(
-            m.Radiologist, row.radiologist_id)
+        radiologist = (
+            row
+            if isinstance(row, m.Radiologist)
+            else uow.session.get(m.Radiologist, row.radiologist_id)
+        )
         assert radiologist is not None
         return Radiologist.from_model(radiologist)
 
@@ -99,9 +109,18 @@ class WorklistMutations:
         actor = info.context.actor
 
         async def run() -> ShiftStarted:
-            return ShiftStarted(radiologist=await _radiologist_step(info, lambda uow: (
-                worklists.start_shift(uow=uow, actor=actor, radiologist_code=input.radiologist_code,
-                                      site_code=input.site_code, ends_at=input.ends_at))))
+            return ShiftStarted(
+                radiologist=await _radiologist_step(
+                    info,
+                    lambda uow: worklists.start_shift(
+                        uow=uow,
+                        actor=actor,
+                        radiologist_code=input.radiologist_code,
+                        site_code=input.site_code,
+                        ends_at=input.ends_at,
+                    ),
+                )
+            )
 
         return await attempt(run)  # type: ignore[return-value]
 
@@ -110,46 +129,72 @@ class WorklistMutations:
         actor = info.context.actor
 
         async def run() -> ShiftEnded:
-            return ShiftEnded(radiologist=await _radiologist_step(info, lambda uow: (
-                worklists.end_shift(uow=uow, actor=actor,
-                                    radiologist_code=input.radiologist_code))))
+            return ShiftEnded(
+                radiologist=await _radiologist_step(
+                    info,
+                    lambda uow: worklists.end_shift(
+                        uow=uow, actor=actor, radiologist_code=input.radiologist_code
+                    ),
+                )
+            )
 
         return await attempt(run)  # type: ignore[return-value]
 
     @strawberry.mutation(description="Available or on a break, during a shift.")
-    async def set_radiologist_status(self, info: Info, input: SetRadiologistStatusInput
-                                     ) -> SetRadiologistStatusResult:
+    async def set_radiologist_status(
+        self, info: Info, input: SetRadiologistStatusInput
+    ) -> SetRadiologistStatusResult:
         actor = info.context.actor
 
         async def run() -> RadiologistStatusSet:
-            return RadiologistStatusSet(radiologist=await _radiologist_step(info, lambda uow: (
-                worklists.set_radiologist_status(uow=uow, actor=actor,
-                                                 radiologist_code=input.radiologist_code,
-                                                 status=input.status))))
+            return RadiologistStatusSet(
+                radiologist=await _radiologist_step(
+                    info,
+                    lambda uow: worklists.set_radiologist_status(
+                        uow=uow,
+                        actor=actor,
+                        radiologist_code=input.radiologist_code,
+                        status=input.status,
+                    ),
+                )
+            )
 
         return await attempt(run)  # type: ignore[return-value]
 
-    @strawberry.mutation(description="Supervisor: keep a study on an eligible radiologist's "
-                                     "worklist; the balancer will not move it.")
+    @strawberry.mutation(
+        description="Supervisor: keep a study on an eligible radiologist's "
+        "worklist; the balancer will not move it."
+    )
     async def pin_assignment(self, info: Info, input: PinAssignmentInput) -> PinAssignmentResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: worklists.pin_assignment(
-                uow=uow, actor=actor, exam_id=pk, radiologist_code=input.radiologist_code,
-                reason=input.reason),
-            lambda read, exam: AssignmentPinned(exam=exam, read=Read.from_model(read)))
+                uow=uow,
+                actor=actor,
+                exam_id=pk,
+                radiologist_code=input.radiologist_code,
+                reason=input.reason,
+            ),
+            lambda read, exam: AssignmentPinned(exam=exam, read=Read.from_model(read)),
+        )
 
     @strawberry.mutation(description="Supervisor: release a pin.")
-    async def unpin_assignment(self, info: Info,
-                               input: UnpinAssignmentInput) -> UnpinAssignmentResult:
+    async def unpin_assignment(
+        self, info: Info, input: UnpinAssignmentInput
+    ) -> UnpinAssignmentResult:
         return await exam_step(  # type: ignore[return-value]
-            info, input.exam_id,
+            info,
+            input.exam_id,
             lambda uow, actor, pk: worklists.unpin_assignment(uow=uow, actor=actor, exam_id=pk),
-            lambda read, exam: AssignmentUnpinned(exam=exam, read=Read.from_model(read)))
+            lambda read, exam: AssignmentUnpinned(exam=exam, read=Read.from_model(read)),
+        )
 
-    @strawberry.mutation(description="Supervisor: re-plan every worklist now. Runs on the "
-                                     "replica that leads the balancer (or on any replica when "
-                                     "none leads); elsewhere it fails with code NOT_LEADER.")
+    @strawberry.mutation(
+        description="Supervisor: re-plan every worklist now. Runs on the "
+        "replica that leads the balancer (or on any replica when "
+        "none leads); elsewhere it fails with code NOT_LEADER."
+    )
     async def rebalance_now(self, info: Info) -> Rebalanced:
         actor = info.context.actor
         if actor.role not in {Role.SUPERVISOR, Role.ADMIN}:

@@ -60,56 +60,74 @@ class BalancerRun:
     moved: int = strawberry.field(description="Studies that changed reader in this run.")
     epoch: int | None = strawberry.field(
         description="The leadership epoch the plan was committed under (see "
-                    "`BalancerStatus.leader`); null for runs recorded before leadership.")
+        "`BalancerStatus.leader`); null for runs recorded before leadership."
+    )
     leader: str | None = strawberry.field(description="The replica that committed it.")
 
     @classmethod
     def from_model(cls, row: m.BalancerRun) -> BalancerRun:
-        return cls(started_at=row.started_at, duration_ms=row.duration_ms, trigger=row.trigger,
-                   formulation=row.formulation,
-                   objective=[ObjectiveTerm(name=k, value=float(v))
-                              for k, v in sorted(row.objective.items())],
-                   stuck=[UnassignableStudy(reason=u["reason"], exam_id=int(u["exam_id"]))
-                          for u in row.unassignable],
-                   assigned=row.assigned, moved=row.moved, epoch=row.epoch,
-                   leader=row.leader)
+        return cls(
+            started_at=row.started_at,
+            duration_ms=row.duration_ms,
+            trigger=row.trigger,
+            formulation=row.formulation,
+            objective=[
+                ObjectiveTerm(name=k, value=float(v)) for k, v in sorted(row.objective.items())
+            ],
+            stuck=[
+                UnassignableStudy(reason=u["reason"], exam_id=int(u["exam_id"]))
+                for u in row.unassignable
+            ],
+            assigned=row.assigned,
+            moved=row.moved,
+            epoch=row.epoch,
+            leader=row.leader,
+        )
 
-    @strawberry.field(description="The studies it could not place, and why: those the caller "
-                                  "may see (a radiologist, the ones they read).")
+    @strawberry.field(
+        description="The studies it could not place, and why: those the caller "
+        "may see (a radiologist, the ones they read)."
+    )
     async def unassignable(self, info: Info) -> list[UnassignableStudy]:
         actor = info.context.actor
         if scope_of(actor).unbounded or not self.stuck:
             return self.stuck
-        visible = await info.context.db.read(lambda s: visible_exam_ids(
-            s, actor, [u.exam_id for u in self.stuck]))
+        visible = await info.context.db.read(
+            lambda s: visible_exam_ids(s, actor, [u.exam_id for u in self.stuck])
+        )
         return [u for u in self.stuck if u.exam_id in visible]
 
 
-@strawberry.type(description="The replica elected to run the balancer. Exactly one replica "
-                             "re-plans at a time; each election raises the epoch by one.")
+@strawberry.type(
+    description="The replica elected to run the balancer. Exactly one replica "
+    "re-plans at a time; each election raises the epoch by one."
+)
 class BalancerLeader:
-    replica: str = strawberry.field(description="Its name (RADFLOW_REPLICA_ID, default "
-                                                "host:pid).")
-    epoch: int = strawberry.field(description="The fencing token of its election: every plan "
-                                              "it commits carries it, and a plan of an older "
-                                              "epoch is refused.")
+    replica: str = strawberry.field(description="Its name (RADFLOW_REPLICA_ID, default host:pid).")
+    epoch: int = strawberry.field(
+        description="The fencing token of its election: every plan "
+        "it commits carries it, and a plan of an older "
+        "epoch is refused."
+    )
     elected_at: datetime
 
 
-@strawberry.type(description="A study opened by a reader who is away (off shift, on a break, "
-                             "past the end of the shift): the balancer never moves it. STAT "
-                             "and URGENT ones are released by themselves after the grace "
-                             "(RADFLOW_RELEASE_GRACE); others wait for a supervisor's "
-                             "releaseRead.")
+@strawberry.type(
+    description="A study opened by a reader who is away (off shift, on a break, "
+    "past the end of the shift): the balancer never moves it. STAT "
+    "and URGENT ones are released by themselves after the grace "
+    "(RADFLOW_RELEASE_GRACE); others wait for a supervisor's "
+    "releaseRead."
+)
 class StrandedRead:
     radiologist_code: str
     priority: Priority
     opened_at: datetime
-    absent: str = strawberry.field(description="off shift, on break, past the end of the "
-                                               "shift.")
+    absent: str = strawberry.field(description="off shift, on break, past the end of the shift.")
     absent_since: datetime
     release_due_at: datetime | None = strawberry.field(
-        description="When it is released by itself (null: only by a supervisor).")
+        description="When it is released by itself (null: only by a supervisor)."
+    )
     exam: Exam
 
 
@@ -118,30 +136,51 @@ class BalancerStatus:
     last_run: BalancerRun | None
     recent_runs: list[BalancerRun] = strawberry.field(description="The last ten, newest first.")
 
-    @strawberry.field(description="The last elected leader, as recorded. When a leader dies it "
-                                  "is named here until another replica takes over (seconds).")
+    @strawberry.field(
+        description="The last elected leader, as recorded. When a leader dies it "
+        "is named here until another replica takes over (seconds)."
+    )
     async def leader(self, info: Info) -> BalancerLeader | None:
         row = await info.context.db.read(current_leader, bounded=True)
-        return None if row is None else BalancerLeader(replica=row.replica, epoch=row.epoch,
-                                                       elected_at=row.elected_at)
+        return (
+            None
+            if row is None
+            else BalancerLeader(replica=row.replica, epoch=row.epoch, elected_at=row.elected_at)
+        )
 
-    @strawberry.field(description="Opened studies whose reader is away, oldest first (a "
-                                  "radiologist sees their own).")
+    @strawberry.field(
+        description="Opened studies whose reader is away, oldest first (a "
+        "radiologist sees their own)."
+    )
     async def stranded_reads(self, info: Info) -> list[StrandedRead]:
         context = info.context
         now, grace = context.db.clock(), context.settings.release_grace or timedelta(0)
         actor = context.actor
 
         def query(session: Session) -> list[StrandedRead]:
-            found = [s for s in stranded.stranded_reads(session, now, grace)
-                     if actor.role != Role.RADIOLOGIST or s.radiologist_code == actor.id]
-            exams = {e.id: e for e in session.scalars(sa.select(m.Exam).where(
-                col(m.Exam.id).in_([s.exam_id for s in found])))}
-            return [StrandedRead(
-                radiologist_code=s.radiologist_code, priority=s.priority,
-                opened_at=s.opened_at, absent=s.absent, absent_since=s.absent_since,
-                release_due_at=(s.release_due_at if context.settings.release_grace else None),
-                exam=Exam.from_model(exams[s.exam_id])) for s in found]
+            found = [
+                s
+                for s in stranded.stranded_reads(session, now, grace)
+                if actor.role != Role.RADIOLOGIST or s.radiologist_code == actor.id
+            ]
+            exams = {
+                e.id: e
+                for e in session.scalars(
+                    sa.select(m.Exam).where(col(m.Exam.id).in_([s.exam_id for s in found]))
+                )
+            }
+            return [
+                StrandedRead(
+                    radiologist_code=s.radiologist_code,
+                    priority=s.priority,
+                    opened_at=s.opened_at,
+                    absent=s.absent,
+                    absent_since=s.absent_since,
+                    release_due_at=(s.release_due_at if context.settings.release_grace else None),
+                    exam=Exam.from_model(exams[s.exam_id]),
+                )
+                for s in found
+            ]
 
         return await context.db.read(query)
 
@@ -153,4 +192,3 @@ class BalancerStatus:
     @strawberry.field(description="Whether the replica that answered runs the balancer now.")
     def leading(self, info: Info) -> bool:
         return info.context.runner.leading
-

@@ -29,8 +29,16 @@ from domain.metrics.critical_results import (
 from domain.metrics.turnaround import STAGES, StageTurnaround, turnaround
 
 __all__ = [
-    "STAGES", "Attendance", "CriticalResultTimeliness", "DepartmentMetrics", "Distribution",
-    "ModalityUtilization", "Scope", "StageTurnaround", "department_metrics", "distribution",
+    "STAGES",
+    "Attendance",
+    "CriticalResultTimeliness",
+    "DepartmentMetrics",
+    "Distribution",
+    "ModalityUtilization",
+    "Scope",
+    "StageTurnaround",
+    "department_metrics",
+    "distribution",
     "scope_for",
 ]
 
@@ -51,21 +59,24 @@ class DepartmentMetrics:
     utilization: list[ModalityUtilization]
 
 
-def department_metrics(session: Session, scope: Scope, *, now: datetime,
-                       late_cancellation_window: timedelta) -> DepartmentMetrics:
+def department_metrics(
+    session: Session, scope: Scope, *, now: datetime, late_cancellation_window: timedelta
+) -> DepartmentMetrics:
     """Every key metric for the scope, as of `now`."""
     results = communications(session, scope)
     scores = satisfaction(session, scope)
     return DepartmentMetrics(
-        scope=scope, turnaround=turnaround(session, scope),
-        attendance=attendance(session, scope,
-                              late_cancellation_window=late_cancellation_window),
+        scope=scope,
+        turnaround=turnaround(session, scope),
+        attendance=attendance(session, scope, late_cancellation_window=late_cancellation_window),
         repeat_rate=repeat_rate(session, scope),
         critical_results=timeliness(results, now=now),
         critical_ack_minutes=distribution(
-            minutes_between(r.notified_at, r.acknowledged_at) for r in results
+            minutes_between(r.notified_at, r.acknowledged_at)
+            for r in results
             if r.acknowledged_at is not None
-            and r.level in {CriticalLevel.CRITICAL, CriticalLevel.URGENT}),
+            and r.level in {CriticalLevel.CRITICAL, CriticalLevel.URGENT}
+        ),
         referrer_satisfaction=scores.get(Respondent.REFERRER),
         patient_satisfaction=scores.get(Respondent.PATIENT),
         order_to_appointment_lead_days=lead_days(session, scope),

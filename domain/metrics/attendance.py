@@ -41,27 +41,46 @@ class Attendance:
     late_cancellation_window: timedelta
 
 
-def attendance(session: Session, scope: Scope, *, late_cancellation_window: timedelta,
-               ) -> Attendance:
+def attendance(
+    session: Session,
+    scope: Scope,
+    *,
+    late_cancellation_window: timedelta,
+) -> Attendance:
     """No-shows and late cancellations of the booked appointments starting in the period."""
-    due = (scope.covers(col(Appointment.starts_at)), scope.covers_exam(col(Appointment.exam_id)),
-           col(Appointment.status) != AppointmentStatus.RESCHEDULED)
+    due = (
+        scope.covers(col(Appointment.starts_at)),
+        scope.covers_exam(col(Appointment.exam_id)),
+        col(Appointment.status) != AppointmentStatus.RESCHEDULED,
+    )
     counts: dict[AppointmentStatus, int] = {
-        status: count for status, count in session.execute(
-            sa.select(col(Appointment.status), sa.func.count()).where(*due)
-            .group_by(col(Appointment.status)))}
+        status: count
+        for status, count in session.execute(
+            sa.select(col(Appointment.status), sa.func.count())
+            .where(*due)
+            .group_by(col(Appointment.status))
+        )
+    }
     cancelled = session.execute(
-        sa.select(col(Appointment.starts_at), col(Appointment.cancelled_at))
-        .where(*due, col(Appointment.status) == AppointmentStatus.CANCELLED)).all()
-    late = sum(1 for starts_at, cancelled_at in cancelled
-               if cancelled_at is not None
-               and cancelled_at > starts_at - late_cancellation_window)
+        sa.select(col(Appointment.starts_at), col(Appointment.cancelled_at)).where(
+            *due, col(Appointment.status) == AppointmentStatus.CANCELLED
+        )
+    ).all()
+    late = sum(
+        1
+        for starts_at, cancelled_at in cancelled
+        if cancelled_at is not None and cancelled_at > starts_at - late_cancellation_window
+    )
     arrivals = counts.get(AppointmentStatus.ARRIVED, 0)
     no_shows = counts.get(AppointmentStatus.NO_SHOW, 0)
     appointments = sum(counts.values())
     return Attendance(
-        appointments=appointments, arrivals=arrivals, no_shows=no_shows,
+        appointments=appointments,
+        arrivals=arrivals,
+        no_shows=no_shows,
         no_show_rate=rate(no_shows, no_shows + arrivals),
-        cancellations=counts.get(AppointmentStatus.CANCELLED, 0), late_cancellations=late,
+        cancellations=counts.get(AppointmentStatus.CANCELLED, 0),
+        late_cancellations=late,
         late_cancellation_rate=rate(late, appointments),
-        late_cancellation_window=late_cancellation_window)
+        late_cancellation_window=late_cancellation_window,
+    )

@@ -37,8 +37,11 @@ class Scope:
         if self.site_id is not None:
             query = query.where(col(Exam.site_id) == self.site_id)
         if self.modality is not None:
-            query = query.where(col(Exam.procedure_id).in_(
-                sa.select(col(Procedure.id)).where(col(Procedure.modality) == self.modality)))
+            query = query.where(
+                col(Exam.procedure_id).in_(
+                    sa.select(col(Procedure.id)).where(col(Procedure.modality) == self.modality)
+                )
+            )
         return query
 
     def covers_exam(self, exam_id: Column) -> sa.ColumnElement[bool]:
@@ -52,15 +55,22 @@ class Scope:
         return sa.and_(at >= self.start, at < self.end)
 
 
-def scope_for(session: Session, *, start: datetime, end: datetime, site_code: str | None = None,
-              modality: Modality | None = None) -> Scope:
+def scope_for(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    site_code: str | None = None,
+    modality: Modality | None = None,
+) -> Scope:
     """The scope of a metrics request, its site looked up by code."""
     site_id = None
     if site_code is not None:
         site_id = session.scalar(sa.select(col(Site.id)).where(col(Site.code) == site_code))
         if site_id is None:
-            raise ValidationFailed([FieldIssue("siteCode", IssueCode.NOT_FOUND,
-                                               f"site {site_code} does not exist")])
+            raise ValidationFailed(
+                [FieldIssue("siteCode", IssueCode.NOT_FOUND, f"site {site_code} does not exist")]
+            )
     return Scope(start=start, end=end, site_id=site_id, modality=modality)
 
 

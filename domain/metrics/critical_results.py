@@ -56,16 +56,25 @@ class CriticalResultTimeliness:
 def communications(session: Session, scope: Scope) -> list[Communication]:
     """The results with a finding category communicated in the period, in the scope."""
     row = ResultCommunication
-    return [Communication(level, notified_at, acknowledged_at)
-            for level, notified_at, acknowledged_at in session.execute(
-                sa.select(col(row.critical_level), col(row.notified_at),
-                          col(row.acknowledged_at))
-                .where(col(row.critical_level).in_(CATEGORIES), scope.covers(col(row.notified_at)),
-                       scope.covers_exam(col(row.exam_id))))]
+    return [
+        Communication(level, notified_at, acknowledged_at)
+        for level, notified_at, acknowledged_at in session.execute(
+            sa.select(
+                col(row.critical_level), col(row.notified_at), col(row.acknowledged_at)
+            ).where(
+                col(row.critical_level).in_(CATEGORIES),
+                scope.covers(col(row.notified_at)),
+                scope.covers_exam(col(row.exam_id)),
+            )
+        )
+    ]
 
 
-def timeliness(results: Sequence[Communication], *, now: datetime,
-               ) -> list[CriticalResultTimeliness]:
+def timeliness(
+    results: Sequence[Communication],
+    *,
+    now: datetime,
+) -> list[CriticalResultTimeliness]:
     """Each category's timeliness, as of `now` (which decides whether a window is over)."""
     from domain.services.results import ACKNOWLEDGE_WITHIN  # the windows escalation uses
 
@@ -73,16 +82,29 @@ def timeliness(results: Sequence[Communication], *, now: datetime,
     for level in CATEGORIES:
         window = ACKNOWLEDGE_WITHIN[level]
         mine = [r for r in results if r.level == level]
-        took = [minutes_between(r.notified_at, r.acknowledged_at)
-                for r in mine if r.acknowledged_at is not None]
-        in_time = sum(1 for r in mine if r.acknowledged_at is not None
-                      and r.acknowledged_at <= r.notified_at + window)
+        took = [
+            minutes_between(r.notified_at, r.acknowledged_at)
+            for r in mine
+            if r.acknowledged_at is not None
+        ]
+        in_time = sum(
+            1
+            for r in mine
+            if r.acknowledged_at is not None and r.acknowledged_at <= r.notified_at + window
+        )
         unacknowledged = [r for r in mine if r.acknowledged_at is None]
         awaiting = sum(1 for r in unacknowledged if r.notified_at + window > now)
-        report.append(CriticalResultTimeliness(
-            level=level, window=window, communicated=len(mine), acknowledged_in_time=in_time,
-            acknowledged_late=len(took) - in_time,
-            unacknowledged=len(unacknowledged) - awaiting, awaiting=awaiting,
-            in_time_rate=rate(in_time, len(mine) - awaiting),
-            minutes_to_acknowledge=distribution(took)))
+        report.append(
+            CriticalResultTimeliness(
+                level=level,
+                window=window,
+                communicated=len(mine),
+                acknowledged_in_time=in_time,
+                acknowledged_late=len(took) - in_time,
+                unacknowledged=len(unacknowledged) - awaiting,
+                awaiting=awaiting,
+                in_time_rate=rate(in_time, len(mine) - awaiting),
+                minutes_to_acknowledge=distribution(took),
+            )
+        )
     return report

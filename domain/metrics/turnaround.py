@@ -54,20 +54,30 @@ def turnaround(session: Session, scope: Scope) -> list[StageTurnaround]:
     history = ExamStatusChange
     finished = sa.select(col(history.exam_id)).where(
         col(history.to_status).in_({end for _, end in STAGES.values()}),
-        scope.covers(col(history.at)), scope.covers_exam(col(history.exam_id)))
+        scope.covers(col(history.at)),
+        scope.covers_exam(col(history.exam_id)),
+    )
     firsts = session.execute(
         sa.select(col(history.exam_id), col(history.to_status), sa.func.min(col(history.at)))
-        .where(col(history.exam_id).in_(finished),
-               col(history.to_status).in_({s for pair in STAGES.values() for s in pair}))
-        .group_by(col(history.exam_id), col(history.to_status))).all()
+        .where(
+            col(history.exam_id).in_(finished),
+            col(history.to_status).in_({s for pair in STAGES.values() for s in pair}),
+        )
+        .group_by(col(history.exam_id), col(history.to_status))
+    ).all()
     target = TurnaroundTarget
     exams = session.execute(
-        sa.select(col(Exam.id), col(Exam.priority), col(Exam.patient_class),
-                  col(target.minutes))
-        .outerjoin(target, sa.and_(col(target.procedure_id) == col(Exam.procedure_id),
-                                   col(target.priority) == col(Exam.priority),
-                                   col(target.patient_class) == col(Exam.patient_class)))
-        .where(col(Exam.id).in_(finished))).all()
+        sa.select(col(Exam.id), col(Exam.priority), col(Exam.patient_class), col(target.minutes))
+        .outerjoin(
+            target,
+            sa.and_(
+                col(target.procedure_id) == col(Exam.procedure_id),
+                col(target.priority) == col(Exam.priority),
+                col(target.patient_class) == col(Exam.patient_class),
+            ),
+        )
+        .where(col(Exam.id).in_(finished))
+    ).all()
     entered: dict[int | None, dict[ExamStatus, datetime]] = defaultdict(dict)
     for changed, status, at in firsts:
         entered[changed][status] = at
@@ -75,23 +85,33 @@ def turnaround(session: Session, scope: Scope) -> list[StageTurnaround]:
     for exam_id, priority, patient_class, minutes in exams:
         times = entered[exam_id]
         # A procedure without its own targets is due by the catalogue's, as the service says.
-        target_minutes = (minutes if minutes is not None
-                          else TURNAROUND_MINUTES[(priority, patient_class)])
+        target_minutes = (
+            minutes if minutes is not None else TURNAROUND_MINUTES[(priority, patient_class)]
+        )
         for stage, (begin, end) in STAGES.items():
-            if (begin in times and end in times and times[begin] <= times[end]
-                    and scope.start <= times[end] < scope.end):
+            if (
+                begin in times
+                and end in times
+                and times[begin] <= times[end]
+                and scope.start <= times[end] < scope.end
+            ):
                 samples[(stage, priority)].append(
-                    (minutes_between(times[begin], times[end]), target_minutes))
+                    (minutes_between(times[begin], times[end]), target_minutes)
+                )
     result = []
     for stage in TurnaroundStage:
         for priority in Priority:
             values = samples.get((stage, priority))
             if not values:
                 continue
-            breaches = (sum(1 for took, goal in values if took > goal)
-                        if stage in TARGETED else None)
-            result.append(StageTurnaround(
-                stage=stage, priority=priority,
-                minutes=distribution(took for took, _ in values), target_breaches=breaches,
-                target_breach_rate=None if breaches is None else rate(breaches, len(values))))
+            breaches = sum(1 for took, goal in values if took > goal) if stage in TARGETED else None
+            result.append(
+                StageTurnaround(
+                    stage=stage,
+                    priority=priority,
+                    minutes=distribution(took for took, _ in values),
+                    target_breaches=breaches,
+                    target_breach_rate=None if breaches is None else rate(breaches, len(values)),
+                )
+            )
     return result

@@ -20,8 +20,13 @@ def when(*, nullable: bool = False, index: bool = False) -> Any:
     )
 
 
-def choice(enum: type[StrEnum], *, default: StrEnum | None = None, nullable: bool = False,
-           index: bool = False) -> Any:
+def choice(
+    enum: type[StrEnum],
+    *,
+    default: StrEnum | None = None,
+    nullable: bool = False,
+    index: bool = False,
+) -> Any:
     """An enum column stored as text."""
     return Field(
         default=default if default is not None else (None if nullable else ...),
@@ -39,16 +44,25 @@ def document(*, nullable: bool = False) -> Any:
 
 def ref(target: str, *, nullable: bool = False, index: bool = True) -> Any:
     """A foreign key to `table.id`."""
-    return Field(default=None if nullable else ..., foreign_key=f"{target}.id", index=index,
-                 nullable=nullable)
+    return Field(
+        default=None if nullable else ...,
+        foreign_key=f"{target}.id",
+        index=index,
+        nullable=nullable,
+    )
 
 
-def text(max_length: int, *, nullable: bool = False, default: str | None = None,
-         index: bool = False, unique: bool = False) -> Any:
+def text(
+    max_length: int,
+    *,
+    nullable: bool = False,
+    default: str | None = None,
+    index: bool = False,
+    unique: bool = False,
+) -> Any:
     """A bounded string column."""
     fill = default if default is not None else (None if nullable else ...)
-    return Field(default=fill, max_length=max_length, nullable=nullable, index=index,
-                 unique=unique)
+    return Field(default=fill, max_length=max_length, nullable=nullable, index=index, unique=unique)
 
 
 __all__ = ["choice", "datetime", "document", "ref", "text", "when"]

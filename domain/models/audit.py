@@ -51,11 +51,14 @@ FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()""",
 APPEND_ONLY_SQLITE = tuple(
     f"""CREATE TRIGGER audit_events_no_{verb.lower()} BEFORE {verb} ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only ({verb} refused)'); END"""
-    for verb in ("UPDATE", "DELETE"))
+    for verb in ("UPDATE", "DELETE")
+)
 
 for _statement in APPEND_ONLY_POSTGRESQL:
-    sa.event.listen(AUDIT_EVENTS, "after_create",
-                    sa.DDL(_statement.replace("%", "%%")).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
+    sa.event.listen(
+        AUDIT_EVENTS,
+        "after_create",
+        sa.DDL(_statement.replace("%", "%%")).execute_if(dialect="postgresql"),
+    )  # type: ignore[no-untyped-call]
 for _statement in APPEND_ONLY_SQLITE:
-    sa.event.listen(AUDIT_EVENTS, "after_create",
-                    sa.DDL(_statement).execute_if(dialect="sqlite"))  # type: ignore[no-untyped-call]
+    sa.event.listen(AUDIT_EVENTS, "after_create", sa.DDL(_statement).execute_if(dialect="sqlite"))  # type: ignore[no-untyped-call]

@@ -113,8 +113,9 @@ class TurnaroundTarget(SQLModel, table=True):
 
     __tablename__ = "turnaround_targets"
     __table_args__ = (
-        sa.UniqueConstraint("procedure_id", "priority", "patient_class",
-                            name="uq_turnaround_target"),
+        sa.UniqueConstraint(
+            "procedure_id", "priority", "patient_class", name="uq_turnaround_target"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -23,8 +23,9 @@ class Exam(SQLModel, table=True):
 
     __tablename__ = "exams"
     __table_args__ = (
-        sa.UniqueConstraint("order_source", "placer_order_number", "placer_scope",
-                            name="uq_exam_placer_order"),
+        sa.UniqueConstraint(
+            "order_source", "placer_order_number", "placer_scope", name="uq_exam_placer_order"
+        ),
         sa.Index("ix_exams_ordered_at_id", "ordered_at", "id"),
         sa.Index("ix_exams_status_priority", "status", "priority"),
     )
@@ -37,8 +38,7 @@ class Exam(SQLModel, table=True):
     # a scheduler, an integration or an admin), a referrer's code for the orders they placed
     # themselves. A re-sent order is recognised only within the caller's own scope, so a
     # placer number guessed from another scope can never answer with that scope's exam.
-    placer_scope: str = Field(default="", max_length=64,
-                              sa_column_kwargs={"server_default": ""})
+    placer_scope: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     patient_id: int = ref("patients")
     referrer_id: int = ref("referrers")
     procedure_id: int = ref("procedures")

@@ -21,8 +21,10 @@ class OutboxEvent(SQLModel, table=True):
 
     __tablename__ = "event_outbox"
     # AUTOINCREMENT on SQLite: ids are never reused, even after pruning took the newest rows.
-    __table_args__ = (sa.Index("ix_event_outbox_topic_id", "topic", "id"),
-                      {"sqlite_autoincrement": True})
+    __table_args__ = (
+        sa.Index("ix_event_outbox_topic_id", "topic", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     occurred_at: datetime = when(index=True)

@@ -61,8 +61,14 @@ class RadiologistSubspecialty(SQLModel, table=True):
     radiologist_id: int = Field(foreign_key="radiologists.id", primary_key=True)
     subspecialty: Subspecialty = Field(
         sa_column=sa.Column(
-            sa.Enum(Subspecialty, native_enum=False, create_constraint=False, length=32,
-                    values_callable=lambda m: [x.value for x in m], validate_strings=True),
+            sa.Enum(
+                Subspecialty,
+                native_enum=False,
+                create_constraint=False,
+                length=32,
+                values_callable=lambda m: [x.value for x in m],
+                validate_strings=True,
+            ),
             primary_key=True,
         )
     )

@@ -48,8 +48,12 @@ def load_exam(uow: UnitOfWork, exam_id: int, *, expected_version: int | None = N
         raise NotFound("exam", field="exam_id")
     uow.exam_id = exam_id
     if expected_version is not None and exam.version != expected_version:
-        raise Conflict(exam_id=exam_id, accession_number=exam.accession_number,
-                       expected_version=expected_version, actual_version=exam.version)
+        raise Conflict(
+            exam_id=exam_id,
+            accession_number=exam.accession_number,
+            expected_version=expected_version,
+            actual_version=exam.version,
+        )
     return exam
 
 
@@ -61,8 +65,9 @@ def get_or_404(uow: UnitOfWork, model: type[M], key: int, *, entity: str, field:
     return row
 
 
-def find_by(uow: UnitOfWork, model: type[M], column: str, value: object, *, entity: str,
-            field: str) -> M:
+def find_by(
+    uow: UnitOfWork, model: type[M], column: str, value: object, *, entity: str, field: str
+) -> M:
     """A row by a unique natural key (code, MRN, ...), or NotFound naming the input field."""
     row: M | None = uow.session.scalars(_by_natural_key(model, column), {"key": value}).first()
     if row is None:
@@ -82,16 +87,26 @@ def exam_param() -> sa.BindParameter[int]:
 
 # The statements of the guard facts, built once (building and keying a statement for each
 # command cost more than running it).
-_OPEN_PREP_ITEMS = sa.select(sa.func.count()).select_from(ExamPrepItem).where(
-    col(ExamPrepItem.exam_id) == exam_param(), col(ExamPrepItem.completed_at).is_(None))
-_LATEST_VALIDATION = (sa.select(MetadataValidation)
-                      .where(col(MetadataValidation.exam_id) == exam_param())
-                      .order_by(col(MetadataValidation.id).desc()).limit(1))
+_OPEN_PREP_ITEMS = (
+    sa.select(sa.func.count())
+    .select_from(ExamPrepItem)
+    .where(col(ExamPrepItem.exam_id) == exam_param(), col(ExamPrepItem.completed_at).is_(None))
+)
+_LATEST_VALIDATION = (
+    sa.select(MetadataValidation)
+    .where(col(MetadataValidation.exam_id) == exam_param())
+    .order_by(col(MetadataValidation.id).desc())
+    .limit(1)
+)
 REPORT_OF_EXAM = sa.select(Report).where(col(Report.exam_id) == exam_param())
-_UNACKNOWLEDGED_CRITICAL = sa.select(sa.func.count()).select_from(ResultCommunication).where(
-    col(ResultCommunication.exam_id) == exam_param(),
-    col(ResultCommunication.critical_level).in_([CriticalLevel.CRITICAL, CriticalLevel.URGENT]),
-    col(ResultCommunication.acknowledged_at).is_(None),
+_UNACKNOWLEDGED_CRITICAL = (
+    sa.select(sa.func.count())
+    .select_from(ResultCommunication)
+    .where(
+        col(ResultCommunication.exam_id) == exam_param(),
+        col(ResultCommunication.critical_level).in_([CriticalLevel.CRITICAL, CriticalLevel.URGENT]),
+        col(ResultCommunication.acknowledged_at).is_(None),
+    )
 )
 
 
@@ -106,16 +121,22 @@ class Checks:
         if not ok:
             self.issues.append(FieldIssue(field=field, code=code, message=message))
 
-    def text(self, value: str | None, field: str, *, max_length: int,
-             required: bool = True) -> None:
+    def text(
+        self, value: str | None, field: str, *, max_length: int, required: bool = True
+    ) -> None:
         """A free-text field: present when required, bounded, no control characters."""
         if value is None or not value.strip():
             self.require(not required, field, IssueCode.REQUIRED, "must not be empty")
             return
-        self.require(len(value) <= max_length, field, IssueCode.TOO_LONG,
-                     f"must be at most {max_length} characters (got {len(value)})")
         self.require(
-            not any(ord(c) < 32 and c not in "\n\r\t" for c in value), field,
+            len(value) <= max_length,
+            field,
+            IssueCode.TOO_LONG,
+            f"must be at most {max_length} characters (got {len(value)})",
+        )
+        self.require(
+            not any(ord(c) < 32 and c not in "\n\r\t" for c in value),
+            field,
             IssueCode.CONTROL_CHARACTERS,
             "must not contain control characters",
         )
@@ -129,8 +150,14 @@ class Checks:
 class SessionFacts:
     """The guard facts of one exam, each read from the database only when a guard asks."""
 
-    def __init__(self, uow: UnitOfWork, exam: Exam, *, report: Report | None = None,
-                 checklist: list[ExamPrepItem] | None = None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        exam: Exam,
+        *,
+        report: Report | None = None,
+        checklist: list[ExamPrepItem] | None = None,
+    ) -> None:
         """`report`, `checklist`: the exam's report and whole prep checklist, when the command
         has already loaded them (the guards then read no more)."""
         self._uow = uow
@@ -148,14 +175,14 @@ class SessionFacts:
         return self._scalar(_OPEN_PREP_ITEMS) == 0
 
     def metadata_valid(self) -> bool:
-        latest = self._uow.session.scalars(_LATEST_VALIDATION,
-                                           {"exam_id": self._exam.id}).first()
+        latest = self._uow.session.scalars(_LATEST_VALIDATION, {"exam_id": self._exam.id}).first()
         return latest is not None and latest.valid
 
     def report(self) -> Report | None:
         if not self._report_loaded:
-            self._report = self._uow.session.scalars(REPORT_OF_EXAM,
-                                                     {"exam_id": self._exam.id}).first()
+            self._report = self._uow.session.scalars(
+                REPORT_OF_EXAM, {"exam_id": self._exam.id}
+            ).first()
             self._report_loaded = True
         return self._report
 

@@ -49,18 +49,24 @@ PREP_STATUSES = {ExamStatus.ORDERED, ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN
 
 
 _CHECKLIST = sa.select(ExamPrepItem).where(col(ExamPrepItem.exam_id) == exam_param())
-_ATTEMPTS = (sa.select(Acquisition).where(col(Acquisition.exam_id) == exam_param())
-             .order_by(col(Acquisition.attempt)))
+_ATTEMPTS = (
+    sa.select(Acquisition)
+    .where(col(Acquisition.exam_id) == exam_param())
+    .order_by(col(Acquisition.attempt))
+)
 _UID_TAKEN = sa.select(col(StoredStudy.id)).where(
-    col(StoredStudy.study_instance_uid) == sa.bindparam("uid"))
+    col(StoredStudy.study_instance_uid) == sa.bindparam("uid")
+)
 _TURNAROUND = sa.select(col(TurnaroundTarget.minutes)).where(
     col(TurnaroundTarget.procedure_id) == sa.bindparam("procedure_id"),
     col(TurnaroundTarget.priority) == sa.bindparam("priority"),
-    col(TurnaroundTarget.patient_class) == sa.bindparam("patient_class"))
+    col(TurnaroundTarget.patient_class) == sa.bindparam("patient_class"),
+)
 
 
-def complete_prep_item(*, uow: UnitOfWork, actor: Actor, exam_id: int, item_code: str,
-                       note: str | None = None) -> Exam:
+def complete_prep_item(
+    *, uow: UnitOfWork, actor: Actor, exam_id: int, item_code: str, note: str | None = None
+) -> Exam:
     """Tick one checklist item; the last one on a checked-in exam makes it PREPARED."""
     require_role(actor, {Role.TECHNOLOGIST, Role.SCHEDULER, Role.ADMIN}, "complete prep items")
     checks = Checks()
@@ -68,44 +74,78 @@ def complete_prep_item(*, uow: UnitOfWork, actor: Actor, exam_id: int, item_code
     checks.done()
     exam = load_exam(uow, exam_id)
     if exam.status not in PREP_STATUSES:
-        raise ValidationFailed([FieldIssue("exam_id", IssueCode.PREP_CLOSED,
-                                           f"prep cannot change once the exam is {exam.status}")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "exam_id",
+                    IssueCode.PREP_CLOSED,
+                    f"prep cannot change once the exam is {exam.status}",
+                )
+            ]
+        )
     checklist = list(uow.session.scalars(_CHECKLIST, {"exam_id": exam_id}))
     item = next((i for i in checklist if i.code == item_code), None)
     if item is None:
         raise NotFound("prep item", item_code, field="item_code")
     if item.completed_at is None:
         item.completed_at, item.completed_by, item.note = uow.now, actor.id, note
-        uow.emit(ev.PrepItemCompleted(at=uow.now, actor=actor.id, role=actor.role,
-                                      exam_id=exam_id, item_code=item_code))
+        uow.emit(
+            ev.PrepItemCompleted(
+                at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id, item_code=item_code
+            )
+        )
     facts = SessionFacts(uow, exam, checklist=checklist)  # the guard needs no count
     if exam.status == ExamStatus.CHECKED_IN and facts.prep_complete():
         transition(exam, Step.COMPLETE_PREP, actor=actor, at=uow.now, facts=facts, recorder=uow)
     return exam
 
 
-def start_acquisition(*, uow: UnitOfWork, actor: Actor, exam_id: int, resource_code: str,
-                      expected_version: int | None = None) -> Acquisition:
+def start_acquisition(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    resource_code: str,
+    expected_version: int | None = None,
+) -> Acquisition:
     """Imaging begins on a scanner; the prep checklist must be complete."""
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     resource = _scanner_for(uow, exam, resource_code)
     # Reads come before the change: a lookup after it would first write the exam on its own.
     earlier = _attempts(uow, exam_id)
-    transition(exam, Step.START_ACQUISITION, actor=actor, at=uow.now,
-               facts=SessionFacts(uow, exam), recorder=uow)
+    transition(
+        exam,
+        Step.START_ACQUISITION,
+        actor=actor,
+        at=uow.now,
+        facts=SessionFacts(uow, exam),
+        recorder=uow,
+    )
     return _new_attempt(uow, actor, exam, resource, earlier)
 
 
 def _scanner_for(uow: UnitOfWork, exam: Exam, resource_code: str) -> ModalityResource:
-    resource = find_by(uow, ModalityResource, "code", resource_code, entity="modality resource",
-                       field="resource_code")
+    resource = find_by(
+        uow,
+        ModalityResource,
+        "code",
+        resource_code,
+        entity="modality resource",
+        field="resource_code",
+    )
     procedure = uow.session.get(Procedure, exam.procedure_id)
     assert procedure is not None
     if resource.modality != procedure.modality:
-        raise ValidationFailed([FieldIssue(
-            "resource_code", IssueCode.WRONG_MODALITY,
-            f"{resource.code} is {resource.modality.value}; the exam needs "
-            f"{procedure.modality.value}")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "resource_code",
+                    IssueCode.WRONG_MODALITY,
+                    f"{resource.code} is {resource.modality.value}; the exam needs "
+                    f"{procedure.modality.value}",
+                )
+            ]
+        )
     return resource
 
 
@@ -113,43 +153,87 @@ def _attempts(uow: UnitOfWork, exam_id: int) -> list[Acquisition]:
     return list(uow.session.scalars(_ATTEMPTS, {"exam_id": exam_id}))
 
 
-def _new_attempt(uow: UnitOfWork, actor: Actor, exam: Exam, resource: ModalityResource,
-                 earlier: list[Acquisition]) -> Acquisition:
-    attempt = Acquisition(exam_id=pk(exam), attempt=len(earlier) + 1,
-                          resource_id=pk(resource), technologist=actor.id, started_at=uow.now)
+def _new_attempt(
+    uow: UnitOfWork,
+    actor: Actor,
+    exam: Exam,
+    resource: ModalityResource,
+    earlier: list[Acquisition],
+) -> Acquisition:
+    attempt = Acquisition(
+        exam_id=pk(exam),
+        attempt=len(earlier) + 1,
+        resource_id=pk(resource),
+        technologist=actor.id,
+        started_at=uow.now,
+    )
     uow.add(attempt)
     return attempt
 
 
-def complete_acquisition(*, uow: UnitOfWork, actor: Actor, exam_id: int, series_count: int,
-                         image_count: int, expected_version: int | None = None) -> Acquisition:
+def complete_acquisition(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    series_count: int,
+    image_count: int,
+    expected_version: int | None = None,
+) -> Acquisition:
     """Imaging finished, with its series and image counts."""
     checks = Checks()
-    checks.require(1 <= series_count <= 10_000, "series_count", IssueCode.OUT_OF_RANGE,
-                   "must be between 1 and 10000")
-    checks.require(series_count <= image_count <= 1_000_000, "image_count", IssueCode.OUT_OF_RANGE,
-                   "must be at least the series count and at most 1000000")
+    checks.require(
+        1 <= series_count <= 10_000,
+        "series_count",
+        IssueCode.OUT_OF_RANGE,
+        "must be between 1 and 10000",
+    )
+    checks.require(
+        series_count <= image_count <= 1_000_000,
+        "image_count",
+        IssueCode.OUT_OF_RANGE,
+        "must be at least the series count and at most 1000000",
+    )
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     attempts = _attempts(uow, exam_id)
-    transition(exam, Step.COMPLETE_ACQUISITION, actor=actor, at=uow.now,
-               facts=SessionFacts(uow, exam), recorder=uow)
+    transition(
+        exam,
+        Step.COMPLETE_ACQUISITION,
+        actor=actor,
+        at=uow.now,
+        facts=SessionFacts(uow, exam),
+        recorder=uow,
+    )
     attempt = attempts[-1]
     attempt.ended_at, attempt.series_count, attempt.image_count = uow.now, series_count, image_count
     return attempt
 
 
-def request_repeat(*, uow: UnitOfWork, actor: Actor, exam_id: int, reason: RepeatReason,
-                   note: str | None = None, expected_version: int | None = None) -> Acquisition:
+def request_repeat(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    reason: RepeatReason,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> Acquisition:
     """The acquisition must be repeated; the reason is kept for the repeat-rate metric."""
     checks = Checks()
     checks.text(note, "note", max_length=500, required=reason == RepeatReason.OTHER)
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     attempts = _attempts(uow, exam_id)
-    transition(exam, Step.REQUEST_REPEAT, actor=actor, at=uow.now,
-               facts=SessionFacts(uow, exam), recorder=uow,
-               reason=f"{reason.value}: {note}" if note else reason.value)
+    transition(
+        exam,
+        Step.REQUEST_REPEAT,
+        actor=actor,
+        at=uow.now,
+        facts=SessionFacts(uow, exam),
+        recorder=uow,
+        reason=f"{reason.value}: {note}" if note else reason.value,
+    )
     previous = attempts[-1]
     previous.repeat_reason, previous.repeat_note = reason, note
     resource = uow.session.get(ModalityResource, previous.resource_id)
@@ -179,64 +263,131 @@ def check_header(uow: UnitOfWork, exam: Exam, header: StudyHeader) -> list[Metad
     ordered = uow.session.get(Procedure, exam.procedure_id)
     assert patient is not None and ordered is not None
     if header.accession_number != exam.accession_number:
-        problem("accession_number", HeaderProblemCode.ACCESSION_MISMATCH,
-                f"header accession {header.accession_number!r} is not {exam.accession_number}")
+        problem(
+            "accession_number",
+            HeaderProblemCode.ACCESSION_MISMATCH,
+            f"header accession {header.accession_number!r} is not {exam.accession_number}",
+        )
     if header.patient_mrn != patient.mrn:
-        problem("patient_mrn", HeaderProblemCode.PATIENT_MISMATCH,
-                f"header patient {header.patient_mrn!r} is not the ordered patient")
-    in_catalog = ordered if header.procedure_code == ordered.code else uow.session.scalars(
-        sa.select(Procedure).where(col(Procedure.code) == header.procedure_code)).first()
+        problem(
+            "patient_mrn",
+            HeaderProblemCode.PATIENT_MISMATCH,
+            f"header patient {header.patient_mrn!r} is not the ordered patient",
+        )
+    in_catalog = (
+        ordered
+        if header.procedure_code == ordered.code
+        else uow.session.scalars(
+            sa.select(Procedure).where(col(Procedure.code) == header.procedure_code)
+        ).first()
+    )
     if in_catalog is None:
-        problem("procedure_code", HeaderProblemCode.UNKNOWN_PROCEDURE,
-                f"exam code {header.procedure_code!r} is not in the catalog")
+        problem(
+            "procedure_code",
+            HeaderProblemCode.UNKNOWN_PROCEDURE,
+            f"exam code {header.procedure_code!r} is not in the catalog",
+        )
     elif in_catalog.id != ordered.id:
-        problem("procedure_code", HeaderProblemCode.PROCEDURE_MISMATCH,
-                f"exam code {header.procedure_code} differs from the ordered {ordered.code}")
+        problem(
+            "procedure_code",
+            HeaderProblemCode.PROCEDURE_MISMATCH,
+            f"exam code {header.procedure_code} differs from the ordered {ordered.code}",
+        )
     if header.modality != ordered.modality:
-        problem("modality", HeaderProblemCode.MODALITY_MISMATCH,
-                f"modality {header.modality.value} differs from the ordered "
-                f"{ordered.modality.value}")
+        problem(
+            "modality",
+            HeaderProblemCode.MODALITY_MISMATCH,
+            f"modality {header.modality.value} differs from the ordered {ordered.modality.value}",
+        )
     if header.body_part.strip().upper() != ordered.body_part.upper():
-        problem("body_part", HeaderProblemCode.BODY_PART_MISMATCH,
-                f"body part {header.body_part!r} differs from the ordered {ordered.body_part}")
+        problem(
+            "body_part",
+            HeaderProblemCode.BODY_PART_MISMATCH,
+            f"body part {header.body_part!r} differs from the ordered {ordered.body_part}",
+        )
     return problems
 
 
-def _record_validation(uow: UnitOfWork, actor: Actor, exam: Exam, header: StudyHeader,
-                       problems: list[MetadataProblem], *, corrected: bool) -> MetadataValidation:
+def _record_validation(
+    uow: UnitOfWork,
+    actor: Actor,
+    exam: Exam,
+    header: StudyHeader,
+    problems: list[MetadataProblem],
+    *,
+    corrected: bool,
+) -> MetadataValidation:
     validation = MetadataValidation(
-        exam_id=pk(exam), validated_at=uow.now, validated_by=actor.id,
+        exam_id=pk(exam),
+        validated_at=uow.now,
+        validated_by=actor.id,
         header={k: str(v) for k, v in asdict(header).items()},
-        problems=[asdict(p) for p in problems], valid=not problems, corrected=corrected,
+        problems=[asdict(p) for p in problems],
+        valid=not problems,
+        corrected=corrected,
     )
     uow.add(validation)
     assert exam.id is not None
-    uow.emit(ev.MetadataValidated(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam.id,
-                                  valid=not problems, problem_count=len(problems)))
+    uow.emit(
+        ev.MetadataValidated(
+            at=uow.now,
+            actor=actor.id,
+            role=actor.role,
+            exam_id=exam.id,
+            valid=not problems,
+            problem_count=len(problems),
+        )
+    )
     return validation
 
 
-def validate_metadata(*, uow: UnitOfWork, actor: Actor, exam_id: int, header: StudyHeader,
-                      expected_version: int | None = None) -> MetadataValidation:
+def validate_metadata(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    header: StudyHeader,
+    expected_version: int | None = None,
+) -> MetadataValidation:
     """Check an acquired study's header against its order; a mismatch rejects it."""
-    require_role(actor, {Role.TECHNOLOGIST, Role.INTEGRATION, Role.SYSTEM, Role.ADMIN},
-                 "validate metadata")
+    require_role(
+        actor, {Role.TECHNOLOGIST, Role.INTEGRATION, Role.SYSTEM, Role.ADMIN}, "validate metadata"
+    )
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     if exam.status != ExamStatus.ACQUIRED:
-        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_ACQUIRED,
-                                           "only an ACQUIRED study is validated "
-                                           f"(is {exam.status})")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "exam_id",
+                    IssueCode.NOT_ACQUIRED,
+                    f"only an ACQUIRED study is validated (is {exam.status})",
+                )
+            ]
+        )
     problems = check_header(uow, exam, header)
     validation = _record_validation(uow, actor, exam, header, problems, corrected=False)
     if problems:
-        transition(exam, Step.REJECT_METADATA, actor=actor, at=uow.now,
-                   facts=SessionFacts(uow, exam), recorder=uow,
-                   reason="; ".join(p.code for p in problems))
+        transition(
+            exam,
+            Step.REJECT_METADATA,
+            actor=actor,
+            at=uow.now,
+            facts=SessionFacts(uow, exam),
+            recorder=uow,
+            reason="; ".join(p.code for p in problems),
+        )
     return validation
 
 
-def correct_metadata(*, uow: UnitOfWork, actor: Actor, exam_id: int, header: StudyHeader,
-                     reason: str, expected_version: int | None = None) -> MetadataValidation:
+def correct_metadata(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    header: StudyHeader,
+    reason: str,
+    expected_version: int | None = None,
+) -> MetadataValidation:
     """Correct a rejected header; it goes back to ACQUIRED only if it now validates."""
     checks = Checks()
     checks.text(reason, "reason", max_length=500)
@@ -245,34 +396,69 @@ def correct_metadata(*, uow: UnitOfWork, actor: Actor, exam_id: int, header: Stu
     problems = check_header(uow, exam, header)
     if problems and exam.status == ExamStatus.METADATA_REJECTED:
         raise MetadataInvalid(problems)
-    transition(exam, Step.CORRECT_METADATA, actor=actor, at=uow.now,
-               facts=SessionFacts(uow, exam), recorder=uow, reason=reason)
+    transition(
+        exam,
+        Step.CORRECT_METADATA,
+        actor=actor,
+        at=uow.now,
+        facts=SessionFacts(uow, exam),
+        recorder=uow,
+        reason=reason,
+    )
     return _record_validation(uow, actor, exam, header, problems, corrected=True)
 
 
-def register_storage(*, uow: UnitOfWork, actor: Actor, exam_id: int, study_instance_uid: str,
-                     archive_location: str, expected_version: int | None = None) -> StoredStudy:
+def register_storage(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    study_instance_uid: str,
+    archive_location: str,
+    expected_version: int | None = None,
+) -> StoredStudy:
     """The study is in the archive and ready to read; its due time starts now."""
     checks = Checks()
-    checks.require(len(study_instance_uid) <= 64 and bool(DICOM_UID.match(study_instance_uid)),
-                   "study_instance_uid", IssueCode.INVALID_UID,
-                   "must be a DICOM UID: digits and dots, at most 64 characters")
+    checks.require(
+        len(study_instance_uid) <= 64 and bool(DICOM_UID.match(study_instance_uid)),
+        "study_instance_uid",
+        IssueCode.INVALID_UID,
+        "must be a DICOM UID: digits and dots, at most 64 characters",
+    )
     checks.text(archive_location, "archive_location", max_length=255)
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     if uow.session.scalars(_UID_TAKEN, {"uid": study_instance_uid}).first() is not None:
-        raise ValidationFailed([FieldIssue("study_instance_uid", IssueCode.DUPLICATE_UID,
-                                           "another study is stored under this UID")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "study_instance_uid",
+                    IssueCode.DUPLICATE_UID,
+                    "another study is stored under this UID",
+                )
+            ]
+        )
     # Read what the new row and the due time need before changing anything, so the exam is
     # written once (a lookup after a change writes it first).
     attempts = _attempts(uow, exam_id)
     minutes = turnaround_minutes(uow, exam)
-    transition(exam, Step.REGISTER_STORAGE, actor=actor, at=uow.now,
-               facts=SessionFacts(uow, exam), recorder=uow)
+    transition(
+        exam,
+        Step.REGISTER_STORAGE,
+        actor=actor,
+        at=uow.now,
+        facts=SessionFacts(uow, exam),
+        recorder=uow,
+    )
     last = attempts[-1]
-    study = StoredStudy(exam_id=pk(exam), study_instance_uid=study_instance_uid,
-                        archive_location=archive_location.strip(), available_at=uow.now,
-                        series_count=last.series_count or 0, image_count=last.image_count or 0)
+    study = StoredStudy(
+        exam_id=pk(exam),
+        study_instance_uid=study_instance_uid,
+        archive_location=archive_location.strip(),
+        available_at=uow.now,
+        series_count=last.series_count or 0,
+        image_count=last.image_count or 0,
+    )
     uow.add(study)
     exam.ready_at = uow.now
     exam.due_at = uow.now + timedelta(minutes=minutes)
@@ -281,9 +467,14 @@ def register_storage(*, uow: UnitOfWork, actor: Actor, exam_id: int, study_insta
 
 def turnaround_minutes(uow: UnitOfWork, exam: Exam) -> int:
     """The exam's turnaround target: its procedure's, else the catalogue's for its class."""
-    minutes = uow.session.scalars(_TURNAROUND, {
-        "procedure_id": exam.procedure_id, "priority": exam.priority,
-        "patient_class": exam.patient_class}).first()
+    minutes = uow.session.scalars(
+        _TURNAROUND,
+        {
+            "procedure_id": exam.procedure_id,
+            "priority": exam.priority,
+            "patient_class": exam.patient_class,
+        },
+    ).first()
     if minutes is None:
         return TURNAROUND_MINUTES[(exam.priority, exam.patient_class)]
     return minutes

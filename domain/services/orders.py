@@ -33,7 +33,8 @@ ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-Z]{1,4})?$")
 # Crockford's base32: no I, L, O or U, so an accession read over the phone is unambiguous.
 _ACCESSION_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PLACER_UNIQUE = next(
-    c for c in Exam.__table__.constraints  # type: ignore[attr-defined]
+    c
+    for c in Exam.__table__.constraints  # type: ignore[attr-defined]
     if getattr(c, "name", None) == "uq_exam_placer_order"
 )
 
@@ -82,36 +83,53 @@ def place_order(
     require_role(actor, set(ORDERING), "place orders")
     if actor.role not in ORDER_ON_BEHALF:
         if referrer_code not in (None, actor.id):
-            raise NotPermitted(f"role {actor.role.value} orders as themselves: referrerCode "
-                               "must be your own code or left out")
+            raise NotPermitted(
+                f"role {actor.role.value} orders as themselves: referrerCode "
+                "must be your own code or left out"
+            )
         referrer_code = actor.id
     checks = Checks()
     checks.text(order_source, "order_source", max_length=64)
     checks.text(placer_order_number, "placer_order_number", max_length=64)
     checks.text(referrer_code, "referrer_code", max_length=32)
     checks.text(indication, "indication", max_length=2000)
-    checks.require(bool(ICD10.match(icd10_code or "")), "icd10_code", IssueCode.INVALID_FORMAT,
-                   "must be an ICD-10 code such as R51 or S06.5")
+    checks.require(
+        bool(ICD10.match(icd10_code or "")),
+        "icd10_code",
+        IssueCode.INVALID_FORMAT,
+        "must be an ICD-10 code such as R51 or S06.5",
+    )
     checks.done()
     assert referrer_code is not None
 
     scope = placer_scope(actor)
     existing = _existing_order(uow, order_source, placer_order_number, scope)
     patient = find_by(uow, Patient, "mrn", patient_mrn, entity="patient", field="patient_mrn")
-    referrer = find_by(uow, Referrer, "code", referrer_code, entity="referrer",
-                       field="referrer_code")
-    procedure = find_by(uow, Procedure, "code", procedure_code, entity="procedure",
-                        field="procedure_code")
+    referrer = find_by(
+        uow, Referrer, "code", referrer_code, entity="referrer", field="referrer_code"
+    )
+    procedure = find_by(
+        uow, Procedure, "code", procedure_code, entity="procedure", field="procedure_code"
+    )
     site = find_by(uow, Site, "code", site_code, entity="site", field="site_code")
     if existing is not None:
         return _resent(uow, actor, existing, patient, procedure)
 
     exam = Exam(
-        accession_number=new_accession_number(), order_source=order_source,
-        placer_order_number=placer_order_number, placer_scope=scope, patient_id=pk(patient),
-        referrer_id=pk(referrer), procedure_id=pk(procedure), site_id=pk(site),
-        priority=priority, patient_class=patient_class, indication=indication.strip(),
-        icd10_code=icd10_code, status=ExamStatus.ORDERED, ordered_at=uow.now,
+        accession_number=new_accession_number(),
+        order_source=order_source,
+        placer_order_number=placer_order_number,
+        placer_scope=scope,
+        patient_id=pk(patient),
+        referrer_id=pk(referrer),
+        procedure_id=pk(procedure),
+        site_id=pk(site),
+        priority=priority,
+        patient_class=patient_class,
+        indication=indication.strip(),
+        icd10_code=icd10_code,
+        status=ExamStatus.ORDERED,
+        ordered_at=uow.now,
         status_changed_at=uow.now,
     )
     try:
@@ -127,11 +145,18 @@ def place_order(
         return _resent(uow, actor, raced, patient, procedure)
     assert exam.id is not None
     _copy_prep_checklist(uow, exam, procedure)
-    uow.emit(ev.ExamOrdered(
-        at=uow.now, actor=actor.id, role=actor.role, exam_id=exam.id,
-        accession_number=exam.accession_number, site_id=exam.site_id, from_status=None,
-        to_status=ExamStatus.ORDERED,
-    ))
+    uow.emit(
+        ev.ExamOrdered(
+            at=uow.now,
+            actor=actor.id,
+            role=actor.role,
+            exam_id=exam.id,
+            accession_number=exam.accession_number,
+            site_id=exam.site_id,
+            from_status=None,
+            to_status=ExamStatus.ORDERED,
+        )
+    )
     uow.exam_id = exam.id
     uow.hold(procedure)  # the outbox finds the exam's modality without a statement
     uow.name_patient(pk(patient), patient.mrn)  # and the audit record its patient
@@ -146,28 +171,36 @@ def placer_scope(actor: Actor) -> str:
 
 
 def _existing_order(uow: UnitOfWork, source: str, placer: str, scope: str) -> Exam | None:
-    return uow.session.scalars(_EXISTING_ORDER, {"source": source, "placer": placer,
-                                                 "scope": scope}).first()
+    return uow.session.scalars(
+        _EXISTING_ORDER, {"source": source, "placer": placer, "scope": scope}
+    ).first()
 
 
 _EXISTING_ORDER = sa.select(Exam).where(
     col(Exam.order_source) == sa.bindparam("source"),
     col(Exam.placer_order_number) == sa.bindparam("placer"),
-    col(Exam.placer_scope) == sa.bindparam("scope"))
+    col(Exam.placer_scope) == sa.bindparam("scope"),
+)
 
 
-def _resent(uow: UnitOfWork, actor: Actor, existing: Exam, patient: Patient,
-            procedure: Procedure) -> PlacedOrder:
+def _resent(
+    uow: UnitOfWork, actor: Actor, existing: Exam, patient: Patient, procedure: Procedure
+) -> PlacedOrder:
     # Belt and braces: the scope already limits the lookup to the caller's own orders, and an
     # exam the caller may not see is never described to them, not even by its accession.
     visible = bool(visible_exam_ids(uow.session, actor, [pk(existing)]))
     if not visible or existing.patient_id != patient.id or existing.procedure_id != procedure.id:
         named = f" for exam {existing.accession_number}" if visible else ""
-        raise ValidationFailed([FieldIssue(
-            field="placer_order_number", code=IssueCode.PLACER_ORDER_REUSED,
-            message=f"placer order number already used{named} with another patient or "
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    field="placer_order_number",
+                    code=IssueCode.PLACER_ORDER_REUSED,
+                    message=f"placer order number already used{named} with another patient or "
                     "procedure",
-        )])
+                )
+            ]
+        )
     return PlacedOrder(exam=existing, created=False)
 
 
@@ -175,17 +208,23 @@ def _copy_prep_checklist(uow: UnitOfWork, exam: Exam, procedure: Procedure) -> N
     if procedure.prep_protocol_id is None:
         return
     # One INSERT ... SELECT: the checklist is copied inside the database.
-    uow.session.execute(_COPY_CHECKLIST, {"exam_id": exam.id,
-                                          "protocol_id": procedure.prep_protocol_id})
+    uow.session.execute(
+        _COPY_CHECKLIST, {"exam_id": exam.id, "protocol_id": procedure.prep_protocol_id}
+    )
 
 
 _PROTOCOL_ITEMS = PrepProtocolItem.__table__.c  # type: ignore[attr-defined]
 _COPY_CHECKLIST = sa.insert(ExamPrepItem.__table__).from_select(  # type: ignore[attr-defined]
     ["exam_id", "position", "code", "description"],
-    sa.select(sa.bindparam("exam_id", type_=sa.Integer()), _PROTOCOL_ITEMS.position,
-              _PROTOCOL_ITEMS.code, _PROTOCOL_ITEMS.description)
+    sa.select(
+        sa.bindparam("exam_id", type_=sa.Integer()),
+        _PROTOCOL_ITEMS.position,
+        _PROTOCOL_ITEMS.code,
+        _PROTOCOL_ITEMS.description,
+    )
     .where(_PROTOCOL_ITEMS.protocol_id == sa.bindparam("protocol_id"))
-    .order_by(_PROTOCOL_ITEMS.position))
+    .order_by(_PROTOCOL_ITEMS.position),
+)
 
 
 def register_patient(
@@ -204,15 +243,20 @@ def register_patient(
     require_role(actor, {Role.SCHEDULER, Role.INTEGRATION, Role.ADMIN}, "register patients")
     checks = Checks()
     checks.text(mrn, "mrn", max_length=32)
-    checks.require(bool(re.fullmatch(r"[A-Za-z0-9-]{1,32}", mrn or "")), "mrn",
-                   IssueCode.INVALID_FORMAT,
-                   "must be letters, digits and dashes")
+    checks.require(
+        bool(re.fullmatch(r"[A-Za-z0-9-]{1,32}", mrn or "")),
+        "mrn",
+        IssueCode.INVALID_FORMAT,
+        "must be letters, digits and dashes",
+    )
     checks.text(given_name, "given_name", max_length=80)
     checks.text(family_name, "family_name", max_length=80)
-    checks.require(sex in {"F", "M", "O", "U"}, "sex",
-                   IssueCode.INVALID_VALUE, "must be F, M, O or U")
-    checks.require(birth_date <= uow.now.date(), "birth_date", IssueCode.IN_FUTURE,
-                   "must not be in the future")
+    checks.require(
+        sex in {"F", "M", "O", "U"}, "sex", IssueCode.INVALID_VALUE, "must be F, M, O or U"
+    )
+    checks.require(
+        birth_date <= uow.now.date(), "birth_date", IssueCode.IN_FUTURE, "must not be in the future"
+    )
     checks.text(phone, "phone", max_length=32, required=False)
     checks.text(email, "email", max_length=254, required=False)
     if email:

@@ -50,8 +50,9 @@ def current_read(uow: UnitOfWork, exam_id: int) -> Read | None:
     return uow.session.scalars(_CURRENT_READ, {"exam_id": exam_id}).first()
 
 
-_CURRENT_READ = sa.select(Read).where(col(Read.exam_id) == exam_param(),
-                                      col(Read.ended_at).is_(None))
+_CURRENT_READ = sa.select(Read).where(
+    col(Read.exam_id) == exam_param(), col(Read.ended_at).is_(None)
+)
 _RADIOLOGIST_BY_CODE = sa.select(Radiologist).where(col(Radiologist.code) == sa.bindparam("code"))
 
 
@@ -59,8 +60,9 @@ def ineligibility(uow: UnitOfWork, exam: Exam, radiologist: Radiologist, on: dat
     """Why this radiologist may not read this exam, or None when they may."""
     procedure = uow.session.get(Procedure, exam.procedure_id)
     assert procedure is not None and radiologist.id is not None
-    credentialed = uow.session.get(RadiologistSubspecialty,
-                                   (radiologist.id, procedure.subspecialty))
+    credentialed = uow.session.get(
+        RadiologistSubspecialty, (radiologist.id, procedure.subspecialty)
+    )
     if credentialed is None:
         return f"{radiologist.code} holds no {procedure.subspecialty.value} credential"
     privilege = uow.session.get(SitePrivilege, (radiologist.id, exam.site_id))
@@ -80,18 +82,26 @@ def _acting_radiologist(uow: UnitOfWork, actor: Actor) -> Radiologist:
     return radiologist
 
 
-def open_read(*, uow: UnitOfWork, actor: Actor, exam_id: int,
-              expected_version: int | None = None) -> Read:
+def open_read(
+    *, uow: UnitOfWork, actor: Actor, exam_id: int, expected_version: int | None = None
+) -> Read:
     """The assigned radiologist opens the study; from now on it is never moved."""
     radiologist = _acting_radiologist(uow, actor)
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     read = current_read(uow, exam_id)
     if exam.status == ExamStatus.READY_FOR_READ and (
-            read is None or read.radiologist_id != radiologist.id):
-        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_ON_YOUR_WORKLIST,
-                                           "the study is not on your worklist")])
-    transition(exam, Step.OPEN_READ, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
-               recorder=uow)
+        read is None or read.radiologist_id != radiologist.id
+    ):
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "exam_id", IssueCode.NOT_ON_YOUR_WORKLIST, "the study is not on your worklist"
+                )
+            ]
+        )
+    transition(
+        exam, Step.OPEN_READ, actor=actor, at=uow.now, facts=SessionFacts(uow, exam), recorder=uow
+    )
     assert read is not None
     read.opened_at = uow.now
     read.pinned = True
@@ -104,8 +114,9 @@ RELEASED = "RELEASED"  # by a supervisor, or by the balancer's leader for an abs
 RELEASE_ENDINGS = (HANDED_BACK, RELEASED)
 
 
-def release_read(*, uow: UnitOfWork, actor: Actor, exam_id: int, reason: str,
-                 expected_version: int | None = None) -> Read:
+def release_read(
+    *, uow: UnitOfWork, actor: Actor, exam_id: int, reason: str, expected_version: int | None = None
+) -> Read:
     """Give an opened study back to the balancer, with a reason: its reader hands it back, or
     a supervisor releases it from someone else (absent, stuck). A report draft stays with the
     study for whoever reads it next."""
@@ -116,33 +127,57 @@ def release_read(*, uow: UnitOfWork, actor: Actor, exam_id: int, reason: str,
     ensure_step_allowed(exam, Step.RELEASE_READ)
     read = current_read(uow, exam_id)
     if read is None or read.opened_at is None:
-        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_OPENED,
-                                           "the study has no opened read to release")])
+        raise ValidationFailed(
+            [FieldIssue("exam_id", IssueCode.NOT_OPENED, "the study has no opened read to release")]
+        )
     holder = uow.session.get(Radiologist, read.radiologist_id)
     assert holder is not None
     if actor.role == Role.RADIOLOGIST:
         if holder.code != actor.id:
-            raise NotPermitted("only the radiologist reading this study may hand it back "
-                               "(a supervisor may release it)")
-        return release(uow=uow, actor=actor, exam=exam, read=read, ending=HANDED_BACK,
-                       note=f"handed back by {holder.code}: {reason.strip()}")
-    return release(uow=uow, actor=actor, exam=exam, read=read, ending=RELEASED,
-                   note=f"released from {holder.code} by {actor.id}: {reason.strip()}")
+            raise NotPermitted(
+                "only the radiologist reading this study may hand it back "
+                "(a supervisor may release it)"
+            )
+        return release(
+            uow=uow,
+            actor=actor,
+            exam=exam,
+            read=read,
+            ending=HANDED_BACK,
+            note=f"handed back by {holder.code}: {reason.strip()}",
+        )
+    return release(
+        uow=uow,
+        actor=actor,
+        exam=exam,
+        read=read,
+        ending=RELEASED,
+        note=f"released from {holder.code} by {actor.id}: {reason.strip()}",
+    )
 
 
-def release(*, uow: UnitOfWork, actor: Actor, exam: Exam, read: Read, ending: str,
-            note: str) -> Read:
+def release(
+    *, uow: UnitOfWork, actor: Actor, exam: Exam, read: Read, ending: str, note: str
+) -> Read:
     """End an opened read and return the study to the balancer (the lifecycle step, its
     history row and event); `note` says who and why, and goes onto the next assignment."""
-    transition(exam, Step.RELEASE_READ, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
-               recorder=uow, reason=note[:500])
+    transition(
+        exam,
+        Step.RELEASE_READ,
+        actor=actor,
+        at=uow.now,
+        facts=SessionFacts(uow, exam),
+        recorder=uow,
+        reason=note[:500],
+    )
     read.ended_at, read.end_reason, read.end_note = uow.now, ending, note[:500]
     read.pinned = False
     return read
 
 
-def _own_report(uow: UnitOfWork, actor: Actor, exam: Exam
-                ) -> tuple[Radiologist, Read, Report | None]:
+def _own_report(
+    uow: UnitOfWork, actor: Actor, exam: Exam
+) -> tuple[Radiologist, Read, Report | None]:
     radiologist = _acting_radiologist(uow, actor)
     read = current_read(uow, exam.id or 0)
     if read is None or read.radiologist_id != radiologist.id:
@@ -151,36 +186,55 @@ def _own_report(uow: UnitOfWork, actor: Actor, exam: Exam
     return radiologist, read, report
 
 
-def _content(uow: UnitOfWork, exam: Exam,
-             sections: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+def _content(
+    uow: UnitOfWork, exam: Exam, sections: dict[str, dict[str, str]]
+) -> dict[str, dict[str, str]]:
     """The sent sections, checked against the template: known sections and fields, bounded
     text, and a coded field's value among its codes (drafts may leave fields empty)."""
     template = {s.key: {f.key: f for f in s.fields} for s in template_sections(uow, exam)}
     checks = Checks()
     for section, fields in sections.items():
         if template and section not in template:
-            checks.require(False, f"sections.{section}", IssueCode.UNKNOWN_SECTION,
-                           f"the template has no section {section!r}")
+            checks.require(
+                False,
+                f"sections.{section}",
+                IssueCode.UNKNOWN_SECTION,
+                f"the template has no section {section!r}",
+            )
             continue
         for key, value in fields.items():
             path = f"sections.{section}.{key}"
             spec = template.get(section, {}).get(key)
             if template and spec is None:
-                checks.require(False, path, IssueCode.UNKNOWN_FIELD,
-                               f"section {section!r} has no field {key!r}")
+                checks.require(
+                    False,
+                    path,
+                    IssueCode.UNKNOWN_FIELD,
+                    f"section {section!r} has no field {key!r}",
+                )
                 continue
             checks.text(value, path, max_length=REPORT_TEXT_LIMIT, required=False)
             if spec is not None and value.strip():
-                checks.require(spec.accepts(value.strip()), path, IssueCode.INVALID_VALUE,
-                               "must be one of " + ", ".join(c.code for c in spec.codes))
+                checks.require(
+                    spec.accepts(value.strip()),
+                    path,
+                    IssueCode.INVALID_VALUE,
+                    "must be one of " + ", ".join(c.code for c in spec.codes),
+                )
     checks.done()
     return sections
 
 
-def save_report_draft(*, uow: UnitOfWork, actor: Actor, exam_id: int,
-                      sections: dict[str, dict[str, str]], impression: str,
-                      critical_level: CriticalLevel = CriticalLevel.NONE,
-                      expected_version: int | None = None) -> Report:
+def save_report_draft(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    sections: dict[str, dict[str, str]],
+    impression: str,
+    critical_level: CriticalLevel = CriticalLevel.NONE,
+    expected_version: int | None = None,
+) -> Report:
     """Save the report being written (merging sections into the draft).
 
     `expected_version` is the exam version the writer last read: a draft saved meanwhile (by
@@ -191,14 +245,27 @@ def save_report_draft(*, uow: UnitOfWork, actor: Actor, exam_id: int,
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     if exam.status not in EDITABLE:
-        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_EDITABLE,
-                                           f"a report can be edited while the exam is in "
-                                           f"interpretation or preliminary (is {exam.status})")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "exam_id",
+                    IssueCode.NOT_EDITABLE,
+                    f"a report can be edited while the exam is in "
+                    f"interpretation or preliminary (is {exam.status})",
+                )
+            ]
+        )
     radiologist, _, report = _own_report(uow, actor, exam)
     content = _content(uow, exam, sections)
     if report is None:
-        report = Report(exam_id=exam_id, radiologist_id=pk(radiologist), status=ReportStatus.DRAFT,
-                        content={}, created_at=uow.now, updated_at=uow.now)
+        report = Report(
+            exam_id=exam_id,
+            radiologist_id=pk(radiologist),
+            status=ReportStatus.DRAFT,
+            content={},
+            created_at=uow.now,
+            updated_at=uow.now,
+        )
         uow.add(report)
     report.radiologist_id = pk(radiologist)  # a draft left by a released read is theirs now
     merged = {k: dict(v) for k, v in report.content.items()}
@@ -213,13 +280,22 @@ def save_report_draft(*, uow: UnitOfWork, actor: Actor, exam_id: int,
     flag_modified(exam, "status")
     uow.flush()
     assert report.id is not None
-    uow.emit(ev.ReportDraftSaved(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
-                                 report_id=report.id))
+    uow.emit(
+        ev.ReportDraftSaved(
+            at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id, report_id=report.id
+        )
+    )
     return report
 
 
-def _sign(uow: UnitOfWork, actor: Actor, exam_id: int, step: Step, status: ReportStatus,
-          expected_version: int | None) -> Report:
+def _sign(
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    step: Step,
+    status: ReportStatus,
+    expected_version: int | None,
+) -> Report:
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     ensure_step_allowed(exam, step)
     _, read, report = _own_report(uow, actor, exam)
@@ -229,8 +305,14 @@ def _sign(uow: UnitOfWork, actor: Actor, exam_id: int, step: Step, status: Repor
     if missing:
         raise ReportIncomplete(missing)
     assert report is not None
-    transition(exam, step, actor=actor, at=uow.now, facts=SessionFacts(uow, exam, report=report),
-               recorder=uow)
+    transition(
+        exam,
+        step,
+        actor=actor,
+        at=uow.now,
+        facts=SessionFacts(uow, exam, report=report),
+        recorder=uow,
+    )
     report.status = status
     if status == ReportStatus.PRELIMINARY:
         report.preliminary_at = uow.now
@@ -240,15 +322,18 @@ def _sign(uow: UnitOfWork, actor: Actor, exam_id: int, step: Step, status: Repor
     return report
 
 
-def sign_preliminary(*, uow: UnitOfWork, actor: Actor, exam_id: int,
-                     expected_version: int | None = None) -> Report:
+def sign_preliminary(
+    *, uow: UnitOfWork, actor: Actor, exam_id: int, expected_version: int | None = None
+) -> Report:
     """Sign a preliminary report (e.g. a wet read for the ED)."""
-    return _sign(uow, actor, exam_id, Step.SIGN_PRELIMINARY, ReportStatus.PRELIMINARY,
-                 expected_version)
+    return _sign(
+        uow, actor, exam_id, Step.SIGN_PRELIMINARY, ReportStatus.PRELIMINARY, expected_version
+    )
 
 
-def sign_final(*, uow: UnitOfWork, actor: Actor, exam_id: int,
-               expected_version: int | None = None) -> Report:
+def sign_final(
+    *, uow: UnitOfWork, actor: Actor, exam_id: int, expected_version: int | None = None
+) -> Report:
     """Sign the final report; the read is finished."""
     return _sign(uow, actor, exam_id, Step.SIGN_FINAL, ReportStatus.FINAL, expected_version)
 
@@ -261,11 +346,19 @@ def add_addendum(*, uow: UnitOfWork, actor: Actor, exam_id: int, text: str) -> A
     radiologist = _acting_radiologist(uow, actor)
     exam = load_exam(uow, exam_id)
     report = uow.session.scalars(REPORT_OF_EXAM, {"exam_id": exam_id}).first()
-    transition(exam, Step.ADD_ADDENDUM, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
-               recorder=uow, reason="addendum")
+    transition(
+        exam,
+        Step.ADD_ADDENDUM,
+        actor=actor,
+        at=uow.now,
+        facts=SessionFacts(uow, exam),
+        recorder=uow,
+        reason="addendum",
+    )
     if report is None:
         raise NotFound("report", exam.accession_number, field="exam_id")
-    addendum = Addendum(report_id=pk(report), radiologist_id=pk(radiologist), text=text.strip(),
-                        created_at=uow.now)
+    addendum = Addendum(
+        report_id=pk(report), radiologist_id=pk(radiologist), text=text.strip(), created_at=uow.now
+    )
     uow.add(addendum)
     return addendum

@@ -45,16 +45,25 @@ REPORTED = {ExamStatus.FINAL, ExamStatus.COMMUNICATED, ExamStatus.CLOSED}
 
 
 _LATEST_COMMUNICATION = (
-    sa.select(ResultCommunication).where(col(ResultCommunication.exam_id) == exam_param())
-    .order_by(col(ResultCommunication.id).desc()).limit(1))
+    sa.select(ResultCommunication)
+    .where(col(ResultCommunication.exam_id) == exam_param())
+    .order_by(col(ResultCommunication.id).desc())
+    .limit(1)
+)
 _SURVEY_TAKEN = sa.select(col(SatisfactionSurvey.id)).where(
     col(SatisfactionSurvey.exam_id) == exam_param(),
-    col(SatisfactionSurvey.respondent) == sa.bindparam("respondent"))
+    col(SatisfactionSurvey.respondent) == sa.bindparam("respondent"),
+)
 
 
-def notify_result(*, uow: UnitOfWork, actor: Actor, exam_id: int,
-                  channel: NotificationChannel = NotificationChannel.PORTAL,
-                  expected_version: int | None = None) -> ResultCommunication:
+def notify_result(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    channel: NotificationChannel = NotificationChannel.PORTAL,
+    expected_version: int | None = None,
+) -> ResultCommunication:
     """Tell the referrer; a critical result opens a loop that stays open until acknowledged."""
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     facts = SessionFacts(uow, exam)
@@ -64,26 +73,45 @@ def notify_result(*, uow: UnitOfWork, actor: Actor, exam_id: int,
     level = report.critical_level
     window = ACKNOWLEDGE_WITHIN.get(level)
     communication = ResultCommunication(
-        exam_id=exam_id, referrer_id=exam.referrer_id, critical_level=level, channel=channel,
-        notified_at=uow.now, notified_by=actor.id,
+        exam_id=exam_id,
+        referrer_id=exam.referrer_id,
+        critical_level=level,
+        channel=channel,
+        notified_at=uow.now,
+        notified_by=actor.id,
         acknowledge_by=uow.now + window if window else None,
     )
     uow.add(communication)
     critical = level in MUST_ACKNOWLEDGE
-    uow.append(Notification, {
-        "exam_id": exam_id, "recipient_kind": "referrer", "recipient_id": exam.referrer_id,
-        "channel": NotificationChannel.PHONE if critical else channel,
-        "template": NotificationTemplate.CRITICAL_RESULT if critical
-        else NotificationTemplate.RESULT_AVAILABLE,
-        "send_at": uow.now, "status": NotificationStatus.QUEUED, "created_at": uow.now,
-        "payload": {"accession": exam.accession_number, "criticalLevel": level.value},
-    })
+    uow.append(
+        Notification,
+        {
+            "exam_id": exam_id,
+            "recipient_kind": "referrer",
+            "recipient_id": exam.referrer_id,
+            "channel": NotificationChannel.PHONE if critical else channel,
+            "template": NotificationTemplate.CRITICAL_RESULT
+            if critical
+            else NotificationTemplate.RESULT_AVAILABLE,
+            "send_at": uow.now,
+            "status": NotificationStatus.QUEUED,
+            "created_at": uow.now,
+            "payload": {"accession": exam.accession_number, "criticalLevel": level.value},
+        },
+    )
     if critical:
         uow.flush()
-        uow.emit(ev.CriticalResultRaised(at=uow.now, actor=actor.id, role=actor.role,
-                                         exam_id=exam_id, site_id=exam.site_id,
-                                         communication_id=pk(communication),
-                                         critical_level=level.value))
+        uow.emit(
+            ev.CriticalResultRaised(
+                at=uow.now,
+                actor=actor.id,
+                role=actor.role,
+                exam_id=exam_id,
+                site_id=exam.site_id,
+                communication_id=pk(communication),
+                critical_level=level.value,
+            )
+        )
     return communication
 
 
@@ -98,46 +126,82 @@ def acknowledge_result(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Result
         raise NotPermitted(f"role {actor.role.value} may not acknowledge results")
     communication = uow.session.scalars(_LATEST_COMMUNICATION, {"exam_id": exam_id}).first()
     if communication is None:
-        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_COMMUNICATED,
-                                           "no result has been communicated for this exam")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "exam_id",
+                    IssueCode.NOT_COMMUNICATED,
+                    "no result has been communicated for this exam",
+                )
+            ]
+        )
     if communication.acknowledged_at is None:
         communication.acknowledged_at, communication.acknowledged_by = uow.now, actor.id
         assert communication.id is not None
-        uow.emit(ev.ResultAcknowledged(at=uow.now, actor=actor.id, role=actor.role,
-                                       exam_id=exam_id, communication_id=communication.id))
+        uow.emit(
+            ev.ResultAcknowledged(
+                at=uow.now,
+                actor=actor.id,
+                role=actor.role,
+                exam_id=exam_id,
+                communication_id=communication.id,
+            )
+        )
     return communication
 
 
 def escalate_overdue_results(*, uow: UnitOfWork, actor: Actor) -> list[ResultCommunication]:
     """Escalate every critical result not acknowledged in time (run by a periodic tick)."""
-    overdue = list(uow.session.scalars(
-        sa.select(ResultCommunication).where(
-            col(ResultCommunication.acknowledged_at).is_(None),
-            col(ResultCommunication.acknowledge_by) <= uow.now,
-            col(ResultCommunication.critical_level).in_(MUST_ACKNOWLEDGE),
+    overdue = list(
+        uow.session.scalars(
+            sa.select(ResultCommunication).where(
+                col(ResultCommunication.acknowledged_at).is_(None),
+                col(ResultCommunication.acknowledge_by) <= uow.now,
+                col(ResultCommunication.critical_level).in_(MUST_ACKNOWLEDGE),
+            )
         )
-    ))
+    )
     for communication in overdue:
         window = ACKNOWLEDGE_WITHIN[communication.critical_level]
         communication.escalated_at = uow.now
         communication.escalation_count += 1
         communication.acknowledge_by = uow.now + window
-        uow.append(Notification, {
-            "exam_id": communication.exam_id, "recipient_kind": "referrer",
-            "recipient_id": communication.referrer_id, "channel": NotificationChannel.PHONE,
-            "template": NotificationTemplate.CRITICAL_RESULT_ESCALATION, "send_at": uow.now,
-            "status": NotificationStatus.QUEUED, "created_at": uow.now,
-            "payload": {"escalation": communication.escalation_count},
-        })
+        uow.append(
+            Notification,
+            {
+                "exam_id": communication.exam_id,
+                "recipient_kind": "referrer",
+                "recipient_id": communication.referrer_id,
+                "channel": NotificationChannel.PHONE,
+                "template": NotificationTemplate.CRITICAL_RESULT_ESCALATION,
+                "send_at": uow.now,
+                "status": NotificationStatus.QUEUED,
+                "created_at": uow.now,
+                "payload": {"escalation": communication.escalation_count},
+            },
+        )
         assert communication.id is not None
-        uow.emit(ev.CriticalResultEscalated(at=uow.now, actor=actor.id, role=actor.role,
-                                            exam_id=communication.exam_id,
-                                            communication_id=communication.id))
+        uow.emit(
+            ev.CriticalResultEscalated(
+                at=uow.now,
+                actor=actor.id,
+                role=actor.role,
+                exam_id=communication.exam_id,
+                communication_id=communication.id,
+            )
+        )
     return overdue
 
 
-def record_follow_up(*, uow: UnitOfWork, actor: Actor, exam_id: int, recommendation: str,
-                     due_on: date, procedure_code: str | None = None) -> FollowUpRecommendation:
+def record_follow_up(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    recommendation: str,
+    due_on: date,
+    procedure_code: str | None = None,
+) -> FollowUpRecommendation:
     """Record a recommended follow-up exam, tracked until done."""
     if actor.role not in {Role.RADIOLOGIST, Role.REFERRER, Role.SUPERVISOR, Role.ADMIN}:
         raise NotPermitted(f"role {actor.role.value} may not record follow-ups")
@@ -146,77 +210,139 @@ def record_follow_up(*, uow: UnitOfWork, actor: Actor, exam_id: int, recommendat
     checks.require(due_on >= uow.now.date(), "due_on", IssueCode.IN_PAST, "must not be in the past")
     if procedure_code is not None:
         known = uow.session.scalars(
-            sa.select(col(Procedure.id)).where(col(Procedure.code) == procedure_code)).first()
-        checks.require(known is not None, "procedure_code", IssueCode.NOT_FOUND,
-                       f"procedure {procedure_code} does not exist")
+            sa.select(col(Procedure.id)).where(col(Procedure.code) == procedure_code)
+        ).first()
+        checks.require(
+            known is not None,
+            "procedure_code",
+            IssueCode.NOT_FOUND,
+            f"procedure {procedure_code} does not exist",
+        )
     checks.done()
     exam = load_exam(uow, exam_id)
     if exam.status not in REPORTED:
-        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_REPORTED,
-                                           "follow-up is recommended in a final report")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "exam_id", IssueCode.NOT_REPORTED, "follow-up is recommended in a final report"
+                )
+            ]
+        )
     follow_up = FollowUpRecommendation(
-        exam_id=exam_id, recommendation=recommendation.strip(), procedure_code=procedure_code,
-        due_on=due_on, created_at=uow.now, created_by=actor.id,
+        exam_id=exam_id,
+        recommendation=recommendation.strip(),
+        procedure_code=procedure_code,
+        due_on=due_on,
+        created_at=uow.now,
+        created_by=actor.id,
     )
     uow.add(follow_up)
     uow.flush()
     assert follow_up.id is not None
-    uow.emit(ev.FollowUpRecorded(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
-                                 follow_up_id=follow_up.id))
+    uow.emit(
+        ev.FollowUpRecorded(
+            at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id, follow_up_id=follow_up.id
+        )
+    )
     return follow_up
 
 
-def complete_follow_up(*, uow: UnitOfWork, actor: Actor, follow_up_id: int,
-                       completed_exam_id: int | None = None) -> FollowUpRecommendation:
+def complete_follow_up(
+    *, uow: UnitOfWork, actor: Actor, follow_up_id: int, completed_exam_id: int | None = None
+) -> FollowUpRecommendation:
     """Mark a follow-up as done, optionally by the exam that fulfilled it."""
-    require_role(actor, {Role.RADIOLOGIST, Role.REFERRER, Role.SCHEDULER, Role.SUPERVISOR,
-                         Role.ADMIN}, "complete follow-ups")
+    require_role(
+        actor,
+        {Role.RADIOLOGIST, Role.REFERRER, Role.SCHEDULER, Role.SUPERVISOR, Role.ADMIN},
+        "complete follow-ups",
+    )
     follow_up = uow.session.get(FollowUpRecommendation, follow_up_id)
     if follow_up is None:
         raise NotFound("follow-up", field="follow_up_id")
     if completed_exam_id is not None and uow.session.get(Exam, completed_exam_id) is None:
         raise NotFound("exam", field="completed_exam_id")
     if follow_up.status != FollowUpStatus.OPEN:
-        raise ValidationFailed([FieldIssue("follow_up_id", IssueCode.NOT_OPEN,
-                                           f"the follow-up is already {follow_up.status}")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "follow_up_id",
+                    IssueCode.NOT_OPEN,
+                    f"the follow-up is already {follow_up.status}",
+                )
+            ]
+        )
     follow_up.status, follow_up.completed_at = FollowUpStatus.COMPLETED, uow.now
     follow_up.completed_exam_id = completed_exam_id
     return follow_up
 
 
-def submit_survey(*, uow: UnitOfWork, actor: Actor, exam_id: int, respondent: Respondent,
-                  score: int, comment: str | None = None) -> SatisfactionSurvey:
+def submit_survey(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    respondent: Respondent,
+    score: int,
+    comment: str | None = None,
+) -> SatisfactionSurvey:
     """A referrer or patient rates the exam (1-5), once each."""
     allowed = {Respondent.REFERRER: Role.REFERRER, Respondent.PATIENT: Role.PATIENT}
-    require_role(actor, {allowed[respondent], Role.ADMIN},
-                 f"answer the {respondent.value.lower()} survey")
+    require_role(
+        actor, {allowed[respondent], Role.ADMIN}, f"answer the {respondent.value.lower()} survey"
+    )
     checks = Checks()
     checks.require(1 <= score <= 5, "score", IssueCode.OUT_OF_RANGE, "must be between 1 and 5")
     checks.text(comment, "comment", max_length=2000, required=False)
     checks.done()
     exam = load_exam(uow, exam_id)
     if exam.status not in {ExamStatus.COMMUNICATED, ExamStatus.CLOSED}:
-        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_COMPLETED,
-                                           "surveys open once the result is communicated")])
-    taken = uow.session.scalars(_SURVEY_TAKEN,
-                                {"exam_id": exam_id, "respondent": respondent}).first()
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "exam_id",
+                    IssueCode.NOT_COMPLETED,
+                    "surveys open once the result is communicated",
+                )
+            ]
+        )
+    taken = uow.session.scalars(
+        _SURVEY_TAKEN, {"exam_id": exam_id, "respondent": respondent}
+    ).first()
     if taken is not None:
-        raise ValidationFailed([FieldIssue("respondent", IssueCode.ALREADY_SUBMITTED,
-                                           f"the {respondent.value.lower()} survey is already in")])
-    survey = SatisfactionSurvey(exam_id=exam_id, respondent=respondent, score=score,
-                                comment=comment, submitted_at=uow.now, submitted_by=actor.id)
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "respondent",
+                    IssueCode.ALREADY_SUBMITTED,
+                    f"the {respondent.value.lower()} survey is already in",
+                )
+            ]
+        )
+    survey = SatisfactionSurvey(
+        exam_id=exam_id,
+        respondent=respondent,
+        score=score,
+        comment=comment,
+        submitted_at=uow.now,
+        submitted_by=actor.id,
+    )
     uow.add(survey)
     uow.flush()
     assert survey.id is not None
-    uow.emit(ev.SurveySubmitted(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
-                                survey_id=survey.id))
+    uow.emit(
+        ev.SurveySubmitted(
+            at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id, survey_id=survey.id
+        )
+    )
     return survey
 
 
-def close_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int,
-               expected_version: int | None = None) -> Exam:
+def close_exam(
+    *, uow: UnitOfWork, actor: Actor, exam_id: int, expected_version: int | None = None
+) -> Exam:
     """Archive the exam; a critical result must have been acknowledged."""
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    transition(exam, Step.CLOSE, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
-               recorder=uow)
+    transition(
+        exam, Step.CLOSE, actor=actor, at=uow.now, facts=SessionFacts(uow, exam), recorder=uow
+    )
     return exam

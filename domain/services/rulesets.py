@@ -38,12 +38,14 @@ def require_editor(actor: Actor, action: str) -> None:
 
 def active_version(session: Session) -> RuleSetActivation | None:
     """The latest activation (its version is the department's policy), if any."""
-    return session.scalars(sa.select(RuleSetActivation).order_by(
-        col(RuleSetActivation.id).desc()).limit(1)).first()
+    return session.scalars(
+        sa.select(RuleSetActivation).order_by(col(RuleSetActivation.id).desc()).limit(1)
+    ).first()
 
 
-def store_version(*, uow: UnitOfWork, actor: Actor, rules: list[dict[str, Any]], reason: str,
-                  based_on: int | None) -> RuleSetVersion:
+def store_version(
+    *, uow: UnitOfWork, actor: Actor, rules: list[dict[str, Any]], reason: str, based_on: int | None
+) -> RuleSetVersion:
     """Save an already validated rule set as a new immutable version."""
     _editor(actor)
     checks = Checks()
@@ -51,13 +53,13 @@ def store_version(*, uow: UnitOfWork, actor: Actor, rules: list[dict[str, Any]],
     checks.done()
     if based_on is not None and uow.session.get(RuleSetVersion, based_on) is None:
         raise NotFound("rule set version", str(based_on), field="based_on")
-    version = RuleSetVersion(created_at=uow.now, author=actor.id, reason=reason.strip(),
-                             based_on=based_on, rules=rules)
+    version = RuleSetVersion(
+        created_at=uow.now, author=actor.id, reason=reason.strip(), based_on=based_on, rules=rules
+    )
     uow.add(version)
     uow.flush()
     assert version.version is not None
-    uow.emit(ev.RuleSetSaved(at=uow.now, actor=actor.id, role=actor.role,
-                             version=version.version))
+    uow.emit(ev.RuleSetSaved(at=uow.now, actor=actor.id, role=actor.role, version=version.version))
     return version
 
 
@@ -71,36 +73,67 @@ def activate(*, uow: UnitOfWork, actor: Actor, version: int, reason: str) -> Rul
         raise NotFound("rule set version", str(version), field="version")
     previous = active_version(uow.session)
     if previous is not None and previous.version == version:
-        raise ValidationFailed([FieldIssue("version", IssueCode.ALREADY_ACTIVE,
-                                           f"version {version} is already active")])
-    activation = RuleSetActivation(version=version, activated_at=uow.now, activated_by=actor.id,
-                                   reason=reason.strip())
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "version", IssueCode.ALREADY_ACTIVE, f"version {version} is already active"
+                )
+            ]
+        )
+    activation = RuleSetActivation(
+        version=version, activated_at=uow.now, activated_by=actor.id, reason=reason.strip()
+    )
     uow.add(activation)
     uow.flush()
-    uow.emit(ev.RuleSetActivated(at=uow.now, actor=actor.id, role=actor.role, version=version,
-                                 previous_version=previous.version if previous else None))
+    uow.emit(
+        ev.RuleSetActivated(
+            at=uow.now,
+            actor=actor.id,
+            role=actor.role,
+            version=version,
+            previous_version=previous.version if previous else None,
+        )
+    )
     return activation
 
 
-def post_ai_triage(*, uow: UnitOfWork, actor: Actor, exam_id: int, finding: str, score: float,
-                   model: str) -> AiTriageResult:
+def post_ai_triage(
+    *, uow: UnitOfWork, actor: Actor, exam_id: int, finding: str, score: float, model: str
+) -> AiTriageResult:
     """Record an AI triage finding for a study; rules may act on it at once."""
     if actor.role not in AI_POSTERS:
         raise NotPermitted(f"role {actor.role.value} may not post AI results")
     checks = Checks()
     checks.text(finding, "finding", max_length=64)
-    checks.require(all(c.isalnum() or c == "_" for c in finding), "finding",
-                   IssueCode.INVALID_FORMAT,
-                   "letters, digits and underscores, e.g. intracranial_hemorrhage")
+    checks.require(
+        all(c.isalnum() or c == "_" for c in finding),
+        "finding",
+        IssueCode.INVALID_FORMAT,
+        "letters, digits and underscores, e.g. intracranial_hemorrhage",
+    )
     checks.require(0.0 <= score <= 1.0, "score", IssueCode.OUT_OF_RANGE, "must be between 0 and 1")
     checks.text(model, "model", max_length=64)
     checks.done()
     load_exam(uow, exam_id)
-    result = AiTriageResult(exam_id=exam_id, finding=finding.lower(), score=score,
-                            model=model.strip(), posted_at=uow.now, posted_by=actor.id)
+    result = AiTriageResult(
+        exam_id=exam_id,
+        finding=finding.lower(),
+        score=score,
+        model=model.strip(),
+        posted_at=uow.now,
+        posted_by=actor.id,
+    )
     uow.add(result)
     uow.flush()
-    uow.emit(ev.AiTriagePosted(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
-                               finding=result.finding, score=score))
+    uow.emit(
+        ev.AiTriagePosted(
+            at=uow.now,
+            actor=actor.id,
+            role=actor.role,
+            exam_id=exam_id,
+            finding=result.finding,
+            score=score,
+        )
+    )
     assert pk(result)
     return result

@@ -65,8 +65,14 @@ def _units(resource: ModalityResource, procedure: Procedure) -> int:
     return max(1, math.ceil(procedure.scan_minutes / resource.slot_minutes))
 
 
-def _candidate_starts(session: Session, resource: ModalityResource, site: Site, start: datetime,
-                      end: datetime, units: int) -> list[datetime]:
+def _candidate_starts(
+    session: Session,
+    resource: ModalityResource,
+    site: Site,
+    start: datetime,
+    end: datetime,
+    units: int,
+) -> list[datetime]:
     """Slot starts inside the resource's opening hours between start and end (UTC)."""
     zone = ZoneInfo(site.timezone)
     hours = session.scalars(
@@ -94,25 +100,45 @@ def _candidate_starts(session: Session, resource: ModalityResource, site: Site, 
     return starts
 
 
-def open_slots(session: Session, *, procedure_code: str, start: datetime, end: datetime,
-               now: datetime, site_code: str | None = None) -> list[Slot]:
+def open_slots(
+    session: Session,
+    *,
+    procedure_code: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    site_code: str | None = None,
+) -> list[Slot]:
     """Free slots that fit the procedure on any resource of its modality, soonest first."""
     checks = Checks()
     checks.require(end > start, "to", IssueCode.INVALID_RANGE, "must be after `from`")
-    checks.require(end - start <= timedelta(days=MAX_SLOT_SEARCH_DAYS), "to",
-                   IssueCode.RANGE_TOO_LONG,
-                   f"the search window is at most {MAX_SLOT_SEARCH_DAYS} days")
+    checks.require(
+        end - start <= timedelta(days=MAX_SLOT_SEARCH_DAYS),
+        "to",
+        IssueCode.RANGE_TOO_LONG,
+        f"the search window is at most {MAX_SLOT_SEARCH_DAYS} days",
+    )
     checks.done()
     procedure = session.scalars(
-        sa.select(Procedure).where(col(Procedure.code) == procedure_code)).first()
+        sa.select(Procedure).where(col(Procedure.code) == procedure_code)
+    ).first()
     if procedure is None:
-        raise ValidationFailed([FieldIssue("procedure_code", IssueCode.NOT_FOUND,
-                                           f"procedure {procedure_code} does not exist")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "procedure_code",
+                    IssueCode.NOT_FOUND,
+                    f"procedure {procedure_code} does not exist",
+                )
+            ]
+        )
     query = (
         sa.select(ModalityResource, Site)
         .join(Site, col(Site.id) == col(ModalityResource.site_id))
-        .where(col(ModalityResource.modality) == procedure.modality,
-               col(ModalityResource.active).is_(True))
+        .where(
+            col(ModalityResource.modality) == procedure.modality,
+            col(ModalityResource.active).is_(True),
+        )
     )
     if site_code:
         query = query.where(col(Site.code) == site_code)
@@ -121,17 +147,22 @@ def open_slots(session: Session, *, procedure_code: str, start: datetime, end: d
     for resource, site in session.execute(query):
         assert resource.id is not None
         units = _units(resource, procedure)
-        taken = set(session.scalars(
-            sa.select(col(SlotClaim.slot_start)).where(
-                col(SlotClaim.resource_id) == resource.id, col(SlotClaim.slot_start) >= start,
-                col(SlotClaim.slot_start) < end + timedelta(minutes=resource.slot_minutes * units),
+        taken = set(
+            session.scalars(
+                sa.select(col(SlotClaim.slot_start)).where(
+                    col(SlotClaim.resource_id) == resource.id,
+                    col(SlotClaim.slot_start) >= start,
+                    col(SlotClaim.slot_start)
+                    < end + timedelta(minutes=resource.slot_minutes * units),
+                )
             )
-        ))
+        )
         step = timedelta(minutes=resource.slot_minutes)
         for begin in _candidate_starts(session, resource, site, start, end, units):
             if all(begin + step * k not in taken for k in range(units)):
-                slots.append(Slot(pk(resource), resource.code, pk(site), begin,
-                                  begin + step * units))
+                slots.append(
+                    Slot(pk(resource), resource.code, pk(site), begin, begin + step * units)
+                )
     slots.sort(key=lambda s: (s.starts_at, s.resource_code))
     return slots[:MAX_SLOTS]
 
@@ -147,48 +178,79 @@ class _Booking:
     step: timedelta
 
 
-def _check_slot(uow: UnitOfWork, exam: Exam, resource_code: str,
-                starts_at: datetime) -> _Booking:
-    resource = find_by(uow, ModalityResource, "code", resource_code, entity="modality resource",
-                       field="resource_code")
+def _check_slot(uow: UnitOfWork, exam: Exam, resource_code: str, starts_at: datetime) -> _Booking:
+    resource = find_by(
+        uow,
+        ModalityResource,
+        "code",
+        resource_code,
+        entity="modality resource",
+        field="resource_code",
+    )
     procedure = uow.session.get(Procedure, exam.procedure_id)
     site = uow.session.get(Site, resource.site_id)
     assert procedure is not None and site is not None and resource.id is not None
     checks = Checks()
-    checks.require(resource.modality == procedure.modality, "resource_code",
-                   IssueCode.WRONG_MODALITY,
-                   f"{resource.code} is a {resource.modality.value} resource; the exam needs "
-                   f"{procedure.modality.value}")
+    checks.require(
+        resource.modality == procedure.modality,
+        "resource_code",
+        IssueCode.WRONG_MODALITY,
+        f"{resource.code} is a {resource.modality.value} resource; the exam needs "
+        f"{procedure.modality.value}",
+    )
     checks.require(starts_at > uow.now, "starts_at", IssueCode.IN_PAST, "must be in the future")
     checks.done()
     units = _units(resource, procedure)
     step = timedelta(minutes=resource.slot_minutes)
-    fits = _candidate_starts(uow.session, resource, site, starts_at, starts_at + step * units,
-                             units)
+    fits = _candidate_starts(
+        uow.session, resource, site, starts_at, starts_at + step * units, units
+    )
     if starts_at not in fits:
-        raise ValidationFailed([FieldIssue(
-            "starts_at", IssueCode.OUTSIDE_OPENING_HOURS,
-            f"{resource.code} has no {units * resource.slot_minutes}-minute slot starting at "
-            f"{starts_at.isoformat()} (opening hours and the {resource.slot_minutes}-minute grid)",
-        )])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "starts_at",
+                    IssueCode.OUTSIDE_OPENING_HOURS,
+                    f"{resource.code} has no {units * resource.slot_minutes}-minute slot starting "
+                    f"at {starts_at.isoformat()} (opening hours and the "
+                    f"{resource.slot_minutes}-minute grid)",
+                )
+            ]
+        )
     return _Booking(resource, procedure, starts_at, units, step)
 
 
 def _claim(uow: UnitOfWork, actor: Actor, exam: Exam, booking: _Booking) -> Appointment:
-    resource, starts_at, units, step = (booking.resource, booking.starts_at, booking.units,
-                                        booking.step)
+    resource, starts_at, units, step = (
+        booking.resource,
+        booking.starts_at,
+        booking.units,
+        booking.step,
+    )
     appointment = Appointment(
-        exam_id=pk(exam), resource_id=pk(resource), starts_at=starts_at,
+        exam_id=pk(exam),
+        resource_id=pk(resource),
+        starts_at=starts_at,
         ends_at=starts_at + step * units,
-        status=AppointmentStatus.BOOKED, booked_at=uow.now, booked_by=actor.id,
+        status=AppointmentStatus.BOOKED,
+        booked_at=uow.now,
+        booked_by=actor.id,
     )
     uow.add(appointment)
     uow.flush()  # with the exam's change, if any: the claims need the appointment's id
     try:
         with uow.session.begin_nested():
-            uow.session.execute(_INSERT_CLAIMS, [
-                {"resource_id": resource.id, "slot_start": starts_at + step * k,
-                 "appointment_id": pk(appointment)} for k in range(units)])
+            uow.session.execute(
+                _INSERT_CLAIMS,
+                [
+                    {
+                        "resource_id": resource.id,
+                        "slot_start": starts_at + step * k,
+                        "appointment_id": pk(appointment),
+                    }
+                    for k in range(units)
+                ],
+            )
     except IntegrityError as exc:
         raise SlotTaken(resource_code=resource.code, starts_at=starts_at) from exc
     _queue_booking_messages(uow, exam, appointment, booking.procedure)
@@ -198,28 +260,54 @@ def _claim(uow: UnitOfWork, actor: Actor, exam: Exam, booking: _Booking) -> Appo
 _INSERT_CLAIMS = sa.insert(SlotClaim.__table__)  # type: ignore[attr-defined]
 
 
-def _notify(uow: UnitOfWork, exam: Exam, template: NotificationTemplate, send_at: datetime,
-            payload: Mapping[str, object], *, recipient_kind: str = "patient",
-            recipient_id: int | None = None, channel: NotificationChannel = NotificationChannel.SMS,
-            ) -> None:
-    uow.append(Notification, {
-        "exam_id": exam.id, "recipient_kind": recipient_kind,
-        "recipient_id": recipient_id if recipient_id is not None else exam.patient_id,
-        "channel": channel, "template": template, "send_at": send_at,
-        "status": NotificationStatus.QUEUED, "created_at": uow.now, "payload": dict(payload),
-    })
+def _notify(
+    uow: UnitOfWork,
+    exam: Exam,
+    template: NotificationTemplate,
+    send_at: datetime,
+    payload: Mapping[str, object],
+    *,
+    recipient_kind: str = "patient",
+    recipient_id: int | None = None,
+    channel: NotificationChannel = NotificationChannel.SMS,
+) -> None:
+    uow.append(
+        Notification,
+        {
+            "exam_id": exam.id,
+            "recipient_kind": recipient_kind,
+            "recipient_id": recipient_id if recipient_id is not None else exam.patient_id,
+            "channel": channel,
+            "template": template,
+            "send_at": send_at,
+            "status": NotificationStatus.QUEUED,
+            "created_at": uow.now,
+            "payload": dict(payload),
+        },
+    )
 
 
-def _queue_booking_messages(uow: UnitOfWork, exam: Exam, appointment: Appointment,
-                            procedure: Procedure) -> None:
+def _queue_booking_messages(
+    uow: UnitOfWork, exam: Exam, appointment: Appointment, procedure: Procedure
+) -> None:
     when = {"startsAt": appointment.starts_at.isoformat(), "accession": exam.accession_number}
     _notify(uow, exam, NotificationTemplate.APPOINTMENT_CONFIRMATION, uow.now, when)
-    _notify(uow, exam, NotificationTemplate.APPOINTMENT_REMINDER,
-            max(uow.now, appointment.starts_at - REMINDER_BEFORE), when)
+    _notify(
+        uow,
+        exam,
+        NotificationTemplate.APPOINTMENT_REMINDER,
+        max(uow.now, appointment.starts_at - REMINDER_BEFORE),
+        when,
+    )
     if procedure.prep_protocol_id is not None:
-        _notify(uow, exam, NotificationTemplate.PREP_INSTRUCTIONS, uow.now,
-                {**when, "protocolId": procedure.prep_protocol_id},
-                channel=NotificationChannel.EMAIL)
+        _notify(
+            uow,
+            exam,
+            NotificationTemplate.PREP_INSTRUCTIONS,
+            uow.now,
+            {**when, "protocolId": procedure.prep_protocol_id},
+            channel=NotificationChannel.EMAIL,
+        )
 
 
 def current_appointment(uow: UnitOfWork, exam_id: int) -> Appointment | None:
@@ -228,35 +316,56 @@ def current_appointment(uow: UnitOfWork, exam_id: int) -> Appointment | None:
 
 
 _LIVE_APPOINTMENT = (
-    sa.select(Appointment).where(
+    sa.select(Appointment)
+    .where(
         col(Appointment.exam_id) == exam_param(),
-        col(Appointment.status).in_([AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED,
-                                     AppointmentStatus.ARRIVED]))
-    .order_by(col(Appointment.id).desc()).limit(1))
+        col(Appointment.status).in_(
+            [AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED, AppointmentStatus.ARRIVED]
+        ),
+    )
+    .order_by(col(Appointment.id).desc())
+    .limit(1)
+)
 
 
-def _release(uow: UnitOfWork, appointment: Appointment, status: AppointmentStatus,
-             reason: str | None) -> None:
+def _release(
+    uow: UnitOfWork, appointment: Appointment, status: AppointmentStatus, reason: str | None
+) -> None:
     appointment.status = status
     appointment.cancelled_at, appointment.cancelled_reason = uow.now, reason
     uow.session.execute(sa.delete(SlotClaim).where(col(SlotClaim.appointment_id) == appointment.id))
 
 
-def schedule_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int, resource_code: str,
-                  starts_at: datetime, expected_version: int | None = None) -> Appointment:
+def schedule_exam(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    resource_code: str,
+    starts_at: datetime,
+    expected_version: int | None = None,
+) -> Appointment:
     """Book the exam on a resource; the slot claim makes a double booking impossible."""
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     ensure_step_permitted(exam, Step.SCHEDULE, actor)  # status and role before the slot
     booking = _check_slot(uow, exam, resource_code, starts_at)
     # The slot is checked before the exam changes, so the change is written with the booking.
-    transition(exam, Step.SCHEDULE, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
-               recorder=uow)
+    transition(
+        exam, Step.SCHEDULE, actor=actor, at=uow.now, facts=SessionFacts(uow, exam), recorder=uow
+    )
     return _claim(uow, actor, exam, booking)
 
 
-def reschedule_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int, resource_code: str,
-                    starts_at: datetime, reason: str,
-                    expected_version: int | None = None) -> Appointment:
+def reschedule_exam(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    resource_code: str,
+    starts_at: datetime,
+    reason: str,
+    expected_version: int | None = None,
+) -> Appointment:
     """Move the appointment (or rebook a no-show); the old slot is freed."""
     checks = Checks()
     checks.text(reason, "reason", max_length=500)
@@ -269,8 +378,15 @@ def reschedule_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int, resource_cod
     # As in schedule_exam: the slot is checked before the exam changes, so the change is
     # written once, with the booking.
     booking = _check_slot(uow, exam, resource_code, starts_at)
-    transition(exam, Step.RESCHEDULE, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
-               recorder=uow, reason=reason)
+    transition(
+        exam,
+        Step.RESCHEDULE,
+        actor=actor,
+        at=uow.now,
+        facts=SessionFacts(uow, exam),
+        recorder=uow,
+        reason=reason,
+    )
     return _claim(uow, actor, exam, booking)
 
 
@@ -280,56 +396,103 @@ def confirm_appointment(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Appoi
     exam = load_exam(uow, exam_id)
     appointment = current_appointment(uow, exam_id)
     if exam.status != ExamStatus.SCHEDULED or appointment is None:
-        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_SCHEDULED,
-                                           "the exam has no appointment to confirm")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "exam_id", IssueCode.NOT_SCHEDULED, "the exam has no appointment to confirm"
+                )
+            ]
+        )
     if appointment.confirmed_at is None:
         appointment.confirmed_at = uow.now
         appointment.status = AppointmentStatus.CONFIRMED
         assert appointment.id is not None
-        uow.emit(ev.AppointmentConfirmed(at=uow.now, actor=actor.id, role=actor.role,
-                                         exam_id=exam_id, appointment_id=appointment.id))
+        uow.emit(
+            ev.AppointmentConfirmed(
+                at=uow.now,
+                actor=actor.id,
+                role=actor.role,
+                exam_id=exam_id,
+                appointment_id=appointment.id,
+            )
+        )
     return appointment
 
 
-def cancel_exam(*, uow: UnitOfWork, actor: Actor, exam_id: int, reason: str,
-                expected_version: int | None = None) -> Exam:
+def cancel_exam(
+    *, uow: UnitOfWork, actor: Actor, exam_id: int, reason: str, expected_version: int | None = None
+) -> Exam:
     """Cancel before acquisition starts; the slot is freed and the patient told."""
     checks = Checks()
     checks.text(reason, "reason", max_length=500)
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    transition(exam, Step.CANCEL, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
-               recorder=uow, reason=reason)
+    transition(
+        exam,
+        Step.CANCEL,
+        actor=actor,
+        at=uow.now,
+        facts=SessionFacts(uow, exam),
+        recorder=uow,
+        reason=reason,
+    )
     appointment = current_appointment(uow, exam_id)
     if appointment is not None:
         _release(uow, appointment, AppointmentStatus.CANCELLED, reason)
-        _notify(uow, exam, NotificationTemplate.APPOINTMENT_CANCELLED, uow.now,
-                {"accession": exam.accession_number, "reason": reason})
+        _notify(
+            uow,
+            exam,
+            NotificationTemplate.APPOINTMENT_CANCELLED,
+            uow.now,
+            {"accession": exam.accession_number, "reason": reason},
+        )
     return exam
 
 
-def mark_no_show(*, uow: UnitOfWork, actor: Actor, exam_id: int, reason: str | None = None,
-                 expected_version: int | None = None) -> Exam:
+def mark_no_show(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> Exam:
     """The patient did not come to the appointment."""
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     appointment = current_appointment(uow, exam_id)
     if appointment is not None and appointment.starts_at > uow.now:
-        raise ValidationFailed([FieldIssue("exam_id", IssueCode.APPOINTMENT_NOT_STARTED,
-                                           "a no-show can be recorded once the slot has begun")])
-    transition(exam, Step.MARK_NO_SHOW, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
-               recorder=uow, reason=reason)
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "exam_id",
+                    IssueCode.APPOINTMENT_NOT_STARTED,
+                    "a no-show can be recorded once the slot has begun",
+                )
+            ]
+        )
+    transition(
+        exam,
+        Step.MARK_NO_SHOW,
+        actor=actor,
+        at=uow.now,
+        facts=SessionFacts(uow, exam),
+        recorder=uow,
+        reason=reason,
+    )
     if appointment is not None:
         appointment.status = AppointmentStatus.NO_SHOW
     return exam
 
 
-def check_in(*, uow: UnitOfWork, actor: Actor, exam_id: int,
-             expected_version: int | None = None) -> Exam:
+def check_in(
+    *, uow: UnitOfWork, actor: Actor, exam_id: int, expected_version: int | None = None
+) -> Exam:
     """The patient arrived (STAT and ED exams may arrive without an appointment)."""
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     appointment = current_appointment(uow, exam_id)  # read before the change is written
-    transition(exam, Step.CHECK_IN, actor=actor, at=uow.now, facts=SessionFacts(uow, exam),
-               recorder=uow)
+    transition(
+        exam, Step.CHECK_IN, actor=actor, at=uow.now, facts=SessionFacts(uow, exam), recorder=uow
+    )
     if appointment is not None:
         appointment.status = AppointmentStatus.ARRIVED
     return exam

@@ -49,21 +49,34 @@ def stranded_reads(session: Session, now: datetime, grace: timedelta) -> list[St
         sa.select(Read, col(Exam.priority), Radiologist)
         .join(Exam, col(Exam.id) == col(Read.exam_id))
         .join(Radiologist, col(Radiologist.id) == col(Read.radiologist_id))
-        .where(col(Read.ended_at).is_(None), col(Read.opened_at).is_not(None),
-               col(Exam.status) == ExamStatus.IN_INTERPRETATION)
+        .where(
+            col(Read.ended_at).is_(None),
+            col(Read.opened_at).is_not(None),
+            col(Exam.status) == ExamStatus.IN_INTERPRETATION,
+        )
         .order_by(col(Read.opened_at))
     ).all()
     if not rows:
         return []
     readers = {int(reader.id or 0) for _, _, reader in rows}
-    shifts = {s.radiologist_id: s for s in session.scalars(sa.select(Shift).where(
-        col(Shift.radiologist_id).in_(readers), col(Shift.ended_at).is_(None),
-        col(Shift.starts_at) <= now))}
+    shifts = {
+        s.radiologist_id: s
+        for s in session.scalars(
+            sa.select(Shift).where(
+                col(Shift.radiologist_id).in_(readers),
+                col(Shift.ended_at).is_(None),
+                col(Shift.starts_at) <= now,
+            )
+        )
+    }
     last_ended: dict[int, datetime | None] = {
-        int(rid): ended for rid, ended in session.execute(
+        int(rid): ended
+        for rid, ended in session.execute(
             sa.select(col(Shift.radiologist_id), sa.func.max(col(Shift.ended_at)))
             .where(col(Shift.radiologist_id).in_(readers), col(Shift.ended_at).is_not(None))
-            .group_by(col(Shift.radiologist_id)))}
+            .group_by(col(Shift.radiologist_id))
+        )
+    }
     stranded = []
     for read, priority, reader in rows:
         rid = int(reader.id or 0)
@@ -71,8 +84,9 @@ def stranded_reads(session: Session, now: datetime, grace: timedelta) -> list[St
         since: datetime | None
         if shift is None:
             absent = "off shift"
-            since = (reader.status_since if reader.status != RadiologistStatus.AVAILABLE
-                     else None) or last_ended.get(rid)
+            since = (
+                reader.status_since if reader.status != RadiologistStatus.AVAILABLE else None
+            ) or last_ended.get(rid)
         elif shift.ends_at <= now:
             absent, since = "past the end of the shift", shift.ends_at
         elif reader.status != RadiologistStatus.AVAILABLE:
@@ -82,10 +96,18 @@ def stranded_reads(session: Session, now: datetime, grace: timedelta) -> list[St
         assert read.opened_at is not None
         # Stranded from when both hold: the study open and its reader away.
         since = max(since or read.opened_at, read.opened_at)
-        stranded.append(StrandedRead(
-            exam_id=read.exam_id, radiologist_id=rid, radiologist_code=reader.code,
-            priority=priority, opened_at=read.opened_at, absent=absent, absent_since=since,
-            release_due_at=since + grace if priority in RELEASED_BY_ITSELF else None))
+        stranded.append(
+            StrandedRead(
+                exam_id=read.exam_id,
+                radiologist_id=rid,
+                radiologist_code=reader.code,
+                priority=priority,
+                opened_at=read.opened_at,
+                absent=absent,
+                absent_since=since,
+                release_due_at=since + grace if priority in RELEASED_BY_ITSELF else None,
+            )
+        )
     return stranded
 
 
@@ -100,9 +122,11 @@ def release_stranded(*, uow: UnitOfWork, grace: timedelta) -> list[int]:
         read = current_read(uow, item.exam_id)
         assert read is not None
         minutes = round(grace.total_seconds() / 60, 1)
-        note = (f"released by itself: {item.radiologist_code} {item.absent} since "
-                f"{item.absent_since:%H:%M} UTC with this {item.priority.value} study open, "
-                f"past the {minutes:g} min grace")
+        note = (
+            f"released by itself: {item.radiologist_code} {item.absent} since "
+            f"{item.absent_since:%H:%M} UTC with this {item.priority.value} study open, "
+            f"past the {minutes:g} min grace"
+        )
         release(uow=uow, actor=BALANCER, exam=exam, read=read, ending=RELEASED, note=note)
         released.append(item.exam_id)
     return released

@@ -44,9 +44,13 @@ def _self_or_supervisor(actor: Actor, radiologist: Radiologist) -> None:
 
 def open_shift(uow: UnitOfWork, radiologist_id: int) -> Shift | None:
     """The radiologist's shift in progress, if any."""
-    return uow.session.scalars(sa.select(Shift).where(
-        col(Shift.radiologist_id) == radiologist_id, col(Shift.ended_at).is_(None),
-        col(Shift.starts_at) <= uow.now)).first()
+    return uow.session.scalars(
+        sa.select(Shift).where(
+            col(Shift.radiologist_id) == radiologist_id,
+            col(Shift.ended_at).is_(None),
+            col(Shift.starts_at) <= uow.now,
+        )
+    ).first()
 
 
 def refusal(uow: UnitOfWork, exam: Exam, radiologist: Radiologist) -> str | None:
@@ -62,8 +66,9 @@ def refusal(uow: UnitOfWork, exam: Exam, radiologist: Radiologist) -> str | None
     return None
 
 
-def pin_assignment(*, uow: UnitOfWork, actor: Actor, exam_id: int, radiologist_code: str,
-                   reason: str) -> Read:
+def pin_assignment(
+    *, uow: UnitOfWork, actor: Actor, exam_id: int, radiologist_code: str, reason: str
+) -> Read:
     """Supervisor override: put a ready study on a reader's worklist and keep it there."""
     checks = Checks()
     checks.text(reason, "reason", max_length=500)
@@ -71,18 +76,38 @@ def pin_assignment(*, uow: UnitOfWork, actor: Actor, exam_id: int, radiologist_c
     _supervisor(actor)
     exam = load_exam(uow, exam_id)
     if exam.status != ExamStatus.READY_FOR_READ:
-        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_READY_FOR_READ,
-                                           "only unread READY_FOR_READ studies are assigned "
-                                           f"(is {exam.status})")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "exam_id",
+                    IssueCode.NOT_READY_FOR_READ,
+                    f"only unread READY_FOR_READ studies are assigned (is {exam.status})",
+                )
+            ]
+        )
     radiologist = _radiologist(uow, radiologist_code)
     refused = refusal(uow, exam, radiologist)
     if refused:
         raise ValidationFailed([FieldIssue("radiologist_code", IssueCode.NOT_ELIGIBLE, refused)])
-    read = _move(uow, actor, exam_id, pk(radiologist), reason=f"pinned: {reason}",
-                 source=ReadSource.SUPERVISOR, position=None)
+    read = _move(
+        uow,
+        actor,
+        exam_id,
+        pk(radiologist),
+        reason=f"pinned: {reason}",
+        source=ReadSource.SUPERVISOR,
+        position=None,
+    )
     read.pinned = True
-    uow.emit(ev.AssignmentPinned(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
-                                 radiologist_id=pk(radiologist)))
+    uow.emit(
+        ev.AssignmentPinned(
+            at=uow.now,
+            actor=actor.id,
+            role=actor.role,
+            exam_id=exam_id,
+            radiologist_id=pk(radiologist),
+        )
+    )
     return read
 
 
@@ -92,16 +117,28 @@ def unpin_assignment(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Read:
     load_exam(uow, exam_id)
     read = current_read(uow, exam_id)
     if read is None or not read.pinned or read.opened_at is not None:
-        raise ValidationFailed([FieldIssue("exam_id", IssueCode.NOT_PINNED,
-                                           "the study has no pin a supervisor can release")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "exam_id", IssueCode.NOT_PINNED, "the study has no pin a supervisor can release"
+                )
+            ]
+        )
     read.pinned = False
-    uow.emit(ev.AssignmentUnpinned(at=uow.now, actor=actor.id, role=actor.role,
-                                   exam_id=exam_id))
+    uow.emit(ev.AssignmentUnpinned(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id))
     return read
 
 
-def _move(uow: UnitOfWork, actor: Actor, exam_id: int, radiologist_id: int | None, *,
-          reason: str, source: ReadSource, position: int | None) -> Read:
+def _move(
+    uow: UnitOfWork,
+    actor: Actor,
+    exam_id: int,
+    radiologist_id: int | None,
+    *,
+    reason: str,
+    source: ReadSource,
+    position: int | None,
+) -> Read:
     """End the current read (if any) and start one for `radiologist_id`; emits the change."""
     previous = current_read(uow, exam_id)
     if previous is not None and previous.radiologist_id == radiologist_id:
@@ -110,41 +147,71 @@ def _move(uow: UnitOfWork, actor: Actor, exam_id: int, radiologist_id: int | Non
     if previous is not None:
         previous.ended_at, previous.end_reason = uow.now, "REASSIGNED"
         uow.flush()  # one current read per exam (a partial unique index)
-    uow.emit(ev.AssignmentChanged(
-        at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
-        radiologist_id=radiologist_id,
-        previous_radiologist_id=previous.radiologist_id if previous else None,
-        reason=reason, source=source))
+    uow.emit(
+        ev.AssignmentChanged(
+            at=uow.now,
+            actor=actor.id,
+            role=actor.role,
+            exam_id=exam_id,
+            radiologist_id=radiologist_id,
+            previous_radiologist_id=previous.radiologist_id if previous else None,
+            reason=reason,
+            source=source,
+        )
+    )
     if radiologist_id is None:
         assert previous is not None
         previous.end_reason = "UNASSIGNABLE"
         return previous
-    read = Read(exam_id=exam_id, radiologist_id=radiologist_id, source=source,
-                assigned_at=uow.now, assigned_by=actor.id, reason=reason, position=position)
+    read = Read(
+        exam_id=exam_id,
+        radiologist_id=radiologist_id,
+        source=source,
+        assigned_at=uow.now,
+        assigned_by=actor.id,
+        reason=reason,
+        position=position,
+    )
     uow.add(read)
     return read
 
 
-def start_shift(*, uow: UnitOfWork, actor: Actor, radiologist_code: str, site_code: str,
-                ends_at: datetime) -> Shift:
+def start_shift(
+    *, uow: UnitOfWork, actor: Actor, radiologist_code: str, site_code: str, ends_at: datetime
+) -> Shift:
     """A radiologist starts reading now, until `ends_at`; they become available."""
     radiologist = _radiologist(uow, radiologist_code)
     _self_or_supervisor(actor, radiologist)
     site = find_by(uow, Site, "code", site_code, entity="site", field="site_code")
     checks = Checks()
-    checks.require(uow.now < ends_at <= uow.now + MAX_SHIFT, "ends_at", IssueCode.OUT_OF_RANGE,
-                   "must be in the future and within 24 hours")
-    checks.require(open_shift(uow, pk(radiologist)) is None, "radiologist_code",
-                   IssueCode.SHIFT_OPEN,
-                   f"{radiologist.code} is already on shift")
+    checks.require(
+        uow.now < ends_at <= uow.now + MAX_SHIFT,
+        "ends_at",
+        IssueCode.OUT_OF_RANGE,
+        "must be in the future and within 24 hours",
+    )
+    checks.require(
+        open_shift(uow, pk(radiologist)) is None,
+        "radiologist_code",
+        IssueCode.SHIFT_OPEN,
+        f"{radiologist.code} is already on shift",
+    )
     checks.done()
-    shift = Shift(radiologist_id=pk(radiologist), site_id=pk(site), starts_at=uow.now,
-                  ends_at=ends_at)
+    shift = Shift(
+        radiologist_id=pk(radiologist), site_id=pk(site), starts_at=uow.now, ends_at=ends_at
+    )
     uow.add(shift)
     uow.flush()
     radiologist.status, radiologist.status_since = RadiologistStatus.AVAILABLE, uow.now
-    uow.emit(ev.ShiftStarted(at=uow.now, actor=actor.id, role=actor.role,
-                             radiologist_id=pk(radiologist), shift_id=pk(shift)))
+    uow.emit(
+        ev.ShiftStarted(
+            at=uow.now,
+            actor=actor.id,
+            role=actor.role,
+            radiologist_id=pk(radiologist),
+            shift_id=pk(shift),
+        )
+    )
     return shift
 
 
@@ -154,31 +221,65 @@ def end_shift(*, uow: UnitOfWork, actor: Actor, radiologist_code: str) -> Shift:
     _self_or_supervisor(actor, radiologist)
     shift = open_shift(uow, pk(radiologist))
     if shift is None:
-        raise ValidationFailed([FieldIssue("radiologist_code", IssueCode.NO_OPEN_SHIFT,
-                                           f"{radiologist.code} is not on shift")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "radiologist_code",
+                    IssueCode.NO_OPEN_SHIFT,
+                    f"{radiologist.code} is not on shift",
+                )
+            ]
+        )
     shift.ended_at = uow.now
     radiologist.status, radiologist.status_since = RadiologistStatus.OFF, uow.now
-    uow.emit(ev.ShiftEnded(at=uow.now, actor=actor.id, role=actor.role,
-                           radiologist_id=pk(radiologist), shift_id=pk(shift)))
+    uow.emit(
+        ev.ShiftEnded(
+            at=uow.now,
+            actor=actor.id,
+            role=actor.role,
+            radiologist_id=pk(radiologist),
+            shift_id=pk(shift),
+        )
+    )
     _raise_stranded(uow, actor, radiologist, "went off shift")
     return shift
 
 
-def set_radiologist_status(*, uow: UnitOfWork, actor: Actor, radiologist_code: str,
-                           status: RadiologistStatus) -> Radiologist:
+def set_radiologist_status(
+    *, uow: UnitOfWork, actor: Actor, radiologist_code: str, status: RadiologistStatus
+) -> Radiologist:
     """Available or on a break, during a shift (going off is `end_shift`)."""
     radiologist = _radiologist(uow, radiologist_code)
     _self_or_supervisor(actor, radiologist)
     if status == RadiologistStatus.OFF:
-        raise ValidationFailed([FieldIssue("status", IssueCode.USE_END_SHIFT,
-                                           "going off duty ends the shift: use endShift")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "status", IssueCode.USE_END_SHIFT, "going off duty ends the shift: use endShift"
+                )
+            ]
+        )
     if open_shift(uow, pk(radiologist)) is None:
-        raise ValidationFailed([FieldIssue("radiologist_code", IssueCode.NO_OPEN_SHIFT,
-                                           f"{radiologist.code} is not on shift")])
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "radiologist_code",
+                    IssueCode.NO_OPEN_SHIFT,
+                    f"{radiologist.code} is not on shift",
+                )
+            ]
+        )
     if radiologist.status != status:
         radiologist.status, radiologist.status_since = status, uow.now
-        uow.emit(ev.RadiologistStatusChanged(at=uow.now, actor=actor.id, role=actor.role,
-                                             radiologist_id=pk(radiologist), status=status))
+        uow.emit(
+            ev.RadiologistStatusChanged(
+                at=uow.now,
+                actor=actor.id,
+                role=actor.role,
+                radiologist_id=pk(radiologist),
+                status=status,
+            )
+        )
         if status != RadiologistStatus.AVAILABLE:
             _raise_stranded(uow, actor, radiologist, "went on a break")
     return radiologist
@@ -186,19 +287,33 @@ def set_radiologist_status(*, uow: UnitOfWork, actor: Actor, radiologist_code: s
 
 def _raise_stranded(uow: UnitOfWork, actor: Actor, radiologist: Radiologist, what: str) -> None:
     """Tell the supervisors about each study the reader left open (`ReadStranded`)."""
-    opened = uow.session.scalars(sa.select(col(Read.exam_id)).join(
-        Exam, col(Exam.id) == col(Read.exam_id)).where(
-        col(Read.radiologist_id) == pk(radiologist), col(Read.ended_at).is_(None),
-        col(Read.opened_at).is_not(None), col(Exam.status) == ExamStatus.IN_INTERPRETATION,
-    ).order_by(col(Read.exam_id))).all()
+    opened = uow.session.scalars(
+        sa.select(col(Read.exam_id))
+        .join(Exam, col(Exam.id) == col(Read.exam_id))
+        .where(
+            col(Read.radiologist_id) == pk(radiologist),
+            col(Read.ended_at).is_(None),
+            col(Read.opened_at).is_not(None),
+            col(Exam.status) == ExamStatus.IN_INTERPRETATION,
+        )
+        .order_by(col(Read.exam_id))
+    ).all()
     for exam_id in opened:
-        uow.emit(ev.ReadStranded(at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id,
-                                 radiologist_id=pk(radiologist),
-                                 reason=f"{radiologist.code} {what} with the study open"))
+        uow.emit(
+            ev.ReadStranded(
+                at=uow.now,
+                actor=actor.id,
+                role=actor.role,
+                exam_id=exam_id,
+                radiologist_id=pk(radiologist),
+                reason=f"{radiologist.code} {what} with the study open",
+            )
+        )
 
 
-def _move_many(uow: UnitOfWork, moves: list[tuple[int, int | None, str, int | None]],
-               reads: Mapping[int, Read]) -> None:
+def _move_many(
+    uow: UnitOfWork, moves: list[tuple[int, int | None, str, int | None]], reads: Mapping[int, Read]
+) -> None:
     """Move many studies at once: one UPDATE ends their reads, one INSERT starts the new ones.
 
     A plan can move hundreds of studies (a rule change, a shift ending); row-by-row ORM writes
@@ -206,29 +321,58 @@ def _move_many(uow: UnitOfWork, moves: list[tuple[int, int | None, str, int | No
     """
     if not moves:
         return
-    holders = {exam_id: reads[exam_id].radiologist_id for exam_id, _, _, _ in moves
-               if exam_id in reads}
+    holders = {
+        exam_id: reads[exam_id].radiologist_id for exam_id, _, _, _ in moves if exam_id in reads
+    }
     ending = [reads[exam_id].id for exam_id in holders]
     if ending:
-        uow.session.execute(sa.update(Read).where(col(Read.id).in_(ending)).values(
-            ended_at=uow.now, end_reason=sa.case(
-                (col(Read.exam_id).in_([e for e, r, _, _ in moves if r is None]),
-                 "UNASSIGNABLE"), else_="REASSIGNED")),
-            execution_options={"synchronize_session": False})
+        uow.session.execute(
+            sa.update(Read)
+            .where(col(Read.id).in_(ending))
+            .values(
+                ended_at=uow.now,
+                end_reason=sa.case(
+                    (
+                        col(Read.exam_id).in_([e for e, r, _, _ in moves if r is None]),
+                        "UNASSIGNABLE",
+                    ),
+                    else_="REASSIGNED",
+                ),
+            ),
+            execution_options={"synchronize_session": False},
+        )
         for exam_id, _, _, _ in moves:
             if exam_id in reads:  # keep the loaded objects truthful for the rest of the command
                 uow.session.expire(reads[exam_id])
-    starting = [{"exam_id": exam_id, "radiologist_id": reader, "source": ReadSource.BALANCER,
-                 "assigned_at": uow.now, "assigned_by": BALANCER.id, "reason": reason[:500],
-                 "position": position, "pinned": False}
-                for exam_id, reader, reason, position in moves if reader is not None]
+    starting = [
+        {
+            "exam_id": exam_id,
+            "radiologist_id": reader,
+            "source": ReadSource.BALANCER,
+            "assigned_at": uow.now,
+            "assigned_by": BALANCER.id,
+            "reason": reason[:500],
+            "position": position,
+            "pinned": False,
+        }
+        for exam_id, reader, reason, position in moves
+        if reader is not None
+    ]
     if starting:
         uow.session.execute(sa.insert(Read), starting)
     for exam_id, reader, reason, _ in moves:
-        uow.emit(ev.AssignmentChanged(
-            at=uow.now, actor=BALANCER.id, role=BALANCER.role, exam_id=exam_id,
-            radiologist_id=reader, previous_radiologist_id=holders.get(exam_id),
-            reason=reason, source=ReadSource.BALANCER))
+        uow.emit(
+            ev.AssignmentChanged(
+                at=uow.now,
+                actor=BALANCER.id,
+                role=BALANCER.role,
+                exam_id=exam_id,
+                radiologist_id=reader,
+                previous_radiologist_id=holders.get(exam_id),
+                reason=reason,
+                source=ReadSource.BALANCER,
+            )
+        )
 
 
 def _release_notes(uow: UnitOfWork, exam_ids: list[int]) -> dict[int, str]:
@@ -237,11 +381,12 @@ def _release_notes(uow: UnitOfWork, exam_ids: list[int]) -> dict[int, str]:
         return {}
     last: dict[int, tuple[str | None, str | None]] = {}
     for exam_id, ending, note in uow.session.execute(
-            sa.select(col(Read.exam_id), col(Read.end_reason), col(Read.end_note))
-            .where(col(Read.exam_id).in_(exam_ids)).order_by(col(Read.id))):
+        sa.select(col(Read.exam_id), col(Read.end_reason), col(Read.end_note))
+        .where(col(Read.exam_id).in_(exam_ids))
+        .order_by(col(Read.id))
+    ):
         last[exam_id] = (ending, note)
-    return {e: note or "release" for e, (ending, note) in last.items()
-            if ending in RELEASE_ENDINGS}
+    return {e: note or "release" for e, (ending, note) in last.items() if ending in RELEASE_ENDINGS}
 
 
 @dataclass(frozen=True)
@@ -283,8 +428,13 @@ class PlanSummary:
 BALANCER = Actor("balancer", Role.SYSTEM)
 
 
-def apply_plan(*, uow: UnitOfWork, planned: Sequence[PlannedRead],
-               unassignable_seen: Mapping[int, int | None], summary: PlanSummary) -> PlanOutcome:
+def apply_plan(
+    *,
+    uow: UnitOfWork,
+    planned: Sequence[PlannedRead],
+    unassignable_seen: Mapping[int, int | None],
+    summary: PlanSummary,
+) -> PlanOutcome:
     """Commit only the differences between the plan and the worklists, in one transaction.
 
     A study whose reader changed since the snapshot (opened, pinned, reassigned by someone
@@ -293,18 +443,30 @@ def apply_plan(*, uow: UnitOfWork, planned: Sequence[PlannedRead],
     time; it comes off that worklist (it is listed in the run instead).
     """
     exam_ids = [p.exam_id for p in planned] + list(unassignable_seen)
-    waiting = set(uow.session.scalars(sa.select(col(Exam.id)).where(
-        col(Exam.id).in_(exam_ids), col(Exam.status) == ExamStatus.READY_FOR_READ)))
-    reads = {r.exam_id: r for r in uow.session.scalars(sa.select(Read).where(
-        col(Read.exam_id).in_(exam_ids), col(Read.ended_at).is_(None)))}
+    waiting = set(
+        uow.session.scalars(
+            sa.select(col(Exam.id)).where(
+                col(Exam.id).in_(exam_ids), col(Exam.status) == ExamStatus.READY_FOR_READ
+            )
+        )
+    )
+    reads = {
+        r.exam_id: r
+        for r in uow.session.scalars(
+            sa.select(Read).where(col(Read.exam_id).in_(exam_ids), col(Read.ended_at).is_(None))
+        )
+    }
     reordered = stale = 0
     reordered_for: set[int] = set()
     moves: list[tuple[int, int | None, str, int | None]] = []  # exam, reader, reason, position
     for item in planned:
         current = reads.get(item.exam_id)
         holder = current.radiologist_id if current else None
-        if (item.exam_id not in waiting or holder != item.seen_radiologist_id
-                or (current is not None and current.opened_at is not None)):
+        if (
+            item.exam_id not in waiting
+            or holder != item.seen_radiologist_id
+            or (current is not None and current.opened_at is not None)
+        ):
             stale += 1
             continue
         if current is not None and holder == item.radiologist_id:
@@ -317,34 +479,60 @@ def apply_plan(*, uow: UnitOfWork, planned: Sequence[PlannedRead],
         moves.append((item.exam_id, item.radiologist_id, item.reason, item.position))
     for exam_id, seen in unassignable_seen.items():
         current = reads.get(exam_id)
-        if (current is not None and current.radiologist_id == seen and current.opened_at is None
-                and exam_id in waiting and not current.pinned):
+        if (
+            current is not None
+            and current.radiologist_id == seen
+            and current.opened_at is None
+            and exam_id in waiting
+            and not current.pinned
+        ):
             moves.append((exam_id, None, summary.unassignable.get(exam_id, ""), None))
-    notes = _release_notes(uow, [e for e, reader, _, _ in moves
-                                 if reader is not None and e not in reads])
+    notes = _release_notes(
+        uow, [e for e, reader, _, _ in moves if reader is not None and e not in reads]
+    )
     if notes:  # a study given back: its next assignment says so, and why
-        moves = [(e, reader, f"after {notes[e]}; {reason}"[:500] if e in notes else reason, p)
-                 for e, reader, reason, p in moves]
+        moves = [
+            (e, reader, f"after {notes[e]}; {reason}"[:500] if e in notes else reason, p)
+            for e, reader, reason, p in moves
+        ]
     _move_many(uow, moves, reads)
     moved = sum(1 for _, reader, _, _ in moves if reader is not None)
     unassigned = len(moves) - moved
     run = BalancerRun(
-        started_at=summary.started_at, duration_ms=round(summary.duration_ms, 2),
-        trigger=summary.trigger[:200], formulation=summary.formulation[:64],
+        started_at=summary.started_at,
+        duration_ms=round(summary.duration_ms, 2),
+        trigger=summary.trigger[:200],
+        formulation=summary.formulation[:64],
         objective={k: round(float(v), 3) for k, v in summary.objective.items()},
         unassignable=[{"exam_id": k, "reason": v} for k, v in summary.unassignable.items()],
-        assigned=len(planned), moved=moved, epoch=summary.epoch,
+        assigned=len(planned),
+        moved=moved,
+        epoch=summary.epoch,
         leader=summary.leader[:200] if summary.leader else None,
     )
     uow.add(run)
     uow.flush()
     if reordered_for:
-        uow.emit(ev.WorklistReordered(at=uow.now, actor=BALANCER.id, role=BALANCER.role,
-                                      radiologist_ids=tuple(sorted(reordered_for))))
-    uow.emit(ev.BalancerRan(at=uow.now, actor=BALANCER.id, role=BALANCER.role, run_id=pk(run),
-                            duration_ms=run.duration_ms, moved=moved, assigned=len(planned),
-                            unassignable=len(summary.unassignable)))
-    return PlanOutcome(run_id=pk(run), moved=moved, reordered=reordered, stale=stale,
-                       unassigned=unassigned)
-
-
+        uow.emit(
+            ev.WorklistReordered(
+                at=uow.now,
+                actor=BALANCER.id,
+                role=BALANCER.role,
+                radiologist_ids=tuple(sorted(reordered_for)),
+            )
+        )
+    uow.emit(
+        ev.BalancerRan(
+            at=uow.now,
+            actor=BALANCER.id,
+            role=BALANCER.role,
+            run_id=pk(run),
+            duration_ms=run.duration_ms,
+            moved=moved,
+            assigned=len(planned),
+            unassignable=len(summary.unassignable),
+        )
+    )
+    return PlanOutcome(
+        run_id=pk(run), moved=moved, reordered=reordered, stale=stale, unassigned=unassigned
+    )

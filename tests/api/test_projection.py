@@ -44,12 +44,19 @@ async def busy(api: Api) -> Api:
     return api
 
 
-@pytest.mark.parametrize("variables", [
-    {"first": 5},
-    {"first": 50},
-    {"first": 4, "filter": {"status": ["FINAL", "READY_FOR_READ"], "priority": ["STAT"]}},
-    {"first": 3, "filter": {"modality": ["US"], "siteCode": "NORTH", "patientMrn": "MRN000001"}},
-], ids=["small", "all", "filtered", "by-site"])
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"first": 5},
+        {"first": 50},
+        {"first": 4, "filter": {"status": ["FINAL", "READY_FOR_READ"], "priority": ["STAT"]}},
+        {
+            "first": 3,
+            "filter": {"modality": ["US"], "siteCode": "NORTH", "patientMrn": "MRN000001"},
+        },
+    ],
+    ids=["small", "all", "filtered", "by-site"],
+)
 async def test_projection_and_standard_path_agree(busy: Api, variables: dict[str, object]) -> None:
     projected = await busy.data(PROJECTED, variables)
     standard = await busy.data(STANDARD, variables)

@@ -47,8 +47,11 @@ def statements(db: Database) -> Iterator[list[str]]:
         # The outbox relay polls on its own schedule; the audit record is one per request;
         # SQLite's BEGIN opens each read session's transaction (how the loaders' reads fall
         # into sessions varies), it asks nothing of the data.
-        if ("event_outbox" not in statement and "audit_events" not in statement
-                and not statement.startswith("BEGIN")):
+        if (
+            "event_outbox" not in statement
+            and "audit_events" not in statement
+            and not statement.startswith("BEGIN")
+        ):
             seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
@@ -92,9 +95,19 @@ async def test_keyset_pages_cover_every_exam_once_in_order(busy: Api) -> None:
 
 
 async def test_filters_combine(busy: Api) -> None:
-    data = await busy.data(EXAMS_PAGE, {"first": 100, "filter": {
-        "priority": ["STAT"], "status": ["ORDERED", "SCHEDULED"], "modality": ["US"],
-        "siteCode": "NORTH", "patientMrn": "MRN000001"}})
+    data = await busy.data(
+        EXAMS_PAGE,
+        {
+            "first": 100,
+            "filter": {
+                "priority": ["STAT"],
+                "status": ["ORDERED", "SCHEDULED"],
+                "modality": ["US"],
+                "siteCode": "NORTH",
+                "patientMrn": "MRN000001",
+            },
+        },
+    )
     nodes = [e["node"] for e in data["exams"]["edges"]]  # type: ignore[index]
     assert len(nodes) == 8 and all(n["priority"] == "STAT" for n in nodes)
     none = await busy.data(EXAMS_PAGE, {"first": 10, "filter": {"modality": ["MR"]}})
@@ -152,38 +165,71 @@ BAD_REQUESTS = [
 
 
 @pytest.mark.parametrize(("query", "variables", "mentions"), BAD_REQUESTS)
-async def test_bad_requests_get_clear_errors(busy: Api, query: str, variables: object,
-                                             mentions: str) -> None:
+async def test_bad_requests_get_clear_errors(
+    busy: Api, query: str, variables: object, mentions: str
+) -> None:
     body = await busy.graphql(query)
     assert body.get("errors"), body
     assert any(mentions in e["message"] for e in body["errors"]), body  # type: ignore[union-attr]
 
 
 async def test_oversized_and_control_character_input_is_refused_and_writes_nothing(
-        busy: Api) -> None:
+    busy: Api,
+) -> None:
     before = await busy.db.read(count_rows("exams"))
-    body = await busy.data("""mutation($i: PlaceOrderInput!) { placeOrder(input: $i) {
-        __typename ... on ValidationFailed { errors { field code } } } }""", {"i": {
-        "orderSource": "EPIC", "placerOrderNumber": "x" * 65, "patientMrn": "MRN000001",
-        "referrerCode": "REF01", "procedureCode": "USABD", "siteCode": "NORTH",
-        "priority": "ROUTINE", "patientClass": "OUTPATIENT", "indication": "bad\x07byte",
-        "icd10Code": "not-icd"}}, actor=("REF01", "referrer"))
+    body = await busy.data(
+        """mutation($i: PlaceOrderInput!) { placeOrder(input: $i) {
+        __typename ... on ValidationFailed { errors { field code } } } }""",
+        {
+            "i": {
+                "orderSource": "EPIC",
+                "placerOrderNumber": "x" * 65,
+                "patientMrn": "MRN000001",
+                "referrerCode": "REF01",
+                "procedureCode": "USABD",
+                "siteCode": "NORTH",
+                "priority": "ROUTINE",
+                "patientClass": "OUTPATIENT",
+                "indication": "bad\x07byte",
+                "icd10Code": "not-icd",
+            }
+        },
+        actor=("REF01", "referrer"),
+    )
     errors = {(e["field"], e["code"]) for e in body["placeOrder"]["errors"]}  # type: ignore[index]
-    assert errors == {("input.placerOrderNumber", "TOO_LONG"),
-                      ("input.indication", "CONTROL_CHARACTERS"),
-                      ("input.icd10Code", "INVALID_FORMAT")}
+    assert errors == {
+        ("input.placerOrderNumber", "TOO_LONG"),
+        ("input.indication", "CONTROL_CHARACTERS"),
+        ("input.icd10Code", "INVALID_FORMAT"),
+    }
     assert await busy.db.read(count_rows("exams")) == before
 
 
 async def test_unknown_references_in_an_order_name_the_field(busy: Api) -> None:
-    body = await busy.data("""mutation($i: PlaceOrderInput!) { placeOrder(input: $i) {
-        __typename ... on NotFound { field entity } } }""", {"i": {
-        "orderSource": "EPIC", "placerOrderNumber": "U-1", "patientMrn": "MRN000001",
-        "referrerCode": "REF01", "procedureCode": "NOPE", "siteCode": "NORTH",
-        "priority": "ROUTINE", "patientClass": "OUTPATIENT", "indication": "x",
-        "icd10Code": "R51"}}, actor=("REF01", "referrer"))
-    assert body["placeOrder"] == {"__typename": "NotFound", "field": "input.procedureCode",
-                                  "entity": "procedure"}
+    body = await busy.data(
+        """mutation($i: PlaceOrderInput!) { placeOrder(input: $i) {
+        __typename ... on NotFound { field entity } } }""",
+        {
+            "i": {
+                "orderSource": "EPIC",
+                "placerOrderNumber": "U-1",
+                "patientMrn": "MRN000001",
+                "referrerCode": "REF01",
+                "procedureCode": "NOPE",
+                "siteCode": "NORTH",
+                "priority": "ROUTINE",
+                "patientClass": "OUTPATIENT",
+                "indication": "x",
+                "icd10Code": "R51",
+            }
+        },
+        actor=("REF01", "referrer"),
+    )
+    assert body["placeOrder"] == {
+        "__typename": "NotFound",
+        "field": "input.procedureCode",
+        "entity": "procedure",
+    }
 
 
 async def test_internal_errors_are_masked(busy: Api) -> None:
@@ -204,33 +250,41 @@ async def test_internal_errors_are_masked(busy: Api) -> None:
     assert "hunter2" not in str(body)
 
 
-
-
 BAD_TOKENS = {
     "not bearer": "Basic abc",
     "garbage": "Bearer not.a.token",
-    "forged": "Bearer " + jwt.encode({"sub": "x", "role": "admin", "iss": "radflow",
-                                      "aud": "radflow-api", "exp": 4_000_000_000},
-                                     "someone-elses-secret-of-a-decent-length", algorithm="HS256"),
-    "expired": "Bearer " + mint(role=Role.ADMIN, subject="x", settings=Settings(),
-                                lifetime=timedelta(seconds=-1)),
-    "wrong audience": "Bearer " + mint(role=Role.ADMIN, subject="x",
-                                       settings=Settings(RADFLOW_JWT_AUDIENCE="elsewhere")),
-    "unknown role": "Bearer " + jwt.encode({"sub": "x", "role": "king", "iss": "radflow",
-                                            "aud": "radflow-api", "exp": 4_000_000_000},
-                                           DEVELOPMENT_SECRET, algorithm="HS256"),
+    "forged": "Bearer "
+    + jwt.encode(
+        {"sub": "x", "role": "admin", "iss": "radflow", "aud": "radflow-api", "exp": 4_000_000_000},
+        "someone-elses-secret-of-a-decent-length",
+        algorithm="HS256",
+    ),
+    "expired": "Bearer "
+    + mint(role=Role.ADMIN, subject="x", settings=Settings(), lifetime=timedelta(seconds=-1)),
+    "wrong audience": "Bearer "
+    + mint(role=Role.ADMIN, subject="x", settings=Settings(RADFLOW_JWT_AUDIENCE="elsewhere")),
+    "unknown role": "Bearer "
+    + jwt.encode(
+        {"sub": "x", "role": "king", "iss": "radflow", "aud": "radflow-api", "exp": 4_000_000_000},
+        DEVELOPMENT_SECRET,
+        algorithm="HS256",
+    ),
 }
 
 
 @pytest.mark.parametrize("header", list(BAD_TOKENS.values()), ids=list(BAD_TOKENS))
 async def test_bad_tokens_are_refused_with_401(busy: Api, header: str) -> None:
-    response = await busy.client.post("/graphql", json={"query": "{ sites { code } }"},
-                                      headers={"Authorization": header})
+    response = await busy.client.post(
+        "/graphql", json={"query": "{ sites { code } }"}, headers={"Authorization": header}
+    )
     assert response.status_code == 401
     assert response.text
 
 
 async def test_anonymous_callers_take_no_step(busy: Api) -> None:
-    body = await busy.graphql("""mutation { checkIn(input: {examId: "RXhhbTox"}) {
-        __typename } }""", actor=None)
+    body = await busy.graphql(
+        """mutation { checkIn(input: {examId: "RXhhbTox"}) {
+        __typename } }""",
+        actor=None,
+    )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]

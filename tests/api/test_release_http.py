@@ -21,8 +21,11 @@ pytestmark = pytest.mark.usefixtures("backend")
 SUPERVISOR = ("sup.ortiz", "supervisor")
 RAD03 = ("RAD03", "radiologist")
 RAD07 = ("RAD07", "radiologist")
-RELEASE = mutation("releaseRead", "ReleaseReadInput",
-                   "... on ReadReleased { exam { status version } read { endReason endNote } }")
+RELEASE = mutation(
+    "releaseRead",
+    "ReleaseReadInput",
+    "... on ReadReleased { exam { status version } read { endReason endNote } }",
+)
 STRANDED = """{ balancerStatus { strandedReads {
     radiologistCode priority absent absentSince releaseDueAt exam { id status } } } }"""
 
@@ -32,8 +35,11 @@ async def live(live_api: Api) -> Api:
     await reference(live_api.db)  # RAD03 on shift
     await wait_for_run(live_api, "start", seen=0)
     ends = (live_api.db.clock() + timedelta(hours=8)).isoformat()
-    await live_api.data(START_SHIFT, {"input": {"radiologistCode": "RAD07", "siteCode": "NORTH",
-                                                "endsAt": ends}}, actor=SUPERVISOR)
+    await live_api.data(
+        START_SHIFT,
+        {"input": {"radiologistCode": "RAD07", "siteCode": "NORTH", "endsAt": ends}},
+        actor=SUPERVISOR,
+    )
     return live_api
 
 
@@ -59,8 +65,7 @@ async def on_worklist(api: Api, code: str, gid: str) -> dict[str, Any]:
     raise AssertionError(f"{gid} never reached {code}'s worklist")
 
 
-async def test_a_reader_hands_a_study_back_and_it_is_replanned_to_someone_else(
-        live: Api) -> None:
+async def test_a_reader_hands_a_study_back_and_it_is_replanned_to_someone_else(live: Api) -> None:
     gid, version = await opened(live.db)
 
     refused = await release(live, RAD07, examId=gid, reason="not mine")
@@ -70,25 +75,28 @@ async def test_a_reader_hands_a_study_back_and_it_is_replanned_to_someone_else(
     stale = await release(live, RAD03, examId=gid, reason="x", expectedVersion=version - 1)
     assert stale["__typename"] == "Conflict"
 
-    done = await release(live, RAD03, examId=gid, reason="conflict of interest",
-                         expectedVersion=version)
+    done = await release(
+        live, RAD03, examId=gid, reason="conflict of interest", expectedVersion=version
+    )
     assert done["__typename"] == "ReadReleased", done
     assert done["exam"]["status"] == "READY_FOR_READ"
-    assert done["read"] == {"endReason": "HANDED_BACK",
-                            "endNote": "handed back by RAD03: conflict of interest"}
+    assert done["read"] == {
+        "endReason": "HANDED_BACK",
+        "endNote": "handed back by RAD03: conflict of interest",
+    }
     item = await on_worklist(live, "RAD07", gid)
     assert item["reason"].startswith("after handed back by RAD03: conflict of interest; ")
     again = await release(live, RAD03, examId=gid, reason="twice")
     assert again["__typename"] in {"NotFound", "InvalidTransition"}
 
 
-async def test_a_supervisor_releases_the_study_of_a_reader_who_went_off_shift(
-        live: Api) -> None:
+async def test_a_supervisor_releases_the_study_of_a_reader_who_went_off_shift(live: Api) -> None:
     gid, _ = await opened(live.db)
     await live.data(END_SHIFT, {"input": {"radiologistCode": "RAD03"}}, actor=SUPERVISOR)
     listed = (await live.data(STRANDED, actor=SUPERVISOR))["balancerStatus"]["strandedReads"]  # type: ignore[index]
-    assert [(s["exam"]["id"], s["radiologistCode"], s["absent"], s["releaseDueAt"])
-            for s in listed] == [(gid, "RAD03", "off shift", None)]  # routine: a supervisor's
+    assert [
+        (s["exam"]["id"], s["radiologistCode"], s["absent"], s["releaseDueAt"]) for s in listed
+    ] == [(gid, "RAD03", "off shift", None)]  # routine: a supervisor's
     assert (await live.data(STRANDED, actor=RAD07))["balancerStatus"]["strandedReads"] == []  # type: ignore[index]
 
     done = await release(live, SUPERVISOR, examId=gid, reason="RAD03 went home")
@@ -108,8 +116,11 @@ async def test_an_absent_readers_stat_is_released_by_itself_after_the_grace(live
 
     clock.advance(minutes=11)  # past the default 10 min grace
     ends = (clock() + timedelta(hours=8)).isoformat()  # any event wakes the leader's loop
-    await live.data(START_SHIFT, {"input": {"radiologistCode": "RAD01", "siteCode": "MAIN",
-                                            "endsAt": ends}}, actor=SUPERVISOR)
+    await live.data(
+        START_SHIFT,
+        {"input": {"radiologistCode": "RAD01", "siteCode": "MAIN", "endsAt": ends}},
+        actor=SUPERVISOR,
+    )
     item = await on_worklist(live, "RAD07", gid)
     assert item["reason"].startswith("after released by itself: RAD03 off shift since ")
     assert "STAT study open, past the 10 min grace" in item["reason"]

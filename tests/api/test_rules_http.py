@@ -52,16 +52,19 @@ def rule(name: str, condition: str, *actions: dict[str, Any], order: int = 100) 
 STAT = {"kind": "SET_PRIORITY", "priority": "STAT"}
 
 
-async def save(api: Api, rules: list[dict[str, Any]], reason: str = "test",
-               based_on: int | None = None) -> dict[str, Any]:
-    data = await api.data(SAVE, {"input": {"rules": rules, "reason": reason,
-                                           "basedOn": based_on}}, actor=SUPERVISOR)
+async def save(
+    api: Api, rules: list[dict[str, Any]], reason: str = "test", based_on: int | None = None
+) -> dict[str, Any]:
+    data = await api.data(
+        SAVE, {"input": {"rules": rules, "reason": reason, "basedOn": based_on}}, actor=SUPERVISOR
+    )
     return data["saveRuleSet"]  # type: ignore[return-value]
 
 
 async def activate(api: Api, version: int) -> dict[str, Any]:
-    data = await api.data(ACTIVATE, {"input": {"version": version, "reason": "test"}},
-                          actor=SUPERVISOR)
+    data = await api.data(
+        ACTIVATE, {"input": {"version": version, "reason": "test"}}, actor=SUPERVISOR
+    )
     return data["activateRuleSet"]  # type: ignore[return-value]
 
 
@@ -74,25 +77,40 @@ async def department(api: Api) -> Api:
 ERROR_CASES = [
     (rule("bad syntax", 'modality == "CT" and and', STAT), "SYNTAX", True),
     (rule("unknown attribute", 'colour == "red"', STAT), "UNKNOWN_ATTRIBUTE", False),
-    (rule("type mismatch", 'priority > 3', STAT), "TYPE_MISMATCH", False),
+    (rule("type mismatch", "priority > 3", STAT), "TYPE_MISMATCH", False),
     (rule("unknown value", 'modality == "XX"', STAT), "UNKNOWN_VALUE", False),
-    (rule("negative minutes", 'modality == "CT"', {"kind": "SET_TURNAROUND", "minutes": -5}),
-     "IMPOSSIBLE_VALUE", False),
-    (rule("unknown reader", 'modality == "CT"',
-          {"kind": "RESTRICT_RADIOLOGISTS", "radiologistCodes": ["NOBODY"]}),
-     "UNKNOWN_RADIOLOGIST", False),
-    (rule("unknown site", 'modality == "CT"', {"kind": "RESTRICT_SITES", "sites": ["MARS"]}),
-     "UNKNOWN_SITE", False),
+    (
+        rule("negative minutes", 'modality == "CT"', {"kind": "SET_TURNAROUND", "minutes": -5}),
+        "IMPOSSIBLE_VALUE",
+        False,
+    ),
+    (
+        rule(
+            "unknown reader",
+            'modality == "CT"',
+            {"kind": "RESTRICT_RADIOLOGISTS", "radiologistCodes": ["NOBODY"]},
+        ),
+        "UNKNOWN_RADIOLOGIST",
+        False,
+    ),
+    (
+        rule("unknown site", 'modality == "CT"', {"kind": "RESTRICT_SITES", "sites": ["MARS"]}),
+        "UNKNOWN_SITE",
+        False,
+    ),
     (rule("runs code", '__import__("os").system("true")', STAT), None, False),
 ]
 
 
-@pytest.mark.parametrize(("bad", "code", "positioned"), ERROR_CASES,
-                         ids=[c[0]["name"] for c in ERROR_CASES])
+@pytest.mark.parametrize(
+    ("bad", "code", "positioned"), ERROR_CASES, ids=[c[0]["name"] for c in ERROR_CASES]
+)
 async def test_each_validation_error_is_typed_and_nothing_is_saved(
-        department: Api, bad: dict[str, Any], code: str | None, positioned: bool) -> None:
-    good = rule("fine", 'modality == "MG"', {"kind": "REQUIRE_SUBSPECIALTY",
-                                             "subspecialty": "BREAST"})
+    department: Api, bad: dict[str, Any], code: str | None, positioned: bool
+) -> None:
+    good = rule(
+        "fine", 'modality == "MG"', {"kind": "REQUIRE_SUBSPECIALTY", "subspecialty": "BREAST"}
+    )
     result = await save(department, [good, bad])
     assert result["__typename"] == "RuleSetInvalid", result
     errors = result["errors"]
@@ -107,14 +125,22 @@ async def test_each_validation_error_is_typed_and_nothing_is_saved(
 async def test_warnings_do_not_block_saving(department: Api) -> None:
     db = department.db
     await drive(db, await order(db), ExamStatus.READY_FOR_READ)  # a US abdomen (BODY)
-    result = await save(department, [
-        rule("never matches", 'modality == "NM" and patient_age > 200', STAT),
-        rule("first", 'modality == "US"', {"kind": "SET_PRIORITY", "priority": "URGENT"},
-             order=5),
-        rule("second", 'body_part == "ABDOMEN"', STAT, order=5),
-        rule("nobody can", 'modality == "US"', {"kind": "REQUIRE_SUBSPECIALTY",
-                                                "subspecialty": "CARDIAC"}, order=7),
-    ])
+    result = await save(
+        department,
+        [
+            rule("never matches", 'modality == "NM" and patient_age > 200', STAT),
+            rule(
+                "first", 'modality == "US"', {"kind": "SET_PRIORITY", "priority": "URGENT"}, order=5
+            ),
+            rule("second", 'body_part == "ABDOMEN"', STAT, order=5),
+            rule(
+                "nobody can",
+                'modality == "US"',
+                {"kind": "REQUIRE_SUBSPECIALTY", "subspecialty": "CARDIAC"},
+                order=7,
+            ),
+        ],
+    )
     assert result["__typename"] == "RuleSetSaved"
     codes = {w["code"]: w for w in result["warnings"]}
     assert set(codes) == {"MATCHES_NO_STUDY", "CONTRADICTION", "NO_ELIGIBLE_RADIOLOGIST"}
@@ -125,11 +151,15 @@ async def test_warnings_do_not_block_saving(department: Api) -> None:
 
 
 async def test_versions_activation_rollback_and_diff(department: Api) -> None:
-    one = await save(department, [rule("a", 'modality == "CT"', STAT),
-                                  rule("b", 'modality == "MR"', STAT)])
+    one = await save(
+        department, [rule("a", 'modality == "CT"', STAT), rule("b", 'modality == "MR"', STAT)]
+    )
     v1 = one["ruleSet"]["version"]
-    two = await save(department, [rule("a", 'modality == "CT"', STAT, order=1),
-                                  rule("c", 'modality == "US"', STAT)], based_on=v1)
+    two = await save(
+        department,
+        [rule("a", 'modality == "CT"', STAT, order=1), rule("c", 'modality == "US"', STAT)],
+        based_on=v1,
+    )
     v2 = two["ruleSet"]["version"]
     assert (await activate(department, v1))["previousVersion"] is None
     assert (await activate(department, v2))["previousVersion"] == v1
@@ -137,36 +167,59 @@ async def test_versions_activation_rollback_and_diff(department: Api) -> None:
     assert rollback["ruleSet"] == {"version": v1, "active": True}
     assert (await activate(department, v1))["__typename"] == "ValidationFailed"
     assert (await activate(department, 999))["__typename"] == "NotFound"
-    data = await department.data("""query($a: Int!, $b: Int!) {
+    data = await department.data(
+        """query($a: Int!, $b: Int!) {
         activeRuleSet { version } ruleSets { version active }
         ruleSetDiff(from: $a, to: $b) { added { name } removed { name }
                                         changed { name before { order } after { order } } } }""",
-                                 {"a": v1, "b": v2})
+        {"a": v1, "b": v2},
+    )
     assert data["activeRuleSet"] == {"version": v1}
-    assert data["ruleSets"] == [{"version": v2, "active": False},
-                                {"version": v1, "active": True}]
+    assert data["ruleSets"] == [{"version": v2, "active": False}, {"version": v1, "active": True}]
     diff = data["ruleSetDiff"]
-    assert diff == {"added": [{"name": "c"}], "removed": [{"name": "b"}],
-                    "changed": [{"name": "a", "before": {"order": 100}, "after": {"order": 1}}]}
+    assert diff == {
+        "added": [{"name": "c"}],
+        "removed": [{"name": "b"}],
+        "changed": [{"name": "a", "before": {"order": 100}, "after": {"order": 1}}],
+    }
 
 
 async def test_only_supervisors_edit_rules(department: Api) -> None:
-    body = await department.graphql(SAVE, {"input": {"rules": [], "reason": "x"}},
-                                    actor=("RAD03", "radiologist"))
+    body = await department.graphql(
+        SAVE, {"input": {"rules": [], "reason": "x"}}, actor=("RAD03", "radiologist")
+    )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]
 
 
 async def test_preview_shows_changes_and_writes_nothing(department: Api) -> None:
     db = department.db
     exam = await drive(db, await order(db), ExamStatus.READY_FOR_READ)
-    await db.run(lambda uow: worklists.start_shift(
-        uow=uow, actor=SUPERVISOR_ACTOR, radiologist_code="RAD07", site_code="NORTH",
-        ends_at=uow.now + timedelta(hours=8)))
+    await db.run(
+        lambda uow: worklists.start_shift(
+            uow=uow,
+            actor=SUPERVISOR_ACTOR,
+            radiologist_code="RAD07",
+            site_code="NORTH",
+            ends_at=uow.now + timedelta(hours=8),
+        )
+    )
     tables = ["rule_set_versions", "rule_set_activations", "reads", "balancer_runs"]
     before = [await db.read(count_rows(t)) for t in tables]
-    data = await department.data(PREVIEW, {"input": {"rules": [
-        rule("urgent ultrasound", 'modality == "US"', STAT,
-             {"kind": "RESTRICT_RADIOLOGISTS", "radiologistCodes": ["RAD07"]})]}})
+    data = await department.data(
+        PREVIEW,
+        {
+            "input": {
+                "rules": [
+                    rule(
+                        "urgent ultrasound",
+                        'modality == "US"',
+                        STAT,
+                        {"kind": "RESTRICT_RADIOLOGISTS", "radiologistCodes": ["RAD07"]},
+                    )
+                ]
+            }
+        },
+    )
     preview = data["previewRuleSet"]
     assert preview["__typename"] == "RuleSetPreview"
     [change] = preview["changes"]
@@ -181,14 +234,28 @@ async def test_preview_shows_changes_and_writes_nothing(department: Api) -> None
 async def test_activation_replans_within_a_second(live_api: Api) -> None:
     db = live_api.db
     await reference(db)
-    await db.run(lambda uow: worklists.start_shift(
-        uow=uow, actor=SUPERVISOR_ACTOR, radiologist_code="RAD07", site_code="NORTH",
-        ends_at=uow.now + timedelta(hours=8)))
+    await db.run(
+        lambda uow: worklists.start_shift(
+            uow=uow,
+            actor=SUPERVISOR_ACTOR,
+            radiologist_code="RAD07",
+            site_code="NORTH",
+            ends_at=uow.now + timedelta(hours=8),
+        )
+    )
     exam = await drive(db, await order(db), ExamStatus.READY_FOR_READ)
-    saved = await save(live_api, [rule("to RAD07", 'modality == "US"',
-                                       {"kind": "RESTRICT_RADIOLOGISTS",
-                                        "radiologistCodes": ["RAD07"]}, STAT)])
-    worklist = "query { worklist(radiologistCode: \"RAD07\") { priority exam { id } } }"
+    saved = await save(
+        live_api,
+        [
+            rule(
+                "to RAD07",
+                'modality == "US"',
+                {"kind": "RESTRICT_RADIOLOGISTS", "radiologistCodes": ["RAD07"]},
+                STAT,
+            )
+        ],
+    )
+    worklist = 'query { worklist(radiologistCode: "RAD07") { priority exam { id } } }'
     await activate(live_api, saved["ruleSet"]["version"])
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 5
@@ -200,33 +267,51 @@ async def test_activation_replans_within_a_second(live_api: Api) -> None:
     # On the new reader's list, with the priority the rule gave it.
     assert items == [{"priority": "STAT", "exam": {"id": to_global_id("Exam", exam.id or 0)}}]
     status = await live_api.data("{ balancerStatus { recentRuns { trigger } } }")
-    assert any("RuleSetActivated" in r["trigger"]
-               for r in status["balancerStatus"]["recentRuns"])  # type: ignore[index]
+    assert any("RuleSetActivated" in r["trigger"] for r in status["balancerStatus"]["recentRuns"])  # type: ignore[index]
 
 
-async def test_ai_triage_makes_a_bleed_stat_for_neuro_and_is_explained(
-        department: Api) -> None:
+async def test_ai_triage_makes_a_bleed_stat_for_neuro_and_is_explained(department: Api) -> None:
     db = department.db
     from rules.defaults import DEFAULT_RULE_SET
     from rules.live import install_defaults
 
     await db.run(lambda uow: install_defaults(uow, SUPERVISOR_ACTOR))
-    exam = await order(db, procedure="CTHEAD", site="MAIN", priority=Priority.ROUTINE,
-                       patient_class=PatientClass.INPATIENT)
+    exam = await order(
+        db,
+        procedure="CTHEAD",
+        site="MAIN",
+        priority=Priority.ROUTINE,
+        patient_class=PatientClass.INPATIENT,
+    )
     gid = to_global_id("Exam", exam.id or 0)
-    denied = await department.graphql(AI, {"input": {"examId": gid, "finding": "x",
-                                                      "score": 0.5}}, actor=SUPERVISOR)
+    denied = await department.graphql(
+        AI, {"input": {"examId": gid, "finding": "x", "score": 0.5}}, actor=SUPERVISOR
+    )
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]
-    bad = (await department.data(AI, {"input": {"examId": gid, "finding": "bleed!",
-                                                "score": 1.5}}, actor=INTEGRATION))
+    bad = await department.data(
+        AI, {"input": {"examId": gid, "finding": "bleed!", "score": 1.5}}, actor=INTEGRATION
+    )
     assert bad["postAiTriage"]["__typename"] == "ValidationFailed"  # type: ignore[index]
     await drive(db, exam, ExamStatus.READY_FOR_READ, procedure="CTHEAD")
-    posted = (await department.data(AI, {"input": {
-        "examId": gid, "finding": "intracranial_hemorrhage", "score": 0.93,
-        "model": "brainscan-2"}}, actor=INTEGRATION))["postAiTriage"]
+    posted = (
+        await department.data(
+            AI,
+            {
+                "input": {
+                    "examId": gid,
+                    "finding": "intracranial_hemorrhage",
+                    "score": 0.93,
+                    "model": "brainscan-2",
+                }
+            },
+            actor=INTEGRATION,
+        )
+    )["postAiTriage"]
     assert posted["__typename"] == "AiTriagePosted"
-    fired = {r["ruleName"]: {c["field"]: c["value"] for c in r["changes"]}
-             for r in posted["exam"]["appliedRules"]}
+    fired = {
+        r["ruleName"]: {c["field"]: c["value"] for c in r["changes"]}
+        for r in posted["exam"]["appliedRules"]
+    }
     assert fired["AI suspected bleed"]["priority"] == "STAT"
     assert fired["AI suspected bleed"]["required_subspecialty"] == "NEURO"
     assert DEFAULT_RULE_SET.rules  # the defaults are what the demo department runs
@@ -234,15 +319,28 @@ async def test_ai_triage_makes_a_bleed_stat_for_neuro_and_is_explained(
 
 @pytest.mark.parametrize(("preference", "expected"), [(True, "assigned"), (False, "unassignable")])
 async def test_a_subspecialty_preference_yields_when_nobody_holding_it_is_on_shift(
-        department: Api, preference: bool, expected: str) -> None:
+    department: Api, preference: bool, expected: str
+) -> None:
     db = department.db
     exam = await drive(db, await order(db), ExamStatus.READY_FOR_READ)  # BODY; RAD03 on shift
-    saved = await save(department, [rule("children first", "patient_age < 200", {
-        "kind": "REQUIRE_SUBSPECIALTY", "subspecialty": "PEDIATRIC",
-        "onlyIfOnShift": preference})])
+    saved = await save(
+        department,
+        [
+            rule(
+                "children first",
+                "patient_age < 200",
+                {
+                    "kind": "REQUIRE_SUBSPECIALTY",
+                    "subspecialty": "PEDIATRIC",
+                    "onlyIfOnShift": preference,
+                },
+            )
+        ],
+    )
     await activate(department, saved["ruleSet"]["version"])
-    done = await department.data("mutation { rebalanceNow { run { unassignable { exam { id } } "
-                                 "} } }", actor=SUPERVISOR)
+    done = await department.data(
+        "mutation { rebalanceNow { run { unassignable { exam { id } } } } }", actor=SUPERVISOR
+    )
     unplaced = [u["exam"]["id"] for u in done["rebalanceNow"]["run"]["unassignable"]]  # type: ignore[index]
     gid = to_global_id("Exam", exam.id or 0)
     assert (gid in unplaced) == (expected == "unassignable")
@@ -262,10 +360,15 @@ fragment day on SimulatedDay { breachRate wrvuMaxOverMean unread ineligibleReads
 SMALL_DAY = {"studies": 150, "radiologists": 5, "seed": 3}
 
 
-async def simulate(api: Api, rules: list[dict[str, Any]], scenario: dict[str, Any] | None = None,
-                   actor: tuple[str, str] = SUPERVISOR) -> dict[str, Any]:
-    data = await api.data(SIMULATE, {"input": {"rules": rules,
-                                               "scenario": scenario or SMALL_DAY}}, actor=actor)
+async def simulate(
+    api: Api,
+    rules: list[dict[str, Any]],
+    scenario: dict[str, Any] | None = None,
+    actor: tuple[str, str] = SUPERVISOR,
+) -> dict[str, Any]:
+    data = await api.data(
+        SIMULATE, {"input": {"rules": rules, "scenario": scenario or SMALL_DAY}}, actor=actor
+    )
     return data["simulateRuleSet"]  # type: ignore[return-value]
 
 
@@ -290,10 +393,12 @@ async def test_simulating_the_active_rules_replays_the_same_day_twice(api: Api) 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_a_draft_that_starves_the_day_shows_its_breaches_beside_the_active_rules(
-        api: Api) -> None:
+    api: Api,
+) -> None:
     # No active rule set: the balancer alone. The draft sends every study to IR readers only.
-    starve = [rule("All to IR", "wrvu >= 0",
-                   {"kind": "REQUIRE_SUBSPECIALTY", "subspecialty": "IR"})]
+    starve = [
+        rule("All to IR", "wrvu >= 0", {"kind": "REQUIRE_SUBSPECIALTY", "subspecialty": "IR"})
+    ]
     result = await simulate(api, starve)
     assert result["__typename"] == "RuleSetSimulation"
     active, draft = result["active"], result["draft"]
@@ -310,13 +415,18 @@ async def test_simulation_lists_what_the_synthetic_day_cannot_show(api: Api) -> 
     assert len(result["caveats"]) == 1 and "Bleeds" in result["caveats"][0]
 
 
-async def test_simulation_refuses_a_bad_scenario_and_a_bad_draft_before_replaying(
-        api: Api) -> None:
-    bad_day = await simulate(api, [rule("CT", 'modality == "CT"', STAT)],
-                             {"studies": 0, "radiologists": 500, "capacityRatio": 0.1})
+async def test_simulation_refuses_a_bad_scenario_and_a_bad_draft_before_replaying(api: Api) -> None:
+    bad_day = await simulate(
+        api,
+        [rule("CT", 'modality == "CT"', STAT)],
+        {"studies": 0, "radiologists": 500, "capacityRatio": 0.1},
+    )
     assert bad_day["__typename"] == "ValidationFailed"
     assert {e["field"] for e in bad_day["errors"]} == {
-        "input.scenario.studies", "input.scenario.radiologists", "input.scenario.capacityRatio"}
+        "input.scenario.studies",
+        "input.scenario.radiologists",
+        "input.scenario.capacityRatio",
+    }
     bad_rule = await simulate(api, [rule("CT", 'modality == "CTX" and', STAT)])
     assert bad_rule["__typename"] == "RuleSetInvalid"
     assert bad_rule["ruleErrors"][0]["field"] == "condition"
@@ -324,7 +434,7 @@ async def test_simulation_refuses_a_bad_scenario_and_a_bad_draft_before_replayin
 
 async def test_only_supervisors_and_admins_may_simulate(api: Api) -> None:
     response = await api.graphql(
-        SIMULATE, {"input": {"rules": [], "scenario": SMALL_DAY}},
-        actor=("dr.lee", "radiologist"))
+        SIMULATE, {"input": {"rules": [], "scenario": SMALL_DAY}}, actor=("dr.lee", "radiologist")
+    )
     assert response["data"] is None or response["data"]["simulateRuleSet"] is None
     assert response["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -16,8 +16,22 @@ def test_schema_graphql_is_up_to_date() -> None:
 
 def test_the_exam_status_enum_has_exactly_the_lifecycle_statuses() -> None:
     sdl = schema_sdl()
-    block = sdl[sdl.index("enum ExamStatus {"):]
-    values = block[block.index("{") + 1:block.index("}")].split()
-    assert values == ["ORDERED", "SCHEDULED", "CHECKED_IN", "PREPARED", "IN_ACQUISITION",
-                      "ACQUIRED", "METADATA_REJECTED", "READY_FOR_READ", "IN_INTERPRETATION",
-                      "PRELIMINARY", "FINAL", "COMMUNICATED", "CLOSED", "CANCELLED", "NO_SHOW"]
+    block = sdl[sdl.index("enum ExamStatus {") :]
+    values = block[block.index("{") + 1 : block.index("}")].split()
+    assert values == [
+        "ORDERED",
+        "SCHEDULED",
+        "CHECKED_IN",
+        "PREPARED",
+        "IN_ACQUISITION",
+        "ACQUIRED",
+        "METADATA_REJECTED",
+        "READY_FOR_READ",
+        "IN_INTERPRETATION",
+        "PRELIMINARY",
+        "FINAL",
+        "COMMUNICATED",
+        "CLOSED",
+        "CANCELLED",
+        "NO_SHOW",
+    ]

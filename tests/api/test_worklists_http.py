@@ -26,9 +26,11 @@ RADIOLOGISTS = "{ radiologists { code status shift { site { code } } load { stud
 
 
 def mutation(name: str, input_type: str, payload: str = "__typename") -> str:
-    return (f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ __typename "
-            f"... on Error {{ code message }} ... on ValidationFailed {{ errors {{ code }} }} "
-            f"{payload} }} }}")
+    return (
+        f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ __typename "
+        f"... on Error {{ code message }} ... on ValidationFailed {{ errors {{ code }} }} "
+        f"{payload} }} }}"
+    )
 
 
 START_SHIFT = mutation("startShift", "StartShiftInput")
@@ -43,10 +45,11 @@ OPEN = mutation("openRead", "ExamInput")
 async def wait_for_run(api: Api, event: str, *, seen: int) -> dict[str, Any]:
     """Poll balancerStatus until a run triggered by `event` committed after `seen` runs."""
     for _ in range(200):
-        data = await api.data("{ balancerStatus { lastRun { trigger moved assigned } "
-                              "recentRuns { trigger } } }")
+        data = await api.data(
+            "{ balancerStatus { lastRun { trigger moved assigned } recentRuns { trigger } } }"
+        )
         runs = data["balancerStatus"]["recentRuns"]  # type: ignore[index]
-        if len(runs) > seen and any(event in r["trigger"] for r in runs[:len(runs) - seen]):
+        if len(runs) > seen and any(event in r["trigger"] for r in runs[: len(runs) - seen]):
             return data["balancerStatus"]["lastRun"]  # type: ignore[index,no-any-return]
         await asyncio.sleep(0.02)
     raise AssertionError(f"no balancer run after {event}")
@@ -69,29 +72,41 @@ async def test_each_kind_of_event_triggers_a_replan(live: Api) -> None:
     exam = await drive(db, await order(db), ExamStatus.ACQUIRED)
     gid = to_global_id("Exam", exam.id or 0)
 
-    async def expect(event: str, document: str, input: dict[str, Any],
-                     actor: tuple[str, str] = SUPERVISOR) -> None:
+    async def expect(
+        event: str, document: str, input: dict[str, Any], actor: tuple[str, str] = SUPERVISOR
+    ) -> None:
         seen = min(await run_count(live), 9)
         result = await live.data(document, {"input": input}, actor=actor)
         assert "Error" not in str(result), result
         await wait_for_run(live, event, seen=seen)
 
     header = await header_for(db, exam)
-    await db.run(lambda uow: acquisition.validate_metadata(
-        uow=uow, actor=TECH, exam_id=exam.id, header=header))
-    await expect("StudyReadyForRead", REGISTER, {
-        "examId": gid, "studyInstanceUid": "1.2.3.4", "archiveLocation": "pacs://x"},
-        actor=("tech", "technologist"))
+    await db.run(
+        lambda uow: acquisition.validate_metadata(
+            uow=uow, actor=TECH, exam_id=exam.id, header=header
+        )
+    )
+    await expect(
+        "StudyReadyForRead",
+        REGISTER,
+        {"examId": gid, "studyInstanceUid": "1.2.3.4", "archiveLocation": "pacs://x"},
+        actor=("tech", "technologist"),
+    )
     worklist = (await live.data(WORKLIST, {"code": "RAD03"}))["worklist"]
     assert [w["exam"]["id"] for w in worklist] == [gid]  # type: ignore[index]
     assert worklist[0]["position"] == 0 and "eligible" in worklist[0]["reason"]  # type: ignore[index]
     ends = (db.clock() + timedelta(hours=8)).isoformat()
-    await expect("ShiftStarted", START_SHIFT, {"radiologistCode": "RAD07", "siteCode": "NORTH",
-                                               "endsAt": ends})
-    await expect("RadiologistStatusChanged", SET_STATUS, {"radiologistCode": "RAD07",
-                                                          "status": "ON_BREAK"})
-    await expect("AssignmentPinned", PIN, {"examId": gid, "radiologistCode": "RAD03",
-                                           "reason": "continuity"})
+    await expect(
+        "ShiftStarted",
+        START_SHIFT,
+        {"radiologistCode": "RAD07", "siteCode": "NORTH", "endsAt": ends},
+    )
+    await expect(
+        "RadiologistStatusChanged", SET_STATUS, {"radiologistCode": "RAD07", "status": "ON_BREAK"}
+    )
+    await expect(
+        "AssignmentPinned", PIN, {"examId": gid, "radiologistCode": "RAD03", "reason": "continuity"}
+    )
     await expect("AssignmentUnpinned", UNPIN, {"examId": gid})
     await expect("ReadOpened", OPEN, {"examId": gid}, actor=RAD03)
     await expect("ShiftEnded", END_SHIFT, {"radiologistCode": "RAD07"})
@@ -104,16 +119,20 @@ async def test_rebalance_now_and_pin_errors(live: Api) -> None:
     db = live.db
     exam = await drive(db, await order(db), ExamStatus.READY_FOR_READ)
     gid = to_global_id("Exam", exam.id or 0)
-    body = await live.graphql("mutation { rebalanceNow { run { trigger moved } stale } }",
-                              actor=RAD03)
+    body = await live.graphql(
+        "mutation { rebalanceNow { run { trigger moved } stale } }", actor=RAD03
+    )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]
-    done = await live.data("mutation { rebalanceNow { run { trigger assigned objective "
-                           "{ name value } } stale } }", actor=SUPERVISOR)
+    done = await live.data(
+        "mutation { rebalanceNow { run { trigger assigned objective { name value } } stale } }",
+        actor=SUPERVISOR,
+    )
     run = done["rebalanceNow"]["run"]  # type: ignore[index]
     assert "rebalanceNow by sup.ortiz" in run["trigger"] and run["assigned"] >= 1
     assert {t["name"] for t in run["objective"]} >= {"lateness", "balance", "stability"}
-    refused = (await live.data(PIN, {"input": {"examId": gid, "radiologistCode": "RAD02",
-                                               "reason": "x"}}, actor=SUPERVISOR))
+    refused = await live.data(
+        PIN, {"input": {"examId": gid, "radiologistCode": "RAD02", "reason": "x"}}, actor=SUPERVISOR
+    )
     assert refused["pinAssignment"]["__typename"] == "ValidationFailed"  # type: ignore[index]
     assert refused["pinAssignment"]["errors"] == [{"code": "NOT_ELIGIBLE"}]  # type: ignore[index]
 

@@ -19,20 +19,24 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 
 def trail(name: str, exam_id: int) -> audit.Trail:
-    found = audit.Trail(actor=Actor("sup.ortiz", Role.SUPERVISOR), client_address="10.0.0.9",
-                        operation=f"query {name}", action=audit.AuditAction.READ)
+    found = audit.Trail(
+        actor=Actor("sup.ortiz", Role.SUPERVISOR),
+        client_address="10.0.0.9",
+        operation=f"query {name}",
+        action=audit.AuditAction.READ,
+    )
     found.exam_ids.add(exam_id)  # the patient is looked up in the batch's transaction
     return found
 
 
 async def operations(db: Database) -> list[tuple[str, list[str]]]:
-    rows = await db.read(lambda s: list(s.scalars(sa.select(AuditEvent).order_by(
-        AuditEvent.id))))  # type: ignore[arg-type]
+    rows = await db.read(lambda s: list(s.scalars(sa.select(AuditEvent).order_by(AuditEvent.id))))  # type: ignore[arg-type]
     return [(r.operation, list(r.patient_mrns)) for r in rows]
 
 
 async def test_concurrent_records_share_transactions_and_each_is_written(
-        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await reference(db)
     exam = await order(db)
     assert exam.id is not None
@@ -45,13 +49,13 @@ async def test_concurrent_records_share_transactions_and_each_is_written(
 
     monkeypatch.setattr("domain.db.write_records", counting)
     await asyncio.gather(*(db.write_audit(trail(f"Q{n}", exam.id)) for n in range(20)))
-    assert sorted(await operations(db)) == sorted(
-        (f"query Q{n}", ["MRN000001"]) for n in range(20))
+    assert sorted(await operations(db)) == sorted((f"query Q{n}", ["MRN000001"]) for n in range(20))
     assert sum(batches) == 20 and max(batches) > 1  # committed together, not one by one
 
 
 async def test_one_failing_record_fails_only_its_own_request(
-        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await reference(db)
     exam = await order(db)
     assert exam.id is not None
@@ -65,8 +69,8 @@ async def test_one_failing_record_fails_only_its_own_request(
     monkeypatch.setattr(audit, "record_values", failing)
     results = await asyncio.gather(
         *(db.write_audit(trail(name, exam.id)) for name in ("A", "Bad", "B")),
-        return_exceptions=True)
+        return_exceptions=True,
+    )
     assert results[0] is None and results[2] is None
     assert isinstance(results[1], RuntimeError)
-    assert sorted(await operations(db)) == [("query A", ["MRN000001"]),
-                                            ("query B", ["MRN000001"])]
+    assert sorted(await operations(db)) == [("query A", ["MRN000001"]), ("query B", ["MRN000001"])]

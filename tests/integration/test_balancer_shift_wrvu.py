@@ -16,11 +16,18 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 
 async def test_a_signed_read_counts_toward_its_readers_shift_and_a_new_shift_starts_at_zero(
-        db: Database) -> None:
+    db: Database,
+) -> None:
     await reference(db)  # RAD03 (id 3) on shift
-    await db.run(lambda uow: worklists.start_shift(
-        uow=uow, actor=SUPERVISOR, radiologist_code="RAD07", site_code="NORTH",
-        ends_at=uow.now + timedelta(hours=23)))
+    await db.run(
+        lambda uow: worklists.start_shift(
+            uow=uow,
+            actor=SUPERVISOR,
+            radiologist_code="RAD07",
+            site_code="NORTH",
+            ends_at=uow.now + timedelta(hours=23),
+        )
+    )
     await drive(db, await order(db), ExamStatus.FINAL)  # RAD03 reads and signs a USABD
     await drive(db, await order(db), ExamStatus.IN_INTERPRETATION)  # opened, not signed
     now = db.clock()
@@ -30,11 +37,18 @@ async def test_a_signed_read_counts_toward_its_readers_shift_and_a_new_shift_sta
     assert readers[7].wrvu_read == 0.0
     assert readers[1].wrvu_read == readers[1].minutes_on_duty == 0.0  # not on shift
 
-    await db.run(lambda uow: worklists.end_shift(uow=uow, actor=SUPERVISOR,
-                                                 radiologist_code="RAD03"))
-    await db.run(lambda uow: worklists.start_shift(
-        uow=uow, actor=SUPERVISOR, radiologist_code="RAD03", site_code="MAIN",
-        ends_at=uow.now + timedelta(hours=8)))
+    await db.run(
+        lambda uow: worklists.end_shift(uow=uow, actor=SUPERVISOR, radiologist_code="RAD03")
+    )
+    await db.run(
+        lambda uow: worklists.start_shift(
+            uow=uow,
+            actor=SUPERVISOR,
+            radiologist_code="RAD03",
+            site_code="MAIN",
+            ends_at=uow.now + timedelta(hours=8),
+        )
+    )
     later = db.clock()
     fresh = {r.id: r for r in (await db.read(lambda s: read_state(s, later))).snapshot.radiologists}
     assert fresh[3].wrvu_read == 0.0

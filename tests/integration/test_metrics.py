@@ -46,49 +46,99 @@ class History:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db, self.clock = db, clock
 
-    async def exam(self, ordered: datetime, *, procedure: str = "USABD", site: str = "NORTH",
-                   priority: Priority = Priority.ROUTINE,
-                   patient_class: PatientClass = PatientClass.OUTPATIENT) -> int:
+    async def exam(
+        self,
+        ordered: datetime,
+        *,
+        procedure: str = "USABD",
+        site: str = "NORTH",
+        priority: Priority = Priority.ROUTINE,
+        patient_class: PatientClass = PatientClass.OUTPATIENT,
+    ) -> int:
         """An exam ordered at `ordered` (its ORDERED entry is at that time)."""
         self.clock.now = ordered
-        exam = await factories.order(self.db, procedure=procedure, site=site, priority=priority,
-                                     patient_class=patient_class)
+        exam = await factories.order(
+            self.db, procedure=procedure, site=site, priority=priority, patient_class=patient_class
+        )
         assert exam.id is not None
         return exam.id
 
     async def entered(self, exam_id: int, *steps: tuple[ExamStatus, datetime]) -> None:
         """History entries: the exam entered each status at its time."""
-        await self.db.run(lambda uow: uow.session.add_all(
-            ExamStatusChange(exam_id=exam_id, to_status=status, event="Test", actor="test",
-                             role=Role.ADMIN, at=when) for status, when in steps))
+        await self.db.run(
+            lambda uow: uow.session.add_all(
+                ExamStatusChange(
+                    exam_id=exam_id,
+                    to_status=status,
+                    event="Test",
+                    actor="test",
+                    role=Role.ADMIN,
+                    at=when,
+                )
+                for status, when in steps
+            )
+        )
 
-    async def appointment(self, exam_id: int, starts_at: datetime, status: AppointmentStatus,
-                          *, cancelled_at: datetime | None = None,
-                          resource: str = "US1") -> None:
+    async def appointment(
+        self,
+        exam_id: int,
+        starts_at: datetime,
+        status: AppointmentStatus,
+        *,
+        cancelled_at: datetime | None = None,
+        resource: str = "US1",
+    ) -> None:
         def add(session: Session) -> None:
-            resource_id = session.scalar(sa.select(ModalityResource.id).where(
-                ModalityResource.code == resource))
-            session.add(Appointment(
-                exam_id=exam_id, resource_id=resource_id, starts_at=starts_at,
-                ends_at=starts_at + timedelta(minutes=30), status=status,
-                booked_at=at(1, 8), booked_by="frontdesk", cancelled_at=cancelled_at))
+            resource_id = session.scalar(
+                sa.select(ModalityResource.id).where(ModalityResource.code == resource)
+            )
+            session.add(
+                Appointment(
+                    exam_id=exam_id,
+                    resource_id=resource_id,
+                    starts_at=starts_at,
+                    ends_at=starts_at + timedelta(minutes=30),
+                    status=status,
+                    booked_at=at(1, 8),
+                    booked_by="frontdesk",
+                    cancelled_at=cancelled_at,
+                )
+            )
+
         await self.db.run(lambda uow: add(uow.session))
 
-    async def communicated(self, exam_id: int, level: CriticalLevel, notified_at: datetime,
-                           acknowledged_at: datetime | None = None) -> None:
+    async def communicated(
+        self,
+        exam_id: int,
+        level: CriticalLevel,
+        notified_at: datetime,
+        acknowledged_at: datetime | None = None,
+    ) -> None:
         exam = await factories.current(self.db, exam_id)
-        await self.db.run(lambda uow: uow.session.add(ResultCommunication(
-            exam_id=exam_id, referrer_id=exam.referrer_id, critical_level=level,
-            channel=NotificationChannel.PHONE, notified_at=notified_at, notified_by="RAD03",
-            acknowledged_at=acknowledged_at, acknowledged_by="REF01" if acknowledged_at else None,
-        )))
+        await self.db.run(
+            lambda uow: uow.session.add(
+                ResultCommunication(
+                    exam_id=exam_id,
+                    referrer_id=exam.referrer_id,
+                    critical_level=level,
+                    channel=NotificationChannel.PHONE,
+                    notified_at=notified_at,
+                    notified_by="RAD03",
+                    acknowledged_at=acknowledged_at,
+                    acknowledged_by="REF01" if acknowledged_at else None,
+                )
+            )
+        )
 
-    async def metrics(self, *, now: datetime, site: str | None = None,
-                      modality: Modality | None = None) -> DepartmentMetrics:
+    async def metrics(
+        self, *, now: datetime, site: str | None = None, modality: Modality | None = None
+    ) -> DepartmentMetrics:
         def compute(session: Session) -> DepartmentMetrics:
             scope = scope_for(session, start=START, end=END, site_code=site, modality=modality)
-            return department_metrics(session, scope, now=now,
-                                      late_cancellation_window=timedelta(hours=24))
+            return department_metrics(
+                session, scope, now=now, late_cancellation_window=timedelta(hours=24)
+            )
+
         return await self.db.read(compute)
 
 
@@ -98,7 +148,8 @@ def figures(value: Any) -> dict[str, Any]:
 
 
 async def test_no_shows_count_booked_appointments_only_and_late_cancellations_their_own(
-        db: Database, clock: Clock) -> None:
+    db: Database, clock: Clock
+) -> None:
     await factories.reference(db)
     h = History(db, clock)
     A = AppointmentStatus
@@ -124,39 +175,66 @@ async def test_no_shows_count_booked_appointments_only_and_late_cancellations_th
     await h.entered(walk_in, (S.CHECKED_IN, at(3, 8)))
     # CT at MAIN.
     await booked(at(3, 9), A.NO_SHOW, procedure="CTHEAD", site="MAIN", resource="CT1")  # B1
-    await booked(at(3, 10), A.CANCELLED, cancelled_at=at(3, 9, 30), procedure="CTHEAD",
-                 site="MAIN", resource="CT1")  # B2: 30 min before: late
+    await booked(
+        at(3, 10),
+        A.CANCELLED,
+        cancelled_at=at(3, 9, 30),
+        procedure="CTHEAD",
+        site="MAIN",
+        resource="CT1",
+    )  # B2: 30 min before: late
 
     everything = (await h.metrics(now=END)).attendance
     # Appointments: A1-A6, A8, A9, B1, B2 = 10 (A7 moved; A10, A11 outside).
     # No-shows A3, B1 = 2; arrivals A1, A2, A8 = 3 (the walk-in is not one): 2 / (2 + 3) = 0.4.
     # Cancellations A4, A5, A6, B2 = 4, late A4, B2 = 2: 2 / 10 = 0.2.
     assert figures(everything) == {
-        "appointments": 10, "arrivals": 3, "no_shows": 2, "no_show_rate": 0.4,
-        "cancellations": 4, "late_cancellations": 2, "late_cancellation_rate": 0.2,
-        "late_cancellation_window": DAY}
+        "appointments": 10,
+        "arrivals": 3,
+        "no_shows": 2,
+        "no_show_rate": 0.4,
+        "cancellations": 4,
+        "late_cancellations": 2,
+        "late_cancellation_rate": 0.2,
+        "late_cancellation_window": DAY,
+    }
     north = (await h.metrics(now=END, site="NORTH")).attendance
     # A1-A6, A8, A9 = 8; no-shows A3 = 1, arrivals 3: 1 / 4 = 0.25; late A4: 1 / 8 = 0.125.
-    assert (north.appointments, north.no_shows, north.arrivals, north.no_show_rate,
-            north.cancellations, north.late_cancellations, north.late_cancellation_rate) == (
-        8, 1, 3, 0.25, 3, 1, 0.125)
+    assert (
+        north.appointments,
+        north.no_shows,
+        north.arrivals,
+        north.no_show_rate,
+        north.cancellations,
+        north.late_cancellations,
+        north.late_cancellation_rate,
+    ) == (8, 1, 3, 0.25, 3, 1, 0.125)
     ct = (await h.metrics(now=END, modality=Modality.CT)).attendance
     # B1, B2 = 2; no-show B1, no arrival: 1 / 1 = 1.0; late B2: 1 / 2 = 0.5.
-    assert (ct.appointments, ct.no_show_rate, ct.late_cancellations,
-            ct.late_cancellation_rate) == (2, 1.0, 1, 0.5)
+    assert (ct.appointments, ct.no_show_rate, ct.late_cancellations, ct.late_cancellation_rate) == (
+        2,
+        1.0,
+        1,
+        0.5,
+    )
     nothing = (await h.metrics(now=END, site="MAIN", modality=Modality.US)).attendance
     assert (nothing.appointments, nothing.no_show_rate, nothing.late_cancellation_rate) == (
-        0, None, None)
+        0,
+        None,
+        None,
+    )
 
 
 async def test_critical_result_timeliness_counts_the_unacknowledged_as_misses_per_category(
-        db: Database, clock: Clock) -> None:
+    db: Database, clock: Clock
+) -> None:
     await factories.reference(db)
     h = History(db, clock)
     L = CriticalLevel
 
-    async def result(level: CriticalLevel, notified: datetime, acknowledged: datetime | None,
-                     **where: str) -> None:
+    async def result(
+        level: CriticalLevel, notified: datetime, acknowledged: datetime | None, **where: str
+    ) -> None:
         await h.communicated(await h.exam(at(1, 6), **where), level, notified, acknowledged)
 
     # CRITICAL, window 60 min.
@@ -180,40 +258,72 @@ async def test_critical_result_timeliness_counts_the_unacknowledged_as_misses_pe
     critical, urgent, unexpected = m.critical_results
     # CRITICAL: 5 communicated; in time C1, C2, C5 = 3; late C3; missed C4: 3 / 5 = 0.6.
     # Minutes [10, 20, 60, 90]: median (20 + 60) / 2 = 40; p90 rank ceil(0.9 * 4) = 4: 90.
-    assert (critical.level, critical.window, critical.communicated,
-            critical.acknowledged_in_time, critical.acknowledged_late, critical.unacknowledged,
-            critical.awaiting, critical.in_time_rate) == (
-        L.CRITICAL, timedelta(minutes=60), 5, 3, 1, 1, 0, 0.6)
+    assert (
+        critical.level,
+        critical.window,
+        critical.communicated,
+        critical.acknowledged_in_time,
+        critical.acknowledged_late,
+        critical.unacknowledged,
+        critical.awaiting,
+        critical.in_time_rate,
+    ) == (L.CRITICAL, timedelta(minutes=60), 5, 3, 1, 1, 0, 0.6)
     assert figures(critical.minutes_to_acknowledge) == {
-        "count": 4, "median_minutes": 40.0, "p90_minutes": 90.0}
+        "count": 4,
+        "median_minutes": 40.0,
+        "p90_minutes": 90.0,
+    }
     # URGENT: 3; in time U1, late U2, U3 awaiting: 1 / (3 - 1) = 0.5.
     # Minutes [240, 480]: median 360; p90 rank ceil(1.8) = 2: 480.
-    assert (urgent.communicated, urgent.acknowledged_in_time, urgent.acknowledged_late,
-            urgent.unacknowledged, urgent.awaiting, urgent.in_time_rate) == (3, 1, 1, 0, 1, 0.5)
+    assert (
+        urgent.communicated,
+        urgent.acknowledged_in_time,
+        urgent.acknowledged_late,
+        urgent.unacknowledged,
+        urgent.awaiting,
+        urgent.in_time_rate,
+    ) == (3, 1, 1, 0, 1, 0.5)
     assert figures(urgent.minutes_to_acknowledge) == {
-        "count": 2, "median_minutes": 360.0, "p90_minutes": 480.0}
+        "count": 2,
+        "median_minutes": 360.0,
+        "p90_minutes": 480.0,
+    }
     # UNEXPECTED: 2; in time X1, X2 awaiting: 1 / (2 - 1) = 1.0; minutes [2880].
-    assert (unexpected.communicated, unexpected.acknowledged_in_time, unexpected.awaiting,
-            unexpected.in_time_rate, unexpected.minutes_to_acknowledge.median_minutes) == (
-        2, 1, 1, 1.0, 2880.0)
+    assert (
+        unexpected.communicated,
+        unexpected.acknowledged_in_time,
+        unexpected.awaiting,
+        unexpected.in_time_rate,
+        unexpected.minutes_to_acknowledge.median_minutes,
+    ) == (2, 1, 1, 1.0, 2880.0)
     # The older summary, critical and urgent acknowledged together: [10, 20, 60, 90, 240, 480]:
     # median (60 + 90) / 2 = 75; p90 rank ceil(5.4) = 6: 480.
     assert figures(m.critical_ack_minutes) == {
-        "count": 6, "median_minutes": 75.0, "p90_minutes": 480.0}
+        "count": 6,
+        "median_minutes": 75.0,
+        "p90_minutes": 480.0,
+    }
 
     # Later, U3's window (to 03-09 05:00) is over: a miss, 1 / 3 = 0.3333.
     later = await h.metrics(now=at(9, 5))
-    assert (later.critical_results[1].unacknowledged, later.critical_results[1].awaiting,
-            later.critical_results[1].in_time_rate) == (1, 0, 0.3333)
+    assert (
+        later.critical_results[1].unacknowledged,
+        later.critical_results[1].awaiting,
+        later.critical_results[1].in_time_rate,
+    ) == (1, 0, 0.3333)
 
     ct = await h.metrics(now=now, modality=Modality.CT)
     # Only C5: 1 of 1 in time, 10 minutes; the other categories are empty.
-    assert [(c.communicated, c.in_time_rate, c.minutes_to_acknowledge.median_minutes)
-            for c in ct.critical_results] == [(1, 1.0, 10.0), (0, None, None), (0, None, None)]
+    assert [
+        (c.communicated, c.in_time_rate, c.minutes_to_acknowledge.median_minutes)
+        for c in ct.critical_results
+    ] == [(1, 1.0, 10.0), (0, None, None), (0, None, None)]
     north = await h.metrics(now=now, site="NORTH")
     # Without C5: in time C1, C2 of C1-C4: 2 / 4 = 0.5; minutes [20, 60, 90]: median 60.
-    assert (north.critical_results[0].in_time_rate,
-            north.critical_results[0].minutes_to_acknowledge.median_minutes) == (0.5, 60.0)
+    assert (
+        north.critical_results[0].in_time_rate,
+        north.critical_results[0].minutes_to_acknowledge.median_minutes,
+    ) == (0.5, 60.0)
 
 
 async def turnaround_history(h: History) -> None:
@@ -223,45 +333,84 @@ async def turnaround_history(h: History) -> None:
     t0 = at(2, 0)
     routine = {"priority": Priority.ROUTINE, "patient_class": PatientClass.OUTPATIENT}
     r1 = await h.exam(t0, **routine)
-    await h.entered(r1, (S.SCHEDULED, at(2, 0, 30)), (S.CHECKED_IN, at(3, 9)),
-                    (S.ACQUIRED, at(3, 9, 40)), (S.READY_FOR_READ, at(3, 10)),
-                    (S.FINAL, at(3, 14)), (S.COMMUNICATED, at(3, 14, 30)))
+    await h.entered(
+        r1,
+        (S.SCHEDULED, at(2, 0, 30)),
+        (S.CHECKED_IN, at(3, 9)),
+        (S.ACQUIRED, at(3, 9, 40)),
+        (S.READY_FOR_READ, at(3, 10)),
+        (S.FINAL, at(3, 14)),
+        (S.COMMUNICATED, at(3, 14, 30)),
+    )
     r2 = await h.exam(t0, **routine)
     await h.entered(r2, (S.READY_FOR_READ, at(4, 10)), (S.FINAL, at(7, 10)))  # = the target
     r3 = await h.exam(t0, **routine)
     await h.entered(r3, (S.READY_FOR_READ, at(4, 10)), (S.FINAL, at(7, 10, 1)))  # 1 min over
-    r4 = await h.exam(t0, procedure="CTHEAD", site="MAIN", priority=Priority.ROUTINE,
-                      patient_class=PatientClass.INPATIENT)
+    r4 = await h.exam(
+        t0,
+        procedure="CTHEAD",
+        site="MAIN",
+        priority=Priority.ROUTINE,
+        patient_class=PatientClass.INPATIENT,
+    )
     await h.entered(r4, (S.READY_FOR_READ, at(5, 8)), (S.FINAL, at(6, 9)))
     r5 = await h.exam(at(1, 0), **routine)  # final before the period
     await h.entered(r5, (S.READY_FOR_READ, at(1, 10)), (S.FINAL, at(1, 11)))
     r6 = await h.exam(t0, **routine)  # final after the period
     await h.entered(r6, (S.READY_FOR_READ, at(8, 20)), (S.FINAL, at(9, 1)))
-    stat = {"procedure": "CTHEAD", "site": "MAIN", "priority": Priority.STAT,
-            "patient_class": PatientClass.ED}
+    stat = {
+        "procedure": "CTHEAD",
+        "site": "MAIN",
+        "priority": Priority.STAT,
+        "patient_class": PatientClass.ED,
+    }
     s1 = await h.exam(t0, **stat)
-    await h.entered(s1, (S.READY_FOR_READ, at(3, 8)), (S.IN_INTERPRETATION, at(3, 8, 5)),
-                    (S.FINAL, at(3, 8, 25)))
+    await h.entered(
+        s1,
+        (S.READY_FOR_READ, at(3, 8)),
+        (S.IN_INTERPRETATION, at(3, 8, 5)),
+        (S.FINAL, at(3, 8, 25)),
+    )
     s2 = await h.exam(t0, **stat)
-    await h.entered(s2, (S.READY_FOR_READ, at(3, 9)), (S.IN_INTERPRETATION, at(3, 9, 10)),
-                    (S.FINAL, at(3, 9, 45)))
+    await h.entered(
+        s2,
+        (S.READY_FOR_READ, at(3, 9)),
+        (S.IN_INTERPRETATION, at(3, 9, 10)),
+        (S.FINAL, at(3, 9, 45)),
+    )
     s3 = await h.exam(t0, **stat)  # opened, handed back, opened again: first entries count
-    await h.entered(s3, (S.READY_FOR_READ, at(3, 10)), (S.IN_INTERPRETATION, at(3, 10, 10)),
-                    (S.READY_FOR_READ, at(3, 10, 20)), (S.IN_INTERPRETATION, at(3, 10, 30)),
-                    (S.FINAL, at(3, 10, 50)))
+    await h.entered(
+        s3,
+        (S.READY_FOR_READ, at(3, 10)),
+        (S.IN_INTERPRETATION, at(3, 10, 10)),
+        (S.READY_FOR_READ, at(3, 10, 20)),
+        (S.IN_INTERPRETATION, at(3, 10, 30)),
+        (S.FINAL, at(3, 10, 50)),
+    )
     u1 = await h.exam(at(2, 8), priority=Priority.URGENT, patient_class=PatientClass.INPATIENT)
-    await h.entered(u1, (S.SCHEDULED, at(2, 8, 20)), (S.READY_FOR_READ, at(2, 12)),
-                    (S.FINAL, at(2, 15)))
+    await h.entered(
+        u1, (S.SCHEDULED, at(2, 8, 20)), (S.READY_FOR_READ, at(2, 12)), (S.FINAL, at(2, 15))
+    )
 
 
 def rows(m: DepartmentMetrics) -> list[tuple[Any, ...]]:
-    return [(t.stage.value, t.priority.value, t.minutes.count, t.minutes.median_minutes,
-             t.minutes.p90_minutes, t.target_breaches, t.target_breach_rate)
-            for t in m.turnaround]
+    return [
+        (
+            t.stage.value,
+            t.priority.value,
+            t.minutes.count,
+            t.minutes.median_minutes,
+            t.minutes.p90_minutes,
+            t.target_breaches,
+            t.target_breach_rate,
+        )
+        for t in m.turnaround
+    ]
 
 
 async def test_turnaround_per_stage_and_priority_with_median_p90_and_target_breaches(
-        db: Database, clock: Clock) -> None:
+    db: Database, clock: Clock
+) -> None:
     await factories.reference(db)
     h = History(db, clock)
     await turnaround_history(h)
@@ -296,11 +445,12 @@ async def test_turnaround_per_stage_and_priority_with_median_p90_and_target_brea
         ("ORDER_TO_FINAL", "STAT", 3, 2025.0, 2090.0, None, None),
         ("ORDER_TO_FINAL", "ROUTINE", 1, 6300.0, 6300.0, None, None),
     ]
-    north = [r for r in rows(await h.metrics(now=END, site="NORTH"))
-             if r[0] == "READY_TO_FINAL"]
+    north = [r for r in rows(await h.metrics(now=END, site="NORTH")) if r[0] == "READY_TO_FINAL"]
     # R1 240, R2 4,320, R3 4,321 (over): median 4,320, p90 rank 3: 4,321; 1 / 3 = 0.3333.
-    assert north == [("READY_TO_FINAL", "URGENT", 1, 180.0, 180.0, 0, 0.0),
-                     ("READY_TO_FINAL", "ROUTINE", 3, 4320.0, 4321.0, 1, 0.3333)]
+    assert north == [
+        ("READY_TO_FINAL", "URGENT", 1, 180.0, 180.0, 0, 0.0),
+        ("READY_TO_FINAL", "ROUTINE", 3, 4320.0, 4321.0, 1, 0.3333),
+    ]
 
 
 async def test_metrics_over_graphql_take_a_site_and_a_modality(api: Api, clock: Clock) -> None:
@@ -317,28 +467,44 @@ async def test_metrics_over_graphql_take_a_site_and_a_modality(api: Api, clock: 
     metrics = data["metrics"]
     assert metrics["siteCode"] == "MAIN" and metrics["modality"] == "CT"  # type: ignore[index]
     assert metrics["turnaround"][2] == {  # type: ignore[index]
-        "stage": "READY_TO_FINAL", "priority": "ROUTINE",
+        "stage": "READY_TO_FINAL",
+        "priority": "ROUTINE",
         "minutes": {"count": 1, "median": 1500.0, "p90": 1500.0},
-        "targetBreaches": 1, "targetBreachRate": 1.0}
+        "targetBreaches": 1,
+        "targetBreachRate": 1.0,
+    }
     assert metrics["attendance"] == {  # type: ignore[index]
-        "appointments": 0, "noShowRate": None, "lateCancellationWindowHours": 24.0}
+        "appointments": 0,
+        "noShowRate": None,
+        "lateCancellationWindowHours": 24.0,
+    }
     assert [c["windowMinutes"] for c in metrics["criticalResults"]] == [  # type: ignore[index]
-        60.0, 360.0, 4320.0]
+        60.0,
+        360.0,
+        4320.0,
+    ]
     unknown = await api.graphql("""{ metrics(from: "2026-03-02T00:00:00Z",
         to: "2026-03-09T00:00:00Z", siteCode: "NOWHERE") { repeatRate } }""")
     assert "site NOWHERE does not exist" in unknown["errors"][0]["message"]  # type: ignore[index]
 
 
 async def test_a_cancellation_through_the_service_is_stamped_and_counted_late_near_the_slot(
-        db: Database, clock: Clock) -> None:
+    db: Database, clock: Clock
+) -> None:
     await factories.reference(db)
     exam = await factories.order(db)  # Monday 07:00
     slot = await factories.first_slot(db, "USABD")  # US1 opens at 08:00
     await factories.drive(db, exam, S.CANCELLED)  # booked, then cancelled at once, at 07:00
     got = await db.read(lambda s: s.scalars(sa.select(Appointment)).one())
     assert (got.status, got.starts_at, got.cancelled_at) == (
-        AppointmentStatus.CANCELLED, slot.starts_at, clock.now)
+        AppointmentStatus.CANCELLED,
+        slot.starts_at,
+        clock.now,
+    )
     m = await History(db, clock).metrics(now=END)
     # Cancelled an hour before the slot: 1 late of 1 appointment.
-    assert (m.attendance.appointments, m.attendance.late_cancellations,
-            m.attendance.late_cancellation_rate) == (1, 1, 1.0)
+    assert (
+        m.attendance.appointments,
+        m.attendance.late_cancellations,
+        m.attendance.late_cancellation_rate,
+    ) == (1, 1, 1.0)

@@ -82,10 +82,9 @@ def test_a_new_sqlite_file_gets_its_folder(tmp_path: Path) -> None:
     assert target.exists()
 
 
-
-
 def test_the_cancelled_at_migration_dates_earlier_cancellations_from_the_history(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     url = f"sqlite:///{tmp_path / 'migrated.db'}"
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["database_url"] = url
@@ -93,18 +92,26 @@ def test_the_cancelled_at_migration_dates_earlier_cancellations_from_the_history
     engine = sa.create_engine(url)  # SQLite leaves foreign keys unchecked: bare rows will do
     with engine.begin() as connection:
         for exam, status in ((1, "CANCELLED"), (2, "ARRIVED")):
-            connection.execute(sa.text(
-                "INSERT INTO appointments (exam_id, resource_id, starts_at, ends_at, status, "
-                "booked_at, booked_by) VALUES (:exam, 1, '2026-03-03 09:00:00.000000', "
-                "'2026-03-03 09:30:00.000000', :status, '2026-03-01 08:00:00.000000', 'desk')"),
-                {"exam": exam, "status": status})
-            connection.execute(sa.text(
-                "INSERT INTO exam_status_history (exam_id, to_status, event, actor, role, at) "
-                "VALUES (:exam, :status, 'E', 'desk', 'scheduler', '2026-03-02 20:00:00.000000')"),
-                {"exam": exam, "status": "CANCELLED" if status == "CANCELLED" else "CHECKED_IN"})
+            connection.execute(
+                sa.text(
+                    "INSERT INTO appointments (exam_id, resource_id, starts_at, ends_at, status, "
+                    "booked_at, booked_by) VALUES (:exam, 1, '2026-03-03 09:00:00.000000', "
+                    "'2026-03-03 09:30:00.000000', :status, '2026-03-01 08:00:00.000000', 'desk')"
+                ),
+                {"exam": exam, "status": status},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO exam_status_history (exam_id, to_status, event, actor, role, at) "
+                    "VALUES (:exam, :status, 'E', 'desk', 'scheduler', "
+                    "'2026-03-02 20:00:00.000000')"
+                ),
+                {"exam": exam, "status": "CANCELLED" if status == "CANCELLED" else "CHECKED_IN"},
+            )
     command.upgrade(config, "head")
     with engine.connect() as connection:
-        dated = connection.execute(sa.text(
-            "SELECT exam_id, cancelled_at FROM appointments ORDER BY exam_id")).all()
+        dated = connection.execute(
+            sa.text("SELECT exam_id, cancelled_at FROM appointments ORDER BY exam_id")
+        ).all()
     engine.dispose()
     assert dated == [(1, "2026-03-02 20:00:00.000000"), (2, None)]

@@ -31,10 +31,12 @@ def served_heap() -> Iterator[None]:
 @pytest.mark.usefixtures("served_heap")
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_the_event_loop_stays_responsive_during_a_long_solve(
-        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     snapshot = bench_snapshot(seed=3, n_studies=1500, n_readers=50)
-    monkeypatch.setattr(live, "read_state",
-                        lambda session, now: DepartmentState(snapshot, holders={}))
+    monkeypatch.setattr(
+        live, "read_state", lambda session, now: DepartmentState(snapshot, holders={})
+    )
     runner = BalancerRunner(db, params=lambda: Params(mode="improve", improve_time_limit_s=1.0))
     lags: list[float] = []
     solving = True

@@ -48,13 +48,20 @@ async def department(db: Database) -> Database:
 
 
 @pytest.mark.parametrize("target", [s for s in ExamStatus])
-async def test_every_status_is_reachable_with_a_full_history(department: Database,
-                                                             target: ExamStatus) -> None:
+async def test_every_status_is_reachable_with_a_full_history(
+    department: Database, target: ExamStatus
+) -> None:
     exam = await drive(department, await order(department), target)
     assert exam.status == target
-    history = await department.read(lambda s: list(s.scalars(
-        sa.select(ExamStatusChange).where(ExamStatusChange.exam_id == exam.id)
-        .order_by(ExamStatusChange.id))))
+    history = await department.read(
+        lambda s: list(
+            s.scalars(
+                sa.select(ExamStatusChange)
+                .where(ExamStatusChange.exam_id == exam.id)
+                .order_by(ExamStatusChange.id)
+            )
+        )
+    )
     assert history[0].from_status is None and history[0].to_status == ExamStatus.ORDERED
     assert history[-1].to_status == target
     for earlier, later in itertools.pairwise(history):
@@ -69,7 +76,8 @@ async def test_a_resent_order_returns_the_same_exam(department: Database) -> Non
 
 
 async def test_a_reused_placer_number_for_another_procedure_is_refused(
-        department: Database) -> None:
+    department: Database,
+) -> None:
     await order(department, placer="P-43")
     with pytest.raises(ValidationFailed) as failure:
         await order(department, placer="P-43", procedure="CTHEAD", site="MAIN")
@@ -88,8 +96,11 @@ async def test_concurrent_transitions_on_one_exam_one_wins(department: Database)
 
     async def check_in() -> str:
         try:
-            await department.run(lambda uow: scheduling.check_in(
-                uow=uow, actor=SCHEDULER, exam_id=exam.id, expected_version=version))
+            await department.run(
+                lambda uow: scheduling.check_in(
+                    uow=uow, actor=SCHEDULER, exam_id=exam.id, expected_version=version
+                )
+            )
             return "won"
         except Conflict:
             return "conflict"
@@ -97,10 +108,16 @@ async def test_concurrent_transitions_on_one_exam_one_wins(department: Database)
     department.clock.advance(days=1)  # type: ignore[attr-defined]
     outcomes = await asyncio.gather(*(check_in() for _ in range(10)))
     assert sorted(outcomes) == ["conflict"] * 9 + ["won"]
-    history = await department.read(lambda s: s.scalar(
-        sa.select(sa.func.count()).select_from(ExamStatusChange).where(
-            ExamStatusChange.exam_id == exam.id,
-            ExamStatusChange.to_status == ExamStatus.CHECKED_IN)))
+    history = await department.read(
+        lambda s: s.scalar(
+            sa.select(sa.func.count())
+            .select_from(ExamStatusChange)
+            .where(
+                ExamStatusChange.exam_id == exam.id,
+                ExamStatusChange.to_status == ExamStatus.CHECKED_IN,
+            )
+        )
+    )
     assert history == 1
 
 
@@ -111,18 +128,25 @@ async def test_racing_writers_without_versions_cannot_both_win(department: Datab
 
     async def check_in() -> str:
         try:
-            await department.run(lambda uow: scheduling.check_in(
-                uow=uow, actor=SCHEDULER, exam_id=exam.id))
+            await department.run(
+                lambda uow: scheduling.check_in(uow=uow, actor=SCHEDULER, exam_id=exam.id)
+            )
             return "won"
         except (Conflict, InvalidTransition):
             return "lost"
 
     outcomes = await asyncio.gather(*(check_in() for _ in range(10)))
     assert outcomes.count("won") == 1
-    checked_in = await department.read(lambda s: s.scalar(
-        sa.select(sa.func.count()).select_from(ExamStatusChange).where(
-            ExamStatusChange.exam_id == exam.id,
-            ExamStatusChange.to_status == ExamStatus.CHECKED_IN)))
+    checked_in = await department.read(
+        lambda s: s.scalar(
+            sa.select(sa.func.count())
+            .select_from(ExamStatusChange)
+            .where(
+                ExamStatusChange.exam_id == exam.id,
+                ExamStatusChange.to_status == ExamStatus.CHECKED_IN,
+            )
+        )
+    )
     assert checked_in == 1
 
 
@@ -157,13 +181,25 @@ async def test_double_booking_is_impossible(department: Database) -> None:
     first = await order(department)
     second = await order(department)
     slot = await first_slot(department, "USABD")
-    await department.run(lambda uow: scheduling.schedule_exam(
-        uow=uow, actor=SCHEDULER, exam_id=first.id, resource_code=slot.resource_code,
-        starts_at=slot.starts_at))
+    await department.run(
+        lambda uow: scheduling.schedule_exam(
+            uow=uow,
+            actor=SCHEDULER,
+            exam_id=first.id,
+            resource_code=slot.resource_code,
+            starts_at=slot.starts_at,
+        )
+    )
     with pytest.raises(SlotTaken):
-        await department.run(lambda uow: scheduling.schedule_exam(
-            uow=uow, actor=SCHEDULER, exam_id=second.id, resource_code=slot.resource_code,
-            starts_at=slot.starts_at))
+        await department.run(
+            lambda uow: scheduling.schedule_exam(
+                uow=uow,
+                actor=SCHEDULER,
+                exam_id=second.id,
+                resource_code=slot.resource_code,
+                starts_at=slot.starts_at,
+            )
+        )
     assert (await current(department, second.id)).status == ExamStatus.ORDERED
     assert await department.read(count_rows("appointments")) == 1
 
@@ -171,31 +207,48 @@ async def test_double_booking_is_impossible(department: Database) -> None:
 async def test_cancelling_frees_the_slot(department: Database) -> None:
     exam = await order(department)
     slot = await first_slot(department, "USABD")
-    await department.run(lambda uow: scheduling.schedule_exam(
-        uow=uow, actor=SCHEDULER, exam_id=exam.id, resource_code=slot.resource_code,
-        starts_at=slot.starts_at))
-    await department.run(lambda uow: scheduling.cancel_exam(
-        uow=uow, actor=SCHEDULER, exam_id=exam.id, reason="Patient request"))
+    await department.run(
+        lambda uow: scheduling.schedule_exam(
+            uow=uow,
+            actor=SCHEDULER,
+            exam_id=exam.id,
+            resource_code=slot.resource_code,
+            starts_at=slot.starts_at,
+        )
+    )
+    await department.run(
+        lambda uow: scheduling.cancel_exam(
+            uow=uow, actor=SCHEDULER, exam_id=exam.id, reason="Patient request"
+        )
+    )
     assert (await first_slot(department, "USABD")).starts_at == slot.starts_at
 
 
 async def test_stat_and_ed_exams_may_check_in_without_appointment(department: Database) -> None:
-    stat = await order(department, procedure="CTHEAD", site="MAIN", priority=Priority.STAT,
-                       patient_class=PatientClass.INPATIENT)
-    await department.run(lambda uow: scheduling.check_in(uow=uow, actor=SCHEDULER,
-                                                         exam_id=stat.id))
+    stat = await order(
+        department,
+        procedure="CTHEAD",
+        site="MAIN",
+        priority=Priority.STAT,
+        patient_class=PatientClass.INPATIENT,
+    )
+    await department.run(lambda uow: scheduling.check_in(uow=uow, actor=SCHEDULER, exam_id=stat.id))
     routine = await order(department)
     with pytest.raises(PreconditionFailed) as failure:
-        await department.run(lambda uow: scheduling.check_in(uow=uow, actor=SCHEDULER,
-                                                             exam_id=routine.id))
+        await department.run(
+            lambda uow: scheduling.check_in(uow=uow, actor=SCHEDULER, exam_id=routine.id)
+        )
     assert failure.value.code == "NOT_FAST_TRACK"
 
 
 async def test_acquisition_needs_a_complete_prep_checklist(department: Database) -> None:
     exam = await drive(department, await order(department), ExamStatus.CHECKED_IN)
     with pytest.raises(PreconditionFailed) as failure:
-        await department.run(lambda uow: acquisition.start_acquisition(
-            uow=uow, actor=TECH, exam_id=exam.id, resource_code="US1"))
+        await department.run(
+            lambda uow: acquisition.start_acquisition(
+                uow=uow, actor=TECH, exam_id=exam.id, resource_code="US1"
+            )
+        )
     assert failure.value.code == "PREP_INCOMPLETE"
 
 
@@ -205,30 +258,44 @@ async def test_rejected_metadata_is_corrected_back_to_acquired(department: Datab
     exam = await drive(department, await order(department), ExamStatus.METADATA_REJECTED)
     header = await header_for(department, exam)
     with pytest.raises(InvalidTransition):
-        await department.run(lambda uow: acquisition.register_storage(
-            uow=uow, actor=TECH, exam_id=exam.id, study_instance_uid="1.2.3",
-            archive_location="pacs://x"))
-    await department.run(lambda uow: acquisition.correct_metadata(
-        uow=uow, actor=TECH, exam_id=exam.id, header=header, reason="MRN typo fixed"))
+        await department.run(
+            lambda uow: acquisition.register_storage(
+                uow=uow,
+                actor=TECH,
+                exam_id=exam.id,
+                study_instance_uid="1.2.3",
+                archive_location="pacs://x",
+            )
+        )
+    await department.run(
+        lambda uow: acquisition.correct_metadata(
+            uow=uow, actor=TECH, exam_id=exam.id, header=header, reason="MRN typo fixed"
+        )
+    )
     assert (await current(department, exam.id)).status == ExamStatus.ACQUIRED
 
 
-async def test_a_critical_result_must_be_acknowledged_before_closing(
-        department: Database) -> None:
-    exam = await drive(department, await order(department), ExamStatus.COMMUNICATED,
-                       critical=CriticalLevel.CRITICAL)
+async def test_a_critical_result_must_be_acknowledged_before_closing(department: Database) -> None:
+    exam = await drive(
+        department,
+        await order(department),
+        ExamStatus.COMMUNICATED,
+        critical=CriticalLevel.CRITICAL,
+    )
     with pytest.raises(PreconditionFailed) as failure:
-        await department.run(lambda uow: results.close_exam(uow=uow, actor=SUPERVISOR,
-                                                            exam_id=exam.id))
+        await department.run(
+            lambda uow: results.close_exam(uow=uow, actor=SUPERVISOR, exam_id=exam.id)
+        )
     assert failure.value.code == "CRITICAL_RESULT_UNACKNOWLEDGED"
     department.clock.advance(minutes=90)  # type: ignore[attr-defined]
-    escalated = await department.run(lambda uow: results.escalate_overdue_results(
-        uow=uow, actor=SUPERVISOR))
+    escalated = await department.run(
+        lambda uow: results.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
+    )
     assert [c.escalation_count for c in escalated] == [1]
-    await department.run(lambda uow: results.acknowledge_result(uow=uow, actor=REFERRER,
-                                                                exam_id=exam.id))
-    await department.run(lambda uow: results.close_exam(uow=uow, actor=SUPERVISOR,
-                                                        exam_id=exam.id))
+    await department.run(
+        lambda uow: results.acknowledge_result(uow=uow, actor=REFERRER, exam_id=exam.id)
+    )
+    await department.run(lambda uow: results.close_exam(uow=uow, actor=SUPERVISOR, exam_id=exam.id))
     assert (await current(department, exam.id)).status == ExamStatus.CLOSED
 
 
@@ -236,28 +303,40 @@ async def test_an_addendum_keeps_the_status_and_is_recorded(department: Database
     from domain.services import reading
 
     exam = await drive(department, await order(department), ExamStatus.FINAL)
-    await department.run(lambda uow: reading.add_addendum(
-        uow=uow, actor=RADIOLOGIST, exam_id=exam.id, text="Comparison with prior: stable."))
+    await department.run(
+        lambda uow: reading.add_addendum(
+            uow=uow, actor=RADIOLOGIST, exam_id=exam.id, text="Comparison with prior: stable."
+        )
+    )
     after = await current(department, exam.id)
     assert after.status == ExamStatus.FINAL
-    last = await department.read(lambda s: s.scalars(
-        sa.select(ExamStatusChange).where(ExamStatusChange.exam_id == exam.id)
-        .order_by(ExamStatusChange.id.desc())).first())
+    last = await department.read(
+        lambda s: s.scalars(
+            sa.select(ExamStatusChange)
+            .where(ExamStatusChange.exam_id == exam.id)
+            .order_by(ExamStatusChange.id.desc())
+        ).first()
+    )
     assert (last.from_status, last.to_status, last.event) == (
-        ExamStatus.FINAL, ExamStatus.FINAL, "ReportAmended")
+        ExamStatus.FINAL,
+        ExamStatus.FINAL,
+        "ReportAmended",
+    )
 
 
 async def test_a_failed_step_writes_nothing(department: Database) -> None:
     exam = await order(department)
     before = await department.read(count_rows("exam_status_history"))
     with pytest.raises(InvalidTransition):
-        await department.run(lambda uow: results.close_exam(uow=uow, actor=SUPERVISOR,
-                                                            exam_id=exam.id))
+        await department.run(
+            lambda uow: results.close_exam(uow=uow, actor=SUPERVISOR, exam_id=exam.id)
+        )
     assert await department.read(count_rows("exam_status_history")) == before
 
 
 async def test_an_order_that_fails_after_its_exam_is_inserted_writes_nothing(
-        department: Database) -> None:
+    department: Database,
+) -> None:
     """The exam's insert sits in a savepoint (the idempotency race); a failure later in the
     same command must take it back too. pysqlite's own transaction handling let the
     savepoint's release commit the insert on its own when nothing had been written before."""
@@ -266,10 +345,19 @@ async def test_an_order_that_fails_after_its_exam_is_inserted_writes_nothing(
 
     def place_then_fail(uow: Any) -> None:
         orders.place_order(
-            uow=uow, actor=REFERRER, order_source="EPIC", placer_order_number="HALF-1",
-            patient_mrn="MRN000001", referrer_code="REF01", procedure_code="USABD",
-            site_code="NORTH", priority=Priority.ROUTINE, patient_class=PatientClass.OUTPATIENT,
-            indication="Abdominal pain", icd10_code="R10.9")
+            uow=uow,
+            actor=REFERRER,
+            order_source="EPIC",
+            placer_order_number="HALF-1",
+            patient_mrn="MRN000001",
+            referrer_code="REF01",
+            procedure_code="USABD",
+            site_code="NORTH",
+            priority=Priority.ROUTINE,
+            patient_class=PatientClass.OUTPATIENT,
+            indication="Abdominal pain",
+            icd10_code="R10.9",
+        )
         raise RuntimeError("a later step of the command failed")
 
     with pytest.raises(RuntimeError):
@@ -279,31 +367,44 @@ async def test_an_order_that_fails_after_its_exam_is_inserted_writes_nothing(
 
 
 async def test_a_simulated_day_is_due_when_the_live_department_is_for_every_procedure_and_class(
-        department: Database) -> None:
+    department: Database,
+) -> None:
     """The simulator and the live department read one table of targets, so their deadlines agree."""
     pairs = list(itertools.product(Priority, PatientClass))
 
     def live_minutes(uow: Any) -> dict[tuple[str, Priority, PatientClass], int]:
         rows = uow.session.execute(sa.select(Procedure.code, Procedure.id))
         ids = {code: procedure_id for code, procedure_id in rows}
-        return {(p.code, priority, klass): acquisition.turnaround_minutes(
-                    uow, Exam(procedure_id=ids.get(p.code), priority=priority, patient_class=klass))
-                for p in SIMULATED for priority, klass in pairs}
+        return {
+            (p.code, priority, klass): acquisition.turnaround_minutes(
+                uow, Exam(procedure_id=ids.get(p.code), priority=priority, patient_class=klass)
+            )
+            for p in SIMULATED
+            for priority, klass in pairs
+        }
 
-    simulated = {(p.code, priority, klass):
-                 (study_of(1, p, klass, priority, 1, EPOCH).due_at - EPOCH) / timedelta(minutes=1)
-                 for p in SIMULATED for priority, klass in pairs}
+    simulated = {
+        (p.code, priority, klass): (study_of(1, p, klass, priority, 1, EPOCH).due_at - EPOCH)
+        / timedelta(minutes=1)
+        for p in SIMULATED
+        for priority, klass in pairs
+    }
     assert simulated == await department.run(live_minutes)
 
 
 async def test_an_exam_whose_procedure_has_no_targets_is_due_by_the_catalogues_for_its_class(
-        department: Database) -> None:
+    department: Database,
+) -> None:
     def without_targets(uow: Any) -> dict[tuple[Priority, PatientClass], int]:
         procedure_id = uow.session.scalar(sa.select(Procedure.id).where(Procedure.code == "CTHEAD"))
-        uow.session.execute(sa.delete(TurnaroundTarget).where(
-            TurnaroundTarget.procedure_id == procedure_id))
-        return {(priority, klass): acquisition.turnaround_minutes(
-                    uow, Exam(procedure_id=procedure_id, priority=priority, patient_class=klass))
-                for priority, klass in itertools.product(Priority, PatientClass)}
+        uow.session.execute(
+            sa.delete(TurnaroundTarget).where(TurnaroundTarget.procedure_id == procedure_id)
+        )
+        return {
+            (priority, klass): acquisition.turnaround_minutes(
+                uow, Exam(procedure_id=procedure_id, priority=priority, patient_class=klass)
+            )
+            for priority, klass in itertools.product(Priority, PatientClass)
+        }
 
     assert await department.run(without_targets) == dict(TURNAROUND_MINUTES)

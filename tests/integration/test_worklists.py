@@ -22,9 +22,15 @@ pytestmark = pytest.mark.usefixtures("backend")
 @pytest.fixture
 async def department(db: Database) -> Database:
     await reference(db)  # RAD03 (BODY, GENERAL; MAIN + NORTH) is on shift
-    await db.run(lambda uow: worklists.start_shift(
-        uow=uow, actor=SUPERVISOR, radiologist_code="RAD07", site_code="NORTH",
-        ends_at=uow.now + timedelta(hours=8)))  # BREAST + BODY, NORTH + MAIN
+    await db.run(
+        lambda uow: worklists.start_shift(
+            uow=uow,
+            actor=SUPERVISOR,
+            radiologist_code="RAD07",
+            site_code="NORTH",
+            ends_at=uow.now + timedelta(hours=8),
+        )
+    )  # BREAST + BODY, NORTH + MAIN
     return db
 
 
@@ -38,12 +44,14 @@ async def ready(db: Database, n: int) -> list[int]:
 
 
 def current_reads(db: Database) -> object:
-    return db.read(lambda s: {r.exam_id: r for r in s.scalars(
-        sa.select(Read).where(Read.ended_at.is_(None)))})  # type: ignore[union-attr]
+    return db.read(
+        lambda s: {r.exam_id: r for r in s.scalars(sa.select(Read).where(Read.ended_at.is_(None)))}
+    )  # type: ignore[union-attr]
 
 
 async def test_a_run_places_every_waiting_study_on_an_eligible_worklist(
-        department: Database) -> None:
+    department: Database,
+) -> None:
     exams = await ready(department, 6)
     events: list[DomainEvent] = []
     department.on_commit(events.extend)
@@ -63,12 +71,17 @@ async def test_a_run_places_every_waiting_study_on_an_eligible_worklist(
 
 async def test_opened_and_pinned_studies_never_move(department: Database) -> None:
     first, second, third = await ready(department, 3)
-    await department.run(lambda uow: worklists.pin_assignment(
-        uow=uow, actor=SUPERVISOR, exam_id=first, radiologist_code="RAD07", reason="expert"))
-    await department.run(lambda uow: worklists.pin_assignment(
-        uow=uow, actor=SUPERVISOR, exam_id=second, radiologist_code="RAD03", reason="load"))
-    await department.run(lambda uow: reading.open_read(uow=uow, actor=RADIOLOGIST,
-                                                       exam_id=second))
+    await department.run(
+        lambda uow: worklists.pin_assignment(
+            uow=uow, actor=SUPERVISOR, exam_id=first, radiologist_code="RAD07", reason="expert"
+        )
+    )
+    await department.run(
+        lambda uow: worklists.pin_assignment(
+            uow=uow, actor=SUPERVISOR, exam_id=second, radiologist_code="RAD03", reason="load"
+        )
+    )
+    await department.run(lambda uow: reading.open_read(uow=uow, actor=RADIOLOGIST, exam_id=second))
     runner = BalancerRunner(department)
     for _ in range(3):
         await runner.run_once("test")
@@ -83,14 +96,22 @@ async def test_pinning_to_an_ineligible_reader_is_refused(department: Database) 
     [exam] = await ready(department, 1)
     for code, why in [("RAD02", "NEURO"), ("RAD06", "not on shift")]:
         with pytest.raises(ValidationFailed) as failure:
-            await department.run(lambda uow, code=code: worklists.pin_assignment(
-                uow=uow, actor=SUPERVISOR, exam_id=exam, radiologist_code=code, reason="x"))
+            await department.run(
+                lambda uow, code=code: worklists.pin_assignment(
+                    uow=uow, actor=SUPERVISOR, exam_id=exam, radiologist_code=code, reason="x"
+                )
+            )
         assert failure.value.issues[0].code == "NOT_ELIGIBLE"
-        assert why in failure.value.issues[0].message or "credential" in \
-            failure.value.issues[0].message
+        assert (
+            why in failure.value.issues[0].message
+            or "credential" in failure.value.issues[0].message
+        )
     with pytest.raises(NotPermitted):
-        await department.run(lambda uow: worklists.pin_assignment(
-            uow=uow, actor=TECH, exam_id=exam, radiologist_code="RAD03", reason="x"))
+        await department.run(
+            lambda uow: worklists.pin_assignment(
+                uow=uow, actor=TECH, exam_id=exam, radiologist_code="RAD03", reason="x"
+            )
+        )
 
 
 async def test_a_stale_plan_leaves_changed_studies_alone(department: Database) -> None:
@@ -99,16 +120,25 @@ async def test_a_stale_plan_leaves_changed_studies_alone(department: Database) -
     now = department.clock()
     state = await department.read(lambda s: read_state(s, now))
     # Between the snapshot and the commit, a supervisor pins one study.
-    await department.run(lambda uow: worklists.pin_assignment(
-        uow=uow, actor=SUPERVISOR, exam_id=exams[0], radiologist_code="RAD07", reason="x"))
+    await department.run(
+        lambda uow: worklists.pin_assignment(
+            uow=uow, actor=SUPERVISOR, exam_id=exams[0], radiologist_code="RAD07", reason="x"
+        )
+    )
     from balancer.live import changes
     from balancer.planner import plan
 
     planned, unplaced = changes(state, plan(state.snapshot))
-    outcome = await department.run(lambda uow: worklists.apply_plan(
-        uow=uow, planned=planned, unassignable_seen=unplaced,
-        summary=worklists.PlanSummary(started_at=now, duration_ms=1, trigger="t",
-                                      formulation="f", objective={})))
+    outcome = await department.run(
+        lambda uow: worklists.apply_plan(
+            uow=uow,
+            planned=planned,
+            unassignable_seen=unplaced,
+            summary=worklists.PlanSummary(
+                started_at=now, duration_ms=1, trigger="t", formulation="f", objective={}
+            ),
+        )
+    )
     assert outcome.stale == 1
     reads = await current_reads(department)  # type: ignore[misc]
     assert reads[exams[0]].radiologist_id == 7 and reads[exams[0]].pinned
@@ -116,17 +146,20 @@ async def test_a_stale_plan_leaves_changed_studies_alone(department: Database) -
 
 
 async def test_ending_a_shift_moves_unopened_work_and_lists_what_nobody_can_take(
-        department: Database) -> None:
+    department: Database,
+) -> None:
     exams = await ready(department, 3)
     runner = BalancerRunner(department)
     await runner.run_once("test")
-    await department.run(lambda uow: worklists.end_shift(uow=uow, actor=SUPERVISOR,
-                                                         radiologist_code="RAD07"))
+    await department.run(
+        lambda uow: worklists.end_shift(uow=uow, actor=SUPERVISOR, radiologist_code="RAD07")
+    )
     await runner.run_once("shift ended")
     reads = await current_reads(department)  # type: ignore[misc]
     assert {reads[e].radiologist_id for e in exams} == {3}
-    await department.run(lambda uow: worklists.end_shift(uow=uow, actor=SUPERVISOR,
-                                                         radiologist_code="RAD03"))
+    await department.run(
+        lambda uow: worklists.end_shift(uow=uow, actor=SUPERVISOR, radiologist_code="RAD03")
+    )
     report = await runner.run_once("everyone left")
     assert set(report.plan.unassignable) == set(exams)
     assert all("on shift" in why for why in report.plan.unassignable.values())
@@ -137,10 +170,18 @@ async def test_ending_a_shift_moves_unopened_work_and_lists_what_nobody_can_take
 
 async def test_status_changes_need_a_shift(department: Database) -> None:
     with pytest.raises(ValidationFailed) as failure:
-        await department.run(lambda uow: worklists.set_radiologist_status(
-            uow=uow, actor=SUPERVISOR, radiologist_code="RAD01",
-            status=RadiologistStatus.ON_BREAK))
+        await department.run(
+            lambda uow: worklists.set_radiologist_status(
+                uow=uow,
+                actor=SUPERVISOR,
+                radiologist_code="RAD01",
+                status=RadiologistStatus.ON_BREAK,
+            )
+        )
     assert failure.value.issues[0].code == "NO_OPEN_SHIFT"
-    radiologist = await department.run(lambda uow: worklists.set_radiologist_status(
-        uow=uow, actor=SUPERVISOR, radiologist_code="RAD03", status=RadiologistStatus.ON_BREAK))
+    radiologist = await department.run(
+        lambda uow: worklists.set_radiologist_status(
+            uow=uow, actor=SUPERVISOR, radiologist_code="RAD03", status=RadiologistStatus.ON_BREAK
+        )
+    )
     assert radiologist.status == RadiologistStatus.ON_BREAK

@@ -46,12 +46,13 @@ class Server:
         self.app = app
         self.ws_url = f"ws://127.0.0.1:{port}/graphql"
 
-    async def data(self, query: str, variables: dict[str, object] | None = None, *,
-                   token: str | None = None) -> dict[str, Any]:
+    async def data(
+        self, query: str, variables: dict[str, object] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.client.post("/graphql", json={"query": query,
-                                                            "variables": variables or {}},
-                                          headers=headers)
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         body = response.json()
         assert "errors" not in body, body
         return body["data"]  # type: ignore[no-any-return]
@@ -60,11 +61,17 @@ class Server:
 @asynccontextmanager
 async def serve_live(db: Database, **settings: Any) -> AsyncIterator[Server]:
     """The app served by uvicorn on a free loopback port, in this test's event loop."""
-    config = {"database_url": str(db.url), "RADFLOW_BALANCER": False,
-              "RADFLOW_OUTBOX_POLL": 0.2, **settings}
+    config = {
+        "database_url": str(db.url),
+        "RADFLOW_BALANCER": False,
+        "RADFLOW_OUTBOX_POLL": 0.2,
+        **settings,
+    }
     app = create_app(Settings(**config), db=db)
-    async with on_loopback(app) as port, \
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    async with (
+        on_loopback(app) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+    ):
         yield Server(port, client, app)
 
 
@@ -87,10 +94,14 @@ class Subscriber:
         await self.send({"type": "connection_init", "payload": payload})
         assert await self.receive() == {"type": "connection_ack"}
 
-    async def subscribe(self, id: str, query: str,
-                        variables: dict[str, Any] | None = None) -> None:
-        await self.send({"id": id, "type": "subscribe",
-                         "payload": {"query": query, "variables": variables or {}}})
+    async def subscribe(self, id: str, query: str, variables: dict[str, Any] | None = None) -> None:
+        await self.send(
+            {
+                "id": id,
+                "type": "subscribe",
+                "payload": {"query": query, "variables": variables or {}},
+            }
+        )
 
     async def next(self, id: str) -> dict[str, Any]:
         """The data of the next `next` message for operation `id`."""
@@ -111,11 +122,18 @@ class Subscriber:
 
 
 @asynccontextmanager
-async def subscriber(server: Server, *, init: bool = True,
-                     payload: dict[str, Any] | None = None,
-                     subprotocol: str = PROTOCOL) -> AsyncIterator[Subscriber]:
-    async with connect(server.ws_url, subprotocols=[subprotocol],  # type: ignore[list-item]
-                       open_timeout=WAIT) as ws:
+async def subscriber(
+    server: Server,
+    *,
+    init: bool = True,
+    payload: dict[str, Any] | None = None,
+    subprotocol: str = PROTOCOL,
+) -> AsyncIterator[Subscriber]:
+    async with connect(
+        server.ws_url,
+        subprotocols=[subprotocol],  # type: ignore[list-item]
+        open_timeout=WAIT,
+    ) as ws:
         client = Subscriber(ws)
         if init:
             await client.init(payload)

@@ -30,21 +30,29 @@ async def test_a_role_the_matrix_refuses_gets_an_error_and_no_stream(server: Ser
         assert message["payload"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
-async def test_a_radiologist_follows_their_own_worklist_only(server: Server,
-                                                            db: Database) -> None:
+async def test_a_radiologist_follows_their_own_worklist_only(server: Server, db: Database) -> None:
     await reference(db)
     rad01 = to_global_id("Radiologist", 1)
     async with subscriber(server, payload=bearer("RAD03", "radiologist")) as client:
-        await client.send({"id": "1", "type": "subscribe",
-                           "payload": {"query": WORKLIST, "variables": {"r": rad01}}})
+        await client.send(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": WORKLIST, "variables": {"r": rad01}},
+            }
+        )
         message = await client.receive()
         assert message["type"] == "error", message
         assert "does not exist" in message["payload"][0]["message"]
 
 
 async def test_a_connection_closes_4403_when_its_token_expires(server: Server) -> None:
-    token = mint(role=Role.SUPERVISOR, subject="sup.ortiz", settings=Settings(),
-                 lifetime=timedelta(seconds=2))
+    token = mint(
+        role=Role.SUPERVISOR,
+        subject="sup.ortiz",
+        settings=Settings(),
+        lifetime=timedelta(seconds=2),
+    )
     async with subscriber(server, payload={"authorization": f"Bearer {token}"}) as client:
         await client.send({"id": "1", "type": "subscribe", "payload": {"query": STATUS}})
         code, reason = await client.closed_with()

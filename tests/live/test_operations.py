@@ -29,13 +29,15 @@ async def test_readyz_reports_database_broker_and_outbox(db: Database, server: S
     assert body["outbox"]["unpublished"] == 0
 
 
-async def test_metrics_count_subscriptions_and_published_events(db: Database,
-                                                                server: Server) -> None:
+async def test_metrics_count_subscriptions_and_published_events(
+    db: Database, server: Server
+) -> None:
     await factories.reference(db)
     start = int(await db.read(lambda s: s.scalar(sa.select(sa.func.max(OutboxEvent.id)))))
     async with subscriber(server) as client:
-        await client.subscribe("1", "subscription ($a: Int) { examStatusChanged(after: $a) "
-                                    "{ eventId } }", {"a": start})
+        await client.subscribe(
+            "1", "subscription ($a: Int) { examStatusChanged(after: $a) { eventId } }", {"a": start}
+        )
         await factories.order(db)
         await client.next("1")
         text = (await server.client.get("/metrics")).text
@@ -44,6 +46,11 @@ async def test_metrics_count_subscriptions_and_published_events(db: Database,
     assert sample(text, "radflow_live_broker_up") == 1
     assert sample(text, "radflow_outbox_unpublished_events") == 0
     async with asyncio.timeout(WAIT):  # the socket is closed: the subscription ends
-        while sample((await server.client.get("/metrics")).text,  # noqa: ASYNC110
-                     "radflow_live_subscriptions") != 0:
+        while (  # noqa: ASYNC110
+            sample(
+                (await server.client.get("/metrics")).text,
+                "radflow_live_subscriptions",
+            )
+            != 0
+        ):
             await asyncio.sleep(0.02)

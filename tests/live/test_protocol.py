@@ -25,13 +25,25 @@ def backend() -> str:
 @pytest.fixture
 async def strict(db: Database) -> AsyncIterator[Server]:
     """Tokens required, a short init timeout, two subscriptions per connection."""
-    async with serve_live(db, RADFLOW_WS_ALLOW_ANONYMOUS=False, RADFLOW_WS_INIT_TIMEOUT=0.3,
-                          RADFLOW_WS_MAX_SUBSCRIPTIONS=2) as running:
+    async with serve_live(
+        db,
+        RADFLOW_WS_ALLOW_ANONYMOUS=False,
+        RADFLOW_WS_INIT_TIMEOUT=0.3,
+        RADFLOW_WS_MAX_SUBSCRIPTIONS=2,
+    ) as running:
         yield running
 
 
-@pytest.mark.parametrize("frame", ["not json", "[1, 2]", '{"type": 7}', '{"type": "nope"}',
-                                   '{"type": "subscribe", "id": 1, "payload": {"query": "x"}}'])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "not json",
+        "[1, 2]",
+        '{"type": 7}',
+        '{"type": "nope"}',
+        '{"type": "subscribe", "id": 1, "payload": {"query": "x"}}',
+    ],
+)
 async def test_an_invalid_message_closes_4400(server: Server, frame: str) -> None:
     async with subscriber(server) as client:
         await client.ws.send(frame)
@@ -53,8 +65,9 @@ async def test_subscribe_before_the_ack_closes_4401(server: Server) -> None:
 
 async def test_a_bad_token_is_rejected_4403(server: Server) -> None:
     async with subscriber(server, init=False) as client:
-        await client.send({"type": "connection_init",
-                           "payload": {"authorization": "Bearer not-a-jwt"}})
+        await client.send(
+            {"type": "connection_init", "payload": {"authorization": "Bearer not-a-jwt"}}
+        )
         assert (await client.closed_with())[0] == 4403
 
 
@@ -109,8 +122,9 @@ async def test_an_invalid_operation_gets_error_and_no_complete(server: Server) -
 
 async def test_a_resolver_input_error_is_an_error_not_a_complete(server: Server) -> None:
     async with subscriber(server) as client:
-        await client.subscribe("x", 'subscription { worklistChanged(radiologistId: "nope") '
-                                    "{ eventId } }")
+        await client.subscribe(
+            "x", 'subscription { worklistChanged(radiologistId: "nope") { eventId } }'
+        )
         first = await client.receive()
         assert first["id"] == "x" and first["type"] == "error", first
         assert "INVALID_ID" in json.dumps(first["payload"]) or "Radiologist" in json.dumps(first)
@@ -140,8 +154,11 @@ async def test_complete_stops_a_subscription_and_frees_its_id(server: Server) ->
 
 async def test_the_legacy_graphql_ws_subprotocol_is_refused(server: Server) -> None:
     try:
-        async with connect(server.ws_url, subprotocols=["graphql-ws"],  # type: ignore[list-item]
-                           open_timeout=WAIT) as ws:
+        async with connect(
+            server.ws_url,
+            subprotocols=["graphql-ws"],  # type: ignore[list-item]
+            open_timeout=WAIT,
+        ) as ws:
             await asyncio.wait_for(ws.recv(), WAIT)
     except InvalidStatus:
         return  # refused at the handshake

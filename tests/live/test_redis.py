@@ -60,9 +60,23 @@ def own_redis() -> Iterator[tuple[str, Path, int]]:
 
 def start_redis(binary: str, folder: Path, port: int) -> subprocess.Popen[bytes]:
     # No persistence: a restart loses the stream, the harder case for the reader.
-    return subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(folder)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def wait_for_redis(url: str) -> None:
@@ -83,8 +97,10 @@ async def test_events_travel_through_the_redis_stream(db: Database) -> None:
     await factories.reference(db)
     start = await newest(db)
     prefix = unique_prefix()
-    async with serve_live(db, redis_url=redis_url(), RADFLOW_LIVE_PREFIX=prefix) as server, \
-            subscriber(server) as client:
+    async with (
+        serve_live(db, redis_url=redis_url(), RADFLOW_LIVE_PREFIX=prefix) as server,
+        subscriber(server) as client,
+    ):
         await client.subscribe("1", EXAM_STATUS, {"after": start})
         exams = [await factories.order(db) for _ in range(5)]
         got = [(await client.next("1"))["examStatusChanged"] for _ in exams]
@@ -109,8 +125,10 @@ async def test_a_redis_restart_mid_stream_loses_nothing(db: Database) -> None:
         process = start_redis(binary, folder, port)
         try:
             await wait_for_redis(url)
-            async with serve_live(db, redis_url=url, RADFLOW_LIVE_PREFIX=unique_prefix()
-                                  ) as server, subscriber(server) as client:
+            async with (
+                serve_live(db, redis_url=url, RADFLOW_LIVE_PREFIX=unique_prefix()) as server,
+                subscriber(server) as client,
+            ):
                 await client.subscribe("1", EXAM_STATUS, {"after": start})
                 before = [await factories.order(db) for _ in range(3)]
                 for _ in before:
@@ -123,11 +141,11 @@ async def test_a_redis_restart_mid_stream_loses_nothing(db: Database) -> None:
                 process = start_redis(binary, folder, port)
                 await wait_for_redis(url)
                 after = [await factories.order(db) for _ in range(2)]
-                got = [(await client.next("1"))["examStatusChanged"]
-                       for _ in [*during, *after]]
+                got = [(await client.next("1"))["examStatusChanged"] for _ in [*during, *after]]
                 async with asyncio.timeout(WAIT):
                     while (await server.client.get("/readyz")).json()[  # noqa: ASYNC110
-                            "status"] != "ready":
+                        "status"
+                    ] != "ready":
                         await asyncio.sleep(0.1)
         finally:
             process.kill()
@@ -136,7 +154,8 @@ async def test_a_redis_restart_mid_stream_loses_nothing(db: Database) -> None:
     assert down.status_code == 200 and down.json()["broker_status"] == "unreachable"
     assert down.json()["status"] == "degraded" and down.json()["degraded"] == ["broker"]
     assert [g["exam"]["accessionNumber"] for g in got] == [
-        e.accession_number for e in [*during, *after]]
+        e.accession_number for e in [*during, *after]
+    ]
     ids = [g["eventId"] for g in got]
     assert ids == sorted(set(ids))
 
@@ -154,7 +173,8 @@ async def until(condition: Callable[[], Awaitable[bool]]) -> None:
 
 
 async def test_a_replica_whose_redis_is_down_stays_ready_and_logs_the_outage_once(
-        db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
     await factories.reference(db)
     caplog.set_level(logging.WARNING, logger="radflow.live")
     with own_redis() as (binary, folder, port):
@@ -162,8 +182,10 @@ async def test_a_replica_whose_redis_is_down_stays_ready_and_logs_the_outage_onc
         process = start_redis(binary, folder, port)
         try:
             await wait_for_redis(url)
-            async with serve_live(db, redis_url=url, RADFLOW_LIVE_PREFIX=unique_prefix()
-                                  ) as server, subscriber(server) as client:
+            async with (
+                serve_live(db, redis_url=url, RADFLOW_LIVE_PREFIX=unique_prefix()) as server,
+                subscriber(server) as client,
+            ):
                 await client.subscribe("1", EXAM_STATUS, {"after": await newest(db)})
                 live = server.app.state.live
                 broker = live.broker
@@ -182,12 +204,24 @@ async def test_a_replica_whose_redis_is_down_stays_ready_and_logs_the_outage_onc
                 await until(lambda: reader_retried(4))
                 ready = await server.client.get("/readyz")
                 degraded = await degraded_is(1)
-                placed = await server.data(PLACE_ORDER, {"input": {
-                    "orderSource": "EPIC", "placerOrderNumber": "DOWN-1",
-                    "patientMrn": "MRN000001", "referrerCode": "REF01",
-                    "procedureCode": "USABD", "siteCode": "NORTH", "priority": "ROUTINE",
-                    "patientClass": "OUTPATIENT", "indication": "Pain", "icd10Code": "R10.9"}},
-                    token=token_for("REF01", "referrer"))
+                placed = await server.data(
+                    PLACE_ORDER,
+                    {
+                        "input": {
+                            "orderSource": "EPIC",
+                            "placerOrderNumber": "DOWN-1",
+                            "patientMrn": "MRN000001",
+                            "referrerCode": "REF01",
+                            "procedureCode": "USABD",
+                            "siteCode": "NORTH",
+                            "priority": "ROUTINE",
+                            "patientClass": "OUTPATIENT",
+                            "indication": "Pain",
+                            "icd10Code": "R10.9",
+                        }
+                    },
+                    token=token_for("REF01", "referrer"),
+                )
                 # Subscribers here are fed from the outbox while Redis is away.
                 heard = (await client.next("1"))["examStatusChanged"]
                 await until(lambda: reader_retried(6))
@@ -214,17 +248,37 @@ async def test_a_replica_whose_redis_is_down_stays_ready_and_logs_the_outage_onc
 
 
 @asynccontextmanager
-async def replica(database_url: str, redis: str, prefix: str, *,
-                  poll: float = 0.2) -> AsyncIterator[Server]:
+async def replica(
+    database_url: str, redis: str, prefix: str, *, poll: float = 0.2
+) -> AsyncIterator[Server]:
     """A radflow replica in its own process (uvicorn), as deployed."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis,
-           "RADFLOW_LIVE_PREFIX": prefix, "RADFLOW_BALANCER": "0",
-           "RADFLOW_OUTBOX_POLL": str(poll)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis,
+        "RADFLOW_LIVE_PREFIX": prefix,
+        "RADFLOW_BALANCER": "0",
+        "RADFLOW_OUTBOX_POLL": str(poll),
+    }
     process = subprocess.Popen(  # noqa: ASYNC220  (starts it; never waits on the loop)
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             async with asyncio.timeout(60):
@@ -256,17 +310,32 @@ async def test_a_mutation_on_one_replica_reaches_a_subscriber_on_another(db: Dat
     database_url = db.url.render_as_string(hide_password=False)
     # The second replica's relay never polls, so what it delivers came from the first one
     # through Redis (its own relay wakes only on its own commits, and it makes none).
-    async with replica(database_url, url, prefix) as one, \
-            replica(database_url, url, prefix, poll=3600) as two, subscriber(two) as client:
+    async with (
+        replica(database_url, url, prefix) as one,
+        replica(database_url, url, prefix, poll=3600) as two,
+        subscriber(two) as client,
+    ):
         await client.subscribe("1", EXAM_STATUS, {"after": start})
         placed = []
         for _ in range(3):
-            data = await one.data(PLACE_ORDER, {"input": {
-                "orderSource": "EPIC", "placerOrderNumber": f"X-{next(placer)}",
-                "patientMrn": "MRN000001", "referrerCode": "REF01", "procedureCode": "USABD",
-                "siteCode": "NORTH", "priority": "ROUTINE", "patientClass": "OUTPATIENT",
-                "indication": "Pain", "icd10Code": "R10.9"}},
-                token=token_for("REF01", "referrer"))
+            data = await one.data(
+                PLACE_ORDER,
+                {
+                    "input": {
+                        "orderSource": "EPIC",
+                        "placerOrderNumber": f"X-{next(placer)}",
+                        "patientMrn": "MRN000001",
+                        "referrerCode": "REF01",
+                        "procedureCode": "USABD",
+                        "siteCode": "NORTH",
+                        "priority": "ROUTINE",
+                        "patientClass": "OUTPATIENT",
+                        "indication": "Pain",
+                        "icd10Code": "R10.9",
+                    }
+                },
+                token=token_for("REF01", "referrer"),
+            )
             placed.append(data["placeOrder"]["exam"]["accessionNumber"])
         got = [(await client.next("1"))["examStatusChanged"] for _ in placed]
     assert [g["exam"]["accessionNumber"] for g in got] == placed

@@ -26,12 +26,14 @@ subscription ($filter: ExamStatusFilter, $after: Int) {
 
 
 async def outbox_ids(db: Database) -> list[int]:
-    return await db.read(lambda s: list(s.scalars(
-        sa.select(OutboxEvent.id).order_by(OutboxEvent.id))))
+    return await db.read(
+        lambda s: list(s.scalars(sa.select(OutboxEvent.id).order_by(OutboxEvent.id)))
+    )
 
 
 async def test_a_status_change_reaches_a_subscriber_with_its_event_id_and_exam(
-        db: Database, server: Server) -> None:
+    db: Database, server: Server
+) -> None:
     await factories.reference(db)
     start = max(await outbox_ids(db))
     async with subscriber(server) as client:
@@ -43,8 +45,10 @@ async def test_a_status_change_reaches_a_subscriber_with_its_event_id_and_exam(
     assert event["toStatus"] == ExamStatus.ORDERED.name
     assert event["fromStatus"] is None
     assert event["actor"] == factories.REFERRER.id
-    assert event["exam"] == {"accessionNumber": exam.accession_number,
-                             "status": ExamStatus.ORDERED.name}
+    assert event["exam"] == {
+        "accessionNumber": exam.accession_number,
+        "status": ExamStatus.ORDERED.name,
+    }
 
 
 async def test_a_rolled_back_command_publishes_nothing(db: Database, server: Server) -> None:
@@ -53,9 +57,18 @@ async def test_a_rolled_back_command_publishes_nothing(db: Database, server: Ser
     exam = await factories.order(db)
 
     def emit_then_fail(uow: UnitOfWork) -> None:
-        uow.emit(ExamOrdered(at=uow.now, actor="ghost", role=Role.SYSTEM, exam_id=exam.id or 0,
-                             accession_number="GHOST", site_id=exam.site_id, from_status=None,
-                             to_status=ExamStatus.ORDERED))
+        uow.emit(
+            ExamOrdered(
+                at=uow.now,
+                actor="ghost",
+                role=Role.SYSTEM,
+                exam_id=exam.id or 0,
+                accession_number="GHOST",
+                site_id=exam.site_id,
+                from_status=None,
+                to_status=ExamStatus.ORDERED,
+            )
+        )
         uow.flush()
         raise RuntimeError("the command fails after emitting")
 
@@ -70,8 +83,7 @@ async def test_a_rolled_back_command_publishes_nothing(db: Database, server: Ser
     # The next event after the failed command is the next committed one, not the ghost.
     assert second["exam"]["accessionNumber"] == second_exam.accession_number
     assert second["actor"] == factories.REFERRER.id
-    rows = await db.read(lambda s: list(s.scalars(
-        sa.select(OutboxEvent.payload))))
+    rows = await db.read(lambda s: list(s.scalars(sa.select(OutboxEvent.payload))))
     assert all(row["actor"] != "ghost" for row in rows)
 
 
@@ -84,13 +96,13 @@ async def test_events_arrive_in_commit_order_each_once(db: Database, server: Ser
         received = [(await client.next("1"))["examStatusChanged"] for _ in exams]
     ids = [e["eventId"] for e in received]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
-    assert [e["exam"]["accessionNumber"] for e in received] == [
-        x.accession_number for x in exams]
+    assert [e["exam"]["accessionNumber"] for e in received] == [x.accession_number for x in exams]
     assert ids == [i for i in await outbox_ids(db) if i > start]
 
 
 async def test_resume_after_a_disconnect_replays_what_was_missed_then_streams_live(
-        db: Database, server: Server) -> None:
+    db: Database, server: Server
+) -> None:
     await factories.reference(db)
     start = max(await outbox_ids(db))
     async with subscriber(server) as client:
@@ -103,8 +115,7 @@ async def test_resume_after_a_disconnect_replays_what_was_missed_then_streams_li
         replayed = [(await client.next("again"))["examStatusChanged"] for _ in missed]
         live = await factories.order(db)
         after_seam = (await client.next("again"))["examStatusChanged"]
-    assert [e["exam"]["accessionNumber"] for e in replayed] == [
-        m.accession_number for m in missed]
+    assert [e["exam"]["accessionNumber"] for e in replayed] == [m.accession_number for m in missed]
     assert after_seam["exam"]["accessionNumber"] == live.accession_number
     ids = [e["eventId"] for e in [*replayed, after_seam]]
     assert ids == sorted(set(ids))
@@ -116,17 +127,21 @@ async def test_the_filter_selects_by_site_and_status(db: Database, server: Serve
     north = await factories.order(db, procedure="USABD", site="NORTH")
     site = to_global_id("Site", north.site_id)
     async with subscriber(server) as client:
-        await client.subscribe("1", EXAM_STATUS, {
-            "after": start, "filter": {"siteId": site, "status": ["ORDERED"]}})
+        await client.subscribe(
+            "1", EXAM_STATUS, {"after": start, "filter": {"siteId": site, "status": ["ORDERED"]}}
+        )
         await factories.order(db, procedure="CTHEAD", site="MAIN")  # another site
         again = await factories.order(db, procedure="USABD", site="NORTH")
         got = [(await client.next("1"))["examStatusChanged"] for _ in range(2)]
-    assert [e["exam"]["accessionNumber"] for e in got] == [north.accession_number,
-                                                           again.accession_number]
+    assert [e["exam"]["accessionNumber"] for e in got] == [
+        north.accession_number,
+        again.accession_number,
+    ]
 
 
 async def test_resuming_from_before_pruned_events_is_refused_not_served_with_a_gap(
-        db: Database, server: Server) -> None:
+    db: Database, server: Server
+) -> None:
     await factories.reference(db)
     start = max(await outbox_ids(db))
     for _ in range(3):

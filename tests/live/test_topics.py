@@ -22,21 +22,36 @@ async def newest(db: Database) -> int:
 
 async def test_worklist_and_balancer_subscriptions(db: Database, server: Server) -> None:
     await factories.reference(db)
-    reader = await db.read(lambda s: s.scalars(
-        sa.select(Radiologist).where(Radiologist.code == factories.RADIOLOGIST.id)).one())
+    reader = await db.read(
+        lambda s: s.scalars(
+            sa.select(Radiologist).where(Radiologist.code == factories.RADIOLOGIST.id)
+        ).one()
+    )
     exam = await factories.drive(db, await factories.order(db), ExamStatus.READY_FOR_READ)
     start = await newest(db)
     async with subscriber(server) as client:
-        await client.subscribe("w", """subscription ($r: ID!, $after: Int) {
+        await client.subscribe(
+            "w",
+            """subscription ($r: ID!, $after: Int) {
             worklistChanged(radiologistId: $r, after: $after) {
               eventId type change radiologist { code } exam { accessionNumber } } }""",
-                               {"r": to_global_id("Radiologist", reader.id or 0),
-                                "after": start})
-        await client.subscribe("b", """subscription ($after: Int) { balancerRan(after: $after) {
-            eventId type assigned moved run { trigger } } }""", {"after": start})
-        await db.run(lambda uow: worklists.pin_assignment(
-            uow=uow, actor=factories.SUPERVISOR, exam_id=exam.id or 0,
-            radiologist_code=reader.code, reason="test"))
+            {"r": to_global_id("Radiologist", reader.id or 0), "after": start},
+        )
+        await client.subscribe(
+            "b",
+            """subscription ($after: Int) { balancerRan(after: $after) {
+            eventId type assigned moved run { trigger } } }""",
+            {"after": start},
+        )
+        await db.run(
+            lambda uow: worklists.pin_assignment(
+                uow=uow,
+                actor=factories.SUPERVISOR,
+                exam_id=exam.id or 0,
+                radiologist_code=reader.code,
+                reason="test",
+            )
+        )
         added = (await client.next("w"))["worklistChanged"]
         await server.app.state.runner.run_once("test run")
         ran = None
@@ -56,12 +71,14 @@ async def test_critical_result_raised_at_a_site(db: Database, server: Server) ->
     exam = await factories.order(db)
     start = await newest(db)
     async with subscriber(server) as client:
-        await client.subscribe("c", """subscription ($site: ID, $after: Int) {
+        await client.subscribe(
+            "c",
+            """subscription ($site: ID, $after: Int) {
             criticalResultRaised(siteId: $site, after: $after) {
               eventId type escalated criticalLevel exam { accessionNumber } } }""",
-                               {"site": to_global_id("Site", exam.site_id), "after": start})
-        await factories.drive(db, exam, ExamStatus.COMMUNICATED,
-                               critical=CriticalLevel.CRITICAL)
+            {"site": to_global_id("Site", exam.site_id), "after": start},
+        )
+        await factories.drive(db, exam, ExamStatus.COMMUNICATED, critical=CriticalLevel.CRITICAL)
         event = (await client.next("c"))["criticalResultRaised"]
     assert event["type"] == "CRITICAL_RESULT_RAISED" and event["escalated"] is False
     assert event["criticalLevel"] == "CRITICAL"
@@ -70,16 +87,25 @@ async def test_critical_result_raised_at_a_site(db: Database, server: Server) ->
 
 async def test_rule_set_activated(db: Database, server: Server) -> None:
     await factories.reference(db)
-    saved = await db.run(lambda uow: rulesets.store_version(
-        uow=uow, actor=factories.SUPERVISOR, rules=[], reason="empty", based_on=None))
+    saved = await db.run(
+        lambda uow: rulesets.store_version(
+            uow=uow, actor=factories.SUPERVISOR, rules=[], reason="empty", based_on=None
+        )
+    )
     version = saved.version
     start = await newest(db)
     async with subscriber(server) as client:
-        await client.subscribe("r", """subscription ($after: Int) {
+        await client.subscribe(
+            "r",
+            """subscription ($after: Int) {
             ruleSetActivated(after: $after) { eventId type version ruleSet { version } } }""",
-                               {"after": start})
-        await db.run(lambda uow: rulesets.activate(uow=uow, actor=factories.SUPERVISOR,
-                                                   version=version, reason="test"))
+            {"after": start},
+        )
+        await db.run(
+            lambda uow: rulesets.activate(
+                uow=uow, actor=factories.SUPERVISOR, version=version, reason="test"
+            )
+        )
         event = (await client.next("r"))["ruleSetActivated"]
     assert event["version"] == version and event["ruleSet"] == {"version": version}
 
@@ -101,6 +127,7 @@ async def test_identical_subscriptions_share_one_execution(db: Database, server:
         await one.send({"id": "a", "type": "complete"})
         second = await factories.order(db)
         assert (await two.next("b"))["examStatusChanged"]["exam"]["accessionNumber"] == (
-            second.accession_number)
+            second.accession_number
+        )
     assert got_one == got_two
     assert got_one["exam"] == {"accessionNumber": exam.accession_number}

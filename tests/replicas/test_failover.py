@@ -44,14 +44,34 @@ class Replica:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
         env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-        env.update(DATABASE_URL=url, RADFLOW_REPLICA_ID=name, RADFLOW_BALANCER="true",
-                   RADFLOW_PRODUCTION="false", **extra_env)
+        env.update(
+            DATABASE_URL=url,
+            RADFLOW_REPLICA_ID=name,
+            RADFLOW_BALANCER="true",
+            RADFLOW_PRODUCTION="false",
+            **extra_env,
+        )
         self.log = logs / f"{name}.log"
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "api.app:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         self.client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
 
     async def ready(self) -> None:
@@ -114,23 +134,36 @@ async def make_ready(db: Database, exam_id: int) -> None:
     exam = await db.read(lambda s: s.get(Exam, exam_id))
     assert exam is not None
     header = await header_for(db, exam)
-    await db.run(lambda uow: acquisition.validate_metadata(
-        uow=uow, actor=TECH, exam_id=exam_id, header=header))
-    await db.run(lambda uow: acquisition.register_storage(
-        uow=uow, actor=TECH, exam_id=exam_id, study_instance_uid=f"1.2.826.0.9.{exam_id}",
-        archive_location="pacs://a/1"))
+    await db.run(
+        lambda uow: acquisition.validate_metadata(
+            uow=uow, actor=TECH, exam_id=exam_id, header=header
+        )
+    )
+    await db.run(
+        lambda uow: acquisition.register_storage(
+            uow=uow,
+            actor=TECH,
+            exam_id=exam_id,
+            study_instance_uid=f"1.2.826.0.9.{exam_id}",
+            archive_location="pacs://a/1",
+        )
+    )
 
 
 async def assigned_by(db: Database, exam_id: int, leader: str) -> BalancerRun:
     """Wait until the study is on a worklist; the latest run of `leader` that moved studies."""
+
     def look(session: Session) -> BalancerRun | None:
-        placed = session.scalars(sa.select(Read).where(
-            Read.exam_id == exam_id, Read.ended_at.is_(None))).first()  # type: ignore[union-attr]
+        placed = session.scalars(
+            sa.select(Read).where(Read.exam_id == exam_id, Read.ended_at.is_(None))
+        ).first()  # type: ignore[union-attr]
         if placed is None:
             return None
-        return session.scalars(sa.select(BalancerRun).where(
-            BalancerRun.leader == leader, BalancerRun.moved > 0)
-            .order_by(BalancerRun.id.desc())).first()  # type: ignore[union-attr]
+        return session.scalars(
+            sa.select(BalancerRun)
+            .where(BalancerRun.leader == leader, BalancerRun.moved > 0)
+            .order_by(BalancerRun.id.desc())
+        ).first()  # type: ignore[union-attr]
 
     for _ in range(300):
         found = await db.read(look)
@@ -142,18 +175,29 @@ async def assigned_by(db: Database, exam_id: int, leader: str) -> BalancerRun:
 
 async def lease_running(db: Database) -> bool:
     """Whether somebody holds the balancer's lease (it has not run out nor been released)."""
-    return bool(await db.read(lambda s: s.scalar(sa.text(
-        "SELECT count(*) FROM balancer_leadership WHERE lease_expires_at > clock_timestamp()"))))
+    return bool(
+        await db.read(
+            lambda s: s.scalar(
+                sa.text(
+                    "SELECT count(*) FROM balancer_leadership "
+                    "WHERE lease_expires_at > clock_timestamp()"
+                )
+            )
+        )
+    )
 
 
 @pytest.mark.postgres
 @pytest.mark.slow
 async def test_the_follower_takes_over_within_five_seconds_of_a_sigkill(
-        department: Database, postgres_schema: str, tmp_path: Path) -> None:
+    department: Database, postgres_schema: str, tmp_path: Path
+) -> None:
     db = department
     first, second = await acquired_study(db), await acquired_study(db)
-    replicas = [Replica("replica-1", postgres_schema, tmp_path),
-                Replica("replica-2", postgres_schema, tmp_path)]
+    replicas = [
+        Replica("replica-1", postgres_schema, tmp_path),
+        Replica("replica-2", postgres_schema, tmp_path),
+    ]
     try:
         with logs_on_failure(replicas):
             await asyncio.gather(*(r.ready() for r in replicas))
@@ -175,21 +219,27 @@ async def test_the_follower_takes_over_within_five_seconds_of_a_sigkill(
             while not (await follower.status())["leading"]:
                 assert time.monotonic() - killed < TAKEOVER_LIMIT_S, (
                     f"{follower.name} did not take the balancer over within "
-                    f"{TAKEOVER_LIMIT_S} s of the leader's SIGKILL")
+                    f"{TAKEOVER_LIMIT_S} s of the leader's SIGKILL"
+                )
                 await asyncio.sleep(0.02)
             takeover = time.monotonic() - killed
             print(f"\ntakeover after SIGKILL: {takeover:.2f} s")
             status = await follower.status()
-            assert status["leader"] == {"replica": follower.name,
-                                        "epoch": before.epoch + 1}  # type: ignore[operator]
+            assert status["leader"] == {"replica": follower.name, "epoch": before.epoch + 1}  # type: ignore[operator]
 
             await make_ready(db, second)
             after = await assigned_by(db, second, follower.name)
             assert after.epoch == before.epoch + 1  # type: ignore[operator]
 
-            runs = await db.read(lambda s: list(s.execute(sa.select(
-                BalancerRun.id, BalancerRun.epoch, BalancerRun.leader)
-                .order_by(BalancerRun.id))))
+            runs = await db.read(
+                lambda s: list(
+                    s.execute(
+                        sa.select(BalancerRun.id, BalancerRun.epoch, BalancerRun.leader).order_by(
+                            BalancerRun.id
+                        )
+                    )
+                )
+            )
             leaders_by_epoch: dict[int, set[str]] = {}
             for _, epoch, name in runs:
                 leaders_by_epoch.setdefault(epoch, set()).add(name)

@@ -35,13 +35,17 @@ async def ready_study(db: Database) -> int:
 
 async def written(db: Database) -> tuple[int, int]:
     """(balancer runs, reads) in the database."""
-    return await db.read(lambda s: (
-        s.scalar(sa.select(sa.func.count()).select_from(BalancerRun)) or 0,
-        s.scalar(sa.select(sa.func.count()).select_from(Read)) or 0))
+    return await db.read(
+        lambda s: (
+            s.scalar(sa.select(sa.func.count()).select_from(BalancerRun)) or 0,
+            s.scalar(sa.select(sa.func.count()).select_from(Read)) or 0,
+        )
+    )
 
 
 async def steal(db: Database, replica: str) -> int:
     """Another replica's election, as it happens on its own connection."""
+
     def run(session: Session) -> int:
         epoch = elect(session.connection(), replica, db.clock())
         session.commit()
@@ -52,7 +56,8 @@ async def steal(db: Database, replica: str) -> int:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 async def test_a_commit_under_a_superseded_epoch_is_refused_and_writes_nothing(
-        db: Database) -> None:
+    db: Database,
+) -> None:
     exam_id = await ready_study(db)
     # Sole leadership on SQLite, the lease on PostgreSQL (renewed only every 20 s, so it cannot
     # notice anything by itself during the test).
@@ -91,9 +96,13 @@ async def test_a_commit_under_a_superseded_epoch_is_refused_and_writes_nothing(
 
 async def lease_holder(db: Database) -> tuple[int | None, bool]:
     """The backend pid holding the lease, and whether the lease is still running."""
-    row = await db.read(lambda s: s.execute(sa.text(
-        "SELECT holder_pid, lease_expires_at > clock_timestamp() FROM balancer_leadership"
-    )).one())
+    row = await db.read(
+        lambda s: s.execute(
+            sa.text(
+                "SELECT holder_pid, lease_expires_at > clock_timestamp() FROM balancer_leadership"
+            )
+        ).one()
+    )
     return row[0], bool(row[1])
 
 
@@ -107,7 +116,8 @@ async def until(condition: Callable[[], bool], what: str) -> None:
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 async def test_one_leader_at_a_time_and_a_leader_whose_session_is_gone_is_fenced(
-        db: Database) -> None:
+    db: Database,
+) -> None:
     await ready_study(db)
     # A renews its lease only every 20 s: it will not notice losing it, which is exactly the
     # leader the fence exists for (paused, partitioned, or slow to notice).
@@ -128,8 +138,9 @@ async def test_one_leader_at_a_time_and_a_leader_whose_session_is_gone_is_fenced
         # b need not wait for the minute-long lease to run out
         holder, running = await lease_holder(db)
         assert holder is not None and running
-        await db.read(lambda s: s.execute(sa.text("SELECT pg_terminate_backend(:pid)"),
-                                          {"pid": holder}))
+        await db.read(
+            lambda s: s.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": holder})
+        )
         await until(lambda: b.leading, "replica b takes over")
         assert b.epoch == 2 and a.leading  # a has not noticed yet
         before = await written(db)
@@ -150,8 +161,7 @@ async def test_one_leader_at_a_time_and_a_leader_whose_session_is_gone_is_fenced
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-async def test_a_stalled_commit_and_an_unrenewed_lease_end_within_one_lease(
-        db: Database) -> None:
+async def test_a_stalled_commit_and_an_unrenewed_lease_end_within_one_lease(db: Database) -> None:
     """A leader that took a one-second lease, began a plan commit (the share lock on the
     leadership row held) and then stopped sending anything: PostgreSQL ends the commit's
     session, the lease runs out, another replica is elected, and the stalled commit can write
@@ -180,8 +190,7 @@ async def test_a_stalled_commit_and_an_unrenewed_lease_end_within_one_lease(
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-async def test_a_replica_without_the_balancer_plans_once_when_nobody_leads(
-        db: Database) -> None:
+async def test_a_replica_without_the_balancer_plans_once_when_nobody_leads(db: Database) -> None:
     await ready_study(db)
     idle = LeaseLeadership(db, "api-only", poll_seconds=0.05)  # never started
     try:

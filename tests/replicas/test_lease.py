@@ -28,8 +28,9 @@ from tests.replicas.test_failover import (
 TAKEOVER_LIMIT_S = 10.0  # the issue's bound, with the default lease (5 s) and poll (1 s)
 
 
-async def eventually(condition_met: Callable[[], Awaitable[bool]], what: str, *,
-                     within: float = 60.0) -> None:
+async def eventually(
+    condition_met: Callable[[], Awaitable[bool]], what: str, *, within: float = 60.0
+) -> None:
     """Poll an async condition until it holds (the machine may be slow)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -40,21 +41,30 @@ async def eventually(condition_met: Callable[[], Awaitable[bool]], what: str, *,
 
 
 async def runs_of(db: Database, epoch: int) -> int:
-    return await db.read(lambda s: s.scalar(
-        sa.select(sa.func.count()).select_from(BalancerRun).where(BalancerRun.epoch == epoch))
-        or 0)
+    return await db.read(
+        lambda s: (
+            s.scalar(
+                sa.select(sa.func.count())
+                .select_from(BalancerRun)
+                .where(BalancerRun.epoch == epoch)
+            )
+            or 0
+        )
+    )
 
 
 @pytest.mark.postgres
 @pytest.mark.slow
 async def test_a_leader_paused_mid_commit_is_replaced_within_the_lease_and_commits_nothing(
-        department: Database, postgres_schema: str, tmp_path: Path) -> None:  # noqa: F811
+    department: Database,  # noqa: F811
+    postgres_schema: str,
+    tmp_path: Path,
+) -> None:
     db = department
     exam_id = await acquired_study(db)
     gate = tmp_path / "gate"
     gate.mkdir()
-    stalled = Replica("replica-1", postgres_schema, tmp_path,
-                      **{COMMIT_GATE_ENV: str(gate)})
+    stalled = Replica("replica-1", postgres_schema, tmp_path, **{COMMIT_GATE_ENV: str(gate)})
     replicas = [stalled]
     try:
         with logs_on_failure(replicas):
@@ -86,7 +96,8 @@ async def test_a_leader_paused_mid_commit_is_replaced_within_the_lease_and_commi
             while not (await successor.status())["leading"]:
                 assert time.monotonic() - paused < TAKEOVER_LIMIT_S, (
                     f"replica-2 did not take the balancer over within {TAKEOVER_LIMIT_S} s "
-                    "of pausing the leader mid-commit")
+                    "of pausing the leader mid-commit"
+                )
                 await asyncio.sleep(0.02)
             print(f"\ntakeover after SIGSTOP mid-commit: {time.monotonic() - paused:.2f} s")
             status = await successor.status()
@@ -107,8 +118,9 @@ async def test_a_leader_paused_mid_commit_is_replaced_within_the_lease_and_commi
 
             await eventually(gave_up, "replica-1's held commit fails")
             assert await runs_of(db, epoch) == committed_before  # nothing stale committed
-            reads = await db.read(lambda s: list(s.scalars(
-                sa.select(Read).where(Read.exam_id == exam_id))))
+            reads = await db.read(
+                lambda s: list(s.scalars(sa.select(Read).where(Read.exam_id == exam_id)))
+            )
             assert len(reads) == 1  # placed once, by the successor
             status = await stalled.status()
             assert status["leader"] == {"replica": successor.name, "epoch": epoch + 1}
@@ -122,6 +134,13 @@ async def test_a_leader_paused_mid_commit_is_replaced_within_the_lease_and_commi
 
 async def _ran(db: Database, epoch: int) -> bool:
     def look(session: Session) -> bool:
-        return session.scalar(sa.select(sa.func.count()).select_from(BalancerRun).where(
-            BalancerRun.epoch == epoch, BalancerRun.leader == "replica-1")) != 0
+        return (
+            session.scalar(
+                sa.select(sa.func.count())
+                .select_from(BalancerRun)
+                .where(BalancerRun.epoch == epoch, BalancerRun.leader == "replica-1")
+            )
+            != 0
+        )
+
     return await db.read(look)

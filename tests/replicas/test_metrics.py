@@ -34,8 +34,15 @@ async def test_operations_are_counted_and_timed_by_name(api: Api) -> None:
     assert sample(text, count, operation="SitesForTest", type="query", outcome="ok") == 3
     assert sample(text, count, operation="anonymous", type="query", outcome="ok") == 1
     assert sample(text, count, operation="Broken", type="query", outcome="error") == 1
-    assert sample(text, "radflow_graphql_operation_duration_seconds_count",
-                  operation="SitesForTest", type="query") == 3
+    assert (
+        sample(
+            text,
+            "radflow_graphql_operation_duration_seconds_count",
+            operation="SitesForTest",
+            type="query",
+        )
+        == 3
+    )
     assert sample(text, "radflow_balancer_leader") is not None
 
 
@@ -47,8 +54,12 @@ def test_client_chosen_operation_names_cannot_grow_the_series_without_bound() ->
     text = metrics.exposition().decode()
     names = set(re.findall(r'operation="([^"]+)"', text))
     assert len(names) <= MAX_OPERATION_NAMES + 1
-    assert sample(text, "radflow_graphql_operations_total", operation=OTHER, type="query",
-                  outcome="ok") == 50
+    assert (
+        sample(
+            text, "radflow_graphql_operations_total", operation=OTHER, type="query", outcome="ok"
+        )
+        == 50
+    )
 
 
 def test_each_app_has_its_own_registry() -> None:

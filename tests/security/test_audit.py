@@ -19,8 +19,9 @@ REFERRER = ("REF01", "referrer")
 
 
 async def records(api: Api) -> list[AuditEvent]:
-    return await api.db.read(lambda s: list(s.scalars(
-        sa.select(AuditEvent).order_by(AuditEvent.id))))  # type: ignore[arg-type]
+    return await api.db.read(
+        lambda s: list(s.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)))
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -30,11 +31,13 @@ async def department(api: Api) -> Api:
 
 
 async def test_a_read_of_patient_data_leaves_one_record_of_who_what_and_whose(
-        department: Api) -> None:
+    department: Api,
+) -> None:
     exam = await order(department.db)
     before = len(await records(department))
-    await department.data("query Timeline { exams(first: 5) { edges { node { id } } } }",
-                          actor=REFERRER)
+    await department.data(
+        "query Timeline { exams(first: 5) { edges { node { id } } } }", actor=REFERRER
+    )
     new = (await records(department))[before:]
     assert len(new) == 1
     row = new[0]
@@ -44,8 +47,7 @@ async def test_a_read_of_patient_data_leaves_one_record_of_who_what_and_whose(
     assert row.exam_ids == [exam.id] and row.patient_mrns == ["MRN000001"]
 
 
-async def test_reading_only_the_catalogue_is_not_a_patient_record_access(
-        department: Api) -> None:
+async def test_reading_only_the_catalogue_is_not_a_patient_record_access(department: Api) -> None:
     before = await department.db.read(count_rows("audit_events"))
     await department.data("{ procedures { code } sites { code } }", actor=REFERRER)
     assert await department.db.read(count_rows("audit_events")) == before
@@ -54,7 +56,8 @@ async def test_reading_only_the_catalogue_is_not_a_patient_record_access(
 async def test_a_refused_call_is_audited_as_a_security_alert(department: Api) -> None:
     body = await department.graphql(
         '{ metrics(from: "2026-03-01T00:00:00Z", to: "2026-04-01T00:00:00Z") { noShowRate } }',
-        actor=REFERRER)
+        actor=REFERRER,
+    )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]
     row = (await records(department))[-1]
     assert (row.event_type, row.outcome, row.user_id) == ("SECURITY_ALERT", "FAILURE", "REF01")
@@ -66,7 +69,8 @@ CANCEL = """mutation($id: ID!) { cancelExam(input: {examId: $id, reason: "dup"})
 
 
 async def test_a_change_is_audited_in_its_own_transaction_and_a_failed_one_as_a_failure(
-        department: Api) -> None:
+    department: Api,
+) -> None:
     exam = await order(department.db)
     gid = to_global_id("Exam", exam.id or 0)
     before = len(await records(department))
@@ -74,7 +78,8 @@ async def test_a_change_is_audited_in_its_own_transaction_and_a_failed_one_as_a_
     assert done["cancelExam"]["__typename"] == "ExamCancelled"  # type: ignore[index]
     new = (await records(department))[before:]
     assert [(r.action, r.outcome, r.exam_ids, r.patient_mrns) for r in new] == [
-        ("D", "SUCCESS", [exam.id], ["MRN000001"])]
+        ("D", "SUCCESS", [exam.id], ["MRN000001"])
+    ]
     history = await department.db.read(count_rows("exam_status_history"))
     again = await department.data(CANCEL, {"id": gid}, actor=REFERRER)
     assert again["cancelExam"]["code"] == "INVALID_TRANSITION"  # type: ignore[index]
@@ -91,8 +96,7 @@ AUDIT = """query($user: String) { auditEvents(userId: $user, first: 10) { id eve
 async def test_the_audit_log_is_for_admins_and_reading_it_is_audited(department: Api) -> None:
     await order(department.db)
     await department.data("{ exams(first: 5) { edges { node { id } } } }", actor=REFERRER)
-    refused = await department.graphql(AUDIT, {"user": "REF01"},
-                                       actor=("sup.ortiz", "supervisor"))
+    refused = await department.graphql(AUDIT, {"user": "REF01"}, actor=("sup.ortiz", "supervisor"))
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]
     data = await department.data(AUDIT, {"user": "REF01"}, actor=("admin", "admin"))
     events: list[dict[str, Any]] = data["auditEvents"]  # type: ignore[assignment]

@@ -32,10 +32,13 @@ HISTORY = """query($accession: String!) {
 async def storm(api: Api, exam_id: int, version: int | None, callers: int = 50) -> Counter[str]:
     """`callers` check-ins of one exam sent at once; how many answers of each kind came back."""
     headers = {"Authorization": f"Bearer {token_for('frontdesk', 'scheduler')}"}
-    body = {"query": CHECK_IN, "variables": {"id": to_global_id("Exam", exam_id),
-                                             "version": version}}
-    responses = await asyncio.gather(*[api.client.post("/graphql", json=body, headers=headers)
-                                       for _ in range(callers)])
+    body = {
+        "query": CHECK_IN,
+        "variables": {"id": to_global_id("Exam", exam_id), "version": version},
+    }
+    responses = await asyncio.gather(
+        *[api.client.post("/graphql", json=body, headers=headers) for _ in range(callers)]
+    )
     assert {r.status_code for r in responses} == {200}
     answers = [r.json() for r in responses]
     assert all("errors" not in a for a in answers), answers
@@ -49,22 +52,19 @@ async def scheduled_exam(api: Api) -> tuple[int, str, int]:
     return exam.id, exam.accession_number, exam.version
 
 
-async def test_fifty_check_ins_with_the_version_seen_one_wins_the_rest_conflict(
-        api: Api) -> None:
+async def test_fifty_check_ins_with_the_version_seen_one_wins_the_rest_conflict(api: Api) -> None:
     exam_id, accession, version = await scheduled_exam(api)
     history_before = await api.db.read(count_rows("exam_status_history"))
     outcome = await storm(api, exam_id, version)
     assert outcome == {"PatientCheckedIn": 1, "Conflict": 49}
-    exam = (await api.data(HISTORY, {"accession": accession},
-                           actor=("admin.kim", "admin")))["exam"]
+    exam = (await api.data(HISTORY, {"accession": accession}, actor=("admin.kim", "admin")))["exam"]
     checked_in = [h for h in exam["history"] if h["toStatus"] == "CHECKED_IN"]  # type: ignore[index]
     assert exam["status"] == "CHECKED_IN" and len(checked_in) == 1  # type: ignore[index]
     assert exam["version"] == version + 1  # type: ignore[index]
     assert await api.db.read(count_rows("exam_status_history")) == history_before + 1
 
 
-async def test_fifty_blind_check_ins_one_wins_and_each_loser_gets_a_typed_answer(
-        api: Api) -> None:
+async def test_fifty_blind_check_ins_one_wins_and_each_loser_gets_a_typed_answer(api: Api) -> None:
     """Without expectedVersion a loser that raced is a Conflict; one that arrived after the
     winner committed saw a checked-in exam, so InvalidTransition is its honest answer."""
     exam_id, _, version = await scheduled_exam(api)
@@ -74,8 +74,14 @@ async def test_fifty_blind_check_ins_one_wins_and_each_loser_gets_a_typed_answer
     assert set(outcome) <= {"PatientCheckedIn", "Conflict", "InvalidTransition"}
     exam = await current(api.db, exam_id)
     assert exam.status == ExamStatus.CHECKED_IN and exam.version == version + 1
-    transitions = await api.db.read(lambda s: s.scalar(
-        sa.select(sa.func.count()).select_from(ExamStatusChange).where(
-            col(ExamStatusChange.exam_id) == exam_id,
-            col(ExamStatusChange.to_status) == ExamStatus.CHECKED_IN)))
+    transitions = await api.db.read(
+        lambda s: s.scalar(
+            sa.select(sa.func.count())
+            .select_from(ExamStatusChange)
+            .where(
+                col(ExamStatusChange.exam_id) == exam_id,
+                col(ExamStatusChange.to_status) == ExamStatus.CHECKED_IN,
+            )
+        )
+    )
     assert transitions == 1

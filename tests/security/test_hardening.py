@@ -50,20 +50,30 @@ def messages(body: dict[str, Any]) -> str:
 FRAGMENT_ALIASES = "fragment F on Site { " + " ".join(f"a{n}: code" for n in range(20)) + " }"
 
 
-@pytest.mark.parametrize(("query", "mentions"), [
-    ("{ exams(first: 1) { edges { node { " + "patient { exams { " * 6 + "status"
-     + " }" * 15 + " }", "exceeds maximum operation depth of 12"),
-    # 20 aliases in a fragment spread twice: 40 > 30, though the text holds only 20.
-    ("{ sites { ...F } s2: sites { ...F } } " + FRAGMENT_ALIASES, "41 aliases"),
-    ("{ " + " ".join(f"f{n}: __typename" for n in range(21)) + " }", "21 top-level fields"),
-    (" ".join(f"query Q{n} {{ __typename }}" for n in range(6)), "6 operations"),
-    ("{ sites { " + "code " * 2100 + "} }", "more than 2000 tokens"),
-    ("{ exams(first: 101) { edges { cursor } } }", "between 1 and 100"),
-    ("{ exams(first: 0) { edges { cursor } } }", "between 1 and 100"),
-    ("{ auditEvents(first: 101) { id } }", "between 1 and 100"),
-])
+@pytest.mark.parametrize(
+    ("query", "mentions"),
+    [
+        (
+            "{ exams(first: 1) { edges { node { "
+            + "patient { exams { " * 6
+            + "status"
+            + " }" * 15
+            + " }",
+            "exceeds maximum operation depth of 12",
+        ),
+        # 20 aliases in a fragment spread twice: 40 > 30, though the text holds only 20.
+        ("{ sites { ...F } s2: sites { ...F } } " + FRAGMENT_ALIASES, "41 aliases"),
+        ("{ " + " ".join(f"f{n}: __typename" for n in range(21)) + " }", "21 top-level fields"),
+        (" ".join(f"query Q{n} {{ __typename }}" for n in range(6)), "6 operations"),
+        ("{ sites { " + "code " * 2100 + "} }", "more than 2000 tokens"),
+        ("{ exams(first: 101) { edges { cursor } } }", "between 1 and 100"),
+        ("{ exams(first: 0) { edges { cursor } } }", "between 1 and 100"),
+        ("{ auditEvents(first: 101) { id } }", "between 1 and 100"),
+    ],
+)
 async def test_documents_past_a_limit_are_refused_with_a_clear_error(
-        running: Serve, query: str, mentions: str) -> None:
+    running: Serve, query: str, mentions: str
+) -> None:
     async with running() as api:
         body = await api.graphql(query, actor=ADMIN)
         assert body.get("data") is None, body
@@ -115,8 +125,10 @@ async def test_production_mode_hides_the_schema(running: Serve) -> None:
 
 
 async def test_internal_errors_carry_a_correlation_id_found_in_the_log(
-        running: Serve, caplog: pytest.LogCaptureFixture) -> None:
+    running: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
     async with running() as api:
+
         def broken(session: object) -> None:
             raise RuntimeError("secret detail: password=hunter2")
 
@@ -143,10 +155,13 @@ async def test_internal_errors_carry_a_correlation_id_found_in_the_log(
 async def test_a_body_over_the_limit_gets_413_and_writes_nothing(running: Serve) -> None:
     async with running(RADFLOW_MAX_BODY_BYTES="2000") as api:
         before = await api.db.read(count_rows("exams"))
-        big = {"query": "mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { __typename } }",
-               "variables": {"i": {"indication": "x" * 5000}}}
-        declared = await api.client.post("/graphql", json=big,
-                                         headers={"Authorization": f"Bearer {token_for(*ADMIN)}"})
+        big = {
+            "query": "mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { __typename } }",
+            "variables": {"i": {"indication": "x" * 5000}},
+        }
+        declared = await api.client.post(
+            "/graphql", json=big, headers={"Authorization": f"Bearer {token_for(*ADMIN)}"}
+        )
         assert declared.status_code == 413
         assert "larger than 2000 bytes" in declared.json()["errors"][0]["message"]
 
@@ -156,8 +171,9 @@ async def test_a_body_over_the_limit_gets_413_and_writes_nothing(running: Serve)
                 yield b"y" * 100
             yield b'"}}'
 
-        streamed = await api.client.post("/graphql", content=chunks(),
-                                         headers={"Content-Type": "application/json"})
+        streamed = await api.client.post(
+            "/graphql", content=chunks(), headers={"Content-Type": "application/json"}
+        )
         assert streamed.status_code == 413
         assert await api.db.read(count_rows("exams")) == before
         assert (await api.data("{ __typename }"))["__typename"] == "Query"
@@ -181,27 +197,39 @@ async def test_an_endless_body_is_cut_off_after_the_limit() -> None:
         sent.append(message)
 
     guard = Hardening(app, settings=Settings(RADFLOW_MAX_BODY_BYTES=10_000))
-    await guard({"type": "http", "path": "/graphql", "method": "POST", "headers": [
-        (b"content-type", b"application/json")], "client": ("10.0.0.1", 1)}, endless, send)
+    await guard(
+        {
+            "type": "http",
+            "path": "/graphql",
+            "method": "POST",
+            "headers": [(b"content-type", b"application/json")],
+            "client": ("10.0.0.1", 1),
+        },
+        endless,
+        send,
+    )
     assert sent[0]["status"] == 413 and received == 11
 
 
 async def test_each_caller_has_its_own_rate_limit(running: Serve) -> None:
     async with running(RADFLOW_RATE_LIMIT="5/minute") as api:
+
         def headers(subject: str) -> dict[str, str]:
             return {"Authorization": f"Bearer {token_for(subject, 'supervisor')}"}
 
         query = {"query": "{ __typename }"}
         for _ in range(5):
-            assert (await api.client.post("/graphql", json=query,
-                                          headers=headers("sup.a"))).status_code == 200
+            assert (
+                await api.client.post("/graphql", json=query, headers=headers("sup.a"))
+            ).status_code == 200
         refused = await api.client.post("/graphql", json=query, headers=headers("sup.a"))
         assert refused.status_code == 429
         assert 1 <= int(refused.headers["retry-after"]) <= 60
         assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
         # Another person, and anonymous callers (keyed by address), have their own budget.
-        assert (await api.client.post("/graphql", json=query,
-                                      headers=headers("sup.b"))).status_code == 200
+        assert (
+            await api.client.post("/graphql", json=query, headers=headers("sup.b"))
+        ).status_code == 200
         assert (await api.client.post("/graphql", json=query)).status_code == 200
 
 
@@ -217,26 +245,44 @@ async def test_rate_limit_off_when_empty() -> None:
             assert (await client.post("/graphql", json={})).status_code == 200
 
 
-@pytest.mark.parametrize(("content_type", "content"), [
-    ("text/plain", '{"query": "mutation { rebalanceNow { __typename } }"}'),
-    ("application/x-www-form-urlencoded", "query=mutation+%7B+rebalanceNow+%7D"),
-    ("multipart/form-data; boundary=x", '--x\r\nContent-Disposition: form-data; name="query"'
-     '\r\n\r\n{ __typename }\r\n--x--\r\n'),
-    ("", '{"query": "{ __typename }"}'),
-])
+@pytest.mark.parametrize(
+    ("content_type", "content"),
+    [
+        ("text/plain", '{"query": "mutation { rebalanceNow { __typename } }"}'),
+        ("application/x-www-form-urlencoded", "query=mutation+%7B+rebalanceNow+%7D"),
+        (
+            "multipart/form-data; boundary=x",
+            '--x\r\nContent-Disposition: form-data; name="query"'
+            "\r\n\r\n{ __typename }\r\n--x--\r\n",
+        ),
+        ("", '{"query": "{ __typename }"}'),
+    ],
+)
 async def test_bodies_a_browser_form_can_send_are_refused(
-        running: Serve, content_type: str, content: str) -> None:
+    running: Serve, content_type: str, content: str
+) -> None:
     async with running() as api:
-        for extra in ({}, {"X-Requested-With": "XMLHttpRequest"},
-                      {"Apollo-Require-Preflight": "true"}):
+        for extra in (
+            {},
+            {"X-Requested-With": "XMLHttpRequest"},
+            {"Apollo-Require-Preflight": "true"},
+        ):
             response = await api.client.post(
-                "/graphql", content=content.encode(),
-                headers={"Content-Type": content_type,
-                         "Authorization": f"Bearer {token_for(*ADMIN)}", **extra})
+                "/graphql",
+                content=content.encode(),
+                headers={
+                    "Content-Type": content_type,
+                    "Authorization": f"Bearer {token_for(*ADMIN)}",
+                    **extra,
+                },
+            )
             assert response.status_code == 415, response.text
             assert "application/json" in response.json()["errors"][0]["message"]
-        ok = await api.client.post("/graphql", content=b'{"query": "{ __typename }"}',
-                                   headers={"Content-Type": "application/json; charset=utf-8"})
+        ok = await api.client.post(
+            "/graphql",
+            content=b'{"query": "{ __typename }"}',
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
         assert ok.status_code == 200
 
 
@@ -247,7 +293,8 @@ async def test_queries_over_get_are_refused(running: Serve) -> None:
 
 
 async def test_an_exception_outside_graphql_is_a_masked_500(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         raise RuntimeError("token=abc123 leaked")
 

@@ -73,9 +73,12 @@ class Caller:
     phi: bool | None = None
 
     def token(self) -> str:
-        return token_for(self.subject, self.role.value,
-                         sites=list(self.sites) if self.sites is not None else None,
-                         phi=self.phi)
+        return token_for(
+            self.subject,
+            self.role.value,
+            sites=list(self.sites) if self.sites is not None else None,
+            phi=self.phi,
+        )
 
 
 CALLERS = {
@@ -92,6 +95,7 @@ CALLERS = {
 
 # -- the department ---------------------------------------------------------------------------
 
+
 @dataclass
 class World:
     """The exams built for the walk, by name, and the marker exam subscriptions are woken by."""
@@ -101,13 +105,25 @@ class World:
     follow_ups: dict[str, int] = field(default_factory=dict)
 
 
-async def place(db: Database, referrer: str, mrn: str, procedure: str, site: str,
-                placer: str) -> int:
-    placed = await db.run(lambda uow: orders.place_order(
-        uow=uow, actor=Actor(referrer, Role.REFERRER), order_source="EPIC",
-        placer_order_number=placer, patient_mrn=mrn, referrer_code=referrer,
-        procedure_code=procedure, site_code=site, priority=Priority.URGENT,
-        patient_class=PatientClass.INPATIENT, indication="pain", icd10_code="R10.9"))
+async def place(
+    db: Database, referrer: str, mrn: str, procedure: str, site: str, placer: str
+) -> int:
+    placed = await db.run(
+        lambda uow: orders.place_order(
+            uow=uow,
+            actor=Actor(referrer, Role.REFERRER),
+            order_source="EPIC",
+            placer_order_number=placer,
+            patient_mrn=mrn,
+            referrer_code=referrer,
+            procedure_code=procedure,
+            site_code=site,
+            priority=Priority.URGENT,
+            patient_class=PatientClass.INPATIENT,
+            indication="pain",
+            icd10_code="R10.9",
+        )
+    )
     assert placed.exam.id is not None
     return placed.exam.id
 
@@ -117,21 +133,29 @@ async def build(db: Database) -> World:
     reads the two that reach a report, both with a critical finding; one has a follow-up."""
     await reference(db)
     world = World(db)
-    plan = [("e1", "REF01", "MRN000001", "USABD", "NORTH", ExamStatus.COMMUNICATED),
-            ("e2", "REF02", "MRN000002", "CTAP", "MAIN", ExamStatus.COMMUNICATED),
-            ("e3", "REF02", "MRN000003", "USABD", "NORTH", ExamStatus.READY_FOR_READ),
-            ("e4", "REF03", "MRN000004", "CTHEAD", "MAIN", ExamStatus.SCHEDULED),
-            # ready, but nobody on shift may read it: the balancer lists it as unassignable
-            ("e5", "REF02", "MRN000005", "CTHEAD", "MAIN", ExamStatus.READY_FOR_READ),
-            ("marker", "REF03", "MRN000009", "CTHEAD", "MAIN", ExamStatus.ORDERED)]
+    plan = [
+        ("e1", "REF01", "MRN000001", "USABD", "NORTH", ExamStatus.COMMUNICATED),
+        ("e2", "REF02", "MRN000002", "CTAP", "MAIN", ExamStatus.COMMUNICATED),
+        ("e3", "REF02", "MRN000003", "USABD", "NORTH", ExamStatus.READY_FOR_READ),
+        ("e4", "REF03", "MRN000004", "CTHEAD", "MAIN", ExamStatus.SCHEDULED),
+        # ready, but nobody on shift may read it: the balancer lists it as unassignable
+        ("e5", "REF02", "MRN000005", "CTHEAD", "MAIN", ExamStatus.READY_FOR_READ),
+        ("marker", "REF03", "MRN000009", "CTHEAD", "MAIN", ExamStatus.ORDERED),
+    ]
     for n, (name, referrer, mrn, procedure, site, target) in enumerate(plan, 1):
         pk = await place(db, referrer, mrn, procedure, site, f"ORD{n:06d}")
         exam = await db.read(lambda s, pk=pk: s.get(Exam, pk))
         await drive(db, exam, target, procedure=procedure, critical=CriticalLevel.CRITICAL)
         world.exams[name] = pk
-    follow_up = await db.run(lambda uow: results.record_follow_up(
-        uow=uow, actor=RADIOLOGIST, exam_id=world.exams["e2"], recommendation="CT in 3 months",
-        due_on=uow.now.date() + timedelta(days=90)))
+    follow_up = await db.run(
+        lambda uow: results.record_follow_up(
+            uow=uow,
+            actor=RADIOLOGIST,
+            exam_id=world.exams["e2"],
+            recommendation="CT in 3 months",
+            due_on=uow.now.date() + timedelta(days=90),
+        )
+    )
     assert follow_up.id is not None
     world.follow_ups["e2"] = follow_up.id
     return world
@@ -142,14 +166,19 @@ async def build(db: Database) -> World:
 _EXAMS = sa.text(
     "SELECT e.id, e.accession_number, r.code AS referrer, p.mrn, s.code AS site, p.id AS pid "
     "FROM exams e JOIN referrers r ON r.id = e.referrer_id JOIN patients p ON p.id = e.patient_id "
-    "JOIN sites s ON s.id = e.site_id")
-_READS = sa.text("SELECT rd.exam_id, ra.code FROM reads rd "
-                 "JOIN radiologists ra ON ra.id = rd.radiologist_id")
-_PATIENTS = sa.text("SELECT id, mrn, given_name, family_name, birth_date, phone, email "
-                    "FROM patients")
+    "JOIN sites s ON s.id = e.site_id"
+)
+_READS = sa.text(
+    "SELECT rd.exam_id, ra.code FROM reads rd JOIN radiologists ra ON ra.id = rd.radiologist_id"
+)
+_PATIENTS = sa.text(
+    "SELECT id, mrn, given_name, family_name, birth_date, phone, email FROM patients"
+)
 _FOLLOW_UPS = sa.text("SELECT id, exam_id FROM follow_up_recommendations")
-_PEOPLE = sa.text("SELECT name FROM referrers UNION ALL SELECT name FROM radiologists "
-                  "UNION ALL SELECT name FROM sites UNION ALL SELECT name FROM procedures")
+_PEOPLE = sa.text(
+    "SELECT name FROM referrers UNION ALL SELECT name FROM radiologists "
+    "UNION ALL SELECT name FROM sites UNION ALL SELECT name FROM procedures"
+)
 
 
 @dataclass
@@ -166,8 +195,7 @@ class Secrets:
     def find(self, text: str, sent: str) -> list[str]:
         """The secrets in `text` that the caller did not send themselves."""
         hits = [s for s in self.exact if s in text and s not in sent]
-        hits += [w for w in self.words
-                 if re.search(rf"\b{re.escape(w)}\b", text) and w not in sent]
+        hits += [w for w in self.words if re.search(rf"\b{re.escape(w)}\b", text) and w not in sent]
         return hits
 
 
@@ -192,9 +220,13 @@ async def secrets_of(db: Database, caller: Caller) -> Secrets:
     """The strings of every object `caller` may not see, as the database stands now."""
 
     def read(session: Any) -> tuple[list[Any], list[Any], list[Any], list[Any], list[str]]:
-        return (list(session.execute(_EXAMS)), list(session.execute(_READS)),
-                list(session.execute(_PATIENTS)), list(session.execute(_FOLLOW_UPS)),
-                [n for (n,) in session.execute(_PEOPLE)])
+        return (
+            list(session.execute(_EXAMS)),
+            list(session.execute(_READS)),
+            list(session.execute(_PATIENTS)),
+            list(session.execute(_FOLLOW_UPS)),
+            [n for (n,) in session.execute(_PEOPLE)],
+        )
 
     exams, read_rows, patients, follow_ups, people = await db.read(read)
     reads: dict[int, set[str]] = {}
@@ -238,9 +270,16 @@ async def secrets_of(db: Database, caller: Caller) -> Secrets:
 
 # -- documents built from the schema ----------------------------------------------------------
 
-LITERALS = {"ID": '"RXhhbTox"', "String": '"x"', "Int": "1", "Float": "1.5",
-            "Boolean": "false", "DateTime": '"2026-03-02T10:00:00+00:00"',
-            "Date": '"2026-03-02"', "JSON": "{}"}
+LITERALS = {
+    "ID": '"RXhhbTox"',
+    "String": '"x"',
+    "Int": "1",
+    "Float": "1.5",
+    "Boolean": "false",
+    "DateTime": '"2026-03-02T10:00:00+00:00"',
+    "Date": '"2026-03-02"',
+    "JSON": "{}",
+}
 
 
 def unwrap(kind: Any) -> Any:
@@ -264,8 +303,10 @@ class Documents:
         if name in self.targets and isinstance(kind, GraphQLScalarType):
             return json.dumps(self.targets[name])
         if isinstance(kind, GraphQLInputObjectType):
-            fields = [(n, self.value(n, f.type, required=isinstance(f.type, GraphQLNonNull)))
-                      for n, f in kind.fields.items()]
+            fields = [
+                (n, self.value(n, f.type, required=isinstance(f.type, GraphQLNonNull)))
+                for n, f in kind.fields.items()
+            ]
             given = [f"{n}: {v}" for n, v in fields if v is not None]
             aimed = any(n in self.targets for n, _ in fields)
             return "{" + ", ".join(given) + "}" if required or aimed else None
@@ -294,53 +335,86 @@ class Documents:
         if depth == 0:
             return "{ __typename }"
         if isinstance(kind, GraphQLUnionType | GraphQLInterfaceType):
-            members = (kind.types if isinstance(kind, GraphQLUnionType)
-                       else SCHEMA.get_possible_types(kind))
+            members = (
+                kind.types
+                if isinstance(kind, GraphQLUnionType)
+                else SCHEMA.get_possible_types(kind)
+            )
             parts = [f"... on {m.name} {self.selection(m, depth)}" for m in members]
             return "{ __typename " + " ".join(parts) + " }"
         assert isinstance(kind, GraphQLObjectType)
         parts = ["__typename"]
         for name, child in kind.fields.items():
-            if any(isinstance(a.type, GraphQLNonNull) and a.default_value is Undefined
-                   for a in child.args.values()):
+            if any(
+                isinstance(a.type, GraphQLNonNull) and a.default_value is Undefined
+                for a in child.args.values()
+            ):
                 continue  # a nested field with required arguments: reached from the root instead
             parts.append(name + self.selection(child.type, depth - 1))
         return "{ " + " ".join(parts) + " }"
 
     def root(self, operation: str, name: str, gql_field: GraphQLField, *, aimed: bool) -> str:
-        return (f"{operation} {{ {name}{self.arguments(gql_field, aimed=aimed)}"
-                f"{self.selection(gql_field.type, DEPTH)} }}")
+        return (
+            f"{operation} {{ {name}{self.arguments(gql_field, aimed=aimed)}"
+            f"{self.selection(gql_field.type, DEPTH)} }}"
+        )
 
 
 async def targets_for(db: Database, caller: Caller, world: World) -> dict[str, str]:
     """The inputs aimed at the first exam the caller may not see (or e2, for callers who see
     every exam): its ids, accession, placer number, patient, referrer, procedure and site."""
     secrets = await secrets_of(db, caller)
-    name = next((n for n in ("e2", "e3", "e4", "e1")
-                 if to_global_id("Exam", world.exams[n]) in secrets.exact), "e2")
+    name = next(
+        (
+            n
+            for n in ("e2", "e3", "e4", "e1")
+            if to_global_id("Exam", world.exams[n]) in secrets.exact
+        ),
+        "e2",
+    )
     pk = world.exams[name]
-    row = await db.read(lambda s: s.execute(sa.text(
-        "SELECT e.accession_number, e.order_source, e.placer_order_number, p.mrn, r.code, "
-        "pr.code, s.code, s.id FROM exams e JOIN patients p ON p.id = e.patient_id "
-        "JOIN referrers r ON r.id = e.referrer_id JOIN procedures pr ON pr.id = e.procedure_id "
-        "JOIN sites s ON s.id = e.site_id WHERE e.id = :pk").bindparams(pk=pk)).one())
-    other_reader = await db.read(lambda s: s.execute(sa.text(
-        "SELECT id, code FROM radiologists WHERE code = :c").bindparams(
-            c=RADIOLOGIST.id)).one())
+    row = await db.read(
+        lambda s: s.execute(
+            sa.text(
+                "SELECT e.accession_number, e.order_source, e.placer_order_number, p.mrn, r.code, "
+                "pr.code, s.code, s.id FROM exams e JOIN patients p ON p.id = e.patient_id "
+                "JOIN referrers r ON r.id = e.referrer_id "
+                "JOIN procedures pr ON pr.id = e.procedure_id "
+                "JOIN sites s ON s.id = e.site_id WHERE e.id = :pk"
+            ).bindparams(pk=pk)
+        ).one()
+    )
+    other_reader = await db.read(
+        lambda s: s.execute(
+            sa.text("SELECT id, code FROM radiologists WHERE code = :c").bindparams(
+                c=RADIOLOGIST.id
+            )
+        ).one()
+    )
     follow_up = world.follow_ups.get(name, world.follow_ups["e2"])
     return {
-        "examId": to_global_id("Exam", pk), "completedExamId": to_global_id("Exam", pk),
-        "followUpId": to_global_id("FollowUp", follow_up), "accessionNumber": row[0],
-        "orderSource": row[1], "placerOrderNumber": row[2], "mrn": row[3], "patientMrn": row[3],
-        "referrerCode": row[4], "procedureCode": row[5], "siteCode": row[6],
-        "siteId": to_global_id("Site", row[7]), "radiologistCode": other_reader[1],
+        "examId": to_global_id("Exam", pk),
+        "completedExamId": to_global_id("Exam", pk),
+        "followUpId": to_global_id("FollowUp", follow_up),
+        "accessionNumber": row[0],
+        "orderSource": row[1],
+        "placerOrderNumber": row[2],
+        "mrn": row[3],
+        "patientMrn": row[3],
+        "referrerCode": row[4],
+        "procedureCode": row[5],
+        "siteCode": row[6],
+        "siteId": to_global_id("Site", row[7]),
+        "radiologistCode": other_reader[1],
         "radiologistId": to_global_id("Radiologist", other_reader[0]),
         # valid where a command checks its input before it looks anything up
-        "icd10Code": "R10.9", "indication": "pain",
+        "icd10Code": "R10.9",
+        "indication": "pain",
     }
 
 
 # -- the walk ---------------------------------------------------------------------------------
+
 
 def strings(value: Any) -> Iterator[str]:
     """Every string in a JSON value, keys included."""
@@ -378,27 +452,37 @@ async def walked(db: Database) -> AsyncIterator[tuple[httpx.AsyncClient, World, 
     """The department, and radflow serving it with room for documents that ask for
     everything (the walk's selections are larger than the default limits allow)."""
     world = await build(db)
-    settings = Settings(database_url=str(db.url), RADFLOW_BALANCER=False,
-                        RADFLOW_OUTBOX_POLL=0.2, RADFLOW_MAX_QUERY_TOKENS=200_000,
-                        RADFLOW_MAX_QUERY_DEPTH=20, RADFLOW_RATE_LIMIT="100000/minute")
-    async with on_loopback(create_app(settings, db=db)) as port, \
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+    settings = Settings(
+        database_url=str(db.url),
+        RADFLOW_BALANCER=False,
+        RADFLOW_OUTBOX_POLL=0.2,
+        RADFLOW_MAX_QUERY_TOKENS=200_000,
+        RADFLOW_MAX_QUERY_DEPTH=20,
+        RADFLOW_RATE_LIMIT="100000/minute",
+    )
+    async with (
+        on_loopback(create_app(settings, db=db)) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
+    ):
         # One balancer run, so its status has assignments and unassignable studies to show.
-        ran = await post(client, CALLERS["admin"], "mutation { rebalanceNow { run { moved "
-                                                   "unassignable { reason } } } }")
+        ran = await post(
+            client,
+            CALLERS["admin"],
+            "mutation { rebalanceNow { run { moved unassignable { reason } } } }",
+        )
         assert ran["data"]["rebalanceNow"]["run"]["unassignable"], ran
         yield client, world, port
 
 
 async def post(client: httpx.AsyncClient, caller: Caller, document: str) -> Any:
-    response = await client.post("/graphql", json={"query": document},
-                                 headers={"Authorization": f"Bearer {caller.token()}"})
+    response = await client.post(
+        "/graphql", json={"query": document}, headers={"Authorization": f"Bearer {caller.token()}"}
+    )
     assert response.status_code in (200, 400), response.text
     return response.json()
 
 
-async def walk_queries_and_mutations(client: httpx.AsyncClient, world: World,
-                                     walk: Walk) -> None:
+async def walk_queries_and_mutations(client: httpx.AsyncClient, world: World, walk: Walk) -> None:
     caller = walk.caller
     documents = Documents(await targets_for(world.db, caller, world))
     secrets = await secrets_of(world.db, caller)
@@ -422,6 +506,7 @@ async def walk_queries_and_mutations(client: httpx.AsyncClient, world: World,
 
 # -- subscriptions ----------------------------------------------------------------------------
 
+
 class Socket:
     """A graphql-transport-ws session that keeps every message it receives."""
 
@@ -430,14 +515,15 @@ class Socket:
         self.received: list[dict[str, Any]] = []
 
     async def open(self, token: str) -> None:
-        await self.ws.send(json.dumps({"type": "connection_init",
-                                       "payload": {"authorization": f"Bearer {token}"}}))
-        assert json.loads(await asyncio.wait_for(self.ws.recv(), WAIT))["type"] == \
-            "connection_ack"
+        await self.ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        )
+        assert json.loads(await asyncio.wait_for(self.ws.recv(), WAIT))["type"] == "connection_ack"
 
     async def subscribe(self, document: str) -> None:
-        await self.ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                       "payload": {"query": document}}))
+        await self.ws.send(
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": document}})
+        )
 
     async def until(self, done: Any, what: str) -> None:
         """Keep receiving until a received message satisfies `done`."""
@@ -446,8 +532,9 @@ class Socket:
                 while not any(done(m) for m in self.received):
                     self.received.append(json.loads(await self.ws.recv()))
         except TimeoutError:
-            raise AssertionError(f"waited {WAIT} s for {what}; received "
-                                 f"{json.dumps(self.received)[:2000]}") from None
+            raise AssertionError(
+                f"waited {WAIT} s for {what}; received {json.dumps(self.received)[:2000]}"
+            ) from None
 
     async def flush(self) -> None:
         """Everything the server sent before it answers a ping (one connection is ordered)."""
@@ -463,44 +550,75 @@ async def wake(client: httpx.AsyncClient, world: World, name: str) -> str:
     """Make the department emit an event `name` carries; the string the event will show."""
     admin = CALLERS["admin"]
     marker = to_global_id("Exam", world.exams["marker"])
-    accession = await world.db.read(lambda s: s.scalar(sa.text(
-        "SELECT accession_number FROM exams WHERE id = :pk").bindparams(
-            pk=world.exams["marker"])))
+    accession = await world.db.read(
+        lambda s: s.scalar(
+            sa.text("SELECT accession_number FROM exams WHERE id = :pk").bindparams(
+                pk=world.exams["marker"]
+            )
+        )
+    )
     if name == "examStatusChanged":
-        body = await post(client, admin, f'mutation {{ cancelExam(input: {{examId: "{marker}", '
-                                          'reason: "walk"}) { __typename } }')
+        body = await post(
+            client,
+            admin,
+            f'mutation {{ cancelExam(input: {{examId: "{marker}", '
+            'reason: "walk"}) { __typename } }',
+        )
         assert body["data"]["cancelExam"]["__typename"] == "ExamCancelled", body
         return str(accession)
     if name == "worklistChanged":
         e3 = to_global_id("Exam", world.exams["e3"])
-        body = await post(client, admin, f'mutation {{ pinAssignment(input: {{examId: "{e3}", '
-                                          f'radiologistCode: "{RADIOLOGIST.id}", '
-                                          'reason: "walk"}) { __typename } }')
+        body = await post(
+            client,
+            admin,
+            f'mutation {{ pinAssignment(input: {{examId: "{e3}", '
+            f'radiologistCode: "{RADIOLOGIST.id}", '
+            'reason: "walk"}) { __typename } }',
+        )
         assert body["data"]["pinAssignment"]["__typename"] == "AssignmentPinned", body
         return e3
     if name == "ruleSetActivated":
-        saved = await post(client, admin, 'mutation { saveRuleSet(input: {rules: [], '
-                                          'reason: "walk"}) { __typename '
-                                          '... on RuleSetSaved { ruleSet { version } } } }')
+        saved = await post(
+            client,
+            admin,
+            "mutation { saveRuleSet(input: {rules: [], "
+            'reason: "walk"}) { __typename '
+            "... on RuleSetSaved { ruleSet { version } } } }",
+        )
         version = saved["data"]["saveRuleSet"]["ruleSet"]["version"]
-        body = await post(client, admin, f"mutation {{ activateRuleSet(input: {{version: "
-                                          f'{version}, reason: "walk"}}) {{ __typename }} }}')
+        body = await post(
+            client,
+            admin,
+            f"mutation {{ activateRuleSet(input: {{version: "
+            f'{version}, reason: "walk"}}) {{ __typename }} }}',
+        )
         assert body["data"]["activateRuleSet"]["__typename"] == "RuleSetActivated", body
         return "ruleSetActivated"
     # criticalResultRaised: the critical finding of e2, raised while the world was built,
     # comes back in the replay from the start of the outbox.
-    return str(await world.db.read(lambda s: s.scalar(sa.text(
-        "SELECT accession_number FROM exams WHERE id = :pk").bindparams(
-            pk=world.exams["e2"]))))
+    return str(
+        await world.db.read(
+            lambda s: s.scalar(
+                sa.text("SELECT accession_number FROM exams WHERE id = :pk").bindparams(
+                    pk=world.exams["e2"]
+                )
+            )
+        )
+    )
 
 
-async def walk_subscriptions(client: httpx.AsyncClient, world: World, port: int,
-                             walk: Walk) -> None:
+async def walk_subscriptions(
+    client: httpx.AsyncClient, world: World, port: int, walk: Walk
+) -> None:
     caller = walk.caller
     # Aimed at the marker exam, which no bounded caller may see and whose change wakes the
     # stream (`wake`).
-    documents = Documents({**await targets_for(world.db, caller, world),
-                           "examId": to_global_id("Exam", world.exams["marker"])})
+    documents = Documents(
+        {
+            **await targets_for(world.db, caller, world),
+            "examId": to_global_id("Exam", world.exams["marker"]),
+        }
+    )
     subscription = SCHEMA.subscription_type
     assert subscription is not None
     url = f"ws://127.0.0.1:{port}/graphql"
@@ -511,17 +629,26 @@ async def walk_subscriptions(client: httpx.AsyncClient, world: World, port: int,
         doc = documents.root("subscription", name, gql_field, aimed=True)
         doc = doc.replace('after: "0"', "after: 0")
         allowed = caller.role in MATRIX[f"Subscription.{name}"]
-        async with connect(url, subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-                           open_timeout=WAIT) as ws, \
-                connect(url, subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-                        open_timeout=WAIT) as twin_ws:
+        async with (
+            connect(
+                url,
+                subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+                open_timeout=WAIT,
+            ) as ws,
+            connect(
+                url,
+                subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+                open_timeout=WAIT,
+            ) as twin_ws,
+        ):
             mine, twin = Socket(ws), Socket(twin_ws)
             await mine.open(caller.token())
             await mine.subscribe(doc)
             if not allowed:
                 # Refused by the role matrix: wait for the refusal itself.
-                await mine.until(lambda m: m.get("type") in ("error", "complete"),
-                                 f"{name} to be refused")
+                await mine.until(
+                    lambda m: m.get("type") in ("error", "complete"), f"{name} to be refused"
+                )
             else:
                 # The same subscription as an admin: once the admin has the event the test
                 # causes, the caller's connection has had its chance to receive it too.
@@ -536,9 +663,11 @@ async def walk_subscriptions(client: httpx.AsyncClient, world: World, port: int,
 
 # -- the tests --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", sorted(CALLERS))
 async def test_no_path_shows_a_caller_what_is_outside_their_scope(
-        walked: tuple[httpx.AsyncClient, World, int], role: str) -> None:
+    walked: tuple[httpx.AsyncClient, World, int], role: str
+) -> None:
     client, world, port = walked
     caller = CALLERS[role]
     walk = Walk(caller)
@@ -549,13 +678,18 @@ async def test_no_path_shows_a_caller_what_is_outside_their_scope(
 
 
 async def test_the_walk_finds_a_leak_when_one_is_planted(
-        walked: tuple[httpx.AsyncClient, World, int]) -> None:
+    walked: tuple[httpx.AsyncClient, World, int],
+) -> None:
     """The walk is not blind: an exam the referrer may not see, put in a response on purpose,
     is found by the same check."""
     _client, world, _port = walked
     walk = Walk(CALLERS["referrer"])
-    foreign = await world.db.read(lambda s: s.scalar(sa.text(
-        "SELECT accession_number FROM exams WHERE id = :pk").bindparams(pk=world.exams["e2"])))
+    foreign = await world.db.read(
+        lambda s: s.scalar(
+            sa.text("SELECT accession_number FROM exams WHERE id = :pk").bindparams(
+                pk=world.exams["e2"]
+            )
+        )
+    )
     await walk.check(world.db, "planted", "", {"data": {"exam": {"accessionNumber": foreign}}})
     assert len(walk.leaks) == 1 and "planted" in walk.leaks[0]
-

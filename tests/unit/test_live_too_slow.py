@@ -16,13 +16,23 @@ from domain.settings import Settings
 
 
 def event(event_id: int) -> LiveEvent:
-    return LiveEvent(id=event_id, type="ExamOrdered", topic="exam_status",
-                     at=datetime(2026, 3, 2, tzinfo=UTC), exam_id=1, site_id=1, modality="CT",
-                     status="ORDERED", radiologist_ids=(), payload={})
+    return LiveEvent(
+        id=event_id,
+        type="ExamOrdered",
+        topic="exam_status",
+        at=datetime(2026, 3, 2, tzinfo=UTC),
+        exam_id=1,
+        site_id=1,
+        modality="CT",
+        status="ORDERED",
+        radiologist_ids=(),
+        payload={},
+    )
 
 
 async def test_a_subscriber_past_the_queue_limit_gets_subscriber_too_slow(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(service, "QUEUE_LIMIT", 2)
     db = Database(f"sqlite:///{tmp_path / 'live.db'}")
     live = Live(db, Settings())

@@ -10,9 +10,14 @@ from domain.lifecycle import TRANSITIONS, Step, step_of
 
 @pytest.mark.parametrize("step", list(Step))
 def test_every_step_is_recorded_by_exactly_one_kind_of_status_event(step: Step) -> None:
-    kinds = {c.__name__ for c in vars(ev).values()
-             if isinstance(c, type) and issubclass(c, ev.ExamStatusChanged)
-             and c is not ev.ExamStatusChanged and step_of(c.__name__) == step}
+    kinds = {
+        c.__name__
+        for c in vars(ev).values()
+        if isinstance(c, type)
+        and issubclass(c, ev.ExamStatusChanged)
+        and c is not ev.ExamStatusChanged
+        and step_of(c.__name__) == step
+    }
     assert len(kinds) == 1, kinds
 
 

@@ -16,8 +16,9 @@ from domain.settings import Settings
 
 def test_a_remembered_token_is_refused_once_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
-    token = mint(role=Role.RADIOLOGIST, subject="rad.chen", settings=settings,
-                 lifetime=timedelta(minutes=5))
+    token = mint(
+        role=Role.RADIOLOGIST, subject="rad.chen", settings=settings, lifetime=timedelta(minutes=5)
+    )
     assert verify(token, settings).id == "rad.chen"
     assert any(key[0] == token for key in auth._VERIFIED)  # remembered
     later = time.time() + 301

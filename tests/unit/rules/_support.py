@@ -29,10 +29,23 @@ from rules.model import (
 from rules.vocabulary import StudyFacts, Weekday
 
 BASE = StudyFacts(
-    study_id=1, procedure_code="CTHEAD", modality=Modality.CT, body_part="HEAD",
-    subspecialty=Subspecialty.NEURO, priority=Priority.ROUTINE, patient_class=PatientClass.ED,
-    site="MAIN", referrer="REF1", patient_age=50, ai_flag="", ai_score=0.0, hour_of_day=10,
-    weekday=Weekday.TUE, minutes_until_due=600, minutes_waiting=30, wrvu=0.85,
+    study_id=1,
+    procedure_code="CTHEAD",
+    modality=Modality.CT,
+    body_part="HEAD",
+    subspecialty=Subspecialty.NEURO,
+    priority=Priority.ROUTINE,
+    patient_class=PatientClass.ED,
+    site="MAIN",
+    referrer="REF1",
+    patient_age=50,
+    ai_flag="",
+    ai_score=0.0,
+    hour_of_day=10,
+    weekday=Weekday.TUE,
+    minutes_until_due=600,
+    minutes_waiting=30,
+    wrvu=0.85,
 )
 
 
@@ -50,12 +63,18 @@ TEXT_POOLS = {
     "ai_flag": ["", "bleed", "pe"],
 }
 ENUM_POOLS = {
-    "modality": [m.value for m in Modality], "subspecialty": [s.value for s in Subspecialty],
-    "priority": [p.value for p in Priority], "patient_class": [c.value for c in PatientClass],
+    "modality": [m.value for m in Modality],
+    "subspecialty": [s.value for s in Subspecialty],
+    "priority": [p.value for p in Priority],
+    "patient_class": [c.value for c in PatientClass],
     "weekday": [w.value for w in Weekday],
 }
-INT_ATTRS = {"patient_age": (0, 120), "hour_of_day": (0, 23), "minutes_until_due": (-300, 300),
-             "minutes_waiting": (0, 300)}
+INT_ATTRS = {
+    "patient_age": (0, 120),
+    "hour_of_day": (0, 23),
+    "minutes_until_due": (-300, 300),
+    "minutes_waiting": (0, 300),
+}
 FLOAT_ATTRS = {"ai_score": [0.0, 0.1, 0.25, 0.5, 0.8, 0.85, 1.0], "wrvu": [0.2, 0.85, 1.8, 2.3]}
 
 
@@ -67,13 +86,21 @@ def studies(draw: st.DrawFn, study_id: int = 1) -> StudyFacts:
         values[name] = draw(st.sampled_from(pool))
     for name, (low, high) in INT_ATTRS.items():
         # Boundaries of the thresholds and turnarounds the strategies below use.
-        edges = [v for v in (-1, 0, 1, 10, 11, 20, 29, 30, 31, 60, 61, 100, 101, 200, 201, 240)
-                 if low <= v <= high]
+        edges = [
+            v
+            for v in (-1, 0, 1, 10, 11, 20, 29, 30, 31, 60, 61, 100, 101, 200, 201, 240)
+            if low <= v <= high
+        ]
         values[name] = draw(st.sampled_from(edges) | st.integers(low, high))
     for name, pool in FLOAT_ATTRS.items():
         values[name] = draw(st.sampled_from(pool) | st.floats(0, 3 if name == "wrvu" else 1))
-    enums = {"modality": Modality, "subspecialty": Subspecialty, "priority": Priority,
-             "patient_class": PatientClass, "weekday": Weekday}
+    enums = {
+        "modality": Modality,
+        "subspecialty": Subspecialty,
+        "priority": Priority,
+        "patient_class": PatientClass,
+        "weekday": Weekday,
+    }
     for name, enum in enums.items():
         values[name] = enum(values[name])
     return StudyFacts(study_id=study_id, **values)
@@ -123,8 +150,9 @@ def _atom(draw: st.DrawFn) -> str:
         name = draw(st.sampled_from(sorted(FLOAT_ATTRS)))
         return f"{name} {op} {draw(_float_literal)}"
     if kind == 4:
-        left, right = draw(st.lists(st.sampled_from(sorted({**INT_ATTRS, **FLOAT_ATTRS})),
-                                    min_size=2, max_size=2))
+        left, right = draw(
+            st.lists(st.sampled_from(sorted({**INT_ATTRS, **FLOAT_ATTRS})), min_size=2, max_size=2)
+        )
         return f"{left} {op} {right}"
     if kind == 5:
         name = draw(st.sampled_from(sorted(INT_ATTRS)))
@@ -135,7 +163,8 @@ def _atom(draw: st.DrawFn) -> str:
 
 def _combine(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     binary = st.tuples(children, st.sampled_from(["and", "or"]), children).map(
-        lambda t: f"({t[0]} {t[1]} {t[2]})")
+        lambda t: f"({t[0]} {t[1]} {t[2]})"
+    )
     return binary | children.map(lambda c: f"not ({c})")
 
 
@@ -154,16 +183,19 @@ conditions = st.recursive(_atom(), _combine, max_leaves=6).filter(_compiles)
 _actions: st.SearchStrategy[Action] = st.one_of(
     st.sampled_from(list(Priority)).map(SetPriority),
     st.sampled_from([30, 60, 240]).map(SetTurnaround),
-    st.builds(EscalatePriority, st.none() | st.sampled_from(list(Priority)),
-              st.none() | st.sampled_from([0, 60, 200]), st.none() | st.sampled_from([10, 100])),
+    st.builds(
+        EscalatePriority,
+        st.none() | st.sampled_from(list(Priority)),
+        st.none() | st.sampled_from([0, 60, 200]),
+        st.none() | st.sampled_from([10, 100]),
+    ),
     st.sampled_from(list(Subspecialty)).map(RequireSubspecialty),
     st.frozensets(st.integers(1, 5), min_size=1, max_size=3).map(RestrictRadiologists),
     st.frozensets(st.integers(1, 5), min_size=1, max_size=2).map(ExcludeRadiologists),
     st.frozensets(st.sampled_from(["MAIN", "NORTH", "SOUTH"]), min_size=1).map(RestrictSites),
     st.frozensets(st.sampled_from(["MAIN", "NORTH", "SOUTH"]), min_size=1).map(ExcludeSites),
     st.integers(1, 3).map(CapPerRadiologist),
-    st.builds(SetWeights, st.none() | st.sampled_from([0.5, 2.0]),
-              st.none() | st.just(1.0)),
+    st.builds(SetWeights, st.none() | st.sampled_from([0.5, 2.0]), st.none() | st.just(1.0)),
 )
 
 
@@ -173,10 +205,18 @@ def rule_sets(draw: st.DrawFn) -> RuleSet:
     count = draw(st.integers(1, 6))
     rules = []
     for i in range(count):
-        actions = draw(st.lists(_actions, min_size=1, max_size=3,
-                                unique_by=lambda a: type(a).__name__))
-        rules.append(Rule(f"r{i}", draw(conditions), tuple(actions),
-                          order=draw(st.sampled_from([10, 20, 30])), enabled=draw(st.booleans())))
+        actions = draw(
+            st.lists(_actions, min_size=1, max_size=3, unique_by=lambda a: type(a).__name__)
+        )
+        rules.append(
+            Rule(
+                f"r{i}",
+                draw(conditions),
+                tuple(actions),
+                order=draw(st.sampled_from([10, 20, 30])),
+                enabled=draw(st.booleans()),
+            )
+        )
     return RuleSet(tuple(rules))
 
 
@@ -200,8 +240,12 @@ def studies_near(draw: st.DrawFn, rule_set: RuleSet, study_id: int) -> StudyFact
     study = draw(studies())
     edges = edges_of(rule_set)
     minutes = st.sampled_from(edges) | st.integers(-300, 300)
-    return dataclasses.replace(study, study_id=study_id, minutes_until_due=draw(minutes),
-                               minutes_waiting=abs(draw(minutes)))
+    return dataclasses.replace(
+        study,
+        study_id=study_id,
+        minutes_until_due=draw(minutes),
+        minutes_waiting=abs(draw(minutes)),
+    )
 
 
 @st.composite
@@ -213,8 +257,9 @@ def studies_for_condition(draw: st.DrawFn, text: str, study_id: int) -> StudyFac
         return dataclasses.replace(study, study_id=study_id)
     changes: dict[str, Any] = {"study_id": study_id}
     for name, (low, high) in INT_ATTRS.items():
-        near = sorted({int(v) + d for v in literals for d in (-1, 0, 1)
-                       if low <= int(v) + d <= high} or {low})
+        near = sorted(
+            {int(v) + d for v in literals for d in (-1, 0, 1) if low <= int(v) + d <= high} or {low}
+        )
         changes[name] = draw(st.sampled_from(near) | st.just(getattr(study, name)))
     for name in FLOAT_ATTRS:
         changes[name] = draw(st.sampled_from(literals) | st.just(getattr(study, name)))

@@ -31,13 +31,19 @@ from ._support import facts
 HEAD_CT = 'modality == "CT" and body_part == "HEAD"'
 
 
-def rule(name: str, actions: tuple[Action, ...], condition: str = "true", order: int = 10,
-         enabled: bool = True) -> Rule:
+def rule(
+    name: str,
+    actions: tuple[Action, ...],
+    condition: str = "true",
+    order: int = 10,
+    enabled: bool = True,
+) -> Rule:
     return Rule(name, condition, actions, order=order, enabled=enabled)
 
 
-def evaluate(rules: list[Rule], *studies: StudyFacts,
-             **kw: object) -> tuple[Evaluation, list[Effect]]:
+def evaluate(
+    rules: list[Rule], *studies: StudyFacts, **kw: object
+) -> tuple[Evaluation, list[Effect]]:
     """Both evaluators; asserts they agree and returns the column-wise result too."""
     studies = studies or (facts(),)
     compiled = compile_rule_set(RuleSet(tuple(rules)))
@@ -67,8 +73,12 @@ def test_set_priority_and_explanation() -> None:
 
 
 def test_lower_order_wins_per_field_and_the_loser_is_explained() -> None:
-    effect = one([rule("late", (SetPriority(Priority.URGENT), SetTurnaround(120)), order=20),
-                  rule("early", (SetPriority(Priority.STAT),), order=10)])
+    effect = one(
+        [
+            rule("late", (SetPriority(Priority.URGENT), SetTurnaround(120)), order=20),
+            rule("early", (SetPriority(Priority.STAT),), order=10),
+        ]
+    )
     assert effect.priority is Priority.STAT
     assert effect.turnaround_minutes == 120  # "early" says nothing about turnaround
     late = next(a for a in effect.applied_rules if a.rule_name == "late")
@@ -77,8 +87,12 @@ def test_lower_order_wins_per_field_and_the_loser_is_explained() -> None:
 
 
 def test_equal_order_falls_back_to_position() -> None:
-    effect = one([rule("first", (RequireSubspecialty(Subspecialty.BODY),)),
-                  rule("second", (RequireSubspecialty(Subspecialty.CHEST),))])
+    effect = one(
+        [
+            rule("first", (RequireSubspecialty(Subspecialty.BODY),)),
+            rule("second", (RequireSubspecialty(Subspecialty.CHEST),)),
+        ]
+    )
     assert effect.required_subspecialty is Subspecialty.BODY
 
 
@@ -96,8 +110,9 @@ def test_turnaround_moves_the_due_time() -> None:
 
 def test_priority_change_takes_the_default_turnaround_of_the_new_priority() -> None:
     study = facts(minutes_waiting=10, patient_class=PatientClass.ED)
-    effect = one([rule("stat", (SetPriority(Priority.STAT),))], study,
-                 default_turnaround=DEFAULT_TURNAROUND)
+    effect = one(
+        [rule("stat", (SetPriority(Priority.STAT),))], study, default_turnaround=DEFAULT_TURNAROUND
+    )
     assert effect.turnaround_minutes == 30 and effect.minutes_until_due == 20
     assert one([rule("stat", (SetPriority(Priority.STAT),))], study).turnaround_minutes is None
 
@@ -116,8 +131,10 @@ def test_escalation_when_waiting_long_is_strict_and_can_name_the_target() -> Non
 
 
 def test_escalation_never_lowers_and_sees_the_new_turnaround() -> None:
-    rules = [rule("t", (SetTurnaround(60),)),
-             rule("near", (EscalatePriority(to=Priority.URGENT, due_within_minutes=30),))]
+    rules = [
+        rule("t", (SetTurnaround(60),)),
+        rule("near", (EscalatePriority(to=Priority.URGENT, due_within_minutes=30),)),
+    ]
     effect = one(rules, facts(priority=Priority.STAT, minutes_waiting=45, minutes_until_due=900))
     assert effect.priority is Priority.STAT  # already above the target
     effect = one(rules, facts(minutes_waiting=45, minutes_until_due=900))
@@ -125,8 +142,10 @@ def test_escalation_never_lowers_and_sees_the_new_turnaround() -> None:
 
 
 def test_routing_rules_see_the_effective_priority() -> None:
-    rules = [rule("bleed", (SetPriority(Priority.STAT),), 'ai_flag == "bleed"'),
-             rule("one STAT each", (CapPerRadiologist(1),), 'priority == "STAT"', order=50)]
+    rules = [
+        rule("bleed", (SetPriority(Priority.STAT),), 'ai_flag == "bleed"'),
+        rule("one STAT each", (CapPerRadiologist(1),), 'priority == "STAT"', order=50),
+    ]
     evaluation, (flagged, plain) = evaluate(rules, facts(ai_flag="bleed"), facts(study_id=2))
     assert flagged.cap_groups == frozenset({"one STAT each"})
     assert plain.cap_groups == frozenset()
@@ -134,10 +153,14 @@ def test_routing_rules_see_the_effective_priority() -> None:
 
 
 def test_radiologist_restrictions_intersect_and_exclusions_add_up() -> None:
-    effect = one([rule("a", (RestrictRadiologists(frozenset({1, 2, 3})),)),
-                  rule("b", (RestrictRadiologists(frozenset({2, 3, 4})),), order=99),
-                  rule("c", (ExcludeRadiologists(frozenset({3})),)),
-                  rule("d", (ExcludeRadiologists(frozenset({9})),))])
+    effect = one(
+        [
+            rule("a", (RestrictRadiologists(frozenset({1, 2, 3})),)),
+            rule("b", (RestrictRadiologists(frozenset({2, 3, 4})),), order=99),
+            rule("c", (ExcludeRadiologists(frozenset({3})),)),
+            rule("d", (ExcludeRadiologists(frozenset({9})),)),
+        ]
+    )
     assert effect.allowed_radiologists == frozenset({2, 3})
     assert effect.excluded_radiologists == frozenset({3, 9})
     assert effect.may_read(2, "MAIN") and not effect.may_read(3, "MAIN")
@@ -145,28 +168,40 @@ def test_radiologist_restrictions_intersect_and_exclusions_add_up() -> None:
 
 
 def test_site_restrictions() -> None:
-    effect = one([rule("a", (RestrictSites(frozenset({"MAIN", "NORTH"})),)),
-                  rule("b", (ExcludeSites(frozenset({"NORTH"})),))])
+    effect = one(
+        [
+            rule("a", (RestrictSites(frozenset({"MAIN", "NORTH"})),)),
+            rule("b", (ExcludeSites(frozenset({"NORTH"})),)),
+        ]
+    )
     assert effect.allowed_sites == frozenset({"MAIN", "NORTH"})
     assert effect.may_read(1, "MAIN") and not effect.may_read(1, "NORTH")
     assert not effect.may_read(1, "SOUTH")
 
 
 def test_weights_are_set_level_lowest_order_first_per_weight() -> None:
-    evaluation, _ = evaluate([
-        rule("night", (SetWeights(lateness=3.0, balance=0.5),), "hour_of_day >= 22", order=10),
-        rule("base", (SetWeights(lateness=1.0, fairness=2.0),), order=20),
-        rule("never", (SetWeights(stability=9.0),), 'modality == "NM"', order=5),
-    ], facts(hour_of_day=23))
+    evaluation, _ = evaluate(
+        [
+            rule("night", (SetWeights(lateness=3.0, balance=0.5),), "hour_of_day >= 22", order=10),
+            rule("base", (SetWeights(lateness=1.0, fairness=2.0),), order=20),
+            rule("never", (SetWeights(stability=9.0),), 'modality == "NM"', order=5),
+        ],
+        facts(hour_of_day=23),
+    )
     assert evaluation.rule_set.weights == Weights(lateness=3.0, balance=0.5, fairness=2.0)
-    assert evaluation.rule_set.weight_sources == {"lateness": "night", "balance": "night",
-                                                  "fairness": "base"}
+    assert evaluation.rule_set.weight_sources == {
+        "lateness": "night",
+        "balance": "night",
+        "fairness": "base",
+    }
 
 
 def test_rules_do_not_chain_within_urgency() -> None:
     # Urgency conditions see the priority as ordered, so rule order cannot make a loop.
-    rules = [rule("up", (SetPriority(Priority.STAT),), 'priority == "ROUTINE"'),
-             rule("down", (SetPriority(Priority.ROUTINE),), 'priority == "STAT"', order=20)]
+    rules = [
+        rule("up", (SetPriority(Priority.STAT),), 'priority == "ROUTINE"'),
+        rule("down", (SetPriority(Priority.ROUTINE),), 'priority == "STAT"', order=20),
+    ]
     assert one(rules).priority is Priority.STAT
 
 
@@ -179,15 +214,22 @@ def test_default_rule_set_on_the_demo_cases() -> None:
     child = apply_one(compiled, facts(patient_class=PatientClass.OUTPATIENT, patient_age=6))
     assert child.required_subspecialty is Subspecialty.PEDIATRIC
     # The AI triage path: an outpatient head CT flagged as a bleed becomes STAT to neuro.
-    bleed = apply_one(compiled, facts(patient_class=PatientClass.OUTPATIENT,
-                                      ai_flag="intracranial_hemorrhage", ai_score=0.93))
+    bleed = apply_one(
+        compiled,
+        facts(
+            patient_class=PatientClass.OUTPATIENT, ai_flag="intracranial_hemorrhage", ai_score=0.93
+        ),
+    )
     assert bleed.priority is Priority.STAT
     assert bleed.applied_rules[0].rule_name == "AI suspected bleed"
 
 
 def test_evaluation_lookup_and_changed_rows() -> None:
-    evaluation, _ = evaluate([rule("stat", (SetPriority(Priority.STAT),), 'site == "NORTH"')],
-                             facts(study_id=7), facts(study_id=8, site="NORTH"))
+    evaluation, _ = evaluate(
+        [rule("stat", (SetPriority(Priority.STAT),), 'site == "NORTH"')],
+        facts(study_id=7),
+        facts(study_id=8, site="NORTH"),
+    )
     assert evaluation.effect_for(8).priority is Priority.STAT
     assert list(evaluation.changed_rows()) == [1]
     assert evaluation.effect(1, explain=False).applied_rules == ()

@@ -31,12 +31,19 @@ def test_round_trip_through_json() -> None:
 
 
 def test_bad_data_comes_back_as_typed_errors() -> None:
-    data = [{"name": "a", "condition": "true", "order": 5, "actions": [
-        {"kind": "require_subspecialty", "subspecialty": "SPINE"},
-        {"kind": "teleport"},
-        {"kind": "set_turnaround", "minutes": "soon"},
-        {"kind": "set_priority"},
-    ]}]
+    data = [
+        {
+            "name": "a",
+            "condition": "true",
+            "order": 5,
+            "actions": [
+                {"kind": "require_subspecialty", "subspecialty": "SPINE"},
+                {"kind": "teleport"},
+                {"kind": "set_turnaround", "minutes": "soon"},
+                {"kind": "set_priority"},
+            ],
+        }
+    ]
     _, errors = rule_set_from_data(data)
     assert [(e.field, e.code) for e in errors] == [
         ("actions[0].subspecialty", ErrorCode.UNKNOWN_VALUE),
@@ -50,8 +57,12 @@ def test_bad_data_comes_back_as_typed_errors() -> None:
 def test_preview_lists_only_what_the_draft_changes() -> None:
     table = facts_table([facts(study_id=1), facts(study_id=2, site="NORTH")])
     active = apply(compile_rule_set(RuleSet()), table)
-    draft = apply(compile_rule_set(RuleSet((
-        Rule("north stat", 'site == "NORTH"', (SetPriority(Priority.STAT),)),))), table)
+    draft = apply(
+        compile_rule_set(
+            RuleSet((Rule("north stat", 'site == "NORTH"', (SetPriority(Priority.STAT),)),))
+        ),
+        table,
+    )
     (change,) = changes(active, draft)
     assert change.study_id == 2 and change.fields == ("priority",)
     assert change.before.priority is Priority.ROUTINE and change.after.priority is Priority.STAT

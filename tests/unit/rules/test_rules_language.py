@@ -56,62 +56,74 @@ def test_unknown_attribute_suggests_the_right_one() -> None:
     assert code is ErrorCode.UNKNOWN_ATTRIBUTE and "modality" in message
 
 
-@pytest.mark.parametrize("text", [
-    "priority == 3",            # enum compared with a number
-    'patient_age == "old"',     # number compared with text
-    'patient_age + "x" > 3',    # rule-engine's own type check
-    "site == referrer",         # text attributes only compare with literals
-    "modality in [1, 2]",
-    "modality",                 # not a condition
-    "patient_age",
-    "not patient_age",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "priority == 3",  # enum compared with a number
+        'patient_age == "old"',  # number compared with text
+        'patient_age + "x" > 3',  # rule-engine's own type check
+        "site == referrer",  # text attributes only compare with literals
+        "modality in [1, 2]",
+        "modality",  # not a condition
+        "patient_age",
+        "not patient_age",
+    ],
+)
 def test_type_mismatches(text: str) -> None:
     assert problem(text)[0] is ErrorCode.TYPE_MISMATCH
 
 
-@pytest.mark.parametrize("text", ['modality == "XX"', 'priority in ["STAT", "ASAP"]',
-                                  'weekday == "SATURDAY"'])
+@pytest.mark.parametrize(
+    "text", ['modality == "XX"', 'priority in ["STAT", "ASAP"]', 'weekday == "SATURDAY"']
+)
 def test_unknown_enum_values(text: str) -> None:
     assert problem(text)[0] is ErrorCode.UNKNOWN_VALUE
 
 
-@pytest.mark.parametrize("text", ["hour_of_day == 24", "ai_score == 2", "patient_age in [200]",
-                                  "minutes_waiting > 99999999999"])
+@pytest.mark.parametrize(
+    "text",
+    ["hour_of_day == 24", "ai_score == 2", "patient_age in [200]", "minutes_waiting > 99999999999"],
+)
 def test_impossible_literals(text: str) -> None:
     assert problem(text)[0] is ErrorCode.VALUE_OUT_OF_RANGE
 
 
-@pytest.mark.parametrize("text", [
-    "ai_score * 2 > 1",                       # float arithmetic would not match Decimal exactly
-    "minutes_waiting * 2 > 60",
-    'priority < "STAT"',                      # enums are not ordered as text
-    'modality =~ "C.*"',                      # no regular expressions (no ReDoS either)
-    "ai_score > 0.10000000000000000001",      # more digits than a float holds
-    'ai_flag == "x" ? true : false',
-    "null == null or patient_age == null",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ai_score * 2 > 1",  # float arithmetic would not match Decimal exactly
+        "minutes_waiting * 2 > 60",
+        'priority < "STAT"',  # enums are not ordered as text
+        'modality =~ "C.*"',  # no regular expressions (no ReDoS either)
+        "ai_score > 0.10000000000000000001",  # more digits than a float holds
+        'ai_flag == "x" ? true : false',
+        "null == null or patient_age == null",
+    ],
+)
 def test_unsupported_constructs(text: str) -> None:
     assert problem(text)[0] is ErrorCode.UNSUPPORTED
 
 
 # A rule can never run code: every road to Python objects or functions is closed.
-@pytest.mark.parametrize(("text", "codes"), [
-    ('__import__("os").system("true")', {ErrorCode.UNKNOWN_ATTRIBUTE, ErrorCode.UNSUPPORTED}),
-    ("modality.__class__.__mro__", {ErrorCode.UNSUPPORTED}),
-    ("body_part.as_lower == 'head'", {ErrorCode.UNSUPPORTED}),
-    ("modality.length > 1", {ErrorCode.UNSUPPORTED}),
-    ("$abs(patient_age) > 3", {ErrorCode.UNSUPPORTED}),
-    ("$now > $now", {ErrorCode.UNSUPPORTED}),
-    ("$split(body_part)[0] == 'x'", {ErrorCode.UNSUPPORTED}),
-    ('body_part[0] == "H"', {ErrorCode.UNSUPPORTED}),
-    ("[x for x in [1, 2]] == [1]", {ErrorCode.UNSUPPORTED, ErrorCode.TYPE_MISMATCH}),
-    ('exec("1")', {ErrorCode.UNKNOWN_ATTRIBUTE, ErrorCode.UNSUPPORTED}),
-    ("eval", {ErrorCode.UNKNOWN_ATTRIBUTE}),
-    ("lambda: 1", {ErrorCode.SYNTAX, ErrorCode.UNKNOWN_ATTRIBUTE}),
-    ("open('/etc/passwd')", {ErrorCode.UNKNOWN_ATTRIBUTE, ErrorCode.UNSUPPORTED}),
-    ('{"a": patient_age}["a"] == 1', {ErrorCode.UNSUPPORTED}),
-])
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ('__import__("os").system("true")', {ErrorCode.UNKNOWN_ATTRIBUTE, ErrorCode.UNSUPPORTED}),
+        ("modality.__class__.__mro__", {ErrorCode.UNSUPPORTED}),
+        ("body_part.as_lower == 'head'", {ErrorCode.UNSUPPORTED}),
+        ("modality.length > 1", {ErrorCode.UNSUPPORTED}),
+        ("$abs(patient_age) > 3", {ErrorCode.UNSUPPORTED}),
+        ("$now > $now", {ErrorCode.UNSUPPORTED}),
+        ("$split(body_part)[0] == 'x'", {ErrorCode.UNSUPPORTED}),
+        ('body_part[0] == "H"', {ErrorCode.UNSUPPORTED}),
+        ("[x for x in [1, 2]] == [1]", {ErrorCode.UNSUPPORTED, ErrorCode.TYPE_MISMATCH}),
+        ('exec("1")', {ErrorCode.UNKNOWN_ATTRIBUTE, ErrorCode.UNSUPPORTED}),
+        ("eval", {ErrorCode.UNKNOWN_ATTRIBUTE}),
+        ("lambda: 1", {ErrorCode.SYNTAX, ErrorCode.UNKNOWN_ATTRIBUTE}),
+        ("open('/etc/passwd')", {ErrorCode.UNKNOWN_ATTRIBUTE, ErrorCode.UNSUPPORTED}),
+        ('{"a": patient_age}["a"] == 1', {ErrorCode.UNSUPPORTED}),
+    ],
+)
 def test_a_rule_can_never_run_code(text: str, codes: set[ErrorCode]) -> None:
     assert problem(text)[0] in codes
 
@@ -122,12 +134,15 @@ def test_very_long_conditions_are_refused() -> None:
     assert problem(text)[0] is ErrorCode.TOO_COMPLEX
 
 
-@pytest.mark.parametrize("text", [
-    "(" * 600 + "patient_age > 1" + ")" * 600,
-    "not " * 240 + "patient_age > 1",
-    " and ".join(["patient_age > 1"] * 60),
-    " or ".join(f"patient_age == {i}" for i in range(60)),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 600 + "patient_age > 1" + ")" * 600,
+        "not " * 240 + "patient_age > 1",
+        " and ".join(["patient_age > 1"] * 60),
+        " or ".join(f"patient_age == {i}" for i in range(60)),
+    ],
+)
 def test_deep_or_wide_conditions_are_refused(text: str) -> None:
     code, _ = problem(text)
     assert code is ErrorCode.TOO_COMPLEX

@@ -17,11 +17,17 @@ from rules import (
 from rules.errors import ErrorCode
 from tests.unit.rules._support import facts
 
-PREFER = RuleSet((
-    Rule("children", "patient_age < 16",
-         (RequireSubspecialty(Subspecialty.PEDIATRIC, only_if_on_shift=True),), order=10),
-    Rule("breast", 'modality == "MG"', (RequireSubspecialty(Subspecialty.BREAST),), order=20),
-))
+PREFER = RuleSet(
+    (
+        Rule(
+            "children",
+            "patient_age < 16",
+            (RequireSubspecialty(Subspecialty.PEDIATRIC, only_if_on_shift=True),),
+            order=10,
+        ),
+        Rule("breast", 'modality == "MG"', (RequireSubspecialty(Subspecialty.BREAST),), order=20),
+    )
+)
 
 
 def test_the_preference_flag_survives_storage() -> None:
@@ -35,8 +41,9 @@ def test_a_flag_that_is_not_a_boolean_is_an_error() -> None:
     data = rule_set_to_data(PREFER)
     data[0]["actions"][0]["only_if_on_shift"] = "false"  # type: ignore[index]
     _, errors = rule_set_from_data(data)
-    assert [(e.field, e.code) for e in errors] == [("actions[0].only_if_on_shift",
-                                                    ErrorCode.INVALID)]
+    assert [(e.field, e.code) for e in errors] == [
+        ("actions[0].only_if_on_shift", ErrorCode.INVALID)
+    ]
 
 
 def test_both_evaluators_mark_the_winning_preference() -> None:
