@@ -10,8 +10,8 @@ from sqlmodel import SQLModel
 
 import domain.models  # noqa: F401  (registers every table)
 from alembic import context
+from application.settings import get_settings
 from domain.db import ensure_sqlite_folder, normalise_url
-from domain.settings import get_settings
 from domain.types import UTCDateTime
 
 config = context.config

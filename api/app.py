@@ -23,12 +23,12 @@ from api.live.service import Live
 from api.live.transport import WebSocketView
 from api.observability import CountedOperations, Metrics, metrics_endpoint, watch_live
 from api.schema import build_schema
-from balancer.leader import leadership_for
-from balancer.live import BalancerRunner
+from application.planning.leadership import leadership_for
+from application.planning.rule_effects import adjust_state
+from application.planning.runner import BalancerRunner
+from application.settings import Settings, get_settings
 from domain import outbox
 from domain.db import Database
-from domain.settings import Settings, get_settings
-from rules.live import adjust_state
 
 
 class RadflowGraphQL(JsonBodies, WebSocketView, CountedOperations, GraphQL[Context, None]):

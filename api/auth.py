@@ -18,9 +18,9 @@ from pathlib import Path
 
 import jwt
 
+from application.settings import Settings
 from domain.enums import Role
 from domain.lifecycle import Actor
-from domain.settings import Settings
 
 DEVELOPMENT_SECRET = "radflow-development-secret-do-not-use-in-production"
 ANONYMOUS = Actor("anonymous", Role.ANONYMOUS)

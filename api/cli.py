@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from domain.settings import get_settings
+from application.settings import get_settings
 
 app = typer.Typer(help="radflow: the radiology department backend.", no_args_is_help=True)
 
@@ -34,7 +34,7 @@ def migrate() -> None:
 @app.command()
 def seed() -> None:
     """Seed the demo department (and its default rules) if the database is empty."""
-    from domain.seed import seed_demo
+    from application.demo import seed_demo
 
     url = get_settings().database_url
     made = asyncio.run(seed_demo(url))
@@ -49,10 +49,10 @@ def seed() -> None:
 
 
 async def _default_rules(url: str) -> int | None:
+    from application.planning.rule_effects import install_defaults
     from domain.db import Database
     from domain.enums import Role
     from domain.lifecycle import Actor
-    from rules.live import install_defaults
 
     db = Database(url)
     try:
@@ -84,10 +84,10 @@ def serve(reload: bool = False) -> None:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def simulate(ctx: typer.Context) -> None:
     """Replay a simulated day under four policies (FIFO, cherry-picking, least-loaded,
-    radflow); options as `python -m bench.simulate --help`."""
+    radflow); options as `radflow simulate --help`."""
     import sys
 
-    from bench import simulate as simulation
+    from application.planning import day as simulation
 
     sys.argv = ["radflow simulate", *ctx.args]
     simulation.main()
@@ -139,8 +139,8 @@ def token(
     from datetime import timedelta
 
     from api.auth import ROLES, mint
+    from application.demo import DEMO_USERS
     from domain.enums import Role
-    from domain.seed import DEMO_USERS
 
     if role not in ROLES:
         raise typer.BadParameter(f"unknown role {role!r}; one of {', '.join(sorted(ROLES))}")

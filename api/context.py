@@ -9,10 +9,10 @@ from strawberry.types import Info as StrawberryInfo
 
 from api.auth import authenticate
 from api.loaders import Loaders
-from balancer.live import BalancerRunner
+from application.planning.runner import BalancerRunner
+from application.settings import Settings
 from domain.db import Database
 from domain.lifecycle import Actor
-from domain.settings import Settings
 
 
 @dataclass

@@ -114,6 +114,6 @@ def _tree(function: Callable[..., Any]) -> ast.AST | None:
 
 if __name__ == "__main__":
     from api.schema import build_schema
-    from domain.settings import Settings
+    from application.settings import Settings
 
     print(error_table(build_schema(Settings())._schema), end="")

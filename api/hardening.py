@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.http.base import BaseView
 
 from api.auth import AuthenticationFailed, authenticate
-from domain.settings import Settings
+from application.settings import Settings
 
 log = logging.getLogger("radflow.errors")
 

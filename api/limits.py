@@ -35,7 +35,7 @@ from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.schema.schema import validate_document
 
 from api.hardening import NOT_TEXT
-from domain.settings import Settings
+from application.settings import Settings
 
 log = logging.getLogger("radflow.errors")
 

@@ -31,7 +31,7 @@ from starlette.responses import Response
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from balancer.live import BalancerRunner
+from application.planning.runner import BalancerRunner
 
 # Operation names come from clients: past this many distinct names, new ones are counted as
 # "other" so a client cannot blow up the number of time series.

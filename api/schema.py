@@ -33,8 +33,8 @@ from api.scalars import SCALAR_OVERRIDES
 from api.scheduling.mutations import SchedulingMutations
 from api.worklists.mutations import WorklistMutations
 from api.worklists.queries import WorklistQueries
+from application.settings import Settings
 from domain.errors import DomainError, ValidationFailed
-from domain.settings import Settings
 
 Query = merge_types(
     "Query",

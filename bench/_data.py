@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
 import domain.models as m
+from application.demo import seed_reference
 from domain.db import Database
 from domain.enums import ExamStatus, PatientClass, Priority, ReportStatus
-from domain.seed import seed_reference
 from domain.services.orders import new_accession_number
 from domain.types import utcnow
 

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from api.auth import mint
+from application.settings import get_settings
 from bench._load import post_request, run_load
 from domain.enums import Role
-from domain.settings import get_settings
 
 QUERY = """query Page($first: Int!) {
   exams(first: $first) {

@@ -310,7 +310,7 @@ def _callers() -> list[tuple[Any, str, list[str] | None, bool | None]]:
 def run(url: str, operations: int, *, seed: int = 0, workdir: Path) -> Report:
     """Prepare, serve, fuzz; failures include internal errors found in the server's log."""
     from api.auth import mint
-    from domain.settings import Settings
+    from application.settings import Settings
 
     asyncio.run(prepare(url))
     settings = Settings()

@@ -21,14 +21,14 @@ from typing import Any
 
 from api.app import create_app, freeze_startup_heap
 from api.auth import mint
+from application.demo import seed_reference
+from application.settings import Settings
 from bench._asgi import AsgiClient
 from bench._data import create_schema, reset_postgres
 from domain.db import Database
 from domain.enums import Role
 from domain.lifecycle import Actor
-from domain.seed import seed_reference
 from domain.services import worklists
-from domain.settings import Settings
 from domain.types import utcnow
 
 PROCEDURE, RESOURCE, SITE, READER = "CTCHEST", "CT1", "MAIN", "RAD05"

@@ -30,16 +30,16 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 import domain.models as m
-from balancer.live import BalancerRunner
+from application.demo import RADIOLOGISTS, seed_reference
+from application.planning.rule_effects import adjust_state
+from application.planning.runner import BalancerRunner
 from bench.rules_eval import measure_engine
 from domain.db import Database, UnitOfWork
 from domain.enums import ExamStatus, PatientClass, Priority, Role
 from domain.lifecycle import Actor
-from domain.seed import RADIOLOGISTS, seed_reference
 from domain.services import rulesets, worklists
 from domain.services.orders import new_accession_number
 from rules.defaults import DEFAULT_RULE_SET
-from rules.live import adjust_state
 from rules.model import Rule, RuleSet, SetPriority
 from rules.serialization import rule_set_to_data
 
@@ -166,10 +166,10 @@ def main() -> None:
 
 def simulate_day(studies: int) -> float:
     """Seconds to compare a simulated day under the default rules and a draft."""
+    from application.planning.rule_simulation import compare
     from balancer.simulation.scenario import ScenarioSpec
     from rules.defaults import DEFAULT_RULE_SET
     from rules.serialization import rule_set_to_data
-    from rules.simulation import compare
 
     active = rule_set_to_data(DEFAULT_RULE_SET)
     draft = [r for r in active if not str(r["name"]).startswith("Escalate")]

@@ -1,91 +1,13 @@
 """Replay a department's day under four policies and compare: python -m bench.simulate.
 
-Thin entry point over balancer.simulation (so `radflow simulate` and rule previews can reuse
-the engine): a progress bar, PNG plots in --out, a table, and as the LAST line the JSON
+The figures of `radflow simulate` (`application/planning/day.py`), run as a benchmark: PNG plots
+in --out, a table, and as the LAST line the JSON
 {"policies": {"fifo": {...}, "cherry_pick": {...}, "least_loaded": {...}, "radflow": {...}}}.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-from pathlib import Path
-
-from tqdm import tqdm
-
-from balancer import Params
-from balancer.simulation import plots
-from balancer.simulation.engine import Run, simulate
-from balancer.simulation.metrics import PRIORITIES, summarise
-from balancer.simulation.policies import POLICIES
-from balancer.simulation.scenario import build
-
-
-def table(results: dict[str, dict[str, object]]) -> str:
-    """A fixed-width table of the headline figures."""
-    head = f"{'policy':<13}" + "".join(
-        f"{p.value + ' ' + col:>17}" for p in PRIORITIES for col in ("breach", "p90/max")
-    )
-    head += f"{'wRVU max/mean':>15}{'churn':>9}{'inelig':>8}"
-    lines = [head, "-" * len(head)]
-    for name, r in results.items():
-        br, p90, mx = r["breach_rate"], r["tat_p90_min"], r["tat_max_min"]
-        assert isinstance(br, dict) and isinstance(p90, dict) and isinstance(mx, dict)
-        row = f"{name:<13}"
-        for p in PRIORITIES:
-            row += f"{br[p.value]:>17.2%}{f'{p90[p.value]:.0f}/{mx[p.value]:.0f} min':>17}"
-        row += f"{r['wrvu_max_over_mean']:>15}{r['churn']:>9}{r['ineligible']:>8}"
-        lines.append(row)
-    return "\n".join(lines)
-
-
-def main() -> None:
-    """Run the comparison and print the figures, the JSON last."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--studies", type=int, default=10_000)
-    parser.add_argument("--radiologists", type=int, default=60)
-    parser.add_argument("--capacity-ratio", type=float, default=1.1)
-    parser.add_argument("--out", type=Path, default=Path("sim-out"))
-    parser.add_argument("--policies", default=",".join(POLICIES))
-    args = parser.parse_args()
-    started = time.perf_counter()
-    scn = build(
-        args.seed,
-        studies=args.studies,
-        readers=args.radiologists,
-        capacity_ratio=args.capacity_ratio,
-    )
-    # Generous limits: every search ends because it found nothing better, never on the clock,
-    # so a seed always gives the same day.
-    params = Params(time_limit_s=30.0, cold_time_limit_s=60.0)
-    runs: list[Run] = []
-    results: dict[str, dict[str, object]] = {}
-    for name in args.policies.split(","):
-        with tqdm(total=scn.day_minutes, desc=f"{name:<13}", unit="min", leave=True) as bar:
-            seen = [0]
-
-            def tick(t: int, bar: tqdm = bar, seen: list[int] = seen) -> None:  # type: ignore[type-arg]
-                if t < scn.day_minutes and t > seen[0]:
-                    bar.update(t - seen[0])
-                    seen[0] = t
-
-            run = simulate(scn, name, params=params, progress=tick)
-            bar.update(scn.day_minutes - seen[0])
-        runs.append(run)
-        results[name] = summarise(scn, run)
-    args.out.mkdir(parents=True, exist_ok=True)
-    plots.turnaround(scn, runs, args.out / "turnaround.png")
-    plots.load(scn, runs, args.out / "load.png")
-    print(
-        f"{len(scn.studies)} studies, {len(scn.roster)} radiologists, capacity "
-        f"{args.capacity_ratio} x demand (read times x{scn.read_scale:.2f}); "
-        f"plots in {args.out}/; {time.perf_counter() - started:.0f} s"
-    )
-    print(table(results))
-    print(json.dumps({"policies": results}))
-
+from application.planning.day import main
 
 if __name__ == "__main__":
     main()

@@ -47,15 +47,15 @@ from api.live.outbox import last_event_id
 from api.live.relay import Relay
 from api.live.transport import UVICORN_WS_ARGS
 from api.relay import to_global_id
+from application.demo import seed_reference
+from application.settings import Settings
 from bench._data import create_schema, reset_postgres
 from domain import models as m
 from domain.db import Database
 from domain.enums import ExamStatus, PatientClass, Priority, Role
 from domain.lifecycle import Actor
-from domain.seed import seed_reference
 from domain.services import orders, worklists
 from domain.services.orders import new_accession_number
-from domain.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SUPERVISOR = Actor("sup.bench", Role.SUPERVISOR)

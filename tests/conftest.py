@@ -22,9 +22,9 @@ from sqlmodel import SQLModel
 import domain.models  # noqa: F401  (registers the tables)
 from api.app import create_app
 from api.auth import mint
+from application.settings import Settings
 from domain.db import Database, normalise_url
 from domain.enums import Role
-from domain.settings import Settings
 
 REQUIRE_SERVICES = os.environ.get("RADFLOW_REQUIRE_SERVICES") == "1"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")

@@ -7,11 +7,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from application.demo import seed_reference
 from domain.db import Database
 from domain.enums import CriticalLevel, ExamStatus, Modality, PatientClass, Priority, Role
 from domain.lifecycle import Actor
 from domain.models import Exam
-from domain.seed import seed_reference
 from domain.services import acquisition, orders, reading, results, scheduling, worklists
 
 REFERRER = Actor("REF01", Role.REFERRER)

@@ -32,10 +32,10 @@ from api.execution import PREFETCHED
 from api.people.types import Patient, Radiologist, Referrer
 from api.relay import Node, to_global_id
 from api.rules.applied import AppliedRule, applied_rules
+from application.planning.rule_effects import explain
 from domain import models as m
 from domain.audit import touch_exam
 from domain.lifecycle import step_of
-from rules.live import explain
 
 PREFETCHABLE = {PREFETCHED: True}  # list resolvers may fill these for a whole page
 T = TypeVar("T")

@@ -14,8 +14,8 @@ from api.live.events import LiveEvent
 from api.live.hub import Hub
 from api.live.outbox import events_after, last_event_id, pruned_through
 from api.live.relay import Relay
+from application.settings import Settings
 from domain.db import Database
-from domain.settings import Settings
 
 REPLAY_PAGE = 500
 # A subscriber further behind than this many events is cut off (it can resume with `after`)

@@ -30,7 +30,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from api.auth import ANONYMOUS, AuthenticationFailed, authenticate, expiry
 from api.live.context import LiveContext
 from api.live.fanout import FanOut, Member, share_key
-from domain.settings import Settings
+from application.settings import Settings
 
 TRANSPORT_PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)  # the legacy `graphql-ws` is refused
 # How uvicorn should serve WebSockets. Measured per frame sent (200 sockets, small JSON):

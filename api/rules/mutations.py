@@ -31,16 +31,16 @@ from api.rules.types import (
     SimulatedPriority,
     StudyRuleChange,
 )
+from application.planning import rule_simulation as simulation
+from application.planning.rule_effects import check, compiled_version, save
+from application.planning.whatif import Preview, preview, warnings_for
 from balancer.simulation.scenario import ScenarioSpec
 from domain import errors as d
 from domain import models as m
 from domain.db import UnitOfWork
 from domain.services import rulesets
 from rules import errors as rule_errors
-from rules import simulation
-from rules.live import check, compiled_version, save
 from rules.serialization import rule_set_to_data
-from rules.whatif import Preview, preview, warnings_for
 
 
 @strawberry.type

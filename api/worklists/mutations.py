@@ -27,7 +27,7 @@ from api.worklists.inputs import (
     UnpinAssignmentInput,
 )
 from api.worklists.types import BalancerRun
-from balancer.leader import NotLeader
+from application.planning.leadership import NotLeader
 from domain import models as m
 from domain.db import UnitOfWork
 from domain.enums import Role

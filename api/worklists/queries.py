@@ -12,10 +12,10 @@ from sqlmodel import col
 from api.context import Info
 from api.exams.types import Exam
 from api.worklists.types import BalancerRun, BalancerStatus, WorklistItem
+from application.planning.rule_effects import effects_for
 from domain import models as m
 from domain.enums import ExamStatus, Role
 from domain.errors import NotFound
-from rules.live import effects_for
 
 
 def _worklist(session: Session, code: str) -> list[tuple[m.Read, m.Exam]]:

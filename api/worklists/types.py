@@ -12,7 +12,7 @@ from sqlmodel import col
 from api.context import Info
 from api.enums import Priority
 from api.exams.types import Exam
-from balancer.leader import current_leader
+from application.planning.leadership import current_leader
 from domain import models as m
 from domain.access import scope_of, visible_exam_ids
 from domain.enums import Role

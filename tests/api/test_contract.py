@@ -10,8 +10,8 @@ from graphql import GraphQLEnumType, GraphQLNonNull, GraphQLObjectType, get_name
 
 from api.relay import to_global_id
 from api.schema import build_schema
+from application.settings import Settings
 from domain.enums import ExamStatus
-from domain.settings import Settings
 from tests.conftest import Api
 from tests.factories import drive, order, reference
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from api.contract import error_table
 from api.schema import build_schema
-from domain.settings import Settings
+from application.settings import Settings
 
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 

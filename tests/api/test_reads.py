@@ -12,9 +12,9 @@ from sqlalchemy import event
 
 from api.auth import DEVELOPMENT_SECRET, mint
 from api.relay import to_global_id
+from application.settings import Settings
 from domain.db import Database
 from domain.enums import ExamStatus, PatientClass, Priority, Role
-from domain.settings import Settings
 from tests.conftest import Api
 from tests.factories import count_rows, drive, order, reference
 

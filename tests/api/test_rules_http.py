@@ -272,8 +272,8 @@ async def test_activation_replans_within_a_second(live_api: Api) -> None:
 
 async def test_ai_triage_makes_a_bleed_stat_for_neuro_and_is_explained(department: Api) -> None:
     db = department.db
+    from application.planning.rule_effects import install_defaults
     from rules.defaults import DEFAULT_RULE_SET
-    from rules.live import install_defaults
 
     await db.run(lambda uow: install_defaults(uow, SUPERVISOR_ACTOR))
     exam = await order(

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from balancer.live import read_state
+from application.planning.runner import read_state
 from domain.db import Database
 from domain.enums import ExamStatus
 from domain.services import worklists

@@ -10,14 +10,14 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel, col
 
-from balancer.live import BalancerRunner
+from application.demo import seed_demo
+from application.planning.runner import BalancerRunner
 from domain.db import Database
 from domain.enums import ExamStatus, Priority, RadiologistStatus, Role
 from domain.errors import Conflict, InvalidTransition, NotPermitted, ValidationFailed
 from domain.events import DomainEvent, ReadReleased, ReadStranded
 from domain.lifecycle import Actor
 from domain.models import Exam, ExamStatusChange, Radiologist, Read
-from domain.seed import seed_demo
 from domain.services import reading, stranded, worklists
 from tests.conftest import Clock
 from tests.factories import RADIOLOGIST, SUPERVISOR, drive, order, reference

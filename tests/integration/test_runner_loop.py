@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-import balancer.live as live
+import application.planning.runner as live
 from api.app import freeze_startup_heap
-from balancer.live import BalancerRunner, DepartmentState
+from application.planning.runner import BalancerRunner, DepartmentState
 from balancer.model import Params
 from balancer.simulation.department import bench_snapshot
 from domain.db import Database

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from balancer.live import BalancerRunner, read_state
+from application.planning.runner import BalancerRunner, read_state
 from domain.db import Database
 from domain.enums import ExamStatus, RadiologistStatus
 from domain.errors import NotPermitted, ValidationFailed
@@ -125,7 +125,7 @@ async def test_a_stale_plan_leaves_changed_studies_alone(department: Database) -
             uow=uow, actor=SUPERVISOR, exam_id=exams[0], radiologist_code="RAD07", reason="x"
         )
     )
-    from balancer.live import changes
+    from application.planning.runner import changes
     from balancer.planner import plan
 
     planned, unplaced = changes(state, plan(state.snapshot))

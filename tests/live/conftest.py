@@ -15,8 +15,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from api.app import create_app
+from application.settings import Settings
 from domain.db import Database
-from domain.settings import Settings
 from tests.conftest import need_service, on_loopback, token_for
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")

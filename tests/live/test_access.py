@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from api.auth import mint
 from api.relay import to_global_id
+from application.settings import Settings
 from domain.db import Database
 from domain.enums import Role
-from domain.settings import Settings
 from tests.conftest import token_for
 from tests.factories import reference
 from tests.live.conftest import Server, subscriber

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from balancer.leader import (
+from application.planning.leadership import (
     Deposed,
     LeaseLeadership,
     NotLeader,
@@ -19,7 +19,7 @@ from balancer.leader import (
     leadership_for,
     take_lease,
 )
-from balancer.live import BalancerRunner
+from application.planning.runner import BalancerRunner
 from domain.db import Database
 from domain.enums import ExamStatus
 from domain.models import BalancerLeadership, BalancerRun, Read

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from balancer.live import COMMIT_GATE_ENV
+from application.planning.runner import COMMIT_GATE_ENV
 from domain.db import Database
 from domain.models import BalancerRun, Read
 from tests.replicas.test_failover import (

@@ -19,8 +19,8 @@ from sqlmodel import SQLModel
 
 from api.auth import DEVELOPMENT_SECRET, mint
 from api.relay import to_global_id
+from application.settings import Settings
 from domain.enums import ExamStatus, Role
-from domain.settings import Settings
 from tests.conftest import Api, token_for
 from tests.factories import count_rows, drive, order, reference
 

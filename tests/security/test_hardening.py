@@ -13,8 +13,8 @@ import pytest
 
 from api.hardening import Hardening
 from api.limits import measure
+from application.settings import Settings
 from domain.db import Database
-from domain.settings import Settings
 from tests.conftest import Api, serve, token_for
 from tests.factories import count_rows, reference
 

@@ -28,9 +28,9 @@ from sqlmodel import SQLModel
 
 from api.permissions import MATRIX
 from api.schema import build_schema
+from application.settings import Settings
 from domain.db import Database
 from domain.enums import Role
-from domain.settings import Settings
 from tests.conftest import Api, serve
 
 ROLES = sorted(r for r in Role if r not in (Role.SYSTEM, Role.ANONYMOUS))

@@ -49,12 +49,12 @@ from api.app import create_app
 from api.permissions import MATRIX
 from api.relay import to_global_id
 from api.schema import build_schema
+from application.settings import Settings
 from domain.db import Database
 from domain.enums import CriticalLevel, ExamStatus, PatientClass, Priority, Role
 from domain.lifecycle import Actor
 from domain.models import Exam
 from domain.services import orders, results
-from domain.settings import Settings
 from tests.conftest import on_loopback, token_for
 from tests.factories import RADIOLOGIST, drive, reference
 

@@ -11,8 +11,8 @@ import pytest
 from api.live import service
 from api.live.events import LiveEvent
 from api.live.service import Live, SubscriberTooSlow
+from application.settings import Settings
 from domain.db import Database
-from domain.settings import Settings
 
 
 def event(event_id: int) -> LiveEvent:

@@ -10,8 +10,8 @@ import pytest
 
 from api import auth
 from api.auth import AuthenticationFailed, mint, verify
+from application.settings import Settings
 from domain.enums import Role
-from domain.settings import Settings
 
 
 def test_a_remembered_token_is_refused_once_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:

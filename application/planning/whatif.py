@@ -12,8 +12,15 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from application.planning.rule_effects import (
+    LiveEffects,
+    active,
+    apply_effects,
+    evaluate,
+    study_facts,
+)
+from application.planning.runner import DepartmentState, read_state
 from balancer.eligibility import is_eligible
-from balancer.live import DepartmentState, read_state
 from balancer.model import Params, Study
 from balancer.planner import plan
 from rules.compiled import CompiledRuleSet, compile_rule_set
@@ -22,7 +29,6 @@ from rules.errors import RuleWarning
 from rules.evaluation import Evaluation
 from rules.facts import facts_table
 from rules.lint import contradictions, unassignable, unmatched_rules
-from rules.live import LiveEffects, active, apply_effects, evaluate, study_facts
 from rules.model import RuleSet
 from rules.preview import changes
 

@@ -50,7 +50,7 @@ from sqlalchemy.pool import NullPool
 from domain.db import Database
 from domain.models import BalancerLeadership
 
-log = logging.getLogger("radflow.balancer.leader")
+log = logging.getLogger("radflow.application.planning.leadership")
 
 LEASE = BalancerLeadership.__table__  # type: ignore[attr-defined]
 

@@ -7,9 +7,9 @@ overlap; the solve runs on a worker thread (the planner is NumPy and OR-Tools, w
 the GIL for their heavy parts) so the event loop keeps serving requests; only the differences
 are committed, in one transaction, with one `AssignmentChanged` event per moved study.
 
-With several replicas only the elected one runs (`balancer.leader`): its commits are fenced by
-the epoch it was elected with, and it also re-plans for trigger events committed on other
-replicas (`notice`, fed by the live event stream).
+With several replicas only the elected one runs (`application.planning.leadership`): its
+commits are fenced by the epoch it was elected with, and it also re-plans for trigger events
+committed on other replicas (`notice`, fed by the live event stream).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from balancer.leader import Deposed, Leadership, check_epoch
+from application.planning.leadership import Deposed, Leadership, check_epoch
 from balancer.model import Params, Plan, Radiologist, Snapshot, Study
 from balancer.planner import plan
 from balancer.validate import validate

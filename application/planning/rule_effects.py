@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from application.planning.runner import DepartmentState
 from balancer.eligibility import on_shift
-from balancer.live import DepartmentState
 from balancer.model import Params, Snapshot, Study
 from domain.db import UnitOfWork
 from domain.enums import ExamStatus, RadiologistStatus

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from application.planning.rule_effects import rule_snapshot
 from balancer.model import Params, Snapshot
 from balancer.simulation.arrivals import SITE_CODES
 from balancer.simulation.engine import Run, simulate
@@ -33,7 +34,6 @@ from rules.compiled import CompiledRuleSet, compile_rule_set
 from rules.defaults import DEFAULT_TURNAROUND
 from rules.evaluation import apply
 from rules.facts import facts_table
-from rules.live import rule_snapshot
 from rules.model import ExcludeRadiologists, RestrictRadiologists, RuleSet
 from rules.serialization import rule_set_from_data
 from rules.vocabulary import StudyFacts, Weekday

@@ -159,7 +159,7 @@ class Settings(BaseSettings):
         description="A cancellation less than this long before the appointment is late (the "
         "late cancellation rate counts these).",
     )
-    # Operations (api/observability.py) and balancer leadership (balancer/leader.py).
+    # Operations (api/observability.py), balancer leadership (application/planning/leadership.py).
     metrics_enabled: bool = Field(
         default=True,
         alias="RADFLOW_METRICS",
