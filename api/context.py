@@ -9,6 +9,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from api.auth import authenticate
 from api.loaders import Loaders
+from application.commands import Commands
 from application.planning.runner import BalancerRunner
 from application.settings import Settings
 from domain.db import Database
@@ -28,6 +29,11 @@ class Context:
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)
+
+    @property
+    def commands(self) -> Commands:
+        """The application's commands, run as this request's actor."""
+        return Commands(self.db, self.actor)
 
 
 Info = StrawberryInfo[Context, None]

@@ -4,8 +4,10 @@
 class on every root field of the schema from it, and refuses to build a schema with a root
 field the matrix does not name (a new field cannot ship unguarded). What a permitted caller
 then sees is bounded object by object (`domain.access`), and the lifecycle table still checks
-each step's roles in the domain: the matrix is the outer wall, not the only one.
-docs/security.md prints this matrix; a test calls every cell.
+each step's roles in the domain: the matrix is the outer wall, not the only one. Its mutation
+rows are the application's command matrix (`application.authorization`), which the commands
+check again whatever transport runs them. docs/security.md prints this matrix; a test calls
+every cell.
 """
 
 from __future__ import annotations
@@ -17,20 +19,20 @@ from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types.base import get_object_definition
 
 from api.audit import record_denial
+from application.authorization import (
+    ADMIN,
+    COMMAND_ROLES,
+    INTEGRATION,
+    MANAGERS,
+    PATIENT,
+    PEOPLE,
+    RADIOLOGIST,
+    SCHEDULER,
+    STAFF,
+    SUPERVISOR,
+    roles,
+)
 from domain.enums import Role
-
-ADMIN, SUPERVISOR, SCHEDULER = Role.ADMIN, Role.SUPERVISOR, Role.SCHEDULER
-REFERRER, PATIENT, TECHNOLOGIST = Role.REFERRER, Role.PATIENT, Role.TECHNOLOGIST
-RADIOLOGIST, INTEGRATION = Role.RADIOLOGIST, Role.INTEGRATION
-
-PEOPLE = frozenset(Role) - {Role.SYSTEM, Role.ANONYMOUS}  # everyone with a token
-STAFF = frozenset({SCHEDULER, TECHNOLOGIST, RADIOLOGIST, SUPERVISOR, ADMIN, INTEGRATION})
-MANAGERS = frozenset({SUPERVISOR, ADMIN})
-
-
-def roles(*names: Role) -> frozenset[Role]:
-    return frozenset(names)
-
 
 MATRIX: dict[str, frozenset[Role]] = {
     # -- queries: lists and lookups are further bounded to the caller's own exams ------------
@@ -53,50 +55,8 @@ MATRIX: dict[str, frozenset[Role]] = {
     "Query.ruleSetDiff": MANAGERS,
     "Query.ruleVocabulary": MANAGERS,
     "Query.auditEvents": roles(ADMIN),
-    # -- orders and scheduling ---------------------------------------------------------------
-    "Mutation.placeOrder": roles(REFERRER, SCHEDULER, INTEGRATION, ADMIN),
-    "Mutation.registerPatient": roles(SCHEDULER, INTEGRATION, ADMIN),
-    "Mutation.cancelExam": roles(REFERRER, PATIENT, SCHEDULER, TECHNOLOGIST, SUPERVISOR, ADMIN),
-    "Mutation.scheduleExam": roles(PATIENT, SCHEDULER, ADMIN),
-    "Mutation.rescheduleExam": roles(PATIENT, SCHEDULER, ADMIN),
-    "Mutation.confirmAppointment": roles(PATIENT, SCHEDULER, ADMIN),
-    "Mutation.markNoShow": roles(SCHEDULER, ADMIN),
-    # -- the visit and acquisition -----------------------------------------------------------
-    "Mutation.checkIn": roles(SCHEDULER, TECHNOLOGIST, ADMIN),
-    "Mutation.completePrepItem": roles(SCHEDULER, TECHNOLOGIST, ADMIN),
-    "Mutation.startAcquisition": roles(TECHNOLOGIST, ADMIN),
-    "Mutation.completeAcquisition": roles(TECHNOLOGIST, ADMIN),
-    "Mutation.requestRepeat": roles(TECHNOLOGIST, RADIOLOGIST, ADMIN),
-    "Mutation.validateMetadata": roles(TECHNOLOGIST, INTEGRATION, ADMIN),
-    "Mutation.correctMetadata": roles(TECHNOLOGIST, INTEGRATION, ADMIN),
-    "Mutation.registerStorage": roles(TECHNOLOGIST, INTEGRATION, ADMIN),
-    # -- reading and results -----------------------------------------------------------------
-    "Mutation.openRead": roles(RADIOLOGIST),
-    "Mutation.releaseRead": roles(RADIOLOGIST, SUPERVISOR, ADMIN),
-    "Mutation.saveReportDraft": roles(RADIOLOGIST),
-    "Mutation.signPreliminary": roles(RADIOLOGIST),
-    "Mutation.signFinal": roles(RADIOLOGIST),
-    "Mutation.addAddendum": roles(RADIOLOGIST),
-    "Mutation.notifyResult": roles(RADIOLOGIST, INTEGRATION, ADMIN),
-    "Mutation.acknowledgeResult": roles(REFERRER, SUPERVISOR, INTEGRATION, ADMIN),
-    "Mutation.closeExam": roles(SUPERVISOR, INTEGRATION, ADMIN),
-    "Mutation.recordFollowUp": roles(RADIOLOGIST, REFERRER, SUPERVISOR, ADMIN),
-    "Mutation.completeFollowUp": roles(RADIOLOGIST, REFERRER, SCHEDULER, SUPERVISOR, ADMIN),
-    "Mutation.submitSurvey": roles(REFERRER, PATIENT, ADMIN),
-    # -- worklists and the balancer ----------------------------------------------------------
-    "Mutation.assignRead": MANAGERS,
-    "Mutation.pinAssignment": MANAGERS,
-    "Mutation.unpinAssignment": MANAGERS,
-    "Mutation.rebalanceNow": MANAGERS,
-    "Mutation.startShift": roles(RADIOLOGIST, SUPERVISOR, ADMIN),
-    "Mutation.endShift": roles(RADIOLOGIST, SUPERVISOR, ADMIN),
-    "Mutation.setRadiologistStatus": roles(RADIOLOGIST, SUPERVISOR, ADMIN),
-    # -- rules ---------------------------------------------------------------------------------
-    "Mutation.saveRuleSet": MANAGERS,
-    "Mutation.activateRuleSet": MANAGERS,
-    "Mutation.previewRuleSet": MANAGERS,
-    "Mutation.simulateRuleSet": MANAGERS,
-    "Mutation.postAiTriage": roles(INTEGRATION, ADMIN),
+    # -- mutations: the application's commands, one row each (application.authorization) ---
+    **{f"Mutation.{name}": allowed for name, allowed in COMMAND_ROLES.items()},
     # -- subscriptions: whole-department streams for roles that see every exam --------------
     "Subscription.examStatusChanged": roles(SCHEDULER, SUPERVISOR, INTEGRATION, ADMIN),
     "Subscription.worklistChanged": roles(RADIOLOGIST, SUPERVISOR, ADMIN),

@@ -43,7 +43,8 @@ class OrderMutations:
         actor = info.context.actor
 
         async def run() -> OrderPlaced:
-            placed = await info.context.db.run(
+            placed = await info.context.commands.run(
+                "placeOrder",
                 lambda uow: orders.place_order(
                     uow=uow,
                     actor=actor,
@@ -57,7 +58,7 @@ class OrderMutations:
                     patient_class=input.patient_class,
                     indication=input.indication,
                     icd10_code=input.icd10_code,
-                )
+                ),
             )
             return OrderPlaced(exam=Exam.from_model(placed.exam), created=placed.created)
 
@@ -83,6 +84,8 @@ class OrderMutations:
                     )
                 )
 
-            return PatientRegistered(patient=await info.context.db.run(command))
+            return PatientRegistered(
+                patient=await info.context.commands.run("registerPatient", command)
+            )
 
         return await attempt(run)  # type: ignore[return-value]

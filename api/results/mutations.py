@@ -140,10 +140,11 @@ class ResultsMutations:
                 if input.completed_exam_id
                 else None
             )
-            row = await info.context.db.run(
+            row = await info.context.commands.run(
+                "completeFollowUp",
                 lambda uow: results.complete_follow_up(
                     uow=uow, actor=actor, follow_up_id=pk, completed_exam_id=done
-                )
+                ),
             )
             return FollowUpCompleted(follow_up=FollowUp.from_model(row))
 

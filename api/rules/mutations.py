@@ -180,7 +180,7 @@ class RuleMutations:
         "(not yet active). Errors come back typed; nothing saved."
     )
     async def save_rule_set(self, info: Info, input: SaveRuleSetInput) -> SaveRuleSetResult:
-        actor, db = info.context.actor, info.context.db
+        actor = info.context.actor
 
         async def run() -> RuleSetSaved | RuleSetInvalid:
             def command(uow: UnitOfWork) -> RuleSetSaved | RuleSetInvalid:
@@ -198,7 +198,7 @@ class RuleMutations:
                     rule_set=rule_sets(uow.session, version)[0], warnings=_warnings(warnings)
                 )
 
-            return await db.run(command)
+            return await info.context.commands.run("saveRuleSet", command)
 
         return await attempt(run)  # type: ignore[return-value]
 
@@ -209,7 +209,7 @@ class RuleMutations:
     async def activate_rule_set(
         self, info: Info, input: ActivateRuleSetInput
     ) -> ActivateRuleSetResult:
-        actor, db = info.context.actor, info.context.db
+        actor = info.context.actor
 
         async def run() -> RuleSetActivated:
             def command(uow: UnitOfWork) -> RuleSetActivated:
@@ -221,7 +221,7 @@ class RuleMutations:
                     previous_version=previous.version if previous else None,
                 )
 
-            return await db.run(command)
+            return await info.context.commands.run("activateRuleSet", command)
 
         return await attempt(run)  # type: ignore[return-value]
 

@@ -27,10 +27,10 @@ from api.worklists.inputs import (
     UnpinAssignmentInput,
 )
 from api.worklists.types import BalancerRun
+from application.authorization import COMMAND_ROLES
 from application.planning.leadership import NotLeader
 from domain import models as m
 from domain.db import UnitOfWork
-from domain.enums import Role
 from domain.services import worklists
 
 
@@ -99,7 +99,7 @@ async def _radiologist_step(info: Info, command: object) -> Radiologist:
         assert radiologist is not None
         return Radiologist.from_model(radiologist)
 
-    return await info.context.db.run(run)
+    return await info.context.commands.run(info.field_name, run)
 
 
 @strawberry.type
@@ -197,7 +197,7 @@ class WorklistMutations:
     )
     async def rebalance_now(self, info: Info) -> Rebalanced:
         actor = info.context.actor
-        if actor.role not in {Role.SUPERVISOR, Role.ADMIN}:
+        if actor.role not in COMMAND_ROLES["rebalanceNow"]:
             raise forbidden(f"role {actor.role.value} may not rebalance")
         try:
             report = await info.context.runner.run_once(f"rebalanceNow by {actor.id}")
