@@ -1,14 +1,15 @@
-"""The simulated department's procedures and case mix; deadlines are the department catalogue's.
+"""The simulated department's case mix over the department's catalogue.
 
-wRVU follow the published figures quoted in DOMAIN.md; read minutes are at the reference pace of
-8 wRVU/hour on average but deliberately not proportional to wRVU, so some studies pay more wRVU
-per minute than others (which is what makes cherry-picking tempting).
+Procedures (name, modality, body part, subspecialty, wRVU, read minutes) and deadlines are the
+department catalogue's (`domain/catalog_data.py`), the same the live department is seeded with;
+what only a simulation needs is here: how often each procedure arrives per patient class.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.catalog_data import PROCEDURES as CATALOGUE
 from domain.enums import Modality, PatientClass, Priority, Subspecialty
 
 S = Subspecialty
@@ -17,7 +18,7 @@ M = Modality
 
 @dataclass(frozen=True, slots=True)
 class ProcedureSpec:
-    """A catalogue entry with its case-mix weight per patient class (ED, inpatient, outpatient)."""
+    """A catalogue procedure with its case-mix weight per class (ED, inpatient, outpatient)."""
 
     code: str
     name: str
@@ -29,37 +30,48 @@ class ProcedureSpec:
     mix: tuple[float, float, float]
 
 
-# Codes and body parts as in the department's catalogue (domain/catalog_data.py) where it has them.
+# How often each catalogue procedure arrives, per patient class (ED, inpatient, outpatient):
+# relative weights within a class.
+CASE_MIX: dict[str, tuple[float, float, float]] = {
+    "XRCHEST2V": (20, 22, 10),
+    "XRWRIST": (14, 4, 10),
+    "XRSPINEL": (3, 2, 5),
+    "CTHEAD": (14, 8, 2),
+    "CTHEADSTROKE": (3, 2, 1),
+    "CTCHEST": (5, 6, 5),
+    "CTAP": (12, 9, 6),
+    "MRBRAIN": (1, 4, 6),
+    "MRSPINEL": (1, 2, 5),
+    "MRKNEE": (0, 0, 5),
+    "USABD": (6, 8, 8),
+    "USPELVIS": (3, 2, 5),
+    "MGSCREEN": (0, 0, 10),
+    "MGDIAG": (0, 0, 3),
+    "NMPETCT": (0, 1, 3),
+    "NMBONE": (0, 1, 2),
+    "XRPEDCHEST": (4, 2, 2),
+    # The nearest catalogue entries for what an earlier, separate simulator list had instead
+    # (abdominal film, paediatric abdomen, coronary CT, fluoroscopy review).
+    "XRCHEST1V": (4, 6, 2),
+    "USPEDHIP": (2, 1, 1),
+    "MRCARDIAC": (1, 1, 2),
+    "USDVT": (0, 2, 1),
+}
+
+_CATALOGUE = {p.code: p for p in CATALOGUE}
 PROCEDURES: tuple[ProcedureSpec, ...] = tuple(
-    ProcedureSpec(code, name, modality, body, sub, wrvu, minutes, mix)
-    for code, name, modality, body, sub, wrvu, minutes, mix in (
-        ("XRCHEST2V", "XR chest 2 views", M.XR, "CHEST", S.CHEST, 0.22, 2.0, (20, 22, 10)),
-        ("XRWRIST", "XR extremity", M.XR, "WRIST", S.MSK, 0.17, 2.0, (14, 4, 10)),
-        ("XRSPINEL", "XR lumbar spine", M.XR, "SPINE", S.MSK, 0.22, 2.5, (3, 2, 5)),
-        ("XRABD", "XR abdomen", M.XR, "ABDOMEN", S.GENERAL, 0.18, 2.0, (4, 6, 2)),
-        ("CTHEAD", "CT head without contrast", M.CT, "HEAD", S.NEURO, 0.85, 5.0, (14, 8, 2)),
-        ("CTHEADSTROKE", "CT angiography head and neck", M.CT, "HEAD", S.NEURO, 1.75, 16.0,
-         (3, 2, 1)),
-        ("CTCHEST", "CT chest with contrast", M.CT, "CHEST", S.CHEST, 1.16, 9.0, (5, 6, 5)),
-        ("CTAP", "CT abdomen/pelvis with contrast", M.CT, "ABDOMEN", S.BODY, 1.82, 13.0,
-         (12, 9, 6)),
-        ("MRBRAIN", "MRI brain with and without contrast", M.MR, "HEAD", S.NEURO, 2.3, 19.0,
-         (1, 4, 6)),
-        ("MRSPINEL", "MRI lumbar spine", M.MR, "SPINE", S.NEURO, 1.48, 12.0, (1, 2, 5)),
-        ("MRKNEE", "MRI knee", M.MR, "KNEE", S.MSK, 1.35, 11.0, (0, 0, 5)),
-        ("USABD", "US abdomen complete", M.US, "ABDOMEN", S.BODY, 0.81, 6.0, (6, 8, 8)),
-        ("USPELVIS", "US pelvis", M.US, "PELVIS", S.BODY, 0.69, 6.0, (3, 2, 5)),
-        ("MGSCREEN", "Screening mammogram", M.MG, "BREAST", S.BREAST, 0.75, 4.0, (0, 0, 10)),
-        ("MGDIAG", "Diagnostic mammogram", M.MG, "BREAST", S.BREAST, 0.87, 8.0, (0, 0, 3)),
-        ("NMPETCT", "PET/CT skull base to thigh", M.PT, "WHOLEBODY", S.NUCLEAR, 2.4, 22.0,
-         (0, 1, 3)),
-        ("NMBONE", "NM whole-body bone scan", M.NM, "WHOLEBODY", S.NUCLEAR, 0.86, 8.0, (0, 1, 2)),
-        ("XRPEDCHEST", "XR chest pediatric", M.XR, "CHEST", S.PEDIATRIC, 0.2, 2.5, (4, 2, 2)),
-        ("USPEDABD", "US abdomen pediatric", M.US, "ABDOMEN", S.PEDIATRIC, 0.75, 8.0, (2, 1, 1)),
-        ("CTCORONARY", "Cardiac CT angiography", M.CT, "HEART", S.CARDIAC, 2.0, 25.0, (1, 1, 2)),
-        ("FLGUIDE", "Fluoroscopic guidance review", M.FL, "ABDOMEN", S.IR, 0.6, 6.0, (0, 2, 1)),
+    ProcedureSpec(
+        code,
+        _CATALOGUE[code].name,
+        _CATALOGUE[code].modality,
+        _CATALOGUE[code].body_part,
+        _CATALOGUE[code].subspecialty,
+        _CATALOGUE[code].wrvu,
+        float(_CATALOGUE[code].read_minutes),
+        mix,
     )
-)  # fmt: skip
+    for code, mix in CASE_MIX.items()
+)
 
 CLASSES = (PatientClass.ED, PatientClass.INPATIENT, PatientClass.OUTPATIENT)
 CLASS_SHARE = {PatientClass.ED: 0.30, PatientClass.INPATIENT: 0.25, PatientClass.OUTPATIENT: 0.45}

@@ -392,6 +392,31 @@ async def test_a_simulated_day_is_due_when_the_live_department_is_for_every_proc
     assert simulated == await department.run(live_minutes)
 
 
+async def test_a_simulated_day_draws_the_live_departments_procedures(department: Database) -> None:
+    """What the simulator reads and draws is what the live department was seeded with."""
+
+    def live(uow: Any) -> dict[str, tuple[object, ...]]:
+        rows = uow.session.execute(
+            sa.select(
+                Procedure.code,
+                Procedure.name,
+                Procedure.modality,
+                Procedure.body_part,
+                Procedure.subspecialty,
+                Procedure.wrvu,
+                Procedure.read_minutes,
+            )
+        )
+        return {code: tuple(rest) for code, *rest in rows}
+
+    simulated = {
+        p.code: (p.name, p.modality, p.body_part, p.subspecialty, p.wrvu, p.read_minutes)
+        for p in SIMULATED
+    }
+    in_department = await department.run(live)
+    assert simulated == {code: in_department[code] for code in simulated}
+
+
 async def test_an_exam_whose_procedure_has_no_targets_is_due_by_the_catalogues_for_its_class(
     department: Database,
 ) -> None:
