@@ -23,8 +23,7 @@ from api.live.service import Live
 from api.live.transport import WebSocketView
 from api.observability import CountedOperations, Metrics, metrics_endpoint, watch_live
 from api.schema import build_schema
-from application.planning.leadership import leadership_for
-from application.planning.rule_effects import adjust_state
+from application.planning.department import planning_for
 from application.planning.runner import BalancerRunner
 from application.settings import Settings, get_settings
 from domain import outbox
@@ -89,19 +88,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     """Build the app; `db` may be injected (tests share one with their fixtures)."""
     settings = settings or get_settings()
     database = db or Database(settings.database_url)
-    leadership = leadership_for(
-        database,
-        replica=settings.replica_id,
-        poll_seconds=settings.leader_poll_seconds,
-        lease_seconds=settings.leader_lease_seconds,
-    )
-    runner = BalancerRunner(
-        database,
-        adjust=adjust_state,
-        tick_seconds=settings.balancer_tick_seconds,
-        leadership=leadership,
-        release_grace=settings.release_grace,
-    )
+    planning = planning_for(database, settings)
+    runner = planning.runner
     metrics = Metrics() if settings.metrics_enabled else None
     if metrics is not None:
         metrics.watch_balancer(runner)
@@ -112,18 +100,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        if settings.balancer_enabled or database.is_sqlite:
-            await leadership.start()  # on SQLite the process leads, for rebalanceNow too
-        if settings.balancer_enabled:
-            runner.start()
+        await planning.start()
         await live.start()
-        if settings.balancer_enabled:  # the leader re-plans for events of every replica
+        if planning.enabled:  # the leader re-plans for events of every replica
             for topic in (outbox.EXAM_STATUS, outbox.RULES, outbox.OTHER):
-                live.hub.listen(topic, lambda event: runner.notice(event.id, event.type))
+                live.hub.listen(topic, lambda event: planning.notice(event.id, event.type))
         yield
         await live.stop()
-        await runner.stop()
-        await leadership.stop()  # after the runner: a run in flight commits first
+        await planning.stop()
         if db is None:  # we own it
             await database.dispose()
 
