@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from cross_web import HTTPException
@@ -28,6 +28,7 @@ from application.planning.runner import BalancerRunner
 from application.settings import Settings, get_settings
 from domain import outbox
 from domain.db import Database
+from interfaces.hl7.listener import listener_for
 
 
 class RadflowGraphQL(JsonBodies, WebSocketView, CountedOperations, GraphQL[Context, None]):
@@ -98,15 +99,20 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     if metrics is not None:
         watch_live(metrics, live)
 
+    interfaces = AsyncExitStack()
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await planning.start()
+        if settings.hl7_port is not None:  # the HL7 interface beside the API
+            await interfaces.enter_async_context(listener_for(database, settings))
         await live.start()
         if planning.enabled:  # the leader re-plans for events of every replica
             for topic in (outbox.EXAM_STATUS, outbox.RULES, outbox.OTHER):
                 live.hub.listen(topic, lambda event: planning.notice(event.id, event.type))
         yield
         await live.stop()
+        await interfaces.aclose()
         await planning.stop()
         if db is None:  # we own it
             await database.dispose()

@@ -81,6 +81,29 @@ def serve(reload: bool = False) -> None:
     )  # type: ignore[arg-type]
 
 
+@app.command()
+def hl7() -> None:
+    """Listen for HL7 v2 over MLLP alone, without the API (RADFLOW_HL7_PORT, default 2575)."""
+    from domain.db import Database
+    from interfaces.hl7.listener import listener_for
+
+    settings = get_settings()
+    if settings.hl7_port is None:
+        settings = settings.model_copy(update={"hl7_port": 2575})
+
+    async def listen() -> None:
+        db = Database(settings.database_url)
+        try:
+            async with listener_for(db, settings) as server:
+                port = server.sockets[0].getsockname()[1]
+                typer.echo(f"radflow HL7 v2 (MLLP) on {settings.hl7_host}:{port}")
+                await server.serve_forever()
+        finally:
+            await db.dispose()
+
+    asyncio.run(listen())
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def simulate(ctx: typer.Context) -> None:
     """Replay a simulated day under four policies (FIFO, cherry-picking, least-loaded,

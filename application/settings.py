@@ -188,6 +188,32 @@ class Settings(BaseSettings):
         "also bounds each plan commit. A stalled leader loses the balancer within about the "
         "lease plus one poll.",
     )
+    # The hospital's interfaces (interfaces/, docs/interop.md).
+    hl7_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        alias="RADFLOW_HL7_PORT",
+        description="Listen for HL7 v2 over MLLP on this port (with `radflow serve`, or alone "
+        "with `radflow hl7`); unset = no listener.",
+    )
+    hl7_host: str = Field(default="127.0.0.1", alias="RADFLOW_HL7_HOST")
+    hl7_actor: str = Field(
+        default="hl7.interface",
+        alias="RADFLOW_HL7_ACTOR",
+        description="Who the HL7 interface acts as (role integration), in histories and audit.",
+    )
+    hl7_site: str | None = Field(
+        default=None,
+        alias="RADFLOW_HL7_SITE",
+        description="The site an order is for when MSH-6 (receiving facility) names none.",
+    )
+    hl7_max_bytes: int = Field(
+        default=1_048_576,
+        gt=0,
+        alias="RADFLOW_HL7_MAX_BYTES",
+        description="The largest MLLP frame accepted; a larger one closes its connection.",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("bench", "api", "application", "rules", "balancer", "domain")
+PACKAGES = ("bench", "api", "interfaces", "application", "rules", "balancer", "domain")
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:

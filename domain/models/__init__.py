@@ -14,6 +14,7 @@ from domain.models.catalog import (
     TurnaroundTarget,
 )
 from domain.models.exam import Exam, ExamStatusChange
+from domain.models.interfaces import InboundMessage
 from domain.models.outbox import OutboxEvent, OutboxPruned
 from domain.models.people import (
     Patient,
@@ -45,6 +46,7 @@ __all__ = [
     "ExamPrepItem",
     "ExamStatusChange",
     "FollowUpRecommendation",
+    "InboundMessage",
     "MetadataValidation",
     "ModalityResource",
     "Notification",

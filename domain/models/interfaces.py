@@ -1,0 +1,33 @@
+"""What the hospital's interfaces have sent: each accepted message once, with the answer given."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from domain.models._columns import text, when
+
+
+class InboundMessage(SQLModel, table=True):
+    """An accepted inbound message (HL7 v2 today), recorded in the transaction of its effect.
+
+    A sender that did not hear the acknowledgement sends the same message again (same sending
+    application and message control id): it gets the recorded acknowledgement back and nothing
+    happens twice. A refused message is not recorded (nothing of it was written), so a corrected
+    re-send is processed.
+    """
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        sa.UniqueConstraint("protocol", "sender", "control_id", name="uq_inbound_message"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    protocol: str = text(16)  # HL7V2
+    sender: str = text(128)  # MSH-3 sending application ^ MSH-4 sending facility
+    control_id: str = text(64)  # MSH-10
+    message_type: str = text(16)  # MSH-9, e.g. ORM^O01
+    received_at: datetime = when()
+    acknowledgement: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))

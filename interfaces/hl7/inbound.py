@@ -1,0 +1,305 @@
+"""An inbound HL7 v2 message, run as the application's commands, and the ACK that answers it.
+
+Accepted (MSH-9): ORM^O01 and OMI^O23 with ORC-1 NW (a new order: placeOrder, registering the
+patient from PID first when PID carries name and birth date), and ADT^A04/A08
+(registerPatient). Other order controls and message types are refused with AR. A message the
+department cannot take is answered AE with an ERR segment naming the segment, field and reason,
+and nothing of it is written. An accepted message is recorded with its ACK in the transaction
+of its effect, so a re-sent message (same sender and MSH-10) gets the same ACK and changes
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import hl7
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from application.authorization import authorize
+from application.commands import Commands
+from domain.db import Database, UnitOfWork
+from domain.enums import PatientClass, Priority
+from domain.errors import DomainError, NotFound, ValidationFailed
+from domain.lifecycle import Actor
+from domain.models import InboundMessage
+from domain.services import orders
+
+PROTOCOL = "HL7V2"
+ORDER_TYPES = {("ORM", "O01"), ("OMI", "O23")}
+PATIENT_TYPES = {("ADT", "A04"), ("ADT", "A08")}
+
+# HL7 table 0357 (message error condition codes) as used in ERR-3.
+REQUIRED_MISSING = ("101", "Required field missing")
+DATA_TYPE_ERROR = ("102", "Data type error")
+TABLE_VALUE_NOT_FOUND = ("103", "Table value not found")
+UNSUPPORTED_MESSAGE_TYPE = ("200", "Unsupported message type")
+UNSUPPORTED_EVENT = ("201", "Unsupported event code")
+APPLICATION_ERROR = ("207", "Application internal error")
+
+PRIORITIES = {"S": Priority.STAT, "A": Priority.URGENT, "R": Priority.ROUTINE}
+CLASSES = {"E": PatientClass.ED, "I": PatientClass.INPATIENT, "O": PatientClass.OUTPATIENT}
+
+# Where each of the domain's inputs comes from: (segment, field, component).
+LOCATION: dict[str, tuple[str, int, int]] = {
+    "order_source": ("ORC", 2, 2),
+    "placer_order_number": ("ORC", 2, 1),
+    "patient_mrn": ("PID", 3, 1),
+    "mrn": ("PID", 3, 1),
+    "family_name": ("PID", 5, 1),
+    "given_name": ("PID", 5, 2),
+    "birth_date": ("PID", 7, 1),
+    "sex": ("PID", 8, 1),
+    "phone": ("PID", 13, 1),
+    "patient_class": ("PV1", 2, 1),
+    "priority": ("TQ1", 9, 1),
+    "referrer_code": ("ORC", 12, 1),
+    "procedure_code": ("OBR", 4, 1),
+    "site_code": ("MSH", 6, 1),
+    "indication": ("OBR", 31, 2),
+    "icd10_code": ("DG1", 3, 1),
+}
+
+
+@dataclass(frozen=True)
+class Refusal(Exception):
+    """Why a message is not taken: where (segment, field, component), the 0357 code, the text."""
+
+    location: tuple[str, int, int] | None
+    condition: tuple[str, str]
+    text: str
+    ack_code: str = "AE"
+
+
+def field(message: hl7.Message, segment: str, number: int, component: int = 1) -> str:
+    """One component of the first such segment, '' when the segment or field is absent."""
+    try:
+        return str(
+            message.extract_field(segment, field_num=number, component_num=component)
+        ).strip()
+    except (KeyError, IndexError):
+        return ""
+
+
+def required(message: hl7.Message, name: str) -> str:
+    segment, number, component = LOCATION[name]
+    value = field(message, segment, number, component)
+    if not value:
+        raise Refusal(LOCATION[name], REQUIRED_MISSING, f"{segment}-{number} is required")
+    return value
+
+
+def hl7_date(value: str, name: str) -> date:
+    try:
+        return datetime.strptime(value[:8], "%Y%m%d").date()
+    except ValueError:
+        segment, number, _ = LOCATION[name]
+        raise Refusal(
+            LOCATION[name], DATA_TYPE_ERROR, f"{segment}-{number} is not a date (YYYYMMDD)"
+        ) from None
+
+
+def priority_of(message: hl7.Message) -> Priority:
+    """TQ1-9 (2.5.1), else ORC-7.6 or OBR-27.6 (2.3)."""
+    code = field(message, "TQ1", 9) or field(message, "ORC", 7, 6) or field(message, "OBR", 27, 6)
+    if not code:
+        raise Refusal(LOCATION["priority"], REQUIRED_MISSING, "a priority is required (TQ1-9)")
+    if code not in PRIORITIES:
+        raise Refusal(
+            LOCATION["priority"],
+            TABLE_VALUE_NOT_FOUND,
+            f"priority {code} is not one of S (stat), A (asap), R (routine)",
+        )
+    return PRIORITIES[code]
+
+
+def patient_class_of(message: hl7.Message) -> PatientClass:
+    code = field(message, "PV1", 2) or "O"
+    if code not in CLASSES:
+        raise Refusal(
+            LOCATION["patient_class"],
+            TABLE_VALUE_NOT_FOUND,
+            f"patient class {code} is not one of E, I, O",
+        )
+    return CLASSES[code]
+
+
+def register(message: hl7.Message) -> Callable[[UnitOfWork, Actor], object]:
+    """registerPatient from PID."""
+    mrn = required(message, "mrn")
+    family = required(message, "family_name")
+    given = required(message, "given_name")
+    born = hl7_date(required(message, "birth_date"), "birth_date")
+    sex = field(message, "PID", 8) or "U"
+    phone = field(message, "PID", 13) or None
+    return lambda uow, actor: orders.register_patient(
+        uow=uow,
+        actor=actor,
+        mrn=mrn,
+        given_name=given,
+        family_name=family,
+        birth_date=born,
+        sex=sex,
+        phone=phone,
+    )
+
+
+def has_demographics(message: hl7.Message) -> bool:
+    return bool(field(message, "PID", 5) and field(message, "PID", 7))
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """Runs inbound messages against one database as one interface's actor."""
+
+    db: Database
+    actor: Actor
+    site_code: str | None = None  # when MSH-6 does not name a site of the department
+
+    async def handle(self, message: hl7.Message) -> hl7.Message:
+        """The ACK for a message: AA once its effect committed, AE or AR with an ERR."""
+        sender = "^".join(filter(None, (field(message, "MSH", 3), field(message, "MSH", 4))))
+        control_id = field(message, "MSH", 10)
+        kind = (field(message, "MSH", 9, 1), field(message, "MSH", 9, 2))
+        try:
+            if not control_id:
+                raise Refusal(("MSH", 10, 1), REQUIRED_MISSING, "MSH-10 is required")
+            if kind in ORDER_TYPES:
+                work = self._order(message)
+            elif kind in PATIENT_TYPES:
+                work = self._patient(message)
+            elif kind[0] in {"ORM", "OMI", "ADT"}:
+                raise Refusal(("MSH", 9, 2), UNSUPPORTED_EVENT, f"{'^'.join(kind)}", "AR")
+            else:
+                raise Refusal(("MSH", 9, 1), UNSUPPORTED_MESSAGE_TYPE, f"{kind[0]}", "AR")
+            ack = acknowledgement(message, "AA")
+            text = str(ack)
+
+            def transaction(uow: UnitOfWork) -> str:
+                previous = uow.session.scalar(
+                    sa.select(col(InboundMessage.acknowledgement)).where(
+                        col(InboundMessage.protocol) == PROTOCOL,
+                        col(InboundMessage.sender) == sender,
+                        col(InboundMessage.control_id) == control_id,
+                    )
+                )
+                if previous is not None:  # a re-send: the same answer, nothing again
+                    return str(previous)
+                work(uow)
+                uow.session.add(
+                    InboundMessage(
+                        protocol=PROTOCOL,
+                        sender=sender[:128],
+                        control_id=control_id[:64],
+                        message_type="^".join(kind)[:16],
+                        received_at=uow.now,
+                        acknowledgement=text,
+                    )
+                )
+                return text
+
+            command = "placeOrder" if kind in ORDER_TYPES else "registerPatient"
+            if kind in ORDER_TYPES and has_demographics(message):
+                authorize(self.actor, "registerPatient")  # PID registers the patient too
+            try:
+                answer = await Commands(self.db, self.actor).run(command, transaction)
+            except IntegrityError:  # the same message, sent twice at once: the other won
+                answer = await self.db.run(transaction)
+            return hl7.parse(answer)
+        except Refusal as refusal:
+            return acknowledgement(message, refusal.ack_code, refusal)
+        except ValidationFailed as failed:
+            issue = failed.issues[0]
+            where = LOCATION.get(issue.field)
+            return acknowledgement(
+                message,
+                "AE",
+                Refusal(where, DATA_TYPE_ERROR, f"{issue.field}: {issue.message}"),
+            )
+        except NotFound as missing:
+            where = LOCATION.get(missing.field or "")
+            return acknowledgement(
+                message, "AE", Refusal(where, TABLE_VALUE_NOT_FOUND, missing.message)
+            )
+        except DomainError as refused:
+            where = LOCATION.get(refused.field or "")
+            return acknowledgement(
+                message, "AE", Refusal(where, APPLICATION_ERROR, refused.message)
+            )
+
+    def _patient(self, message: hl7.Message) -> Callable[[UnitOfWork], object]:
+        registration = register(message)
+        return lambda uow: registration(uow, self.actor)
+
+    def _order(self, message: hl7.Message) -> Callable[[UnitOfWork], object]:
+        control = field(message, "ORC", 1)
+        if control != "NW":  # CA and XO: the interface's role may not cancel or change yet
+            raise Refusal(
+                ("ORC", 1, 1),
+                TABLE_VALUE_NOT_FOUND,
+                f"order control {control or '(empty)'} is not accepted; only NW (new order)",
+                "AR",
+            )
+        source = field(message, "ORC", 2, 2) or field(message, "MSH", 3)
+        placer = required(message, "placer_order_number")
+        return self._new_order(message, source, placer)
+
+    def _new_order(
+        self, message: hl7.Message, source: str, placer: str
+    ) -> Callable[[UnitOfWork], object]:
+        mrn = required(message, "patient_mrn")
+        procedure = required(message, "procedure_code")
+        priority = priority_of(message)
+        klass = patient_class_of(message)
+        site = field(message, "MSH", 6) or self.site_code
+        if not site:
+            raise Refusal(LOCATION["site_code"], REQUIRED_MISSING, "MSH-6 must name the site")
+        referrer = field(message, "ORC", 12) or field(message, "OBR", 16) or None
+        indication = (
+            field(message, "OBR", 31, 2)
+            or field(message, "OBR", 31, 1)
+            or field(message, "DG1", 3, 2)
+        )
+        icd10 = field(message, "DG1", 3, 1) or field(message, "OBR", 31, 1)
+        registration = register(message) if has_demographics(message) else None
+
+        def place(uow: UnitOfWork) -> object:
+            if registration is not None:
+                registration(uow, self.actor)
+            return orders.place_order(
+                uow=uow,
+                actor=self.actor,
+                order_source=source,
+                placer_order_number=placer,
+                patient_mrn=mrn,
+                referrer_code=referrer,
+                procedure_code=procedure,
+                site_code=site,
+                priority=priority,
+                patient_class=klass,
+                indication=indication,
+                icd10_code=icd10,
+            )
+
+        return place
+
+
+def acknowledgement(message: hl7.Message, code: str, refusal: Refusal | None = None) -> hl7.Message:
+    """ACK with MSA (and MSA-3 text and an ERR segment when refused)."""
+    ack = message.create_ack(ack_code=code, application="RADFLOW")
+    if refusal is None:
+        return ack
+    text = message.escape(refusal.text[:200])
+    lines = [line for line in str(ack).split("\r") if line]
+    lines = [line + f"|{text}" if line.startswith("MSA|") else line for line in lines]
+    where = ""
+    if refusal.location is not None:
+        segment, number, component = refusal.location
+        where = f"{segment}^1^{number}^1^{component}"
+    code, name = refusal.condition
+    lines.append(f"ERR||{where}|{code}^{name}^HL70357|E||||{text}")
+    return hl7.parse("\r".join(lines))
