@@ -33,7 +33,9 @@ COMMAND_ROLES: MappingProxyType[str, frozenset[Role]] = MappingProxyType(
         # -- orders and scheduling -----------------------------------------------------------
         "placeOrder": roles(REFERRER, SCHEDULER, INTEGRATION, ADMIN),
         "registerPatient": roles(SCHEDULER, INTEGRATION, ADMIN),
-        "cancelExam": roles(REFERRER, PATIENT, SCHEDULER, TECHNOLOGIST, SUPERVISOR, ADMIN),
+        "cancelExam": roles(
+            REFERRER, PATIENT, SCHEDULER, TECHNOLOGIST, SUPERVISOR, INTEGRATION, ADMIN
+        ),
         "scheduleExam": roles(PATIENT, SCHEDULER, ADMIN),
         "rescheduleExam": roles(PATIENT, SCHEDULER, ADMIN),
         "confirmAppointment": roles(PATIENT, SCHEDULER, ADMIN),

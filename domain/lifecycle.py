@@ -118,7 +118,10 @@ def _roles(*roles: Role) -> frozenset[Role]:
 
 FRONT_DESK = _roles(Role.SCHEDULER, Role.ADMIN)
 BOOKERS = _roles(Role.SCHEDULER, Role.PATIENT, Role.ADMIN)
-CANCELLERS = _roles(Role.REFERRER, Role.SCHEDULER, Role.PATIENT, Role.SUPERVISOR, Role.ADMIN)
+# An order source (an EHR's interface) withdraws orders it placed, before the patient arrives.
+CANCELLERS = _roles(
+    Role.REFERRER, Role.SCHEDULER, Role.PATIENT, Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION
+)
 ON_SITE_CANCELLERS = _roles(Role.SCHEDULER, Role.TECHNOLOGIST, Role.SUPERVISOR, Role.ADMIN)
 ARRIVAL = _roles(Role.SCHEDULER, Role.TECHNOLOGIST, Role.ADMIN)
 TECH = _roles(Role.TECHNOLOGIST, Role.ADMIN)

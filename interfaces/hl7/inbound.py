@@ -1,7 +1,8 @@
 """An inbound HL7 v2 message, run as the application's commands, and the ACK that answers it.
 
 Accepted (MSH-9): ORM^O01 and OMI^O23 with ORC-1 NW (a new order: placeOrder, registering the
-patient from PID first when PID carries name and birth date), and ADT^A04/A08
+patient from PID first when PID carries name and birth date) or CA (the order withdrawn:
+cancelExam, before the patient arrives), and ADT^A04/A08
 (registerPatient). Other order controls and message types are refused with AR. A message the
 department cannot take is answered AE with an ERR segment naming the segment, field and reason,
 and nothing of it is written. An accepted message is recorded with its ACK in the transaction
@@ -21,13 +22,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from application.authorization import authorize
-from application.commands import Commands
+from application.commands import Commands, exam_transaction
+from application.orders import exam_for_placer
 from domain.db import Database, UnitOfWork
 from domain.enums import PatientClass, Priority
 from domain.errors import DomainError, NotFound, ValidationFailed
 from domain.lifecycle import Actor
 from domain.models import InboundMessage
-from domain.services import orders
+from domain.services import orders, scheduling
 
 PROTOCOL = "HL7V2"
 ORDER_TYPES = {("ORM", "O01"), ("OMI", "O23")}
@@ -62,6 +64,8 @@ LOCATION: dict[str, tuple[str, int, int]] = {
     "site_code": ("MSH", 6, 1),
     "indication": ("OBR", 31, 2),
     "icd10_code": ("DG1", 3, 1),
+    "reason": ("ORC", 16, 2),
+    "exam_id": ("ORC", 2, 1),
 }
 
 
@@ -169,9 +173,9 @@ class Inbound:
             if not control_id:
                 raise Refusal(("MSH", 10, 1), REQUIRED_MISSING, "MSH-10 is required")
             if kind in ORDER_TYPES:
-                work = self._order(message)
+                command, work = self._order(message)
             elif kind in PATIENT_TYPES:
-                work = self._patient(message)
+                command, work = "registerPatient", self._patient(message)
             elif kind[0] in {"ORM", "OMI", "ADT"}:
                 raise Refusal(("MSH", 9, 2), UNSUPPORTED_EVENT, f"{'^'.join(kind)}", "AR")
             else:
@@ -202,8 +206,7 @@ class Inbound:
                 )
                 return text
 
-            command = "placeOrder" if kind in ORDER_TYPES else "registerPatient"
-            if kind in ORDER_TYPES and has_demographics(message):
+            if command == "placeOrder" and has_demographics(message):
                 authorize(self.actor, "registerPatient")  # PID registers the patient too
             try:
                 answer = await Commands(self.db, self.actor).run(command, transaction)
@@ -235,18 +238,42 @@ class Inbound:
         registration = register(message)
         return lambda uow: registration(uow, self.actor)
 
-    def _order(self, message: hl7.Message) -> Callable[[UnitOfWork], object]:
+    def _order(self, message: hl7.Message) -> tuple[str, Callable[[UnitOfWork], object]]:
+        """(the command, its work) for ORC-1: NW places the order, CA withdraws it."""
         control = field(message, "ORC", 1)
-        if control != "NW":  # CA and XO: the interface's role may not cancel or change yet
-            raise Refusal(
-                ("ORC", 1, 1),
-                TABLE_VALUE_NOT_FOUND,
-                f"order control {control or '(empty)'} is not accepted; only NW (new order)",
-                "AR",
-            )
         source = field(message, "ORC", 2, 2) or field(message, "MSH", 3)
-        placer = required(message, "placer_order_number")
-        return self._new_order(message, source, placer)
+        if control == "NW":
+            placer = required(message, "placer_order_number")
+            return "placeOrder", self._new_order(message, source, placer)
+        if control == "CA":
+            placer = required(message, "placer_order_number")
+            return "cancelExam", self._cancel(message, source, placer)
+        raise Refusal(
+            ("ORC", 1, 1),
+            TABLE_VALUE_NOT_FOUND,
+            f"order control {control or '(empty)'} is not accepted: NW (new) or CA (cancel)",
+            "AR",
+        )
+
+    def _cancel(
+        self, message: hl7.Message, source: str, placer: str
+    ) -> Callable[[UnitOfWork], object]:
+        reason = field(message, "ORC", 16, 2) or field(message, "ORC", 16, 1)
+        reason = reason or f"order withdrawn by {source}"
+
+        def cancel(uow: UnitOfWork) -> object:
+            exam_id = exam_for_placer(uow, self.actor, source, placer)
+            withdraw = exam_transaction(
+                self.actor,
+                exam_id,
+                lambda uow, actor, pk: scheduling.cancel_exam(
+                    uow=uow, actor=actor, exam_id=pk, reason=reason
+                ),
+                sent=placer,
+            )
+            return withdraw(uow)
+
+        return cancel
 
     def _new_order(
         self, message: hl7.Message, source: str, placer: str

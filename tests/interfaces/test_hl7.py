@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from hl7.mllp import open_hl7_connection
 
 from domain.db import Database
-from domain.enums import PatientClass, Priority, Role
+from domain.enums import ExamStatus, PatientClass, Priority, Role
 from domain.lifecycle import Actor
 from domain.models import Exam, ExamStatusChange, InboundMessage, Patient
 from interfaces.hl7.inbound import Inbound
@@ -160,9 +160,9 @@ async def test_unsupported_messages_are_refused_ar_and_the_connection_keeps_serv
     db: Database, listener: tuple[str, int]
 ) -> None:
     result = orm(control="R1").replace("ORM^O01", "ORU^R01")
-    cancel = orm(control="R2").replace("ORC|NW|", "ORC|CA|")
+    change = orm(control="R2").replace("ORC|NW|", "ORC|XO|")
     other_event = adt("A40", "R3")
-    refused = await send(listener, result, cancel, other_event, orm(control="OK1"))
+    refused = await send(listener, result, change, other_event, orm(control="OK1"))
     assert [msa(a)[0] for a in refused] == ["AR", "AR", "AR", "AA"]
     assert err(refused[0])[1] == "200" and err(refused[2])[1] == "201"
     assert len(await exams(db)) == 1
@@ -193,3 +193,28 @@ async def test_broken_frames_end_their_connection_only(
     assert msa(ok) == ("AA", "AFTER")
     recorded = await db.read(lambda s: list(s.scalars(sa.select(InboundMessage.control_id))))
     assert recorded == ["AFTER"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_the_order_source_withdraws_its_order_before_the_patient_arrives(
+    db: Database, listener: tuple[str, int]
+) -> None:
+    def cancel(control: str, placer: str = "P1001") -> str:
+        return orm(control=control, placer=placer).replace("ORC|NW|", "ORC|CA|")
+
+    placed, withdrawn, again, unknown = await send(
+        listener, orm(), cancel("C1"), cancel("C2"), cancel("C3", placer="NOPE")
+    )
+    assert [msa(a)[0] for a in (placed, withdrawn)] == ["AA", "AA"]
+    (exam,) = await exams(db)
+    assert exam.status == ExamStatus.CANCELLED
+    steps = await db.read(
+        lambda s: list(s.execute(sa.select(ExamStatusChange.to_status, ExamStatusChange.actor)))
+    )
+    assert [tuple(step) for step in steps] == [
+        (ExamStatus.ORDERED, "epic.hl7"),
+        (ExamStatus.CANCELLED, "epic.hl7"),
+    ]
+    # Withdrawing it twice under a new control id: the lifecycle refuses, AE says why.
+    assert msa(again)[0] == "AE" and err(again)[1] == "207"
+    assert msa(unknown)[0] == "AE" and err(unknown) == ("ORC^1^2^1^1", "103")
