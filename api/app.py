@@ -29,6 +29,7 @@ from application.settings import Settings, get_settings
 from domain import outbox
 from domain.db import Database
 from interfaces.hl7.listener import listener_for
+from interfaces.hl7.outbound import Outbound, parse_destinations
 
 
 class RadflowGraphQL(JsonBodies, WebSocketView, CountedOperations, GraphQL[Context, None]):
@@ -100,6 +101,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         watch_live(metrics, live)
 
     interfaces = AsyncExitStack()
+    destinations = parse_destinations(settings.hl7_destinations)
+    outbound = Outbound(database, destinations) if destinations else None
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -107,11 +110,17 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if settings.hl7_port is not None:  # the HL7 interface beside the API
             await interfaces.enter_async_context(listener_for(database, settings))
         await live.start()
+        if outbound is not None:  # the leader sends the hospital its messages
+            outbound.start(planning.leadership)
+            for topic in (outbox.EXAM_STATUS, outbox.OTHER):
+                live.hub.listen(topic, lambda event: outbound.notice())
         if planning.enabled:  # the leader re-plans for events of every replica
             for topic in (outbox.EXAM_STATUS, outbox.RULES, outbox.OTHER):
                 live.hub.listen(topic, lambda event: planning.notice(event.id, event.type))
         yield
         await live.stop()
+        if outbound is not None:
+            await outbound.stop()
         await interfaces.aclose()
         await planning.stop()
         if db is None:  # we own it
@@ -122,6 +131,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     async def readyz(_: Request) -> Response:
         ready, details = await live.readiness()
+        if outbound is not None and details.get("database") == "ok":
+            details["hl7_outbound"] = sending = await outbound.status(database)
+            if any(d["attempts"] for d in sending.values()):
+                details["degraded"].append("hl7_outbound")
+                details["status"] = "degraded" if ready else details["status"]
         return JSONResponse(details, status_code=200 if ready else 503)
 
     app = Starlette(

@@ -208,6 +208,12 @@ class Settings(BaseSettings):
         alias="RADFLOW_HL7_SITE",
         description="The site an order is for when MSH-6 (receiving facility) names none.",
     )
+    hl7_destinations: str | None = Field(
+        default=None,
+        alias="RADFLOW_HL7_DESTINATIONS",
+        description="Where the department's HL7 v2 messages go (ORM status, ORU results): "
+        "NAME=host:port, comma-separated; sent by the balancer's leader.",
+    )
     hl7_max_bytes: int = Field(
         default=1_048_576,
         gt=0,

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from api.live.events import LiveEvent
 from domain.db import Database, UnitOfWork
+from domain.models.interfaces import OutboundCursor
 from domain.models.outbox import OutboxEvent, OutboxPruned
 
 
@@ -65,7 +66,10 @@ async def prune(db: Database, *, before: datetime, through: int) -> int:
     recorded with them (`OutboxPruned`): resuming from before it would leave a gap."""
 
     def command(uow: UnitOfWork) -> int:
-        doomed = (col(OutboxEvent.occurred_at) < before, col(OutboxEvent.id) <= through)
+        # Never past an outbound interface that has not sent them yet (a destination down).
+        held = uow.session.scalar(sa.select(sa.func.min(OutboundCursor.position)))
+        last = through if held is None else min(through, int(held))
+        doomed = (col(OutboxEvent.occurred_at) < before, col(OutboxEvent.id) <= last)
         newest = uow.session.scalar(sa.select(sa.func.max(OutboxEvent.id)).where(*doomed))
         if newest is None:
             return 0

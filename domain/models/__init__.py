@@ -14,7 +14,7 @@ from domain.models.catalog import (
     TurnaroundTarget,
 )
 from domain.models.exam import Exam, ExamStatusChange
-from domain.models.interfaces import InboundMessage
+from domain.models.interfaces import InboundMessage, OutboundCursor
 from domain.models.outbox import OutboxEvent, OutboxPruned
 from domain.models.people import (
     Patient,
@@ -51,6 +51,7 @@ __all__ = [
     "ModalityResource",
     "Notification",
     "OpeningHours",
+    "OutboundCursor",
     "OutboxEvent",
     "OutboxPruned",
     "Patient",

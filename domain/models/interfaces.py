@@ -31,3 +31,24 @@ class InboundMessage(SQLModel, table=True):
     message_type: str = text(16)  # MSH-9, e.g. ORM^O01
     received_at: datetime = when()
     acknowledgement: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+
+
+class OutboundCursor(SQLModel, table=True):
+    """How far one outbound destination has been sent the department's events.
+
+    `position` is the last outbox event id dealt with (delivered, or not one this destination
+    takes); the next message waits while `next_attempt_at` is ahead, after `attempts` failed
+    tries whose last answer is `last_error`. Outbox pruning never passes the lowest position,
+    so a destination that is down loses nothing.
+    """
+
+    __tablename__ = "outbound_cursors"
+
+    destination: str = Field(primary_key=True, max_length=64)
+    protocol: str = text(16)
+    position: int = 0
+    attempts: int = 0
+    next_attempt_at: datetime | None = when(nullable=True)
+    last_error: str | None = text(500, nullable=True)
+    delivered: int = 0
+    updated_at: datetime = when()
