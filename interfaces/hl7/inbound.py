@@ -164,8 +164,8 @@ class Inbound:
     actor: Actor
     site_code: str | None = None  # when MSH-6 does not name a site of the department
 
-    async def handle(self, message: hl7.Message) -> hl7.Message:
-        """The ACK for a message: AA once its effect committed, AE or AR with an ERR."""
+    async def handle(self, message: hl7.Message) -> str:
+        """The ACK (its text) for a message: AA once its effect committed, AE or AR with an ERR."""
         sender = "^".join(filter(None, (field(message, "MSH", 3), field(message, "MSH", 4))))
         control_id = field(message, "MSH", 10)
         kind = (field(message, "MSH", 9, 1), field(message, "MSH", 9, 2))
@@ -180,8 +180,7 @@ class Inbound:
                 raise Refusal(("MSH", 9, 2), UNSUPPORTED_EVENT, f"{'^'.join(kind)}", "AR")
             else:
                 raise Refusal(("MSH", 9, 1), UNSUPPORTED_MESSAGE_TYPE, f"{kind[0]}", "AR")
-            ack = acknowledgement(message, "AA")
-            text = str(ack)
+            text = acknowledgement(message, "AA")
 
             def transaction(uow: UnitOfWork) -> str:
                 previous = uow.session.scalar(
@@ -212,7 +211,7 @@ class Inbound:
                 answer = await Commands(self.db, self.actor).run(command, transaction)
             except IntegrityError:  # the same message, sent twice at once: the other won
                 answer = await self.db.run(transaction)
-            return hl7.parse(answer)
+            return answer
         except Refusal as refusal:
             return acknowledgement(message, refusal.ack_code, refusal)
         except ValidationFailed as failed:
@@ -315,11 +314,11 @@ class Inbound:
         return place
 
 
-def acknowledgement(message: hl7.Message, code: str, refusal: Refusal | None = None) -> hl7.Message:
+def acknowledgement(message: hl7.Message, code: str, refusal: Refusal | None = None) -> str:
     """ACK with MSA (and MSA-3 text and an ERR segment when refused)."""
     ack = message.create_ack(ack_code=code, application="RADFLOW")
     if refusal is None:
-        return ack
+        return str(ack)
     text = message.escape(refusal.text[:200])
     lines = [line for line in str(ack).split("\r") if line]
     lines = [line + f"|{text}" if line.startswith("MSA|") else line for line in lines]
@@ -329,4 +328,4 @@ def acknowledgement(message: hl7.Message, code: str, refusal: Refusal | None = N
         where = f"{segment}^1^{number}^1^{component}"
     code, name = refusal.condition
     lines.append(f"ERR||{where}|{code}^{name}^HL70357|E||||{text}")
-    return hl7.parse("\r".join(lines))
+    return "\r".join(lines)

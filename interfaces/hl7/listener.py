@@ -53,7 +53,7 @@ async def serve_connection(
                 await writer.drain()
                 continue
             ack = await inbound.handle(message)
-            writer.writemessage(ack)
+            writer.writeblock(ack.encode("utf-8"))
             await writer.drain()
     except ConnectionError:
         log.info("HL7 connection from %s dropped", peer)
