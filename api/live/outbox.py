@@ -84,6 +84,6 @@ async def pruned_through(db: Database) -> int:
     """The newest event id pruning has taken (0: none yet)."""
 
     def query(session: Session) -> int:
-        return int(session.scalar(sa.select(OutboxPruned.through)) or 0)
+        return int(session.scalar(sa.select(col(OutboxPruned.through))) or 0)
 
     return await db.read(query, bounded=True)

@@ -200,7 +200,7 @@ class RuleMutations:
 
             return await info.context.commands.run("saveRuleSet", command)
 
-        return await attempt(run)  # type: ignore[return-value]
+        return await attempt(run, errors=NotFound | ValidationFailed)
 
     @strawberry.mutation(
         description="Make a saved version the policy (an older one rolls "
@@ -223,7 +223,7 @@ class RuleMutations:
 
             return await info.context.commands.run("activateRuleSet", command)
 
-        return await attempt(run)  # type: ignore[return-value]
+        return await attempt(run, errors=NotFound | ValidationFailed)
 
     @strawberry.mutation(
         description="What a draft would change for the open studies now "
@@ -281,14 +281,14 @@ class RuleMutations:
             result = await loop.run_in_executor(None, simulation.compare, spec, active, draft)
             return _simulation(result)
 
-        return await attempt(run)  # type: ignore[return-value]
+        return await attempt(run, errors=ValidationFailed)
 
     @strawberry.mutation(
         description="Integration: post an AI triage finding for a study; "
         "rules may act on it at once."
     )
     async def post_ai_triage(self, info: Info, input: PostAiTriageInput) -> PostAiTriageResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: rulesets.post_ai_triage(
@@ -300,6 +300,7 @@ class RuleMutations:
                 model=input.model,
             ),
             lambda _, exam: AiTriagePosted(exam=exam),
+            errors=NotFound | ValidationFailed,
         )
 
 
