@@ -31,7 +31,11 @@ from domain import outbox
 from domain.db import Database
 
 
-class RadflowGraphQL(JsonBodies, WebSocketView, CountedOperations, GraphQL[Context, None]):
+# WebSocketView narrows strawberry's Context to LiveContext for WebSocket connections (their
+# handler and connection_init see only LiveContext), which mypy reports against GraphQL[Context].
+class RadflowGraphQL(  # type: ignore[misc]
+    JsonBodies, WebSocketView, CountedOperations, GraphQL[Context, None]
+):
     """Strawberry's ASGI app with radflow's per-request context (and operation metrics)."""
 
     def __init__(

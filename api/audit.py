@@ -54,7 +54,7 @@ def _action(kind: str, roots: list[str]) -> audit.AuditAction:
 class AuditOperations(SchemaExtension):
     """A trail per operation; its record written in the command's transaction or at the end."""
 
-    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_execute(self) -> AsyncIterator[None]:
         ec = self.execution_context
         context = ec.context
         roots = _root_fields(ec)

@@ -148,7 +148,7 @@ def to_error(exc: d.DomainError, sent: Mapping[str, object] | None = None) -> Er
     match exc:
         case d.NotFound():
             message = exc.message
-            if exc.key is None and sent and exc.field in sent:
+            if exc.key is None and sent and exc.field is not None and exc.field in sent:
                 message = f"{exc.entity} {sent[exc.field]} does not exist"
             return NotFound(
                 code=ErrorCode.NOT_FOUND, message=message, field=field, entity=exc.entity

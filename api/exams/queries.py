@@ -9,6 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 import strawberry
+from sqlmodel import col
+from strawberry.types.nodes import SelectedField
 
 from api.catalog.types import ModalityResource, Procedure, Site
 from api.context import Info
@@ -151,9 +153,15 @@ class ExamQueries:
             scope=scope_of(info.context.actor),
         )
         descending = order == ExamOrder.ORDERED_AT_DESC
+
+        def connection() -> SelectedField:
+            field = info.selected_fields[0]
+            assert isinstance(field, SelectedField)  # the `exams` field being resolved
+            return field
+
         projection = exam_page_projection(
             info._raw_info.field_nodes[0],
-            lambda: info.selected_fields[0],
+            connection,
             criteria.shape(),
             position is not None,
             descending,
@@ -210,7 +218,7 @@ class ExamQueries:
         else:
             row = await info.context.db.read(
                 lambda s: s.scalars(
-                    sa.select(m.Exam).where(m.Exam.accession_number == accession_number)
+                    sa.select(m.Exam).where(col(m.Exam.accession_number) == accession_number)
                 ).first()
             )
         if row is None or not await _visible(info, "Exam", row):
@@ -220,7 +228,7 @@ class ExamQueries:
     @strawberry.field(description="A patient by MRN, with their exam timeline.")
     async def patient(self, info: Info, mrn: str) -> Patient | None:
         row = await info.context.db.read(
-            lambda s: s.scalars(sa.select(m.Patient).where(m.Patient.mrn == mrn)).first()
+            lambda s: s.scalars(sa.select(m.Patient).where(col(m.Patient.mrn) == mrn)).first()
         )
         if row is None or not await _visible(info, "Patient", row):
             return None

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from api.commands import exam_step
 from api.context import Info
@@ -376,8 +377,10 @@ def _preview(result: Preview, session: Session) -> RuleSetPreview:
     codes = radiologist_codes(session)
     exams = {
         e.id: e
-        for e in session.query(m.Exam).filter(m.Exam.id.in_([c.exam_id for c in result.changes]))
-    }  # type: ignore[union-attr]
+        for e in session.query(m.Exam).filter(
+            col(m.Exam.id).in_([c.exam_id for c in result.changes])
+        )
+    }
     changes = []
     for c in result.changes:
         b, a = c.before, c.after

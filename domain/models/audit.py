@@ -59,6 +59,6 @@ for _statement in APPEND_ONLY_POSTGRESQL:
         AUDIT_EVENTS,
         "after_create",
         sa.DDL(_statement.replace("%", "%%")).execute_if(dialect="postgresql"),
-    )  # type: ignore[no-untyped-call]
+    )
 for _statement in APPEND_ONLY_SQLITE:
-    sa.event.listen(AUDIT_EVENTS, "after_create", sa.DDL(_statement).execute_if(dialect="sqlite"))  # type: ignore[no-untyped-call]
+    sa.event.listen(AUDIT_EVENTS, "after_create", sa.DDL(_statement).execute_if(dialect="sqlite"))
