@@ -75,7 +75,8 @@ async def prune(db: Database, *, before: datetime, through: int) -> int:
             uow.add(OutboxPruned(id=1, through=newest, pruned_at=uow.now))
         elif mark.through < newest:
             mark.through, mark.pruned_at = newest, uow.now
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        assert isinstance(result, sa.CursorResult)  # a DELETE's result
+        return int(result.rowcount)
 
     return await db.run(command)
 

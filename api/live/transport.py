@@ -115,7 +115,9 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
     async def run_operation(self, operation: Operation[LiveContext, None]) -> None:
         """Join (or start) the shared stream of identical subscriptions; resuming and
         non-subscription operations run on their own, as strawberry runs them."""
-        fanout: FanOut = self.view.fanout  # type: ignore[attr-defined]
+        view = self.view
+        assert isinstance(view, WebSocketView)  # the view this handler class is declared on
+        fanout = view.fanout
         live = self.context.live
         if live is not None:
             live.active_subscriptions += 1
