@@ -32,7 +32,11 @@ from interfaces.hl7.listener import listener_for
 from interfaces.hl7.outbound import Outbound, parse_destinations
 
 
-class RadflowGraphQL(JsonBodies, WebSocketView, CountedOperations, GraphQL[Context, None]):
+# WebSocketView narrows strawberry's Context to LiveContext for WebSocket connections (their
+# handler and connection_init see only LiveContext), which mypy reports against GraphQL[Context].
+class RadflowGraphQL(  # type: ignore[misc]
+    JsonBodies, WebSocketView, CountedOperations, GraphQL[Context, None]
+):
     """Strawberry's ASGI app with radflow's per-request context (and operation metrics)."""
 
     def __init__(

@@ -30,11 +30,13 @@ _ACTIONS = {
 }
 _EXECUTE = {"previewRuleSet", "simulateRuleSet", "rebalanceNow"}
 
-AuditEventType = strawberry.enum(
-    audit.AuditEventType, description="What kind of access an audit record is about."
-)
-AuditAction = strawberry.enum(audit.AuditAction, description="What the audited operation did.")
-AuditOutcome = strawberry.enum(audit.AuditOutcome, description="Whether it succeeded.")
+# strawberry.enum marks the domain's class in place (see api.enums)
+AuditEventType = audit.AuditEventType
+strawberry.enum(AuditEventType, description="What kind of access an audit record is about.")
+AuditAction = audit.AuditAction
+strawberry.enum(AuditAction, description="What the audited operation did.")
+AuditOutcome = audit.AuditOutcome
+strawberry.enum(AuditOutcome, description="Whether it succeeded.")
 
 
 def _action(kind: str, roots: list[str]) -> audit.AuditAction:
@@ -52,7 +54,7 @@ def _action(kind: str, roots: list[str]) -> audit.AuditAction:
 class AuditOperations(SchemaExtension):
     """A trail per operation; its record written in the command's transaction or at the end."""
 
-    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_execute(self) -> AsyncIterator[None]:
         ec = self.execution_context
         context = ec.context
         roots = _root_fields(ec)

@@ -78,7 +78,7 @@ def serve(reload: bool = False) -> None:
         reload=reload,
         log_level="info",
         **UVICORN_WS_OPTIONS,
-    )  # type: ignore[arg-type]
+    )
 
 
 @app.command()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import strawberry
+from typing_extensions import TypeForm
 
 from api.context import Info
 from api.errors import Error, attempt
@@ -19,6 +20,7 @@ from application.commands import ExamWork
 
 R = TypeVar("R")
 P = TypeVar("P")
+E = TypeVar("E", bound=Error)
 
 
 async def exam_step(
@@ -26,8 +28,11 @@ async def exam_step(
     exam_id: strawberry.ID,
     command: ExamWork[R],
     success: Callable[[R, Exam], P],
-) -> P | Error:
-    """Run `command` (named as the mutation being resolved) on one exam; payload or error."""
+    *,
+    errors: TypeForm[E],
+) -> P | E:
+    """Run `command` (named as the mutation being resolved) on one exam: its payload, or one of
+    `errors`, the error types of the mutation's result union."""
 
     async def run() -> P:
         pk = decode_id(exam_id, "Exam", field="exam_id")
@@ -36,4 +41,4 @@ async def exam_step(
         )
         return success(result, Exam.from_model(row))
 
-    return await attempt(run, sent={"exam_id": exam_id})
+    return await attempt(run, errors=errors, sent={"exam_id": exam_id})

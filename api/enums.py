@@ -1,4 +1,9 @@
-"""The domain's vocabularies as GraphQL enums (same names, same values)."""
+"""The domain's vocabularies as GraphQL enums (same names, same values).
+
+`strawberry.enum` marks the domain's own class and returns it, so each name here is the domain
+enum itself, registered on the line below it; a name bound to the call's result would not be a
+type for mypy.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +12,47 @@ import strawberry
 from domain import enums as d
 from domain import lifecycle, reporting
 
-ExamStatus = strawberry.enum(d.ExamStatus, description="Where an exam stands in its lifecycle.")
-Priority = strawberry.enum(d.Priority, description="Clinical urgency of an order.")
-PatientClass = strawberry.enum(d.PatientClass, description="Where the patient is cared for.")
-Modality = strawberry.enum(d.Modality, description="DICOM modality code.")
-Subspecialty = strawberry.enum(d.Subspecialty, description="Reading subspecialty.")
-Role = strawberry.enum(d.Role, description="The role a user acts in.")
-RadiologistStatus = strawberry.enum(d.RadiologistStatus, description="Availability for work.")
-AppointmentStatus = strawberry.enum(d.AppointmentStatus)
-RepeatReason = strawberry.enum(d.RepeatReason, description="Why an acquisition was repeated.")
-ReportStatus = strawberry.enum(d.ReportStatus)
-CriticalLevel = strawberry.enum(
-    d.CriticalLevel, description="How fast a finding must reach the referrer."
-)
-NotificationChannel = strawberry.enum(d.NotificationChannel)
-NotificationTemplate = strawberry.enum(d.NotificationTemplate)
-NotificationStatus = strawberry.enum(d.NotificationStatus)
-Respondent = strawberry.enum(d.Respondent)
-FollowUpStatus = strawberry.enum(d.FollowUpStatus)
-ExamStep = strawberry.enum(
-    lifecycle.Step,
+ExamStatus = d.ExamStatus
+strawberry.enum(ExamStatus, description="Where an exam stands in its lifecycle.")
+Priority = d.Priority
+strawberry.enum(Priority, description="Clinical urgency of an order.")
+PatientClass = d.PatientClass
+strawberry.enum(PatientClass, description="Where the patient is cared for.")
+Modality = d.Modality
+strawberry.enum(Modality, description="DICOM modality code.")
+Subspecialty = d.Subspecialty
+strawberry.enum(Subspecialty, description="Reading subspecialty.")
+Role = d.Role
+strawberry.enum(Role, description="The role a user acts in.")
+RadiologistStatus = d.RadiologistStatus
+strawberry.enum(RadiologistStatus, description="Availability for work.")
+AppointmentStatus = d.AppointmentStatus
+strawberry.enum(AppointmentStatus)
+RepeatReason = d.RepeatReason
+strawberry.enum(RepeatReason, description="Why an acquisition was repeated.")
+ReportStatus = d.ReportStatus
+strawberry.enum(ReportStatus)
+CriticalLevel = d.CriticalLevel
+strawberry.enum(CriticalLevel, description="How fast a finding must reach the referrer.")
+NotificationChannel = d.NotificationChannel
+strawberry.enum(NotificationChannel)
+NotificationTemplate = d.NotificationTemplate
+strawberry.enum(NotificationTemplate)
+NotificationStatus = d.NotificationStatus
+strawberry.enum(NotificationStatus)
+Respondent = d.Respondent
+strawberry.enum(Respondent)
+FollowUpStatus = d.FollowUpStatus
+strawberry.enum(FollowUpStatus)
+ExamStep = lifecycle.Step
+strawberry.enum(
+    ExamStep,
     description="A lifecycle step: what was done to an "
     "exam (history, status events and InvalidTransition use this name).",
 )
-ReadSource = strawberry.enum(d.ReadSource, description="Who put a study on a worklist.")
-ReportFieldType = strawberry.enum(
-    reporting.FieldKind, description="How a report template field is filled in."
-)
-CodeSystem = strawberry.enum(
-    reporting.CodeSystem, description="The coded vocabulary of a coded report field."
-)
+ReadSource = d.ReadSource
+strawberry.enum(ReadSource, description="Who put a study on a worklist.")
+ReportFieldType = reporting.FieldKind
+strawberry.enum(ReportFieldType, description="How a report template field is filled in.")
+CodeSystem = reporting.CodeSystem
+strawberry.enum(CodeSystem, description="The coded vocabulary of a coded report field.")

@@ -11,24 +11,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast, get_args
 
 import strawberry
 from graphql import GraphQLError
+from typing_extensions import TypeForm
 
 from api.enums import ExamStatus, ExamStep
 from domain import errors as d
 from domain.audit import note_failure
 
-PreconditionCondition = strawberry.enum(
-    d.Condition, description="The lifecycle guard that did not hold."
-)
-FieldErrorCode = strawberry.enum(d.IssueCode, description="What is wrong with one input field.")
-HeaderProblemCode = strawberry.enum(
-    d.HeaderProblemCode, description="How a study's DICOM header differs from its order."
-)
-
-T = TypeVar("T")
+# strawberry.enum marks the domain's class in place (see api.enums)
+PreconditionCondition = d.Condition
+strawberry.enum(PreconditionCondition, description="The lifecycle guard that did not hold.")
+FieldErrorCode = d.IssueCode
+strawberry.enum(FieldErrorCode, description="What is wrong with one input field.")
+HeaderProblemCode = d.HeaderProblemCode
+strawberry.enum(HeaderProblemCode, description="How a study's DICOM header differs from its order.")
 
 
 @strawberry.enum(description="The kind of an expected failure; stable across releases.")
@@ -126,6 +125,10 @@ class MetadataInvalid(Error):
     problems: list[HeaderProblem]
 
 
+T = TypeVar("T")
+E = TypeVar("E", bound=Error)
+
+
 def input_path(field: str | None) -> str | None:
     """`exam_id` -> `input.examId`; dotted paths are converted segment by segment."""
     if field is None:
@@ -145,7 +148,7 @@ def to_error(exc: d.DomainError, sent: Mapping[str, object] | None = None) -> Er
     match exc:
         case d.NotFound():
             message = exc.message
-            if exc.key is None and sent and exc.field in sent:
+            if exc.key is None and sent and exc.field is not None and exc.field in sent:
                 message = f"{exc.entity} {sent[exc.field]} does not exist"
             return NotFound(
                 code=ErrorCode.NOT_FOUND, message=message, field=field, entity=exc.entity
@@ -231,11 +234,16 @@ def forbidden(message: str) -> GraphQLError:
 
 
 async def attempt(
-    run: Callable[[], Awaitable[T]], sent: Mapping[str, object] | None = None
-) -> T | Error:
-    """Run a mutation's domain call; expected failures become union members.
+    run: Callable[[], Awaitable[T]],
+    *,
+    errors: TypeForm[E],
+    sent: Mapping[str, object] | None = None,
+) -> T | E:
+    """Run a mutation's domain call; expected failures become members of its result union.
 
-    `sent`: what the client sent for the inputs a domain error may name (see `to_error`).
+    `errors`: the error types the mutation's union declares (`NotFound | Conflict`), so the
+    result type-checks against the union. `sent`: what the client sent for the inputs a domain
+    error may name (see `to_error`).
     """
     try:
         return await run()
@@ -244,7 +252,14 @@ async def attempt(
         raise forbidden(exc.message) from exc
     except d.DomainError as exc:
         note_failure(f"{exc.code}: {exc}")
-        return to_error(exc, sent)
+        return declared(to_error(exc, sent), errors)
+
+
+def declared(error: Error, errors: TypeForm[E]) -> E:
+    """`error` as one of `errors`; any other type would not resolve in the union (a bug)."""
+    if not isinstance(error, get_args(errors) or (errors,)):
+        raise TypeError(f"{type(error).__name__} is not among the declared errors {errors}")
+    return cast(E, error)  # checked above; mypy does not narrow by a TypeForm
 
 
 ERROR_TYPES: tuple[Any, ...] = (

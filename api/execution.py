@@ -108,7 +108,7 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
         key = (id(anchor), return_type.name)
         cached = _plans.get(key)
         if cached is not None and cached[0] is anchor:
-            return None if cached[1] is _NO_PLAN else cached[1]  # type: ignore[no-any-return]
+            return None if cached[1] is _NO_PLAN else cached[1]
         plan = self._compile_object(return_type, field_details_list)
         _plans[key] = (anchor, _NO_PLAN if plan is None else plan)
         if len(_plans) > MAX_PLANS:
@@ -123,13 +123,17 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped, defer_usages, _ = self.collect_subfields(return_type, field_details_list)
         if defer_usages:
             return None
+        type_name = return_type.name
+
+        def typename(_source: Any) -> str:
+            return type_name
+
         steps: list[tuple[str, Callable[[Any], Any], Complete]] = []
         for response_key, details in grouped.items():
             node = details[0].node
             name = node.name.value
             if name == "__typename":
-                type_name = return_type.name
-                steps.append((response_key, lambda _s, t=type_name: t, lambda v: v))
+                steps.append((response_key, typename, lambda v: v))
                 continue
             field_def = return_type.fields.get(name)
             if field_def is None or node.arguments:
@@ -164,14 +168,22 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
             item = self._compile_type(type_.of_type, details)
             if item is None:
                 return None
-            return lambda value, item=item: None if value is None else [item(v) for v in value]
+
+            def items(value: Any, item: Complete = item) -> Any:
+                return None if value is None else [item(v) for v in value]
+
+            return items
         if isinstance(type_, (GraphQLScalarType, GraphQLEnumType)):
             return _leaf(type_)
         if isinstance(type_, GraphQLObjectType):
             plan = self._object_plan(type_, details)
             if plan is None:
                 return None
-            return lambda value, plan=plan: None if value is None else plan(value)
+
+            def object_(value: Any, plan: Complete = plan) -> Any:
+                return None if value is None else plan(value)
+
+            return object_
         return None  # interfaces and unions go through the standard path
 
 

@@ -8,7 +8,7 @@ only for the relations it asks for.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -19,6 +19,8 @@ from strawberry.dataloader import DataLoader
 from domain.db import Database
 
 M = TypeVar("M", bound=SQLModel)
+K = TypeVar("K")
+V = TypeVar("V")
 
 # SQLite allows 32k bound parameters, PostgreSQL 32k as well; stay far below both.
 CHUNK = 2000
@@ -47,14 +49,16 @@ class Loaders:
             self._loaders[key] = DataLoader(load_fn=self._rows_by_parent(model, column, order_by))
         return self._loaders[key]
 
-    def batch(self, name: str, load: Any) -> DataLoader[Any, Any]:
+    def batch(
+        self, name: str, load: Callable[[Database, list[K]], Awaitable[Sequence[V]]]
+    ) -> DataLoader[K, V]:
         """A request-scoped DataLoader for a feature's own batch function `load(db, keys)`."""
         key = ("batch", name)
         if key not in self._loaders:
             db = self._db
 
-            async def run(keys: list[Any]) -> Sequence[Any]:
-                return await load(db, keys)  # type: ignore[no-any-return]
+            async def run(keys: list[K]) -> Sequence[V]:
+                return await load(db, keys)
 
             self._loaders[key] = DataLoader(load_fn=run)
         return self._loaders[key]

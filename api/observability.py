@@ -239,4 +239,4 @@ class LiveCollector:
 
 def watch_live(metrics: Metrics, live: Any) -> None:
     """Expose the live-update figures of `live` (api.live.service.Live) in `metrics`."""
-    metrics.registry.register(LiveCollector(live))  # type: ignore[arg-type]
+    metrics.registry.register(LiveCollector(live))

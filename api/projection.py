@@ -413,13 +413,14 @@ def compile_exam_page(
             if what == "edges":
                 out[key] = [
                     {
+                        # only `node` parts have a builder; the others are cursor or __typename
                         k: (
-                            cursor
+                            node(row)
+                            if node is not None
+                            else cursor
                             if w == "cursor"
                             else "ExamEdge"
-                            if w == "__typename"
-                            else node(row)
-                        )  # type: ignore[misc]
+                        )
                         for k, w, node in edge_parts
                     }
                     for row, cursor in zip(page, cursors, strict=True)

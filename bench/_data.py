@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 import domain.models as m
 from application.demo import seed_reference
@@ -35,14 +35,15 @@ async def reset_postgres(db: Database) -> None:
 def bulk_exams(session: Session, count: int, *, seed: int = 1) -> None:
     """`count` exams spread over statuses, about half with a report."""
     rng = random.Random(seed)
-    patients = list(session.scalars(sa.select(m.Patient.id)))
-    referrers = list(session.scalars(sa.select(m.Referrer.id)))
-    procedures = list(session.scalars(sa.select(m.Procedure.id)))
-    sites = list(session.scalars(sa.select(m.Site.id)))
-    radiologists = list(session.scalars(sa.select(m.Radiologist.id)))
+    patients = list(session.scalars(sa.select(col(m.Patient.id))))
+    referrers = list(session.scalars(sa.select(col(m.Referrer.id))))
+    procedures = list(session.scalars(sa.select(col(m.Procedure.id))))
+    sites = list(session.scalars(sa.select(col(m.Site.id))))
+    radiologists = list(session.scalars(sa.select(col(m.Radiologist.id))))
     now = utcnow()
     statuses = list(ExamStatus)
-    rows, reports = [], []
+    rows: list[dict[str, object]] = []
+    reports: list[dict[str, object]] = []
     for n in range(count):
         at = now - timedelta(minutes=n * 3)
         status = rng.choice(statuses)
@@ -66,7 +67,7 @@ def bulk_exams(session: Session, count: int, *, seed: int = 1) -> None:
             }
         )
     session.execute(sa.insert(m.Exam), rows)
-    ids = list(session.scalars(sa.select(m.Exam.id).order_by(m.Exam.id)))
+    ids = list(session.scalars(sa.select(col(m.Exam.id)).order_by(col(m.Exam.id))))
     for exam_id in ids[::2]:
         reports.append(
             {

@@ -63,7 +63,7 @@ def bench_app() -> Any:
     from api.app import create_app, freeze_startup_heap
     from api.auth import authenticate
     from api.relay import to_global_id
-    from domain.audit import Trail
+    from domain.audit import AuditAction, Trail
     from domain.lifecycle import Actor
 
     app = create_app()
@@ -71,7 +71,9 @@ def bench_app() -> Any:
 
     def fetch(session: Any, actor: Actor) -> tuple[bytes, Trail]:
         rows = session.connection().exec_driver_sql(RAW_SQL).all()
-        trail = Trail(actor=actor, client_address="127.0.0.1", operation="raw page", action="R")
+        trail = Trail(
+            actor=actor, client_address="127.0.0.1", operation="raw page", action=AuditAction.READ
+        )
         for r in rows:
             trail.note_exam(r[0], mrn=r[5])
         edges = [

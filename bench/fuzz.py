@@ -120,10 +120,15 @@ def fuzz(
     import httpx
     from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis import GenerationMode
+    from schemathesis.core.result import Err
     from schemathesis.graphql import from_path
 
     schema = from_path(str(SCHEMA))
-    targets = [result.ok() for result in schema.get_all_operations()]
+    targets = []
+    for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
+        targets.append(result.ok())
     targets = [op for op in targets if op.label.startswith(("Query.", "Mutation."))]
     report = Report()
     headers = [{"Authorization": f"Bearer {t}"} if t else {} for t in tokens]

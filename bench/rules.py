@@ -27,7 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 import domain.models as m
 from application.demo import RADIOLOGISTS, seed_reference
@@ -50,9 +50,9 @@ def open_studies(uow: UnitOfWork, count: int, seed: int = 5) -> None:
     """`count` unread studies that became readable over the last six hours."""
     rng = random.Random(seed)
     s = uow.session
-    patients = list(s.scalars(sa.select(m.Patient.id)))
-    procedures = list(s.execute(sa.select(m.Procedure.id, m.Procedure.modality)))
-    sites = dict(s.execute(sa.select(m.Site.code, m.Site.id)).all())
+    patients = list(s.scalars(sa.select(col(m.Patient.id))))
+    procedures = list(s.execute(sa.select(col(m.Procedure.id), col(m.Procedure.modality))))
+    sites = dict(s.execute(sa.select(col(m.Site.code), col(m.Site.id))).all())
     rows = []
     for n in range(count):
         procedure, modality = rng.choice(procedures)
@@ -113,11 +113,18 @@ async def activate_to_replanned(open_count: int, rounds: int = 5) -> list[float]
     ]
     versions = []
     for draft in drafts:
-        saved = await db.run(
-            lambda uow, d=draft: rulesets.store_version(
-                uow=uow, actor=SUPERVISOR, rules=rule_set_to_data(d), reason="bench", based_on=None
+
+        def store(uow: UnitOfWork, draft: RuleSet = draft) -> m.RuleSetVersion:
+            return rulesets.store_version(
+                uow=uow,
+                actor=SUPERVISOR,
+                rules=rule_set_to_data(draft),
+                reason="bench",
+                based_on=None,
             )
-        )
+
+        saved = await db.run(store)
+        assert saved.version is not None
         versions.append(saved.version)
     runner = BalancerRunner(db, adjust=adjust_state, tick_seconds=3600)
     runner.start()
@@ -127,11 +134,11 @@ async def activate_to_replanned(open_count: int, rounds: int = 5) -> list[float]
     for n in range(rounds):
         version = versions[n % 2]
         runs_before = runner.last.outcome.run_id
-        await db.run(
-            lambda uow, v=version: rulesets.activate(
-                uow=uow, actor=SUPERVISOR, version=v, reason="bench"
-            )
-        )
+
+        def activate(uow: UnitOfWork, version: int = version) -> None:
+            rulesets.activate(uow=uow, actor=SUPERVISOR, version=version, reason="bench")
+
+        await db.run(activate)
         committed = time.perf_counter()
         while (  # noqa: ASYNC110
             runner.last.outcome.run_id == runs_before

@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from sqlmodel import col
 from websockets.asyncio.client import ClientConnection, connect
 
 from api.auth import mint
@@ -51,7 +52,7 @@ from application.demo import seed_reference
 from application.settings import Settings
 from bench._data import create_schema, reset_postgres
 from domain import models as m
-from domain.db import Database
+from domain.db import Database, UnitOfWork
 from domain.enums import ExamStatus, PatientClass, Priority, Role
 from domain.lifecycle import Actor
 from domain.services import orders, worklists
@@ -92,15 +93,17 @@ async def prepare(db: Database) -> tuple[int, int]:
         await reset_postgres(db)
     await db.run(lambda uow: seed_reference(uow, patients=50))
     for code in READERS:
-        await db.run(
-            lambda uow, code=code: worklists.start_shift(
+
+        def start_shift(uow: UnitOfWork, code: str = code) -> None:
+            worklists.start_shift(
                 uow=uow,
                 actor=SUPERVISOR,
                 radiologist_code=code,
                 site_code="NORTH",
                 ends_at=uow.now + timedelta(hours=12),
             )
-        )
+
+        await db.run(start_shift)
 
     def ready_study(uow: Any) -> tuple[int, int]:
         s = uow.session
@@ -108,10 +111,12 @@ async def prepare(db: Database) -> tuple[int, int]:
             accession_number=new_accession_number(),
             order_source="BENCH",
             placer_order_number="READY-1",
-            patient_id=s.scalar(sa.select(m.Patient.id).limit(1)),
-            referrer_id=s.scalar(sa.select(m.Referrer.id).limit(1)),
-            procedure_id=s.scalar(sa.select(m.Procedure.id).where(m.Procedure.code == "USABD")),
-            site_id=s.scalar(sa.select(m.Site.id).where(m.Site.code == "NORTH")),
+            patient_id=s.scalar(sa.select(col(m.Patient.id)).limit(1)),
+            referrer_id=s.scalar(sa.select(col(m.Referrer.id)).limit(1)),
+            procedure_id=s.scalar(
+                sa.select(col(m.Procedure.id)).where(col(m.Procedure.code) == "USABD")
+            ),
+            site_id=s.scalar(sa.select(col(m.Site.id)).where(col(m.Site.code) == "NORTH")),
             priority=Priority.ROUTINE,
             patient_class=PatientClass.OUTPATIENT,
             indication="Pain",
@@ -122,7 +127,10 @@ async def prepare(db: Database) -> tuple[int, int]:
         )
         uow.add(exam)
         uow.flush()
-        reader = s.scalar(sa.select(m.Radiologist.id).where(m.Radiologist.code == READERS[0]))
+        reader = s.scalar(
+            sa.select(col(m.Radiologist.id)).where(col(m.Radiologist.code) == READERS[0])
+        )
+        assert exam.id is not None and reader is not None
         return exam.id, reader
 
     return await db.run(ready_study)

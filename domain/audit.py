@@ -206,7 +206,7 @@ def search(
 ) -> list[AuditEvent]:
     """Audit records, newest first, filtered (the audit log's own reader)."""
     query = sa.select(AuditEvent)
-    table = AuditEvent.__table__.c  # type: ignore[attr-defined]
+    table = AUDIT_EVENTS.c
     if user_id:
         query = query.where(table.user_id == user_id)
     if since is not None:

@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from domain import events as ev
+from domain.models._columns import core_table
 from domain.models.catalog import Procedure
 from domain.models.exam import Exam
 from domain.models.outbox import OutboxEvent
+from domain.tables import EXAMS, PROCEDURES
 
 # The subscription families; an event belongs to exactly one.
 EXAM_STATUS = "exam_status"
@@ -105,9 +107,9 @@ def outbox_rows(session: Session, events: Sequence[ev.DomainEvent]) -> list[dict
             exam_ids.discard(exam_id)
     if exam_ids:  # one statement for the site and modality of the other exams
         found = session.execute(
-            sa.select(Exam.id, Exam.site_id, Procedure.modality, Exam.version)  # type: ignore[call-overload]
-            .join(Procedure, Procedure.id == Exam.procedure_id)
-            .where(Exam.id.in_(exam_ids))  # type: ignore[union-attr]
+            sa.select(EXAMS.c.id, EXAMS.c.site_id, PROCEDURES.c.modality, EXAMS.c.version)
+            .join(PROCEDURES, PROCEDURES.c.id == EXAMS.c.procedure_id)
+            .where(EXAMS.c.id.in_(exam_ids))
         )
         where |= {row[0]: (row[1], str(row[2].value), row[3]) for row in found}
     rows = []
@@ -139,7 +141,7 @@ def outbox_rows(session: Session, events: Sequence[ev.DomainEvent]) -> list[dict
 
 # Core, built once: the ORM's bulk insert costs more than the rows (and splits them by which
 # values are None).
-_INSERT = sa.insert(OutboxEvent.__table__)  # type: ignore[attr-defined]
+_INSERT = sa.insert(core_table(OutboxEvent))
 
 
 def write_outbox(session: Session, events: Sequence[ev.DomainEvent]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from domain.models import (
     AuditEvent,
     Exam,
@@ -16,14 +14,15 @@ from domain.models import (
     Report,
     Site,
 )
+from domain.models._columns import core_table
 
-AUDIT_EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
-EXAMS: sa.Table = Exam.__table__  # type: ignore[attr-defined]
-EXAM_HISTORY: sa.Table = ExamStatusChange.__table__  # type: ignore[attr-defined]
-PATIENTS: sa.Table = Patient.__table__  # type: ignore[attr-defined]
-PROCEDURES: sa.Table = Procedure.__table__  # type: ignore[attr-defined]
-RADIOLOGISTS: sa.Table = Radiologist.__table__  # type: ignore[attr-defined]
-READS: sa.Table = Read.__table__  # type: ignore[attr-defined]
-REFERRERS: sa.Table = Referrer.__table__  # type: ignore[attr-defined]
-REPORTS: sa.Table = Report.__table__  # type: ignore[attr-defined]
-SITES: sa.Table = Site.__table__  # type: ignore[attr-defined]
+AUDIT_EVENTS = core_table(AuditEvent)
+EXAMS = core_table(Exam)
+EXAM_HISTORY = core_table(ExamStatusChange)
+PATIENTS = core_table(Patient)
+PROCEDURES = core_table(Procedure)
+RADIOLOGISTS = core_table(Radiologist)
+READS = core_table(Read)
+REFERRERS = core_table(Referrer)
+REPORTS = core_table(Report)
+SITES = core_table(Site)

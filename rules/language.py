@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import rule_engine  # type: ignore[import-untyped]
+import rule_engine
 from rule_engine import errors as re_errors
 
 from rules.errors import ConditionError, ConditionProblem, ErrorCode, Position

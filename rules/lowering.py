@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from rule_engine import ast as re_ast  # type: ignore[import-untyped]
+from rule_engine import ast as re_ast
 
 from rules.errors import ConditionError, ConditionProblem, ErrorCode, Position
 from rules.ir import Add, All, AnyOf, Attr, Compare, Cond, Const, Member, Neg, Not, Num, Op, Truth

@@ -113,20 +113,21 @@ class AcquisitionMutations:
     async def complete_prep_item(
         self, info: Info, input: CompletePrepItemInput
     ) -> CompletePrepItemResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: acquisition.complete_prep_item(
                 uow=uow, actor=actor, exam_id=pk, item_code=input.item_code, note=input.note
             ),
             lambda _, exam: PrepItemCompleted(exam=exam),
+            errors=Failures,
         )
 
     @strawberry.mutation(description="Imaging begins (the prep checklist must be complete).")
     async def start_acquisition(
         self, info: Info, input: StartAcquisitionInput
     ) -> StartAcquisitionResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: acquisition.start_acquisition(
@@ -139,13 +140,14 @@ class AcquisitionMutations:
             lambda acq, exam: AcquisitionStarted(
                 exam=exam, acquisition=Acquisition.from_model(acq)
             ),
+            errors=Failures,
         )
 
     @strawberry.mutation(description="Imaging finished.")
     async def complete_acquisition(
         self, info: Info, input: CompleteAcquisitionInput
     ) -> CompleteAcquisitionResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: acquisition.complete_acquisition(
@@ -157,11 +159,12 @@ class AcquisitionMutations:
                 expected_version=input.expected_version,
             ),
             lambda acq, exam: ExamAcquired(exam=exam, acquisition=Acquisition.from_model(acq)),
+            errors=Failures,
         )
 
     @strawberry.mutation(description="Repeat the acquisition, with the reason.")
     async def request_repeat(self, info: Info, input: RequestRepeatInput) -> RequestRepeatResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: acquisition.request_repeat(
@@ -173,13 +176,14 @@ class AcquisitionMutations:
                 expected_version=input.expected_version,
             ),
             lambda acq, exam: RepeatRequested(exam=exam, acquisition=Acquisition.from_model(acq)),
+            errors=Failures,
         )
 
     @strawberry.mutation(description="Check the study's header against the order.")
     async def validate_metadata(
         self, info: Info, input: ValidateMetadataInput
     ) -> ValidateMetadataResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: acquisition.validate_metadata(
@@ -192,13 +196,14 @@ class AcquisitionMutations:
             lambda v, exam: MetadataValidated(
                 exam=exam, validation=MetadataValidation.from_model(v)
             ),
+            errors=Failures,
         )
 
     @strawberry.mutation(description="Correct a rejected header; it must now validate.")
     async def correct_metadata(
         self, info: Info, input: CorrectMetadataInput
     ) -> CorrectMetadataResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: acquisition.correct_metadata(
@@ -212,13 +217,14 @@ class AcquisitionMutations:
             lambda v, exam: MetadataCorrected(
                 exam=exam, validation=MetadataValidation.from_model(v)
             ),
+            errors=MetadataInvalid | Failures,
         )
 
     @strawberry.mutation(description="The study is archived; it becomes READY_FOR_READ.")
     async def register_storage(
         self, info: Info, input: RegisterStorageInput
     ) -> RegisterStorageResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: acquisition.register_storage(
@@ -230,4 +236,5 @@ class AcquisitionMutations:
                 expected_version=input.expected_version,
             ),
             lambda study, exam: StudyStored(exam=exam, study=StoredStudy.from_model(study)),
+            errors=Failures,
         )

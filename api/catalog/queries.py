@@ -6,6 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 import strawberry
+from sqlmodel import col
 
 from api.arguments import FromArgument
 from api.catalog.types import ModalityResource, OpenSlot, Procedure, Site
@@ -28,9 +29,9 @@ class CatalogQueries:
     @strawberry.field(description="The procedure catalog, optionally for one modality.")
     async def procedures(self, info: Info, modality: Modality | None = None) -> list[Procedure]:
         def query(s: sa.orm.Session) -> list[m.Procedure]:
-            q = sa.select(m.Procedure).where(m.Procedure.active.is_(True))  # type: ignore[attr-defined]
+            q = sa.select(m.Procedure).where(col(m.Procedure.active).is_(True))
             if modality is not None:
-                q = q.where(m.Procedure.modality == modality)
+                q = q.where(col(m.Procedure.modality) == modality)
             return list(s.scalars(q.order_by(m.Procedure.code)))
 
         return [Procedure.from_model(r) for r in await info.context.db.read(query)]

@@ -62,7 +62,7 @@ class OrderMutations:
             )
             return OrderPlaced(exam=Exam.from_model(placed.exam), created=placed.created)
 
-        return await attempt(run)  # type: ignore[return-value]
+        return await attempt(run, errors=NotFound | ValidationFailed)
 
     @strawberry.mutation(description="Register a patient or update their demographics.")
     async def register_patient(
@@ -88,4 +88,4 @@ class OrderMutations:
                 patient=await info.context.commands.run("registerPatient", command)
             )
 
-        return await attempt(run)  # type: ignore[return-value]
+        return await attempt(run, errors=ValidationFailed)

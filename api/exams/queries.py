@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 import strawberry
+from sqlmodel import SQLModel, col
+from strawberry.types.nodes import SelectedField
 
 from api.catalog.types import ModalityResource, Procedure, Site
 from api.context import Info
@@ -34,7 +37,7 @@ from domain.queries import (
     page_parameters,
 )
 
-NODE_TYPES: dict[str, tuple[type[Any], Any]] = {
+NODE_TYPES: dict[str, tuple[type[SQLModel], Callable[[Any], Node]]] = {
     "Exam": (m.Exam, Exam.from_model),
     "Patient": (m.Patient, Patient.from_model),
     "Referrer": (m.Referrer, Referrer.from_model),
@@ -77,6 +80,7 @@ def page_of_exams(rows: list[ExamPageRow]) -> list[Exam]:
     built: dict[tuple[str, int], Any] = {}
     page = []
     for row in rows:
+        # the page's exam is a namespace of Exam's columns, not a table row
         exam = Exam.from_model(row.exam)  # type: ignore[arg-type]
         for name, related in row.related.items():
             if related is None:
@@ -123,7 +127,7 @@ class ExamQueries:
         row = await info.context.loaders.by_id(model).load(parsed[1])
         if row is None or not await _visible(info, parsed[0], row):
             return None  # another's object: as far as this caller can tell, there is none
-        return build(row)  # type: ignore[no-any-return]
+        return build(row)
 
     @strawberry.field(description="Exams, newest order first by default, keyset-paginated.")
     async def exams(
@@ -151,9 +155,15 @@ class ExamQueries:
             scope=scope_of(info.context.actor),
         )
         descending = order == ExamOrder.ORDERED_AT_DESC
+
+        def connection() -> SelectedField:
+            field = info.selected_fields[0]
+            assert isinstance(field, SelectedField)  # the `exams` field being resolved
+            return field
+
         projection = exam_page_projection(
             info._raw_info.field_nodes[0],
-            lambda: info.selected_fields[0],
+            connection,
             criteria.shape(),
             position is not None,
             descending,
@@ -161,6 +171,7 @@ class ExamQueries:
         # The projection writes patients' details straight from rows: only for callers who
         # may see them (the standard path hides them in Patient.from_model).
         if projection is not None and info.context.actor.phi:
+            # the prebuilt response stands in for the Connection (api.projection)
             return await _projected(info, projection, criteria, first, position)  # type: ignore[return-value]
         include = frozenset(selected_fields(info, "edges", "node") & PAGE_RELATIONS)
         rows = await info.context.db.read(
@@ -210,7 +221,7 @@ class ExamQueries:
         else:
             row = await info.context.db.read(
                 lambda s: s.scalars(
-                    sa.select(m.Exam).where(m.Exam.accession_number == accession_number)
+                    sa.select(m.Exam).where(col(m.Exam.accession_number) == accession_number)
                 ).first()
             )
         if row is None or not await _visible(info, "Exam", row):
@@ -220,7 +231,7 @@ class ExamQueries:
     @strawberry.field(description="A patient by MRN, with their exam timeline.")
     async def patient(self, info: Info, mrn: str) -> Patient | None:
         row = await info.context.db.read(
-            lambda s: s.scalars(sa.select(m.Patient).where(m.Patient.mrn == mrn)).first()
+            lambda s: s.scalars(sa.select(m.Patient).where(col(m.Patient.mrn) == mrn)).first()
         )
         if row is None or not await _visible(info, "Patient", row):
             return None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
 import strawberry
+from graphql.pyutils import AwaitableOrValue
+from sqlmodel import SQLModel
 
 from api.catalog.types import ModalityResource, Procedure, ReportTemplate, Site, report_template
 from api.context import Info
@@ -39,19 +41,23 @@ from domain.lifecycle import step_of
 
 PREFETCHABLE = {PREFETCHED: True}  # list resolvers may fill these for a whole page
 T = TypeVar("T")
-R = TypeVar("R")
+M = TypeVar("M", bound=SQLModel)  # a table's row
+G = TypeVar("G")  # the GraphQL type built from it
+
+# Relation resolvers below return the DataLoader's awaitable without awaiting it themselves (no
+# coroutine of their own per object); `graphql_type` then names the field's type for strawberry.
 
 
-def _one(awaitable: Awaitable[Any], build: Any) -> Awaitable[Any]:
-    async def resolve() -> Any:
+def _one(awaitable: Awaitable[M | None], build: Callable[[M], G]) -> Awaitable[G | None]:
+    async def resolve() -> G | None:
         row = await awaitable
         return None if row is None else build(row)
 
     return resolve()
 
 
-def _many(awaitable: Awaitable[list[Any]], build: Any) -> Awaitable[list[Any]]:
-    async def resolve() -> list[Any]:
+def _many(awaitable: Awaitable[list[M]], build: Callable[[M], G]) -> Awaitable[list[G]]:
+    async def resolve() -> list[G]:
         return [build(row) for row in await awaitable]
 
     return resolve()
@@ -81,12 +87,12 @@ class Appointment:
             resource_id=r.resource_id,
         )
 
-    @strawberry.field
-    def resource(self, info: Info) -> ModalityResource:
+    @strawberry.field(graphql_type=ModalityResource)
+    def resource(self, info: Info) -> Awaitable[ModalityResource | None]:
         return _one(
             info.context.loaders.by_id(m.ModalityResource).load(self.resource_id),
             ModalityResource.from_model,
-        )  # type: ignore[return-value]
+        )
 
 
 @strawberry.type(description="One item of the exam's prep checklist.")
@@ -214,12 +220,12 @@ class Read:
             radiologist_id=r.radiologist_id,
         )
 
-    @strawberry.field
-    def radiologist(self, info: Info) -> Radiologist:
+    @strawberry.field(graphql_type=Radiologist)
+    def radiologist(self, info: Info) -> Awaitable[Radiologist | None]:
         return _one(
             info.context.loaders.by_id(m.Radiologist).load(self.radiologist_id),
             Radiologist.from_model,
-        )  # type: ignore[return-value]
+        )
 
 
 @strawberry.type(description="A field of a report section.")
@@ -275,19 +281,22 @@ class Report:
             radiologist_id=r.radiologist_id,
         )
 
-    @strawberry.field
-    def author(self, info: Info) -> Radiologist:
+    @strawberry.field(graphql_type=Radiologist)
+    def author(self, info: Info) -> Awaitable[Radiologist | None]:
         return _one(
             info.context.loaders.by_id(m.Radiologist).load(self.radiologist_id),
             Radiologist.from_model,
-        )  # type: ignore[return-value]
+        )
 
-    @strawberry.field(description="Addenda, oldest first; the signed text itself never changes.")
-    def addenda(self, info: Info) -> list[Addendum]:
+    @strawberry.field(
+        description="Addenda, oldest first; the signed text itself never changes.",
+        graphql_type=list[Addendum],
+    )
+    def addenda(self, info: Info) -> Awaitable[list[Addendum]]:
         return _many(
             info.context.loaders.children(m.Addendum, "report_id").load(self.pk),
             lambda a: Addendum(text=a.text, created_at=a.created_at),
-        )  # type: ignore[return-value]
+        )
 
 
 @strawberry.type(description="A result sent to the referrer; critical ones need acknowledgement.")
@@ -454,52 +463,35 @@ class Exam(Node):
             prefetched={},
         )
 
-    def _related(self, info: Info, name: str, model: type[Any], key: int, build: Any) -> Any:
+    def _related(
+        self, info: Info, name: str, model: type[M], key: int, build: Callable[[M], G]
+    ) -> AwaitableOrValue[G | None]:
         if name in self.prefetched:
-            return self.prefetched[name]
+            built: G | None = self.prefetched[name]  # `build(row)`, by api.exams.queries
+            return built
         return _one(info.context.loaders.by_id(model).load(key), build)
 
-    @strawberry.field(metadata=PREFETCHABLE)
-    def patient(self, info: Info) -> Patient:
+    @strawberry.field(metadata=PREFETCHABLE, graphql_type=Patient)
+    def patient(self, info: Info) -> AwaitableOrValue[Patient | None]:
+        return self._related(info, "patient", m.Patient, self.patient_id, Patient.from_model)
+
+    @strawberry.field(metadata=PREFETCHABLE, graphql_type=Referrer)
+    def referrer(self, info: Info) -> AwaitableOrValue[Referrer | None]:
+        return self._related(info, "referrer", m.Referrer, self.referrer_id, Referrer.from_model)
+
+    @strawberry.field(metadata=PREFETCHABLE, graphql_type=Procedure)
+    def procedure(self, info: Info) -> AwaitableOrValue[Procedure | None]:
         return self._related(
-            info,
-            "patient",
-            m.Patient,
-            self.patient_id,  # type: ignore[no-any-return]
-            Patient.from_model,
+            info, "procedure", m.Procedure, self.procedure_id, Procedure.from_model
         )
 
-    @strawberry.field(metadata=PREFETCHABLE)
-    def referrer(self, info: Info) -> Referrer:
-        return self._related(
-            info,
-            "referrer",
-            m.Referrer,
-            self.referrer_id,  # type: ignore[no-any-return]
-            Referrer.from_model,
-        )
+    @strawberry.field(metadata=PREFETCHABLE, graphql_type=Site)
+    def site(self, info: Info) -> AwaitableOrValue[Site | None]:
+        return self._related(info, "site", m.Site, self.site_id, Site.from_model)
 
-    @strawberry.field(metadata=PREFETCHABLE)
-    def procedure(self, info: Info) -> Procedure:
-        return self._related(
-            info,
-            "procedure",
-            m.Procedure,
-            self.procedure_id,  # type: ignore[no-any-return]
-            Procedure.from_model,
-        )
-
-    @strawberry.field(metadata=PREFETCHABLE)
-    def site(self, info: Info) -> Site:
-        return self._related(
-            info,
-            "site",
-            m.Site,
-            self.site_id,  # type: ignore[no-any-return]
-            Site.from_model,
-        )
-
-    def _children(self, info: Info, model: type[Any], build: Any, order_by: str = "id") -> Any:
+    def _children(
+        self, info: Info, model: type[M], build: Callable[[M], G], order_by: str = "id"
+    ) -> Awaitable[list[G]]:
         return _many(info.context.loaders.children(model, "exam_id", order_by).load(self.pk), build)
 
     @strawberry.field(
@@ -513,67 +505,90 @@ class Exam(Node):
         )
 
     @strawberry.field(
-        description="The structured report, if reading has begun.", metadata=PREFETCHABLE
+        description="The structured report, if reading has begun.",
+        metadata=PREFETCHABLE,
+        graphql_type=Report | None,
     )
-    def report(self, info: Info) -> Report | None:
+    def report(self, info: Info) -> AwaitableOrValue[Report | None]:
         if "report" in self.prefetched:
-            return self.prefetched["report"]  # type: ignore[no-any-return]
-        return _first(self._children(info, m.Report, Report.from_model))  # type: ignore[return-value]
+            built: Report | None = self.prefetched["report"]  # by api.exams.queries
+            return built
+        return _first(self._children(info, m.Report, Report.from_model))
 
-    @strawberry.field(description="The live appointment (booked, confirmed or arrived), if any.")
-    def appointment(self, info: Info) -> Appointment | None:
+    @strawberry.field(
+        description="The live appointment (booked, confirmed or arrived), if any.",
+        graphql_type=Appointment | None,
+    )
+    def appointment(self, info: Info) -> Awaitable[Appointment | None]:
         live = {"BOOKED", "CONFIRMED", "ARRIVED"}
         return _last(
-            self._children(info, m.Appointment, Appointment.from_model),  # type: ignore[return-value]
+            self._children(info, m.Appointment, Appointment.from_model),
             lambda a: a.status.value in live,
         )
 
-    @strawberry.field(description="Every appointment, including cancelled and moved ones.")
-    def appointments(self, info: Info) -> list[Appointment]:
-        return self._children(info, m.Appointment, Appointment.from_model)  # type: ignore[no-any-return]
+    @strawberry.field(
+        description="Every appointment, including cancelled and moved ones.",
+        graphql_type=list[Appointment],
+    )
+    def appointments(self, info: Info) -> Awaitable[list[Appointment]]:
+        return self._children(info, m.Appointment, Appointment.from_model)
 
-    @strawberry.field(description="The prep checklist, in order.")
-    def prep_checklist(self, info: Info) -> list[PrepItem]:
-        return self._children(info, m.ExamPrepItem, PrepItem.from_model, "position")  # type: ignore[no-any-return]
+    @strawberry.field(description="The prep checklist, in order.", graphql_type=list[PrepItem])
+    def prep_checklist(self, info: Info) -> Awaitable[list[PrepItem]]:
+        return self._children(info, m.ExamPrepItem, PrepItem.from_model, "position")
 
-    @strawberry.field(description="Acquisition attempts, first to last.")
-    def acquisitions(self, info: Info) -> list[Acquisition]:
-        return self._children(info, m.Acquisition, Acquisition.from_model, "attempt")  # type: ignore[no-any-return]
+    @strawberry.field(
+        description="Acquisition attempts, first to last.", graphql_type=list[Acquisition]
+    )
+    def acquisitions(self, info: Info) -> Awaitable[list[Acquisition]]:
+        return self._children(info, m.Acquisition, Acquisition.from_model, "attempt")
 
-    @strawberry.field(description="Metadata checks, oldest first.")
-    def metadata_validations(self, info: Info) -> list[MetadataValidation]:
-        return self._children(info, m.MetadataValidation, MetadataValidation.from_model)  # type: ignore[no-any-return]
+    @strawberry.field(
+        description="Metadata checks, oldest first.", graphql_type=list[MetadataValidation]
+    )
+    def metadata_validations(self, info: Info) -> Awaitable[list[MetadataValidation]]:
+        return self._children(info, m.MetadataValidation, MetadataValidation.from_model)
 
-    @strawberry.field(description="The stored study, once it is in the archive.")
-    def study(self, info: Info) -> StoredStudy | None:
-        return _first(self._children(info, m.StoredStudy, StoredStudy.from_model))  # type: ignore[return-value]
+    @strawberry.field(
+        description="The stored study, once it is in the archive.",
+        graphql_type=StoredStudy | None,
+    )
+    def study(self, info: Info) -> Awaitable[StoredStudy | None]:
+        return _first(self._children(info, m.StoredStudy, StoredStudy.from_model))
 
-    @strawberry.field(description="The current read (whose worklist the study is on).")
-    def assignment(self, info: Info) -> Read | None:
+    @strawberry.field(
+        description="The current read (whose worklist the study is on).",
+        graphql_type=Read | None,
+    )
+    def assignment(self, info: Info) -> Awaitable[Read | None]:
         return _last(
-            self._children(info, m.Read, Read.from_model),  # type: ignore[return-value]
+            self._children(info, m.Read, Read.from_model),
             lambda r: r.ended_at is None,
         )
 
-    @strawberry.field(description="Every read of the study, including reassigned ones.")
-    def reads(self, info: Info) -> list[Read]:
-        return self._children(info, m.Read, Read.from_model)  # type: ignore[no-any-return]
+    @strawberry.field(
+        description="Every read of the study, including reassigned ones.", graphql_type=list[Read]
+    )
+    def reads(self, info: Info) -> Awaitable[list[Read]]:
+        return self._children(info, m.Read, Read.from_model)
 
-    @strawberry.field(description="Results sent to the referrer.")
-    def communications(self, info: Info) -> list[ResultCommunication]:
-        return self._children(info, m.ResultCommunication, ResultCommunication.from_model)  # type: ignore[no-any-return]
+    @strawberry.field(
+        description="Results sent to the referrer.", graphql_type=list[ResultCommunication]
+    )
+    def communications(self, info: Info) -> Awaitable[list[ResultCommunication]]:
+        return self._children(info, m.ResultCommunication, ResultCommunication.from_model)
 
-    @strawberry.field
-    def follow_ups(self, info: Info) -> list[FollowUp]:
-        return self._children(info, m.FollowUpRecommendation, FollowUp.from_model)  # type: ignore[no-any-return]
+    @strawberry.field(graphql_type=list[FollowUp])
+    def follow_ups(self, info: Info) -> Awaitable[list[FollowUp]]:
+        return self._children(info, m.FollowUpRecommendation, FollowUp.from_model)
 
-    @strawberry.field
-    def surveys(self, info: Info) -> list[Survey]:
-        return self._children(info, m.SatisfactionSurvey, Survey.from_model)  # type: ignore[no-any-return]
+    @strawberry.field(graphql_type=list[Survey])
+    def surveys(self, info: Info) -> Awaitable[list[Survey]]:
+        return self._children(info, m.SatisfactionSurvey, Survey.from_model)
 
-    @strawberry.field
-    def notifications(self, info: Info) -> list[Notification]:
-        return self._children(info, m.Notification, Notification.from_model)  # type: ignore[no-any-return]
+    @strawberry.field(graphql_type=list[Notification])
+    def notifications(self, info: Info) -> Awaitable[list[Notification]]:
+        return self._children(info, m.Notification, Notification.from_model)
 
     @strawberry.field(
         description="Rules of the active rule set that fire for this exam now, "
@@ -584,9 +599,12 @@ class Exam(Node):
         effect = await info.context.db.read(lambda s: explain(s, self.pk, now), bounded=True)
         return applied_rules(effect)
 
-    @strawberry.field(description="Every status change, oldest first: who, when, why.")
-    def history(self, info: Info) -> list[StatusChange]:
-        return self._children(info, m.ExamStatusChange, StatusChange.from_model)  # type: ignore[no-any-return]
+    @strawberry.field(
+        description="Every status change, oldest first: who, when, why.",
+        graphql_type=list[StatusChange],
+    )
+    def history(self, info: Info) -> Awaitable[list[StatusChange]]:
+        return self._children(info, m.ExamStatusChange, StatusChange.from_model)
 
 
 def _first(awaitable: Awaitable[list[T]]) -> Awaitable[T | None]:
@@ -597,7 +615,7 @@ def _first(awaitable: Awaitable[list[T]]) -> Awaitable[T | None]:
     return resolve()
 
 
-def _last(awaitable: Awaitable[list[T]], keep: Any) -> Awaitable[T | None]:
+def _last(awaitable: Awaitable[list[T]], keep: Callable[[T], bool]) -> Awaitable[T | None]:
     async def resolve() -> T | None:
         rows = [r for r in await awaitable if keep(r)]
         return rows[-1] if rows else None

@@ -136,7 +136,9 @@ class RedisStreamBroker:
         newest = await self._client.xrevrange(self.stream, count=1)
         if not newest:
             return None
-        return int(newest[0][0].split(b"-")[0])
+        entry_id = newest[0][0]
+        assert isinstance(entry_id, bytes)  # the clients do not decode responses
+        return int(entry_id.split(b"-")[0])
 
     async def start(self, hub: Hub, catch_up: CatchUp) -> None:
         """Start the reader task."""
@@ -158,6 +160,7 @@ class RedisStreamBroker:
                     answer = await self._reader.xread(
                         {self.stream: f"{hub.last_id}-0"}, count=500, block=self.block_ms
                     )
+                    assert isinstance(answer, list)  # [[stream, [(id, fields), ...]]]
                     for _, entries in answer:
                         hub.publish(LiveEvent.decode(fields[b"e"]) for _, fields in entries)
             except asyncio.CancelledError:

@@ -27,6 +27,7 @@ from graphql import (
     VariableNode,
     parse,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import CompleteMessage
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
@@ -163,12 +164,12 @@ class SharedStream:
                         return
                     first = False
                     await self._broadcast(self._encode(result))
-            await self._finish({"type": "complete"})
+            await self._complete()
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("shared subscription stream failed")
-            await self._finish({"type": "complete"})
+            await self._complete()
         finally:
             self.fanout.forget(self)
             for member in self.members.values():
@@ -203,12 +204,12 @@ class SharedStream:
                 continue
             await member.operation.send_initial_errors(errors)
 
-    async def _finish(self, message: dict[str, str]) -> None:
+    async def _complete(self) -> None:
         for member in list(self.members.values()):
             try:
                 await member.operation.send_operation_message(
-                    {"id": member.operation.id, **message}
-                )  # type: ignore[typeddict-item]
+                    CompleteMessage(id=member.operation.id, type="complete")
+                )
             except Exception:
                 continue
 

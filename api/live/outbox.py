@@ -79,7 +79,8 @@ async def prune(db: Database, *, before: datetime, through: int) -> int:
             uow.add(OutboxPruned(id=1, through=newest, pruned_at=uow.now))
         elif mark.through < newest:
             mark.through, mark.pruned_at = newest, uow.now
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        assert isinstance(result, sa.CursorResult)  # a DELETE's result
+        return int(result.rowcount)
 
     return await db.run(command)
 
@@ -88,6 +89,6 @@ async def pruned_through(db: Database) -> int:
     """The newest event id pruning has taken (0: none yet)."""
 
     def query(session: Session) -> int:
-        return int(session.scalar(sa.select(OutboxPruned.through)) or 0)
+        return int(session.scalar(sa.select(col(OutboxPruned.through))) or 0)
 
     return await db.read(query, bounded=True)

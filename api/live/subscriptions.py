@@ -62,7 +62,7 @@ async def _stream(
                 actor=context.actor,
                 client_address=None,
                 operation=f"subscription {topic}",
-                action="R",
+                action=audit.AuditAction.READ,
             )
         )
         yield convert(event)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
@@ -25,7 +25,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
-from strawberry.types.unset import UNSET, UnsetType
+from strawberry.types.unset import UnsetType
 
 from api.auth import ANONYMOUS, AuthenticationFailed, authenticate, expiry
 from api.live.context import LiveContext
@@ -33,10 +33,17 @@ from api.live.fanout import FanOut, Member, share_key
 from application.settings import Settings
 
 TRANSPORT_PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)  # the legacy `graphql-ws` is refused
+
+
 # How uvicorn should serve WebSockets. Measured per frame sent (200 sockets, small JSON):
 # legacy `websockets` ~30 µs, `websockets-sansio` with permessage-deflate ~38 µs, without
 # ~15 µs. Compressing a 150-byte frame separately for every socket costs more than it saves.
-UVICORN_WS_OPTIONS = {"ws": "websockets-sansio", "ws_per_message_deflate": False}
+class UvicornWebSockets(TypedDict):
+    ws: str
+    ws_per_message_deflate: bool
+
+
+UVICORN_WS_OPTIONS = UvicornWebSockets(ws="websockets-sansio", ws_per_message_deflate=False)
 UVICORN_WS_ARGS = ("--ws", "websockets-sansio", "--ws-per-message-deflate", "false")
 
 
@@ -108,7 +115,9 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[LiveContext, None]):
     async def run_operation(self, operation: Operation[LiveContext, None]) -> None:
         """Join (or start) the shared stream of identical subscriptions; resuming and
         non-subscription operations run on their own, as strawberry runs them."""
-        fanout: FanOut = self.view.fanout  # type: ignore[attr-defined]
+        view = self.view
+        assert isinstance(view, WebSocketView)  # the view this handler class is declared on
+        fanout = view.fanout
         live = self.context.live
         if live is not None:
             live.active_subscriptions += 1
@@ -151,4 +160,4 @@ class WebSocketView:
     async def on_ws_connect(self, context: LiveContext) -> UnsetType | dict[str, object] | None:
         """connection_init: authenticate, or close with 4403."""
         authorize_connection(context, self.settings)
-        return UNSET
+        return UnsetType()  # the one UNSET (strawberry types UNSET itself as Any)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import Enum
+from typing import TypedDict
 
 import strawberry
 
@@ -40,10 +41,10 @@ def _published_events() -> dict[str, str]:
     return {re.sub(r"(?<!^)(?=[A-Z])", "_", c.__name__).upper(): c.__name__ for c in delivered}
 
 
-LiveEventType = strawberry.enum(
-    Enum("LiveEventType", _published_events()),  # type: ignore[misc]  # built from the registry of events
-    description="The domain event a live update reports.",
-)
+# Its members come from the registry of events, which mypy cannot list (Enum() with a computed
+# mapping); it still knows LiveEventType as an enum class.
+LiveEventType = Enum("LiveEventType", _published_events())  # type: ignore[misc]
+strawberry.enum(LiveEventType, description="The domain event a live update reports.")
 
 
 @strawberry.interface(description="Something that happened in the department, as it happened.")
@@ -52,14 +53,21 @@ class LiveUpdate:
         description="Monotonic across every subscription; pass the last one you received as "
         "`after` when you subscribe again and nothing in between is lost."
     )
-    type: LiveEventType = strawberry.field(  # type: ignore[valid-type]  # built above
+    type: LiveEventType = strawberry.field(
         description="The domain event, e.g. REPORT_SIGNED_FINAL."
     )
     at: datetime
     actor: str = strawberry.field(description="Who caused it (`balancer` for re-plans).")
 
 
-def _common(event: LiveEvent) -> dict[str, object]:
+class _Common(TypedDict):
+    event_id: int
+    type: LiveEventType
+    at: datetime
+    actor: str
+
+
+def _common(event: LiveEvent) -> _Common:
     return {
         "event_id": event.id,
         "type": LiveEventType(event.type),
@@ -104,7 +112,7 @@ class ExamStatusEvent(LiveUpdate):
         version = p.get("exam_version")
         return cls(
             **_common(event),
-            step=step_of(event.type),  # type: ignore[arg-type]
+            step=step_of(event.type),
             accession_number=p["accession_number"],
             from_status=ExamStatus(p["from_status"]) if p["from_status"] else None,
             to_status=ExamStatus(p["to_status"]),
@@ -158,7 +166,7 @@ class WorklistEvent(LiveUpdate):
         return cls(
             **_common(event),
             change=change,
-            reason=reason,  # type: ignore[arg-type]
+            reason=reason,
             radiologist_pk=radiologist_id,
             exam_pk=exam_pk,
         )
@@ -183,7 +191,7 @@ class CriticalResultEvent(LiveUpdate):
         level = p.get("critical_level")
         return cls(
             **_common(event),
-            escalated=event.type == "CriticalResultEscalated",  # type: ignore[arg-type]
+            escalated=event.type == "CriticalResultEscalated",
             critical_level=CriticalLevel(level) if level else None,
             exam_pk=int(p["exam_id"]),
         )
@@ -207,7 +215,7 @@ class BalancerRanEvent(LiveUpdate):
         p = event.payload
         return cls(
             **_common(event),
-            duration_ms=float(p["duration_ms"]),  # type: ignore[arg-type]
+            duration_ms=float(p["duration_ms"]),
             moved=int(p["moved"]),
             assigned=int(p["assigned"]),
             unassignable=int(p["unassignable"]),
@@ -230,6 +238,6 @@ class RuleSetActivatedEvent(LiveUpdate):
         p = event.payload
         return cls(
             **_common(event),
-            version=int(p["version"]),  # type: ignore[arg-type]
+            version=int(p["version"]),
             previous_version=p.get("previous_version"),
         )

@@ -11,7 +11,7 @@ from api.arguments import FromArgument
 from api.context import Info
 from api.enums import Modality
 from api.metrics.types import Metrics
-from domain.errors import FieldIssue, ValidationFailed
+from domain.errors import FieldIssue, IssueCode, ValidationFailed
 from domain.metrics import DepartmentMetrics, department_metrics, scope_for
 
 MAX_PERIOD = timedelta(days=366)
@@ -33,7 +33,13 @@ class MetricsQueries:
     ) -> Metrics:
         if not from_ < to <= from_ + MAX_PERIOD:
             raise ValidationFailed(
-                [FieldIssue("to", "INVALID_RANGE", "must be after `from` and within a year of it")]
+                [
+                    FieldIssue(
+                        "to",
+                        IssueCode.INVALID_RANGE,
+                        "must be after `from` and within a year of it",
+                    )
+                ]
             )
         db, settings = info.context.db, info.context.settings
         window = timedelta(hours=settings.late_cancellation_hours)

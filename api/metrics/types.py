@@ -10,8 +10,9 @@ from api.enums import CriticalLevel, Modality, Priority
 from domain import enums
 from domain import metrics as d
 
-TurnaroundStage = strawberry.enum(
-    enums.TurnaroundStage,
+TurnaroundStage = enums.TurnaroundStage  # marked in place by strawberry.enum (see api.enums)
+strawberry.enum(
+    TurnaroundStage,
     description="A measured stretch of an exam's life, from first entering one status to "
     "first entering a later one (READY_TO_FINAL: study available to final report).",
 )

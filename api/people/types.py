@@ -74,8 +74,10 @@ class Patient(Node):
 
         rows = await info.context.loaders.children(m.Exam, "patient_id", "ordered_at").load(self.pk)
         visible = await info.context.db.read(
-            lambda s: visible_exam_ids(s, info.context.actor, [r.id for r in rows])
-        )  # type: ignore[misc]
+            lambda s: visible_exam_ids(
+                s, info.context.actor, [r.id for r in rows if r.id is not None]
+            )
+        )
         return [Exam.from_model(r) for r in rows if r.id in visible]
 
 

@@ -96,7 +96,7 @@ class ReadingMutations:
         "as pinAssignment)."
     )
     async def assign_read(self, info: Info, input: AssignReadInput) -> AssignReadResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: worklists.pin_assignment(
@@ -107,17 +107,19 @@ class ReadingMutations:
                 reason=input.reason,
             ),
             lambda read, exam: ReadAssigned(exam=exam, read=Read.from_model(read)),
+            errors=Failures,
         )
 
     @strawberry.mutation(description="Radiologist: open a study from your worklist.")
     async def open_read(self, info: Info, input: ExamInput) -> OpenReadResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: reading.open_read(
                 uow=uow, actor=actor, exam_id=pk, expected_version=input.expected_version
             ),
             lambda read, exam: ReadOpened(exam=exam, read=Read.from_model(read)),
+            errors=Failures,
         )
 
     @strawberry.mutation(
@@ -128,7 +130,7 @@ class ReadingMutations:
         "with the study for its next reader."
     )
     async def release_read(self, info: Info, input: ReleaseReadInput) -> ReleaseReadResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: reading.release_read(
@@ -139,6 +141,7 @@ class ReadingMutations:
                 expected_version=input.expected_version,
             ),
             lambda read, exam: ReadReleased(exam=exam, read=Read.from_model(read)),
+            errors=Failures,
         )
 
     @strawberry.mutation(
@@ -153,7 +156,7 @@ class ReadingMutations:
         sections: dict[str, dict[str, str]] = {}
         for section in input.sections:
             sections.setdefault(section.key, {}).update({f.key: f.value for f in section.fields})
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: reading.save_report_draft(
@@ -166,6 +169,7 @@ class ReadingMutations:
                 expected_version=input.expected_version,
             ),
             lambda report, exam: ReportDraftSaved(exam=exam, report=Report.from_model(report)),
+            errors=Failures,
         )
 
     @strawberry.mutation(
@@ -174,7 +178,7 @@ class ReadingMutations:
         "ReportIncomplete, listing every such field."
     )
     async def sign_preliminary(self, info: Info, input: ExamInput) -> SignPreliminaryResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: reading.sign_preliminary(
@@ -183,6 +187,7 @@ class ReadingMutations:
             lambda report, exam: ReportSignedPreliminary(
                 exam=exam, report=Report.from_model(report)
             ),
+            errors=Failures | ReportIncomplete,
         )
 
     @strawberry.mutation(
@@ -190,18 +195,19 @@ class ReadingMutations:
         "answers ReportIncomplete, as signPreliminary does)."
     )
     async def sign_final(self, info: Info, input: ExamInput) -> SignFinalResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: reading.sign_final(
                 uow=uow, actor=actor, exam_id=pk, expected_version=input.expected_version
             ),
             lambda report, exam: ReportSignedFinal(exam=exam, report=Report.from_model(report)),
+            errors=Failures | ReportIncomplete,
         )
 
     @strawberry.mutation(description="Radiologist: amend a signed report with an addendum.")
     async def add_addendum(self, info: Info, input: AddAddendumInput) -> AddAddendumResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: reading.add_addendum(
@@ -210,4 +216,5 @@ class ReadingMutations:
             lambda a, exam: ReportAmended(
                 exam=exam, addendum=Addendum(text=a.text, created_at=a.created_at)
             ),
+            errors=Failures,
         )

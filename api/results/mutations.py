@@ -83,7 +83,7 @@ CloseExamResult = Annotated[ExamClosed | Failures, strawberry.union("CloseExamRe
 class ResultsMutations:
     @strawberry.mutation(description="Send the final result to the referrer.")
     async def notify_result(self, info: Info, input: NotifyResultInput) -> NotifyResultResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: results.notify_result(
@@ -96,24 +96,26 @@ class ResultsMutations:
             lambda c, exam: ResultCommunicated(
                 exam=exam, communication=ResultCommunication.from_model(c)
             ),
+            errors=Failures,
         )
 
     @strawberry.mutation(description="Referrer: acknowledge the communicated result.")
     async def acknowledge_result(self, info: Info, input: ExamInput) -> AcknowledgeResultResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: results.acknowledge_result(uow=uow, actor=actor, exam_id=pk),
             lambda c, exam: ResultAcknowledged(
                 exam=exam, communication=ResultCommunication.from_model(c)
             ),
+            errors=Failures,
         )
 
     @strawberry.mutation(description="Record a follow-up recommendation.")
     async def record_follow_up(
         self, info: Info, input: RecordFollowUpInput
     ) -> RecordFollowUpResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: results.record_follow_up(
@@ -125,6 +127,7 @@ class ResultsMutations:
                 procedure_code=input.procedure_code,
             ),
             lambda f, exam: FollowUpRecorded(exam=exam, follow_up=FollowUp.from_model(f)),
+            errors=Failures,
         )
 
     @strawberry.mutation(description="Mark a follow-up as done.")
@@ -150,15 +153,16 @@ class ResultsMutations:
 
         return await attempt(
             run,
-            sent={  # type: ignore[return-value]
+            sent={
                 "follow_up_id": input.follow_up_id,
                 "completed_exam_id": input.completed_exam_id,
             },
+            errors=NotFound | ValidationFailed,
         )
 
     @strawberry.mutation(description="Answer a satisfaction survey.")
     async def submit_survey(self, info: Info, input: SubmitSurveyInput) -> SubmitSurveyResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: results.submit_survey(
@@ -170,15 +174,17 @@ class ResultsMutations:
                 comment=input.comment,
             ),
             lambda s, exam: SurveySubmitted(exam=exam, survey=Survey.from_model(s)),
+            errors=Failures,
         )
 
     @strawberry.mutation(description="Close and archive the exam.")
     async def close_exam(self, info: Info, input: ExamInput) -> CloseExamResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: results.close_exam(
                 uow=uow, actor=actor, exam_id=pk, expected_version=input.expected_version
             ),
             lambda _, exam: ExamClosed(exam=exam),
+            errors=Failures,
         )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from api.commands import exam_step
 from api.context import Info
@@ -200,7 +201,7 @@ class RuleMutations:
 
             return await info.context.commands.run("saveRuleSet", command)
 
-        return await attempt(run)  # type: ignore[return-value]
+        return await attempt(run, errors=NotFound | ValidationFailed)
 
     @strawberry.mutation(
         description="Make a saved version the policy (an older one rolls "
@@ -223,7 +224,7 @@ class RuleMutations:
 
             return await info.context.commands.run("activateRuleSet", command)
 
-        return await attempt(run)  # type: ignore[return-value]
+        return await attempt(run, errors=NotFound | ValidationFailed)
 
     @strawberry.mutation(
         description="What a draft would change for the open studies now "
@@ -281,14 +282,14 @@ class RuleMutations:
             result = await loop.run_in_executor(None, simulation.compare, spec, active, draft)
             return _simulation(result)
 
-        return await attempt(run)  # type: ignore[return-value]
+        return await attempt(run, errors=ValidationFailed)
 
     @strawberry.mutation(
         description="Integration: post an AI triage finding for a study; "
         "rules may act on it at once."
     )
     async def post_ai_triage(self, info: Info, input: PostAiTriageInput) -> PostAiTriageResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: rulesets.post_ai_triage(
@@ -300,6 +301,7 @@ class RuleMutations:
                 model=input.model,
             ),
             lambda _, exam: AiTriagePosted(exam=exam),
+            errors=NotFound | ValidationFailed,
         )
 
 
@@ -375,8 +377,10 @@ def _preview(result: Preview, session: Session) -> RuleSetPreview:
     codes = radiologist_codes(session)
     exams = {
         e.id: e
-        for e in session.query(m.Exam).filter(m.Exam.id.in_([c.exam_id for c in result.changes]))
-    }  # type: ignore[union-attr]
+        for e in session.query(m.Exam).filter(
+            col(m.Exam.id).in_([c.exam_id for c in result.changes])
+        )
+    }
     changes = []
     for c in result.changes:
         b, a = c.before, c.after

@@ -14,17 +14,17 @@ from api.rules.inputs import RuleActionKind
 from rules import errors as rule_errors
 from rules.vocabulary import AttributeType as DomainAttributeType
 
-RuleErrorCode = strawberry.enum(
-    rule_errors.ErrorCode, name="RuleErrorCode", description="Why a rule set cannot be saved."
-)
-RuleWarningCode = strawberry.enum(
-    rule_errors.WarningCode,
+# strawberry.enum marks the rule library's class in place (see api.enums)
+RuleErrorCode = rule_errors.ErrorCode
+strawberry.enum(RuleErrorCode, name="RuleErrorCode", description="Why a rule set cannot be saved.")
+RuleWarningCode = rule_errors.WarningCode
+strawberry.enum(
+    RuleWarningCode,
     name="RuleWarningCode",
     description="What to look at before activating a rule set.",
 )
-AttributeType = strawberry.enum(
-    DomainAttributeType, description="The kind of value a rule condition compares."
-)
+AttributeType = DomainAttributeType
+strawberry.enum(AttributeType, description="The kind of value a rule condition compares.")
 
 
 @strawberry.type(description="A word of the rule language, for building an editor.")

@@ -79,7 +79,7 @@ CheckInResult = Annotated[PatientCheckedIn | Failures, strawberry.union("CheckIn
 class SchedulingMutations:
     @strawberry.mutation(description="Book the exam on a resource at a free slot.")
     async def schedule_exam(self, info: Info, input: ScheduleExamInput) -> ScheduleExamResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: scheduling.schedule_exam(
@@ -91,22 +91,24 @@ class SchedulingMutations:
                 expected_version=input.expected_version,
             ),
             lambda appt, exam: ExamScheduled(exam=exam, appointment=Appointment.from_model(appt)),
+            errors=SlotTaken | Failures,
         )
 
     @strawberry.mutation(description="The patient confirmed the appointment.")
     async def confirm_appointment(self, info: Info, input: ExamInput) -> ConfirmAppointmentResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: scheduling.confirm_appointment(uow=uow, actor=actor, exam_id=pk),
             lambda appt, exam: AppointmentConfirmed(
                 exam=exam, appointment=Appointment.from_model(appt)
             ),
+            errors=Failures,
         )
 
     @strawberry.mutation(description="Move the appointment, or rebook a no-show.")
     async def reschedule_exam(self, info: Info, input: RescheduleExamInput) -> RescheduleExamResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: scheduling.reschedule_exam(
@@ -119,11 +121,12 @@ class SchedulingMutations:
                 expected_version=input.expected_version,
             ),
             lambda appt, exam: ExamRescheduled(exam=exam, appointment=Appointment.from_model(appt)),
+            errors=SlotTaken | Failures,
         )
 
     @strawberry.mutation(description="Cancel the exam (allowed until acquisition starts).")
     async def cancel_exam(self, info: Info, input: CancelExamInput) -> CancelExamResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: scheduling.cancel_exam(
@@ -134,11 +137,12 @@ class SchedulingMutations:
                 expected_version=input.expected_version,
             ),
             lambda _, exam: ExamCancelled(exam=exam),
+            errors=Failures,
         )
 
     @strawberry.mutation(description="Record that the patient did not come.")
     async def mark_no_show(self, info: Info, input: MarkNoShowInput) -> MarkNoShowResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: scheduling.mark_no_show(
@@ -149,15 +153,17 @@ class SchedulingMutations:
                 expected_version=input.expected_version,
             ),
             lambda _, exam: NoShowRecorded(exam=exam),
+            errors=Failures,
         )
 
     @strawberry.mutation(description="The patient arrived (STAT/ED exams need no appointment).")
     async def check_in(self, info: Info, input: ExamInput) -> CheckInResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: scheduling.check_in(
                 uow=uow, actor=actor, exam_id=pk, expected_version=input.expected_version
             ),
             lambda _, exam: PatientCheckedIn(exam=exam),
+            errors=Failures,
         )

@@ -21,10 +21,10 @@ async def current_load(db: Database, radiologist_ids: list[int]) -> Sequence[Loa
     def query(session: Session) -> dict[int, Load]:
         rows = session.execute(
             sa.select(
-                m.Read.radiologist_id,
+                col(m.Read.radiologist_id),
                 sa.func.count(),
-                sa.func.sum(m.Procedure.wrvu),
-                sa.func.sum(m.Procedure.read_minutes),
+                sa.func.sum(col(m.Procedure.wrvu)),
+                sa.func.sum(col(m.Procedure.read_minutes)),
             )
             .join(m.Exam, col(m.Exam.id) == col(m.Read.exam_id))
             .join(m.Procedure, col(m.Procedure.id) == col(m.Exam.procedure_id))

@@ -122,7 +122,7 @@ class WorklistMutations:
                 )
             )
 
-        return await attempt(run)  # type: ignore[return-value]
+        return await attempt(run, errors=NotFound | ValidationFailed)
 
     @strawberry.mutation(description="A radiologist's shift ends now; unopened studies move.")
     async def end_shift(self, info: Info, input: RadiologistInput) -> EndShiftResult:
@@ -138,7 +138,7 @@ class WorklistMutations:
                 )
             )
 
-        return await attempt(run)  # type: ignore[return-value]
+        return await attempt(run, errors=NotFound | ValidationFailed)
 
     @strawberry.mutation(description="Available or on a break, during a shift.")
     async def set_radiologist_status(
@@ -159,14 +159,14 @@ class WorklistMutations:
                 )
             )
 
-        return await attempt(run)  # type: ignore[return-value]
+        return await attempt(run, errors=NotFound | ValidationFailed)
 
     @strawberry.mutation(
         description="Supervisor: keep a study on an eligible radiologist's "
         "worklist; the balancer will not move it."
     )
     async def pin_assignment(self, info: Info, input: PinAssignmentInput) -> PinAssignmentResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: worklists.pin_assignment(
@@ -177,17 +177,19 @@ class WorklistMutations:
                 reason=input.reason,
             ),
             lambda read, exam: AssignmentPinned(exam=exam, read=Read.from_model(read)),
+            errors=PinFailures,
         )
 
     @strawberry.mutation(description="Supervisor: release a pin.")
     async def unpin_assignment(
         self, info: Info, input: UnpinAssignmentInput
     ) -> UnpinAssignmentResult:
-        return await exam_step(  # type: ignore[return-value]
+        return await exam_step(
             info,
             input.exam_id,
             lambda uow, actor, pk: worklists.unpin_assignment(uow=uow, actor=actor, exam_id=pk),
             lambda read, exam: AssignmentUnpinned(exam=exam, read=Read.from_model(read)),
+            errors=PinFailures,
         )
 
     @strawberry.mutation(

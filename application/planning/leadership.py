@@ -49,10 +49,11 @@ from sqlalchemy.pool import NullPool
 
 from domain.db import Database
 from domain.models import BalancerLeadership
+from domain.models._columns import core_table
 
 log = logging.getLogger("radflow.application.planning.leadership")
 
-LEASE = BalancerLeadership.__table__  # type: ignore[attr-defined]
+LEASE = core_table(BalancerLeadership)
 
 Elected = Callable[[int], None]
 T = TypeVar("T")

@@ -36,7 +36,7 @@ from balancer.planner import plan
 from balancer.validate import validate
 from domain import events as ev
 from domain.db import Database, UnitOfWork
-from domain.enums import ExamStatus, RadiologistStatus
+from domain.enums import ExamStatus, RadiologistStatus, Subspecialty
 from domain.models import (
     Exam,
     OutboxEvent,
@@ -174,7 +174,7 @@ def _handed_back(session: Session, exam_ids: list[int]) -> dict[int, int]:
 
 
 def _readers(session: Session, now: datetime) -> tuple[Radiologist, ...]:
-    credentials: dict[int, set[object]] = defaultdict(set)
+    credentials: dict[int, set[Subspecialty]] = defaultdict(set)
     for rid, sub in session.execute(
         sa.select(
             col(RadiologistSubspecialty.radiologist_id), col(RadiologistSubspecialty.subspecialty)
@@ -204,7 +204,7 @@ def _readers(session: Session, now: datetime) -> tuple[Radiologist, ...]:
         readers.append(
             Radiologist(
                 id=row.id or 0,
-                subspecialties=frozenset(credentials[row.id or 0]),  # type: ignore[arg-type]
+                subspecialties=frozenset(credentials[row.id or 0]),
                 site_privileges=frozenset(privileges[row.id or 0]),
                 status=row.status if shift else RadiologistStatus.OFF,
                 shift_start=shift.starts_at if shift else None,

@@ -19,21 +19,25 @@ def summarise(scn: Scenario, run: Run) -> dict[str, object]:
     due = np.array([(s.due_at - scn.start).total_seconds() / 60.0 for s in scn.studies])
     breach = finish > due
     prio = np.array([s.priority.value for s in scn.studies])
-    out: dict[str, object] = {
-        "breach_rate": {},
-        "tat_p50_min": {},
-        "tat_p90_min": {},
-        "tat_max_min": {},
-    }
+    breach_rate: dict[str, float] = {}
+    tat_p50: dict[str, float] = {}
+    tat_p90: dict[str, float] = {}
+    tat_max: dict[str, float] = {}
     for p in PRIORITIES:
         mask = prio == p.value
         if not mask.any():
             continue
-        out["breach_rate"][p.value] = round(float(breach[mask].mean()), 4)  # type: ignore[index]
-        out["tat_p50_min"][p.value] = round(float(np.percentile(tat[mask], 50)), 1)  # type: ignore[index]
-        out["tat_p90_min"][p.value] = round(float(np.percentile(tat[mask], 90)), 1)  # type: ignore[index]
-        out["tat_max_min"][p.value] = round(float(tat[mask].max()), 1)  # type: ignore[index]
-    out["breach_rate"]["ALL"] = round(float(breach.mean()), 4)  # type: ignore[index]
+        breach_rate[p.value] = round(float(breach[mask].mean()), 4)
+        tat_p50[p.value] = round(float(np.percentile(tat[mask], 50)), 1)
+        tat_p90[p.value] = round(float(np.percentile(tat[mask], 90)), 1)
+        tat_max[p.value] = round(float(tat[mask].max()), 1)
+    breach_rate["ALL"] = round(float(breach.mean()), 4)
+    out: dict[str, object] = {
+        "breach_rate": breach_rate,
+        "tat_p50_min": tat_p50,
+        "tat_p90_min": tat_p90,
+        "tat_max_min": tat_max,
+    }
     out["wrvu_max_over_mean"] = round(wrvu_spread(scn, run), 3)
     out["churn"] = round(float(np.mean(run.churn)), 5) if run.churn else 0.0
     out["ineligible"] = run.ineligible + run.violations

@@ -7,9 +7,16 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 from domain.types import UTCDateTime, enum_type, json_type
+
+
+def core_table(model: type[SQLModel]) -> sa.Table:
+    """The Core table behind a table model (SQLModel does not declare `__table__` for mypy)."""
+    table = sa.inspect(model).local_table
+    assert isinstance(table, sa.Table)
+    return table
 
 
 def when(*, nullable: bool = False, index: bool = False) -> Any:

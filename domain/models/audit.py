@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from domain.models._columns import document, text, when
+from domain.models._columns import core_table, document, text, when
 
 
 class AuditEvent(SQLModel, table=True):
@@ -36,7 +36,7 @@ class AuditEvent(SQLModel, table=True):
     exam_ids: list[int] = document()
 
 
-AUDIT_EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
+AUDIT_EVENTS = core_table(AuditEvent)
 
 # Append-only in the database itself, whoever connects: UPDATE and DELETE are refused.
 APPEND_ONLY_POSTGRESQL = (
@@ -59,6 +59,6 @@ for _statement in APPEND_ONLY_POSTGRESQL:
         AUDIT_EVENTS,
         "after_create",
         sa.DDL(_statement.replace("%", "%%")).execute_if(dialect="postgresql"),
-    )  # type: ignore[no-untyped-call]
+    )
 for _statement in APPEND_ONLY_SQLITE:
-    sa.event.listen(AUDIT_EVENTS, "after_create", sa.DDL(_statement).execute_if(dialect="sqlite"))  # type: ignore[no-untyped-call]
+    sa.event.listen(AUDIT_EVENTS, "after_create", sa.DDL(_statement).execute_if(dialect="sqlite"))
