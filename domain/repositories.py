@@ -194,15 +194,33 @@ class UnitOfWork(Protocol):
     now: datetime
     events: list[DomainEvent]
     exam_id: int | None
-    exams: Exams
-    department: Department
-    prep: PrepChecklists
-    acquisitions: Acquisitions
-    appointments: Appointments
-    reads: Reads
-    reports: Reports
-    shifts: Shifts
-    rule_sets: RuleSets
+
+    @property
+    def exams(self) -> Exams: ...
+
+    @property
+    def department(self) -> Department: ...
+
+    @property
+    def prep(self) -> PrepChecklists: ...
+
+    @property
+    def acquisitions(self) -> Acquisitions: ...
+
+    @property
+    def appointments(self) -> Appointments: ...
+
+    @property
+    def reads(self) -> Reads: ...
+
+    @property
+    def reports(self) -> Reports: ...
+
+    @property
+    def shifts(self) -> Shifts: ...
+
+    @property
+    def rule_sets(self) -> RuleSets: ...
 
     def add(self, instance: object) -> None:
         """Stage a new row."""
