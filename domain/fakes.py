@@ -260,6 +260,11 @@ class FakeReads:
     def current(self, exam_id: int) -> Read | None:
         return self.rows.first(Read, lambda r: r.exam_id == exam_id and r.ended_at is None)
 
+    def current_with_reader(self, exam_id: int) -> tuple[Read, Radiologist] | None:
+        read = self.current(exam_id)
+        reader = None if read is None else self.rows.get(Radiologist, read.radiologist_id)
+        return None if read is None or reader is None else (read, reader)
+
     def current_for(self, exam_ids: list[int]) -> dict[int, Read]:
         wanted = set(exam_ids)
         return {

@@ -114,7 +114,8 @@ class Appointments(Protocol):
     def claim_slots(
         self, resource_id: int, starts: Sequence[datetime], appointment_id: int
     ) -> bool:
-        """Claim the slots for an appointment; False if any is taken (nothing is claimed)."""
+        """Claim the slots for an appointment; False if any is taken, and the command must then
+        fail (its transaction is not to be used further)."""
 
     def free_slots(self, appointment_id: int) -> None:
         """Give back an appointment's slots."""
@@ -125,6 +126,9 @@ class Reads(Protocol):
 
     def current(self, exam_id: int) -> Read | None:
         """The exam's current read."""
+
+    def current_with_reader(self, exam_id: int) -> tuple[Read, Radiologist] | None:
+        """The exam's current read and its reader, in one lookup."""
 
     def current_for(self, exam_ids: list[int]) -> dict[int, Read]:
         """The current reads of these exams, by exam."""

@@ -70,13 +70,25 @@ def _acting_radiologist(uow: UnitOfWork, actor: Actor) -> Radiologist:
     return radiologist
 
 
+def _reader_and_read(
+    uow: UnitOfWork, actor: Actor, exam_id: int
+) -> tuple[Radiologist, Read | None]:
+    """The acting radiologist and the exam's current read: one lookup when the read is theirs
+    (the usual case), the radiologist looked up by code otherwise."""
+    if actor.role != Role.RADIOLOGIST:
+        raise NotPermitted("only a radiologist may do this")
+    found = uow.reads.current_with_reader(exam_id)
+    if found is not None and found[1].code == actor.id:
+        return found[1], found[0]
+    return _acting_radiologist(uow, actor), None if found is None else found[0]
+
+
 def open_read(
     *, uow: UnitOfWork, actor: Actor, exam_id: int, expected_version: int | None = None
 ) -> Read:
     """The assigned radiologist opens the study; from now on it is never moved."""
-    radiologist = _acting_radiologist(uow, actor)
+    radiologist, read = _reader_and_read(uow, actor, exam_id)
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    read = current_read(uow, exam_id)
     if exam.status == ExamStatus.READY_FOR_READ and (
         read is None or read.radiologist_id != radiologist.id
     ):
@@ -166,8 +178,7 @@ def release(
 def _own_report(
     uow: UnitOfWork, actor: Actor, exam: Exam
 ) -> tuple[Radiologist, Read, Report | None]:
-    radiologist = _acting_radiologist(uow, actor)
-    read = current_read(uow, exam.id or 0)
+    radiologist, read = _reader_and_read(uow, actor, pk(exam))
     if read is None or read.radiologist_id != radiologist.id:
         raise NotPermitted("only the radiologist reading this study may report it")
     report = uow.reports.of_exam(pk(exam))
