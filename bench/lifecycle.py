@@ -5,7 +5,11 @@
 Each exam takes 21 mutations: order, booking, confirmation, arrival, three prep items,
 acquisition start and end, metadata validation, storage, assignment, opening, draft,
 preliminary and final signatures, result notification and acknowledgement, follow-up,
-survey and closing. Last line: {"exams_per_s": .., "mutations_per_s": .., "backend": ..}
+survey and closing. Then the same count of mutations, over the same exams, transport, tokens
+and database, go to the floor (bench/_mutation_floor.py: the same HTTP and GraphQL stack doing
+the least a lifecycle mutation can). Last line: {"exams_per_s": .., "mutations_per_s": ..,
+"floor_mutations_per_s": .., "ratio": .., "backend": ..}, ratio = radflow's mutations per
+second / the floor's.
 """
 
 from __future__ import annotations
@@ -19,16 +23,21 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from api.app import create_app, freeze_startup_heap
 from api.auth import mint
+from api.relay import decode_id
 from application.demo import seed_reference
 from application.settings import Settings
+from bench import _mutation_floor as floor
 from bench._asgi import AsgiClient
 from bench._data import create_schema, reset_postgres
 from domain.db import Database
-from domain.enums import Role
+from domain.enums import ExamStatus, Role
 from domain.lifecycle import Actor
 from domain.services import worklists
+from domain.tables import EXAMS
 from domain.types import utcnow
 
 PROCEDURE, RESOURCE, SITE, READER = "CTCHEST", "CT1", "MAIN", "RAD05"
@@ -107,7 +116,9 @@ DOCUMENTS = {name: mutation(name, input_type) for name, input_type, _, _ in STEP
 MUTATIONS_PER_EXAM = 1 + len(STEPS)
 
 
-async def drive_exam(client: AsgiClient, n: int, slot: str) -> None:
+async def drive_exam(client: AsgiClient, n: int, slot: str) -> str:
+    """Take exam `n` from its order to its closing; its global id."""
+
     async def post(document: str, headers: dict[str, str], input: dict[str, Any]) -> Any:
         body = await client.post_json(
             "/graphql", {"query": document, "variables": {"input": input}}, headers
@@ -157,9 +168,45 @@ async def drive_exam(client: AsgiClient, n: int, slot: str) -> None:
             "SlotTaken",
         }:
             raise RuntimeError(f"exam {n}: {name} failed: {result}")
+    return str(exam_id)
 
 
-async def run(url: str, exams: int, concurrency: int) -> dict[str, Any]:
+# The statuses the floor's mutations move an exam through (any will do: the floor checks none).
+FLOOR_STATUSES = [s.value for s in ExamStatus]
+FLOOR_HEADERS = [REFERRER] + [headers for _, _, headers, _ in STEPS]
+
+
+async def drive_floor(client: AsgiClient, exam_id: str, version: int) -> None:
+    """As many floor mutations on one exam as radflow's walk made, each with the caller's
+    token of the matching step and the version the previous one left."""
+    for n, headers in enumerate(FLOOR_HEADERS):
+        to_status = FLOOR_STATUSES[n % len(FLOOR_STATUSES)]
+        body = await client.post_json(
+            floor.PATH, floor.request_of(exam_id, version, to_status), headers
+        )
+        result = body.get("data", {}) and body["data"]["advanceExam"]
+        if "errors" in body or result["__typename"] != "ExamAdvanced":
+            raise RuntimeError(f"floor mutation on {exam_id} failed: {body}")
+        version = result["version"]
+
+
+async def timed(work: list[Any], concurrency: int) -> float:
+    """Seconds `concurrency` workers take to await every coroutine factory in `work`."""
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    for item in work:
+        queue.put_nowait(item)
+
+    async def worker() -> None:
+        while not queue.empty():
+            await queue.get_nowait()()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - began
+
+
+async def prepare(url: str, exams: int) -> tuple[Any, Database]:
+    """A fresh department with a reader on shift, and the app (with its floor) serving it."""
     db = Database(url)
     if db.is_sqlite:
         create_schema(db)
@@ -177,30 +224,50 @@ async def run(url: str, exams: int, concurrency: int) -> dict[str, Any]:
     )
     # One benchmark client is far busier than any person: keep the limiter running, not binding.
     app = create_app(Settings(database_url=url, RADFLOW_RATE_LIMIT="1000000/second"), db=db)
-    freeze_startup_heap()  # as `radflow serve` does
-    # CT1 is open around the clock on a 15-minute grid: one future slot per exam.
+    floor.mount_floor(app)
+    return app, db
+
+
+def slots_for(exams: int) -> list[str]:
+    """CT1 is open around the clock on a 15-minute grid: one future slot per exam."""
     start = (utcnow() + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    slots = [(start + timedelta(minutes=15 * n)).isoformat() for n in range(exams)]
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(exams):
-        queue.put_nowait(n)
+    return [(start + timedelta(minutes=15 * n)).isoformat() for n in range(exams)]
+
+
+async def run(url: str, exams: int, concurrency: int) -> dict[str, Any]:
+    app, db = await prepare(url, exams)
+    freeze_startup_heap()  # as `radflow serve` does
+    slots = slots_for(exams)
     client = AsgiClient(app)
+    exam_ids: list[str] = [""] * exams
 
-    async def worker() -> None:
-        while not queue.empty():
-            n = queue.get_nowait()
-            await drive_exam(client, n, slots[n])
+    def walk(n: int) -> Any:
+        async def one() -> None:
+            exam_ids[n] = await drive_exam(client, n, slots[n])
 
-    began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - began
+        return one
+
+    elapsed = await timed([walk(n) for n in range(exams)], concurrency)
+    # The floor moves the same exams on from where radflow left them (versions read untimed).
+    versions = await db.read(
+        lambda session: dict(session.execute(sa.select(EXAMS.c.id, EXAMS.c.version)).all())
+    )
+
+    def step(exam_id: str) -> Any:
+        version = versions[decode_id(exam_id, "Exam", field="exam_id")]
+        return lambda: drive_floor(client, exam_id, version)
+
+    floor_elapsed = await timed([step(exam_id) for exam_id in exam_ids], concurrency)
     await db.dispose()
     return {
         "exams_per_s": round(exams / elapsed, 2),
         "mutations_per_s": round(exams * MUTATIONS_PER_EXAM / elapsed, 1),
+        "floor_mutations_per_s": round(exams * MUTATIONS_PER_EXAM / floor_elapsed, 1),
+        "ratio": round(floor_elapsed / elapsed, 3),
         "backend": db.backend,
         "exams": exams,
         "seconds": round(elapsed, 2),
+        "floor_seconds": round(floor_elapsed, 2),
     }
 
 
@@ -214,9 +281,10 @@ def main() -> None:
     result = asyncio.run(run(url, args.exams, args.concurrency))
     print(
         f"{result['exams']} exams x {MUTATIONS_PER_EXAM} mutations in {result['seconds']} s "
-        f"on {result['backend']}"
+        f"on {result['backend']}; the floor's as many in {result['floor_seconds']} s"
     )
-    print(json.dumps({k: result[k] for k in ("exams_per_s", "mutations_per_s", "backend")}))
+    keys = ("exams_per_s", "mutations_per_s", "floor_mutations_per_s", "ratio", "backend")
+    print(json.dumps({k: result[k] for k in keys}))
 
 
 if __name__ == "__main__":

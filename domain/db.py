@@ -28,7 +28,6 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     async_sessionmaker,
@@ -42,6 +41,29 @@ from domain.errors import Conflict
 from domain.events import DomainEvent
 from domain.history import write_history
 from domain.outbox import write_outbox
+from domain.repositories import (
+    Acquisitions,
+    Appointments,
+    Department,
+    Exams,
+    PrepChecklists,
+    Reads,
+    Reports,
+    RuleSets,
+    Shifts,
+)
+from domain.sql_repositories import (
+    SqlAcquisitions,
+    SqlAppointments,
+    SqlDepartment,
+    SqlExams,
+    SqlPrepChecklists,
+    SqlReads,
+    SqlReports,
+    SqlRuleSets,
+    SqlShifts,
+    is_unique_violation,
+)
 from domain.types import utcnow
 
 T = TypeVar("T")
@@ -49,11 +71,25 @@ EventListener = Callable[[Sequence[DomainEvent]], None]
 _AuditEntry = tuple[Trail, datetime, "asyncio.Future[None]"]
 
 
+__all__ = ["Database", "UnitOfWork", "is_unique_violation"]
+
+
 class UnitOfWork:
-    """What a command works through: the session, the command's clock, and its events."""
+    """The unit of work of domain/repositories.py over one SQLAlchemy session: its
+    repositories, the command's clock, and its events. (`session` stays for the application
+    layer's own statements; the domain's services go through the repositories.)"""
 
     def __init__(self, session: Session, now: datetime) -> None:
         self.session = session
+        self.exams: Exams = SqlExams(session)
+        self.department: Department = SqlDepartment(session)
+        self.prep: PrepChecklists = SqlPrepChecklists(session)
+        self.acquisitions: Acquisitions = SqlAcquisitions(session)
+        self.appointments: Appointments = SqlAppointments(session)
+        self.reads: Reads = SqlReads(session)
+        self.reports: Reports = SqlReports(session)
+        self.shifts: Shifts = SqlShifts(session)
+        self.rule_sets: RuleSets = SqlRuleSets(session)
         self.now = now
         self.events: list[DomainEvent] = []
         # The exam this command changes, so a lost optimistic-lock race can name it.
@@ -358,15 +394,3 @@ class _LostRace(Exception):
     def __init__(self, exam_id: int) -> None:
         super().__init__(exam_id)
         self.exam_id = exam_id
-
-
-def is_unique_violation(exc: IntegrityError, constraint: sa.UniqueConstraint | sa.Index) -> bool:
-    """Whether an IntegrityError was raised by this unique constraint, on either backend."""
-    text = str(exc.orig)
-    if constraint.name and str(constraint.name) in text:  # PostgreSQL names the constraint
-        return True
-    table = constraint.table
-    if table is None:
-        return False
-    columns = ", ".join(f"{table.name}.{c.name}" for c in constraint.columns)
-    return f"UNIQUE constraint failed: {columns}" in text  # SQLite names the columns

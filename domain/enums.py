@@ -135,6 +135,10 @@ class CriticalLevel(StrEnum):
     CRITICAL = "CRITICAL"  # minutes
 
 
+# The levels whose result the referrer must acknowledge (the loop stays open until they do).
+MUST_ACKNOWLEDGE = frozenset({CriticalLevel.CRITICAL, CriticalLevel.URGENT})
+
+
 class NotificationChannel(StrEnum):
     SMS = "SMS"
     EMAIL = "EMAIL"

@@ -71,6 +71,8 @@ def lead_days(session: Session, scope: Scope) -> Distribution:
 def utilization(session: Session, scope: Scope) -> list[ModalityUtilization]:
     """Open, booked and used minutes of each scanner of the scope's site and modality."""
     from domain.services.scheduling import _candidate_starts  # the same calendar as booking
+    from domain.sql_repositories import SqlDepartment
+    from domain.types import pk
 
     start, end = scope.start, scope.end
     resources = (
@@ -89,8 +91,9 @@ def utilization(session: Session, scope: Scope) -> list[ModalityUtilization]:
             .select_from(OpeningHours)
             .where(col(OpeningHours.resource_id) == resource.id)
         )
+        hours = SqlDepartment(session).opening_hours(pk(resource))
         open_minutes = (
-            (len(_candidate_starts(session, resource, site, start, end, 1)) * resource.slot_minutes)
+            len(_candidate_starts(hours, resource, site, start, end, 1)) * resource.slot_minutes
             if has_hours
             else 0
         )

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import sqlalchemy as sa
-from sqlmodel import SQLModel, col
+from sqlmodel import SQLModel
 
-from domain.db import UnitOfWork
-from domain.enums import CriticalLevel, ReportStatus, Role
+from domain.enums import ReportStatus, Role
 from domain.errors import (
     Conflict,
     FieldIssue,
@@ -24,13 +21,13 @@ from domain.lifecycle import Actor
 from domain.models import (
     Exam,
     ExamPrepItem,
-    MetadataValidation,
     Procedure,
     Report,
     ReportTemplate,
-    ResultCommunication,
 )
 from domain.reporting import TemplateSection, parse_sections, unsignable_fields
+from domain.repositories import UnitOfWork
+from domain.types import pk
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -43,7 +40,7 @@ def require_role(actor: Actor, roles: set[Role], action: str) -> None:
 
 def load_exam(uow: UnitOfWork, exam_id: int, *, expected_version: int | None = None) -> Exam:
     """The exam to change; `expected_version` (the version the caller saw) guards lost updates."""
-    exam = uow.session.get(Exam, exam_id)
+    exam = uow.exams.get(exam_id)
     if exam is None:
         raise NotFound("exam", field="exam_id")
     uow.exam_id = exam_id
@@ -59,7 +56,7 @@ def load_exam(uow: UnitOfWork, exam_id: int, *, expected_version: int | None = N
 
 def get_or_404(uow: UnitOfWork, model: type[M], key: int, *, entity: str, field: str) -> M:
     """A row by primary key, or NotFound naming the input field."""
-    row = uow.session.get(model, key)
+    row = uow.department.get(model, key)
     if row is None:
         raise NotFound(entity, field=field)
     return row
@@ -69,45 +66,10 @@ def find_by(
     uow: UnitOfWork, model: type[M], column: str, value: object, *, entity: str, field: str
 ) -> M:
     """A row by a unique natural key (code, MRN, ...), or NotFound naming the input field."""
-    row: M | None = uow.session.scalars(_by_natural_key(model, column), {"key": value}).first()
+    row = uow.department.find(model, column, value)
     if row is None:
         raise NotFound(entity, str(value), field=field)
     return row
-
-
-@cache
-def _by_natural_key(model: type[SQLModel], column: str) -> sa.Select[Any]:
-    return sa.select(model).where(getattr(model, column) == sa.bindparam("key")).limit(1)
-
-
-def exam_param() -> sa.BindParameter[int]:
-    """The `exam_id` parameter of a statement built once and run for each exam."""
-    return sa.bindparam("exam_id", type_=sa.Integer())
-
-
-# The statements of the guard facts, built once (building and keying a statement for each
-# command cost more than running it).
-_OPEN_PREP_ITEMS = (
-    sa.select(sa.func.count())
-    .select_from(ExamPrepItem)
-    .where(col(ExamPrepItem.exam_id) == exam_param(), col(ExamPrepItem.completed_at).is_(None))
-)
-_LATEST_VALIDATION = (
-    sa.select(MetadataValidation)
-    .where(col(MetadataValidation.exam_id) == exam_param())
-    .order_by(col(MetadataValidation.id).desc())
-    .limit(1)
-)
-REPORT_OF_EXAM = sa.select(Report).where(col(Report.exam_id) == exam_param())
-_UNACKNOWLEDGED_CRITICAL = (
-    sa.select(sa.func.count())
-    .select_from(ResultCommunication)
-    .where(
-        col(ResultCommunication.exam_id) == exam_param(),
-        col(ResultCommunication.critical_level).in_([CriticalLevel.CRITICAL, CriticalLevel.URGENT]),
-        col(ResultCommunication.acknowledged_at).is_(None),
-    )
-)
 
 
 class Checks:
@@ -147,7 +109,7 @@ class Checks:
             raise ValidationFailed(self.issues)
 
 
-class SessionFacts:
+class GuardFacts:
     """The guard facts of one exam, each read from the database only when a guard asks."""
 
     def __init__(
@@ -166,23 +128,18 @@ class SessionFacts:
         self._report = report
         self._report_loaded = report is not None
 
-    def _scalar(self, query: sa.Select[Any]) -> int:
-        return int(self._uow.session.scalar(query, {"exam_id": self._exam.id}) or 0)
-
     def prep_complete(self) -> bool:
         if self._checklist is not None:
             return all(item.completed_at is not None for item in self._checklist)
-        return self._scalar(_OPEN_PREP_ITEMS) == 0
+        return self._uow.prep.open_count(pk(self._exam)) == 0
 
     def metadata_valid(self) -> bool:
-        latest = self._uow.session.scalars(_LATEST_VALIDATION, {"exam_id": self._exam.id}).first()
+        latest = self._uow.acquisitions.latest_validation(pk(self._exam))
         return latest is not None and latest.valid
 
     def report(self) -> Report | None:
         if not self._report_loaded:
-            self._report = self._uow.session.scalars(
-                REPORT_OF_EXAM, {"exam_id": self._exam.id}
-            ).first()
+            self._report = self._uow.reports.of_exam(pk(self._exam))
             self._report_loaded = True
         return self._report
 
@@ -195,15 +152,15 @@ class SessionFacts:
         return report is not None and report.status == ReportStatus.FINAL
 
     def critical_results_acknowledged(self) -> bool:
-        return self._scalar(_UNACKNOWLEDGED_CRITICAL) == 0
+        return self._uow.reports.unacknowledged_critical(pk(self._exam)) == 0
 
 
 def template_for(uow: UnitOfWork, exam: Exam) -> ReportTemplate | None:
     """The structured report template of the exam's procedure, if it has one."""
-    procedure = uow.session.get(Procedure, exam.procedure_id)
+    procedure = uow.department.get(Procedure, exam.procedure_id)
     if procedure is None or procedure.report_template_id is None:
         return None
-    template = uow.session.get(ReportTemplate, procedure.report_template_id)
+    template = uow.department.get(ReportTemplate, procedure.report_template_id)
     uow.hold(template)  # asked again later in the same command: no second statement
     return template
 

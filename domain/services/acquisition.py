@@ -6,12 +6,8 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-import sqlalchemy as sa
-from sqlmodel import col
-
 from domain import events as ev
 from domain.catalog_data import TURNAROUND_MINUTES
-from domain.db import UnitOfWork
 from domain.enums import ExamStatus, Modality, RepeatReason, Role
 from domain.errors import (
     FieldIssue,
@@ -26,18 +22,16 @@ from domain.lifecycle import Actor, Step, transition
 from domain.models import (
     Acquisition,
     Exam,
-    ExamPrepItem,
     MetadataValidation,
     ModalityResource,
     Patient,
     Procedure,
     StoredStudy,
-    TurnaroundTarget,
 )
+from domain.repositories import UnitOfWork
 from domain.services._common import (
     Checks,
-    SessionFacts,
-    exam_param,
+    GuardFacts,
     find_by,
     load_exam,
     require_role,
@@ -46,22 +40,6 @@ from domain.types import pk
 
 DICOM_UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$")
 PREP_STATUSES = {ExamStatus.ORDERED, ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN}
-
-
-_CHECKLIST = sa.select(ExamPrepItem).where(col(ExamPrepItem.exam_id) == exam_param())
-_ATTEMPTS = (
-    sa.select(Acquisition)
-    .where(col(Acquisition.exam_id) == exam_param())
-    .order_by(col(Acquisition.attempt))
-)
-_UID_TAKEN = sa.select(col(StoredStudy.id)).where(
-    col(StoredStudy.study_instance_uid) == sa.bindparam("uid")
-)
-_TURNAROUND = sa.select(col(TurnaroundTarget.minutes)).where(
-    col(TurnaroundTarget.procedure_id) == sa.bindparam("procedure_id"),
-    col(TurnaroundTarget.priority) == sa.bindparam("priority"),
-    col(TurnaroundTarget.patient_class) == sa.bindparam("patient_class"),
-)
 
 
 def complete_prep_item(
@@ -83,7 +61,7 @@ def complete_prep_item(
                 )
             ]
         )
-    checklist = list(uow.session.scalars(_CHECKLIST, {"exam_id": exam_id}))
+    checklist = uow.prep.items(exam_id)
     item = next((i for i in checklist if i.code == item_code), None)
     if item is None:
         raise NotFound("prep item", item_code, field="item_code")
@@ -94,7 +72,7 @@ def complete_prep_item(
                 at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id, item_code=item_code
             )
         )
-    facts = SessionFacts(uow, exam, checklist=checklist)  # the guard needs no count
+    facts = GuardFacts(uow, exam, checklist=checklist)  # the guard needs no count
     if exam.status == ExamStatus.CHECKED_IN and facts.prep_complete():
         transition(exam, Step.COMPLETE_PREP, actor=actor, at=uow.now, facts=facts, recorder=uow)
     return exam
@@ -118,7 +96,7 @@ def start_acquisition(
         Step.START_ACQUISITION,
         actor=actor,
         at=uow.now,
-        facts=SessionFacts(uow, exam),
+        facts=GuardFacts(uow, exam),
         recorder=uow,
     )
     return _new_attempt(uow, actor, exam, resource, earlier)
@@ -133,7 +111,7 @@ def _scanner_for(uow: UnitOfWork, exam: Exam, resource_code: str) -> ModalityRes
         entity="modality resource",
         field="resource_code",
     )
-    procedure = uow.session.get(Procedure, exam.procedure_id)
+    procedure = uow.department.get(Procedure, exam.procedure_id)
     assert procedure is not None
     if resource.modality != procedure.modality:
         raise ValidationFailed(
@@ -150,7 +128,7 @@ def _scanner_for(uow: UnitOfWork, exam: Exam, resource_code: str) -> ModalityRes
 
 
 def _attempts(uow: UnitOfWork, exam_id: int) -> list[Acquisition]:
-    return list(uow.session.scalars(_ATTEMPTS, {"exam_id": exam_id}))
+    return uow.acquisitions.attempts(exam_id)
 
 
 def _new_attempt(
@@ -202,7 +180,7 @@ def complete_acquisition(
         Step.COMPLETE_ACQUISITION,
         actor=actor,
         at=uow.now,
-        facts=SessionFacts(uow, exam),
+        facts=GuardFacts(uow, exam),
         recorder=uow,
     )
     attempt = attempts[-1]
@@ -230,13 +208,13 @@ def request_repeat(
         Step.REQUEST_REPEAT,
         actor=actor,
         at=uow.now,
-        facts=SessionFacts(uow, exam),
+        facts=GuardFacts(uow, exam),
         recorder=uow,
         reason=f"{reason.value}: {note}" if note else reason.value,
     )
     previous = attempts[-1]
     previous.repeat_reason, previous.repeat_note = reason, note
-    resource = uow.session.get(ModalityResource, previous.resource_id)
+    resource = uow.department.get(ModalityResource, previous.resource_id)
     assert resource is not None
     return _new_attempt(uow, actor, exam, resource, attempts)
 
@@ -259,8 +237,8 @@ def check_header(uow: UnitOfWork, exam: Exam, header: StudyHeader) -> list[Metad
     def problem(field: str, code: HeaderProblemCode, message: str) -> None:
         problems.append(MetadataProblem(field=field, code=code, message=message))
 
-    patient = uow.session.get(Patient, exam.patient_id)
-    ordered = uow.session.get(Procedure, exam.procedure_id)
+    patient = uow.department.get(Patient, exam.patient_id)
+    ordered = uow.department.get(Procedure, exam.procedure_id)
     assert patient is not None and ordered is not None
     if header.accession_number != exam.accession_number:
         problem(
@@ -277,9 +255,7 @@ def check_header(uow: UnitOfWork, exam: Exam, header: StudyHeader) -> list[Metad
     in_catalog = (
         ordered
         if header.procedure_code == ordered.code
-        else uow.session.scalars(
-            sa.select(Procedure).where(col(Procedure.code) == header.procedure_code)
-        ).first()
+        else uow.department.find(Procedure, "code", header.procedure_code)
     )
     if in_catalog is None:
         problem(
@@ -372,7 +348,7 @@ def validate_metadata(
             Step.REJECT_METADATA,
             actor=actor,
             at=uow.now,
-            facts=SessionFacts(uow, exam),
+            facts=GuardFacts(uow, exam),
             recorder=uow,
             reason="; ".join(p.code for p in problems),
         )
@@ -401,7 +377,7 @@ def correct_metadata(
         Step.CORRECT_METADATA,
         actor=actor,
         at=uow.now,
-        facts=SessionFacts(uow, exam),
+        facts=GuardFacts(uow, exam),
         recorder=uow,
         reason=reason,
     )
@@ -428,7 +404,7 @@ def register_storage(
     checks.text(archive_location, "archive_location", max_length=255)
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    if uow.session.scalars(_UID_TAKEN, {"uid": study_instance_uid}).first() is not None:
+    if uow.acquisitions.study_uid_taken(study_instance_uid):
         raise ValidationFailed(
             [
                 FieldIssue(
@@ -447,7 +423,7 @@ def register_storage(
         Step.REGISTER_STORAGE,
         actor=actor,
         at=uow.now,
-        facts=SessionFacts(uow, exam),
+        facts=GuardFacts(uow, exam),
         recorder=uow,
     )
     last = attempts[-1]
@@ -467,14 +443,9 @@ def register_storage(
 
 def turnaround_minutes(uow: UnitOfWork, exam: Exam) -> int:
     """The exam's turnaround target: its procedure's, else the catalogue's for its class."""
-    minutes = uow.session.scalars(
-        _TURNAROUND,
-        {
-            "procedure_id": exam.procedure_id,
-            "priority": exam.priority,
-            "patient_class": exam.patient_class,
-        },
-    ).first()
+    minutes = uow.department.turnaround_minutes(
+        exam.procedure_id, exam.priority, exam.patient_class
+    )
     if minutes is None:
         return TURNAROUND_MINUTES[(exam.priority, exam.patient_class)]
     return minutes

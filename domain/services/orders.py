@@ -7,36 +7,25 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
-
 from domain import events as ev
-from domain.access import scope_of, visible_exam_ids
-from domain.db import UnitOfWork, is_unique_violation
+from domain.access import scope_of
 from domain.enums import ExamStatus, PatientClass, Priority, Role
 from domain.errors import FieldIssue, IssueCode, NotPermitted, ValidationFailed
 from domain.lifecycle import Actor
 from domain.models import (
     Exam,
-    ExamPrepItem,
     Patient,
-    PrepProtocolItem,
     Procedure,
     Referrer,
     Site,
 )
+from domain.repositories import UnitOfWork
 from domain.services._common import Checks, find_by, require_role
 from domain.types import pk
 
 ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-Z]{1,4})?$")
 # Crockford's base32: no I, L, O or U, so an accession read over the phone is unambiguous.
 _ACCESSION_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_PLACER_UNIQUE = next(
-    c
-    for c in Exam.__table__.constraints  # type: ignore[attr-defined]
-    if getattr(c, "name", None) == "uq_exam_placer_order"
-)
 
 
 def new_accession_number() -> str:
@@ -132,14 +121,8 @@ def place_order(
         ordered_at=uow.now,
         status_changed_at=uow.now,
     )
-    try:
-        with uow.session.begin_nested():
-            uow.add(exam)
-            uow.flush()
-    except IntegrityError as exc:
+    if not uow.exams.add_order(exam):
         # A concurrent call with the same placer order won the race: answer with its exam.
-        if not is_unique_violation(exc, _PLACER_UNIQUE):
-            raise
         raced = _existing_order(uow, order_source, placer_order_number, scope)
         assert raced is not None
         return _resent(uow, actor, raced, patient, procedure)
@@ -171,16 +154,7 @@ def placer_scope(actor: Actor) -> str:
 
 
 def _existing_order(uow: UnitOfWork, source: str, placer: str, scope: str) -> Exam | None:
-    return uow.session.scalars(
-        _EXISTING_ORDER, {"source": source, "placer": placer, "scope": scope}
-    ).first()
-
-
-_EXISTING_ORDER = sa.select(Exam).where(
-    col(Exam.order_source) == sa.bindparam("source"),
-    col(Exam.placer_order_number) == sa.bindparam("placer"),
-    col(Exam.placer_scope) == sa.bindparam("scope"),
-)
+    return uow.exams.by_placer_order(source, placer, scope)
 
 
 def _resent(
@@ -188,7 +162,7 @@ def _resent(
 ) -> PlacedOrder:
     # Belt and braces: the scope already limits the lookup to the caller's own orders, and an
     # exam the caller may not see is never described to them, not even by its accession.
-    visible = bool(visible_exam_ids(uow.session, actor, [pk(existing)]))
+    visible = bool(uow.exams.visible_to(actor, [pk(existing)]))
     if not visible or existing.patient_id != patient.id or existing.procedure_id != procedure.id:
         named = f" for exam {existing.accession_number}" if visible else ""
         raise ValidationFailed(
@@ -207,24 +181,7 @@ def _resent(
 def _copy_prep_checklist(uow: UnitOfWork, exam: Exam, procedure: Procedure) -> None:
     if procedure.prep_protocol_id is None:
         return
-    # One INSERT ... SELECT: the checklist is copied inside the database.
-    uow.session.execute(
-        _COPY_CHECKLIST, {"exam_id": exam.id, "protocol_id": procedure.prep_protocol_id}
-    )
-
-
-_PROTOCOL_ITEMS = PrepProtocolItem.__table__.c  # type: ignore[attr-defined]
-_COPY_CHECKLIST = sa.insert(ExamPrepItem.__table__).from_select(  # type: ignore[attr-defined]
-    ["exam_id", "position", "code", "description"],
-    sa.select(
-        sa.bindparam("exam_id", type_=sa.Integer()),
-        _PROTOCOL_ITEMS.position,
-        _PROTOCOL_ITEMS.code,
-        _PROTOCOL_ITEMS.description,
-    )
-    .where(_PROTOCOL_ITEMS.protocol_id == sa.bindparam("protocol_id"))
-    .order_by(_PROTOCOL_ITEMS.position),
-)
+    uow.prep.copy_protocol(pk(exam), procedure.prep_protocol_id)
 
 
 def register_patient(
@@ -262,7 +219,7 @@ def register_patient(
     if email:
         checks.require("@" in email, "email", IssueCode.INVALID_FORMAT, "must be an email address")
     checks.done()
-    patient = uow.session.scalars(sa.select(Patient).where(col(Patient.mrn) == mrn)).first()
+    patient = uow.department.find(Patient, "mrn", mrn)
     if patient is None:
         patient = Patient(mrn=mrn, given_name="", family_name="", birth_date=birth_date, sex=sex)
         uow.add(patient)

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-import sqlalchemy as sa
-from sqlalchemy.orm.attributes import flag_modified
-from sqlmodel import col
-
 from domain import events as ev
-from domain.db import UnitOfWork
 from domain.enums import CriticalLevel, ExamStatus, ReportStatus, Role
 from domain.errors import (
     FieldIssue,
@@ -31,11 +26,10 @@ from domain.models import (
     SitePrivilege,
 )
 from domain.reporting import TEXT_LIMIT as REPORT_TEXT_LIMIT
+from domain.repositories import UnitOfWork
 from domain.services._common import (
-    REPORT_OF_EXAM,
     Checks,
-    SessionFacts,
-    exam_param,
+    GuardFacts,
     load_exam,
     template_sections,
     unsignable,
@@ -47,25 +41,19 @@ EDITABLE = {ExamStatus.IN_INTERPRETATION, ExamStatus.PRELIMINARY}
 
 def current_read(uow: UnitOfWork, exam_id: int) -> Read | None:
     """The exam's current assignment, if any."""
-    return uow.session.scalars(_CURRENT_READ, {"exam_id": exam_id}).first()
-
-
-_CURRENT_READ = sa.select(Read).where(
-    col(Read.exam_id) == exam_param(), col(Read.ended_at).is_(None)
-)
-_RADIOLOGIST_BY_CODE = sa.select(Radiologist).where(col(Radiologist.code) == sa.bindparam("code"))
+    return uow.reads.current(exam_id)
 
 
 def ineligibility(uow: UnitOfWork, exam: Exam, radiologist: Radiologist, on: date) -> str | None:
     """Why this radiologist may not read this exam, or None when they may."""
-    procedure = uow.session.get(Procedure, exam.procedure_id)
+    procedure = uow.department.get(Procedure, exam.procedure_id)
     assert procedure is not None and radiologist.id is not None
-    credentialed = uow.session.get(
+    credentialed = uow.department.get(
         RadiologistSubspecialty, (radiologist.id, procedure.subspecialty)
     )
     if credentialed is None:
         return f"{radiologist.code} holds no {procedure.subspecialty.value} credential"
-    privilege = uow.session.get(SitePrivilege, (radiologist.id, exam.site_id))
+    privilege = uow.department.get(SitePrivilege, (radiologist.id, exam.site_id))
     if privilege is None:
         return f"{radiologist.code} has no privilege for the exam's site"
     if privilege.expires_on is not None and privilege.expires_on < on:
@@ -76,19 +64,31 @@ def ineligibility(uow: UnitOfWork, exam: Exam, radiologist: Radiologist, on: dat
 def _acting_radiologist(uow: UnitOfWork, actor: Actor) -> Radiologist:
     if actor.role != Role.RADIOLOGIST:
         raise NotPermitted("only a radiologist may do this")
-    radiologist = uow.session.scalars(_RADIOLOGIST_BY_CODE, {"code": actor.id}).first()
+    radiologist = uow.department.find(Radiologist, "code", actor.id)
     if radiologist is None:
         raise NotPermitted(f"{actor.id} is not a known radiologist")
     return radiologist
+
+
+def _reader_and_read(
+    uow: UnitOfWork, actor: Actor, exam_id: int
+) -> tuple[Radiologist, Read | None]:
+    """The acting radiologist and the exam's current read: one lookup when the read is theirs
+    (the usual case), the radiologist looked up by code otherwise."""
+    if actor.role != Role.RADIOLOGIST:
+        raise NotPermitted("only a radiologist may do this")
+    found = uow.reads.current_with_reader(exam_id)
+    if found is not None and found[1].code == actor.id:
+        return found[1], found[0]
+    return _acting_radiologist(uow, actor), None if found is None else found[0]
 
 
 def open_read(
     *, uow: UnitOfWork, actor: Actor, exam_id: int, expected_version: int | None = None
 ) -> Read:
     """The assigned radiologist opens the study; from now on it is never moved."""
-    radiologist = _acting_radiologist(uow, actor)
+    radiologist, read = _reader_and_read(uow, actor, exam_id)
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    read = current_read(uow, exam_id)
     if exam.status == ExamStatus.READY_FOR_READ and (
         read is None or read.radiologist_id != radiologist.id
     ):
@@ -100,7 +100,7 @@ def open_read(
             ]
         )
     transition(
-        exam, Step.OPEN_READ, actor=actor, at=uow.now, facts=SessionFacts(uow, exam), recorder=uow
+        exam, Step.OPEN_READ, actor=actor, at=uow.now, facts=GuardFacts(uow, exam), recorder=uow
     )
     assert read is not None
     read.opened_at = uow.now
@@ -130,7 +130,7 @@ def release_read(
         raise ValidationFailed(
             [FieldIssue("exam_id", IssueCode.NOT_OPENED, "the study has no opened read to release")]
         )
-    holder = uow.session.get(Radiologist, read.radiologist_id)
+    holder = uow.department.get(Radiologist, read.radiologist_id)
     assert holder is not None
     if actor.role == Role.RADIOLOGIST:
         if holder.code != actor.id:
@@ -166,7 +166,7 @@ def release(
         Step.RELEASE_READ,
         actor=actor,
         at=uow.now,
-        facts=SessionFacts(uow, exam),
+        facts=GuardFacts(uow, exam),
         recorder=uow,
         reason=note[:500],
     )
@@ -178,11 +178,10 @@ def release(
 def _own_report(
     uow: UnitOfWork, actor: Actor, exam: Exam
 ) -> tuple[Radiologist, Read, Report | None]:
-    radiologist = _acting_radiologist(uow, actor)
-    read = current_read(uow, exam.id or 0)
+    radiologist, read = _reader_and_read(uow, actor, pk(exam))
     if read is None or read.radiologist_id != radiologist.id:
         raise NotPermitted("only the radiologist reading this study may report it")
-    report = uow.session.scalars(REPORT_OF_EXAM, {"exam_id": exam.id}).first()
+    report = uow.reports.of_exam(pk(exam))
     return radiologist, read, report
 
 
@@ -277,7 +276,7 @@ def save_report_draft(
     report.updated_at = uow.now
     # The draft is part of the exam others read: saving it changes the exam's version, so a
     # writer still holding the old version gets a Conflict instead of overwriting this draft.
-    flag_modified(exam, "status")
+    uow.exams.touch(exam)
     uow.flush()
     assert report.id is not None
     uow.emit(
@@ -310,7 +309,7 @@ def _sign(
         step,
         actor=actor,
         at=uow.now,
-        facts=SessionFacts(uow, exam, report=report),
+        facts=GuardFacts(uow, exam, report=report),
         recorder=uow,
     )
     report.status = status
@@ -345,13 +344,13 @@ def add_addendum(*, uow: UnitOfWork, actor: Actor, exam_id: int, text: str) -> A
     checks.done()
     radiologist = _acting_radiologist(uow, actor)
     exam = load_exam(uow, exam_id)
-    report = uow.session.scalars(REPORT_OF_EXAM, {"exam_id": exam_id}).first()
+    report = uow.reports.of_exam(exam_id)
     transition(
         exam,
         Step.ADD_ADDENDUM,
         actor=actor,
         at=uow.now,
-        facts=SessionFacts(uow, exam),
+        facts=GuardFacts(uow, exam),
         recorder=uow,
         reason="addendum",
     )

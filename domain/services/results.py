@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import sqlalchemy as sa
-from sqlmodel import col
-
 from domain import events as ev
-from domain.db import UnitOfWork
 from domain.enums import (
+    MUST_ACKNOWLEDGE,
     CriticalLevel,
     ExamStatus,
     FollowUpStatus,
@@ -31,7 +28,8 @@ from domain.models import (
     ResultCommunication,
     SatisfactionSurvey,
 )
-from domain.services._common import Checks, SessionFacts, exam_param, load_exam, require_role
+from domain.repositories import UnitOfWork
+from domain.services._common import Checks, GuardFacts, load_exam, require_role
 from domain.types import pk
 
 # How long the referrer has to acknowledge, by level (ACR practice: minutes, hours, days).
@@ -40,20 +38,7 @@ ACKNOWLEDGE_WITHIN = {
     CriticalLevel.URGENT: timedelta(hours=6),
     CriticalLevel.UNEXPECTED: timedelta(days=3),
 }
-MUST_ACKNOWLEDGE = {CriticalLevel.CRITICAL, CriticalLevel.URGENT}
 REPORTED = {ExamStatus.FINAL, ExamStatus.COMMUNICATED, ExamStatus.CLOSED}
-
-
-_LATEST_COMMUNICATION = (
-    sa.select(ResultCommunication)
-    .where(col(ResultCommunication.exam_id) == exam_param())
-    .order_by(col(ResultCommunication.id).desc())
-    .limit(1)
-)
-_SURVEY_TAKEN = sa.select(col(SatisfactionSurvey.id)).where(
-    col(SatisfactionSurvey.exam_id) == exam_param(),
-    col(SatisfactionSurvey.respondent) == sa.bindparam("respondent"),
-)
 
 
 def notify_result(
@@ -66,7 +51,7 @@ def notify_result(
 ) -> ResultCommunication:
     """Tell the referrer; a critical result opens a loop that stays open until acknowledged."""
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    facts = SessionFacts(uow, exam)
+    facts = GuardFacts(uow, exam)
     transition(exam, Step.NOTIFY_RESULT, actor=actor, at=uow.now, facts=facts, recorder=uow)
     report = facts.report()  # the guard read it: a final report exists
     assert report is not None
@@ -119,12 +104,12 @@ def acknowledge_result(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Result
     """The referrer confirms they received the result."""
     exam = load_exam(uow, exam_id)
     if actor.role == Role.REFERRER:
-        referrer = uow.session.get(Referrer, exam.referrer_id)
+        referrer = uow.department.get(Referrer, exam.referrer_id)
         if referrer is None or referrer.code != actor.id:
             raise NotPermitted("only the ordering referrer may acknowledge this result")
     elif actor.role not in {Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION}:
         raise NotPermitted(f"role {actor.role.value} may not acknowledge results")
-    communication = uow.session.scalars(_LATEST_COMMUNICATION, {"exam_id": exam_id}).first()
+    communication = uow.reports.latest_communication(exam_id)
     if communication is None:
         raise ValidationFailed(
             [
@@ -152,15 +137,7 @@ def acknowledge_result(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Result
 
 def escalate_overdue_results(*, uow: UnitOfWork, actor: Actor) -> list[ResultCommunication]:
     """Escalate every critical result not acknowledged in time (run by a periodic tick)."""
-    overdue = list(
-        uow.session.scalars(
-            sa.select(ResultCommunication).where(
-                col(ResultCommunication.acknowledged_at).is_(None),
-                col(ResultCommunication.acknowledge_by) <= uow.now,
-                col(ResultCommunication.critical_level).in_(MUST_ACKNOWLEDGE),
-            )
-        )
-    )
+    overdue = uow.reports.overdue_communications(uow.now)
     for communication in overdue:
         window = ACKNOWLEDGE_WITHIN[communication.critical_level]
         communication.escalated_at = uow.now
@@ -209,9 +186,7 @@ def record_follow_up(
     checks.text(recommendation, "recommendation", max_length=1000)
     checks.require(due_on >= uow.now.date(), "due_on", IssueCode.IN_PAST, "must not be in the past")
     if procedure_code is not None:
-        known = uow.session.scalars(
-            sa.select(col(Procedure.id)).where(col(Procedure.code) == procedure_code)
-        ).first()
+        known = uow.department.find(Procedure, "code", procedure_code)
         checks.require(
             known is not None,
             "procedure_code",
@@ -256,10 +231,10 @@ def complete_follow_up(
         {Role.RADIOLOGIST, Role.REFERRER, Role.SCHEDULER, Role.SUPERVISOR, Role.ADMIN},
         "complete follow-ups",
     )
-    follow_up = uow.session.get(FollowUpRecommendation, follow_up_id)
+    follow_up = uow.reports.follow_up(follow_up_id)
     if follow_up is None:
         raise NotFound("follow-up", field="follow_up_id")
-    if completed_exam_id is not None and uow.session.get(Exam, completed_exam_id) is None:
+    if completed_exam_id is not None and uow.exams.get(completed_exam_id) is None:
         raise NotFound("exam", field="completed_exam_id")
     if follow_up.status != FollowUpStatus.OPEN:
         raise ValidationFailed(
@@ -305,10 +280,7 @@ def submit_survey(
                 )
             ]
         )
-    taken = uow.session.scalars(
-        _SURVEY_TAKEN, {"exam_id": exam_id, "respondent": respondent}
-    ).first()
-    if taken is not None:
+    if uow.reports.survey_taken(exam_id, respondent):
         raise ValidationFailed(
             [
                 FieldIssue(
@@ -342,7 +314,5 @@ def close_exam(
 ) -> Exam:
     """Archive the exam; a critical result must have been acknowledged."""
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    transition(
-        exam, Step.CLOSE, actor=actor, at=uow.now, facts=SessionFacts(uow, exam), recorder=uow
-    )
+    transition(exam, Step.CLOSE, actor=actor, at=uow.now, facts=GuardFacts(uow, exam), recorder=uow)
     return exam

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from domain import events as ev
-from domain.db import UnitOfWork
 from domain.enums import Role
 from domain.errors import FieldIssue, IssueCode, NotFound, NotPermitted, ValidationFailed
 from domain.lifecycle import Actor
 from domain.models import AiTriageResult, RuleSetActivation, RuleSetVersion
+from domain.repositories import UnitOfWork
 from domain.services._common import Checks, load_exam
+from domain.sql_repositories import SqlRuleSets
 from domain.types import pk
 
 EDITORS = {Role.SUPERVISOR, Role.ADMIN}
@@ -37,10 +36,9 @@ def require_editor(actor: Actor, action: str) -> None:
 
 
 def active_version(session: Session) -> RuleSetActivation | None:
-    """The latest activation (its version is the department's policy), if any."""
-    return session.scalars(
-        sa.select(RuleSetActivation).order_by(col(RuleSetActivation.id).desc()).limit(1)
-    ).first()
+    """The latest activation (its version is the department's policy), if any (for the
+    application layer's reads; a command asks `uow.rule_sets.active()`)."""
+    return SqlRuleSets(session).active()
 
 
 def store_version(
@@ -51,7 +49,7 @@ def store_version(
     checks = Checks()
     checks.text(reason, "reason", max_length=500)
     checks.done()
-    if based_on is not None and uow.session.get(RuleSetVersion, based_on) is None:
+    if based_on is not None and uow.rule_sets.version(based_on) is None:
         raise NotFound("rule set version", str(based_on), field="based_on")
     version = RuleSetVersion(
         created_at=uow.now, author=actor.id, reason=reason.strip(), based_on=based_on, rules=rules
@@ -69,9 +67,9 @@ def activate(*, uow: UnitOfWork, actor: Actor, version: int, reason: str) -> Rul
     checks = Checks()
     checks.text(reason, "reason", max_length=500)
     checks.done()
-    if uow.session.get(RuleSetVersion, version) is None:
+    if uow.rule_sets.version(version) is None:
         raise NotFound("rule set version", str(version), field="version")
-    previous = active_version(uow.session)
+    previous = uow.rule_sets.active()
     if previous is not None and previous.version == version:
         raise ValidationFailed(
             [

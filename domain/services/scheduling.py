@@ -9,12 +9,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from domain import events as ev
-from domain.db import UnitOfWork
 from domain.enums import (
     AppointmentStatus,
     ExamStatus,
@@ -35,10 +33,10 @@ from domain.models import (
     Site,
     SlotClaim,
 )
+from domain.repositories import UnitOfWork
 from domain.services._common import (
     Checks,
-    SessionFacts,
-    exam_param,
+    GuardFacts,
     find_by,
     load_exam,
     require_role,
@@ -66,7 +64,7 @@ def _units(resource: ModalityResource, procedure: Procedure) -> int:
 
 
 def _candidate_starts(
-    session: Session,
+    hours: list[OpeningHours],
     resource: ModalityResource,
     site: Site,
     start: datetime,
@@ -75,9 +73,6 @@ def _candidate_starts(
 ) -> list[datetime]:
     """Slot starts inside the resource's opening hours between start and end (UTC)."""
     zone = ZoneInfo(site.timezone)
-    hours = session.scalars(
-        sa.select(OpeningHours).where(col(OpeningHours.resource_id) == resource.id)
-    ).all()
     by_day: dict[int, list[OpeningHours]] = {}
     for h in hours:
         by_day.setdefault(h.weekday, []).append(h)
@@ -158,7 +153,12 @@ def open_slots(
             )
         )
         step = timedelta(minutes=resource.slot_minutes)
-        for begin in _candidate_starts(session, resource, site, start, end, units):
+        hours = list(
+            session.scalars(
+                sa.select(OpeningHours).where(col(OpeningHours.resource_id) == resource.id)
+            )
+        )
+        for begin in _candidate_starts(hours, resource, site, start, end, units):
             if all(begin + step * k not in taken for k in range(units)):
                 slots.append(
                     Slot(pk(resource), resource.code, pk(site), begin, begin + step * units)
@@ -187,8 +187,8 @@ def _check_slot(uow: UnitOfWork, exam: Exam, resource_code: str, starts_at: date
         entity="modality resource",
         field="resource_code",
     )
-    procedure = uow.session.get(Procedure, exam.procedure_id)
-    site = uow.session.get(Site, resource.site_id)
+    procedure = uow.department.get(Procedure, exam.procedure_id)
+    site = uow.department.get(Site, resource.site_id)
     assert procedure is not None and site is not None and resource.id is not None
     checks = Checks()
     checks.require(
@@ -202,9 +202,8 @@ def _check_slot(uow: UnitOfWork, exam: Exam, resource_code: str, starts_at: date
     checks.done()
     units = _units(resource, procedure)
     step = timedelta(minutes=resource.slot_minutes)
-    fits = _candidate_starts(
-        uow.session, resource, site, starts_at, starts_at + step * units, units
-    )
+    hours = uow.department.opening_hours(pk(resource))
+    fits = _candidate_starts(hours, resource, site, starts_at, starts_at + step * units, units)
     if starts_at not in fits:
         raise ValidationFailed(
             [
@@ -238,26 +237,11 @@ def _claim(uow: UnitOfWork, actor: Actor, exam: Exam, booking: _Booking) -> Appo
     )
     uow.add(appointment)
     uow.flush()  # with the exam's change, if any: the claims need the appointment's id
-    try:
-        with uow.session.begin_nested():
-            uow.session.execute(
-                _INSERT_CLAIMS,
-                [
-                    {
-                        "resource_id": resource.id,
-                        "slot_start": starts_at + step * k,
-                        "appointment_id": pk(appointment),
-                    }
-                    for k in range(units)
-                ],
-            )
-    except IntegrityError as exc:
-        raise SlotTaken(resource_code=resource.code, starts_at=starts_at) from exc
+    starts = [starts_at + step * k for k in range(units)]
+    if not uow.appointments.claim_slots(pk(resource), starts, pk(appointment)):
+        raise SlotTaken(resource_code=resource.code, starts_at=starts_at)
     _queue_booking_messages(uow, exam, appointment, booking.procedure)
     return appointment
-
-
-_INSERT_CLAIMS = sa.insert(SlotClaim.__table__)  # type: ignore[attr-defined]
 
 
 def _notify(
@@ -312,20 +296,7 @@ def _queue_booking_messages(
 
 def current_appointment(uow: UnitOfWork, exam_id: int) -> Appointment | None:
     """The exam's live appointment (booked, confirmed or arrived), if any."""
-    return uow.session.scalars(_LIVE_APPOINTMENT, {"exam_id": exam_id}).first()
-
-
-_LIVE_APPOINTMENT = (
-    sa.select(Appointment)
-    .where(
-        col(Appointment.exam_id) == exam_param(),
-        col(Appointment.status).in_(
-            [AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED, AppointmentStatus.ARRIVED]
-        ),
-    )
-    .order_by(col(Appointment.id).desc())
-    .limit(1)
-)
+    return uow.appointments.live(exam_id)
 
 
 def _release(
@@ -333,7 +304,7 @@ def _release(
 ) -> None:
     appointment.status = status
     appointment.cancelled_at, appointment.cancelled_reason = uow.now, reason
-    uow.session.execute(sa.delete(SlotClaim).where(col(SlotClaim.appointment_id) == appointment.id))
+    uow.appointments.free_slots(pk(appointment))
 
 
 def schedule_exam(
@@ -351,7 +322,7 @@ def schedule_exam(
     booking = _check_slot(uow, exam, resource_code, starts_at)
     # The slot is checked before the exam changes, so the change is written with the booking.
     transition(
-        exam, Step.SCHEDULE, actor=actor, at=uow.now, facts=SessionFacts(uow, exam), recorder=uow
+        exam, Step.SCHEDULE, actor=actor, at=uow.now, facts=GuardFacts(uow, exam), recorder=uow
     )
     return _claim(uow, actor, exam, booking)
 
@@ -383,7 +354,7 @@ def reschedule_exam(
         Step.RESCHEDULE,
         actor=actor,
         at=uow.now,
-        facts=SessionFacts(uow, exam),
+        facts=GuardFacts(uow, exam),
         recorder=uow,
         reason=reason,
     )
@@ -432,7 +403,7 @@ def cancel_exam(
         Step.CANCEL,
         actor=actor,
         at=uow.now,
-        facts=SessionFacts(uow, exam),
+        facts=GuardFacts(uow, exam),
         recorder=uow,
         reason=reason,
     )
@@ -475,7 +446,7 @@ def mark_no_show(
         Step.MARK_NO_SHOW,
         actor=actor,
         at=uow.now,
-        facts=SessionFacts(uow, exam),
+        facts=GuardFacts(uow, exam),
         recorder=uow,
         reason=reason,
     )
@@ -491,7 +462,7 @@ def check_in(
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     appointment = current_appointment(uow, exam_id)  # read before the change is written
     transition(
-        exam, Step.CHECK_IN, actor=actor, at=uow.now, facts=SessionFacts(uow, exam), recorder=uow
+        exam, Step.CHECK_IN, actor=actor, at=uow.now, facts=GuardFacts(uow, exam), recorder=uow
     )
     if appointment is not None:
         appointment.status = AppointmentStatus.ARRIVED

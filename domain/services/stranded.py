@@ -13,16 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
-from domain.db import UnitOfWork
-from domain.enums import ExamStatus, Priority, RadiologistStatus
-from domain.models import Exam, Radiologist, Read, Shift
+from domain.enums import Priority, RadiologistStatus
+from domain.repositories import Reads, Shifts, UnitOfWork
 from domain.services._common import load_exam
 from domain.services.reading import RELEASED, current_read, release
 from domain.services.worklists import BALANCER
+from domain.sql_repositories import SqlReads, SqlShifts
 
 # The priorities whose open read is released by itself once its reader has been away too long.
 RELEASED_BY_ITSELF = frozenset({Priority.STAT, Priority.URGENT})
@@ -45,42 +43,20 @@ class StrandedRead:
 
 def stranded_reads(session: Session, now: datetime, grace: timedelta) -> list[StrandedRead]:
     """Every opened read whose reader is off shift, on a break or past their shift's end."""
-    rows = session.execute(
-        sa.select(Read, col(Exam.priority), Radiologist)
-        .join(Exam, col(Exam.id) == col(Read.exam_id))
-        .join(Radiologist, col(Radiologist.id) == col(Read.radiologist_id))
-        .where(
-            col(Read.ended_at).is_(None),
-            col(Read.opened_at).is_not(None),
-            col(Exam.status) == ExamStatus.IN_INTERPRETATION,
-        )
-        .order_by(col(Read.opened_at))
-    ).all()
+    return _stranded(SqlReads(session), SqlShifts(session), now, grace)
+
+
+def _stranded(reads: Reads, shifts: Shifts, now: datetime, grace: timedelta) -> list[StrandedRead]:
+    rows = reads.opened_in_interpretation()
     if not rows:
         return []
-    readers = {int(reader.id or 0) for _, _, reader in rows}
-    shifts = {
-        s.radiologist_id: s
-        for s in session.scalars(
-            sa.select(Shift).where(
-                col(Shift.radiologist_id).in_(readers),
-                col(Shift.ended_at).is_(None),
-                col(Shift.starts_at) <= now,
-            )
-        )
-    }
-    last_ended: dict[int, datetime | None] = {
-        int(rid): ended
-        for rid, ended in session.execute(
-            sa.select(col(Shift.radiologist_id), sa.func.max(col(Shift.ended_at)))
-            .where(col(Shift.radiologist_id).in_(readers), col(Shift.ended_at).is_not(None))
-            .group_by(col(Shift.radiologist_id))
-        )
-    }
+    readers = sorted({int(reader.id or 0) for _, _, reader in rows})
+    on_shift = shifts.in_progress(readers, now)
+    last_ended = shifts.last_ended(readers)
     stranded = []
     for read, priority, reader in rows:
         rid = int(reader.id or 0)
-        shift = shifts.get(rid)
+        shift = on_shift.get(rid)
         since: datetime | None
         if shift is None:
             absent = "off shift"
@@ -115,7 +91,7 @@ def release_stranded(*, uow: UnitOfWork, grace: timedelta) -> list[int]:
     """Release every open STAT/URGENT read whose reader has been away longer than `grace`;
     the exam ids released (each with its `ReadReleased` event and the reason on its read)."""
     released = []
-    for item in stranded_reads(uow.session, uow.now, grace):
+    for item in _stranded(uow.reads, uow.shifts, uow.now, grace):
         if item.release_due_at is None or item.release_due_at > uow.now:
             continue
         exam = load_exam(uow, item.exam_id)

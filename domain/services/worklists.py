@@ -10,15 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-from sqlmodel import col
-
 from domain import events as ev
-from domain.db import UnitOfWork
 from domain.enums import ExamStatus, RadiologistStatus, ReadSource, Role
 from domain.errors import FieldIssue, IssueCode, NotPermitted, ValidationFailed
 from domain.lifecycle import Actor
 from domain.models import BalancerRun, Exam, Radiologist, Read, Shift, Site
+from domain.repositories import UnitOfWork
 from domain.services._common import Checks, find_by, load_exam
 from domain.services.reading import RELEASE_ENDINGS, current_read, ineligibility
 from domain.types import pk
@@ -44,13 +41,7 @@ def _self_or_supervisor(actor: Actor, radiologist: Radiologist) -> None:
 
 def open_shift(uow: UnitOfWork, radiologist_id: int) -> Shift | None:
     """The radiologist's shift in progress, if any."""
-    return uow.session.scalars(
-        sa.select(Shift).where(
-            col(Shift.radiologist_id) == radiologist_id,
-            col(Shift.ended_at).is_(None),
-            col(Shift.starts_at) <= uow.now,
-        )
-    ).first()
+    return uow.shifts.in_progress([radiologist_id], uow.now).get(radiologist_id)
 
 
 def refusal(uow: UnitOfWork, exam: Exam, radiologist: Radiologist) -> str | None:
@@ -287,18 +278,7 @@ def set_radiologist_status(
 
 def _raise_stranded(uow: UnitOfWork, actor: Actor, radiologist: Radiologist, what: str) -> None:
     """Tell the supervisors about each study the reader left open (`ReadStranded`)."""
-    opened = uow.session.scalars(
-        sa.select(col(Read.exam_id))
-        .join(Exam, col(Exam.id) == col(Read.exam_id))
-        .where(
-            col(Read.radiologist_id) == pk(radiologist),
-            col(Read.ended_at).is_(None),
-            col(Read.opened_at).is_not(None),
-            col(Exam.status) == ExamStatus.IN_INTERPRETATION,
-        )
-        .order_by(col(Read.exam_id))
-    ).all()
-    for exam_id in opened:
+    for exam_id in uow.reads.opened_by(pk(radiologist)):
         uow.emit(
             ev.ReadStranded(
                 at=uow.now,
@@ -324,26 +304,10 @@ def _move_many(
     holders = {
         exam_id: reads[exam_id].radiologist_id for exam_id, _, _, _ in moves if exam_id in reads
     }
-    ending = [reads[exam_id].id for exam_id in holders]
+    ending = [reads[exam_id] for exam_id in holders]
     if ending:
-        uow.session.execute(
-            sa.update(Read)
-            .where(col(Read.id).in_(ending))
-            .values(
-                ended_at=uow.now,
-                end_reason=sa.case(
-                    (
-                        col(Read.exam_id).in_([e for e, r, _, _ in moves if r is None]),
-                        "UNASSIGNABLE",
-                    ),
-                    else_="REASSIGNED",
-                ),
-            ),
-            execution_options={"synchronize_session": False},
-        )
-        for exam_id, _, _, _ in moves:
-            if exam_id in reads:  # keep the loaded objects truthful for the rest of the command
-                uow.session.expire(reads[exam_id])
+        unassignable = {e for e, r, _, _ in moves if r is None}
+        uow.reads.end_many(ending, uow.now, unassignable)
     starting = [
         {
             "exam_id": exam_id,
@@ -359,7 +323,7 @@ def _move_many(
         if reader is not None
     ]
     if starting:
-        uow.session.execute(sa.insert(Read), starting)
+        uow.reads.start_many(starting)
     for exam_id, reader, reason, _ in moves:
         uow.emit(
             ev.AssignmentChanged(
@@ -379,13 +343,7 @@ def _release_notes(uow: UnitOfWork, exam_ids: list[int]) -> dict[int, str]:
     """For studies whose last read was handed back or released: that read's note."""
     if not exam_ids:
         return {}
-    last: dict[int, tuple[str | None, str | None]] = {}
-    for exam_id, ending, note in uow.session.execute(
-        sa.select(col(Read.exam_id), col(Read.end_reason), col(Read.end_note))
-        .where(col(Read.exam_id).in_(exam_ids))
-        .order_by(col(Read.id))
-    ):
-        last[exam_id] = (ending, note)
+    last = uow.reads.last_endings(exam_ids)
     return {e: note or "release" for e, (ending, note) in last.items() if ending in RELEASE_ENDINGS}
 
 
@@ -443,19 +401,8 @@ def apply_plan(
     time; it comes off that worklist (it is listed in the run instead).
     """
     exam_ids = [p.exam_id for p in planned] + list(unassignable_seen)
-    waiting = set(
-        uow.session.scalars(
-            sa.select(col(Exam.id)).where(
-                col(Exam.id).in_(exam_ids), col(Exam.status) == ExamStatus.READY_FOR_READ
-            )
-        )
-    )
-    reads = {
-        r.exam_id: r
-        for r in uow.session.scalars(
-            sa.select(Read).where(col(Read.exam_id).in_(exam_ids), col(Read.ended_at).is_(None))
-        )
-    }
+    waiting = uow.exams.waiting_among(exam_ids)
+    reads = uow.reads.current_for(exam_ids)
     reordered = stale = 0
     reordered_for: set[int] = set()
     moves: list[tuple[int, int | None, str, int | None]] = []  # exam, reader, reason, position

@@ -1,0 +1,154 @@
+"""The floor of a lifecycle mutation: the least one can do, on the same HTTP and GraphQL stack.
+
+`mount_floor(app)` adds `/floor` to radflow's own app: a strawberry GraphQL endpoint behind the
+same hardening middleware (rate limit, content type, body size), with the same JSON parsing,
+parser and validation caches, and the same bearer-token check, whose one mutation
+`advanceExam` reads the exam, checks the version the caller saw, updates the exam's status
+and version, inserts one history row and commits, on the app's own database engine (Core
+statements built once: nothing of the ORM, no access check, outbox, audit record or guards).
+bench.lifecycle drives it over the same exams, count and transport as radflow's mutations.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import strawberry
+from cross_web import HTTPException
+from starlette.applications import Starlette
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from strawberry.extensions import ParserCache
+
+from api.auth import AuthenticationFailed
+from api.context import actor_from_request
+from api.hardening import Hardening, JsonBodies
+from api.limits import DocumentValidationCache
+from api.relay import decode_id
+from domain.db import Database
+from domain.lifecycle import Actor
+from domain.tables import EXAM_HISTORY, EXAMS
+from domain.types import utcnow
+
+PATH = "/floor"
+DOCUMENT = (
+    "mutation($input: AdvanceExamInput!) { advanceExam(input: $input) { __typename "
+    "... on ExamAdvanced { version } ... on VersionConflict { actualVersion } } }"
+)
+
+_READ = sa.select(EXAMS.c.status, EXAMS.c.version).where(EXAMS.c.id == sa.bindparam("exam_id"))
+_UPDATE = (
+    sa.update(EXAMS)
+    .where(EXAMS.c.id == sa.bindparam("exam_id"), EXAMS.c.version == sa.bindparam("seen"))
+    .values(
+        status=sa.bindparam("to_status"),
+        version=sa.bindparam("next_version"),
+        status_changed_at=sa.bindparam("at"),
+    )
+)
+_HISTORY = sa.insert(EXAM_HISTORY)
+
+
+@strawberry.input
+class AdvanceExamInput:
+    exam_id: strawberry.ID
+    version: int
+    to_status: str
+
+
+@strawberry.type
+class ExamAdvanced:
+    version: int
+
+
+@strawberry.type
+class VersionConflict:
+    actual_version: int
+
+
+def _advance(
+    connection: sa.Connection, actor: Actor, exam_id: int, seen: int, to_status: str
+) -> ExamAdvanced | VersionConflict:
+    status, version = connection.execute(_READ, {"exam_id": exam_id}).one()
+    if version != seen:
+        return VersionConflict(actual_version=version)
+    at = utcnow()
+    parameters = {"exam_id": exam_id, "seen": seen, "next_version": seen + 1}
+    connection.execute(_UPDATE, {**parameters, "to_status": to_status, "at": at})
+    connection.execute(_HISTORY, _history_row(exam_id, status, to_status, actor, at))
+    return ExamAdvanced(version=seen + 1)
+
+
+def _history_row(
+    exam_id: int, from_status: str, to_status: str, actor: Actor, at: datetime
+) -> dict[str, Any]:
+    return {
+        "exam_id": exam_id,
+        "from_status": from_status,
+        "to_status": to_status,
+        "event": "FLOOR",
+        "actor": actor.id,
+        "role": actor.role,
+        "at": at,
+        "reason": None,
+    }
+
+
+def _schema(db: Database) -> strawberry.Schema:
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def ok(self) -> bool:
+            return True
+
+    @strawberry.type
+    class Mutation:
+        @strawberry.mutation
+        async def advance_exam(
+            self, info: strawberry.Info, input: AdvanceExamInput
+        ) -> ExamAdvanced | VersionConflict:
+            actor: Actor = info.context["actor"]
+            exam_id = decode_id(input.exam_id, "Exam", field="exam_id")
+            arguments = (actor, exam_id, input.version, input.to_status)
+            if db.sync_engine is not None:  # on the loop thread, as radflow's commands run
+                with db.sync_engine.begin() as connection:
+                    return _advance(connection, *arguments)
+            assert db.async_engine is not None
+            async with db.async_engine.begin() as connection:
+                return await connection.run_sync(_advance, *arguments)
+
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[lambda: ParserCache(maxsize=256), DocumentValidationCache],
+    )
+
+
+class FloorGraphQL(JsonBodies, GraphQL[dict[str, Any], None]):
+    """A GraphQL view whose context is the caller's verified token, as radflow's is."""
+
+    def __init__(self, db: Database, settings: Any) -> None:
+        super().__init__(_schema(db), graphql_ide=None, allow_queries_via_get=False)
+        self.settings = settings
+
+    async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
+        try:
+            actor = actor_from_request(request, self.settings)
+        except AuthenticationFailed as exc:
+            raise HTTPException(401, str(exc)) from exc
+        return {"actor": actor}
+
+
+def mount_floor(app: Starlette) -> None:
+    """Serve the floor at `/floor` in `app`, behind the same hardening as `/graphql`."""
+    settings = app.state.settings
+    app.router.routes.append(Route(PATH, FloorGraphQL(app.state.db, settings), methods=["POST"]))
+    app.add_middleware(Hardening, settings=settings, path=PATH)
+
+
+def request_of(exam_id: str, version: int, to_status: str) -> dict[str, Any]:
+    """The JSON body of one floor mutation."""
+    variables = {"input": {"examId": exam_id, "version": version, "toStatus": to_status}}
+    return {"query": DOCUMENT, "variables": variables}

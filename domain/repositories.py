@@ -1,0 +1,245 @@
+"""What the services ask of storage, named by what they need: the repositories of a unit of work.
+
+Each is a small protocol. `domain.sql_repositories` answers them with SQLAlchemy in the
+command's transaction; `domain.fakes` answers them from memory, so a service runs in a unit test
+without a database. Repositories never commit: the unit of work does, once per command. New rows
+are staged with `UnitOfWork.add` (or `append`, for rows the command never reads back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from sqlmodel import SQLModel
+
+from domain.enums import PatientClass, Priority, Respondent
+from domain.events import DomainEvent
+from domain.lifecycle import Actor
+from domain.models import (
+    Acquisition,
+    Appointment,
+    Exam,
+    ExamPrepItem,
+    FollowUpRecommendation,
+    MetadataValidation,
+    OpeningHours,
+    Radiologist,
+    Read,
+    Report,
+    ResultCommunication,
+    RuleSetActivation,
+    RuleSetVersion,
+    Shift,
+)
+
+M = TypeVar("M", bound=SQLModel)
+
+
+class Exams(Protocol):
+    """Exams: the one a command changes, re-sent orders, and who may see which."""
+
+    def get(self, exam_id: int) -> Exam | None:
+        """The exam with this id."""
+
+    def by_placer_order(self, source: str, placer: str, scope: str) -> Exam | None:
+        """The exam of an order already placed with this source and number in this scope."""
+
+    def add_order(self, exam: Exam) -> bool:
+        """Stage a new order's exam and give it its id; False when a concurrent command placed
+        the same placer order first (nothing is then staged)."""
+
+    def visible_to(self, actor: Actor, exam_ids: list[int]) -> set[int]:
+        """Which of `exam_ids` the actor may see (domain/access.py)."""
+
+    def touch(self, exam: Exam) -> None:
+        """Count `exam` as changed although no column of its own did (its version moves on)."""
+
+    def waiting_among(self, exam_ids: list[int]) -> set[int]:
+        """Which of `exam_ids` are ready for a read."""
+
+
+class Department(Protocol):
+    """The department's reference rows and people (procedures, sites, scanners, templates,
+    referrers, radiologists, credentials, patients): looked up by key or natural key."""
+
+    def get(self, model: type[M], key: Any) -> M | None:
+        """A row by primary key (a tuple for a composite key)."""
+
+    def find(self, model: type[M], column: str, value: object) -> M | None:
+        """A row by a unique natural key (code, MRN, ...)."""
+
+    def turnaround_minutes(
+        self, procedure_id: int, priority: Priority, patient_class: PatientClass
+    ) -> int | None:
+        """A procedure's own turnaround target for a priority and patient class, if set."""
+
+    def opening_hours(self, resource_id: int) -> list[OpeningHours]:
+        """A scanner's weekly opening windows."""
+
+
+class PrepChecklists(Protocol):
+    """The prep checklist each exam gets from its procedure's protocol."""
+
+    def items(self, exam_id: int) -> list[ExamPrepItem]:
+        """The exam's whole checklist."""
+
+    def open_count(self, exam_id: int) -> int:
+        """How many of the exam's items are not done yet."""
+
+    def copy_protocol(self, exam_id: int, protocol_id: int) -> None:
+        """Give a new exam the items of a prep protocol."""
+
+
+class Acquisitions(Protocol):
+    """Imaging attempts, metadata validations and stored studies."""
+
+    def attempts(self, exam_id: int) -> list[Acquisition]:
+        """The exam's acquisition attempts, first to last."""
+
+    def latest_validation(self, exam_id: int) -> MetadataValidation | None:
+        """The exam's most recent metadata validation."""
+
+    def study_uid_taken(self, uid: str) -> bool:
+        """Whether a stored study already has this Study Instance UID."""
+
+
+class Appointments(Protocol):
+    """Appointments and the slot claims that make a double booking impossible."""
+
+    def live(self, exam_id: int) -> Appointment | None:
+        """The exam's booked, confirmed or arrived appointment, if any."""
+
+    def claim_slots(
+        self, resource_id: int, starts: Sequence[datetime], appointment_id: int
+    ) -> bool:
+        """Claim the slots for an appointment; False if any is taken, and the command must then
+        fail (its transaction is not to be used further)."""
+
+    def free_slots(self, appointment_id: int) -> None:
+        """Give back an appointment's slots."""
+
+
+class Reads(Protocol):
+    """Reads: who holds each study on their worklist, and how past holdings ended."""
+
+    def current(self, exam_id: int) -> Read | None:
+        """The exam's current read."""
+
+    def current_with_reader(self, exam_id: int) -> tuple[Read, Radiologist] | None:
+        """The exam's current read and its reader, in one lookup."""
+
+    def current_for(self, exam_ids: list[int]) -> dict[int, Read]:
+        """The current reads of these exams, by exam."""
+
+    def opened_by(self, radiologist_id: int) -> list[int]:
+        """The exams in interpretation that this radiologist has open."""
+
+    def opened_in_interpretation(self) -> list[tuple[Read, Priority, Radiologist]]:
+        """Every open read of a study in interpretation, oldest opening first, with the
+        study's priority and its reader."""
+
+    def end_many(self, reads: Sequence[Read], at: datetime, unassignable: set[int]) -> None:
+        """End these reads at once (UNASSIGNABLE for the exams named, else REASSIGNED)."""
+
+    def start_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Start many reads at once (column values; the command does not read them back)."""
+
+    def last_endings(self, exam_ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
+        """How each exam's most recent read ended: its end reason and note."""
+
+
+class Reports(Protocol):
+    """Reports, result communications, follow-ups and surveys."""
+
+    def of_exam(self, exam_id: int) -> Report | None:
+        """The exam's report."""
+
+    def latest_communication(self, exam_id: int) -> ResultCommunication | None:
+        """The exam's most recent result communication."""
+
+    def unacknowledged_critical(self, exam_id: int) -> int:
+        """How many of the exam's critical or urgent results wait for acknowledgement."""
+
+    def overdue_communications(self, now: datetime) -> list[ResultCommunication]:
+        """Critical results whose acknowledgement is overdue."""
+
+    def follow_up(self, follow_up_id: int) -> FollowUpRecommendation | None:
+        """A follow-up recommendation."""
+
+    def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
+        """Whether this respondent already rated the exam."""
+
+
+class Shifts(Protocol):
+    """Reading shifts."""
+
+    def in_progress(self, radiologist_ids: list[int], now: datetime) -> dict[int, Shift]:
+        """The shift each radiologist is on now (begun, not ended), by radiologist."""
+
+    def last_ended(self, radiologist_ids: list[int]) -> dict[int, datetime | None]:
+        """When each radiologist's last ended shift ended."""
+
+
+class RuleSets(Protocol):
+    """Stored rule set versions and their activations."""
+
+    def version(self, version: int) -> RuleSetVersion | None:
+        """A stored version."""
+
+    def active(self) -> RuleSetActivation | None:
+        """The latest activation."""
+
+
+class UnitOfWork(Protocol):
+    """What a command works through: its clock, its repositories, its new rows and events."""
+
+    now: datetime
+    events: list[DomainEvent]
+    exam_id: int | None
+
+    @property
+    def exams(self) -> Exams: ...
+
+    @property
+    def department(self) -> Department: ...
+
+    @property
+    def prep(self) -> PrepChecklists: ...
+
+    @property
+    def acquisitions(self) -> Acquisitions: ...
+
+    @property
+    def appointments(self) -> Appointments: ...
+
+    @property
+    def reads(self) -> Reads: ...
+
+    @property
+    def reports(self) -> Reports: ...
+
+    @property
+    def shifts(self) -> Shifts: ...
+
+    @property
+    def rule_sets(self) -> RuleSets: ...
+
+    def add(self, instance: object) -> None:
+        """Stage a new row."""
+
+    def append(self, model: type[Any], row: dict[str, Any]) -> None:
+        """Stage a new row the command never reads back."""
+
+    def emit(self, event: DomainEvent) -> None:
+        """Record an event, published once the command commits."""
+
+    def flush(self) -> None:
+        """Send pending writes now (to learn generated ids or hit constraints early)."""
+
+    def hold(self, *rows: object) -> None:
+        """Keep rows loaded for this command until it ends."""
+
+    def name_patient(self, patient_id: int, mrn: str) -> None:
+        """Note a patient's MRN, read along with something else, for the audit record."""

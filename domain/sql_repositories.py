@@ -1,0 +1,437 @@
+"""The repositories of domain/repositories.py over SQLAlchemy, in the command's transaction.
+
+The hot lookups are statements built once with bound parameters (building and keying a
+statement for each command cost more than running it); a lookup by primary key goes through
+the session's identity map, so a row the command (or its access check) already loaded costs no
+statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+from sqlmodel import SQLModel, col
+
+from domain.access import visible_exam_ids
+from domain.enums import (
+    MUST_ACKNOWLEDGE,
+    AppointmentStatus,
+    ExamStatus,
+    PatientClass,
+    Priority,
+    Respondent,
+)
+from domain.lifecycle import Actor
+from domain.models import (
+    Acquisition,
+    Appointment,
+    Exam,
+    ExamPrepItem,
+    FollowUpRecommendation,
+    MetadataValidation,
+    OpeningHours,
+    PrepProtocolItem,
+    Radiologist,
+    Read,
+    Report,
+    ResultCommunication,
+    RuleSetActivation,
+    RuleSetVersion,
+    SatisfactionSurvey,
+    Shift,
+    SlotClaim,
+    StoredStudy,
+    TurnaroundTarget,
+)
+
+M = TypeVar("M", bound=SQLModel)
+
+
+def _exam_id() -> sa.BindParameter[int]:
+    return sa.bindparam("exam_id", type_=sa.Integer())
+
+
+_PLACER_UNIQUE = next(
+    c
+    for c in Exam.__table__.constraints  # type: ignore[attr-defined]
+    if getattr(c, "name", None) == "uq_exam_placer_order"
+)
+_EXISTING_ORDER = sa.select(Exam).where(
+    col(Exam.order_source) == sa.bindparam("source"),
+    col(Exam.placer_order_number) == sa.bindparam("placer"),
+    col(Exam.placer_scope) == sa.bindparam("scope"),
+)
+
+
+class SqlExams:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, exam_id: int) -> Exam | None:
+        return self.session.get(Exam, exam_id)
+
+    def by_placer_order(self, source: str, placer: str, scope: str) -> Exam | None:
+        parameters = {"source": source, "placer": placer, "scope": scope}
+        return self.session.scalars(_EXISTING_ORDER, parameters).first()
+
+    def add_order(self, exam: Exam) -> bool:
+        if self.session.get_bind().dialect.name == "sqlite":
+            # The command's transaction took SQLite's write lock as it began (BEGIN IMMEDIATE):
+            # no other command can have placed this order since `by_placer_order` looked, so
+            # no savepoint is needed to survive a race that cannot happen.
+            self.session.add(exam)
+            self.session.flush()
+            return True
+        try:
+            with self.session.begin_nested():
+                self.session.add(exam)
+                self.session.flush()
+        except IntegrityError as exc:
+            if not is_unique_violation(exc, _PLACER_UNIQUE):
+                raise
+            return False
+        return True
+
+    def visible_to(self, actor: Actor, exam_ids: list[int]) -> set[int]:
+        return visible_exam_ids(self.session, actor, exam_ids)
+
+    def touch(self, exam: Exam) -> None:
+        flag_modified(exam, "status")
+
+    def waiting_among(self, exam_ids: list[int]) -> set[int]:
+        query = sa.select(col(Exam.id)).where(
+            col(Exam.id).in_(exam_ids), col(Exam.status) == ExamStatus.READY_FOR_READ
+        )
+        return {int(i) for i in self.session.scalars(query) if i is not None}
+
+
+@cache
+def _by_natural_key(model: type[SQLModel], column: str) -> sa.Select[Any]:
+    return sa.select(model).where(getattr(model, column) == sa.bindparam("key")).limit(1)
+
+
+_TURNAROUND = sa.select(col(TurnaroundTarget.minutes)).where(
+    col(TurnaroundTarget.procedure_id) == sa.bindparam("procedure_id"),
+    col(TurnaroundTarget.priority) == sa.bindparam("priority"),
+    col(TurnaroundTarget.patient_class) == sa.bindparam("patient_class"),
+)
+_OPENING_HOURS = sa.select(OpeningHours).where(
+    col(OpeningHours.resource_id) == sa.bindparam("resource_id")
+)
+
+
+class SqlDepartment:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, model: type[M], key: Any) -> M | None:
+        return self.session.get(model, key)
+
+    def find(self, model: type[M], column: str, value: object) -> M | None:
+        row: M | None = self.session.scalars(_by_natural_key(model, column), {"key": value}).first()
+        return row
+
+    def turnaround_minutes(
+        self, procedure_id: int, priority: Priority, patient_class: PatientClass
+    ) -> int | None:
+        parameters = {
+            "procedure_id": procedure_id,
+            "priority": priority,
+            "patient_class": patient_class,
+        }
+        return self.session.scalars(_TURNAROUND, parameters).first()
+
+    def opening_hours(self, resource_id: int) -> list[OpeningHours]:
+        return list(self.session.scalars(_OPENING_HOURS, {"resource_id": resource_id}))
+
+
+_CHECKLIST = sa.select(ExamPrepItem).where(col(ExamPrepItem.exam_id) == _exam_id())
+_OPEN_PREP_ITEMS = (
+    sa.select(sa.func.count())
+    .select_from(ExamPrepItem)
+    .where(col(ExamPrepItem.exam_id) == _exam_id(), col(ExamPrepItem.completed_at).is_(None))
+)
+_PROTOCOL_ITEMS = PrepProtocolItem.__table__.c  # type: ignore[attr-defined]
+# One INSERT ... SELECT: the checklist is copied inside the database.
+_COPY_CHECKLIST = sa.insert(ExamPrepItem.__table__).from_select(  # type: ignore[attr-defined]
+    ["exam_id", "position", "code", "description"],
+    sa.select(
+        _exam_id(),
+        _PROTOCOL_ITEMS.position,
+        _PROTOCOL_ITEMS.code,
+        _PROTOCOL_ITEMS.description,
+    )
+    .where(_PROTOCOL_ITEMS.protocol_id == sa.bindparam("protocol_id"))
+    .order_by(_PROTOCOL_ITEMS.position),
+)
+
+
+class SqlPrepChecklists:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def items(self, exam_id: int) -> list[ExamPrepItem]:
+        return list(self.session.scalars(_CHECKLIST, {"exam_id": exam_id}))
+
+    def open_count(self, exam_id: int) -> int:
+        return int(self.session.scalar(_OPEN_PREP_ITEMS, {"exam_id": exam_id}) or 0)
+
+    def copy_protocol(self, exam_id: int, protocol_id: int) -> None:
+        self.session.execute(_COPY_CHECKLIST, {"exam_id": exam_id, "protocol_id": protocol_id})
+
+
+_ATTEMPTS = (
+    sa.select(Acquisition)
+    .where(col(Acquisition.exam_id) == _exam_id())
+    .order_by(col(Acquisition.attempt))
+)
+_LATEST_VALIDATION = (
+    sa.select(MetadataValidation)
+    .where(col(MetadataValidation.exam_id) == _exam_id())
+    .order_by(col(MetadataValidation.id).desc())
+    .limit(1)
+)
+_UID_TAKEN = sa.select(col(StoredStudy.id)).where(
+    col(StoredStudy.study_instance_uid) == sa.bindparam("uid")
+)
+
+
+class SqlAcquisitions:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def attempts(self, exam_id: int) -> list[Acquisition]:
+        return list(self.session.scalars(_ATTEMPTS, {"exam_id": exam_id}))
+
+    def latest_validation(self, exam_id: int) -> MetadataValidation | None:
+        return self.session.scalars(_LATEST_VALIDATION, {"exam_id": exam_id}).first()
+
+    def study_uid_taken(self, uid: str) -> bool:
+        return self.session.scalars(_UID_TAKEN, {"uid": uid}).first() is not None
+
+
+_LIVE_APPOINTMENT = (
+    sa.select(Appointment)
+    .where(
+        col(Appointment.exam_id) == _exam_id(),
+        col(Appointment.status).in_(
+            [AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED, AppointmentStatus.ARRIVED]
+        ),
+    )
+    .order_by(col(Appointment.id).desc())
+    .limit(1)
+)
+_INSERT_CLAIMS = sa.insert(SlotClaim.__table__)  # type: ignore[attr-defined]
+_FREE_CLAIMS = sa.delete(SlotClaim).where(
+    col(SlotClaim.appointment_id) == sa.bindparam("appointment_id")
+)
+
+
+class SqlAppointments:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def live(self, exam_id: int) -> Appointment | None:
+        return self.session.scalars(_LIVE_APPOINTMENT, {"exam_id": exam_id}).first()
+
+    def claim_slots(
+        self, resource_id: int, starts: Sequence[datetime], appointment_id: int
+    ) -> bool:
+        rows = [
+            {"resource_id": resource_id, "slot_start": s, "appointment_id": appointment_id}
+            for s in starts
+        ]
+        # No savepoint: a taken slot ends the command (SlotTaken), whose transaction is then
+        # rolled back whole, so nothing needs to survive the failed INSERT.
+        try:
+            self.session.execute(_INSERT_CLAIMS, rows)
+        except IntegrityError:
+            return False
+        return True
+
+    def free_slots(self, appointment_id: int) -> None:
+        self.session.execute(_FREE_CLAIMS, {"appointment_id": appointment_id})
+
+
+_CURRENT_READ = sa.select(Read).where(col(Read.exam_id) == _exam_id(), col(Read.ended_at).is_(None))
+_CURRENT_READ_AND_READER = _CURRENT_READ.add_columns(Radiologist).join(
+    Radiologist, col(Radiologist.id) == col(Read.radiologist_id)
+)
+
+
+class SqlReads:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def current(self, exam_id: int) -> Read | None:
+        return self.session.scalars(_CURRENT_READ, {"exam_id": exam_id}).first()
+
+    def current_with_reader(self, exam_id: int) -> tuple[Read, Radiologist] | None:
+        row = self.session.execute(_CURRENT_READ_AND_READER, {"exam_id": exam_id}).first()
+        return None if row is None else (row[0], row[1])
+
+    def current_for(self, exam_ids: list[int]) -> dict[int, Read]:
+        query = sa.select(Read).where(col(Read.exam_id).in_(exam_ids), col(Read.ended_at).is_(None))
+        return {r.exam_id: r for r in self.session.scalars(query)}
+
+    def opened_by(self, radiologist_id: int) -> list[int]:
+        query = (
+            sa.select(col(Read.exam_id))
+            .join(Exam, col(Exam.id) == col(Read.exam_id))
+            .where(
+                col(Read.radiologist_id) == radiologist_id,
+                col(Read.ended_at).is_(None),
+                col(Read.opened_at).is_not(None),
+                col(Exam.status) == ExamStatus.IN_INTERPRETATION,
+            )
+            .order_by(col(Read.exam_id))
+        )
+        return list(self.session.scalars(query))
+
+    def opened_in_interpretation(self) -> list[tuple[Read, Priority, Radiologist]]:
+        query = (
+            sa.select(Read, col(Exam.priority), Radiologist)
+            .join(Exam, col(Exam.id) == col(Read.exam_id))
+            .join(Radiologist, col(Radiologist.id) == col(Read.radiologist_id))
+            .where(
+                col(Read.ended_at).is_(None),
+                col(Read.opened_at).is_not(None),
+                col(Exam.status) == ExamStatus.IN_INTERPRETATION,
+            )
+            .order_by(col(Read.opened_at))
+        )
+        return [(r, p, reader) for r, p, reader in self.session.execute(query)]
+
+    def end_many(self, reads: Sequence[Read], at: datetime, unassignable: set[int]) -> None:
+        self.session.execute(
+            sa.update(Read)
+            .where(col(Read.id).in_([r.id for r in reads]))
+            .values(
+                ended_at=at,
+                end_reason=sa.case(
+                    (col(Read.exam_id).in_(sorted(unassignable)), "UNASSIGNABLE"),
+                    else_="REASSIGNED",
+                ),
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        for read in reads:  # keep the loaded objects truthful for the rest of the command
+            self.session.expire(read)
+
+    def start_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        self.session.execute(sa.insert(Read), list(rows))
+
+    def last_endings(self, exam_ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
+        last: dict[int, tuple[str | None, str | None]] = {}
+        for exam_id, ending, note in self.session.execute(
+            sa.select(col(Read.exam_id), col(Read.end_reason), col(Read.end_note))
+            .where(col(Read.exam_id).in_(exam_ids))
+            .order_by(col(Read.id))
+        ):
+            last[exam_id] = (ending, note)
+        return last
+
+
+REPORT_OF_EXAM = sa.select(Report).where(col(Report.exam_id) == _exam_id())
+_LATEST_COMMUNICATION = (
+    sa.select(ResultCommunication)
+    .where(col(ResultCommunication.exam_id) == _exam_id())
+    .order_by(col(ResultCommunication.id).desc())
+    .limit(1)
+)
+_UNACKNOWLEDGED_CRITICAL = (
+    sa.select(sa.func.count())
+    .select_from(ResultCommunication)
+    .where(
+        col(ResultCommunication.exam_id) == _exam_id(),
+        col(ResultCommunication.critical_level).in_(sorted(MUST_ACKNOWLEDGE)),
+        col(ResultCommunication.acknowledged_at).is_(None),
+    )
+)
+_SURVEY_TAKEN = sa.select(col(SatisfactionSurvey.id)).where(
+    col(SatisfactionSurvey.exam_id) == _exam_id(),
+    col(SatisfactionSurvey.respondent) == sa.bindparam("respondent"),
+)
+
+
+class SqlReports:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def of_exam(self, exam_id: int) -> Report | None:
+        return self.session.scalars(REPORT_OF_EXAM, {"exam_id": exam_id}).first()
+
+    def latest_communication(self, exam_id: int) -> ResultCommunication | None:
+        return self.session.scalars(_LATEST_COMMUNICATION, {"exam_id": exam_id}).first()
+
+    def unacknowledged_critical(self, exam_id: int) -> int:
+        return int(self.session.scalar(_UNACKNOWLEDGED_CRITICAL, {"exam_id": exam_id}) or 0)
+
+    def overdue_communications(self, now: datetime) -> list[ResultCommunication]:
+        query = sa.select(ResultCommunication).where(
+            col(ResultCommunication.acknowledged_at).is_(None),
+            col(ResultCommunication.acknowledge_by) <= now,
+            col(ResultCommunication.critical_level).in_(sorted(MUST_ACKNOWLEDGE)),
+        )
+        return list(self.session.scalars(query))
+
+    def follow_up(self, follow_up_id: int) -> FollowUpRecommendation | None:
+        return self.session.get(FollowUpRecommendation, follow_up_id)
+
+    def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
+        parameters = {"exam_id": exam_id, "respondent": respondent}
+        return self.session.scalars(_SURVEY_TAKEN, parameters).first() is not None
+
+
+class SqlShifts:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def in_progress(self, radiologist_ids: list[int], now: datetime) -> dict[int, Shift]:
+        query = sa.select(Shift).where(
+            col(Shift.radiologist_id).in_(radiologist_ids),
+            col(Shift.ended_at).is_(None),
+            col(Shift.starts_at) <= now,
+        )
+        return {s.radiologist_id: s for s in self.session.scalars(query)}
+
+    def last_ended(self, radiologist_ids: list[int]) -> dict[int, datetime | None]:
+        query = (
+            sa.select(col(Shift.radiologist_id), sa.func.max(col(Shift.ended_at)))
+            .where(col(Shift.radiologist_id).in_(radiologist_ids), col(Shift.ended_at).is_not(None))
+            .group_by(col(Shift.radiologist_id))
+        )
+        return {int(rid): ended for rid, ended in self.session.execute(query)}
+
+
+_ACTIVE = sa.select(RuleSetActivation).order_by(col(RuleSetActivation.id).desc()).limit(1)
+
+
+class SqlRuleSets:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def version(self, version: int) -> RuleSetVersion | None:
+        return self.session.get(RuleSetVersion, version)
+
+    def active(self) -> RuleSetActivation | None:
+        return self.session.scalars(_ACTIVE).first()
+
+
+def is_unique_violation(exc: IntegrityError, constraint: sa.UniqueConstraint | sa.Index) -> bool:
+    """Whether an IntegrityError was raised by this unique constraint, on either backend."""
+    text = str(exc.orig)
+    if constraint.name and str(constraint.name) in text:  # PostgreSQL names the constraint
+        return True
+    table = constraint.table
+    if table is None:
+        return False
+    columns = ", ".join(f"{table.name}.{c.name}" for c in constraint.columns)
+    return f"UNIQUE constraint failed: {columns}" in text  # SQLite names the columns

@@ -1,0 +1,66 @@
+"""Communicating results and closing the loop, on the in-memory unit of work."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from domain import events as ev
+from domain.enums import CriticalLevel, ExamStatus, ReportStatus
+from domain.errors import NotPermitted
+from domain.lifecycle import Actor, Role
+from domain.models import Notification, Report
+from domain.services import results
+from tests.unit.services.conftest import NOW, READER, REFERRER, SUPERVISOR, Department
+
+
+def final_report(department: Department, level: CriticalLevel) -> int:
+    exam = department.exam(ExamStatus.FINAL)
+    department.uow.seed(
+        Report(
+            exam_id=exam.id or 0,
+            radiologist_id=department.reader.id or 0,
+            status=ReportStatus.FINAL,
+            content={},
+            impression="Mass.",
+            critical_level=level,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    )
+    return exam.id or 0
+
+
+def test_a_critical_result_calls_the_referrer_and_waits_for_their_acknowledgement(
+    department: Department,
+) -> None:
+    uow = department.uow
+    exam_id = final_report(department, CriticalLevel.CRITICAL)
+
+    communication = results.notify_result(uow=uow, actor=READER, exam_id=exam_id)
+
+    assert communication.acknowledge_by == NOW + timedelta(minutes=60)
+    assert uow.events_of(ev.CriticalResultRaised)
+    (call,) = uow.appended[Notification]
+    assert call["template"] == "CRITICAL_RESULT"
+    with pytest.raises(NotPermitted):  # only the ordering referrer
+        results.acknowledge_result(uow=uow, actor=Actor("REF99", Role.REFERRER), exam_id=exam_id)
+    results.acknowledge_result(uow=uow, actor=REFERRER, exam_id=exam_id)
+    assert communication.acknowledged_by == REFERRER.id
+    assert uow.reports.unacknowledged_critical(exam_id) == 0
+
+
+def test_an_unacknowledged_critical_result_is_escalated_once_overdue(
+    department: Department,
+) -> None:
+    uow = department.uow
+    exam_id = final_report(department, CriticalLevel.CRITICAL)
+    communication = results.notify_result(uow=uow, actor=READER, exam_id=exam_id)
+    uow.now = NOW + timedelta(minutes=61)
+
+    escalated = results.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
+
+    assert escalated == [communication] and communication.escalation_count == 1
+    assert communication.acknowledge_by == uow.now + timedelta(minutes=60)
+    assert uow.events_of(ev.CriticalResultEscalated)
