@@ -327,7 +327,7 @@ def rule_snapshot(
     snapshot = replace(snapshot, studies=tuple(studies), caps={**snapshot.caps, **caps})
     weights = _weights(rule_set)
     if weights:
-        params = replace(params, weights=replace(params.weights, **weights))
+        params = replace(params, weights=params.weights.replace(**weights))
     return snapshot, params
 
 

@@ -36,7 +36,7 @@ from balancer.planner import plan
 from balancer.validate import validate
 from domain import events as ev
 from domain.db import Database, UnitOfWork
-from domain.enums import ExamStatus, RadiologistStatus
+from domain.enums import ExamStatus, RadiologistStatus, Subspecialty
 from domain.models import (
     Exam,
     OutboxEvent,
@@ -215,6 +215,10 @@ def _readers(session: Session, now: datetime) -> tuple[Radiologist, ...]:
                 minutes_on_duty=max(0.0, (now - shift.starts_at).total_seconds() / 60.0)
                 if shift
                 else 0.0,
+                # What a subspecialist is best used on: their credentials beyond GENERAL (the
+                # preference term prices the rest once a weight rule turns it on).
+                preferred_subspecialties=frozenset(credentials[row.id or 0])  # type: ignore[arg-type]
+                - {Subspecialty.GENERAL},
             )
         )
     return tuple(readers)
@@ -517,4 +521,4 @@ def _hold_at_gate(folder: Path) -> None:
 
 def with_weights(params: Params, **weights: float) -> Params:
     """`params` with some objective weights changed (rules use this)."""
-    return replace(params, weights=replace(params.weights, **weights))
+    return replace(params, weights=params.weights.replace(**weights))
