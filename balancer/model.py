@@ -40,6 +40,7 @@ class Study:
     excluded_radiologists: frozenset[int] = frozenset()
     cap_group: str | None = None
     reader_group: str | None = None
+    patient_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

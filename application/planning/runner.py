@@ -93,6 +93,7 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
             col(Exam.patient_class),
             col(Exam.ready_at),
             col(Exam.due_at),
+            col(Exam.patient_id),
             col(Procedure.subspecialty),
             col(Procedure.wrvu),
             col(Procedure.read_minutes),
@@ -114,6 +115,7 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
         patient_class,
         ready_at,
         due_at,
+        patient_id,
         subspecialty,
         wrvu,
         read_minutes,
@@ -140,6 +142,7 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
                 opened_by=reader if opened else None,
                 opened_at=opened_at if opened else None,
                 pinned_to=reader if pinned and not opened else None,
+                patient_id=patient_id,
             )
         )
         if not opened:
