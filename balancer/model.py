@@ -94,6 +94,7 @@ class Weights(Mapping[str, float]):
     """
 
     __slots__ = ("_values",)
+    _values: dict[str, float]
 
     def __init__(self, **weights: float) -> None:
         from balancer.terms import DEFAULT_WEIGHTS
@@ -108,7 +109,7 @@ class Weights(Mapping[str, float]):
         if name.startswith("_"):
             raise AttributeError(name)
         try:
-            return self._values[name]  # type: ignore[no-any-return]  # __slots__ attribute
+            return self._values[name]
         except KeyError:
             raise AttributeError(name) from None
 
@@ -116,7 +117,7 @@ class Weights(Mapping[str, float]):
         raise AttributeError("Weights are frozen")
 
     def __getitem__(self, name: str) -> float:
-        return self._values[name]  # type: ignore[no-any-return]
+        return self._values[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)

@@ -71,6 +71,7 @@ class Weights(Mapping[str, float]):
     only carries them (`validate_rule_set(known_weights=...)` checks them)."""
 
     __slots__ = ("_values",)
+    _values: dict[str, float]
 
     def __init__(self, **weights: float | None) -> None:
         values = {k: float(v) for k, v in weights.items() if v is not None}
@@ -79,10 +80,10 @@ class Weights(Mapping[str, float]):
     def __getattr__(self, name: str) -> float | None:
         if name.startswith("_"):
             raise AttributeError(name)
-        return self._values.get(name)  # type: ignore[no-any-return]
+        return self._values.get(name)
 
     def __getitem__(self, name: str) -> float:
-        return self._values[name]  # type: ignore[no-any-return]
+        return self._values[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)

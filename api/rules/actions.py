@@ -20,10 +20,8 @@ from rules.actions import KINDS
 from rules.actions.base import ActionField, FieldType
 from rules.actions.builtin import SetWeightsKind
 
-RuleActionKind: Any = strawberry.enum(
-    Enum("RuleActionKind", [(k.kind.upper(), k.kind) for k in KINDS]),  # type: ignore[misc]
-    description="What a rule's action does.",
-)
+_KIND_ENUM: Any = Enum("RuleActionKind", [(k.kind.upper(), k.kind) for k in KINDS])  # type: ignore[misc]  # members from the registry
+RuleActionKind: Any = strawberry.enum(_KIND_ENUM, description="What a rule's action does.")
 
 _TYPES: dict[FieldType, Any] = {
     FieldType.PRIORITY: Priority,

@@ -22,7 +22,7 @@ class RuleInput:
     condition: str = strawberry.field(
         description='e.g. modality == "CT" and body_part == "HEAD" and patient_class == "ED"'
     )
-    actions: list[RuleActionInput]  # type: ignore[valid-type]
+    actions: list[RuleActionInput]
     order: int = strawberry.field(default=100, description="Precedence: lower wins.")
     enabled: bool = True
     description: str = ""

@@ -50,7 +50,7 @@ class Rule:
     order: int
     enabled: bool
     condition: str
-    actions: list[RuleAction]  # type: ignore[valid-type]
+    actions: list[RuleAction]
 
 
 @strawberry.type(description="An immutable saved version of the rules.")

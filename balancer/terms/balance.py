@@ -85,7 +85,7 @@ class Balance(ReaderTerm):
             return 0
         # L in TIME units: L^2/c in minutes is L_t^2 / (TIME^2 c); times OBJ.
         scale = OBJ * w / (TIME * TIME)
-        parts = []
+        parts: list[cp_model.LinearExprT] = []
         for r, load in enumerate(v.load):
             hi, val = v.upper[f"load{r}"], v.value[f"load{r}"]
             sq = hinted(model.new_int_var(0, hi * hi, f"sq{r}"), val * val)
@@ -103,7 +103,7 @@ class Balance(ReaderTerm):
         div = max(1, round(float(p.capacity.sum()) / scale))
         mean = hinted(model.new_int_var(0, total_hi * total_hi, "meanpart"), sval * sval // div)
         model.add_division_equality(mean, s2, div)
-        term = sum(parts) - mean
+        term: cp_model.LinearExprT = sum(parts) - mean
         # A variance is never negative; saying so (less the rounding of m divisions) keeps the
         # LP bound from going below zero on this term.
         model.add(term >= -p.m)

@@ -62,10 +62,7 @@ class Idle(ReaderTerm):
     ) -> FloatArray | float:
         """The idle change of each candidate."""
         p = state.p
-        out: FloatArray = p.params.weights.idle * (
-            idle(p, load + t, cand) - idle(p, load, cand)  # type: ignore[operator]
-        )
-        return out
+        return p.params.weights.idle * (idle(p, load + t, cand) - idle(p, load, cand))
 
     def cpsat(
         self,
@@ -81,7 +78,7 @@ class Idle(ReaderTerm):
         h = round(p.params.idle_horizon_minutes * TIME)
         if p.params.weights.idle == 0 or h <= 0:
             return 0
-        parts = []
+        parts: list[cp_model.LinearExprT] = []
         for r, load in enumerate(v.load):
             # Reference minutes: a fast reader's idle minute wastes more.
             coef = round(p.params.weights.idle * OBJ / TIME / float(p.inv_speed[r]))

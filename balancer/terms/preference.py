@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from balancer.terms.base import FloatArray, IntArray, PlacementTerm
 from domain.enums import Subspecialty
@@ -52,7 +53,7 @@ class Preference(PlacementTerm):
             [[s in r.preferred_subspecialties for s in _SUBSPECIALTIES] for r in readers],
             dtype=np.bool_,
         )  # reader x subspecialty
-        has = prefers.any(axis=1)
+        has: npt.NDArray[np.bool_] = np.asarray(prefers.any(axis=1))
         sub = np.array([_SUBSPECIALTIES.index(s.subspecialty) for s in problem.studies])
         off = has[None, :] & ~prefers[:, sub].T  # study x reader
         problem.term_data[self.name] = w * off * problem.nominal[:, None]
