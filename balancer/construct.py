@@ -17,8 +17,7 @@ import numpy as np
 from balancer.objective import evaluate
 from balancer.problem import FloatArray, IntArray
 from balancer.state import State
-from balancer.terms import fairness
-from balancer.terms.idle import idle
+from balancer.terms import READER
 
 # Above this many studies to place, insertion prices only a few readers per study; above this
 # share of all studies as well (a cold start: most have no reader to keep), the sweep is used.
@@ -104,11 +103,9 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
     study k on reader r (from an earlier sweep); without it placing k only prices k itself.
     """
     p = state.p
-    w = p.params.weights
     todo = set(rest)
     # Work already on a worklist that is read before study k: its projected start.
     ahead = p.busy.copy()
-    cap = p.capacity
     margin = p.params.overtake_margin_minutes * SLACK if p.params.hold_overtake_bound else math.inf
     left: list[int] = []
     for k in range(p.n):
@@ -131,19 +128,13 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
             cand, start = cand[near], start[near]
         t = p.nominal[k] * p.inv_speed[cand]
         finish = start + t
-        cost = p.late_weight[k] * np.maximum(finish - p.due[k], 0.0)
-        cost += w.age * np.maximum(finish - p.aged[k], 0.0)
-        cost += p.urgency_weight[k] * finish
+        starts, weights = p.hinge_start[:, k, None], p.hinge_weight[:, k, None]
+        cost = (weights * np.maximum(finish - starts, 0.0)).sum(axis=0)
         load = state.load[cand]
-        cost += w.balance * (2.0 * load + t) * t / cap[cand]
-        cost += w.idle * (idle(p, load + t, cand) - idle(p, load, cand))
-        held = state.held[cand]
-        cost += p.fair_weight[cand] * (
-            np.abs(fairness.excess(p, held + p.fair_wrvu[k], load + t, cand))
-            - np.abs(fairness.excess(p, held, load, cand))
-        )
-        if p.prior[k] >= 0:
-            cost += p.move_price[k] * (cand != p.prior[k])
+        for term in READER:
+            cost += term.sweep(state, k, cand, t, load)
+        for price in state.placement_terms:
+            cost += price.across(p, k, cand)
         if delay is not None:
             cost += t * delay[k, cand]
         best = int(np.argmin(cost))
@@ -168,9 +159,7 @@ def delay_estimate(state: State) -> FloatArray:
         if idx.size == 0:
             continue
         fin = state.fin[r]
-        s = p.late_weight[idx] * (fin > p.due[idx]) + p.params.weights.age * (fin > p.aged[idx])
-        s = s + p.urgency_weight[idx]
-        slope[idx, r] = s
+        slope[idx, r] = (p.hinge_weight[:, idx] * (fin > p.hinge_start[:, idx])).sum(axis=0)
     # delay[k, r] = sum of slopes of studies after k on r (k itself excluded).
     tail = np.cumsum(slope[::-1], axis=0)[::-1]
     out: FloatArray = tail[1:]

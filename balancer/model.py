@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -18,7 +18,9 @@ class Study:
 
     `subspecialty` is the *required* credential (a rule may override the procedure's); `due_at`
     is the turnaround deadline after rules. `read_minutes` is the expected read time at the
-    department's reference pace (`Params.reference_wrvu_per_hour`).
+    department's reference pace (`Params.reference_wrvu_per_hour`). Studies sharing a
+    `reader_group` (a rule's same-patient grouping) are kept on one reader where one may read
+    them all (`balancer.terms.together`).
     """
 
     id: int
@@ -37,6 +39,8 @@ class Study:
     allowed_radiologists: frozenset[int] | None = None
     excluded_radiologists: frozenset[int] = frozenset()
     cap_group: str | None = None
+    reader_group: str | None = None
+    patient_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,9 @@ class Radiologist:
     `minutes_on_duty` the minutes of that shift so far: the fairness term balances the wRVU a
     reader has earned against the capacity they have had (`wrvu_per_hour` x hours on duty), so
     a reader who is ahead is given lower-density work and one who is behind higher.
+    `preferred_subspecialties` is the work the reader is best used on (the live department: the
+    subspecialty credentials they hold beyond GENERAL); the preference term prices their
+    other work (`balancer.terms.preference`). Empty: no preference.
     """
 
     id: int
@@ -58,6 +65,7 @@ class Radiologist:
     wrvu_per_hour: float
     wrvu_read: float = 0.0
     minutes_on_duty: float = 0.0
+    preferred_subspecialties: frozenset[Subspecialty] = frozenset()
 
 
 def _frozen(mapping: Mapping[str, int] | None = None) -> Mapping[str, int]:
@@ -78,17 +86,66 @@ class Snapshot:
     caps: Mapping[str, int] = field(default_factory=_frozen)
 
 
-@dataclass(frozen=True, slots=True)
-class Weights:
-    """Relative weight of each objective term (all terms are expressed in minutes)."""
+class Weights(Mapping[str, float]):
+    """Relative weight of each objective term (all terms are expressed in minutes).
 
-    lateness: float = 1.0
-    urgency: float = 1.0
-    age: float = 1.0
-    balance: float = 1.0
-    stability: float = 10.0
-    fairness: float = 25.0
-    idle: float = 3.0
+    One weight per registered term (`balancer.terms.TERMS`), read as `weights.lateness` or
+    `weights["lateness"]`; a term not named keeps its default.
+    """
+
+    __slots__ = ("_values",)
+    _values: dict[str, float]
+
+    def __init__(self, **weights: float) -> None:
+        from balancer.terms import DEFAULT_WEIGHTS
+
+        unknown = sorted(weights.keys() - DEFAULT_WEIGHTS.keys())
+        if unknown:
+            raise TypeError(f"no objective term named {', '.join(unknown)}")
+        values = {name: float(weights.get(name, w)) for name, w in DEFAULT_WEIGHTS.items()}
+        object.__setattr__(self, "_values", values)
+
+    def __getattr__(self, name: str) -> float:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Weights are frozen")
+
+    def __getitem__(self, name: str) -> float:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Weights) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values.items()))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        return f"Weights({inner})"
+
+    def __reduce__(self) -> tuple[Callable[[dict[str, float]], Weights], tuple[dict[str, float]]]:
+        return (_weights_from, (dict(self._values),))
+
+    def replace(self, **changes: float) -> Weights:
+        """These weights with some changed."""
+        return Weights(**{**self._values, **changes})
+
+
+def _weights_from(values: dict[str, float]) -> Weights:
+    """Weights from a plain dict (unpickling, copying)."""
+    return Weights(**values)
 
 
 def _default_priority_weights() -> Mapping[Priority, float]:

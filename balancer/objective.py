@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from balancer.problem import IntArray, Problem
-from balancer.terms import age, balance, fairness, idle, lateness, stability, urgency
+from balancer.terms import NAMES, PLACEMENT, READER, SEQUENCE
 
-TERMS = ("lateness", "urgency", "age", "balance", "idle", "fairness", "stability")
+TERMS = NAMES
 
 
 def evaluate(problem: Problem, assign: IntArray) -> dict[str, float]:
@@ -15,24 +15,21 @@ def evaluate(problem: Problem, assign: IntArray) -> dict[str, float]:
     terms = dict.fromkeys(TERMS, 0.0)
     load = problem.busy.copy()
     held = problem.base_wrvu.copy()
+    starts, weights = problem.hinge_start, problem.hinge_weight
     for r in range(problem.m):
         idx = np.flatnonzero(assign == r).astype(np.int64)  # ascending = worklist order
         if idx.size == 0:
             continue
         times = problem.nominal[idx] * problem.inv_speed[r]
         finish = problem.busy[r] + np.cumsum(times)
-        terms["lateness"] += lateness.cost(problem, idx, finish)
-        terms["age"] += age.cost(problem, idx, finish)
-        terms["urgency"] += urgency.cost(problem, idx, finish)
+        for j, term in enumerate(SEQUENCE):
+            over = np.maximum(finish - starts[j, idx], 0.0)
+            terms[term.name] += float(weights[j, idx] @ over)
         load[r] += float(times.sum())
         held[r] += float(problem.fair_wrvu[idx].sum())
-    if problem.m:
-        terms["balance"] = balance.cost(problem, load)
-        terms["idle"] = idle.cost(problem, load)
-    readers = np.arange(problem.m, dtype=np.int64)
-    terms["fairness"] = fairness.cost(
-        problem, np.asarray(fairness.excess(problem, held, load, readers))
-    )
-    terms["stability"] = stability.cost(problem, assign)
+    for reader_term in READER:
+        terms[reader_term.name] = reader_term.cost(problem, load, held)
+    for placement in PLACEMENT:
+        terms[placement.name] = placement.cost(problem, assign)
     terms["total"] = sum(terms[t] for t in TERMS)
     return terms

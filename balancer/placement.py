@@ -23,6 +23,7 @@ from ortools.graph.python import min_cost_flow
 
 from balancer.problem import FloatArray, IntArray
 from balancer.state import State
+from balancer.terms import READER
 
 # Cost units per minute-equivalent of the objective.
 SCALE = 100
@@ -49,7 +50,6 @@ def insertion_costs(state: State, members: IntArray) -> tuple[IntArray, IntArray
     """Arcs (study, reader) for every eligible pair of `members`, each with what the study costs
     on that reader with everything else where it is (minutes-equivalent)."""
     p = state.p
-    w = p.params.weights
     rows: list[IntArray] = []
     cols: list[IntArray] = []
     costs: list[FloatArray] = []
@@ -63,22 +63,16 @@ def insertion_costs(state: State, members: IntArray) -> tuple[IntArray, IntArray
         starts = np.concatenate(([p.busy[r]], fin))
         t = p.nominal[ks] * p.inv_speed[r]
         finish = starts[pos] + t
-        own = (
-            p.late_weight[ks] * np.maximum(finish - p.due[ks], 0.0)
-            + w.age * np.maximum(finish - p.aged[ks], 0.0)
-            + p.urgency_weight[ks] * finish
-        )
+        own = (p.hinge_weight[:, ks] * np.maximum(finish - p.hinge_start[:, ks], 0.0)).sum(axis=0)
         # Cost per minute of delay of the work on r from each position on (suffix sums).
-        slope = (
-            p.urgency_weight[arr]
-            + p.late_weight[arr] * (fin > p.due[arr])
-            + w.age * (fin > p.aged[arr])
-        )
+        slope = (p.hinge_weight[:, arr] * (fin > p.hinge_start[:, arr])).sum(axis=0)
         behind = np.concatenate((np.cumsum(slope[::-1])[::-1], [0.0]))
         own += t * np.where(on, behind[np.minimum(pos + 1, arr.size)], behind[pos])
         load = state.load[r] - np.where(on, t, 0.0)
-        own += w.balance * (2.0 * load + t) * t / p.capacity[r]
-        own += p.move_price[ks] * ((p.prior[ks] >= 0) & (p.prior[ks] != r))
+        for term in READER:
+            own += term.insertion(state, ks, r, t, load)
+        for price in state.placement_terms:
+            own += price.prices(p, ks, r)
         rows.append(ks)
         cols.append(np.full(ks.size, r, dtype=np.int64))
         costs.append(own)

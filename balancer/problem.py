@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from balancer.eligibility import EligibilityIndex, unassignable_reason
 from balancer.model import Params, Radiologist, Snapshot, Study
+from balancer.terms import PLACEMENT, SEQUENCE
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -54,15 +56,12 @@ class Problem:
     aged: FloatArray  # minutes from now until the age limit is reached
     ready: FloatArray  # minutes from now since the study was ready (negative: in the past)
     tier: IntArray  # priority tier (lower is read first)
-    late_weight: FloatArray  # weights.lateness x priority weight, per study
-    urgency_weight: FloatArray  # weights.urgency x per-minute urgency of the priority
     base_wrvu: FloatArray  # per reader: the shift's wRVU credit plus opened studies' wRVU
     charge: FloatArray  # per reader: wRVU per minute of their time at the department's pace
     fair_weight: FloatArray  # per reader: the fairness term's weight, by how far into the shift
     fair_wrvu: FloatArray  # per study: the wRVU the fairness term counts for it
     eligible: list[IntArray]  # reader indices per study
     may_read: npt.NDArray[np.bool_]  # [study, reader] eligibility as a matrix
-    move_price: FloatArray  # weights.stability x the priority's stability share, per study
     prior: IntArray  # reader index of a still-valid current assignment, else -1
     pinned: IntArray  # reader index of a kept supervisor pin, else -1
     group: IntArray  # cap group index, else -1
@@ -70,6 +69,12 @@ class Problem:
     opened: dict[int, list[Study]]  # reader id -> opened studies, read first
     unassignable: dict[int, str]
     lapsed_pins: dict[int, str]
+    # The sequence terms (balancer.terms.SEQUENCE, in order) as rows: per study the time from
+    # which each costs and its weight per minute past it.
+    hinge_start: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    hinge_weight: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    # What each placement term prepared for its prices, by term name.
+    term_data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -163,18 +168,6 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
         may_read[rows, np.concatenate(eligible)] = True
     nominal = np.array([st.read_minutes for st in studies], dtype=np.float64)
     wrvu = np.array([st.wrvu for st in studies], dtype=np.float64)
-    pw = params.priority_weights
-    late_weight = np.array(
-        [params.weights.lateness * pw.get(s.priority, 1.0) for s in studies], dtype=np.float64
-    )
-    share = params.stability_share
-    move_price = np.array(
-        [params.weights.stability * share.get(s.priority, 1.0) for s in studies], dtype=np.float64
-    )
-    uw = params.urgency_per_minute
-    urgency_weight = np.array(
-        [params.weights.urgency * uw.get(st.priority, 0.0) for st in studies], dtype=np.float64
-    )
     pace = shift_pace(active)
     if pace is None:  # no one has a shift behind them yet: the density of the work waiting
         density = float(wrvu.sum() / nominal.sum()) if n and nominal.sum() > 0 else 0.0
@@ -213,7 +206,7 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
         if study.assigned_to is not None and study.assigned_to in readers:
             prior[k] = reader_index[study.assigned_to]
 
-    return Problem(
+    problem = Problem(
         snapshot=snapshot,
         params=params,
         reader_ids=reader_ids,
@@ -227,15 +220,12 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
         aged=aged,
         ready=ready,
         tier=tier,
-        late_weight=late_weight,
-        urgency_weight=urgency_weight,
         base_wrvu=base_wrvu,
         charge=charge,
         fair_weight=fair_weight,
         fair_wrvu=fair_wrvu,
         eligible=eligible,
         may_read=may_read,
-        move_price=move_price,
         prior=prior,
         pinned=pinned,
         group=group,
@@ -244,6 +234,13 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
         unassignable=unassignable,
         lapsed_pins=lapsed,
     )
+    hinges = [term.hinge(problem) for term in SEQUENCE]
+    shape = (len(SEQUENCE), n)
+    problem.hinge_start = np.array([h[0] for h in hinges], dtype=np.float64).reshape(shape)
+    problem.hinge_weight = np.array([h[1] for h in hinges], dtype=np.float64).reshape(shape)
+    for term in PLACEMENT:
+        term.prepare(problem)
+    return problem
 
 
 def fairness_weight(reader: Radiologist, now: datetime, params: Params) -> float:

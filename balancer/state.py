@@ -12,7 +12,7 @@ from bisect import bisect_left
 import numpy as np
 
 from balancer.problem import FloatArray, IntArray, Problem
-from balancer.terms import age, balance, fairness, idle, lateness, urgency
+from balancer.terms import PLACEMENT, READER, fairness
 
 EMPTY = np.zeros(0, dtype=np.int64)
 # Worklist tails up to this long are costed in a plain loop (measured faster than numpy's
@@ -21,7 +21,12 @@ _SHORT = 24
 
 
 class State:
-    """An assignment under construction or search, with exact incremental costs."""
+    """An assignment under construction or search, with exact incremental costs.
+
+    The sequence terms (`balancer.terms.SequenceTerm`) are priced together from the problem's
+    hinge rows, since a move shifts the finish of every study behind it; every other term
+    prices a move itself (`ReaderTerm.delta`, `PlacementTerm.delta`).
+    """
 
     def __init__(self, problem: Problem) -> None:
         self.p = problem
@@ -30,19 +35,24 @@ class State:
         self.lists: list[list[int]] = [[] for _ in range(m)]
         self.arr: list[IntArray] = [EMPTY] * m
         self.fin: list[FloatArray] = [np.zeros(0)] * m
-        # Per reader, the sequence terms' study columns gathered in worklist order (due, aged,
-        # late weight, urgency weight): a move's delta then slices instead of gathering.
-        self.cols: list[FloatArray] = [np.zeros((4, 0))] * m
+        t = problem.hinge_start.shape[0]
+        self._t = t
+        # Per reader, the hinge rows (starts, then weights) gathered in worklist order: a
+        # move's delta then slices instead of gathering.
         self._terms = (
-            np.stack([problem.due, problem.aged, problem.late_weight, problem.urgency_weight])
+            np.concatenate([problem.hinge_start, problem.hinge_weight])
             if n
-            else np.zeros((4, 0))
+            else np.zeros((2 * t, 0))
         )
-        self._scalars = [tuple(float(x) for x in row) for row in self._terms.T]
-        self._age_w = float(problem.params.weights.age)
+        self.cols: list[FloatArray] = [np.zeros((2 * t, 0))] * m
+        # Per study, its (start, weight) pairs with a weight (a routine study has no urgency).
+        self._pairs: list[tuple[tuple[float, float], ...]] = [
+            tuple((float(a), float(w)) for a, w in zip(col[:t], col[t:], strict=True) if w != 0)
+            for col in self._terms.T
+        ]
         self.fin_py: list[list[float]] = [[] for _ in range(m)]
-        self.rows_py: list[list[tuple[float, ...]]] = [[] for _ in range(m)]
-        self.seq = np.zeros(m, dtype=np.float64)  # lateness + age per reader
+        self.rows_py: list[list[tuple[tuple[float, float], ...]]] = [[] for _ in range(m)]
+        self.seq = np.zeros(m, dtype=np.float64)  # the sequence terms per reader
         self.load = problem.busy.copy()
         self.held = problem.base_wrvu.copy()  # wRVU per reader, for the fairness term
         self.used = np.zeros_like(problem.slots)
@@ -50,14 +60,14 @@ class State:
         self.s2 = float((self.load * self.load / problem.capacity).sum()) if m else 0.0
         self.ctot = float(problem.capacity.sum())
         self.moves = 0
+        self.placement_terms = tuple(term for term in PLACEMENT if term.active(problem))
 
     # -- evaluation ---------------------------------------------------------------------------
     def sequence_cost(self, idx: IntArray, finish: FloatArray) -> float:
-        """Lateness plus age of studies `idx` finishing at `finish`."""
+        """The sequence terms of studies `idx` finishing at `finish`."""
         p = self.p
-        return (
-            lateness.cost(p, idx, finish) + age.cost(p, idx, finish) + urgency.cost(p, idx, finish)
-        )
+        over = np.maximum(finish - p.hinge_start[:, idx], 0.0)
+        return float((p.hinge_weight[:, idx] * over).sum())
 
     def _finish(self, r: int, idx: IntArray) -> FloatArray:
         finish: FloatArray = self.p.busy[r] + np.cumsum(self.p.nominal[idx] * self.p.inv_speed[r])
@@ -69,35 +79,31 @@ class State:
         return g < 0 or self.p.pinned[k] >= 0 or self.used[r, g] < self.p.slots[r, g]
 
     def _one(self, k: int, finish: float) -> float:
-        """Lateness + age + urgency of study `k` alone, finishing at `finish`."""
-        due, aged, lw, uw = self._scalars[k]
-        return lw * max(finish - due, 0.0) + self._age_w * max(finish - aged, 0.0) + uw * finish
+        """The sequence terms of study `k` alone, finishing at `finish`."""
+        return sum(w * max(finish - a, 0.0) for a, w in self._pairs[k])
 
     def _shift(self, r: int, pos: int, t: float) -> float:
-        """Change of lateness + age + urgency if reader `r`'s studies from `pos` on finish `t`
+        """Change of the sequence terms if reader `r`'s studies from `pos` on finish `t`
         minutes later (earlier when negative)."""
         n = len(self.lists[r]) - pos
         if n <= _SHORT:  # numpy's per-call overhead outweighs a short loop
             fin, rows = self.fin_py[r], self.rows_py[r]
-            age_w, d = self._age_w, 0.0
+            d = 0.0
             for i in range(pos, pos + n):
                 fi = fin[i]
-                due, aged, lw, uw = rows[i]
                 ft = fi + t
-                d += uw * t
-                if ft > due or fi > due:
-                    d += lw * (max(ft - due, 0.0) - max(fi - due, 0.0))
-                if ft > aged or fi > aged:
-                    d += age_w * (max(ft - aged, 0.0) - max(fi - aged, 0.0))
+                for a, w in rows[i]:
+                    if ft > a or fi > a:
+                        d += w * (max(ft - a, 0.0) - max(fi - a, 0.0))
             return d
         f = self.fin[r][pos:]
-        due, aged, lw, uw = self.cols[r][:, pos:]
-        late = np.maximum(f + t - due, 0.0) - np.maximum(f - due, 0.0)
-        over = np.maximum(f + t - aged, 0.0) - np.maximum(f - aged, 0.0)
-        return float(lw @ late) + self._age_w * float(over.sum()) + t * float(uw.sum())
+        cols = self.cols[r][:, pos:]
+        starts, weights = cols[: self._t], cols[self._t :]
+        shift = np.maximum(f + t - starts, 0.0) - np.maximum(f - starts, 0.0)
+        return float((weights * shift).sum())
 
     def insert_delta(self, k: int, r: int) -> float:
-        """Change of lateness + age if study `k` joins reader `r` (not balance or the rest)."""
+        """Change of the sequence terms if study `k` joins reader `r`."""
         lst = self.lists[r]
         pos = bisect_left(lst, k)
         t = float(self.p.nominal[k] * self.p.inv_speed[r])
@@ -109,7 +115,7 @@ class State:
         return d
 
     def remove_delta(self, k: int, r: int) -> float:
-        """Change of lateness + age if study `k` leaves reader `r`."""
+        """Change of the sequence terms if study `k` leaves reader `r`."""
         lst = self.lists[r]
         pos = bisect_left(lst, k)
         t = float(self.p.nominal[k] * self.p.inv_speed[r])
@@ -118,36 +124,13 @@ class State:
             d += self._shift(r, pos + 1, -t)
         return d
 
-    def balance_delta(self, changes: list[tuple[int, float]]) -> float:
-        """Change of the balance and idle terms if reader loads change by the given minutes."""
-        cap = self.p.capacity
-        s1, s2 = self.s1, self.s2
-        d_idle = 0.0
-        for r, dl in changes:
-            old = self.load[r]
-            s1 += dl
-            s2 += ((old + dl) ** 2 - old * old) / cap[r]
-            d_idle += float(idle.idle(self.p, old + dl, r)) - float(idle.idle(self.p, old, r))
-        return (
-            balance.from_sums(self.p, s1, s2, self.ctot)
-            - balance.from_sums(self.p, self.s1, self.s2, self.ctot)
-            + self.p.params.weights.idle * d_idle
-        )
-
-    def fairness_delta(self, k: int, a: int, b: int) -> float:
-        """Change of the fairness term if study `k` moves from reader `a` (-1: none) to `b`."""
-        p = self.p
-        w = float(p.fair_wrvu[k])
+    def others_delta(self, k: int, a: int, b: int) -> float:
+        """Change of every term but the sequence ones if study `k` moves from `a` to `b`."""
         d = 0.0
-        for r, sign in ((a, -1.0), (b, 1.0)):
-            if r < 0:
-                continue
-            held, load = float(self.held[r]), float(self.load[r])
-            t = sign * float(p.nominal[k] * p.inv_speed[r])
-            d += float(p.fair_weight[r]) * (
-                abs(float(fairness.excess(p, held + sign * w, load + t, r)))
-                - abs(float(fairness.excess(p, held, load, r)))
-            )
+        for term in READER:
+            d += term.delta(self, k, a, b)
+        for placement in self.placement_terms:
+            d += placement.delta(self.p, k, a, b)
         return d
 
     def excess(self) -> FloatArray:
@@ -156,35 +139,14 @@ class State:
         out: FloatArray = np.asarray(fairness.excess(self.p, self.held, self.load, readers))
         return out
 
-    def stability_delta(self, k: int, a: int, b: int) -> float:
-        """Change of the stability term if study `k` moves from `a` to `b`."""
-        prior = self.p.prior[k]
-        if prior < 0:
-            return 0.0
-        return float(self.p.move_price[k]) * (int(b != prior) - int(a != prior))
-
     def place_delta(self, k: int, r: int) -> float:
         """Change of the whole objective if unplaced study `k` joins reader `r`."""
-        t = float(self.p.nominal[k] * self.p.inv_speed[r])
-        return (
-            self.insert_delta(k, r)
-            + self.balance_delta([(r, t)])
-            + self.fairness_delta(k, -1, r)
-            + self.stability_delta(k, -1, r)
-        )
+        return self.insert_delta(k, r) + self.others_delta(k, -1, r)
 
     def move_delta(self, k: int, b: int) -> float:
         """Change of the whole objective if placed study `k` moves to reader `b`."""
         a = int(self.assign[k])
-        nominal = float(self.p.nominal[k])
-        ta, tb = nominal * self.p.inv_speed[a], nominal * self.p.inv_speed[b]
-        return (
-            self.remove_delta(k, a)
-            + self.insert_delta(k, b)
-            + self.balance_delta([(a, -ta), (b, tb)])
-            + self.fairness_delta(k, a, b)
-            + self.stability_delta(k, a, b)
-        )
+        return self.remove_delta(k, a) + self.insert_delta(k, b) + self.others_delta(k, a, b)
 
     # -- changes ------------------------------------------------------------------------------
     def _refresh(self, r: int) -> None:
@@ -193,7 +155,7 @@ class State:
         self.cols[r] = self._terms[:, idx]
         self.fin[r] = self._finish(r, idx)
         self.fin_py[r] = self.fin[r].tolist()
-        self.rows_py[r] = [self._scalars[k] for k in self.lists[r]]
+        self.rows_py[r] = [self._pairs[k] for k in self.lists[r]]
         self.seq[r] = self.sequence_cost(idx, self.fin[r])
 
     def _shift_load(self, r: int, dl: float) -> None:

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.enums import PatientClass, Priority
+from rules.actions import ROUTING, URGENCY
 from rules.errors import ConditionError, RuleError
 from rules.ir import Cond, attributes_of
 from rules.language import CheckedCondition, check_condition
-from rules.model import ROUTING_ACTIONS, URGENCY_ACTIONS, CapPerRadiologist, Rule, RuleSet
+from rules.model import CapPerRadiologist, Rule, RuleSet
 from rules.scalar import Predicate, compile_predicate
 
 # Routing conditions see these two facts as the urgency actions left them.
@@ -86,8 +87,8 @@ def compile_rule_set(rule_set: RuleSet) -> CompiledRuleSet:
                 rule=rule,
                 checked=checked,
                 predicate=compile_predicate(checked.ir),
-                has_urgency=any(isinstance(a, URGENCY_ACTIONS) for a in rule.actions),
-                has_routing=any(isinstance(a, ROUTING_ACTIONS) for a in rule.actions),
+                has_urgency=any(isinstance(a, URGENCY) for a in rule.actions),
+                has_routing=any(isinstance(a, ROUTING) for a in rule.actions),
                 reads_effective=bool(attributes_of(checked.ir) & EFFECTIVE_ATTRIBUTES),
             )
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from domain.enums import Priority, Subspecialty
@@ -52,6 +52,8 @@ class Effect:
     applied_rules: tuple[AppliedRule, ...]
     # The required subspecialty is a preference: it yields when nobody holding it is on shift.
     subspecialty_if_on_shift: bool = False
+    # Marks of registered actions that tag the studies they match (rules.actions.base).
+    marks: frozenset[str] = frozenset()
 
     def may_read(self, radiologist_id: int, site: str) -> bool:
         """Whether the rules allow this radiologist (reading from `site`) to read the study."""
@@ -63,16 +65,50 @@ class Effect:
         return self.allowed_sites is None or site in self.allowed_sites
 
 
-@dataclass(frozen=True, slots=True)
-class Weights:
-    """Balancer objective weights set by rules; None means the balancer's own default."""
+class Weights(Mapping[str, float]):
+    """Balancer objective weights set by rules, by term name; a name not set means the
+    balancer's own default. The names are the balancer's (its term registry); the rules library
+    only carries them (`validate_rule_set(known_weights=...)` checks them)."""
 
-    lateness: float | None = None
-    balance: float | None = None
-    stability: float | None = None
-    fairness: float | None = None
+    __slots__ = ("_values",)
+    _values: dict[str, float]
+
+    def __init__(self, **weights: float | None) -> None:
+        values = {k: float(v) for k, v in weights.items() if v is not None}
+        object.__setattr__(self, "_values", values)
+
+    def __getattr__(self, name: str) -> float | None:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._values.get(name)
+
+    def __getitem__(self, name: str) -> float:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Weights) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._values.items())))
+
+    def __repr__(self) -> str:
+        return "Weights(" + ", ".join(f"{k}={v!r}" for k, v in self._values.items()) + ")"
+
+    def __reduce__(self) -> tuple[type[Weights], tuple[()], dict[str, float]]:
+        return (Weights, (), dict(self._values))
+
+    def __setstate__(self, state: dict[str, float]) -> None:
+        object.__setattr__(self, "_values", dict(state))
 
 
+# The weights the department's rules have always been able to set; the live list is the
+# balancer's (balancer.terms.RULE_SETTABLE), passed in by the application.
 WEIGHT_NAMES: tuple[str, ...] = ("lateness", "balance", "stability", "fairness")
 
 

@@ -65,6 +65,7 @@ class Evaluation:
             cap_groups=c.caps.at(i),  # type: ignore[arg-type]
             applied_rules=self.applied_rules(i) if explain else (),
             subspecialty_if_on_shift=self._preference(int(c.winners["subspecialty"][i])),
+            marks=c.marks.at(i),  # type: ignore[arg-type]
         )
 
     def _preference(self, winner: int) -> bool:

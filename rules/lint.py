@@ -61,11 +61,7 @@ def contradictions(evaluation: Evaluation) -> list[RuleWarning]:
         if r1.index == r2.index or r1.rule.order != r2.rule.order or type(a1) is not type(a2):
             continue
         if isinstance(a1, SetWeights) and isinstance(a2, SetWeights):
-            clash = [
-                w
-                for w in ("lateness", "balance", "stability", "fairness")
-                if None not in (getattr(a1, w), getattr(a2, w)) and getattr(a1, w) != getattr(a2, w)
-            ]
+            clash = [w for w, v in a1.weights.items() if w in a2.weights and a2.weights[w] != v]
             if clash and m1.any() and m2.any():
                 out.append(
                     _clash(

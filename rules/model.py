@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from domain.enums import Priority, Subspecialty
+from rules.effects import Weights
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +79,40 @@ class CapPerRadiologist:
     max_open: int
 
 
-@dataclass(frozen=True, slots=True)
 class SetWeights:
-    """Override the balancer's objective weights; None leaves a weight as it is."""
+    """Override the balancer's objective weights, by term name; a weight not named (or None)
+    stays as it is: `SetWeights(lateness=3.0, balance=0.5)`."""
 
-    lateness: float | None = None
-    balance: float | None = None
-    stability: float | None = None
-    fairness: float | None = None
+    __slots__ = ("weights",)
+    __match_args__ = ("weights",)
+    weights: Weights
+
+    def __init__(self, **weights: float | None) -> None:
+        object.__setattr__(self, "weights", Weights(**weights))
+
+    def __getattr__(self, name: str) -> float | None:
+        if name.startswith("_") or name == "weights":
+            raise AttributeError(name)
+        return self.weights.get(name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("actions are frozen")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SetWeights) and self.weights == other.weights
+
+    def __hash__(self) -> int:
+        return hash(("SetWeights", self.weights))
+
+    def __repr__(self) -> str:
+        return "SetWeights(" + ", ".join(f"{k}={v!r}" for k, v in self.weights.items()) + ")"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_set_weights, (dict(self.weights),))
+
+
+def _set_weights(values: dict[str, float]) -> SetWeights:
+    return SetWeights(**values)
 
 
 Action = (
@@ -99,19 +126,6 @@ Action = (
     | ExcludeSites
     | CapPerRadiologist
     | SetWeights
-)
-
-# Urgency actions decide priority and due time from the study as ordered; routing actions are
-# decided afterwards, on the effective priority and due time (see docs/rules.md).
-URGENCY_ACTIONS = (SetPriority, SetTurnaround, EscalatePriority)
-ROUTING_ACTIONS = (
-    RequireSubspecialty,
-    RestrictRadiologists,
-    ExcludeRadiologists,
-    RestrictSites,
-    ExcludeSites,
-    CapPerRadiologist,
-    SetWeights,
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TypeVar
 
+from rules.actions import MARKS
 from rules.compiled import CompiledRuleSet, DefaultTurnaround
 from rules.effects import AppliedRule, Effect
 from rules.explain import applied_rule, escalation_target
@@ -83,6 +84,7 @@ def apply_one(
     excluded_rad: set[int] = set()
     excluded_site: set[str] = set()
     caps: set[str] = set()
+    marks: set[str] = set()
     for c in rules:
         if not c.has_routing or not matched2[c.index]:
             continue
@@ -99,6 +101,8 @@ def apply_one(
                 excluded_site |= a.sites
             elif isinstance(a, CapPerRadiologist):
                 caps.add(c.rule.name)
+            elif type(a) in MARKS:
+                marks.add(MARKS[type(a)])
             if not isinstance(a, (*_URGENT_FIRST, EscalatePriority)):
                 fired[c.index][k] = True
     subspecialty = (
@@ -132,6 +136,7 @@ def apply_one(
         applied_rules=tuple(applied),
         subspecialty_if_on_shift=subspecialty_src is not None
         and _action(compiled, subspecialty_src, RequireSubspecialty).only_if_on_shift,
+        marks=frozenset(marks),
     )
 
 

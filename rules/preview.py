@@ -27,6 +27,7 @@ _SET_FIELDS = (
     "allowed_sites",
     "excluded_sites",
     "caps",
+    "marks",
 )
 
 
@@ -67,6 +68,7 @@ def changes(before: Evaluation, after: Evaluation) -> list[StudyChange]:
                 "allowed_sites",
                 "excluded_sites",
                 "cap_groups",
+                "marks",
             )
             if getattr(old, f) != getattr(new, f)
         )

@@ -6,83 +6,21 @@ field, like the save-time validation, so an API can return it on the payload.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import fields
-from enum import StrEnum
+from collections.abc import Mapping
 from typing import Any
 
-from domain.enums import Priority, Subspecialty
+from rules.actions import BY_KIND, kind_of
+from rules.actions.base import FieldType
 from rules.errors import ErrorCode, RuleError
-from rules.model import (
-    Action,
-    CapPerRadiologist,
-    EscalatePriority,
-    ExcludeRadiologists,
-    ExcludeSites,
-    RequireSubspecialty,
-    RestrictRadiologists,
-    RestrictSites,
-    Rule,
-    RuleSet,
-    SetPriority,
-    SetTurnaround,
-    SetWeights,
-)
+from rules.model import Action, Rule, RuleSet
 
-ACTION_KINDS: dict[str, type[Action]] = {
-    "set_priority": SetPriority,
-    "set_turnaround": SetTurnaround,
-    "escalate_priority": EscalatePriority,
-    "require_subspecialty": RequireSubspecialty,
-    "restrict_radiologists": RestrictRadiologists,
-    "exclude_radiologists": ExcludeRadiologists,
-    "restrict_sites": RestrictSites,
-    "exclude_sites": ExcludeSites,
-    "cap_per_radiologist": CapPerRadiologist,
-    "set_weights": SetWeights,
-}
-_KIND_OF = {cls: kind for kind, cls in ACTION_KINDS.items()}
-
-# How each action field is read from plain data; a ValueError or TypeError means bad input.
-_READERS: dict[str, Callable[[Any], Any]] = {
-    "priority": Priority,
-    "to": Priority,
-    "subspecialty": Subspecialty,
-    "minutes": int,
-    "due_within_minutes": int,
-    "waiting_over_minutes": int,
-    "max_open": int,
-    "radiologist_ids": lambda v: frozenset(int(x) for x in v),
-    "sites": lambda v: frozenset(str(x) for x in v),
-    "lateness": float,
-    "balance": float,
-    "stability": float,
-    "fairness": float,
-    "only_if_on_shift": lambda v: _boolean(v),
-}
-
-
-def _boolean(value: object) -> bool:
-    # bool("false") is True: accept real booleans only.
-    if not isinstance(value, bool):
-        raise TypeError(f"expected true or false, got {value!r}")
-    return value
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, StrEnum):
-        return value.value
-    if isinstance(value, frozenset):
-        return sorted(value)
-    return value
+ACTION_KINDS = BY_KIND
 
 
 def action_to_data(action: Action) -> dict[str, object]:
     """One action as a dict with a `kind` key."""
-    data: dict[str, object] = {"kind": _KIND_OF[type(action)]}
-    for f in fields(action):
-        data[f.name] = _plain(getattr(action, f.name))
-    return data
+    kind = kind_of(action)
+    return {"kind": kind.kind, **kind.to_data(action)}
 
 
 def rule_set_to_data(rule_set: RuleSet) -> list[dict[str, object]]:
@@ -139,24 +77,22 @@ def rule_set_from_data(data: object) -> tuple[RuleSet, list[RuleError]]:
 
 
 def _action_from_data(raw: object) -> tuple[Action | None, tuple[str, ErrorCode, str] | None]:
-    if not isinstance(raw, Mapping) or raw.get("kind") not in ACTION_KINDS:
-        kinds = ", ".join(ACTION_KINDS)
+    if not isinstance(raw, Mapping) or raw.get("kind") not in BY_KIND:
+        kinds = ", ".join(BY_KIND)
         return None, (".kind", ErrorCode.INVALID, f"unknown action kind; one of: {kinds}")
-    cls = ACTION_KINDS[str(raw["kind"])]
+    kind = BY_KIND[str(raw["kind"])]
     values: dict[str, Any] = {}
-    for f in fields(cls):
-        if raw.get(f.name) is None:
+    for field in kind.fields_of(raw):
+        name = field.name
+        if raw.get(name) is None:
             continue
         try:
-            values[f.name] = _READERS[f.name](raw[f.name])
+            values[name] = field.read(raw[name])
         except (TypeError, ValueError):
-            code = (
-                ErrorCode.UNKNOWN_VALUE
-                if f.name in ("priority", "to", "subspecialty")
-                else ErrorCode.INVALID
-            )
-            return None, (f".{f.name}", code, f"bad {f.name} {raw[f.name]!r}")
+            enum = field.type in (FieldType.PRIORITY, FieldType.SUBSPECIALTY)
+            code = ErrorCode.UNKNOWN_VALUE if enum else ErrorCode.INVALID
+            return None, (f".{name}", code, f"bad {name} {raw[name]!r}")
     try:
-        return cls(**values), None
+        return kind.from_data(values), None
     except TypeError as e:
         return None, ("", ErrorCode.REQUIRED, f"missing field: {e}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rules.actions import MARKS
 from rules.compiled import CompiledRule
 from rules.facts import BoolArray, IntArray
 from rules.model import (
@@ -56,6 +57,10 @@ def _sets_of(kind: type, attr: str) -> Callable[[CompiledRule], list[frozenset[o
     ]
 
 
+def _marks(c: CompiledRule) -> list[frozenset[object]]:
+    return [frozenset[object]((MARKS[type(a)],)) for a in c.rule.actions if type(a) in MARKS]
+
+
 def _cap_group(c: CompiledRule) -> list[frozenset[object]]:
     # A rule's cap group is named after the rule, whatever number of cap actions it has.
     if any(isinstance(a, CapPerRadiologist) for a in c.rule.actions):
@@ -75,6 +80,7 @@ _KINDS: dict[
     "allowed_sites": (_sets_of(RestrictSites, "sites"), _intersect),
     "excluded_sites": (_sets_of(ExcludeSites, "sites"), _union),
     "caps": (_cap_group, _union),
+    "marks": (_marks, _union),
 }
 
 

@@ -48,6 +48,7 @@ class Columns:
     allowed_sites: Signatures
     excluded_sites: Signatures
     caps: Signatures
+    marks: Signatures
     winners: dict[str, IntArray]  # field -> winning rule index, -1 none
     fired: list[list[BoolArray | None]]  # per compiled rule, per action
     any_fired: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
@@ -184,6 +185,7 @@ def evaluate_columns(
         allowed_sites=combine(rules, m2, "allowed_sites", n),
         excluded_sites=combine(rules, m2, "excluded_sites", n),
         caps=combine(rules, m2, "caps", n),
+        marks=combine(rules, m2, "marks", n),
         winners={"priority": p_src, "turnaround": t_src, "subspecialty": s_src},
         fired=fired,
         any_fired=any_fired,

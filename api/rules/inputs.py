@@ -2,56 +2,18 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from typing import Any
 
 import strawberry
 
-from api.enums import Priority, Subspecialty
+from api.rules.actions import RuleActionKind, action_class
 
+__all__ = ["RuleActionInput", "RuleActionKind"]
 
-@strawberry.enum(description="What a rule's action does.")
-class RuleActionKind(Enum):
-    SET_PRIORITY = "set_priority"
-    SET_TURNAROUND = "set_turnaround"
-    ESCALATE_PRIORITY = "escalate_priority"
-    REQUIRE_SUBSPECIALTY = "require_subspecialty"
-    RESTRICT_RADIOLOGISTS = "restrict_radiologists"
-    EXCLUDE_RADIOLOGISTS = "exclude_radiologists"
-    RESTRICT_SITES = "restrict_sites"
-    EXCLUDE_SITES = "exclude_sites"
-    CAP_PER_RADIOLOGIST = "cap_per_radiologist"
-    SET_WEIGHTS = "set_weights"
-
-
-@strawberry.input(description="One action; fill the fields its kind uses.")
-class RuleActionInput:
-    kind: RuleActionKind
-    priority: Priority | None = strawberry.field(default=None, description="SET_PRIORITY.")
-    minutes: int | None = strawberry.field(default=None, description="SET_TURNAROUND.")
-    to: Priority | None = strawberry.field(
-        default=None, description="ESCALATE_PRIORITY target (default: one level up)."
-    )
-    due_within_minutes: int | None = None
-    waiting_over_minutes: int | None = None
-    subspecialty: Subspecialty | None = strawberry.field(
-        default=None, description="REQUIRE_SUBSPECIALTY."
-    )
-    only_if_on_shift: bool | None = strawberry.field(
-        default=None,
-        description="REQUIRE_SUBSPECIALTY as a preference: applies only while "
-        "someone with the subspecialty is on shift.",
-    )
-    radiologist_codes: list[str] | None = strawberry.field(
-        default=None, description="RESTRICT_/EXCLUDE_RADIOLOGISTS."
-    )
-    sites: list[str] | None = strawberry.field(
-        default=None, description="RESTRICT_/EXCLUDE_SITES (codes)."
-    )
-    max_open: int | None = strawberry.field(default=None, description="CAP_PER_RADIOLOGIST.")
-    lateness: float | None = None
-    balance: float | None = None
-    stability: float | None = None
-    fairness: float | None = None
+RuleActionInput: Any = strawberry.input(
+    action_class("RuleActionInput", descriptions=True),
+    description="One action; fill the fields its kind uses.",
+)
 
 
 @strawberry.input(description="A rule: when `condition` holds for a study, apply `actions`.")

@@ -13,6 +13,7 @@ from api.commands import exam_step
 from api.context import Info
 from api.errors import ErrorCode, NotFound, ValidationFailed, attempt
 from api.exams.types import Exam
+from api.rules.actions import ACTION_FIELDS
 from api.rules.inputs import (
     ActivateRuleSetInput,
     PostAiTriageInput,
@@ -41,6 +42,7 @@ from domain import models as m
 from domain.db import UnitOfWork
 from domain.services import rulesets
 from rules import errors as rule_errors
+from rules.actions.base import FieldType
 from rules.serialization import rule_set_to_data
 
 
@@ -93,24 +95,10 @@ def _data(rules: list[RuleInput], session: Session) -> tuple[list[dict[str, Any]
         actions = []
         for k, action in enumerate(rule.actions):
             raw: dict[str, Any] = {"kind": action.kind.value}
-            for name in (
-                "priority",
-                "minutes",
-                "to",
-                "due_within_minutes",
-                "waiting_over_minutes",
-                "subspecialty",
-                "only_if_on_shift",
-                "sites",
-                "max_open",
-                "lateness",
-                "balance",
-                "stability",
-                "fairness",
-            ):
-                value = getattr(action, name)
-                if value is not None:
-                    raw[name] = getattr(value, "value", value)
+            for f in ACTION_FIELDS:
+                value = getattr(action, f.name)
+                if value is not None and f.type is not FieldType.RADIOLOGISTS:
+                    raw[f.stored] = getattr(value, "value", value)
             if action.radiologist_codes is not None:
                 unknown = [c for c in action.radiologist_codes if c not in ids]
                 if unknown:

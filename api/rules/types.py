@@ -10,8 +10,9 @@ import strawberry
 from api.enums import Priority, Subspecialty
 from api.errors import Error
 from api.exams.types import Exam
-from api.rules.inputs import RuleActionKind
+from api.rules.actions import ACTION_FIELDS, ENUM_FIELDS, RuleActionKind, action_class
 from rules import errors as rule_errors
+from rules.actions.base import FieldType
 from rules.vocabulary import AttributeType as DomainAttributeType
 
 # strawberry.enum marks the rule library's class in place (see api.enums)
@@ -37,23 +38,9 @@ class RuleAttribute:
     maximum: float | None
 
 
-@strawberry.type(description="One action of a rule.")
-class RuleAction:
-    kind: RuleActionKind
-    priority: Priority | None = None
-    minutes: int | None = None
-    to: Priority | None = None
-    due_within_minutes: int | None = None
-    waiting_over_minutes: int | None = None
-    subspecialty: Subspecialty | None = None
-    only_if_on_shift: bool | None = None
-    radiologist_codes: list[str] | None = None
-    sites: list[str] | None = None
-    max_open: int | None = None
-    lateness: float | None = None
-    balance: float | None = None
-    stability: float | None = None
-    fairness: float | None = None
+RuleAction: Any = strawberry.type(
+    action_class("RuleAction", descriptions=False), description="One action of a rule."
+)
 
 
 @strawberry.type(description="A rule of a saved version.")
@@ -176,39 +163,20 @@ class RuleSetSimulation:
     )
 
 
-ACTION_FIELDS = (
-    "priority",
-    "minutes",
-    "to",
-    "due_within_minutes",
-    "waiting_over_minutes",
-    "subspecialty",
-    "only_if_on_shift",
-    "sites",
-    "max_open",
-    "lateness",
-    "balance",
-    "stability",
-    "fairness",
-)
-
-
 def rule_from_data(data: dict[str, Any], codes: dict[int, str]) -> Rule:
     """A stored rule as GraphQL (radiologist ids shown as their codes)."""
     actions = []
     for raw in data.get("actions", []):
-        values = {k: raw.get(k) for k in ACTION_FIELDS if raw.get(k) is not None}
-        for enum_field, enum in (
-            ("priority", Priority),
-            ("to", Priority),
-            ("subspecialty", Subspecialty),
-        ):
-            if enum_field in values:
-                values[enum_field] = enum(values[enum_field])
-        if raw.get("radiologist_ids") is not None:
-            values["radiologist_codes"] = [
-                codes.get(int(i), str(i)) for i in raw["radiologist_ids"]
-            ]
+        values: dict[str, Any] = {}
+        for f in ACTION_FIELDS:
+            value = raw.get(f.stored)
+            if value is None:
+                continue
+            if f.name in ENUM_FIELDS:
+                value = ENUM_FIELDS[f.name](value)
+            elif f.type is FieldType.RADIOLOGISTS:
+                value = [codes.get(int(i), str(i)) for i in value]
+            values[f.name] = value
         actions.append(RuleAction(kind=RuleActionKind[str(raw["kind"]).upper()], **values))
     return Rule(
         name=str(data["name"]),

@@ -20,6 +20,7 @@ from sqlmodel import col
 from application.planning.runner import DepartmentState
 from balancer.eligibility import on_shift
 from balancer.model import Params, Snapshot, Study
+from balancer.terms import RULE_SETTABLE
 from domain.db import UnitOfWork
 from domain.enums import ExamStatus, RadiologistStatus
 from domain.lifecycle import Actor
@@ -35,9 +36,10 @@ from domain.models import (
     Site,
 )
 from domain.services import rulesets
+from rules.actions import KINDS
 from rules.compiled import CompiledRuleSet, compile_rule_set
 from rules.defaults import DEFAULT_TURNAROUND
-from rules.effects import WEIGHT_NAMES, Effect, RuleSetEffect
+from rules.effects import Effect, RuleSetEffect
 from rules.errors import RuleError
 from rules.evaluation import Evaluation, apply
 from rules.facts import facts_table
@@ -229,7 +231,10 @@ def check(session: Session, data: list[dict[str, object]]) -> tuple[RuleSet, lis
     radiologists = set(session.scalars(sa.select(col(Radiologist.id))))
     sites = set(session.scalars(sa.select(col(Site.code))))
     errors += validate_rule_set(
-        rule_set, known_radiologist_ids={r for r in radiologists if r}, known_sites=sites
+        rule_set,
+        known_radiologist_ids={r for r in radiologists if r},
+        known_sites=sites,
+        known_weights=set(RULE_SETTABLE),
     )
     return rule_set, errors
 
@@ -327,16 +332,12 @@ def rule_snapshot(
     snapshot = replace(snapshot, studies=tuple(studies), caps={**snapshot.caps, **caps})
     weights = _weights(rule_set)
     if weights:
-        params = replace(params, weights=replace(params.weights, **weights))
+        params = replace(params, weights=params.weights.replace(**weights))
     return snapshot, params
 
 
 def _weights(rule_set: RuleSetEffect) -> dict[str, float]:
-    return {
-        name: value
-        for name in WEIGHT_NAMES
-        if (value := getattr(rule_set.weights, name)) is not None
-    }
+    return {name: value for name, value in rule_set.weights.items() if name in RULE_SETTABLE}
 
 
 def _ruled(
@@ -358,8 +359,14 @@ def _ruled(
         if effect.turnaround_minutes is not None
         else study.due_at
     )
-    if study.opened_by is not None:  # never moved: only its cap group still counts
-        return study if group == study.cap_group else replace(study, cap_group=group)
+    marked: dict[str, object] = {}
+    for kind in _MARKING:
+        if kind.mark in effect.marks:
+            marked.update(kind.snapshot(study))
+    if study.opened_by is not None:  # never moved: its cap group and marks still count
+        if group == study.cap_group and not marked:
+            return study
+        return replace(study, cap_group=group, **marked)  # type: ignore[arg-type]
     if (
         effect.priority == study.priority
         and due_at == study.due_at
@@ -367,6 +374,7 @@ def _ruled(
         and excluded == study.excluded_radiologists
         and effect.required_subspecialty == study.subspecialty
         and group == study.cap_group
+        and not marked
     ):
         return study  # no rule changed it (most studies, most of the time)
     return replace(
@@ -377,7 +385,12 @@ def _ruled(
         allowed_radiologists=allowed,
         excluded_radiologists=excluded,
         cap_group=group,
+        **marked,  # type: ignore[arg-type]
     )
+
+
+# Registered actions that tag the studies they match, and set fields of the balancer's study.
+_MARKING = tuple(kind for kind in KINDS if kind.mark is not None)
 
 
 def install_defaults(uow: UnitOfWork, actor: Actor) -> int | None:

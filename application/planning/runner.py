@@ -93,6 +93,7 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
             col(Exam.patient_class),
             col(Exam.ready_at),
             col(Exam.due_at),
+            col(Exam.patient_id),
             col(Procedure.subspecialty),
             col(Procedure.wrvu),
             col(Procedure.read_minutes),
@@ -114,6 +115,7 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
         patient_class,
         ready_at,
         due_at,
+        patient_id,
         subspecialty,
         wrvu,
         read_minutes,
@@ -140,6 +142,7 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
                 opened_by=reader if opened else None,
                 opened_at=opened_at if opened else None,
                 pinned_to=reader if pinned and not opened else None,
+                patient_id=patient_id,
             )
         )
         if not opened:
@@ -215,6 +218,10 @@ def _readers(session: Session, now: datetime) -> tuple[Radiologist, ...]:
                 minutes_on_duty=max(0.0, (now - shift.starts_at).total_seconds() / 60.0)
                 if shift
                 else 0.0,
+                # What a subspecialist is best used on: their credentials beyond GENERAL (the
+                # preference term prices the rest once a weight rule turns it on).
+                preferred_subspecialties=frozenset(credentials[row.id or 0])  # type: ignore[arg-type]
+                - {Subspecialty.GENERAL},
             )
         )
     return tuple(readers)
@@ -517,4 +524,4 @@ def _hold_at_gate(folder: Path) -> None:
 
 def with_weights(params: Params, **weights: float) -> Params:
     """`params` with some objective weights changed (rules use this)."""
-    return replace(params, weights=replace(params.weights, **weights))
+    return replace(params, weights=params.weights.replace(**weights))

@@ -6,12 +6,25 @@ keeps the worst-case wait from growing (the order rule also promotes aged studie
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from balancer.problem import FloatArray, IntArray, Problem
+from balancer.terms.base import FloatArray, SequenceTerm
+
+if TYPE_CHECKING:
+    from balancer.problem import Problem
 
 
-def cost(problem: Problem, idx: IntArray, finish: FloatArray) -> float:
-    """Minutes beyond the age limit of studies `idx` finishing at `finish`, weighted."""
-    over = np.maximum(finish - problem.aged[idx], 0.0)
-    return problem.params.weights.age * float(over.sum())
+class Age(SequenceTerm):
+    name = "age"
+    default_weight = 1.0
+    description = "Minutes a study waits beyond its priority's age limit."
+    position = 20
+
+    def hinge(self, problem: Problem) -> tuple[FloatArray, FloatArray]:
+        """The time the study reaches its age limit; `weights.age` for every study."""
+        return problem.aged, np.full(problem.n, self.weight(problem), dtype=np.float64)
+
+
+TERM = Age()

@@ -9,9 +9,17 @@ gain pays the stability price.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
-from balancer.problem import FloatArray, IntArray, Problem
+from balancer.terms.base import OBJ, TIME, FloatArray, Hinter, IntArray, ReaderTerm
+
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
+
+    from balancer.problem import Problem
+    from balancer.state import State
 
 
 def idle(problem: Problem, load: float | FloatArray, readers: int | IntArray) -> float | FloatArray:
@@ -26,7 +34,58 @@ def idle(problem: Problem, load: float | FloatArray, readers: int | IntArray) ->
     return np.maximum(h - load, 0.0) / problem.inv_speed[readers]
 
 
-def cost(problem: Problem, load: FloatArray) -> float:
-    """The weighted term for per-reader loads."""
-    readers = np.arange(problem.m, dtype=np.int64)
-    return problem.params.weights.idle * float(np.sum(idle(problem, load, readers)))
+class Idle(ReaderTerm):
+    name = "idle"
+    default_weight = 3.0
+    description = "Reference minutes within the idle horizon that a reader on shift has no work."
+    position = 50
+
+    def cost(self, problem: Problem, load: FloatArray, held: FloatArray) -> float:
+        """The weighted term for per-reader loads."""
+        readers = np.arange(problem.m, dtype=np.int64)
+        return problem.params.weights.idle * float(np.sum(idle(problem, load, readers)))
+
+    def delta(self, state: State, k: int, a: int, b: int) -> float:
+        """The idle change of the two readers."""
+        p = state.p
+        nominal = float(p.nominal[k])
+        d = 0.0
+        for r, sign in ((a, -1.0), (b, 1.0)):
+            if r >= 0:
+                old = state.load[r]
+                dl = sign * nominal * p.inv_speed[r]
+                d += float(idle(p, old + dl, r)) - float(idle(p, old, r))
+        return p.params.weights.idle * d
+
+    def sweep(
+        self, state: State, k: int, cand: IntArray, t: FloatArray, load: FloatArray
+    ) -> FloatArray | float:
+        """The idle change of each candidate."""
+        p = state.p
+        return p.params.weights.idle * (idle(p, load + t, cand) - idle(p, load, cand))
+
+    def cpsat(
+        self,
+        model: cp_model.CpModel,
+        problem: Problem,
+        v: Any,
+        by_reader: list[list[int]],
+        placed: IntArray,
+        hinted: Hinter,
+    ) -> cp_model.LinearExprT:
+        """Idle minutes within the horizon per reader, max(0, H - L)."""
+        p = problem
+        h = round(p.params.idle_horizon_minutes * TIME)
+        if p.params.weights.idle == 0 or h <= 0:
+            return 0
+        parts: list[cp_model.LinearExprT] = []
+        for r, load in enumerate(v.load):
+            # Reference minutes: a fast reader's idle minute wastes more.
+            coef = round(p.params.weights.idle * OBJ / TIME / float(p.inv_speed[r]))
+            gap = hinted(model.new_int_var(0, h, f"idle{r}"), max(0, h - v.value[f"load{r}"]))
+            model.add(gap >= h - load)
+            parts.append(coef * gap)
+        return sum(parts)
+
+
+TERM = Idle()

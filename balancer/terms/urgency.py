@@ -7,9 +7,28 @@ who will start it now (DOMAIN.md) and lets an idle reader take it from a busy on
 
 from __future__ import annotations
 
-from balancer.problem import FloatArray, IntArray, Problem
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from balancer.terms.base import FloatArray, SequenceTerm
+
+if TYPE_CHECKING:
+    from balancer.problem import Problem
 
 
-def cost(problem: Problem, idx: IntArray, finish: FloatArray) -> float:
-    """Weighted projected finish (minutes from now) of studies `idx`."""
-    return float(problem.urgency_weight[idx] @ finish)
+class Urgency(SequenceTerm):
+    name = "urgency"
+    default_weight = 1.0
+    description = "Projected finish of urgent work (minutes from now), by per-minute urgency."
+    position = 30
+
+    def hinge(self, problem: Problem) -> tuple[FloatArray, FloatArray]:
+        """From now (a finish is never before now); `weights.urgency` x the priority's rate."""
+        uw = problem.params.urgency_per_minute
+        w = self.weight(problem)
+        weight = np.array([w * uw.get(s.priority, 0.0) for s in problem.studies], dtype=np.float64)
+        return np.zeros(problem.n, dtype=np.float64), weight
+
+
+TERM = Urgency()

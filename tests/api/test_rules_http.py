@@ -438,3 +438,69 @@ async def test_only_supervisors_and_admins_may_simulate(api: Api) -> None:
     )
     assert response["data"] is None or response["data"]["simulateRuleSet"] is None
     assert response["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+# -- registered actions and terms -----------------------------------------------------------
+LISTS = """query { a: worklist(radiologistCode: "RAD03") { exam { id } }
+                  b: worklist(radiologistCode: "RAD07") { exam { id } } }"""
+REBALANCE = "mutation { rebalanceNow { run { moved } } }"
+SAME_PATIENT = rule("one reader per patient", 'modality == "US"', {"kind": "GROUP_SAME_PATIENT"})
+
+
+async def _two_readers_four_studies_of_one_patient(api: Api) -> list[str]:
+    db = api.db
+    await db.run(
+        lambda uow: worklists.start_shift(
+            uow=uow,
+            actor=SUPERVISOR_ACTOR,
+            radiologist_code="RAD07",
+            site_code="NORTH",
+            ends_at=uow.now + timedelta(hours=8),
+        )
+    )
+    exams = [await drive(db, await order(db), ExamStatus.READY_FOR_READ) for _ in range(4)]
+    return [to_global_id("Exam", e.id or 0) for e in exams]
+
+
+async def _readers_of(api: Api, ids: list[str]) -> set[str]:
+    await api.data(REBALANCE, actor=SUPERVISOR)
+    lists = await api.data(LISTS)
+    return {who for who, items in lists.items() if {i["exam"]["id"] for i in items} & set(ids)}  # type: ignore[union-attr]
+
+
+async def test_same_patient_grouping_is_saved_previewed_explained_and_keeps_one_reader(
+    department: Api,
+) -> None:
+    ids = await _two_readers_four_studies_of_one_patient(department)
+    assert await _readers_of(department, ids) == {"a", "b"}  # two idle readers share the work
+    preview = (await department.data(PREVIEW, {"input": {"rules": [SAME_PATIENT]}}))[
+        "previewRuleSet"
+    ]
+    assert {c["exam"]["id"] for c in preview["changes"]} == set(ids)  # type: ignore[index]
+    assert all("marks" in c["fields"] for c in preview["changes"])  # type: ignore[index]
+    saved = await save(department, [SAME_PATIENT])
+    assert saved["__typename"] == "RuleSetSaved"
+    await activate(department, saved["ruleSet"]["version"])
+    assert len(await _readers_of(department, ids)) == 1
+    explained = await department.data(
+        "query($id: ID!) { exam(id: $id) { appliedRules { ruleName changes { field value } } } }",
+        {"id": ids[0]},
+        actor=SUPERVISOR,
+    )
+    [applied] = explained["exam"]["appliedRules"]  # type: ignore[index]
+    assert applied == {
+        "ruleName": "one reader per patient",
+        "changes": [{"field": "reader_group", "value": "same patient"}],
+    }
+    stored = await department.data(
+        "{ activeRuleSet { rules { actions { kind } } } }", actor=SUPERVISOR
+    )
+    assert stored["activeRuleSet"]["rules"][0]["actions"] == [{"kind": "GROUP_SAME_PATIENT"}]  # type: ignore[index]
+
+
+async def test_the_preference_weight_is_a_rule_settable_weight(department: Api) -> None:
+    weights = {"kind": "SET_WEIGHTS", "preference": 2.5}
+    saved = await save(department, [rule("prefer", "true", weights)])
+    assert saved["__typename"] == "RuleSetSaved"
+    bad = await save(department, [rule("prefer", "true", {**weights, "preference": -1.0})])
+    assert [e["code"] for e in bad["errors"]] == ["IMPOSSIBLE_VALUE"]

@@ -250,6 +250,8 @@ def test_plan_reports_its_objective_terms_and_formulation(
         "idle",
         "fairness",
         "stability",
+        "preference",
+        "together",
         "total",
     }
     assert result.formulation == "insert+relocate"

@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from domain.enums import Modality, PatientClass, Priority, Subspecialty
+from rules.actions.same_patient import GroupSamePatient
 from rules.errors import ConditionError, ErrorCode
 from rules.language import check_condition
 from rules.model import (
@@ -195,7 +196,12 @@ _actions: st.SearchStrategy[Action] = st.one_of(
     st.frozensets(st.sampled_from(["MAIN", "NORTH", "SOUTH"]), min_size=1).map(RestrictSites),
     st.frozensets(st.sampled_from(["MAIN", "NORTH", "SOUTH"]), min_size=1).map(ExcludeSites),
     st.integers(1, 3).map(CapPerRadiologist),
-    st.builds(SetWeights, st.none() | st.sampled_from([0.5, 2.0]), st.none() | st.just(1.0)),
+    st.builds(
+        SetWeights,
+        lateness=st.none() | st.sampled_from([0.5, 2.0]),
+        balance=st.none() | st.just(1.0),
+    ),
+    st.just(GroupSamePatient()),
 )
 
 
