@@ -220,7 +220,7 @@ def _readers(session: Session, now: datetime) -> tuple[Radiologist, ...]:
                 else 0.0,
                 # What a subspecialist is best used on: their credentials beyond GENERAL (the
                 # preference term prices the rest once a weight rule turns it on).
-                preferred_subspecialties=frozenset(credentials[row.id or 0])  # type: ignore[arg-type]
+                preferred_subspecialties=frozenset(credentials[row.id or 0])
                 - {Subspecialty.GENERAL},
             )
         )
