@@ -8,7 +8,7 @@ import { readView } from './read.js';
 import { boardView } from './board.js';
 import { rulesView } from './rules.js';
 import { metricsView } from './metrics.js';
-import { criticalView } from './critical.js';
+import { criticalView, watchCritical, awaiting, onCritical } from './critical.js';
 
 const RENDER = {
   worklist: worklistView,
@@ -39,6 +39,18 @@ function enter(current) {
   document.getElementById('signout').hidden = false;
   const nav = document.getElementById('nav');
   fill(nav, state.views.map((view) => h('a', { href: `#${view.id}`, 'data-view': view.id }, view.title)));
+  if (state.views.some((view) => view.id === 'critical')) {
+    const alert = h('a', { href: '#critical', id: 'critical-alert', class: 'alert', hidden: true });
+    nav.append(alert);
+    const show = () => {
+      const count = awaiting();
+      alert.hidden = count === 0;
+      fill(alert, `${count} critical result${count === 1 ? '' : 's'} awaiting acknowledgement`);
+    };
+    const stopWatching = watchCritical(state.api, () => {});
+    const stopListening = onCritical(show);
+    state.stopCritical = () => { stopWatching(); stopListening(); };
+  }
   if (current.expiresAt) {
     const left = current.expiresAt - Date.now();
     state.expiry = setTimeout(() => leave('expired'), Math.min(left, 2 ** 31 - 1));
@@ -49,6 +61,8 @@ function enter(current) {
 /** Back to sign-in, saying why (`expired`, a server's refusal, or nothing). */
 function leave(reason) {
   clearTimeout(state.expiry);
+  if (state.stopCritical) state.stopCritical();
+  state.stopCritical = null;
   if (state.cleanup) state.cleanup();
   state.cleanup = null;
   if (state.api) state.api.close();

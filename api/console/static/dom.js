@@ -7,6 +7,8 @@ export function h(tag, attrs = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (name.startsWith('on') && typeof value === 'function') {
       element.addEventListener(name.slice(2), value);
+    } else if (name === 'style') {
+      element.style.cssText = value; // CSSOM: allowed by the page's style-src 'self'
     } else if (['value', 'checked', 'selected', 'disabled', 'required', 'hidden'].includes(name)) {
       element[name] = value;
     } else {
@@ -34,14 +36,17 @@ export function fill(element, ...children) {
 /** A short local time: 14:05. */
 export function clock(iso) {
   if (!iso) return '—';
-  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const date = new Date(iso);
+  const time = date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  if (date.toDateString() === new Date().toDateString()) return time;
+  return `${date.toLocaleDateString([], { day: 'numeric', month: 'short' })} ${time}`;
 }
 
 /** Date and time: 3 Mar 14:05. */
 export function stamp(iso) {
   if (!iso) return '—';
   return new Date(iso).toLocaleString([], {
-    day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit',
+    day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
   });
 }
 

@@ -25,16 +25,16 @@ ${FIELD}`;
 
 const ERRORS = `... on Error { __typename code message field }
   ... on ValidationFailed { errors { field code message } }
-  ... on ReportIncomplete { missing { section field label problem } }
   ... on InvalidTransition { status allowedFrom }
   ... on Conflict { expectedVersion actualVersion }`;
 const OPEN = `mutation Open($id: ID!, $v: Int) { openRead(input: {examId: $id, expectedVersion: $v}) {
   __typename ${ERRORS} } }`;
 const SAVE = `mutation Save($input: SaveReportDraftInput!) { saveReportDraft(input: $input) {
   __typename ... on ReportDraftSaved { exam { version } } ${ERRORS} } }`;
+const INCOMPLETE = `... on ReportIncomplete { missing { section field label problem } }`;
 const SIGN = {
-  preliminary: `mutation Sign($id: ID!, $v: Int) { signPreliminary(input: {examId: $id, expectedVersion: $v}) { __typename ${ERRORS} } }`,
-  final: `mutation Sign($id: ID!, $v: Int) { signFinal(input: {examId: $id, expectedVersion: $v}) { __typename ${ERRORS} } }`,
+  preliminary: `mutation Sign($id: ID!, $v: Int) { signPreliminary(input: {examId: $id, expectedVersion: $v}) { __typename ${ERRORS} ${INCOMPLETE} } }`,
+  final: `mutation Sign($id: ID!, $v: Int) { signFinal(input: {examId: $id, expectedVersion: $v}) { __typename ${ERRORS} ${INCOMPLETE} } }`,
 };
 const NOTIFY = `mutation Notify($id: ID!) { notifyResult(input: {examId: $id, channel: PHONE}) {
   __typename ${ERRORS} } }`;
@@ -48,7 +48,7 @@ const LEVELS = [
 ];
 
 export function readView(main, api, session, examId) {
-  const body = h('div');
+  const body = h('div', { class: 'read' });
   fill(main, h('p', {}, h('a', { href: '#worklist' }, '← Back to the worklist')), body);
 
   async function load(message) {
@@ -70,7 +70,7 @@ export function readView(main, api, session, examId) {
         h('h2', { id: 'read-title' }, `${exam.accessionNumber} · ${exam.procedure.name}`),
         h('dl', { class: 'facts' },
           fact('Status', h('span', { id: 'exam-status' }, exam.status.replaceAll('_', ' ').toLowerCase())),
-          fact('Priority', priority(exam.priority)),
+          fact('Ordered as', priority(exam.priority)),
           fact('Due', `${stamp(exam.dueAt)} (${due.text})`),
           fact('Patient', `${name} · MRN ${patient.mrn}${patient.birthDate ? ` · born ${patient.birthDate}` : ''}`),
           fact('Indication', `${exam.indication.text} (${exam.indication.icd10Code})`),

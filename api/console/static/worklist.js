@@ -59,7 +59,8 @@ export function worklistView(main, api, session) {
   const summary = h('div', { class: 'summary', id: 'worklist-summary' });
   const table = h('div', { id: 'worklist-table' });
   const away = h('div', { id: 'moved-away' });
-  const log = h('ol', { class: 'log', id: 'live-log', 'aria-label': 'Live changes' });
+  const log = h('ol', { class: 'log', id: 'live-log', 'aria-label': 'Live changes' },
+    h('li', { class: 'empty' }, 'Changes to your worklist appear here as they happen.'));
   const seenButton = h('button', { type: 'button', id: 'mark-seen' }, 'Mark all as seen');
   const status = h('div');
   let items = [];
@@ -138,6 +139,7 @@ export function worklistView(main, api, session) {
         const event = data.worklistChanged;
         if (event.exam && event.change === 'REMOVED' && event.reason) reasons.set(event.exam.id, event.reason);
         const what = event.exam ? `${event.exam.accessionNumber} ${event.exam.procedure.name}` : 'order';
+        log.querySelector('.empty')?.remove();
         log.prepend(h('li', { 'data-change': event.change.toLowerCase() },
           h('time', { datetime: event.at }, clock(event.at)), ' ',
           h('strong', {}, event.change.toLowerCase()), ` ${what}`,
