@@ -142,15 +142,16 @@ export function rulesView(main, api) {
       h('div', { id: `${id}-condition-error`, class: 'condition-errors' }, conditionErrors.map((e) => [
         e.column ? h('p', { class: 'caret', 'aria-hidden': 'true' }, `${' '.repeat(Math.max(0, e.column - 1))}^`) : null,
         h('p', { class: 'field-error' }, `${e.code.toLowerCase().replaceAll('_', ' ')}: ${e.message}${e.column ? ` (column ${e.column})` : ''}`)])),
-      h('div', {}, h('strong', {}, 'Then'), rule.actions.map((action, n) => actionRow(rule, action, `${id}-a${n}`, n))),
-      otherErrors.map((e) => h('p', { class: 'field-error' }, `${e.field}: ${e.message}`)),
+      h('div', {}, h('strong', {}, 'Then'), rule.actions.map((action, n) => actionRow(rule, action, `${id}-a${n}`, n,
+        otherErrors.filter((e) => e.field.startsWith(`actions[${n}]`))))),
+      otherErrors.filter((e) => !/^actions\[\d+\]/.test(e.field)).map((e) => h('p', { class: 'field-error' }, `${e.field}: ${e.message}`)),
       h('div', { class: 'actions' },
         h('button', { type: 'button', onclick: () => { rule.actions.push({ kind: 'SET_PRIORITY', priority: 'URGENT' }); edited(); render(); } }, 'Add action'),
         h('button', { type: 'button', onclick: () => { draft.splice(index, 1); errors = []; edited(); render(); } }, 'Remove rule',
           h('span', { class: 'sr-only' }, ` ${rule.name}`))));
   }
 
-  function actionRow(rule, action, id, n) {
+  function actionRow(rule, action, id, n, problems) {
     const kind = h('select', { id: `${id}-kind`, 'aria-label': 'Action', onchange: (e) => {
       rule.actions[n] = { kind: e.target.value };
       edited();
@@ -173,8 +174,9 @@ export function rulesView(main, api) {
       }
       return h('span', {}, h('label', { for: fid }, label), input);
     });
-    return h('div', { class: 'action' }, kind, inputs,
-      h('button', { type: 'button', onclick: () => { rule.actions.splice(n, 1); edited(); render(); } }, 'Remove action'));
+    return [h('div', { class: 'action' }, kind, inputs,
+      h('button', { type: 'button', onclick: () => { rule.actions.splice(n, 1); edited(); render(); } }, 'Remove action')),
+    problems.map((e) => h('p', { class: 'field-error' }, `${e.field}: ${e.message}`))];
   }
 
   function invalid(answer) {
@@ -241,9 +243,9 @@ export function rulesView(main, api) {
         h('td', {}, s.version, s.active ? h('span', { class: 'tag' }, 'active') : null),
         h('td', {}, stamp(s.createdAt)), h('td', {}, s.author), h('td', {}, s.reason),
         h('td', {},
-          active && !s.active ? h('button', { type: 'button', onclick: () => showDiff(active.version, s.version) }, 'Diff',
+          active && !s.active ? h('button', { type: 'button', class: 'diff-show', onclick: () => showDiff(active.version, s.version) }, 'Diff',
             h('span', { class: 'sr-only' }, ` ${active.version} to ${s.version}`)) : null,
-          !s.active ? h('button', { type: 'button', onclick: () => activate(s.version) },
+          !s.active ? h('button', { type: 'button', class: 'activate-version', onclick: () => activate(s.version) },
             active && s.version < active.version ? 'Roll back' : 'Activate', h('span', { class: 'sr-only' }, ` to version ${s.version}`)) : null,
           h('button', { type: 'button', onclick: () => load(s.version) }, 'Edit', h('span', { class: 'sr-only' }, ` from version ${s.version}`))))))));
   }
