@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DATABASE_URL ?= sqlite:///var/radflow.db
 export DATABASE_URL
 
-.PHONY: run test install install-dev migrate seed schema lint bench clean
+.PHONY: run test install install-dev migrate seed schema lint bench clean console console-screenshots
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "radflow needs Python 3.11+")'
@@ -39,6 +39,16 @@ test: install-dev
 
 schema: install
 	$(BIN)/radflow export-schema
+
+# The console's third-party ES modules, fetched again from their pinned npm tarballs (checked
+# against the pinned sha512) into api/console/static/vendor; Python only, no Node.js.
+console: install
+	$(BIN)/python -m api.console.vendor
+	$(BIN)/python -m api.console.vendor --check
+
+# The browser tests, saving their screenshots into docs/console/ (needs chromium).
+console-screenshots: install-dev
+	RADFLOW_CONSOLE_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/console/test_browser.py
 
 lint: install-dev
 	$(BIN)/ruff check .

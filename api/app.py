@@ -1,5 +1,6 @@
 """The ASGI application: GraphQL at /graphql (GraphiQL in development; subscriptions over
-WebSocket, graphql-transport-ws), health at /healthz, readiness at /readyz, the department console at /console."""
+WebSocket, graphql-transport-ws), health at /healthz, readiness at /readyz, the department
+console at /console."""
 
 from __future__ import annotations
 

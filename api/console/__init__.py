@@ -8,6 +8,7 @@ it does not exist and the page asks for a token to paste.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,12 +43,12 @@ def console_routes(settings: Settings) -> list[BaseRoute]:
     return routes
 
 
-def _demo_token(settings: Settings):  # type: ignore[no-untyped-def]  # a Starlette endpoint
+def _demo_token(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         """A demo user's token: `{"role": ..., "subject": optional}` as JSON."""
         media_type = request.headers.get("content-type", "").partition(";")[0].strip()
         if media_type != "application/json":  # no cross-site form posts
-            return _refusal(415, "send JSON: {\"role\": ..., \"subject\": ...}")
+            return _refusal(415, 'send JSON: {"role": ..., "subject": ...}')
         try:
             body = await request.json()
         except ValueError:
@@ -58,7 +59,7 @@ def _demo_token(settings: Settings):  # type: ignore[no-untyped-def]  # a Starle
         subject = body.get("subject") or DEMO_USERS[Role(role)][0]
         if not isinstance(subject, str) or not 0 < len(subject) <= 64:
             return _refusal(400, "subject must be a code of 1 to 64 characters")
-        demo_subject, sites = DEMO_USERS[Role(role)]
+        sites = DEMO_USERS[Role(role)][1]
         token = mint(
             role=Role(role),
             subject=subject,

@@ -293,11 +293,12 @@ async def test_a_critical_finding_signed_by_a_radiologist_is_raised_on_the_super
     for field in await reader.locator("#report-form [aria-invalid=true]").all():
         if await field.evaluate("f => f.tagName") == "SELECT":
             choices = await field.eval_on_selector_all("option", "os => os.map(o => o.value)")
-            await field.select_option([c for c in choices if c][0])
+            await field.select_option(next(c for c in choices if c))
         else:
             await field.fill("Acute finding, see impression.")
     await reader.fill("#impression", "Large acute finding; discussed with the referrer.")
     await reader.select_option("#critical-level", "CRITICAL")
+    await reader.evaluate("document.querySelector('#report-form').scrollIntoView()")
     await console.shoot(reader, "report")
     await reader.click("#sign-final")
     await reader.wait_for_selector("#notify")
@@ -356,7 +357,9 @@ async def test_a_radiologist_is_offered_only_their_worklist_and_the_api_refuses_
 ) -> None:
     code, _ = await busiest_reader(console)
     page = await console.page("radiologist", code)
-    assert [await a.text_content() for a in await page.locator("#nav a[data-view]").all()] == ["My worklist"]
+    assert [await a.text_content() for a in await page.locator("#nav a[data-view]").all()] == [
+        "My worklist"
+    ]
     await page.goto(f"{console.base}/console/#board")
     await page.wait_for_selector("#worklist-table")  # no board: back to their own view
     # Hiding the board is a courtesy; the API refuses the call from this page's token anyway.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -41,9 +42,9 @@ def test_a_tarball_other_than_the_pinned_one_is_refused(monkeypatch: pytest.Monk
         def read(self) -> bytes:
             return b"not the package"
 
-    monkeypatch.setattr(vendor.urllib.request, "urlopen", lambda *a, **k: Response())
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: Response())
     package = vendor.load_manifest()["packages"][0]
-    with pytest.raises(vendor.VendorError, match="vendor.json pins"):
+    with pytest.raises(vendor.VendorError, match=r"vendor\.json pins"):
         vendor.fetch_tarball(package)
 
 

@@ -43,9 +43,7 @@ def documents(source: str) -> list[str]:
         return re.sub(r"\$\{(\w+)\}", lambda m: expand(constants[m.group(1)], depth + 1), text)
 
     found = [expand(body) for body in constants.values() if OPERATION.match(body)]
-    found += [
-        expand(body) for body in TEMPLATE.findall(source) if body not in constants.values()
-    ]
+    found += [expand(body) for body in TEMPLATE.findall(source) if body not in constants.values()]
     return found
 
 

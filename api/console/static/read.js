@@ -249,6 +249,10 @@ function control(field, section, value, editable, inputs) {
       disabled: !editable, required: field.required, 'aria-describedby': `${id}-error` });
     input.value = value;
   }
+  input.addEventListener('input', () => {
+    input.removeAttribute('aria-invalid');
+    fill(message);
+  });
   inputs.push({ section, field, input, message });
   return h('div', { class: 'field' },
     h('label', { for: id }, field.label, field.required ? h('span', { class: 'required' }, ' (required)') : null),

@@ -141,7 +141,7 @@ export function rulesView(main, api) {
       h('label', { for: `${id}-condition` }, 'When'), condition,
       h('div', { id: `${id}-condition-error`, class: 'condition-errors' }, conditionErrors.map((e) => [
         e.column ? h('p', { class: 'caret', 'aria-hidden': 'true' }, `${' '.repeat(Math.max(0, e.column - 1))}^`) : null,
-        h('p', { class: 'field-error' }, `${e.code.toLowerCase().replaceAll('_', ' ')}: ${e.message}${e.column ? ` (column ${e.column})` : ''}`)])),
+        h('p', { class: 'field-error' }, `${e.message}${e.column ? ` (column ${e.column})` : ''}`)])),
       h('div', {}, h('strong', {}, 'Then'), rule.actions.map((action, n) => actionRow(rule, action, `${id}-a${n}`, n,
         otherErrors.filter((e) => e.field.startsWith(`actions[${n}]`))))),
       otherErrors.filter((e) => !/^actions\[\d+\]/.test(e.field)).map((e) => h('p', { class: 'field-error' }, `${e.field}: ${e.message}`)),
@@ -196,7 +196,7 @@ export function rulesView(main, api) {
     announce(`Preview: ${answer.changes.length} studies would change.`);
     fill(result, h('div', { id: 'preview-result' },
       h('h3', {}, `Preview: ${answer.changes.length} open ${answer.changes.length === 1 ? 'study' : 'studies'} would change`),
-      answer.warnings.map((w) => notice(`${w.code.toLowerCase().replaceAll('_', ' ')}: ${w.message}`, 'info')),
+      answer.warnings.map((w) => notice(`${w.code.toLowerCase().replaceAll('_', ' ')}: ${w.message}`, 'warn')),
       answer.changes.length ? h('table', { class: 'grid compact' },
         h('thead', {}, h('tr', {}, ['Study', 'Changes', 'Priority', 'Due', 'Subspecialty', 'Reader'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, answer.changes.map((c) => h('tr', {},
