@@ -116,6 +116,8 @@ class Console:
         return page
 
     async def shoot(self, page: Any, name: str) -> None:
+        """A screenshot of what the page shows, once it is checked to be readable."""
+        await readable(page)
         path = self.shots / f"{name}.png"
         await page.screenshot(path=str(path), full_page=False)
         if os.environ.get("RADFLOW_CONSOLE_SCREENSHOTS") == "1":
@@ -166,6 +168,16 @@ async def console(department_copy: Path, tmp_path: Path) -> AsyncIterator[Consol
         yield started
 
 
+# Every visible text against the colour behind it: WCAG AA asks 4.5:1, 3:1 for large text.
+CONTRAST = (Path(__file__).parent / "contrast.js").read_text()
+
+
+async def readable(page: Any) -> None:
+    """WCAG AA contrast for every visible text, and no sideways scrolling at this width."""
+    assert await page.evaluate(CONTRAST) == []
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
 READERS = "{ radiologists { code shift { endsAt } } }"
 WORKLIST = """query ($code: String!) { worklist(radiologistCode: $code) {
   opened pinned exam { id accessionNumber } } }"""
@@ -186,9 +198,22 @@ async def busiest_reader(console: Console) -> tuple[str, list[dict[str, Any]]]:
     return best
 
 
-async def test_a_supervisor_signs_in_and_sees_every_reader_on_shift(console: Console) -> None:
-    page = await console.page("supervisor")
+async def test_a_supervisor_signs_in_with_the_keyboard_and_sees_every_reader_on_shift(
+    console: Console,
+) -> None:
+    context = await console.browser.new_context(viewport=VIEWPORT)
+    page = await context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    await page.goto(f"{console.base}/console/")
+    await page.wait_for_selector("#demo-role:focus")
+    await page.keyboard.press("ArrowDown")  # radiologist -> supervisor
+    await page.keyboard.press("Tab")  # the user field
+    await page.keyboard.press("Tab")  # the button
+    await page.keyboard.press("Enter")
     await page.wait_for_selector("#readers tr[data-reader]")
+    assert await page.evaluate("document.activeElement.id") == "main"
+    await page.keyboard.press("Tab")  # from the content's start: its first control
+    assert await page.evaluate("document.activeElement.id") == "rebalance"
     on_shift = {r["code"] for r in (await console.query(READERS))["radiologists"] if r["shift"]}
     shown = await page.eval_on_selector_all(
         "#readers tr[data-reader]", "rows => rows.map(r => r.dataset.reader)"
@@ -208,7 +233,12 @@ async def test_a_supervisor_signs_in_and_sees_every_reader_on_shift(console: Con
     await page.goto(f"{console.base}/console/#metrics")
     await page.wait_for_selector("#metrics-out .chart")
     await console.shoot(page, "metrics")
-    assert page.errors == []
+    # The contrast check does catch faint text.
+    await page.evaluate(
+        "document.getElementById('main').append("
+        "Object.assign(document.createElement('p'), {textContent: 'faint', style: 'color: #aaa'}))"
+    )
+    assert len(await page.evaluate(CONTRAST)) == 1
 
 
 async def test_an_activated_rule_reaches_a_radiologists_open_worklist_without_a_reload(
@@ -288,14 +318,19 @@ async def test_a_critical_finding_signed_by_a_radiologist_is_raised_on_the_super
 
     await reader.click("#sign-final")  # nothing filled in: every required field is marked
     await reader.wait_for_selector("#report-errors [role=alert]")
-    marked = await reader.locator("#report-form [aria-invalid=true]").count()
-    assert marked >= 1
-    for field in await reader.locator("#report-form [aria-invalid=true]").all():
-        if await field.evaluate("f => f.tagName") == "SELECT":
-            choices = await field.eval_on_selector_all("option", "os => os.map(o => o.value)")
-            await field.select_option(next(c for c in choices if c))
+    marked = await reader.eval_on_selector_all(
+        "#report-form [aria-invalid=true]", "fields => fields.map(f => [f.id, f.tagName])"
+    )
+    assert marked
+    for field, tag in marked:
+        if tag == "SELECT":
+            choices = await reader.eval_on_selector_all(
+                f"#{field} option", "options => options.map(o => o.value)"
+            )
+            await reader.select_option(f"#{field}", next(c for c in choices if c))
         else:
-            await field.fill("Acute finding, see impression.")
+            await reader.fill(f"#{field}", "Acute finding, see impression.")
+    assert await reader.locator("#report-form [aria-invalid=true]").count() == 0
     await reader.fill("#impression", "Large acute finding; discussed with the referrer.")
     await reader.select_option("#critical-level", "CRITICAL")
     await reader.evaluate("document.querySelector('#report-form').scrollIntoView()")
@@ -321,6 +356,8 @@ async def test_a_critical_finding_signed_by_a_radiologist_is_raised_on_the_super
     await reader.click("#communications button:has-text('Refresh')")
     await reader.wait_for_selector("#communications [data-acknowledged=yes]")
     await console.shoot(reader, "read")
+    await reader.set_viewport_size({"width": 1080, "height": 1920})  # a portrait monitor
+    await console.shoot(reader, "read-portrait")
     assert reader.errors == [] and supervisor.errors == []
 
 

@@ -107,6 +107,8 @@ function route() {
   }
   markCurrent(view.id);
   state.cleanup = RENDER[view.id](main, state.api, state.session) || null;
+  // Keyboard and screen reader users land on the new content, not on a removed control.
+  if (!main.contains(document.activeElement)) main.focus();
 }
 
 function markCurrent(id) {

@@ -87,9 +87,9 @@ export function rulesView(main, api) {
         h('button', { type: 'button', id: 'save-rules', onclick: save }, 'Save as new version'),
         h('span', { id: 'activate-slot' })),
       result),
-    h('section', { class: 'panel', 'aria-labelledby': 'history-title' },
+    h('section', { class: 'panel wide', 'aria-labelledby': 'history-title' },
       h('h2', { id: 'history-title' }, 'Versions'), history, diff),
-    h('section', { class: 'panel', 'aria-labelledby': 'vocab-title' },
+    h('section', { class: 'panel wide', 'aria-labelledby': 'vocab-title' },
       h('h2', { id: 'vocab-title' }, 'What a condition may use'), vocabulary));
 
   function edited() {
