@@ -274,6 +274,16 @@ async def test_an_activated_rule_reaches_a_radiologists_open_worklist_without_a_
     assert any(s["exam"]["accessionNumber"] in (preview or "") for s in studies)
     await console.shoot(supervisor, "rules-preview")
 
+    # The what-if: the same synthetic day under the active rules and the draft, side by side.
+    await supervisor.click("#simulate")
+    await supervisor.fill("#sim-studies", "60")
+    await supervisor.fill("#sim-readers", "4")
+    await supervisor.click("#sim-run")
+    await supervisor.wait_for_selector("#simulation-result tbody tr", timeout=4 * WAIT_MS)
+    assert await supervisor.locator("#simulation-result [role=meter]").count() >= 2 * 9
+    await supervisor.locator("#simulation-result").scroll_into_view_if_needed()
+    await console.shoot(supervisor, "rules-simulation")
+
     await supervisor.fill("#rules-reason", f"{code} covers the ED phone this afternoon")
     await supervisor.click("#save-rules")
     await supervisor.click("#activate")

@@ -263,9 +263,35 @@ export function rulesView(main, api) {
 
   async function simulate() {
     fill(status);
-    fill(result, h('p', { role: 'status' }, 'Simulating the same day under the active rules and the draft (takes seconds)…'));
-    const answer = (await api.request(SIMULATE, { rules: draft, scenario: { studies: 1000, radiologists: 12, seed: 1, capacityRatio: 1.1 } })).simulateRuleSet;
-    if (answer.__typename !== 'RuleSetSimulation') return invalid(answer);
+    const studies = h('input', { id: 'sim-studies', type: 'number', min: 1, max: 5000, value: 400, class: 'narrow' });
+    const readers = h('input', { id: 'sim-readers', type: 'number', min: 1, max: 100, value: 8, class: 'narrow' });
+    const seed = h('input', { id: 'sim-seed', type: 'number', value: 1, class: 'narrow' });
+    const run = h('button', { type: 'submit', class: 'primary', id: 'sim-run' }, 'Run');
+    fill(result, h('form', { class: 'inline', 'aria-label': 'Simulated day', onsubmit: async (event) => {
+      event.preventDefault();
+      run.disabled = true;
+      fill(out, h('p', { role: 'status' }, 'Replaying the same day under the active rules and under the draft…'));
+      try {
+        const scenario = { studies: Number(studies.value), radiologists: Number(readers.value), seed: Number(seed.value), capacityRatio: 1.1 };
+        const answer = (await api.request(SIMULATE, { rules: draft, scenario })).simulateRuleSet;
+        if (answer.__typename !== 'RuleSetSimulation') {
+          fill(out);
+          invalid(answer);
+          return;
+        }
+        showSimulation(out, answer);
+      } catch (error) {
+        fill(out, notice(error.message));
+      } finally {
+        run.disabled = false;
+      }
+    } }, h('label', { for: 'sim-studies' }, 'Studies in the day'), studies,
+    h('label', { for: 'sim-readers' }, 'Readers'), readers, h('label', { for: 'sim-seed' }, 'Seed'), seed, run));
+    const out = h('div', { id: 'simulation-out' });
+    result.append(out);
+  }
+
+  function showSimulation(out, answer) {
     const rows = [['Studies read late', (d) => d.breachRate, pct, 1],
       ['Busiest reader over mean', (d) => d.wrvuMaxOverMean, (v) => v.toFixed(2), 3],
       ['Unread at the end', (d) => d.unread, String, Math.max(1, answer.active.unread, answer.draft.unread)]];
@@ -275,8 +301,8 @@ export function rulesView(main, api) {
       rows.push([`${p} p90 turnaround (min)`, (d) => byPriority(d, p)?.turnaroundP90Minutes ?? 0, (v) => v.toFixed(0),
         Math.max(1, byPriority(answer.active, p)?.turnaroundP90Minutes ?? 0, byPriority(answer.draft, p)?.turnaroundP90Minutes ?? 0)]);
     }
-    fill(result, h('div', { id: 'simulation-result' },
-      h('h3', {}, `A simulated day: ${answer.studies} studies, ${answer.radiologists} readers (seed ${answer.seed})`),
+    fill(out, h('div', { id: 'simulation-result' },
+      h('h3', {}, `A simulated day: ${answer.studies} studies, ${answer.radiologists} readers (seed ${answer.seed}; replayed in ${(answer.active.seconds + answer.draft.seconds).toFixed(1)} s)`),
       h('table', { class: 'grid compact' },
         h('thead', {}, h('tr', {}, ['', 'Active rules', 'Draft'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, rows.map(([label, get, format, max]) => h('tr', {}, h('th', { scope: 'row' }, label),
