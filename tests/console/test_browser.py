@@ -61,6 +61,7 @@ def chromium() -> str:
 @pytest.fixture(scope="session")
 def demo_department(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file with the demo department and its default rules, seeded once per run."""
+    chromium()  # skip before seeding when there is no browser
     path = tmp_path_factory.mktemp("console") / "demo.db"
     url = f"sqlite:///{path}"
 

@@ -47,7 +47,10 @@ function enter(current) {
       alert.hidden = count === 0;
       fill(alert, `${count} critical result${count === 1 ? '' : 's'} awaiting acknowledgement`);
     };
-    const stopWatching = watchCritical(state.api, () => {});
+    const stopWatching = watchCritical(state.api, (error) => {
+      alert.hidden = false;
+      fill(alert, `Critical results are not live: ${error.message}`);
+    });
     const stopListening = onCritical(show);
     state.stopCritical = () => { stopWatching(); stopListening(); };
   }

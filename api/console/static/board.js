@@ -118,11 +118,16 @@ export function boardView(main, api) {
     const leader = data.balancerStatus.leader;
     fill(runs, h('p', { class: 'muted' }, leader ? `Leader ${leader.replica} (epoch ${leader.epoch})` : 'No leader elected'),
       h('table', { class: 'grid compact' },
-        h('thead', {}, h('tr', {}, ['When', 'Trigger', 'ms', 'Moved', 'Objective'].map((t) => h('th', { scope: 'col' }, t)))),
-        h('tbody', {}, data.balancerStatus.recentRuns.map((run) => h('tr', {},
-          h('td', {}, clock(run.startedAt)), h('td', { class: 'trigger' }, run.trigger),
-          h('td', {}, run.durationMs.toFixed(0)), h('td', {}, run.moved),
-          h('td', { class: 'terms' }, run.objective.map((t) => `${t.name} ${Number(t.value).toFixed(1)}`).join(' · ')))))));
+        h('thead', {}, h('tr', {}, ['When', 'Trigger', 'ms', 'Assigned', 'Moved', 'Objective'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, data.balancerStatus.recentRuns.map((run) => {
+          const total = run.objective.find((t) => t.name === 'total');
+          return h('tr', {},
+            h('td', {}, clock(run.startedAt)), h('td', { class: 'trigger' }, run.trigger),
+            h('td', {}, run.durationMs.toFixed(0)), h('td', {}, run.assigned), h('td', {}, run.moved),
+            h('td', { class: 'terms' }, h('details', { class: 'terms' },
+              h('summary', {}, total ? `total ${Number(total.value).toFixed(0)}` : 'terms'),
+              h('ul', {}, run.objective.filter((t) => t.name !== 'total').map((t) => h('li', {}, `${t.name} ${Number(t.value).toFixed(1)}`))))));
+        }))));
   }
 
   function statusControl(r) {
