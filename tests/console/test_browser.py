@@ -229,8 +229,28 @@ async def test_a_supervisor_signs_in_with_the_keyboard_and_sees_every_reader_on_
         "Critical results",
     ]
     await console.shoot(page, "board")
-    await page.click(f"#readers tr[data-reader='{shown[0]}'] button.link")
-    await page.wait_for_selector("#reader-detail form")
+
+    # Pin a study to its reader, see the reason, unpin it; put the reader on a break.
+    code, studies = await busiest_reader(console)
+    accession = studies[0]["exam"]["accessionNumber"]
+    await page.click(f"#readers tr[data-reader='{code}'] button.link")
+    await page.wait_for_selector(f"#reader-detail tr[data-accession='{accession}']")
+    await page.fill("#pin-accession", accession)
+    await page.fill("#pin-reason", "knows this patient's priors")
+    await page.click("#reader-detail form button[type=submit]")
+    await page.wait_for_selector("#board-status >> text=knows this patient's priors")
+    row = f"#reader-detail tr[data-accession='{accession}']"
+    await page.click(f"{row} button:has-text('Unpin')")
+    await page.wait_for_selector(f"{row} button", state="detached")
+    await page.select_option(f"#readers tr[data-reader='{code}'] select", "ON_BREAK")
+    status = "{ radiologists { code status } }"
+    for _ in range(100):
+        readers = (await console.query(status))["radiologists"]
+        if {r["code"]: r["status"] for r in readers}[code] == "ON_BREAK":
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"{code} never went on a break")
     await page.goto(f"{console.base}/console/#metrics")
     await page.wait_for_selector("#metrics-out .chart")
     await console.shoot(page, "metrics")
