@@ -441,3 +441,36 @@ async def test_a_radiologist_is_offered_only_their_worklist_and_the_api_refuses_
         }"""
     )
     assert answer == "FORBIDDEN"
+
+
+async def test_since_last_look_names_new_moved_and_gone_studies(console: Console) -> None:
+    """The worklist's comparison with the reader's last look, run in the page's own module."""
+    code, _ = await busiest_reader(console)
+    page = await console.page("radiologist", code)
+    seen = {
+        "at": "2026-03-02T07:00:00Z",
+        "items": {
+            "a": {"position": 0, "accession": "A", "procedure": "CT head"},
+            "b": {"position": 1, "accession": "B", "procedure": "CT chest"},
+            "c": {"position": 2, "accession": "C", "procedure": "XR wrist"},
+        },
+    }
+    now = [
+        {"position": 0, "exam": {"id": "c"}},
+        {"position": 1, "exam": {"id": "new"}},
+        {"position": 2, "exam": {"id": "a"}},
+    ]
+    marks, gone = await page.evaluate(
+        """async ([seen, items]) => {
+            const { compare } = await import('./worklist.js');
+            const { marks, gone } = compare(seen, items);
+            return [Object.fromEntries(marks), gone.map((g) => g.accession)];
+        }""",
+        [seen, now],
+    )
+    assert marks == {
+        "c": {"kind": "moved", "text": "up 2"},
+        "new": {"kind": "new", "text": "new"},
+        "a": {"kind": "moved", "text": "down 2"},
+    }
+    assert gone == ["B"]
