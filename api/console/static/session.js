@@ -7,8 +7,8 @@ const KEY = 'radflow.console.token';
 export function claims(token) {
   const part = token.split('.')[1];
   if (!part) throw new Error('this is not a JSON Web Token (it has no payload part)');
-  const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
-  const data = JSON.parse(decodeURIComponent(escape(json)));
+  const bytes = Uint8Array.from(atob(part.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+  const data = JSON.parse(new TextDecoder().decode(bytes));
   if (typeof data.role !== 'string' || typeof data.sub !== 'string') {
     throw new Error('the token names no role and subject');
   }
