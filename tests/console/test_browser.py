@@ -441,6 +441,12 @@ async def test_a_radiologist_is_offered_only_their_worklist_and_the_api_refuses_
         }"""
     )
     assert answer == "FORBIDDEN"
+    # What the matrix does allow a radiologist: going on a break from their own page.
+    await page.goto(f"{console.base}/console/#worklist")
+    await page.select_option("#my-status", "ON_BREAK")
+    await page.wait_for_selector("#announcer >> text=You are on a break.")
+    readers = (await console.query("{ radiologists { code status } }"))["radiologists"]
+    assert {r["code"]: r["status"] for r in readers}[code] == "ON_BREAK"
 
 
 async def test_since_last_look_names_new_moved_and_gone_studies(console: Console) -> None:

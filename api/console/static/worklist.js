@@ -2,7 +2,9 @@
 // how far from it, the balancer's reason, and what changed since the reader last looked.
 import { h, fill, clock, untilDue, priority, announce, notice, stamp } from './dom.js';
 
-const ME = `query Me { radiologists { id code name status shift { endsAt } load { studies wrvu readMinutes } } }`;
+const ME = `query Me { radiologists { id code name status shift { endsAt site { code } } load { studies wrvu readMinutes } } }`;
+const SET_STATUS = `mutation S($code: String!, $status: RadiologistStatus!) {
+  setRadiologistStatus(input: {radiologistCode: $code, status: $status}) { __typename ... on Error { message } } }`;
 const WORKLIST = `query Worklist($code: String!) {
   worklist(radiologistCode: $code) {
     position priority dueAt reason pinned opened assignedAt
@@ -62,13 +64,14 @@ export function worklistView(main, api, session) {
   const log = h('ol', { class: 'log', id: 'live-log', 'aria-label': 'Live changes' },
     h('li', { class: 'empty' }, 'Changes to your worklist appear here as they happen.'));
   const seenButton = h('button', { type: 'button', id: 'mark-seen' }, 'Mark all as seen');
+  const presence = h('span', { id: 'presence' });
   const status = h('div');
   let items = [];
   let seen = lastLook(code);
   const reasons = new Map(); // exam id -> why it left (from live events)
 
   fill(main, h('section', { class: 'panel', 'aria-labelledby': 'wl-title' },
-    h('div', { class: 'row' }, h('h2', { id: 'wl-title' }, `Worklist of ${code}`), seenButton),
+    h('div', { class: 'row' }, h('h2', { id: 'wl-title' }, `Worklist of ${code}`), presence, seenButton),
     summary, status, table, away),
   h('section', { class: 'panel side', 'aria-labelledby': 'log-title' },
     h('h2', { id: 'log-title' }, 'Live changes'), log));
@@ -125,6 +128,22 @@ export function worklistView(main, api, session) {
         item.opened ? 'Continue' : 'Open', h('span', { class: 'sr-only' }, ` ${exam.accessionNumber}`))));
   }
 
+  /** On a break or available (during a shift); the balancer moves unopened work off a break. */
+  function showPresence(me) {
+    if (!me.shift) {
+      fill(presence, h('span', { class: 'muted' }, 'Off shift: nothing new comes to you.'));
+      return;
+    }
+    const select = h('select', { id: 'my-status', onchange: async () => {
+      const result = (await api.request(SET_STATUS, { code, status: select.value })).setRadiologistStatus;
+      if (result.__typename !== 'RadiologistStatusSet') fill(status, notice(result.message));
+      else announce(select.value === 'ON_BREAK' ? 'You are on a break.' : 'You are available.');
+    } }, [['AVAILABLE', 'available'], ['ON_BREAK', 'on a break']].map(([value, label]) =>
+      h('option', { value, selected: me.status === value }, label)));
+    fill(presence, h('label', { for: 'my-status', class: 'inline-label' }, 'I am '), select,
+      h('span', { class: 'muted' }, ` · shift at ${me.shift.site.code} until ${clock(me.shift.endsAt)}`));
+  }
+
   let unsubscribe = null;
   let timer = null;
   (async () => {
@@ -134,6 +153,7 @@ export function worklistView(main, api, session) {
         fill(status, notice(`No radiologist has the code ${code}.`));
         return;
       }
+      showPresence(me);
       await load();
       unsubscribe = api.subscribe(CHANGES, { id: me.id }, (data) => {
         const event = data.worklistChanged;
