@@ -52,6 +52,7 @@ console-screenshots: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/python -m api.console.vendor --check
 	$(BIN)/mypy domain balancer rules
 
 bench: install-dev
