@@ -1,5 +1,6 @@
 """The ASGI application: GraphQL at /graphql (GraphiQL in development; subscriptions over
-WebSocket, graphql-transport-ws), health at /healthz, readiness at /readyz."""
+WebSocket, graphql-transport-ws), health at /healthz, readiness at /readyz, the department
+console at /console."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from api.auth import AuthenticationFailed
+from api.console import console_routes
 from api.context import Context, actor_from_request
 from api.hardening import Hardening, JsonBodies
 from api.live.service import Live
@@ -149,6 +151,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *([Route("/metrics", metrics_endpoint(metrics))] if metrics else []),
+            *console_routes(settings),
         ],
         lifespan=lifespan,
     )
