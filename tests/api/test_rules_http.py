@@ -231,7 +231,8 @@ async def test_preview_shows_changes_and_writes_nothing(department: Api) -> None
     assert [await db.read(count_rows(t)) for t in tables] == before
 
 
-async def test_activation_replans_within_a_second(live_api: Api) -> None:
+async def test_activation_replans_the_open_studies(live_api: Api) -> None:
+    """Activation re-plans by itself (how fast is bench.rules' `activate_to_replanned_ms`)."""
     db = live_api.db
     await reference(db)
     await db.run(
@@ -257,13 +258,9 @@ async def test_activation_replans_within_a_second(live_api: Api) -> None:
     )
     worklist = 'query { worklist(radiologistCode: "RAD07") { priority exam { id } } }'
     await activate(live_api, saved["ruleSet"]["version"])
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
-    while loop.time() < deadline:
-        items = (await live_api.data(worklist))["worklist"]
-        if items:
-            break
-        await asyncio.sleep(0.02)
+    async with asyncio.timeout(120):  # a hang guard only: the machine may be very slow
+        while not (items := (await live_api.data(worklist))["worklist"]):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
     # On the new reader's list, with the priority the rule gave it.
     assert items == [{"priority": "STAT", "exam": {"id": to_global_id("Exam", exam.id or 0)}}]
     status = await live_api.data("{ balancerStatus { recentRuns { trigger } } }")
