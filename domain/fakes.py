@@ -54,6 +54,7 @@ from domain.models import (
     StoredStudy,
     TurnaroundTarget,
 )
+from domain.models._columns import core_table
 from domain.repositories import UnitOfWork
 from domain.types import utcnow
 
@@ -66,7 +67,7 @@ LIVE_APPOINTMENT = {
 
 
 def _key_names(model: type[SQLModel]) -> list[str]:
-    return [c.name for c in model.__table__.primary_key.columns]  # type: ignore[attr-defined]
+    return [c.name for c in core_table(model).primary_key.columns]
 
 
 class Rows:

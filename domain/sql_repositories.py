@@ -50,6 +50,7 @@ from domain.models import (
     StoredStudy,
     TurnaroundTarget,
 )
+from domain.models._columns import core_table
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -60,8 +61,8 @@ def _exam_id() -> sa.BindParameter[int]:
 
 _PLACER_UNIQUE = next(
     c
-    for c in Exam.__table__.constraints  # type: ignore[attr-defined]
-    if getattr(c, "name", None) == "uq_exam_placer_order"
+    for c in core_table(Exam).constraints
+    if isinstance(c, sa.UniqueConstraint) and c.name == "uq_exam_placer_order"
 )
 _EXISTING_ORDER = sa.select(Exam).where(
     col(Exam.order_source) == sa.bindparam("source"),
@@ -158,9 +159,9 @@ _OPEN_PREP_ITEMS = (
     .select_from(ExamPrepItem)
     .where(col(ExamPrepItem.exam_id) == _exam_id(), col(ExamPrepItem.completed_at).is_(None))
 )
-_PROTOCOL_ITEMS = PrepProtocolItem.__table__.c  # type: ignore[attr-defined]
+_PROTOCOL_ITEMS = core_table(PrepProtocolItem).c
 # One INSERT ... SELECT: the checklist is copied inside the database.
-_COPY_CHECKLIST = sa.insert(ExamPrepItem.__table__).from_select(  # type: ignore[attr-defined]
+_COPY_CHECKLIST = sa.insert(core_table(ExamPrepItem)).from_select(
     ["exam_id", "position", "code", "description"],
     sa.select(
         _exam_id(),
@@ -228,7 +229,7 @@ _LIVE_APPOINTMENT = (
     .order_by(col(Appointment.id).desc())
     .limit(1)
 )
-_INSERT_CLAIMS = sa.insert(SlotClaim.__table__)  # type: ignore[attr-defined]
+_INSERT_CLAIMS = sa.insert(core_table(SlotClaim))
 _FREE_CLAIMS = sa.delete(SlotClaim).where(
     col(SlotClaim.appointment_id) == sa.bindparam("appointment_id")
 )
