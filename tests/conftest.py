@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +78,20 @@ def postgres_schema() -> str:
     return POSTGRES_URL
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database with the current schema, created once per run: each test's
+    database is a copy (creating every table and index per test cost more than the copy)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "radflow.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA journal_mode=WAL")  # as `Database` opens it
+    SQLModel.metadata.create_all(engine)
+    engine.dispose()  # the last connection to close checkpoints the WAL into the file
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -88,10 +103,9 @@ async def db(
 ) -> AsyncIterator[Database]:
     """An empty database of the backend under test, with the current schema."""
     if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'radflow.db'}"
-        database = Database(url, clock=clock)
-        assert database.sync_engine is not None
-        SQLModel.metadata.create_all(database.sync_engine)
+        path = tmp_path / "radflow.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        database = Database(f"sqlite:///{path}", clock=clock)
     else:
         url = request.getfixturevalue("postgres_schema")
         database = Database(url, clock=clock)
