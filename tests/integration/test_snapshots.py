@@ -9,10 +9,9 @@ from sqlmodel import SQLModel
 from domain.db import Database
 from domain.enums import CriticalLevel, ExamStatus
 from domain.events import DomainEvent
+from tests.conftest import EMPTY_POSTGRES, Clock
 from tests.factories import drive, order, reference, seed
 from tests.snapshots import is_empty, on_connection, record, replay, restore, take
-
-pytestmark = pytest.mark.usefixtures("backend")
 
 
 async def empty(db: Database) -> None:
@@ -20,8 +19,7 @@ async def empty(db: Database) -> None:
 
     def clear(connection: sa.Connection) -> None:
         if connection.dialect.name == "postgresql":
-            tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
-            connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            connection.execute(EMPTY_POSTGRES)
             return
         for table in reversed(SQLModel.metadata.sorted_tables):
             connection.execute(table.delete())
@@ -80,3 +78,23 @@ async def test_a_restored_database_continues_as_the_one_it_was_taken_from(db: Da
     await restore(db, taken)
     assert await take(db) == taken
     assert await ids_after_next_exam() == expected
+
+
+async def test_emptying_postgresql_is_truncating_it_and_restarting_its_ids(
+    postgres_schema: str,
+) -> None:
+    db = Database(postgres_schema, clock=Clock())
+    assert db.async_engine is not None
+    tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
+    emptied = []
+    for statement in (EMPTY_POSTGRES, sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")):
+        async with db.async_engine.begin() as connection:
+            await connection.execute(EMPTY_POSTGRES)
+        await reference(db)
+        await drive(db, await order(db), ExamStatus.FINAL)
+        async with db.async_engine.begin() as connection:
+            await connection.execute(statement)
+        emptied.append(await take(db))
+    await db.dispose()
+    assert emptied[0] == emptied[1]
+    assert not any(emptied[0].rows.values()) and emptied[0].counters
