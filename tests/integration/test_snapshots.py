@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel
@@ -60,7 +62,7 @@ async def test_a_restored_database_continues_as_the_one_it_was_taken_from(db: Da
     taken = await take(db)
     assert taken.rows["exam_status_history"] and taken.rows["event_outbox"]
 
-    async def ids_after_next_exam() -> tuple[dict[str, list[object]], tuple[object, ...]]:
+    async def ids_after_next_exam() -> tuple[dict[str, list[tuple[Any, ...]]], tuple[Any, ...]]:
         """The ids of every row once one more exam is ordered and scheduled (its accession
         number is drawn at random), and the id counters."""
         await drive(db, await order(db, placer="NEXT"), ExamStatus.SCHEDULED)
