@@ -20,13 +20,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlmodel import SQLModel
 
 from domain.db import Database
 from domain.enums import ExamStatus
 from domain.models import BalancerRun, Exam, Read
 from domain.services import acquisition
-from tests.conftest import Clock, token_for
+from tests.conftest import EMPTY_POSTGRES, Clock, token_for
 from tests.factories import TECH, drive, header_for, order, reference
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,8 +115,7 @@ async def department(postgres_schema: str) -> AsyncIterator[Database]:
     db = Database(postgres_schema, clock=clock)
     assert db.async_engine is not None
     async with db.async_engine.begin() as connection:
-        tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
-        await connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await connection.execute(EMPTY_POSTGRES)
     await reference(db)  # RAD03 on shift from now
     yield db
     await db.dispose()

@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -55,8 +55,9 @@ from domain.enums import CriticalLevel, ExamStatus, PatientClass, Priority, Role
 from domain.lifecycle import Actor
 from domain.models import Exam
 from domain.services import orders, results
-from tests.conftest import on_loopback, token_for
+from tests.conftest import Clock, on_loopback, token_for
 from tests.factories import RADIOLOGIST, drive, reference
+from tests.snapshots import Snapshot, restore, take
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -447,11 +448,47 @@ class Walk:
             self.leaks.append(f"{what}: a server error: {text[:300]!r}")
 
 
+@dataclass(frozen=True)
+class Built:
+    """The department as `build` left it: its contents, the clock and the exams by name."""
+
+    contents: Snapshot
+    now: datetime
+    exams: dict[str, int]
+    follow_ups: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def departments() -> dict[str, Built]:
+    """The department of each backend, built by the first walk on it and restored for the
+    others (every role walks the department as `build` left it, not as the last walk did)."""
+    return {}
+
+
+async def department(db: Database, clock: Clock, built: dict[str, Built]) -> World:
+    """The department in `db` (empty): built through the services the first time, restored
+    from what that build left the other times."""
+    done = built.get(db.backend)
+    if done is None:
+        world = await build(db)
+        built[db.backend] = Built(
+            await take(db), clock.now, dict(world.exams), dict(world.follow_ups)
+        )
+        return world
+    await restore(db, done.contents)
+    # Restored exactly (rows and id counters), or the walk would not be the one it was.
+    assert await take(db) == done.contents
+    clock.now = done.now
+    return World(db, dict(done.exams), dict(done.follow_ups))
+
+
 @pytest.fixture
-async def walked(db: Database) -> AsyncIterator[tuple[httpx.AsyncClient, World, int]]:
+async def walked(
+    db: Database, clock: Clock, departments: dict[str, Built]
+) -> AsyncIterator[tuple[httpx.AsyncClient, World, int]]:
     """The department, and radflow serving it with room for documents that ask for
     everything (the walk's selections are larger than the default limits allow)."""
-    world = await build(db)
+    world = await department(db, clock, departments)
     settings = Settings(
         database_url=str(db.url),
         RADFLOW_BALANCER=False,
