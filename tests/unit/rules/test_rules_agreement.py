@@ -22,7 +22,7 @@ from rules.vocabulary import StudyFacts
 from ._support import BASE, conditions, rule_sets, studies, studies_for_condition, studies_near
 
 SETTINGS = settings(
-    max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
@@ -42,7 +42,7 @@ def test_compiled_condition_agrees_with_rule_engine(
 
 
 @settings(
-    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(rule_set=rule_sets(), size=st.integers(1, 20), defaults=st.booleans(), data=st.data())
 def test_column_wise_apply_agrees_with_per_study(
@@ -57,7 +57,7 @@ def test_column_wise_apply_agrees_with_per_study(
 
 
 @settings(
-    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(batch=st.lists(studies(), min_size=1, max_size=30))
 def test_default_rule_set_agrees(batch: list[StudyFacts]) -> None:
