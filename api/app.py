@@ -1,5 +1,5 @@
 """The ASGI application: GraphQL at /graphql (GraphiQL in development; subscriptions over
-WebSocket, graphql-transport-ws), health at /healthz, readiness at /readyz."""
+WebSocket, graphql-transport-ws), FHIR R4 at /fhir, health at /healthz, readiness at /readyz."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from api.auth import AuthenticationFailed
+from api.auth import AuthenticationFailed, authenticate
 from api.context import Context, actor_from_request
 from api.hardening import Hardening, JsonBodies
 from api.live.service import Live
@@ -28,6 +28,9 @@ from application.planning.runner import BalancerRunner
 from application.settings import Settings, get_settings
 from domain import outbox
 from domain.db import Database
+from domain.lifecycle import Actor
+from interfaces.fhir.app import fhir_app
+from interfaces.fhir.outcome import Unauthenticated
 from interfaces.hl7.listener import listener_for
 from interfaces.hl7.outbound import Outbound, parse_destinations
 
@@ -126,6 +129,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if db is None:  # we own it
             await database.dispose()
 
+    def identify(authorization: str | None) -> Actor:
+        """The FHIR interface's callers: the same bearer tokens as GraphQL's."""
+        try:
+            return authenticate(authorization, settings)
+        except AuthenticationFailed as exc:
+            raise Unauthenticated(str(exc)) from exc
+
+    fhir = fhir_app(database, identify, max_body_bytes=settings.max_body_bytes)
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -142,6 +154,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Mount("/fhir", app=fhir),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *([Route("/metrics", metrics_endpoint(metrics))] if metrics else []),

@@ -1,0 +1,2 @@
+"""FHIR R4 beside the API: /fhir serves Patient, ServiceRequest (create too), DiagnosticReport,
+ImagingStudy and Appointment through the application's commands and the domain's scopes."""
