@@ -9,6 +9,7 @@ data, a refusal and every create write an audit record (the command's own, in it
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -31,6 +32,8 @@ from interfaces.fhir.outcome import FhirError, Unauthenticated, outcome
 from interfaces.fhir.reads import read_one, search_page
 from interfaces.fhir.resources import RESOURCES
 from interfaces.fhir.search import conditions, cursor, page_size
+
+log = logging.getLogger("radflow.fhir")
 
 MEDIA_TYPE = "application/fhir+json"
 JSON_TYPES = ("application/fhir+json", "application/json")
@@ -122,6 +125,10 @@ class FhirInterface:
                 elif creating:
                     audit.note_failure(f"FHIR {name}: {error}")
                 response = refusal(error)
+            except Exception:  # a bug: logged, and answered without its details
+                log.exception("FHIR %s %s failed", request.method, request.url.path)
+                audit.note_failure(f"FHIR {name}: internal error")
+                response = refusal(FhirError.one(500, "exception", "internal error"))
             finally:
                 audit.current_trail.reset(token)
             if trail.needs_record():  # no patient data leaves unaudited

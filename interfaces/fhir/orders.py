@@ -132,9 +132,12 @@ def order_of(request: ServiceRequest) -> Order:
     if site is None:
         raise unprocessable(f"{SR}.locationCode", f"the site where it is done, in {SITE_SYSTEM}")
     paths["site_code"] = f"{SR}.locationCode"
-    if request.priority is None:
-        raise unprocessable(f"{SR}.priority", "a priority is required: stat, asap, urgent, routine")
-    priority: Priority = PRIORITY_IN[request.priority]  # the model allows no other code
+    if request.priority not in PRIORITY_IN:
+        code = "required" if request.priority is None else "value"
+        raise unprocessable(
+            f"{SR}.priority", "a priority is required: stat, asap, urgent, routine", code
+        )
+    priority: Priority = PRIORITY_IN[request.priority]
     paths["priority"] = f"{SR}.priority"
 
     referrer: str | None = None
