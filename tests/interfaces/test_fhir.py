@@ -5,6 +5,7 @@ Every body radflow sends is parsed again by the model library here."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from domain.lifecycle import Actor
 from domain.models import Exam
 from domain.services import orders, reading, worklists
 from interfaces.fhir.resources import RESOURCES
+from interfaces.fhir.scopes import smart_scopes
 from tests.conftest import Api, token_for
 from tests.factories import SUPERVISOR, count_rows, drive, order, reference
 
@@ -195,7 +197,9 @@ async def test_a_search_pages_by_count_with_next_links_and_filters(api: Api, db:
         assert outcome["issue"][0]["expression"] == [bad.split("=")[0]]
 
 
-async def test_each_role_sees_only_its_scope(api: Api, db: Database) -> None:
+async def test_each_role_sees_only_its_scope_and_each_read_is_audited(
+    api: Api, db: Database
+) -> None:
     await reference(db)
     own = await order(db)  # REF01's, for MRN000001
     other = await db.run(
@@ -243,6 +247,24 @@ async def test_each_role_sees_only_its_scope(api: Api, db: Database) -> None:
     assert valid(anonymous.json())["issue"][0]["code"] == "login"
     forged = await api.client.get("/fhir/Patient", headers={"Authorization": "Bearer nope"})
     assert forged.status_code == 401 and valid(forged.json())["issue"][0]["code"] == "login"
+
+    # Audited as GraphQL reads are: who read whose record, and each refusal.
+    await get(api, f"Patient/{mine}", ("REF01", "referrer"))
+    await get(api, "Patient?name=x", ("epic.fhir", "integration"), status=403)
+    await get(api, "ServiceRequest?patient=999999")  # nothing read: nothing to record
+    rows = await db.read(
+        lambda s: s.execute(
+            sa.text(
+                "SELECT event_type, action, outcome, user_id, operation, patient_mrns "
+                "FROM audit_events ORDER BY id"
+            )
+        ).all()
+    )
+    read, denied = rows[-2:]
+    assert read[:5] == ("PATIENT_RECORD", "R", "SUCCESS", "REF01", f"FHIR read Patient/{mine}")
+    assert "MRN000001" in str(read[5])
+    assert denied[:4] == ("SECURITY_ALERT", "R", "FAILURE", "epic.fhir")
+    assert denied[4] == "FHIR search Patient?name"  # never the value searched for
 
 
 def service_request(placer: str = "ORD-1", **changes: Any) -> dict[str, Any]:
@@ -361,23 +383,26 @@ async def test_a_bad_order_is_refused_with_the_path_of_what_is_wrong(
     assert response.status_code == 415
 
 
-async def test_reads_and_refusals_are_audited(api: Api, db: Database) -> None:
-    await reference(db)
-    await order(db)
-    mine = await patient_id(db, "MRN000001")
-    await get(api, f"Patient/{mine}", ("REF01", "referrer"))
-    await get(api, "Patient?name=x", ("epic.fhir", "integration"), status=403)
-    await get(api, "ServiceRequest?patient=999999")  # nothing read: nothing to record
-    rows = await db.read(
-        lambda s: s.execute(
-            sa.text(
-                "SELECT event_type, action, outcome, user_id, operation, patient_mrns "
-                "FROM audit_events ORDER BY id"
-            )
-        ).all()
-    )
-    read, denied = rows[-2:]
-    assert read[:5] == ("PATIENT_RECORD", "R", "SUCCESS", "REF01", f"FHIR read Patient/{mine}")
-    assert "MRN000001" in str(read[5])
-    assert denied[:4] == ("SECURITY_ALERT", "R", "FAILURE", "epic.fhir")
-    assert denied[4] == "FHIR search Patient?name"  # never the value searched for
+def docs_table(heading: str) -> dict[str, str]:
+    """The first table under a heading of docs/interop.md: its first cell -> its second."""
+    text = (Path(__file__).parents[2] / "docs" / "interop.md").read_text()
+    lines = text.split(heading, 1)[1].splitlines()
+    first = next(n for n, line in enumerate(lines) if line.startswith("|"))
+    table: dict[str, str] = {}
+    for line in lines[first + 2 :]:  # after the header and its rule
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        table[cells[0]] = cells[1]
+    return table
+
+
+def test_the_documented_scopes_and_search_parameters_are_the_served_ones() -> None:
+    scopes = docs_table("## Security: tokens, scopes, audit")
+    for role in Role:
+        documented = scopes.get(role.value, "").strip("`").split()
+        assert tuple(documented) == smart_scopes(role), role
+    searches = docs_table("## Search")
+    for name, kind in RESOURCES.items():
+        documented = [cell.split("`")[1] for cell in searches[name].split(", ")]
+        assert documented == list(kind.parameters), name
