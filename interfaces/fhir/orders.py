@@ -132,7 +132,7 @@ def order_of(request: ServiceRequest) -> Order:
     if site is None:
         raise unprocessable(f"{SR}.locationCode", f"the site where it is done, in {SITE_SYSTEM}")
     paths["site_code"] = f"{SR}.locationCode"
-    if request.priority not in PRIORITY_IN:
+    if request.priority is None or request.priority not in PRIORITY_IN:
         code = "required" if request.priority is None else "value"
         raise unprocessable(
             f"{SR}.priority", "a priority is required: stat, asap, urgent, routine", code
@@ -159,12 +159,12 @@ def order_of(request: ServiceRequest) -> Order:
     klass = PatientClass.OUTPATIENT
     for extension in request.extension or []:
         if extension.url == PATIENT_CLASS_EXTENSION:
-            code = extension.valueCoding.code if extension.valueCoding else None
-            if code is None or code not in CLASS_IN:
+            coded = extension.valueCoding.code if extension.valueCoding else None
+            if coded is None or coded not in CLASS_IN:
                 raise unprocessable(
                     CLASS_PATH, "the patient class is a v3 ActCode: EMER, IMP or AMB", "value"
                 )
-            klass = CLASS_IN[code]
+            klass = CLASS_IN[coded]
     paths["patient_class"] = CLASS_PATH
     inputs = {
         "order_source": found.system,
