@@ -30,6 +30,7 @@ from domain import outbox
 from domain.db import Database
 from domain.lifecycle import Actor
 from interfaces.fhir.app import fhir_app
+from interfaces.fhir.notify import Notifier
 from interfaces.fhir.outcome import Unauthenticated
 from interfaces.hl7.listener import listener_for
 from interfaces.hl7.outbound import Outbound, parse_destinations
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     interfaces = AsyncExitStack()
     destinations = parse_destinations(settings.hl7_destinations)
     outbound = Outbound(database, destinations) if destinations else None
+    notifier = Notifier(database)  # FHIR subscriptions: idle until one is created
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -117,11 +119,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             outbound.start(planning.leadership)
             for topic in (outbox.EXAM_STATUS, outbox.OTHER):
                 live.hub.listen(topic, lambda event: outbound.notice())
+        notifier.start(planning.leadership)  # the leader posts FHIR subscriptions' changes
+        live.hub.listen(outbox.EXAM_STATUS, lambda event: notifier.notice())
         if planning.enabled:  # the leader re-plans for events of every replica
             for topic in (outbox.EXAM_STATUS, outbox.RULES, outbox.OTHER):
                 live.hub.listen(topic, lambda event: planning.notice(event.id, event.type))
         yield
         await live.stop()
+        await notifier.stop()
         if outbound is not None:
             await outbound.stop()
         await interfaces.aclose()

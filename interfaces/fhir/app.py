@@ -14,8 +14,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.resource import Resource
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,35 +26,19 @@ from domain.lifecycle import Actor
 from interfaces.fhir.capability import capability_statement
 from interfaces.fhir.kind import ResourceType
 from interfaces.fhir.orders import condition_of, order_of, parse_body, place
-from interfaces.fhir.outcome import FhirError, Unauthenticated, outcome
+from interfaces.fhir.outcome import FhirError, Unauthenticated
 from interfaces.fhir.reads import read_one, search_page
 from interfaces.fhir.resources import RESOURCES
+from interfaces.fhir.responses import JSON_TYPES, base_of, fhir_response, refusal, searchset
 from interfaces.fhir.search import conditions, cursor, page_size
+from interfaces.fhir.subscription_routes import SubscriptionRoutes
 
 log = logging.getLogger("radflow.fhir")
 
-MEDIA_TYPE = "application/fhir+json"
-JSON_TYPES = ("application/fhir+json", "application/json")
 Identify = Callable[[str | None], Actor]  # Authorization header -> actor, or Unauthenticated
-
-
-def fhir_response(
-    resource: Resource, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(
-        resource.model_dump_json(), status_code=status, media_type=MEDIA_TYPE, headers=headers
-    )
-
-
-def refusal(error: FhirError) -> Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="radflow"'} if error.status == 401 else None
-    return fhir_response(outcome(error.issues), error.status, headers)
-
-
-def base_of(request: Request) -> str:
-    """This server's FHIR base URL (…/fhir/: where the endpoint is mounted)."""
-    url = request.url
-    return f"{url.scheme}://{url.netloc}{request.scope.get('root_path', '')}/"
+Handler = Callable[[Request, Actor], Awaitable[Response]]
+TypedHandler = Callable[[Request, Actor, ResourceType], Awaitable[Response]]
+ACTIONS = {"POST": audit.AuditAction.CREATE, "DELETE": audit.AuditAction.DELETE}
 
 
 class FhirInterface:
@@ -68,13 +50,28 @@ class FhirInterface:
         self.db = db
         self.identify = identify
         self.max_body = max_body_bytes
+        self.subscriptions = SubscriptionRoutes(db, self.body)
 
     def app(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/metadata", self.metadata, methods=["GET"]),
-                Route("/{type}/{id}", self.guarded(self.read), methods=["GET"]),
-                Route("/{type}", self.guarded(self.search_or_create), methods=["GET", "POST"]),
+                Route(
+                    "/Subscription",
+                    self.guarded(self.subscriptions.search_or_create),
+                    methods=["GET", "POST"],
+                ),
+                Route(
+                    "/Subscription/{id}",
+                    self.guarded(self.subscriptions.read_or_delete),
+                    methods=["GET", "DELETE"],
+                ),
+                Route("/{type}/{id}", self.guarded(self.typed(self.read)), methods=["GET"]),
+                Route(
+                    "/{type}",
+                    self.guarded(self.typed(self.search_or_create)),
+                    methods=["GET", "POST"],
+                ),
             ],
             exception_handlers={404: self.not_found, 405: self.not_allowed},
         )
@@ -92,9 +89,19 @@ class FhirInterface:
             FhirError.one(405, "not-supported", f"{request.method} is not supported here")
         )
 
-    def guarded(
-        self, handler: Callable[[Request, Actor, ResourceType], Awaitable[Response]]
-    ) -> Callable[[Request], Awaitable[Response]]:
+    def typed(self, handler: TypedHandler) -> Handler:
+        """A handler of the resource type the path names (404 for one radflow does not serve)."""
+
+        async def resolved(request: Request, actor: Actor) -> Response:
+            name = request.path_params["type"]
+            kind = RESOURCES.get(name)
+            if kind is None:
+                raise FhirError.one(404, "not-supported", f"radflow serves no {name} resources")
+            return await handler(request, actor, kind)
+
+        return resolved
+
+    def guarded(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """The handler run as the token's actor, inside an audit trail, errors as outcomes."""
 
         async def endpoint(request: Request) -> Response:
@@ -102,23 +109,20 @@ class FhirInterface:
                 actor = self.identify(request.headers.get("authorization"))
             except Unauthenticated as failed:
                 return refusal(FhirError.one(401, "login", str(failed)))
-            name = request.path_params["type"]
-            creating = request.method == "POST"
+            name = request.path_params.get("type", "Subscription")
+            creating = request.method != "GET"
             trail = audit.Trail(
                 actor=actor,
                 client_address=request.client.host if request.client else None,
                 operation=operation_name(request, name)[:200],
-                action=audit.AuditAction.CREATE if creating else audit.AuditAction.READ,
+                action=ACTIONS.get(request.method, audit.AuditAction.READ),
                 always=creating,
             )
             token = audit.current_trail.set(trail)
             try:
-                kind = RESOURCES.get(name)
-                if kind is None:
-                    raise FhirError.one(404, "not-supported", f"radflow serves no {name} resources")
                 if actor.role is Role.ANONYMOUS:
                     raise FhirError.one(401, "login", "use `Authorization: Bearer <token>`")
-                response = await handler(request, actor, kind)
+                response = await handler(request, actor)
             except FhirError as error:
                 if error.status in (401, 403):
                     audit.note_failure(f"FHIR {name}: {error}", denied=True)
@@ -174,22 +178,7 @@ class FhirInterface:
         if page.next_after is not None:
             following = urlencode([*kept, ("_cursor", str(page.next_after))])
             links.append({"relation": "next", "url": f"{base}{kind.name}?{following}"})
-        bundle = Bundle.model_validate(
-            {
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "link": links,
-                "entry": [
-                    {
-                        "fullUrl": f"{base}{kind.name}/{resource.id}",
-                        "resource": resource,
-                        "search": {"mode": "match"},
-                    }
-                    for resource in page.resources
-                ]
-                or None,
-            }
-        )
+        bundle = searchset(base, kind.name, page.resources, links)
         return fhir_response(bundle)
 
     async def create(self, request: Request, actor: Actor, kind: ResourceType) -> Response:
@@ -226,8 +215,11 @@ class FhirInterface:
 
 def operation_name(request: Request, name: str) -> str:
     """What the audit record calls the request: never the search values (they may be PHI)."""
-    if request.method == "POST":
-        return f"FHIR create {name}"
+    if request.method in ("POST", "DELETE"):
+        verb = "create" if request.method == "POST" else "delete"
+        return f"FHIR {verb} {name}" + (
+            f"/{request.path_params['id'][:20]}" if "id" in request.path_params else ""
+        )
     if "id" in request.path_params:
         return f"FHIR read {name}/{request.path_params['id'][:20]}"
     names = sorted({k for k in request.query_params if k not in ("_cursor",)})

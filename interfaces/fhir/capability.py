@@ -60,6 +60,27 @@ def capability_statement(base: str) -> CapabilityStatement:
                 ],
             }
         )
+    resources.append(
+        {
+            "type": "Subscription",
+            "documentation": "R4 REST hook on DiagnosticReport or ServiceRequest (criteria: a "
+            "search in the parameters above), delivered from the outbox as the owner may see "
+            "each resource; for the scheduler, supervisor, integration and admin roles.",
+            "interaction": [
+                {"code": "create"},
+                {"code": "read"},
+                {"code": "search-type"},
+                {"code": "delete"},
+            ],
+            "versioning": "no-version",
+            "readHistory": False,
+            "updateCreate": False,
+            "conditionalCreate": False,
+            "conditionalRead": "not-supported",
+            "conditionalUpdate": False,
+            "conditionalDelete": "not-supported",
+        }
+    )
     return CapabilityStatement.model_validate(
         {
             "resourceType": "CapabilityStatement",

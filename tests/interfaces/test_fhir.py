@@ -109,7 +109,9 @@ async def test_metadata_claims_exactly_the_searches_that_work(api: Api, db: Data
     statement = await get(api, "metadata", None)  # public: it holds no patient data
     assert statement["fhirVersion"] == "4.0.1" and statement["kind"] == "instance"
     served = {r["type"]: r for r in statement["rest"][0]["resource"]}
-    assert set(served) == set(RESOURCES)
+    assert set(served) == {*RESOURCES, "Subscription"}
+    hooks = served.pop("Subscription")
+    assert {i["code"] for i in hooks["interaction"]} == {"create", "read", "search-type", "delete"}
     samples = {"token": "1", "string": "a", "date": "ge2026-01-01", "reference": "1"}
     statuses = {
         "ServiceRequest": "active",
