@@ -1,10 +1,12 @@
-"""FHIR R4 over HTTP at /fhir: metadata, read and search of the served resource types, and
-ServiceRequest create, as the bearer token's actor, each request audited.
+"""FHIR R4 over HTTP at /fhir: metadata, read and search of the served resource types,
+ServiceRequest create and REST-hook Subscriptions, as the bearer token's actor, each request
+audited.
 
 The API passes in how a bearer token becomes an actor (`identify`), so the same tokens hold
 here as on GraphQL without this transport importing the API. Reads are bounded by
 `domain.access` scopes; an order runs as the placeOrder command. A read that returned patient
-data, a refusal and every create write an audit record (the command's own, in its transaction).
+data, a refusal and every create or delete write an audit record (an order's in its command's
+transaction).
 """
 
 from __future__ import annotations

@@ -89,7 +89,6 @@ def build(row: Row, phi: bool, _: Any = None) -> ImagingStudy:
             }
         ],
         "description": row.procedure_name,
-        "location": None,
         "note": [
             {"text": f"Stored at {row.archive_location}, available {instant(row.available_at)}"}
         ],
