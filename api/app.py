@@ -141,7 +141,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         except AuthenticationFailed as exc:
             raise Unauthenticated(str(exc)) from exc
 
-    fhir = fhir_app(database, identify, max_body_bytes=settings.max_body_bytes)
+    fhir = fhir_app(
+        database,
+        identify,
+        max_body_bytes=settings.max_body_bytes,
+        subscriptions_changed=notifier.refresh,
+    )
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

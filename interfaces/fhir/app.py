@@ -47,12 +47,17 @@ class FhirInterface:
     """The routes of one FHIR endpoint over one database."""
 
     def __init__(
-        self, db: Database, identify: Identify, *, max_body_bytes: int = 1_048_576
+        self,
+        db: Database,
+        identify: Identify,
+        *,
+        max_body_bytes: int = 1_048_576,
+        subscriptions_changed: Callable[[], None] = lambda: None,
     ) -> None:
         self.db = db
         self.identify = identify
         self.max_body = max_body_bytes
-        self.subscriptions = SubscriptionRoutes(db, self.body)
+        self.subscriptions = SubscriptionRoutes(db, self.body, subscriptions_changed)
 
     def app(self) -> Starlette:
         return Starlette(

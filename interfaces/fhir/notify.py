@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -40,6 +41,7 @@ log = logging.getLogger("radflow.fhir.notify")
 BACKOFF_FIRST = timedelta(seconds=1)
 BACKOFF_MOST = timedelta(minutes=5)
 SCAN = 200  # outbox events looked at per step (the ones a subscription skips are cheap)
+ACTIVE_SECONDS = 60.0
 
 
 class Notifier:
@@ -50,26 +52,42 @@ class Notifier:
         self.timeout = timeout
         self.poll_seconds = poll_seconds
         self.wake = asyncio.Event()
+        self.waiting = False  # a subscription is held in its backoff: poll for it
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self._active: list[int] | None = None  # the subscriptions known, and since when
+        self._active_at = 0.0
 
     def notice(self) -> None:
         """An event committed: look now rather than at the next poll."""
         self.wake.set()
 
-    async def step(self) -> bool:
-        """One step of every active subscription; True when any moved (step again now)."""
-        active = await self.db.read(
-            lambda s: list[int](
-                s.scalars(
-                    sa.select(col(FhirSubscription.id))
-                    .where(col(FhirSubscription.status) != "off")
-                    .order_by(col(FhirSubscription.id))
+    def refresh(self) -> None:
+        """A subscription was created or deleted here: read the list again, now."""
+        self._active = None
+        self.wake.set()
+
+    async def active(self) -> list[int]:
+        """The subscriptions to serve: read again after `refresh` or once a minute (one made on
+        another replica), never on an idle poll, so a department without subscriptions costs
+        no statement."""
+        if self._active is None or time.monotonic() - self._active_at > ACTIVE_SECONDS:
+            self._active = await self.db.read(
+                lambda s: list[int](
+                    s.scalars(
+                        sa.select(col(FhirSubscription.id))
+                        .where(col(FhirSubscription.status) != "off")
+                        .order_by(col(FhirSubscription.id))
+                    )
                 )
             )
-        )
-        moved = False
-        for subscription_id in active:
+            self._active_at = time.monotonic()
+        return self._active
+
+    async def step(self) -> bool:
+        """One step of every active subscription; True when any moved (step again now)."""
+        moved, self.waiting = False, False
+        for subscription_id in await self.active():
             moved = await self.step_one(subscription_id) or moved
         return moved
 
@@ -82,6 +100,7 @@ class Notifier:
             return False
         subscription, cursor = found
         if cursor.next_attempt_at is not None and cursor.next_attempt_at > now:
+            self.waiting = True
             return False
         trail = audit.Trail(
             actor=owner_of(subscription),
@@ -108,6 +127,7 @@ class Notifier:
                 reason,
             )
             await self.db.run(lambda uow: _failed(uow, subscription_id, reason))
+            self.waiting = True
             return False
         await self.db.write_audit(trail)  # patient data went to the owner's endpoint
         await self.db.run(lambda uow: _advance(uow, subscription_id, event_id, True))
@@ -125,18 +145,24 @@ class Notifier:
         response.raise_for_status()
 
     async def run(self, leadership: Leadership) -> None:
+        """Step while leading: after each event notice, and on each poll only while a
+        subscription waits out its backoff."""
+        due = True  # at the start: subscriptions may be behind
         try:
             while True:
-                moved = False
-                if leadership.leading:
+                if leadership.leading and (due or self.waiting):
+                    due = False
                     try:
-                        moved = await self.step()
+                        if await self.step():
+                            due = True
+                            continue
                     except Exception:  # the database is away: try again after the poll
                         log.exception("FHIR notifications: step failed")
-                if not moved:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.wake.wait(), self.poll_seconds)
-                    self.wake.clear()
+                        due = True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.poll_seconds)
+                due = due or self.wake.is_set()
+                self.wake.clear()
         finally:
             await self._close()
 

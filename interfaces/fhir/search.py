@@ -20,6 +20,7 @@ from interfaces.fhir.outcome import FhirError
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
 CONTROL = ("_count", "_cursor", "_format")  # paging and format: not filters
+MAX_VALUES = 100  # values of one parameter (a comma list), and parameters of one search
 
 Clause = Callable[[str], sa.ColumnElement[bool]]
 
@@ -39,6 +40,8 @@ def conditions(
 ) -> list[sa.ColumnElement[bool]]:
     """The SQL conditions of a search's query string (paging controls left out)."""
     where = []
+    if len(query) > MAX_VALUES:
+        raise FhirError.one(400, "too-costly", f"at most {MAX_VALUES} search parameters")
     for name, raw in query:
         if name in CONTROL:
             continue
@@ -54,6 +57,8 @@ def conditions(
         values = [v for v in raw.split(",") if v]
         if not values:
             raise FhirError.one(400, "invalid", f"{name} needs a value", name)
+        if len(values) > MAX_VALUES:
+            raise FhirError.one(400, "too-costly", f"at most {MAX_VALUES} values", name)
         where.append(sa.or_(*(parameter.clause(v) for v in values)))
     return where
 

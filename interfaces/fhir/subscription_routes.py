@@ -27,9 +27,10 @@ Body = Callable[[Request], Awaitable[bytes]]
 class SubscriptionRoutes:
     """Subscriptions kept in the database, for the roles that may follow the department."""
 
-    def __init__(self, db: Database, body: Body) -> None:
+    def __init__(self, db: Database, body: Body, changed: Callable[[], None]) -> None:
         self.db = db
         self.body = body
+        self.changed = changed  # the notifier of this process reads its list again
 
     @staticmethod
     def _allowed(actor: Actor) -> None:
@@ -56,6 +57,7 @@ class SubscriptionRoutes:
             return store(uow, row)
 
         stored = await self.db.run(create)
+        self.changed()
         location = f"{base_of(request)}Subscription/{stored.id}"
         return fhir_response(as_resource(stored), 201, {"Location": location})
 
@@ -67,6 +69,7 @@ class SubscriptionRoutes:
         if request.method == "DELETE":
             if not await self.db.run(lambda uow: remove(uow, actor, int(key))):
                 raise FhirError.one(404, "not-found", f"Subscription/{key} is not known")
+            self.changed()
             return Response(status_code=204)
         rows = await self.db.read(lambda s: owned(s, actor, int(key)))
         if not rows:

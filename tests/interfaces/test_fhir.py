@@ -22,6 +22,7 @@ from tests.conftest import Api, token_for
 from tests.factories import SUPERVISOR, count_rows, drive, order, reference
 
 ADMIN = ("admin", "admin")
+JSON = "application/fhir+json"
 Caller = tuple[str, str] | None
 
 
@@ -194,7 +195,16 @@ async def test_a_search_pages_by_count_with_next_links_and_filters(api: Api, db:
     assert ids(found) == [str(placed[1].id)]
     assert ids(await get(api, "Patient?identifier=urn:radflow:mrn|MRN000001")) == [str(mine)]
     assert len(ids(await get(api, "Patient?birthdate=ge1900&_count=100"))) == 20
-    for bad in ("_count=0", "_count=101", "authored=yesterday", "status=done", "patient=Group/1"):
+    many = "_id=" + ",".join(["1"] * 101)
+    for bad in (
+        "_count=0",
+        "_count=101",
+        "authored=yesterday",
+        "status=done",
+        "patient=Group/1",
+        "patient=99999999999999999999",
+        many,
+    ):
         outcome = await get(api, f"ServiceRequest?{bad}", status=400)
         assert outcome["issue"][0]["expression"] == [bad.split("=")[0]]
 
@@ -383,6 +393,15 @@ async def test_a_bad_order_is_refused_with_the_path_of_what_is_wrong(
         "/fhir/ServiceRequest", content=b"{", headers={**auth(ADMIN), "Content-Type": "text/plain"}
     )
     assert response.status_code == 415
+    response = await api.client.post(
+        "/fhir/ServiceRequest", content=b"{", headers={**auth(ADMIN), "Content-Type": JSON}
+    )
+    assert response.status_code == 400 and valid(response.json())["issue"][0]["code"] == "structure"
+    huge = b'{"resourceType": "ServiceRequest", "note": "' + b"x" * 1_100_000 + b'"}'
+    response = await api.client.post(
+        "/fhir/ServiceRequest", content=huge, headers={**auth(ADMIN), "Content-Type": JSON}
+    )
+    assert response.status_code == 413 and valid(response.json())["issue"][0]["code"]
 
 
 def docs_table(heading: str) -> dict[str, str]:
