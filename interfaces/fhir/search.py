@@ -20,6 +20,7 @@ from interfaces.fhir.outcome import FhirError
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
 CONTROL = ("_count", "_cursor", "_format")  # paging and format: not filters
+FORMATS = ("json", "application/json", "application/fhir+json")
 MAX_VALUES = 100  # values of one parameter (a comma list), and parameters of one search
 
 Clause = Callable[[str], sa.ColumnElement[bool]]
@@ -43,6 +44,8 @@ def conditions(
     if len(query) > MAX_VALUES:
         raise FhirError.one(400, "too-costly", f"at most {MAX_VALUES} search parameters")
     for name, raw in query:
+        if name == "_format" and raw not in FORMATS:
+            raise FhirError.one(400, "not-supported", "radflow answers in JSON only", name)
         if name in CONTROL:
             continue
         parameter = parameters.get(name)
