@@ -320,7 +320,9 @@ async def post(
     return response.status_code, valid(response.json()), dict(response.headers)
 
 
-async def test_creating_a_service_request_places_the_order_once(api: Api, db: Database) -> None:
+async def test_an_order_is_placed_once_and_a_bad_one_is_refused_with_its_path(
+    api: Api, db: Database
+) -> None:
     await reference(db)
     condition = {"If-None-Exist": "identifier=urn:oid:1.2.3.4|ORD-1"}
     status, created, headers = await post(api, service_request(), **condition)
@@ -343,29 +345,28 @@ async def test_creating_a_service_request_places_the_order_once(api: Api, db: Da
     )
     assert (await post(api, by_reference))[0] == 201
 
+    # A bad order: refused with the FHIRPath of what is wrong, and nothing placed.
+    def bad(**changes: Any) -> dict[str, Any]:
+        return service_request("BAD-1", **changes)
 
-async def test_a_bad_order_is_refused_with_the_path_of_what_is_wrong(
-    api: Api, db: Database
-) -> None:
-    await reference(db)
     cases: list[tuple[dict[str, Any], int, str]] = [
         (
-            service_request(identifier=[{"system": "urn:x", "value": 7}]),
+            bad(identifier=[{"system": "urn:x", "value": 7}]),
             400,
             "ServiceRequest.identifier[0].value",
         ),
-        (service_request(priority="whenever"), 422, "ServiceRequest.priority"),
-        (service_request(subject=None), 400, "ServiceRequest.subject"),
-        (service_request(colour="blue"), 400, "ServiceRequest.colour"),
-        (service_request(identifier=None), 422, "ServiceRequest.identifier"),
-        (service_request(priority=None), 422, "ServiceRequest.priority"),
+        (bad(priority="whenever"), 422, "ServiceRequest.priority"),
+        (bad(subject=None), 400, "ServiceRequest.subject"),
+        (bad(colour="blue"), 400, "ServiceRequest.colour"),
+        (bad(identifier=None), 422, "ServiceRequest.identifier"),
+        (bad(priority=None), 422, "ServiceRequest.priority"),
         (
-            service_request(code={"coding": [{"system": "urn:radflow:procedure", "code": "NOPE"}]}),
+            bad(code={"coding": [{"system": "urn:radflow:procedure", "code": "NOPE"}]}),
             422,
             "ServiceRequest.code.coding",
         ),
         (
-            service_request(
+            bad(
                 reasonCode=[
                     {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "nonsense"}]}
                 ]
@@ -374,19 +375,17 @@ async def test_a_bad_order_is_refused_with_the_path_of_what_is_wrong(
             "ServiceRequest.reasonCode.coding",
         ),
         (
-            service_request(
-                subject={"identifier": {"system": "urn:radflow:mrn", "value": "MRN404"}}
-            ),
+            bad(subject={"identifier": {"system": "urn:radflow:mrn", "value": "MRN404"}}),
             422,
             "ServiceRequest.subject",
         ),
-        (service_request(intent="plan"), 422, "ServiceRequest.intent"),
+        (bad(intent="plan"), 422, "ServiceRequest.intent"),
     ]
     for body, status, path in cases:
         answer, outcome, _ = await post(api, {k: v for k, v in body.items() if v is not None})
         paths = [issue.get("expression") for issue in outcome["issue"]]
         assert answer == status and [path] in paths, outcome
-    assert await db.read(count_rows("exams")) == 0
+    assert await db.read(count_rows("exams")) == 2  # the two placed above, no more
     status, outcome, _ = await post(api, service_request(), ("RAD03", "radiologist"))
     assert status == 403 and outcome["issue"][0]["code"] == "forbidden"
     response = await api.client.post(
