@@ -1,7 +1,7 @@
 """FHIR reads over real HTTP: python -m bench.fhir --exams 2000 --requests 400.
 
-A department of `exams` bulk-loaded exams served by uvicorn on loopback; a referrer-free admin
-token; first every ServiceRequest paged through with `_count=100` (following `next` links),
+A department of `exams` bulk-loaded exams served by uvicorn on loopback, called with an
+admin token: first every ServiceRequest paged through with `_count=100` (following `next` links),
 then `requests` reads of single resources (Patient, ServiceRequest, DiagnosticReport, in turn)
 from eight concurrent clients. Every request writes its audit record, as in production. Prints,
 as the LAST line, {"exams", "pages", "page_ms_p50", "page_ms_p99", "reads_per_s",
