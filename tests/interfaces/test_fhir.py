@@ -401,6 +401,17 @@ async def test_an_order_is_placed_once_and_a_bad_one_is_refused_with_its_path(
         "/fhir/ServiceRequest", content=huge, headers={**auth(ADMIN), "Content-Type": JSON}
     )
     assert response.status_code == 413 and valid(response.json())["issue"][0]["code"]
+    records = await db.read(
+        lambda s: s.execute(
+            sa.text(
+                "SELECT outcome, COUNT(*) FROM audit_events "
+                "WHERE operation = 'FHIR create ServiceRequest' AND action = 'C' GROUP BY outcome"
+            )
+        ).all()
+    )
+    # Each order audited: the placed and the re-sent in the command's transaction, each
+    # refusal with its reason.
+    assert dict(records) == {"SUCCESS": 4, "FAILURE": len(cases) + 4}
 
 
 def docs_table(heading: str) -> dict[str, str]:
