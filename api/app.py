@@ -1,6 +1,6 @@
 """The ASGI application: GraphQL at /graphql (GraphiQL in development; subscriptions over
-WebSocket, graphql-transport-ws), health at /healthz, readiness at /readyz, the department
-console at /console."""
+WebSocket, graphql-transport-ws), FHIR R4 at /fhir, health at /healthz, readiness at /readyz,
+the department console at /console."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from api.auth import AuthenticationFailed
+from api.auth import AuthenticationFailed, authenticate
 from api.console import console_routes
 from api.context import Context, actor_from_request
 from api.hardening import Hardening, JsonBodies
@@ -30,6 +30,10 @@ from application.planning.runner import BalancerRunner
 from application.settings import Settings, get_settings
 from domain import outbox
 from domain.db import Database
+from domain.lifecycle import Actor
+from interfaces.fhir.app import fhir_app
+from interfaces.fhir.notify import Notifier
+from interfaces.fhir.outcome import Unauthenticated
 from interfaces.hl7.listener import listener_for
 from interfaces.hl7.outbound import Outbound, parse_destinations
 
@@ -109,6 +113,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     interfaces = AsyncExitStack()
     destinations = parse_destinations(settings.hl7_destinations)
     outbound = Outbound(database, destinations) if destinations else None
+    notifier = Notifier(database)  # FHIR subscriptions: idle until one is created
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -120,17 +125,34 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             outbound.start(planning.leadership)
             for topic in (outbox.EXAM_STATUS, outbox.OTHER):
                 live.hub.listen(topic, lambda event: outbound.notice())
+        notifier.start(planning.leadership)  # the leader posts FHIR subscriptions' changes
+        live.hub.listen(outbox.EXAM_STATUS, lambda event: notifier.notice())
         if planning.enabled:  # the leader re-plans for events of every replica
             for topic in (outbox.EXAM_STATUS, outbox.RULES, outbox.OTHER):
                 live.hub.listen(topic, lambda event: planning.notice(event.id, event.type))
         yield
         await live.stop()
+        await notifier.stop()
         if outbound is not None:
             await outbound.stop()
         await interfaces.aclose()
         await planning.stop()
         if db is None:  # we own it
             await database.dispose()
+
+    def identify(authorization: str | None) -> Actor:
+        """The FHIR interface's callers: the same bearer tokens as GraphQL's."""
+        try:
+            return authenticate(authorization, settings)
+        except AuthenticationFailed as exc:
+            raise Unauthenticated(str(exc)) from exc
+
+    fhir = fhir_app(
+        database,
+        identify,
+        max_body_bytes=settings.max_body_bytes,
+        subscriptions_changed=notifier.refresh,
+    )
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -148,6 +170,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Mount("/fhir", app=fhir),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *([Route("/metrics", metrics_endpoint(metrics))] if metrics else []),

@@ -14,7 +14,7 @@ from domain.models.catalog import (
     TurnaroundTarget,
 )
 from domain.models.exam import Exam, ExamStatusChange
-from domain.models.interfaces import InboundMessage, OutboundCursor
+from domain.models.interfaces import FhirSubscription, InboundMessage, OutboundCursor
 from domain.models.outbox import OutboxEvent, OutboxPruned
 from domain.models.people import (
     Patient,
@@ -45,6 +45,7 @@ __all__ = [
     "Exam",
     "ExamPrepItem",
     "ExamStatusChange",
+    "FhirSubscription",
     "FollowUpRecommendation",
     "InboundMessage",
     "MetadataValidation",

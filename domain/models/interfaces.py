@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from domain.models._columns import text, when
+from domain.models._columns import document, text, when
 
 
 class InboundMessage(SQLModel, table=True):
@@ -52,3 +52,29 @@ class OutboundCursor(SQLModel, table=True):
     last_error: str | None = text(500, nullable=True)
     delivered: int = 0
     updated_at: datetime = when()
+
+
+class FhirSubscription(SQLModel, table=True):
+    """A FHIR R4 REST-hook subscription: which changes (`criteria`, a search on DiagnosticReport
+    or ServiceRequest) are posted where, on behalf of whom.
+
+    The owner's role, sites and PHI grant are kept from the token that created it: every
+    notification is built as that owner may see it, at the time it is sent. Its delivery
+    position is an `OutboundCursor` named `FHIR/Subscription/<id>`, so outbox pruning waits for
+    it like for any other destination.
+    """
+
+    __tablename__ = "fhir_subscriptions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = text(64)
+    role: str = text(32)
+    phi: bool = False
+    sites: list[str] = document()
+    criteria: str = text(500)
+    endpoint: str = text(500)
+    headers: list[str] = document()
+    payload: str | None = text(64, nullable=True)  # None: an empty POST (the change only)
+    status: str = text(16)  # active, error (delivery failing, still retried), off
+    error: str | None = text(500, nullable=True)
+    created_at: datetime = when()
