@@ -28,6 +28,7 @@ from application.planning.runner import BalancerRunner
 from application.settings import Settings, get_settings
 from domain import outbox
 from domain.db import Database
+from interfaces.dicom.pacs import following
 from interfaces.dicom.server import listener_for as dicom_listener_for
 from interfaces.hl7.listener import listener_for
 
@@ -109,6 +110,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             await interfaces.enter_async_context(listener_for(database, settings))
         if settings.dicom_port is not None:  # the scanners' worklist and MPPS beside the API
             await interfaces.enter_async_context(dicom_listener_for(database, settings))
+        if settings.orthanc_url is not None:  # the PACS's stable studies (one replica at once)
+            await interfaces.enter_async_context(following(database, settings))
         await live.start()
         if planning.enabled:  # the leader re-plans for events of every replica
             for topic in (outbox.EXAM_STATUS, outbox.RULES, outbox.OTHER):

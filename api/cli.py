@@ -108,7 +108,10 @@ def hl7() -> None:
 def dicom() -> None:
     """Serve DICOM Modality Worklist and MPPS alone, without the API (RADFLOW_DICOM_PORT,
     default 11112), and follow the PACS when RADFLOW_ORTHANC_URL is set."""
+    from contextlib import AsyncExitStack
+
     from domain.db import Database
+    from interfaces.dicom.pacs import following
     from interfaces.dicom.server import listener_for
 
     settings = get_settings()
@@ -118,7 +121,10 @@ def dicom() -> None:
     async def listen() -> None:
         db = Database(settings.database_url)
         try:
-            async with listener_for(db, settings) as server:
+            async with AsyncExitStack() as stack:
+                server = await stack.enter_async_context(listener_for(db, settings))
+                if settings.orthanc_url is not None:
+                    await stack.enter_async_context(following(db, settings))
                 port = server.server_address[1]
                 typer.echo(
                     f"radflow DICOM {settings.dicom_ae_title} on {settings.dicom_host}:{port}"

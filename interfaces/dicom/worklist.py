@@ -172,9 +172,9 @@ def find_station(session: Session, ae_title: str) -> Station | None:
         .join(Site, col(Site.id) == col(ModalityResource.site_id))
         .where(col(ModalityResource.ae_title) == ae_title, col(ModalityResource.active))
     ).first()
-    if row is None:
+    if row is None or row[0] is None:
         return None
-    return Station(int(row[0]), row[1], ae_title, row[2], row[3])
+    return Station(row[0], row[1], ae_title, row[2], row[3])
 
 
 def find_entries(

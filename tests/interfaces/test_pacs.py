@@ -1,0 +1,262 @@
+"""Studies arriving from a real Orthanc: DICOM files sent with dcmtk's storescu, the changes feed
+followed, and the exam moving on by itself (ready for reading, rejected, pending, unmatched)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from pydicom import dcmread
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+
+from domain.db import Database
+from domain.enums import ExamStatus
+from domain.models import (
+    ArchivedStudy,
+    ArchivedStudyState,
+    MetadataValidation,
+    Patient,
+    StoredStudy,
+)
+from domain.services import acquisition
+from interfaces.dicom.pacs import Orthanc, PacsFollowerLoop
+from interfaces.dicom.uids import study_instance_uid
+from tests.conftest import REQUIRE_SERVICES
+from tests.factories import TECH, current, drive, order, reference
+
+ROOT = "2.25.1234567890"
+
+
+def need(tool: str, package: str) -> None:
+    if shutil.which(tool) is None:
+        message = f"{package} is not installed ({tool}): apt-get install {package}"
+        if REQUIRE_SERVICES:
+            pytest.fail(message + " (RADFLOW_REQUIRE_SERVICES=1 forbids skipping)")
+        pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class OrthancServer:
+    url: str
+    dicom_port: int
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    """A real Orthanc on free ports, its storage in a temporary folder."""
+    need("Orthanc", "orthanc")
+    need("storescu", "dcmtk")
+    folder = tmp_path_factory.mktemp("orthanc")
+    http, dicom = free_port(), free_port()
+    config = {
+        "Name": "radflow-test",
+        "StorageDirectory": str(folder / "storage"),
+        "IndexDirectory": str(folder / "storage"),
+        "HttpPort": http,
+        "DicomPort": dicom,
+        "DicomAet": "ORTHANC",
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "DicomCheckCalledAet": False,
+        "StableAge": 1,
+        "Plugins": [],
+    }
+    (folder / "orthanc.json").write_text(json.dumps(config))
+    with (folder / "orthanc.log").open("w") as output:
+        process = subprocess.Popen(
+            ["Orthanc", str(folder / "orthanc.json")], stdout=output, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{http}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/system", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("Orthanc did not start: " + (folder / "orthanc.log").read_text()[-2000:])
+        time.sleep(0.2)
+    try:
+        yield OrthancServer(url, dicom)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+async def follower(db: Database, orthanc: OrthancServer) -> AsyncIterator[PacsFollowerLoop]:
+    await reference(db)
+    async with httpx.AsyncClient(base_url=orthanc.url, timeout=30) as client:
+        # The module's Orthanc keeps earlier tests' studies: this test follows from now on.
+        last = (await client.get("/changes", params={"last": ""})).json()["Last"]
+        loop = PacsFollowerLoop(
+            db,
+            Orthanc(client),
+            ROOT,
+            f"{orthanc.url}/dicom-web",
+            "https://viewer.example/viewer?StudyInstanceUIDs={study_instance_uid}",
+            "replica-a",
+        )
+        await db.run(lambda uow: None)
+        assert await loop.claim() == 0
+        assert await loop.advance(int(last))
+        yield loop
+
+
+def dicom_file(folder: Path, *, uid: str, **tags: str) -> Path:
+    """pydicom's CT test image, made into one instance of a new study with these tags."""
+    image = dcmread(get_testdata_file("CT_small.dcm"))
+    image.StudyInstanceUID = uid
+    image.SeriesInstanceUID = generate_uid()
+    image.SOPInstanceUID = generate_uid()
+    image.file_meta.MediaStorageSOPInstanceUID = image.SOPInstanceUID
+    for keyword, value in tags.items():
+        setattr(image, keyword, value)
+    path = folder / f"{image.SOPInstanceUID}.dcm"
+    image.save_as(path)
+    return path
+
+
+def storescu(orthanc: OrthancServer, path: Path) -> None:
+    done = subprocess.run(
+        ["storescu", "-aec", "ORTHANC", "127.0.0.1", str(orthanc.dicom_port), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+async def send(orthanc: OrthancServer, folder: Path, *, uid: str, **tags: str) -> None:
+    path = await asyncio.to_thread(dicom_file, folder, uid=uid, **tags)
+    await asyncio.to_thread(storescu, orthanc, path)
+
+
+async def until(
+    follower: PacsFollowerLoop, condition: Callable[[], Awaitable[bool]], seconds: float = 60
+) -> None:
+    """Let the follower take passes until the condition holds."""
+    deadline = time.monotonic() + seconds
+    while not await condition():
+        assert time.monotonic() < deadline, "the condition did not come true"
+        await follower.step()
+        await asyncio.sleep(0.2)
+
+
+async def archived(db: Database, accession: str) -> ArchivedStudy | None:
+    return await db.read(
+        lambda s: s.scalars(
+            sa.select(ArchivedStudy)
+            .where(ArchivedStudy.accession_number == accession)
+            .order_by(ArchivedStudy.id.desc())  # type: ignore[union-attr]
+        ).first()
+    )
+
+
+def in_state(
+    db: Database, accession: str, state: ArchivedStudyState
+) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        row = await archived(db, accession)
+        return row is not None and row.state == state
+
+    return check
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+async def test_stored_studies_become_ready_rejected_pending_or_unmatched_on_their_own(
+    db: Database, orthanc: OrthancServer, follower: PacsFollowerLoop, tmp_path: Path
+) -> None:
+    patient = await db.read(
+        lambda s: s.scalar(sa.select(Patient).where(Patient.mrn == "MRN000001"))
+    )
+    assert patient is not None
+    right = {
+        "PatientID": "MRN000001",
+        "PatientName": f"{patient.family_name}^{patient.given_name}",
+        "PatientBirthDate": patient.birth_date.strftime("%Y%m%d"),
+        "Modality": "US",
+        "BodyPartExamined": "ABDOMEN",
+    }
+
+    # Matched by radflow's own Study Instance UID: ready for reading, with its links.
+    exam = await drive(db, await order(db), ExamStatus.ACQUIRED)
+    uid = study_instance_uid(ROOT, exam.id or 0)
+    await send(orthanc, tmp_path, uid=uid, AccessionNumber=exam.accession_number, **right)
+    await until(follower, in_state(db, exam.accession_number, ArchivedStudyState.READY))
+    assert (await current(db, exam.id or 0)).status == ExamStatus.READY_FOR_READ
+    stored = await db.read(lambda s: s.scalars(sa.select(StoredStudy)).one())
+    assert stored.study_instance_uid == uid and stored.archive_location.endswith(f"/studies/{uid}")
+    row = await archived(db, exam.accession_number)
+    assert row is not None and row.viewer_url == (
+        f"https://viewer.example/viewer?StudyInstanceUIDs={uid}"
+    )
+    assert (row.series_count, row.image_count) == (1, 1)
+
+    # A scanner's own UID, matched by accession; the header disagrees: rejected, field by field.
+    wrong = await drive(db, await order(db), ExamStatus.ACQUIRED)
+    bad = {**right, "PatientBirthDate": "19000101", "BodyPartExamined": "CHEST"}
+    await send(orthanc, tmp_path, uid=generate_uid(), AccessionNumber=wrong.accession_number, **bad)
+    await until(follower, in_state(db, wrong.accession_number, ArchivedStudyState.REJECTED))
+    assert (await current(db, wrong.id or 0)).status == ExamStatus.METADATA_REJECTED
+    validation = await db.read(
+        lambda s: s.scalars(
+            sa.select(MetadataValidation).where(MetadataValidation.exam_id == wrong.id)
+        ).one()
+    )
+    assert sorted(p["field"] for p in validation.problems) == ["birth_date", "body_part"]
+    # Corrected in the PACS (sent again, right this time): it goes on to the worklist.
+    await send(
+        orthanc, tmp_path, uid=generate_uid(), AccessionNumber=wrong.accession_number, **right
+    )
+    await until(follower, in_state(db, wrong.accession_number, ArchivedStudyState.READY))
+    assert (await current(db, wrong.id or 0)).status == ExamStatus.READY_FOR_READ
+
+    # Images before the acquisition is complete: pending until it is.
+    early = await drive(db, await order(db), ExamStatus.IN_ACQUISITION)
+    await send(
+        orthanc, tmp_path, uid=generate_uid(), AccessionNumber=early.accession_number, **right
+    )
+    await until(follower, in_state(db, early.accession_number, ArchivedStudyState.PENDING))
+    await db.run(
+        lambda uow: acquisition.complete_acquisition(
+            uow=uow, actor=TECH, exam_id=early.id or 0, series_count=1, image_count=1
+        )
+    )
+    await until(follower, in_state(db, early.accession_number, ArchivedStudyState.READY))
+
+    # No order has it: kept for reconciliation, nothing moved.
+    await send(orthanc, tmp_path, uid=generate_uid(), AccessionNumber="NOSUCH0001", **right)
+    await until(follower, in_state(db, "NOSUCH0001", ArchivedStudyState.UNMATCHED))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_one_replica_follows_the_feed_while_its_claim_holds(
+    db: Database, orthanc: OrthancServer, follower: PacsFollowerLoop, clock: object
+) -> None:
+    other = PacsFollowerLoop(db, follower.orthanc, ROOT, "http://x/dicom-web", None, "replica-b")
+    assert await other.claim() is None
+    assert not await other.advance(10**9)
+    assert await follower.claim() is not None
+    clock.advance(seconds=follower.claim_seconds + 1)  # type: ignore[attr-defined]
+    assert await other.claim() is not None  # lapsed: taken over
+    assert not await follower.advance(10**9)  # the old holder can no longer move the cursor
