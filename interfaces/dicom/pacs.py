@@ -144,6 +144,7 @@ class PacsFollowerLoop:
     actor: Actor = field(default_factory=lambda: Actor("orthanc.follower", Role.INTEGRATION))
     poll_seconds: float = 1.0
     claim_seconds: float = 10.0
+    concurrency: int = 8
 
     async def claim(self) -> int | None:
         """The feed's cursor if this replica holds (or now takes) the claim, else None."""
@@ -190,9 +191,8 @@ class PacsFollowerLoop:
         if since is None:
             return False
         changes, last, done = await self.orthanc.changes(since)
-        for change in changes:
-            if change.get("ChangeType") == "StableStudy":
-                await self.receive(str(change["ID"]))
+        stable = {str(c["ID"]): None for c in changes if c.get("ChangeType") == "StableStudy"}
+        await self._receive_all(list(stable))
         if last != since and not await self.advance(last):
             return False
         await self.retry_pending()
@@ -219,8 +219,18 @@ class PacsFollowerLoop:
                 )
             )
         )
-        for pacs_id in pending:
-            await self.receive(pacs_id)
+        await self._receive_all(pending)
+
+    async def _receive_all(self, pacs_ids: list[str]) -> None:
+        """Several studies at once (each its own exam and transaction): the REST reads of one
+        overlap the others' while the database serialises what it must."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(pacs_id: str) -> None:
+            async with gate:
+                await self.receive(pacs_id)
+
+        await asyncio.gather(*(one(pacs_id) for pacs_id in pacs_ids))
 
     async def receive(self, pacs_id: str) -> ArchivedStudyState:
         """Match one stable study to its exam and move the exam on; returns where it stands."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -183,6 +184,14 @@ class Handlers:
         return 0x0000, updated
 
 
+def no_delay(event: Event) -> None:
+    """Send each PDU at once: with Nagle's algorithm, a C-FIND's request (command and identifier
+    in two PDUs) or a run of pending responses waits on the peer's delayed ACK, about 40 ms."""
+    connection = event.assoc.dul.socket
+    if connection is not None and connection.socket is not None:
+        connection.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def application_entity(ae_title: str) -> AE:
     """radflow's AE: the SOP classes it provides, scanners addressing it by its title."""
     ae = AE(ae_title=ae_title)
@@ -213,6 +222,7 @@ async def dicom_listener(
         (host, port),
         block=False,
         evt_handlers=[
+            (evt.EVT_CONN_OPEN, no_delay),
             (evt.EVT_C_FIND, handlers.find),
             (evt.EVT_N_CREATE, handlers.create),
             (evt.EVT_N_SET, handlers.set),

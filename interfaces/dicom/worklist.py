@@ -14,10 +14,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from pydicom import config
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from sqlalchemy.orm import Session
@@ -33,7 +36,6 @@ from domain.models import (
     Referrer,
     Site,
 )
-from domain.types import pk
 from interfaces.dicom.uids import study_instance_uid
 
 CHARACTER_SET = "ISO_IR 192"  # UTF-8
@@ -186,9 +188,19 @@ def find_entries(
     zone = ZoneInfo(site.timezone)
     start = sa.func.coalesce(col(Appointment.starts_at), col(Exam.status_changed_at))
     statement = (
+        # Columns, not rows: a worklist of a hundred entries loads no ORM objects.
         sa.select(
-            Exam,
-            Patient,
+            col(Exam.id),
+            col(Patient.id),
+            col(Exam.accession_number),
+            col(Exam.status),
+            col(Exam.priority),
+            col(Exam.status_changed_at),
+            col(Patient.mrn),
+            col(Patient.family_name),
+            col(Patient.given_name),
+            col(Patient.birth_date),
+            col(Patient.sex),
             col(Referrer.name),
             col(Procedure.code),
             col(Procedure.name),
@@ -227,113 +239,131 @@ def find_entries(
         statement = statement.where(
             _matching(col(ModalityResource.ae_title), query.station_ae_title)
         )
-    # The window in UTC is a day wider each side; each row's local date decides below.
+    # The window in UTC is a day wider each side; each row's local date decides below. With a
+    # station asked for, only booked exams can match, and the bookings' index finds them.
+    booked = col(Appointment.starts_at)
+    when = booked if query.station_ae_title else start
     if query.first_day is not None:
         since = datetime.combine(query.first_day, datetime.min.time(), UTC) - timedelta(days=1)
-        statement = statement.where(start >= since)
+        statement = statement.where(when >= since)
     if query.last_day is not None:
         until = datetime.combine(query.last_day, datetime.min.time(), UTC) + timedelta(days=2)
-        statement = statement.where(start < until)
+        statement = statement.where(when < until)
     entries = []
-    for (
-        exam,
-        patient,
-        referrer,
-        code,
-        name,
-        modality,
-        ae_title,
-        resource,
-        starts,
-    ) in session.execute(statement):
-        local = (starts or exam.status_changed_at).astimezone(zone)
+    for row in session.execute(statement):
+        local = (row[17] or row[5]).astimezone(zone)
         if query.first_day is not None and local.date() < query.first_day:
             continue
         if query.last_day is not None and local.date() > query.last_day:
             continue
         entries.append(
             WorklistEntry(
-                exam_id=pk(exam),
-                patient_id=pk(patient),
-                accession=exam.accession_number,
-                status=exam.status,
-                priority=exam.priority,
-                mrn=patient.mrn,
-                family_name=patient.family_name,
-                given_name=patient.given_name,
-                birth_date=patient.birth_date,
-                sex=patient.sex,
-                referrer=referrer,
-                procedure_code=code,
-                procedure_name=name,
-                modality=str(modality),
-                station_ae_title=ae_title or "",
-                station_name=resource or "",
+                exam_id=cast(int, row[0]),
+                patient_id=cast(int, row[1]),
+                accession=row[2],
+                status=row[3],
+                priority=row[4],
+                mrn=row[6],
+                family_name=row[7],
+                given_name=row[8],
+                birth_date=row[9],
+                sex=row[10],
+                referrer=row[11],
+                procedure_code=row[12],
+                procedure_name=row[13],
+                modality=str(row[14]),
+                station_ae_title=row[15] or "",
+                station_name=row[16] or "",
                 starts=local,
             )
         )
     return entries
 
 
-def _code(value: str, meaning: str) -> DicomSequence:
-    item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = CODING_SCHEME
-    item.CodeMeaning = meaning[:64]
-    return DicomSequence([item])
+# An attribute's value: text, or the items of a sequence (each the values of its attributes).
+Values = dict[str, "str | list[Values]"]
 
 
-def entry_dataset(entry: WorklistEntry, uid_root: str) -> Dataset:
-    """Every attribute radflow knows of one worklist entry."""
-    ds = Dataset()
-    ds.SpecificCharacterSet = CHARACTER_SET
-    ds.AccessionNumber = entry.accession
-    ds.ReferringPhysicianName = entry.referrer[:64]
-    ds.PatientName = f"{entry.family_name}^{entry.given_name}"
-    ds.PatientID = entry.mrn
-    ds.PatientBirthDate = entry.birth_date.strftime("%Y%m%d")
-    ds.PatientSex = entry.sex if entry.sex in {"M", "F", "O"} else ""
-    ds.StudyInstanceUID = study_instance_uid(uid_root, entry.exam_id)
-    ds.RequestedProcedureID = entry.accession
-    ds.RequestedProcedureDescription = entry.procedure_name[:64]
-    ds.RequestedProcedureCodeSequence = _code(entry.procedure_code, entry.procedure_name)
-    ds.RequestedProcedurePriority = PRIORITIES[entry.priority]
-    step = Dataset()
-    step.Modality = entry.modality
-    step.ScheduledStationAETitle = entry.station_ae_title
-    step.ScheduledStationName = entry.station_name
-    step.ScheduledProcedureStepStartDate = entry.starts.strftime("%Y%m%d") if entry.starts else ""
-    step.ScheduledProcedureStepStartTime = entry.starts.strftime("%H%M%S") if entry.starts else ""
-    step.ScheduledProcedureStepID = entry.accession
-    step.ScheduledProcedureStepDescription = entry.procedure_name[:64]
-    step.ScheduledProtocolCodeSequence = _code(entry.procedure_code, entry.procedure_name)
-    step.ScheduledProcedureStepStatus = LISTED[entry.status]
-    step.ScheduledPerformingPhysicianName = ""
-    ds.ScheduledProcedureStepSequence = DicomSequence([step])
-    return ds
+def _code(value: str, meaning: str) -> list[Values]:
+    return [
+        {"CodeValue": value, "CodingSchemeDesignator": CODING_SCHEME, "CodeMeaning": meaning[:64]}
+    ]
 
 
-def answer(full: Dataset, query: Dataset) -> Dataset:
-    """The response identifier: the query's keys, each filled from `full` (empty if unknown)."""
+def entry_values(entry: WorklistEntry, uid_root: str) -> Values:
+    """Every attribute radflow knows of one worklist entry, by keyword."""
+    starts = entry.starts
+    return {
+        "AccessionNumber": entry.accession,
+        "ReferringPhysicianName": entry.referrer[:64],
+        "PatientName": f"{entry.family_name}^{entry.given_name}",
+        "PatientID": entry.mrn,
+        "PatientBirthDate": entry.birth_date.strftime("%Y%m%d"),
+        "PatientSex": entry.sex if entry.sex in {"M", "F", "O"} else "",
+        "StudyInstanceUID": study_instance_uid(uid_root, entry.exam_id),
+        "RequestedProcedureID": entry.accession,
+        "RequestedProcedureDescription": entry.procedure_name[:64],
+        "RequestedProcedureCodeSequence": _code(entry.procedure_code, entry.procedure_name),
+        "RequestedProcedurePriority": PRIORITIES[entry.priority],
+        "ScheduledProcedureStepSequence": [
+            {
+                "Modality": entry.modality,
+                "ScheduledStationAETitle": entry.station_ae_title,
+                "ScheduledStationName": entry.station_name,
+                "ScheduledProcedureStepStartDate": starts.strftime("%Y%m%d") if starts else "",
+                "ScheduledProcedureStepStartTime": starts.strftime("%H%M%S") if starts else "",
+                "ScheduledProcedureStepID": entry.accession,
+                "ScheduledProcedureStepDescription": entry.procedure_name[:64],
+                "ScheduledProtocolCodeSequence": _code(entry.procedure_code, entry.procedure_name),
+                "ScheduledProcedureStepStatus": LISTED[entry.status],
+                "ScheduledPerformingPhysicianName": "",
+            }
+        ],
+    }
+
+
+def _element(tag: int, vr: str, value: object) -> DataElement:
+    # The values are radflow's own, already in their VR's form: no per-element validation
+    # (it was most of the cost of answering a worklist of a hundred entries).
+    return DataElement(tag, vr, value, validation_mode=config.IGNORE)
+
+
+def _vr(tag: int, sent: str) -> str:
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return sent
+
+
+def _everything(values: Values) -> Dataset:
+    out = Dataset()
+    for keyword, value in values.items():
+        tag = int(tag_for_keyword(keyword) or 0)
+        if isinstance(value, list):
+            out.add(_element(tag, "SQ", DicomSequence([_everything(v) for v in value])))
+        else:
+            out.add(_element(tag, _vr(tag, "LO"), value))
+    return out
+
+
+def answer(values: Values, query: Dataset) -> Dataset:
+    """The response identifier: the query's keys, each filled from `values` (empty if unknown)."""
     out = Dataset()
     for element in query:
-        tag = element.tag
+        tag = int(element.tag)
         if tag == 0x00080005:  # Specific Character Set: ours, below
             continue
-        if tag not in full:
-            out.add_new(tag, element.VR, None)
-            continue
-        value = full[tag]
-        if element.VR == "SQ" and value.VR == "SQ" and element.value:
-            out.add_new(
-                tag, "SQ", DicomSequence([answer(i, element.value[0]) for i in value.value])
-            )
+        value = values.get(element.keyword)
+        if isinstance(value, list):
+            item = element.value[0] if element.VR == "SQ" and element.value else None
+            items = [answer(v, item) if item is not None else _everything(v) for v in value]
+            out.add(_element(tag, "SQ", DicomSequence(items)))
         else:
-            out.add(value)
-    out.SpecificCharacterSet = CHARACTER_SET
+            out.add(_element(tag, _vr(tag, element.VR), value or None))
+    out.add(_element(0x00080005, "CS", CHARACTER_SET))
     return out
 
 
 def answers(entries: Sequence[WorklistEntry], query: Dataset, uid_root: str) -> list[Dataset]:
     """The response identifiers of a C-FIND, one per entry."""
-    return [answer(entry_dataset(entry, uid_root), query) for entry in entries]
+    return [answer(entry_values(entry, uid_root), query) for entry in entries]
