@@ -20,17 +20,19 @@ from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
+from application.settings import Settings
 from domain.db import Database
 from domain.enums import ExamStatus
 from domain.models import (
     ArchivedStudy,
     ArchivedStudyState,
     MetadataValidation,
+    PacsFollower,
     Patient,
     StoredStudy,
 )
 from domain.services import acquisition
-from interfaces.dicom.pacs import Orthanc, PacsFollowerLoop
+from interfaces.dicom.pacs import FEED, Orthanc, PacsFollowerLoop, following
 from interfaces.dicom.uids import study_instance_uid
 from tests.conftest import REQUIRE_SERVICES
 from tests.factories import TECH, current, drive, order, reference
@@ -260,3 +262,41 @@ async def test_one_replica_follows_the_feed_while_its_claim_holds(
     clock.advance(seconds=follower.claim_seconds + 1)  # type: ignore[attr-defined]
     assert await other.claim() is not None  # lapsed: taken over
     assert not await follower.advance(10**9)  # the old holder can no longer move the cursor
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_the_served_follower_moves_an_exam_without_being_driven(
+    db: Database, orthanc: OrthancServer, tmp_path: Path
+) -> None:
+    await reference(db)
+    async with httpx.AsyncClient(base_url=orthanc.url) as client:
+        since = (await client.get("/changes", params={"last": ""})).json()["Last"]
+    await db.run(lambda uow: uow.add(PacsFollower(name=FEED, last_change=int(since))))
+    settings = Settings().model_copy(
+        update={"orthanc_url": orthanc.url, "dicom_uid_root": ROOT, "orthanc_poll_seconds": 0.2}
+    )
+    exam = await drive(db, await order(db), ExamStatus.ACQUIRED)
+    patient = await db.read(
+        lambda s: s.scalar(sa.select(Patient).where(Patient.mrn == "MRN000001"))
+    )
+    assert patient is not None
+    async with following(db, settings):
+        await send(
+            orthanc,
+            tmp_path,
+            uid=study_instance_uid(ROOT, exam.id or 0),
+            AccessionNumber=exam.accession_number,
+            PatientID="MRN000001",
+            PatientName=f"{patient.family_name}^{patient.given_name}",
+            PatientBirthDate=patient.birth_date.strftime("%Y%m%d"),
+            Modality="US",
+            BodyPartExamined="ABDOMEN",
+        )
+        deadline = time.monotonic() + 60
+        while (await current(db, exam.id or 0)).status != ExamStatus.READY_FOR_READ:
+            assert time.monotonic() < deadline, "the follower did not make the study ready"
+            await asyncio.sleep(0.2)
+    row = await archived(db, exam.accession_number)
+    assert row is not None and row.dicomweb_url == (
+        f"{orthanc.url}/dicom-web/studies/{study_instance_uid(ROOT, exam.id or 0)}"
+    )
