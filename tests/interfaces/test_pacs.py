@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,12 @@ from interfaces.dicom.uids import study_instance_uid
 from tests.conftest import REQUIRE_SERVICES
 from tests.factories import TECH, current, drive, order, reference
 
-ROOT = "2.25.1234567890"
+
+def fresh_root() -> str:
+    """A UID root of this test's own: exam ids restart with each test's database, and the
+    module's Orthanc would otherwise see an earlier test's study again (Orthanc names a study
+    by patient id and Study Instance UID)."""
+    return f"2.25.{uuid.uuid4().int}"
 
 
 def need(tool: str, package: str) -> None:
@@ -113,7 +119,7 @@ async def follower(db: Database, orthanc: OrthancServer) -> AsyncIterator[PacsFo
         loop = PacsFollowerLoop(
             db,
             Orthanc(client),
-            ROOT,
+            fresh_root(),
             f"{orthanc.url}/dicom-web",
             "https://viewer.example/viewer?StudyInstanceUIDs={study_instance_uid}",
             "replica-a",
@@ -202,7 +208,7 @@ async def test_stored_studies_become_ready_rejected_pending_or_unmatched_on_thei
 
     # Matched by radflow's own Study Instance UID: ready for reading, with its links.
     exam = await drive(db, await order(db), ExamStatus.ACQUIRED)
-    uid = study_instance_uid(ROOT, exam.id or 0)
+    uid = study_instance_uid(follower.uid_root, exam.id or 0)
     await send(orthanc, tmp_path, uid=uid, AccessionNumber=exam.accession_number, **right)
     await until(follower, in_state(db, exam.accession_number, ArchivedStudyState.READY))
     assert (await current(db, exam.id or 0)).status == ExamStatus.READY_FOR_READ
@@ -255,7 +261,9 @@ async def test_stored_studies_become_ready_rejected_pending_or_unmatched_on_thei
 async def test_one_replica_follows_the_feed_while_its_claim_holds(
     db: Database, orthanc: OrthancServer, follower: PacsFollowerLoop, clock: object
 ) -> None:
-    other = PacsFollowerLoop(db, follower.orthanc, ROOT, "http://x/dicom-web", None, "replica-b")
+    other = PacsFollowerLoop(
+        db, follower.orthanc, follower.uid_root, "http://x/dicom-web", None, "replica-b"
+    )
     assert await other.claim() is None
     assert not await other.advance(10**9)
     assert await follower.claim() is not None
@@ -272,8 +280,9 @@ async def test_the_served_follower_moves_an_exam_without_being_driven(
     async with httpx.AsyncClient(base_url=orthanc.url) as client:
         since = (await client.get("/changes", params={"last": ""})).json()["Last"]
     await db.run(lambda uow: uow.add(PacsFollower(name=FEED, last_change=int(since))))
+    root = fresh_root()
     settings = Settings().model_copy(
-        update={"orthanc_url": orthanc.url, "dicom_uid_root": ROOT, "orthanc_poll_seconds": 0.2}
+        update={"orthanc_url": orthanc.url, "dicom_uid_root": root, "orthanc_poll_seconds": 0.2}
     )
     exam = await drive(db, await order(db), ExamStatus.ACQUIRED)
     patient = await db.read(
@@ -284,7 +293,7 @@ async def test_the_served_follower_moves_an_exam_without_being_driven(
         await send(
             orthanc,
             tmp_path,
-            uid=study_instance_uid(ROOT, exam.id or 0),
+            uid=study_instance_uid(root, exam.id or 0),
             AccessionNumber=exam.accession_number,
             PatientID="MRN000001",
             PatientName=f"{patient.family_name}^{patient.given_name}",
@@ -298,5 +307,5 @@ async def test_the_served_follower_moves_an_exam_without_being_driven(
             await asyncio.sleep(0.2)
     row = await archived(db, exam.accession_number)
     assert row is not None and row.dicomweb_url == (
-        f"{orthanc.url}/dicom-web/studies/{study_instance_uid(ROOT, exam.id or 0)}"
+        f"{orthanc.url}/dicom-web/studies/{study_instance_uid(root, exam.id or 0)}"
     )
