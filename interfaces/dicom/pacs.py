@@ -200,12 +200,18 @@ class PacsFollowerLoop:
 
     async def run(self) -> None:
         """Follow the feed until cancelled."""
+        reachable = True
         while True:
             try:
                 more = await self.step()
             except (httpx.HTTPError, OSError) as unreachable:
-                log.warning("Orthanc not reachable: %s", unreachable)
-                more = False
+                if reachable:  # said once per outage, not at every poll
+                    log.warning("Orthanc not reachable: %s", unreachable)
+                reachable, more = False, False
+            else:
+                if not reachable:
+                    log.info("Orthanc reachable again")
+                reachable = True
             if not more:
                 await asyncio.sleep(self.poll_seconds)
 
