@@ -47,6 +47,7 @@ class ArchivedStudyState(StrEnum):
     READY = "READY"  # matched, validated, storage registered: ready for reading
     REJECTED = "REJECTED"  # matched, but its header disagrees with the order
     UNMATCHED = "UNMATCHED"  # no exam has its accession number (or radflow's UID)
+    RECONCILED = "RECONCILED"  # attached to an exam by hand; its header fixed in the PACS
 
 
 class ArchivedStudy(SQLModel, table=True):

@@ -91,8 +91,17 @@ def _day(text: str) -> date | None:
         return None
 
 
+def _raise_for(response: httpx.Response) -> None:
+    if response.is_error:
+        raise httpx.HTTPStatusError(
+            f"{response.status_code}: {response.text[:300]}",
+            request=response.request,
+            response=response,
+        )
+
+
 class Orthanc:
-    """The parts of Orthanc's REST API the follower reads."""
+    """The parts of Orthanc's REST API radflow uses."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
@@ -106,6 +115,38 @@ class Orthanc:
         """(changes after `since`, the last sequence number read, whether that was all)."""
         body = await self._get("/changes", since=since, limit=limit)
         return list(body["Changes"]), int(body["Last"]), bool(body["Done"])
+
+    async def fix(self, pacs_id: str, replace: dict[str, str]) -> str:
+        """Rewrite a study's header, its UIDs kept; the original is replaced. Returns the fixed
+        study's id.
+
+        Orthanc refuses to change the patient id of one study in place (it is the parent's), so
+        each instance is rewritten and stored anew, then the original study deleted.
+        """
+        fixed = ""
+        for instance in await self._get(f"/studies/{pacs_id}/instances"):
+            rewritten = await self.client.post(
+                f"/instances/{instance['ID']}/modify",
+                json={
+                    "Replace": replace,
+                    "Keep": ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"],
+                    "Force": True,  # the UIDs are kept: the same study, fixed
+                },
+            )
+            _raise_for(rewritten)
+            stored = await self.client.post(
+                "/instances",
+                content=rewritten.content,
+                headers={"Content-Type": "application/dicom"},
+            )
+            _raise_for(stored)
+            fixed = str(stored.json()["ParentStudy"])
+        if not fixed:
+            raise httpx.HTTPStatusError(
+                f"study {pacs_id} has no instances", request=rewritten.request, response=rewritten
+            )
+        _raise_for(await self.client.delete(f"/studies/{pacs_id}"))
+        return fixed
 
     async def study(self, pacs_id: str) -> PacsStudy:
         """The study's header and counts."""

@@ -21,12 +21,15 @@ from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
+from api.app import create_app
+from api.relay import to_global_id
 from application.settings import Settings
 from domain.db import Database
 from domain.enums import ExamStatus
 from domain.models import (
     ArchivedStudy,
     ArchivedStudyState,
+    AuditEvent,
     MetadataValidation,
     PacsFollower,
     Patient,
@@ -35,7 +38,7 @@ from domain.models import (
 from domain.services import acquisition
 from interfaces.dicom.pacs import FEED, Orthanc, PacsFollowerLoop, following
 from interfaces.dicom.uids import study_instance_uid
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import REQUIRE_SERVICES, Api, on_loopback
 from tests.factories import TECH, current, drive, order, reference
 
 
@@ -309,3 +312,89 @@ async def test_the_served_follower_moves_an_exam_without_being_driven(
     assert row is not None and row.dicomweb_url == (
         f"{orthanc.url}/dicom-web/studies/{study_instance_uid(root, exam.id or 0)}"
     )
+
+
+UNMATCHED = "{ unmatchedStudies { pacsId studyInstanceUid accessionNumber patientId patientName } }"
+RECONCILE = """
+mutation($input: ReconcileStudyInput!) {
+  reconcileStudy(input: $input) {
+    __typename
+    ... on StudyReconciled { pacsId exam { accessionNumber status } }
+    ... on NotFound { entity }
+  }
+}"""
+SUPERVISING = ("sup.ortiz", "supervisor")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_an_unmatched_study_reconciled_is_fixed_in_the_pacs_and_then_read(
+    db: Database, orthanc: OrthancServer, tmp_path: Path
+) -> None:
+    await reference(db)
+    async with httpx.AsyncClient(base_url=orthanc.url) as client:
+        since = (await client.get("/changes", params={"last": ""})).json()["Last"]
+    await db.run(lambda uow: uow.add(PacsFollower(name=FEED, last_change=int(since))))
+    settings = Settings(
+        database_url=str(db.url),
+        RADFLOW_BALANCER=False,
+        RADFLOW_ORTHANC_URL=orthanc.url,
+        RADFLOW_ORTHANC_POLL=0.2,
+        RADFLOW_DICOM_UID_ROOT=fresh_root(),
+    )
+    trauma = {"PatientID": "TRAUMA0001", "PatientName": "TRAUMA^UNKNOWN", "Modality": "US"}
+    async with (
+        on_loopback(create_app(settings, db=db)) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http,
+    ):
+        api = Api(http, db)
+        await send(
+            orthanc,
+            tmp_path,
+            uid=generate_uid(),
+            AccessionNumber="DOWNTIME01",
+            PatientBirthDate="19700101",
+            BodyPartExamined="ABDOMEN",
+            **trauma,
+        )
+        deadline = time.monotonic() + 60
+        listed: list[dict[str, str]] = []
+        while not listed:
+            assert time.monotonic() < deadline, "the study was not listed as unmatched"
+            await asyncio.sleep(0.2)
+            answer = await api.graphql(UNMATCHED, actor=SUPERVISING)
+            listed = answer["data"]["unmatchedStudies"]  # type: ignore[index]
+        (waiting,) = listed
+        assert (waiting["accessionNumber"], waiting["patientId"]) == ("DOWNTIME01", "TRAUMA0001")
+        assert waiting["patientName"] == "TRAUMA^UNKNOWN"
+        refused = await api.graphql(UNMATCHED, actor=("tech.lee", "technologist"))
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]
+
+        exam = await drive(db, await order(db), ExamStatus.ACQUIRED)  # registered afterwards
+        variables = {
+            "input": {
+                "pacsId": waiting["pacsId"],
+                "examId": to_global_id("Exam", exam.id or 0),
+                "reason": "trauma scanned before registration",
+            }
+        }
+        done = (await api.graphql(RECONCILE, variables, actor=SUPERVISING))["data"]
+        reconciled = done["reconcileStudy"]  # type: ignore[index]
+        assert reconciled["__typename"] == "StudyReconciled", reconciled
+        fixed = (await http.get(f"{orthanc.url}/studies/{reconciled['pacsId']}")).json()
+        assert fixed["PatientMainDicomTags"]["PatientID"] == "MRN000001"
+        assert fixed["MainDicomTags"]["AccessionNumber"] == exam.accession_number
+        assert fixed["MainDicomTags"]["StudyInstanceUID"] == waiting["studyInstanceUid"]
+        # The fixed study comes back through the feed and the exam goes on to be read.
+        while (await current(db, exam.id or 0)).status != ExamStatus.READY_FOR_READ:
+            assert time.monotonic() < deadline + 60, "the reconciled study was not made ready"
+            await asyncio.sleep(0.2)
+        again = (await api.graphql(RECONCILE, variables, actor=SUPERVISING))["data"]
+        assert again["reconcileStudy"]["__typename"] == "NotFound"  # type: ignore[index]
+        assert (await api.graphql(UNMATCHED, actor=SUPERVISING))["data"] == {"unmatchedStudies": []}
+    operations = await db.read(
+        lambda s: list(
+            s.scalars(sa.select(AuditEvent.operation).where(AuditEvent.user_id == "sup.ortiz"))
+        )
+    )
+    assert any("reconcileStudy" in o for o in operations)
+    assert any("unmatchedStudies" in o for o in operations)
