@@ -249,6 +249,9 @@ class PacsFollowerLoop:
                 if reachable:  # said once per outage, not at every poll
                     log.warning("Orthanc not reachable: %s", unreachable)
                 reachable, more = False, False
+            except Exception:  # a pass failed (a lost race, the database away): next pass
+                log.exception("a pass over Orthanc's changes failed; trying again")
+                more = False
             else:
                 if not reachable:
                     log.info("Orthanc reachable again")
@@ -299,11 +302,25 @@ class PacsFollowerLoop:
                 lambda uow, actor, pk: self._match(uow, actor, pk, study, urls),
                 sent=study.header.accession_number,
             )
-        except DomainError as refused:
+        except DomainError as refused:  # e.g. its UID is stored for another exam already
             log.warning("study %s for exam %s not taken: %s", pacs_id, exam_id, refused.message)
-            await self.db.run(lambda uow: self._record(uow, study, None, urls, []))
-            return ArchivedStudyState.UNMATCHED
+            return await self.db.run(lambda uow: self._unless_taken(uow, study, urls))
         return state
+
+    def _unless_taken(
+        self, uow: UnitOfWork, study: PacsStudy, urls: tuple[str, str | None]
+    ) -> ArchivedStudyState:
+        """UNMATCHED, unless the study was made ready meanwhile (by a deposed holder's pass)."""
+        row = uow.session.scalar(
+            sa.select(ArchivedStudy).where(col(ArchivedStudy.pacs_id) == study.pacs_id)
+        )
+        if row is not None and row.state in {
+            ArchivedStudyState.READY,
+            ArchivedStudyState.RECONCILED,
+        }:
+            return row.state
+        self._record(uow, study, None, urls, [])
+        return ArchivedStudyState.UNMATCHED
 
     def _exam_for(self, session: Any, study: PacsStudy) -> int | None:
         assigned = exam_of(self.uid_root, study.study_instance_uid)
