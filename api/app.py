@@ -31,6 +31,8 @@ from application.settings import Settings, get_settings
 from domain import outbox
 from domain.db import Database
 from domain.lifecycle import Actor
+from interfaces.dicom.pacs import following
+from interfaces.dicom.server import listener_for as dicom_listener_for
 from interfaces.fhir.app import fhir_app
 from interfaces.fhir.notify import Notifier
 from interfaces.fhir.outcome import Unauthenticated
@@ -120,6 +122,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         await planning.start()
         if settings.hl7_port is not None:  # the HL7 interface beside the API
             await interfaces.enter_async_context(listener_for(database, settings))
+        if settings.dicom_port is not None:  # the scanners' worklist and MPPS beside the API
+            await interfaces.enter_async_context(dicom_listener_for(database, settings))
+        if settings.orthanc_url is not None:  # the PACS's stable studies (one replica at once)
+            await interfaces.enter_async_context(following(database, settings))
         await live.start()
         if outbound is not None:  # the leader sends the hospital its messages
             outbound.start(planning.leadership)

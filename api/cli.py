@@ -104,6 +104,38 @@ def hl7() -> None:
     asyncio.run(listen())
 
 
+@app.command()
+def dicom() -> None:
+    """Serve DICOM Modality Worklist and MPPS alone, without the API (RADFLOW_DICOM_PORT,
+    default 11112), and follow the PACS when RADFLOW_ORTHANC_URL is set."""
+    from contextlib import AsyncExitStack
+
+    from domain.db import Database
+    from interfaces.dicom.pacs import following
+    from interfaces.dicom.server import listener_for
+
+    settings = get_settings()
+    if settings.dicom_port is None:
+        settings = settings.model_copy(update={"dicom_port": 11112})
+
+    async def listen() -> None:
+        db = Database(settings.database_url)
+        try:
+            async with AsyncExitStack() as stack:
+                server = await stack.enter_async_context(listener_for(db, settings))
+                if settings.orthanc_url is not None:
+                    await stack.enter_async_context(following(db, settings))
+                port = server.server_address[1]
+                typer.echo(
+                    f"radflow DICOM {settings.dicom_ae_title} on {settings.dicom_host}:{port}"
+                )
+                await asyncio.Event().wait()  # until interrupted
+        finally:
+            await db.dispose()
+
+    asyncio.run(listen())
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def simulate(ctx: typer.Context) -> None:
     """Replay a simulated day under four policies (FIFO, cherry-picking, least-loaded,

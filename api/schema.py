@@ -19,6 +19,8 @@ from api.exams.mutations import OrderMutations
 from api.exams.queries import ExamQueries
 from api.exams.types import Exam
 from api.execution import PlannedExecutionContext
+from api.imaging.mutations import ImagingMutations
+from api.imaging.queries import ImagingQueries
 from api.limits import LIMIT_EXCEEDED, DocumentValidationCache, Guards, document_rules
 from api.live.subscriptions import LiveSubscriptions
 from api.metrics.queries import MetricsQueries
@@ -38,7 +40,15 @@ from domain.errors import DomainError, ValidationFailed
 
 Query = merge_types(
     "Query",
-    (ExamQueries, CatalogQueries, WorklistQueries, RuleQueries, MetricsQueries, AuditQueries),
+    (
+        ExamQueries,
+        CatalogQueries,
+        WorklistQueries,
+        RuleQueries,
+        MetricsQueries,
+        AuditQueries,
+        ImagingQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -50,6 +60,7 @@ Mutation = merge_types(
         WorklistMutations,
         ResultsMutations,
         RuleMutations,
+        ImagingMutations,
     ),
 )
 Subscription = merge_types("Subscription", (LiveSubscriptions,))

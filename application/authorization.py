@@ -49,6 +49,7 @@ COMMAND_ROLES: MappingProxyType[str, frozenset[Role]] = MappingProxyType(
         "validateMetadata": roles(TECHNOLOGIST, INTEGRATION, ADMIN),
         "correctMetadata": roles(TECHNOLOGIST, INTEGRATION, ADMIN),
         "registerStorage": roles(TECHNOLOGIST, INTEGRATION, ADMIN),
+        "reconcileStudy": MANAGERS,
         # -- reading and results -------------------------------------------------------------
         "openRead": roles(RADIOLOGIST),
         "releaseRead": roles(RADIOLOGIST, SUPERVISOR, ADMIN),

@@ -78,6 +78,15 @@ RESOURCES = [  # code, name, modality, site, opening hours per weekday or None f
     ("MG1", "Mammography with tomosynthesis", Modality.MG, "NORTH", (time(8), time(17), range(5))),
     ("NM1", "SPECT/CT and PET/CT", Modality.NM, "MAIN", (time(7), time(19), range(6))),
 ]
+# Each scanner's DICOM AE title (its worklist queries and procedure steps name it).
+AE_TITLES = {
+    "CT1": "MAIN_CT1",
+    "MR1": "MAIN_MR1",
+    "US1": "NORTH_US1",
+    "XR1": "MAIN_XR1",
+    "MG1": "NORTH_MG1",
+    "NM1": "MAIN_NM1",
+}
 RADIOLOGISTS: list[tuple[str, str, float, list[Subspecialty], list[str]]] = [
     ("RAD01", "Dr. Amara Okafor", 9.0, [Sub.NEURO, Sub.GENERAL], ["MAIN", "NORTH"]),
     ("RAD02", "Dr. Henrik Larsen", 8.0, [Sub.NEURO], ["MAIN"]),
@@ -181,7 +190,12 @@ def seed_reference(uow: UnitOfWork, *, patients: int = 120) -> None:
     s.flush()
     for code, name, modality, site, hours in RESOURCES:
         resource = ModalityResource(
-            code=code, name=name, modality=modality, site_id=pk(sites[site]), slot_minutes=15
+            code=code,
+            name=name,
+            modality=modality,
+            site_id=pk(sites[site]),
+            slot_minutes=15,
+            ae_title=AE_TITLES[code],
         )
         s.add(resource)
         s.flush()

@@ -220,6 +220,69 @@ class Settings(BaseSettings):
         alias="RADFLOW_HL7_MAX_BYTES",
         description="The largest MLLP frame accepted; a larger one closes its connection.",
     )
+    dicom_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        alias="RADFLOW_DICOM_PORT",
+        description="Serve DICOM Modality Worklist (C-FIND) and MPPS on this port (with "
+        "`radflow serve`, or alone with `radflow dicom`); unset = no DICOM service.",
+    )
+    dicom_host: str = Field(default="127.0.0.1", alias="RADFLOW_DICOM_HOST")
+    dicom_ae_title: str = Field(
+        default="RADFLOW",
+        min_length=1,
+        max_length=16,
+        alias="RADFLOW_DICOM_AE_TITLE",
+        description="radflow's own AE title: the called AE title scanners address.",
+    )
+    dicom_uid_root: str = Field(
+        default="2.25.209446305390880542318346389779496016817",
+        pattern=r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$",
+        max_length=52,  # room for ".<exam id>" within a UID's 64 characters
+        alias="RADFLOW_DICOM_UID_ROOT",
+        description="The UID root of the Study Instance UIDs radflow assigns (root.exam id); "
+        "set the department's own registered root in production.",
+    )
+    dicom_max_matches: int = Field(
+        default=1000,
+        gt=0,
+        alias="RADFLOW_DICOM_MAX_MATCHES",
+        description="Most worklist entries one C-FIND answers (a narrower query gets the rest).",
+    )
+    dicom_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        alias="RADFLOW_DICOM_TIMEOUT",
+        description="How long one DICOM request may wait for the database before it fails.",
+    )
+    # The PACS (Orthanc) whose stable studies radflow follows (interfaces/dicom/pacs.py).
+    orthanc_url: str | None = Field(
+        default=None,
+        alias="RADFLOW_ORTHANC_URL",
+        description="Orthanc's REST API (e.g. http://orthanc:8042); unset = no PACS follower.",
+    )
+    orthanc_username: str | None = Field(default=None, alias="RADFLOW_ORTHANC_USERNAME")
+    orthanc_password: str | None = Field(default=None, alias="RADFLOW_ORTHANC_PASSWORD")
+    orthanc_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        alias="RADFLOW_ORTHANC_POLL",
+        description="Seconds between reads of Orthanc's changes feed when it has nothing new.",
+    )
+    dicomweb_url: str | None = Field(
+        default=None,
+        alias="RADFLOW_DICOMWEB_URL",
+        description="The DICOMweb root a study is retrieved from (default: Orthanc's "
+        "/dicom-web); a study's URL is <root>/studies/<Study Instance UID>.",
+    )
+    viewer_url_template: str | None = Field(
+        default=None,
+        alias="RADFLOW_VIEWER_URL",
+        description="A viewer link for each study, with {study_instance_uid}, {accession} "
+        "and {pacs_id} filled in (e.g. https://ohif.example/viewer?StudyInstanceUIDs="
+        "{study_instance_uid}).",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -142,6 +142,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     T(Step.CANCEL, S.SCHEDULED, S.CANCELLED, CANCELLERS, ev.ExamCancelled),
     T(Step.CANCEL, S.CHECKED_IN, S.CANCELLED, ON_SITE_CANCELLERS, ev.ExamCancelled),
     T(Step.CANCEL, S.PREPARED, S.CANCELLED, ON_SITE_CANCELLERS, ev.ExamCancelled),
+    # A scanner discontinued the procedure step for a reason that ends the exam (the patient
+    # refused or left, the wrong procedure was ordered): MPPS DISCONTINUED, interfaces/dicom.
+    T(Step.CANCEL, S.IN_ACQUISITION, S.CANCELLED, ON_SITE_CANCELLERS, ev.ExamCancelled),
     T(
         Step.MARK_NO_SHOW,
         S.SCHEDULED,
@@ -172,6 +175,15 @@ TRANSITIONS: tuple[Transition, ...] = (
     T(
         Step.REQUEST_REPEAT,
         S.ACQUIRED,
+        S.IN_ACQUISITION,
+        _roles(Role.TECHNOLOGIST, Role.RADIOLOGIST, Role.ADMIN),
+        ev.RepeatRequested,
+    ),
+    # An acquisition broken off (equipment failure, motion): the attempt keeps its reason and
+    # a new attempt begins (MPPS DISCONTINUED for a reason that calls for a repeat).
+    T(
+        Step.REQUEST_REPEAT,
+        S.IN_ACQUISITION,
         S.IN_ACQUISITION,
         _roles(Role.TECHNOLOGIST, Role.RADIOLOGIST, Role.ADMIN),
         ev.RepeatRequested,

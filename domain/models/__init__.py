@@ -14,6 +14,13 @@ from domain.models.catalog import (
     TurnaroundTarget,
 )
 from domain.models.exam import Exam, ExamStatusChange
+from domain.models.imaging import (
+    ArchivedStudy,
+    ArchivedStudyState,
+    PacsFollower,
+    PerformedProcedureStep,
+    ProcedureStepStatus,
+)
 from domain.models.interfaces import FhirSubscription, InboundMessage, OutboundCursor
 from domain.models.outbox import OutboxEvent, OutboxPruned
 from domain.models.people import (
@@ -39,6 +46,8 @@ __all__ = [
     "Addendum",
     "AiTriageResult",
     "Appointment",
+    "ArchivedStudy",
+    "ArchivedStudyState",
     "AuditEvent",
     "BalancerLeadership",
     "BalancerRun",
@@ -55,10 +64,13 @@ __all__ = [
     "OutboundCursor",
     "OutboxEvent",
     "OutboxPruned",
+    "PacsFollower",
     "Patient",
+    "PerformedProcedureStep",
     "PrepProtocol",
     "PrepProtocolItem",
     "Procedure",
+    "ProcedureStepStatus",
     "Radiologist",
     "RadiologistSubspecialty",
     "Read",

@@ -34,6 +34,9 @@ class ModalityResource(SQLModel, table=True):
     site_id: int = ref("sites")
     slot_minutes: int = Field(default=15, gt=0)
     active: bool = True
+    # The DICOM application entity title the scanner uses: how it is known when it asks for
+    # its worklist (scheduled station AE title) and reports its procedure steps (MPPS).
+    ae_title: str | None = text(16, nullable=True, unique=True)
 
 
 class OpeningHours(SQLModel, table=True):

@@ -207,14 +207,19 @@ def test_only_stat_or_ed_exams_skip_scheduling(
             )
 
 
-def test_cancelling_is_possible_exactly_until_acquisition_starts() -> None:
+def test_cancelling_is_possible_exactly_until_images_are_acquired() -> None:
+    # An acquisition in progress may still be broken off for good (MPPS DISCONTINUED because
+    # the patient refused, say); once the images are acquired the exam is read, not cancelled.
     cancellable = {t.source for t in TRANSITIONS if t.step == Step.CANCEL}
     assert cancellable == {
         ExamStatus.ORDERED,
         ExamStatus.SCHEDULED,
         ExamStatus.CHECKED_IN,
         ExamStatus.PREPARED,
+        ExamStatus.IN_ACQUISITION,
     }
+    in_progress = find_transition(Step.CANCEL, ExamStatus.IN_ACQUISITION)
+    assert in_progress is not None and Role.PATIENT not in in_progress.roles
 
 
 def test_an_addendum_keeps_the_status() -> None:

@@ -1,0 +1,1 @@
+"""The imaging side in GraphQL: the studies no order matched, and their reconciliation."""

@@ -1,0 +1,58 @@
+"""A study the PACS reported that no order matched."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from api.exams.types import Exam
+from domain import models as m
+
+
+@strawberry.type(
+    description="A study in the PACS that no order matched (downtime, an emergency scanned "
+    "before registration): what its own header says, until reconcileStudy attaches it."
+)
+class UnmatchedStudy:
+    pacs_id: str = strawberry.field(description="The PACS's (Orthanc's) id of the study.")
+    study_instance_uid: str
+    accession_number: str = strawberry.field(description="As the header has it.")
+    patient_id: str = strawberry.field(description="As the header has it.")
+    patient_name: str | None = strawberry.field(
+        description="As the header has it; null for callers without access to names."
+    )
+    birth_date: str | None = strawberry.field(
+        description="YYYYMMDD, as the header has it; null for callers without access to names."
+    )
+    modality: str
+    body_part: str
+    series_count: int
+    image_count: int
+    received_at: datetime
+
+    @classmethod
+    def from_model(cls, row: m.ArchivedStudy, *, phi: bool) -> UnmatchedStudy:
+        header = row.header
+        return cls(
+            pacs_id=row.pacs_id,
+            study_instance_uid=row.study_instance_uid,
+            accession_number=row.accession_number,
+            patient_id=str(header.get("patient_id", "")),
+            patient_name=str(header.get("patient_name", "")) if phi else None,
+            birth_date=str(header.get("birth_date", "")) if phi else None,
+            modality=str(header.get("modality", "")),
+            body_part=str(header.get("body_part", "")),
+            series_count=row.series_count,
+            image_count=row.image_count,
+            received_at=row.received_at,
+        )
+
+
+@strawberry.type(
+    description="The study is attached to the exam and its header fixed in the PACS; the "
+    "fixed study comes back through the PACS's changes and is checked like any other."
+)
+class StudyReconciled:
+    exam: Exam
+    pacs_id: str = strawberry.field(description="The id of the fixed study in the PACS.")

@@ -1,0 +1,358 @@
+"""The imaging side under load: python -m bench.dicom [--cfinds 2000 --exams 5000 --studies 500].
+
+A department of 5,000 scheduled exams (bulk-loaded over the six scanners and the coming days).
+Worklist: 2,000 C-FINDs from 8 concurrent pynetdicom SCUs (each its own association and thread),
+each asking as one scanner for its own station, modality and one day, against the real SCP in
+this process. PACS: 500 acquired exams, a real Orthanc started on free ports (the Debian
+`orthanc` package), one CT instance per study (pydicom's test file with the exam's tags; every
+tenth with a wrong birth date) stored with pynetdicom's C-STORE, and radflow's follower running
+as served. Prints, as the LAST line, {"cfind_p99_ms", "cfind_per_s", "studies", "ready_p99_s",
+"mismatched_caught", "lost", ...}: ready = from the end of a study's C-STORE to its exam being
+ready for reading (or rejected); lost = studies sent that reached neither within 60 s.
+Without Orthanc the PACS half is skipped and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import multiprocessing
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from pydicom import dcmread
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import generate_uid
+from pynetdicom import AE, evt
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    CTImageStorage,
+    ModalityWorklistInformationFind,
+)
+from sqlmodel import col
+
+import domain.models as m
+from application.demo import seed_reference
+from bench._data import create_schema, reset_postgres
+from domain.db import Database
+from domain.enums import AppointmentStatus, ExamStatus, PatientClass, Priority
+from domain.services.orders import new_accession_number
+from interfaces.dicom.pacs import Orthanc, PacsFollowerLoop
+from interfaces.dicom.server import dicom_listener, no_delay
+from interfaces.dicom.uids import study_instance_uid
+
+ROOT = "2.25.1234567890"
+START = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)  # midnight at the sites (New York)
+
+
+def scheduled_department(session: Any, exams: int, studies: int) -> list[tuple[str, str]]:
+    """`exams` SCHEDULED exams booked on the scanners, `studies` ACQUIRED ones (with an
+    attempt each); returns the scanners' (AE title, modality)."""
+    rng = random.Random(3)
+    resources = list(session.scalars(sa.select(m.ModalityResource)))
+    procedures: dict[str, list[int]] = {}
+    for procedure in session.scalars(sa.select(m.Procedure)):
+        procedures.setdefault(procedure.modality.value, []).append(procedure.id)
+    patients = list(session.scalars(sa.select(col(m.Patient.id))))
+    referrer = session.scalar(sa.select(col(m.Referrer.id)))
+    rows, bookings = [], []
+    for n in range(exams + studies):
+        resource = resources[n % len(resources)]
+        acquired = n >= exams
+        rows.append(
+            {
+                "accession_number": new_accession_number(),
+                "order_source": "BENCH",
+                "placer_order_number": f"D{n:08d}",
+                "patient_id": rng.choice(patients),
+                "referrer_id": referrer,
+                "procedure_id": rng.choice(procedures[resource.modality.value]),
+                "site_id": resource.site_id,
+                "priority": Priority.ROUTINE,
+                "patient_class": PatientClass.OUTPATIENT,
+                "indication": "Benchmark",
+                "icd10_code": "R52",
+                "status": ExamStatus.ACQUIRED if acquired else ExamStatus.SCHEDULED,
+                "version": 1,
+                "ordered_at": START,
+                "status_changed_at": START,
+            }
+        )
+        bookings.append((resource.id, START + timedelta(minutes=15 * (n // len(resources)))))
+    session.execute(sa.insert(m.Exam), rows)
+    ids = list(session.scalars(sa.select(col(m.Exam.id)).order_by(col(m.Exam.id))))
+    session.execute(
+        sa.insert(m.Appointment),
+        [
+            {
+                "exam_id": exam_id,
+                "resource_id": resource_id,
+                "starts_at": starts,
+                "ends_at": starts + timedelta(minutes=15),
+                "status": AppointmentStatus.BOOKED,
+                "booked_at": START,
+                "booked_by": "bench",
+            }
+            for exam_id, (resource_id, starts) in zip(ids[:exams], bookings, strict=False)
+        ],
+    )
+    if studies:
+        session.execute(
+            sa.insert(m.Acquisition),
+            [
+                {
+                    "exam_id": exam_id,
+                    "attempt": 1,
+                    "resource_id": bookings[exams + i][0],
+                    "technologist": "bench",
+                    "started_at": START,
+                    "ended_at": START,
+                    "series_count": 1,
+                    "image_count": 1,
+                }
+                for i, exam_id in enumerate(ids[exams:])
+            ],
+        )
+    return [(r.ae_title or "", r.modality.value) for r in resources]
+
+
+def scu(
+    address: tuple[str, int], caller: str, modality: str, queries: int
+) -> tuple[int, list[float]]:
+    """One scanner's C-FINDs over one association (in a process of its own, as a scanner is):
+    the entries received and each C-FIND's milliseconds, request to final status."""
+    latencies: list[float] = []
+    ae = AE(ae_title=caller)
+    ae.add_requested_context(ModalityWorklistInformationFind)
+    assoc = ae.associate(*address, ae_title="RADFLOW", evt_handlers=[(evt.EVT_CONN_OPEN, no_delay)])
+    assert assoc.is_established, "association refused"
+    received = 0
+    try:
+        for n in range(queries):
+            query = Dataset()
+            query.PatientName, query.PatientID, query.AccessionNumber = "", "", ""
+            query.StudyInstanceUID = ""
+            step = Dataset()
+            step.Modality, step.ScheduledStationAETitle = modality, caller
+            step.ScheduledProcedureStepStartDate = (START + timedelta(days=n % 5)).strftime(
+                "%Y%m%d"
+            )
+            step.ScheduledProcedureStepStartTime = ""
+            query.ScheduledProcedureStepSequence = DicomSequence([step])
+            started = time.perf_counter()
+            for status, identifier in assoc.send_c_find(query, ModalityWorklistInformationFind):
+                assert status is not None and status.Status in (0x0000, 0xFF00, 0xFF01)
+                received += identifier is not None
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        assoc.release()
+    return received, latencies
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_orthanc(folder: Path) -> tuple[subprocess.Popen[bytes], str, int]:
+    http, dicom = free_port(), free_port()
+    config = {
+        "Name": "radflow-bench",
+        "StorageDirectory": str(folder / "storage"),
+        "IndexDirectory": str(folder / "storage"),
+        "HttpPort": http,
+        "DicomPort": dicom,
+        "DicomAet": "ORTHANC",
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "DicomCheckCalledAet": False,
+        "StableAge": 1,
+        "Plugins": [],
+    }
+    (folder / "orthanc.json").write_text(json.dumps(config))
+    with (folder / "orthanc.log").open("w") as output:
+        process = subprocess.Popen(
+            ["Orthanc", str(folder / "orthanc.json")], stdout=output, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{http}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/system", timeout=2).status_code == 200:
+                return process, url, dicom
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("Orthanc did not start")
+
+
+def store(port: int, images: list[tuple[str, Dataset]], sent: dict[str, float]) -> None:
+    """C-STORE each study's instance, noting when each one's store completed."""
+    ae = AE(ae_title="BENCH_SCANNER")
+    ae.add_requested_context(CTImageStorage)
+    assoc = ae.associate("127.0.0.1", port, ae_title="ORTHANC")
+    assert assoc.is_established
+    try:
+        for accession, image in images:
+            status = assoc.send_c_store(image)
+            assert status is not None and status.Status == 0
+            sent[accession] = time.monotonic()
+    finally:
+        assoc.release()
+
+
+async def pacs_half(db: Database, studies: int, folder: Path) -> dict[str, object]:
+    if shutil.which("Orthanc") is None:
+        return {"studies": 0, "pacs": "skipped: Orthanc is not installed (apt-get install orthanc)"}
+    rows = await db.read(
+        lambda s: list(
+            s.execute(
+                sa.select(col(m.Exam.id), col(m.Exam.accession_number), m.Patient, m.Procedure)
+                .join(m.Patient, col(m.Patient.id) == col(m.Exam.patient_id))
+                .join(m.Procedure, col(m.Procedure.id) == col(m.Exam.procedure_id))
+                .where(col(m.Exam.status) == ExamStatus.ACQUIRED)
+            )
+        )
+    )
+    sample = get_testdata_file("CT_small.dcm")
+    assert isinstance(sample, str)
+    template = dcmread(sample)
+    images: list[tuple[str, Dataset]] = []
+    wrong: set[str] = set()
+    for n, (exam_id, accession, patient, procedure) in enumerate(rows[:studies]):
+        image = copy.deepcopy(template)
+        image.StudyInstanceUID = study_instance_uid(ROOT, int(exam_id or 0))
+        image.SeriesInstanceUID = image.SOPInstanceUID = generate_uid()
+        image.file_meta.MediaStorageSOPInstanceUID = image.SOPInstanceUID
+        image.AccessionNumber, image.PatientID = accession, patient.mrn
+        image.PatientName = f"{patient.family_name}^{patient.given_name}"
+        image.PatientBirthDate = patient.birth_date.strftime("%Y%m%d")
+        image.Modality, image.BodyPartExamined = procedure.modality.value, procedure.body_part
+        if n % 10 == 9:
+            image.PatientBirthDate = "19000101"
+            wrong.add(accession)
+        images.append((accession, image))
+    process, url, port = await asyncio.to_thread(start_orthanc, folder)
+    seen: dict[str, float] = {}
+    sent: dict[str, float] = {}
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            follower = PacsFollowerLoop(
+                db, Orthanc(client), ROOT, f"{url}/dicom-web", None, "bench", poll_seconds=0.1
+            )
+            following = asyncio.create_task(follower.run())
+            storing = asyncio.create_task(asyncio.to_thread(store, port, images, sent))
+            deadline = None
+            while len(seen) < len(images):
+                if storing.done() and deadline is None:
+                    await storing
+                    deadline = time.monotonic() + 60
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                states = await db.read(
+                    lambda s: list(
+                        s.execute(
+                            sa.select(
+                                col(m.ArchivedStudy.accession_number), col(m.ArchivedStudy.state)
+                            )
+                        )
+                    )
+                )
+                now = time.monotonic()
+                for accession, state in states:
+                    if state in {m.ArchivedStudyState.READY, m.ArchivedStudyState.REJECTED}:
+                        seen.setdefault(accession, now)
+                await asyncio.sleep(0.05)
+            following.cancel()
+            (outcome,) = await asyncio.gather(following, return_exceptions=True)
+            if not isinstance(outcome, asyncio.CancelledError):
+                raise RuntimeError(f"the follower stopped: {outcome!r}")
+    finally:
+        process.terminate()
+        await asyncio.to_thread(process.wait, 30)
+    ready = [seen[a] - sent[a] for a in seen if a in sent]
+    rejected = await db.read(
+        lambda s: set(
+            s.scalars(
+                sa.select(col(m.ArchivedStudy.accession_number)).where(
+                    col(m.ArchivedStudy.state) == m.ArchivedStudyState.REJECTED
+                )
+            )
+        )
+    )
+    return {
+        "studies": len(images),
+        "ready_p99_s": round(statistics.quantiles(ready, n=100)[98], 3) if len(ready) > 1 else None,
+        "ready_p50_s": round(statistics.median(ready), 3) if ready else None,
+        "mismatched_sent": len(wrong),
+        "mismatched_caught": len(wrong & rejected),
+        "wrongly_rejected": len(rejected - wrong),
+        "lost": len(images) - len(seen),
+    }
+
+
+async def main(cfinds: int, exams: int, studies: int, database_url: str | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(database_url or f"sqlite:///{Path(tmp) / 'dicom.db'}")
+        if db.is_sqlite:
+            create_schema(db)
+        else:
+            await reset_postgres(db)
+        await db.run(lambda uow: seed_reference(uow, patients=2000))
+        scanners = await db.run(lambda uow: scheduled_department(uow.session, exams, studies))
+        loop = asyncio.get_running_loop()
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(8, mp_context=spawn) as scanners_pool:
+            # Warm the 8 processes (imports) before the clock starts.
+            await asyncio.gather(*(loop.run_in_executor(scanners_pool, abs, 1) for _ in range(8)))
+            async with dicom_listener(db, "127.0.0.1", 0, uid_root=ROOT) as server:
+                address = ("127.0.0.1", server.server_address[1])
+                per = cfinds // 8
+                started = time.perf_counter()
+                results = await asyncio.gather(
+                    *(
+                        loop.run_in_executor(
+                            scanners_pool, scu, address, *scanners[i % len(scanners)], per
+                        )
+                        for i in range(8)
+                    )
+                )
+                elapsed = time.perf_counter() - started
+        received = [r for r, _ in results]
+        latencies = [ms for _, times in results for ms in times]
+        result: dict[str, Any] = {
+            "cfind_p99_ms": round(statistics.quantiles(latencies, n=100)[98], 2),
+            "cfind_p50_ms": round(statistics.median(latencies), 2),
+            "cfind_per_s": round(len(latencies) / elapsed, 1),
+            "entries_per_cfind": round(sum(received) / len(latencies), 1),
+            "scheduled": exams,
+        }
+        result |= await pacs_half(db, studies, Path(tmp))
+        await db.dispose()
+    result["backend"] = "sqlite" if database_url is None else "postgresql"
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cfinds", type=int, default=2000)
+    parser.add_argument("--exams", type=int, default=5000)
+    parser.add_argument("--studies", type=int, default=500)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(main(args.cfinds, args.exams, args.studies, args.database_url))))

@@ -1,0 +1,369 @@
+"""The Modality Worklist: which exams a scanner may perform, found by the keys of its C-FIND.
+
+Listed: exams SCHEDULED, CHECKED_IN (ARRIVED) or PREPARED (READY), at the site of the scanner
+that asks (a technologist sees the exams of their site). Matched keys: Accession Number,
+Patient ID, Patient's Name (wildcards `*` and `?`, case-insensitive), and in the Scheduled
+Procedure Step Sequence: Modality, Scheduled Station AE Title and Scheduled Procedure Step Start
+Date (a date or a range, in the site's local time). The answer carries the keys the query asked
+for, filled from the exam (docs/dicom.md lists them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from pydicom import config
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from domain.enums import AppointmentStatus, ExamStatus, Priority
+from domain.models import (
+    Appointment,
+    Exam,
+    ModalityResource,
+    Patient,
+    Procedure,
+    Referrer,
+    Site,
+)
+from interfaces.dicom.uids import study_instance_uid
+
+CHARACTER_SET = "ISO_IR 192"  # UTF-8
+CODING_SCHEME = "99RADFLOW"  # the department's own catalogue: a private coding scheme
+LISTED = {
+    ExamStatus.SCHEDULED: "SCHEDULED",
+    ExamStatus.CHECKED_IN: "ARRIVED",
+    ExamStatus.PREPARED: "READY",
+}
+LIVE_APPOINTMENTS = (
+    AppointmentStatus.BOOKED,
+    AppointmentStatus.CONFIRMED,
+    AppointmentStatus.ARRIVED,
+)
+PRIORITIES = {Priority.STAT: "STAT", Priority.URGENT: "HIGH", Priority.ROUTINE: "ROUTINE"}
+
+
+class QueryInvalid(Exception):
+    """A C-FIND identifier radflow cannot match (a malformed date range, say)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistQuery:
+    """The matching keys of one C-FIND; None is universal matching."""
+
+    accession: str | None = None
+    patient_id: str | None = None
+    patient_name: str | None = None
+    modality: str | None = None
+    station_ae_title: str | None = None
+    first_day: date | None = None
+    last_day: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    """The scanner that asks: a modality resource known by its AE title."""
+
+    resource_id: int
+    code: str
+    ae_title: str
+    site_id: int
+    site_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistEntry:
+    """One scheduled procedure step, as a scanner needs it."""
+
+    exam_id: int
+    patient_id: int
+    accession: str
+    status: ExamStatus
+    priority: Priority
+    mrn: str
+    family_name: str
+    given_name: str
+    birth_date: date
+    sex: str
+    referrer: str
+    procedure_code: str
+    procedure_name: str
+    modality: str
+    station_ae_title: str
+    station_name: str
+    starts: datetime | None  # in the site's local time
+
+
+def _key(value: object) -> str | None:
+    text = str(value or "").strip()
+    return None if text in {"", "*"} else text
+
+
+def _day(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        raise QueryInvalid(f"scheduled start date {text!r} is not YYYYMMDD") from None
+
+
+def parse_dates(value: str | None) -> tuple[date | None, date | None]:
+    """A DICOM date or date range (DA): `D`, `D1-D2`, `-D2`, `D1-`."""
+    if value is None:
+        return None, None
+    if "-" not in value:
+        day = _day(value)
+        return day, day
+    first, _, last = value.partition("-")
+    start, end = (_day(first) if first else None), (_day(last) if last else None)
+    if start is not None and end is not None and end < start:
+        raise QueryInvalid(f"scheduled start date range {value!r} ends before it begins")
+    return start, end
+
+
+def parse_query(identifier: Dataset) -> WorklistQuery:
+    """The matching keys of a C-FIND identifier."""
+    step: Dataset = Dataset()
+    steps = identifier.get("ScheduledProcedureStepSequence")
+    if steps:
+        step = steps[0]
+    first, last = parse_dates(_key(step.get("ScheduledProcedureStepStartDate")))
+    return WorklistQuery(
+        accession=_key(identifier.get("AccessionNumber")),
+        patient_id=_key(identifier.get("PatientID")),
+        patient_name=_key(identifier.get("PatientName")),
+        modality=_key(step.get("Modality")),
+        station_ae_title=_key(step.get("ScheduledStationAETitle")),
+        first_day=first,
+        last_day=last,
+    )
+
+
+def _like(pattern: str) -> str:
+    escaped = re.sub(r"([\\%_])", r"\\\1", pattern)
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def _matching(column: Any, pattern: str, *, fold: bool = False) -> Any:
+    """DICOM single value or wildcard matching of one column."""
+    if fold:
+        column, pattern = sa.func.upper(column), pattern.upper()
+    if "*" in pattern or "?" in pattern:
+        return column.like(_like(pattern), escape="\\")
+    return column == pattern
+
+
+def find_station(session: Session, ae_title: str) -> Station | None:
+    """The active scanner with this AE title."""
+    row = session.execute(
+        sa.select(
+            col(ModalityResource.id),
+            col(ModalityResource.code),
+            col(ModalityResource.site_id),
+            col(Site.code),
+        )
+        .join(Site, col(Site.id) == col(ModalityResource.site_id))
+        .where(col(ModalityResource.ae_title) == ae_title, col(ModalityResource.active))
+    ).first()
+    if row is None or row[0] is None:
+        return None
+    return Station(row[0], row[1], ae_title, row[2], row[3])
+
+
+def find_entries(
+    session: Session, station: Station, query: WorklistQuery, *, limit: int
+) -> list[WorklistEntry]:
+    """The worklist entries of the station's site matching the query, earliest first."""
+    site = session.get(Site, station.site_id)
+    assert site is not None
+    zone = ZoneInfo(site.timezone)
+    start = sa.func.coalesce(col(Appointment.starts_at), col(Exam.status_changed_at))
+    statement = (
+        # Columns, not rows: a worklist of a hundred entries loads no ORM objects.
+        sa.select(
+            col(Exam.id),
+            col(Patient.id),
+            col(Exam.accession_number),
+            col(Exam.status),
+            col(Exam.priority),
+            col(Exam.status_changed_at),
+            col(Patient.mrn),
+            col(Patient.family_name),
+            col(Patient.given_name),
+            col(Patient.birth_date),
+            col(Patient.sex),
+            col(Referrer.name),
+            col(Procedure.code),
+            col(Procedure.name),
+            col(Procedure.modality),
+            col(ModalityResource.ae_title),
+            col(ModalityResource.code),
+            col(Appointment.starts_at),
+        )
+        .join(Patient, col(Patient.id) == col(Exam.patient_id))
+        .join(Referrer, col(Referrer.id) == col(Exam.referrer_id))
+        .join(Procedure, col(Procedure.id) == col(Exam.procedure_id))
+        .outerjoin(
+            Appointment,
+            sa.and_(
+                col(Appointment.exam_id) == col(Exam.id),
+                col(Appointment.status).in_(LIVE_APPOINTMENTS),
+            ),
+        )
+        .outerjoin(ModalityResource, col(ModalityResource.id) == col(Appointment.resource_id))
+        .where(col(Exam.status).in_(list(LISTED)), col(Exam.site_id) == station.site_id)
+        .order_by(start, col(Exam.id))
+        .limit(limit)
+    )
+    if query.accession:
+        statement = statement.where(_matching(col(Exam.accession_number), query.accession))
+    if query.patient_id:
+        statement = statement.where(_matching(col(Patient.mrn), query.patient_id))
+    if query.patient_name:
+        name = query.patient_name.rstrip("^")
+        whole = col(Patient.family_name) + "^" + col(Patient.given_name)
+        target = whole if "^" in name else col(Patient.family_name)
+        statement = statement.where(_matching(target, name, fold=True))
+    if query.modality:
+        statement = statement.where(_matching(col(Procedure.modality), query.modality))
+    if query.station_ae_title:
+        statement = statement.where(
+            _matching(col(ModalityResource.ae_title), query.station_ae_title)
+        )
+    # The window in UTC is a day wider each side; each row's local date decides below. With a
+    # station asked for, only booked exams can match, and the bookings' index finds them.
+    booked = col(Appointment.starts_at)
+    when = booked if query.station_ae_title else start
+    if query.first_day is not None:
+        since = datetime.combine(query.first_day, datetime.min.time(), UTC) - timedelta(days=1)
+        statement = statement.where(when >= since)
+    if query.last_day is not None:
+        until = datetime.combine(query.last_day, datetime.min.time(), UTC) + timedelta(days=2)
+        statement = statement.where(when < until)
+    entries = []
+    for row in session.execute(statement):
+        local = (row[17] or row[5]).astimezone(zone)
+        if query.first_day is not None and local.date() < query.first_day:
+            continue
+        if query.last_day is not None and local.date() > query.last_day:
+            continue
+        entries.append(
+            WorklistEntry(
+                exam_id=cast(int, row[0]),
+                patient_id=cast(int, row[1]),
+                accession=row[2],
+                status=row[3],
+                priority=row[4],
+                mrn=row[6],
+                family_name=row[7],
+                given_name=row[8],
+                birth_date=row[9],
+                sex=row[10],
+                referrer=row[11],
+                procedure_code=row[12],
+                procedure_name=row[13],
+                modality=str(row[14]),
+                station_ae_title=row[15] or "",
+                station_name=row[16] or "",
+                starts=local,
+            )
+        )
+    return entries
+
+
+# An attribute's value: text, or the items of a sequence (each the values of its attributes).
+Values = dict[str, "str | list[Values]"]
+
+
+def _code(value: str, meaning: str) -> list[Values]:
+    return [
+        {"CodeValue": value, "CodingSchemeDesignator": CODING_SCHEME, "CodeMeaning": meaning[:64]}
+    ]
+
+
+def entry_values(entry: WorklistEntry, uid_root: str) -> Values:
+    """Every attribute radflow knows of one worklist entry, by keyword."""
+    starts = entry.starts
+    return {
+        "AccessionNumber": entry.accession,
+        "ReferringPhysicianName": entry.referrer[:64],
+        "PatientName": f"{entry.family_name}^{entry.given_name}",
+        "PatientID": entry.mrn,
+        "PatientBirthDate": entry.birth_date.strftime("%Y%m%d"),
+        "PatientSex": entry.sex if entry.sex in {"M", "F", "O"} else "",
+        "StudyInstanceUID": study_instance_uid(uid_root, entry.exam_id),
+        "RequestedProcedureID": entry.accession,
+        "RequestedProcedureDescription": entry.procedure_name[:64],
+        "RequestedProcedureCodeSequence": _code(entry.procedure_code, entry.procedure_name),
+        "RequestedProcedurePriority": PRIORITIES[entry.priority],
+        "ScheduledProcedureStepSequence": [
+            {
+                "Modality": entry.modality,
+                "ScheduledStationAETitle": entry.station_ae_title,
+                "ScheduledStationName": entry.station_name,
+                "ScheduledProcedureStepStartDate": starts.strftime("%Y%m%d") if starts else "",
+                "ScheduledProcedureStepStartTime": starts.strftime("%H%M%S") if starts else "",
+                "ScheduledProcedureStepID": entry.accession,
+                "ScheduledProcedureStepDescription": entry.procedure_name[:64],
+                "ScheduledProtocolCodeSequence": _code(entry.procedure_code, entry.procedure_name),
+                "ScheduledProcedureStepStatus": LISTED[entry.status],
+                "ScheduledPerformingPhysicianName": "",
+            }
+        ],
+    }
+
+
+def _element(tag: int, vr: str, value: object) -> DataElement:
+    # The values are radflow's own, already in their VR's form: no per-element validation
+    # (it was most of the cost of answering a worklist of a hundred entries).
+    return DataElement(tag, vr, value, validation_mode=config.IGNORE)
+
+
+def _vr(tag: int, sent: str) -> str:
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return sent
+
+
+def _everything(values: Values) -> Dataset:
+    out = Dataset()
+    for keyword, value in values.items():
+        tag = int(tag_for_keyword(keyword) or 0)
+        if isinstance(value, list):
+            out.add(_element(tag, "SQ", DicomSequence([_everything(v) for v in value])))
+        else:
+            out.add(_element(tag, _vr(tag, "LO"), value))
+    return out
+
+
+def answer(values: Values, query: Dataset) -> Dataset:
+    """The response identifier: the query's keys, each filled from `values` (empty if unknown)."""
+    out = Dataset()
+    for element in query:
+        tag = int(element.tag)
+        if tag == 0x00080005:  # Specific Character Set: ours, below
+            continue
+        value = values.get(element.keyword)
+        if isinstance(value, list):
+            item = element.value[0] if element.VR == "SQ" and element.value else None
+            items = [answer(v, item) if item is not None else _everything(v) for v in value]
+            out.add(_element(tag, "SQ", DicomSequence(items)))
+        else:
+            out.add(_element(tag, _vr(tag, element.VR), value or None))
+    out.add(_element(0x00080005, "CS", CHARACTER_SET))
+    return out
+
+
+def answers(entries: Sequence[WorklistEntry], query: Dataset, uid_root: str) -> list[Dataset]:
+    """The response identifiers of a C-FIND, one per entry."""
+    return [answer(entry_values(entry, uid_root), query) for entry in entries]

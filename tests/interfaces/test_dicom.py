@@ -1,0 +1,372 @@
+"""The scanners' side over real DICOM associations: dcmtk's findscu asks for the worklist, the
+pynetdicom SCU reports procedure steps (MPPS), and the exams move through the real commands."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import generate_uid
+from pynetdicom import AE
+from pynetdicom.sop_class import ModalityPerformedProcedureStep  # type: ignore[attr-defined]
+
+from domain.db import Database
+from domain.enums import ExamStatus, RepeatReason, Role
+from domain.models import (
+    Acquisition,
+    AuditEvent,
+    Exam,
+    ExamStatusChange,
+    Patient,
+    PerformedProcedureStep,
+)
+from domain.services import acquisition
+from interfaces.dicom.server import dicom_listener
+from interfaces.dicom.uids import exam_of, study_instance_uid
+from tests.conftest import REQUIRE_SERVICES
+from tests.factories import TECH, current, drive, order, reference
+
+ROOT = "2.25.1234567890"
+Address = tuple[str, int]
+
+
+def need_dcmtk() -> None:
+    if shutil.which("findscu") is None:
+        message = "dcmtk is not installed (findscu): apt-get install dcmtk"
+        if REQUIRE_SERVICES:
+            pytest.fail(message + " (RADFLOW_REQUIRE_SERVICES=1 forbids skipping)")
+        pytest.skip(message)
+
+
+@pytest.fixture
+async def scp(db: Database) -> AsyncIterator[Address]:
+    await reference(db)
+    async with dicom_listener(db, "127.0.0.1", 0, ae_title="RADFLOW", uid_root=ROOT) as server:
+        yield "127.0.0.1", server.server_address[1]
+
+
+def findscu(
+    address: Address, caller: str, keys: list[str], out: Path, *, debug: bool = False
+) -> tuple[int, str]:
+    """Run dcmtk's findscu (worklist model) and keep each response in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    command = [
+        "findscu",
+        "-d" if debug else "-v",
+        "-W",
+        "-aet",
+        caller,
+        "-aec",
+        "RADFLOW",
+        "-X",
+        "-od",
+        str(out),
+    ]
+    for key in keys:
+        command += ["-k", key]
+    done = subprocess.run(
+        [*command, address[0], str(address[1])], capture_output=True, text=True, timeout=120
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+async def worklist(address: Address, caller: str, keys: list[str], out: Path) -> list[Dataset]:
+    code, log = await asyncio.to_thread(findscu, address, caller, keys, out)
+    assert code == 0, log
+    return await asyncio.to_thread(lambda: [dcmread(p) for p in sorted(out.glob("rsp*.dcm"))])
+
+
+WANTED = [
+    "AccessionNumber",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "StudyInstanceUID",
+    "RequestedProcedureDescription",
+    "RequestedProcedureCodeSequence[0].CodeValue",
+    "ScheduledProcedureStepSequence[0].Modality",
+    "ScheduledProcedureStepSequence[0].ScheduledStationAETitle",
+    "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate=20260302",
+    "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartTime",
+    "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStatus",
+]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+async def test_findscu_gets_the_scheduled_exams_of_its_station_with_stable_study_uids(
+    db: Database, scp: Address, tmp_path: Path
+) -> None:
+    need_dcmtk()
+    heads = [
+        await drive(db, await order(db, procedure="CTHEAD", site="MAIN"), s, procedure="CTHEAD")
+        for s in (ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN)
+    ]
+    await drive(db, await order(db, procedure="USABD"), ExamStatus.SCHEDULED)  # NORTH's US1
+    await drive(
+        db,
+        await order(db, procedure="CTHEAD", site="MAIN"),
+        ExamStatus.CANCELLED,
+        procedure="CTHEAD",
+    )
+    patient = await db.read(
+        lambda s: s.scalar(sa.select(Patient).where(Patient.mrn == "MRN000001"))
+    )
+    assert patient is not None
+
+    found = await worklist(
+        scp,
+        "MAIN_CT1",
+        [
+            *WANTED,
+            f"PatientName={patient.family_name[:3].upper()}*",
+            "ScheduledProcedureStepSequence[0].ScheduledStationAETitle=MAIN_CT1",
+        ],
+        tmp_path / "first",
+    )
+    assert sorted(r.AccessionNumber for r in found) == sorted(e.accession_number for e in heads)
+    first = found[0]
+    assert first.PatientID == "MRN000001"
+    assert str(first.PatientName) == f"{patient.family_name}^{patient.given_name}"
+    assert first.PatientBirthDate == patient.birth_date.strftime("%Y%m%d")
+    assert first.RequestedProcedureCodeSequence[0].CodeValue == "CTHEAD"
+    step = first.ScheduledProcedureStepSequence[0]
+    assert (step.Modality, step.ScheduledStationAETitle) == ("CT", "MAIN_CT1")
+    assert step.ScheduledProcedureStepStartDate == "20260302"
+    assert {r.ScheduledProcedureStepSequence[0].ScheduledProcedureStepStatus for r in found} == {
+        "SCHEDULED",
+        "ARRIVED",
+    }
+    assert "ReferringPhysicianName" not in first  # only the keys asked for come back
+    uids = {r.AccessionNumber: r.StudyInstanceUID for r in found}
+    for exam in heads:
+        assert exam_of(ROOT, uids[exam.accession_number]) == exam.id
+
+    # Asked again, by accession: the same UID; another day, another station or modality: none.
+    again = await worklist(
+        scp,
+        "MAIN_CT1",
+        [f"AccessionNumber={heads[0].accession_number}", "StudyInstanceUID"],
+        tmp_path / "again",
+    )
+    assert [r.StudyInstanceUID for r in again] == [study_instance_uid(ROOT, heads[0].id or 0)]
+    for n, keys in enumerate(
+        [
+            [
+                "AccessionNumber",
+                "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate=20260303-",
+            ],
+            [
+                "AccessionNumber",
+                "ScheduledProcedureStepSequence[0].ScheduledStationAETitle=MAIN_MR1",
+            ],
+            ["AccessionNumber", "ScheduledProcedureStepSequence[0].Modality=MR"],
+            ["AccessionNumber", "PatientID=MRN00000?9"],
+        ]
+    ):
+        assert await worklist(scp, "MAIN_CT1", keys, tmp_path / f"none{n}") == []
+    # NORTH's ultrasound sees its own site's exam only.
+    north = await worklist(scp, "NORTH_US1", ["AccessionNumber", "PatientID=MRN*"], tmp_path / "n")
+    assert len(north) == 1
+    audited = await db.read(lambda s: list(s.scalars(sa.select(AuditEvent.user_id))))
+    assert "MAIN_CT1" in audited and "NORTH_US1" in audited
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_an_unknown_station_or_a_bad_date_range_gets_a_failure_status(
+    db: Database, scp: Address, tmp_path: Path
+) -> None:
+    need_dcmtk()
+    await drive(
+        db,
+        await order(db, procedure="CTHEAD", site="MAIN"),
+        ExamStatus.SCHEDULED,
+        procedure="CTHEAD",
+    )
+    _, log = await asyncio.to_thread(
+        findscu, scp, "INTRUDER", ["AccessionNumber", "PatientName"], tmp_path / "x", debug=True
+    )
+    assert "0xc001: Failed: Unable to process" in log and not list((tmp_path / "x").glob("rsp*"))
+    assert "AE title INTRUDER is no known scanner" in log
+    _, log = await asyncio.to_thread(
+        findscu,
+        scp,
+        "MAIN_CT1",
+        [
+            "AccessionNumber",
+            "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate=2026-03",
+        ],
+        tmp_path / "y",
+        debug=True,
+    )
+    assert "DIMSE Status                  : 0xa900" in log, log
+    assert "is not YYYYMMDD" in log
+
+
+# -- MPPS with the pynetdicom SCU ---------------------------------------------------------------
+
+
+def mpps(address: Address, caller: str, request: str, uid: str, ds: Dataset) -> Dataset:
+    """One N-CREATE or N-SET over a new association; the response status dataset."""
+    ae = AE(ae_title=caller)
+    ae.add_requested_context(ModalityPerformedProcedureStep)
+    assoc = ae.associate(address[0], address[1], ae_title="RADFLOW")
+    assert assoc.is_established
+    try:
+        if request == "create":
+            status, _ = assoc.send_n_create(ds, ModalityPerformedProcedureStep, uid)
+        else:
+            status, _ = assoc.send_n_set(ds, ModalityPerformedProcedureStep, uid)
+    finally:
+        assoc.release()
+    assert status is not None and "Status" in status
+    return status
+
+
+def in_progress(accession: str) -> Dataset:
+    ds = Dataset()
+    scheduled = Dataset()
+    scheduled.AccessionNumber = accession
+    scheduled.StudyInstanceUID = f"{ROOT}.1"
+    ds.ScheduledStepAttributesSequence = DicomSequence([scheduled])
+    ds.PerformedProcedureStepStatus = "IN PROGRESS"
+    ds.PerformedStationAETitle = "NORTH_US1"
+    ds.Modality = "US"
+    return ds
+
+
+def completed(series: int, images_each: int) -> Dataset:
+    ds = Dataset()
+    ds.PerformedProcedureStepStatus = "COMPLETED"
+    items = []
+    for _ in range(series):
+        item = Dataset()
+        item.SeriesInstanceUID = generate_uid()
+        refs = []
+        for _ in range(images_each):
+            image = Dataset()
+            image.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.6.1"
+            image.ReferencedSOPInstanceUID = generate_uid()
+            refs.append(image)
+        item.ReferencedImageSequence = DicomSequence(refs)
+        items.append(item)
+    ds.PerformedSeriesSequence = DicomSequence(items)
+    return ds
+
+
+def discontinued(code: str, meaning: str) -> Dataset:
+    ds = Dataset()
+    ds.PerformedProcedureStepStatus = "DISCONTINUED"
+    reason = Dataset()
+    reason.CodeValue, reason.CodingSchemeDesignator, reason.CodeMeaning = code, "DCM", meaning
+    ds.PerformedProcedureStepDiscontinuationReasonCodeSequence = DicomSequence([reason])
+    return ds
+
+
+async def send(
+    address: Address, request: str, uid: str, ds: Dataset, caller: str = "NORTH_US1"
+) -> Dataset:
+    return await asyncio.to_thread(mpps, address, caller, request, uid, ds)
+
+
+async def prep(db: Database, exam: Exam) -> None:
+    items = await db.read(
+        lambda s: list(
+            s.scalars(
+                sa.text("SELECT code FROM exam_prep_items WHERE exam_id = :e").bindparams(e=exam.id)
+            )
+        )
+    )
+    for code in items:
+        await db.run(
+            lambda uow, c=code: acquisition.complete_prep_item(
+                uow=uow, actor=TECH, exam_id=exam.id, item_code=c
+            )
+        )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+async def test_mpps_starts_behind_the_prep_gate_and_completes_with_the_counts(
+    db: Database, scp: Address
+) -> None:
+    exam = await drive(db, await order(db), ExamStatus.CHECKED_IN)  # USABD: fasting prep
+    step = generate_uid()
+    refused = await send(scp, "create", step, in_progress(exam.accession_number))
+    assert refused.Status == 0x0110
+    assert "prep checklist" in refused.ErrorComment
+    assert (await current(db, exam.id or 0)).status == ExamStatus.CHECKED_IN
+
+    await prep(db, exam)
+    assert (await send(scp, "create", step, in_progress(exam.accession_number))).Status == 0
+    assert (await current(db, exam.id or 0)).status == ExamStatus.IN_ACQUISITION
+    again = await send(scp, "create", step, in_progress(exam.accession_number))
+    assert again.Status == 0x0111  # the same step twice
+    wrong_site = await send(
+        scp, "create", generate_uid(), in_progress(exam.accession_number), caller="MAIN_CT1"
+    )
+    assert wrong_site.Status == 0x0110 and "at this site" in wrong_site.ErrorComment
+
+    assert (await send(scp, "set", step, completed(series=2, images_each=3))).Status == 0
+    done = await current(db, exam.id or 0)
+    assert done.status == ExamStatus.ACQUIRED
+    attempt = await db.read(lambda s: s.scalars(sa.select(Acquisition)).one())
+    assert (attempt.series_count, attempt.image_count) == (2, 6)
+    history = await db.read(
+        lambda s: list(
+            s.execute(
+                sa.select(ExamStatusChange.to_status, ExamStatusChange.actor, ExamStatusChange.role)
+                .where(ExamStatusChange.exam_id == exam.id)
+                .order_by(ExamStatusChange.id)
+            )
+        )
+    )
+    assert [tuple(h) for h in history[-2:]] == [
+        (ExamStatus.IN_ACQUISITION, "NORTH_US1", Role.TECHNOLOGIST),
+        (ExamStatus.ACQUIRED, "NORTH_US1", Role.TECHNOLOGIST),
+    ]
+    late = await send(scp, "set", step, completed(series=1, images_each=1))
+    assert late.Status == 0xA710
+    assert (await send(scp, "set", generate_uid(), completed(1, 1))).Status == 0x0112
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_discontinued_steps_repeat_or_cancel_as_their_reason_says(
+    db: Database, scp: Address
+) -> None:
+    exam = await drive(db, await order(db), ExamStatus.PREPARED)
+    first = generate_uid()
+    assert (await send(scp, "create", first, in_progress(exam.accession_number))).Status == 0
+    broke = await send(scp, "set", first, discontinued("110501", "Equipment failure"))
+    assert broke.Status == 0
+    assert (await current(db, exam.id or 0)).status == ExamStatus.IN_ACQUISITION
+    second = generate_uid()  # the scanner starts over: the repeat's attempt
+    assert (await send(scp, "create", second, in_progress(exam.accession_number))).Status == 0
+    assert (await send(scp, "set", second, completed(1, 4))).Status == 0
+    attempts = await db.read(
+        lambda s: list(s.scalars(sa.select(Acquisition).order_by(Acquisition.attempt)))
+    )
+    assert [(a.repeat_reason, a.image_count) for a in attempts] == [
+        (RepeatReason.EQUIPMENT, None),
+        (None, 4),
+    ]
+    assert (await current(db, exam.id or 0)).status == ExamStatus.ACQUIRED
+
+    other = await drive(db, await order(db), ExamStatus.PREPARED)
+    step = generate_uid()
+    assert (await send(scp, "create", step, in_progress(other.accession_number))).Status == 0
+    refused = discontinued("110505", "Patient refused to continue procedure")
+    assert (await send(scp, "set", step, refused)).Status == 0
+    assert (await current(db, other.id or 0)).status == ExamStatus.CANCELLED
+    steps = await db.read(
+        lambda s: list(
+            s.scalars(sa.select(PerformedProcedureStep.status).order_by(PerformedProcedureStep.id))
+        )
+    )
+    assert [str(s) for s in steps] == ["DISCONTINUED", "COMPLETED", "DISCONTINUED"]
