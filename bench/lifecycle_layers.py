@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 import application.commands as commands
 import domain.db as db_module
+from api.app import freeze_startup_heap
 from api.relay import decode_id
 from bench import _mutation_floor as floor
 from bench import lifecycle
@@ -78,12 +79,22 @@ def patched(meter: Meter) -> Iterator[None]:
     """Meter radflow's layers for the duration (each patch undone after)."""
     originals: list[tuple[object, str, Any]] = []
 
-    def patch(owner: object, attribute: str, name: str) -> None:
-        original = getattr(owner, attribute)
-        originals.append((owner, attribute, original))
-        setattr(owner, attribute, meter.wrap(name, original))
+    def replace(owner: object, attribute: str, value: Any) -> None:
+        originals.append((owner, attribute, getattr(owner, attribute)))
+        setattr(owner, attribute, value)
 
-    # The session's work: opening it, BEGIN, the command, commit, closing.
+    def patch(owner: object, attribute: str, name: str) -> None:
+        replace(owner, attribute, meter.wrap(name, getattr(owner, attribute)))
+
+    execute = db_module.Database._execute
+
+    async def metered_execute(self: db_module.Database, command: Any) -> Any:
+        with meter.layer("session, BEGIN, commit"):
+            return await execute(self, command)
+
+    replace(db_module.Database, "_execute", metered_execute)
+
+    # `_execute` opens the session, begins, runs `_in_session` (the command) and commits.
     patch(db_module.Database, "_in_session", "command (other)")
     patch(commands, "load_visible_exam", "access check + exam load")
     patch(db_module, "write_history", "history")
@@ -95,8 +106,7 @@ def patched(meter: Meter) -> Iterator[None]:
     def metered_transaction(actor: Any, exam_id: int, work: Any, **kwargs: Any) -> Any:
         return exam_transaction(actor, exam_id, meter.wrap("domain service", work), **kwargs)
 
-    originals.append((commands, "exam_transaction", exam_transaction))
-    commands.exam_transaction = metered_transaction
+    replace(commands, "exam_transaction", metered_transaction)
     try:
         yield
     finally:
@@ -105,8 +115,7 @@ def patched(meter: Meter) -> Iterator[None]:
 
 
 class MeteredClient(AsgiClient):
-    """Each request charged to `transaction` around the database call (set by `run`), the rest
-    to `request`."""
+    """Each request charged to `name`, less the layers metered within it."""
 
     def __init__(self, app: Any, meter: Meter, name: str) -> None:
         super().__init__(app)
@@ -121,22 +130,15 @@ class MeteredClient(AsgiClient):
 
 async def run(url: str, exams: int) -> dict[str, Any]:
     app, db = await lifecycle.prepare(url, exams + 2)
+    freeze_startup_heap()  # as bench.lifecycle and `radflow serve` do
     slots = lifecycle.slots_for(exams + 2)
     plain = AsgiClient(app)
     for n in range(2):  # warm the caches (parser, validation, statements) unmetered
         await lifecycle.drive_exam(plain, n, slots[n])
     meter = Meter()
-    execute = db._execute
-
-    async def metered_execute(command: Any) -> Any:
-        with meter.layer("session, BEGIN, commit"):
-            return await execute(command)
-
-    db._execute = metered_execute  # type: ignore[method-assign]  # this instance only
     client = MeteredClient(app, meter, "HTTP, GraphQL, payload")
     with patched(meter):
         exam_ids = [await lifecycle.drive_exam(client, n, slots[n]) for n in range(2, exams + 2)]
-    db._execute = execute  # type: ignore[method-assign]
     radflow = dict(meter.spent)
 
     versions = await db.read(
