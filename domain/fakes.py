@@ -12,8 +12,8 @@ uniqueness and a slot's single claim). New rows get their ids as they are staged
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import date, datetime
 from itertools import count
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,6 +24,10 @@ from domain.enums import (
     MUST_ACKNOWLEDGE,
     AppointmentStatus,
     ExamStatus,
+    FollowUpStatus,
+    NotificationChannel,
+    NotificationStatus,
+    NotificationTemplate,
     PatientClass,
     Priority,
     Respondent,
@@ -37,6 +41,7 @@ from domain.models import (
     ExamPrepItem,
     FollowUpRecommendation,
     MetadataValidation,
+    Notification,
     OpeningHours,
     Patient,
     PrepProtocolItem,
@@ -252,6 +257,48 @@ class FakeAppointments:
     def free_slots(self, appointment_id: int) -> None:
         self.rows.remove(SlotClaim, lambda c: c.appointment_id == appointment_id)
 
+    def unattended(self, ended_before: datetime, limit: int) -> list[Appointment]:
+        waiting = {AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED}
+        found = self.rows.where(
+            Appointment, lambda a: a.status in waiting and a.ends_at < ended_before
+        )
+        return sorted(found, key=lambda a: (a.ends_at, a.id or 0))[:limit]
+
+
+class FakeNotifications:
+    def __init__(self, rows: Rows) -> None:
+        self.rows = rows
+
+    def get(self, notification_id: int) -> Notification | None:
+        return self.rows.get(Notification, notification_id)
+
+    def queued_for(
+        self, exam_id: int, templates: Collection[NotificationTemplate]
+    ) -> list[Notification]:
+        return self.rows.where(
+            Notification,
+            lambda n: (
+                n.exam_id == exam_id
+                and n.status == NotificationStatus.QUEUED
+                and n.template in templates
+            ),
+        )
+
+    def due(
+        self, now: datetime, limit: int, channels: Collection[NotificationChannel]
+    ) -> list[Notification]:
+        def test(n: Notification) -> bool:
+            return (
+                n.status == NotificationStatus.QUEUED
+                and n.channel in channels
+                and n.send_at <= now
+                and (n.next_attempt_at is None or n.next_attempt_at <= now)
+                and (n.claimed_until is None or n.claimed_until <= now)
+            )
+
+        found = self.rows.where(Notification, test)
+        return sorted(found, key=lambda n: (n.send_at, n.id or 0))[:limit]
+
 
 class FakeReads:
     def __init__(self, rows: Rows) -> None:
@@ -353,6 +400,15 @@ class FakeReports:
     def follow_up(self, follow_up_id: int) -> FollowUpRecommendation | None:
         return self.rows.get(FollowUpRecommendation, follow_up_id)
 
+    def follow_ups_fallen_due(self, on: date, limit: int) -> list[FollowUpRecommendation]:
+        found = self.rows.where(
+            FollowUpRecommendation,
+            lambda f: (
+                f.status == FollowUpStatus.OPEN and f.due_on <= on and f.due_notified_at is None
+            ),
+        )
+        return sorted(found, key=lambda f: (f.due_on, f.id or 0))[:limit]
+
     def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
         return (
             self.rows.first(
@@ -414,6 +470,7 @@ class FakeUnitOfWork:
         self.prep = FakePrepChecklists(self.rows)
         self.acquisitions = FakeAcquisitions(self.rows)
         self.appointments = FakeAppointments(self.rows)
+        self.notifications = FakeNotifications(self.rows)
         self.reads = FakeReads(self.rows)
         self.reports = FakeReports(self.rows)
         self.shifts = FakeShifts(self.rows)

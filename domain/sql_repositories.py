@@ -8,8 +8,8 @@ statement.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime
 from functools import cache
 from typing import Any, TypeVar
 
@@ -24,6 +24,10 @@ from domain.enums import (
     MUST_ACKNOWLEDGE,
     AppointmentStatus,
     ExamStatus,
+    FollowUpStatus,
+    NotificationChannel,
+    NotificationStatus,
+    NotificationTemplate,
     PatientClass,
     Priority,
     Respondent,
@@ -36,6 +40,7 @@ from domain.models import (
     ExamPrepItem,
     FollowUpRecommendation,
     MetadataValidation,
+    Notification,
     OpeningHours,
     PrepProtocolItem,
     Radiologist,
@@ -259,6 +264,64 @@ class SqlAppointments:
     def free_slots(self, appointment_id: int) -> None:
         self.session.execute(_FREE_CLAIMS, {"appointment_id": appointment_id})
 
+    def unattended(self, ended_before: datetime, limit: int) -> list[Appointment]:
+        query = (
+            sa.select(Appointment)
+            .where(
+                col(Appointment.status).in_(
+                    [AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED]
+                ),
+                col(Appointment.ends_at) < ended_before,
+            )
+            .order_by(col(Appointment.ends_at), col(Appointment.id))
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
+
+
+class SqlNotifications:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, notification_id: int) -> Notification | None:
+        return self.session.get(Notification, notification_id)
+
+    def queued_for(
+        self, exam_id: int, templates: Collection[NotificationTemplate]
+    ) -> list[Notification]:
+        query = sa.select(Notification).where(
+            col(Notification.exam_id) == exam_id,
+            col(Notification.status) == NotificationStatus.QUEUED,
+            col(Notification.template).in_(sorted(templates)),
+        )
+        return list(self.session.scalars(query))
+
+    def due(
+        self, now: datetime, limit: int, channels: Collection[NotificationChannel]
+    ) -> list[Notification]:
+        query = (
+            sa.select(Notification)
+            .where(
+                col(Notification.status) == NotificationStatus.QUEUED,
+                col(Notification.channel).in_(sorted(channels)),
+                col(Notification.send_at) <= now,
+                sa.or_(
+                    col(Notification.next_attempt_at).is_(None),
+                    col(Notification.next_attempt_at) <= now,
+                ),
+                sa.or_(
+                    col(Notification.claimed_until).is_(None),
+                    col(Notification.claimed_until) <= now,
+                ),
+            )
+            .order_by(col(Notification.send_at), col(Notification.id))
+            .limit(limit)
+            # Two senders never claim the same row; neither waits for the other's rows.
+            # (SQLite has no row locks: its writers are serialised by BEGIN IMMEDIATE.)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self.session.scalars(query))
+
 
 _CURRENT_READ = sa.select(Read).where(col(Read.exam_id) == _exam_id(), col(Read.ended_at).is_(None))
 _CURRENT_READ_AND_READER = _CURRENT_READ.add_columns(Radiologist).join(
@@ -384,6 +447,19 @@ class SqlReports:
 
     def follow_up(self, follow_up_id: int) -> FollowUpRecommendation | None:
         return self.session.get(FollowUpRecommendation, follow_up_id)
+
+    def follow_ups_fallen_due(self, on: date, limit: int) -> list[FollowUpRecommendation]:
+        query = (
+            sa.select(FollowUpRecommendation)
+            .where(
+                col(FollowUpRecommendation.status) == FollowUpStatus.OPEN,
+                col(FollowUpRecommendation.due_on) <= on,
+                col(FollowUpRecommendation.due_notified_at).is_(None),
+            )
+            .order_by(col(FollowUpRecommendation.due_on), col(FollowUpRecommendation.id))
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
 
     def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
         parameters = {"exam_id": exam_id, "respondent": respondent}

@@ -14,7 +14,7 @@ from domain.models.catalog import (
     TurnaroundTarget,
 )
 from domain.models.exam import Exam, ExamStatusChange
-from domain.models.interfaces import InboundMessage, OutboundCursor
+from domain.models.interfaces import InboundMessage, OutboundCursor, ScheduledWork
 from domain.models.outbox import OutboxEvent, OutboxPruned
 from domain.models.people import (
     Patient,
@@ -68,6 +68,7 @@ __all__ = [
     "RuleSetActivation",
     "RuleSetVersion",
     "SatisfactionSurvey",
+    "ScheduledWork",
     "Shift",
     "Site",
     "SitePrivilege",

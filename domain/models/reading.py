@@ -119,6 +119,7 @@ class FollowUpRecommendation(SQLModel, table=True):
     created_by: str = text(64)
     completed_at: datetime | None = when(nullable=True)
     completed_exam_id: int | None = ref("exams", nullable=True)
+    due_notified_at: datetime | None = when(nullable=True)  # the referrer was told it fell due
 
 
 class SatisfactionSurvey(SQLModel, table=True):
