@@ -55,6 +55,7 @@ MATRIX: dict[str, frozenset[Role]] = {
     "Query.ruleSetDiff": MANAGERS,
     "Query.ruleVocabulary": MANAGERS,
     "Query.auditEvents": roles(ADMIN),
+    "Query.operationsStatus": MANAGERS,
     # -- mutations: the application's commands, one row each (application.authorization) ---
     **{f"Mutation.{name}": allowed for name, allowed in COMMAND_ROLES.items()},
     # -- subscriptions: whole-department streams for roles that see every exam --------------

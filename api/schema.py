@@ -22,6 +22,8 @@ from api.execution import PlannedExecutionContext
 from api.limits import LIMIT_EXCEEDED, DocumentValidationCache, Guards, document_rules
 from api.live.subscriptions import LiveSubscriptions
 from api.metrics.queries import MetricsQueries
+from api.operations.mutations import OperationsMutations
+from api.operations.queries import OperationsQueries
 from api.people.types import Patient, Radiologist, Referrer
 from api.permissions import install
 from api.reading.mutations import ReadingMutations
@@ -38,7 +40,15 @@ from domain.errors import DomainError, ValidationFailed
 
 Query = merge_types(
     "Query",
-    (ExamQueries, CatalogQueries, WorklistQueries, RuleQueries, MetricsQueries, AuditQueries),
+    (
+        ExamQueries,
+        CatalogQueries,
+        WorklistQueries,
+        RuleQueries,
+        MetricsQueries,
+        AuditQueries,
+        OperationsQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -50,6 +60,7 @@ Mutation = merge_types(
         WorklistMutations,
         ResultsMutations,
         RuleMutations,
+        OperationsMutations,
     ),
 )
 Subscription = merge_types("Subscription", (LiveSubscriptions,))

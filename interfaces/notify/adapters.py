@@ -31,3 +31,8 @@ def adapters_for(settings: Settings) -> dict[NotificationChannel, ChannelAdapter
             settings.sms_gateway_url, settings.sms_gateway_token, settings.sms_sender
         )
     return adapters
+
+
+def served_channels(settings: Settings) -> frozenset[NotificationChannel]:
+    """The channels the settings give an adapter."""
+    return frozenset(adapters_for(settings))

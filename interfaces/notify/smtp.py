@@ -46,7 +46,9 @@ class SmtpAdapter:
                     f"accepted by {self.host}:{self.port} ({code} {text.decode(errors='replace')})"
                 )
         except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryRefused(f"recipient refused: {exc.recipients}", permanent=True) from exc
+            # The answer is shown to supervisors: the refusal's codes, never the address.
+            codes = ", ".join(f"{code}" for code, _ in exc.recipients.values())
+            raise DeliveryRefused(f"recipient refused ({codes})", permanent=True) from exc
         except smtplib.SMTPResponseException as exc:
             error = exc.smtp_error
             reply = error.decode(errors="replace") if isinstance(error, bytes) else error
