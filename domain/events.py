@@ -265,6 +265,9 @@ class CriticalResultEscalated(DomainEvent):
 
     exam_id: int
     communication_id: int
+    critical_level: str | None = None
+    escalation_count: int = 0  # the how-many-th escalation this is
+    recipient_kind: str = "referrer"  # who this escalation notifies
 
 
 @dataclass(frozen=True, kw_only=True)

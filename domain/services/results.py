@@ -165,6 +165,8 @@ def escalate_overdue_results(*, uow: UnitOfWork, actor: Actor) -> list[ResultCom
                 role=actor.role,
                 exam_id=communication.exam_id,
                 communication_id=communication.id,
+                critical_level=communication.critical_level.value,
+                escalation_count=communication.escalation_count,
             )
         )
     return overdue

@@ -63,4 +63,10 @@ def test_an_unacknowledged_critical_result_is_escalated_once_overdue(
 
     assert escalated == [communication] and communication.escalation_count == 1
     assert communication.acknowledge_by == uow.now + timedelta(minutes=60)
-    assert uow.events_of(ev.CriticalResultEscalated)
+    (event,) = uow.events_of(ev.CriticalResultEscalated)
+    assert isinstance(event, ev.CriticalResultEscalated)
+    assert (event.escalation_count, event.critical_level, event.recipient_kind) == (
+        1,
+        "CRITICAL",
+        "referrer",
+    )
