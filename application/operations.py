@@ -16,7 +16,7 @@ from application.planning.leadership import default_replica_id
 from application.settings import Settings
 from domain.db import Database
 from domain.enums import NotificationChannel
-from domain.services.results import escalate_overdue_results
+from domain.services.results import escalate_overdue_results, escalate_uncommunicated_results
 from domain.services.timed import mark_unattended_no_shows, notify_follow_ups_due
 
 ESCALATE, DELIVER, NO_SHOWS, FOLLOW_UPS = (
@@ -46,7 +46,10 @@ def jobs_for(db: Database, settings: Settings, delivery: Delivery | None) -> lis
 
     async def escalate() -> str:
         raised = await db.run(lambda uow: escalate_overdue_results(uow=uow, actor=CLOCK_ACTOR))
-        return f"{len(raised)} escalated"
+        untold = await db.run(
+            lambda uow: escalate_uncommunicated_results(uow=uow, actor=CLOCK_ACTOR)
+        )
+        return f"{len(raised)} unacknowledged and {len(untold)} uncommunicated escalated"
 
     async def follow_ups() -> str:
         told = await db.run(lambda uow: notify_follow_ups_due(uow=uow))

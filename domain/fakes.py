@@ -397,6 +397,18 @@ class FakeReports:
             ),
         )
 
+    def critical_not_communicated(self, limit: int) -> list[tuple[Report, Exam]]:
+        found = []
+        for report in self.rows.all(Report):
+            exam = self.rows.get(Exam, report.exam_id)
+            if (
+                exam is not None
+                and exam.status == ExamStatus.FINAL
+                and report.critical_level in MUST_ACKNOWLEDGE
+            ):
+                found.append((report, exam))
+        return sorted(found, key=lambda pair: pair[0].final_at or pair[0].created_at)[:limit]
+
     def follow_up(self, follow_up_id: int) -> FollowUpRecommendation | None:
         return self.rows.get(FollowUpRecommendation, follow_up_id)
 

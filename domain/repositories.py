@@ -195,6 +195,10 @@ class Reports(Protocol):
     def overdue_communications(self, now: datetime) -> list[ResultCommunication]:
         """Critical results whose acknowledgement is overdue."""
 
+    def critical_not_communicated(self, limit: int) -> list[tuple[Report, Exam]]:
+        """Final reports with a critical or urgent finding whose exam is still FINAL (the
+        result has not been communicated), with their exam."""
+
     def follow_up(self, follow_up_id: int) -> FollowUpRecommendation | None:
         """A follow-up recommendation."""
 

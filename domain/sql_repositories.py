@@ -445,6 +445,19 @@ class SqlReports:
         )
         return list(self.session.scalars(query))
 
+    def critical_not_communicated(self, limit: int) -> list[tuple[Report, Exam]]:
+        query = (
+            sa.select(Report, Exam)
+            .join(Exam, col(Exam.id) == col(Report.exam_id))
+            .where(
+                col(Exam.status) == ExamStatus.FINAL,
+                col(Report.critical_level).in_(sorted(MUST_ACKNOWLEDGE)),
+            )
+            .order_by(col(Report.final_at), col(Report.id))
+            .limit(limit)
+        )
+        return [(report, exam) for report, exam in self.session.execute(query)]
+
     def follow_up(self, follow_up_id: int) -> FollowUpRecommendation | None:
         return self.session.get(FollowUpRecommendation, follow_up_id)
 

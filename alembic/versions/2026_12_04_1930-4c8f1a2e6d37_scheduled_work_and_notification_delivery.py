@@ -1,4 +1,5 @@
-"""scheduled work (the clock) and notification delivery state
+"""scheduled work (the clock), notification delivery state, follow-ups told, critical reports
+escalated before communication
 
 Revision ID: 4c8f1a2e6d37
 Revises: 9d4e2b7c6a11
@@ -53,9 +54,21 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column('due_notified_at', domain.types.UTCDateTime(), nullable=True)
         )
+    with op.batch_alter_table('reports') as batch:
+        batch.add_column(
+            sa.Column('uncommunicated_escalated_at', domain.types.UTCDateTime(), nullable=True)
+        )
+        batch.add_column(
+            sa.Column(
+                'uncommunicated_escalations', sa.Integer(), nullable=False, server_default='0'
+            )
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('reports') as batch:
+        batch.drop_column('uncommunicated_escalations')
+        batch.drop_column('uncommunicated_escalated_at')
     with op.batch_alter_table('follow_up_recommendations') as batch:
         batch.drop_column('due_notified_at')
     with op.batch_alter_table('notifications') as batch:

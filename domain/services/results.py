@@ -172,6 +172,52 @@ def escalate_overdue_results(*, uow: UnitOfWork, actor: Actor) -> list[ResultCom
     return overdue
 
 
+def escalate_uncommunicated_results(*, uow: UnitOfWork, actor: Actor) -> list[int]:
+    """Escalate every critical or urgent finding signed final whose result was not
+    communicated within its window (counted from signing, then from the last escalation):
+    the ordering referrer is called; the exams escalated."""
+    escalated = []
+    for report, exam in uow.reports.critical_not_communicated(limit=200):
+        window = ACKNOWLEDGE_WITHIN[report.critical_level]
+        since = report.uncommunicated_escalated_at or report.final_at or report.updated_at
+        if since + window > uow.now:
+            continue
+        report.uncommunicated_escalated_at = uow.now
+        report.uncommunicated_escalations += 1
+        exam_id = pk(exam)
+        uow.append(
+            Notification,
+            {
+                "exam_id": exam_id,
+                "recipient_kind": "referrer",
+                "recipient_id": exam.referrer_id,
+                "channel": NotificationChannel.PHONE,
+                "template": NotificationTemplate.CRITICAL_RESULT_ESCALATION,
+                "send_at": uow.now,
+                "status": NotificationStatus.QUEUED,
+                "created_at": uow.now,
+                "payload": {
+                    "escalation": report.uncommunicated_escalations,
+                    "criticalLevel": report.critical_level.value,
+                    "reason": "not communicated",
+                },
+            },
+        )
+        uow.emit(
+            ev.CriticalResultEscalated(
+                at=uow.now,
+                actor=actor.id,
+                role=actor.role,
+                exam_id=exam_id,
+                communication_id=None,
+                critical_level=report.critical_level.value,
+                escalation_count=report.uncommunicated_escalations,
+            )
+        )
+        escalated.append(exam_id)
+    return escalated
+
+
 def record_follow_up(
     *,
     uow: UnitOfWork,

@@ -299,6 +299,24 @@ async def test_a_critical_result_must_be_acknowledged_before_closing(department:
     assert (await current(department, exam.id)).status == ExamStatus.CLOSED
 
 
+async def test_a_critical_finding_not_communicated_in_its_window_escalates_once_per_window(
+    department: Database,
+) -> None:
+    exam = await drive(
+        department, await order(department), ExamStatus.FINAL, critical=CriticalLevel.CRITICAL
+    )
+
+    def escalate() -> Any:
+        return department.run(
+            lambda uow: results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR)
+        )
+
+    assert await escalate() == []
+    department.clock.advance(minutes=61)  # type: ignore[attr-defined]
+    assert await escalate() == [exam.id]
+    assert await escalate() == []
+
+
 async def test_an_addendum_keeps_the_status_and_is_recorded(department: Database) -> None:
     from domain.services import reading
 

@@ -27,6 +27,7 @@ def final_report(department: Department, level: CriticalLevel) -> int:
             critical_level=level,
             created_at=NOW,
             updated_at=NOW,
+            final_at=NOW,
         )
     )
     return exam.id or 0
@@ -70,3 +71,28 @@ def test_an_unacknowledged_critical_result_is_escalated_once_overdue(
         "CRITICAL",
         "referrer",
     )
+
+
+def test_a_critical_finding_signed_but_not_communicated_escalates_each_window(
+    department: Department,
+) -> None:
+    uow = department.uow
+    exam_id = final_report(department, CriticalLevel.CRITICAL)
+    report = uow.reports.of_exam(exam_id)
+    assert report is not None and report.final_at is not None
+    uow.now = report.final_at + timedelta(minutes=59)
+    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
+
+    uow.now = report.final_at + timedelta(minutes=60)
+    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == [exam_id]
+    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
+    uow.now += timedelta(minutes=60)
+    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == [exam_id]
+
+    calls = [n for n in uow.appended[Notification] if n["recipient_kind"] == "referrer"]
+    assert [n["payload"]["escalation"] for n in calls] == [1, 2]
+    counts = [e.escalation_count for e in uow.events_of(ev.CriticalResultEscalated)]  # type: ignore[attr-defined]
+    assert counts == [1, 2]
+    results.notify_result(uow=uow, actor=READER, exam_id=exam_id)
+    uow.now += timedelta(hours=5)
+    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
