@@ -268,7 +268,8 @@ class CriticalResultEscalated(DomainEvent):
     communication_id: int | None  # None: the result was never communicated
     critical_level: str | None = None
     escalation_count: int = 0  # the how-many-th escalation this is
-    recipient_kind: str = "referrer"  # who this escalation notifies
+    recipient_kind: str = "referrer"  # who this escalation calls: referrer, covering, supervisor
+    recipient_id: int | None = None  # the referrer's or covering physician's id
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -54,6 +54,11 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column('due_notified_at', domain.types.UTCDateTime(), nullable=True)
         )
+    with op.batch_alter_table('referrers') as batch:
+        batch.add_column(sa.Column('covered_by_id', sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            'fk_referrers_covered_by_id_referrers', 'referrers', ['covered_by_id'], ['id']
+        )
     with op.batch_alter_table('reports') as batch:
         batch.add_column(
             sa.Column('uncommunicated_escalated_at', domain.types.UTCDateTime(), nullable=True)
@@ -66,6 +71,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('referrers') as batch:
+        batch.drop_constraint('fk_referrers_covered_by_id_referrers', type_='foreignkey')
+        batch.drop_column('covered_by_id')
     with op.batch_alter_table('reports') as batch:
         batch.drop_column('uncommunicated_escalations')
         batch.drop_column('uncommunicated_escalated_at')

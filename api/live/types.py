@@ -183,7 +183,8 @@ class CriticalResultEvent(LiveUpdate):
         description="How many times the result has been escalated (0: just communicated)."
     )
     recipient_kind: str | None = strawberry.field(
-        description="Who an escalation notifies (`referrer`); null when not escalated."
+        description="Who an escalation calls: `referrer`, `covering` (the physician covering "
+        "for the referrer) or `supervisor` (the radiology supervisor); null when not escalated."
     )
     exam_pk: strawberry.Private[int]
 

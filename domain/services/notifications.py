@@ -97,6 +97,8 @@ def claim_due(
 
 def _address(uow: UnitOfWork, notification: Notification) -> tuple[str | None, str | None]:
     person: Patient | Referrer | None
+    if notification.recipient_kind == "supervisor":  # the department's line (the webhook's)
+        return None, None
     if notification.recipient_kind == "patient":
         person = uow.department.get(Patient, notification.recipient_id)
     else:
