@@ -17,13 +17,18 @@ from application.settings import Settings
 from domain.db import Database
 from domain.enums import NotificationChannel
 from domain.services.results import escalate_overdue_results, escalate_uncommunicated_results
-from domain.services.timed import mark_unattended_no_shows, notify_follow_ups_due
+from domain.services.timed import (
+    mark_unattended_no_shows,
+    notify_follow_ups_due,
+    track_follow_ups,
+)
 
-ESCALATE, DELIVER, NO_SHOWS, FOLLOW_UPS = (
+ESCALATE, DELIVER, NO_SHOWS, FOLLOW_UPS, TRACK_FOLLOW_UPS = (
     "escalate_results",
     "deliver_notifications",
     "mark_no_shows",
     "follow_ups_due",
+    "track_follow_ups",
 )
 
 
@@ -55,9 +60,14 @@ def jobs_for(db: Database, settings: Settings, delivery: Delivery | None) -> lis
         told = await db.run(lambda uow: notify_follow_ups_due(uow=uow))
         return f"{len(told)} follow-ups due notified"
 
+    async def track() -> str:
+        linked, completed = await db.run(lambda uow: track_follow_ups(uow=uow))
+        return f"{len(linked)} follow-ups linked to an exam, {len(completed)} completed"
+
     jobs = [
         Job(ESCALATE, timedelta(seconds=settings.escalation_every_seconds), escalate),
         Job(FOLLOW_UPS, timedelta(seconds=settings.follow_up_every_seconds), follow_ups),
+        Job(TRACK_FOLLOW_UPS, timedelta(seconds=settings.follow_up_track_seconds), track),
     ]
     if delivery is not None and delivery.adapters:
 

@@ -258,6 +258,13 @@ class Settings(BaseSettings):
         alias="RADFLOW_FOLLOW_UP_EVERY",
         description="How often follow-ups that fell due are notified to their referrer.",
     )
+    follow_up_track_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        alias="RADFLOW_FOLLOW_UP_TRACK_EVERY",
+        description="How often open follow-ups are matched with newly ordered exams and "
+        "completed when the matched exam is reported.",
+    )
     notify_every_seconds: float = Field(
         default=2.0,
         gt=0,

@@ -45,6 +45,7 @@ from domain.models import (
     OpeningHours,
     Patient,
     PrepProtocolItem,
+    Procedure,
     Radiologist,
     Read,
     Referrer,
@@ -420,6 +421,43 @@ class FakeReports:
             ),
         )
         return sorted(found, key=lambda f: (f.due_on, f.id or 0))[:limit]
+
+    def follow_up_candidates(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
+        found = []
+        unfulfilling = {ExamStatus.CANCELLED, ExamStatus.NO_SHOW}
+        for follow_up in self.rows.all(FollowUpRecommendation):
+            if follow_up.status != FollowUpStatus.OPEN or follow_up.completed_exam_id is not None:
+                continue
+            origin = self.rows.get(Exam, follow_up.exam_id)
+            wanted = next(
+                (p for p in self.rows.all(Procedure) if p.code == follow_up.procedure_code), None
+            )
+            if origin is None or wanted is None:
+                continue
+            for exam in sorted(self.rows.all(Exam), key=lambda e: (e.ordered_at, e.id or 0)):
+                offered = self.rows.get(Procedure, exam.procedure_id)
+                if (
+                    exam.patient_id == origin.patient_id
+                    and exam.id != origin.id
+                    and exam.ordered_at >= follow_up.created_at
+                    and exam.status not in unfulfilling
+                    and offered is not None
+                    and (offered.modality, offered.body_part) == (wanted.modality, wanted.body_part)
+                ):
+                    found.append((follow_up, exam))
+        return found[:limit]
+
+    def linked_follow_ups(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
+        found = []
+        for follow_up in self.rows.all(FollowUpRecommendation):
+            exam = (
+                self.rows.get(Exam, follow_up.completed_exam_id)
+                if follow_up.completed_exam_id is not None
+                else None
+            )
+            if follow_up.status == FollowUpStatus.OPEN and exam is not None:
+                found.append((follow_up, exam))
+        return found[:limit]
 
     def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
         return (

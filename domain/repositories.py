@@ -205,6 +205,15 @@ class Reports(Protocol):
     def follow_ups_fallen_due(self, on: date, limit: int) -> list[FollowUpRecommendation]:
         """OPEN follow-ups due on or before `on` whose referrer has not been told yet."""
 
+    def follow_up_candidates(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
+        """OPEN follow-ups with a recommended procedure and no exam linked, each with the
+        exams that could fulfil it: the same patient's, ordered since the recommendation,
+        not cancelled or missed, of a procedure with the recommended one's modality and body
+        part; earliest ordered first."""
+
+    def linked_follow_ups(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
+        """OPEN follow-ups with an exam linked, with that exam."""
+
     def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
         """Whether this respondent already rated the exam."""
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import SQLModel, col
 
@@ -43,6 +43,7 @@ from domain.models import (
     Notification,
     OpeningHours,
     PrepProtocolItem,
+    Procedure,
     Radiologist,
     Read,
     Report,
@@ -57,6 +58,8 @@ from domain.models import (
 )
 
 M = TypeVar("M", bound=SQLModel)
+# An exam in these states will not fulfil a follow-up.
+UNFULFILLING = [ExamStatus.CANCELLED, ExamStatus.NO_SHOW]
 
 
 def _exam_id() -> sa.BindParameter[int]:
@@ -473,6 +476,50 @@ class SqlReports:
             .limit(limit)
         )
         return list(self.session.scalars(query))
+
+    def follow_up_candidates(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
+        follow_up = FollowUpRecommendation
+        origin, candidate = aliased(Exam), aliased(Exam)
+        wanted, offered = aliased(Procedure), aliased(Procedure)
+        query = (
+            sa.select(follow_up, candidate)
+            .join(origin, col(origin.id) == col(follow_up.exam_id))
+            .join(wanted, col(wanted.code) == col(follow_up.procedure_code))
+            .join(
+                candidate,
+                sa.and_(
+                    col(candidate.patient_id) == col(origin.patient_id),
+                    col(candidate.id) != col(origin.id),
+                    col(candidate.ordered_at) >= col(follow_up.created_at),
+                    col(candidate.status).not_in(UNFULFILLING),
+                ),
+            )
+            .join(
+                offered,
+                sa.and_(
+                    col(offered.id) == col(candidate.procedure_id),
+                    col(offered.modality) == col(wanted.modality),
+                    col(offered.body_part) == col(wanted.body_part),
+                ),
+            )
+            .where(
+                col(follow_up.status) == FollowUpStatus.OPEN,
+                col(follow_up.completed_exam_id).is_(None),
+            )
+            .order_by(col(follow_up.id), col(candidate.ordered_at), col(candidate.id))
+            .limit(limit)
+        )
+        return [(row, exam) for row, exam in self.session.execute(query)]
+
+    def linked_follow_ups(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
+        query = (
+            sa.select(FollowUpRecommendation, Exam)
+            .join(Exam, col(Exam.id) == col(FollowUpRecommendation.completed_exam_id))
+            .where(col(FollowUpRecommendation.status) == FollowUpStatus.OPEN)
+            .order_by(col(FollowUpRecommendation.id))
+            .limit(limit)
+        )
+        return [(row, exam) for row, exam in self.session.execute(query)]
 
     def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
         parameters = {"exam_id": exam_id, "respondent": respondent}

@@ -1,5 +1,5 @@
 """Work that falls due with time rather than by someone's command (application/clock.py runs
-it): appointments nobody came to, follow-ups falling due."""
+it): appointments nobody came to, follow-ups falling due, matched and completed."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from domain.enums import (
     ExamStatus,
+    FollowUpStatus,
     NotificationChannel,
     NotificationStatus,
     NotificationTemplate,
@@ -14,9 +15,12 @@ from domain.enums import (
 from domain.lifecycle import Actor
 from domain.models import Notification
 from domain.repositories import UnitOfWork
+from domain.services.results import REPORTED
 from domain.services.scheduling import mark_no_show
+from domain.types import pk
 
 BATCH = 200  # rows one run handles; the rest wait for the next run
+UNFULFILLING = {ExamStatus.CANCELLED, ExamStatus.NO_SHOW}
 
 
 def mark_unattended_no_shows(*, uow: UnitOfWork, actor: Actor, grace: timedelta) -> list[int]:
@@ -35,6 +39,25 @@ def mark_unattended_no_shows(*, uow: UnitOfWork, actor: Actor, grace: timedelta)
         )
         marked.append(appointment.exam_id)
     return marked
+
+
+def track_follow_ups(*, uow: UnitOfWork) -> tuple[list[int], list[int]]:
+    """Link each open follow-up to the first exam ordered for its patient that matches the
+    recommended procedure (the catalogue's modality and body part), give it back when that
+    exam is cancelled or missed, and complete it when that exam is reported; the follow-ups
+    linked and completed."""
+    linked, completed = [], []
+    for follow_up, exam in uow.reports.linked_follow_ups(BATCH):
+        if exam.status in UNFULFILLING:
+            follow_up.completed_exam_id = None  # free to match a later exam
+        elif exam.status in REPORTED:
+            follow_up.status, follow_up.completed_at = FollowUpStatus.COMPLETED, uow.now
+            completed.append(pk(follow_up))
+    for follow_up, exam in uow.reports.follow_up_candidates(BATCH):
+        if follow_up.completed_exam_id is None and follow_up.status == FollowUpStatus.OPEN:
+            follow_up.completed_exam_id = pk(exam)
+            linked.append(pk(follow_up))
+    return linked, completed
 
 
 def notify_follow_ups_due(*, uow: UnitOfWork) -> list[int]:

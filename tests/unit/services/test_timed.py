@@ -148,3 +148,32 @@ def test_a_failed_try_waits_doubling_then_fails_after_the_last(department: Depar
         uow=uow, actor=Actor("sup", Role.SUPERVISOR), notification_id=pk(row)
     )
     assert row.status == NotificationStatus.QUEUED and row.attempts == 0
+
+
+def test_a_follow_up_links_to_a_matching_later_exam_lets_go_of_a_cancelled_one_and_completes(
+    department: Department,
+) -> None:
+    uow = department.uow
+    first = department.exam(ExamStatus.FINAL)
+    follow_up = FollowUpRecommendation(
+        exam_id=pk(first),
+        recommendation="CT chest in 3 months",
+        procedure_code="CTCHEST",
+        due_on=date(2030, 6, 4),
+        created_at=NOW - timedelta(hours=3),
+        created_by="RAD01",
+    )
+    uow.seed(follow_up)
+    cancelled = department.exam(ExamStatus.CANCELLED)
+    later = department.exam(ExamStatus.ORDERED)
+
+    assert timed.track_follow_ups(uow=uow) == ([pk(follow_up)], [])
+    assert follow_up.completed_exam_id == pk(later)  # not the cancelled one
+    later.status = ExamStatus.NO_SHOW
+    assert timed.track_follow_ups(uow=uow) == ([], [])  # let go; nothing else matches
+    assert follow_up.completed_exam_id is None and cancelled.id is not None
+    again = department.exam(ExamStatus.ORDERED)
+    assert timed.track_follow_ups(uow=uow) == ([pk(follow_up)], [])
+    again.status = ExamStatus.COMMUNICATED
+    assert timed.track_follow_ups(uow=uow) == ([], [pk(follow_up)])
+    assert follow_up.status == FollowUpStatus.COMPLETED and follow_up.completed_exam_id == pk(again)
