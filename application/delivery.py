@@ -21,7 +21,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Protocol
 
-from domain.db import Database
+from domain.db import Database, UnitOfWork
 from domain.enums import NotificationChannel, NotificationTemplate
 from domain.services.notifications import Outgoing, claim_due, record_failure, record_sent
 
@@ -77,7 +77,7 @@ class DeliveryPolicy:
     backoff: timedelta = timedelta(seconds=30)
     max_backoff: timedelta = timedelta(hours=1)
     lease: timedelta = timedelta(seconds=60)  # a try not recorded by then is made again
-    batch: int = 50
+    batch: int = 100
     phi_channels: frozenset[NotificationChannel] = frozenset()
     link_base: str | None = None
 
@@ -151,24 +151,33 @@ class Delivery:
             )
         )
         answers = await asyncio.gather(*(self._send(o) for o in claimed))
+        if not claimed:
+            return Round()
+        # Every answer of the round in one transaction (a crash before it leaves the whole
+        # round to be sent again: at least once).
+        return await self.db.run(partial(self._record, claimed, answers))
+
+    def _record(
+        self,
+        claimed: list[Outgoing],
+        answers: list[tuple[str, DeliveryRefused | None]],
+        uow: UnitOfWork,
+    ) -> Round:
+        policy = self.policy
         sent = retrying = failed = 0
         for outgoing, (answer, refused) in zip(claimed, answers, strict=True):
             if refused is None:
-                await self.db.run(
-                    partial(record_sent, notification_id=outgoing.notification_id, answer=answer)
-                )
+                record_sent(uow, notification_id=outgoing.notification_id, answer=answer)
                 sent += 1
                 continue
-            row = await self.db.run(
-                partial(
-                    record_failure,
-                    notification_id=outgoing.notification_id,
-                    answer=refused.answer,
-                    permanent=refused.permanent,
-                    max_attempts=policy.max_attempts,
-                    backoff=policy.backoff,
-                    max_backoff=policy.max_backoff,
-                )
+            row = record_failure(
+                uow,
+                notification_id=outgoing.notification_id,
+                answer=refused.answer,
+                permanent=refused.permanent,
+                max_attempts=policy.max_attempts,
+                backoff=policy.backoff,
+                max_backoff=policy.max_backoff,
             )
             if row is not None and row.failed_at is not None:
                 failed += 1
