@@ -73,6 +73,7 @@ class Clock:
         self.lease = lease
         self._task: asyncio.Task[None] | None = None
         self._failing = False
+        self._registered = False
 
     def start(self) -> None:
         if self.jobs and self._task is None:
@@ -101,6 +102,7 @@ class Clock:
     async def tick(self) -> list[str]:
         """Claim the due work, run it, set its next due time; the kinds run."""
         claimed = await self.db.run(self._claim)
+        self._registered = True  # the jobs' rows are committed (with the first claim)
         for kind in claimed:
             job = self.jobs[kind]
             try:
@@ -113,7 +115,8 @@ class Clock:
 
     def _claim(self, uow: UnitOfWork) -> list[str]:
         session, now = uow.session, uow.now
-        self._register(session, now)
+        if not self._registered:
+            self._register(session, now)
         due = session.scalars(
             sa.select(WORK.c.kind)
             .where(
