@@ -25,6 +25,7 @@ from api.live.service import Live
 from api.live.transport import WebSocketView
 from api.observability import CountedOperations, Metrics, metrics_endpoint, watch_live
 from api.schema import build_schema
+from application.operations import clock_for
 from application.planning.department import planning_for
 from application.planning.runner import BalancerRunner
 from application.settings import Settings, get_settings
@@ -38,6 +39,7 @@ from interfaces.fhir.notify import Notifier
 from interfaces.fhir.outcome import Unauthenticated
 from interfaces.hl7.listener import listener_for
 from interfaces.hl7.outbound import Outbound, parse_destinations
+from interfaces.notify.adapters import adapters_for
 
 
 # WebSocketView narrows strawberry's Context to LiveContext for WebSocket connections (their
@@ -116,10 +118,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     destinations = parse_destinations(settings.hl7_destinations)
     outbound = Outbound(database, destinations) if destinations else None
     notifier = Notifier(database)  # FHIR subscriptions: idle until one is created
+    clock = clock_for(
+        database, settings, adapters_for(settings)
+    )  # timed work, once across replicas
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await planning.start()
+        clock.start()
         if settings.hl7_port is not None:  # the HL7 interface beside the API
             await interfaces.enter_async_context(listener_for(database, settings))
         if settings.dicom_port is not None:  # the scanners' worklist and MPPS beside the API
@@ -142,6 +148,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if outbound is not None:
             await outbound.stop()
         await interfaces.aclose()
+        await clock.stop()
         await planning.stop()
         if db is None:  # we own it
             await database.dispose()
@@ -190,4 +197,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.runner = runner
     app.state.metrics = metrics
     app.state.live = live
+    app.state.clock = clock
     return app

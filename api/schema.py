@@ -24,6 +24,8 @@ from api.imaging.queries import ImagingQueries
 from api.limits import LIMIT_EXCEEDED, DocumentValidationCache, Guards, document_rules
 from api.live.subscriptions import LiveSubscriptions
 from api.metrics.queries import MetricsQueries
+from api.operations.mutations import OperationsMutations
+from api.operations.queries import OperationsQueries
 from api.people.types import Patient, Radiologist, Referrer
 from api.permissions import install
 from api.reading.mutations import ReadingMutations
@@ -48,6 +50,7 @@ Query = merge_types(
         MetricsQueries,
         AuditQueries,
         ImagingQueries,
+        OperationsQueries,
     ),
 )
 Mutation = merge_types(
@@ -61,6 +64,7 @@ Mutation = merge_types(
         ResultsMutations,
         RuleMutations,
         ImagingMutations,
+        OperationsMutations,
     ),
 )
 Subscription = merge_types("Subscription", (LiveSubscriptions,))

@@ -77,6 +77,8 @@ COMMAND_ROLES: MappingProxyType[str, frozenset[Role]] = MappingProxyType(
         "previewRuleSet": MANAGERS,
         "simulateRuleSet": MANAGERS,
         "postAiTriage": roles(INTEGRATION, ADMIN),
+        # -- operations ------------------------------------------------------------------------
+        "retryNotification": MANAGERS,
     }
 )
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.enums import NotificationChannel
+
 DEFAULT_SQLITE_PATH = Path("var") / "radflow.db"
 
 
@@ -283,6 +285,126 @@ class Settings(BaseSettings):
         "and {pacs_id} filled in (e.g. https://ohif.example/viewer?StudyInstanceUIDs="
         "{study_instance_uid}).",
     )
+    # The clock (application/clock.py) and notification delivery (docs/notifications.md).
+    clock_enabled: bool = Field(
+        default=True,
+        alias="RADFLOW_CLOCK",
+        description="Run timed work (escalations, delivery, no-shows, follow-ups due) in this "
+        "replica; each run happens on one replica whatever their number.",
+    )
+    clock_poll_seconds: float = Field(
+        default=1.0, gt=0, alias="RADFLOW_CLOCK_POLL", description="How often the clock looks."
+    )
+    clock_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        alias="RADFLOW_CLOCK_LEASE",
+        description="How long a claim on due work (or on a notification being sent) holds: "
+        "work whose replica died is taken up again after this.",
+    )
+    escalation_every_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        alias="RADFLOW_ESCALATION_EVERY",
+        description="How often unacknowledged critical results past their window escalate.",
+    )
+    no_show_grace_minutes: float | None = Field(
+        default=None,
+        ge=0,
+        alias="RADFLOW_NO_SHOW_GRACE_MINUTES",
+        description="Mark a booked appointment nobody arrived for a no-show this long after "
+        "its slot ends; unset = off (no-shows are recorded by hand).",
+    )
+    follow_up_every_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        alias="RADFLOW_FOLLOW_UP_EVERY",
+        description="How often follow-ups that fell due are notified to their referrer.",
+    )
+    follow_up_track_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        alias="RADFLOW_FOLLOW_UP_TRACK_EVERY",
+        description="How often open follow-ups are matched with newly ordered exams and "
+        "completed when the matched exam is reported.",
+    )
+    notify_every_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        alias="RADFLOW_NOTIFY_EVERY",
+        description="How often due notifications are sent (reminders at their send time).",
+    )
+    notify_max_attempts: int = Field(
+        default=5,
+        gt=0,
+        alias="RADFLOW_NOTIFY_MAX_ATTEMPTS",
+        description="Tries of one notification before it is FAILED (the dead-letter list).",
+    )
+    notify_backoff_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        alias="RADFLOW_NOTIFY_BACKOFF",
+        description="The wait after a first failed try; it doubles with each try.",
+    )
+    notify_max_backoff_seconds: float = Field(
+        default=3600.0, ge=0, alias="RADFLOW_NOTIFY_MAX_BACKOFF"
+    )
+    notify_phi_channels: str = Field(
+        default="",
+        alias="RADFLOW_NOTIFY_PHI_CHANNELS",
+        description="Channels allowed to carry details (accession, times), comma-separated "
+        "(EMAIL, SMS); others get a minimal text and a link.",
+    )
+    notify_link_base: str | None = Field(
+        default=None,
+        alias="RADFLOW_NOTIFY_LINK_BASE",
+        description="The portal address a message links to (/messages/<delivery id>).",
+    )
+    smtp_host: str | None = Field(
+        default=None, alias="RADFLOW_SMTP_HOST", description="SMTP relay; unset = no e-mail."
+    )
+    smtp_port: int = Field(default=25, gt=0, le=65535, alias="RADFLOW_SMTP_PORT")
+    smtp_from: str = Field(default="radiology@localhost", alias="RADFLOW_SMTP_FROM")
+    smtp_username: str | None = Field(default=None, alias="RADFLOW_SMTP_USERNAME")
+    smtp_password: str | None = Field(default=None, alias="RADFLOW_SMTP_PASSWORD")
+    smtp_starttls: bool = Field(default=False, alias="RADFLOW_SMTP_STARTTLS")
+    webhook_url: str | None = Field(
+        default=None,
+        alias="RADFLOW_WEBHOOK_URL",
+        description="Where the webhook channel POSTs (ids only, HMAC-SHA256 signed); unset = "
+        "no webhook.",
+    )
+    webhook_secret: str | None = Field(default=None, alias="RADFLOW_WEBHOOK_SECRET")
+    webhook_channels: str = Field(
+        default="PORTAL,PHONE",
+        alias="RADFLOW_WEBHOOK_CHANNELS",
+        description="The notification channels the webhook serves, comma-separated.",
+    )
+    sms_gateway_url: str | None = Field(
+        default=None,
+        alias="RADFLOW_SMS_GATEWAY_URL",
+        description="An SMS gateway's HTTP endpoint; unset = no SMS.",
+    )
+    sms_gateway_token: str | None = Field(default=None, alias="RADFLOW_SMS_GATEWAY_TOKEN")
+    sms_sender: str = Field(default="radflow", alias="RADFLOW_SMS_SENDER")
+
+    @property
+    def webhook_channel_set(self) -> frozenset[NotificationChannel]:
+        return _channels(self.webhook_channels, "RADFLOW_WEBHOOK_CHANNELS")
+
+    @property
+    def phi_channel_set(self) -> frozenset[NotificationChannel]:
+        return _channels(self.notify_phi_channels, "RADFLOW_NOTIFY_PHI_CHANNELS")
+
+
+def _channels(names: str, variable: str) -> frozenset[NotificationChannel]:
+    try:
+        return frozenset(
+            NotificationChannel(n.strip().upper()) for n in names.split(",") if n.strip()
+        )
+    except ValueError as exc:
+        known = ", ".join(c.value for c in NotificationChannel)
+        raise ValueError(f"{variable}: {exc} (known channels: {known})") from exc
 
 
 @lru_cache(maxsize=1)

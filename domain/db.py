@@ -46,6 +46,7 @@ from domain.repositories import (
     Appointments,
     Department,
     Exams,
+    Notifications,
     PrepChecklists,
     Reads,
     Reports,
@@ -57,6 +58,7 @@ from domain.sql_repositories import (
     SqlAppointments,
     SqlDepartment,
     SqlExams,
+    SqlNotifications,
     SqlPrepChecklists,
     SqlReads,
     SqlReports,
@@ -86,6 +88,7 @@ class UnitOfWork:
         self.prep: PrepChecklists = SqlPrepChecklists(session)
         self.acquisitions: Acquisitions = SqlAcquisitions(session)
         self.appointments: Appointments = SqlAppointments(session)
+        self.notifications: Notifications = SqlNotifications(session)
         self.reads: Reads = SqlReads(session)
         self.reports: Reports = SqlReports(session)
         self.shifts: Shifts = SqlShifts(session)

@@ -261,10 +261,15 @@ class ResultAcknowledged(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class CriticalResultEscalated(DomainEvent):
-    """A critical result was not acknowledged in time and was escalated."""
+    """A critical result was not acknowledged in time (or, with no communication, not
+    communicated in time) and was escalated."""
 
     exam_id: int
-    communication_id: int
+    communication_id: int | None  # None: the result was never communicated
+    critical_level: str | None = None
+    escalation_count: int = 0  # the how-many-th escalation this is
+    recipient_kind: str = "referrer"  # who this escalation calls: referrer, covering, supervisor
+    recipient_id: int | None = None  # the referrer's or covering physician's id
 
 
 @dataclass(frozen=True, kw_only=True)

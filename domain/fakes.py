@@ -12,8 +12,8 @@ uniqueness and a slot's single claim). New rows get their ids as they are staged
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import date, datetime
 from itertools import count
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,6 +24,10 @@ from domain.enums import (
     MUST_ACKNOWLEDGE,
     AppointmentStatus,
     ExamStatus,
+    FollowUpStatus,
+    NotificationChannel,
+    NotificationStatus,
+    NotificationTemplate,
     PatientClass,
     Priority,
     Respondent,
@@ -37,9 +41,11 @@ from domain.models import (
     ExamPrepItem,
     FollowUpRecommendation,
     MetadataValidation,
+    Notification,
     OpeningHours,
     Patient,
     PrepProtocolItem,
+    Procedure,
     Radiologist,
     Read,
     Referrer,
@@ -253,6 +259,48 @@ class FakeAppointments:
     def free_slots(self, appointment_id: int) -> None:
         self.rows.remove(SlotClaim, lambda c: c.appointment_id == appointment_id)
 
+    def unattended(self, ended_before: datetime, limit: int) -> list[Appointment]:
+        waiting = {AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED}
+        found = self.rows.where(
+            Appointment, lambda a: a.status in waiting and a.ends_at < ended_before
+        )
+        return sorted(found, key=lambda a: (a.ends_at, a.id or 0))[:limit]
+
+
+class FakeNotifications:
+    def __init__(self, rows: Rows) -> None:
+        self.rows = rows
+
+    def get(self, notification_id: int) -> Notification | None:
+        return self.rows.get(Notification, notification_id)
+
+    def queued_for(
+        self, exam_id: int, templates: Collection[NotificationTemplate]
+    ) -> list[Notification]:
+        return self.rows.where(
+            Notification,
+            lambda n: (
+                n.exam_id == exam_id
+                and n.status == NotificationStatus.QUEUED
+                and n.template in templates
+            ),
+        )
+
+    def due(
+        self, now: datetime, limit: int, channels: Collection[NotificationChannel]
+    ) -> list[Notification]:
+        def test(n: Notification) -> bool:
+            return (
+                n.status == NotificationStatus.QUEUED
+                and n.channel in channels
+                and n.send_at <= now
+                and (n.next_attempt_at is None or n.next_attempt_at <= now)
+                and (n.claimed_until is None or n.claimed_until <= now)
+            )
+
+        found = self.rows.where(Notification, test)
+        return sorted(found, key=lambda n: (n.send_at, n.id or 0))[:limit]
+
 
 class FakeReads:
     def __init__(self, rows: Rows) -> None:
@@ -351,8 +399,66 @@ class FakeReports:
             ),
         )
 
+    def critical_not_communicated(self, limit: int) -> list[tuple[Report, Exam]]:
+        found = []
+        for report in self.rows.all(Report):
+            exam = self.rows.get(Exam, report.exam_id)
+            if (
+                exam is not None
+                and exam.status == ExamStatus.FINAL
+                and report.critical_level in MUST_ACKNOWLEDGE
+            ):
+                found.append((report, exam))
+        return sorted(found, key=lambda pair: pair[0].final_at or pair[0].created_at)[:limit]
+
     def follow_up(self, follow_up_id: int) -> FollowUpRecommendation | None:
         return self.rows.get(FollowUpRecommendation, follow_up_id)
+
+    def follow_ups_fallen_due(self, on: date, limit: int) -> list[FollowUpRecommendation]:
+        found = self.rows.where(
+            FollowUpRecommendation,
+            lambda f: (
+                f.status == FollowUpStatus.OPEN and f.due_on <= on and f.due_notified_at is None
+            ),
+        )
+        return sorted(found, key=lambda f: (f.due_on, f.id or 0))[:limit]
+
+    def follow_up_candidates(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
+        found = []
+        unfulfilling = {ExamStatus.CANCELLED, ExamStatus.NO_SHOW}
+        for follow_up in self.rows.all(FollowUpRecommendation):
+            if follow_up.status != FollowUpStatus.OPEN or follow_up.completed_exam_id is not None:
+                continue
+            origin = self.rows.get(Exam, follow_up.exam_id)
+            wanted = next(
+                (p for p in self.rows.all(Procedure) if p.code == follow_up.procedure_code), None
+            )
+            if origin is None or wanted is None:
+                continue
+            for exam in sorted(self.rows.all(Exam), key=lambda e: (e.ordered_at, e.id or 0)):
+                offered = self.rows.get(Procedure, exam.procedure_id)
+                if (
+                    exam.patient_id == origin.patient_id
+                    and exam.id != origin.id
+                    and exam.ordered_at >= follow_up.created_at
+                    and exam.status not in unfulfilling
+                    and offered is not None
+                    and (offered.modality, offered.body_part) == (wanted.modality, wanted.body_part)
+                ):
+                    found.append((follow_up, exam))
+        return found[:limit]
+
+    def linked_follow_ups(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
+        found = []
+        for follow_up in self.rows.all(FollowUpRecommendation):
+            exam = (
+                self.rows.get(Exam, follow_up.completed_exam_id)
+                if follow_up.completed_exam_id is not None
+                else None
+            )
+            if follow_up.status == FollowUpStatus.OPEN and exam is not None:
+                found.append((follow_up, exam))
+        return found[:limit]
 
     def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
         return (
@@ -415,6 +521,7 @@ class FakeUnitOfWork:
         self.prep = FakePrepChecklists(self.rows)
         self.acquisitions = FakeAcquisitions(self.rows)
         self.appointments = FakeAppointments(self.rows)
+        self.notifications = FakeNotifications(self.rows)
         self.reads = FakeReads(self.rows)
         self.reports = FakeReports(self.rows)
         self.shifts = FakeShifts(self.rows)

@@ -8,13 +8,19 @@ are staged with `UnitOfWork.add` (or `append`, for rows the command never reads 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlmodel import SQLModel
 
-from domain.enums import PatientClass, Priority, Respondent
+from domain.enums import (
+    NotificationChannel,
+    NotificationTemplate,
+    PatientClass,
+    Priority,
+    Respondent,
+)
 from domain.events import DomainEvent
 from domain.lifecycle import Actor
 from domain.models import (
@@ -24,6 +30,7 @@ from domain.models import (
     ExamPrepItem,
     FollowUpRecommendation,
     MetadataValidation,
+    Notification,
     OpeningHours,
     Radiologist,
     Read,
@@ -120,6 +127,29 @@ class Appointments(Protocol):
     def free_slots(self, appointment_id: int) -> None:
         """Give back an appointment's slots."""
 
+    def unattended(self, ended_before: datetime, limit: int) -> list[Appointment]:
+        """Booked or confirmed appointments (nobody arrived) that ended before this time,
+        earliest first."""
+
+
+class Notifications(Protocol):
+    """Messages queued for patients and referrers, and their delivery."""
+
+    def get(self, notification_id: int) -> Notification | None:
+        """A notification by id."""
+
+    def queued_for(
+        self, exam_id: int, templates: Collection[NotificationTemplate]
+    ) -> list[Notification]:
+        """The exam's notifications of these templates that are still QUEUED."""
+
+    def due(
+        self, now: datetime, limit: int, channels: Collection[NotificationChannel]
+    ) -> list[Notification]:
+        """QUEUED notifications on these channels whose send time and next attempt have
+        come and that no sender holds (an unexpired claim), oldest send time first; on
+        PostgreSQL locked for this transaction, skipping rows another sender is claiming."""
+
 
 class Reads(Protocol):
     """Reads: who holds each study on their worklist, and how past holdings ended."""
@@ -165,8 +195,24 @@ class Reports(Protocol):
     def overdue_communications(self, now: datetime) -> list[ResultCommunication]:
         """Critical results whose acknowledgement is overdue."""
 
+    def critical_not_communicated(self, limit: int) -> list[tuple[Report, Exam]]:
+        """Final reports with a critical or urgent finding whose exam is still FINAL (the
+        result has not been communicated), with their exam."""
+
     def follow_up(self, follow_up_id: int) -> FollowUpRecommendation | None:
         """A follow-up recommendation."""
+
+    def follow_ups_fallen_due(self, on: date, limit: int) -> list[FollowUpRecommendation]:
+        """OPEN follow-ups due on or before `on` whose referrer has not been told yet."""
+
+    def follow_up_candidates(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
+        """OPEN follow-ups with a recommended procedure and no exam linked, each with the
+        exams that could fulfil it: the same patient's, ordered since the recommendation,
+        not cancelled or missed, of a procedure with the recommended one's modality and body
+        part; earliest ordered first."""
+
+    def linked_follow_ups(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
+        """OPEN follow-ups with an exam linked, with that exam."""
 
     def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
         """Whether this respondent already rated the exam."""
@@ -213,6 +259,9 @@ class UnitOfWork(Protocol):
 
     @property
     def appointments(self) -> Appointments: ...
+
+    @property
+    def notifications(self) -> Notifications: ...
 
     @property
     def reads(self) -> Reads: ...

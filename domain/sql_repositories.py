@@ -8,14 +8,14 @@ statement.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime
 from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import SQLModel, col
 
@@ -24,6 +24,10 @@ from domain.enums import (
     MUST_ACKNOWLEDGE,
     AppointmentStatus,
     ExamStatus,
+    FollowUpStatus,
+    NotificationChannel,
+    NotificationStatus,
+    NotificationTemplate,
     PatientClass,
     Priority,
     Respondent,
@@ -36,8 +40,10 @@ from domain.models import (
     ExamPrepItem,
     FollowUpRecommendation,
     MetadataValidation,
+    Notification,
     OpeningHours,
     PrepProtocolItem,
+    Procedure,
     Radiologist,
     Read,
     Report,
@@ -53,6 +59,8 @@ from domain.models import (
 from domain.models._columns import core_table
 
 M = TypeVar("M", bound=SQLModel)
+# An exam in these states will not fulfil a follow-up.
+UNFULFILLING = [ExamStatus.CANCELLED, ExamStatus.NO_SHOW]
 
 
 def _exam_id() -> sa.BindParameter[int]:
@@ -260,6 +268,64 @@ class SqlAppointments:
     def free_slots(self, appointment_id: int) -> None:
         self.session.execute(_FREE_CLAIMS, {"appointment_id": appointment_id})
 
+    def unattended(self, ended_before: datetime, limit: int) -> list[Appointment]:
+        query = (
+            sa.select(Appointment)
+            .where(
+                col(Appointment.status).in_(
+                    [AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED]
+                ),
+                col(Appointment.ends_at) < ended_before,
+            )
+            .order_by(col(Appointment.ends_at), col(Appointment.id))
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
+
+
+class SqlNotifications:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, notification_id: int) -> Notification | None:
+        return self.session.get(Notification, notification_id)
+
+    def queued_for(
+        self, exam_id: int, templates: Collection[NotificationTemplate]
+    ) -> list[Notification]:
+        query = sa.select(Notification).where(
+            col(Notification.exam_id) == exam_id,
+            col(Notification.status) == NotificationStatus.QUEUED,
+            col(Notification.template).in_(sorted(templates)),
+        )
+        return list(self.session.scalars(query))
+
+    def due(
+        self, now: datetime, limit: int, channels: Collection[NotificationChannel]
+    ) -> list[Notification]:
+        query = (
+            sa.select(Notification)
+            .where(
+                col(Notification.status) == NotificationStatus.QUEUED,
+                col(Notification.channel).in_(sorted(channels)),
+                col(Notification.send_at) <= now,
+                sa.or_(
+                    col(Notification.next_attempt_at).is_(None),
+                    col(Notification.next_attempt_at) <= now,
+                ),
+                sa.or_(
+                    col(Notification.claimed_until).is_(None),
+                    col(Notification.claimed_until) <= now,
+                ),
+            )
+            .order_by(col(Notification.send_at), col(Notification.id))
+            .limit(limit)
+            # Two senders never claim the same row; neither waits for the other's rows.
+            # (SQLite has no row locks: its writers are serialised by BEGIN IMMEDIATE.)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self.session.scalars(query))
+
 
 _CURRENT_READ = sa.select(Read).where(col(Read.exam_id) == _exam_id(), col(Read.ended_at).is_(None))
 _CURRENT_READ_AND_READER = _CURRENT_READ.add_columns(Radiologist).join(
@@ -383,8 +449,78 @@ class SqlReports:
         )
         return list(self.session.scalars(query))
 
+    def critical_not_communicated(self, limit: int) -> list[tuple[Report, Exam]]:
+        query = (
+            sa.select(Report, Exam)
+            .join(Exam, col(Exam.id) == col(Report.exam_id))
+            .where(
+                col(Exam.status) == ExamStatus.FINAL,
+                col(Report.critical_level).in_(sorted(MUST_ACKNOWLEDGE)),
+            )
+            .order_by(col(Report.final_at), col(Report.id))
+            .limit(limit)
+        )
+        return [(report, exam) for report, exam in self.session.execute(query)]
+
     def follow_up(self, follow_up_id: int) -> FollowUpRecommendation | None:
         return self.session.get(FollowUpRecommendation, follow_up_id)
+
+    def follow_ups_fallen_due(self, on: date, limit: int) -> list[FollowUpRecommendation]:
+        query = (
+            sa.select(FollowUpRecommendation)
+            .where(
+                col(FollowUpRecommendation.status) == FollowUpStatus.OPEN,
+                col(FollowUpRecommendation.due_on) <= on,
+                col(FollowUpRecommendation.due_notified_at).is_(None),
+            )
+            .order_by(col(FollowUpRecommendation.due_on), col(FollowUpRecommendation.id))
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
+
+    def follow_up_candidates(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
+        follow_up = FollowUpRecommendation
+        origin, candidate = aliased(Exam), aliased(Exam)
+        wanted, offered = aliased(Procedure), aliased(Procedure)
+        query = (
+            sa.select(follow_up, candidate)
+            .join(origin, col(origin.id) == col(follow_up.exam_id))
+            .join(wanted, col(wanted.code) == col(follow_up.procedure_code))
+            .join(
+                candidate,
+                sa.and_(
+                    col(candidate.patient_id) == col(origin.patient_id),
+                    col(candidate.id) != col(origin.id),
+                    col(candidate.ordered_at) >= col(follow_up.created_at),
+                    col(candidate.status).not_in(UNFULFILLING),
+                ),
+            )
+            .join(
+                offered,
+                sa.and_(
+                    col(offered.id) == col(candidate.procedure_id),
+                    col(offered.modality) == col(wanted.modality),
+                    col(offered.body_part) == col(wanted.body_part),
+                ),
+            )
+            .where(
+                col(follow_up.status) == FollowUpStatus.OPEN,
+                col(follow_up.completed_exam_id).is_(None),
+            )
+            .order_by(col(follow_up.id), col(candidate.ordered_at), col(candidate.id))
+            .limit(limit)
+        )
+        return [(row, exam) for row, exam in self.session.execute(query)]
+
+    def linked_follow_ups(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
+        query = (
+            sa.select(FollowUpRecommendation, Exam)
+            .join(Exam, col(Exam.id) == col(FollowUpRecommendation.completed_exam_id))
+            .where(col(FollowUpRecommendation.status) == FollowUpStatus.OPEN)
+            .order_by(col(FollowUpRecommendation.id))
+            .limit(limit)
+        )
+        return [(row, exam) for row, exam in self.session.execute(query)]
 
     def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
         parameters = {"exam_id": exam_id, "respondent": respondent}

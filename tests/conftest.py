@@ -208,7 +208,8 @@ async def on_loopback(app: Any) -> AsyncIterator[int]:
 @asynccontextmanager
 async def serve(db: Database, *, balancer: bool) -> AsyncIterator[Api]:
     """The app served by uvicorn on a free loopback port, in this test's event loop."""
-    settings = Settings(database_url=str(db.url), RADFLOW_BALANCER=balancer)
+    # The clock stays off: tests move their own clock and run timed work where they mean to.
+    settings = Settings(database_url=str(db.url), RADFLOW_BALANCER=balancer, RADFLOW_CLOCK=False)
     async with (
         on_loopback(create_app(settings, db=db)) as port,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,

@@ -179,6 +179,13 @@ class WorklistEvent(LiveUpdate):
 class CriticalResultEvent(LiveUpdate):
     escalated: bool
     critical_level: CriticalLevel | None
+    escalation_count: int = strawberry.field(
+        description="How many times the result has been escalated (0: just communicated)."
+    )
+    recipient_kind: str | None = strawberry.field(
+        description="Who an escalation calls: `referrer`, `covering` (the physician covering "
+        "for the referrer) or `supervisor` (the radiology supervisor); null when not escalated."
+    )
     exam_pk: strawberry.Private[int]
 
     @strawberry.field(description="The exam whose result it is.")
@@ -193,6 +200,8 @@ class CriticalResultEvent(LiveUpdate):
             **_common(event),
             escalated=event.type == "CriticalResultEscalated",
             critical_level=CriticalLevel(level) if level else None,
+            escalation_count=int(p.get("escalation_count", 0)),
+            recipient_kind=p.get("recipient_kind"),
             exam_pk=int(p["exam_id"]),
         )
 

@@ -21,7 +21,12 @@ from domain.models.imaging import (
     PerformedProcedureStep,
     ProcedureStepStatus,
 )
-from domain.models.interfaces import FhirSubscription, InboundMessage, OutboundCursor
+from domain.models.interfaces import (
+    FhirSubscription,
+    InboundMessage,
+    OutboundCursor,
+    ScheduledWork,
+)
 from domain.models.outbox import OutboxEvent, OutboxPruned
 from domain.models.people import (
     Patient,
@@ -81,6 +86,7 @@ __all__ = [
     "RuleSetActivation",
     "RuleSetVersion",
     "SatisfactionSurvey",
+    "ScheduledWork",
     "Shift",
     "Site",
     "SitePrivilege",

@@ -78,3 +78,26 @@ class FhirSubscription(SQLModel, table=True):
     status: str = text(16)  # active, error (delivery failing, still retried), off
     error: str | None = text(500, nullable=True)
     created_at: datetime = when()
+
+
+class ScheduledWork(SQLModel, table=True):
+    """One kind of timed work (escalations, notification delivery, ...) and when it runs next.
+
+    Every replica's clock (application/clock.py) claims the rows that are due, so each run
+    happens on one replica; a claim lapses at `claimed_until`, so a replica killed mid-run
+    leaves the work to the next one. The due time lives here, not in a process's memory: work
+    that came due while nothing ran runs once when something does.
+    """
+
+    __tablename__ = "scheduled_work"
+
+    kind: str = Field(primary_key=True, max_length=32)
+    due_at: datetime = when()
+    every_seconds: float
+    claimed_by: str | None = text(128, nullable=True)
+    claimed_until: datetime | None = when(nullable=True)
+    last_started_at: datetime | None = when(nullable=True)
+    last_finished_at: datetime | None = when(nullable=True)
+    last_outcome: str | None = text(500, nullable=True)
+    runs: int = 0
+    failures: int = 0

@@ -36,6 +36,9 @@ class Referrer(SQLModel, table=True):
     name: str = text(160)
     email: str | None = text(254, nullable=True)
     phone: str | None = text(32, nullable=True)
+    # Who covers this referrer's patients when they do not answer: the second step of a
+    # critical result's escalation chain (then the radiology supervisor).
+    covered_by_id: int | None = ref("referrers", nullable=True, index=False)
 
 
 class Radiologist(SQLModel, table=True):

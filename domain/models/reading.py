@@ -71,6 +71,10 @@ class Report(SQLModel, table=True):
     updated_at: datetime = when()
     preliminary_at: datetime | None = when(nullable=True)
     final_at: datetime | None = when(nullable=True)
+    # A critical finding signed final but not communicated in its window escalates; this is
+    # when it last did (the next escalation is one window later).
+    uncommunicated_escalated_at: datetime | None = when(nullable=True)
+    uncommunicated_escalations: int = 0
 
 
 class Addendum(SQLModel, table=True):
@@ -119,6 +123,7 @@ class FollowUpRecommendation(SQLModel, table=True):
     created_by: str = text(64)
     completed_at: datetime | None = when(nullable=True)
     completed_exam_id: int | None = ref("exams", nullable=True)
+    due_notified_at: datetime | None = when(nullable=True)  # the referrer was told it fell due
 
 
 class SatisfactionSurvey(SQLModel, table=True):

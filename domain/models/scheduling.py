@@ -71,3 +71,13 @@ class Notification(SQLModel, table=True):
     status: NotificationStatus = choice(NotificationStatus, default=NotificationStatus.QUEUED)
     created_at: datetime = when()
     payload: dict[str, Any] = document()
+    # Delivery (application/delivery.py): each try is counted when it is claimed, so a sender
+    # killed mid-send leaves the row to be claimed again once `claimed_until` has passed.
+    attempts: int = 0
+    next_attempt_at: datetime | None = when(nullable=True)
+    claimed_until: datetime | None = when(nullable=True)
+    delivery_id: str | None = text(36, nullable=True)  # the same on every try of this message
+    sent_at: datetime | None = when(nullable=True)
+    failed_at: datetime | None = when(nullable=True)
+    cancelled_at: datetime | None = when(nullable=True)
+    last_answer: str | None = text(500, nullable=True)  # the channel adapter's last answer

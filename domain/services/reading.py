@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import date
 
 from domain import events as ev
-from domain.enums import CriticalLevel, ExamStatus, ReportStatus, Role
+from domain.enums import (
+    CriticalLevel,
+    ExamStatus,
+    NotificationStatus,
+    NotificationTemplate,
+    ReportStatus,
+    Role,
+)
 from domain.errors import (
     FieldIssue,
     IssueCode,
@@ -18,6 +25,7 @@ from domain.lifecycle import Actor, Step, ensure_step_allowed, transition
 from domain.models import (
     Addendum,
     Exam,
+    Notification,
     Procedure,
     Radiologist,
     RadiologistSubspecialty,
@@ -360,4 +368,27 @@ def add_addendum(*, uow: UnitOfWork, actor: Actor, exam_id: int, text: str) -> A
         report_id=pk(report), radiologist_id=pk(radiologist), text=text.strip(), created_at=uow.now
     )
     uow.add(addendum)
+    _tell_who_received_the_original(uow, exam_id)
     return addendum
+
+
+def _tell_who_received_the_original(uow: UnitOfWork, exam_id: int) -> None:
+    """A report amended after its result was communicated: whoever received it is told
+    (REPORT_AMENDED, by the channel the result went by)."""
+    communication = uow.reports.latest_communication(exam_id)
+    if communication is None:
+        return
+    uow.append(
+        Notification,
+        {
+            "exam_id": exam_id,
+            "recipient_kind": "referrer",
+            "recipient_id": communication.referrer_id,
+            "channel": communication.channel,
+            "template": NotificationTemplate.REPORT_AMENDED,
+            "send_at": uow.now,
+            "status": NotificationStatus.QUEUED,
+            "created_at": uow.now,
+            "payload": {"communicatedAt": communication.notified_at.isoformat()},
+        },
+    )

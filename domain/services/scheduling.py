@@ -41,6 +41,7 @@ from domain.services._common import (
     load_exam,
     require_role,
 )
+from domain.services.notifications import cancel_booking_messages
 from domain.types import pk
 
 MAX_SLOT_SEARCH_DAYS = 31
@@ -346,6 +347,9 @@ def reschedule_exam(
     old = current_appointment(uow, exam_id)
     if old is not None:
         _release(uow, old, AppointmentStatus.RESCHEDULED, reason)
+    cancel_booking_messages(
+        uow, exam_id, f"rescheduled: {reason}"
+    )  # the new booking queues its own
     # As in schedule_exam: the slot is checked before the exam changes, so the change is
     # written once, with the booking.
     booking = _check_slot(uow, exam, resource_code, starts_at)
@@ -408,6 +412,7 @@ def cancel_exam(
         reason=reason,
     )
     appointment = current_appointment(uow, exam_id)
+    cancel_booking_messages(uow, exam_id, f"cancelled: {reason}")
     if appointment is not None:
         _release(uow, appointment, AppointmentStatus.CANCELLED, reason)
         _notify(

@@ -14,7 +14,7 @@ from balancer.simulation.catalog import PROCEDURES as SIMULATED
 from balancer.simulation.department import EPOCH, study_of
 from domain.catalog_data import TURNAROUND_MINUTES
 from domain.db import Database
-from domain.enums import CriticalLevel, ExamStatus, PatientClass, Priority
+from domain.enums import CriticalLevel, ExamStatus, FollowUpStatus, PatientClass, Priority
 from domain.errors import (
     Conflict,
     InvalidTransition,
@@ -22,7 +22,13 @@ from domain.errors import (
     SlotTaken,
     ValidationFailed,
 )
-from domain.models import Exam, ExamStatusChange, Procedure, TurnaroundTarget
+from domain.models import (
+    Exam,
+    ExamStatusChange,
+    FollowUpRecommendation,
+    Procedure,
+    TurnaroundTarget,
+)
 from domain.services import acquisition, orders, results, scheduling
 from tests.factories import (
     RADIOLOGIST,
@@ -299,6 +305,24 @@ async def test_a_critical_result_must_be_acknowledged_before_closing(department:
     assert (await current(department, exam.id)).status == ExamStatus.CLOSED
 
 
+async def test_a_critical_finding_not_communicated_in_its_window_escalates_once_per_window(
+    department: Database,
+) -> None:
+    exam = await drive(
+        department, await order(department), ExamStatus.FINAL, critical=CriticalLevel.CRITICAL
+    )
+
+    def escalate() -> Any:
+        return department.run(
+            lambda uow: results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR)
+        )
+
+    assert await escalate() == []
+    department.clock.advance(minutes=61)  # type: ignore[attr-defined]
+    assert await escalate() == [exam.id]
+    assert await escalate() == []
+
+
 async def test_an_addendum_keeps_the_status_and_is_recorded(department: Database) -> None:
     from domain.services import reading
 
@@ -433,3 +457,36 @@ async def test_an_exam_whose_procedure_has_no_targets_is_due_by_the_catalogues_f
         }
 
     assert await department.run(without_targets) == dict(TURNAROUND_MINUTES)
+
+
+async def test_a_follow_up_links_to_the_matching_exam_ordered_later_and_completes_when_reported(
+    department: Database,
+) -> None:
+    from domain.services import timed
+
+    first = await drive(department, await order(department), ExamStatus.FINAL)
+    follow_up = await department.run(
+        lambda uow: results.record_follow_up(
+            uow=uow,
+            actor=RADIOLOGIST,
+            exam_id=first.id,
+            recommendation="Ultrasound abdomen in 6 months",
+            due_on=uow.now.date() + timedelta(days=180),
+            procedure_code="USABD",
+        )
+    )
+
+    def track() -> Any:
+        return department.run(lambda uow: timed.track_follow_ups(uow=uow))
+
+    assert await track() == ([], [])
+    await order(department, procedure="CTHEAD")  # same patient, not what was recommended
+    assert await track() == ([], [])
+    matching = await order(department, procedure="USABD")
+    assert await track() == ([follow_up.id], [])
+    assert await track() == ([], [])  # linked once
+
+    await drive(department, matching, ExamStatus.FINAL)
+    assert await track() == ([], [follow_up.id])
+    done = await department.read(lambda s: s.get(FollowUpRecommendation, follow_up.id))
+    assert done.status == FollowUpStatus.COMPLETED and done.completed_exam_id == matching.id

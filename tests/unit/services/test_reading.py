@@ -7,10 +7,16 @@ from datetime import timedelta
 import pytest
 
 from domain import events as ev
-from domain.enums import ExamStatus, ReadSource, ReportStatus
+from domain.enums import (
+    ExamStatus,
+    NotificationChannel,
+    NotificationTemplate,
+    ReadSource,
+    ReportStatus,
+)
 from domain.errors import ValidationFailed
-from domain.models import Radiologist, Read
-from domain.services import reading
+from domain.models import Notification, Radiologist, Read
+from domain.services import reading, results
 from tests.unit.services.conftest import NOW, READER, Department
 
 
@@ -65,3 +71,36 @@ def test_the_assigned_reader_opens_drafts_and_signs_the_final_report(
     assert read.end_reason == "REPORTED"
     steps = [e.to_status for e in uow.events_of(ev.ExamStatusChanged)]  # type: ignore[attr-defined]
     assert steps == [ExamStatus.IN_INTERPRETATION, ExamStatus.FINAL]
+
+
+def test_an_addendum_after_the_result_went_out_tells_whoever_received_it(
+    department: Department,
+) -> None:
+    uow = department.uow
+    exam = department.exam(ExamStatus.READY_FOR_READ)
+    assign(department, exam.id or 0, department.reader.id or 0)
+    reading.open_read(uow=uow, actor=READER, exam_id=exam.id or 0)
+    reading.save_report_draft(
+        uow=uow,
+        actor=READER,
+        exam_id=exam.id or 0,
+        sections={"findings": {"findings": "Clear lungs."}},
+        impression="No acute findings.",
+    )
+    reading.sign_final(uow=uow, actor=READER, exam_id=exam.id or 0)
+    reading.add_addendum(uow=uow, actor=READER, exam_id=exam.id or 0, text="Before: no one told.")
+    assert uow.appended.get(Notification, []) == []
+
+    results.notify_result(
+        uow=uow, actor=READER, exam_id=exam.id or 0, channel=NotificationChannel.EMAIL
+    )
+    reading.add_addendum(uow=uow, actor=READER, exam_id=exam.id or 0, text="Comparison: stable.")
+
+    amended = [
+        n
+        for n in uow.appended[Notification]
+        if n["template"] == NotificationTemplate.REPORT_AMENDED
+    ]
+    assert [(n["recipient_id"], n["channel"]) for n in amended] == [
+        (department.referrer.id, NotificationChannel.EMAIL)
+    ]

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 
 from domain import events as ev
-from domain.enums import CriticalLevel, ExamStatus, ReportStatus
+from domain.enums import CriticalLevel, ExamStatus, NotificationTemplate, ReportStatus
 from domain.errors import NotPermitted
 from domain.lifecycle import Actor, Role
-from domain.models import Notification, Report
+from domain.models import Notification, Referrer, Report
 from domain.services import results
 from tests.unit.services.conftest import NOW, READER, REFERRER, SUPERVISOR, Department
 
@@ -27,6 +27,7 @@ def final_report(department: Department, level: CriticalLevel) -> int:
             critical_level=level,
             created_at=NOW,
             updated_at=NOW,
+            final_at=NOW,
         )
     )
     return exam.id or 0
@@ -63,4 +64,67 @@ def test_an_unacknowledged_critical_result_is_escalated_once_overdue(
 
     assert escalated == [communication] and communication.escalation_count == 1
     assert communication.acknowledge_by == uow.now + timedelta(minutes=60)
-    assert uow.events_of(ev.CriticalResultEscalated)
+    (event,) = uow.events_of(ev.CriticalResultEscalated)
+    assert isinstance(event, ev.CriticalResultEscalated)
+    assert (event.escalation_count, event.critical_level, event.recipient_kind) == (
+        1,
+        "CRITICAL",
+        "supervisor",  # no physician covers this referrer: the chain's next is the supervisor
+    )
+
+
+def test_an_unacknowledged_result_climbs_the_chain_covering_physician_then_supervisor(
+    department: Department,
+) -> None:
+    uow = department.uow
+    covering = Referrer(code="REF02", name="Dr Covering", phone="+15550102")
+    uow.seed(covering)
+    department.referrer.covered_by_id = covering.id
+    exam_id = final_report(department, CriticalLevel.CRITICAL)
+    results.notify_result(uow=uow, actor=READER, exam_id=exam_id)
+
+    for _ in range(3):
+        uow.now += timedelta(minutes=61)
+        results.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
+
+    steps = [
+        (e.escalation_count, e.recipient_kind, e.recipient_id)  # type: ignore[attr-defined]
+        for e in uow.events_of(ev.CriticalResultEscalated)
+    ]
+    assert steps == [(1, "covering", covering.id), (2, "supervisor", None), (3, "supervisor", None)]
+    calls = [
+        (n["recipient_kind"], n["recipient_id"])
+        for n in uow.appended[Notification]
+        if n["template"] == NotificationTemplate.CRITICAL_RESULT_ESCALATION
+    ]
+    assert calls == [("referrer", covering.id), ("supervisor", 0), ("supervisor", 0)]
+
+
+def test_a_critical_finding_signed_but_not_communicated_escalates_each_window(
+    department: Department,
+) -> None:
+    uow = department.uow
+    exam_id = final_report(department, CriticalLevel.CRITICAL)
+    report = uow.reports.of_exam(exam_id)
+    assert report is not None and report.final_at is not None
+    uow.now = report.final_at + timedelta(minutes=59)
+    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
+
+    uow.now = report.final_at + timedelta(minutes=60)
+    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == [exam_id]
+    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
+    uow.now += timedelta(minutes=60)
+    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == [exam_id]
+
+    calls = [
+        n for n in uow.appended[Notification] if n["payload"].get("reason") == "not communicated"
+    ]
+    assert [(n["payload"]["escalation"], n["payload"]["recipient"]) for n in calls] == [
+        (1, "referrer"),  # nobody was told yet: the ordering referrer first
+        (2, "supervisor"),
+    ]
+    counts = [e.escalation_count for e in uow.events_of(ev.CriticalResultEscalated)]  # type: ignore[attr-defined]
+    assert counts == [1, 2]
+    results.notify_result(uow=uow, actor=READER, exam_id=exam_id)
+    uow.now += timedelta(hours=5)
+    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []

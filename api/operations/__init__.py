@@ -1,0 +1,1 @@
+"""Operations: the clock's timed work and notification delivery, for supervisors."""

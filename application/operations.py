@@ -1,0 +1,103 @@
+"""The process's timed work, wired: the clock's jobs from the settings and the channel adapters.
+
+What a transport's process starts and stops beside its planning (the API's lifespan today). The
+adapters come from the transport (interfaces/notify builds them from the settings): the
+application only knows their shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from application.clock import CLOCK_ACTOR, Clock, Job
+from application.delivery import ChannelAdapter, Delivery, DeliveryPolicy
+from application.planning.leadership import default_replica_id
+from application.settings import Settings
+from domain.db import Database
+from domain.enums import NotificationChannel
+from domain.services.results import escalate_overdue_results, escalate_uncommunicated_results
+from domain.services.timed import (
+    mark_unattended_no_shows,
+    notify_follow_ups_due,
+    track_follow_ups,
+)
+
+ESCALATE, DELIVER, NO_SHOWS, FOLLOW_UPS, TRACK_FOLLOW_UPS = (
+    "escalate_results",
+    "deliver_notifications",
+    "mark_no_shows",
+    "follow_ups_due",
+    "track_follow_ups",
+)
+
+
+def delivery_for(
+    db: Database, settings: Settings, adapters: Mapping[NotificationChannel, ChannelAdapter]
+) -> Delivery:
+    policy = DeliveryPolicy(
+        max_attempts=settings.notify_max_attempts,
+        backoff=timedelta(seconds=settings.notify_backoff_seconds),
+        max_backoff=timedelta(seconds=settings.notify_max_backoff_seconds),
+        lease=timedelta(seconds=settings.clock_lease_seconds),
+        phi_channels=settings.phi_channel_set,
+        link_base=settings.notify_link_base,
+    )
+    return Delivery(db, adapters, policy)
+
+
+def jobs_for(db: Database, settings: Settings, delivery: Delivery | None) -> list[Job]:
+    """The timed work this configuration asks for."""
+
+    async def escalate() -> str:
+        raised = await db.run(lambda uow: escalate_overdue_results(uow=uow, actor=CLOCK_ACTOR))
+        untold = await db.run(
+            lambda uow: escalate_uncommunicated_results(uow=uow, actor=CLOCK_ACTOR)
+        )
+        return f"{len(raised)} unacknowledged and {len(untold)} uncommunicated escalated"
+
+    async def follow_ups() -> str:
+        told = await db.run(lambda uow: notify_follow_ups_due(uow=uow))
+        return f"{len(told)} follow-ups due notified"
+
+    async def track() -> str:
+        linked, completed = await db.run(lambda uow: track_follow_ups(uow=uow))
+        return f"{len(linked)} follow-ups linked to an exam, {len(completed)} completed"
+
+    jobs = [
+        Job(ESCALATE, timedelta(seconds=settings.escalation_every_seconds), escalate),
+        Job(FOLLOW_UPS, timedelta(seconds=settings.follow_up_every_seconds), follow_ups),
+        Job(TRACK_FOLLOW_UPS, timedelta(seconds=settings.follow_up_track_seconds), track),
+    ]
+    if delivery is not None and delivery.adapters:
+
+        async def deliver() -> str:
+            return str(await delivery.run_once())
+
+        jobs.append(Job(DELIVER, timedelta(seconds=settings.notify_every_seconds), deliver))
+    if settings.no_show_grace_minutes is not None:
+        grace = timedelta(minutes=settings.no_show_grace_minutes)
+
+        async def no_shows() -> str:
+            marked = await db.run(
+                lambda uow: mark_unattended_no_shows(uow=uow, actor=CLOCK_ACTOR, grace=grace)
+            )
+            return f"{len(marked)} marked no-show"
+
+        jobs.append(Job(NO_SHOWS, timedelta(minutes=1), no_shows))
+    return jobs
+
+
+def clock_for(
+    db: Database, settings: Settings, adapters: Mapping[NotificationChannel, ChannelAdapter]
+) -> Clock:
+    """This process's clock (it runs nothing when RADFLOW_CLOCK is off)."""
+    delivery = delivery_for(db, settings, adapters)
+    jobs = jobs_for(db, settings, delivery) if settings.clock_enabled else []
+    return Clock(
+        db,
+        jobs,
+        replica=settings.replica_id or default_replica_id(),
+        poll_seconds=settings.clock_poll_seconds,
+        lease=timedelta(seconds=settings.clock_lease_seconds),
+    )

@@ -1,0 +1,1 @@
+"""Channel adapters for notifications: e-mail over SMTP, a signed webhook, an SMS gateway."""
