@@ -130,8 +130,31 @@ def _is_internal(error: GraphQLError) -> bool:
     return not isinstance(original, (DomainError, GraphQLError))
 
 
+_BUILT: dict[tuple[object, ...], strawberry.Schema] = {}
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
-    """The schema with radflow's extensions: caches, document limits, masked internal errors."""
+    """The schema with radflow's extensions: caches, document limits, masked internal errors.
+
+    One per set of document limits, shared by every app built with them: the validation cache
+    is keyed by the schema and its rules, so apps sharing it also share validated documents
+    (tests and benchmarks build many apps in one process).
+    """
+    key = (
+        settings.max_query_depth,
+        settings.max_operations,
+        settings.max_query_aliases,
+        settings.max_root_fields,
+        settings.max_query_tokens,
+        settings.production,
+    )
+    built = _BUILT.get(key)
+    if built is None:
+        built = _BUILT[key] = _build_schema(settings)
+    return built
+
+
+def _build_schema(settings: Settings) -> strawberry.Schema:
     rules = document_rules(settings)
     return RadflowSchema(
         query=Query,
