@@ -165,6 +165,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         identify,
         max_body_bytes=settings.max_body_bytes,
         subscriptions_changed=notifier.refresh,
+        subscription_endpoints=settings.fhir_subscription_endpoint_list,
     )
 
     async def healthz(_: Request) -> Response:

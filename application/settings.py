@@ -216,6 +216,13 @@ class Settings(BaseSettings):
         description="Where the department's HL7 v2 messages go (ORM status, ORU results): "
         "NAME=host:port, comma-separated; sent by the balancer's leader.",
     )
+    fhir_subscription_endpoints: str | None = Field(
+        default=None,
+        alias="RADFLOW_FHIR_SUBSCRIPTION_ENDPOINTS",
+        description="The endpoints FHIR Subscriptions may post to: base URLs, comma-separated "
+        "(same scheme and host, the port if given, under the path); unset = none, so no "
+        "subscriber can aim the server at an address inside the network.",
+    )
     hl7_max_bytes: int = Field(
         default=1_048_576,
         gt=0,
@@ -395,6 +402,11 @@ class Settings(BaseSettings):
     @property
     def phi_channel_set(self) -> frozenset[NotificationChannel]:
         return _channels(self.notify_phi_channels, "RADFLOW_NOTIFY_PHI_CHANNELS")
+
+    @property
+    def fhir_subscription_endpoint_list(self) -> tuple[str, ...]:
+        text = self.fhir_subscription_endpoints or ""
+        return tuple(base.strip() for base in text.split(",") if base.strip())
 
 
 def _channels(names: str, variable: str) -> frozenset[NotificationChannel]:

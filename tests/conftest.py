@@ -209,7 +209,12 @@ async def on_loopback(app: Any) -> AsyncIterator[int]:
 async def serve(db: Database, *, balancer: bool) -> AsyncIterator[Api]:
     """The app served by uvicorn on a free loopback port, in this test's event loop."""
     # The clock stays off: tests move their own clock and run timed work where they mean to.
-    settings = Settings(database_url=str(db.url), RADFLOW_BALANCER=balancer, RADFLOW_CLOCK=False)
+    settings = Settings(
+        database_url=str(db.url),
+        RADFLOW_FHIR_SUBSCRIPTION_ENDPOINTS="http://127.0.0.1",  # the tests' own receivers
+        RADFLOW_BALANCER=balancer,
+        RADFLOW_CLOCK=False,
+    )
     async with (
         on_loopback(create_app(settings, db=db)) as port,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,

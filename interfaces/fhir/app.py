@@ -12,7 +12,7 @@ transaction).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,11 +53,14 @@ class FhirInterface:
         *,
         max_body_bytes: int = 1_048_576,
         subscriptions_changed: Callable[[], None] = lambda: None,
+        subscription_endpoints: Sequence[str] = (),
     ) -> None:
         self.db = db
         self.identify = identify
         self.max_body = max_body_bytes
-        self.subscriptions = SubscriptionRoutes(db, self.body, subscriptions_changed)
+        self.subscriptions = SubscriptionRoutes(
+            db, self.body, subscriptions_changed, subscription_endpoints
+        )
 
     def app(self) -> Starlette:
         return Starlette(

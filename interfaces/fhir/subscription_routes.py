@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,10 +27,17 @@ Body = Callable[[Request], Awaitable[bytes]]
 class SubscriptionRoutes:
     """Subscriptions kept in the database, for the roles that may follow the department."""
 
-    def __init__(self, db: Database, body: Body, changed: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        body: Body,
+        changed: Callable[[], None],
+        endpoints: Sequence[str] = (),
+    ) -> None:
         self.db = db
         self.body = body
         self.changed = changed  # the notifier of this process reads its list again
+        self.endpoints = tuple(endpoints)  # where subscriptions may send (empty: nowhere)
 
     @staticmethod
     def _allowed(actor: Actor) -> None:
@@ -51,7 +58,7 @@ class SubscriptionRoutes:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media not in JSON_TYPES:
             raise FhirError.one(415, "not-supported", "send application/fhir+json")
-        row = parse_subscription(await self.body(request), actor)
+        row = parse_subscription(await self.body(request), actor, self.endpoints)
 
         def create(uow: UnitOfWork) -> FhirSubscription:
             return store(uow, row)

@@ -11,7 +11,7 @@ Who may subscribe: the roles of GraphQL's whole-department `examStatusChanged` s
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -93,8 +93,35 @@ def criteria_of(text: str, actor: Actor) -> tuple[ResourceType, list[sa.ColumnEl
         ) from None
 
 
-def parse_subscription(body: bytes, actor: Actor) -> FhirSubscription:
-    """A new subscription from a request body, checked by the model library and radflow."""
+def endpoint_allowed(endpoint: str, allowed: Sequence[str]) -> bool:
+    """Whether radflow may post to `endpoint`: same scheme and host as one allowed base (and
+    its port, if it names one), under its path; never with credentials in the URL (which
+    would let `http://allowed@elsewhere/` pass a plain prefix test)."""
+    try:
+        url = urlsplit(endpoint)
+        port = url.port
+    except ValueError:
+        return False
+    if url.username is not None or url.password is not None:
+        return False
+    for base in allowed:
+        wanted = urlsplit(base)
+        if (url.scheme, url.hostname) != (wanted.scheme, wanted.hostname):
+            continue
+        if wanted.port is not None and port != wanted.port:
+            continue
+        if url.path.startswith(wanted.path):
+            return True
+    return False
+
+
+def parse_subscription(body: bytes, actor: Actor, allowed: Sequence[str]) -> FhirSubscription:
+    """A new subscription from a request body, checked by the model library and radflow.
+
+    `allowed` are the endpoints the department lets radflow post to
+    (`RADFLOW_FHIR_SUBSCRIPTION_ENDPOINTS`): a subscriber names where the server sends
+    requests, so without the list anyone who may subscribe could aim it inside the network.
+    """
     try:
         document = json.loads(body)
         resource = Subscription.model_validate(document)
@@ -117,6 +144,14 @@ def parse_subscription(body: bytes, actor: Actor) -> FhirSubscription:
             422,
             "value",
             "an http(s) URL of at most 500 characters",
+            "Subscription.channel.endpoint",
+        )
+    if not endpoint_allowed(endpoint, allowed):
+        raise FhirError.one(
+            422,
+            "value",
+            "radflow posts only to the endpoints the department allows "
+            "(RADFLOW_FHIR_SUBSCRIPTION_ENDPOINTS); this one is not among them",
             "Subscription.channel.endpoint",
         )
     if channel.payload is not None and channel.payload not in PAYLOADS:

@@ -20,7 +20,7 @@ from domain.db import Database
 from domain.enums import ExamStatus
 from domain.models import FhirSubscription, OutboundCursor
 from interfaces.fhir.notify import Notifier
-from interfaces.fhir.subscriptions import SUBSCRIBERS, cursor_name, store
+from interfaces.fhir.subscriptions import SUBSCRIBERS, cursor_name, endpoint_allowed, store
 from tests.conftest import Api, Clock, on_loopback, token_for
 from tests.factories import drive, order, reference
 
@@ -104,6 +104,12 @@ async def test_radflow_serve_posts_each_final_report_to_the_subscriber(
         api, "POST", "Subscription", INTEGRATION, subscription(url, "DiagnosticReport?colour=1")
     )
     assert bad == 400 and outcome["issue"][0]["expression"] == ["Subscription.criteria"]
+    for elsewhere in ("http://10.0.0.7:8080/hook", "http://127.0.0.1@10.0.0.7/hook"):
+        bad, outcome = await call(
+            api, "POST", "Subscription", INTEGRATION, subscription(elsewhere, "DiagnosticReport")
+        )
+        assert bad == 422, elsewhere
+        assert outcome["issue"][0]["expression"] == ["Subscription.channel.endpoint"]
     created, made = await call(
         api,
         "POST",
@@ -179,3 +185,15 @@ async def test_a_refusing_endpoint_holds_the_notification_until_it_takes_it_once
         )
     )
     assert audited == f"FHIR notify Subscription/{stored.id} ServiceRequest/{withdrawn.id}"
+
+
+def test_an_endpoint_must_lie_under_an_allowed_base() -> None:
+    allowed = ("https://ehr.example.org/hooks/", "http://127.0.0.1")
+    assert endpoint_allowed("https://ehr.example.org/hooks/radiology", allowed)
+    assert endpoint_allowed("http://127.0.0.1:8123/anything", allowed)  # any port on loopback
+    assert not endpoint_allowed("https://ehr.example.org/admin", allowed)  # outside the path
+    assert not endpoint_allowed("http://ehr.example.org/hooks/x", allowed)  # another scheme
+    assert not endpoint_allowed("https://ehr.example.org.evil.net/hooks/", allowed)
+    assert not endpoint_allowed("http://127.0.0.1@10.0.0.7/", allowed)  # credentials trick
+    assert not endpoint_allowed("http://127.0.0.1:99999/", allowed)  # no such port
+    assert not endpoint_allowed("http://127.0.0.1/", ())  # nothing allowed: nowhere
