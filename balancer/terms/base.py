@@ -18,6 +18,7 @@ in) and `rule_settable` (whether a rule's weight action may set its weight).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,7 +42,7 @@ WRVU = 100  # model units per wRVU
 FINE = 10_000  # model units per wRVU where a per-minute rate multiplies a time
 
 
-class Term:
+class Term(ABC):
     """An objective term; subclass one of the three shapes below."""
 
     name: ClassVar[str]
@@ -58,6 +59,7 @@ class Term:
 class SequenceTerm(Term):
     """weight[k] x max(finish[k] - start[k], 0) summed over placed studies."""
 
+    @abstractmethod
     def hinge(self, problem: Problem) -> tuple[FloatArray, FloatArray]:
         """Per movable study (problem order): the start time (minutes from now) and the weight."""
         raise NotImplementedError
@@ -69,6 +71,7 @@ class PlacementTerm(Term):
     def prepare(self, problem: Problem) -> None:
         """Compute what `prices` needs from the compiled problem (store it on the term data)."""
 
+    @abstractmethod
     def prices(self, problem: Problem, ks: IntArray, r: int) -> FloatArray:
         """The price of each study of `ks` on reader `r`."""
         raise NotImplementedError
@@ -127,14 +130,17 @@ class PlacementTerm(Term):
 class ReaderTerm(Term):
     """A function of each reader's load (minutes, opened work included) and held wRVU."""
 
+    @abstractmethod
     def cost(self, problem: Problem, load: FloatArray, held: FloatArray) -> float:
         """The term for per-reader loads and held wRVU."""
         raise NotImplementedError
 
+    @abstractmethod
     def delta(self, state: State, k: int, a: int, b: int) -> float:
         """Change of the term if study `k` moves from reader `a` to `b` (-1: none)."""
         raise NotImplementedError
 
+    @abstractmethod
     def sweep(
         self, state: State, k: int, cand: IntArray, t: FloatArray, load: FloatArray
     ) -> FloatArray | float:
@@ -148,6 +154,7 @@ class ReaderTerm(Term):
         nothing (only balance is priced there)."""
         return 0.0
 
+    @abstractmethod
     def cpsat(
         self,
         model: cp_model.CpModel,

@@ -14,6 +14,7 @@ Effect, and `snapshot` says what the mark changes on the balancer's study.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Set
 from dataclasses import dataclass
 from enum import StrEnum
@@ -60,7 +61,7 @@ class Context:
     weights: Set[str] | None = None
 
 
-class ActionKind:
+class ActionKind(ABC):
     """A rule action kind; subclass and give an instance as `KIND` (or list in `KINDS`)."""
 
     kind: ClassVar[str]
@@ -76,6 +77,7 @@ class ActionKind:
         """Why the action cannot be saved (field, code, message); none by default."""
         return iter(())
 
+    @abstractmethod
     def change(
         self,
         action: Any,
