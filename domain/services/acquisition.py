@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
@@ -284,20 +285,25 @@ def check_header(uow: UnitOfWork, exam: Exam, header: StudyHeader) -> list[Metad
     return problems
 
 
-def _record_validation(
+def _recorded(header: StudyHeader) -> dict[str, str]:
+    return {k: str(v) for k, v in asdict(header).items()}
+
+
+def record_validation(
     uow: UnitOfWork,
     actor: Actor,
     exam: Exam,
-    header: StudyHeader,
+    header: Mapping[str, str],
     problems: list[MetadataProblem],
     *,
     corrected: bool,
 ) -> MetadataValidation:
+    """One metadata check of an exam's study, with the header fields it recorded, and its event."""
     validation = MetadataValidation(
         exam_id=pk(exam),
         validated_at=uow.now,
         validated_by=actor.id,
-        header={k: str(v) for k, v in asdict(header).items()},
+        header=dict(header),
         problems=[asdict(p) for p in problems],
         valid=not problems,
         corrected=corrected,
@@ -341,7 +347,7 @@ def validate_metadata(
             ]
         )
     problems = check_header(uow, exam, header)
-    validation = _record_validation(uow, actor, exam, header, problems, corrected=False)
+    validation = record_validation(uow, actor, exam, _recorded(header), problems, corrected=False)
     if problems:
         transition(
             exam,
@@ -381,7 +387,7 @@ def correct_metadata(
         recorder=uow,
         reason=reason,
     )
-    return _record_validation(uow, actor, exam, header, problems, corrected=True)
+    return record_validation(uow, actor, exam, _recorded(header), problems, corrected=True)
 
 
 def register_storage(

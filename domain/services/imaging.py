@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain import events as ev
 from domain.enums import ExamStatus, Modality, Role
 from domain.errors import (
     FieldIssue,
@@ -23,8 +22,7 @@ from domain.lifecycle import Actor, Step, transition
 from domain.models import Exam, MetadataValidation, Patient, Procedure
 from domain.repositories import UnitOfWork
 from domain.services._common import GuardFacts, load_exam, require_role
-from domain.services.acquisition import StudyHeader, check_header
-from domain.types import pk
+from domain.services.acquisition import StudyHeader, check_header, record_validation
 
 
 @dataclass(frozen=True)
@@ -92,41 +90,14 @@ def archived_problems(uow: UnitOfWork, exam: Exam, header: ArchivedHeader) -> li
     return problems
 
 
-def _record(
-    uow: UnitOfWork,
-    actor: Actor,
-    exam: Exam,
-    header: ArchivedHeader,
-    problems: list[MetadataProblem],
-    *,
-    corrected: bool,
-) -> MetadataValidation:
-    validation = MetadataValidation(
-        exam_id=pk(exam),
-        validated_at=uow.now,
-        validated_by=actor.id,
-        header={
-            "accession_number": header.accession_number,
-            "patient_mrn": header.patient_id,
-            "modality": header.modality,
-            "body_part": header.body_part,
-        },
-        problems=[{"field": p.field, "code": p.code, "message": p.message} for p in problems],
-        valid=not problems,
-        corrected=corrected,
-    )
-    uow.add(validation)
-    uow.emit(
-        ev.MetadataValidated(
-            at=uow.now,
-            actor=actor.id,
-            role=actor.role,
-            exam_id=pk(exam),
-            valid=not problems,
-            problem_count=len(problems),
-        )
-    )
-    return validation
+def _recorded(header: ArchivedHeader) -> dict[str, str]:
+    """The identifiers of the header (its names and birth date stay out of the record)."""
+    return {
+        "accession_number": header.accession_number,
+        "patient_mrn": header.patient_id,
+        "modality": header.modality,
+        "body_part": header.body_part,
+    }
 
 
 def validate_archived_study(
@@ -148,7 +119,7 @@ def validate_archived_study(
             ]
         )
     problems = archived_problems(uow, exam, header)
-    validation = _record(uow, actor, exam, header, problems, corrected=False)
+    validation = record_validation(uow, actor, exam, _recorded(header), problems, corrected=False)
     if problems:
         transition(
             exam,
@@ -179,4 +150,4 @@ def correct_archived_study(
         recorder=uow,
         reason=reason,
     )
-    return _record(uow, actor, exam, header, problems, corrected=True)
+    return record_validation(uow, actor, exam, _recorded(header), problems, corrected=True)
