@@ -169,10 +169,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_orthanc(folder: Path) -> tuple[subprocess.Popen[bytes], str, int]:
+def start_orthanc(
+    folder: Path, name: str = "radflow-bench"
+) -> tuple[subprocess.Popen[bytes], str, int]:
+    """A real Orthanc on free ports, storing in `folder`, once its REST API answers: the
+    process, its URL and its DICOM port. `RuntimeError` (with its log's end) if it does not
+    start within a minute."""
     http, dicom = free_port(), free_port()
     config = {
-        "Name": "radflow-bench",
+        "Name": name,
         "StorageDirectory": str(folder / "storage"),
         "IndexDirectory": str(folder / "storage"),
         "HttpPort": http,
@@ -191,14 +196,17 @@ def start_orthanc(folder: Path) -> tuple[subprocess.Popen[bytes], str, int]:
         )
     url = f"http://127.0.0.1:{http}"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while True:
         try:
             if httpx.get(f"{url}/system", timeout=2).status_code == 200:
                 return process, url, dicom
         except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("Orthanc did not start")
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            log = (folder / "orthanc.log").read_text()[-2000:]
+            raise RuntimeError("Orthanc did not start: " + log)
+        time.sleep(0.2)
 
 
 def store(port: int, images: list[tuple[str, Dataset]], sent: dict[str, float]) -> None:

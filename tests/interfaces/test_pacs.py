@@ -4,9 +4,7 @@ followed, and the exam moving on by itself (ready for reading, rejected, pending
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -24,6 +22,7 @@ from pydicom.uid import generate_uid
 from api.app import create_app
 from api.relay import to_global_id
 from application.settings import Settings
+from bench.dicom import start_orthanc
 from domain.db import Database
 from domain.enums import ExamStatus
 from domain.models import (
@@ -57,12 +56,6 @@ def need(tool: str, package: str) -> None:
         pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class OrthancServer:
     url: str
@@ -75,37 +68,10 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
     need("Orthanc", "orthanc")
     need("storescu", "dcmtk")
     folder = tmp_path_factory.mktemp("orthanc")
-    http, dicom = free_port(), free_port()
-    config = {
-        "Name": "radflow-test",
-        "StorageDirectory": str(folder / "storage"),
-        "IndexDirectory": str(folder / "storage"),
-        "HttpPort": http,
-        "DicomPort": dicom,
-        "DicomAet": "ORTHANC",
-        "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": False,
-        "DicomCheckCalledAet": False,
-        "StableAge": 1,
-        "Plugins": [],
-    }
-    (folder / "orthanc.json").write_text(json.dumps(config))
-    with (folder / "orthanc.log").open("w") as output:
-        process = subprocess.Popen(
-            ["Orthanc", str(folder / "orthanc.json")], stdout=output, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{http}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/system", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("Orthanc did not start: " + (folder / "orthanc.log").read_text()[-2000:])
-        time.sleep(0.2)
+    try:
+        process, url, dicom = start_orthanc(folder, "radflow-test")
+    except RuntimeError as failed:
+        pytest.fail(str(failed))
     try:
         yield OrthancServer(url, dicom)
     finally:
