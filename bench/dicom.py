@@ -52,11 +52,12 @@ from domain.db import Database
 from domain.enums import AppointmentStatus, ExamStatus, PatientClass, Priority
 from domain.services.orders import new_accession_number
 from interfaces.dicom.pacs import Orthanc, PacsFollowerLoop
-from interfaces.dicom.server import dicom_listener, no_delay
+from interfaces.dicom.server import dicom_listener, no_delay, quiet_pynetdicom
 from interfaces.dicom.uids import study_instance_uid
 
 ROOT = "2.25.1234567890"
 START = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)  # midnight at the sites (New York)
+OPENS, SLOTS = timedelta(hours=7), 48  # each scanner booked 07:00-19:00, every 15 minutes
 
 
 def scheduled_department(session: Any, exams: int, studies: int) -> list[tuple[str, str]]:
@@ -92,7 +93,10 @@ def scheduled_department(session: Any, exams: int, studies: int) -> list[tuple[s
                 "status_changed_at": START,
             }
         )
-        bookings.append((resource.id, START + timedelta(minutes=15 * (n // len(resources)))))
+        slot = n // len(resources)
+        day, within = divmod(slot, SLOTS)
+        starts = START + timedelta(days=day) + OPENS + timedelta(minutes=15 * within)
+        bookings.append((resource.id, starts))
     session.execute(sa.insert(m.Exam), rows)
     ids = list(session.scalars(sa.select(col(m.Exam.id)).order_by(col(m.Exam.id))))
     session.execute(
@@ -131,16 +135,26 @@ def scheduled_department(session: Any, exams: int, studies: int) -> list[tuple[s
 
 
 def scu(
-    address: tuple[str, int], caller: str, modality: str, queries: int
-) -> tuple[int, list[float]]:
+    address: tuple[str, int], caller: str, modality: str, queries: int, days: int, whole_day: bool
+) -> tuple[int, list[float], float]:
     """One scanner's C-FINDs over one association (in a process of its own, as a scanner is):
-    the entries received and each C-FIND's milliseconds, request to final status."""
+    the entries received, each C-FIND's milliseconds (request to final status) and the CPU
+    seconds the scanner's process spent on them.
+
+    Each asks what a scanner's worklist refresh asks: its own station and modality, one day,
+    and (unless `whole_day`) the rest of that day from the query's moment on, the moment
+    walking through the opening hours. The exams done earlier in the day have left the
+    worklist in a real department (no longer scheduled), which this bench's department of
+    only scheduled exams stands in for with the start time range; a scanner querying by
+    time window asks the same."""
     latencies: list[float] = []
+    quiet_pynetdicom()  # a scanner's own toolkit does not pretty-print each answer either
     ae = AE(ae_title=caller)
     ae.add_requested_context(ModalityWorklistInformationFind)
     assoc = ae.associate(*address, ae_title="RADFLOW", evt_handlers=[(evt.EVT_CONN_OPEN, no_delay)])
     assert assoc.is_established, "association refused"
     received = 0
+    cpu = time.process_time()
     try:
         for n in range(queries):
             query = Dataset()
@@ -148,10 +162,10 @@ def scu(
             query.StudyInstanceUID = ""
             step = Dataset()
             step.Modality, step.ScheduledStationAETitle = modality, caller
-            step.ScheduledProcedureStepStartDate = (START + timedelta(days=n % 5)).strftime(
-                "%Y%m%d"
-            )
-            step.ScheduledProcedureStepStartTime = ""
+            day = START + timedelta(days=n % days)
+            step.ScheduledProcedureStepStartDate = day.strftime("%Y%m%d")
+            moment = (datetime.min + OPENS + timedelta(minutes=15 * (n * 7 % SLOTS))).time()
+            step.ScheduledProcedureStepStartTime = "" if whole_day else f"{moment:%H%M%S}-"
             query.ScheduledProcedureStepSequence = DicomSequence([step])
             started = time.perf_counter()
             for status, identifier in assoc.send_c_find(query, ModalityWorklistInformationFind):
@@ -160,7 +174,7 @@ def scu(
             latencies.append((time.perf_counter() - started) * 1000)
     finally:
         assoc.release()
-    return received, latencies
+    return received, latencies, time.process_time() - cpu
 
 
 def free_port() -> int:
@@ -314,7 +328,9 @@ async def pacs_half(db: Database, studies: int, folder: Path) -> dict[str, objec
     }
 
 
-async def main(cfinds: int, exams: int, studies: int, database_url: str | None) -> dict[str, Any]:
+async def main(
+    cfinds: int, exams: int, studies: int, database_url: str | None, whole_day: bool = False
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(database_url or f"sqlite:///{Path(tmp) / 'dicom.db'}")
         if db.is_sqlite:
@@ -331,23 +347,35 @@ async def main(cfinds: int, exams: int, studies: int, database_url: str | None) 
             async with dicom_listener(db, "127.0.0.1", 0, uid_root=ROOT) as server:
                 address = ("127.0.0.1", server.server_address[1])
                 per = cfinds // 8
-                started = time.perf_counter()
+                days = max(1, exams // (len(scanners) * SLOTS))  # the fully booked days
+                started, cpu = time.perf_counter(), time.process_time()
                 results = await asyncio.gather(
                     *(
                         loop.run_in_executor(
-                            scanners_pool, scu, address, *scanners[i % len(scanners)], per
+                            scanners_pool,
+                            scu,
+                            address,
+                            *scanners[i % len(scanners)],
+                            per,
+                            days,
+                            whole_day,
                         )
                         for i in range(8)
                     )
                 )
-                elapsed = time.perf_counter() - started
-        received = [r for r, _ in results]
-        latencies = [ms for _, times in results for ms in times]
+                elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        received = [r for r, _, _ in results]
+        latencies = [ms for _, times, _ in results for ms in times]
         result: dict[str, Any] = {
             "cfind_p99_ms": round(statistics.quantiles(latencies, n=100)[98], 2),
             "cfind_p50_ms": round(statistics.median(latencies), 2),
             "cfind_per_s": round(len(latencies) / elapsed, 1),
             "entries_per_cfind": round(sum(received) / len(latencies), 1),
+            "cfind_query": "whole day" if whole_day else "rest of the day",
+            # CPU per C-FIND: radflow's process (the SCP, its database and the follower's
+            # idle polls) and the scanners' processes together.
+            "cfind_cpu_ms_scp": round(cpu * 1000 / len(latencies), 2),
+            "cfind_cpu_ms_scu": round(sum(c for _, _, c in results) * 1000 / len(latencies), 2),
             "scheduled": exams,
         }
         result |= await pacs_half(db, studies, Path(tmp))
@@ -362,5 +390,9 @@ if __name__ == "__main__":
     parser.add_argument("--exams", type=int, default=5000)
     parser.add_argument("--studies", type=int, default=500)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--whole-day", action="store_true", help="each C-FIND asks for its whole day (no time)"
+    )
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.cfinds, args.exams, args.studies, args.database_url))))
+    figures = main(args.cfinds, args.exams, args.studies, args.database_url, args.whole_day)
+    print(json.dumps(asyncio.run(figures)))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from pydicom.dataset import Dataset
-from pynetdicom import AE, evt
+from pynetdicom import AE, _config, evt
 from pynetdicom.dimse_primitives import N_CREATE, N_SET
 from pynetdicom.events import Event
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
@@ -141,7 +141,14 @@ class Handlers:
             log.exception("worklist query from %s failed", caller)
             yield _failure(UNABLE_TO_PROCESS, "radflow could not read its worklist"), None
             return
-        for response in answers(entries, identifier, self.worklist.uid_root):
+        syntax = event.context.transfer_syntax
+        for response in answers(
+            entries,
+            identifier,
+            self.worklist.uid_root,
+            implicit_vr=syntax.is_implicit_VR,
+            little_endian=syntax.is_little_endian,
+        ):
             if event.is_cancelled:
                 yield CANCELLED, None
                 return
@@ -192,8 +199,23 @@ def no_delay(event: Event) -> None:
         connection.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def quiet_pynetdicom() -> None:
+    """Turn off pynetdicom's per-message logging work (process-wide; warnings and errors stay).
+
+    Its standard handlers format every PDU and DIMSE message for its debug log, each under a
+    per-association lock that the DUL thread and the association's thread then contend for, and
+    it decodes each request identifier again and pretty-prints each response identifier for
+    that log, whether or not the log is enabled: a third of the SCP's time answering a worklist
+    of a hundred entries. radflow records what a scanner did itself (audit, history, warnings).
+    """
+    _config.LOG_HANDLER_LEVEL = "none"
+    _config.LOG_REQUEST_IDENTIFIERS = False
+    _config.LOG_RESPONSE_IDENTIFIERS = False
+
+
 def application_entity(ae_title: str) -> AE:
     """radflow's AE: the SOP classes it provides, scanners addressing it by its title."""
+    quiet_pynetdicom()
     ae = AE(ae_title=ae_title)
     ae.add_supported_context(ModalityWorklistInformationFind)
     ae.add_supported_context(ModalityPerformedProcedureStep)

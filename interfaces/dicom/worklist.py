@@ -10,19 +10,24 @@ for, filled from the exam (docs/dicom.md lists them).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from io import BytesIO
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydicom import config
+from pydicom.charset import convert_encodings
 from pydicom.datadict import dictionary_VR, tag_for_keyword
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.filereader import read_dataset
 from pydicom.sequence import Sequence as DicomSequence
+from pynetdicom.dsutils import encode
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -68,6 +73,8 @@ class WorklistQuery:
     station_ae_title: str | None = None
     first_day: date | None = None
     last_day: date | None = None
+    first_time: time | None = None
+    last_time: time | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +137,46 @@ def parse_dates(value: str | None) -> tuple[date | None, date | None]:
     return start, end
 
 
+def _clock(text: str) -> time:
+    digits, _, fraction = text.partition(".")
+    try:
+        if len(digits) not in (2, 4, 6) or not digits.isdigit():
+            raise ValueError(text)
+        hour, minute, second = (int((digits + "0000")[i : i + 2]) for i in (0, 2, 4))
+        micro = int((fraction + "000000")[:6]) if fraction else 0
+        return time(hour, minute, second, micro)
+    except ValueError:
+        raise QueryInvalid(f"scheduled start time {text!r} is not HHMMSS[.FFFFFF]") from None
+
+
+def parse_times(value: str | None) -> tuple[time | None, time | None]:
+    """A DICOM time or time range (TM): `T`, `T1-T2`, `-T2`, `T1-`; `HH`, `HHMM` or `HHMMSS`
+    with an optional fraction. A bound given to the hour or minute covers all of it (`-11`
+    ends at 11:59:59.999999)."""
+    if value is None:
+        return None, None
+    if "-" not in value:
+        return _clock(value), _until(value)
+    first, _, last = value.partition("-")
+    start, end = (_clock(first) if first else None), (_until(last) if last else None)
+    if start is not None and end is not None and end < start:
+        raise QueryInvalid(f"scheduled start time range {value!r} ends before it begins")
+    return start, end
+
+
+def _until(text: str) -> time:
+    """The last instant a time given to the hour, minute or second covers."""
+    clock = _clock(text)
+    digits = len(text.partition(".")[0])
+    if "." in text:
+        return clock
+    return clock.replace(
+        minute=59 if digits == 2 else clock.minute,
+        second=59 if digits <= 4 else clock.second,
+        microsecond=999999,
+    )
+
+
 def parse_query(identifier: Dataset) -> WorklistQuery:
     """The matching keys of a C-FIND identifier."""
     step: Dataset = Dataset()
@@ -137,6 +184,7 @@ def parse_query(identifier: Dataset) -> WorklistQuery:
     if steps:
         step = steps[0]
     first, last = parse_dates(_key(step.get("ScheduledProcedureStepStartDate")))
+    since, until = parse_times(_key(step.get("ScheduledProcedureStepStartTime")))
     return WorklistQuery(
         accession=_key(identifier.get("AccessionNumber")),
         patient_id=_key(identifier.get("PatientID")),
@@ -145,6 +193,8 @@ def parse_query(identifier: Dataset) -> WorklistQuery:
         station_ae_title=_key(step.get("ScheduledStationAETitle")),
         first_day=first,
         last_day=last,
+        first_time=since,
+        last_time=until,
     )
 
 
@@ -256,6 +306,12 @@ def find_entries(
             continue
         if query.last_day is not None and local.date() > query.last_day:
             continue
+        # Date and time are matched each on its own (PS3.4 C.2.2.2.5, without combined
+        # date-time matching): a time range picks the same hours of every day asked for.
+        if query.first_time is not None and local.time() < query.first_time:
+            continue
+        if query.last_time is not None and local.time() > query.last_time:
+            continue
         entries.append(
             WorklistEntry(
                 exam_id=cast(int, row[0]),
@@ -335,6 +391,25 @@ def _vr(tag: int, sent: str) -> str:
         return sent
 
 
+# The keys a C-FIND asks for, as its answers are shaped by them: for each element of the
+# identifier, its tag, keyword, VR and (a sequence) the keys of its first item.
+Shape = tuple[tuple[int, str, str, "Shape | None"], ...]
+
+
+def shape_of(query: Dataset) -> Shape:
+    """The keys of a C-FIND identifier (its Specific Character Set left out: radflow's own)."""
+    keys = []
+    for element in query:
+        tag = int(element.tag)
+        if tag == 0x00080005:
+            continue
+        item = None
+        if element.VR == "SQ":
+            item = shape_of(element.value[0]) if element.value else ()
+        keys.append((tag, element.keyword, str(element.VR), item))
+    return tuple(keys)
+
+
 def _everything(values: Values) -> Dataset:
     out = Dataset()
     for keyword, value in values.items():
@@ -346,24 +421,71 @@ def _everything(values: Values) -> Dataset:
     return out
 
 
-def answer(values: Values, query: Dataset) -> Dataset:
-    """The response identifier: the query's keys, each filled from `values` (empty if unknown)."""
+def _filled(values: Values, shape: Shape) -> Dataset:
     out = Dataset()
-    for element in query:
-        tag = int(element.tag)
-        if tag == 0x00080005:  # Specific Character Set: ours, below
-            continue
-        value = values.get(element.keyword)
+    for tag, keyword, vr, item in shape:
+        value = values.get(keyword)
         if isinstance(value, list):
-            item = element.value[0] if element.VR == "SQ" and element.value else None
-            items = [answer(v, item) if item is not None else _everything(v) for v in value]
+            # An empty item asked for (or none): every attribute of the item radflow knows.
+            items = [_filled(v, item) if item else _everything(v) for v in value]
             out.add(_element(tag, "SQ", DicomSequence(items)))
         else:
-            out.add(_element(tag, _vr(tag, element.VR), value or None))
+            out.add(_element(tag, _vr(tag, vr), value or None))
+    return out
+
+
+def answer(values: Values, shape: Shape) -> Dataset:
+    """The response identifier: the asked keys, each filled from `values` (empty if unknown)."""
+    out = _filled(values, shape)
     out.add(_element(0x00080005, "CS", CHARACTER_SET))
     return out
 
 
-def answers(entries: Sequence[WorklistEntry], query: Dataset, uid_root: str) -> list[Dataset]:
-    """The response identifiers of a C-FIND, one per entry."""
-    return [answer(entry_values(entry, uid_root), query) for entry in entries]
+# Encoded answers, by everything they are made of: the entry's whole content (so a change to
+# the exam, its patient, booking or procedure is a new key and nothing is ever invalidated),
+# the asked keys, the UID root and the transfer syntax's encoding. A scanner asks for its day
+# again and again: pydicom encodes an entry once, and each answer is then written from the
+# raw bytes, about a sixth of the cost of building and encoding it. Least recently used
+# answers are dropped past `ENCODED_ANSWERS` (lru_cache is thread-safe: every association
+# thread shares it).
+ENCODED_ANSWERS = 20_000
+_CHARSET = convert_encodings(CHARACTER_SET)
+Encoded = tuple[RawDataElement, ...]
+
+
+@functools.lru_cache(maxsize=ENCODED_ANSWERS)
+def _encoded(
+    entry: WorklistEntry, shape: Shape, uid_root: str, implicit_vr: bool, little_endian: bool
+) -> Encoded:
+    built = answer(entry_values(entry, uid_root), shape)
+    raw = encode(built, implicit_vr, little_endian)
+    if raw is None:
+        raise QueryInvalid("radflow could not encode a worklist entry for this query")
+    decoded = read_dataset(BytesIO(raw), implicit_vr, little_endian)
+    tags = decoded.keys()  # not the dataset itself: iterating it would decode every element
+    return tuple(cast(RawDataElement, decoded.get_item(tag)) for tag in tags)
+
+
+def _from(encoded: Encoded, implicit_vr: bool, little_endian: bool) -> Dataset:
+    # A dataset of raw elements in the association's encoding: pydicom writes them as they are.
+    out = Dataset({element.tag: element for element in encoded})
+    out.set_original_encoding(implicit_vr, little_endian, _CHARSET)
+    return out
+
+
+def answers(
+    entries: Sequence[WorklistEntry],
+    query: Dataset,
+    uid_root: str,
+    *,
+    implicit_vr: bool = False,
+    little_endian: bool = True,
+) -> list[Dataset]:
+    """The response identifiers of a C-FIND, one per entry, in the association's encoding."""
+    shape = shape_of(query)
+    return [
+        _from(
+            _encoded(entry, shape, uid_root, implicit_vr, little_endian), implicit_vr, little_endian
+        )
+        for entry in entries
+    ]
