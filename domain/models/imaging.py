@@ -48,6 +48,7 @@ class ArchivedStudyState(StrEnum):
     REJECTED = "REJECTED"  # matched, but its header disagrees with the order
     UNMATCHED = "UNMATCHED"  # no exam has its accession number (or radflow's UID)
     RECONCILED = "RECONCILED"  # attached to an exam by hand; its header fixed in the PACS
+    FAILED = "FAILED"  # handling it failed (`last_error`): tried again at `retry_at`
 
 
 class ArchivedStudy(SQLModel, table=True):
@@ -70,6 +71,11 @@ class ArchivedStudy(SQLModel, table=True):
     received_at: datetime = when()
     updated_at: datetime = when()
     study_date: date | None = None
+    # A study whose handling failed: the tries so far, the last error, when it is tried again
+    # (doubling waits); the feed goes on meanwhile. Cleared once it is handled.
+    attempts: int = Field(default=0, ge=0, sa_column_kwargs={"server_default": "0"})
+    last_error: str | None = text(500, nullable=True)
+    retry_at: datetime | None = when(nullable=True)
 
 
 class PacsFollower(SQLModel, table=True):

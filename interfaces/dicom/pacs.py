@@ -13,7 +13,13 @@ body part) through the application's commands, as the PACS's integration actor:
   and storage registered;
 * the exam is not acquired yet (the scanner's MPPS is still open): PENDING, tried again on
   each pass;
-* no exam: UNMATCHED, kept for reconciliation.
+* no exam: UNMATCHED, kept for reconciliation;
+* its handling failed (Orthanc answered an error for this study, a command failed): FAILED,
+  with the error and the number of tries, and tried again after a doubling wait
+  (`retry_seconds`, 2x, 4x, ... at most `retry_max_seconds`) until it is handled. The feed's
+  cursor moves on meanwhile, so one bad study never holds up the others, and none is lost:
+  the failed study's row stays until a try succeeds. Only Orthanc being unreachable (or the
+  database failing to record the failure) stops a pass, and then the cursor stays where it is.
 
 One replica follows the feed at a time, by a row claim on `pacs_followers`: the holder renews
 its claim as it goes and advances the feed's cursor only while it holds it; another replica
@@ -186,6 +192,8 @@ class PacsFollowerLoop:
     poll_seconds: float = 1.0
     claim_seconds: float = 10.0
     concurrency: int = 8
+    retry_seconds: float = 5.0
+    retry_max_seconds: float = 600.0
 
     async def claim(self) -> int | None:
         """The feed's cursor if this replica holds (or now takes) the claim, else None."""
@@ -236,7 +244,7 @@ class PacsFollowerLoop:
         await self._receive_all(list(stable))
         if last != since and not await self.advance(last):
             return False
-        await self.retry_pending()
+        await self.retry_pending(skip=set(stable))
         return not done
 
     async def run(self) -> None:
@@ -259,28 +267,79 @@ class PacsFollowerLoop:
             if not more:
                 await asyncio.sleep(self.poll_seconds)
 
-    async def retry_pending(self) -> None:
-        pending = await self.db.read(
+    async def retry_pending(self, skip: set[str] | None = None) -> None:
+        """The studies waiting for their exam's acquisition, and the failed ones now due."""
+        now = self.db.clock()
+        due = await self.db.read(
             lambda s: list(
                 s.scalars(
                     sa.select(col(ArchivedStudy.pacs_id)).where(
-                        col(ArchivedStudy.state) == ArchivedStudyState.PENDING
+                        sa.or_(
+                            col(ArchivedStudy.state) == ArchivedStudyState.PENDING,
+                            sa.and_(
+                                col(ArchivedStudy.state) == ArchivedStudyState.FAILED,
+                                col(ArchivedStudy.retry_at) <= now,
+                            ),
+                        )
                     )
                 )
             )
         )
-        await self._receive_all(pending)
+        await self._receive_all([pacs_id for pacs_id in due if pacs_id not in (skip or ())])
 
     async def _receive_all(self, pacs_ids: list[str]) -> None:
         """Several studies at once (each its own exam and transaction): the REST reads of one
-        overlap the others' while the database serialises what it must."""
+        overlap the others' while the database serialises what it must. A study that fails
+        is recorded FAILED and the others go on; Orthanc unreachable fails the pass."""
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(pacs_id: str) -> None:
             async with gate:
-                await self.receive(pacs_id)
+                try:
+                    await self.receive(pacs_id)
+                except httpx.TransportError:
+                    raise  # Orthanc itself is away: not this study's fault
+                except Exception as error:
+                    await self.failed(pacs_id, error)
 
         await asyncio.gather(*(one(pacs_id) for pacs_id in pacs_ids))
+
+    async def failed(self, pacs_id: str, error: Exception) -> None:
+        """Record that handling the study failed, and when it is tried again."""
+        message = f"{type(error).__name__}: {error}"[:500]
+
+        def record(uow: UnitOfWork) -> int | None:
+            row = uow.session.scalar(
+                sa.select(ArchivedStudy).where(col(ArchivedStudy.pacs_id) == pacs_id)
+            )
+            if row is None:  # failed before its header was read: known by its id alone
+                row = ArchivedStudy(
+                    pacs_id=pacs_id,
+                    study_instance_uid="",
+                    accession_number="",
+                    state=ArchivedStudyState.FAILED,
+                    header={},
+                    problems=[],
+                    series_count=0,
+                    image_count=0,
+                    dicomweb_url="",
+                    received_at=uow.now,
+                    updated_at=uow.now,
+                )
+                uow.add(row)
+            elif row.state in {ArchivedStudyState.READY, ArchivedStudyState.RECONCILED}:
+                return None  # handled already (reported again): nothing is waiting on it
+            row.attempts += 1
+            wait = min(self.retry_seconds * 2 ** (row.attempts - 1), self.retry_max_seconds)
+            row.state, row.last_error, row.updated_at = ArchivedStudyState.FAILED, message, uow.now
+            row.retry_at = uow.now + timedelta(seconds=wait)
+            return row.attempts
+
+        attempts = await self.db.run(record)
+        if attempts is not None:
+            log.warning(
+                "study %s failed (try %s), tried again later: %s", pacs_id, attempts, message
+            )
 
     async def receive(self, pacs_id: str) -> ArchivedStudyState:
         """Match one stable study to its exam and move the exam on; returns where it stands."""
@@ -434,6 +493,10 @@ class PacsFollowerLoop:
             )
             uow.add(row)
         row.exam_id, row.state, row.updated_at = exam_id, state, uow.now
+        row.attempts, row.last_error, row.retry_at = 0, None, None
+        # A row first recorded as failed knew only the study's PACS id.
+        row.study_instance_uid = study.study_instance_uid
+        row.accession_number = study.header.accession_number[:64]
         row.header = {
             "accession_number": study.header.accession_number,
             "patient_id": study.header.patient_id,

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
+from sqlmodel import col
 
 from api.app import create_app
 from api.relay import to_global_id
@@ -364,3 +366,113 @@ async def test_an_unmatched_study_reconciled_is_fixed_in_the_pacs_and_then_read(
     )
     assert any("reconcileStudy" in o for o in operations)
     assert any("unmatchedStudies" in o for o in operations)
+
+
+class FailingStudy(httpx.AsyncBaseTransport):
+    """Real HTTP to the real Orthanc, except that, while `broken`, Orthanc's answer for the
+    study with this Study Instance UID is replaced by a 500: one study the PACS cannot serve."""
+
+    def __init__(self, uid: str) -> None:
+        self.uid = uid
+        self.broken = True
+        self.refused = 0
+        self.pacs_id = ""  # Orthanc's id of the study, once asked for
+        self.real = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.real.handle_async_request(request)
+        parts = request.url.path.strip("/").split("/")
+        if self.broken and len(parts) == 2 and parts[0] == "studies":
+            await response.aread()
+            if response.json().get("MainDicomTags", {}).get("StudyInstanceUID") == self.uid:
+                self.refused, self.pacs_id = self.refused + 1, parts[1]
+                return httpx.Response(500, text="Orthanc: internal error", request=request)
+        return response
+
+    async def aclose(self) -> None:
+        await self.real.aclose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+async def test_a_failing_study_is_retried_with_backoff_while_the_feed_goes_on(
+    db: Database, orthanc: OrthancServer, tmp_path: Path, clock: object
+) -> None:
+    await reference(db)
+    root = fresh_root()
+    patient = await db.read(
+        lambda s: s.scalar(sa.select(Patient).where(Patient.mrn == "MRN000001"))
+    )
+    assert patient is not None
+    right = {
+        "PatientID": "MRN000001",
+        "PatientName": f"{patient.family_name}^{patient.given_name}",
+        "PatientBirthDate": patient.birth_date.strftime("%Y%m%d"),
+        "Modality": "US",
+        "BodyPartExamined": "ABDOMEN",
+    }
+    stuck = await drive(db, await order(db), ExamStatus.ACQUIRED)
+    fine = await drive(db, await order(db), ExamStatus.ACQUIRED)
+    stuck_uid = study_instance_uid(root, stuck.id or 0)
+    transport = FailingStudy(stuck_uid)
+    async with httpx.AsyncClient(base_url=orthanc.url, transport=transport, timeout=30) as client:
+        last = (await client.get("/changes", params={"last": ""})).json()["Last"]
+        follower = PacsFollowerLoop(
+            db, Orthanc(client), root, f"{orthanc.url}/dicom-web", None, "replica-a"
+        )
+        assert await follower.claim() == 0
+        assert await follower.advance(int(last))
+
+        # The failing study first, then a good one: the good one is made ready all the same.
+        await send(
+            orthanc, tmp_path, uid=stuck_uid, AccessionNumber=stuck.accession_number, **right
+        )
+        await send(
+            orthanc,
+            tmp_path,
+            uid=study_instance_uid(root, fine.id or 0),
+            AccessionNumber=fine.accession_number,
+            **right,
+        )
+        await until(follower, in_state(db, fine.accession_number, ArchivedStudyState.READY))
+        await until(follower, lambda: failed_row(db, transport.pacs_id, attempts=1))
+        row = await study_row(db, transport.pacs_id)
+        assert row.last_error is not None and "500" in row.last_error, row.last_error
+        assert row.retry_at == row.updated_at + timedelta(seconds=follower.retry_seconds)
+        assert (await current(db, stuck.id or 0)).status == ExamStatus.ACQUIRED
+        cursor = await db.read(lambda s: s.get(PacsFollower, FEED))
+        assert cursor is not None and cursor.last_change > int(last)  # the feed moved on
+
+        # Not due yet: not tried. Due and still failing: tried, and the wait doubles.
+        refused = transport.refused
+        await follower.step()
+        assert transport.refused == refused
+        clock.advance(seconds=follower.retry_seconds)  # type: ignore[attr-defined]
+        await until(follower, lambda: failed_row(db, transport.pacs_id, attempts=2))
+        row = await study_row(db, transport.pacs_id)
+        assert row.retry_at == row.updated_at + timedelta(seconds=2 * follower.retry_seconds)
+
+        # The PACS serves it again: the next try handles it, and nothing was lost.
+        transport.broken = False
+        clock.advance(seconds=2 * follower.retry_seconds)  # type: ignore[attr-defined]
+        await until(follower, in_state(db, stuck.accession_number, ArchivedStudyState.READY))
+    assert (await current(db, stuck.id or 0)).status == ExamStatus.READY_FOR_READ
+    row = await study_row(db, transport.pacs_id)
+    assert (row.attempts, row.last_error, row.retry_at) == (0, None, None)
+
+
+async def study_row(db: Database, pacs_id: str) -> ArchivedStudy:
+    row = await db.read(
+        lambda s: s.scalars(
+            sa.select(ArchivedStudy).where(col(ArchivedStudy.pacs_id) == pacs_id)
+        ).one()
+    )
+    return row
+
+
+async def failed_row(db: Database, pacs_id: str, *, attempts: int) -> bool:
+    row = await db.read(
+        lambda s: s.scalars(
+            sa.select(ArchivedStudy).where(col(ArchivedStudy.pacs_id) == pacs_id)
+        ).first()
+    )
+    return row is not None and row.state == ArchivedStudyState.FAILED and row.attempts == attempts
