@@ -7,6 +7,9 @@ import asyncio
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -16,10 +19,11 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import generate_uid
 from pynetdicom import AE
+from pynetdicom.dsutils import decode, encode
 from pynetdicom.sop_class import ModalityPerformedProcedureStep  # type: ignore[attr-defined]
 
 from domain.db import Database
-from domain.enums import ExamStatus, RepeatReason, Role
+from domain.enums import ExamStatus, Priority, RepeatReason, Role
 from domain.models import (
     Acquisition,
     AuditEvent,
@@ -31,6 +35,7 @@ from domain.models import (
 from domain.services import acquisition
 from interfaces.dicom.server import dicom_listener
 from interfaces.dicom.uids import exam_of, study_instance_uid
+from interfaces.dicom.worklist import WorklistEntry, answer, answers, entry_values, shape_of
 from tests.conftest import REQUIRE_SERVICES
 from tests.factories import TECH, current, drive, order, reference
 
@@ -149,6 +154,28 @@ async def test_findscu_gets_the_scheduled_exams_of_its_station_with_stable_study
     for exam in heads:
         assert exam_of(ROOT, uids[exam.accession_number]) == exam.id
 
+    # A start time range (site time; the same hours of each day asked for): up to the earliest
+    # step's start, those starting then; from a second after the latest one's, none.
+    starts = {
+        r.AccessionNumber: r.ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartTime
+        for r in found
+    }
+    earliest, latest = min(starts.values()), max(starts.values())
+    time_key = "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartTime"
+    early = await worklist(
+        scp, "MAIN_CT1", ["AccessionNumber", f"{time_key}=-{earliest}"], tmp_path / "early"
+    )
+    assert sorted(r.AccessionNumber for r in early) == sorted(
+        a for a, t in starts.items() if t == earliest
+    )
+    later = (datetime.strptime(latest, "%H%M%S") + timedelta(seconds=1)).strftime("%H%M%S")
+    assert (
+        await worklist(
+            scp, "MAIN_CT1", ["AccessionNumber", f"{time_key}={later}-"], tmp_path / "late"
+        )
+        == []
+    )
+
     # Asked again, by accession: the same UID; another day, another station or modality: none.
     again = await worklist(
         scp,
@@ -208,6 +235,19 @@ async def test_an_unknown_station_or_a_bad_date_range_gets_a_failure_status(
     )
     assert "DIMSE Status                  : 0xa900" in log, log
     assert "is not YYYYMMDD" in log
+    _, log = await asyncio.to_thread(
+        findscu,
+        scp,
+        "MAIN_CT1",
+        [
+            "AccessionNumber",
+            "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartTime=1100-0900",
+        ],
+        tmp_path / "z",
+        debug=True,
+    )
+    assert "DIMSE Status                  : 0xa900" in log, log
+    assert "ends before it begins" in log
 
 
 # -- MPPS with the pynetdicom SCU ---------------------------------------------------------------
@@ -370,3 +410,44 @@ async def test_discontinued_steps_repeat_or_cancel_as_their_reason_says(
         )
     )
     assert [str(s) for s in steps] == ["DISCONTINUED", "COMPLETED", "DISCONTINUED"]
+
+
+# -- Answers encoded once, reused while the entry is the same --------------------------------
+
+
+def test_a_reused_answer_is_the_one_built_afresh_and_a_changed_entry_is_never_stale() -> None:
+    entry = WorklistEntry(
+        exam_id=7,
+        patient_id=3,
+        accession="ACC0000007",
+        status=ExamStatus.SCHEDULED,
+        priority=Priority.ROUTINE,
+        mrn="MRN000003",
+        family_name="Doe",
+        given_name="Jane",
+        birth_date=date(1970, 1, 2),
+        sex="F",
+        referrer="Dr Who",
+        procedure_code="CTHEAD",
+        procedure_name="CT head without contrast",
+        modality="CT",
+        station_ae_title="MAIN_CT1",
+        station_name="CT1",
+        starts=datetime(2026, 3, 2, 9, 15),
+    )
+    query = Dataset()
+    query.PatientName, query.AccessionNumber, query.StudyInstanceUID = "", "", ""
+    step = Dataset()
+    step.Modality, step.ScheduledProcedureStepStartTime = "", ""
+    query.ScheduledProcedureStepSequence = DicomSequence([step])
+    for implicit in (True, False):
+        fresh = encode(answer(entry_values(entry, ROOT), shape_of(query)), implicit, True)
+        for _ in range(2):  # built, then reused
+            (reused,) = answers([entry], query, ROOT, implicit_vr=implicit, little_endian=True)
+            assert encode(reused, implicit, True) == fresh
+        decoded = decode(BytesIO(fresh), implicit, True)
+        assert str(decoded.PatientName) == "Doe^Jane"
+        assert decoded.ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartTime == "091500"
+    renamed = replace(entry, family_name="Roe")
+    (again,) = answers([renamed], query, ROOT, implicit_vr=True, little_endian=True)
+    assert str(decode(BytesIO(encode(again, True, True)), True, True).PatientName) == "Roe^Jane"
