@@ -1,15 +1,20 @@
 """The imaging side under load: python -m bench.dicom [--cfinds 2000 --exams 5000 --studies 500].
 
-A department of 5,000 scheduled exams (bulk-loaded over the six scanners and the coming days).
-Worklist: 2,000 C-FINDs from 8 concurrent pynetdicom SCUs (each its own association and thread),
-each asking as one scanner for its own station, modality and one day, against the real SCP in
-this process. PACS: 500 acquired exams, a real Orthanc started on free ports (the Debian
-`orthanc` package), one CT instance per study (pydicom's test file with the exam's tags; every
-tenth with a wrong birth date) stored with pynetdicom's C-STORE, and radflow's follower running
-as served. Prints, as the LAST line, {"cfind_p99_ms", "cfind_per_s", "studies", "ready_p99_s",
-"mismatched_caught", "lost", ...}: ready = from the end of a study's C-STORE to its exam being
-ready for reading (or rejected); lost = studies sent that reached neither within 60 s.
-Without Orthanc the PACS half is skipped and says so.
+A department of 5,000 scheduled exams, bulk-loaded over the six scanners, each booked every 15
+minutes from 07:00 to 19:00 (48 a day) over the coming days. Worklist: 2,000 C-FINDs from 8
+concurrent pynetdicom SCUs (`--scanners`; each in its own process, one association each)
+against the real SCP in this process. Each asks as a scanner refreshing its worklist does: its
+own station and modality, one day, and the rest of that day from the query's moment on (a
+start time range `HHMMSS-`, the moment walking through the opening hours); `--whole-day`
+drops the time range (48 entries each). PACS: 500 acquired exams, a real Orthanc started on
+free ports (the Debian `orthanc` package), one CT instance per study (pydicom's test file with
+the exam's tags; every tenth with a wrong birth date) stored with pynetdicom's C-STORE, and
+radflow's follower running as served. Prints, as the LAST line, {"cfind_p99_ms",
+"cfind_per_s", "studies", "ready_p99_s", "mismatched_caught", "lost", ...}: ready = from the
+end of a study's C-STORE to its exam being ready for reading (or rejected); lost = studies
+sent that reached neither within 60 s; cfind_cpu_ms_scp / _scu = CPU milliseconds per C-FIND
+in radflow's process and in the scanners' processes. Without Orthanc the PACS half is skipped
+and says so.
 """
 
 from __future__ import annotations
@@ -329,7 +334,12 @@ async def pacs_half(db: Database, studies: int, folder: Path) -> dict[str, objec
 
 
 async def main(
-    cfinds: int, exams: int, studies: int, database_url: str | None, whole_day: bool = False
+    cfinds: int,
+    exams: int,
+    studies: int,
+    database_url: str | None,
+    whole_day: bool = False,
+    scanners_at_once: int = 8,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(database_url or f"sqlite:///{Path(tmp) / 'dicom.db'}")
@@ -341,12 +351,15 @@ async def main(
         scanners = await db.run(lambda uow: scheduled_department(uow.session, exams, studies))
         loop = asyncio.get_running_loop()
         spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(8, mp_context=spawn) as scanners_pool:
-            # Warm the 8 processes (imports) before the clock starts.
-            await asyncio.gather(*(loop.run_in_executor(scanners_pool, abs, 1) for _ in range(8)))
+        at_once = scanners_at_once
+        with ProcessPoolExecutor(at_once, mp_context=spawn) as scanners_pool:
+            # Warm the processes (imports) before the clock starts.
+            await asyncio.gather(
+                *(loop.run_in_executor(scanners_pool, abs, 1) for _ in range(at_once))
+            )
             async with dicom_listener(db, "127.0.0.1", 0, uid_root=ROOT) as server:
                 address = ("127.0.0.1", server.server_address[1])
-                per = cfinds // 8
+                per = cfinds // at_once
                 days = max(1, exams // (len(scanners) * SLOTS))  # the fully booked days
                 started, cpu = time.perf_counter(), time.process_time()
                 results = await asyncio.gather(
@@ -360,7 +373,7 @@ async def main(
                             days,
                             whole_day,
                         )
-                        for i in range(8)
+                        for i in range(at_once)
                     )
                 )
                 elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -372,6 +385,7 @@ async def main(
             "cfind_per_s": round(len(latencies) / elapsed, 1),
             "entries_per_cfind": round(sum(received) / len(latencies), 1),
             "cfind_query": "whole day" if whole_day else "rest of the day",
+            "scanners_at_once": at_once,
             # CPU per C-FIND: radflow's process (the SCP, its database and the follower's
             # idle polls) and the scanners' processes together.
             "cfind_cpu_ms_scp": round(cpu * 1000 / len(latencies), 2),
@@ -393,6 +407,11 @@ if __name__ == "__main__":
     parser.add_argument(
         "--whole-day", action="store_true", help="each C-FIND asks for its whole day (no time)"
     )
+    parser.add_argument(
+        "--scanners", type=int, default=8, help="scanners querying at once (the goal's is 8)"
+    )
     args = parser.parse_args()
-    figures = main(args.cfinds, args.exams, args.studies, args.database_url, args.whole_day)
+    figures = main(
+        args.cfinds, args.exams, args.studies, args.database_url, args.whole_day, args.scanners
+    )
     print(json.dumps(asyncio.run(figures)))

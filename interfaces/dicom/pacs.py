@@ -511,6 +511,18 @@ class PacsFollowerLoop:
         row.study_date = study.study_date
 
 
+def failed_studies(session: Any, first: int) -> list[ArchivedStudy]:
+    """The studies whose handling failed, the longest failing first."""
+    return list(
+        session.scalars(
+            sa.select(ArchivedStudy)
+            .where(col(ArchivedStudy.state) == ArchivedStudyState.FAILED)
+            .order_by(col(ArchivedStudy.received_at), col(ArchivedStudy.id))
+            .limit(first)
+        )
+    )
+
+
 def follower_for(db: Database, settings: Settings, replica: str) -> PacsFollowerLoop:
     """The configured follower (`RADFLOW_ORTHANC_*`); its HTTP client closes with `close`."""
     if settings.orthanc_url is None:

@@ -86,6 +86,7 @@ class Station:
     ae_title: str
     site_id: int
     site_code: str
+    timezone: str  # the site's: scheduled dates and times are its local ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,22 +221,21 @@ def find_station(session: Session, ae_title: str) -> Station | None:
             col(ModalityResource.code),
             col(ModalityResource.site_id),
             col(Site.code),
+            col(Site.timezone),
         )
         .join(Site, col(Site.id) == col(ModalityResource.site_id))
         .where(col(ModalityResource.ae_title) == ae_title, col(ModalityResource.active))
     ).first()
     if row is None or row[0] is None:
         return None
-    return Station(row[0], row[1], ae_title, row[2], row[3])
+    return Station(row[0], row[1], ae_title, row[2], row[3], row[4])
 
 
 def find_entries(
     session: Session, station: Station, query: WorklistQuery, *, limit: int
 ) -> list[WorklistEntry]:
     """The worklist entries of the station's site matching the query, earliest first."""
-    site = session.get(Site, station.site_id)
-    assert site is not None
-    zone = ZoneInfo(site.timezone)
+    zone = ZoneInfo(station.timezone)
     start = sa.func.coalesce(col(Appointment.starts_at), col(Exam.status_changed_at))
     statement = (
         # Columns, not rows: a worklist of a hundred entries loads no ORM objects.

@@ -439,6 +439,9 @@ async def test_a_failing_study_is_retried_with_backoff_while_the_feed_goes_on(
         assert row.last_error is not None and "500" in row.last_error, row.last_error
         assert row.retry_at == row.updated_at + timedelta(seconds=follower.retry_seconds)
         assert (await current(db, stuck.id or 0)).status == ExamStatus.ACQUIRED
+        listed = await failed_list(db)
+        assert [(f["pacsId"], f["attempts"]) for f in listed] == [(transport.pacs_id, 1)]
+        assert "500" in listed[0]["lastError"]
         cursor = await db.read(lambda s: s.get(PacsFollower, FEED))
         assert cursor is not None and cursor.last_change > int(last)  # the feed moved on
 
@@ -458,6 +461,22 @@ async def test_a_failing_study_is_retried_with_backoff_while_the_feed_goes_on(
     assert (await current(db, stuck.id or 0)).status == ExamStatus.READY_FOR_READ
     row = await study_row(db, transport.pacs_id)
     assert (row.attempts, row.last_error, row.retry_at) == (0, None, None)
+    assert await failed_list(db) == []
+
+
+FAILED = "{ failedStudies { pacsId accessionNumber attempts lastError retryAt } }"
+
+
+async def failed_list(db: Database) -> list[dict[str, object]]:
+    """The supervisors' list of failing studies, over real HTTP."""
+    settings = Settings(database_url=str(db.url), RADFLOW_BALANCER=False)
+    async with (
+        on_loopback(create_app(settings, db=db)) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http,
+    ):
+        answer = await Api(http, db).graphql(FAILED, actor=SUPERVISING)
+    listed: list[dict[str, object]] = answer["data"]["failedStudies"]  # type: ignore[index]
+    return listed
 
 
 async def study_row(db: Database, pacs_id: str) -> ArchivedStudy:
