@@ -346,7 +346,9 @@ class PacsFollowerLoop:
         try:
             study = await self.orthanc.study(pacs_id)
         except httpx.HTTPStatusError as gone:
-            if gone.response.status_code == 404:  # deleted from the PACS since
+            # Deleted from the PACS since it was reported: nothing to do, unless radflow was
+            # waiting for it (pending or failed), which then fails visibly rather than quietly.
+            if gone.response.status_code == 404 and not await self._waiting(pacs_id):
                 return ArchivedStudyState.UNMATCHED
             raise
         exam_id = await self.db.read(lambda s: self._exam_for(s, study), bounded=True)
@@ -365,6 +367,14 @@ class PacsFollowerLoop:
             log.warning("study %s for exam %s not taken: %s", pacs_id, exam_id, refused.message)
             return await self.db.run(lambda uow: self._unless_taken(uow, study, urls))
         return state
+
+    async def _waiting(self, pacs_id: str) -> bool:
+        state = await self.db.read(
+            lambda s: s.scalar(
+                sa.select(col(ArchivedStudy.state)).where(col(ArchivedStudy.pacs_id) == pacs_id)
+            )
+        )
+        return state in {ArchivedStudyState.PENDING, ArchivedStudyState.FAILED}
 
     def _unless_taken(
         self, uow: UnitOfWork, study: PacsStudy, urls: tuple[str, str | None]

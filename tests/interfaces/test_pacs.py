@@ -458,10 +458,24 @@ async def test_a_failing_study_is_retried_with_backoff_while_the_feed_goes_on(
         transport.broken = False
         clock.advance(seconds=2 * follower.retry_seconds)  # type: ignore[attr-defined]
         await until(follower, in_state(db, stuck.accession_number, ArchivedStudyState.READY))
-    assert (await current(db, stuck.id or 0)).status == ExamStatus.READY_FOR_READ
-    row = await study_row(db, transport.pacs_id)
-    assert (row.attempts, row.last_error, row.retry_at) == (0, None, None)
-    assert await failed_list(db) == []
+        assert (await current(db, stuck.id or 0)).status == ExamStatus.READY_FOR_READ
+        row = await study_row(db, transport.pacs_id)
+        assert (row.attempts, row.last_error, row.retry_at) == (0, None, None)
+        assert await failed_list(db) == []
+
+        # A study radflow waits for (its exam still in acquisition), then deleted from the
+        # PACS: it fails visibly rather than waiting for ever.
+        early = await drive(db, await order(db), ExamStatus.IN_ACQUISITION)
+        await send(
+            orthanc, tmp_path, uid=generate_uid(), AccessionNumber=early.accession_number, **right
+        )
+        await until(follower, in_state(db, early.accession_number, ArchivedStudyState.PENDING))
+        waiting = await archived(db, early.accession_number)
+        assert waiting is not None
+        assert (await client.delete(f"/studies/{waiting.pacs_id}")).status_code == 200
+        await until(follower, in_state(db, early.accession_number, ArchivedStudyState.FAILED))
+        (gone,) = await failed_list(db)
+        assert gone["pacsId"] == waiting.pacs_id and "404" in str(gone["lastError"])
 
 
 FAILED = "{ failedStudies { pacsId accessionNumber attempts lastError retryAt } }"
