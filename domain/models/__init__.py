@@ -17,9 +17,13 @@ from domain.models.exam import Exam, ExamStatusChange
 from domain.models.imaging import (
     ArchivedStudy,
     ArchivedStudyState,
+    LegalHold,
     PacsFollower,
     PerformedProcedureStep,
     ProcedureStepStatus,
+    PurgeOutcome,
+    RetentionRule,
+    StudyPurge,
 )
 from domain.models.interfaces import (
     FhirSubscription,
@@ -53,6 +57,10 @@ __all__ = [
     "Appointment",
     "ArchivedStudy",
     "ArchivedStudyState",
+    "LegalHold",
+    "PurgeOutcome",
+    "RetentionRule",
+    "StudyPurge",
     "AuditEvent",
     "BalancerLeadership",
     "BalancerRun",

@@ -1,0 +1,416 @@
+"""Retention of the studies the PACS holds: the policy's rules, legal holds, expiries, purges.
+
+The arithmetic is `domain.retention` (pure); this module is its transactions. The policy lives
+in a table supervisors edit (`setRetentionRule`), not in settings: a change is made by the
+department's records officer, not a deployment, takes effect at once on every replica, and is
+audited like any command. Each change works out the expiry of every study again in its own
+transaction; studies the follower recorded or updated since their expiry was worked out are
+worked out again before any list or purge (and hourly by the clock).
+
+A study is deleted from the PACS only by `purgeExpiredStudies` (interfaces/dicom/retention.py):
+this module claims the studies (past expiry, under no active hold) in one transaction, the
+PACS is asked to delete them, and a second transaction records what was deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from domain.db import UnitOfWork
+from domain.enums import Modality
+from domain.errors import IssueCode, NotFound
+from domain.lifecycle import Actor
+from domain.models import (
+    ArchivedStudy,
+    ArchivedStudyState,
+    Exam,
+    LegalHold,
+    Patient,
+    Procedure,
+    PurgeOutcome,
+    RetentionRule,
+    Site,
+    StudyPurge,
+)
+from domain.retention import RetentionTerms, RuleKey, choose, expiry
+from domain.services._common import Checks
+
+# Studies radflow knows the patient of, still in the PACS under their pacs id. An unmatched
+# study has no expiry (its patient is not known: kept until reconciled); a reconciled row's
+# PACS copy was replaced by its fixed study, which has a row of its own.
+RETAINED = (ArchivedStudyState.PENDING, ArchivedStudyState.READY, ArchivedStudyState.REJECTED)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleChange:
+    """A retention rule as set, and how many studies' expiries were worked out again."""
+
+    rule: RetentionRule
+    recomputed: int
+
+
+def _scope(modality: Modality | None, site_code: str | None) -> str:
+    return f"{modality.value if modality else '*'}@{site_code or '*'}"
+
+
+def set_rule(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    modality: Modality | None,
+    site_code: str | None,
+    terms: RetentionTerms,
+    reason: str,
+) -> RuleChange:
+    """Create or change the rule for one class of study, then rework every study's expiry."""
+    checks = Checks()
+    checks.text(reason, "reason", max_length=500)
+    for name, value, top in (
+        ("years", terms.years, 200),
+        ("majority_age", terms.majority_age, 30),
+        ("years_after_majority", terms.years_after_majority, 200),
+    ):
+        checks.require(
+            0 <= value <= top, name, IssueCode.OUT_OF_RANGE, f"must be between 0 and {top}"
+        )
+    checks.done()
+    site_id = None
+    if site_code is not None:
+        site = uow.session.scalar(sa.select(Site).where(col(Site.code) == site_code))
+        if site is None:
+            raise NotFound("site", site_code, field="site_code")
+        site_id = site.id
+    scope = _scope(modality, site_code)
+    rule = uow.session.scalar(
+        sa.select(RetentionRule).where(col(RetentionRule.scope) == scope).with_for_update()
+    )
+    if rule is None:
+        rule = RetentionRule(
+            scope=scope,
+            modality=modality,
+            site_id=site_id,
+            years=terms.years,
+            majority_age=terms.majority_age,
+            years_after_majority=terms.years_after_majority,
+            reason=reason.strip(),
+            updated_by=actor.id,
+            updated_at=uow.now,
+        )
+        uow.add(rule)
+    else:
+        rule.years, rule.majority_age = terms.years, terms.majority_age
+        rule.years_after_majority = terms.years_after_majority
+        rule.reason, rule.updated_by, rule.updated_at = reason.strip(), actor.id, uow.now
+    uow.flush()
+    return RuleChange(rule=rule, recomputed=refresh_expiries(uow, everything=True))
+
+
+def rules(session: Session) -> list[RetentionRule]:
+    """The policy, most general first."""
+    return list(session.scalars(sa.select(RetentionRule).order_by(col(RetentionRule.scope))))
+
+
+def refresh_expiries(uow: UnitOfWork, *, everything: bool = False) -> int:
+    """Work out the expiry of the retained studies (all, or those changed since); how many."""
+    policy = [
+        (RuleKey(modality=r.modality, site_id=r.site_id), r)
+        for r in uow.session.scalars(sa.select(RetentionRule))
+    ]
+    query = (
+        sa.select(
+            ArchivedStudy, col(Patient.birth_date), col(Procedure.modality), col(Exam.site_id)
+        )
+        .join(Exam, col(Exam.id) == col(ArchivedStudy.exam_id))
+        .join(Patient, col(Patient.id) == col(Exam.patient_id))
+        .join(Procedure, col(Procedure.id) == col(Exam.procedure_id))
+        .where(col(ArchivedStudy.state).in_(RETAINED))
+    )
+    if not everything:
+        query = query.where(
+            sa.or_(
+                col(ArchivedStudy.retention_computed_at).is_(None),
+                col(ArchivedStudy.retention_computed_at) < col(ArchivedStudy.updated_at),
+            )
+        )
+    worked = 0
+    for study, born, modality, site_id in uow.session.execute(query):
+        rule = choose(policy, modality=modality, site_id=site_id)
+        studied = study.study_date or study.received_at.date()
+        study.expires_on = (
+            None if rule is None else expiry(_terms(rule), born=born, studied=studied)
+        )
+        study.retention_rule_id = None if rule is None else rule.id
+        study.retention_computed_at = max(uow.now, study.updated_at)
+        worked += 1
+    return worked
+
+
+def _terms(rule: RetentionRule) -> RetentionTerms:
+    return RetentionTerms(
+        years=rule.years,
+        majority_age=rule.majority_age,
+        years_after_majority=rule.years_after_majority,
+    )
+
+
+# -- legal holds --------------------------------------------------------------------------
+
+
+def place_hold(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    study_instance_uid: str | None,
+    patient_mrn: str | None,
+    reason: str,
+) -> LegalHold:
+    """Hold one study (by its Study Instance UID) or all a patient's studies from deletion."""
+    checks = Checks()
+    checks.text(reason, "reason", max_length=500)
+    checks.require(
+        (study_instance_uid is None) != (patient_mrn is None),
+        "study_instance_uid",
+        IssueCode.INVALID_VALUE,
+        "name either a study (studyInstanceUid) or a patient (patientMrn), not both",
+    )
+    checks.done()
+    patient_id = None
+    if patient_mrn is not None:
+        patient = uow.session.scalar(sa.select(Patient).where(col(Patient.mrn) == patient_mrn))
+        if patient is None:
+            raise NotFound("patient", patient_mrn, field="patient_mrn")
+        patient_id = patient.id
+        uow.name_patient(patient.id or 0, patient.mrn)
+        held = (
+            sa.select(col(ArchivedStudy.id))
+            .join(Exam, col(Exam.id) == col(ArchivedStudy.exam_id))
+            .where(col(Exam.patient_id) == patient_id)
+        )
+    else:
+        assert study_instance_uid is not None
+        known = uow.session.scalar(
+            sa.select(col(ArchivedStudy.id)).where(
+                col(ArchivedStudy.study_instance_uid) == study_instance_uid
+            )
+        )
+        if known is None:
+            raise NotFound("study", study_instance_uid, field="study_instance_uid")
+        held = sa.select(col(ArchivedStudy.id)).where(
+            col(ArchivedStudy.study_instance_uid) == study_instance_uid
+        )
+    # The studies' rows are locked as a purge's claim locks them: a purge claiming them now
+    # either finishes its claim first (they are PURGING) or sees this hold.
+    _lock(uow.session, held)
+    hold = LegalHold(
+        study_instance_uid=study_instance_uid,
+        patient_id=patient_id,
+        reason=reason.strip(),
+        placed_by=actor.id,
+        placed_at=uow.now,
+    )
+    uow.add(hold)
+    uow.flush()
+    return hold
+
+
+def release_hold(uow: UnitOfWork, actor: Actor, *, hold_id: int, reason: str) -> LegalHold:
+    """End an active legal hold, with who and why."""
+    checks = Checks()
+    checks.text(reason, "reason", max_length=500)
+    checks.done()
+    hold = uow.session.get(LegalHold, hold_id, with_for_update=True)
+    if hold is None or hold.released_at is not None:
+        raise NotFound("active legal hold", str(hold_id), field="hold_id")
+    hold.released_by, hold.released_at, hold.release_reason = actor.id, uow.now, reason.strip()
+    return hold
+
+
+def holds(session: Session, *, active_only: bool = True) -> list[LegalHold]:
+    """The legal holds, newest first."""
+    query = sa.select(LegalHold).order_by(col(LegalHold.id).desc())
+    if active_only:
+        query = query.where(col(LegalHold.released_at).is_(None))
+    return list(session.scalars(query))
+
+
+def active_holds(session: Session, studies: list[ArchivedStudy]) -> dict[int, list[LegalHold]]:
+    """The active holds on each of these studies (by study id); a study without is absent."""
+    uids = {s.study_instance_uid for s in studies}
+    exams = {s.exam_id for s in studies if s.exam_id is not None}
+    patient_of: dict[int, int] = dict(
+        session.execute(  # type: ignore[arg-type]
+            sa.select(col(Exam.id), col(Exam.patient_id)).where(col(Exam.id).in_(exams))
+        ).all()
+    )
+    found = session.scalars(
+        sa.select(LegalHold).where(
+            col(LegalHold.released_at).is_(None),
+            sa.or_(
+                col(LegalHold.study_instance_uid).in_(uids),
+                col(LegalHold.patient_id).in_(set(patient_of.values())),
+            ),
+        )
+    ).all()
+    held: dict[int, list[LegalHold]] = {}
+    for study in studies:
+        patient = patient_of.get(study.exam_id) if study.exam_id is not None else None
+        on = [
+            h
+            for h in found
+            if h.study_instance_uid == study.study_instance_uid
+            or (patient is not None and h.patient_id == patient)
+        ]
+        if on:
+            held[study.id or 0] = on
+    return held
+
+
+def _lock(session: Session, ids: sa.Select[int | None]) -> None:
+    session.execute(
+        sa.select(col(ArchivedStudy.id))
+        .where(col(ArchivedStudy.id).in_(ids.scalar_subquery()))
+        .with_for_update()
+    ).all()
+
+
+# -- past retention, and the purge's two transactions -------------------------------------
+
+
+def expired(uow: UnitOfWork, *, first: int) -> list[ArchivedStudy]:
+    """Studies past their expiry today (held ones included), earliest expiry first."""
+    refresh_expiries(uow)
+    today = uow.now.date()
+    return list(
+        uow.session.scalars(
+            sa.select(ArchivedStudy)
+            .where(
+                col(ArchivedStudy.state).in_(RETAINED),
+                col(ArchivedStudy.expires_on) <= today,
+            )
+            .order_by(col(ArchivedStudy.expires_on), col(ArchivedStudy.id))
+            .limit(first)
+        )
+    )
+
+
+def claim_for_purge(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    pacs_ids: list[str] | None,
+    reason: str,
+    first: int,
+) -> list[StudyPurge]:
+    """Claim studies for deletion: these (each must be past expiry and unheld: otherwise
+    nothing is claimed) or, without a list, every expired unheld one (up to `first`)."""
+    checks = Checks()
+    checks.text(reason, "reason", max_length=500)
+    checks.done()
+    refresh_expiries(uow)
+    today = uow.now.date()
+    query = sa.select(ArchivedStudy).where(col(ArchivedStudy.state).in_(RETAINED))
+    if pacs_ids is not None:
+        query = query.where(col(ArchivedStudy.pacs_id).in_(pacs_ids))
+    else:
+        query = query.where(col(ArchivedStudy.expires_on) <= today).limit(first)
+    studies = list(uow.session.scalars(query.order_by(col(ArchivedStudy.id)).with_for_update()))
+    held = active_holds(uow.session, studies)
+    if pacs_ids is not None:
+        _refuse_any(pacs_ids, studies, held, today)
+    claims = []
+    for study in studies:
+        if study.id in held:
+            continue
+        assert study.expires_on is not None
+        claim = StudyPurge(
+            archived_study_id=study.id or 0,
+            pacs_id=study.pacs_id,
+            study_instance_uid=study.study_instance_uid,
+            accession_number=study.accession_number,
+            exam_id=study.exam_id,
+            study_date=study.study_date,
+            expires_on=study.expires_on,
+            retention_rule_id=study.retention_rule_id,
+            previous_state=study.state,
+            outcome=PurgeOutcome.DELETING,
+            reason=reason.strip(),
+            purged_by=actor.id,
+            requested_at=uow.now,
+        )
+        study.state = ArchivedStudyState.PURGING
+        uow.add(claim)
+        claims.append(claim)
+    uow.flush()
+    return claims
+
+
+def _refuse_any(
+    pacs_ids: list[str],
+    studies: list[ArchivedStudy],
+    held: dict[int, list[LegalHold]],
+    today: date,
+) -> None:
+    by_pacs = {s.pacs_id: s for s in studies}
+    checks = Checks()
+    for index, pacs_id in enumerate(pacs_ids):
+        field = f"pacs_ids.{index}"
+        study = by_pacs.get(pacs_id)
+        if study is None:
+            checks.require(False, field, IssueCode.NOT_FOUND, f"no study {pacs_id} in the PACS")
+        elif study.id in held:
+            reasons = "; ".join(h.reason for h in held[study.id or 0])
+            checks.require(False, field, IssueCode.LEGAL_HOLD, f"under legal hold: {reasons}")
+        elif study.expires_on is None or study.expires_on > today:
+            until = study.expires_on.isoformat() if study.expires_on else "indefinitely"
+            checks.require(False, field, IssueCode.NOT_EXPIRED, f"kept until {until}")
+    checks.done()
+
+
+def record_purge(uow: UnitOfWork, *, outcomes: dict[int, str | None]) -> list[StudyPurge]:
+    """Record each claimed deletion's outcome (claim id → None if deleted, else the error):
+    a deleted study is PURGED; a failed one goes back to what it was."""
+    finished = []
+    for claim_id, error in outcomes.items():
+        claim = uow.session.get(StudyPurge, claim_id)
+        if claim is None:
+            raise NotFound("purge", str(claim_id), field="claim_id")
+        study = uow.session.get(ArchivedStudy, claim.archived_study_id)
+        assert study is not None
+        claim.finished_at = uow.now
+        if error is None:
+            claim.outcome, study.state = PurgeOutcome.DELETED, ArchivedStudyState.PURGED
+        else:
+            claim.outcome, claim.error = PurgeOutcome.FAILED, error[:500]
+            study.state = claim.previous_state
+        study.updated_at = uow.now
+        finished.append(claim)
+    return finished
+
+
+def purges(session: Session, first: int) -> list[StudyPurge]:
+    """The latest deletions from the PACS, newest first."""
+    return list(
+        session.scalars(sa.select(StudyPurge).order_by(col(StudyPurge.id).desc()).limit(first))
+    )
+
+
+__all__ = [
+    "RETAINED",
+    "RuleChange",
+    "active_holds",
+    "claim_for_purge",
+    "expired",
+    "holds",
+    "place_hold",
+    "purges",
+    "record_purge",
+    "refresh_expiries",
+    "release_hold",
+    "rules",
+    "set_rule",
+]
