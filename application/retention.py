@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from domain.audit import touch_exam
 from domain.db import UnitOfWork
 from domain.enums import Modality
 from domain.errors import IssueCode, NotFound
@@ -242,11 +243,12 @@ def active_holds(session: Session, studies: list[ArchivedStudy]) -> dict[int, li
     """The active holds on each of these studies (by study id); a study without is absent."""
     uids = {s.study_instance_uid for s in studies}
     exams = {s.exam_id for s in studies if s.exam_id is not None}
-    patient_of: dict[int, int] = dict(
-        session.execute(  # type: ignore[arg-type]
+    patient_of: dict[int | None, int] = {
+        exam: patient
+        for exam, patient in session.execute(
             sa.select(col(Exam.id), col(Exam.patient_id)).where(col(Exam.id).in_(exams))
-        ).all()
-    )
+        )
+    }
     found = session.scalars(
         sa.select(LegalHold).where(
             col(LegalHold.released_at).is_(None),
@@ -285,7 +287,7 @@ def expired(uow: UnitOfWork, *, first: int) -> list[ArchivedStudy]:
     """Studies past their expiry today (held ones included), earliest expiry first."""
     refresh_expiries(uow)
     today = uow.now.date()
-    return list(
+    found = list(
         uow.session.scalars(
             sa.select(ArchivedStudy)
             .where(
@@ -296,6 +298,9 @@ def expired(uow: UnitOfWork, *, first: int) -> list[ArchivedStudy]:
             .limit(first)
         )
     )
+    for study in found:  # the list names exams: the read is audited with them
+        touch_exam(study.exam_id)
+    return found
 
 
 def claim_for_purge(
@@ -343,6 +348,7 @@ def claim_for_purge(
             requested_at=uow.now,
         )
         study.state = ArchivedStudyState.PURGING
+        touch_exam(study.exam_id)  # the mutation's audit record names whose studies go
         uow.add(claim)
         claims.append(claim)
     uow.flush()

@@ -97,8 +97,9 @@ def test_the_most_specific_rule_applies(
 
 
 def test_modality_outranks_site_when_both_have_a_rule_of_their_own() -> None:
-    policy = [(RuleKey(modality=Modality.MG, site_id=None), MAMMOGRAPHY)] + [
-        (RuleKey(modality=None, site_id=2), NORTH)
+    policy = [
+        (RuleKey(modality=Modality.MG, site_id=None), MAMMOGRAPHY),
+        (RuleKey(modality=None, site_id=2), NORTH),
     ]
     assert choose(policy, modality=Modality.MG, site_id=2) == MAMMOGRAPHY
 
