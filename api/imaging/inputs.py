@@ -4,14 +4,38 @@ from __future__ import annotations
 
 import strawberry
 
-from api.enums import Modality
+from api.enums import Modality, PatientClass, Priority
+
+
+@strawberry.input(
+    description="The order to create for a study no exam exists for (an emergency scanned "
+    "before registration); the patient comes from the study's header, or is the one with its "
+    "patient id as MRN."
+)
+class ReconcileOrderInput:
+    procedure_code: str = strawberry.field(description="The catalogue's procedure.")
+    site_code: str
+    referrer_code: str
+    indication: str
+    icd10_code: str
+    priority: Priority = Priority.STAT
+    patient_class: PatientClass = PatientClass.ED
+    resource_code: str | None = strawberry.field(
+        default=None,
+        description="The scanner it was made on; default: the site's first of the modality.",
+    )
 
 
 @strawberry.input
 class ReconcileStudyInput:
     pacs_id: str = strawberry.field(description="The unmatched study (UnmatchedStudy.pacsId).")
-    exam_id: strawberry.ID = strawberry.field(description="The exam it belongs to.")
     reason: str = strawberry.field(description="Why (kept in the audit and with the study).")
+    exam_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The exam it belongs to (or give newOrder)."
+    )
+    new_order: ReconcileOrderInput | None = strawberry.field(
+        default=None, description="No exam exists: create this order for it (or give examId)."
+    )
 
 
 @strawberry.input

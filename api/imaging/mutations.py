@@ -8,7 +8,14 @@ import httpx
 import strawberry
 
 from api.context import Info
-from api.errors import Conflict, NotFound, ValidationFailed, attempt
+from api.errors import (
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+    attempt,
+)
 from api.exams.types import Exam
 from api.imaging.inputs import (
     PlaceLegalHoldInput,
@@ -31,10 +38,10 @@ from application import retention
 from domain.db import UnitOfWork
 from domain.retention import RetentionTerms
 from interfaces.dicom.pacs import Orthanc
-from interfaces.dicom.reconcile import reconcile_study
+from interfaces.dicom.reconcile import NewOrder, reconcile_study
 from interfaces.dicom.retention import purge_expired_studies
 
-ReconcileErrors = NotFound | ValidationFailed | Conflict
+ReconcileErrors = NotFound | ValidationFailed | Conflict | PreconditionFailed | InvalidTransition
 ReconcileStudyResult = Annotated[
     StudyReconciled | ReconcileErrors,
     strawberry.union("ReconcileStudyResult"),
@@ -62,14 +69,29 @@ def orthanc_client(info: Info) -> httpx.AsyncClient:
 @strawberry.type
 class ImagingMutations:
     @strawberry.mutation(
-        description="Attach a study no order matched to its exam: its header (patient id, "
-        "name, birth date, accession) is fixed in the PACS, its UIDs kept; audited."
+        description="Attach a study no order matched to its exam, or to the order created for "
+        "it (newOrder: the patient from its header, placed as placeOrder places one, its "
+        "acquisition recorded); its header (patient id, name, birth date, accession) is fixed "
+        "in the PACS, its UIDs kept; audited."
     )
     async def reconcile_study(self, info: Info, input: ReconcileStudyInput) -> ReconcileStudyResult:
         context = info.context
 
         async def run() -> StudyReconciled:
-            pk = decode_id(input.exam_id, "Exam", field="exam_id")
+            pk = decode_id(input.exam_id, "Exam", field="exam_id") if input.exam_id else None
+            wanted = input.new_order
+            new_order = None
+            if wanted is not None:
+                new_order = NewOrder(
+                    procedure_code=wanted.procedure_code,
+                    site_code=wanted.site_code,
+                    referrer_code=wanted.referrer_code,
+                    indication=wanted.indication,
+                    icd10_code=wanted.icd10_code,
+                    priority=wanted.priority,
+                    patient_class=wanted.patient_class,
+                    resource_code=wanted.resource_code,
+                )
             url = context.settings.orthanc_url
             async with orthanc_client(info) as client:
                 reconciled, exam = await reconcile_study(
@@ -80,6 +102,7 @@ class ImagingMutations:
                     exam_id=pk,
                     reason=input.reason,
                     sent=str(input.exam_id),
+                    new_order=new_order,
                 )
             return StudyReconciled(exam=Exam.from_model(exam), pacs_id=reconciled.fixed_pacs_id)
 
