@@ -15,7 +15,7 @@ PACS is asked to delete them, and a second transaction records what was deleted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -45,6 +45,9 @@ from domain.services._common import Checks
 # study has no expiry (its patient is not known: kept until reconciled); a reconciled row's
 # PACS copy was replaced by its fixed study, which has a row of its own.
 RETAINED = (ArchivedStudyState.PENDING, ArchivedStudyState.READY, ArchivedStudyState.REJECTED)
+# A purge asks the PACS about at most 500 studies, four at a time, each within 30 s: about an
+# hour at worst. A claim twice that old was abandoned by a process that stopped.
+ABANDONED_AFTER = timedelta(hours=2)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -316,6 +319,7 @@ def claim_for_purge(
     checks = Checks()
     checks.text(reason, "reason", max_length=500)
     checks.done()
+    release_abandoned(uow)
     refresh_expiries(uow)
     today = uow.now.date()
     query = sa.select(ArchivedStudy).where(col(ArchivedStudy.state).in_(RETAINED))
@@ -353,6 +357,29 @@ def claim_for_purge(
         claims.append(claim)
     uow.flush()
     return claims
+
+
+def release_abandoned(uow: UnitOfWork) -> int:
+    """Give back the studies of purges that stopped between their claim and their record (a
+    process killed while the PACS was asked): each goes back to what it was, its claim FAILED,
+    so the next purge checks its expiry and holds again (a study the PACS had already deleted
+    then answers 404, which counts as deleted). How many."""
+    stale = uow.session.scalars(
+        sa.select(StudyPurge)
+        .where(
+            col(StudyPurge.outcome) == PurgeOutcome.DELETING,
+            col(StudyPurge.requested_at) < uow.now - ABANDONED_AFTER,
+        )
+        .with_for_update()
+    ).all()
+    for claim in stale:
+        study = uow.session.get(ArchivedStudy, claim.archived_study_id)
+        assert study is not None
+        claim.outcome, claim.finished_at = PurgeOutcome.FAILED, uow.now
+        claim.error = "abandoned: the purge stopped before recording what the PACS did"
+        if study.state == ArchivedStudyState.PURGING:
+            study.state, study.updated_at = claim.previous_state, uow.now
+    return len(stale)
 
 
 def _refuse_any(
@@ -416,6 +443,7 @@ __all__ = [
     "purges",
     "record_purge",
     "refresh_expiries",
+    "release_abandoned",
     "release_hold",
     "rules",
     "set_rule",

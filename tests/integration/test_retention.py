@@ -4,6 +4,7 @@ mammography, by site), worked out again when the policy or the study changes, an
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from itertools import count
 
@@ -199,3 +200,60 @@ async def test_a_patients_legal_hold_keeps_all_their_studies_out_of_a_purge(
         ("DELETED", None),
         ("FAILED", "the PACS answered 500"),
     ]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+async def test_two_purges_at_once_claim_each_study_once(db: Database) -> None:
+    await reference(db)
+    await set_rule(db, None, None, 1)
+    studies = [
+        await stored(db, procedure="USABD", site="NORTH", studied=date(2010, 1, d))
+        for d in range(1, 7)
+    ]
+
+    await db.run(lambda uow: retention.refresh_expiries(uow))  # the purges then only read
+
+    def purge(uow: UnitOfWork) -> list[int]:
+        claims = retention.claim_for_purge(
+            uow, SUPERVISOR, pacs_ids=None, reason="review", first=100
+        )
+        return [c.archived_study_id for c in claims]
+
+    first, second = await asyncio.gather(db.run(purge), db.run(purge))
+    assert sorted(first + second) == sorted(studies)  # each once, by one purge or the other
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+async def test_a_purge_that_stopped_midway_gives_its_studies_back_to_the_next(
+    db: Database, clock: Clock
+) -> None:
+    await reference(db)
+    await set_rule(db, None, None, 1)
+    study = await stored(db, procedure="USABD", site="NORTH", studied=date(2010, 1, 1))
+    (claim,) = await db.run(
+        lambda uow: retention.claim_for_purge(
+            uow, SUPERVISOR, pacs_ids=None, reason="review", first=10
+        )
+    )
+    # The process stops here: nothing recorded. Another purge soon after leaves it alone.
+    clock.advance(minutes=30)
+    again = await db.run(
+        lambda uow: retention.claim_for_purge(
+            uow, SUPERVISOR, pacs_ids=None, reason="review", first=10
+        )
+    )
+    assert again == []
+    # Hours later it is given back and claimed afresh.
+    clock.advance(hours=2)
+    (fresh,) = await db.run(
+        lambda uow: retention.claim_for_purge(
+            uow, SUPERVISOR, pacs_ids=None, reason="again", first=10
+        )
+    )
+    assert fresh.archived_study_id == study and fresh.id != claim.id
+    old = await db.read(lambda s: s.get(StudyPurge, claim.id))
+    assert old is not None and (old.outcome, old.previous_state) == (
+        "FAILED",
+        ArchivedStudyState.READY,
+    )
+    assert fresh.previous_state == ArchivedStudyState.READY
