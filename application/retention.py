@@ -38,6 +38,7 @@ from domain.models import (
     Site,
     StudyPurge,
 )
+from domain.models._columns import core_table
 from domain.retention import RetentionTerms, RuleKey, choose, expiry
 from domain.services._common import Checks
 
@@ -120,38 +121,76 @@ def rules(session: Session) -> list[RetentionRule]:
 
 
 def refresh_expiries(uow: UnitOfWork, *, everything: bool = False) -> int:
-    """Work out the expiry of the retained studies (all, or those changed since); how many."""
+    """Work out the expiry of the retained studies (all, or those changed since); how many.
+
+    Read as plain rows and written back by one executemany UPDATE of the studies whose expiry,
+    rule or working-out time changes, so a policy change over a large archive holds its
+    transaction for as short a time as it can.
+    """
     policy = [
-        (RuleKey(modality=r.modality, site_id=r.site_id), r)
+        (RuleKey(modality=r.modality, site_id=r.site_id), (r.id, _terms(r)))
         for r in uow.session.scalars(sa.select(RetentionRule))
     ]
     query = (
         sa.select(
-            ArchivedStudy, col(Patient.birth_date), col(Procedure.modality), col(Exam.site_id)
+            STUDIES.c.id,
+            STUDIES.c.study_date,
+            STUDIES.c.received_at,
+            STUDIES.c.updated_at,
+            STUDIES.c.expires_on,
+            STUDIES.c.retention_rule_id,
+            STUDIES.c.retention_computed_at,
+            col(Patient.birth_date),
+            col(Procedure.modality),
+            col(Exam.site_id),
         )
-        .join(Exam, col(Exam.id) == col(ArchivedStudy.exam_id))
+        .join(Exam, col(Exam.id) == STUDIES.c.exam_id)
         .join(Patient, col(Patient.id) == col(Exam.patient_id))
         .join(Procedure, col(Procedure.id) == col(Exam.procedure_id))
-        .where(col(ArchivedStudy.state).in_(RETAINED))
+        .where(STUDIES.c.state.in_(RETAINED))
     )
     if not everything:
         query = query.where(
             sa.or_(
-                col(ArchivedStudy.retention_computed_at).is_(None),
-                col(ArchivedStudy.retention_computed_at) < col(ArchivedStudy.updated_at),
+                STUDIES.c.retention_computed_at.is_(None),
+                STUDIES.c.retention_computed_at < STUDIES.c.updated_at,
             )
         )
-    worked = 0
-    for study, born, modality, site_id in uow.session.execute(query):
-        rule = choose(policy, modality=modality, site_id=site_id)
-        studied = study.study_date or study.received_at.date()
-        study.expires_on = (
-            None if rule is None else expiry(_terms(rule), born=born, studied=studied)
+    worked, changes = 0, []
+    for row in uow.session.execute(query):
+        chosen = choose(policy, modality=row.modality, site_id=row.site_id)
+        studied = row.study_date or row.received_at.date()
+        rule_id, expires_on = (
+            (None, None)
+            if chosen is None
+            else (chosen[0], expiry(chosen[1], born=row.birth_date, studied=studied))
         )
-        study.retention_rule_id = None if rule is None else rule.id
-        study.retention_computed_at = max(uow.now, study.updated_at)
+        stale = row.retention_computed_at is None or row.retention_computed_at < row.updated_at
+        if stale or (expires_on, rule_id) != (row.expires_on, row.retention_rule_id):
+            changes.append(
+                {
+                    "pk": row.id,
+                    "expires": expires_on,
+                    "rule": rule_id,
+                    "at": max(uow.now, row.updated_at),
+                }
+            )
         worked += 1
+    if changes:
+        uow.session.execute(_STAMP, changes)
     return worked
+
+
+STUDIES = core_table(ArchivedStudy)
+_STAMP = (
+    sa.update(STUDIES)
+    .where(STUDIES.c.id == sa.bindparam("pk"))
+    .values(
+        expires_on=sa.bindparam("expires"),
+        retention_rule_id=sa.bindparam("rule"),
+        retention_computed_at=sa.bindparam("at"),
+    )
+)
 
 
 def _terms(rule: RetentionRule) -> RetentionTerms:
