@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import httpx
 
 from application import retention
+from application.authorization import authorize
 from application.commands import Commands
 from domain.db import Database
 from domain.errors import FieldIssue, IssueCode, ValidationFailed
@@ -54,10 +55,9 @@ async def purge_expired_studies(
     first: int = 500,
 ) -> Purged:
     """Delete from the PACS these studies, or every one past retention and not held."""
+    authorize(actor, PURGE)  # first: a caller without the right learns nothing more
     commands = Commands(db, actor)
     if orthanc is None:
-        # Checked through the command first, so a caller without the right learns nothing more.
-        await commands.run(PURGE, lambda uow: None)
         raise ValidationFailed(
             [FieldIssue("pacs_ids", IssueCode.INVALID_VALUE, "no PACS is configured")]
         )
