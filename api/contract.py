@@ -27,6 +27,7 @@ _WALKED = (
     "domain.services",
     "domain.reporting",
     "application.retention",
+    "application.purges",
     "interfaces.dicom.retention",
     "interfaces.dicom.reconcile",
 )

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 import domain.models as m
-from application import retention
+from application import purges, retention
 from bench._data import create_schema, department, reset_postgres
 from domain.db import Database, UnitOfWork
 from domain.enums import Modality, Role
@@ -98,11 +98,11 @@ async def run(url: str, studies: int) -> dict[str, Any]:
     set_modality_s, _ = await timed(db, rule(Modality.MG, MAMMOGRAPHY))
     clock_s, _ = await timed(db, lambda uow: retention.refresh_expiries(uow, everything=True))
     await db.run(lambda uow: stored_studies(uow, start=studies - fresh))
-    list_s, listed = await timed(db, lambda uow: retention.expired(uow, first=100))
+    list_s, listed = await timed(db, lambda uow: purges.expired(uow, first=100))
     assert len(listed) == 100
     claim_s, claims = await timed(
         db,
-        lambda uow: retention.claim_for_purge(
+        lambda uow: purges.claim_for_purge(
             uow, SUPERVISOR, pacs_ids=None, reason="bench", first=500
         ),
     )

@@ -9,7 +9,7 @@ from sqlmodel import col
 
 from api.context import Info
 from api.imaging.types import ExpiredStudy, LegalHold, RetentionRule, StudyPurge, UnmatchedStudy
-from application import retention
+from application import purges, retention
 from domain import models as m
 from domain.audit import touch_patient
 from domain.db import UnitOfWork
@@ -63,7 +63,7 @@ class ImagingQueries:
         _page(first)
 
         def listed(uow: UnitOfWork) -> list[ExpiredStudy]:
-            rows = retention.expired(uow, first=first)
+            rows = purges.expired(uow, first=first)
             held = retention.active_holds(uow.session, rows)
             return [
                 ExpiredStudy.from_model(r, hold_types(uow.session, held.get(r.id or 0, [])))
@@ -92,5 +92,5 @@ class ImagingQueries:
     @strawberry.field(description="What purges deleted from the PACS, newest first.")
     async def study_purges(self, info: Info, first: int = 100) -> list[StudyPurge]:
         _page(first)
-        rows = await info.context.db.read(lambda s: retention.purges(s, first))
+        rows = await info.context.db.read(lambda s: purges.purges(s, first))
         return [StudyPurge.from_model(r) for r in rows]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from application import retention
+from application import purges
 from application.authorization import authorize
 from application.commands import Commands
 from domain.db import Database
@@ -65,7 +65,7 @@ async def purge_expired_studies(
         PURGE,
         lambda uow: [
             (c.id or 0, c.pacs_id)
-            for c in retention.claim_for_purge(
+            for c in purges.claim_for_purge(
                 uow, actor, pacs_ids=pacs_ids, reason=reason, first=first
             )
         ],
@@ -81,5 +81,5 @@ async def purge_expired_studies(
     errors = await asyncio.gather(*(one(pacs_id) for _, pacs_id in claims))
     outcomes = {claim_id: error for (claim_id, _), error in zip(claims, errors, strict=True)}
     return Purged(
-        await commands.run(PURGE, lambda uow: retention.record_purge(uow, outcomes=outcomes))
+        await commands.run(PURGE, lambda uow: purges.record_purge(uow, outcomes=outcomes))
     )

@@ -11,7 +11,7 @@ from itertools import count
 import pytest
 import sqlalchemy as sa
 
-from application import retention
+from application import purges, retention
 from domain.db import Database, UnitOfWork
 from domain.enums import Modality, Role
 from domain.errors import NotFound, ValidationFailed
@@ -123,7 +123,7 @@ async def test_a_study_the_follower_changed_has_its_expiry_worked_out_again(
     await set_rule(db, None, None, 5)
     study = await stored(db, procedure="USABD", site="NORTH", studied=date(2010, 1, 1))
     assert await expiry_of(db, study) is None  # stored after the policy: not worked out yet
-    listed = await db.run(lambda uow: retention.expired(uow, first=10))
+    listed = await db.run(lambda uow: purges.expired(uow, first=10))
     assert [s.id for s in listed] == [study]  # the list works out what is new first
 
     clock.advance(minutes=1)
@@ -153,14 +153,14 @@ async def test_a_patients_legal_hold_keeps_all_their_studies_out_of_a_purge(
         )
     )
     claim = await db.run(
-        lambda uow: retention.claim_for_purge(
+        lambda uow: purges.claim_for_purge(
             uow, SUPERVISOR, pacs_ids=None, reason="review", first=10
         )
     )
     assert claim == []
     with pytest.raises(ValidationFailed) as refused:
         await db.run(
-            lambda uow: retention.claim_for_purge(
+            lambda uow: purges.claim_for_purge(
                 uow, SUPERVISOR, pacs_ids=["pacs-x", "nope"], reason="review", first=10
             )
         )
@@ -181,7 +181,7 @@ async def test_a_patients_legal_hold_keeps_all_their_studies_out_of_a_purge(
             lambda uow: retention.release_hold(uow, SUPERVISOR, hold_id=hold.id or 0, reason="x")
         )
     claims = await db.run(
-        lambda uow: retention.claim_for_purge(
+        lambda uow: purges.claim_for_purge(
             uow, SUPERVISOR, pacs_ids=None, reason="review", first=10
         )
     )
@@ -192,11 +192,11 @@ async def test_a_patients_legal_hold_keeps_all_their_studies_out_of_a_purge(
     assert states == {ArchivedStudyState.PURGING}
     # The PACS refused one: it goes back to what it was, the failure recorded.
     outcomes = {claims[0].id or 0: None, claims[1].id or 0: "the PACS answered 500"}
-    await db.run(lambda uow: retention.record_purge(uow, outcomes=outcomes))
+    await db.run(lambda uow: purges.record_purge(uow, outcomes=outcomes))
     rows = await db.read(lambda s: {r.id: r.state for r in s.scalars(sa.select(ArchivedStudy))})
     assert sorted(rows.values()) == [ArchivedStudyState.PURGED, ArchivedStudyState.READY]
-    purges = await db.read(lambda s: list(s.scalars(sa.select(StudyPurge))))
-    assert sorted((p.outcome, p.error) for p in purges) == [
+    records = await db.read(lambda s: list(s.scalars(sa.select(StudyPurge))))
+    assert sorted((p.outcome, p.error) for p in records) == [
         ("DELETED", None),
         ("FAILED", "the PACS answered 500"),
     ]
@@ -214,9 +214,7 @@ async def test_two_purges_at_once_claim_each_study_once(db: Database) -> None:
     await db.run(lambda uow: retention.refresh_expiries(uow))  # the purges then only read
 
     def purge(uow: UnitOfWork) -> list[int]:
-        claims = retention.claim_for_purge(
-            uow, SUPERVISOR, pacs_ids=None, reason="review", first=100
-        )
+        claims = purges.claim_for_purge(uow, SUPERVISOR, pacs_ids=None, reason="review", first=100)
         return [c.archived_study_id for c in claims]
 
     first, second = await asyncio.gather(db.run(purge), db.run(purge))
@@ -231,14 +229,14 @@ async def test_a_purge_that_stopped_midway_gives_its_studies_back_to_the_next(
     await set_rule(db, None, None, 1)
     study = await stored(db, procedure="USABD", site="NORTH", studied=date(2010, 1, 1))
     (claim,) = await db.run(
-        lambda uow: retention.claim_for_purge(
+        lambda uow: purges.claim_for_purge(
             uow, SUPERVISOR, pacs_ids=None, reason="review", first=10
         )
     )
     # The process stops here: nothing recorded. Another purge soon after leaves it alone.
     clock.advance(minutes=30)
     again = await db.run(
-        lambda uow: retention.claim_for_purge(
+        lambda uow: purges.claim_for_purge(
             uow, SUPERVISOR, pacs_ids=None, reason="review", first=10
         )
     )
@@ -246,9 +244,7 @@ async def test_a_purge_that_stopped_midway_gives_its_studies_back_to_the_next(
     # Hours later it is given back and claimed afresh.
     clock.advance(hours=2)
     (fresh,) = await db.run(
-        lambda uow: retention.claim_for_purge(
-            uow, SUPERVISOR, pacs_ids=None, reason="again", first=10
-        )
+        lambda uow: purges.claim_for_purge(uow, SUPERVISOR, pacs_ids=None, reason="again", first=10)
     )
     assert fresh.archived_study_id == study and fresh.id != claim.id
     old = await db.read(lambda s: s.get(StudyPurge, claim.id))
