@@ -51,6 +51,7 @@ COMMAND_ROLES: MappingProxyType[str, frozenset[Role]] = MappingProxyType(
         "registerStorage": roles(TECHNOLOGIST, INTEGRATION, ADMIN),
         "reconcileStudy": MANAGERS,
         "setRetentionRule": MANAGERS,
+        "withdrawRetentionRule": MANAGERS,
         "placeLegalHold": MANAGERS,
         "releaseLegalHold": MANAGERS,
         "purgeExpiredStudies": MANAGERS,

@@ -102,13 +102,35 @@ def set_rule(
         rule.years, rule.majority_age = terms.years, terms.majority_age
         rule.years_after_majority = terms.years_after_majority
         rule.reason, rule.updated_by, rule.updated_at = reason.strip(), actor.id, uow.now
+        rule.withdrawn_at = None
+    uow.flush()
+    return RuleChange(rule=rule, recomputed=refresh_expiries(uow, everything=True))
+
+
+def withdraw_rule(uow: UnitOfWork, actor: Actor, *, rule_id: int, reason: str) -> RuleChange:
+    """Withdraw a rule (its class falls back to the next most specific), then rework every
+    study's expiry."""
+    checks = Checks()
+    checks.text(reason, "reason", max_length=500)
+    checks.done()
+    rule = uow.session.get(RetentionRule, rule_id, with_for_update=True)
+    if rule is None or rule.withdrawn_at is not None:
+        raise NotFound("retention rule", str(rule_id), field="rule_id")
+    rule.withdrawn_at, rule.updated_at = uow.now, uow.now
+    rule.reason, rule.updated_by = reason.strip(), actor.id
     uow.flush()
     return RuleChange(rule=rule, recomputed=refresh_expiries(uow, everything=True))
 
 
 def rules(session: Session) -> list[RetentionRule]:
-    """The policy, most general first."""
-    return list(session.scalars(sa.select(RetentionRule).order_by(col(RetentionRule.scope))))
+    """The policy in force, by class."""
+    return list(
+        session.scalars(
+            sa.select(RetentionRule)
+            .where(col(RetentionRule.withdrawn_at).is_(None))
+            .order_by(col(RetentionRule.scope))
+        )
+    )
 
 
 def refresh_expiries(uow: UnitOfWork, *, everything: bool = False) -> int:
@@ -120,7 +142,9 @@ def refresh_expiries(uow: UnitOfWork, *, everything: bool = False) -> int:
     """
     policy = [
         (RuleKey(modality=r.modality, site_id=r.site_id), (r.id, _terms(r)))
-        for r in uow.session.scalars(sa.select(RetentionRule))
+        for r in uow.session.scalars(
+            sa.select(RetentionRule).where(col(RetentionRule.withdrawn_at).is_(None))
+        )
     ]
     query = (
         sa.select(
@@ -323,4 +347,5 @@ __all__ = [
     "release_hold",
     "rules",
     "set_rule",
+    "withdraw_rule",
 ]

@@ -72,6 +72,7 @@ def upgrade() -> None:
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
         sa.Column("updated_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("updated_at", domain.types.UTCDateTime(), nullable=False),
+        sa.Column("withdrawn_at", domain.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["site_id"],
             ["sites.id"],

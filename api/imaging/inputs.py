@@ -56,6 +56,12 @@ class SetRetentionRuleInput:
 
 
 @strawberry.input
+class WithdrawRetentionRuleInput:
+    rule_id: strawberry.ID
+    reason: str
+
+
+@strawberry.input
 class PlaceLegalHoldInput:
     study_instance_uid: str | None = strawberry.field(
         default=None, description="Hold this study (give this or patientMrn)."

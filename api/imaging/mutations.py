@@ -23,8 +23,9 @@ from api.imaging.inputs import (
     ReconcileStudyInput,
     ReleaseLegalHoldInput,
     SetRetentionRuleInput,
+    WithdrawRetentionRuleInput,
 )
-from api.imaging.queries import hold_types
+from api.imaging.queries import hold_types, site_codes
 from api.imaging.types import (
     LegalHold,
     RetentionRule,
@@ -141,6 +142,33 @@ class ImagingMutations:
             return await info.context.commands.run("setRetentionRule", command)
 
         return await attempt(run, errors=NotFound | ValidationFailed)
+
+    @strawberry.mutation(
+        description="Withdraw a retention rule: its class falls back to the next most "
+        "specific rule (or is kept, if none); every stored study's expiry is worked out again."
+    )
+    async def withdraw_retention_rule(
+        self, info: Info, input: WithdrawRetentionRuleInput
+    ) -> SetRetentionRuleResult:
+        actor = info.context.actor
+
+        async def run() -> RetentionRuleSet:
+            pk = decode_id(input.rule_id, "RetentionRule", field="rule_id")
+
+            def command(uow: UnitOfWork) -> RetentionRuleSet:
+                change = retention.withdraw_rule(uow, actor, rule_id=pk, reason=input.reason)
+                codes = site_codes(uow.session)
+                site = codes.get(change.rule.site_id) if change.rule.site_id else None
+                return RetentionRuleSet(
+                    rule=RetentionRule.from_model(change.rule, site),
+                    recomputed=change.recomputed,
+                )
+
+            return await info.context.commands.run("withdrawRetentionRule", command)
+
+        return await attempt(
+            run, sent={"rule_id": input.rule_id}, errors=NotFound | ValidationFailed
+        )
 
     @strawberry.mutation(
         description="Place a legal hold on one study or on every study of a patient: none "

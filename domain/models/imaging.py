@@ -98,6 +98,9 @@ class RetentionRule(SQLModel, table=True):
     reason: str = text(500)
     updated_by: str = text(64)
     updated_at: datetime = when()
+    # Withdrawn: no longer applies (kept, since purge records name it); setting the class's
+    # rule again brings it back.
+    withdrawn_at: datetime | None = when(nullable=True)
 
 
 class LegalHold(SQLModel, table=True):

@@ -107,6 +107,23 @@ async def test_each_study_takes_the_most_specific_rule_and_a_childs_runs_past_ma
     assert await expiry_of(db, adult) == date(2028, 5, 4)  # MAIN: the default
     assert await expiry_of(db, child) == date(2029, 1, 20)  # NORTH: 12 years
 
+    # The mammography rule withdrawn: the mammogram falls back to the default.
+    mammography = await db.read(
+        lambda s: next(r for r in retention.rules(s) if r.modality == Modality.MG)
+    )
+    await db.run(
+        lambda uow: retention.withdraw_rule(
+            uow, SUPERVISOR, rule_id=mammography.id or 0, reason="superseded"
+        )
+    )
+    assert await expiry_of(db, mammogram) == date(2028, 5, 4)
+    with pytest.raises(NotFound):  # withdrawn already
+        await db.run(
+            lambda uow: retention.withdraw_rule(
+                uow, SUPERVISOR, rule_id=mammography.id or 0, reason="again"
+            )
+        )
+
     # A rule naming an unknown site, or out of range, changes nothing.
     with pytest.raises(NotFound):
         await set_rule(db, None, "NOWHERE", 5)

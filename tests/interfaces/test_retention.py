@@ -44,7 +44,7 @@ SET_RULE = """
 mutation($input: SetRetentionRuleInput!) {
   setRetentionRule(input: $input) {
     __typename
-    ... on RetentionRuleSet { recomputed rule { modality siteCode years } }
+    ... on RetentionRuleSet { recomputed rule { id modality siteCode years } }
     ... on ValidationFailed { errors { field code } }
   }
 }"""
@@ -64,6 +64,14 @@ mutation($input: ReleaseLegalHoldInput!) {
     ... on LegalHold { releasedBy releaseReason }
   }
 }"""
+WITHDRAW = """
+mutation($input: WithdrawRetentionRuleInput!) {
+  withdrawRetentionRule(input: $input) {
+    __typename
+    ... on RetentionRuleSet { recomputed }
+  }
+}"""
+RULES = "{ retentionRules { modality siteCode years reason updatedBy } }"
 PURGE = """
 mutation($input: PurgeExpiredStudiesInput!) {
   purgeExpiredStudies(input: $input) {
@@ -171,7 +179,25 @@ async def test_expired_studies_are_deleted_from_orthanc_only_by_a_purge_and_neve
         # The policy changes (kept 30 years): expiries are worked out again, nothing expired.
         await dept.data(SET_RULE, {"input": {**rule, "years": 30}})
         assert (await dept.data(EXPIRED))["expiredStudies"] == []
+        # Withdrawn, no rule is left: kept; set again, it is back.
+        rule_id = done["setRetentionRule"]["rule"]["id"]
+        withdrawn = {"input": {"ruleId": rule_id, "reason": "superseded"}}
+        assert (await dept.data(WITHDRAW, withdrawn))["withdrawRetentionRule"] == {
+            "__typename": "RetentionRuleSet",
+            "recomputed": 3,
+        }
+        assert (await dept.data(RULES))["retentionRules"] == []
+        assert (await dept.data(EXPIRED))["expiredStudies"] == []
         await dept.data(SET_RULE, {"input": rule})
+        assert (await dept.data(RULES))["retentionRules"] == [
+            {
+                "modality": "US",
+                "siteCode": None,
+                "years": 10,
+                "reason": "records policy 2026/3",
+                "updatedBy": "sup.ortiz",
+            }
+        ]
 
         # A legal hold on one study: listed with its hold, refused by name, skipped by a purge.
         uid = next(s["studyInstanceUid"] for s in listed if s["pacsId"] == held)
