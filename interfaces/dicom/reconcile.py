@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from application.authorization import authorize
 from application.commands import Commands
 from domain.db import Database, UnitOfWork
 from domain.enums import ExamStatus, PatientClass, Priority, Role
@@ -113,6 +114,7 @@ async def reconcile_study(
         "name either the exam (examId) or the order to create (newOrder), not both",
     )
     checks.done()
+    authorize(actor, "reconcileStudy")  # before the PACS is asked anything
     commands = Commands(db, actor)
     if new_order is not None:
         if orthanc is None:  # nothing is created for a study whose header cannot be fixed
