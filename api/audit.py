@@ -27,6 +27,7 @@ _ACTIONS = {
     "place": audit.AuditAction.CREATE,
     "register": audit.AuditAction.CREATE,
     "cancel": audit.AuditAction.DELETE,
+    "purge": audit.AuditAction.DELETE,
 }
 _EXECUTE = {"previewRuleSet", "simulateRuleSet", "rebalanceNow"}
 

@@ -22,7 +22,15 @@ from domain.errors import IssueCode
 from domain.lifecycle import TRANSITIONS, Step
 
 # Where a command's codes can come from; the walk stays inside these packages.
-_WALKED = ("api.", "domain.services", "domain.reporting")
+_WALKED = (
+    "api.",
+    "domain.services",
+    "domain.reporting",
+    "application.retention",
+    "application.purges",
+    "interfaces.dicom.retention",
+    "interfaces.dicom.reconcile",
+)
 _CHECKS_TEXT = (IssueCode.REQUIRED, IssueCode.TOO_LONG, IssueCode.CONTROL_CHARACTERS)
 
 

@@ -57,6 +57,10 @@ MATRIX: dict[str, frozenset[Role]] = {
     "Query.auditEvents": roles(ADMIN),
     "Query.unmatchedStudies": MANAGERS,
     "Query.failedStudies": MANAGERS,
+    "Query.expiredStudies": MANAGERS,
+    "Query.retentionRules": MANAGERS,
+    "Query.legalHolds": MANAGERS,
+    "Query.studyPurges": MANAGERS,
     "Query.operationsStatus": MANAGERS,
     # -- mutations: the application's commands, one row each (application.authorization) ---
     **{f"Mutation.{name}": allowed for name, allowed in COMMAND_ROLES.items()},

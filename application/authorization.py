@@ -50,6 +50,11 @@ COMMAND_ROLES: MappingProxyType[str, frozenset[Role]] = MappingProxyType(
         "correctMetadata": roles(TECHNOLOGIST, INTEGRATION, ADMIN),
         "registerStorage": roles(TECHNOLOGIST, INTEGRATION, ADMIN),
         "reconcileStudy": MANAGERS,
+        "setRetentionRule": MANAGERS,
+        "withdrawRetentionRule": MANAGERS,
+        "placeLegalHold": MANAGERS,
+        "releaseLegalHold": MANAGERS,
+        "purgeExpiredStudies": MANAGERS,
         # -- reading and results -------------------------------------------------------------
         "openRead": roles(RADIOLOGIST),
         "releaseRead": roles(RADIOLOGIST, SUPERVISOR, ADMIN),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
+from application import retention
 from application.clock import CLOCK_ACTOR, Clock, Job
 from application.delivery import ChannelAdapter, Delivery, DeliveryPolicy
 from application.planning.leadership import default_replica_id
@@ -23,12 +24,13 @@ from domain.services.timed import (
     track_follow_ups,
 )
 
-ESCALATE, DELIVER, NO_SHOWS, FOLLOW_UPS, TRACK_FOLLOW_UPS = (
+ESCALATE, DELIVER, NO_SHOWS, FOLLOW_UPS, TRACK_FOLLOW_UPS, RETENTION = (
     "escalate_results",
     "deliver_notifications",
     "mark_no_shows",
     "follow_ups_due",
     "track_follow_ups",
+    "work_out_expiries",
 )
 
 
@@ -64,10 +66,16 @@ def jobs_for(db: Database, settings: Settings, delivery: Delivery | None) -> lis
         linked, completed = await db.run(lambda uow: track_follow_ups(uow=uow))
         return f"{len(linked)} follow-ups linked to an exam, {len(completed)} completed"
 
+    async def expiries() -> str:
+        # All of them: a corrected birth date or a re-filed exam changes an expiry too.
+        worked = await db.run(lambda uow: retention.refresh_expiries(uow, everything=True))
+        return f"{worked} stored studies' expiries worked out"
+
     jobs = [
         Job(ESCALATE, timedelta(seconds=settings.escalation_every_seconds), escalate),
         Job(FOLLOW_UPS, timedelta(seconds=settings.follow_up_every_seconds), follow_ups),
         Job(TRACK_FOLLOW_UPS, timedelta(seconds=settings.follow_up_track_seconds), track),
+        Job(RETENTION, timedelta(seconds=settings.retention_every_seconds), expiries),
     ]
     if delivery is not None and delivery.adapters:
 

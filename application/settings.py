@@ -309,6 +309,13 @@ class Settings(BaseSettings):
         description="How long a claim on due work (or on a notification being sent) holds: "
         "work whose replica died is taken up again after this.",
     )
+    retention_every_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        alias="RADFLOW_RETENTION_EVERY",
+        description="How often every stored study's expiry is worked out again from the "
+        "retention policy (deletion is never timed: only purgeExpiredStudies deletes).",
+    )
     escalation_every_seconds: float = Field(
         default=2.0,
         gt=0,

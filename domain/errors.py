@@ -54,6 +54,8 @@ class IssueCode(StrEnum):
     NO_OPEN_SHIFT = "NO_OPEN_SHIFT"
     USE_END_SHIFT = "USE_END_SHIFT"
     ALREADY_ACTIVE = "ALREADY_ACTIVE"
+    LEGAL_HOLD = "LEGAL_HOLD"
+    NOT_EXPIRED = "NOT_EXPIRED"
 
 
 class Condition(StrEnum):

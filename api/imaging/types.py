@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import strawberry
 
+from api.enums import Modality
 from api.exams.types import Exam
+from api.relay import to_global_id
 from domain import models as m
 
 
@@ -86,3 +88,131 @@ class FailedStudy:
 class StudyReconciled:
     exam: Exam
     pacs_id: str = strawberry.field(description="The id of the fixed study in the PACS.")
+
+
+@strawberry.type(description="How long one class of study is kept (the retention policy).")
+class RetentionRule:
+    id: strawberry.ID
+    modality: Modality | None = strawberry.field(description="Null: any modality.")
+    site_code: str | None = strawberry.field(description="Null: any site.")
+    years: int = strawberry.field(description="Kept this many years after the study date.")
+    majority_age: int = strawberry.field(description="The age of majority.")
+    years_after_majority: int = strawberry.field(
+        description="A minor's study is kept at least until majorityAge + this many years."
+    )
+    reason: str
+    updated_by: str
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, row: m.RetentionRule, site_code: str | None) -> RetentionRule:
+        return cls(
+            id=strawberry.ID(to_global_id("RetentionRule", row.id or 0)),
+            modality=row.modality,
+            site_code=site_code,
+            years=row.years,
+            majority_age=row.majority_age,
+            years_after_majority=row.years_after_majority,
+            reason=row.reason,
+            updated_by=row.updated_by,
+            updated_at=row.updated_at,
+        )
+
+
+@strawberry.type(description="The rule as set, and how many studies' expiries were reworked.")
+class RetentionRuleSet:
+    rule: RetentionRule
+    recomputed: int
+
+
+@strawberry.type(
+    description="A legal hold: the study (or every study of the patient) is never deleted "
+    "from the PACS while it is active."
+)
+class LegalHold:
+    id: strawberry.ID
+    study_instance_uid: str | None
+    patient_mrn: str | None
+    reason: str
+    placed_by: str
+    placed_at: datetime
+    released_by: str | None
+    released_at: datetime | None
+    release_reason: str | None
+
+    @classmethod
+    def from_model(cls, row: m.LegalHold, mrn: str | None) -> LegalHold:
+        return cls(
+            id=strawberry.ID(to_global_id("LegalHold", row.id or 0)),
+            study_instance_uid=row.study_instance_uid,
+            patient_mrn=mrn,
+            reason=row.reason,
+            placed_by=row.placed_by,
+            placed_at=row.placed_at,
+            released_by=row.released_by,
+            released_at=row.released_at,
+            release_reason=row.release_reason,
+        )
+
+
+@strawberry.type(description="A study the PACS holds whose retention has run out.")
+class ExpiredStudy:
+    pacs_id: str
+    study_instance_uid: str
+    accession_number: str
+    exam_id: strawberry.ID | None
+    study_date: date | None
+    expires_on: date = strawberry.field(description="The first day it may be deleted.")
+    holds: list[LegalHold] = strawberry.field(
+        description="Active legal holds on it: while any, it is never deleted."
+    )
+
+    @classmethod
+    def from_model(cls, row: m.ArchivedStudy, holds: list[LegalHold]) -> ExpiredStudy:
+        assert row.expires_on is not None
+        return cls(
+            pacs_id=row.pacs_id,
+            study_instance_uid=row.study_instance_uid,
+            accession_number=row.accession_number,
+            exam_id=strawberry.ID(to_global_id("Exam", row.exam_id)) if row.exam_id else None,
+            study_date=row.study_date,
+            expires_on=row.expires_on,
+            holds=holds,
+        )
+
+
+strawberry.enum(m.PurgeOutcome, description="Where a study's deletion from the PACS stands.")
+
+
+@strawberry.type(description="One study a purge deleted from the PACS (or failed to).")
+class StudyPurge:
+    pacs_id: str
+    study_instance_uid: str
+    accession_number: str
+    expires_on: date
+    outcome: m.PurgeOutcome
+    error: str | None
+    reason: str
+    purged_by: str
+    requested_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def from_model(cls, row: m.StudyPurge) -> StudyPurge:
+        return cls(
+            pacs_id=row.pacs_id,
+            study_instance_uid=row.study_instance_uid,
+            accession_number=row.accession_number,
+            expires_on=row.expires_on,
+            outcome=row.outcome,
+            error=row.error,
+            reason=row.reason,
+            purged_by=row.purged_by,
+            requested_at=row.requested_at,
+            finished_at=row.finished_at,
+        )
+
+
+@strawberry.type(description="What the purge deleted from the PACS, each study's outcome.")
+class StudiesPurged:
+    studies: list[StudyPurge]

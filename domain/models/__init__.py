@@ -17,9 +17,13 @@ from domain.models.exam import Exam, ExamStatusChange
 from domain.models.imaging import (
     ArchivedStudy,
     ArchivedStudyState,
+    LegalHold,
     PacsFollower,
     PerformedProcedureStep,
     ProcedureStepStatus,
+    PurgeOutcome,
+    RetentionRule,
+    StudyPurge,
 )
 from domain.models.interfaces import (
     FhirSubscription,
@@ -62,6 +66,7 @@ __all__ = [
     "FhirSubscription",
     "FollowUpRecommendation",
     "InboundMessage",
+    "LegalHold",
     "MetadataValidation",
     "ModalityResource",
     "Notification",
@@ -76,6 +81,7 @@ __all__ = [
     "PrepProtocolItem",
     "Procedure",
     "ProcedureStepStatus",
+    "PurgeOutcome",
     "Radiologist",
     "RadiologistSubspecialty",
     "Read",
@@ -83,6 +89,7 @@ __all__ = [
     "Report",
     "ReportTemplate",
     "ResultCommunication",
+    "RetentionRule",
     "RuleSetActivation",
     "RuleSetVersion",
     "SatisfactionSurvey",
@@ -92,5 +99,6 @@ __all__ = [
     "SitePrivilege",
     "SlotClaim",
     "StoredStudy",
+    "StudyPurge",
     "TurnaroundTarget",
 ]

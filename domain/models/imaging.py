@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
+from domain.enums import Modality
 from domain.models._columns import choice, document, ref, text, when
 
 
@@ -49,6 +50,8 @@ class ArchivedStudyState(StrEnum):
     UNMATCHED = "UNMATCHED"  # no exam has its accession number (or radflow's UID)
     RECONCILED = "RECONCILED"  # attached to an exam by hand; its header fixed in the PACS
     FAILED = "FAILED"  # handling it failed (`last_error`): tried again at `retry_at`
+    PURGING = "PURGING"  # past retention, its deletion from the PACS under way
+    PURGED = "PURGED"  # past retention, deleted from the PACS by a supervisor (study_purges)
 
 
 class ArchivedStudy(SQLModel, table=True):
@@ -76,6 +79,84 @@ class ArchivedStudy(SQLModel, table=True):
     attempts: int = Field(default=0, ge=0, sa_column_kwargs={"server_default": "0"})
     last_error: str | None = text(500, nullable=True)
     retry_at: datetime | None = when(nullable=True)
+    # Retention: the first day the study may be deleted (None: kept), by which rule, and when
+    # it was last worked out (a row the follower updated since is worked out again).
+    expires_on: date | None = Field(default=None, index=True)
+    retention_rule_id: int | None = ref("retention_rules", nullable=True, index=False)
+    retention_computed_at: datetime | None = when(nullable=True)
+
+
+class RetentionRule(SQLModel, table=True):
+    """How long the department keeps one class of study (domain.retention has the maths).
+
+    `scope` is the class as one unique key: `<modality or *>@<site code or *>`.
+    """
+
+    __tablename__ = "retention_rules"
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = text(40, unique=True)
+    modality: Modality | None = choice(Modality, nullable=True)
+    site_id: int | None = ref("sites", nullable=True, index=False)
+    years: int = Field(ge=0, le=200)
+    majority_age: int = Field(ge=0, le=30)
+    years_after_majority: int = Field(ge=0, le=200)
+    reason: str = text(500)
+    updated_by: str = text(64)
+    updated_at: datetime = when()
+    # Withdrawn: no longer applies (kept, since purge records name it); setting the class's
+    # rule again brings it back.
+    withdrawn_at: datetime | None = when(nullable=True)
+
+
+class LegalHold(SQLModel, table=True):
+    """A legal hold on one study (by its Study Instance UID) or on all a patient's studies.
+
+    Active until released; a held study is never deleted, whatever its expiry.
+    """
+
+    __tablename__ = "legal_holds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_instance_uid: str | None = text(64, nullable=True, index=True)
+    patient_id: int | None = ref("patients", nullable=True)
+    reason: str = text(500)
+    placed_by: str = text(64)
+    placed_at: datetime = when()
+    released_by: str | None = text(64, nullable=True)
+    released_at: datetime | None = when(nullable=True)
+    release_reason: str | None = text(500, nullable=True)
+
+
+class PurgeOutcome(StrEnum):
+    """Where one study's deletion from the PACS stands."""
+
+    DELETING = "DELETING"  # claimed; the PACS has been asked
+    DELETED = "DELETED"  # gone from the PACS (or was gone already)
+    FAILED = "FAILED"  # the PACS refused or was unreachable: the study is kept as it was
+
+
+class StudyPurge(SQLModel, table=True):
+    """What a supervisor's purge deleted from the PACS: the study as it was, who, why, when."""
+
+    __tablename__ = "study_purges"
+
+    id: int | None = Field(default=None, primary_key=True)
+    archived_study_id: int = ref("archived_studies")
+    pacs_id: str = text(64)
+    study_instance_uid: str = text(64)
+    accession_number: str = text(64)
+    exam_id: int | None = ref("exams", nullable=True, index=False)
+    study_date: date | None = None
+    expires_on: date
+    retention_rule_id: int | None = ref("retention_rules", nullable=True, index=False)
+    previous_state: ArchivedStudyState = choice(ArchivedStudyState)
+    outcome: PurgeOutcome = choice(PurgeOutcome)
+    error: str | None = text(500, nullable=True)
+    reason: str = text(500)
+    purged_by: str = text(64)
+    requested_at: datetime = when()
+    finished_at: datetime | None = when(nullable=True)
 
 
 class PacsFollower(SQLModel, table=True):
@@ -96,7 +177,11 @@ class PacsFollower(SQLModel, table=True):
 __all__ = [
     "ArchivedStudy",
     "ArchivedStudyState",
+    "LegalHold",
     "PacsFollower",
     "PerformedProcedureStep",
     "ProcedureStepStatus",
+    "PurgeOutcome",
+    "RetentionRule",
+    "StudyPurge",
 ]
