@@ -376,6 +376,9 @@ class FakeReports:
         found = self.rows.where(ResultCommunication, lambda c: c.exam_id == exam_id)
         return found[-1] if found else None
 
+    def communication(self, communication_id: int) -> ResultCommunication | None:
+        return self.rows.first(ResultCommunication, lambda c: c.id == communication_id)
+
     def unacknowledged_critical(self, exam_id: int) -> int:
         return len(
             self.rows.where(

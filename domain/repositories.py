@@ -189,6 +189,9 @@ class Reports(Protocol):
     def latest_communication(self, exam_id: int) -> ResultCommunication | None:
         """The exam's most recent result communication."""
 
+    def communication(self, communication_id: int) -> ResultCommunication | None:
+        """One result communication by id."""
+
     def unacknowledged_critical(self, exam_id: int) -> int:
         """How many of the exam's critical or urgent results wait for acknowledgement."""
 

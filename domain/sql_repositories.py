@@ -438,6 +438,9 @@ class SqlReports:
     def latest_communication(self, exam_id: int) -> ResultCommunication | None:
         return self.session.scalars(_LATEST_COMMUNICATION, {"exam_id": exam_id}).first()
 
+    def communication(self, communication_id: int) -> ResultCommunication | None:
+        return self.session.get(ResultCommunication, communication_id)
+
     def unacknowledged_critical(self, exam_id: int) -> int:
         return int(self.session.scalar(_UNACKNOWLEDGED_CRITICAL, {"exam_id": exam_id}) or 0)
 

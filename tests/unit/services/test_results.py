@@ -8,7 +8,7 @@ import pytest
 
 from domain import events as ev
 from domain.enums import CriticalLevel, ExamStatus, NotificationTemplate, ReportStatus
-from domain.errors import NotPermitted
+from domain.errors import IssueCode, ValidationFailed
 from domain.lifecycle import Actor, Role
 from domain.models import Notification, Referrer, Report
 from domain.services import results
@@ -43,10 +43,11 @@ def test_a_critical_result_calls_the_referrer_and_waits_for_their_acknowledgemen
 
     assert communication.acknowledge_by == NOW + timedelta(minutes=60)
     assert uow.events_of(ev.CriticalResultRaised)
-    (call,) = uow.appended[Notification]
+    (call,) = uow.appended[Notification]  # the patient has no contact: no survey invitation
     assert call["template"] == "CRITICAL_RESULT"
-    with pytest.raises(NotPermitted):  # only the ordering referrer
+    with pytest.raises(ValidationFailed) as refused:  # only the recipient, or a read-back
         results.acknowledge_result(uow=uow, actor=Actor("REF99", Role.REFERRER), exam_id=exam_id)
+    assert refused.value.issues[0].code == IssueCode.READ_BACK_REQUIRED
     results.acknowledge_result(uow=uow, actor=REFERRER, exam_id=exam_id)
     assert communication.acknowledged_by == REFERRER.id
     assert uow.reports.unacknowledged_critical(exam_id) == 0
