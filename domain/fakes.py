@@ -471,6 +471,12 @@ class FakeReports:
             is not None
         )
 
+    def add_survey(self, survey: SatisfactionSurvey) -> bool:
+        if self.survey_taken(survey.exam_id, survey.respondent):
+            return False
+        self.rows.add(survey)
+        return True
+
 
 class FakeShifts:
     def __init__(self, rows: Rows) -> None:

@@ -38,6 +38,7 @@ from domain.models import (
     ResultCommunication,
     RuleSetActivation,
     RuleSetVersion,
+    SatisfactionSurvey,
     Shift,
 )
 
@@ -219,6 +220,10 @@ class Reports(Protocol):
 
     def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
         """Whether this respondent already rated the exam."""
+
+    def add_survey(self, survey: SatisfactionSurvey) -> bool:
+        """Store a survey answer; False (nothing stored) when its respondent already rated the
+        exam, even in a transaction running at the same time."""
 
 
 class Shifts(Protocol):

@@ -4,9 +4,10 @@ A result communicated in the period counts in its category. It is acknowledged i
 acknowledged within the window it was communicated with (the record's `window_minutes`: its
 category's configured window then, the one its escalation runs on), late when after it, and a
 miss when never acknowledged and the window is over; an acknowledgement recorded for the
-recipient counts at the time of their read-back; one whose window is still open is awaiting and counted nowhere yet. SQL selects
-the communications in scope; the window comparisons and the median are taken in Python (SQLite
-has no interval arithmetic or percentiles; both backends must give the same numbers).
+recipient counts at the time of their read-back; one whose window is still open is awaiting
+and counted nowhere yet. SQL selects the communications in scope; the window comparisons and
+the median are taken in Python (SQLite has no interval arithmetic or percentiles; both
+backends must give the same numbers).
 """
 
 from __future__ import annotations

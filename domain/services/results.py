@@ -135,8 +135,9 @@ def notify_result(
         window_minutes=int(window.total_seconds() // 60) if window else None,
     )
     if direct is not None:
-        communication.received_by_kind, communication.received_by_name = "person", (
-            direct.received_by.strip()
+        communication.received_by_kind, communication.received_by_name = (
+            "person",
+            (direct.received_by.strip()),
         )
         communication.received_at = direct.at or uow.now
         communication.received_via = direct.via
@@ -578,8 +579,16 @@ def submit_survey(
         submitted_at=uow.now,
         submitted_by=actor.id,
     )
-    uow.add(survey)
-    uow.flush()
+    if not uow.reports.add_survey(survey):  # answered at the same moment elsewhere
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "respondent",
+                    IssueCode.ALREADY_SUBMITTED,
+                    f"the {respondent.value.lower()} survey is already in",
+                )
+            ]
+        )
     assert survey.id is not None
     uow.emit(
         ev.SurveySubmitted(

@@ -158,7 +158,10 @@ def test_acknowledging_someone_elses_result_needs_their_read_back(
     results.acknowledge_result(uow=uow, actor=READER, exam_id=exam_id, read_back=read_back)
 
     # The acknowledgement is the read-back's time; the reader is who recorded it.
-    assert (record.acknowledged_at, record.acknowledged_by) == (NOW + timedelta(minutes=12), "RAD01")
+    assert (record.acknowledged_at, record.acknowledged_by) == (
+        NOW + timedelta(minutes=12),
+        "RAD01",
+    )
     assert (record.read_back_by, record.read_back_via) == ("Dr Lee", NotificationChannel.PHONE)
 
 
