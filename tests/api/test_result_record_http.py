@@ -81,9 +81,7 @@ async def test_a_result_phoned_in_is_recorded_and_acknowledged_for_the_recipient
     for actor in (RADIOLOGIST, SUPERVISOR):  # neither received it: a read-back is needed
         answer: Any = await api.data(ACKNOWLEDGE, {"input": {"examId": gid}}, actor=actor)
         assert answer["acknowledgeResult"]["__typename"] == "ValidationFailed"
-        assert [e["code"] for e in answer["acknowledgeResult"]["errors"]] == [
-            "READ_BACK_REQUIRED"
-        ]
+        assert [e["code"] for e in answer["acknowledgeResult"]["errors"]] == ["READ_BACK_REQUIRED"]
     read_back = {"readBackBy": "Dr Lee", "channel": "PHONE", "at": phoned}
     done: Any = await api.data(
         ACKNOWLEDGE, {"input": {"examId": gid, "readBack": read_back}}, actor=RADIOLOGIST
