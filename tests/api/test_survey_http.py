@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import email
 import re
+from collections.abc import Awaitable, Callable
 from email.message import Message
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.usefixtures("backend")
 PUBLIC = "https://radiology.example/survey"  # the address patients see; served on loopback here
 JSON = {"Accept": "application/json"}
 WAIT = 30.0
+T = TypeVar("T")
 
 
 async def communicated_exam_of_a_patient_with_email(db: Database) -> tuple[Exam, Patient]:
@@ -56,11 +58,20 @@ async def invitation_delivered(mailbox: Mailbox) -> Message:
         parsed = [email.message_from_bytes(raw) for raw in mailbox.messages]
         return [m for m in parsed if m["Subject"] == "How was your visit?"]
 
-    async with asyncio.timeout(WAIT):
-        while not invitations():
-            await asyncio.sleep(0.02)
-    (message,) = invitations()
+    async def sent() -> list[Message]:
+        return invitations()
+
+    (message,) = await until(sent)
     return message
+
+
+async def until(check: Callable[[], Awaitable[T]]) -> T:
+    """`check`'s first truthy answer, looking every 20 ms for at most WAIT seconds."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            if found := await check():
+                return found
+            await asyncio.sleep(0.02)
 
 
 async def test_a_patient_answers_once_from_the_signed_link_their_invitation_carried(
@@ -92,10 +103,12 @@ async def test_a_patient_answers_once_from_the_signed_link_their_invitation_carr
         # Nothing that names the patient or the exam: the link and a minimal text.
         for phi in (patient.mrn, patient.family_name, patient.given_name, exam.accession_number):
             assert phi not in text and phi not in token
-        async with asyncio.timeout(WAIT):  # the answer is recorded after the SMTP server's
-            while (invitation := await db.read(the_invitation)).status != NotificationStatus.SENT:
-                await asyncio.sleep(0.02)
-        assert invitation.exam_id == exam.id
+
+        async def recorded_sent() -> Notification | None:  # after the SMTP server's answer
+            invitation = await db.read(the_invitation)
+            return invitation if invitation.status == NotificationStatus.SENT else None
+
+        assert (await until(recorded_sent)).exam_id == exam.id
 
         page = await client.get(f"/survey/{token}")
         assert page.status_code == 200 and '<form method="post">' in page.text

@@ -69,6 +69,8 @@ async def test_the_records_window_and_read_back_feed_escalation_and_timeliness(
     assert (await delivery.run_once()).retrying == 4  # every first try refused
     clock.advance(minutes=1)
     assert (await delivery.run_once()).sent == 4
+    tries = [h["x-radflow-delivery"] for _, h, _ in hook.requests]
+    assert len(tries) == 8 and len(set(tries)) == 4  # each message twice, one delivery id
     record = await db.read(lambda s: s.get(ResultCommunication, 1))
     assert record is not None and record.exam_id == a.id
     assert (record.received_by_kind, record.received_by_name, record.received_via) == (
