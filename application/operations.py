@@ -17,7 +17,7 @@ from application.settings import Settings
 from application.surveys import survey_link_for
 from domain.db import Database
 from domain.enums import NotificationChannel
-from domain.services.results import escalate_overdue_results, escalate_uncommunicated_results
+from domain.services.escalation import escalate_overdue_results, escalate_uncommunicated_results
 from domain.services.timed import (
     mark_unattended_no_shows,
     notify_follow_ups_due,

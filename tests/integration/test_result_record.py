@@ -15,7 +15,7 @@ from domain.db import Database
 from domain.enums import CriticalLevel, ExamStatus, NotificationChannel
 from domain.metrics import communications, scope_for, timeliness
 from domain.models import ResultCommunication
-from domain.services import results
+from domain.services import escalation, results
 from interfaces.notify.http import WebhookAdapter
 from tests.conftest import Clock
 from tests.factories import RADIOLOGIST, REFERRER, SUPERVISOR, drive, order, reference
@@ -84,7 +84,7 @@ async def test_the_records_window_and_read_back_feed_escalation_and_timeliness(
     await acknowledge(db, a.id or 0)  # A: the referrer, 20 min: in time
     clock.now = start + timedelta(minutes=31)
     escalated = await db.run(
-        lambda uow: results.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
+        lambda uow: escalation.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
     )
     # B, C and D are past their own 30 minutes (the default hour would escalate none).
     assert sorted(r.exam_id for r in escalated) == sorted([b.id, c.id, d.id])

@@ -19,7 +19,7 @@ from domain.enums import (
 from domain.errors import IssueCode, ValidationFailed
 from domain.lifecycle import Actor, Role
 from domain.models import Notification, Referrer, Report
-from domain.services import results
+from domain.services import escalation, results
 from domain.services.notifications import record_sent
 from tests.unit.services.conftest import NOW, READER, REFERRER, SUPERVISOR, Department
 
@@ -216,7 +216,7 @@ def test_each_escalation_step_records_its_recipient_and_that_persons_channel(
     assert record.channel == NotificationChannel.PHONE  # the referrer has a phone
 
     uow.now = NOW + timedelta(minutes=30)  # the result's own window, not the default hour
-    assert results.escalate_overdue_results(uow=uow, actor=SUPERVISOR) == [record]
+    assert escalation.escalate_overdue_results(uow=uow, actor=SUPERVISOR) == [record]
     assert (record.escalated_to_kind, record.escalated_to_id, record.escalated_via) == (
         "referrer",
         covering.id,
@@ -225,7 +225,7 @@ def test_each_escalation_step_records_its_recipient_and_that_persons_channel(
     assert record.acknowledge_by == NOW + timedelta(minutes=60)
 
     uow.now = NOW + timedelta(minutes=60)
-    results.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
+    escalation.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
     assert (record.escalated_to_kind, record.escalated_to_id, record.escalated_via) == (
         "supervisor",
         None,
@@ -241,9 +241,9 @@ def test_each_escalation_step_records_its_recipient_and_that_persons_channel(
         ("supervisor", 0, NotificationChannel.PHONE, record.id),
     ]
     # The escalation that reached the covering physician is sent: the record says so.
-    escalation = Notification(**uow.appended[Notification][1])
-    uow.seed(escalation)
-    record_sent(uow, notification_id=escalation.id or 0, answer="250")
+    call = Notification(**uow.appended[Notification][1])
+    uow.seed(call)
+    record_sent(uow, notification_id=call.id or 0, answer="250")
     assert (record.received_by_kind, record.received_by_id) == ("referrer", covering.id)
     # ...and the covering physician is now a recipient who may acknowledge it themselves.
     results.acknowledge_result(uow=uow, actor=Actor("REF02", Role.REFERRER), exam_id=exam_id)

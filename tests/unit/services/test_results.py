@@ -11,7 +11,7 @@ from domain.enums import CriticalLevel, ExamStatus, NotificationTemplate, Report
 from domain.errors import IssueCode, ValidationFailed
 from domain.lifecycle import Actor, Role
 from domain.models import Notification, Referrer, Report
-from domain.services import results
+from domain.services import escalation, results
 from tests.unit.services.conftest import NOW, READER, REFERRER, SUPERVISOR, Department
 
 
@@ -61,7 +61,7 @@ def test_an_unacknowledged_critical_result_is_escalated_once_overdue(
     communication = results.notify_result(uow=uow, actor=READER, exam_id=exam_id)
     uow.now = NOW + timedelta(minutes=61)
 
-    escalated = results.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
+    escalated = escalation.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
 
     assert escalated == [communication] and communication.escalation_count == 1
     assert communication.acknowledge_by == uow.now + timedelta(minutes=60)
@@ -86,7 +86,7 @@ def test_an_unacknowledged_result_climbs_the_chain_covering_physician_then_super
 
     for _ in range(3):
         uow.now += timedelta(minutes=61)
-        results.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
+        escalation.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
 
     steps = [
         (e.escalation_count, e.recipient_kind, e.recipient_id)  # type: ignore[attr-defined]
@@ -109,13 +109,13 @@ def test_a_critical_finding_signed_but_not_communicated_escalates_each_window(
     report = uow.reports.of_exam(exam_id)
     assert report is not None and report.final_at is not None
     uow.now = report.final_at + timedelta(minutes=59)
-    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
+    assert escalation.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
 
     uow.now = report.final_at + timedelta(minutes=60)
-    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == [exam_id]
-    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
+    assert escalation.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == [exam_id]
+    assert escalation.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
     uow.now += timedelta(minutes=60)
-    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == [exam_id]
+    assert escalation.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == [exam_id]
 
     calls = [
         n for n in uow.appended[Notification] if n["payload"].get("reason") == "not communicated"
@@ -128,4 +128,4 @@ def test_a_critical_finding_signed_but_not_communicated_escalates_each_window(
     assert counts == [1, 2]
     results.notify_result(uow=uow, actor=READER, exam_id=exam_id)
     uow.now += timedelta(hours=5)
-    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
+    assert escalation.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
