@@ -25,6 +25,7 @@ from api.live.service import Live
 from api.live.transport import WebSocketView
 from api.observability import CountedOperations, Metrics, metrics_endpoint, watch_live
 from api.schema import build_schema
+from api.survey import survey_routes
 from application.operations import clock_for
 from application.planning.department import planning_for
 from application.planning.runner import BalancerRunner
@@ -189,6 +190,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/readyz", readyz),
             *([Route("/metrics", metrics_endpoint(metrics))] if metrics else []),
             *console_routes(settings),
+            *survey_routes(settings, database),
         ],
         lifespan=lifespan,
     )

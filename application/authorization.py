@@ -63,7 +63,7 @@ COMMAND_ROLES: MappingProxyType[str, frozenset[Role]] = MappingProxyType(
         "signFinal": roles(RADIOLOGIST),
         "addAddendum": roles(RADIOLOGIST),
         "notifyResult": roles(RADIOLOGIST, INTEGRATION, ADMIN),
-        "acknowledgeResult": roles(REFERRER, SUPERVISOR, INTEGRATION, ADMIN),
+        "acknowledgeResult": roles(REFERRER, RADIOLOGIST, SUPERVISOR, INTEGRATION, ADMIN),
         "closeExam": roles(SUPERVISOR, INTEGRATION, ADMIN),
         "recordFollowUp": roles(RADIOLOGIST, REFERRER, SUPERVISOR, ADMIN),
         "completeFollowUp": roles(RADIOLOGIST, REFERRER, SCHEDULER, SUPERVISOR, ADMIN),

@@ -15,7 +15,7 @@ carries ids only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -80,6 +80,9 @@ class DeliveryPolicy:
     batch: int = 100
     phi_channels: frozenset[NotificationChannel] = frozenset()
     link_base: str | None = None
+    # A survey invitation's signed link, by its notification id (application/surveys.py);
+    # None: no survey address or key is configured and invitations cannot be sent.
+    survey_link: Callable[[int], str] | None = None
 
 
 def render(outgoing: Outgoing, policy: DeliveryPolicy) -> Message:
@@ -88,7 +91,16 @@ def render(outgoing: Outgoing, policy: DeliveryPolicy) -> Message:
     lines = [f"{subject}."]
     if outgoing.channel in policy.phi_channels:
         lines += [f"{key}: {value}" for key, value in sorted(outgoing.payload.items())]
-    if policy.link_base:
+    if outgoing.template == NotificationTemplate.SURVEY_INVITATION:
+        if policy.survey_link is None:
+            raise DeliveryRefused(
+                "no survey address configured (RADFLOW_SURVEY_URL or RADFLOW_NOTIFY_LINK_BASE)",
+                permanent=True,
+            )
+        lines.append(
+            f"Answer in two minutes, no sign-in: {policy.survey_link(outgoing.notification_id)}"
+        )
+    elif policy.link_base:
         lines.append(f"Details: {policy.link_base.rstrip('/')}/messages/{outgoing.delivery_id}")
     to = outgoing.email if outgoing.channel == NotificationChannel.EMAIL else outgoing.phone
     return Message(
@@ -186,8 +198,8 @@ class Delivery:
         return Round(sent, retrying, failed)
 
     async def _send(self, outgoing: Outgoing) -> tuple[str, DeliveryRefused | None]:
-        message = render(outgoing, self.policy)
         try:
+            message = render(outgoing, self.policy)
             return await self.adapters[outgoing.channel].send(message), None
         except DeliveryRefused as refused:
             return refused.answer, refused

@@ -262,8 +262,13 @@ def seed_reference(uow: UnitOfWork, *, patients: int = 120) -> None:
             for p in privileges
         )
     s.add_all(
-        Referrer(code=code, name=name, email=f"{code.lower()}@riverside.example")
-        for code, name in REFERRERS
+        Referrer(
+            code=code,
+            name=name,
+            email=f"{code.lower()}@riverside.example",
+            phone=f"+1555010{n:04d}",  # critical results call them
+        )
+        for n, (code, name) in enumerate(REFERRERS, start=1)
     )
     for i in range(1, patients + 1):
         s.add(

@@ -15,9 +15,10 @@ from application.clock import CLOCK_ACTOR, Clock, Job
 from application.delivery import ChannelAdapter, Delivery, DeliveryPolicy
 from application.planning.leadership import default_replica_id
 from application.settings import Settings
+from application.surveys import survey_link_for
 from domain.db import Database
 from domain.enums import NotificationChannel
-from domain.services.results import escalate_overdue_results, escalate_uncommunicated_results
+from domain.services.escalation import escalate_overdue_results, escalate_uncommunicated_results
 from domain.services.timed import (
     mark_unattended_no_shows,
     notify_follow_ups_due,
@@ -44,6 +45,7 @@ def delivery_for(
         lease=timedelta(seconds=settings.clock_lease_seconds),
         phi_channels=settings.phi_channel_set,
         link_base=settings.notify_link_base,
+        survey_link=survey_link_for(settings, db.clock),
     )
     return Delivery(db, adapters, policy)
 
@@ -54,7 +56,9 @@ def jobs_for(db: Database, settings: Settings, delivery: Delivery | None) -> lis
     async def escalate() -> str:
         raised = await db.run(lambda uow: escalate_overdue_results(uow=uow, actor=CLOCK_ACTOR))
         untold = await db.run(
-            lambda uow: escalate_uncommunicated_results(uow=uow, actor=CLOCK_ACTOR)
+            lambda uow: escalate_uncommunicated_results(
+                uow=uow, actor=CLOCK_ACTOR, windows=settings.result_windows
+            )
         )
         return f"{len(raised)} unacknowledged and {len(untold)} uncommunicated escalated"
 

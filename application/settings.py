@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.enums import NotificationChannel
+from domain.enums import CriticalLevel, NotificationChannel
 
 DEFAULT_SQLITE_PATH = Path("var") / "radflow.db"
 
@@ -322,6 +322,51 @@ class Settings(BaseSettings):
         alias="RADFLOW_ESCALATION_EVERY",
         description="How often unacknowledged critical results past their window escalate.",
     )
+    critical_window_minutes: int = Field(
+        default=60,
+        gt=0,
+        alias="RADFLOW_CRITICAL_WINDOW_MINUTES",
+        description="Minutes a CRITICAL result has to be acknowledged (and a CRITICAL finding "
+        "signed final to be communicated) before it escalates (ACR: minutes).",
+    )
+    urgent_window_minutes: int = Field(
+        default=360,
+        gt=0,
+        alias="RADFLOW_URGENT_WINDOW_MINUTES",
+        description="The same window for an URGENT result (ACR: hours).",
+    )
+    unexpected_window_minutes: int = Field(
+        default=4320,
+        gt=0,
+        alias="RADFLOW_UNEXPECTED_WINDOW_MINUTES",
+        description="The acknowledgement window of an UNEXPECTED significant result (ACR: "
+        "days); it is measured, not escalated.",
+    )
+    survey_secret: str | None = Field(
+        default=None,
+        alias="RADFLOW_SURVEY_SECRET",
+        description="The key survey links are signed with (HMAC, by itsdangerous); unset = "
+        "the bearer tokens' secret.",
+    )
+    survey_link_days: float = Field(
+        default=14.0,
+        gt=0,
+        alias="RADFLOW_SURVEY_LINK_DAYS",
+        description="How long a survey invitation's link stays valid after it was sent.",
+    )
+    survey_url: str | None = Field(
+        default=None,
+        alias="RADFLOW_SURVEY_URL",
+        description="The public address of this API's survey page, links end in /<token> "
+        "(e.g. https://radiology.example/survey); unset = RADFLOW_NOTIFY_LINK_BASE + /survey.",
+    )
+    survey_invite_after_hours: float = Field(
+        default=24.0,
+        ge=0,
+        alias="RADFLOW_SURVEY_INVITE_AFTER_HOURS",
+        description="How long after the result is communicated the patient is invited to "
+        "the satisfaction survey.",
+    )
     no_show_grace_minutes: float | None = Field(
         default=None,
         ge=0,
@@ -401,6 +446,24 @@ class Settings(BaseSettings):
     )
     sms_gateway_token: str | None = Field(default=None, alias="RADFLOW_SMS_GATEWAY_TOKEN")
     sms_sender: str = Field(default="radflow", alias="RADFLOW_SMS_SENDER")
+
+    @property
+    def result_windows(self) -> dict[CriticalLevel, timedelta]:
+        """Each finding category's acknowledgement window."""
+        return {
+            CriticalLevel.CRITICAL: timedelta(minutes=self.critical_window_minutes),
+            CriticalLevel.URGENT: timedelta(minutes=self.urgent_window_minutes),
+            CriticalLevel.UNEXPECTED: timedelta(minutes=self.unexpected_window_minutes),
+        }
+
+    @property
+    def survey_link_base(self) -> str | None:
+        """Where a survey link points, before its token."""
+        if self.survey_url:
+            return self.survey_url.rstrip("/")
+        if self.notify_link_base:
+            return self.notify_link_base.rstrip("/") + "/survey"
+        return None
 
     @property
     def webhook_channel_set(self) -> frozenset[NotificationChannel]:

@@ -102,7 +102,7 @@ STEPS: list[tuple[str, str, dict[str, str], dict[str, Any]]] = [
     ("signPreliminary", "ExamInput", READER_H, {}),
     ("signFinal", "ExamInput", READER_H, {}),
     ("notifyResult", "NotifyResultInput", READER_H, {}),
-    ("acknowledgeResult", "ExamInput", REFERRER, {}),
+    ("acknowledgeResult", "AcknowledgeResultInput", REFERRER, {}),
     (
         "recordFollowUp",
         "RecordFollowUpInput",

@@ -376,6 +376,9 @@ class FakeReports:
         found = self.rows.where(ResultCommunication, lambda c: c.exam_id == exam_id)
         return found[-1] if found else None
 
+    def communication(self, communication_id: int) -> ResultCommunication | None:
+        return self.rows.first(ResultCommunication, lambda c: c.id == communication_id)
+
     def unacknowledged_critical(self, exam_id: int) -> int:
         return len(
             self.rows.where(
@@ -467,6 +470,12 @@ class FakeReports:
             )
             is not None
         )
+
+    def add_survey(self, survey: SatisfactionSurvey) -> bool:
+        if self.survey_taken(survey.exam_id, survey.respondent):
+            return False
+        self.rows.add(survey)
+        return True
 
 
 class FakeShifts:

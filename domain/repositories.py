@@ -38,6 +38,7 @@ from domain.models import (
     ResultCommunication,
     RuleSetActivation,
     RuleSetVersion,
+    SatisfactionSurvey,
     Shift,
 )
 
@@ -189,6 +190,9 @@ class Reports(Protocol):
     def latest_communication(self, exam_id: int) -> ResultCommunication | None:
         """The exam's most recent result communication."""
 
+    def communication(self, communication_id: int) -> ResultCommunication | None:
+        """One result communication by id."""
+
     def unacknowledged_critical(self, exam_id: int) -> int:
         """How many of the exam's critical or urgent results wait for acknowledgement."""
 
@@ -216,6 +220,10 @@ class Reports(Protocol):
 
     def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
         """Whether this respondent already rated the exam."""
+
+    def add_survey(self, survey: SatisfactionSurvey) -> bool:
+        """Store a survey answer; False (nothing stored) when its respondent already rated the
+        exam, even in a transaction running at the same time."""
 
 
 class Shifts(Protocol):

@@ -422,6 +422,11 @@ _UNACKNOWLEDGED_CRITICAL = (
         col(ResultCommunication.acknowledged_at).is_(None),
     )
 )
+_SURVEY_UNIQUE = next(
+    c
+    for c in core_table(SatisfactionSurvey).constraints
+    if isinstance(c, sa.UniqueConstraint) and c.name == "uq_survey_respondent"
+)
 _SURVEY_TAKEN = sa.select(col(SatisfactionSurvey.id)).where(
     col(SatisfactionSurvey.exam_id) == _exam_id(),
     col(SatisfactionSurvey.respondent) == sa.bindparam("respondent"),
@@ -437,6 +442,9 @@ class SqlReports:
 
     def latest_communication(self, exam_id: int) -> ResultCommunication | None:
         return self.session.scalars(_LATEST_COMMUNICATION, {"exam_id": exam_id}).first()
+
+    def communication(self, communication_id: int) -> ResultCommunication | None:
+        return self.session.get(ResultCommunication, communication_id)
 
     def unacknowledged_critical(self, exam_id: int) -> int:
         return int(self.session.scalar(_UNACKNOWLEDGED_CRITICAL, {"exam_id": exam_id}) or 0)
@@ -525,6 +533,19 @@ class SqlReports:
     def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
         parameters = {"exam_id": exam_id, "respondent": respondent}
         return self.session.scalars(_SURVEY_TAKEN, parameters).first() is not None
+
+    def add_survey(self, survey: SatisfactionSurvey) -> bool:
+        # Two answers at once (a link opened twice): the unique constraint decides, and the
+        # savepoint keeps the loser's transaction usable for its typed answer.
+        try:
+            with self.session.begin_nested():
+                self.session.add(survey)
+                self.session.flush()
+        except IntegrityError as exc:
+            if not is_unique_violation(exc, _SURVEY_UNIQUE):
+                raise
+            return False
+        return True
 
 
 class SqlShifts:

@@ -301,28 +301,71 @@ class Report:
 
 @strawberry.type(description="A result sent to the referrer; critical ones need acknowledgement.")
 class ResultCommunication:
-    critical_level: CriticalLevel
-    channel: NotificationChannel
+    critical_level: CriticalLevel = strawberry.field(description="The finding's category.")
+    finding: str
+    identified_at: datetime | None = strawberry.field(
+        description="When the finding was identified: the report's first signing."
+    )
+    window_minutes: int | None = strawberry.field(
+        description="The category's acknowledgement window when it was communicated."
+    )
+    channel: NotificationChannel = strawberry.field(
+        description="The channel the result's message was queued on."
+    )
     notified_at: datetime
-    notified_by: str
+    notified_by: str = strawberry.field(description="Who communicated it.")
+    received_by_kind: str | None = strawberry.field(
+        description="Who it reached first: `referrer`, `supervisor` (the department's line) "
+        "or `person` (named by the communicator); null until it reached someone."
+    )
+    received_by_name: str | None = strawberry.field(
+        description="The referrer's name, `radiology supervisor`, or the name recorded."
+    )
+    received_at: datetime | None
+    received_via: NotificationChannel | None = strawberry.field(
+        description="The channel that reached them: the sent message's, or the one the "
+        "communicator recorded."
+    )
     acknowledge_by: datetime | None
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
+    acknowledged_at: datetime | None = strawberry.field(
+        description="When the recipient acknowledged (or read it back)."
+    )
+    acknowledged_by: str | None = strawberry.field(description="Who recorded the acknowledgement.")
+    read_back_by: str | None = strawberry.field(
+        description="Who read the result back, when acknowledged on their behalf."
+    )
+    read_back_via: NotificationChannel | None
     escalated_at: datetime | None
     escalation_count: int
+    escalated_to_kind: str | None = strawberry.field(
+        description="The latest escalation step's recipient: `referrer` (the covering "
+        "physician) or `supervisor`."
+    )
+    escalated_via: NotificationChannel | None
 
     @classmethod
     def from_model(cls, r: m.ResultCommunication) -> ResultCommunication:
         return cls(
             critical_level=r.critical_level,
+            finding=r.finding,
+            identified_at=r.identified_at,
+            window_minutes=r.window_minutes,
             channel=r.channel,
             notified_at=r.notified_at,
             notified_by=r.notified_by,
+            received_by_kind=r.received_by_kind,
+            received_by_name=r.received_by_name,
+            received_at=r.received_at,
+            received_via=r.received_via,
             acknowledge_by=r.acknowledge_by,
             acknowledged_at=r.acknowledged_at,
             acknowledged_by=r.acknowledged_by,
+            read_back_by=r.read_back_by,
+            read_back_via=r.read_back_via,
             escalated_at=r.escalated_at,
             escalation_count=r.escalation_count,
+            escalated_to_kind=r.escalated_to_kind,
+            escalated_via=r.escalated_via,
         )
 
 

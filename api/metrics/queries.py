@@ -47,7 +47,11 @@ class MetricsQueries:
         def compute(session: Session) -> DepartmentMetrics:
             scope = scope_for(session, start=from_, end=to, site_code=site_code, modality=modality)
             return department_metrics(
-                session, scope, now=db.clock(), late_cancellation_window=window
+                session,
+                scope,
+                now=db.clock(),
+                late_cancellation_window=window,
+                result_windows=settings.result_windows,
             )
 
         return Metrics.from_domain(await db.read(compute), site_code=site_code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import strawberry
@@ -20,6 +21,7 @@ from api.exams.inputs import ExamInput
 from api.exams.types import Exam, FollowUp, ResultCommunication, Survey
 from api.relay import decode_id
 from api.results.inputs import (
+    AcknowledgeResultInput,
     CompleteFollowUpInput,
     NotifyResultInput,
     RecordFollowUpInput,
@@ -83,6 +85,8 @@ CloseExamResult = Annotated[ExamClosed | Failures, strawberry.union("CloseExamRe
 class ResultsMutations:
     @strawberry.mutation(description="Send the final result to the referrer.")
     async def notify_result(self, info: Info, input: NotifyResultInput) -> NotifyResultResult:
+        settings = info.context.settings
+        direct = input.direct
         return await exam_step(
             info,
             input.exam_id,
@@ -91,6 +95,14 @@ class ResultsMutations:
                 actor=actor,
                 exam_id=pk,
                 channel=input.channel,
+                finding=input.finding,
+                direct=results.DirectContact(
+                    received_by=direct.received_by, via=direct.channel, at=direct.at
+                )
+                if direct is not None
+                else None,
+                windows=settings.result_windows,
+                survey_after=timedelta(hours=settings.survey_invite_after_hours),
                 expected_version=input.expected_version,
             ),
             lambda c, exam: ResultCommunicated(
@@ -99,12 +111,25 @@ class ResultsMutations:
             errors=Failures,
         )
 
-    @strawberry.mutation(description="Referrer: acknowledge the communicated result.")
-    async def acknowledge_result(self, info: Info, input: ExamInput) -> AcknowledgeResultResult:
+    @strawberry.mutation(
+        description="Acknowledge the communicated result: its recipient, or anyone recording "
+        "the recipient's read-back."
+    )
+    async def acknowledge_result(
+        self, info: Info, input: AcknowledgeResultInput
+    ) -> AcknowledgeResultResult:
+        back = input.read_back
+        read_back = (
+            results.ReadBack(read_back_by=back.read_back_by, via=back.channel, at=back.at)
+            if back is not None
+            else None
+        )
         return await exam_step(
             info,
             input.exam_id,
-            lambda uow, actor, pk: results.acknowledge_result(uow=uow, actor=actor, exam_id=pk),
+            lambda uow, actor, pk: results.acknowledge_result(
+                uow=uow, actor=actor, exam_id=pk, read_back=read_back
+            ),
             lambda c, exam: ResultAcknowledged(
                 exam=exam, communication=ResultCommunication.from_model(c)
             ),

@@ -6,6 +6,7 @@ are in docs/metrics.md; each module says which part runs in SQL and why the rest
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,9 +61,15 @@ class DepartmentMetrics:
 
 
 def department_metrics(
-    session: Session, scope: Scope, *, now: datetime, late_cancellation_window: timedelta
+    session: Session,
+    scope: Scope,
+    *,
+    now: datetime,
+    late_cancellation_window: timedelta,
+    result_windows: Mapping[CriticalLevel, timedelta] | None = None,
 ) -> DepartmentMetrics:
-    """Every key metric for the scope, as of `now`."""
+    """Every key metric for the scope, as of `now`; `result_windows` are the configured
+    acknowledgement windows (a result is judged by the one it was communicated with)."""
     results = communications(session, scope)
     scores = satisfaction(session, scope)
     return DepartmentMetrics(
@@ -70,7 +77,7 @@ def department_metrics(
         turnaround=turnaround(session, scope),
         attendance=attendance(session, scope, late_cancellation_window=late_cancellation_window),
         repeat_rate=repeat_rate(session, scope),
-        critical_results=timeliness(results, now=now),
+        critical_results=timeliness(results, now=now, windows=result_windows),
         critical_ack_minutes=distribution(
             minutes_between(r.notified_at, r.acknowledged_at)
             for r in results

@@ -1,16 +1,18 @@
 """Timeliness of result communication per category (ACR: critical, urgent, unexpected).
 
 A result communicated in the period counts in its category. It is acknowledged in time when
-acknowledged within its category's window of being communicated (`ACKNOWLEDGE_WITHIN`, the
-window escalation runs on), late when after it, and a miss when never acknowledged and the
-window is over; one whose window is still open is awaiting and counted nowhere yet. SQL selects
-the communications in scope; the window comparisons and the median are taken in Python (SQLite
-has no interval arithmetic or percentiles; both backends must give the same numbers).
+acknowledged within the window it was communicated with (the record's `window_minutes`: its
+category's configured window then, the one its escalation runs on), late when after it, and a
+miss when never acknowledged and the window is over; an acknowledgement recorded for the
+recipient counts at the time of their read-back; one whose window is still open is awaiting
+and counted nowhere yet. SQL selects the communications in scope; the window comparisons and
+the median are taken in Python (SQLite has no interval arithmetic or percentiles; both
+backends must give the same numbers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,6 +34,7 @@ class Communication:
     level: CriticalLevel
     notified_at: datetime
     acknowledged_at: datetime | None
+    window: timedelta | None = None  # the record's; None: the category's window
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,18 @@ def communications(session: Session, scope: Scope) -> list[Communication]:
     """The results with a finding category communicated in the period, in the scope."""
     row = ResultCommunication
     return [
-        Communication(level, notified_at, acknowledged_at)
-        for level, notified_at, acknowledged_at in session.execute(
+        Communication(
+            level,
+            notified_at,
+            acknowledged_at,
+            timedelta(minutes=minutes) if minutes is not None else None,
+        )
+        for level, notified_at, acknowledged_at, minutes in session.execute(
             sa.select(
-                col(row.critical_level), col(row.notified_at), col(row.acknowledged_at)
+                col(row.critical_level),
+                col(row.notified_at),
+                col(row.acknowledged_at),
+                col(row.window_minutes),
             ).where(
                 col(row.critical_level).in_(CATEGORIES),
                 scope.covers(col(row.notified_at)),
@@ -74,30 +85,31 @@ def timeliness(
     results: Sequence[Communication],
     *,
     now: datetime,
+    windows: Mapping[CriticalLevel, timedelta] | None = None,
 ) -> list[CriticalResultTimeliness]:
-    """Each category's timeliness, as of `now` (which decides whether a window is over)."""
+    """Each category's timeliness, as of `now` (which decides whether a window is over); each
+    result is judged by its own window, `windows` (the configured ones) where it has none."""
     from domain.services.results import ACKNOWLEDGE_WITHIN  # the windows escalation uses
 
+    configured = windows or ACKNOWLEDGE_WITHIN
     report = []
     for level in CATEGORIES:
-        window = ACKNOWLEDGE_WITHIN[level]
         mine = [r for r in results if r.level == level]
+        due = {id(r): r.notified_at + (r.window or configured[level]) for r in mine}
         took = [
             minutes_between(r.notified_at, r.acknowledged_at)
             for r in mine
             if r.acknowledged_at is not None
         ]
         in_time = sum(
-            1
-            for r in mine
-            if r.acknowledged_at is not None and r.acknowledged_at <= r.notified_at + window
+            1 for r in mine if r.acknowledged_at is not None and r.acknowledged_at <= due[id(r)]
         )
         unacknowledged = [r for r in mine if r.acknowledged_at is None]
-        awaiting = sum(1 for r in unacknowledged if r.notified_at + window > now)
+        awaiting = sum(1 for r in unacknowledged if due[id(r)] > now)
         report.append(
             CriticalResultTimeliness(
                 level=level,
-                window=window,
+                window=configured[level],
                 communicated=len(mine),
                 acknowledged_in_time=in_time,
                 acknowledged_late=len(took) - in_time,

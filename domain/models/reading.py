@@ -90,7 +90,13 @@ class Addendum(SQLModel, table=True):
 
 
 class ResultCommunication(SQLModel, table=True):
-    """A result sent to the referrer; a critical one stays open until acknowledged."""
+    """A result sent to the referrer; a critical one stays open until acknowledged.
+
+    It is the record ACR asks a department to keep: the finding and its category, when it was
+    identified (signed), who communicated it, who received it, when and how (the channel that
+    reached them, not the one asked for), and who acknowledged it: the recipient, or someone
+    recording the recipient's read-back (who read back, how, when).
+    """
 
     __tablename__ = "result_communications"
 
@@ -98,6 +104,7 @@ class ResultCommunication(SQLModel, table=True):
     exam_id: int = ref("exams")
     referrer_id: int = ref("referrers")
     critical_level: CriticalLevel = choice(CriticalLevel)
+    # The channel the result's message was queued on (what reached the recipient: received_via).
     channel: NotificationChannel = choice(NotificationChannel)
     notified_at: datetime = when()
     notified_by: str = text(64)
@@ -106,6 +113,25 @@ class ResultCommunication(SQLModel, table=True):
     acknowledged_by: str | None = text(64, nullable=True)
     escalated_at: datetime | None = when(nullable=True)
     escalation_count: int = 0
+    finding: str = text(1000, default="")
+    identified_at: datetime | None = when(nullable=True)  # the report's first signing
+    # The category's window when the result was communicated (the settings may change later).
+    window_minutes: int | None = None
+    # Who the result reached first: a referrer (`received_by_id`), the supervisor's line, or a
+    # person the communicator names (`received_by_name`); when, and by which channel.
+    received_by_kind: str | None = text(16, nullable=True)
+    received_by_id: int | None = None
+    received_by_name: str | None = text(160, nullable=True)
+    received_at: datetime | None = when(nullable=True)
+    received_via: NotificationChannel | None = choice(NotificationChannel, nullable=True)
+    # The latest escalation step: who it called and by which channel.
+    escalated_to_kind: str | None = text(16, nullable=True)
+    escalated_to_id: int | None = None
+    escalated_via: NotificationChannel | None = choice(NotificationChannel, nullable=True)
+    # An acknowledgement recorded for the recipient: who read the result back, and how
+    # (`acknowledged_at` is when they did, `acknowledged_by` who recorded it).
+    read_back_by: str | None = text(160, nullable=True)
+    read_back_via: NotificationChannel | None = choice(NotificationChannel, nullable=True)
 
 
 class FollowUpRecommendation(SQLModel, table=True):

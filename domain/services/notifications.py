@@ -21,6 +21,7 @@ from domain.lifecycle import Actor
 from domain.models import Notification, Patient, Referrer
 from domain.repositories import UnitOfWork
 from domain.services._common import require_role
+from domain.services.results import record_reached
 from domain.types import pk
 
 # What a new booking replaces: the old appointment's messages not yet sent.
@@ -116,6 +117,7 @@ def record_sent(uow: UnitOfWork, *, notification_id: int, answer: str) -> Notifi
     notification.last_answer = answer[:500]
     if notification.status == NotificationStatus.QUEUED:
         notification.status, notification.sent_at = NotificationStatus.SENT, uow.now
+        record_reached(uow, notification)  # a result's message: who received it, how, when
     return notification
 
 

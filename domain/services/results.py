@@ -3,7 +3,10 @@ satisfaction surveys and closing the exam."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from types import MappingProxyType
 
 from domain import events as ev
 from domain.enums import (
@@ -23,6 +26,7 @@ from domain.models import (
     Exam,
     FollowUpRecommendation,
     Notification,
+    Patient,
     Procedure,
     Referrer,
     ResultCommunication,
@@ -32,13 +36,54 @@ from domain.repositories import UnitOfWork
 from domain.services._common import Checks, GuardFacts, load_exam, require_role
 from domain.types import pk
 
-# How long the referrer has to acknowledge, by level (ACR practice: minutes, hours, days).
-ACKNOWLEDGE_WITHIN = {
-    CriticalLevel.CRITICAL: timedelta(minutes=60),
-    CriticalLevel.URGENT: timedelta(hours=6),
-    CriticalLevel.UNEXPECTED: timedelta(days=3),
-}
+# How long the referrer has to acknowledge, by level (ACR practice: minutes, hours, days); the
+# defaults of `RADFLOW_*_WINDOW_MINUTES`, which a command is handed as `windows`.
+ACKNOWLEDGE_WITHIN: Mapping[CriticalLevel, timedelta] = MappingProxyType(
+    {
+        CriticalLevel.CRITICAL: timedelta(minutes=60),
+        CriticalLevel.URGENT: timedelta(hours=6),
+        CriticalLevel.UNEXPECTED: timedelta(days=3),
+    }
+)
 REPORTED = {ExamStatus.FINAL, ExamStatus.COMMUNICATED, ExamStatus.CLOSED}
+SURVEY_AFTER = timedelta(hours=24)  # RADFLOW_SURVEY_INVITE_AFTER_HOURS' default
+# The messages that carry a result to a person: when one is sent, the result reached them.
+RESULT_MESSAGES = frozenset(
+    {
+        NotificationTemplate.RESULT_AVAILABLE,
+        NotificationTemplate.CRITICAL_RESULT,
+        NotificationTemplate.CRITICAL_RESULT_ESCALATION,
+    }
+)
+SUPERVISOR_LINE = "radiology supervisor"  # who the chain's last step reaches
+ACKNOWLEDGED_FOR = {Role.RADIOLOGIST, Role.REFERRER, Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DirectContact:
+    """What a communicator records of a result they gave in person or by phone: to whom (as
+    named), how and when."""
+
+    received_by: str
+    via: NotificationChannel
+    at: datetime | None = None  # now when not given
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadBack:
+    """A recipient's read-back recorded on their behalf: who read the result back, how, when."""
+
+    read_back_by: str
+    via: NotificationChannel
+    at: datetime | None = None  # now when not given
+
+
+def window_of(communication: ResultCommunication) -> timedelta | None:
+    """The acknowledgement window the result was communicated with (the default for its
+    category on a record older than configurable windows)."""
+    if communication.window_minutes is not None:
+        return timedelta(minutes=communication.window_minutes)
+    return ACKNOWLEDGE_WITHIN.get(communication.critical_level)
 
 
 def notify_result(
@@ -46,17 +91,37 @@ def notify_result(
     uow: UnitOfWork,
     actor: Actor,
     exam_id: int,
-    channel: NotificationChannel = NotificationChannel.PORTAL,
+    channel: NotificationChannel | None = None,
+    finding: str | None = None,
+    direct: DirectContact | None = None,
+    windows: Mapping[CriticalLevel, timedelta] = ACKNOWLEDGE_WITHIN,
+    survey_after: timedelta = SURVEY_AFTER,
     expected_version: int | None = None,
 ) -> ResultCommunication:
-    """Tell the referrer; a critical result opens a loop that stays open until acknowledged."""
+    """Tell the referrer; a critical result opens a loop that stays open until acknowledged.
+
+    The message goes by `channel`, or else by the referrer's own channel for a critical or
+    urgent result (a call when they have a phone) and the portal for others. `direct` records a
+    result the communicator gave in person or by phone: it reached that person then. The
+    patient is invited to the satisfaction survey `survey_after` later (the exam is over).
+    """
+    checks = Checks()
+    checks.text(finding, "finding", max_length=1000, required=False)
+    if direct is not None:
+        checks.text(direct.received_by, "direct.received_by", max_length=160)
+        _check_past(checks, direct.at, "direct.at", uow)
+    checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     facts = GuardFacts(uow, exam)
     transition(exam, Step.NOTIFY_RESULT, actor=actor, at=uow.now, facts=facts, recorder=uow)
     report = facts.report()  # the guard read it: a final report exists
     assert report is not None
     level = report.critical_level
-    window = ACKNOWLEDGE_WITHIN.get(level)
+    critical = level in MUST_ACKNOWLEDGE
+    window = windows.get(level)
+    referrer = uow.department.get(Referrer, exam.referrer_id)
+    if channel is None:
+        channel = channel_of(referrer) if critical else NotificationChannel.PORTAL
     communication = ResultCommunication(
         exam_id=exam_id,
         referrer_id=exam.referrer_id,
@@ -65,27 +130,41 @@ def notify_result(
         notified_at=uow.now,
         notified_by=actor.id,
         acknowledge_by=uow.now + window if window else None,
+        finding=(finding or report.impression).strip()[:1000],
+        identified_at=report.preliminary_at or report.final_at,
+        window_minutes=int(window.total_seconds() // 60) if window else None,
     )
+    if direct is not None:
+        communication.received_by_kind, communication.received_by_name = (
+            "person",
+            (direct.received_by.strip()),
+        )
+        communication.received_at = direct.at or uow.now
+        communication.received_via = direct.via
     uow.add(communication)
-    critical = level in MUST_ACKNOWLEDGE
+    uow.flush()
     uow.append(
         Notification,
         {
             "exam_id": exam_id,
             "recipient_kind": "referrer",
             "recipient_id": exam.referrer_id,
-            "channel": NotificationChannel.PHONE if critical else channel,
+            "channel": channel,
             "template": NotificationTemplate.CRITICAL_RESULT
             if critical
             else NotificationTemplate.RESULT_AVAILABLE,
             "send_at": uow.now,
             "status": NotificationStatus.QUEUED,
             "created_at": uow.now,
-            "payload": {"accession": exam.accession_number, "criticalLevel": level.value},
+            "payload": {
+                "accession": exam.accession_number,
+                "criticalLevel": level.value,
+                "communicationId": pk(communication),
+            },
         },
     )
+    invite_to_survey(uow, exam, at=uow.now + survey_after)
     if critical:
-        uow.flush()
         uow.emit(
             ev.CriticalResultRaised(
                 at=uow.now,
@@ -100,15 +179,95 @@ def notify_result(
     return communication
 
 
-def acknowledge_result(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> ResultCommunication:
-    """The referrer confirms they received the result."""
-    exam = load_exam(uow, exam_id)
-    if actor.role == Role.REFERRER:
-        referrer = uow.department.get(Referrer, exam.referrer_id)
-        if referrer is None or referrer.code != actor.id:
-            raise NotPermitted("only the ordering referrer may acknowledge this result")
-    elif actor.role not in {Role.SUPERVISOR, Role.ADMIN, Role.INTEGRATION}:
-        raise NotPermitted(f"role {actor.role.value} may not acknowledge results")
+def invite_to_survey(uow: UnitOfWork, exam: Exam, *, at: datetime) -> bool:
+    """Queue the patient's survey invitation by e-mail, else SMS (its link is signed when it
+    is sent); False when the patient has neither."""
+    patient = uow.department.get(Patient, exam.patient_id)
+    if patient is None or not (patient.email or patient.phone):
+        return False
+    uow.append(
+        Notification,
+        {
+            "exam_id": pk(exam),
+            "recipient_kind": "patient",
+            "recipient_id": exam.patient_id,
+            "channel": NotificationChannel.EMAIL if patient.email else NotificationChannel.SMS,
+            "template": NotificationTemplate.SURVEY_INVITATION,
+            "send_at": at,
+            "status": NotificationStatus.QUEUED,
+            "created_at": uow.now,
+            "payload": {"respondent": Respondent.PATIENT.value},
+        },
+    )
+    return True
+
+
+def _check_past(checks: Checks, at: datetime | None, field: str, uow: UnitOfWork) -> None:
+    if at is not None:
+        checks.require(at <= uow.now, field, IssueCode.IN_FUTURE, "must not be in the future")
+
+
+def channel_of(person: Referrer | None) -> NotificationChannel:
+    """How a person is reached urgently: a call when they have a phone, else e-mail, else
+    the portal."""
+    if person is not None and person.phone:
+        return NotificationChannel.PHONE
+    if person is not None and person.email:
+        return NotificationChannel.EMAIL
+    return NotificationChannel.PORTAL
+
+
+def record_reached(uow: UnitOfWork, notification: Notification) -> ResultCommunication | None:
+    """A message carrying a result was sent: the first one to go says who received the result,
+    when and by which channel (called by the delivery worker's record of a sent message)."""
+    communication_id = notification.payload.get("communicationId")
+    if notification.template not in RESULT_MESSAGES or not isinstance(communication_id, int):
+        return None
+    communication = uow.reports.communication(communication_id)
+    if communication is None or communication.received_at is not None:
+        return communication
+    kind = notification.recipient_kind
+    if kind == "supervisor":
+        name: str | None = SUPERVISOR_LINE
+    else:
+        person = uow.department.get(Referrer, notification.recipient_id)
+        name = person.name if person is not None else None
+    communication.received_by_kind = kind
+    communication.received_by_id = notification.recipient_id if kind != "supervisor" else None
+    communication.received_by_name = name
+    communication.received_at = notification.sent_at or uow.now
+    communication.received_via = notification.channel
+    return communication
+
+
+def _is_recipient(uow: UnitOfWork, actor: Actor, communication: ResultCommunication) -> bool:
+    """The actor is a referrer the result was sent to: the ordering one, or the one an
+    escalation or delivery reached."""
+    if actor.role != Role.REFERRER:
+        return False
+    ids = {communication.referrer_id}
+    if communication.escalated_to_kind == "referrer" and communication.escalated_to_id:
+        ids.add(communication.escalated_to_id)
+    if communication.received_by_kind == "referrer" and communication.received_by_id:
+        ids.add(communication.received_by_id)
+    return any(
+        (person := uow.department.get(Referrer, i)) is not None and person.code == actor.id
+        for i in ids
+    )
+
+
+def acknowledge_result(
+    *, uow: UnitOfWork, actor: Actor, exam_id: int, read_back: ReadBack | None = None
+) -> ResultCommunication:
+    """The recipient confirms they received the result; anyone else acknowledging for them
+    records their read-back (who read it back, how, when)."""
+    require_role(actor, ACKNOWLEDGED_FOR, "acknowledge results")
+    if read_back is not None:
+        checks = Checks()
+        checks.text(read_back.read_back_by, "read_back.read_back_by", max_length=160)
+        _check_past(checks, read_back.at, "read_back.at", uow)
+        checks.done()
+    load_exam(uow, exam_id)
     communication = uow.reports.latest_communication(exam_id)
     if communication is None:
         raise ValidationFailed(
@@ -120,131 +279,46 @@ def acknowledge_result(*, uow: UnitOfWork, actor: Actor, exam_id: int) -> Result
                 )
             ]
         )
-    if communication.acknowledged_at is None:
-        communication.acknowledged_at, communication.acknowledged_by = uow.now, actor.id
-        assert communication.id is not None
-        uow.emit(
-            ev.ResultAcknowledged(
-                at=uow.now,
-                actor=actor.id,
-                role=actor.role,
-                exam_id=exam_id,
-                communication_id=communication.id,
-            )
+    if communication.acknowledged_at is not None:
+        return communication  # acknowledged once; a second answer changes nothing
+    if read_back is None and not _is_recipient(uow, actor, communication):
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "read_back",
+                    IssueCode.READ_BACK_REQUIRED,
+                    "only the result's recipient acknowledges it; to acknowledge for them, "
+                    "record their read-back (who read it back, how and when)",
+                )
+            ]
         )
-    return communication
-
-
-def escalation_chain(uow: UnitOfWork, referrer_id: int) -> list[tuple[str, int]]:
-    """Who a critical result reaches, in order: the ordering referrer, the physician covering
-    for them (if one is named), then the radiology supervisor; as (kind, id) pairs."""
-    chain = [("referrer", referrer_id)]
-    referrer = uow.department.get(Referrer, referrer_id)
-    if referrer is not None and referrer.covered_by_id is not None:
-        chain.append(("covering", referrer.covered_by_id))
-    chain.append(("supervisor", 0))
-    return chain
-
-
-def _call(
-    uow: UnitOfWork,
-    actor: Actor,
-    *,
-    exam_id: int,
-    referrer_id: int,
-    step: int,
-    escalation: int,
-    level: CriticalLevel,
-    communication_id: int | None,
-    reason: str,
-) -> None:
-    """Queue the escalation's call to the `step`-th person of the chain (the last one for any
-    later step) and emit its event."""
-    chain = escalation_chain(uow, referrer_id)
-    kind, recipient_id = chain[min(step, len(chain) - 1)]
-    uow.append(
-        Notification,
-        {
-            "exam_id": exam_id,
-            # The covering physician is a referrer too (their contact is on their row).
-            "recipient_kind": "supervisor" if kind == "supervisor" else "referrer",
-            "recipient_id": recipient_id,
-            "channel": NotificationChannel.PHONE,
-            "template": NotificationTemplate.CRITICAL_RESULT_ESCALATION,
-            "send_at": uow.now,
-            "status": NotificationStatus.QUEUED,
-            "created_at": uow.now,
-            "payload": {
-                "escalation": escalation,
-                "criticalLevel": level.value,
-                "recipient": kind,
-                "reason": reason,
-            },
-        },
-    )
+    at = uow.now
+    if read_back is not None:
+        at = read_back.at or uow.now
+        if at < communication.notified_at:
+            raise ValidationFailed(
+                [
+                    FieldIssue(
+                        "read_back.at",
+                        IssueCode.OUT_OF_RANGE,
+                        "a read-back cannot precede the result's communication "
+                        f"({communication.notified_at.isoformat()})",
+                    )
+                ]
+            )
+        communication.read_back_by = read_back.read_back_by.strip()
+        communication.read_back_via = read_back.via
+    communication.acknowledged_at, communication.acknowledged_by = at, actor.id
     uow.emit(
-        ev.CriticalResultEscalated(
+        ev.ResultAcknowledged(
             at=uow.now,
             actor=actor.id,
             role=actor.role,
             exam_id=exam_id,
-            communication_id=communication_id,
-            critical_level=level.value,
-            escalation_count=escalation,
-            recipient_kind=kind,
-            recipient_id=recipient_id or None,
+            communication_id=pk(communication),
         )
     )
-
-
-def escalate_overdue_results(*, uow: UnitOfWork, actor: Actor) -> list[ResultCommunication]:
-    """Escalate every critical result not acknowledged in time, one step along its chain
-    (run by the clock)."""
-    overdue = uow.reports.overdue_communications(uow.now)
-    for communication in overdue:
-        window = ACKNOWLEDGE_WITHIN[communication.critical_level]
-        communication.escalated_at = uow.now
-        communication.escalation_count += 1
-        communication.acknowledge_by = uow.now + window
-        _call(
-            uow,
-            actor,
-            exam_id=communication.exam_id,
-            referrer_id=communication.referrer_id,
-            step=communication.escalation_count,  # step 0 was the result's own call
-            escalation=communication.escalation_count,
-            level=communication.critical_level,
-            communication_id=pk(communication),
-            reason="not acknowledged",
-        )
-    return overdue
-
-
-def escalate_uncommunicated_results(*, uow: UnitOfWork, actor: Actor) -> list[int]:
-    """Escalate every critical or urgent finding signed final whose result was not
-    communicated within its window (counted from signing, then from the last escalation):
-    the ordering referrer is called; the exams escalated."""
-    escalated = []
-    for report, exam in uow.reports.critical_not_communicated(limit=200):
-        window = ACKNOWLEDGE_WITHIN[report.critical_level]
-        since = report.uncommunicated_escalated_at or report.final_at or report.updated_at
-        if since + window > uow.now:
-            continue
-        report.uncommunicated_escalated_at = uow.now
-        report.uncommunicated_escalations += 1
-        _call(
-            uow,
-            actor,
-            exam_id=pk(exam),
-            referrer_id=exam.referrer_id,
-            step=report.uncommunicated_escalations - 1,  # nobody was called yet
-            escalation=report.uncommunicated_escalations,
-            level=report.critical_level,
-            communication_id=None,
-            reason="not communicated",
-        )
-        escalated.append(pk(exam))
-    return escalated
+    return communication
 
 
 def record_follow_up(
@@ -375,8 +449,16 @@ def submit_survey(
         submitted_at=uow.now,
         submitted_by=actor.id,
     )
-    uow.add(survey)
-    uow.flush()
+    if not uow.reports.add_survey(survey):  # answered at the same moment elsewhere
+        raise ValidationFailed(
+            [
+                FieldIssue(
+                    "respondent",
+                    IssueCode.ALREADY_SUBMITTED,
+                    f"the {respondent.value.lower()} survey is already in",
+                )
+            ]
+        )
     assert survey.id is not None
     uow.emit(
         ev.SurveySubmitted(

@@ -85,7 +85,7 @@ MUTATIONS: dict[str, tuple[str, str]] = {
     "signFinal": ("ExamInput", "ReportSignedFinal"),
     "addAddendum": ("AddAddendumInput", "ReportAmended"),
     "notifyResult": ("NotifyResultInput", "ResultCommunicated"),
-    "acknowledgeResult": ("ExamInput", "ResultAcknowledged"),
+    "acknowledgeResult": ("AcknowledgeResultInput", "ResultAcknowledged"),
     "recordFollowUp": ("RecordFollowUpInput", "FollowUpRecorded"),
     "submitSurvey": ("SubmitSurveyInput", "SurveySubmitted"),
     "closeExam": ("ExamInput", "ExamClosed"),

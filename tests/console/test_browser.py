@@ -380,8 +380,11 @@ async def test_a_critical_finding_signed_by_a_radiologist_is_raised_on_the_super
     assert "critical" in (await supervisor.text_content(item) or "")
     assert await supervisor.evaluate("window.stillTheSamePage === true")
     await console.shoot(supervisor, "critical")
-    await supervisor.click(f"{item} button")
+    await supervisor.fill(f"{item} input[name=readBackBy]", "Dr Kim")
+    await supervisor.select_option(f"{item} select[name=channel]", "PHONE")
+    await supervisor.click(f"{item} button[type=submit]")
     await supervisor.wait_for_selector(f"{item} >> text=acknowledged")
+    assert "read back by Dr Kim" in (await supervisor.text_content(item) or "")
     await supervisor.wait_for_selector("#critical-alert[hidden]", state="attached")
 
     await reader.click("#communications button:has-text('Refresh')")

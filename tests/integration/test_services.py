@@ -29,7 +29,7 @@ from domain.models import (
     Procedure,
     TurnaroundTarget,
 )
-from domain.services import acquisition, orders, results, scheduling
+from domain.services import acquisition, escalation, orders, results, scheduling
 from tests.factories import (
     RADIOLOGIST,
     REFERRER,
@@ -295,7 +295,7 @@ async def test_a_critical_result_must_be_acknowledged_before_closing(department:
     assert failure.value.code == "CRITICAL_RESULT_UNACKNOWLEDGED"
     department.clock.advance(minutes=90)  # type: ignore[attr-defined]
     escalated = await department.run(
-        lambda uow: results.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
+        lambda uow: escalation.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
     )
     assert [c.escalation_count for c in escalated] == [1]
     await department.run(
@@ -314,7 +314,7 @@ async def test_a_critical_finding_not_communicated_in_its_window_escalates_once_
 
     def escalate() -> Any:
         return department.run(
-            lambda uow: results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR)
+            lambda uow: escalation.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR)
         )
 
     assert await escalate() == []

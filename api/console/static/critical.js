@@ -5,10 +5,13 @@ import { h, fill, clock, stamp, announce, notice } from './dom.js';
 const RAISED = `subscription Raised($after: Int) { criticalResultRaised(after: $after) {
   eventId type at actor escalated criticalLevel
   exam { id accessionNumber procedure { name } site { code } referrer { name }
-         communications { criticalLevel notifiedAt acknowledgeBy acknowledgedAt acknowledgedBy escalationCount } }
+         communications { criticalLevel notifiedAt acknowledgeBy acknowledgedAt acknowledgedBy readBackBy readBackVia escalationCount } }
 } }`;
-const ACK = `mutation Ack($id: ID!) { acknowledgeResult(input: {examId: $id}) { __typename
-  ... on Error { message } } }`;
+// Someone other than the recipient records the recipient's read-back: who, how (now).
+const ACK = `mutation Ack($id: ID!, $by: String!, $channel: NotificationChannel!) {
+  acknowledgeResult(input: {examId: $id, readBack: {readBackBy: $by, channel: $channel}}) {
+    __typename ... on Error { message } } }`;
+const READ_BACK_CHANNELS = ['PHONE', 'PORTAL', 'EMAIL', 'SMS', 'HL7'];
 // Every event since sign-in, by eventId; the header's alert and the view read it.
 const events = new Map();
 const listeners = new Set();
@@ -46,7 +49,7 @@ export function criticalView(main, api, session) {
   const canAcknowledge = ['supervisor', 'admin', 'integration'].includes(session.role);
   fill(main, h('section', { class: 'panel wide', 'aria-labelledby': 'critical-title' },
     h('h2', { id: 'critical-title' }, 'Critical results'),
-    h('p', { class: 'help' }, 'Raised when a critical or urgent result is phoned to the referrer, and again when it escalates for want of acknowledgement. Live.'),
+    h('p', { class: 'help' }, 'Raised when a critical or urgent result is phoned to the referrer, and again when it escalates for want of acknowledgement. Live. Only the recipient acknowledges; to record it for them, give who read the result back and how.'),
     status, list));
 
   function item(event) {
@@ -62,21 +65,31 @@ export function criticalView(main, api, session) {
       loop ? h('span', { class: 'muted' }, acknowledged
         ? ` · acknowledged ${stamp(loop.acknowledgedAt)} by ${loop.acknowledgedBy}`
         : ` · acknowledge by ${stamp(loop.acknowledgeBy)}`) : null,
-      exam && !acknowledged && canAcknowledge
-        ? h('button', { type: 'button', onclick: () => acknowledge(exam) }, 'Record acknowledgement',
-          h('span', { class: 'sr-only' }, ` of ${exam.accessionNumber}`))
-        : null);
+      loop?.readBackBy ? h('span', { class: 'muted' }, ` (read back by ${loop.readBackBy}, ${(loop.readBackVia || '').toLowerCase()})`) : null,
+      exam && !acknowledged && canAcknowledge ? readBackForm(exam, event.eventId) : null);
   }
 
-  async function acknowledge(exam) {
-    const result = (await api.request(ACK, { id: exam.id })).acknowledgeResult;
+  function readBackForm(exam, key) {
+    const by = h('input', { id: `read-back-by-${key}`, name: 'readBackBy', required: true, maxlength: '160', autocomplete: 'off' });
+    const channel = h('select', { id: `read-back-via-${key}`, name: 'channel' },
+      READ_BACK_CHANNELS.map((c) => h('option', { value: c }, c.toLowerCase())));
+    return h('form', { class: 'read-back', onsubmit: (e) => { e.preventDefault(); acknowledge(exam, by.value, channel.value); } },
+      ' ', h('label', { for: by.id }, 'Read back by '), by,
+      ' ', h('label', { for: channel.id }, 'via '), channel,
+      ' ', h('button', { type: 'submit' }, 'Record read-back',
+        h('span', { class: 'sr-only' }, ` of ${exam.accessionNumber}`)));
+  }
+
+  async function acknowledge(exam, by, channel) {
+    const result = (await api.request(ACK, { id: exam.id, by, channel })).acknowledgeResult;
     if (result.__typename !== 'ResultAcknowledged') {
       fill(status, notice(result.message));
       return;
     }
     announce(`${exam.accessionNumber} acknowledged.`);
     const refreshed = await api.request(`query R($id: ID!) { exam(id: $id) { communications {
-      criticalLevel notifiedAt acknowledgeBy acknowledgedAt acknowledgedBy escalationCount } } }`, { id: exam.id });
+      criticalLevel notifiedAt acknowledgeBy acknowledgedAt acknowledgedBy readBackBy readBackVia
+      escalationCount } } }`, { id: exam.id });
     for (const event of events.values()) {
       if (event.exam?.id === exam.id) event.exam.communications = refreshed.exam.communications;
     }

@@ -8,10 +8,10 @@ import pytest
 
 from domain import events as ev
 from domain.enums import CriticalLevel, ExamStatus, NotificationTemplate, ReportStatus
-from domain.errors import NotPermitted
+from domain.errors import IssueCode, ValidationFailed
 from domain.lifecycle import Actor, Role
 from domain.models import Notification, Referrer, Report
-from domain.services import results
+from domain.services import escalation, results
 from tests.unit.services.conftest import NOW, READER, REFERRER, SUPERVISOR, Department
 
 
@@ -43,10 +43,11 @@ def test_a_critical_result_calls_the_referrer_and_waits_for_their_acknowledgemen
 
     assert communication.acknowledge_by == NOW + timedelta(minutes=60)
     assert uow.events_of(ev.CriticalResultRaised)
-    (call,) = uow.appended[Notification]
+    (call,) = uow.appended[Notification]  # the patient has no contact: no survey invitation
     assert call["template"] == "CRITICAL_RESULT"
-    with pytest.raises(NotPermitted):  # only the ordering referrer
+    with pytest.raises(ValidationFailed) as refused:  # only the recipient, or a read-back
         results.acknowledge_result(uow=uow, actor=Actor("REF99", Role.REFERRER), exam_id=exam_id)
+    assert refused.value.issues[0].code == IssueCode.READ_BACK_REQUIRED
     results.acknowledge_result(uow=uow, actor=REFERRER, exam_id=exam_id)
     assert communication.acknowledged_by == REFERRER.id
     assert uow.reports.unacknowledged_critical(exam_id) == 0
@@ -60,7 +61,7 @@ def test_an_unacknowledged_critical_result_is_escalated_once_overdue(
     communication = results.notify_result(uow=uow, actor=READER, exam_id=exam_id)
     uow.now = NOW + timedelta(minutes=61)
 
-    escalated = results.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
+    escalated = escalation.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
 
     assert escalated == [communication] and communication.escalation_count == 1
     assert communication.acknowledge_by == uow.now + timedelta(minutes=60)
@@ -85,7 +86,7 @@ def test_an_unacknowledged_result_climbs_the_chain_covering_physician_then_super
 
     for _ in range(3):
         uow.now += timedelta(minutes=61)
-        results.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
+        escalation.escalate_overdue_results(uow=uow, actor=SUPERVISOR)
 
     steps = [
         (e.escalation_count, e.recipient_kind, e.recipient_id)  # type: ignore[attr-defined]
@@ -108,13 +109,13 @@ def test_a_critical_finding_signed_but_not_communicated_escalates_each_window(
     report = uow.reports.of_exam(exam_id)
     assert report is not None and report.final_at is not None
     uow.now = report.final_at + timedelta(minutes=59)
-    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
+    assert escalation.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
 
     uow.now = report.final_at + timedelta(minutes=60)
-    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == [exam_id]
-    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
+    assert escalation.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == [exam_id]
+    assert escalation.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
     uow.now += timedelta(minutes=60)
-    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == [exam_id]
+    assert escalation.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == [exam_id]
 
     calls = [
         n for n in uow.appended[Notification] if n["payload"].get("reason") == "not communicated"
@@ -127,4 +128,4 @@ def test_a_critical_finding_signed_but_not_communicated_escalates_each_window(
     assert counts == [1, 2]
     results.notify_result(uow=uow, actor=READER, exam_id=exam_id)
     uow.now += timedelta(hours=5)
-    assert results.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
+    assert escalation.escalate_uncommunicated_results(uow=uow, actor=SUPERVISOR) == []
