@@ -72,18 +72,27 @@ def _frozen(mapping: Mapping[str, int] | None = None) -> Mapping[str, int]:
     return MappingProxyType(dict(mapping or {}))
 
 
+def _frozen_prices() -> Mapping[str, float]:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything the balancer may look at, frozen at `now`.
 
     `studies` holds every unread study: waiting, assigned, pinned or already opened.
     `caps` maps a study's `cap_group` to the most studies of that group one reader may hold.
+    `cap_bends` maps a cap group whose cap bends for STAT to the price (minutes-equivalent, in
+    the objective as `over_cap`) of each study a reader holds over it: a STAT no arrangement
+    within the caps can place goes over a cap rather than to nobody. A group not named holds
+    its cap for every study.
     """
 
     now: datetime
     studies: tuple[Study, ...]
     radiologists: tuple[Radiologist, ...]
     caps: Mapping[str, int] = field(default_factory=_frozen)
+    cap_bends: Mapping[str, float] = field(default_factory=_frozen_prices)
 
 
 class Weights(Mapping[str, float]):

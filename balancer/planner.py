@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import numpy as np
+
 from balancer import construct, improve, placement, promote
 from balancer.model import Assignment, Params, Plan, Snapshot
-from balancer.objective import evaluate
+from balancer.objective import evaluate, over_count
 from balancer.problem import Problem, compile_problem
 from balancer.state import State
 
@@ -91,6 +93,7 @@ def build_plan(
                 reason=f"opened by radiologist {rid}: never moved",
             )
     util = state.utilisation()
+    over = _over_cap(problem, state)
     for r, lst in enumerate(state.lists):
         rid = ids[r]
         first = len(problem.opened.get(rid, ()))
@@ -119,6 +122,7 @@ def build_plan(
                     f"in {finish - t:.0f} min; reader load {state.load[r]:.0f} min of "
                     f"{cap_min:.0f} min left in shift ({util[r]:.0%})"
                     + (f"; {problem.lapsed_pins[s.id]}" if s.id in problem.lapsed_pins else "")
+                    + (f"; {over[k]}" if k in over else "")
                 ),
                 moved=s.assigned_to is not None and s.assigned_to != rid,
             )
@@ -137,6 +141,34 @@ def build_plan(
         formulation=formulation,
         duration_ms=(time.perf_counter() - started) * 1000.0,
     )
+
+
+def _over_cap(problem: Problem, state: State) -> dict[int, str]:
+    """The studies placed over a cap that bends for STAT (only STATs go over it: the last ones
+    of their group on the worklist), each with the reason a supervisor reads."""
+    out: dict[int, str] = {}
+    if not np.isfinite(problem.group_price).any():
+        return out
+    snap = problem.snapshot
+    counts = over_count(problem, state.assign)
+    for r, g in zip(*np.nonzero(counts), strict=True):
+        lst = state.lists[int(r)]
+        members = [
+            k
+            for k in lst
+            if problem.group[k] == g
+            and problem.pinned[k] < 0
+            and np.isfinite(problem.over_price[k])
+        ]
+        name = problem.studies[members[0]].cap_group
+        cap = snap.caps.get(str(name), 0)
+        for k in members[-int(counts[r, g]) :]:
+            out[k] = (
+                f"over the cap for {name} (at most {cap} per radiologist): the rule bends it "
+                f"for STAT at a price of {problem.group_price[g]:g}; within the caps this STAT "
+                "had no reader, or a later start that cost more"
+            )
+    return out
 
 
 def _due(minutes: float) -> str:
