@@ -205,10 +205,10 @@ class Params:
     behind, so evening out the shift never decides who reads urgent work.
     `overtake_margin_minutes`: a study past its age limit may be overtaken by younger work
     ranked behind it (the same or a lower tier, due later) on a reader who may read it by at
-    most this much (`waiting` counts what is left). `hold_overtake_bound` makes the planner hold
-    it (the cold sweep places aged work within the margin, `promote` repairs the rest); off by
-    default until it holds without costing the simulated day its STAT maximum or the re-plans
-    their stability (docs/balancer.md).
+    most this much (`waiting` counts what is left; a pinned study and a reader at the cap of
+    the study's group do not count: the bound yields to pins and caps). `hold_overtake_bound`
+    makes the planner hold it (the cold sweep places aged work within the margin, `promote`
+    repairs the rest, to the end); on by default (docs/balancer.md: what it costs).
     """
 
     weights: Weights = field(default_factory=Weights)
@@ -229,7 +229,7 @@ class Params:
     fairness_floor: float = 0.3
     fairness_priorities: frozenset[Priority] = frozenset({Priority.ROUTINE})
     overtake_margin_minutes: float = 30.0
-    hold_overtake_bound: bool = False
+    hold_overtake_bound: bool = True
 
     def age_limit(self, priority: Priority) -> float:
         """Minutes a study of this priority may wait before it is promoted."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import timedelta
 
@@ -12,9 +13,6 @@ from balancer.model import Assignment, Params, Plan, Snapshot
 from balancer.objective import evaluate, over_count
 from balancer.problem import Problem, compile_problem
 from balancer.state import State
-
-# Share of a path's time limit the waiting bound may use after the search.
-PROMOTE_SHARE = 0.25
 
 
 def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
@@ -49,21 +47,8 @@ def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
         touched = {int(state.assign[k]) for k in rest if state.assign[k] >= 0}
         improve.touch_up(state, touched, deadline)
     improve.settle(state, deadline)
-    # The waiting bound is a rule: it gets a share of the path's time even when the search
-    # used it all (and always one round).
-    limit = (
-        params.cold_time_limit_s
-        if cold
-        else max(params.large_event_time_limit_s, params.time_limit_s)
-        if large
-        else params.time_limit_s
-    )
-    if params.hold_overtake_bound:
-        promote.promote(
-            state,
-            max(deadline, time.perf_counter() + PROMOTE_SHARE * limit),
-            promote.ROUNDS if cold or large else promote.EVENT_ROUNDS,
-        )
+    if params.hold_overtake_bound:  # a rule: repaired to the end (promote.py), whatever the clock
+        promote.promote(state, math.inf, promote.ROUNDS if cold or large else promote.EVENT_ROUNDS)
     formulation = ("sweep" if cold else "insert") + "+relocate"
     if params.mode == "improve" and problem.n:
         from balancer import cpsat  # CP-SAT is only imported when asked for
