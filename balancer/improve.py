@@ -31,7 +31,7 @@ FOCUS = 3
 
 def _aged(state: State, k: int, a: int) -> bool:
     """Whether study k, on reader a, starts past its age limit."""
-    return start_on(state, k, a) > state.p.aged[k]
+    return bool(start_on(state, k, a) > state.p.aged[k])
 
 
 def _best_move(state: State, k: int, a: int, util: FloatArray, late: bool) -> tuple[float, int]:

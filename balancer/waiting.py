@@ -48,9 +48,9 @@ def overtaken(snapshot: Snapshot, plan: Plan, params: Params) -> dict[int, str]:
     # that holds for it) may not take it now, so their work does not count against it.
     held: Counter[tuple[int, str]] = Counter()
     for s in snapshot.studies:
-        a = plan.assignments.get(s.id)
-        if s.cap_group is not None and a is not None:
-            held[(a.radiologist_id, s.cap_group)] += 1
+        on = plan.assignments.get(s.id)
+        if s.cap_group is not None and on is not None:
+            held[(on.radiologist_id, s.cap_group)] += 1
     # Per reader, every waiting study they may read against all of their work at once.
     mine: dict[int, list[int]] = defaultdict(list)
     for w, (s, *_) in enumerate(waiting):

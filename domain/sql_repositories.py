@@ -149,10 +149,10 @@ class SqlDepartment:
         return row
 
     def left_out_last_run(self) -> frozenset[int]:
-        last = self.session.scalar(
-            sa.select(BalancerRun.unassignable).order_by(col(BalancerRun.id).desc()).limit(1)
-        )
-        return frozenset(int(u["exam_id"]) for u in last or ())
+        last = self.session.scalars(
+            sa.select(BalancerRun).order_by(col(BalancerRun.id).desc()).limit(1)
+        ).first()
+        return frozenset(int(u["exam_id"]) for u in (last.unassignable if last else ()))
 
     def turnaround_minutes(
         self, procedure_id: int, priority: Priority, patient_class: PatientClass

@@ -303,12 +303,12 @@ def _raise_stranded(uow: UnitOfWork, actor: Actor, radiologist: Radiologist, wha
 def _board(summary: PlanSummary) -> list[dict[str, object]]:
     """The run's unassignable list as the board shows it: STAT first (they are on nobody's
     worklist and the supervisors act on them), then in the plan's order."""
-    items = [
-        {"exam_id": k, "reason": v, "priority": summary.priorities.get(k)}
-        for k, v in summary.unassignable.items()
+    stat = Priority.STAT.value
+    order = sorted(summary.unassignable, key=lambda k: summary.priorities.get(k) != stat)
+    return [
+        {"exam_id": k, "reason": summary.unassignable[k], "priority": summary.priorities.get(k)}
+        for k in order
     ]
-    items.sort(key=lambda u: u["priority"] != Priority.STAT.value)
-    return items
 
 
 def _raise_stat_left_out(uow: UnitOfWork, summary: PlanSummary, exam_ids: list[int]) -> None:
