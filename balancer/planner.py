@@ -145,6 +145,8 @@ def _over_cap(problem: Problem, state: State) -> dict[int, str]:
             and problem.pinned[k] < 0
             and np.isfinite(problem.over_price[k])
         ]
+        if not members:  # a cap that holds is never over (validate would say so)
+            continue
         name = problem.studies[members[0]].cap_group
         cap = snap.caps.get(str(name), 0)
         for k in members[-int(counts[r, g]) :]:
