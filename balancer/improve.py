@@ -15,6 +15,7 @@ import numpy as np
 
 from balancer.construct import candidates, soonest
 from balancer.problem import FloatArray
+from balancer.promote import start_on
 from balancer.state import State
 
 # A move must gain at least this much (minutes-equivalent) to be taken: no churn on noise.
@@ -26,6 +27,11 @@ PULL_CANDIDATES = 24
 PULL_ROUNDS = 20
 # A re-plan searches around this many of the most pressed readers besides the touched ones.
 FOCUS = 3
+
+
+def _aged(state: State, k: int, a: int) -> bool:
+    """Whether study k, on reader a, starts past its age limit."""
+    return bool(start_on(state, k, a) > state.p.aged[k])
 
 
 def _best_move(state: State, k: int, a: int, util: FloatArray, late: bool) -> tuple[float, int]:
@@ -40,6 +46,8 @@ def _best_move(state: State, k: int, a: int, util: FloatArray, late: bool) -> tu
         if late:
             pool = np.union1d(pool, soonest(state, k, cand, NARROW))
         cand = pool
+    if state.p.params.hold_overtake_bound and _aged(state, k, a):
+        cand = cand[[start_on(state, k, int(b)) <= start_on(state, k, a) for b in cand]]
     best, best_b = -MIN_GAIN, -1
     for b in cand:
         d = state.move_delta(k, int(b))
@@ -101,6 +109,13 @@ def pull(state: State, targets: list[int], deadline: float) -> int:
             best, best_k = -MIN_GAIN, -1
             for k in ks:
                 if not state.allowed(int(k), b):
+                    continue
+                a = int(src[k])
+                if (
+                    p.params.hold_overtake_bound
+                    and _aged(state, int(k), a)
+                    and start_on(state, int(k), b) > start_on(state, int(k), a)
+                ):
                     continue
                 d = state.move_delta(int(k), b)
                 if d < best:

@@ -72,18 +72,27 @@ def _frozen(mapping: Mapping[str, int] | None = None) -> Mapping[str, int]:
     return MappingProxyType(dict(mapping or {}))
 
 
+def _frozen_prices() -> Mapping[str, float]:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything the balancer may look at, frozen at `now`.
 
     `studies` holds every unread study: waiting, assigned, pinned or already opened.
     `caps` maps a study's `cap_group` to the most studies of that group one reader may hold.
+    `cap_bends` maps a cap group whose cap bends for STAT to the price (minutes-equivalent, in
+    the objective as `over_cap`) of each study a reader holds over it: a STAT no arrangement
+    within the caps can place goes over a cap rather than to nobody. A group not named holds
+    its cap for every study.
     """
 
     now: datetime
     studies: tuple[Study, ...]
     radiologists: tuple[Radiologist, ...]
     caps: Mapping[str, int] = field(default_factory=_frozen)
+    cap_bends: Mapping[str, float] = field(default_factory=_frozen_prices)
 
 
 class Weights(Mapping[str, float]):
@@ -196,10 +205,11 @@ class Params:
     behind, so evening out the shift never decides who reads urgent work.
     `overtake_margin_minutes`: a study past its age limit may be overtaken by younger work
     ranked behind it (the same or a lower tier, due later) on a reader who may read it by at
-    most this much (`waiting` counts what is left). `hold_overtake_bound` makes the planner hold
-    it (the cold sweep places aged work within the margin, `promote` repairs the rest); off by
-    default until it holds without costing the simulated day its STAT maximum or the re-plans
-    their stability (docs/balancer.md).
+    most this much (`waiting` counts what is left; a pinned study and a reader at the cap of
+    the study's group do not count: the bound yields to pins and caps). `hold_overtake_bound`
+    makes the planner hold it (the cold sweep places aged work within the margin, `promote`
+    repairs the rest, to the end); off by default: held at every re-plan of the 5000 x 100
+    bench it costs the re-plans their stability and time (docs/balancer.md, with figures).
     """
 
     weights: Weights = field(default_factory=Weights)

@@ -31,5 +31,27 @@ def evaluate(problem: Problem, assign: IntArray) -> dict[str, float]:
         terms[reader_term.name] = reader_term.cost(problem, load, held)
     for placement in PLACEMENT:
         terms[placement.name] = placement.cost(problem, assign)
-    terms["total"] = sum(terms[t] for t in TERMS)
+    total = sum(terms[t] for t in TERMS)
+    if np.isfinite(problem.group_price).any():
+        terms["over_cap"] = over_cap(problem, assign)
+        total += terms["over_cap"]
+    terms["total"] = total
     return terms
+
+
+def over_count(problem: Problem, assign: IntArray) -> IntArray:
+    """[reader, group] studies each reader holds over the group's cap (unpinned ones count;
+    pins and opened studies already took their room)."""
+    out = np.zeros_like(problem.slots)
+    for g in range(problem.slots.shape[1]):
+        members = (problem.group == g) & (problem.pinned < 0) & (assign >= 0)
+        held = np.bincount(assign[members], minlength=problem.m)
+        out[:, g] = np.maximum(held - np.maximum(problem.slots[:, g], 0), 0)
+    return out
+
+
+def over_cap(problem: Problem, assign: IntArray) -> float:
+    """The price of the studies held over a cap that bends for STAT."""
+    counts = over_count(problem, assign)
+    bends = np.isfinite(problem.group_price)
+    return float((counts[:, bends] * problem.group_price[bends]).sum())

@@ -14,6 +14,12 @@ in this order of importance:
   age and urgency there, the delay it imposes on the work behind it, the balance and the
   stability price), relative to where it is now (or its best reader when unplaced);
 * a unit for every change, so nothing moves unless the count or the preference asks for it.
+
+Where the group's cap bends for STAT (`Snapshot.cap_bends`), each STAT of it also has an arc
+to an "over the cap" node of every reader who may read it, with no capacity limit and the
+rule's price per study: every STAT that someone may read is then placed, within the caps where
+there is room for it (an arc over the cap costs the price on top of the same preference), over
+a cap only where nothing within them fits or where starting it there saves more than the price.
 """
 
 from __future__ import annotations
@@ -99,16 +105,31 @@ def _place_group(state: State, g: int) -> list[int]:
     rel = np.clip(np.rint((cost - ref[ks]) * SCALE), 0, RANK_UNIT // 10).astype(np.int64)
     rel += CHANGE * (rs != current)
 
-    # Nodes: 0 source, 1 sink, then one per member, then one per reader.
+    # Nodes: 0 source, 1 sink, then one per member, then one per reader, then one per reader
+    # for the studies it holds over the cap (used only where the cap bends for STAT).
     node = np.full(p.n, -1, dtype=np.int64)
     node[members] = 2 + np.arange(members.size)
     reader_node = 2 + members.size + np.arange(p.m, dtype=np.int64)
+    over_node = reader_node + p.m
     room = np.maximum(p.slots[:, g], 0)
     rank = np.arange(members.size, dtype=np.int64)  # members are in worklist order
-    tails = np.concatenate(([0] * members.size, node[ks], reader_node))
-    heads = np.concatenate((node[members], reader_node[rs], [1] * p.m))
-    caps = np.concatenate((np.ones(members.size + ks.size, dtype=np.int64), room))
-    unit = np.concatenate((rank * RANK_UNIT, rel, np.zeros(p.m, dtype=np.int64)))
+    bent = np.isfinite(p.over_price[ks])
+    over_cost = rel[bent] + np.rint(p.over_price[ks[bent]] * SCALE).astype(np.int64)
+    tails = np.concatenate(([0] * members.size, node[ks], reader_node, node[ks[bent]], over_node))
+    heads = np.concatenate(
+        (node[members], reader_node[rs], [1] * p.m, over_node[rs[bent]], [1] * p.m)
+    )
+    caps = np.concatenate(
+        (
+            np.ones(members.size + ks.size, dtype=np.int64),
+            room,
+            np.ones(int(bent.sum()), dtype=np.int64),
+            np.full(p.m, members.size, dtype=np.int64),
+        )
+    )
+    unit = np.concatenate(
+        (rank * RANK_UNIT, rel, np.zeros(p.m, dtype=np.int64), over_cost, np.zeros(p.m, np.int64))
+    )
     flow = min_cost_flow.SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(
         tails.astype(np.int32), heads.astype(np.int32), caps, unit.astype(np.int64)
@@ -122,6 +143,9 @@ def _place_group(state: State, g: int) -> list[int]:
     used = flow.flows(np.arange(members.size, members.size + ks.size, dtype=np.int32)) > 0
     target = np.full(p.n, -1, dtype=np.int64)
     target[ks[used]] = rs[used]
+    first_over = members.size + ks.size + p.m
+    over = flow.flows(np.arange(first_over, first_over + bent.sum(), dtype=np.int32)) > 0
+    target[ks[bent][over]] = rs[bent][over]
 
     touched: set[int] = set()
     changed = [int(k) for k in members if target[k] != state.assign[k]]

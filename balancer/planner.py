@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import timedelta
 
+import numpy as np
+
 from balancer import construct, improve, placement, promote
 from balancer.model import Assignment, Params, Plan, Snapshot
-from balancer.objective import evaluate
+from balancer.objective import evaluate, over_count
 from balancer.problem import Problem, compile_problem
 from balancer.state import State
-
-# Share of a path's time limit the waiting bound may use after the search.
-PROMOTE_SHARE = 0.25
 
 
 def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
@@ -47,21 +47,8 @@ def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
         touched = {int(state.assign[k]) for k in rest if state.assign[k] >= 0}
         improve.touch_up(state, touched, deadline)
     improve.settle(state, deadline)
-    # The waiting bound is a rule: it gets a share of the path's time even when the search
-    # used it all (and always one round).
-    limit = (
-        params.cold_time_limit_s
-        if cold
-        else max(params.large_event_time_limit_s, params.time_limit_s)
-        if large
-        else params.time_limit_s
-    )
-    if params.hold_overtake_bound:
-        promote.promote(
-            state,
-            max(deadline, time.perf_counter() + PROMOTE_SHARE * limit),
-            promote.ROUNDS if cold or large else promote.EVENT_ROUNDS,
-        )
+    if params.hold_overtake_bound:  # a rule: repaired to the end (promote.py), whatever the clock
+        promote.promote(state, math.inf, promote.ROUNDS if cold or large else promote.EVENT_ROUNDS)
     formulation = ("sweep" if cold else "insert") + "+relocate"
     if params.mode == "improve" and problem.n:
         from balancer import cpsat  # CP-SAT is only imported when asked for
@@ -91,6 +78,7 @@ def build_plan(
                 reason=f"opened by radiologist {rid}: never moved",
             )
     util = state.utilisation()
+    over = _over_cap(problem, state)
     for r, lst in enumerate(state.lists):
         rid = ids[r]
         first = len(problem.opened.get(rid, ()))
@@ -119,6 +107,7 @@ def build_plan(
                     f"in {finish - t:.0f} min; reader load {state.load[r]:.0f} min of "
                     f"{cap_min:.0f} min left in shift ({util[r]:.0%})"
                     + (f"; {problem.lapsed_pins[s.id]}" if s.id in problem.lapsed_pins else "")
+                    + (f"; {over[k]}" if k in over else "")
                 ),
                 moved=s.assigned_to is not None and s.assigned_to != rid,
             )
@@ -137,6 +126,36 @@ def build_plan(
         formulation=formulation,
         duration_ms=(time.perf_counter() - started) * 1000.0,
     )
+
+
+def _over_cap(problem: Problem, state: State) -> dict[int, str]:
+    """The studies placed over a cap that bends for STAT (only STATs go over it: the last ones
+    of their group on the worklist), each with the reason a supervisor reads."""
+    out: dict[int, str] = {}
+    if not np.isfinite(problem.group_price).any():
+        return out
+    snap = problem.snapshot
+    counts = over_count(problem, state.assign)
+    for r, g in zip(*np.nonzero(counts), strict=True):
+        lst = state.lists[int(r)]
+        members = [
+            k
+            for k in lst
+            if problem.group[k] == g
+            and problem.pinned[k] < 0
+            and np.isfinite(problem.over_price[k])
+        ]
+        if not members:  # a cap that holds is never over (validate would say so)
+            continue
+        name = problem.studies[members[0]].cap_group
+        cap = snap.caps.get(str(name), 0)
+        for k in members[-int(counts[r, g]) :]:
+            out[k] = (
+                f"over the cap for {name} (at most {cap} per radiologist): the rule bends it "
+                f"for STAT at a price of {problem.group_price[g]:g}; within the caps this STAT "
+                "had no reader, or a later start that cost more"
+            )
+    return out
 
 
 def _due(minutes: float) -> str:

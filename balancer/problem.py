@@ -12,6 +12,7 @@ import numpy.typing as npt
 from balancer.eligibility import EligibilityIndex, unassignable_reason
 from balancer.model import Params, Radiologist, Snapshot, Study
 from balancer.terms import PLACEMENT, SEQUENCE
+from domain.enums import Priority
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -66,6 +67,10 @@ class Problem:
     pinned: IntArray  # reader index of a kept supervisor pin, else -1
     group: IntArray  # cap group index, else -1
     slots: IntArray  # [reader, group] studies the reader may still take in the group
+    # Per study: the price of holding it over its cap group's cap (a STAT of a group whose cap
+    # bends for STAT, `Snapshot.cap_bends`), else inf (the cap holds).
+    over_price: FloatArray
+    group_price: FloatArray  # per cap group: that price, else inf
     opened: dict[int, list[Study]]  # reader id -> opened studies, read first
     unassignable: dict[int, str]
     lapsed_pins: dict[int, str]
@@ -187,6 +192,16 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
     group = np.array(
         [group_index.get(s.cap_group, -1) if s.cap_group else -1 for s in studies], dtype=np.int64
     )
+    bends = snapshot.cap_bends
+    over_price = np.array(
+        [
+            float(bends[s.cap_group])
+            if s.cap_group in bends and s.cap_group in group_index and s.priority is Priority.STAT
+            else np.inf
+            for s in studies
+        ],
+        dtype=np.float64,
+    )
 
     prior = np.full(n, -1, dtype=np.int64)
     pinned = np.full(n, -1, dtype=np.int64)
@@ -230,6 +245,8 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
         pinned=pinned,
         group=group,
         slots=slots,
+        over_price=over_price,
+        group_price=np.array([float(bends.get(g, np.inf)) for g in groups], dtype=np.float64),
         opened=opened,
         unassignable=unassignable,
         lapsed_pins=lapsed,

@@ -20,6 +20,7 @@ import time
 from bisect import bisect_left
 
 import numpy as np
+import numpy.typing as npt
 
 from balancer.construct import candidates
 from balancer.problem import FloatArray, IntArray
@@ -29,10 +30,12 @@ from balancer.state import State
 NEAR = 0.5
 # Candidate readers priced per study.
 PRICED = 4
-# Rounds at most in a plan built or rebuilt around many studies (a cold start, a large event),
-# and in a re-plan after one event, which starts from a plan that already held the bound.
+# Rounds at most. A re-plan after one event starts from a plan that held the bound, but a
+# leaver's studies or an hour's drift of the projections can leave a few hundred studies
+# overtaken, and each move can push a study behind it over the margin: two rounds left up to
+# 350 overtaken at 5000 x 100; repair to the end leaves none (docs/balancer.md).
 ROUNDS = 20
-EVENT_ROUNDS = 2
+EVENT_ROUNDS = ROUNDS
 
 
 def starts(state: State) -> FloatArray:
@@ -52,11 +55,11 @@ def overtaken(state: State, start: FloatArray | None = None) -> IntArray:
     p = state.p
     start = starts(state) if start is None else start
     margin = p.params.overtake_margin_minutes
-    aged = np.flatnonzero(start > p.aged)
+    aged = np.flatnonzero((start > p.aged) & (p.pinned < 0))  # a pin holds: the bound yields
     hit = np.zeros(p.n, dtype=np.bool_)
     for r in range(p.m if aged.size else 0):
         idx = state.arr[r]
-        sel = aged[p.may_read[aged, r]]
+        sel = aged[p.may_read[aged, r] & _room(state, aged, r)]
         if idx.size == 0 or sel.size == 0:
             continue
         # The work on r ranked behind s (a suffix of r's worklist) that starts more than the
@@ -69,6 +72,19 @@ def overtaken(state: State, start: FloatArray | None = None) -> IntArray:
     out = np.flatnonzero(hit)
     ordered: IntArray = out[np.argsort(p.ready[out], kind="stable")]
     return ordered
+
+
+def _room(state: State, ks: IntArray, r: int) -> npt.NDArray[np.bool_]:
+    """Whether reader r may take each study now as far as caps go: a reader at the cap of a
+    study's group (one that holds for it) may not, so its younger work does not count against
+    the study (the cap is a rule the bound yields to); on its own reader a study has room."""
+    p = state.p
+    if p.slots.shape[1] == 0:  # no caps
+        return np.ones(ks.size, dtype=np.bool_)
+    g = p.group[ks]
+    full = (g >= 0) & (state.used[r, np.maximum(g, 0)] >= p.slots[r, np.maximum(g, 0)])
+    out: npt.NDArray[np.bool_] = ~full | (state.assign[ks] == r) | np.isfinite(p.over_price[ks])
+    return out
 
 
 def _range_max(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
@@ -87,6 +103,8 @@ def _overtaken(state: State, k: int, start: float) -> bool:
         return False
     margin = p.params.overtake_margin_minutes
     for r in p.eligible[k]:
+        if not _room(state, np.array([k]), int(r))[0]:
+            continue
         idx = state.arr[r]
         lo = bisect_left(state.lists[r], k + 1)
         if lo >= idx.size:
@@ -98,7 +116,7 @@ def _overtaken(state: State, k: int, start: float) -> bool:
     return False
 
 
-def _start_on(state: State, k: int, r: int) -> float:
+def start_on(state: State, k: int, r: int) -> float:
     """Where study k would start if it joined (or, on its own reader, stayed on) reader r."""
     lst = state.lists[r]
     pos = bisect_left(lst, k)
@@ -108,7 +126,9 @@ def _start_on(state: State, k: int, r: int) -> float:
 def promote(state: State, deadline: float, rounds: int = ROUNDS) -> int:
     """Move overtaken studies up (see the module's docstring); returns the number of moves.
 
-    The first round runs whatever the clock says: the bound is a rule, not a preference.
+    Rounds run whatever the clock says until none is left, none can move, or `rounds` are
+    done: the bound is a rule, not a preference (`deadline` is kept for a caller that wants
+    repair cut short; the planner passes none).
     """
     made = 0
     stuck: set[int] = set()
@@ -122,7 +142,7 @@ def promote(state: State, deadline: float, rounds: int = ROUNDS) -> int:
             a = int(state.assign[k])
             s_k = float(start[k])
             if touched:  # earlier moves may have changed its start or freed it
-                s_k = _start_on(state, k, a)
+                s_k = start_on(state, k, a)
                 if not _overtaken(state, k, s_k):
                     continue
             b = _target(state, k, a, s_k)
@@ -145,7 +165,7 @@ def _target(state: State, k: int, a: int, now_start: float) -> int:
     cand = cand[cand != a]
     if cand.size == 0:
         return -1
-    when = np.array([_start_on(state, k, int(r)) for r in cand])
+    when = np.array([start_on(state, k, int(r)) for r in cand])
     soonest = float(when.min())
     if soonest >= now_start - 1e-6:
         return -1

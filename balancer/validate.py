@@ -15,6 +15,7 @@ from balancer.model import (
     Violation,
     ViolationCode,
 )
+from domain.enums import Priority
 
 
 def validate(snapshot: Snapshot, plan: Plan) -> list[Violation]:
@@ -25,6 +26,7 @@ def validate(snapshot: Snapshot, plan: Plan) -> list[Violation]:
     out += _coverage(studies, plan)
     groups: Counter[tuple[int, str]] = Counter()
     fixed_groups: Counter[tuple[int, str]] = Counter()
+    stats: Counter[tuple[int, str]] = Counter()  # unopened STATs held, where the cap bends
     for a in plan.assignments.values():
         s = studies.get(a.study_id)
         if s is None:
@@ -32,10 +34,18 @@ def validate(snapshot: Snapshot, plan: Plan) -> list[Violation]:
         if s.cap_group is not None:
             target = fixed_groups if s.opened_by is not None else groups
             target[(a.radiologist_id, s.cap_group)] += 1
+            if (
+                s.opened_by is None
+                and s.priority is Priority.STAT
+                and s.cap_group in snapshot.cap_bends
+            ):
+                stats[(a.radiologist_id, s.cap_group)] += 1
         out += _placement(snapshot, s, a, readers)
     for (rid, g), held in groups.items():
         cap = snapshot.caps.get(g)
-        if cap is not None and held + fixed_groups[(rid, g)] > cap:
+        # Where the cap bends for STAT, only STATs may be over it.
+        bent = min(stats[(rid, g)], held) if g in snapshot.cap_bends else 0
+        if cap is not None and held + fixed_groups[(rid, g)] > cap + bent:
             out.append(
                 Violation(
                     ViolationCode.CAP_EXCEEDED,
@@ -204,6 +214,8 @@ def _unassignable(
             )
             continue
         cap = snapshot.caps.get(s.cap_group) if s.cap_group is not None else None
+        if s.priority is Priority.STAT and s.cap_group in snapshot.cap_bends:
+            cap = None  # the cap bends for it: any reader who may read it has room
         for r in snapshot.radiologists:
             if refusal(s, r, snapshot.now) is not None:
                 continue

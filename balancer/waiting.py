@@ -12,7 +12,7 @@ ED study with a short turnaround can be) is the order rule's choice and not coun
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from balancer.eligibility import EligibilityIndex
 from balancer.model import Params, Plan, Snapshot
 from balancer.ordering import sort_key
 from balancer.problem import minutes
+from domain.enums import Priority
 
 
 def overtaken(snapshot: Snapshot, plan: Plan, params: Params) -> dict[int, str]:
@@ -39,13 +40,27 @@ def overtaken(snapshot: Snapshot, plan: Plan, params: Params) -> dict[int, str]:
     for rank, (s, a) in enumerate(placed):
         start, ready = minutes(a.projected_start, now), minutes(s.ready_at, now)
         lists[a.radiologist_id].append((start, ready, rank, s.id))
-        if start > ready + params.age_limit(s.priority):
+        pinned = s.pinned_to is not None and s.pinned_to == a.radiologist_id
+        if start > ready + params.age_limit(s.priority) and not pinned:
+            # A study a supervisor pinned stays where the pin holds it: the bound yields.
             waiting.append((s, start, ready, rank))
+    # What each reader holds of each cap group: a reader at the cap of a study's group (one
+    # that holds for it) may not take it now, so their work does not count against it.
+    held: Counter[tuple[int, str]] = Counter()
+    for s in snapshot.studies:
+        on = plan.assignments.get(s.id)
+        if s.cap_group is not None and on is not None:
+            held[(on.radiologist_id, s.cap_group)] += 1
     # Per reader, every waiting study they may read against all of their work at once.
     mine: dict[int, list[int]] = defaultdict(list)
     for w, (s, *_) in enumerate(waiting):
+        cap = snapshot.caps.get(s.cap_group) if s.cap_group is not None else None
+        bends = s.priority is Priority.STAT and s.cap_group in snapshot.cap_bends
         for rid in index.readers(s):
-            if rid in lists:
+            if rid not in lists:
+                continue
+            full = cap is not None and not bends and held[(rid, str(s.cap_group))] >= cap
+            if not full or plan.assignments[s.id].radiologist_id == rid:
                 mine[rid].append(w)
     w_start = np.array([w[1] for w in waiting])
     w_ready = np.array([w[2] for w in waiting])

@@ -158,6 +158,7 @@ class NotificationTemplate(StrEnum):
     REPORT_AMENDED = "REPORT_AMENDED"
     SURVEY_INVITATION = "SURVEY_INVITATION"
     FOLLOW_UP_DUE = "FOLLOW_UP_DUE"
+    STAT_UNASSIGNED = "STAT_UNASSIGNED"
 
 
 class NotificationStatus(StrEnum):

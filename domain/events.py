@@ -202,6 +202,16 @@ class ReadStranded(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StatUnassigned(DomainEvent):
+    """A STAT study is on nobody's worklist after the balancer's maximum placement (no reader
+    may read it now, or every one who may is at a cap that holds for STAT): raised to the
+    supervisors once, when it is first left out."""
+
+    exam_id: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class WorklistReordered(DomainEvent):
     """The order of studies on these radiologists' worklists changed."""
 

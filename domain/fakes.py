@@ -37,6 +37,7 @@ from domain.lifecycle import Actor
 from domain.models import (
     Acquisition,
     Appointment,
+    BalancerRun,
     Exam,
     ExamPrepItem,
     FollowUpRecommendation,
@@ -178,6 +179,11 @@ class FakeDepartment:
 
     def find(self, model: type[M], column: str, value: object) -> M | None:
         return self.rows.first(model, lambda r: getattr(r, column) == value)
+
+    def left_out_last_run(self) -> frozenset[int]:
+        runs = self.rows.all(BalancerRun)
+        last = max(runs, key=lambda r: r.id or 0, default=None)
+        return frozenset(int(u["exam_id"]) for u in (last.unassignable if last else ()))
 
     def turnaround_minutes(
         self, procedure_id: int, priority: Priority, patient_class: PatientClass

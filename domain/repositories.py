@@ -78,6 +78,9 @@ class Department(Protocol):
     def find(self, model: type[M], column: str, value: object) -> M | None:
         """A row by a unique natural key (code, MRN, ...)."""
 
+    def left_out_last_run(self) -> frozenset[int]:
+        """The exams the balancer's last committed run could not place."""
+
     def turnaround_minutes(
         self, procedure_id: int, priority: Priority, patient_class: PatientClass
     ) -> int | None:

@@ -36,6 +36,7 @@ from domain.lifecycle import Actor
 from domain.models import (
     Acquisition,
     Appointment,
+    BalancerRun,
     Exam,
     ExamPrepItem,
     FollowUpRecommendation,
@@ -146,6 +147,12 @@ class SqlDepartment:
     def find(self, model: type[M], column: str, value: object) -> M | None:
         row: M | None = self.session.scalars(_by_natural_key(model, column), {"key": value}).first()
         return row
+
+    def left_out_last_run(self) -> frozenset[int]:
+        last = self.session.scalars(
+            sa.select(BalancerRun).order_by(col(BalancerRun.id).desc()).limit(1)
+        ).first()
+        return frozenset(int(u["exam_id"]) for u in (last.unassignable if last else ()))
 
     def turnaround_minutes(
         self, procedure_id: int, priority: Priority, patient_class: PatientClass

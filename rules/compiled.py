@@ -54,6 +54,16 @@ class CompiledRuleSet:
             if isinstance(a, CapPerRadiologist)
         }
 
+    @property
+    def cap_bends(self) -> dict[str, float]:
+        """Cap group -> the price of each STAT over it, for the caps that bend for STAT."""
+        return {
+            c.rule.name: a.stat_over_price
+            for c in self.rules
+            for a in c.rule.actions
+            if isinstance(a, CapPerRadiologist) and a.stat_over_price is not None
+        }
+
 
 class InvalidRuleSet(ValueError):
     """A rule set whose conditions do not compile; `errors` says which and why."""

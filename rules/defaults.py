@@ -18,6 +18,12 @@ from rules.model import (
 # A rule that changes a study's priority gives it the department's target for the new one.
 DEFAULT_TURNAROUND = TURNAROUND_MINUTES
 
+# The price of a STAT held over the one-STAT cap, in the balancer's minutes-equivalent: about
+# six minutes of a waiting STAT's urgency. A department caps open STATs to spread them, not to
+# leave one on nobody's worklist: every eligible reader holding a STAT, the next is better
+# second on the worklist of the reader who starts it soonest (docs/balancer.md).
+STAT_OVER_CAP_PRICE = 60.0
+
 DEFAULT_RULE_SET = RuleSet(
     rules=(
         Rule(
@@ -90,9 +96,14 @@ DEFAULT_RULE_SET = RuleSet(
         Rule(
             "One open STAT per radiologist",
             'priority == "STAT"',
-            (CapPerRadiologist(1),),
+            (CapPerRadiologist(1, stat_over_price=STAT_OVER_CAP_PRICE),),
             order=60,
-            description="Sees the effective priority, so escalated and AI-flagged STATs count too.",
+            description=(
+                "Sees the effective priority, so escalated and AI-flagged STATs count too. "
+                "Bends for STAT: when every eligible radiologist already holds one, the next "
+                "STAT goes second on the worklist of whoever starts it soonest rather than to "
+                "nobody."
+            ),
         ),
         Rule(
             "Night weights",

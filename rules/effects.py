@@ -119,3 +119,5 @@ class RuleSetEffect:
     weights: Weights = field(default_factory=Weights)
     weight_sources: Mapping[str, str] = field(default_factory=dict)
     caps: Mapping[str, int] = field(default_factory=dict)
+    # Cap group -> price per STAT over it, for the caps that bend for STAT.
+    cap_bends: Mapping[str, float] = field(default_factory=dict)

@@ -74,9 +74,16 @@ class ExcludeSites:
 
 @dataclass(frozen=True, slots=True)
 class CapPerRadiologist:
-    """One radiologist holds at most `max_open` of the matching studies at once."""
+    """One radiologist holds at most `max_open` of the matching studies at once.
+
+    `stat_over_price` set, the cap bends for STAT: a STAT no arrangement within the cap can
+    place goes over it, each one over costing this much in the balancer's objective
+    (minutes-equivalent; a STAT minute of waiting is 10 + 10). Unset, the cap holds for every
+    study and a STAT with every eligible reader at the cap waits unassigned (raised to the
+    supervisors)."""
 
     max_open: int
+    stat_over_price: float | None = None
 
 
 class SetWeights:

@@ -216,4 +216,4 @@ def _rule_set_effect(compiled: CompiledRuleSet, m2: dict[int, BoolArray]) -> Rul
                     if value is not None and w not in weights:
                         weights[w] = value
                         sources[w] = c.rule.name
-    return RuleSetEffect(Weights(**weights), sources, compiled.caps)
+    return RuleSetEffect(Weights(**weights), sources, compiled.caps, compiled.cap_bends)

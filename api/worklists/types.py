@@ -37,9 +37,17 @@ class ObjectiveTerm:
     value: float
 
 
-@strawberry.type(description="A study nobody eligible can take now, and why.")
+@strawberry.type(
+    description="A study nobody eligible can take now, and why. A run lists STAT ones first: "
+    "each was raised to the supervisors (a StatUnassigned event and a STAT_UNASSIGNED call) "
+    "when it was first left out."
+)
 class UnassignableStudy:
     reason: str
+    priority: Priority | None = strawberry.field(
+        description="Its priority after the rules, as the balancer saw it (null for runs "
+        "recorded before it was kept)."
+    )
     exam_id: strawberry.Private[int]
 
     @strawberry.field
@@ -75,7 +83,11 @@ class BalancerRun:
                 ObjectiveTerm(name=k, value=float(v)) for k, v in sorted(row.objective.items())
             ],
             stuck=[
-                UnassignableStudy(reason=u["reason"], exam_id=int(u["exam_id"]))
+                UnassignableStudy(
+                    reason=u["reason"],
+                    priority=Priority(u["priority"]) if u.get("priority") else None,
+                    exam_id=int(u["exam_id"]),
+                )
                 for u in row.unassignable
             ],
             assigned=row.assigned,

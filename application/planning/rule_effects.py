@@ -329,7 +329,15 @@ def rule_snapshot(
             # A preference nobody on shift can honour: the study keeps its own subspecialty.
             effect = replace(effect, required_subspecialty=study.subspecialty)
         studies.append(study if effect is None else _ruled(study, effect, readers_at, caps))
-    snapshot = replace(snapshot, studies=tuple(studies), caps={**snapshot.caps, **caps})
+    snapshot = replace(
+        snapshot,
+        studies=tuple(studies),
+        caps={**snapshot.caps, **caps},
+        cap_bends={
+            **{g: p for g, p in snapshot.cap_bends.items() if g not in caps},
+            **rule_set.cap_bends,
+        },
+    )
     weights = _weights(rule_set)
     if weights:
         params = replace(params, weights=params.weights.replace(**weights))

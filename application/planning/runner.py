@@ -451,6 +451,11 @@ class BalancerRunner:
                 formulation=result.formulation,
                 objective=result.objective,
                 unassignable=dict(result.unassignable),
+                priorities={
+                    s.id: s.priority.value
+                    for s in state.snapshot.studies
+                    if s.id in result.unassignable
+                },
                 epoch=epoch,
                 leader=self.leadership.replica if self.leadership is not None else None,
             )

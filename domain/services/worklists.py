@@ -11,10 +11,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from domain import events as ev
-from domain.enums import ExamStatus, RadiologistStatus, ReadSource, Role
+from domain.enums import (
+    ExamStatus,
+    NotificationChannel,
+    NotificationStatus,
+    NotificationTemplate,
+    Priority,
+    RadiologistStatus,
+    ReadSource,
+    Role,
+)
 from domain.errors import FieldIssue, IssueCode, NotPermitted, ValidationFailed
 from domain.lifecycle import Actor
-from domain.models import BalancerRun, Exam, Radiologist, Read, Shift, Site
+from domain.models import BalancerRun, Exam, Notification, Radiologist, Read, Shift, Site
 from domain.repositories import UnitOfWork
 from domain.services._common import Checks, find_by, load_exam
 from domain.services.reading import RELEASE_ENDINGS, current_read, ineligibility
@@ -291,6 +300,43 @@ def _raise_stranded(uow: UnitOfWork, actor: Actor, radiologist: Radiologist, wha
         )
 
 
+def _board(summary: PlanSummary) -> list[dict[str, object]]:
+    """The run's unassignable list as the board shows it: STAT first (they are on nobody's
+    worklist and the supervisors act on them), then in the plan's order."""
+    stat = Priority.STAT.value
+    order = sorted(summary.unassignable, key=lambda k: summary.priorities.get(k) != stat)
+    return [
+        {"exam_id": k, "reason": summary.unassignable[k], "priority": summary.priorities.get(k)}
+        for k in order
+    ]
+
+
+def _raise_stat_left_out(uow: UnitOfWork, summary: PlanSummary, exam_ids: list[int]) -> None:
+    """Raise each STAT newly left without a reader: a `StatUnassigned` event and a call to the
+    supervisors' line through the notification queue."""
+    for exam_id in exam_ids:
+        reason = summary.unassignable.get(exam_id, "")
+        uow.emit(
+            ev.StatUnassigned(
+                at=uow.now, actor=BALANCER.id, role=BALANCER.role, exam_id=exam_id, reason=reason
+            )
+        )
+        uow.append(
+            Notification,
+            {
+                "exam_id": exam_id,
+                "recipient_kind": "supervisor",
+                "recipient_id": 0,
+                "channel": NotificationChannel.PHONE,
+                "template": NotificationTemplate.STAT_UNASSIGNED,
+                "send_at": uow.now,
+                "status": NotificationStatus.QUEUED,
+                "created_at": uow.now,
+                "payload": {"reason": reason[:500]},
+            },
+        )
+
+
 def _move_many(
     uow: UnitOfWork, moves: list[tuple[int, int | None, str, int | None]], reads: Mapping[int, Read]
 ) -> None:
@@ -379,6 +425,9 @@ class PlanSummary:
     formulation: str
     objective: Mapping[str, float]
     unassignable: Mapping[int, str] = field(default_factory=dict)
+    # The effective priority (after rules) of each unassignable study: a STAT among them not
+    # left out by the last run is raised to the supervisors.
+    priorities: Mapping[int, str] = field(default_factory=dict)
     epoch: int | None = None  # the leadership epoch the plan is committed under
     leader: str | None = None  # the replica that committed it
 
@@ -401,6 +450,14 @@ def apply_plan(
     time; it comes off that worklist (it is listed in the run instead).
     """
     exam_ids = [p.exam_id for p in planned] + list(unassignable_seen)
+    stat_left_out = sorted(
+        k
+        for k, p in summary.priorities.items()
+        if p == Priority.STAT.value and k in summary.unassignable
+    )
+    if stat_left_out:
+        before = uow.department.left_out_last_run()
+        stat_left_out = [k for k in stat_left_out if k not in before]
     waiting = uow.exams.waiting_among(exam_ids)
     reads = uow.reads.current_for(exam_ids)
     reordered = stale = 0
@@ -451,7 +508,7 @@ def apply_plan(
         trigger=summary.trigger[:200],
         formulation=summary.formulation[:64],
         objective={k: round(float(v), 3) for k, v in summary.objective.items()},
-        unassignable=[{"exam_id": k, "reason": v} for k, v in summary.unassignable.items()],
+        unassignable=_board(summary),
         assigned=len(planned),
         moved=moved,
         epoch=summary.epoch,
@@ -459,6 +516,7 @@ def apply_plan(
     )
     uow.add(run)
     uow.flush()
+    _raise_stat_left_out(uow, summary, stat_left_out)
     if reordered_for:
         uow.emit(
             ev.WorklistReordered(

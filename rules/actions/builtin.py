@@ -230,16 +230,49 @@ class ExcludeSitesKind(_Sites):
 class CapPerRadiologistKind(ActionKind):
     kind = "cap_per_radiologist"
     action = CapPerRadiologist
-    fields = (ActionField("max_open", FieldType.INT, int, "CAP_PER_RADIOLOGIST."),)
+    fields = (
+        ActionField("max_open", FieldType.INT, int, "CAP_PER_RADIOLOGIST."),
+        ActionField(
+            "stat_over_price",
+            FieldType.FLOAT,
+            float,
+            "CAP_PER_RADIOLOGIST: set, the cap bends for STAT (a STAT no arrangement within the "
+            "cap can place goes over it) at this price per STAT over the cap in the balancer's "
+            "objective (minutes-equivalent); unset, the cap holds for STAT too.",
+        ),
+    )
     position = 90
 
     def problems(self, action: Any, context: Context) -> Iterator[Problem]:
         n = action.max_open
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             yield "max_open", ErrorCode.IMPOSSIBLE_VALUE, "a cap must allow at least 1 study"
+        price = action.stat_over_price
+        if price is not None and (
+            isinstance(price, bool)
+            or not isinstance(price, int | float)
+            or not math.isfinite(price)
+            or price < 0
+        ):
+            yield (
+                "stat_over_price",
+                ErrorCode.IMPOSSIBLE_VALUE,
+                "the price of a STAT over the cap must be a number >= 0",
+            )
+
+    def to_data(self, action: Any) -> dict[str, object]:
+        """A cap that holds is stored as it always was (no `stat_over_price` key)."""
+        return {k: v for k, v in super().to_data(action).items() if v is not None}
 
     def change(self, action: Any, rule: Any, base_rank: int, winners: Any, names: Any) -> Change:
-        return Change("cap_group", f"{rule.rule.name} (max {action.max_open} per radiologist)")
+        bends = (
+            f", bends for STAT at {action.stat_over_price:g}"
+            if action.stat_over_price is not None
+            else ""
+        )
+        return Change(
+            "cap_group", f"{rule.rule.name} (max {action.max_open} per radiologist{bends})"
+        )
 
 
 class SetWeightsKind(ActionKind):

@@ -3,7 +3,7 @@
 // the what-if simulation side by side, save, activate and roll back, and the diff of versions.
 import { h, fill, stamp, bar, announce, notice } from './dom.js';
 
-const ACTION_FIELDS = 'kind priority minutes to dueWithinMinutes waitingOverMinutes subspecialty onlyIfOnShift radiologistCodes sites maxOpen lateness balance stability fairness';
+const ACTION_FIELDS = 'kind priority minutes to dueWithinMinutes waitingOverMinutes subspecialty onlyIfOnShift radiologistCodes sites maxOpen statOverPrice lateness balance stability fairness';
 const RULE_FIELDS = `name description order enabled condition actions { ${ACTION_FIELDS} }`;
 const LOAD = `query Rules { activeRuleSet { version } ruleSets { version createdAt author reason basedOn active rules { ${RULE_FIELDS} } }
   ruleVocabulary { name type description values minimum maximum } }`;
@@ -42,7 +42,7 @@ export const ACTION_KINDS = {
   EXCLUDE_RADIOLOGISTS: [['radiologistCodes', 'list', 'radiologists (codes, comma separated)']],
   RESTRICT_SITES: [['sites', 'list', 'sites (codes)']],
   EXCLUDE_SITES: [['sites', 'list', 'sites (codes)']],
-  CAP_PER_RADIOLOGIST: [['maxOpen', 'int', 'at most open']],
+  CAP_PER_RADIOLOGIST: [['maxOpen', 'int', 'at most open'], ['statOverPrice', 'float', 'bends for STAT at price (empty: holds)']],
   SET_WEIGHTS: [['lateness', 'float', 'lateness'], ['balance', 'float', 'balance'], ['stability', 'float', 'stability'], ['fairness', 'float', 'fairness']],
 };
 

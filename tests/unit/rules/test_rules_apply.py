@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from application.planning.rule_effects import rule_snapshot
+from balancer import Params, Snapshot
 from domain.enums import PatientClass, Priority, Subspecialty
+from rules.actions import BY_KIND
 from rules.compiled import compile_rule_set
 from rules.defaults import DEFAULT_RULE_SET, DEFAULT_TURNAROUND
 from rules.effects import Effect, Weights
@@ -150,6 +155,27 @@ def test_routing_rules_see_the_effective_priority() -> None:
     assert flagged.cap_groups == frozenset({"one STAT each"})
     assert plain.cap_groups == frozenset()
     assert evaluation.rule_set.caps == {"one STAT each": 1}
+
+
+def test_a_bending_cap_reaches_the_snapshot_and_a_held_one_is_stored_as_before() -> None:
+    rules = [
+        rule("one STAT each", (CapPerRadiologist(1, stat_over_price=60.0),), 'priority == "STAT"'),
+        rule("two MR each", (CapPerRadiologist(2),), "true", order=60),
+    ]
+    evaluation, _ = evaluate(rules, facts(priority=Priority.STAT))
+    assert evaluation.rule_set.caps == {"one STAT each": 1, "two MR each": 2}
+    assert evaluation.rule_set.cap_bends == {"one STAT each": 60.0}
+    kind = BY_KIND["cap_per_radiologist"]
+    assert kind.to_data(CapPerRadiologist(2)) == {"max_open": 2}
+    assert kind.to_data(CapPerRadiologist(1, 60.0)) == {"max_open": 1, "stat_over_price": 60.0}
+    snapshot, _ = rule_snapshot(
+        Snapshot(datetime(2025, 3, 3, 12, tzinfo=UTC), (), ()),
+        Params(),
+        {},
+        evaluation.rule_set,
+        {},
+    )
+    assert dict(snapshot.cap_bends) == {"one STAT each": 60.0}
 
 
 def test_radiologist_restrictions_intersect_and_exclusions_add_up() -> None:

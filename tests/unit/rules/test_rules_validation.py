@@ -88,6 +88,16 @@ def test_condition_error_codes(condition: str, code: ErrorCode) -> None:
         ),
         (SetPriority("ASAP"), "actions[0].priority", ErrorCode.UNKNOWN_VALUE),  # type: ignore[arg-type]
         (CapPerRadiologist(0), "actions[0].max_open", ErrorCode.IMPOSSIBLE_VALUE),
+        (
+            CapPerRadiologist(1, stat_over_price=-5.0),
+            "actions[0].stat_over_price",
+            ErrorCode.IMPOSSIBLE_VALUE,
+        ),
+        (
+            CapPerRadiologist(1, stat_over_price=float("inf")),
+            "actions[0].stat_over_price",
+            ErrorCode.IMPOSSIBLE_VALUE,
+        ),
         (RestrictRadiologists(frozenset()), "actions[0].radiologist_ids", ErrorCode.REQUIRED),
         (SetWeights(), "actions[0].weights", ErrorCode.REQUIRED),
         (SetWeights(balance=-1.0), "actions[0].balance", ErrorCode.IMPOSSIBLE_VALUE),
