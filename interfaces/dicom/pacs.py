@@ -126,12 +126,26 @@ class Orthanc:
         """Rewrite a study's header, its UIDs kept; the original is replaced. Returns the fixed
         study's id.
 
-        Orthanc refuses to change the patient id of one study in place (it is the parent's), so
-        each instance is rewritten and stored anew, then the original study deleted.
+        Orthanc names a study by its patient id and Study Instance UID, and refuses to change a
+        study's patient id in place (it is the parent's), so each instance is rewritten and
+        stored anew. With a new patient id the fixed copy is a study of its own: it is stored,
+        then the original deleted. With the same patient id the fixed copy has the original's
+        very ids, which Orthanc will not store over the original (it answers AlreadyStored and
+        keeps the old file): the original is deleted first and, if storing the rewritten
+        instances then fails, stored back before the error is raised.
         """
-        fixed = ""
+        study = await self._get(f"/studies/{pacs_id}")
+        patient_id = replace.get("PatientID")
+        current = str(study.get("PatientMainDicomTags", {}).get("PatientID", ""))
+        same_patient = patient_id is None or patient_id == current
+        originals: list[bytes] = []
+        rewritten: list[bytes] = []
         for instance in await self._get(f"/studies/{pacs_id}/instances"):
-            rewritten = await self.client.post(
+            if same_patient:
+                original = await self.client.get(f"/instances/{instance['ID']}/file")
+                _raise_for(original)
+                originals.append(original.content)
+            modified = await self.client.post(
                 f"/instances/{instance['ID']}/modify",
                 json={
                     "Replace": replace,
@@ -139,20 +153,29 @@ class Orthanc:
                     "Force": True,  # the UIDs are kept: the same study, fixed
                 },
             )
-            _raise_for(rewritten)
-            stored = await self.client.post(
-                "/instances",
-                content=rewritten.content,
-                headers={"Content-Type": "application/dicom"},
-            )
-            _raise_for(stored)
-            fixed = str(stored.json()["ParentStudy"])
-        if not fixed:
-            raise httpx.HTTPStatusError(
-                f"study {pacs_id} has no instances", request=rewritten.request, response=rewritten
-            )
+            _raise_for(modified)
+            rewritten.append(modified.content)
+        if not rewritten:
+            raise httpx.HTTPError(f"study {pacs_id} has no instances")
+        if not same_patient:
+            fixed = [await self._store(content) for content in rewritten][-1]
+            _raise_for(await self.client.delete(f"/studies/{pacs_id}"))
+            return fixed
         _raise_for(await self.client.delete(f"/studies/{pacs_id}"))
-        return fixed
+        try:
+            return [await self._store(content) for content in rewritten][-1]
+        except httpx.HTTPError:
+            for content in originals:
+                await self._store(content)
+            raise
+
+    async def _store(self, content: bytes) -> str:
+        """Store one DICOM instance; the id of the study it belongs to."""
+        stored = await self.client.post(
+            "/instances", content=content, headers={"Content-Type": "application/dicom"}
+        )
+        _raise_for(stored)
+        return str(stored.json()["ParentStudy"])
 
     async def study(self, pacs_id: str) -> PacsStudy:
         """The study's header and counts."""

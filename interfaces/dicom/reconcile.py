@@ -148,7 +148,7 @@ async def reconcile_study(
             [FieldIssue("pacs_id", IssueCode.INVALID_VALUE, "no PACS is configured")]
         )
     try:
-        fixed = await rewrite_study(orthanc, pacs_id, fix)
+        fixed = await orthanc.fix(pacs_id, fix)
     except httpx.HTTPError as refused:
         raise ValidationFailed(
             [FieldIssue("pacs_id", IssueCode.INVALID_VALUE, f"the PACS refused the fix: {refused}")]
@@ -172,59 +172,6 @@ async def reconcile_study(
         return Reconciled(row, fixed)
 
     return await commands.on_exam("reconcileStudy", exam_id, record, sent=sent)
-
-
-async def rewrite_study(orthanc: Orthanc, pacs_id: str, replace: dict[str, str]) -> str:
-    """Fix a study's header in Orthanc, its UIDs kept; the fixed study's id.
-
-    Orthanc names a study by its patient id and Study Instance UID. With a new patient id the
-    fixed copy is a study of its own (`Orthanc.fix` stores it, then deletes the original). With
-    the same patient id the fixed copy would have the original's very ids, which Orthanc will
-    not store over the original: each instance is rewritten first (and its original kept in
-    memory), the original study deleted, the rewritten instances stored; if storing fails the
-    originals are stored back and the error raised.
-    """
-    study = await orthanc.client.get(f"/studies/{pacs_id}")
-    study.raise_for_status()
-    patient_id = str(study.json().get("PatientMainDicomTags", {}).get("PatientID", ""))
-    if replace.get("PatientID") != patient_id:
-        return await orthanc.fix(pacs_id, replace)
-    listed = await orthanc.client.get(f"/studies/{pacs_id}/instances")
-    listed.raise_for_status()
-    originals: list[bytes] = []
-    rewritten: list[bytes] = []
-    for instance in listed.json():
-        original = await orthanc.client.get(f"/instances/{instance['ID']}/file")
-        original.raise_for_status()
-        modified = await orthanc.client.post(
-            f"/instances/{instance['ID']}/modify",
-            json={
-                "Replace": replace,
-                "Keep": ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"],
-                "Force": True,  # the UIDs are kept: the same study, fixed
-            },
-        )
-        modified.raise_for_status()
-        originals.append(original.content)
-        rewritten.append(modified.content)
-    (await orthanc.client.delete(f"/studies/{pacs_id}")).raise_for_status()
-    try:
-        fixed = ""
-        for content in rewritten:
-            fixed = await _store(orthanc, content)
-    except httpx.HTTPError:
-        for content in originals:
-            await _store(orthanc, content)
-        raise
-    return fixed or pacs_id
-
-
-async def _store(orthanc: Orthanc, content: bytes) -> str:
-    stored = await orthanc.client.post(
-        "/instances", content=content, headers={"Content-Type": "application/dicom"}
-    )
-    stored.raise_for_status()
-    return str(stored.json()["ParentStudy"])
 
 
 async def _patient_sex(orthanc: Orthanc, pacs_id: str) -> str:
