@@ -37,6 +37,7 @@ async def serve_connection(
     inbound: Inbound, reader: HL7StreamReader, writer: HL7StreamWriter, idle_seconds: float
 ) -> None:
     peer = writer.get_extra_info("peername")
+    address = str(peer[0]) if isinstance(peer, tuple) and peer else None
     try:
         while True:
             try:
@@ -52,7 +53,7 @@ async def serve_connection(
                 )
                 await writer.drain()
                 continue
-            ack = await inbound.handle(message)
+            ack = await inbound.handle(message, address)
             writer.writeblock(ack.encode("utf-8"))
             await writer.drain()
     except ConnectionError:

@@ -160,9 +160,9 @@ async def test_unsupported_messages_are_refused_ar_and_the_connection_keeps_serv
     db: Database, listener: tuple[str, int]
 ) -> None:
     result = orm(control="R1").replace("ORM^O01", "ORU^R01")
-    change = orm(control="R2").replace("ORC|NW|", "ORC|XO|")
-    other_event = adt("A40", "R3")
-    refused = await send(listener, result, change, other_event, orm(control="OK1"))
+    discontinue = orm(control="R2").replace("ORC|NW|", "ORC|DC|")
+    other_event = adt("A02", "R3")
+    refused = await send(listener, result, discontinue, other_event, orm(control="OK1"))
     assert [msa(a)[0] for a in refused] == ["AR", "AR", "AR", "AA"]
     assert err(refused[0])[1] == "200" and err(refused[2])[1] == "201"
     assert len(await exams(db)) == 1
