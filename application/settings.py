@@ -229,6 +229,13 @@ class Settings(BaseSettings):
         alias="RADFLOW_HL7_MAX_BYTES",
         description="The largest MLLP frame accepted; a larger one closes its connection.",
     )
+    hl7_idle_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        alias="RADFLOW_HL7_IDLE_SECONDS",
+        description="How long the MLLP listener waits for a sender's next whole frame (a silent "
+        "sender, or one that stops or trickles mid-frame) before it closes that connection.",
+    )
     dicom_port: int | None = Field(
         default=None,
         ge=0,
