@@ -85,17 +85,33 @@ class Refusal(Exception):
     ack_code: str = "AE"
 
 
-def field(message: hl7.Message, segment: str, number: int, component: int = 1) -> str:
+class Received:
+    """A parsed message with the first segment of each kind found once (python-hl7's
+    `Message.extract_field` searches the segments again for every field read)."""
+
+    def __init__(self, message: hl7.Message) -> None:
+        self.message = message
+        self.first: dict[str, hl7.Segment] = {}
+        for segment in message:
+            self.first.setdefault(str(segment[0]), segment)
+
+    def field(self, segment: str, number: int, component: int = 1) -> str:
+        """One component of the first such segment, '' when the segment or field is absent."""
+        found = self.first.get(segment)
+        if found is None:
+            return ""
+        try:
+            return str(found.extract_field(1, number, 1, component)).strip()
+        except IndexError:
+            return ""
+
+
+def field(message: Received, segment: str, number: int, component: int = 1) -> str:
     """One component of the first such segment, '' when the segment or field is absent."""
-    try:
-        return str(
-            message.extract_field(segment, field_num=number, component_num=component)
-        ).strip()
-    except (KeyError, IndexError):
-        return ""
+    return message.field(segment, number, component)
 
 
-def required(message: hl7.Message, name: str) -> str:
+def required(message: Received, name: str) -> str:
     segment, number, component = LOCATION[name]
     value = field(message, segment, number, component)
     if not value:
@@ -113,7 +129,7 @@ def hl7_date(value: str, name: str) -> date:
         ) from None
 
 
-def priority_of(message: hl7.Message) -> Priority:
+def priority_of(message: Received) -> Priority:
     """TQ1-9 (2.5.1), else ORC-7.6 or OBR-27.6 (2.3)."""
     found = sent_priority(message)
     if found is None:
@@ -121,7 +137,7 @@ def priority_of(message: hl7.Message) -> Priority:
     return found
 
 
-def sent_priority(message: hl7.Message) -> Priority | None:
+def sent_priority(message: Received) -> Priority | None:
     """The priority the message sends, None when it sends none."""
     code = field(message, "TQ1", 9) or field(message, "ORC", 7, 6) or field(message, "OBR", 27, 6)
     if not code:
@@ -135,7 +151,7 @@ def sent_priority(message: hl7.Message) -> Priority | None:
     return PRIORITIES[code]
 
 
-def patient_class_of(message: hl7.Message) -> PatientClass:
+def patient_class_of(message: Received) -> PatientClass:
     code = field(message, "PV1", 2) or "O"
     if code not in CLASSES:
         raise Refusal(
@@ -146,7 +162,7 @@ def patient_class_of(message: hl7.Message) -> PatientClass:
     return CLASSES[code]
 
 
-def register(message: hl7.Message) -> Callable[[UnitOfWork, Actor], object]:
+def register(message: Received) -> Callable[[UnitOfWork, Actor], object]:
     """registerPatient from PID."""
     mrn = required(message, "mrn")
     family = required(message, "family_name")
@@ -166,19 +182,19 @@ def register(message: hl7.Message) -> Callable[[UnitOfWork, Actor], object]:
     )
 
 
-def indication_of(message: hl7.Message) -> str:
+def indication_of(message: Received) -> str:
     """OBR-31's text (or code), else DG1-3's text."""
     return (
         field(message, "OBR", 31, 2) or field(message, "OBR", 31, 1) or field(message, "DG1", 3, 2)
     )
 
 
-def icd10_of(message: hl7.Message) -> str:
+def icd10_of(message: Received) -> str:
     """DG1-3's code, else OBR-31's."""
     return field(message, "DG1", 3, 1) or field(message, "OBR", 31, 1)
 
 
-def has_demographics(message: hl7.Message) -> bool:
+def has_demographics(message: Received) -> bool:
     return bool(field(message, "PID", 5) and field(message, "PID", 7))
 
 
@@ -190,8 +206,9 @@ class Inbound:
     actor: Actor
     site_code: str | None = None  # when MSH-6 does not name a site of the department
 
-    async def handle(self, message: hl7.Message, peer: str | None = None) -> str:
+    async def handle(self, parsed: hl7.Message, peer: str | None = None) -> str:
         """The ACK (its text) for a message: AA once its effect committed, AE or AR with an ERR."""
+        message = Received(parsed)
         sender = "^".join(filter(None, (field(message, "MSH", 3), field(message, "MSH", 4))))
         control_id = field(message, "MSH", 10)
         kind = (field(message, "MSH", 9, 1), field(message, "MSH", 9, 2))
@@ -210,7 +227,7 @@ class Inbound:
                 await self.db.write_audit(trail)
 
     async def _handle(
-        self, message: hl7.Message, sender: str, control_id: str, kind: tuple[str, str]
+        self, message: Received, sender: str, control_id: str, kind: tuple[str, str]
     ) -> str:
         try:
             if not control_id:
@@ -240,15 +257,18 @@ class Inbound:
                 if previous is not None:  # a re-send: the same answer, nothing again
                     return str(previous)
                 work(uow)
-                uow.session.add(
-                    InboundMessage(
-                        protocol=PROTOCOL,
-                        sender=sender[:128],
-                        control_id=control_id[:64],
-                        message_type="^".join(kind)[:16],
-                        received_at=uow.now,
-                        acknowledgement=text,
-                    )
+                # Inserted with the command's other appended rows (never read back by it): a
+                # concurrent copy of this message then fails here, on the unique key.
+                uow.append(
+                    InboundMessage,
+                    {
+                        "protocol": PROTOCOL,
+                        "sender": sender[:128],
+                        "control_id": control_id[:64],
+                        "message_type": "^".join(kind)[:16],
+                        "received_at": uow.now,
+                        "acknowledgement": text,
+                    },
                 )
                 return text
 
@@ -265,11 +285,11 @@ class Inbound:
             audit.note_failure(f"{type(refused).__name__}: {refused.message}"[:300])
             return acknowledgement(message, "AE", refusal_of(refused))
 
-    def _patient(self, message: hl7.Message) -> Callable[[UnitOfWork], object]:
+    def _patient(self, message: Received) -> Callable[[UnitOfWork], object]:
         registration = register(message)
         return lambda uow: registration(uow, self.actor)
 
-    def _order(self, message: hl7.Message) -> tuple[str, Callable[[UnitOfWork], object]]:
+    def _order(self, message: Received) -> tuple[str, Callable[[UnitOfWork], object]]:
         """(the command, its work) for ORC-1: NW places the order, CA withdraws it."""
         control = field(message, "ORC", 1)
         source = field(message, "ORC", 2, 2) or field(message, "MSH", 3)
@@ -291,7 +311,7 @@ class Inbound:
         )
 
     def _change(
-        self, message: hl7.Message, source: str, placer: str
+        self, message: Received, source: str, placer: str
     ) -> Callable[[UnitOfWork], object]:
         """The fields an XO sends, applied where the exam's status still allows."""
         change = order_changes.OrderChange(
@@ -321,7 +341,7 @@ class Inbound:
 
         return change_it
 
-    def _merge(self, message: hl7.Message) -> Callable[[UnitOfWork], object]:
+    def _merge(self, message: Received) -> Callable[[UnitOfWork], object]:
         """ADT^A40: MRG-1's patient merged into PID-3's (registered or updated from PID first,
         when PID carries the demographics)."""
         surviving = required(message, "mrn")
@@ -338,7 +358,7 @@ class Inbound:
         return merge
 
     def _cancel(
-        self, message: hl7.Message, source: str, placer: str
+        self, message: Received, source: str, placer: str
     ) -> Callable[[UnitOfWork], object]:
         reason = field(message, "ORC", 16, 2) or field(message, "ORC", 16, 1)
         reason = reason or f"order withdrawn by {source}"
@@ -358,7 +378,7 @@ class Inbound:
         return cancel
 
     def _new_order(
-        self, message: hl7.Message, source: str, placer: str
+        self, message: Received, source: str, placer: str
     ) -> Callable[[UnitOfWork], object]:
         mrn = required(message, "patient_mrn")
         procedure = required(message, "procedure_code")
@@ -407,12 +427,12 @@ def refusal_of(error: DomainError) -> Refusal:
     return Refusal(LOCATION.get(error.field or ""), APPLICATION_ERROR, error.message)
 
 
-def acknowledgement(message: hl7.Message, code: str, refusal: Refusal | None = None) -> str:
+def acknowledgement(message: Received, code: str, refusal: Refusal | None = None) -> str:
     """ACK with MSA (and MSA-3 text and an ERR segment when refused)."""
-    ack = message.create_ack(ack_code=code, application="RADFLOW")
+    ack = message.message.create_ack(ack_code=code, application="RADFLOW")
     if refusal is None:
         return str(ack)
-    text = message.escape(refusal.text[:200])
+    text = message.message.escape(refusal.text[:200])
     lines = [line for line in str(ack).split("\r") if line]
     lines = [line + f"|{text}" if line.startswith("MSA|") else line for line in lines]
     where = ""
