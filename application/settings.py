@@ -216,6 +216,12 @@ class Settings(BaseSettings):
         description="Where the department's HL7 v2 messages go (ORM status, ORU results): "
         "NAME=host:port, comma-separated; sent by the balancer's leader.",
     )
+    hl7_charge_destinations: str | None = Field(
+        default=None,
+        alias="RADFLOW_HL7_CHARGE_DESTINATIONS",
+        description="Which of RADFLOW_HL7_DESTINATIONS (names, comma-separated) are also sent "
+        "a DFT^P03 charge (the procedure's CPT code and charge) when an exam is performed.",
+    )
     fhir_subscription_endpoints: str | None = Field(
         default=None,
         alias="RADFLOW_FHIR_SUBSCRIPTION_ENDPOINTS",
