@@ -21,7 +21,6 @@ import json
 import multiprocessing
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -48,6 +47,7 @@ from sqlmodel import col
 import domain.models as m
 from application.demo import seed_reference
 from bench._data import create_schema, reset_postgres
+from bench._net import free_port
 from domain.db import Database
 from domain.enums import AppointmentStatus, ExamStatus, PatientClass, Priority
 from domain.services.orders import new_accession_number
@@ -161,12 +161,6 @@ def scu(
     finally:
         assoc.release()
     return received, latencies
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_orthanc(

@@ -5,11 +5,12 @@ walks the outbox in event order from its cursor (`outbound_cursors`): an order's
 becomes ORM^O01 (ORC-1 SC with ORC-5 SC scheduled, IP arrived or in progress, CM performed; OC
 with CA for a cancellation), a signed or amended report ORU^R01 (OBR-25 P, F or C; one OBX per
 template field, coded values as CWE, the impression flagged AA when critical, the addenda).
-A message is sent, its ACK awaited, and only an AA or CA moves the cursor: a destination that
-is down, slow or refusing holds its queue (in event order, so per patient too) and is retried
-with a doubling backoff, visible in `outbound_cursors` and /metrics; outbox pruning waits for
-it. MSH-10 is `RF<event id>`, the same on every attempt, so a receiver can drop a duplicate
-(the one case: a sender stopped between the ACK and the cursor's commit sends it again).
+A message is sent, its ACK awaited, and only an AA or CA moves the cursor (`interfaces.cursors`,
+shared with FHIR's REST hooks): a destination that is down, slow or refusing holds its queue (in
+event order, so per patient too) and is retried with a doubling backoff, visible in
+`outbound_cursors` and /metrics; outbox pruning waits for it. MSH-10 is `RF<event id>`, the
+same on every attempt, so a receiver can drop a duplicate (the one case: a sender stopped
+between the ACK and the cursor's commit sends it again).
 
 A destination named in `RADFLOW_HL7_CHARGE_DESTINATIONS` is also sent a DFT^P03 when an exam
 is performed (ExamAcquired), after its ORM: FT1 with the procedure's CPT code and the
@@ -26,7 +27,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import hl7
@@ -52,6 +53,7 @@ from domain.models import (
     Site,
 )
 from domain.reporting import CODES, FieldKind, parse_sections
+from interfaces import cursors
 
 log = logging.getLogger("radflow.hl7.out")
 
@@ -72,8 +74,6 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
 CLASSES = {PatientClass.ED: "E", PatientClass.INPATIENT: "I", PatientClass.OUTPATIENT: "O"}
 PRIORITIES = {"STAT": "S", "URGENT": "A", "ROUTINE": "R"}
 CURRENCY = "USD"  # CPT charges are US charges
-BACKOFF_FIRST = timedelta(seconds=1)
-BACKOFF_MOST = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -293,7 +293,7 @@ class Sender:
         """Send the next message if one is due; True when something moved (try again now)."""
         now = self.db.clock()
         cursor = await self.db.run(self._cursor)
-        if cursor.next_attempt_at is not None and cursor.next_attempt_at > now:
+        if cursors.held(cursor, now):
             return False
         found = await self.db.read(lambda s: self._next(s, cursor.position))
         if found is None:
@@ -322,18 +322,7 @@ class Sender:
         return False
 
     def _cursor(self, uow: UnitOfWork) -> OutboundCursor:
-        cursor = uow.session.get(OutboundCursor, self.destination.name)
-        if cursor is None:  # a new destination starts from now, not from the outbox's past
-            newest = uow.session.scalar(sa.select(sa.func.max(OutboxEvent.id))) or 0
-            cursor = OutboundCursor(
-                destination=self.destination.name,
-                protocol=PROTOCOL,
-                position=int(newest),
-                updated_at=uow.now,
-            )
-            uow.add(cursor)
-            uow.flush()
-        return cursor
+        return cursors.open_cursor(uow, self.destination.name, PROTOCOL)
 
     def _next(self, session: Session, position: int) -> tuple[int, int, list[str]] | None:
         event = session.scalars(
@@ -349,21 +338,10 @@ class Sender:
         return event.id, event.id, build_messages(session, event, self.destination)
 
     def _advance(self, uow: UnitOfWork, position: int, *, delivered: bool) -> None:
-        cursor = uow.session.get(OutboundCursor, self.destination.name, with_for_update=True)
-        assert cursor is not None
-        if position > cursor.position:
-            cursor.position = position
-            cursor.delivered += int(delivered)
-            cursor.attempts, cursor.next_attempt_at, cursor.last_error = 0, None, None
-            cursor.updated_at = uow.now
+        cursors.advance(uow, self.destination.name, position, delivered=delivered)
 
     def _failed(self, uow: UnitOfWork, reason: str) -> None:
-        cursor = uow.session.get(OutboundCursor, self.destination.name, with_for_update=True)
-        assert cursor is not None
-        cursor.attempts += 1
-        wait = min(BACKOFF_MOST, BACKOFF_FIRST * 2 ** min(cursor.attempts - 1, 16))
-        cursor.next_attempt_at = uow.now + wait
-        cursor.last_error, cursor.updated_at = reason, uow.now
+        cursors.failed(uow, self.destination.name, reason)
 
     async def _send(self, text: str) -> tuple[str, str]:
         if self._connection is None:

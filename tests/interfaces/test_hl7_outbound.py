@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import hl7
@@ -15,6 +14,7 @@ from hl7.mllp import HL7StreamReader, HL7StreamWriter, start_hl7_server
 from api.app import create_app
 from api.live.outbox import prune
 from application.settings import Settings
+from bench._net import free_port
 from domain.db import Database
 from domain.enums import CriticalLevel, ExamStatus
 from domain.models import OutboundCursor, OutboxEvent
@@ -50,12 +50,6 @@ class Receiver:
                 self.arrived.set()
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
