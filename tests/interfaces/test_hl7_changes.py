@@ -7,8 +7,17 @@ import sqlalchemy as sa
 
 from domain.db import Database
 from domain.enums import ExamStatus, PatientClass, Priority
-from domain.models import AuditEvent, Exam, InboundMessage, OutboxEvent, Patient, Procedure
-from tests.factories import drive
+from domain.models import (
+    AuditEvent,
+    Exam,
+    ExamPrepItem,
+    InboundMessage,
+    OutboxEvent,
+    Patient,
+    Procedure,
+)
+from domain.services import acquisition
+from tests.factories import TECH, drive
 from tests.interfaces.test_hl7 import err, exams, listener, msa, orm, send
 
 __all__ = ["listener"]  # the fixture, used by name
@@ -23,6 +32,18 @@ def xo(control: str, **fields: str) -> str:
 async def outbox_types(db: Database) -> list[str]:
     return await db.read(
         lambda s: list(s.scalars(sa.select(OutboxEvent.type).order_by(OutboxEvent.id)))
+    )
+
+
+async def prep_codes(db: Database, exam_id: int | None) -> list[str]:
+    return await db.read(
+        lambda s: list(
+            s.scalars(
+                sa.select(ExamPrepItem.code)
+                .where(ExamPrepItem.exam_id == exam_id)
+                .order_by(ExamPrepItem.position)
+            )
+        )
     )
 
 
@@ -57,6 +78,8 @@ async def test_a_change_applies_the_fields_that_differ_once_and_is_audited(
     assert (exam.priority, exam.patient_class) == (Priority.ROUTINE, PatientClass.INPATIENT)
     assert (exam.indication, exam.icd10_code) == ("Fall from ladder", "S06.5")
     assert exam.status == ExamStatus.ORDERED and exam.version == 2
+    # The stroke protocol's contrast prep replaced the plain head CT's (none).
+    assert await prep_codes(db, exam.id) == ["ALLERGY_CHECK", "EGFR_CHECK", "PREGNANCY_CHECK"]
     # X2 sends the order as first placed: a change back, one more event.
     (same,) = await send(listener, xo("X2"))
     assert msa(same) == ("AA", "X2")
@@ -68,6 +91,7 @@ async def test_a_change_applies_the_fields_that_differ_once_and_is_audited(
     )
     assert payload is not None and "priority: STAT -> ROUTINE" in payload["changes"]
     assert "procedure_code: CTHEAD -> CTHEADSTROKE" in payload["changes"]
+    assert await prep_codes(db, exam.id) == []
     (unchanged,) = await send(listener, xo("X3"))
     assert msa(unchanged) == ("AA", "X3")
     assert (await outbox_types(db)).count("OrderChanged") == 2  # nothing differed
@@ -220,3 +244,24 @@ async def test_a_merge_naming_no_known_patient_or_itself_is_refused(
     assert "PatientsMerged" not in await outbox_types(db)
     placed: list[Exam] = await exams(db)
     assert placed == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_the_procedure_stays_once_its_prep_has_begun(
+    db: Database, listener: tuple[str, int]
+) -> None:
+    (placed,) = await send(listener, orm(procedure="CTHEADSTROKE"))
+    assert msa(placed)[0] == "AA"
+    (exam,) = await exams(db)
+    assert exam.id is not None
+    pk = exam.id
+    await db.run(
+        lambda uow: acquisition.complete_prep_item(
+            uow=uow, actor=TECH, exam_id=pk, item_code="ALLERGY_CHECK"
+        )
+    )
+    (refused,) = await send(listener, xo("PR1", procedure="CTHEAD"))
+    assert msa(refused)[0] == "AE" and err(refused) == ("OBR^1^4^1^1", "207")
+    assert "prep has begun" in str(refused.extract_field("MSA", field_num=3))
+    assert await prep_codes(db, pk) == ["ALLERGY_CHECK", "EGFR_CHECK", "PREGNANCY_CHECK"]
+    assert (await exams(db))[0].version == exam.version
