@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         watch_live(metrics, live)
 
     interfaces = AsyncExitStack()
-    destinations = parse_destinations(settings.hl7_destinations)
+    destinations = parse_destinations(settings.hl7_destinations, settings.hl7_charge_destinations)
     outbound = Outbound(database, destinations) if destinations else None
     notifier = Notifier(database)  # FHIR subscriptions: idle until one is created
     clock = clock_for(

@@ -23,6 +23,7 @@ from application.authorization import (
     ADMIN,
     COMMAND_ROLES,
     INTEGRATION,
+    INTERFACE_ONLY,
     MANAGERS,
     PATIENT,
     PEOPLE,
@@ -63,7 +64,11 @@ MATRIX: dict[str, frozenset[Role]] = {
     "Query.studyPurges": MANAGERS,
     "Query.operationsStatus": MANAGERS,
     # -- mutations: the application's commands, one row each (application.authorization) ---
-    **{f"Mutation.{name}": allowed for name, allowed in COMMAND_ROLES.items()},
+    **{
+        f"Mutation.{name}": allowed
+        for name, allowed in COMMAND_ROLES.items()
+        if name not in INTERFACE_ONLY
+    },
     # -- subscriptions: whole-department streams for roles that see every exam --------------
     "Subscription.examStatusChanged": roles(SCHEDULER, SUPERVISOR, INTEGRATION, ADMIN),
     "Subscription.worklistChanged": roles(RADIOLOGIST, SUPERVISOR, ADMIN),

@@ -33,6 +33,8 @@ COMMAND_ROLES: MappingProxyType[str, frozenset[Role]] = MappingProxyType(
         # -- orders and scheduling -----------------------------------------------------------
         "placeOrder": roles(REFERRER, SCHEDULER, INTEGRATION, ADMIN),
         "registerPatient": roles(SCHEDULER, INTEGRATION, ADMIN),
+        "changeOrder": roles(SCHEDULER, INTEGRATION, ADMIN),
+        "mergePatients": roles(INTEGRATION, ADMIN),
         "cancelExam": roles(
             REFERRER, PATIENT, SCHEDULER, TECHNOLOGIST, SUPERVISOR, INTEGRATION, ADMIN
         ),
@@ -86,6 +88,11 @@ COMMAND_ROLES: MappingProxyType[str, frozenset[Role]] = MappingProxyType(
         "retryNotification": MANAGERS,
     }
 )
+
+
+# Commands no GraphQL mutation exposes: only the interfaces run them (an order source changing
+# its own order, the hospital's patient index merging two records: HL7 ORC-1 XO and ADT^A40).
+INTERFACE_ONLY = frozenset({"changeOrder", "mergePatients"})
 
 
 def authorize(actor: Actor, command: str) -> None:

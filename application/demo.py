@@ -11,7 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col
 
-from domain.catalog_data import PREP_PROTOCOLS, PROCEDURES, REPORT_TEMPLATES, TURNAROUND_MINUTES
+from domain.catalog_data import (
+    CHARGES,
+    PREP_PROTOCOLS,
+    PROCEDURES,
+    REPORT_TEMPLATES,
+    TURNAROUND_MINUTES,
+)
 from domain.db import Database, UnitOfWork
 from domain.enums import (
     CriticalLevel,
@@ -231,6 +237,8 @@ def seed_reference(uow: UnitOfWork, *, patients: int = 120) -> None:
             scan_minutes=scan_min,
             prep_protocol_id=protocols[prep].id if prep else None,
             report_template_id=templates[tmpl].id,
+            cpt_code=CHARGES[code][0] if code in CHARGES else None,
+            charge_cents=CHARGES[code][1] if code in CHARGES else None,
         )
         s.add(procedure)
         s.flush()

@@ -216,6 +216,12 @@ class Settings(BaseSettings):
         description="Where the department's HL7 v2 messages go (ORM status, ORU results): "
         "NAME=host:port, comma-separated; sent by the balancer's leader.",
     )
+    hl7_charge_destinations: str | None = Field(
+        default=None,
+        alias="RADFLOW_HL7_CHARGE_DESTINATIONS",
+        description="Which of RADFLOW_HL7_DESTINATIONS (names, comma-separated) are also sent "
+        "a DFT^P03 charge (the procedure's CPT code and charge) when an exam is performed.",
+    )
     fhir_subscription_endpoints: str | None = Field(
         default=None,
         alias="RADFLOW_FHIR_SUBSCRIPTION_ENDPOINTS",
@@ -228,6 +234,13 @@ class Settings(BaseSettings):
         gt=0,
         alias="RADFLOW_HL7_MAX_BYTES",
         description="The largest MLLP frame accepted; a larger one closes its connection.",
+    )
+    hl7_idle_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        alias="RADFLOW_HL7_IDLE_SECONDS",
+        description="How long the MLLP listener waits for a sender's next whole frame (a silent "
+        "sender, or one that stops or trickles mid-frame) before it closes that connection.",
     )
     dicom_port: int | None = Field(
         default=None,

@@ -26,7 +26,6 @@ import json
 import multiprocessing
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -53,6 +52,7 @@ from sqlmodel import col
 import domain.models as m
 from application.demo import seed_reference
 from bench._data import create_schema, reset_postgres
+from bench._net import free_port
 from domain.db import Database
 from domain.enums import AppointmentStatus, ExamStatus, PatientClass, Priority
 from domain.services.orders import new_accession_number
@@ -180,12 +180,6 @@ def scu(
     finally:
         assoc.release()
     return received, latencies, time.process_time() - cpu
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_orthanc(

@@ -371,6 +371,43 @@ _COMMON = [
     ),
 ]
 _BIRADS: Field = ("birads", "BI-RADS assessment category", True, CodeSystem.BI_RADS)
+# What each procedure is billed as when performed: its CPT code and the department's charge in
+# cents (USD), as the seed writes them (HL7 DFT^P03).
+CHARGES: dict[str, tuple[str, int]] = {
+    "CTHEAD": ("70450", 82_500),
+    "CTHEADSTROKE": ("70496", 214_000),
+    "CTCHEST": ("71260", 131_000),
+    "CTPE": ("71275", 168_000),
+    "CTAP": ("74177", 189_500),
+    "CTSPINEC": ("72125", 97_000),
+    "CTKNEE": ("73700", 88_000),
+    "MRBRAIN": ("70553", 264_000),
+    "MRSPINEL": ("72148", 198_000),
+    "MRKNEE": ("73721", 176_000),
+    "MRSHOULDER": ("73221", 176_000),
+    "MRLIVER": ("74183", 251_000),
+    "MRCARDIAC": ("75561", 312_000),
+    "MRBREAST": ("77049", 238_000),
+    "USABD": ("76700", 54_000),
+    "USPELVIS": ("76856", 47_500),
+    "USTHYROID": ("76536", 41_000),
+    "USDVT": ("93971", 63_000),
+    "USBREAST": ("76641", 39_500),
+    "USPEDHIP": ("76885", 45_000),
+    "XRCHEST2V": ("71046", 18_500),
+    "XRCHEST1V": ("71045", 14_500),
+    "XRKNEE": ("73562", 16_000),
+    "XRWRIST": ("73110", 15_500),
+    "XRSPINEL": ("72100", 17_500),
+    "XRPEDCHEST": ("71046", 18_500),
+    "MGSCREEN": ("77067", 29_500),
+    "MGDIAG": ("77065", 33_000),
+    "NMBONE": ("78306", 121_000),
+    "NMPETCT": ("78815", 465_000),
+    "NMTHYROID": ("78014", 72_000),
+}
+
+
 # code, name, the fields of the findings section (after the common sections)
 _TEMPLATES: list[tuple[str, str, list[Field]]] = [
     ("CT", "CT structured report", [("findings", "Findings", True)]),

@@ -115,6 +115,10 @@ class UnitOfWork:
         """Stage a new row."""
         self.session.add(instance)
 
+    def delete(self, instance: object) -> None:
+        """Stage the removal of a row the command loaded."""
+        self.session.delete(instance)
+
     def append(self, model: type[Any], row: dict[str, Any]) -> None:
         """Stage a new row the command never reads back (a queued notification): inserted
         with the others of its table by one Core INSERT when the command ends, without the

@@ -330,3 +330,25 @@ class CriticalResultRaised(DomainEvent):
     site_id: int
     communication_id: int
     critical_level: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderChanged(DomainEvent):
+    """The order source changed an order's fields in place (its status did not move)."""
+
+    exam_id: int
+    accession_number: str
+    site_id: int
+    status: ExamStatus
+    changes: tuple[str, ...]  # "priority: ROUTINE -> STAT", one per changed field
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientsMerged(DomainEvent):
+    """Two records of one patient became one: the prior's exams now belong to the surviving."""
+
+    surviving_patient_id: int
+    surviving_mrn: str
+    prior_patient_id: int
+    prior_mrn: str
+    exam_ids: tuple[int, ...]

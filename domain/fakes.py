@@ -169,6 +169,10 @@ class FakeExams:
             if (exam := self.get(e)) is not None and exam.status == ExamStatus.READY_FOR_READ
         }
 
+    def of_patient(self, patient_id: int) -> list[Exam]:
+        mine = [e for e in self.rows.all(Exam) if e.patient_id == patient_id]
+        return sorted(mine, key=lambda e: (e.ordered_at, e.id or 0))
+
 
 class FakeDepartment:
     def __init__(self, rows: Rows) -> None:
@@ -550,6 +554,10 @@ class FakeUnitOfWork:
     def add(self, instance: object) -> None:
         assert isinstance(instance, SQLModel)
         self.rows.add(instance)
+
+    def delete(self, instance: object) -> None:
+        assert isinstance(instance, SQLModel)
+        self.rows.remove(type(instance), lambda row: row is instance)
 
     def append(self, model: type[Any], row: dict[str, Any]) -> None:
         self.appended.setdefault(model, []).append(row)

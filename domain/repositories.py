@@ -67,6 +67,9 @@ class Exams(Protocol):
     def waiting_among(self, exam_ids: list[int]) -> set[int]:
         """Which of `exam_ids` are ready for a read."""
 
+    def of_patient(self, patient_id: int) -> list[Exam]:
+        """Every exam of one patient, oldest order first."""
+
 
 class Department(Protocol):
     """The department's reference rows and people (procedures, sites, scanners, templates,
@@ -288,6 +291,9 @@ class UnitOfWork(Protocol):
 
     def add(self, instance: object) -> None:
         """Stage a new row."""
+
+    def delete(self, instance: object) -> None:
+        """Stage the removal of a row the command loaded."""
 
     def append(self, model: type[Any], row: dict[str, Any]) -> None:
         """Stage a new row the command never reads back."""

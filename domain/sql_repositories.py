@@ -121,6 +121,14 @@ class SqlExams:
         )
         return {int(i) for i in self.session.scalars(query) if i is not None}
 
+    def of_patient(self, patient_id: int) -> list[Exam]:
+        query = (
+            sa.select(Exam)
+            .where(col(Exam.patient_id) == patient_id)
+            .order_by(col(Exam.ordered_at), col(Exam.id))
+        )
+        return list(self.session.scalars(query))
+
 
 @cache
 def _by_natural_key(model: type[SQLModel], column: str) -> sa.Select[Any]:

@@ -69,6 +69,7 @@ TRIGGERS: tuple[type[ev.DomainEvent], ...] = (
     ev.AssignmentUnpinned,
     ev.RuleSetActivated,
     ev.AiTriagePosted,
+    ev.OrderChanged,  # a priority (or procedure) changed by the order source: the order moves
 )
 TRIGGER_NAMES = frozenset(t.__name__ for t in TRIGGERS)
 MAX_PENDING_REASONS = 20

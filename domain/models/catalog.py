@@ -109,6 +109,10 @@ class Procedure(SQLModel, table=True):
     prep_protocol_id: int | None = ref("prep_protocols", nullable=True)
     report_template_id: int | None = ref("report_templates", nullable=True)
     active: bool = True
+    # What the exam is billed as when performed (HL7 DFT^P03, docs/interop.md): its CPT code and
+    # the department's charge in cents (USD); unset for a procedure that is not charged.
+    cpt_code: str | None = text(5, nullable=True)
+    charge_cents: int | None = Field(default=None, ge=0)
 
 
 class TurnaroundTarget(SQLModel, table=True):

@@ -1,12 +1,13 @@
 """REST-hook delivery: each active subscription walks the outbox from its own cursor.
 
-The pattern of the HL7 sender (`interfaces.hl7.outbound`): a position per destination in
-`outbound_cursors`, moved only once the endpoint answered 2xx; a refusal, an error or no
-answer holds the queue (in event order) and is tried again after 1 s, 2 s, 4 s, ... up to
-5 minutes, the subscription showing status `error` and why until a delivery succeeds. An event
-that does not concern the subscription (another resource, a resource the owner may not see,
-the criteria not matching now) just moves the cursor. Each notification that carries a
-resource is audited as a disclosure to the owner's endpoint. Runs on the balancer's leader.
+The cursor and backoff of every outbound interface (`interfaces.cursors`, as the HL7 sender's):
+a position per subscription in `outbound_cursors`, moved only once the endpoint answered 2xx;
+a refusal, an error or no answer holds the queue (in event order) and is tried again after
+1 s, 2 s, 4 s, ... up to 5 minutes, the subscription showing status `error` and why until a
+delivery succeeds. An event that does not concern the subscription (another resource, a
+resource the owner may not see, the criteria not matching now) just moves the cursor. Each
+notification that carries a resource is audited as a disclosure to the owner's endpoint. Runs
+on the balancer's leader.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,6 +28,7 @@ from application.planning.leadership import Leadership
 from domain import audit
 from domain.db import Database, UnitOfWork
 from domain.models import FhirSubscription, OutboundCursor, OutboxEvent
+from interfaces import cursors
 from interfaces.fhir.reads import search_page
 from interfaces.fhir.subscriptions import (
     criteria_of,
@@ -38,8 +39,6 @@ from interfaces.fhir.subscriptions import (
 
 log = logging.getLogger("radflow.fhir.notify")
 
-BACKOFF_FIRST = timedelta(seconds=1)
-BACKOFF_MOST = timedelta(minutes=5)
 SCAN = 200  # outbox events looked at per step (the ones a subscription skips are cheap)
 ACTIVE_SECONDS = 60.0
 
@@ -99,7 +98,7 @@ class Notifier:
         if found is None:
             return False
         subscription, cursor = found
-        if cursor.next_attempt_at is not None and cursor.next_attempt_at > now:
+        if cursors.held(cursor, now):
             self.waiting = True
             return False
         trail = audit.Trail(
@@ -228,26 +227,14 @@ def _next(
 
 
 def _advance(uow: UnitOfWork, subscription_id: int, position: int, delivered: bool) -> None:
-    cursor = uow.session.get(OutboundCursor, cursor_name(subscription_id), with_for_update=True)
-    if cursor is None or position <= cursor.position:
-        return
-    cursor.position = position
-    cursor.delivered += int(delivered)
-    cursor.attempts, cursor.next_attempt_at, cursor.last_error = 0, None, None
-    cursor.updated_at = uow.now
+    moved = cursors.advance(uow, cursor_name(subscription_id), position, delivered=delivered)
     subscription = uow.session.get(FhirSubscription, subscription_id)
-    if delivered and subscription is not None and subscription.status == "error":
+    if moved and delivered and subscription is not None and subscription.status == "error":
         subscription.status, subscription.error = "active", None
 
 
 def _failed(uow: UnitOfWork, subscription_id: int, reason: str) -> None:
-    cursor = uow.session.get(OutboundCursor, cursor_name(subscription_id), with_for_update=True)
+    held = cursors.failed(uow, cursor_name(subscription_id), reason)
     subscription = uow.session.get(FhirSubscription, subscription_id)
-    if cursor is None or subscription is None:
-        return
-    cursor.attempts += 1
-    wait = min(BACKOFF_MOST, BACKOFF_FIRST * 2 ** min(cursor.attempts - 1, 16))
-    cursor.next_attempt_at = uow.now + wait
-    cursor.last_error, cursor.updated_at = reason, uow.now
-    if subscription.status != "off":
+    if held is not None and subscription is not None and subscription.status != "off":
         subscription.status, subscription.error = "error", reason

@@ -26,6 +26,7 @@ from domain.db import UnitOfWork
 from domain.enums import ExamStatus, Role
 from domain.lifecycle import Actor
 from domain.models import FhirSubscription, OutboundCursor, OutboxEvent
+from interfaces import cursors
 from interfaces.fhir.codes import REQUEST_STATUS
 from interfaces.fhir.kind import ResourceType, instant
 from interfaces.fhir.outcome import FhirError, Issue, invalid_resource
@@ -185,15 +186,7 @@ def store(uow: UnitOfWork, subscription: FhirSubscription) -> FhirSubscription:
     uow.add(subscription)
     uow.flush()
     assert subscription.id is not None
-    newest = uow.session.scalar(sa.select(sa.func.max(OutboxEvent.id))) or 0
-    uow.add(
-        OutboundCursor(
-            destination=cursor_name(subscription.id),
-            protocol=PROTOCOL,
-            position=int(newest),
-            updated_at=uow.now,
-        )
-    )
+    cursors.open_cursor(uow, cursor_name(subscription.id), PROTOCOL)
     return subscription
 
 

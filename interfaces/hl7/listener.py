@@ -2,9 +2,10 @@
 
 Each framed message is answered before the next is read (the sender waits for its ACK, as MLLP
 senders do). A frame that is not HL7 (no MSH, wrong encoding characters) is answered with an
-AR built from nothing the sender sent; a frame over `RADFLOW_HL7_MAX_BYTES`, a broken frame or a
-sender silent for longer than the idle timeout closes that connection; every other connection
-keeps being served.
+AR built from nothing the sender sent; a frame over `RADFLOW_HL7_MAX_BYTES`, a broken frame, or
+no whole frame within the idle timeout (`RADFLOW_HL7_IDLE_SECONDS`: a silent sender, one that
+stops mid-frame, one that trickles a frame slower than that) closes that connection, and what
+it had sent of the frame is dropped unread; every other connection keeps being served.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ async def serve_connection(
     inbound: Inbound, reader: HL7StreamReader, writer: HL7StreamWriter, idle_seconds: float
 ) -> None:
     peer = writer.get_extra_info("peername")
+    address = str(peer[0]) if isinstance(peer, tuple) and peer else None
     try:
         while True:
             try:
@@ -52,7 +54,7 @@ async def serve_connection(
                 )
                 await writer.drain()
                 continue
-            ack = await inbound.handle(message)
+            ack = await inbound.handle(message, address)
             writer.writeblock(ack.encode("utf-8"))
             await writer.drain()
     except ConnectionError:
@@ -92,5 +94,9 @@ def listener_for(db: Database, settings: Settings) -> AbstractAsyncContextManage
         raise ValueError("RADFLOW_HL7_PORT is not set")
     inbound = Inbound(db, Actor(settings.hl7_actor, Role.INTEGRATION), settings.hl7_site)
     return hl7_listener(
-        inbound, settings.hl7_host, settings.hl7_port, max_bytes=settings.hl7_max_bytes
+        inbound,
+        settings.hl7_host,
+        settings.hl7_port,
+        max_bytes=settings.hl7_max_bytes,
+        idle_seconds=settings.hl7_idle_seconds,
     )

@@ -5,11 +5,17 @@ walks the outbox in event order from its cursor (`outbound_cursors`): an order's
 becomes ORM^O01 (ORC-1 SC with ORC-5 SC scheduled, IP arrived or in progress, CM performed; OC
 with CA for a cancellation), a signed or amended report ORU^R01 (OBR-25 P, F or C; one OBX per
 template field, coded values as CWE, the impression flagged AA when critical, the addenda).
-A message is sent, its ACK awaited, and only an AA or CA moves the cursor: a destination that
-is down, slow or refusing holds its queue (in event order, so per patient too) and is retried
-with a doubling backoff, visible in `outbound_cursors` and /metrics; outbox pruning waits for
-it. MSH-10 is `RF<event id>`, the same on every attempt, so a receiver can drop a duplicate
-(the one case: a sender stopped between the ACK and the cursor's commit sends it again).
+A message is sent, its ACK awaited, and only an AA or CA moves the cursor (`interfaces.cursors`,
+shared with FHIR's REST hooks): a destination that is down, slow or refusing holds its queue (in
+event order, so per patient too) and is retried with a doubling backoff, visible in
+`outbound_cursors` and /metrics; outbox pruning waits for it. MSH-10 is `RF<event id>`, the
+same on every attempt, so a receiver can drop a duplicate (the one case: a sender stopped
+between the ACK and the cursor's commit sends it again).
+
+A destination named in `RADFLOW_HL7_CHARGE_DESTINATIONS` is also sent a DFT^P03 when an exam
+is performed (ExamAcquired), after its ORM: FT1 with the procedure's CPT code and the
+department's charge (MSH-10 `RF<event id>C`). Both messages must be acknowledged before the
+cursor moves past the event.
 
 It runs on the balancer's leader (one sender per destination across replicas).
 """
@@ -20,8 +26,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import hl7
@@ -47,6 +53,7 @@ from domain.models import (
     Site,
 )
 from domain.reporting import CODES, FieldKind, parse_sections
+from interfaces import cursors
 
 log = logging.getLogger("radflow.hl7.out")
 
@@ -66,8 +73,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
 }
 CLASSES = {PatientClass.ED: "E", PatientClass.INPATIENT: "I", PatientClass.OUTPATIENT: "O"}
 PRIORITIES = {"STAT": "S", "URGENT": "A", "ROUTINE": "R"}
-BACKOFF_FIRST = timedelta(seconds=1)
-BACKOFF_MOST = timedelta(minutes=5)
+CURRENCY = "USD"  # CPT charges are US charges
 
 
 @dataclass(frozen=True)
@@ -75,10 +81,12 @@ class Destination:
     name: str
     host: str
     port: int
+    charges: bool = False  # also sent DFT^P03 when an exam is performed
 
 
-def parse_destinations(text: str | None) -> tuple[Destination, ...]:
-    """`EHR=10.1.2.3:2575,PACS=pacs:2575` (empty or unset: none)."""
+def parse_destinations(text: str | None, charges: str | None = None) -> tuple[Destination, ...]:
+    """`EHR=10.1.2.3:2575,PACS=pacs:2575` (empty or unset: none); `charges`, e.g. `EHR`: the
+    destinations also sent charges (each must be one of them)."""
     found = []
     for item in filter(None, (part.strip() for part in (text or "").split(","))):
         name, _, address = item.partition("=")
@@ -86,7 +94,14 @@ def parse_destinations(text: str | None) -> tuple[Destination, ...]:
         if not name or not host or not port.isdigit():
             raise ValueError(f"RADFLOW_HL7_DESTINATIONS: {item!r} is not NAME=host:port")
         found.append(Destination(name.strip(), host.strip(), int(port)))
-    return tuple(found)
+    charged = {part.strip() for part in (charges or "").split(",") if part.strip()}
+    unknown = charged - {d.name for d in found}
+    if unknown:
+        raise ValueError(
+            f"RADFLOW_HL7_CHARGE_DESTINATIONS: {', '.join(sorted(unknown))} is not a destination "
+            "of RADFLOW_HL7_DESTINATIONS"
+        )
+    return tuple(replace(d, charges=d.name in charged) for d in found)
 
 
 def hl7_time(moment: datetime | None) -> str:
@@ -156,6 +171,65 @@ def build_message(session: Session, event: OutboxEvent, destination: str) -> str
     return "\r".join(segments)
 
 
+def build_messages(session: Session, event: OutboxEvent, destination: Destination) -> list[str]:
+    """What one outbox event becomes for this destination: its message, and for a destination
+    of charges a performed exam's DFT^P03 after it (none: nothing to say)."""
+    found = build_message(session, event, destination.name)
+    if found is None:
+        return []
+    if destination.charges and event.type == "ExamAcquired":
+        charge = build_charge(session, event, destination.name)
+        return [found] if charge is None else [found, charge]
+    return [found]
+
+
+def build_charge(session: Session, event: OutboxEvent, destination: str) -> str | None:
+    """DFT^P03: the performed exam's charge (None when its procedure has no CPT code or charge:
+    logged, as it is the catalogue that must be mended)."""
+    exam = session.get(Exam, event.exam_id) if event.exam_id is not None else None
+    if exam is None:
+        return None
+    procedure = session.get(Procedure, exam.procedure_id)
+    patient = session.get(Patient, exam.patient_id)
+    referrer = session.get(Referrer, exam.referrer_id)
+    site = session.get(Site, exam.site_id)
+    assert procedure is not None and patient is not None and site is not None
+    if procedure.cpt_code is None or procedure.charge_cents is None:
+        log.warning(
+            "HL7 to %s: exam %s performed, but procedure %s has no CPT code or charge: no DFT",
+            destination,
+            exam.accession_number,
+            procedure.code,
+        )
+        return None
+    t = Text.of
+    performed = hl7_time(event.occurred_at)
+    amount = f"{procedure.charge_cents / 100:.2f}&{CURRENCY}"
+    ft1 = ["FT1", "1"] + [""] * 25  # FT1-1 .. FT1-26
+    ft1[2] = t(exam.accession_number)  # FT1-2 transaction id
+    ft1[4] = performed  # FT1-4 transaction date (performed)
+    ft1[5] = performed  # FT1-5 posting date
+    ft1[6] = "CG"  # FT1-6 transaction type: charge
+    ft1[7] = f"{t(procedure.code)}^{t(procedure.name)}^L"  # FT1-7 transaction code
+    ft1[10] = "1"  # FT1-10 quantity
+    ft1[11] = amount  # FT1-11 extended amount
+    ft1[12] = amount  # FT1-12 unit amount
+    ft1[21] = t(referrer.code) if referrer is not None else ""  # FT1-21 ordered by
+    ft1[23] = f"{t(exam.accession_number)}^RADFLOW"  # FT1-23 filler order number
+    ft1[25] = f"{t(procedure.cpt_code)}^{t(procedure.name)}^C4"  # FT1-25 procedure (CPT-4)
+    return "\r".join(
+        [
+            f"MSH|^~\\&|RADFLOW|{t(site.code)}|{t(destination)}||{performed}||DFT^P03^DFT_P03|"
+            f"RF{event.id}C|P|2.5.1",
+            f"EVN|P03|{performed}",
+            f"PID|1||{t(patient.mrn)}^^^RADFLOW^MR||{t(patient.family_name)}^"
+            f"{t(patient.given_name)}||{patient.birth_date.strftime('%Y%m%d')}|{t(patient.sex)}",
+            f"PV1|1|{CLASSES.get(exam.patient_class, 'O')}",
+            "|".join(ft1),
+        ]
+    )
+
+
 def observations(
     session: Session, procedure: Procedure, report: Report, status: str, signed: datetime | None
 ) -> list[str]:
@@ -219,20 +293,24 @@ class Sender:
         """Send the next message if one is due; True when something moved (try again now)."""
         now = self.db.clock()
         cursor = await self.db.run(self._cursor)
-        if cursor.next_attempt_at is not None and cursor.next_attempt_at > now:
+        if cursors.held(cursor, now):
             return False
         found = await self.db.read(lambda s: self._next(s, cursor.position))
         if found is None:
             return False
-        event_id, skipped_to, text = found
-        if text is None:  # events this destination does not take, up to `skipped_to`
+        event_id, skipped_to, texts = found
+        if not texts:  # events this destination does not take, up to `skipped_to`
             await self.db.run(lambda uow: self._advance(uow, skipped_to, delivered=False))
             return True
-        try:
-            code, detail = await self._send(text)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
-            self.close()
-            code, detail = "", f"{type(exc).__name__}: {exc}"
+        code, detail = "AA", ""
+        for text in texts:  # all acknowledged, or the event is tried again (same MSH-10s)
+            try:
+                code, detail = await self._send(text)
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+                self.close()
+                code, detail = "", f"{type(exc).__name__}: {exc}"
+            if code not in {"AA", "CA"}:
+                break
         if code in {"AA", "CA"}:
             await self.db.run(lambda uow: self._advance(uow, event_id, delivered=True))
             return True
@@ -244,20 +322,9 @@ class Sender:
         return False
 
     def _cursor(self, uow: UnitOfWork) -> OutboundCursor:
-        cursor = uow.session.get(OutboundCursor, self.destination.name)
-        if cursor is None:  # a new destination starts from now, not from the outbox's past
-            newest = uow.session.scalar(sa.select(sa.func.max(OutboxEvent.id))) or 0
-            cursor = OutboundCursor(
-                destination=self.destination.name,
-                protocol=PROTOCOL,
-                position=int(newest),
-                updated_at=uow.now,
-            )
-            uow.add(cursor)
-            uow.flush()
-        return cursor
+        return cursors.open_cursor(uow, self.destination.name, PROTOCOL)
 
-    def _next(self, session: Session, position: int) -> tuple[int, int, str | None] | None:
+    def _next(self, session: Session, position: int) -> tuple[int, int, list[str]] | None:
         event = session.scalars(
             sa.select(OutboxEvent)
             .where(col(OutboxEvent.id) > position, col(OutboxEvent.type).in_(list(MESSAGES)))
@@ -266,27 +333,15 @@ class Sender:
         ).first()
         if event is None:
             newest = session.scalar(sa.select(sa.func.max(OutboxEvent.id))) or 0
-            return (0, int(newest), None) if newest > position else None
+            return (0, int(newest), []) if newest > position else None
         assert event.id is not None
-        text = build_message(session, event, self.destination.name)
-        return event.id, event.id, text
+        return event.id, event.id, build_messages(session, event, self.destination)
 
     def _advance(self, uow: UnitOfWork, position: int, *, delivered: bool) -> None:
-        cursor = uow.session.get(OutboundCursor, self.destination.name, with_for_update=True)
-        assert cursor is not None
-        if position > cursor.position:
-            cursor.position = position
-            cursor.delivered += int(delivered)
-            cursor.attempts, cursor.next_attempt_at, cursor.last_error = 0, None, None
-            cursor.updated_at = uow.now
+        cursors.advance(uow, self.destination.name, position, delivered=delivered)
 
     def _failed(self, uow: UnitOfWork, reason: str) -> None:
-        cursor = uow.session.get(OutboundCursor, self.destination.name, with_for_update=True)
-        assert cursor is not None
-        cursor.attempts += 1
-        wait = min(BACKOFF_MOST, BACKOFF_FIRST * 2 ** min(cursor.attempts - 1, 16))
-        cursor.next_attempt_at = uow.now + wait
-        cursor.last_error, cursor.updated_at = reason, uow.now
+        cursors.failed(uow, self.destination.name, reason)
 
     async def _send(self, text: str) -> tuple[str, str]:
         if self._connection is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import hl7
@@ -160,9 +161,9 @@ async def test_unsupported_messages_are_refused_ar_and_the_connection_keeps_serv
     db: Database, listener: tuple[str, int]
 ) -> None:
     result = orm(control="R1").replace("ORM^O01", "ORU^R01")
-    change = orm(control="R2").replace("ORC|NW|", "ORC|XO|")
-    other_event = adt("A40", "R3")
-    refused = await send(listener, result, change, other_event, orm(control="OK1"))
+    discontinue = orm(control="R2").replace("ORC|NW|", "ORC|DC|")
+    other_event = adt("A02", "R3")
+    refused = await send(listener, result, discontinue, other_event, orm(control="OK1"))
     assert [msa(a)[0] for a in refused] == ["AR", "AR", "AR", "AA"]
     assert err(refused[0])[1] == "200" and err(refused[2])[1] == "201"
     assert len(await exams(db)) == 1
@@ -218,3 +219,46 @@ async def test_the_order_source_withdraws_its_order_before_the_patient_arrives(
     # Withdrawing it twice under a new control id: the lifecycle refuses, AE says why.
     assert msa(again)[0] == "AE" and err(again)[1] == "207"
     assert msa(unknown)[0] == "AE" and err(unknown) == ("ORC^1^2^1^1", "103")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_slow_sender_is_hung_up_on_after_the_idle_timeout_and_others_are_served(
+    db: Database,
+) -> None:
+    await reference(db)
+    inbound = Inbound(db, INTERFACE)
+    async with hl7_listener(inbound, "127.0.0.1", 0, idle_seconds=1.0) as server:
+        address = ("127.0.0.1", server.sockets[0].getsockname()[1])
+        frame = b"\x0b" + orm(control="SLOW1").encode() + b"\x1c\x0d"
+        # One sender stops in the middle of a frame and stays connected...
+        stalled_reader, stalled = await asyncio.open_connection(*address)
+        stalled.write(frame[:120])
+        await stalled.drain()
+        # ...another trickles a whole frame, a few bytes at a time, slower than the timeout.
+        trickling_reader, trickling = await asyncio.open_connection(*address)
+
+        async def trickle() -> None:
+            with contextlib.suppress(ConnectionError):
+                for start in range(0, len(frame), 8):
+                    trickling.write(frame[start : start + 8])
+                    await trickling.drain()
+                    await asyncio.sleep(0.05)  # the sender's pace: 8 bytes every 50 ms
+
+        trickler = asyncio.create_task(trickle())
+        # Meanwhile a prompt sender is answered.
+        (ok,) = await send(address, orm(control="PROMPT", placer="P2"))
+        assert msa(ok) == ("AA", "PROMPT")
+        # The listener hangs up on both (end of stream, with nothing answered).
+        assert await asyncio.wait_for(stalled_reader.read(), 60) == b""
+        assert await asyncio.wait_for(trickling_reader.read(), 60) == b""
+        trickler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await trickler
+        stalled.close()
+        trickling.close()
+        # Nothing of theirs was written, and the listener still serves.
+        (after,) = await send(address, orm(control="AFTER", placer="P3"))
+        assert msa(after) == ("AA", "AFTER")
+    recorded = await db.read(lambda s: list(s.scalars(sa.select(InboundMessage.control_id))))
+    assert sorted(recorded) == ["AFTER", "PROMPT"]
+    assert {e.placer_order_number for e in await exams(db)} == {"P2", "P3"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import hl7
@@ -15,6 +14,7 @@ from hl7.mllp import HL7StreamReader, HL7StreamWriter, start_hl7_server
 from api.app import create_app
 from api.live.outbox import prune
 from application.settings import Settings
+from bench._net import free_port
 from domain.db import Database
 from domain.enums import CriticalLevel, ExamStatus
 from domain.models import OutboundCursor, OutboxEvent
@@ -32,14 +32,16 @@ class Receiver:
     def __init__(self, refuse: int = 0) -> None:
         self.received: list[hl7.Message] = []
         self.refuse = refuse
+        self.refuse_kind: str | None = None  # refuse every message of this type (MSH-9.1)
         self.arrived = asyncio.Event()
 
     async def connected(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
         try:
             while True:
                 message = await reader.readmessage()
-                if self.refuse > 0:
-                    self.refuse -= 1
+                kind = str(message.extract_field("MSH", field_num=9, component_num=1))
+                if self.refuse > 0 or kind == self.refuse_kind:
+                    self.refuse = max(0, self.refuse - 1)
                     writer.writemessage(message.create_ack("AE"))
                 else:
                     self.received.append(message)
@@ -48,12 +50,6 @@ class Receiver:
                 self.arrived.set()
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -206,3 +202,82 @@ async def test_radflow_serve_takes_orders_in_and_tells_the_ehr_over_hl7(
         assert field(told, "ORC", 2) == "P1001"
         ready = (await client.get("/readyz")).json()
         assert ready["hl7_outbound"]["EHR"]["attempts"] == 0
+
+
+@SQLITE
+async def test_a_charge_destination_is_sent_a_dft_when_the_exam_is_performed(
+    db: Database, clock: Clock, receiver: tuple[Receiver, int]
+) -> None:
+    got, port = receiver
+    await reference(db)
+    (billing,) = parse_destinations(f"EHR=127.0.0.1:{port}", charges="EHR")
+    assert billing.charges
+    sender = Sender(db, billing, ack_timeout=30)
+    await sender.step()
+    exam = await drive(db, await order(db), ExamStatus.ACQUIRED)
+    try:
+        await deliver_all(sender, clock)
+    finally:
+        sender.close()
+    kinds = [field(m, "MSH", 9, 1) for m in got.received]
+    assert kinds == ["ORM", "ORM", "ORM", "ORM", "DFT"]  # the charge after "performed"
+    performed, charge = got.received[-2:]
+    assert field(performed, "ORC", 5) == "CM"
+    assert field(charge, "MSH", 10) == field(performed, "MSH", 10) + "C"
+    # The structure DFT^P03 requires (MSH, EVN, PID, FT1), as python-hl7 parsed it back.
+    assert [str(s[0]) for s in charge] == ["MSH", "EVN", "PID", "PV1", "FT1"]
+    assert (field(charge, "MSH", 9, 1), field(charge, "MSH", 9, 2)) == ("DFT", "P03")
+    assert field(charge, "EVN", 1) == "P03"
+    assert field(charge, "PID", 3) == "MRN000001"
+    ft1 = charge.segment("FT1")
+    assert str(ft1[2]) == exam.accession_number and str(ft1[6]) == "CG"
+    assert str(ft1[4]) and str(ft1[4]) == str(ft1[5])  # performed, and posted, then
+    assert field(charge, "FT1", 7) == "USABD"
+    assert str(ft1[10]) == "1"
+    assert charge.extract_field("FT1", field_num=11, component_num=1, subcomponent_num=1) == (
+        "540.00"
+    )
+    assert charge.extract_field("FT1", field_num=11, component_num=1, subcomponent_num=2) == ("USD")
+    assert (field(charge, "FT1", 25, 1), field(charge, "FT1", 25, 3)) == ("76700", "C4")
+    assert field(charge, "FT1", 23) == exam.accession_number
+    assert field(charge, "FT1", 21) == "REF01"
+    cursor = await db.read(lambda s: s.get(OutboundCursor, "EHR"))
+    assert cursor is not None and cursor.delivered == 4  # events; the DFT rode on the 4th
+
+
+@SQLITE
+async def test_a_refused_charge_holds_the_event_and_both_messages_are_sent_again(
+    db: Database, clock: Clock
+) -> None:
+    await reference(db)
+    refused_charge = Receiver()
+    server = await start_hl7_server(refused_charge.connected, "127.0.0.1", 0, encoding="utf-8")
+    port = server.sockets[0].getsockname()[1]
+    (billing,) = parse_destinations(f"BILLING=127.0.0.1:{port}", charges="BILLING")
+    sender = Sender(db, billing, ack_timeout=30)
+    await sender.step()
+    await drive(db, await order(db), ExamStatus.ACQUIRED)
+    try:
+        for _ in range(3):  # scheduled, arrived, started
+            assert await sender.step()
+        refused_charge.refuse_kind = "DFT"
+        assert await sender.step() is False  # ORM CM taken, DFT refused: the event is held
+        cursor = await db.read(lambda s: s.get(OutboundCursor, "BILLING"))
+        assert cursor is not None and cursor.attempts == 1 and (cursor.delivered == 3)
+        refused_charge.refuse_kind = None
+        clock.advance(minutes=10)
+        assert await sender.step()
+    finally:
+        sender.close()
+        server.close()
+        await server.wait_closed()
+    sent = [(field(m, "MSH", 9, 1), field(m, "MSH", 10)) for m in refused_charge.received]
+    # The ORM of the held event was sent again with the same MSH-10 (a receiver drops it).
+    assert [kind for kind, _ in sent] == ["ORM", "ORM", "ORM", "ORM", "ORM", "DFT"]
+    assert sent[3][1] == sent[4][1] and sent[5][1] == sent[4][1] + "C"
+
+
+def test_charge_destinations_must_be_destinations() -> None:
+    with pytest.raises(ValueError, match="BILLING is not a destination"):
+        parse_destinations("EHR=ehr:2575", charges="BILLING")
+    assert [d.charges for d in parse_destinations("A=a:1,B=b:2", charges="B")] == [False, True]
