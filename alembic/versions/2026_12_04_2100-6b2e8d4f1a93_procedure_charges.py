@@ -1,7 +1,7 @@
 """procedure charges: each procedure's CPT code and charge, for HL7 DFT^P03 when performed
 
 Revision ID: 6b2e8d4f1a93
-Revises: 4c8f1a2e6d37
+Revises: 7a3e5c9d1b24
 Create Date: 2026-12-04 21:00:00.000000+00:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = '6b2e8d4f1a93'
-down_revision: str | None = '4c8f1a2e6d37'
+down_revision: str | None = '7a3e5c9d1b24'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
