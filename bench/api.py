@@ -27,6 +27,7 @@ from typing import Any
 from api.auth import mint
 from application.settings import get_settings
 from bench._load import post_request, run_load
+from bench._net import free_port
 from domain.enums import Role
 
 QUERY = """query Page($first: Int!) {
@@ -121,12 +122,6 @@ def _iso(value: Any) -> str:
     return value.isoformat()  # type: ignore[no-any-return]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _prepare(url: str, exams: int) -> None:
     from bench._data import create_schema, department, reset_postgres
     from domain.db import Database
@@ -151,7 +146,7 @@ def main() -> None:
     workdir = tempfile.mkdtemp(prefix="radflow-bench-")
     url = args.database_url or f"sqlite:///{Path(workdir) / 'bench.db'}"
     asyncio.run(_prepare(url, args.exams))
-    port = _free_port()
+    port = free_port()
     # The load generator is one caller far busier than any person: the rate limiter runs
     # (its cost is measured) but never binds.
     env = {

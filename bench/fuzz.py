@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench._net import free_port
+
 SCHEMA = Path(__file__).resolve().parent.parent / "schema.graphql"
 # Text no deliberate error message contains: exception names, tracebacks, driver and SQL text.
 LEAK = re.compile(
@@ -222,12 +224,6 @@ def _stateful(
             break
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def prepare(url: str, *, exams: int = 60) -> None:
     """A fresh department: reference data and exams in every status."""
     from bench._data import create_schema, department, reset_postgres
@@ -247,7 +243,7 @@ async def prepare(url: str, *, exams: int = 60) -> None:
 @contextmanager
 def served(url: str, log: Path) -> Iterator[str]:
     """uvicorn serving radflow on `url` at a free loopback port; yields the base URL."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": url,

@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ from api.relay import to_global_id
 from application.demo import seed_reference
 from application.settings import Settings
 from bench._data import create_schema, reset_postgres
+from bench._net import free_port
 from domain import models as m
 from domain.db import Database, UnitOfWork
 from domain.enums import ExamStatus, PatientClass, Priority, Role
@@ -70,13 +70,6 @@ WORKLIST_DOC = (
     "subscription ($r: ID!) { worklistChanged(radiologistId: $r) "
     "{ eventId change exam { accessionNumber } } }"
 )
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:

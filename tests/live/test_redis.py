@@ -9,7 +9,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import pytest
 import redis.asyncio as aioredis
 import sqlalchemy as sa
 
+from bench._net import free_port
 from domain.db import Database
 from domain.models import OutboxEvent
 from tests import factories
@@ -35,12 +35,6 @@ EXAM_STATUS = """subscription ($after: Int) {
   examStatusChanged(after: $after) { eventId type exam { accessionNumber } } }"""
 PLACE_ORDER = """mutation($input: PlaceOrderInput!) {
   placeOrder(input: $input) { __typename ... on OrderPlaced { exam { accessionNumber } } } }"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def newest(db: Database) -> int:
