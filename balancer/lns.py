@@ -126,13 +126,26 @@ def neighbourhood(state: State, kind: str, rng: random.Random, size: int = READE
 
 
 def solve_round(
-    state: State, readers: list[int], time_limit_s: float, stop: Stop, *, workers: int = 1
+    state: State,
+    readers: list[int],
+    time_limit_s: float,
+    stop: Stop,
+    *,
+    workers: int = 1,
+    deterministic: bool = False,
 ) -> IntArray | None:
-    """CP-SAT's answer for the neighbourhood (the whole assignment), or None without one."""
+    """CP-SAT's answer for the neighbourhood (the whole assignment), or None without one.
+
+    `deterministic`: the limit is CP-SAT's deterministic time on one worker, so a run gives the
+    same answer on any machine and load (the simulator)."""
     model, v = cpsat.build(state.p, state.assign, scope=readers)
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit_s
-    solver.parameters.num_workers = workers
+    if deterministic:
+        solver.parameters.max_deterministic_time = time_limit_s
+        solver.parameters.num_workers = 1
+    else:
+        solver.parameters.max_time_in_seconds = time_limit_s
+        solver.parameters.num_workers = workers
     stop.attach(solver)
     try:
         status = solver.solve(model)
@@ -156,14 +169,18 @@ def search(
     seed: int = 0,
     workers: int = 1,
     max_rounds: int | None = None,
+    deterministic: bool = False,
 ) -> Outcome:
-    """Neighbourhood rounds on `state` until `deadline` (perf_counter), a stop or `max_rounds`."""
+    """Neighbourhood rounds on `state` until `deadline` (perf_counter), a stop or `max_rounds`
+    (`deterministic`: `max_rounds` only, each round limited in CP-SAT's deterministic time)."""
     rng = random.Random(seed)
     outcome = Outcome()
     p = state.p
     total = evaluate(p, state.assign)["total"]
     empty = 0  # rounds in a row that found no neighbourhood: nothing can trade places
-    while time.perf_counter() < deadline and (max_rounds is None or outcome.rounds < max_rounds):
+    while (deterministic or time.perf_counter() < deadline) and (
+        max_rounds is None or outcome.rounds < max_rounds
+    ):
         if stop.is_set():
             outcome.stopped = True
             break
@@ -176,8 +193,14 @@ def search(
             continue
         empty = 0
         outcome.rounds += 1
-        limit = min(round_limit_s, max(0.01, deadline - time.perf_counter()))
-        answer = solve_round(state, readers, limit, stop, workers=workers)
+        limit = (
+            round_limit_s
+            if deterministic
+            else min(round_limit_s, max(0.01, deadline - time.perf_counter()))
+        )
+        answer = solve_round(
+            state, readers, limit, stop, workers=workers, deterministic=deterministic
+        )
         if stop.is_set():
             outcome.stopped = True
             break
@@ -222,12 +245,15 @@ def improve_plan(
     seed: int = 0,
     round_limit_s: float = 0.3,
     workers: int = 1,
+    max_rounds: int | None = None,
+    deterministic: bool = False,
 ) -> Searched:
     """`seconds` of neighbourhood search on the snapshot's current plan (its `assigned_to`).
 
     When the current plan leaves studies to place (new work, a reader gone, a cap), the fast
     path (`balancer.planner`) places them first, as an event's re-plan would, and the search
     starts from its plan; `fast_total` is the objective the search started from either way.
+    `max_rounds` and `deterministic` as in `search` (the simulator's repeatable days).
     """
     from balancer.construct import keep_current
     from balancer.planner import build_plan, solve
@@ -247,6 +273,8 @@ def improve_plan(
         round_limit_s=round_limit_s,
         seed=seed,
         workers=workers,
+        max_rounds=max_rounds,
+        deterministic=deterministic,
     )
     if outcome.improvements:
         formulation += "+lns"
