@@ -25,8 +25,10 @@ URGENT_TIERS = frozenset({Priority.STAT, Priority.URGENT})
 # A reader who signs within a minute triggers a re-plan when urgent work they may read is next
 # on a worklist whose reader is projected busy for at least this long (`Radflow.freed`).
 SOONER_MINUTES = 2.0
-# Each search round's limit in CP-SAT's deterministic time (the simulated day is repeatable).
+# Each search round's limit in CP-SAT's deterministic time (the simulated day is repeatable),
+# and the search follows every this many re-plans (every one would make a day hours long).
 SEARCH_ROUND_DETERMINISTIC_S = 0.2
+SEARCH_EVERY = 10
 Key = tuple[Subspecialty, int]
 Limits = tuple[frozenset[int] | None, frozenset[int]]
 
@@ -252,9 +254,9 @@ class Radflow(_Shared):
         super().__init__(scn, adjust)
         self.params = params
         # The live loop's neighbourhood search between events (balancer.lns), as this many
-        # deterministic rounds after each re-plan; 0: the fast path alone.
+        # deterministic rounds after every SEARCH_EVERY-th re-plan; 0: the fast path alone.
         self.search_rounds = search_rounds
-        self.fast_objective = 0.0  # summed over re-plans: the fast path's objective
+        self.fast_objective = 0.0  # summed over searched re-plans: the fast path's objective
         self.search_won = 0.0  # and what the search won on it
         self.search_kept = 0  # rounds kept
         self.current: dict[int, Study] = {}  # waiting and open studies, as the planner sees them
@@ -297,7 +299,7 @@ class Radflow(_Shared):
             snap, params = self.adjust(snap, params, scn.info)
             for s in snap.studies:
                 self.view[self.index[s.id]] = s
-        if self.search_rounds:
+        if self.search_rounds and len(self.plan_ms) % SEARCH_EVERY == 0:
             searched = lns.improve_plan(
                 snap,
                 params,
