@@ -23,7 +23,7 @@ from balancer.simulation.policies import POLICIES
 from balancer.simulation.scenario import build
 
 # The live leader searches between events; in the simulated day, between its minutes: this many
-# neighbourhood rounds after every tenth re-plan (balancer.lns, deterministic; policies.py).
+# neighbourhood rounds after every thirtieth re-plan (balancer.lns, deterministic; policies.py).
 SEARCH_ROUNDS = 1
 
 
@@ -58,7 +58,7 @@ def main() -> None:
         "--search-rounds",
         type=int,
         default=SEARCH_ROUNDS,
-        help="rounds of the live loop's neighbourhood search after every tenth of radflow's "
+        help="rounds of the live loop's neighbourhood search after every thirtieth of radflow's "
         "re-plans (0: the fast path alone)",
     )
     args = parser.parse_args()
@@ -102,7 +102,7 @@ def main() -> None:
     radflow = results.get("radflow", {})
     if "search_share" in radflow:
         print(
-            f"radflow's live search ({args.search_rounds} round(s) after every tenth re-plan) "
+            f"radflow's live search ({args.search_rounds} round(s) after every thirtieth re-plan) "
             f"won {radflow['search_share']:.4%} of the objective of the re-plans it followed "
             f"over the fast path ({radflow['search_rounds_kept']} rounds kept)"
         )

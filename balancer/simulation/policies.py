@@ -27,8 +27,8 @@ URGENT_TIERS = frozenset({Priority.STAT, Priority.URGENT})
 SOONER_MINUTES = 2.0
 # Each search round's limit in CP-SAT's deterministic time (the simulated day is repeatable),
 # and the search follows every this many re-plans (every one would make a day hours long).
-SEARCH_ROUND_DETERMINISTIC_S = 0.2
-SEARCH_EVERY = 10
+SEARCH_ROUND_DETERMINISTIC_S = 0.05
+SEARCH_EVERY = 30
 Key = tuple[Subspecialty, int]
 Limits = tuple[frozenset[int] | None, frozenset[int]]
 

@@ -68,9 +68,16 @@ def test_a_round_is_priced_exactly_and_the_search_never_worsens_the_objective() 
     state = State(problem)
     sweep(state, keep_current(state))  # a plain start: room for the search to win
     before = evaluate(problem, state.assign)["total"]
-    outcome = search(state, time.perf_counter() + 60, Stop(), max_rounds=8, deterministic=True)
+    outcome = search(
+        state,
+        time.perf_counter() + 60,
+        Stop(),
+        max_rounds=4,
+        round_limit_s=0.05,
+        deterministic=True,
+    )
     after = evaluate(problem, state.assign)["total"]
-    assert outcome.rounds == 8
+    assert outcome.rounds == 4
     assert after == pytest.approx(before - outcome.won)
     assert after <= before
     # The state's running sums agree with the objective scored from scratch.
@@ -88,8 +95,12 @@ def test_a_round_is_priced_exactly_and_the_search_never_worsens_the_objective() 
 
 def test_deterministic_rounds_give_the_same_plan_twice() -> None:
     snap = bench_snapshot(22, 200, 10)
-    first = improve_plan(snap, Params(), 0.0, Stop(), max_rounds=4, deterministic=True)
-    second = improve_plan(snap, Params(), 0.0, Stop(), max_rounds=4, deterministic=True)
+    first, second = (
+        improve_plan(
+            snap, Params(), 0.0, Stop(), max_rounds=3, round_limit_s=0.05, deterministic=True
+        )
+        for _ in range(2)
+    )
     assert {k: a.radiologist_id for k, a in first.plan.assignments.items()} == {
         k: a.radiologist_id for k, a in second.plan.assignments.items()
     }
