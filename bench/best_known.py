@@ -21,7 +21,9 @@ import dataclasses
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -54,16 +56,29 @@ class Best:
 
 
 def instance_key(snapshot: Snapshot, params: Params) -> str:
-    """A digest of everything the objective of the instance depends on."""
+    """A digest of everything the objective of the instance depends on, the same in every
+    process (sets and mappings in sorted order: their own order follows string hashing, which
+    Python varies per process)."""
     digest = hashlib.sha256()
-    digest.update(repr(snapshot.now).encode())
-    for study in snapshot.studies:
-        digest.update(repr(study).encode())
-    for reader in snapshot.radiologists:
-        digest.update(repr(reader).encode())
-    digest.update(repr(sorted(snapshot.caps.items())).encode())
-    digest.update(repr(params).encode())
+    digest.update(repr(_canonical(snapshot)).encode())
+    digest.update(repr(_canonical(params)).encode())
     return digest.hexdigest()[:16]
+
+
+def _canonical(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return tuple(
+            (f.name, _canonical(getattr(value, f.name))) for f in dataclasses.fields(value)
+        )
+    if isinstance(value, Mapping):
+        return tuple(sorted((repr(_canonical(k)), _canonical(v)) for k, v in value.items()))
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted(repr(_canonical(v)) for v in value))
+    if isinstance(value, (tuple, list)):
+        return tuple(_canonical(v) for v in value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
 
 
 def assignment(problem: Problem, result: Plan) -> IntArray:
