@@ -88,6 +88,13 @@ class Settings(BaseSettings):
         description="Run the worklist balancer in this process (re-plan on events and ticks).",
     )
     balancer_tick_seconds: float = Field(default=30.0, gt=0, alias="RADFLOW_BALANCER_TICK")
+    balancer_search_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        alias="RADFLOW_BALANCER_SEARCH",
+        description="Seconds of CP-SAT neighbourhood search per cycle the balancer's leader "
+        "runs between events while it keeps winning (balancer.lns); 0 = no search.",
+    )
     release_grace_minutes: float = Field(
         default=10.0,
         ge=0,

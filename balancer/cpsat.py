@@ -8,6 +8,7 @@ that reader. Times are tenths of a minute; the objective is in hundredths of a m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,39 +33,66 @@ class Vars:
 
 
 def build(
-    problem: Problem, placed: IntArray, *, with_hint: bool = True
+    problem: Problem,
+    placed: IntArray,
+    *,
+    with_hint: bool = True,
+    scope: Sequence[int] | None = None,
 ) -> tuple[cp_model.CpModel, Vars]:
     """The model over the studies `placed` places, hinted completely with `placed` if asked.
 
     CP-SAT only takes a hint as a solution when every variable is hinted, so derived values
-    (finish times, loads, squares) are hinted too.
+    (finish times, loads, squares) are hinted too. With a `scope` of readers (a neighbourhood,
+    `balancer.lns`), only their studies move and only among them; every other study stays
+    where `placed` has it, as a constant, so the model stays small and the objective exact up
+    to a constant (the sequence terms of the readers outside are left out).
     """
     p = problem
     model = cp_model.CpModel()
     v = Vars()
+    inside = np.ones(p.m, dtype=np.bool_)
+    if scope is not None:
+        inside[:] = False
+        inside[list(scope)] = True
+    fixed = model.new_constant(1) if scope is not None else None
 
     def hinted(var: cp_model.IntVar, value: int) -> cp_model.IntVar:
         if with_hint:
             model.add_hint(var, value)
         return var
 
-    ks = [k for k in range(p.n) if placed[k] >= 0]
+    ks: list[int] = []
     by_reader: list[list[int]] = [[] for _ in range(p.m)]
-    for k in ks:
-        readers = [int(p.pinned[k])] if p.pinned[k] >= 0 else [int(r) for r in p.eligible[k]]
+    for k in np.flatnonzero(placed >= 0).tolist():
+        home = int(placed[k])
+        if fixed is not None and not inside[home]:
+            v.x[k, home] = fixed
+            by_reader[home].append(k)
+            continue
+        ks.append(k)
+        readers = (
+            [int(p.pinned[k])] if p.pinned[k] >= 0 else [int(r) for r in p.eligible[k] if inside[r]]
+        )
         for r in readers:
             v.x[k, r] = hinted(model.new_bool_var(f"x{k}_{r}"), int(placed[k] == r))
             by_reader[r].append(k)
         model.add_exactly_one(v.x[k, r] for r in readers)
     # Caps: pins are already deducted from the slots.
     for g in range(p.slots.shape[1]):
-        for r in range(p.m):
+        for r in np.flatnonzero(inside).tolist():
             members = [v.x[k, r] for k in by_reader[r] if p.group[k] == g and p.pinned[k] < 0]
             if members:
                 model.add(sum(members) <= int(p.slots[r, g]))
     # Finish times chained along the worklist order.
     sequence: list[list[cp_model.LinearExprT]] = [[] for _ in SEQUENCE]
     for r in range(p.m):
+        if not inside[r]:  # out of scope: its load is a constant
+            value = round(p.busy[r] * TIME) + sum(
+                round(p.nominal[k] * p.inv_speed[r] * TIME) for k in by_reader[r]
+            )
+            v.value[f"load{r}"] = v.upper[f"load{r}"] = value
+            v.load.append(model.new_constant(value))
+            continue
         prev: cp_model.LinearExprT = round(p.busy[r] * TIME)
         value = round(p.busy[r] * TIME)
         total = round(p.busy[r] * TIME) + sum(

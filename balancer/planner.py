@@ -17,6 +17,15 @@ from balancer.state import State
 
 def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
     """Assign and order every unread study; report what cannot be placed and why."""
+    return build_plan(*solve(snapshot, params))
+
+
+def solve(
+    snapshot: Snapshot, params: Params | None = None
+) -> tuple[Problem, State, list[int], str, float]:
+    """The search behind `plan`: the problem, the searched state, the studies left out by
+    their caps, the formulation and when it started (what `build_plan` and `balancer.lns`
+    take)."""
     started = time.perf_counter()
     params = params or Params()
     problem = compile_problem(snapshot, params)
@@ -55,7 +64,7 @@ def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
 
         if cpsat.improve(state, params.improve_time_limit_s):
             formulation += "+cpsat"
-    return build_plan(problem, state, capped, formulation, started)
+    return problem, state, capped, formulation, started
 
 
 def build_plan(

@@ -143,6 +143,30 @@ class StrandedRead:
     exam: Exam
 
 
+@strawberry.type(
+    description="The CP-SAT neighbourhood search the leader runs between events, as "
+    "this replica's runner counts it since it started (ask the leader)."
+)
+class BalancerSearch:
+    enabled: bool = strawberry.field(description="Whether this replica searches when it leads.")
+    cycles: int = strawberry.field(description="Search cycles run (each a few seconds at most).")
+    rounds: int = strawberry.field(
+        description="Neighbourhoods solved: a few readers and their studies each."
+    )
+    improvements: int = strawberry.field(
+        description="Cycles whose better plan was committed (diff, fencing, events)."
+    )
+    objective_won: float = strawberry.field(
+        description="Objective the committed cycles won over the fast path's plan "
+        "(minutes-equivalent, stability price included)."
+    )
+    yielded: int = strawberry.field(
+        description="Cycles stopped by an event, which was then re-planned at once."
+    )
+    fenced: int = strawberry.field(description="Committed plans refused: a newer leader.")
+    last_at: datetime | None
+
+
 @strawberry.type(description="What the balancer did last, and which replica runs it.")
 class BalancerStatus:
     last_run: BalancerRun | None
@@ -204,3 +228,18 @@ class BalancerStatus:
     @strawberry.field(description="Whether the replica that answered runs the balancer now.")
     def leading(self, info: Info) -> bool:
         return info.context.runner.leading
+
+    @strawberry.field(description="The leader's search between events, on this replica.")
+    def search(self, info: Info) -> BalancerSearch:
+        runner = info.context.runner
+        stats = runner.search_stats
+        return BalancerSearch(
+            enabled=runner.search is not None,
+            cycles=stats.cycles,
+            rounds=stats.rounds,
+            improvements=stats.improvements,
+            objective_won=round(stats.won, 3),
+            yielded=stats.yielded,
+            fenced=stats.fenced,
+            last_at=stats.last_at,
+        )

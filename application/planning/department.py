@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from application.planning.leadership import Leadership, leadership_for
 from application.planning.rule_effects import adjust_state
-from application.planning.runner import BalancerRunner
+from application.planning.runner import BalancerRunner, SearchPolicy
 from application.settings import Settings
 from domain.db import Database
 
@@ -54,5 +54,10 @@ def planning_for(db: Database, settings: Settings) -> Planning:
         tick_seconds=settings.balancer_tick_seconds,
         leadership=leadership,
         release_grace=settings.release_grace,
+        search=(
+            SearchPolicy(seconds=settings.balancer_search_seconds)
+            if settings.balancer_search_seconds > 0
+            else None
+        ),
     )
     return Planning(leadership, runner, settings.balancer_enabled, db.is_sqlite)

@@ -22,8 +22,9 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from application.planning.leadership import Deposed, Leadership, check_epoch
+from balancer import lns
 from balancer.model import Params, Plan, Radiologist, Snapshot, Study
 from balancer.planner import plan
 from balancer.validate import validate
@@ -290,6 +292,34 @@ class RunReport:
     epoch: int | None = None
 
 
+@dataclass(frozen=True)
+class SearchPolicy:
+    """How the leader searches between events (`balancer.lns`): `seconds` of neighbourhood
+    rounds per cycle, each round's solve at most `round_seconds`, a cycle once the department
+    has been quiet `quiet_seconds` (no run), and after a cycle that won nothing, none until
+    `idle_seconds` have passed or an event re-plans."""
+
+    seconds: float = 1.0
+    round_seconds: float = 0.3
+    quiet_seconds: float = 2.0
+    idle_seconds: float = 30.0
+    workers: int = 1
+
+
+@dataclass
+class SearchStats:
+    """What the search has done on this runner since it started (balancerStatus.search)."""
+
+    cycles: int = 0
+    rounds: int = 0
+    improvements: int = 0  # cycles whose plan was committed
+    won: float = 0.0  # objective won by the committed cycles, minutes-equivalent
+    yielded: int = 0  # cycles stopped by an event, which then re-planned at once
+    fenced: int = 0  # committed plans refused: a newer leader was elected
+    last_at: datetime | None = None
+    kinds: dict[str, int] = field(default_factory=dict)  # kept rounds by neighbourhood kind
+
+
 # Called after each run with its wall time in seconds and how it ended: committed, fenced
 # (refused: a newer leader was elected) or failed.
 RunObserver = Callable[[float, str], None]
@@ -308,8 +338,15 @@ class BalancerRunner:
         debounce_seconds: float = 0.02,
         leadership: Leadership | None = None,
         release_grace: timedelta | None = None,
+        search: SearchPolicy | None = None,
     ) -> None:
         self.db = db
+        # None: no search between events (tests that count runs, single-purpose tools).
+        self.search = search
+        self.search_stats = SearchStats()
+        self._search_stop: lns.Stop | None = None
+        self._quiet_since = time.monotonic()
+        self._fruitless_until = 0.0
         # How long an open STAT/URGENT read may wait for an absent reader before the leader
         # releases it (None: never by itself; see domain.services.stranded).
         self.release_grace = release_grace
@@ -341,6 +378,11 @@ class BalancerRunner:
         """Whether this runner re-plans on its own now (it leads, or needs no election)."""
         return self.leadership is None or self.leadership.leading
 
+    @property
+    def searching(self) -> bool:
+        """Whether a search cycle is running now."""
+        return self._search_stop is not None
+
     def start(self) -> None:
         """Begin listening and ticking (call from the running event loop)."""
         self._task = asyncio.get_running_loop().create_task(self._loop())
@@ -350,6 +392,9 @@ class BalancerRunner:
         """Ask for a re-plan soon; requests that arrive together are served by one run."""
         self._reasons.append(reason)
         self._wake.set()
+        stop = self._search_stop
+        if stop is not None:  # an event: the search yields at once, the re-plan runs
+            stop.set()
 
     def _on_commit(self, events: Sequence[ev.DomainEvent]) -> None:
         wanted = [e.event_type for e in events if isinstance(e, TRIGGERS)]
@@ -368,11 +413,17 @@ class BalancerRunner:
             self.request(event_type)
 
     async def _loop(self) -> None:
+        next_tick = time.monotonic() + self.tick_seconds
         while not self._stopping:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.tick_seconds)
-            except TimeoutError:
-                self._reasons.append("tick")
+            if not self._wake.is_set():  # (a zero timeout would not see it set)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._wait(next_tick))
+                except TimeoutError:
+                    if time.monotonic() < next_tick:  # woken for the search, not the tick
+                        await self._search_between_events()
+                        continue
+                    self._reasons.append("tick")
+            next_tick = time.monotonic() + self.tick_seconds
             await asyncio.sleep(self.debounce_seconds)  # let a burst finish committing
             self._wake.clear()
             if not self.leading:
@@ -386,6 +437,117 @@ class BalancerRunner:
                 await self.run_once("; ".join(dict.fromkeys(reasons)) or "tick")
             except Exception:  # the runner must outlive one bad run; the log says why
                 log.exception("balancer run failed")
+
+    def _wait(self, next_tick: float) -> float:
+        """Seconds to wait for an event: until the tick, or the next search cycle if sooner."""
+        now = time.monotonic()
+        until = next_tick
+        if self.search is not None and self.leading and self.last is not None:
+            due = max(self._quiet_since + self.search.quiet_seconds, self._fruitless_until)
+            until = min(until, due)
+        return max(0.0, until - now)
+
+    async def _search_between_events(self) -> None:
+        try:
+            await self.search_once()
+        except Deposed:
+            self.search_stats.fenced += 1
+        except Exception:  # the runner must outlive one bad cycle; the log says why
+            log.exception("balancer search failed")
+            self._fruitless_until = time.monotonic() + (
+                self.search.idle_seconds if self.search else 0.0
+            )
+
+    async def search_once(self) -> RunReport | None:
+        """One cycle of the neighbourhood search on the current plan; its plan is committed
+        (diff, fencing, events: as every run) when the search won something, and dropped when
+        an event arrived meanwhile (the event's re-plan follows at once). None: not committed.
+
+        Raises `Deposed` when a newer leader was elected before the commit (nothing written).
+        """
+        policy = self.search or SearchPolicy()
+        epoch = self.leadership.epoch if self.leadership is not None else None
+        if self.leadership is not None and epoch is None:
+            return None  # not leading: the leader searches
+        stats = self.search_stats
+        async with self._lock:
+            stop = lns.Stop()
+            self._search_stop = stop
+            try:
+                if self._task is not None and self._wake.is_set():
+                    return None  # an event is waiting: the loop re-plans it first
+                now = self.db.clock()
+                state, params, seen = await self.db.read(lambda s: self._state(s, now))
+                self._seen_through = max(self._seen_through, seen)
+                started = time.perf_counter()
+                searched = await asyncio.get_running_loop().run_in_executor(
+                    self._pool,
+                    partial(
+                        lns.improve_plan,
+                        state.snapshot,
+                        params,
+                        policy.seconds,
+                        stop,
+                        seed=stats.cycles,
+                        round_limit_s=policy.round_seconds,
+                        workers=policy.workers,
+                    ),
+                )
+            finally:
+                self._search_stop = None
+            outcome = searched.outcome
+            stats.cycles += 1
+            stats.rounds += outcome.rounds
+            stats.last_at = now
+            if stop.is_set():
+                stats.yielded += 1
+                return None
+            if not outcome.improvements:
+                self._fruitless_until = time.monotonic() + policy.idle_seconds
+                return None
+            result = searched.plan
+            violations = validate(state.snapshot, result)
+            if violations:  # a bug, never a department state: refuse to commit it
+                raise RuntimeError(f"invalid plan: {violations[:3]}")
+            planned, unplaced = changes(state, result)
+            summary = PlanSummary(
+                started_at=now,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                trigger=(
+                    f"search: {outcome.improvements} of {outcome.rounds} rounds won "
+                    f"{outcome.won:.2f}"
+                ),
+                formulation=result.formulation,
+                objective=result.objective,
+                unassignable=dict(result.unassignable),
+                epoch=epoch,
+                leader=self.leadership.replica if self.leadership is not None else None,
+            )
+            lease = self.leadership.lease_seconds if self.leadership is not None else None
+            try:
+                committed = await self.db.run(
+                    lambda uow: _commit(
+                        uow,
+                        planned,
+                        unplaced,
+                        summary,
+                        fence=epoch,
+                        lease_seconds=lease,
+                        gate=self._commit_gate,
+                    )
+                )
+            except Deposed:
+                if self.leadership is not None and epoch is not None:
+                    self.leadership.step_down(epoch)
+                raise
+            stats.improvements += 1
+            stats.won += outcome.won
+            for kind, count in outcome.kinds.items():
+                stats.kinds[kind] = stats.kinds.get(kind, 0) + count
+            self.last = RunReport(
+                outcome=committed, plan=result, trigger=summary.trigger, epoch=epoch
+            )
+            return self.last
 
     async def _release_stranded(self) -> None:
         grace, now = self.release_grace, self.db.clock()
@@ -473,6 +635,8 @@ class BalancerRunner:
                 )
             )
             self.last = RunReport(outcome=outcome, plan=result, trigger=trigger, epoch=epoch)
+            self._quiet_since = time.monotonic()
+            self._fruitless_until = 0.0  # the plan changed: worth searching again
             return self.last
 
     def _state(self, session: Session, now: datetime) -> tuple[DepartmentState, Params, int]:
@@ -487,6 +651,8 @@ class BalancerRunner:
     async def stop(self) -> None:
         """Stop ticking and listening; a solve in flight finishes within its time bound."""
         self._stopping = True
+        if self._search_stop is not None:
+            self._search_stop.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

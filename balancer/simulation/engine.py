@@ -29,6 +29,11 @@ class Run:
     ineligible: int = 0
     violations: int = 0
     plan_ms: list[float] = field(default_factory=list)
+    # radflow with its neighbourhood search: the fast path's objective summed over re-plans,
+    # what the search won on it, and the rounds it kept (all 0 without a search).
+    fast_objective: float = 0.0
+    search_won: float = 0.0
+    search_kept: int = 0
 
 
 def simulate(
@@ -38,15 +43,17 @@ def simulate(
     params: Params | None = None,
     progress: Callable[[int], None] | None = None,
     adjust: Adjust | None = None,
+    search_rounds: int = 0,
 ) -> Run:
     """Replay the scenario's day under one policy; `progress(minutes)` is told as time passes.
 
     `adjust(snapshot, params, scn.info)` applies rules: radflow calls it on every snapshot just
     before it plans (and plans with the params it returns); the other policies call it once per
     study at arrival, on a snapshot of that study alone, and read its priority, subspecialty and
-    allowed/excluded readers from the result.
+    allowed/excluded readers from the result. `search_rounds`: radflow follows each re-plan
+    with that many rounds of the live loop's neighbourhood search (`balancer.lns`).
     """
-    policy: Policy = make(policy_name, scn, params, adjust)
+    policy: Policy = make(policy_name, scn, params, adjust, search_rounds)
     n, m = len(scn.studies), len(scn.roster)
     run = Run(policy_name, [float("nan")] * n, [float("nan")] * n, [-1] * n)
     pace = [8.0 / r.reader.wrvu_per_hour for r in scn.roster]
@@ -111,4 +118,7 @@ def simulate(
     run.violations = policy.violations
     if isinstance(policy, Radflow):
         run.plan_ms = policy.plan_ms
+        run.fast_objective = policy.fast_objective
+        run.search_won = policy.search_won
+        run.search_kept = policy.search_kept
     return run

@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import replace
 from typing import Protocol
 
+from balancer import lns
 from balancer.model import Params, Snapshot, Study
 from balancer.planner import plan
 from balancer.problem import remaining_read
@@ -24,6 +25,10 @@ URGENT_TIERS = frozenset({Priority.STAT, Priority.URGENT})
 # A reader who signs within a minute triggers a re-plan when urgent work they may read is next
 # on a worklist whose reader is projected busy for at least this long (`Radflow.freed`).
 SOONER_MINUTES = 2.0
+# Each search round's limit in CP-SAT's deterministic time (the simulated day is repeatable),
+# and the search follows every this many re-plans (every one would make a day hours long).
+SEARCH_ROUND_DETERMINISTIC_S = 0.05
+SEARCH_EVERY = 30
 Key = tuple[Subspecialty, int]
 Limits = tuple[frozenset[int] | None, frozenset[int]]
 
@@ -243,9 +248,17 @@ class Radflow(_Shared):
 
     name = "radflow"
 
-    def __init__(self, scn: Scenario, params: Params, adjust: Adjust | None = None) -> None:
+    def __init__(
+        self, scn: Scenario, params: Params, adjust: Adjust | None = None, search_rounds: int = 0
+    ) -> None:
         super().__init__(scn, adjust)
         self.params = params
+        # The live loop's neighbourhood search between events (balancer.lns), as this many
+        # deterministic rounds after every SEARCH_EVERY-th re-plan; 0: the fast path alone.
+        self.search_rounds = search_rounds
+        self.fast_objective = 0.0  # summed over searched re-plans: the fast path's objective
+        self.search_won = 0.0  # and what the search won on it
+        self.search_kept = 0  # rounds kept
         self.current: dict[int, Study] = {}  # waiting and open studies, as the planner sees them
         self.index = {s.id: k for k, s in enumerate(scn.studies)}
         self.worklists: list[deque[int]] = [deque() for _ in scn.roster]
@@ -286,7 +299,23 @@ class Radflow(_Shared):
             snap, params = self.adjust(snap, params, scn.info)
             for s in snap.studies:
                 self.view[self.index[s.id]] = s
-        result = plan(snap, params)
+        if self.search_rounds and len(self.plan_ms) % SEARCH_EVERY == 0:
+            searched = lns.improve_plan(
+                snap,
+                params,
+                0.0,
+                lns.Stop(),
+                seed=len(self.plan_ms),
+                round_limit_s=SEARCH_ROUND_DETERMINISTIC_S,
+                max_rounds=self.search_rounds,
+                deterministic=True,
+            )
+            result = searched.plan
+            self.fast_objective += searched.fast_total
+            self.search_won += searched.fast_total - searched.total
+            self.search_kept += searched.outcome.improvements
+        else:
+            result = plan(snap, params)
         self.plan_ms.append(result.duration_ms)
         self.violations += len(validate(snap, result))
         rid_index = {sr.reader.id: i for i, sr in enumerate(scn.roster)}
@@ -383,9 +412,14 @@ class Radflow(_Shared):
 
 
 def make(
-    name: str, scn: Scenario, params: Params | None = None, adjust: Adjust | None = None
+    name: str,
+    scn: Scenario,
+    params: Params | None = None,
+    adjust: Adjust | None = None,
+    search_rounds: int = 0,
 ) -> Policy:
-    """A policy by name; `adjust` applies the rules (see `_Shared` for the pull policies)."""
+    """A policy by name; `adjust` applies the rules (see `_Shared` for the pull policies);
+    `search_rounds` of neighbourhood search after each of radflow's re-plans."""
     if name == "fifo":
         return Fifo(scn, adjust)
     if name == "cherry_pick":
@@ -393,7 +427,7 @@ def make(
     if name == "least_loaded":
         return LeastLoaded(scn, adjust)
     if name == "radflow":
-        return Radflow(scn, params or Params(), adjust)
+        return Radflow(scn, params or Params(), adjust, search_rounds)
     raise ValueError(f"unknown policy {name!r}")
 
 

@@ -146,3 +146,23 @@ async def test_unassignable_studies_are_reported(live: Api) -> None:
     status = (await live.data(STATUS))["balancerStatus"]["lastRun"]  # type: ignore[index]
     assert status["unassignable"] and "on shift" in status["unassignable"][0]["reason"]
     assert exam.id is not None
+
+
+SEARCH = (
+    "{ balancerStatus { leading search { enabled cycles rounds improvements objectiveWon "
+    "yielded fenced lastAt } } }"
+)
+
+
+async def test_the_leader_searches_between_events_and_says_so(live: Api) -> None:
+    for _ in range(1500):  # the first cycle starts once the department is quiet (2 s)
+        status = (await live.data(SEARCH))["balancerStatus"]  # type: ignore[index]
+        if status["search"]["cycles"] >= 1:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the leader never searched")
+    search = status["search"]
+    assert status["leading"] and search["enabled"]
+    assert search["lastAt"] is not None and search["fenced"] == 0
+    assert search["improvements"] <= search["cycles"] and search["objectiveWon"] >= 0
