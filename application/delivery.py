@@ -36,6 +36,7 @@ SUBJECTS = {
     NotificationTemplate.REPORT_AMENDED: "A report you received was amended",
     NotificationTemplate.SURVEY_INVITATION: "How was your visit?",
     NotificationTemplate.FOLLOW_UP_DUE: "A recommended follow-up is due",
+    NotificationTemplate.FOLLOW_UP_OVERDUE: "Overdue: a recommended follow-up was not ordered",
 }
 
 

@@ -16,6 +16,7 @@ from application.planning.leadership import default_replica_id
 from application.settings import Settings
 from domain.db import Database
 from domain.enums import NotificationChannel
+from domain.services.follow_ups import escalate_overdue_follow_ups
 from domain.services.results import escalate_overdue_results, escalate_uncommunicated_results
 from domain.services.timed import (
     mark_unattended_no_shows,
@@ -56,9 +57,14 @@ def jobs_for(db: Database, settings: Settings, delivery: Delivery | None) -> lis
         )
         return f"{len(raised)} unacknowledged and {len(untold)} uncommunicated escalated"
 
+    overdue_every = timedelta(days=settings.follow_up_escalate_days)
+
     async def follow_ups() -> str:
         told = await db.run(lambda uow: notify_follow_ups_due(uow=uow))
-        return f"{len(told)} follow-ups due notified"
+        escalated = await db.run(
+            lambda uow: escalate_overdue_follow_ups(uow=uow, actor=CLOCK_ACTOR, every=overdue_every)
+        )
+        return f"{len(told)} follow-ups due notified, {len(escalated)} overdue escalated"
 
     async def track() -> str:
         linked, completed = await db.run(lambda uow: track_follow_ups(uow=uow))

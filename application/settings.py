@@ -326,7 +326,16 @@ class Settings(BaseSettings):
         default=600.0,
         gt=0,
         alias="RADFLOW_FOLLOW_UP_EVERY",
-        description="How often follow-ups that fell due are notified to their referrer.",
+        description="How often follow-ups that fell due are notified to their referrer (and "
+        "overdue ones escalated).",
+    )
+    follow_up_escalate_days: float = Field(
+        default=14.0,
+        gt=0,
+        alias="RADFLOW_FOLLOW_UP_ESCALATE_DAYS",
+        description="An open follow-up past its due date with no exam ordered for it is "
+        "escalated this long after its referrer was told it fell due, and again each time "
+        "this long passes: the referrer, the covering physician, then the supervisor.",
     )
     follow_up_track_seconds: float = Field(
         default=30.0,

@@ -158,6 +158,7 @@ class NotificationTemplate(StrEnum):
     REPORT_AMENDED = "REPORT_AMENDED"
     SURVEY_INVITATION = "SURVEY_INVITATION"
     FOLLOW_UP_DUE = "FOLLOW_UP_DUE"
+    FOLLOW_UP_OVERDUE = "FOLLOW_UP_OVERDUE"
 
 
 class NotificationStatus(StrEnum):
@@ -176,6 +177,16 @@ class FollowUpStatus(StrEnum):
     OPEN = "OPEN"
     COMPLETED = "COMPLETED"
     CANCELLED = "CANCELLED"
+
+
+class IntervalUnit(StrEnum):
+    """The unit of a follow-up's interval (calendar months and years: 3 months from 30
+    November is 28 February, or 29 in a leap year)."""
+
+    DAYS = "DAYS"
+    WEEKS = "WEEKS"
+    MONTHS = "MONTHS"
+    YEARS = "YEARS"
 
 
 class TurnaroundStage(StrEnum):

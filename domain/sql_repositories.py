@@ -25,6 +25,7 @@ from domain.enums import (
     AppointmentStatus,
     ExamStatus,
     FollowUpStatus,
+    Modality,
     NotificationChannel,
     NotificationStatus,
     NotificationTemplate,
@@ -146,6 +147,14 @@ class SqlDepartment:
     def find(self, model: type[M], column: str, value: object) -> M | None:
         row: M | None = self.session.scalars(_by_natural_key(model, column), {"key": value}).first()
         return row
+
+    def body_region(self, modality: Modality, region: str) -> str | None:
+        query = sa.select(col(Procedure.body_part)).where(
+            col(Procedure.modality) == modality,
+            col(Procedure.active),
+            sa.func.upper(col(Procedure.body_part)) == region.strip().upper(),
+        )
+        return self.session.scalars(query.limit(1)).first()
 
     def turnaround_minutes(
         self, procedure_id: int, priority: Priority, patient_class: PatientClass
@@ -481,11 +490,9 @@ class SqlReports:
     def follow_up_candidates(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
         follow_up = FollowUpRecommendation
         origin, candidate = aliased(Exam), aliased(Exam)
-        wanted, offered = aliased(Procedure), aliased(Procedure)
         query = (
             sa.select(follow_up, candidate)
             .join(origin, col(origin.id) == col(follow_up.exam_id))
-            .join(wanted, col(wanted.code) == col(follow_up.procedure_code))
             .join(
                 candidate,
                 sa.and_(
@@ -496,11 +503,12 @@ class SqlReports:
                 ),
             )
             .join(
-                offered,
+                Procedure,
                 sa.and_(
-                    col(offered.id) == col(candidate.procedure_id),
-                    col(offered.modality) == col(wanted.modality),
-                    col(offered.body_part) == col(wanted.body_part),
+                    col(Procedure.id) == col(candidate.procedure_id),
+                    col(Procedure.modality) == col(follow_up.modality),
+                    sa.func.upper(col(Procedure.body_part))
+                    == sa.func.upper(col(follow_up.body_region)),
                 ),
             )
             .where(
@@ -511,6 +519,19 @@ class SqlReports:
             .limit(limit)
         )
         return [(row, exam) for row, exam in self.session.execute(query)]
+
+    def follow_ups_overdue(self, on: date, limit: int) -> list[FollowUpRecommendation]:
+        query = (
+            sa.select(FollowUpRecommendation)
+            .where(
+                col(FollowUpRecommendation.status) == FollowUpStatus.OPEN,
+                col(FollowUpRecommendation.due_on) < on,
+                col(FollowUpRecommendation.completed_exam_id).is_(None),
+            )
+            .order_by(col(FollowUpRecommendation.due_on), col(FollowUpRecommendation.id))
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
 
     def linked_follow_ups(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
         query = (
