@@ -13,6 +13,7 @@ from datetime import timedelta
 from application.clock import CLOCK_ACTOR, Clock, Job
 from application.delivery import ChannelAdapter, Delivery, DeliveryPolicy
 from application.planning.leadership import default_replica_id
+from application.retention import Retention, prune_all
 from application.settings import Settings
 from domain.db import Database
 from domain.enums import NotificationChannel
@@ -24,13 +25,24 @@ from domain.services.timed import (
     track_follow_ups,
 )
 
-ESCALATE, DELIVER, NO_SHOWS, FOLLOW_UPS, TRACK_FOLLOW_UPS = (
+ESCALATE, DELIVER, NO_SHOWS, FOLLOW_UPS, TRACK_FOLLOW_UPS, RETENTION = (
     "escalate_results",
     "deliver_notifications",
     "mark_no_shows",
     "follow_ups_due",
     "track_follow_ups",
+    "prune_retention",
 )
+
+
+def retention_of(settings: Settings) -> Retention:
+    """How long each kind of operational row is kept, from the settings."""
+    return Retention(
+        outbox=timedelta(hours=settings.outbox_retention_hours),
+        notifications=timedelta(days=settings.notification_retention_days),
+        scheduled_work=timedelta(days=settings.scheduled_work_retention_days),
+        inbound_messages=timedelta(days=settings.hl7_idempotency_days),
+    )
 
 
 def delivery_for(
@@ -70,8 +82,14 @@ def jobs_for(db: Database, settings: Settings, delivery: Delivery | None) -> lis
         linked, completed = await db.run(lambda uow: track_follow_ups(uow=uow))
         return f"{len(linked)} follow-ups linked to an exam, {len(completed)} completed"
 
+    retention = retention_of(settings)
+
+    async def prune() -> str:
+        return str(await db.run(lambda uow: prune_all(uow, retention)))
+
     jobs = [
         Job(ESCALATE, timedelta(seconds=settings.escalation_every_seconds), escalate),
+        Job(RETENTION, timedelta(seconds=settings.retention_every_seconds), prune),
         Job(FOLLOW_UPS, timedelta(seconds=settings.follow_up_every_seconds), follow_ups),
         Job(TRACK_FOLLOW_UPS, timedelta(seconds=settings.follow_up_track_seconds), track),
     ]
