@@ -329,6 +329,15 @@ class ResultCommunication:
         )
 
 
+async def _visible_exam(info: Info, pk: int) -> Exam | None:
+    """The exam, if the caller may see it (a follow-up's commands do not check its exams)."""
+    actor = info.context.actor
+    if pk not in await info.context.db.read(lambda s: visible_exam_ids(s, actor, [pk])):
+        return None
+    row = await info.context.loaders.by_id(m.Exam).load(pk)
+    return None if row is None else Exam.from_model(row)
+
+
 @strawberry.type(description="A recommended follow-up, tracked to completion.")
 class FollowUp(Node):
     recommendation: str
@@ -358,24 +367,19 @@ class FollowUp(Node):
         today = info.context.db.clock().date()
         return self.status == FollowUpStatus.OPEN and self.due_on < today
 
-    @strawberry.field(description="The exam whose report recommended it.")
+    @strawberry.field(
+        description="The exam whose report recommended it (if the caller may see it)."
+    )
     async def exam(self, info: Info) -> Exam | None:
-        row = await info.context.loaders.by_id(m.Exam).load(self.exam_id)
-        return None if row is None else Exam.from_model(row)
+        return await _visible_exam(info, self.exam_id)
 
     @strawberry.field(
         description="The exam that fulfils it: linked when ordered, completing it when final."
     )
     async def fulfilled_by(self, info: Info) -> Exam | None:
-        pk = self.completed_exam_pk
-        if pk is None:
-            return None
-        actor = info.context.actor
         # Another referrer's order for the same patient is not this caller's to see.
-        if pk not in await info.context.db.read(lambda s: visible_exam_ids(s, actor, [pk])):
-            return None
-        row = await info.context.loaders.by_id(m.Exam).load(pk)
-        return None if row is None else Exam.from_model(row)
+        pk = self.completed_exam_pk
+        return None if pk is None else await _visible_exam(info, pk)
 
     @classmethod
     def from_model(cls, r: m.FollowUpRecommendation) -> FollowUp:
