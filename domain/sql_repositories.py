@@ -456,7 +456,10 @@ class SqlReports:
             col(ResultCommunication.acknowledge_by) <= now,
             col(ResultCommunication.critical_level).in_(sorted(MUST_ACKNOWLEDGE)),
         )
-        return list(self.session.scalars(query))
+        # Locked as read (PostgreSQL; SQLite serialises writers): a second run of the sweep,
+        # on another replica whose claim took over a slow one's, skips these rows instead of
+        # escalating them a second time.
+        return list(self.session.scalars(query.with_for_update(skip_locked=True)))
 
     def critical_not_communicated(self, limit: int) -> list[tuple[Report, Exam]]:
         query = (
@@ -468,6 +471,7 @@ class SqlReports:
             )
             .order_by(col(Report.final_at), col(Report.id))
             .limit(limit)
+            .with_for_update(of=Report, skip_locked=True)
         )
         return [(report, exam) for report, exam in self.session.execute(query)]
 
@@ -484,6 +488,7 @@ class SqlReports:
             )
             .order_by(col(FollowUpRecommendation.due_on), col(FollowUpRecommendation.id))
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
         return list(self.session.scalars(query))
 
@@ -530,6 +535,7 @@ class SqlReports:
             )
             .order_by(col(FollowUpRecommendation.due_on), col(FollowUpRecommendation.id))
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
         return list(self.session.scalars(query))
 
