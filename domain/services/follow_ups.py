@@ -175,9 +175,13 @@ def complete_follow_up(
         "complete follow-ups",
     )
     follow_up = uow.reports.follow_up(follow_up_id)
-    if follow_up is None:
+    # Another referrer's follow-up answers as one that does not exist.
+    if follow_up is None or not uow.exams.visible_to(actor, [follow_up.exam_id]):
         raise NotFound("follow-up", field="follow_up_id")
-    if completed_exam_id is not None and uow.exams.get(completed_exam_id) is None:
+    if completed_exam_id is not None and (
+        uow.exams.get(completed_exam_id) is None
+        or not uow.exams.visible_to(actor, [completed_exam_id])
+    ):
         raise NotFound("exam", field="completed_exam_id")
     if follow_up.status != FollowUpStatus.OPEN:
         raise ValidationFailed(

@@ -171,3 +171,35 @@ async def test_a_bad_cursor_or_page_size_is_a_typed_error(api: Api) -> None:
         body = await api.graphql(LIST, variables)
         (error,) = body["errors"]  # type: ignore[misc]
         assert [(f["field"], f["code"]) for f in error["extensions"]["fields"]] == [expected]
+
+
+COMPLETE = """
+mutation($input: CompleteFollowUpInput!) {
+  completeFollowUp(input: $input) {
+    __typename
+    ... on FollowUpCompleted { followUp { status } }
+    ... on NotFound { entity field }
+  }
+}"""
+
+
+async def test_only_a_caller_who_sees_the_exam_completes_its_follow_up(api: Api) -> None:
+    db = api.db
+    await reference(db)
+    exam = await drive(db, await placed(db, "REF01", "USABD", "NORTH"), ExamStatus.FINAL)
+    recorded = await record(
+        api, exam, procedureCode="USABD", interval={"count": 1, "unit": "YEARS"}
+    )
+    given = {"input": {"followUpId": recorded["followUp"]["id"]}}
+
+    other = await api.data(COMPLETE, given, actor=("REF02", "referrer"))
+    assert other["completeFollowUp"] == {
+        "__typename": "NotFound",
+        "entity": "follow-up",
+        "field": "input.followUpId",
+    }
+    own = await api.data(COMPLETE, given, actor=("REF01", "referrer"))
+    assert own["completeFollowUp"] == {
+        "__typename": "FollowUpCompleted",
+        "followUp": {"status": "COMPLETED"},
+    }
