@@ -1,4 +1,4 @@
-"""The `radflow` command: serve, migrate, seed, export-schema."""
+"""The `radflow` command: serve, migrate, seed, clock, hl7, dicom, export-schema."""
 
 from __future__ import annotations
 
@@ -102,6 +102,30 @@ def hl7() -> None:
             await db.dispose()
 
     asyncio.run(listen())
+
+
+@app.command()
+def clock() -> None:
+    """Run the clock alone, without the API: escalations, notification delivery, follow-ups,
+    no-shows and retention, claimed once across every replica and worker (RADFLOW_CLOCK_*)."""
+    from application.operations import clock_for
+    from domain.db import Database
+    from interfaces.notify.adapters import adapters_for
+
+    settings = get_settings()
+
+    async def run() -> None:
+        db = Database(settings.database_url)
+        ticking = clock_for(db, settings, adapters_for(settings))
+        try:
+            ticking.start()
+            typer.echo(f"radflow clock {ticking.replica}: {', '.join(sorted(ticking.jobs))}")
+            await asyncio.Event().wait()  # until interrupted
+        finally:
+            await ticking.stop()
+            await db.dispose()
+
+    asyncio.run(run())
 
 
 @app.command()

@@ -44,6 +44,8 @@ Respondent = d.Respondent
 strawberry.enum(Respondent)
 FollowUpStatus = d.FollowUpStatus
 strawberry.enum(FollowUpStatus)
+IntervalUnit = d.IntervalUnit
+strawberry.enum(IntervalUnit, description="The unit of a follow-up's interval.")
 ExamStep = lifecycle.Step
 strawberry.enum(
     ExamStep,

@@ -41,6 +41,7 @@ MATRIX: dict[str, frozenset[Role]] = {
     "Query.exam": PEOPLE,
     "Query.exams": PEOPLE,
     "Query.patient": PEOPLE,
+    "Query.followUps": PEOPLE,
     "Query.openSlots": PEOPLE - {INTEGRATION},
     "Query.procedures": PEOPLE,
     "Query.sites": PEOPLE,

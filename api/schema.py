@@ -30,6 +30,7 @@ from api.people.types import Patient, Radiologist, Referrer
 from api.permissions import install
 from api.reading.mutations import ReadingMutations
 from api.results.mutations import ResultsMutations
+from api.results.queries import ResultsQueries
 from api.rules.mutations import RuleMutations
 from api.rules.queries import RuleQueries
 from api.rules.types import RuleSetInvalid
@@ -51,6 +52,7 @@ Query = merge_types(
         AuditQueries,
         ImagingQueries,
         OperationsQueries,
+        ResultsQueries,
     ),
 )
 Mutation = merge_types(

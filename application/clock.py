@@ -101,6 +101,11 @@ class Clock:
 
     async def tick(self) -> list[str]:
         """Claim the due work, run it, set its next due time; the kinds run."""
+        # A look first, without the write lock: most polls find nothing due, and on SQLite
+        # every claim takes the database's one write lock (replicas in other processes then
+        # wait in SQLite's busy handler, which sleeps up to 100 ms a try).
+        if self._registered and not await self.db.read(self._anything_due, bounded=True):
+            return []
         claimed = await self.db.run(self._claim)
         self._registered = True  # the jobs' rows are committed (with the first claim)
         for kind in claimed:
@@ -112,6 +117,15 @@ class Clock:
                 outcome, failed = f"failed: {type(exc).__name__}: {exc}", True
             await self.db.run(partial(self._finish, kind=kind, outcome=outcome, failed=failed))
         return claimed
+
+    def _anything_due(self, session: Session) -> bool:
+        now = self.db.clock()
+        query = sa.select(WORK.c.kind).where(
+            WORK.c.kind.in_(sorted(self.jobs)),
+            WORK.c.due_at <= now,
+            sa.or_(WORK.c.claimed_until.is_(None), WORK.c.claimed_until <= now),
+        )
+        return session.execute(query.limit(1)).first() is not None
 
     def _claim(self, uow: UnitOfWork) -> list[str]:
         session, now = uow.session, uow.now

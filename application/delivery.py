@@ -37,6 +37,7 @@ SUBJECTS = {
     NotificationTemplate.SURVEY_INVITATION: "How was your visit?",
     NotificationTemplate.FOLLOW_UP_DUE: "A recommended follow-up is due",
     NotificationTemplate.STAT_UNASSIGNED: "A STAT study is on nobody's worklist",
+    NotificationTemplate.FOLLOW_UP_OVERDUE: "Overdue: a recommended follow-up was not ordered",
 }
 
 

@@ -22,6 +22,7 @@ from domain.db import Database, UnitOfWork
 from domain.enums import (
     CriticalLevel,
     ExamStatus,
+    IntervalUnit,
     Modality,
     PatientClass,
     Priority,
@@ -51,7 +52,15 @@ from domain.models import (
     TurnaroundTarget,
 )
 from domain.reporting import CodeSystem, parse_sections
-from domain.services import acquisition, orders, reading, results, scheduling, worklists
+from domain.services import (
+    acquisition,
+    follow_ups,
+    orders,
+    reading,
+    results,
+    scheduling,
+    worklists,
+)
 from domain.types import pk, utcnow
 
 Sub = Subspecialty
@@ -538,11 +547,13 @@ class _Demo:
         )
         if rng.random() < 0.3:
             await self.do(
-                results.record_follow_up,
+                follow_ups.record_follow_up,
                 actor=reader,
                 exam_id=exam_id,
                 recommendation="Follow-up imaging in 3 months",
-                due_on=(self.clock.t + timedelta(days=90)).date(),
+                procedure_code=code,  # the same modality and body region again
+                interval=(3, IntervalUnit.MONTHS),
+                reason="indeterminate finding: confirm stability",
             )
         if rng.random() < 0.5:
             await self.do(

@@ -120,8 +120,9 @@ class Settings(BaseSettings):
         default=72.0,
         gt=0,
         alias="RADFLOW_OUTBOX_RETENTION_HOURS",
-        description="Published outbox rows older than this are pruned; resume reaches back "
-        "this far.",
+        description="Published outbox rows older than this are pruned (by the clock, once "
+        "every HL7 destination, FHIR subscription and the live relay has passed them); resume "
+        "reaches back this far.",
     )
     outbox_poll_seconds: float = Field(
         default=1.0,
@@ -329,10 +330,10 @@ class Settings(BaseSettings):
         description="How long a claim on due work (or on a notification being sent) holds: "
         "work whose replica died is taken up again after this.",
     )
-    retention_every_seconds: float = Field(
+    expiry_every_seconds: float = Field(
         default=3600.0,
         gt=0,
-        alias="RADFLOW_RETENTION_EVERY",
+        alias="RADFLOW_EXPIRY_EVERY",
         description="How often every stored study's expiry is worked out again from the "
         "retention policy (deletion is never timed: only purgeExpiredStudies deletes).",
     )
@@ -398,7 +399,44 @@ class Settings(BaseSettings):
         default=600.0,
         gt=0,
         alias="RADFLOW_FOLLOW_UP_EVERY",
-        description="How often follow-ups that fell due are notified to their referrer.",
+        description="How often follow-ups that fell due are notified to their referrer (and "
+        "overdue ones escalated).",
+    )
+    retention_every_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        alias="RADFLOW_RETENTION_EVERY",
+        description="How often the clock prunes old operational rows (outbox, notifications, "
+        "scheduled work, inbound messages).",
+    )
+    notification_retention_days: float = Field(
+        default=90.0,
+        gt=0,
+        alias="RADFLOW_NOTIFICATION_RETENTION_DAYS",
+        description="Notifications sent or cancelled longer ago than this are deleted (FAILED "
+        "ones, the dead letters, stay until retried).",
+    )
+    scheduled_work_retention_days: float = Field(
+        default=7.0,
+        gt=0,
+        alias="RADFLOW_SCHEDULED_WORK_RETENTION_DAYS",
+        description="Scheduled work no replica has run for this long (a kind no longer "
+        "configured) is deleted.",
+    )
+    hl7_idempotency_days: float = Field(
+        default=7.0,
+        gt=0,
+        alias="RADFLOW_HL7_IDEMPOTENCY_DAYS",
+        description="A re-sent HL7 message (same sender and MSH-10) within this long gets its "
+        "recorded acknowledgement back; the records of older ones are deleted.",
+    )
+    follow_up_escalate_days: float = Field(
+        default=14.0,
+        gt=0,
+        alias="RADFLOW_FOLLOW_UP_ESCALATE_DAYS",
+        description="An open follow-up past its due date with no exam ordered for it is "
+        "escalated this long after its referrer was told it fell due, and again each time "
+        "this long passes: the referrer, the covering physician, then the supervisor.",
     )
     follow_up_track_seconds: float = Field(
         default=30.0,

@@ -265,7 +265,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # This process's relay: publishes the writer's commits to the replica's stream.
         broker = RedisStreamBroker(redis_url, prefix=prefix, maxlen=100_000)
         stack.push_async_callback(broker.close)
-        relay = Relay(db, broker, poll_seconds=1.0, retention=timedelta(days=1))
+        relay = Relay(db, broker, poll_seconds=1.0)
         relay.start(await last_event_id(db))
         stack.push_async_callback(relay.stop)
 

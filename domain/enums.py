@@ -159,6 +159,7 @@ class NotificationTemplate(StrEnum):
     SURVEY_INVITATION = "SURVEY_INVITATION"
     FOLLOW_UP_DUE = "FOLLOW_UP_DUE"
     STAT_UNASSIGNED = "STAT_UNASSIGNED"
+    FOLLOW_UP_OVERDUE = "FOLLOW_UP_OVERDUE"
 
 
 class NotificationStatus(StrEnum):
@@ -177,6 +178,16 @@ class FollowUpStatus(StrEnum):
     OPEN = "OPEN"
     COMPLETED = "COMPLETED"
     CANCELLED = "CANCELLED"
+
+
+class IntervalUnit(StrEnum):
+    """The unit of a follow-up's interval (calendar months and years: 3 months from 30
+    November is 28 February, or 29 in a leap year)."""
+
+    DAYS = "DAYS"
+    WEEKS = "WEEKS"
+    MONTHS = "MONTHS"
+    YEARS = "YEARS"
 
 
 class TurnaroundStage(StrEnum):

@@ -291,6 +291,18 @@ class FollowUpRecorded(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FollowUpEscalated(DomainEvent):
+    """An open follow-up was past its due date with no exam ordered for it, and the next
+    person of the escalation chain was told."""
+
+    exam_id: int
+    follow_up_id: int
+    escalation_count: int  # the how-many-th escalation this is
+    recipient_kind: str  # referrer, covering, supervisor
+    recipient_id: int | None = None  # the referrer's or covering physician's id
+
+
+@dataclass(frozen=True, kw_only=True)
 class SurveySubmitted(DomainEvent):
     """A satisfaction survey was answered."""
 

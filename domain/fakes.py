@@ -25,6 +25,7 @@ from domain.enums import (
     AppointmentStatus,
     ExamStatus,
     FollowUpStatus,
+    Modality,
     NotificationChannel,
     NotificationStatus,
     NotificationTemplate,
@@ -188,6 +189,14 @@ class FakeDepartment:
         runs = self.rows.all(BalancerRun)
         last = max(runs, key=lambda r: r.id or 0, default=None)
         return frozenset(int(u["exam_id"]) for u in (last.unassignable if last else ()))
+
+    def body_region(self, modality: Modality, region: str) -> str | None:
+        wanted = region.strip().upper()
+        found = self.rows.first(
+            Procedure,
+            lambda p: p.modality == modality and p.active and p.body_part.upper() == wanted,
+        )
+        return None if found is None else found.body_part
 
     def turnaround_minutes(
         self, procedure_id: int, priority: Priority, patient_class: PatientClass
@@ -443,11 +452,9 @@ class FakeReports:
             if follow_up.status != FollowUpStatus.OPEN or follow_up.completed_exam_id is not None:
                 continue
             origin = self.rows.get(Exam, follow_up.exam_id)
-            wanted = next(
-                (p for p in self.rows.all(Procedure) if p.code == follow_up.procedure_code), None
-            )
-            if origin is None or wanted is None:
+            if origin is None or follow_up.modality is None or follow_up.body_region is None:
                 continue
+            wanted = (follow_up.modality, follow_up.body_region.upper())
             for exam in sorted(self.rows.all(Exam), key=lambda e: (e.ordered_at, e.id or 0)):
                 offered = self.rows.get(Procedure, exam.procedure_id)
                 if (
@@ -456,10 +463,19 @@ class FakeReports:
                     and exam.ordered_at >= follow_up.created_at
                     and exam.status not in unfulfilling
                     and offered is not None
-                    and (offered.modality, offered.body_part) == (wanted.modality, wanted.body_part)
+                    and (offered.modality, offered.body_part.upper()) == wanted
                 ):
                     found.append((follow_up, exam))
         return found[:limit]
+
+    def follow_ups_overdue(self, on: date, limit: int) -> list[FollowUpRecommendation]:
+        found = self.rows.where(
+            FollowUpRecommendation,
+            lambda f: (
+                f.status == FollowUpStatus.OPEN and f.due_on < on and f.completed_exam_id is None
+            ),
+        )
+        return sorted(found, key=lambda f: (f.due_on, f.id or 0))[:limit]
 
     def linked_follow_ups(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
         found = []

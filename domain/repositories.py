@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 from sqlmodel import SQLModel
 
 from domain.enums import (
+    Modality,
     NotificationChannel,
     NotificationTemplate,
     PatientClass,
@@ -83,6 +84,10 @@ class Department(Protocol):
 
     def left_out_last_run(self) -> frozenset[int]:
         """The exams the balancer's last committed run could not place."""
+
+    def body_region(self, modality: Modality, region: str) -> str | None:
+        """The catalogue's spelling of `region` (any case) if an active procedure of
+        `modality` covers that body part, else None."""
 
     def turnaround_minutes(
         self, procedure_id: int, priority: Priority, patient_class: PatientClass
@@ -216,10 +221,13 @@ class Reports(Protocol):
         """OPEN follow-ups due on or before `on` whose referrer has not been told yet."""
 
     def follow_up_candidates(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
-        """OPEN follow-ups with a recommended procedure and no exam linked, each with the
-        exams that could fulfil it: the same patient's, ordered since the recommendation,
-        not cancelled or missed, of a procedure with the recommended one's modality and body
-        part; earliest ordered first."""
+        """OPEN follow-ups with a recommended modality and body region and no exam linked,
+        each with the exams that could fulfil it: the same patient's, ordered since the
+        recommendation, not cancelled or missed, of a procedure of that modality and body
+        part (any case); earliest ordered first."""
+
+    def follow_ups_overdue(self, on: date, limit: int) -> list[FollowUpRecommendation]:
+        """OPEN follow-ups due before `on` with no exam linked, the longest overdue first."""
 
     def linked_follow_ups(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
         """OPEN follow-ups with an exam linked, with that exam."""

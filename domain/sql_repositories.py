@@ -25,6 +25,7 @@ from domain.enums import (
     AppointmentStatus,
     ExamStatus,
     FollowUpStatus,
+    Modality,
     NotificationChannel,
     NotificationStatus,
     NotificationTemplate,
@@ -161,6 +162,14 @@ class SqlDepartment:
             sa.select(BalancerRun).order_by(col(BalancerRun.id).desc()).limit(1)
         ).first()
         return frozenset(int(u["exam_id"]) for u in (last.unassignable if last else ()))
+
+    def body_region(self, modality: Modality, region: str) -> str | None:
+        query = sa.select(col(Procedure.body_part)).where(
+            col(Procedure.modality) == modality,
+            col(Procedure.active),
+            sa.func.upper(col(Procedure.body_part)) == region.strip().upper(),
+        )
+        return self.session.scalars(query.limit(1)).first()
 
     def turnaround_minutes(
         self, procedure_id: int, priority: Priority, patient_class: PatientClass
@@ -470,7 +479,10 @@ class SqlReports:
             col(ResultCommunication.acknowledge_by) <= now,
             col(ResultCommunication.critical_level).in_(sorted(MUST_ACKNOWLEDGE)),
         )
-        return list(self.session.scalars(query))
+        # Locked as read (PostgreSQL; SQLite serialises writers): a second run of the sweep,
+        # on another replica whose claim took over a slow one's, skips these rows instead of
+        # escalating them a second time.
+        return list(self.session.scalars(query.with_for_update(skip_locked=True)))
 
     def critical_not_communicated(self, limit: int) -> list[tuple[Report, Exam]]:
         query = (
@@ -482,6 +494,7 @@ class SqlReports:
             )
             .order_by(col(Report.final_at), col(Report.id))
             .limit(limit)
+            .with_for_update(of=Report, skip_locked=True)
         )
         return [(report, exam) for report, exam in self.session.execute(query)]
 
@@ -498,17 +511,16 @@ class SqlReports:
             )
             .order_by(col(FollowUpRecommendation.due_on), col(FollowUpRecommendation.id))
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
         return list(self.session.scalars(query))
 
     def follow_up_candidates(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
         follow_up = FollowUpRecommendation
         origin, candidate = aliased(Exam), aliased(Exam)
-        wanted, offered = aliased(Procedure), aliased(Procedure)
         query = (
             sa.select(follow_up, candidate)
             .join(origin, col(origin.id) == col(follow_up.exam_id))
-            .join(wanted, col(wanted.code) == col(follow_up.procedure_code))
             .join(
                 candidate,
                 sa.and_(
@@ -519,11 +531,12 @@ class SqlReports:
                 ),
             )
             .join(
-                offered,
+                Procedure,
                 sa.and_(
-                    col(offered.id) == col(candidate.procedure_id),
-                    col(offered.modality) == col(wanted.modality),
-                    col(offered.body_part) == col(wanted.body_part),
+                    col(Procedure.id) == col(candidate.procedure_id),
+                    col(Procedure.modality) == col(follow_up.modality),
+                    sa.func.upper(col(Procedure.body_part))
+                    == sa.func.upper(col(follow_up.body_region)),
                 ),
             )
             .where(
@@ -534,6 +547,20 @@ class SqlReports:
             .limit(limit)
         )
         return [(row, exam) for row, exam in self.session.execute(query)]
+
+    def follow_ups_overdue(self, on: date, limit: int) -> list[FollowUpRecommendation]:
+        query = (
+            sa.select(FollowUpRecommendation)
+            .where(
+                col(FollowUpRecommendation.status) == FollowUpStatus.OPEN,
+                col(FollowUpRecommendation.due_on) < on,
+                col(FollowUpRecommendation.completed_exam_id).is_(None),
+            )
+            .order_by(col(FollowUpRecommendation.due_on), col(FollowUpRecommendation.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self.session.scalars(query))
 
     def linked_follow_ups(self, limit: int) -> list[tuple[FollowUpRecommendation, Exam]]:
         query = (

@@ -18,6 +18,8 @@ from api.enums import (
     ExamStatus,
     ExamStep,
     FollowUpStatus,
+    IntervalUnit,
+    Modality,
     NotificationChannel,
     NotificationStatus,
     NotificationTemplate,
@@ -36,6 +38,7 @@ from api.relay import Node, to_global_id
 from api.rules.applied import AppliedRule, applied_rules
 from application.planning.rule_effects import explain
 from domain import models as m
+from domain.access import visible_exam_ids
 from domain.audit import touch_exam
 from domain.lifecycle import step_of
 
@@ -369,26 +372,79 @@ class ResultCommunication:
         )
 
 
+async def _visible_exam(info: Info, pk: int) -> Exam | None:
+    """The exam, if the caller may see it (a follow-up's commands do not check its exams)."""
+    actor = info.context.actor
+    if pk not in await info.context.db.read(lambda s: visible_exam_ids(s, actor, [pk])):
+        return None
+    row = await info.context.loaders.by_id(m.Exam).load(pk)
+    return None if row is None else Exam.from_model(row)
+
+
 @strawberry.type(description="A recommended follow-up, tracked to completion.")
 class FollowUp(Node):
     recommendation: str
     procedure_code: str | None
+    modality: Modality | None = strawberry.field(
+        description="The recommended modality (null on follow-ups recorded before it was kept "
+        "without a procedure)."
+    )
+    body_region: str | None
+    interval_count: int | None = strawberry.field(description="With intervalUnit: e.g. 3 MONTHS.")
+    interval_unit: IntervalUnit | None
+    reason: str | None
     due_on: date
     status: FollowUpStatus
     created_at: datetime
     completed_at: datetime | None
+    escalation_count: int = strawberry.field(
+        description="How many times it was escalated while overdue with no exam ordered."
+    )
+    escalated_at: datetime | None
+    pk: strawberry.Private[int]
+    exam_id: strawberry.Private[int]
+    completed_exam_pk: strawberry.Private[int | None]
+
+    @strawberry.field(description="Open and past its due date (today, in UTC).")
+    def overdue(self, info: Info) -> bool:
+        today = info.context.db.clock().date()
+        return self.status == FollowUpStatus.OPEN and self.due_on < today
+
+    @strawberry.field(
+        description="The exam whose report recommended it (if the caller may see it)."
+    )
+    async def exam(self, info: Info) -> Exam | None:
+        return await _visible_exam(info, self.exam_id)
+
+    @strawberry.field(
+        description="The exam that fulfils it: linked when ordered, completing it when final."
+    )
+    async def fulfilled_by(self, info: Info) -> Exam | None:
+        # Another referrer's order for the same patient is not this caller's to see.
+        pk = self.completed_exam_pk
+        return None if pk is None else await _visible_exam(info, pk)
 
     @classmethod
     def from_model(cls, r: m.FollowUpRecommendation) -> FollowUp:
         assert r.id is not None
         return cls(
             id=strawberry.ID(to_global_id("FollowUp", r.id)),
+            pk=r.id,
             recommendation=r.recommendation,
             procedure_code=r.procedure_code,
+            modality=r.modality,
+            body_region=r.body_region,
+            interval_count=r.interval_count,
+            interval_unit=r.interval_unit,
+            reason=r.reason,
             due_on=r.due_on,
             status=r.status,
             created_at=r.created_at,
             completed_at=r.completed_at,
+            escalation_count=r.escalation_count,
+            escalated_at=r.escalated_at,
+            exam_id=r.exam_id,
+            completed_exam_pk=r.completed_exam_id,
         )
 
 

@@ -1,4 +1,4 @@
-"""Reading the outbox: what is after an id, how far publishing lags, pruning old rows."""
+"""Reading the outbox: what is after an id, how far publishing lags, how far it was published."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from api.live.events import LiveEvent
+from application.pruning import prune_outbox
 from domain.db import Database, UnitOfWork
+from domain.models._columns import core_table
 from domain.models.interfaces import OutboundCursor
 from domain.models.outbox import OutboxEvent, OutboxPruned
 
@@ -61,28 +65,40 @@ async def lag_after(db: Database, published_through: int) -> Lag:
     return await db.read(query, bounded=True)
 
 
-async def prune(db: Database, *, before: datetime, through: int) -> int:
-    """Delete published events older than `before`; how many went. The newest id pruned is
-    recorded with them (`OutboxPruned`): resuming from before it would leave a gap."""
+RELAY_CURSOR = "radflow:live-relay"  # the relay's row among the outbound cursors
 
-    def command(uow: UnitOfWork) -> int:
-        # Never past an outbound interface that has not sent them yet (a destination down).
-        held = uow.session.scalar(sa.select(sa.func.min(OutboundCursor.position)))
-        last = through if held is None else min(through, int(held))
-        doomed = (col(OutboxEvent.occurred_at) < before, col(OutboxEvent.id) <= last)
-        newest = uow.session.scalar(sa.select(sa.func.max(OutboxEvent.id)).where(*doomed))
-        if newest is None:
-            return 0
-        result = uow.session.execute(sa.delete(OutboxEvent).where(*doomed))
-        mark = uow.session.get(OutboxPruned, 1, with_for_update=True)
-        if mark is None:
-            uow.add(OutboxPruned(id=1, through=newest, pruned_at=uow.now))
-        elif mark.through < newest:
-            mark.through, mark.pruned_at = newest, uow.now
-        assert isinstance(result, sa.CursorResult)  # a DELETE's result
-        return int(result.rowcount)
 
-    return await db.run(command)
+async def prune(db: Database, *, before: datetime, through: int | None = None) -> int:
+    """Delete published events older than `before` (the clock's retention job does this);
+    how many went. See application.pruning.prune_outbox."""
+    return await db.run(lambda uow: prune_outbox(uow, before=before, through=through))
+
+
+async def record_published(db: Database, position: int) -> None:
+    """Record that events up to `position` were published to the broker, so pruning waits
+    for them; the recorded position only moves forward (replicas' relays share the stream)."""
+
+    def command(uow: UnitOfWork) -> None:
+        dialect = uow.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        cursors = core_table(OutboundCursor)
+        statement = insert(cursors).values(
+            destination=RELAY_CURSOR,
+            protocol="BROKER",
+            position=position,
+            attempts=0,
+            delivered=0,
+            updated_at=uow.now,
+        )
+        uow.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["destination"],
+                set_={"position": statement.excluded.position, "updated_at": uow.now},
+                where=cursors.c.position < statement.excluded.position,
+            )
+        )
+
+    await db.run(command)
 
 
 async def pruned_through(db: Database) -> int:

@@ -4,7 +4,8 @@ It wakes on every local commit (a `Database.on_commit` listener) and polls every
 `outbox_poll_seconds` for rows committed by other processes, or left behind by a replica that
 died between its commit and its publish. While the broker is unreachable rows simply wait in
 the outbox; the relay retries with a growing pause and publishes them, in order, once the
-broker is back. Published rows older than the retention period are pruned.
+broker is back. Every minute it records how far it published (`outbound_cursors`), and the
+clock's retention job prunes no further (application/pruning.py).
 """
 
 from __future__ import annotations
@@ -13,29 +14,25 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
 
 from api.live.broker import Broker
-from api.live.outbox import Lag, events_after, lag_after, prune
+from api.live.outbox import Lag, events_after, lag_after, record_published
 from domain.db import Database
 from domain.events import DomainEvent
 
 log = logging.getLogger("radflow.live")
 BATCH = 500
-PRUNE_EVERY_SECONDS = 60.0
+RECORD_EVERY_SECONDS = 60.0  # how often the published position is written for pruning
 LAG_EVERY_SECONDS = 5.0  # how often the lag the metrics report is refreshed
 
 
 class Relay:
     """Moves committed outbox rows to the broker."""
 
-    def __init__(
-        self, db: Database, broker: Broker, *, poll_seconds: float, retention: timedelta
-    ) -> None:
+    def __init__(self, db: Database, broker: Broker, *, poll_seconds: float) -> None:
         self.db = db
         self.broker = broker
         self.poll_seconds = poll_seconds
-        self.retention = retention
         self.published = 0
         self.healthy = False
         self._failing = False  # a failure to publish was logged and its end not yet
@@ -71,7 +68,7 @@ class Relay:
     async def _loop(self) -> None:
         pause = 0.1
         loop = asyncio.get_running_loop()
-        pruned_at = measured_at = loop.time()
+        recorded_at = measured_at = loop.time()
         while not self._stopping:
             if loop.time() - measured_at > LAG_EVERY_SECONDS:
                 measured_at = loop.time()
@@ -88,9 +85,9 @@ class Relay:
                 pause = min(pause * 2, 2.0)
                 await asyncio.sleep(pause)
                 continue
-            if loop.time() - pruned_at > PRUNE_EVERY_SECONDS:
-                pruned_at = loop.time()
-                await self._prune()
+            if loop.time() - recorded_at > RECORD_EVERY_SECONDS:
+                recorded_at = loop.time()
+                await self._record()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             self._wake.clear()
@@ -129,12 +126,8 @@ class Relay:
         except Exception as exc:  # the database is away; /readyz says so
             log.debug("outbox lag not measured: %s", exc)
 
-    async def _prune(self) -> None:
+    async def _record(self) -> None:
         try:
-            gone = await prune(
-                self.db, before=self.db.clock() - self.retention, through=self.position
-            )
-            if gone:
-                log.info("pruned %d outbox events older than %s", gone, self.retention)
+            await record_published(self.db, self.position)
         except Exception:
-            log.exception("outbox pruning failed")
+            log.exception("could not record the published position (pruning waits)")

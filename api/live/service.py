@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
 from typing import Any
 
 from graphql import GraphQLError
@@ -66,7 +65,6 @@ class Live:
             db,
             self.broker,
             poll_seconds=settings.outbox_poll_seconds,
-            retention=timedelta(hours=settings.outbox_retention_hours),
         )
         self.started = False
         self.active_subscriptions = 0  # operations running over WebSocket (for /metrics)

@@ -143,6 +143,36 @@ class ModalityUtilization:
 
 
 @strawberry.type(
+    description="The follow-ups due in the period (their due date's midnight, UTC, in it), at "
+    "the recommending exam's site, of the recommended modality; cancelled ones not counted."
+)
+class FollowUpCompletion:
+    due: int
+    completed: int = strawberry.field(
+        description="Done by now (the matched exam final, or by hand)."
+    )
+    overdue: int = strawberry.field(description="Open, and the due date has passed.")
+    awaiting: int = strawberry.field(description="Open, not due yet.")
+    completion_rate: float | None = strawberry.field(
+        description="completed / (completed + overdue)."
+    )
+    days_to_completion: Distribution = strawberry.field(
+        description="Days from the recommendation to its completion, over the completed ones."
+    )
+
+    @classmethod
+    def from_domain(cls, v: d.FollowUpCompletion) -> FollowUpCompletion:
+        return cls(
+            due=v.due,
+            completed=v.completed,
+            overdue=v.overdue,
+            awaiting=v.awaiting,
+            completion_rate=v.completion_rate,
+            days_to_completion=Distribution.from_domain(v.days_to_completion),
+        )
+
+
+@strawberry.type(
     description="The department's key metrics for a period, optionally for one "
     "site and one modality (the exam's)."
 )
@@ -171,6 +201,7 @@ class Metrics:
     patient_satisfaction: float | None = strawberry.field(description="Mean score, 1-5.")
     order_to_appointment_lead_days: Distribution
     utilization: list[ModalityUtilization]
+    follow_ups: FollowUpCompletion
 
     @classmethod
     def from_domain(cls, v: d.DepartmentMetrics, *, site_code: str | None) -> Metrics:
@@ -199,4 +230,5 @@ class Metrics:
                 )
                 for u in v.utilization
             ],
+            follow_ups=FollowUpCompletion.from_domain(v.follow_ups),
         )

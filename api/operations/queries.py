@@ -12,8 +12,11 @@ from api.operations.types import (
     ChannelQueue,
     NotificationDelivery,
     OperationsStatus,
+    RetainedTable,
     ScheduledWork,
 )
+from application.operations import retention_of
+from application.pruning import kept
 from domain import models as m
 from domain.enums import NotificationChannel, NotificationStatus
 from domain.models._columns import core_table
@@ -31,6 +34,7 @@ class OperationsQueries:
     )
     async def operations_status(self, info: Info) -> OperationsStatus:
         served = served_channels(info.context.settings)
+        retention = retention_of(info.context.settings)
 
         def query(session: Session) -> OperationsStatus:
             work = session.scalars(sa.select(m.ScheduledWork).order_by(col(m.ScheduledWork.kind)))
@@ -62,6 +66,7 @@ class OperationsQueries:
                     for channel in NotificationChannel
                 ],
                 dead_letters=[NotificationDelivery.from_model(n) for n in dead],
+                retention=[RetainedTable.from_domain(k) for k in kept(session, retention)],
             )
 
         return await info.context.db.read(query, bounded=True)

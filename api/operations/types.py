@@ -8,13 +8,15 @@ import strawberry
 
 from api.enums import NotificationChannel, NotificationStatus, NotificationTemplate
 from api.relay import to_global_id
+from application.pruning import Kept
 from domain import models as m
 
 
 @strawberry.type(description="One kind of timed work the clock runs, once across replicas.")
 class ScheduledWork:
     kind: str = strawberry.field(
-        description="escalate_results, deliver_notifications, mark_no_shows, follow_ups_due."
+        description="escalate_results, deliver_notifications, mark_no_shows, follow_ups_due, "
+        "track_follow_ups, prune_retention."
     )
     due_at: datetime = strawberry.field(description="When it runs next.")
     every_seconds: float
@@ -94,6 +96,41 @@ class ChannelQueue:
     )
 
 
+@strawberry.type(
+    description="One table the clock's prune_retention job keeps short: the rows its rule "
+    "covers and the oldest of them (older than keepHours only until the next run, or while "
+    "a cursor holds the outbox back)."
+)
+class RetainedTable:
+    table: str = strawberry.field(
+        description="event_outbox, notifications (SENT or CANCELLED), scheduled_work, "
+        "inbound_messages."
+    )
+    keep_hours: float
+    rows: int
+    oldest_at: datetime | None
+    held_by: str | None = strawberry.field(
+        description="event_outbox: the cursor furthest behind (an HL7 destination, a FHIR "
+        "subscription, the live relay); pruning stops at its position."
+    )
+    held_at: int | None
+    pruned_through: int | None = strawberry.field(
+        description="event_outbox: the newest event id pruned (resuming before it is refused)."
+    )
+
+    @classmethod
+    def from_domain(cls, v: Kept) -> RetainedTable:
+        return cls(
+            table=v.table,
+            keep_hours=v.keep.total_seconds() / 3600,
+            rows=v.rows,
+            oldest_at=v.oldest_at,
+            held_by=v.held_by,
+            held_at=v.held_at,
+            pruned_through=v.pruned_through,
+        )
+
+
 @strawberry.type(description="Timed work and notification delivery, across replicas.")
 class OperationsStatus:
     scheduled_work: list[ScheduledWork]
@@ -101,3 +138,4 @@ class OperationsStatus:
     dead_letters: list[NotificationDelivery] = strawberry.field(
         description="FAILED notifications, most recent first (retryNotification queues one again)."
     )
+    retention: list[RetainedTable]

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import strawberry
 
-from api.enums import NotificationChannel, Respondent
+from api.enums import FollowUpStatus, IntervalUnit, Modality, NotificationChannel, Respondent
 from api.exams.inputs import VERSION_HELP
 
 
@@ -56,9 +56,51 @@ class AcknowledgeResultInput:
 @strawberry.input
 class RecordFollowUpInput:
     exam_id: strawberry.ID
-    recommendation: str
-    due_on: date
-    procedure_code: str | None = None
+    recommendation: str = strawberry.field(description="What is recommended, as reported.")
+    modality: Modality | None = strawberry.field(
+        default=None, description="The recommended exam's modality (with bodyRegion)."
+    )
+    body_region: str | None = strawberry.field(
+        default=None,
+        description="The recommended exam's body region, as the catalogue's procedures name it "
+        "(e.g. CHEST): any procedure of this modality and region fulfils the follow-up.",
+    )
+    interval: FollowUpIntervalInput | None = strawberry.field(
+        default=None, description="When, from today: the due date follows from it."
+    )
+    reason: str | None = strawberry.field(
+        default=None, description="Why, e.g. the finding and the guideline followed."
+    )
+    due_on: date | None = strawberry.field(
+        default=None,
+        description="A due date instead of an interval (older clients); not with interval.",
+    )
+    procedure_code: str | None = strawberry.field(
+        default=None,
+        description="A procedure whose modality and body region are recommended, instead of "
+        "naming them.",
+    )
+
+
+@strawberry.input(description="A follow-up's interval, e.g. 3 MONTHS.")
+class FollowUpIntervalInput:
+    count: int
+    unit: IntervalUnit
+
+
+@strawberry.input(description="Which follow-ups to list; every given criterion must match.")
+class FollowUpFilter:
+    status: list[FollowUpStatus] | None = None
+    overdue: bool | None = strawberry.field(
+        default=None,
+        description="true: open and past the due date; false: the others.",
+    )
+    referrer: str | None = strawberry.field(
+        default=None, description="The ordering referrer's code (of the recommending exam)."
+    )
+    site: str | None = strawberry.field(
+        default=None, description="The site code of the recommending exam."
+    )
 
 
 @strawberry.input

@@ -27,7 +27,7 @@ from api.results.inputs import (
     RecordFollowUpInput,
     SubmitSurveyInput,
 )
-from domain.services import results
+from domain.services import follow_ups, results
 
 
 @strawberry.type
@@ -143,11 +143,15 @@ class ResultsMutations:
         return await exam_step(
             info,
             input.exam_id,
-            lambda uow, actor, pk: results.record_follow_up(
+            lambda uow, actor, pk: follow_ups.record_follow_up(
                 uow=uow,
                 actor=actor,
                 exam_id=pk,
                 recommendation=input.recommendation,
+                modality=input.modality,
+                body_region=input.body_region,
+                interval=(input.interval.count, input.interval.unit) if input.interval else None,
+                reason=input.reason,
                 due_on=input.due_on,
                 procedure_code=input.procedure_code,
             ),
@@ -170,7 +174,7 @@ class ResultsMutations:
             )
             row = await info.context.commands.run(
                 "completeFollowUp",
-                lambda uow: results.complete_follow_up(
+                lambda uow: follow_ups.complete_follow_up(
                     uow=uow, actor=actor, follow_up_id=pk, completed_exam_id=done
                 ),
             )

@@ -27,6 +27,7 @@ from domain.metrics.critical_results import (
     communications,
     timeliness,
 )
+from domain.metrics.follow_ups import FollowUpCompletion, follow_up_completion
 from domain.metrics.turnaround import STAGES, StageTurnaround, turnaround
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "CriticalResultTimeliness",
     "DepartmentMetrics",
     "Distribution",
+    "FollowUpCompletion",
     "ModalityUtilization",
     "Scope",
     "StageTurnaround",
@@ -58,6 +60,7 @@ class DepartmentMetrics:
     patient_satisfaction: float | None
     order_to_appointment_lead_days: Distribution
     utilization: list[ModalityUtilization]
+    follow_ups: FollowUpCompletion
 
 
 def department_metrics(
@@ -88,4 +91,5 @@ def department_metrics(
         patient_satisfaction=scores.get(Respondent.PATIENT),
         order_to_appointment_lead_days=lead_days(session, scope),
         utilization=utilization(session, scope),
+        follow_ups=follow_up_completion(session, scope, now=now),
     )

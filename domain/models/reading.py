@@ -11,6 +11,8 @@ from sqlmodel import Field, SQLModel
 from domain.enums import (
     CriticalLevel,
     FollowUpStatus,
+    IntervalUnit,
+    Modality,
     NotificationChannel,
     ReportStatus,
     Respondent,
@@ -135,7 +137,13 @@ class ResultCommunication(SQLModel, table=True):
 
 
 class FollowUpRecommendation(SQLModel, table=True):
-    """A recommended follow-up (e.g. CT chest in 3 months), tracked to completion."""
+    """A recommended follow-up (e.g. CT chest in 3 months), tracked to completion.
+
+    What is recommended is a modality and a body region (the catalogue's `Procedure.body_part`
+    words): any procedure of that modality and region fulfils it. `due_on` is the recording
+    date plus the interval. Rows recorded before the interval existed keep their due date and
+    have no interval; their modality and region came from their procedure code, if any.
+    """
 
     __tablename__ = "follow_up_recommendations"
 
@@ -143,13 +151,21 @@ class FollowUpRecommendation(SQLModel, table=True):
     exam_id: int = ref("exams")
     recommendation: str = text(1000)
     procedure_code: str | None = text(16, nullable=True)
-    due_on: date
+    modality: Modality | None = choice(Modality, nullable=True)
+    body_region: str | None = text(32, nullable=True)
+    interval_count: int | None = Field(default=None, gt=0)
+    interval_unit: IntervalUnit | None = choice(IntervalUnit, nullable=True)
+    reason: str | None = text(1000, nullable=True)
+    due_on: date = Field(index=True)
     status: FollowUpStatus = choice(FollowUpStatus, default=FollowUpStatus.OPEN)
     created_at: datetime = when()
     created_by: str = text(64)
     completed_at: datetime | None = when(nullable=True)
     completed_exam_id: int | None = ref("exams", nullable=True)
     due_notified_at: datetime | None = when(nullable=True)  # the referrer was told it fell due
+    # Overdue: each escalation calls the next person of the chain (as a critical result's).
+    escalation_count: int = 0
+    escalated_at: datetime | None = when(nullable=True)
 
 
 class SatisfactionSurvey(SQLModel, table=True):

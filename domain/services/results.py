@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from domain import events as ev
@@ -13,21 +13,18 @@ from domain.enums import (
     MUST_ACKNOWLEDGE,
     CriticalLevel,
     ExamStatus,
-    FollowUpStatus,
     NotificationChannel,
     NotificationStatus,
     NotificationTemplate,
     Respondent,
     Role,
 )
-from domain.errors import FieldIssue, IssueCode, NotFound, NotPermitted, ValidationFailed
+from domain.errors import FieldIssue, IssueCode, ValidationFailed
 from domain.lifecycle import Actor, Step, transition
 from domain.models import (
     Exam,
-    FollowUpRecommendation,
     Notification,
     Patient,
-    Procedure,
     Referrer,
     ResultCommunication,
     SatisfactionSurvey,
@@ -319,87 +316,6 @@ def acknowledge_result(
         )
     )
     return communication
-
-
-def record_follow_up(
-    *,
-    uow: UnitOfWork,
-    actor: Actor,
-    exam_id: int,
-    recommendation: str,
-    due_on: date,
-    procedure_code: str | None = None,
-) -> FollowUpRecommendation:
-    """Record a recommended follow-up exam, tracked until done."""
-    if actor.role not in {Role.RADIOLOGIST, Role.REFERRER, Role.SUPERVISOR, Role.ADMIN}:
-        raise NotPermitted(f"role {actor.role.value} may not record follow-ups")
-    checks = Checks()
-    checks.text(recommendation, "recommendation", max_length=1000)
-    checks.require(due_on >= uow.now.date(), "due_on", IssueCode.IN_PAST, "must not be in the past")
-    if procedure_code is not None:
-        known = uow.department.find(Procedure, "code", procedure_code)
-        checks.require(
-            known is not None,
-            "procedure_code",
-            IssueCode.NOT_FOUND,
-            f"procedure {procedure_code} does not exist",
-        )
-    checks.done()
-    exam = load_exam(uow, exam_id)
-    if exam.status not in REPORTED:
-        raise ValidationFailed(
-            [
-                FieldIssue(
-                    "exam_id", IssueCode.NOT_REPORTED, "follow-up is recommended in a final report"
-                )
-            ]
-        )
-    follow_up = FollowUpRecommendation(
-        exam_id=exam_id,
-        recommendation=recommendation.strip(),
-        procedure_code=procedure_code,
-        due_on=due_on,
-        created_at=uow.now,
-        created_by=actor.id,
-    )
-    uow.add(follow_up)
-    uow.flush()
-    assert follow_up.id is not None
-    uow.emit(
-        ev.FollowUpRecorded(
-            at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id, follow_up_id=follow_up.id
-        )
-    )
-    return follow_up
-
-
-def complete_follow_up(
-    *, uow: UnitOfWork, actor: Actor, follow_up_id: int, completed_exam_id: int | None = None
-) -> FollowUpRecommendation:
-    """Mark a follow-up as done, optionally by the exam that fulfilled it."""
-    require_role(
-        actor,
-        {Role.RADIOLOGIST, Role.REFERRER, Role.SCHEDULER, Role.SUPERVISOR, Role.ADMIN},
-        "complete follow-ups",
-    )
-    follow_up = uow.reports.follow_up(follow_up_id)
-    if follow_up is None:
-        raise NotFound("follow-up", field="follow_up_id")
-    if completed_exam_id is not None and uow.exams.get(completed_exam_id) is None:
-        raise NotFound("exam", field="completed_exam_id")
-    if follow_up.status != FollowUpStatus.OPEN:
-        raise ValidationFailed(
-            [
-                FieldIssue(
-                    "follow_up_id",
-                    IssueCode.NOT_OPEN,
-                    f"the follow-up is already {follow_up.status}",
-                )
-            ]
-        )
-    follow_up.status, follow_up.completed_at = FollowUpStatus.COMPLETED, uow.now
-    follow_up.completed_exam_id = completed_exam_id
-    return follow_up
 
 
 def submit_survey(

@@ -115,3 +115,43 @@ def test_the_cancelled_at_migration_dates_earlier_cancellations_from_the_history
         ).all()
     engine.dispose()
     assert dated == [(1, "2026-03-02 20:00:00.000000"), (2, None)]
+
+
+def test_the_follow_up_migration_keeps_due_dates_and_takes_region_from_the_procedure(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    command.upgrade(config, "4c8f1a2e6d37")  # the revision before the follow-up fields
+    engine = sa.create_engine(url)  # SQLite leaves foreign keys unchecked: bare rows will do
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO procedures (code, name, modality, body_part, subspecialty, wrvu, "
+                "read_minutes, scan_minutes, active) VALUES ('CTCHEST', 'CT chest', "
+                "'CT', 'CHEST', 'CHEST', 1.0, 10, 15, 1)"
+            )
+        )
+        for code in ("CTCHEST", None):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO follow_up_recommendations (exam_id, recommendation, "
+                    "procedure_code, due_on, status, created_at, created_by) VALUES (1, 'CT', "
+                    ":code, '2026-06-01', 'OPEN', '2026-03-01 08:00:00.000000', 'RAD01')"
+                ),
+                {"code": code},
+            )
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT procedure_code, modality, body_region, due_on, interval_count, "
+                "escalation_count FROM follow_up_recommendations ORDER BY id"
+            )
+        ).all()
+    engine.dispose()
+    assert rows == [
+        ("CTCHEST", "CT", "CHEST", "2026-06-01", None, 0),
+        (None, None, None, "2026-06-01", None, 0),
+    ]

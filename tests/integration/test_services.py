@@ -29,7 +29,7 @@ from domain.models import (
     Procedure,
     TurnaroundTarget,
 )
-from domain.services import acquisition, escalation, orders, results, scheduling
+from domain.services import acquisition, escalation, follow_ups, orders, results, scheduling
 from tests.factories import (
     RADIOLOGIST,
     REFERRER,
@@ -466,7 +466,7 @@ async def test_a_follow_up_links_to_the_matching_exam_ordered_later_and_complete
 
     first = await drive(department, await order(department), ExamStatus.FINAL)
     follow_up = await department.run(
-        lambda uow: results.record_follow_up(
+        lambda uow: follow_ups.record_follow_up(
             uow=uow,
             actor=RADIOLOGIST,
             exam_id=first.id,

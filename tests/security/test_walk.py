@@ -54,7 +54,7 @@ from domain.db import Database
 from domain.enums import CriticalLevel, ExamStatus, PatientClass, Priority, Role
 from domain.lifecycle import Actor
 from domain.models import Exam
-from domain.services import orders, results
+from domain.services import follow_ups, orders
 from tests.conftest import Clock, on_loopback, token_for
 from tests.factories import RADIOLOGIST, drive, reference
 from tests.snapshots import Snapshot, restore, take
@@ -149,7 +149,7 @@ async def build(db: Database) -> World:
         await drive(db, exam, target, procedure=procedure, critical=CriticalLevel.CRITICAL)
         world.exams[name] = pk
     follow_up = await db.run(
-        lambda uow: results.record_follow_up(
+        lambda uow: follow_ups.record_follow_up(
             uow=uow,
             actor=RADIOLOGIST,
             exam_id=world.exams["e2"],

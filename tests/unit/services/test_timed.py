@@ -9,6 +9,7 @@ from domain.enums import (
     AppointmentStatus,
     ExamStatus,
     FollowUpStatus,
+    Modality,
     NotificationChannel,
     NotificationStatus,
     NotificationTemplate,
@@ -158,7 +159,8 @@ def test_a_follow_up_links_to_a_matching_later_exam_lets_go_of_a_cancelled_one_a
     follow_up = FollowUpRecommendation(
         exam_id=pk(first),
         recommendation="CT chest in 3 months",
-        procedure_code="CTCHEST",
+        modality=Modality.CT,
+        body_region="chest",  # matched in any case
         due_on=date(2030, 6, 4),
         created_at=NOW - timedelta(hours=3),
         created_by="RAD01",
