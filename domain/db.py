@@ -40,6 +40,7 @@ from domain.audit import Trail, current_trail, write_in_transaction, write_recor
 from domain.errors import Conflict
 from domain.events import DomainEvent
 from domain.history import write_history
+from domain.models import Exam
 from domain.outbox import write_outbox
 from domain.repositories import (
     Acquisitions,
@@ -65,6 +66,7 @@ from domain.sql_repositories import (
     SqlRuleSets,
     SqlShifts,
     is_unique_violation,
+    write_exam_changes,
 )
 from domain.types import utcnow
 
@@ -132,6 +134,13 @@ class UnitOfWork:
     def flush(self) -> None:
         """Send pending writes now (to learn generated ids or hit constraints early)."""
         self.session.flush()
+
+    def write_held_exams(self) -> None:
+        """Write the changes of the exams the command holds by their versioned Core UPDATE
+        (domain/sql_repositories.py), ahead of the flush that writes everything else."""
+        for row in self._held:
+            if isinstance(row, Exam):
+                write_exam_changes(self.session, row)
 
 
 def normalise_url(url: str) -> URL:
@@ -310,6 +319,7 @@ class Database:
         uow = UnitOfWork(session, self.clock())
         try:
             result = command(uow)
+            uow.write_held_exams()
             session.flush()
         except StaleDataError as exc:
             raise _LostRace(uow.exam_id or 0) from exc
@@ -318,10 +328,12 @@ class Database:
         # The status events are the exam's history rows (domain/history.py), and the events go
         # into the outbox, in this same transaction: committed together with the
         # change they describe, or rolled back with it (published later by api/live's relay).
-        write_history(session, uow.events)
-        write_outbox(session, uow.events)
         # So does the audit record of the request that ran the command, if one did.
+        write_history(session, uow.events)
         write_in_transaction(session, trail, uow.now, uow.patient_mrns)
+        # The outbox last: on PostgreSQL its INSERT takes the lock that orders every command's
+        # events, held until the commit, so nothing but the COMMIT should follow it.
+        write_outbox(session, uow.events)
         return result, uow.events
 
     async def write_audit(self, trail: Trail) -> None:

@@ -45,8 +45,20 @@ def topic_of(event: ev.DomainEvent) -> str:
     return topic_of_type(type(event))
 
 
+# Per event class, filled as classes are first met (a class's family and fields never change).
+_TOPICS: dict[type[ev.DomainEvent], str] = {}
+_FIELD_NAMES: dict[type[ev.DomainEvent], tuple[str, ...]] = {}
+
+
 def topic_of_type(kind: type[ev.DomainEvent]) -> str:
     """The subscription family of every event of this class."""
+    topic = _TOPICS.get(kind)
+    if topic is None:
+        topic = _TOPICS[kind] = _family(kind)
+    return topic
+
+
+def _family(kind: type[ev.DomainEvent]) -> str:
     if issubclass(kind, ev.ExamStatusChanged):
         return EXAM_STATUS
     if issubclass(kind, ev.AssignmentChanged | ev.WorklistReordered | ev.ReadStranded):
@@ -72,7 +84,11 @@ def _plain(value: Any) -> Any:
 
 def payload_of(event: ev.DomainEvent) -> dict[str, Any]:
     """The event's fields as JSON-ready data (enums by value, times in ISO 8601)."""
-    return {f.name: _plain(getattr(event, f.name)) for f in dataclasses.fields(event)}
+    kind = type(event)
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind))
+    return {name: _plain(getattr(event, name)) for name in names}
 
 
 def _radiologists(event: ev.DomainEvent) -> list[int]:
