@@ -460,7 +460,10 @@ class FakeReports:
                 if (
                     exam.patient_id == origin.patient_id
                     and exam.id != origin.id
-                    and exam.ordered_at >= follow_up.created_at
+                    and (
+                        exam.ordered_at >= follow_up.created_at
+                        or (exam.ready_at is not None and exam.ready_at >= follow_up.created_at)
+                    )
                     and exam.status not in unfulfilling
                     and offered is not None
                     and (offered.modality, offered.body_part.upper()) == wanted

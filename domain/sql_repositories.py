@@ -595,7 +595,12 @@ class SqlReports:
                 sa.and_(
                     col(candidate.patient_id) == col(origin.patient_id),
                     col(candidate.id) != col(origin.id),
-                    col(candidate.ordered_at) >= col(follow_up.created_at),
+                    # ordered since the recommendation, or ordered before it and performed
+                    # since (its study ready after it)
+                    sa.or_(
+                        col(candidate.ordered_at) >= col(follow_up.created_at),
+                        col(candidate.ready_at) >= col(follow_up.created_at),
+                    ),
                     col(candidate.status).not_in(UNFULFILLING),
                 ),
             )

@@ -13,7 +13,7 @@ from domain.enums import (
     NotificationTemplate,
 )
 from domain.lifecycle import Actor
-from domain.models import Notification
+from domain.models import Exam, FollowUpRecommendation, Notification, Procedure
 from domain.repositories import UnitOfWork
 from domain.services.results import REPORTED
 from domain.services.scheduling import mark_no_show
@@ -42,13 +42,14 @@ def mark_unattended_no_shows(*, uow: UnitOfWork, actor: Actor, grace: timedelta)
 
 
 def track_follow_ups(*, uow: UnitOfWork) -> tuple[list[int], list[int]]:
-    """Link each open follow-up to the first exam ordered for its patient that matches the
-    recommended procedure (the catalogue's modality and body part), give it back when that
-    exam is cancelled or missed, and complete it when that exam is reported; the follow-ups
-    linked and completed."""
+    """Link each open follow-up to the first exam for its patient, ordered or performed since
+    the recommendation, that matches the recommended modality and body region (the
+    catalogue's procedure says which), give it back when that exam is cancelled or missed or
+    its procedure was changed to one that no longer matches (an order change, ORC-1 XO), and
+    complete it when that exam is reported; the follow-ups linked and completed."""
     linked, completed = [], []
     for follow_up, exam in uow.reports.linked_follow_ups(BATCH):
-        if exam.status in UNFULFILLING:
+        if exam.status in UNFULFILLING or not _matches(uow, follow_up, exam):
             follow_up.completed_exam_id = None  # free to match a later exam
         elif exam.status in REPORTED:
             follow_up.status, follow_up.completed_at = FollowUpStatus.COMPLETED, uow.now
@@ -58,6 +59,16 @@ def track_follow_ups(*, uow: UnitOfWork) -> tuple[list[int], list[int]]:
             follow_up.completed_exam_id = pk(exam)
             linked.append(pk(follow_up))
     return linked, completed
+
+
+def _matches(uow: UnitOfWork, follow_up: FollowUpRecommendation, exam: Exam) -> bool:
+    """Whether the exam's procedure (as it is now) is the recommended modality and region."""
+    procedure = uow.department.get(Procedure, exam.procedure_id)
+    return (
+        procedure is not None
+        and procedure.modality == follow_up.modality
+        and (follow_up.body_region or "").upper() == procedure.body_part.upper()
+    )
 
 
 def notify_follow_ups_due(*, uow: UnitOfWork) -> list[int]:

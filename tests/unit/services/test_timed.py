@@ -14,9 +14,10 @@ from domain.enums import (
     NotificationStatus,
     NotificationTemplate,
     Role,
+    Subspecialty,
 )
 from domain.lifecycle import Actor
-from domain.models import Appointment, FollowUpRecommendation, Notification
+from domain.models import Appointment, FollowUpRecommendation, Notification, Procedure
 from domain.services import notifications, scheduling, timed
 from domain.types import pk
 from tests.unit.services.conftest import NOW, SCHEDULER, Department
@@ -179,3 +180,45 @@ def test_a_follow_up_links_to_a_matching_later_exam_lets_go_of_a_cancelled_one_a
     again.status = ExamStatus.COMMUNICATED
     assert timed.track_follow_ups(uow=uow) == ([], [pk(follow_up)])
     assert follow_up.status == FollowUpStatus.COMPLETED and follow_up.completed_exam_id == pk(again)
+
+
+def test_a_follow_up_matches_again_when_an_earlier_order_is_performed_and_when_it_changes(
+    department: Department,
+) -> None:
+    """Matching runs at the order and again at the performance: an exam ordered before the
+    recommendation fulfils it once performed after it; a linked exam whose procedure was
+    changed to one that no longer matches lets it go."""
+    uow = department.uow
+    first = department.exam(ExamStatus.FINAL)
+    follow_up = FollowUpRecommendation(
+        exam_id=pk(first),
+        recommendation="CT chest in 3 months",
+        modality=Modality.CT,
+        body_region="CHEST",
+        due_on=date(2030, 6, 4),
+        created_at=NOW - timedelta(hours=1),  # after the exams below were ordered (NOW - 2 h)
+        created_by="RAD01",
+    )
+    uow.seed(follow_up)
+    earlier = department.exam(ExamStatus.SCHEDULED)
+    assert timed.track_follow_ups(uow=uow) == ([], [])  # ordered before, not yet performed
+
+    earlier.status, earlier.ready_at = ExamStatus.READY_FOR_READ, NOW - timedelta(minutes=5)
+    assert timed.track_follow_ups(uow=uow) == ([pk(follow_up)], [])
+    assert follow_up.completed_exam_id == pk(earlier)
+
+    head = Procedure(
+        code="CTHEAD",
+        name="CT head",
+        modality=Modality.CT,
+        body_part="HEAD",
+        subspecialty=Subspecialty.NEURO,
+        wrvu=1.0,
+        read_minutes=10,
+        scan_minutes=15,
+    )
+    uow.seed(head)
+    earlier.procedure_id = pk(head)  # changed by the order source (ORC-1 XO)
+    assert timed.track_follow_ups(uow=uow) == ([], [])
+    assert follow_up.completed_exam_id is None
+    assert follow_up.status == FollowUpStatus.OPEN
