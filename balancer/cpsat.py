@@ -68,10 +68,10 @@ def build(
         prev: cp_model.LinearExprT = round(p.busy[r] * TIME)
         value = round(p.busy[r] * TIME)
         total = round(p.busy[r] * TIME) + sum(
-            round(p.nominal[k] * p.inv_speed[r] * TIME) for k in by_reader[r]
+            round(p.read_time(k, r) * TIME) for k in by_reader[r]
         )
         for k in sorted(by_reader[r]):
-            t = round(p.nominal[k] * p.inv_speed[r] * TIME)
+            t = round(p.read_time(k, r) * TIME)
             value += t * int(placed[k] == r)
             f = hinted(model.new_int_var(0, total, f"f{k}_{r}"), value)
             v.value[f"f{k}_{r}"] = value
