@@ -67,9 +67,7 @@ def build(
     for r in range(p.m):
         prev: cp_model.LinearExprT = round(p.busy[r] * TIME)
         value = round(p.busy[r] * TIME)
-        total = round(p.busy[r] * TIME) + sum(
-            round(p.read_time(k, r) * TIME) for k in by_reader[r]
-        )
+        total = round(p.busy[r] * TIME) + sum(round(p.read_time(k, r) * TIME) for k in by_reader[r])
         for k in sorted(by_reader[r]):
             t = round(p.read_time(k, r) * TIME)
             value += t * int(placed[k] == r)

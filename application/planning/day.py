@@ -2,7 +2,12 @@
 
 Thin entry point over balancer.simulation (so `radflow simulate` and rule previews can reuse
 the engine): a progress bar, PNG plots in --out, a table, and as the LAST line the JSON
-{"policies": {"fifo": {...}, "cherry_pick": {...}, "least_loaded": {...}, "radflow": {...}}}.
+{"policies": {"fifo": {...}, "cherry_pick": {...}, "least_loaded": {...}, "radflow": {...}},
+ "learned_paces": {"one_pace": {...}, "learned": {...}}}.
+
+The learned-pace day is the same day with readers whose true speed differs by procedure group
+(`scenario.with_group_speeds`), read by radflow told one pace per reader and by radflow
+learning each reader's pace per group from the reads they sign (`balancer.paces`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from balancer.simulation import plots
 from balancer.simulation.engine import Run, simulate
 from balancer.simulation.metrics import PRIORITIES, summarise
 from balancer.simulation.policies import POLICIES
-from balancer.simulation.scenario import build
+from balancer.simulation.scenario import Scenario, build, with_group_speeds
 
 
 def table(results: dict[str, dict[str, object]]) -> str:
@@ -50,6 +55,12 @@ def main() -> None:
     parser.add_argument("--capacity-ratio", type=float, default=1.1)
     parser.add_argument("--out", type=Path, default=Path("sim-out"))
     parser.add_argument("--policies", default=",".join(POLICIES))
+    parser.add_argument(
+        "--learned-paces",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also replay the day with readers faster or slower by procedure group",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     scn = build(
@@ -64,19 +75,14 @@ def main() -> None:
     runs: list[Run] = []
     results: dict[str, dict[str, object]] = {}
     for name in args.policies.split(","):
-        # a bar over no iterable (tqdm[Never]), advanced by the simulated clock
-        with tqdm(total=scn.day_minutes, desc=f"{name:<13}", unit="min", leave=True) as bar:
-            seen = [0]
-
-            def tick(t: int, bar: tqdm[Never] = bar, seen: list[int] = seen) -> None:
-                if t < scn.day_minutes and t > seen[0]:
-                    bar.update(t - seen[0])
-                    seen[0] = t
-
-            run = simulate(scn, name, params=params, progress=tick)
-            bar.update(scn.day_minutes - seen[0])
+        run = _replay(scn, name, name, params)
         runs.append(run)
         results[name] = summarise(scn, run)
+    paced: dict[str, dict[str, object]] = {}
+    if args.learned_paces:
+        grouped = with_group_speeds(scn)
+        for label, name in (("one_pace", "radflow"), ("learned", "radflow_learned")):
+            paced[label] = summarise(grouped, _replay(grouped, name, label, params))
     args.out.mkdir(parents=True, exist_ok=True)
     plots.turnaround(scn, runs, args.out / "turnaround.png")
     plots.load(scn, runs, args.out / "load.png")
@@ -86,7 +92,34 @@ def main() -> None:
         f"plots in {args.out}/; {time.perf_counter() - started:.0f} s"
     )
     print(table(results))
-    print(json.dumps({"policies": results}))
+    figures: dict[str, object] = {"policies": results}
+    if paced:
+        print("\nreaders faster or slower by procedure group (+-40 %): radflow")
+        print(table(paced))
+        figures["learned_paces"] = {
+            label: {key: r[key] for key in PACED_KEYS} for label, r in paced.items()
+        }
+    print(json.dumps(figures))
+
+
+# The learned-pace day's figures in the JSON (the table shows the rest).
+PACED_KEYS = ("breach_rate", "tat_p90_min", "tat_max_min", "churn", "ineligible")
+
+
+def _replay(scn: Scenario, name: str, label: str, params: Params) -> Run:
+    """One policy's day, with a progress bar advanced by the simulated clock."""
+    # a bar over no iterable (tqdm[Never])
+    with tqdm(total=scn.day_minutes, desc=f"{label:<13}", unit="min", leave=True) as bar:
+        seen = [0]
+
+        def tick(t: int, bar: tqdm[Never] = bar, seen: list[int] = seen) -> None:
+            if t < scn.day_minutes and t > seen[0]:
+                bar.update(t - seen[0])
+                seen[0] = t
+
+        run = simulate(scn, name, params=params, progress=tick)
+        bar.update(scn.day_minutes - seen[0])
+    return run
 
 
 if __name__ == "__main__":
