@@ -19,8 +19,9 @@ less what the within-group noise explains), and fall back to the defaults while 
 exist to say. A reader's pace for a group is the factor on their overall pace:
 `exp(w (mean_y - mu + sigma2 / 2))`, 1.0 exactly without reads.
 
-Only sufficient statistics are kept (`PaceHistory`: the count, sum and sum of squares of `y`),
-so a signature updates one row and the planner reads one row per reader and group.
+Only sufficient statistics are kept (`domain.paces.PaceHistory`: the count, sum and sum of
+squares of `y`), so a signature updates one row and the planner reads one row per reader and
+group.
 """
 
 from __future__ import annotations
@@ -28,6 +29,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from domain.paces import PaceHistory, read_log_ratio
+
+__all__ = [
+    "PaceHistory",
+    "Spread",
+    "estimate_spread",
+    "learned_paces",
+    "pace_factor",
+    "read_log_ratio",
+]
 
 # Defaults while the history is too thin to estimate the spreads: a read's log-time varies by
 # about 0.3 around the reader's mean for the group, and a reader's group means by about 0.3
@@ -41,43 +53,6 @@ MIN_GROUPS = 8
 # The between-group spread never goes below this: a history that happens to show no
 # differences must not stop the estimate from following a reader who does differ.
 MIN_BETWEEN = 0.02**2
-# A read shorter than this share, or longer than this multiple, of the catalogue time is not
-# a read of the study (opened by mistake, left open overnight): it teaches nothing about pace.
-SHORTEST_SHARE = 0.05
-LONGEST_MULTIPLE = 20.0
-
-
-@dataclass(frozen=True, slots=True)
-class PaceHistory:
-    """What one reader's signed reads of one procedure group say: the count, and the sum and
-    sum of squares of `ln(minutes read / catalogue minutes)`."""
-
-    reads: int = 0
-    log_sum: float = 0.0
-    log_square_sum: float = 0.0
-
-    @property
-    def mean(self) -> float:
-        """The mean log ratio of the reads (0.0 without reads)."""
-        return self.log_sum / self.reads if self.reads else 0.0
-
-    def add(self, minutes: float, catalogue_minutes: float) -> PaceHistory:
-        """This history with one more read of `minutes` (the catalogue says `catalogue_minutes`)."""
-        y = read_log_ratio(minutes, catalogue_minutes)
-        if y is None:
-            return self
-        return PaceHistory(self.reads + 1, self.log_sum + y, self.log_square_sum + y * y)
-
-
-def read_log_ratio(minutes: float, catalogue_minutes: float) -> float | None:
-    """`ln(minutes / catalogue_minutes)` for a read that teaches something about pace, else None
-    (no catalogue time, or a read too short or too long to have been a read of the study)."""
-    if catalogue_minutes <= 0 or not math.isfinite(minutes):
-        return None
-    ratio = minutes / catalogue_minutes
-    if not SHORTEST_SHARE <= ratio <= LONGEST_MULTIPLE:
-        return None
-    return math.log(ratio)
 
 
 @dataclass(frozen=True, slots=True)
