@@ -65,7 +65,7 @@ def build(
     # Finish times chained along the worklist order.
     sequence: list[list[cp_model.LinearExprT]] = [[] for _ in SEQUENCE]
     for r in range(p.m):
-        prev: cp_model.LinearExprT = round(p.busy[r] * TIME)
+        prev: cp_model.LinearExpr | int = round(p.busy[r] * TIME)
         value = round(p.busy[r] * TIME)
         total = round(p.busy[r] * TIME) + sum(round(p.read_time(k, r) * TIME) for k in by_reader[r])
         for k in sorted(by_reader[r]):

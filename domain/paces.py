@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from domain.models import Procedure
+from domain.enums import Modality
 
 # A read shorter than this share, or longer than this multiple, of the catalogue time is not
 # a read of the study (opened by mistake, left open overnight): it teaches nothing about pace.
@@ -50,7 +48,7 @@ def read_log_ratio(minutes: float, catalogue_minutes: float) -> float | None:
     return math.log(ratio)
 
 
-def procedure_group(procedure: Procedure) -> str:
+def procedure_group(modality: Modality) -> str:
     """The group a procedure's reads teach a pace for: its modality (a reader's speed differs
     most between kinds of imaging; finer groups would leave most readers with few reads each)."""
-    return procedure.modality.value
+    return modality.value

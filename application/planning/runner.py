@@ -50,6 +50,7 @@ from domain.models import (
 from domain.models import (
     Radiologist as RadiologistRow,
 )
+from domain.paces import procedure_group
 from domain.services.reading import HANDED_BACK
 from domain.services.stranded import release_stranded
 from domain.services.worklists import PlannedRead, PlanOutcome, PlanSummary, apply_plan
@@ -146,7 +147,7 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
                 opened_at=opened_at if opened else None,
                 pinned_to=reader if pinned and not opened else None,
                 patient_id=patient_id,
-                procedure_group=str(modality),  # domain.paces.procedure_group
+                procedure_group=procedure_group(modality),
             )
         )
         if not opened:

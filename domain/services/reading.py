@@ -346,7 +346,7 @@ def _learn_pace(uow: UnitOfWork, exam: Exam, read: Read) -> None:
         return
     uow.reads.record_pace(
         radiologist_id=read.radiologist_id,
-        procedure_group=procedure_group(procedure),
+        procedure_group=procedure_group(procedure.modality),
         log_ratio=log_ratio,
         at=uow.now,
     )
