@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 class Pace(PlacementTerm):
     name = "pace"
-    default_weight = 1.0
+    default_weight = 4.0
     description = (
         "Minutes a read is expected to take beyond the fastest learned pace for its group, "
         "at the reader's overall pace (0 without learned paces)."

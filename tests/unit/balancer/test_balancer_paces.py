@@ -149,3 +149,17 @@ def test_an_opened_read_is_projected_at_the_readers_learned_pace(
     result = plan(snapshot, Params())
     # 30 x 0.5 = 15 minutes left on the opened MR, then the CT study.
     assert result.assignments[2].projected_start == now + timedelta(minutes=15)
+
+
+def test_routine_work_goes_to_the_reader_who_reads_its_group_fast_when_nothing_else_decides(
+    make_study: MakeStudy, make_reader: MakeReader, now: datetime
+) -> None:
+    # Due in a day: lateness is indifferent; only the pace term tells the readers apart.
+    studies = tuple(make_study(i, procedure_group="MR", read_minutes=20.0) for i in (1, 2))
+    readers = (make_reader(1, paces={"MR": 1.3}), make_reader(2, paces={"MR": 0.7}))
+    snapshot = Snapshot(now=now, studies=studies, radiologists=readers)
+    result = plan(snapshot, Params())
+    assert validate(snapshot, result) == []
+    assert {a.radiologist_id for a in result.assignments.values()} == {2}
+    # The price: 4 per minute beyond the fastest factor; on reader 2 there is none.
+    assert result.objective["pace"] == 0.0
