@@ -66,7 +66,7 @@ def soonest(state: State, k: int, cand: IntArray, width: int) -> IntArray:
     for i, r in enumerate(cand):
         pos = bisect_left(state.lists[r], k)
         starts[i] = state.fin[r][pos - 1] if pos else p.busy[r]
-    starts += p.nominal[k] * p.inv_speed[cand]
+    starts += p.times_on(k, cand)
     picked: IntArray = cand[np.argpartition(starts, width)[:width]]
     return picked
 
@@ -112,7 +112,7 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
         if k not in todo:
             r0 = int(state.assign[k])
             if r0 >= 0:
-                ahead[r0] += p.nominal[k] * p.inv_speed[r0]
+                ahead[r0] += p.read_time(k, r0)
             continue
         cand = candidates(state, k)
         if cand.size == 0:
@@ -126,7 +126,7 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
             # starts no sooner than that anywhere, so none of it overtakes it by more.
             near = (start <= soonest + margin) | (start <= p.aged[k])
             cand, start = cand[near], start[near]
-        t = p.nominal[k] * p.inv_speed[cand]
+        t = p.times_on(k, cand)
         finish = start + t
         starts, weights = p.hinge_start[:, k, None], p.hinge_weight[:, k, None]
         cost = (weights * np.maximum(finish - starts, 0.0)).sum(axis=0)

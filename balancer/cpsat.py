@@ -88,18 +88,16 @@ def build(
     for r in range(p.m):
         if not inside[r]:  # out of scope: its load is a constant
             value = round(p.busy[r] * TIME) + sum(
-                round(p.nominal[k] * p.inv_speed[r] * TIME) for k in by_reader[r]
+                round(p.read_time(k, r) * TIME) for k in by_reader[r]
             )
             v.value[f"load{r}"] = v.upper[f"load{r}"] = value
             v.load.append(model.new_constant(value))
             continue
-        prev: cp_model.LinearExprT = round(p.busy[r] * TIME)
+        prev: cp_model.LinearExpr | int = round(p.busy[r] * TIME)
         value = round(p.busy[r] * TIME)
-        total = round(p.busy[r] * TIME) + sum(
-            round(p.nominal[k] * p.inv_speed[r] * TIME) for k in by_reader[r]
-        )
+        total = round(p.busy[r] * TIME) + sum(round(p.read_time(k, r) * TIME) for k in by_reader[r])
         for k in sorted(by_reader[r]):
-            t = round(p.nominal[k] * p.inv_speed[r] * TIME)
+            t = round(p.read_time(k, r) * TIME)
             value += t * int(placed[k] == r)
             f = hinted(model.new_int_var(0, total, f"f{k}_{r}"), value)
             v.value[f"f{k}_{r}"] = value

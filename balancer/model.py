@@ -12,6 +12,10 @@ from typing import Literal
 from domain.enums import PatientClass, Priority, RadiologistStatus, Subspecialty
 
 
+def _no_paces() -> Mapping[str, float]:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class Study:
     """An unread study as the balancer sees it, with the rules already applied by the caller.
@@ -20,7 +24,8 @@ class Study:
     is the turnaround deadline after rules. `read_minutes` is the expected read time at the
     department's reference pace (`Params.reference_wrvu_per_hour`). Studies sharing a
     `reader_group` (a rule's same-patient grouping) are kept on one reader where one may read
-    them all (`balancer.terms.together`).
+    them all (`balancer.terms.together`). `procedure_group` is the kind of work a reader's
+    learned pace is kept for (`Radiologist.paces`; the live department: the modality).
     """
 
     id: int
@@ -41,6 +46,7 @@ class Study:
     cap_group: str | None = None
     reader_group: str | None = None
     patient_id: int | None = None
+    procedure_group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,9 @@ class Radiologist:
     `preferred_subspecialties` is the work the reader is best used on (the live department: the
     subspecialty credentials they hold beyond GENERAL); the preference term prices their
     other work (`balancer.terms.preference`). Empty: no preference.
+    `paces` maps a procedure group to the reader's expected read time there over what their
+    overall pace projects (`balancer.paces`, learned from their signed reads); a group not
+    named reads at their overall pace.
     """
 
     id: int
@@ -66,6 +75,7 @@ class Radiologist:
     wrvu_read: float = 0.0
     minutes_on_duty: float = 0.0
     preferred_subspecialties: frozenset[Subspecialty] = frozenset()
+    paces: Mapping[str, float] = field(default_factory=_no_paces, hash=False)
 
 
 def _frozen(mapping: Mapping[str, int] | None = None) -> Mapping[str, int]:

@@ -20,7 +20,7 @@ def evaluate(problem: Problem, assign: IntArray) -> dict[str, float]:
         idx = np.flatnonzero(assign == r).astype(np.int64)  # ascending = worklist order
         if idx.size == 0:
             continue
-        times = problem.nominal[idx] * problem.inv_speed[r]
+        times = problem.read_times(idx, r)
         finish = problem.busy[r] + np.cumsum(times)
         for j, term in enumerate(SEQUENCE):
             over = np.maximum(finish - starts[j, idx], 0.0)

@@ -67,7 +67,7 @@ def insertion_costs(state: State, members: IntArray) -> tuple[IntArray, IntArray
         pos = np.searchsorted(arr, ks)
         on = state.assign[ks] == r
         starts = np.concatenate(([p.busy[r]], fin))
-        t = p.nominal[ks] * p.inv_speed[r]
+        t = p.read_times(ks, r)
         finish = starts[pos] + t
         own = (p.hinge_weight[:, ks] * np.maximum(finish - p.hinge_start[:, ks], 0.0)).sum(axis=0)
         # Cost per minute of delay of the work on r from each position on (suffix sums).

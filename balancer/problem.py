@@ -80,6 +80,12 @@ class Problem:
     hinge_weight: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
     # What each placement term prepared for its prices, by term name.
     term_data: dict[str, Any] = field(default_factory=dict)
+    # Learned paces (balancer.paces): per study its procedure group's column, per reader and
+    # column the factor on the reader's overall pace; column 0 (no learned pace) is all 1.0.
+    # `paced` is False when no reader has one, and read times skip the look-up.
+    kind: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    pace: FloatArray = field(default_factory=lambda: np.ones((0, 1)))
+    paced: bool = False
 
     @property
     def n(self) -> int:
@@ -93,7 +99,27 @@ class Problem:
 
     def read_time(self, k: int, r: int) -> float:
         """Minutes reader `r` is expected to need for study `k`."""
+        if self.paced:
+            return float(self.nominal[k] * self.inv_speed[r] * self.pace[r, self.kind[k]])
         return float(self.nominal[k] * self.inv_speed[r])
+
+    def read_times(self, idx: IntArray | list[int] | slice, r: int) -> FloatArray:
+        """Minutes reader `r` is expected to need for each of the studies `idx`."""
+        times: FloatArray = self.nominal[idx] * self.inv_speed[r]
+        if self.paced:
+            times = times * self.pace[r, self.kind[idx]]
+        return times
+
+    def times_on(self, k: int, readers: IntArray) -> FloatArray:
+        """Minutes each of `readers` is expected to need for study `k`."""
+        times: FloatArray = self.nominal[k] * self.inv_speed[readers]
+        if self.paced:
+            times = times * self.pace[readers, self.kind[k]]
+        return times
+
+    def learned_pace(self, k: int, r: int) -> float:
+        """Reader `r`'s learned factor on their overall pace for study `k`'s group (1.0: none)."""
+        return float(self.pace[r, self.kind[k]]) if self.paced else 1.0
 
 
 def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
@@ -133,6 +159,8 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
             if r is not None:
                 spent = minutes(now, study.opened_at) if study.opened_at else 0.0
                 need = study.read_minutes * inv_speed_of.get(study.opened_by, 1.0)
+                if study.procedure_group is not None:
+                    need *= active[r].paces.get(study.procedure_group, 1.0)
                 busy[r] += remaining_read(need, spent)
                 if study.cap_group in group_index:
                     slots[r, group_index[study.cap_group]] -= 1
@@ -255,9 +283,28 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
     shape = (len(SEQUENCE), n)
     problem.hinge_start = np.array([h[0] for h in hinges], dtype=np.float64).reshape(shape)
     problem.hinge_weight = np.array([h[1] for h in hinges], dtype=np.float64).reshape(shape)
+    _lay_out_paces(problem, active)
     for term in PLACEMENT:
         term.prepare(problem)
     return problem
+
+
+def _lay_out_paces(problem: Problem, active: list[Radiologist]) -> None:
+    """The readers' learned paces as the `kind` / `pace` arrays (`paced` when any exists)."""
+    n = problem.n
+    groups = sorted({g for r in active for g in r.paces})
+    problem.kind = np.zeros(n, dtype=np.int64)
+    problem.pace = np.ones((len(active), len(groups) + 1), dtype=np.float64)
+    if not groups:
+        return
+    column = {g: i + 1 for i, g in enumerate(groups)}
+    problem.kind = np.array(
+        [column.get(s.procedure_group or "", 0) for s in problem.studies], dtype=np.int64
+    )
+    for r, reader in enumerate(active):
+        for g, factor in reader.paces.items():
+            problem.pace[r, column[g]] = factor
+    problem.paced = bool(np.any(problem.pace != 1.0))
 
 
 def fairness_weight(reader: Radiologist, now: datetime, params: Params) -> float:

@@ -45,7 +45,7 @@ def starts(state: State) -> FloatArray:
     for r in range(p.m):
         idx = state.arr[r]
         if idx.size:
-            out[idx] = state.fin[r] - p.nominal[idx] * p.inv_speed[r]
+            out[idx] = state.fin[r] - p.read_times(idx, r)
     return out
 
 
@@ -109,7 +109,7 @@ def _overtaken(state: State, k: int, start: float) -> bool:
         lo = bisect_left(state.lists[r], k + 1)
         if lo >= idx.size:
             continue
-        t = p.nominal[idx[lo:]] * p.inv_speed[r]
+        t = p.read_times(idx[lo:], r)
         early = state.fin[r][lo:] - t < start - margin
         if early.any() and bool((p.ready[idx[lo:]][early] > p.ready[k]).any()):
             return True

@@ -70,7 +70,7 @@ class State:
         return float((p.hinge_weight[:, idx] * over).sum())
 
     def _finish(self, r: int, idx: IntArray) -> FloatArray:
-        finish: FloatArray = self.p.busy[r] + np.cumsum(self.p.nominal[idx] * self.p.inv_speed[r])
+        finish: FloatArray = self.p.busy[r] + np.cumsum(self.p.read_times(idx, r))
         return finish
 
     def allowed(self, k: int, r: int) -> bool:
@@ -106,7 +106,7 @@ class State:
         """Change of the sequence terms if study `k` joins reader `r`."""
         lst = self.lists[r]
         pos = bisect_left(lst, k)
-        t = float(self.p.nominal[k] * self.p.inv_speed[r])
+        t = self.p.read_time(k, r)
         fin = self.fin[r]
         start = float(fin[pos - 1]) if pos > 0 else float(self.p.busy[r])
         d = self._one(k, start + t)
@@ -118,7 +118,7 @@ class State:
         """Change of the sequence terms if study `k` leaves reader `r`."""
         lst = self.lists[r]
         pos = bisect_left(lst, k)
-        t = float(self.p.nominal[k] * self.p.inv_speed[r])
+        t = self.p.read_time(k, r)
         d = -self._one(k, float(self.fin[r][pos]))
         if pos + 1 < len(lst):
             d += self._shift(r, pos + 1, -t)
@@ -169,7 +169,7 @@ class State:
         lst = self.lists[r]
         lst.insert(bisect_left(lst, k), k)
         self.assign[k] = r
-        self._shift_load(r, float(self.p.nominal[k] * self.p.inv_speed[r]))
+        self._shift_load(r, self.p.read_time(k, r))
         self.held[r] += self.p.fair_wrvu[k]
         g = int(self.p.group[k])
         if g >= 0 and self.p.pinned[k] < 0:
@@ -183,7 +183,7 @@ class State:
         lst = self.lists[r]
         del lst[bisect_left(lst, k)]
         self.assign[k] = -1
-        self._shift_load(r, -float(self.p.nominal[k] * self.p.inv_speed[r]))
+        self._shift_load(r, -self.p.read_time(k, r))
         self.held[r] -= self.p.fair_wrvu[k]
         g = int(self.p.group[k])
         if g >= 0 and self.p.pinned[k] < 0:

@@ -50,6 +50,7 @@ from domain.models import (
     Procedure,
     Radiologist,
     Read,
+    ReadingPace,
     Referrer,
     Report,
     ResultCommunication,
@@ -382,6 +383,21 @@ class FakeReads:
             r.exam_id: (r.end_reason, r.end_note)
             for r in self.rows.where(Read, lambda r: r.exam_id in wanted)
         }
+
+    def record_pace(
+        self, *, radiologist_id: int, procedure_group: str, log_ratio: float, at: datetime
+    ) -> None:
+        key = (radiologist_id, procedure_group)
+        row = self.rows.first(ReadingPace, lambda p: (p.radiologist_id, p.procedure_group) == key)
+        if row is None:
+            row = ReadingPace(
+                radiologist_id=radiologist_id, procedure_group=procedure_group, updated_at=at
+            )
+            self.rows.add(row)
+        row.reads += 1
+        row.log_sum += log_ratio
+        row.log_square_sum += log_ratio * log_ratio
+        row.updated_at = at
 
 
 class FakeReports:

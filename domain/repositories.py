@@ -191,6 +191,12 @@ class Reads(Protocol):
     def last_endings(self, exam_ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
         """How each exam's most recent read ended: its end reason and note."""
 
+    def record_pace(
+        self, *, radiologist_id: int, procedure_group: str, log_ratio: float, at: datetime
+    ) -> None:
+        """Add one signed read's log read-time ratio to the reader's pace for the group, safely
+        against concurrent signings (`ReadingPace`)."""
+
 
 class Reports(Protocol):
     """Reports, result communications, follow-ups and surveys."""

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import LoaderCallableStatus, Session, aliased
 from sqlalchemy.orm.attributes import flag_modified
@@ -50,6 +51,7 @@ from domain.models import (
     Procedure,
     Radiologist,
     Read,
+    ReadingPace,
     Report,
     ResultCommunication,
     RuleSetActivation,
@@ -497,6 +499,37 @@ class SqlReads:
         ):
             last[exam_id] = (ending, note)
         return last
+
+    def record_pace(
+        self, *, radiologist_id: int, procedure_group: str, log_ratio: float, at: datetime
+    ) -> None:
+        # One statement that adds to the row or creates it: two signings by one reader in
+        # parallel both count (the row lock orders them), with no read-modify-write.
+        insert = (
+            postgresql.insert
+            if self.session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert
+        )
+        table = ReadingPace.__table__  # type: ignore[attr-defined]  # sqlmodel sets it
+        statement = insert(table).values(
+            radiologist_id=radiologist_id,
+            procedure_group=procedure_group,
+            reads=1,
+            log_sum=log_ratio,
+            log_square_sum=log_ratio * log_ratio,
+            updated_at=at,
+        )
+        self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["radiologist_id", "procedure_group"],
+                set_={
+                    "reads": table.c.reads + 1,
+                    "log_sum": table.c.log_sum + log_ratio,
+                    "log_square_sum": table.c.log_square_sum + log_ratio * log_ratio,
+                    "updated_at": at,
+                },
+            )
+        )
 
 
 REPORT_OF_EXAM = sa.select(Report).where(col(Report.exam_id) == _exam_id())

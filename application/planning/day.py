@@ -2,7 +2,12 @@
 
 Thin entry point over balancer.simulation (so `radflow simulate` and rule previews can reuse
 the engine): a progress bar, PNG plots in --out, a table, and as the LAST line the JSON
-{"policies": {"fifo": {...}, "cherry_pick": {...}, "least_loaded": {...}, "radflow": {...}}}.
+{"policies": {"fifo": {...}, "cherry_pick": {...}, "least_loaded": {...}, "radflow": {...}},
+ "learned_paces": {"one_pace": {...}, "learned": {...}}}.
+
+The learned-pace day is the same day with readers whose true speed differs by procedure group
+(`scenario.with_group_speeds`), read by radflow told one pace per reader and by radflow
+learning each reader's pace per group from the reads they sign (`balancer.paces`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from balancer.simulation import plots
 from balancer.simulation.engine import Run, simulate
 from balancer.simulation.metrics import PRIORITIES, summarise
 from balancer.simulation.policies import POLICIES
-from balancer.simulation.scenario import build
+from balancer.simulation.scenario import Scenario, build, with_group_speeds
 
 # The live leader searches between events; in the simulated day, between its minutes: this many
 # neighbourhood rounds after every thirtieth re-plan (balancer.lns, deterministic; policies.py).
@@ -61,6 +66,12 @@ def main() -> None:
         help="rounds of the live loop's neighbourhood search after every thirtieth of radflow's "
         "re-plans (0: the fast path alone)",
     )
+    parser.add_argument(
+        "--learned-paces",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also replay the day with readers faster or slower by procedure group",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     scn = build(
@@ -75,21 +86,15 @@ def main() -> None:
     runs: list[Run] = []
     results: dict[str, dict[str, object]] = {}
     for name in args.policies.split(","):
-        # a bar over no iterable (tqdm[Never]), advanced by the simulated clock
-        with tqdm(total=scn.day_minutes, desc=f"{name:<13}", unit="min", leave=True) as bar:
-            seen = [0]
-
-            def tick(t: int, bar: tqdm[Never] = bar, seen: list[int] = seen) -> None:
-                if t < scn.day_minutes and t > seen[0]:
-                    bar.update(t - seen[0])
-                    seen[0] = t
-
-            run = simulate(
-                scn, name, params=params, progress=tick, search_rounds=args.search_rounds
-            )
-            bar.update(scn.day_minutes - seen[0])
+        run = _replay(scn, name, name, params, args.search_rounds)
         runs.append(run)
         results[name] = summarise(scn, run)
+    paced: dict[str, dict[str, object]] = {}
+    if args.learned_paces:
+        grouped = with_group_speeds(scn)
+        for label, name in (("one_pace", "radflow"), ("learned", "radflow_learned")):
+            run = _replay(grouped, name, label, params, args.search_rounds)
+            paced[label] = {**summarise(grouped, run), "read_minutes": _reading_time(run)}
     args.out.mkdir(parents=True, exist_ok=True)
     plots.turnaround(scn, runs, args.out / "turnaround.png")
     plots.load(scn, runs, args.out / "load.png")
@@ -106,7 +111,40 @@ def main() -> None:
             f"won {radflow['search_share']:.4%} of the objective of the re-plans it followed "
             f"over the fast path ({radflow['search_rounds_kept']} rounds kept)"
         )
-    print(json.dumps({"policies": results}))
+    figures: dict[str, object] = {"policies": results}
+    if paced:
+        print("\nreaders faster or slower by procedure group (+-40 %): radflow")
+        print(table(paced))
+        figures["learned_paces"] = {
+            label: {key: r[key] for key in PACED_KEYS} for label, r in paced.items()
+        }
+    print(json.dumps(figures))
+
+
+# The learned-pace day's figures in the JSON (the table shows the rest).
+PACED_KEYS = ("breach_rate", "tat_p90_min", "tat_max_min", "read_minutes", "churn", "ineligible")
+
+
+def _reading_time(run: Run) -> float:
+    """The day's total reading time (opened -> signed minutes of every read started)."""
+    spans = (f - s for s, f in zip(run.start, run.finish, strict=True) if s == s)
+    return round(sum(spans), 1)
+
+
+def _replay(scn: Scenario, name: str, label: str, params: Params, search_rounds: int) -> Run:
+    """One policy's day, with a progress bar advanced by the simulated clock."""
+    # a bar over no iterable (tqdm[Never])
+    with tqdm(total=scn.day_minutes, desc=f"{label:<13}", unit="min", leave=True) as bar:
+        seen = [0]
+
+        def tick(t: int, bar: tqdm[Never] = bar, seen: list[int] = seen) -> None:
+            if t < scn.day_minutes and t > seen[0]:
+                bar.update(t - seen[0])
+                seen[0] = t
+
+        run = simulate(scn, name, params=params, progress=tick, search_rounds=search_rounds)
+        bar.update(scn.day_minutes - seen[0])
+    return run
 
 
 if __name__ == "__main__":

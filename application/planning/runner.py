@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from application.planning.leadership import Deposed, Leadership, check_epoch
+from application.planning.paces import reader_paces
 from balancer import lns
 from balancer.model import Params, Plan, Radiologist, Snapshot, Study
 from balancer.planner import plan
@@ -51,6 +52,7 @@ from domain.models import (
 from domain.models import (
     Radiologist as RadiologistRow,
 )
+from domain.paces import procedure_group
 from domain.services.reading import HANDED_BACK
 from domain.services.stranded import release_stranded
 from domain.services.worklists import PlannedRead, PlanOutcome, PlanSummary, apply_plan
@@ -100,6 +102,7 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
             col(Procedure.subspecialty),
             col(Procedure.wrvu),
             col(Procedure.read_minutes),
+            col(Procedure.modality),
             col(Read.radiologist_id),
             col(Read.pinned),
             col(Read.opened_at),
@@ -122,6 +125,7 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
         subspecialty,
         wrvu,
         read_minutes,
+        modality,
         reader,
         pinned,
         opened_at,
@@ -146,6 +150,7 @@ def read_state(session: Session, now: datetime) -> DepartmentState:
                 opened_at=opened_at if opened else None,
                 pinned_to=reader if pinned and not opened else None,
                 patient_id=patient_id,
+                procedure_group=procedure_group(modality),
             )
         )
         if not opened:
@@ -204,6 +209,7 @@ def _readers(session: Session, now: datetime) -> tuple[Radiologist, ...]:
         )
     }
     signed = _signed_this_shift(session, now)
+    paces = reader_paces(session)
     readers = []
     for row in session.scalars(sa.select(RadiologistRow).order_by(col(RadiologistRow.id))):
         shift = shifts.get(row.id or 0)
@@ -225,6 +231,7 @@ def _readers(session: Session, now: datetime) -> tuple[Radiologist, ...]:
                 # preference term prices the rest once a weight rule turns it on).
                 preferred_subspecialties=frozenset(credentials[row.id or 0])
                 - {Subspecialty.GENERAL},
+                paces=paces.get(row.id or 0, {}),
             )
         )
     return tuple(readers)

@@ -117,6 +117,7 @@ def study_of(
         ready_at=ready_at,
         due_at=ready_at + timedelta(minutes=TURNAROUND_MINUTES[(prio, cls)]),
         cap_group="STAT" if prio is Priority.STAT else None,
+        procedure_group=proc.modality.value,
     )
 
 

@@ -56,7 +56,6 @@ def simulate(
     policy: Policy = make(policy_name, scn, params, adjust, search_rounds)
     n, m = len(scn.studies), len(scn.roster)
     run = Run(policy_name, [float("nan")] * n, [float("nan")] * n, [-1] * n)
-    pace = [8.0 / r.reader.wrvu_per_hour for r in scn.roster]
     free_at = [0.0] * m
     reading: list[int | None] = [None] * m
     status_before: list[RadiologistStatus] = []
@@ -97,10 +96,9 @@ def simulate(
             if nxt is None:
                 free_at[r] = max(free_at[r], float(t))
                 continue
-            study = scn.studies[nxt]
             if not policy.may_read(nxt, r):
                 run.ineligible += 1
-            duration = study.read_minutes * pace[r] * scn.noise[nxt]
+            duration = scn.read_time(nxt, r)
             run.start[nxt], run.finish[nxt], run.reader[nxt] = at, at + duration, r
             policy.started(nxt, r, at)
             reading[r] = nxt

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from balancer import lns
 from balancer.model import Params, Snapshot, Study
+from balancer.paces import PaceHistory, learned_paces
 from balancer.planner import plan
 from balancer.problem import remaining_read
 from balancer.simulation.info import Adjust
@@ -249,7 +250,13 @@ class Radflow(_Shared):
     name = "radflow"
 
     def __init__(
-        self, scn: Scenario, params: Params, adjust: Adjust | None = None, search_rounds: int = 0
+        self,
+        scn: Scenario,
+        params: Params,
+        adjust: Adjust | None = None,
+        search_rounds: int = 0,
+        *,
+        learn: bool = False,
     ) -> None:
         super().__init__(scn, adjust)
         self.params = params
@@ -259,6 +266,12 @@ class Radflow(_Shared):
         self.fast_objective = 0.0  # summed over searched re-plans: the fast path's objective
         self.search_won = 0.0  # and what the search won on it
         self.search_kept = 0  # rounds kept
+        # Learned paces (balancer.paces): the sufficient statistics of every signed read per
+        # (reader id, procedure group), as the live department keeps them, when `learn`.
+        self.learn = learn
+        self.histories: dict[tuple[int, str], PaceHistory] = {}
+        self.paces: dict[int, dict[str, float]] = {}
+        self._learned = 0  # reads in `histories` when `paces` was last fitted
         self.current: dict[int, Study] = {}  # waiting and open studies, as the planner sees them
         self.index = {s.id: k for k, s in enumerate(scn.studies)}
         self.worklists: list[deque[int]] = [deque() for _ in scn.roster]
@@ -281,11 +294,13 @@ class Radflow(_Shared):
         scn = self.scn
         now = scn.at(t)
         readers = []
+        paces = self._fitted_paces()
         for r, (sr, st) in enumerate(zip(scn.roster, status, strict=True)):
             w = sr.window(t)
             readers.append(
                 replace(
                     sr.reader,
+                    paces=paces.get(sr.reader.id, {}),
                     status=st,
                     shift_start=scn.at(w.start) if w else None,
                     shift_end=scn.at(w.end) if w else None,
@@ -386,6 +401,16 @@ class Radflow(_Shared):
                 return self.index[sid]
         return None
 
+    def _fitted_paces(self) -> dict[int, dict[str, float]]:
+        """The learned paces, refitted when reads were signed since the last fit."""
+        reads = sum(h.reads for h in self.histories.values())
+        if self.learn and reads != self._learned:
+            ref = self.params.reference_wrvu_per_hour
+            inv_speed = {sr.reader.id: ref / sr.reader.wrvu_per_hour for sr in self.scn.roster}
+            self.paces = learned_paces(self.histories, inv_speed)
+            self._learned = reads
+        return self.paces
+
     def _signed(self, r: int, shift_start: float) -> float:
         """wRVU reader `r` has signed since the shift that started at `shift_start`."""
         since, wrvu = self.signed[r]
@@ -407,6 +432,11 @@ class Radflow(_Shared):
         if opened is None:
             return
         r, start = opened
+        if self.learn:  # the opened -> signed minutes teach the reader's pace for the group
+            study = self.scn.studies[k]
+            key = (self.scn.roster[r].reader.id, study.procedure_group or "")
+            seen = self.histories.get(key, PaceHistory())
+            self.histories[key] = seen.add(self.scn.read_time(k, r), study.read_minutes)
         since, wrvu = self.signed[r]
         self.signed[r] = (start, (wrvu if since == start else 0.0) + self.scn.studies[k].wrvu)
 
@@ -428,6 +458,8 @@ def make(
         return LeastLoaded(scn, adjust)
     if name == "radflow":
         return Radflow(scn, params or Params(), adjust, search_rounds)
+    if name == "radflow_learned":  # radflow learning each reader's pace per procedure group
+        return Radflow(scn, params or Params(), adjust, search_rounds, learn=True)
     raise ValueError(f"unknown policy {name!r}")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
@@ -92,6 +92,10 @@ class SimReader:
         return total
 
 
+def _same_speed() -> Mapping[tuple[int, str], float]:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """The day to replay."""
@@ -105,10 +109,19 @@ class Scenario:
     roster: tuple[SimReader, ...]
     read_scale: float  # catalogue read minutes were scaled by this to hit the capacity ratio
     info: Mapping[int, StudyInfo]  # study id -> what a rule condition can look at
+    # (roster index, procedure group) -> the reader's true read time there over their overall
+    # pace (`with_group_speeds`); empty: every reader reads every group at their overall pace.
+    group_speed: Mapping[tuple[int, str], float] = field(default_factory=_same_speed)
 
     def at(self, minute: float) -> datetime:
         """The wall-clock time of a simulated minute."""
         return self.start + timedelta(minutes=minute)
+
+    def read_time(self, k: int, r: int) -> float:
+        """Minutes roster reader `r` takes to read study `k`: the same under every policy."""
+        study, reader = self.studies[k], self.roster[r].reader
+        speed = self.group_speed.get((r, study.procedure_group or ""), 1.0)
+        return study.read_minutes * (8.0 / reader.wrvu_per_hour) * self.noise[k] * speed
 
 
 def _windows(rng: random.Random, start_h: int, length_h: int) -> tuple[Window, ...]:
@@ -173,6 +186,29 @@ def build(
     roster = _staff(roster, kinds, day, ref)
     roster = _backup(roster, day, minutes)
     return Scenario(seed, EPOCH, 24 * 60, tuple(day), minutes, noise, tuple(roster), scale, info)
+
+
+# How far a reader's true read time for a procedure group strays from their overall pace.
+GROUP_SPREAD = 0.4
+
+
+def with_group_speeds(scn: Scenario, spread: float = GROUP_SPREAD) -> Scenario:
+    """The same day with readers whose true speed differs by procedure group: each reader's
+    factor per group drawn uniformly within +-`spread`, then scaled so that over the day's mix
+    of work (read minutes per group) the reader keeps their overall pace on average; the
+    planner is told only the overall pace, as the catalogue and `wrvu_per_hour` say."""
+    rng = random.Random(f"group-speeds-{scn.seed}")
+    mix: dict[str, float] = {}
+    for s in scn.studies:
+        group = s.procedure_group or ""
+        mix[group] = mix.get(group, 0.0) + s.read_minutes
+    total = sum(mix.values()) or 1.0
+    speeds: dict[tuple[int, str], float] = {}
+    for r in range(len(scn.roster)):
+        drawn = {g: 1.0 + rng.uniform(-spread, spread) for g in sorted(mix)}
+        mean = sum(drawn[g] * mix[g] for g in drawn) / total
+        speeds.update({(r, g): f / mean for g, f in drawn.items()})
+    return replace(scn, group_speed=MappingProxyType(speeds))
 
 
 def broaden(subs: frozenset[Subspecialty]) -> frozenset[Subspecialty]:

@@ -44,10 +44,9 @@ class Balance(ReaderTerm):
         """From the state's running sums."""
         p = state.p
         cap, s1, s2 = p.capacity, state.s1, state.s2
-        nominal = float(p.nominal[k])
         for r, sign in ((a, -1.0), (b, 1.0)):
             if r >= 0:
-                old, dl = state.load[r], sign * nominal * p.inv_speed[r]
+                old, dl = state.load[r], sign * p.read_time(k, r)
                 s1 += dl
                 s2 += ((old + dl) ** 2 - old * old) / cap[r]
         return from_sums(p, s1, s2, state.ctot) - from_sums(p, state.s1, state.s2, state.ctot)

@@ -74,7 +74,7 @@ class Fairness(ReaderTerm):
             if r < 0:
                 continue
             held, load = float(state.held[r]), float(state.load[r])
-            t = sign * float(p.nominal[k] * p.inv_speed[r])
+            t = sign * p.read_time(k, r)
             d += float(p.fair_weight[r]) * (
                 abs(float(excess(p, held + sign * w, load + t, r)))
                 - abs(float(excess(p, held, load, r)))

@@ -48,12 +48,11 @@ class Idle(ReaderTerm):
     def delta(self, state: State, k: int, a: int, b: int) -> float:
         """The idle change of the two readers."""
         p = state.p
-        nominal = float(p.nominal[k])
         d = 0.0
         for r, sign in ((a, -1.0), (b, 1.0)):
             if r >= 0:
                 old = state.load[r]
-                dl = sign * nominal * p.inv_speed[r]
+                dl = sign * p.read_time(k, r)
                 d += float(idle(p, old + dl, r)) - float(idle(p, old, r))
         return p.params.weights.idle * d
 

@@ -54,6 +54,22 @@ class Read(SQLModel, table=True):
     end_note: str | None = text(500, nullable=True)
 
 
+class ReadingPace(SQLModel, table=True):
+    """What one reader's signed reads of one procedure group say about their pace: the count,
+    and the sum and sum of squares of ln(minutes opened -> signed / catalogue minutes)
+    (`domain.paces.PaceHistory`), updated in the signing's transaction; the planner turns
+    them into learned paces (`balancer.paces`)."""
+
+    __tablename__ = "reading_paces"
+
+    radiologist_id: int = Field(foreign_key="radiologists.id", primary_key=True)
+    procedure_group: str = Field(max_length=16, primary_key=True)
+    reads: int = 0
+    log_sum: float = 0.0
+    log_square_sum: float = 0.0
+    updated_at: datetime = when()
+
+
 class Report(SQLModel, table=True):
     """The structured report of an exam: draft, then preliminary, then final.
 

@@ -33,6 +33,7 @@ from domain.models import (
     Report,
     SitePrivilege,
 )
+from domain.paces import procedure_group, read_log_ratio
 from domain.reporting import TEXT_LIMIT as REPORT_TEXT_LIMIT
 from domain.repositories import UnitOfWork
 from domain.services._common import (
@@ -326,7 +327,29 @@ def _sign(
     else:
         report.final_at = uow.now
         read.ended_at, read.end_reason = uow.now, "REPORTED"
+        _learn_pace(uow, exam, read)
     return report
+
+
+def _learn_pace(uow: UnitOfWork, exam: Exam, read: Read) -> None:
+    """The finished read's opened -> signed minutes, added to its reader's pace for the
+    procedure's group (the modality) in this transaction; a read never opened, or too short or
+    long to have been a read of the study, teaches nothing (`domain.paces.read_log_ratio`)."""
+    if read.opened_at is None:
+        return
+    procedure = uow.department.get(Procedure, exam.procedure_id)
+    if procedure is None:
+        return
+    minutes = (uow.now - read.opened_at).total_seconds() / 60.0
+    log_ratio = read_log_ratio(minutes, float(procedure.read_minutes))
+    if log_ratio is None:
+        return
+    uow.reads.record_pace(
+        radiologist_id=read.radiologist_id,
+        procedure_group=procedure_group(procedure.modality),
+        log_ratio=log_ratio,
+        at=uow.now,
+    )
 
 
 def sign_preliminary(

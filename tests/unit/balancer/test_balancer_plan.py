@@ -251,6 +251,7 @@ def test_plan_reports_its_objective_terms_and_formulation(
         "fairness",
         "stability",
         "preference",
+        "pace",
         "together",
         "total",
     }

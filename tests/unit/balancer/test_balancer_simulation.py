@@ -13,7 +13,7 @@ from balancer.simulation.engine import simulate
 from balancer.simulation.info import StudyInfo
 from balancer.simulation.metrics import summarise
 from balancer.simulation.policies import POLICIES
-from balancer.simulation.scenario import ScenarioSpec, build, from_spec
+from balancer.simulation.scenario import ScenarioSpec, build, from_spec, with_group_speeds
 from domain.enums import Subspecialty
 
 PARAMS = Params(time_limit_s=30.0, cold_time_limit_s=60.0)
@@ -201,3 +201,47 @@ def test_two_readers_on_duty_hold_each_subspecialty_whenever_its_work_arrives(se
         holders = [r for r in on if sub in r.reader.subspecialties]
         # Everyone on duty, when fewer than two are.
         assert len(holders) >= min(2, len(on)), (sub, hour)
+
+
+def test_group_speeds_stray_within_forty_percent_and_keep_each_readers_pace_over_the_day() -> None:
+    scn = with_group_speeds(small(3))
+    minutes: dict[str, float] = {}
+    for s in scn.studies:
+        minutes[s.procedure_group or ""] = (
+            minutes.get(s.procedure_group or "", 0.0) + s.read_minutes
+        )
+    for r in range(len(scn.roster)):
+        factors = {g: scn.group_speed[r, g] for g in minutes}
+        assert max(factors.values()) / min(factors.values()) <= 1.4 / 0.6 + 1e-9
+        mean = sum(factors[g] * m for g, m in minutes.items()) / sum(minutes.values())
+        assert mean == pytest.approx(1.0)
+    k, r = 0, 0
+    group = scn.studies[k].procedure_group or ""
+    assert scn.read_time(k, r) == pytest.approx(
+        small(3).read_time(k, r) * scn.group_speed[r, group]
+    )
+
+
+def test_radflow_learning_paces_gives_its_readers_the_paces_their_signed_reads_show() -> None:
+    scn = with_group_speeds(small(5))
+    seen: list[Snapshot] = []
+
+    def spy(
+        snap: Snapshot, params: Params, info: Mapping[int, StudyInfo]
+    ) -> tuple[Snapshot, Params]:
+        seen.append(snap)
+        return snap, params
+
+    simulate(scn, "radflow_learned", params=PARAMS, adjust=spy)
+    assert not any(r.paces for r in seen[0].radiologists)  # no history at the start
+    by_id = {sr.reader.id: r for r, sr in enumerate(scn.roster)}
+    learned = [
+        (factor, scn.group_speed[by_id[reader.id], group])
+        for reader in seen[-1].radiologists
+        for group, factor in reader.paces.items()
+    ]
+    assert len(learned) > 10
+    # Shrunk toward 1, each learned factor lies on the true factor's side of 1 more often
+    # than not (a few reads each in a 250-study day).
+    agree = sum((f - 1.0) * (true - 1.0) > 0 for f, true in learned)
+    assert agree > len(learned) / 2
