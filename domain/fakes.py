@@ -433,7 +433,6 @@ class FakeReports:
                 c.acknowledged_at is None
                 and c.acknowledge_by is not None
                 and c.acknowledge_by <= now
-                and c.critical_level in MUST_ACKNOWLEDGE
             ),
         )
 

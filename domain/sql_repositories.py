@@ -578,8 +578,9 @@ class SqlReports:
     def overdue_communications(self, now: datetime) -> list[ResultCommunication]:
         query = sa.select(ResultCommunication).where(
             col(ResultCommunication.acknowledged_at).is_(None),
+            # Every result sent with a window (critical: minutes, urgent: hours, unexpected
+            # significant: days) escalates once its window passes unacknowledged.
             col(ResultCommunication.acknowledge_by) <= now,
-            col(ResultCommunication.critical_level).in_(sorted(MUST_ACKNOWLEDGE)),
         )
         # Locked as read (PostgreSQL; SQLite serialises writers): a second run of the sweep,
         # on another replica whose claim took over a slow one's, skips these rows instead of

@@ -101,8 +101,9 @@ def _call(
 
 
 def escalate_overdue_results(*, uow: UnitOfWork, actor: Actor) -> list[ResultCommunication]:
-    """Escalate every critical result not acknowledged in time, one step along its chain
-    (run by the clock); the next window is the one the result was communicated with."""
+    """Escalate every result sent with a window (critical, urgent or unexpected significant)
+    not acknowledged in it, one step along its chain (run by the clock); the next window is
+    the one the result was communicated with."""
     overdue = uow.reports.overdue_communications(uow.now)
     for communication in overdue:
         window = window_of(communication) or ACKNOWLEDGE_WITHIN[communication.critical_level]

@@ -74,6 +74,25 @@ def test_an_unacknowledged_critical_result_is_escalated_once_overdue(
     )
 
 
+def test_an_unexpected_significant_finding_escalates_after_its_days_and_not_before(
+    department: Department,
+) -> None:
+    uow = department.uow
+    exam_id = final_report(department, CriticalLevel.UNEXPECTED)
+    communication = results.notify_result(uow=uow, actor=READER, exam_id=exam_id)
+    assert communication.acknowledge_by == NOW + timedelta(minutes=4320)  # three days
+    uow.now = NOW + timedelta(days=2)
+    assert escalation.escalate_overdue_results(uow=uow, actor=SUPERVISOR) == []
+
+    uow.now = NOW + timedelta(days=3, minutes=1)
+    assert escalation.escalate_overdue_results(uow=uow, actor=SUPERVISOR) == [communication]
+    (event,) = uow.events_of(ev.CriticalResultEscalated)
+    assert (event.escalation_count, event.critical_level) == (1, "UNEXPECTED")  # type: ignore[attr-defined]
+    results.acknowledge_result(uow=uow, actor=REFERRER, exam_id=exam_id)
+    uow.now += timedelta(days=4)
+    assert escalation.escalate_overdue_results(uow=uow, actor=SUPERVISOR) == []
+
+
 def test_an_unacknowledged_result_climbs_the_chain_covering_physician_then_supervisor(
     department: Department,
 ) -> None:
