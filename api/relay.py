@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import strawberry
@@ -69,4 +70,27 @@ class Connection(Generic[NodeT]):
     page_info: PageInfo
     total_count: int | None = strawberry.field(
         default=None, description="How many objects match, when it was asked for."
+    )
+
+
+def page_of(
+    nodes: list[NodeT],
+    cursor_of: Callable[[NodeT], str],
+    *,
+    more: bool,
+    after: str | None,
+    total: int | None,
+) -> Connection[NodeT]:
+    """A connection's page: `nodes` as edges with their cursors, `more` when a next page
+    exists (the query read one row past the page), `total` when it was asked for."""
+    edges = [Edge(cursor=cursor_of(n), node=n) for n in nodes]
+    return Connection(
+        edges=edges,
+        total_count=total,
+        page_info=PageInfo(
+            has_next_page=more,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
     )

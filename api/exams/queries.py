@@ -20,7 +20,7 @@ from api.exams.types import Exam, FollowUp, Report
 from api.people.types import Patient, Radiologist, Referrer
 from api.projection import PageProjection, Prebuilt, exam_page_projection
 from api.projection import encode_cursor as keyset_cursor  # one cursor format for both paths
-from api.relay import Connection, Edge, Node, PageInfo, parse_global_id
+from api.relay import Connection, Node, page_of, parse_global_id
 from api.selection import selected_fields
 from domain import models as m
 from domain.access import scope_of, visible_exam_ids, visible_patient_ids
@@ -185,20 +185,15 @@ class ExamQueries:
             ),
             bounded=True,
         )
-        page = page_of_exams(rows[:first])
-        edges = [Edge(cursor=encode_cursor(e), node=e) for e in page]
         total = None
         if "totalCount" in selected_fields(info):
             total = await info.context.db.read(lambda s: count_exams(s, criteria))
-        return Connection(
-            edges=edges,
-            total_count=total,
-            page_info=PageInfo(
-                has_next_page=len(rows) > first,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+        return page_of(
+            page_of_exams(rows[:first]),
+            encode_cursor,
+            more=len(rows) > first,
+            after=after,
+            total=total,
         )
 
     @strawberry.field(

@@ -10,7 +10,7 @@ import strawberry
 
 from api.context import Info
 from api.exams.types import FollowUp
-from api.relay import Connection, Edge, PageInfo
+from api.relay import Connection, page_of
 from api.results.inputs import FollowUpFilter
 from api.selection import selected_fields
 from domain.access import scope_of
@@ -66,18 +66,13 @@ class ResultsQueries:
         rows = await info.context.db.read(
             lambda s: follow_up_page(s, criteria, first=first + 1, after=position), bounded=True
         )
-        page = [FollowUp.from_model(r) for r in rows[:first]]
-        edges = [Edge(cursor=encode_cursor(r), node=r) for r in page]
         total = None
         if "totalCount" in selected_fields(info):
             total = await info.context.db.read(lambda s: count_follow_ups(s, criteria))
-        return Connection(
-            edges=edges,
-            total_count=total,
-            page_info=PageInfo(
-                has_next_page=len(rows) > first,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+        return page_of(
+            [FollowUp.from_model(r) for r in rows[:first]],
+            encode_cursor,
+            more=len(rows) > first,
+            after=after,
+            total=total,
         )

@@ -127,6 +127,27 @@ class PlacementTerm(Term):
         return sum(parts)
 
 
+class MatrixPlacementTerm(PlacementTerm):
+    """A placement term whose `prepare` stores every price at once, as a study x reader matrix
+    in `problem.term_data[self.name]` (or drops it when the term is off)."""
+
+    def active(self, problem: Problem) -> bool:
+        return self.name in problem.term_data
+
+    def prices(self, problem: Problem, ks: IntArray, r: int) -> FloatArray:
+        out: FloatArray = problem.term_data[self.name][ks, r]
+        return out
+
+    def price(self, problem: Problem, k: int, r: int) -> float:
+        """Scalar `prices` (the search's hot path)."""
+        return 0.0 if r < 0 else float(problem.term_data[self.name][k, r])
+
+    def across(self, problem: Problem, k: int, readers: IntArray) -> FloatArray:
+        """Vectorised over readers (the construction sweep)."""
+        out: FloatArray = problem.term_data[self.name][k, readers]
+        return out
+
+
 class ReaderTerm(Term):
     """A function of each reader's load (minutes, opened work included) and held wRVU."""
 

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from balancer.terms.base import FloatArray, IntArray, PlacementTerm
+from balancer.terms.base import MatrixPlacementTerm
 
 if TYPE_CHECKING:
     from balancer.problem import Problem
 
 
-class Pace(PlacementTerm):
+class Pace(MatrixPlacementTerm):
     name = "pace"
     default_weight = 4.0
     description = (
@@ -30,10 +30,6 @@ class Pace(PlacementTerm):
         "at the reader's overall pace (0 without learned paces)."
     )
     position = 85
-
-    def active(self, problem: Problem) -> bool:
-        """Only with a weight and learned paces."""
-        return self.name in problem.term_data
 
     def prepare(self, problem: Problem) -> None:
         """Per study and reader, the price of the study on the reader (study x reader)."""
@@ -46,20 +42,6 @@ class Pace(PlacementTerm):
         extra = factor - best[problem.kind][:, None]
         minutes = problem.nominal[:, None] * problem.inv_speed[None, :]
         problem.term_data[self.name] = np.asarray(w * minutes * extra, dtype=np.float64)
-
-    def prices(self, problem: Problem, ks: IntArray, r: int) -> FloatArray:
-        """The weighted extra minutes of each study of `ks` on `r`."""
-        out: FloatArray = problem.term_data[self.name][ks, r]
-        return out
-
-    def price(self, problem: Problem, k: int, r: int) -> float:
-        """Scalar `prices` (the search's hot path)."""
-        return 0.0 if r < 0 else float(problem.term_data[self.name][k, r])
-
-    def across(self, problem: Problem, k: int, readers: IntArray) -> FloatArray:
-        """Vectorised over readers (the construction sweep)."""
-        out: FloatArray = problem.term_data[self.name][k, readers]
-        return out
 
 
 TERM = Pace()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from balancer.terms.base import FloatArray, IntArray, PlacementTerm
+from balancer.terms.base import MatrixPlacementTerm
 from domain.enums import Subspecialty
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _SUBSPECIALTIES = tuple(Subspecialty)
 
 
-class Preference(PlacementTerm):
+class Preference(MatrixPlacementTerm):
     name = "preference"
     default_weight = 0.0
     description = (
@@ -36,10 +36,6 @@ class Preference(PlacementTerm):
     )
     position = 80
     rule_settable = True
-
-    def active(self, problem: Problem) -> bool:
-        """Only with a weight and a reader who has preferences."""
-        return self.name in problem.term_data
 
     def prepare(self, problem: Problem) -> None:
         """Per study and reader, the price of the study on the reader (study x reader)."""
@@ -57,20 +53,6 @@ class Preference(PlacementTerm):
         sub = np.array([_SUBSPECIALTIES.index(s.subspecialty) for s in problem.studies])
         off = has[None, :] & ~prefers[:, sub].T  # study x reader
         problem.term_data[self.name] = w * off * problem.nominal[:, None]
-
-    def prices(self, problem: Problem, ks: IntArray, r: int) -> FloatArray:
-        """The weighted reference minutes of each study of `ks` if off `r`'s preferences."""
-        out: FloatArray = problem.term_data[self.name][ks, r]
-        return out
-
-    def price(self, problem: Problem, k: int, r: int) -> float:
-        """Scalar `prices` (the search's hot path)."""
-        return 0.0 if r < 0 else float(problem.term_data[self.name][k, r])
-
-    def across(self, problem: Problem, k: int, readers: IntArray) -> FloatArray:
-        """Vectorised over readers (the construction sweep)."""
-        out: FloatArray = problem.term_data[self.name][k, readers]
-        return out
 
 
 TERM = Preference()
