@@ -336,6 +336,15 @@ def validate_metadata(
         actor, {Role.TECHNOLOGIST, Role.INTEGRATION, Role.SYSTEM, Role.ADMIN}, "validate metadata"
     )
     exam = load_exam(uow, exam_id, expected_version=expected_version)
+    require_acquired(exam)
+    problems = check_header(uow, exam, header)
+    return judge_header(
+        uow, actor, exam, _recorded(header), problems, "; ".join(p.code for p in problems)
+    )
+
+
+def require_acquired(exam: Exam) -> None:
+    """Only an ACQUIRED exam's study header is validated."""
     if exam.status != ExamStatus.ACQUIRED:
         raise ValidationFailed(
             [
@@ -346,8 +355,19 @@ def validate_metadata(
                 )
             ]
         )
-    problems = check_header(uow, exam, header)
-    validation = record_validation(uow, actor, exam, _recorded(header), problems, corrected=False)
+
+
+def judge_header(
+    uow: UnitOfWork,
+    actor: Actor,
+    exam: Exam,
+    recorded: Mapping[str, str],
+    problems: list[MetadataProblem],
+    reason: str,
+) -> MetadataValidation:
+    """Record a header's validation and reject the metadata (with `reason`) when it has
+    problems; for a header typed by a technologist and for one read from the PACS alike."""
+    validation = record_validation(uow, actor, exam, recorded, problems, corrected=False)
     if problems:
         transition(
             exam,
@@ -356,7 +376,7 @@ def validate_metadata(
             at=uow.now,
             facts=GuardFacts(uow, exam),
             recorder=uow,
-            reason="; ".join(p.code for p in problems),
+            reason=reason,
         )
     return validation
 

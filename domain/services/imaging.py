@@ -9,20 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.enums import ExamStatus, Modality, Role
+from domain.enums import Modality, Role
 from domain.errors import (
-    FieldIssue,
     HeaderProblemCode,
-    IssueCode,
     MetadataInvalid,
     MetadataProblem,
-    ValidationFailed,
 )
 from domain.lifecycle import Actor, Step, transition
 from domain.models import Exam, MetadataValidation, Patient, Procedure
 from domain.repositories import UnitOfWork
 from domain.services._common import GuardFacts, load_exam, require_role
-from domain.services.acquisition import StudyHeader, check_header, record_validation
+from domain.services.acquisition import (
+    StudyHeader,
+    check_header,
+    judge_header,
+    record_validation,
+    require_acquired,
+)
 
 
 @dataclass(frozen=True)
@@ -108,29 +111,10 @@ def validate_archived_study(
         actor, {Role.TECHNOLOGIST, Role.INTEGRATION, Role.SYSTEM, Role.ADMIN}, "validate metadata"
     )
     exam = load_exam(uow, exam_id)
-    if exam.status != ExamStatus.ACQUIRED:
-        raise ValidationFailed(
-            [
-                FieldIssue(
-                    "exam_id",
-                    IssueCode.NOT_ACQUIRED,
-                    f"only an ACQUIRED study is validated (is {exam.status})",
-                )
-            ]
-        )
+    require_acquired(exam)
     problems = archived_problems(uow, exam, header)
-    validation = record_validation(uow, actor, exam, _recorded(header), problems, corrected=False)
-    if problems:
-        transition(
-            exam,
-            Step.REJECT_METADATA,
-            actor=actor,
-            at=uow.now,
-            facts=GuardFacts(uow, exam),
-            recorder=uow,
-            reason="; ".join(f"{p.field}: {p.code}" for p in problems),
-        )
-    return validation
+    reason = "; ".join(f"{p.field}: {p.code}" for p in problems)
+    return judge_header(uow, actor, exam, _recorded(header), problems, reason)
 
 
 def correct_archived_study(
