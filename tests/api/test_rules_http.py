@@ -257,14 +257,21 @@ async def test_activation_replans_the_open_studies(live_api: Api) -> None:
         ],
     )
     worklist = 'query { worklist(radiologistCode: "RAD07") { priority exam { id } } }'
+    runs = "{ balancerStatus { recentRuns { trigger } } }"
+    # On the new reader's list, with the priority the rule gave it, by a run the activation
+    # triggered. Waited for as one condition: the exam may sit on RAD07's list before the
+    # activation's run (placed when it became ready), and the run is recorded after its commit.
+    expected = [{"priority": "STAT", "exam": {"id": to_global_id("Exam", exam.id or 0)}}]
     await activate(live_api, saved["ruleSet"]["version"])
+    items: object = None
+    triggers: list[str] = []
     async with asyncio.timeout(120):  # a hang guard only: the machine may be very slow
-        while not (items := (await live_api.data(worklist))["worklist"]):  # noqa: ASYNC110
+        while items != expected or not any("RuleSetActivated" in t for t in triggers):
             await asyncio.sleep(0.02)
-    # On the new reader's list, with the priority the rule gave it.
-    assert items == [{"priority": "STAT", "exam": {"id": to_global_id("Exam", exam.id or 0)}}]
-    status = await live_api.data("{ balancerStatus { recentRuns { trigger } } }")
-    assert any("RuleSetActivated" in r["trigger"] for r in status["balancerStatus"]["recentRuns"])  # type: ignore[index]
+            items = (await live_api.data(worklist))["worklist"]
+            recent = (await live_api.data(runs))["balancerStatus"]["recentRuns"]
+            triggers = [run["trigger"] for run in recent]
+    assert items == expected
 
 
 async def test_ai_triage_makes_a_bleed_stat_for_neuro_and_is_explained(department: Api) -> None:
