@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from domain.access import Scope, ScopeKind, exam_clause
 from domain.tables import EXAMS, PATIENTS
-from interfaces.fhir.search import SearchParameter
+from interfaces.fhir.search import SearchParameter, reference_parameter
 
 Row = Any  # a SQLAlchemy Row with the labelled columns of a resource type's statement
 
@@ -81,3 +81,15 @@ def patient_reference(row: Row, phi: bool) -> dict[str, Any]:
 def drop_empty(document: dict[str, Any]) -> dict[str, Any]:
     """The document without None values or empty lists (the model library refuses `null`)."""
     return {k: v for k, v in document.items() if v is not None and v != []}
+
+
+def patient_parameter(
+    name: str, column: sa.ColumnElement[int] = EXAMS.c.patient_id
+) -> SearchParameter:
+    """A reference to the patient (`patient`, `subject`, `actor`): the exam's by default."""
+    return reference_parameter(name, "Patient", column, "The patient (Patient/id).")
+
+
+def order_parameter(name: str, column: sa.ColumnElement[int]) -> SearchParameter:
+    """A reference to the order the resource belongs to (`based-on`, `basedon`)."""
+    return reference_parameter(name, "ServiceRequest", column, "The order (ServiceRequest/id).")

@@ -36,6 +36,35 @@ class SearchParameter:
     clause: Clause  # one value (without commas) -> SQL condition
 
 
+def by_name(*parameters: SearchParameter) -> dict[str, SearchParameter]:
+    """A resource type's search parameters, each under its own name."""
+    named = {p.name: p for p in parameters}
+    if len(named) != len(parameters):
+        raise ValueError("a search parameter is declared twice")
+    return named
+
+
+def logical_id(resource: str, column: sa.ColumnElement[Any]) -> SearchParameter:
+    """`_id`: the resource's logical id."""
+    return SearchParameter("_id", "token", "The logical id.", reference("_id", resource, column))
+
+
+def reference_parameter(
+    name: str, resource: str, column: sa.ColumnElement[Any], documentation: str
+) -> SearchParameter:
+    """A reference parameter to `resource` by logical id."""
+    return SearchParameter(name, "reference", documentation, reference(name, resource, column))
+
+
+def date_parameter(
+    name: str, column: sa.ColumnElement[Any], documentation: str, *, day_column: bool = False
+) -> SearchParameter:
+    """A date parameter over a timestamp column (or a calendar date column)."""
+    return SearchParameter(
+        name, "date", documentation, date_clause(name, column, day_column=day_column)
+    )
+
+
 def conditions(
     resource: str, parameters: dict[str, SearchParameter], query: Sequence[tuple[str, str]]
 ) -> list[sa.ColumnElement[bool]]:

@@ -24,10 +24,18 @@ from interfaces.fhir.kind import (
     drop_empty,
     exam_visible,
     instant,
+    order_parameter,
+    patient_parameter,
     patient_reference,
 )
 from interfaces.fhir.outcome import FhirError
-from interfaces.fhir.search import SearchParameter, date_clause, reference, token
+from interfaces.fhir.search import (
+    SearchParameter,
+    by_name,
+    date_parameter,
+    logical_id,
+    token,
+)
 
 APPOINTMENTS: sa.Table = AppointmentRow.__table__  # type: ignore[attr-defined]
 RESOURCES: sa.Table = ModalityResource.__table__  # type: ignore[attr-defined]
@@ -119,35 +127,14 @@ APPOINTMENT = ResourceType(
     documentation="An exam booked on a modality resource.",
     statement=statement,
     key=A.id,
-    parameters={
-        "_id": SearchParameter(
-            "_id", "token", "The logical id.", reference("_id", "Appointment", A.id)
-        ),
-        "patient": SearchParameter(
-            "patient",
-            "reference",
-            "The patient (Patient/id).",
-            reference("patient", "Patient", EXAMS.c.patient_id),
-        ),
-        "actor": SearchParameter(
-            "actor",
-            "reference",
-            "The patient (Patient/id).",
-            reference("actor", "Patient", EXAMS.c.patient_id),
-        ),
-        "based-on": SearchParameter(
-            "based-on",
-            "reference",
-            "The order (ServiceRequest/id).",
-            reference("based-on", "ServiceRequest", A.exam_id),
-        ),
-        "status": SearchParameter(
-            "status", "token", "booked, arrived, cancelled or noshow.", status_clause
-        ),
-        "date": SearchParameter(
-            "date", "date", "The appointment's start.", date_clause("date", A.starts_at)
-        ),
-    },
+    parameters=by_name(
+        logical_id("Appointment", A.id),
+        patient_parameter("patient"),
+        patient_parameter("actor"),
+        order_parameter("based-on", A.exam_id),
+        SearchParameter("status", "token", "booked, arrived, cancelled or noshow.", status_clause),
+        date_parameter("date", A.starts_at, "The appointment's start."),
+    ),
     build=build,
     visible=exam_visible,
 )

@@ -32,10 +32,18 @@ from interfaces.fhir.kind import (
     drop_empty,
     exam_visible,
     instant,
+    order_parameter,
+    patient_parameter,
     patient_reference,
 )
 from interfaces.fhir.outcome import FhirError
-from interfaces.fhir.search import SearchParameter, date_clause, reference, token
+from interfaces.fhir.search import (
+    SearchParameter,
+    by_name,
+    date_parameter,
+    logical_id,
+    token,
+)
 
 R = REPORTS.c
 ADDENDA: sa.Table = Addendum.__table__  # type: ignore[attr-defined]
@@ -218,35 +226,14 @@ DIAGNOSTIC_REPORT = ResourceType(
     "drafts are not shown.",
     statement=statement,
     key=R.exam_id,
-    parameters={
-        "_id": SearchParameter(
-            "_id", "token", "The logical id.", reference("_id", "DiagnosticReport", R.exam_id)
-        ),
-        "patient": SearchParameter(
-            "patient",
-            "reference",
-            "The patient (Patient/id).",
-            reference("patient", "Patient", EXAMS.c.patient_id),
-        ),
-        "subject": SearchParameter(
-            "subject",
-            "reference",
-            "The patient (Patient/id).",
-            reference("subject", "Patient", EXAMS.c.patient_id),
-        ),
-        "based-on": SearchParameter(
-            "based-on",
-            "reference",
-            "The order (ServiceRequest/id).",
-            reference("based-on", "ServiceRequest", R.exam_id),
-        ),
-        "status": SearchParameter(
-            "status", "token", "preliminary, final or amended.", status_clause
-        ),
-        "date": SearchParameter(
-            "date", "date", "The study's time (effectiveDateTime).", date_clause("date", EFFECTIVE)
-        ),
-    },
+    parameters=by_name(
+        logical_id("DiagnosticReport", R.exam_id),
+        patient_parameter("patient"),
+        patient_parameter("subject"),
+        order_parameter("based-on", R.exam_id),
+        SearchParameter("status", "token", "preliminary, final or amended.", status_clause),
+        date_parameter("date", EFFECTIVE, "The study's time (effectiveDateTime)."),
+    ),
     build=build,
     visible=exam_visible,
     more=addenda,

@@ -16,10 +16,18 @@ from interfaces.fhir.kind import (
     drop_empty,
     exam_visible,
     instant,
+    order_parameter,
+    patient_parameter,
     patient_reference,
 )
 from interfaces.fhir.outcome import FhirError
-from interfaces.fhir.search import SearchParameter, date_clause, reference, token
+from interfaces.fhir.search import (
+    SearchParameter,
+    by_name,
+    date_parameter,
+    logical_id,
+    token,
+)
 
 STORED: sa.Table = StoredStudy.__table__  # type: ignore[attr-defined]
 ACQUISITIONS: sa.Table = Acquisition.__table__  # type: ignore[attr-defined]
@@ -110,35 +118,14 @@ IMAGING_STUDY = ResourceType(
     documentation="A stored study (status available), by the exam it was acquired for.",
     statement=statement,
     key=S.exam_id,
-    parameters={
-        "_id": SearchParameter(
-            "_id", "token", "The logical id.", reference("_id", "ImagingStudy", S.exam_id)
-        ),
-        "patient": SearchParameter(
-            "patient",
-            "reference",
-            "The patient (Patient/id).",
-            reference("patient", "Patient", EXAMS.c.patient_id),
-        ),
-        "subject": SearchParameter(
-            "subject",
-            "reference",
-            "The patient (Patient/id).",
-            reference("subject", "Patient", EXAMS.c.patient_id),
-        ),
-        "basedon": SearchParameter(
-            "basedon",
-            "reference",
-            "The order (ServiceRequest/id).",
-            reference("basedon", "ServiceRequest", S.exam_id),
-        ),
-        "status": SearchParameter(
-            "status", "token", "available (every stored study).", status_clause
-        ),
-        "started": SearchParameter(
-            "started", "date", "When the acquisition started.", date_clause("started", STARTED)
-        ),
-    },
+    parameters=by_name(
+        logical_id("ImagingStudy", S.exam_id),
+        patient_parameter("patient"),
+        patient_parameter("subject"),
+        order_parameter("basedon", S.exam_id),
+        SearchParameter("status", "token", "available (every stored study).", status_clause),
+        date_parameter("started", STARTED, "When the acquisition started."),
+    ),
     build=build,
     visible=exam_visible,
 )

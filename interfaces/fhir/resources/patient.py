@@ -17,9 +17,10 @@ from interfaces.fhir.codes import (
 from interfaces.fhir.kind import ResourceType, Row, day, drop_empty, patient_visible
 from interfaces.fhir.search import (
     SearchParameter,
-    date_clause,
+    by_name,
+    date_parameter,
     identifier,
-    reference,
+    logical_id,
     string_starts,
 )
 
@@ -75,35 +76,33 @@ PATIENT = ResourceType(
     "search by name or birth date.",
     statement=statement,
     key=P.id,
-    parameters={
-        "_id": SearchParameter(
-            "_id", "token", "The logical id.", reference("_id", "Patient", P.id)
-        ),
-        "identifier": SearchParameter(
+    parameters=by_name(
+        logical_id("Patient", P.id),
+        SearchParameter(
             "identifier",
             "token",
             f"The MRN ({MRN_SYSTEM}|value, or the value alone).",
             identifier("identifier", [(MRN_SYSTEM, P.mrn)]),
         ),
-        "name": SearchParameter(
+        SearchParameter(
             "name",
             "string",
             "Family or given name starting with the value, ignoring case.",
             string_starts(P.family_name, P.given_name),
         ),
-        "family": SearchParameter(
+        SearchParameter(
             "family", "string", "Family name starting with the value.", string_starts(P.family_name)
         ),
-        "given": SearchParameter(
+        SearchParameter(
             "given", "string", "Given name starting with the value.", string_starts(P.given_name)
         ),
-        "birthdate": SearchParameter(
+        date_parameter(
             "birthdate",
-            "date",
+            P.birth_date,
             "Birth date (eq, ne, lt, le, gt, ge; year, month or day precision).",
-            date_clause("birthdate", P.birth_date, day_column=True),
+            day_column=True,
         ),
-    },
+    ),
     build=build,
     visible=patient_visible,
     phi_parameters=frozenset({"name", "family", "given", "birthdate"}),

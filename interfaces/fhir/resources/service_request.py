@@ -30,13 +30,15 @@ from interfaces.fhir.kind import (
     drop_empty,
     exam_visible,
     instant,
+    patient_parameter,
     patient_reference,
 )
 from interfaces.fhir.outcome import FhirError
 from interfaces.fhir.search import (
     SearchParameter,
-    date_clause,
-    reference,
+    by_name,
+    date_parameter,
+    logical_id,
     token,
 )
 
@@ -171,39 +173,25 @@ SERVICE_REQUEST = ResourceType(
     "If-None-Exist on the placer identifier makes it idempotent.",
     statement=statement,
     key=E.id,
-    parameters={
-        "_id": SearchParameter(
-            "_id", "token", "The logical id.", reference("_id", "ServiceRequest", E.id)
-        ),
-        "patient": SearchParameter(
-            "patient",
-            "reference",
-            "The patient (Patient/id).",
-            reference("patient", "Patient", E.patient_id),
-        ),
-        "subject": SearchParameter(
-            "subject",
-            "reference",
-            "The patient (Patient/id).",
-            reference("subject", "Patient", E.patient_id),
-        ),
-        "status": SearchParameter(
+    parameters=by_name(
+        logical_id("ServiceRequest", E.id),
+        patient_parameter("patient", E.patient_id),
+        patient_parameter("subject", E.patient_id),
+        SearchParameter(
             "status",
             "token",
             "The order's status (" + ", ".join(REQUEST_STATUSES) + ").",
             status_clause,
         ),
-        "authored": SearchParameter(
-            "authored", "date", "When the order was placed.", date_clause("authored", E.ordered_at)
-        ),
-        "identifier": SearchParameter(
+        date_parameter("authored", E.ordered_at, "When the order was placed."),
+        SearchParameter(
             "identifier",
             "token",
             f"The accession number ({ACCESSION_SYSTEM}|value) or the placer order number "
             "(order source|value).",
             identifier_clause,
         ),
-    },
+    ),
     build=build,
     visible=exam_visible,
     create=True,
