@@ -66,6 +66,7 @@ from domain.sql_repositories import (
     SqlRuleSets,
     SqlShifts,
     is_unique_violation,
+    write_new_row,
     write_order,
     write_row_changes,
 )
@@ -136,15 +137,21 @@ class UnitOfWork:
 
     def flush(self) -> None:
         """Send pending writes now (to learn generated ids or hit constraints early)."""
-        self.write_changed_rows()
+        self.write_rows()
         self.session.flush()
 
-    def write_changed_rows(self) -> None:
-        """Write the changes of the rows the command loaded and changed, each by one Core
-        UPDATE by its key (the exam's versioned: domain/sql_repositories.py), ahead of the
-        flush that writes the new rows and anything else."""
-        for row in sorted(self.session.dirty, key=write_order):
-            write_row_changes(self.session, row)
+    def write_rows(self) -> None:
+        """Write the rows the command changed, each by one Core UPDATE by its key (the exam's
+        versioned), then the new rows it staged, each by one Core INSERT
+        (domain/sql_repositories.py), parents' tables first, ahead of the flush that writes
+        anything else. A command that deletes rows leaves its new rows to the flush, which
+        orders deletes and inserts against each other."""
+        session = self.session
+        for row in sorted(session.dirty, key=write_order):
+            write_row_changes(session, row)
+        if session.new and not session.deleted:
+            for row in sorted(session.new, key=write_order):
+                write_new_row(session, row)
 
 
 def normalise_url(url: str) -> URL:
@@ -331,7 +338,7 @@ class Database:
         uow = UnitOfWork(session, self.clock(), self.reference)
         try:
             result = command(uow)
-            uow.write_changed_rows()
+            uow.write_rows()
             session.flush()
         except StaleDataError as exc:
             raise _LostRace(uow.exam_id or 0) from exc

@@ -7,7 +7,8 @@ was a statement per command; here it is read once per process and kept, as a cop
 holds (a loaded row handed from one command's session to the next would carry the first
 session's state).
 
-When a kept row may be stale:
+A lookup that finds nothing is not kept: a row added later is seen at once. When a kept row
+may be stale:
 - a transaction of this process that writes a catalogue row through the ORM empties the
   cache when it flushes (`watch`), and again when it ends, so neither the writer (its later
   statements) nor any other command reads the old row;

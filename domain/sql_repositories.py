@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import LoaderCallableStatus, Mapper, Session, aliased
+from sqlalchemy.orm import (
+    LoaderCallableStatus,
+    Mapper,
+    Session,
+    aliased,
+    make_transient_to_detached,
+)
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
@@ -237,6 +243,44 @@ def write_row_changes(session: Session, row: object) -> None:
     # What the flush does after its own UPDATE: every attribute committed, the row no longer
     # in the session's set of modified objects (there is no public spelling of this step).
     state._commit_all(state.dict, session.identity_map)
+
+
+@cache
+def _row_insert(table: sa.Table) -> sa.Insert:
+    return sa.insert(table)
+
+
+def write_new_row(session: Session, row: object) -> None:
+    """Insert a new row the command staged with one Core INSERT of the values it was given
+    (its key drawn by the database unless given), then hand it to the session as a loaded
+    row, as the flush would leave it (a column the database filled in is loaded when first
+    read). The ORM's unit of work costs several times the statement for one row.
+
+    A row of a model without a one-column key, with a version, or of the catalogue is left to
+    the flush."""
+    state = sa.inspect(row)
+    if not state.pending or is_catalogue(type(row)):
+        return
+    shape = _shape_of(state.mapper)
+    if shape is None or shape.version is not None:
+        return
+    given = state.dict
+    values = {column: given[key] for key, column in shape.columns.items() if key in given}
+    key_name, key_column = shape.key
+    key = given.get(key_name)
+    if key is not None:
+        values[key_column] = key
+    result = session.connection().execute(_row_insert(shape.table), values)
+    if key is None:
+        inserted = result.inserted_primary_key
+        assert inserted is not None  # a one-row INSERT with a one-column key
+        key = inserted[0]
+    # Pending, then transient with its key, then detached with its identity, then loaded
+    # into the session: SQLAlchemy's public steps for a row that was written by other means.
+    session.expunge(row)
+    setattr(row, key_name, key)
+    make_transient_to_detached(row)
+    session.add(row)
 
 
 def _copy(row: M | None) -> M | None:

@@ -1,24 +1,19 @@
 """Catalogue rows are read once per process and kept between commands (domain/reference_rows.py),
-yet a change is never missed for longer than the cache allows; and rows a command loaded and
-changed beside its exam are written by one UPDATE each, the exam's still versioned."""
+yet a change is never missed for longer than the cache allows."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from domain.db import Database, UnitOfWork
-from domain.enums import AppointmentStatus, ExamStatus
-from domain.models import Appointment, ModalityResource, Site
+from domain.models import ModalityResource, Site
 from domain.reference_rows import ReferenceRows
-from domain.services import scheduling
-from tests.factories import SCHEDULER, drive, order, reference
+from tests.factories import reference
 
 
 @contextmanager
@@ -112,37 +107,3 @@ def test_a_lookup_that_found_nothing_is_asked_again() -> None:
     assert rows.answer("scanner", lambda: next(answers)) == ()
     assert rows.answer("scanner", lambda: next(answers)) == "found"
     assert rows.answer("scanner", lambda: "not asked") == "found"
-
-
-async def test_a_changed_appointment_is_written_by_one_update_by_its_key_not_by_the_flush(
-    db: Database,
-) -> None:
-    await reference(db)
-    exam = await drive(db, await order(db), ExamStatus.SCHEDULED)
-    assert exam.id is not None
-    exam_id = exam.id
-    flushed: list[str] = []
-
-    def before_flush(session: Session, *_: object) -> None:
-        flushed.extend(type(row).__name__ for row in session.dirty)
-
-    event.listen(Session, "before_flush", before_flush)
-    try:
-        with statements(db) as seen:
-            await db.run(
-                lambda uow: scheduling.confirm_appointment(
-                    uow=uow, actor=SCHEDULER, exam_id=exam_id
-                )
-            )
-    finally:
-        event.remove(Session, "before_flush", before_flush)
-    updates = [s for s in seen if s.startswith("UPDATE appointments")]
-    assert len(updates) == 1, seen
-    assert re.search(r"WHERE appointments.id = (\?|\$\d+::INTEGER)$", updates[0]), updates[0]
-    assert "Appointment" not in flushed
-
-    def status(uow: UnitOfWork) -> AppointmentStatus:
-        query = sa.select(col(Appointment.status)).where(col(Appointment.exam_id) == exam_id)
-        return AppointmentStatus(uow.session.scalars(query).one())
-
-    assert await db.run(status) == AppointmentStatus.CONFIRMED
