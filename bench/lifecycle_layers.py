@@ -7,8 +7,9 @@ the same exams (bench/_mutation_floor.py), and charges the loop thread's CPU tim
 (`time.thread_time`: time the shared machine gave to other processes is not counted, so the
 split holds on a loaded machine where wall-clock figures do not) to the innermost of these
 layers running at the moment: the access check with the exam's load, the domain service,
-ORM flushes, the history, outbox and audit writes, the session with its BEGIN and commit, and
-what is left of the request (HTTP, GraphQL, payload, JSON). Waiting for PostgreSQL is not CPU
+the rows it changed and added written by Core, ORM flushes, the history, outbox and audit
+writes, the session with its BEGIN and commit, and what is left of the request (HTTP,
+GraphQL, payload, JSON). Waiting for PostgreSQL is not CPU
 time and shows in none. Last line: {"radflow_us": {layer: µs per mutation}, "floor_us": {..},
 "cpu_ratio": floor's CPU per mutation / radflow's, "backend": ..}
 """
@@ -101,6 +102,7 @@ def patched(meter: Meter) -> Iterator[None]:
     patch(db_module, "write_outbox", "outbox")
     patch(db_module, "write_in_transaction", "audit")
     patch(Session, "flush", "ORM flush")
+    patch(db_module.UnitOfWork, "write_rows", "rows by Core")
     exam_transaction = commands.exam_transaction
 
     def metered_transaction(actor: Any, exam_id: int, work: Any, **kwargs: Any) -> Any:

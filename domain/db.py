@@ -40,8 +40,8 @@ from domain.audit import Trail, current_trail, write_in_transaction, write_recor
 from domain.errors import Conflict
 from domain.events import DomainEvent
 from domain.history import write_history
-from domain.models import Exam
 from domain.outbox import write_outbox
+from domain.reference_rows import ReferenceRows
 from domain.repositories import (
     Acquisitions,
     Appointments,
@@ -66,7 +66,9 @@ from domain.sql_repositories import (
     SqlRuleSets,
     SqlShifts,
     is_unique_violation,
-    write_exam_changes,
+    write_new_row,
+    write_order,
+    write_row_changes,
 )
 from domain.types import utcnow
 
@@ -83,10 +85,12 @@ class UnitOfWork:
     repositories, the command's clock, and its events. (`session` stays for the application
     layer's own statements; the domain's services go through the repositories.)"""
 
-    def __init__(self, session: Session, now: datetime) -> None:
+    def __init__(
+        self, session: Session, now: datetime, reference: ReferenceRows | None = None
+    ) -> None:
         self.session = session
         self.exams: Exams = SqlExams(session)
-        self.department: Department = SqlDepartment(session)
+        self.department: Department = SqlDepartment(session, reference)
         self.prep: PrepChecklists = SqlPrepChecklists(session)
         self.acquisitions: Acquisitions = SqlAcquisitions(session)
         self.appointments: Appointments = SqlAppointments(session)
@@ -133,14 +137,21 @@ class UnitOfWork:
 
     def flush(self) -> None:
         """Send pending writes now (to learn generated ids or hit constraints early)."""
+        self.write_rows()
         self.session.flush()
 
-    def write_held_exams(self) -> None:
-        """Write the changes of the exams the command holds by their versioned Core UPDATE
-        (domain/sql_repositories.py), ahead of the flush that writes everything else."""
-        for row in self._held:
-            if isinstance(row, Exam):
-                write_exam_changes(self.session, row)
+    def write_rows(self) -> None:
+        """Write the rows the command changed, each by one Core UPDATE by its key (the exam's
+        versioned), then the new rows it staged, each by one Core INSERT
+        (domain/sql_repositories.py), parents' tables first, ahead of the flush that writes
+        anything else. A command that deletes rows leaves its new rows to the flush, which
+        orders deletes and inserts against each other."""
+        session = self.session
+        for row in sorted(session.dirty, key=write_order):
+            write_row_changes(session, row)
+        if session.new and not session.deleted:
+            for row in sorted(session.new, key=write_order):
+                write_new_row(session, row)
 
 
 def normalise_url(url: str) -> URL:
@@ -215,6 +226,8 @@ class Database:
         self._listeners: list[EventListener] = []
         self._audit_queue: list[_AuditEntry] = []
         self._audit_writer: asyncio.Task[None] | None = None
+        # The catalogue rows commands read, kept between them (domain/reference_rows.py).
+        self.reference = ReferenceRows()
         self.sync_engine: sa.Engine | None = None
         self.async_engine: AsyncEngine | None = None
         if self.is_sqlite:
@@ -231,6 +244,7 @@ class Database:
             sa_event.listen(self.sync_engine, "connect", _sqlite_pragmas)
             sa_event.listen(self.sync_engine, "begin", _sqlite_begin)
             self._sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+            self.reference.watch(self._sessions)
             self._reader_engine = self.sync_engine.execution_options(**{READS_ONLY: True})
             self._read_sessions = sessionmaker(self._reader_engine, expire_on_commit=False)
             self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="radflow-db-r")
@@ -238,7 +252,12 @@ class Database:
             self.async_engine = create_async_engine(
                 self.url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
             )
-            self._async_sessions = async_sessionmaker(self.async_engine, expire_on_commit=False)
+            # A session class of this database's own, so the cache watches its sessions only.
+            sessions: type[Session] = type("CommandSession", (Session,), {})
+            self._async_sessions = async_sessionmaker(
+                self.async_engine, expire_on_commit=False, sync_session_class=sessions
+            )
+            self.reference.watch(sessions)
 
     @property
     def is_sqlite(self) -> bool:
@@ -316,10 +335,10 @@ class Database:
     def _in_session(
         self, session: Session, command: Callable[[UnitOfWork], T], trail: Trail | None = None
     ) -> tuple[T, list[DomainEvent]]:
-        uow = UnitOfWork(session, self.clock())
+        uow = UnitOfWork(session, self.clock(), self.reference)
         try:
             result = command(uow)
-            uow.write_held_exams()
+            uow.write_rows()
             session.flush()
         except StaleDataError as exc:
             raise _LostRace(uow.exam_id or 0) from exc

@@ -9,6 +9,7 @@ statement.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from typing import Any, TypeVar
@@ -16,7 +17,13 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import LoaderCallableStatus, Session, aliased
+from sqlalchemy.orm import (
+    LoaderCallableStatus,
+    Mapper,
+    Session,
+    aliased,
+    make_transient_to_detached,
+)
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
@@ -63,6 +70,7 @@ from domain.models import (
     TurnaroundTarget,
 )
 from domain.models._columns import core_table
+from domain.reference_rows import ReferenceRows, detached_copy, is_catalogue
 
 M = TypeVar("M", bound=SQLModel)
 # An exam in these states will not fulfil a follow-up.
@@ -135,44 +143,86 @@ class SqlExams:
         return list(self.session.scalars(query))
 
 
-# The exam's mapped attributes and their columns, less the key and the version the UPDATE sets.
-_EXAM_TABLE = core_table(Exam)
-_EXAM_COLUMNS: dict[str, str] = {
-    prop.key: prop.columns[0].key
-    for prop in sa.inspect(Exam).column_attrs
-    if prop.columns[0].key not in ("id", "version")
-}
+@dataclass(frozen=True, eq=False)  # one per model (`_shape_of`): compared by identity
+class _Shape:
+    """How a table model's loaded rows are written back: its table, its key and version
+    (the exam's) attributes with their columns, the columns of its other mapped attributes,
+    and its place in the tables' dependency order (parents first, as the flush writes)."""
+
+    table: sa.Table
+    key: tuple[str, str]
+    version: tuple[str, str] | None
+    columns: Mapping[str, str]
+    order: int
 
 
 @cache
-def _versioned_exam_update(columns: frozenset[str]) -> sa.Update:
-    """UPDATE exams SET <columns>, version = :next WHERE id = :exam_id AND version = :seen,
-    built once per set of changed columns (a command changes one of a handful of sets)."""
-    table = _EXAM_TABLE
+def _shape_of(mapper: Mapper[Any]) -> _Shape | None:
+    """The write-back shape of a model with a one-column key, else None (the flush's)."""
+    table = mapper.local_table
+    if not isinstance(table, sa.Table) or len(mapper.primary_key) != 1:
+        return None
+
+    def named(column: sa.ColumnElement[Any]) -> tuple[str, str]:
+        return mapper.get_property_by_column(column).key, str(column.key)
+
+    key = named(mapper.primary_key[0])
+    version = None if mapper.version_id_col is None else named(mapper.version_id_col)
+    skipped = {key[1], version[1] if version else None}
+    columns = {
+        prop.key: prop.columns[0].key
+        for prop in mapper.column_attrs
+        if prop.columns[0].table is table and prop.columns[0].key not in skipped
+    }
+    order = table.metadata.sorted_tables.index(table)
+    return _Shape(table, key, version, columns, order)
+
+
+def write_order(row: object) -> tuple[int, Any]:
+    """Where a changed row's UPDATE goes among the command's: parents' tables first, then by
+    key (one order for every command, as the flush's, so two never lock rows crosswise)."""
+    state = sa.inspect(row)
+    shape = _shape_of(state.mapper)
+    if shape is None:
+        return (-1, 0)
+    return (shape.order, state.dict.get(shape.key[0]) or 0)
+
+
+@cache
+def _row_update(shape: _Shape, columns: frozenset[str]) -> sa.Update:
+    """UPDATE <table> SET <columns> WHERE <key> = :row_key, and for a versioned table
+    `, version = :next_version ... AND version = :seen`: built once per table and set of
+    changed columns (a command changes one of a handful of sets)."""
+    table = shape.table
     values: dict[str, Any] = {name: sa.bindparam(f"new_{name}") for name in sorted(columns)}
-    values["version"] = sa.bindparam("next_version")
-    return (
-        sa.update(table)
-        .where(table.c.id == _exam_id(), table.c.version == sa.bindparam("seen"))
-        .values(values)
-    )
+    update = sa.update(table).where(table.c[shape.key[1]] == sa.bindparam("row_key"))
+    if shape.version is not None:
+        values[shape.version[1]] = sa.bindparam("next_version")
+        update = update.where(table.c[shape.version[1]] == sa.bindparam("seen"))
+    return update.values(values)
 
 
-def write_exam_changes(session: Session, exam: Exam) -> None:
-    """Write a loaded exam's changes with one Core UPDATE guarded by the version it was loaded
-    at, as the ORM's flush would (same statement, same version bump, `StaleDataError` when
-    another transaction changed the exam first), then mark the exam clean so the flush skips
-    it. The ORM's unit of work costs about three times the statement for this one row.
+def write_row_changes(session: Session, row: object) -> None:
+    """Write a loaded row's changes with one Core UPDATE by its key, as the ORM's flush would
+    (for the exam, guarded by the version it was loaded at: the same version bump, and
+    `StaleDataError` when another transaction changed it first), then mark the row clean so
+    the flush skips it. The ORM's unit of work costs about three times the statement for one
+    row.
 
-    An exam with anything but plain column changes (or none) is left to the flush."""
-    state = sa.inspect(exam)
-    if not state.modified or state.key is None or state.deleted:
+    A row with anything but plain column changes (or none), of a model without a one-column
+    key, or of the catalogue (whose flush tells the process's kept rows, reference_rows.py),
+    is left to the flush."""
+    state = sa.inspect(row)
+    if not state.modified or state.key is None or state.deleted or is_catalogue(type(row)):
+        return
+    shape = _shape_of(state.mapper)
+    if shape is None:
         return
     changed: dict[str, Any] = {}
     for key, before in state.committed_state.items():
-        column = _EXAM_COLUMNS.get(key)
+        column = shape.columns.get(key)
         if column is None:
-            return  # the version set by hand, or an unmapped key: the ORM's flush decides
+            return  # the version set by hand, a key, or an unmapped key: the flush decides
         now = state.dict.get(key)
         if (
             before is LoaderCallableStatus.NO_VALUE or before != now
@@ -180,16 +230,61 @@ def write_exam_changes(session: Session, exam: Exam) -> None:
             changed[column] = now
     if not changed:
         return
-    seen = exam.version
     parameters = {f"new_{name}": value for name, value in changed.items()}
-    parameters |= {"exam_id": exam.id, "seen": seen, "next_version": seen + 1}
-    result = session.connection().execute(_versioned_exam_update(frozenset(changed)), parameters)
+    parameters["row_key"] = state.dict[shape.key[0]]
+    if shape.version is not None:
+        seen = state.dict[shape.version[0]]
+        parameters |= {"seen": seen, "next_version": seen + 1}
+    result = session.connection().execute(_row_update(shape, frozenset(changed)), parameters)
     if result.rowcount != 1:
-        raise StaleDataError(f"exam {exam.id} was changed since version {seen}")
-    state.dict["version"] = seen + 1
-    # What the flush does after its own UPDATE: every attribute committed, the exam no longer
+        raise StaleDataError(f"{shape.table.name} {parameters['row_key']} was changed since")
+    if shape.version is not None:
+        state.dict[shape.version[0]] = parameters["next_version"]
+    # What the flush does after its own UPDATE: every attribute committed, the row no longer
     # in the session's set of modified objects (there is no public spelling of this step).
     state._commit_all(state.dict, session.identity_map)
+
+
+@cache
+def _row_insert(table: sa.Table) -> sa.Insert:
+    return sa.insert(table)
+
+
+def write_new_row(session: Session, row: object) -> None:
+    """Insert a new row the command staged with one Core INSERT of the values it was given
+    (its key drawn by the database unless given), then hand it to the session as a loaded
+    row, as the flush would leave it (a column the database filled in is loaded when first
+    read). The ORM's unit of work costs several times the statement for one row.
+
+    A row of a model without a one-column key, with a version, or of the catalogue is left to
+    the flush."""
+    state = sa.inspect(row)
+    if not state.pending or is_catalogue(type(row)):
+        return
+    shape = _shape_of(state.mapper)
+    if shape is None or shape.version is not None:
+        return
+    given = state.dict
+    values = {column: given[key] for key, column in shape.columns.items() if key in given}
+    key_name, key_column = shape.key
+    key = given.get(key_name)
+    if key is not None:
+        values[key_column] = key
+    result = session.connection().execute(_row_insert(shape.table), values)
+    if key is None:
+        inserted = result.inserted_primary_key
+        assert inserted is not None  # a one-row INSERT with a one-column key
+        key = inserted[0]
+    # Pending, then transient with its key, then detached with its identity, then loaded
+    # into the session: SQLAlchemy's public steps for a row that was written by other means.
+    session.expunge(row)
+    setattr(row, key_name, key)
+    make_transient_to_detached(row)
+    session.add(row)
+
+
+def _copy(row: M | None) -> M | None:
+    return None if row is None else detached_copy(row)
 
 
 def _get(session: Session, model: type[M], key: Any) -> M | None:
@@ -218,15 +313,26 @@ _OPENING_HOURS = sa.select(OpeningHours).where(
 
 
 class SqlDepartment:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, reference: ReferenceRows | None = None) -> None:
         self.session = session
+        # The process's catalogue rows (domain/reference_rows.py); none: every lookup a read.
+        self.reference = reference
 
     def get(self, model: type[M], key: Any) -> M | None:
-        return _get(self.session, model, key)
+        if self.reference is None or not is_catalogue(model):
+            return _get(self.session, model, key)
+        return self.reference.answer((model, key), lambda: _copy(_get(self.session, model, key)))
 
     def find(self, model: type[M], column: str, value: object) -> M | None:
-        row: M | None = self.session.scalars(_by_natural_key(model, column), {"key": value}).first()
-        return row
+        def read() -> M | None:
+            row: M | None = self.session.scalars(
+                _by_natural_key(model, column), {"key": value}
+            ).first()
+            return row
+
+        if self.reference is None or not is_catalogue(model):
+            return read()
+        return self.reference.answer((model, column, value), lambda: _copy(read()))
 
     def left_out_last_run(self) -> frozenset[int]:
         last = self.session.scalars(
@@ -250,10 +356,27 @@ class SqlDepartment:
             "priority": priority,
             "patient_class": patient_class,
         }
-        return self.session.scalars(_TURNAROUND, parameters).first()
+
+        def read() -> int | None:
+            minutes: int | None = self.session.scalars(_TURNAROUND, parameters).first()
+            return minutes
+
+        if self.reference is None:
+            return read()
+        return self.reference.answer(
+            (TurnaroundTarget, procedure_id, priority, patient_class), read
+        )
 
     def opening_hours(self, resource_id: int) -> list[OpeningHours]:
-        return list(self.session.scalars(_OPENING_HOURS, {"resource_id": resource_id}))
+        def read() -> list[OpeningHours]:
+            return list(self.session.scalars(_OPENING_HOURS, {"resource_id": resource_id}))
+
+        if self.reference is None:
+            return read()
+        kept = self.reference.answer(
+            (OpeningHours, resource_id), lambda: tuple(detached_copy(h) for h in read())
+        )
+        return list(kept)
 
 
 _CHECKLIST = sa.select(ExamPrepItem).where(col(ExamPrepItem.exam_id) == _exam_id())
