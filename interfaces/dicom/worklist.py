@@ -15,17 +15,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from io import BytesIO
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydicom import config
-from pydicom.charset import convert_encodings
 from pydicom.datadict import dictionary_VR, tag_for_keyword
-from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from pydicom.filereader import read_dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pynetdicom.dsutils import encode
 from sqlalchemy.orm import Session
@@ -444,48 +441,34 @@ def answer(values: Values, shape: Shape) -> Dataset:
 # Encoded answers, by everything they are made of: the entry's whole content (so a change to
 # the exam, its patient, booking or procedure is a new key and nothing is ever invalidated),
 # the asked keys, the UID root and the transfer syntax's encoding. A scanner asks for its day
-# again and again: pydicom encodes an entry once, and each answer is then written from the
-# raw bytes, about a sixth of the cost of building and encoding it. Least recently used
-# answers are dropped past `ENCODED_ANSWERS` (lru_cache is thread-safe: every association
-# thread shares it).
+# again and again: pydicom builds and encodes an entry once, and every later answer is those
+# bytes as they are. Least recently used answers are dropped past `ENCODED_ANSWERS`
+# (lru_cache is thread-safe: every association thread shares it).
 ENCODED_ANSWERS = 20_000
-_CHARSET = convert_encodings(CHARACTER_SET)
-Encoded = tuple[RawDataElement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Encoding:
+    """How an association's data sets are encoded (its presentation context's transfer syntax)."""
+
+    implicit_vr: bool = False
+    little_endian: bool = True
+    deflated: bool = False
 
 
 @functools.lru_cache(maxsize=ENCODED_ANSWERS)
-def _encoded(
-    entry: WorklistEntry, shape: Shape, uid_root: str, implicit_vr: bool, little_endian: bool
-) -> Encoded:
+def _encoded(entry: WorklistEntry, shape: Shape, uid_root: str, encoding: Encoding) -> bytes:
     built = answer(entry_values(entry, uid_root), shape)
-    raw = encode(built, implicit_vr, little_endian)
-    if raw is None:
+    raw = encode(built, encoding.implicit_vr, encoding.little_endian, encoding.deflated)
+    if not raw:
         raise QueryInvalid("radflow could not encode a worklist entry for this query")
-    decoded = read_dataset(BytesIO(raw), implicit_vr, little_endian)
-    tags = decoded.keys()  # not the dataset itself: iterating it would decode every element
-    return tuple(cast(RawDataElement, decoded.get_item(tag)) for tag in tags)
-
-
-def _from(encoded: Encoded, implicit_vr: bool, little_endian: bool) -> Dataset:
-    # A dataset of raw elements in the association's encoding: pydicom writes them as they are.
-    out = Dataset({element.tag: element for element in encoded})
-    out.set_original_encoding(implicit_vr, little_endian, _CHARSET)
-    return out
+    return raw
 
 
 def answers(
-    entries: Sequence[WorklistEntry],
-    query: Dataset,
-    uid_root: str,
-    *,
-    implicit_vr: bool = False,
-    little_endian: bool = True,
-) -> list[Dataset]:
-    """The response identifiers of a C-FIND, one per entry, in the association's encoding."""
+    entries: Sequence[WorklistEntry], query: Dataset, uid_root: str, encoding: Encoding
+) -> list[bytes]:
+    """The encoded response identifiers of a C-FIND, one per entry, in the association's
+    transfer syntax."""
     shape = shape_of(query)
-    return [
-        _from(
-            _encoded(entry, shape, uid_root, implicit_vr, little_endian), implicit_vr, little_endian
-        )
-        for entry in entries
-    ]
+    return [_encoded(entry, shape, uid_root, encoding) for entry in entries]

@@ -35,7 +35,14 @@ from domain.models import (
 from domain.services import acquisition
 from interfaces.dicom.server import dicom_listener
 from interfaces.dicom.uids import exam_of, study_instance_uid
-from interfaces.dicom.worklist import WorklistEntry, answer, answers, entry_values, shape_of
+from interfaces.dicom.worklist import (
+    Encoding,
+    WorklistEntry,
+    answer,
+    answers,
+    entry_values,
+    shape_of,
+)
 from tests.conftest import REQUIRE_SERVICES
 from tests.factories import TECH, current, drive, order, reference
 
@@ -441,13 +448,13 @@ def test_a_reused_answer_is_the_one_built_afresh_and_a_changed_entry_is_never_st
     step.Modality, step.ScheduledProcedureStepStartTime = "", ""
     query.ScheduledProcedureStepSequence = DicomSequence([step])
     for implicit in (True, False):
+        encoding = Encoding(implicit_vr=implicit)
         fresh = encode(answer(entry_values(entry, ROOT), shape_of(query)), implicit, True)
         for _ in range(2):  # built, then reused
-            (reused,) = answers([entry], query, ROOT, implicit_vr=implicit, little_endian=True)
-            assert encode(reused, implicit, True) == fresh
+            assert answers([entry], query, ROOT, encoding) == [fresh]
         decoded = decode(BytesIO(fresh), implicit, True)
         assert str(decoded.PatientName) == "Doe^Jane"
         assert decoded.ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartTime == "091500"
     renamed = replace(entry, family_name="Roe")
-    (again,) = answers([renamed], query, ROOT, implicit_vr=True, little_endian=True)
-    assert str(decode(BytesIO(encode(again, True, True)), True, True).PatientName) == "Roe^Jane"
+    (again,) = answers([renamed], query, ROOT, Encoding(implicit_vr=True))
+    assert str(decode(BytesIO(again), True, True).PatientName) == "Roe^Jane"
