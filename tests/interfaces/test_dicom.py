@@ -8,9 +8,10 @@ import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from domain.db import Database
 from domain.enums import ExamStatus, Priority, RepeatReason, Role
 from domain.models import (
     Acquisition,
+    Appointment,
     AuditEvent,
     Exam,
     ExamStatusChange,
@@ -38,9 +40,14 @@ from interfaces.dicom.uids import exam_of, study_instance_uid
 from interfaces.dicom.worklist import (
     Encoding,
     WorklistEntry,
+    WorklistQuery,
     answer,
     answers,
     entry_values,
+    find_entries,
+    find_station,
+    parse_dates,
+    parse_times,
     shape_of,
 )
 from tests.conftest import REQUIRE_SERVICES
@@ -458,3 +465,73 @@ def test_a_reused_answer_is_the_one_built_afresh_and_a_changed_entry_is_never_st
     renamed = replace(entry, family_name="Roe")
     (again,) = answers([renamed], query, ROOT, Encoding(implicit_vr=True))
     assert str(decode(BytesIO(again), True, True).PatientName) == "Roe^Jane"
+
+
+# -- The read's window: exactly the asked days and hours in the site's zone ----------------
+
+# Bookings at MAIN (New York) around the start of daylight saving time on 2026-03-08 (02:00
+# EST becomes 03:00 EDT), and across midnight UTC, by their instant.
+AROUND_DST = {
+    "sat 23:30": datetime(2026, 3, 8, 4, 30, tzinfo=UTC),
+    "sun 00:15": datetime(2026, 3, 8, 5, 15, tzinfo=UTC),
+    "sun 01:59": datetime(2026, 3, 8, 6, 59, tzinfo=UTC),
+    "sun 03:00": datetime(2026, 3, 8, 7, 0, tzinfo=UTC),
+    "sun 23:45": datetime(2026, 3, 9, 3, 45, tzinfo=UTC),
+    "mon 00:00": datetime(2026, 3, 9, 4, 0, tzinfo=UTC),
+}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    ("dates", "times", "listed"),
+    [
+        ("20260308", None, {"sun 00:15", "sun 01:59", "sun 03:00", "sun 23:45"}),
+        ("20260308", "0200-0300", {"sun 03:00"}),
+        ("20260308", "-0159", {"sun 00:15", "sun 01:59"}),
+        ("20260308", "2345-", {"sun 23:45"}),
+        ("20260307-20260308", "2330-", {"sat 23:30", "sun 23:45"}),
+        ("20260308-", "0000-0015", {"sun 00:15", "mon 00:00"}),
+        ("-20260307", None, {"sat 23:30"}),
+        ("20260309", "-000000", {"mon 00:00"}),
+    ],
+)
+async def test_the_read_lists_exactly_the_asked_days_and_hours_in_the_sites_zone(
+    db: Database, dates: str, times: str | None, listed: set[str]
+) -> None:
+    await reference(db)
+    exams = {}
+    for name, starts in AROUND_DST.items():
+        exam = await drive(
+            db,
+            await order(db, procedure="CTHEAD", site="MAIN"),
+            ExamStatus.SCHEDULED,
+            procedure="CTHEAD",
+        )
+        exams[exam.id] = name
+
+        def book(session: Any, exam_id: int | None = exam.id, starts: datetime = starts) -> None:
+            session.execute(
+                sa.update(Appointment)
+                .where(Appointment.exam_id == exam_id)
+                .values(starts_at=starts, ends_at=starts + timedelta(minutes=15))
+            )
+
+        await db.run(lambda uow, book=book: book(uow.session))
+    first, last = parse_dates(dates)
+    since, until = parse_times(times)
+    query = WorklistQuery(
+        station_ae_title="MAIN_CT1",
+        first_day=first,
+        last_day=last,
+        first_time=since,
+        last_time=until,
+    )
+
+    def read(session: Any) -> list[WorklistEntry]:
+        station = find_station(session, "MAIN_CT1")
+        assert station is not None
+        return find_entries(session, station, query, limit=100)
+
+    found = await db.read(read)
+    assert {exams[e.exam_id] for e in found} == listed
+    assert [e.starts for e in found] == sorted(e.starts for e in found if e.starts)
