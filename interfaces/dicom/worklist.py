@@ -38,6 +38,7 @@ from domain.models import (
     Referrer,
     Site,
 )
+from domain.types import UTCDateTime
 from interfaces.dicom.uids import study_instance_uid
 
 CHARACTER_SET = "ISO_IR 192"  # UTF-8
@@ -202,18 +203,44 @@ def _like(pattern: str) -> str:
     return escaped.replace("*", "%").replace("?", "_")
 
 
-def _matching(column: Any, pattern: str, *, fold: bool = False) -> Any:
-    """DICOM single value or wildcard matching of one column."""
+def _how(pattern: str | None) -> str | None:
+    """How a key matches: not at all (None), as a single value ("="), with wildcards ("like")."""
+    if not pattern:
+        return None
+    return "like" if "*" in pattern or "?" in pattern else "="
+
+
+def _value(pattern: str, how: str | None, *, fold: bool = False) -> str:
+    pattern = pattern.upper() if fold else pattern
+    return _like(pattern) if how == "like" else pattern
+
+
+def _matching(column: Any, how: str, name: str, *, fold: bool = False) -> Any:
+    """DICOM single value or wildcard matching of one column against the parameter `name`."""
     if fold:
-        column, pattern = sa.func.upper(column), pattern.upper()
-    if "*" in pattern or "?" in pattern:
-        return column.like(_like(pattern), escape="\\")
-    return column == pattern
+        column = sa.func.upper(column)
+    if how == "like":
+        return column.like(sa.bindparam(name), escape="\\")
+    return column == sa.bindparam(name)
 
 
-def find_station(session: Session, ae_title: str) -> Station | None:
-    """The active scanner with this AE title."""
-    row = session.execute(
+@dataclass(frozen=True, slots=True)
+class _Form:
+    """Which keys a query matches and how: queries of one form share one statement."""
+
+    accession: str | None
+    patient_id: str | None
+    patient_name: str | None
+    whole_name: bool  # FAMILY^GIVEN, or the family name alone
+    modality: str | None
+    station: str | None
+    since: bool
+    until: bool
+
+
+@functools.cache
+def _station() -> sa.Select[*tuple[Any, ...]]:
+    return (
         sa.select(
             col(ModalityResource.id),
             col(ModalityResource.code),
@@ -222,8 +249,14 @@ def find_station(session: Session, ae_title: str) -> Station | None:
             col(Site.timezone),
         )
         .join(Site, col(Site.id) == col(ModalityResource.site_id))
-        .where(col(ModalityResource.ae_title) == ae_title, col(ModalityResource.active))
-    ).first()
+        .where(col(ModalityResource.ae_title) == sa.bindparam("ae_title"))
+        .where(col(ModalityResource.active))
+    )
+
+
+def find_station(session: Session, ae_title: str) -> Station | None:
+    """The active scanner with this AE title."""
+    row = session.execute(_station(), {"ae_title": ae_title}).first()
     if row is None or row[0] is None:
         return None
     return Station(row[0], row[1], ae_title, row[2], row[3], row[4])
@@ -275,41 +308,77 @@ def _listed() -> sa.Select[*tuple[Any, ...]]:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _statement(form: _Form) -> sa.Select[*tuple[Any, ...]]:
+    """The statement of one form of query, its values bound at each execution (built once per
+    form: building and keying a statement was most of reading a short worklist)."""
+    statement = (
+        _listed()
+        .where(col(Exam.site_id) == sa.bindparam("site_id"))
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
+    if form.accession:
+        statement = statement.where(_matching(col(Exam.accession_number), form.accession, "acc"))
+    if form.patient_id:
+        statement = statement.where(_matching(col(Patient.mrn), form.patient_id, "mrn"))
+    if form.patient_name:
+        whole = col(Patient.family_name) + "^" + col(Patient.given_name)
+        target = whole if form.whole_name else col(Patient.family_name)
+        statement = statement.where(_matching(target, form.patient_name, "name", fold=True))
+    if form.modality:
+        statement = statement.where(_matching(col(Procedure.modality), form.modality, "modality"))
+    if form.station:
+        statement = statement.where(
+            _matching(col(ModalityResource.ae_title), form.station, "station")
+        )
+    # With a station asked for, only booked exams can match, and the bookings' index finds them.
+    when = col(Appointment.starts_at) if form.station else _START
+    if form.since:
+        statement = statement.where(when >= sa.bindparam("since", type_=UTCDateTime))
+    if form.until:
+        statement = statement.where(when <= sa.bindparam("until", type_=UTCDateTime))
+    return statement
+
+
 def find_entries(
     session: Session, station: Station, query: WorklistQuery, *, limit: int
 ) -> list[WorklistEntry]:
     """The worklist entries of the station's site matching the query, earliest first."""
     zone = ZoneInfo(station.timezone)
-    statement = _listed().where(col(Exam.site_id) == station.site_id).limit(limit)
+    name = (query.patient_name or "").rstrip("^")
+    form = _Form(
+        accession=_how(query.accession),
+        patient_id=_how(query.patient_id),
+        patient_name=_how(name),
+        whole_name="^" in name,
+        modality=_how(query.modality),
+        station=_how(query.station_ae_title),
+        since=query.first_day is not None,
+        until=query.last_day is not None,
+    )
+    values: dict[str, Any] = {"site_id": station.site_id, "limit": limit}
     if query.accession:
-        statement = statement.where(_matching(col(Exam.accession_number), query.accession))
+        values["acc"] = _value(query.accession, form.accession)
     if query.patient_id:
-        statement = statement.where(_matching(col(Patient.mrn), query.patient_id))
-    if query.patient_name:
-        name = query.patient_name.rstrip("^")
-        whole = col(Patient.family_name) + "^" + col(Patient.given_name)
-        target = whole if "^" in name else col(Patient.family_name)
-        statement = statement.where(_matching(target, name, fold=True))
+        values["mrn"] = _value(query.patient_id, form.patient_id)
+    if name:
+        values["name"] = _value(name, form.patient_name, fold=True)
     if query.modality:
-        statement = statement.where(_matching(col(Procedure.modality), query.modality))
+        values["modality"] = _value(query.modality, form.modality)
     if query.station_ae_title:
-        statement = statement.where(
-            _matching(col(ModalityResource.ae_title), query.station_ae_title)
-        )
+        values["station"] = _value(query.station_ae_title, form.station)
     # The window in UTC: from the first day at the earliest time asked for to the last day at
     # the latest, in the site's zone, an hour wider each side (a bound in a daylight-saving
-    # change); each row's local date and time decide below. With a station asked for, only
-    # booked exams can match, and the bookings' index finds them.
-    booked = col(Appointment.starts_at)
-    when = booked if query.station_ae_title else _START
+    # change); each row's local date and time decide below.
     if query.first_day is not None:
         since = datetime.combine(query.first_day, query.first_time or time.min, zone)
-        statement = statement.where(when >= since.astimezone(UTC) - DST_SLACK)
+        values["since"] = since.astimezone(UTC) - DST_SLACK
     if query.last_day is not None:
         until = datetime.combine(query.last_day, query.last_time or time.max, zone)
-        statement = statement.where(when <= until.astimezone(UTC) + DST_SLACK)
+        values["until"] = until.astimezone(UTC) + DST_SLACK
+    statement = _statement(form)
     entries = []
-    for row in session.execute(statement):
+    for row in session.execute(statement, values):
         local = (row[17] or row[5]).astimezone(zone)
         if query.first_day is not None and local.date() < query.first_day:
             continue
