@@ -19,9 +19,13 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import generate_uid
-from pynetdicom import AE
+from pynetdicom import AE, evt
 from pynetdicom.dsutils import decode, encode
-from pynetdicom.sop_class import ModalityPerformedProcedureStep  # type: ignore[attr-defined]
+from pynetdicom.events import Event
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    ModalityPerformedProcedureStep,
+    ModalityWorklistInformationFind,
+)
 
 from domain.db import Database
 from domain.enums import ExamStatus, Priority, RepeatReason, Role
@@ -262,6 +266,68 @@ async def test_an_unknown_station_or_a_bad_date_range_gets_a_failure_status(
     )
     assert "DIMSE Status                  : 0xa900" in log, log
     assert "ends before it begins" in log
+
+
+def pynetdicom_worklist(
+    address: Address, caller: str, largest_pdu: int
+) -> tuple[list[Dataset], list[int]]:
+    """The answers to one C-FIND from a pynetdicom SCU accepting PDUs up to `largest_pdu`
+    bytes, over two C-FINDs on one association (the second's answers are the ones kept), and
+    the length of each P-DATA-TF PDU received."""
+    lengths: list[int] = []
+
+    def received(event: Event) -> None:
+        if event.data[:1] == b"\x04":  # P-DATA-TF: its length, less its 6-byte header
+            lengths.append(len(event.data) - 6)
+
+    ae = AE(ae_title=caller)
+    ae.add_requested_context(ModalityWorklistInformationFind)
+    query = Dataset()
+    query.AccessionNumber, query.PatientName, query.StudyInstanceUID = "", "", ""
+    step = Dataset()
+    step.Modality, step.ScheduledProcedureStepDescription = "", ""
+    query.ScheduledProcedureStepSequence = DicomSequence([step])
+    assoc = ae.associate(
+        address[0],
+        address[1],
+        ae_title="RADFLOW",
+        max_pdu=largest_pdu,
+        evt_handlers=[(evt.EVT_DATA_RECV, received)],
+    )
+    assert assoc.is_established
+    try:
+        for _ in range(2):
+            found = []
+            for status, identifier in assoc.send_c_find(query, ModalityWorklistInformationFind):
+                assert status is not None and status.Status in (0x0000, 0xFF00)
+                if identifier is not None:
+                    found.append(identifier)
+            assert status.Status == 0x0000
+    finally:
+        assoc.release()
+    return found, lengths
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_pynetdicom_scanner_gets_the_same_answers_whole_or_in_small_pdus(
+    db: Database, scp: Address
+) -> None:
+    heads = [
+        await drive(db, await order(db, procedure="CTHEAD", site="MAIN"), s, procedure="CTHEAD")
+        for s in (ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN, ExamStatus.SCHEDULED)
+    ]
+    whole, lengths = await asyncio.to_thread(pynetdicom_worklist, scp, "MAIN_CT1", 16382)
+    # 200 bytes: an answer does not fit one PDU, so each is sent in fragments that do.
+    fragmented, small = await asyncio.to_thread(pynetdicom_worklist, scp, "MAIN_CT1", 200)
+    assert max(small) <= 200 < max(lengths)
+    assert len(small) > len(lengths)
+    assert sorted(r.AccessionNumber for r in whole) == sorted(e.accession_number for e in heads)
+    assert [r.to_json() for r in fragmented] == [r.to_json() for r in whole]
+    first = whole[0]
+    assert first.SpecificCharacterSet == "ISO_IR 192"
+    assert first.StudyInstanceUID.startswith(ROOT + ".")
+    assert first.ScheduledProcedureStepSequence[0].Modality == "CT"
+    assert first.ScheduledProcedureStepSequence[0].ScheduledProcedureStepDescription
 
 
 # -- MPPS with the pynetdicom SCU ---------------------------------------------------------------
