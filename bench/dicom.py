@@ -319,20 +319,15 @@ def expected_answers(session: Any, caller: str, plan: list[Ask]) -> list[list[st
             col(m.Exam.status) == ExamStatus.SCHEDULED,
         )
     )
-    booked = sorted(
+    by_day: dict[str, list[tuple[str, str]]] = {}
+    for local, accession in sorted(
         (starts.astimezone(ZoneInfo(zone)), accession) for accession, starts, zone in rows
-    )
-    out = []
-    for day, since in plan:
-        moment = since.rstrip("-") or "000000"
-        out.append(
-            [
-                accession
-                for local, accession in booked
-                if f"{local:%Y%m%d}" == day and f"{local:%H%M%S}" >= moment
-            ]
-        )
-    return out
+    ):
+        by_day.setdefault(f"{local:%Y%m%d}", []).append((f"{local:%H%M%S}", accession))
+    return [
+        [accession for at, accession in by_day.get(day, []) if at >= (since.rstrip("-") or "0")]
+        for day, since in plan
+    ]
 
 
 def start_orthanc(
