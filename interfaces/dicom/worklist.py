@@ -256,7 +256,7 @@ def _station() -> sa.Select[*tuple[Any, ...]]:
 
 def find_station(session: Session, ae_title: str) -> Station | None:
     """The active scanner with this AE title."""
-    row = session.execute(_station(), {"ae_title": ae_title}).first()
+    row = session.connection().execute(_station(), {"ae_title": ae_title}).first()
     if row is None or row[0] is None:
         return None
     return Station(row[0], row[1], ae_title, row[2], row[3], row[4])
@@ -378,7 +378,8 @@ def find_entries(
         values["until"] = until.astimezone(UTC) + DST_SLACK
     statement = _statement(form)
     entries = []
-    for row in session.execute(statement, values):
+    # On the session's connection: plain rows of columns, none of the ORM's result machinery.
+    for row in session.connection().execute(statement, values):
         local = (row[17] or row[5]).astimezone(zone)
         if query.first_day is not None and local.date() < query.first_day:
             continue
