@@ -222,11 +222,11 @@ def findscu_answers(log: str) -> tuple[list[list[str]], list[float]]:
 
 async def dcmtk_scanners(
     address: tuple[str, int], callers: list[tuple[str, str]], plans: list[list[Ask]], folder: Path
-) -> tuple[list[Asked], float]:
-    """The scanners as findscu processes, all at once: what each got, and the seconds from
-    the first start to the last one's end. Each scanner's query files are written before
-    the clock starts, and its log goes to a file read afterwards (nothing of the scanners'
-    runs in radflow's process meanwhile)."""
+) -> tuple[list[Asked], float, float]:
+    """The scanners as findscu processes, all at once: what each got, the seconds from the
+    first start to the last one's end, and the CPU seconds of this process (radflow's)
+    meanwhile. Each scanner's query files are written before the clock starts, and its log
+    goes to a file read afterwards (nothing of the scanners' runs in radflow's process)."""
     commands, logs = [], []
     for n, ((caller, modality), plan) in enumerate(zip(callers, plans, strict=True)):
         (folder / f"scanner{n}").mkdir()
@@ -236,7 +236,7 @@ async def dcmtk_scanners(
     # for radflow's delayed ACK of its command PDU, about 40 ms a C-FIND.
     env = {**os.environ, "TCP_NODELAY": "1"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
+    started, radflow = time.perf_counter(), time.process_time()
     processes = []
     for command, log in zip(commands, logs, strict=True):
         with log.open("wb") as output:
@@ -246,7 +246,7 @@ async def dcmtk_scanners(
                 )
             )
     codes = await asyncio.gather(*(p.wait() for p in processes))
-    elapsed = time.perf_counter() - started
+    elapsed, radflow = time.perf_counter() - started, time.process_time() - radflow
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     results: list[Asked] = []
@@ -255,7 +255,7 @@ async def dcmtk_scanners(
         assert code == 0, text[-2000:]
         found, latencies = findscu_answers(text)
         results.append((found, latencies, cpu / len(logs)))
-    return results, elapsed
+    return results, elapsed, radflow
 
 
 def pynetdicom_scanner(
@@ -288,21 +288,23 @@ def pynetdicom_scanner(
 
 async def pynetdicom_scanners(
     address: tuple[str, int], callers: list[tuple[str, str]], plans: list[list[Ask]]
-) -> tuple[list[Asked], float]:
+) -> tuple[list[Asked], float, float]:
     """The scanners as pynetdicom SCUs, each in a process of its own (imports done before
-    the clock starts): what each got, and the seconds they took together."""
+    the clock starts): what each got, the seconds they took together and the CPU seconds of
+    this process (radflow's) meanwhile."""
     loop = asyncio.get_running_loop()
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(len(callers), mp_context=spawn) as pool:
         await asyncio.gather(*(loop.run_in_executor(pool, abs, 1) for _ in callers))
-        started = time.perf_counter()
+        started, radflow = time.perf_counter(), time.process_time()
         results = await asyncio.gather(
             *(
                 loop.run_in_executor(pool, pynetdicom_scanner, address, *caller, plan)
                 for caller, plan in zip(callers, plans, strict=True)
             )
         )
-        return list(results), time.perf_counter() - started
+        elapsed, radflow = time.perf_counter() - started, time.process_time() - radflow
+        return list(results), elapsed, radflow
 
 
 def expected_answers(session: Any, caller: str, plan: list[Ask]) -> list[list[str]]:
@@ -498,12 +500,11 @@ async def main(
         plans = [asks(cfinds // at_once, days, whole_day) for _ in range(at_once)]
         async with dicom_listener(db, "127.0.0.1", 0, uid_root=ROOT) as server:
             address = ("127.0.0.1", server.server_address[1])
-            cpu = time.process_time()
             if toolkit == "dcmtk":
-                results, elapsed = await dcmtk_scanners(address, callers, plans, Path(tmp))
+                run = await dcmtk_scanners(address, callers, plans, Path(tmp))
             else:
-                results, elapsed = await pynetdicom_scanners(address, callers, plans)
-            cpu = time.process_time() - cpu
+                run = await pynetdicom_scanners(address, callers, plans)
+            results, elapsed, cpu = run
         expected = await db.read(
             lambda s: [
                 expected_answers(s, caller, plan)
