@@ -200,6 +200,21 @@ def no_delay(event: Event) -> None:
         connection.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+# How long an association's DUL thread sleeps between two polls of its socket and queues when
+# it has nothing to do (pynetdicom's default is 1 ms). Each poll takes the GIL: eight idle
+# associations polling every millisecond cost 18 % of a core, a fifth of radflow's CPU per
+# C-FIND under eight scanners. At 4 ms a request or a run of answers waits at most 4 ms more
+# to be picked up (busy, the thread does not sleep).
+DUL_IDLE_SECONDS = 0.004
+
+
+def calm_polling(event: Event) -> None:
+    """Let the association's DUL thread poll its socket less often when idle."""
+    # pynetdicom's own knob (dul.py: "Setting `_run_loop_delay` higher will use less CPU when
+    # idle"); it has no public setting.
+    event.assoc.dul._run_loop_delay = DUL_IDLE_SECONDS
+
+
 def quiet_pynetdicom() -> None:
     """Turn off pynetdicom's per-message logging work (process-wide; warnings and errors stay).
 
@@ -246,6 +261,7 @@ async def dicom_listener(
         block=False,
         evt_handlers=[
             (evt.EVT_CONN_OPEN, no_delay),
+            (evt.EVT_CONN_OPEN, calm_polling),
             (evt.EVT_C_FIND, handlers.find),
             (evt.EVT_N_CREATE, handlers.create),
             (evt.EVT_N_SET, handlers.set),
