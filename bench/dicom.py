@@ -2,19 +2,21 @@
 
 A department of 5,000 scheduled exams, bulk-loaded over the six scanners, each booked every 15
 minutes from 07:00 to 19:00 (48 a day) over the coming days. Worklist: 2,000 C-FINDs from 8
-concurrent pynetdicom SCUs (`--scanners`; each in its own process, one association each)
-against the real SCP in this process. Each asks as a scanner refreshing its worklist does: its
-own station and modality, one day, and the rest of that day from the query's moment on (a
-start time range `HHMMSS-`, the moment walking through the opening hours); `--whole-day`
-drops the time range (48 entries each). PACS: 500 acquired exams, a real Orthanc started on
-free ports (the Debian `orthanc` package), one CT instance per study (pydicom's test file with
-the exam's tags; every tenth with a wrong birth date) stored with pynetdicom's C-STORE, and
-radflow's follower running as served. Prints, as the LAST line, {"cfind_p99_ms",
-"cfind_per_s", "studies", "ready_p99_s", "mismatched_caught", "lost", ...}: ready = from the
-end of a study's C-STORE to its exam being ready for reading (or rejected); lost = studies
-sent that reached neither within 60 s; cfind_cpu_ms_scp / _scu = CPU milliseconds per C-FIND
-in radflow's process and in the scanners' processes. Without Orthanc the PACS half is skipped
-and says so.
+scanners at once (`--scanners`), each its own process on one association, against the real SCP
+in this process. The scanners are dcmtk's findscu (a C toolkit, as scanners' own are; the
+default) or pynetdicom SCUs (`--toolkit pynetdicom`, several times the CPU per C-FIND). Each
+asks as a scanner refreshing its worklist does: its own station and modality, one day, and the
+rest of that day from the query's moment on (a start time range `HHMMSS-`, the moment walking
+through the opening hours); `--whole-day` drops the time range (48 entries each). Every answer
+is checked against the bookings (its accession numbers, in order: `cfinds_wrong`). PACS: 500
+acquired exams, a real Orthanc started on free ports (the Debian `orthanc` package), one CT
+instance per study (pydicom's test file with the exam's tags; every tenth with a wrong birth
+date) stored with pynetdicom's C-STORE, and radflow's follower running as served. Prints, as
+the LAST line, {"cfind_p99_ms", "cfind_per_s", "studies", "ready_p99_s", "mismatched_caught",
+"lost", ...}: ready = from the end of a study's C-STORE to its exam being ready for reading (or
+rejected); lost = studies sent that reached neither within 60 s; cfind_cpu_ms_scp / _scu = CPU
+milliseconds per C-FIND in radflow's process and in the scanners' processes, over the
+scanners' run. Without Orthanc the PACS half is skipped and says so.
 """
 
 from __future__ import annotations
