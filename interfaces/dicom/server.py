@@ -201,10 +201,10 @@ def no_delay(event: Event) -> None:
 
 
 # How long an association's DUL thread sleeps between two polls of its socket and queues when
-# it has nothing to do (pynetdicom's default is 1 ms). Each poll takes the GIL: eight idle
-# associations polling every millisecond cost 18 % of a core, a fifth of radflow's CPU per
-# C-FIND under eight scanners. At 4 ms a request or a run of answers waits at most 4 ms more
-# to be picked up (busy, the thread does not sleep).
+# it has nothing to do (pynetdicom's default is 1 ms). Each poll takes the GIL, and idle
+# associations polling every millisecond took a large share of radflow's CPU under a few
+# scanners (docs/dicom.md). At 4 ms a request or a run of answers waits at most 4 ms more to
+# be picked up (busy, the thread does not sleep).
 DUL_IDLE_SECONDS = 0.004
 
 

@@ -269,7 +269,7 @@ _START = sa.func.coalesce(col(Appointment.starts_at), col(Exam.status_changed_at
 @functools.cache
 def _listed() -> sa.Select[*tuple[Any, ...]]:
     """Every listed exam's worklist columns, earliest first (built once: a scanner asks often,
-    and building the statement was a third of reading its answer)."""
+    and building the statement cost more than running it)."""
     return (
         # Columns, not rows: a worklist of a hundred entries loads no ORM objects.
         sa.select(
