@@ -2,19 +2,21 @@
 
 A department of 5,000 scheduled exams, bulk-loaded over the six scanners, each booked every 15
 minutes from 07:00 to 19:00 (48 a day) over the coming days. Worklist: 2,000 C-FINDs from 8
-concurrent pynetdicom SCUs (`--scanners`; each in its own process, one association each)
-against the real SCP in this process. Each asks as a scanner refreshing its worklist does: its
-own station and modality, one day, and the rest of that day from the query's moment on (a
-start time range `HHMMSS-`, the moment walking through the opening hours); `--whole-day`
-drops the time range (48 entries each). PACS: 500 acquired exams, a real Orthanc started on
-free ports (the Debian `orthanc` package), one CT instance per study (pydicom's test file with
-the exam's tags; every tenth with a wrong birth date) stored with pynetdicom's C-STORE, and
-radflow's follower running as served. Prints, as the LAST line, {"cfind_p99_ms",
-"cfind_per_s", "studies", "ready_p99_s", "mismatched_caught", "lost", ...}: ready = from the
-end of a study's C-STORE to its exam being ready for reading (or rejected); lost = studies
-sent that reached neither within 60 s; cfind_cpu_ms_scp / _scu = CPU milliseconds per C-FIND
-in radflow's process and in the scanners' processes. Without Orthanc the PACS half is skipped
-and says so.
+scanners at once (`--scanners`), each its own process on one association, against the real SCP
+in this process. The scanners are dcmtk's findscu (a C toolkit, as scanners' own are; the
+default) or pynetdicom SCUs (`--toolkit pynetdicom`, several times the CPU per C-FIND). Each
+asks as a scanner refreshing its worklist does: its own station and modality, one day, and the
+rest of that day from the query's moment on (a start time range `HHMMSS-`, the moment walking
+through the opening hours); `--whole-day` drops the time range (48 entries each). Every answer
+is checked against the bookings (its accession numbers, in order: `cfinds_wrong`). PACS: 500
+acquired exams, a real Orthanc started on free ports (the Debian `orthanc` package), one CT
+instance per study (pydicom's test file with the exam's tags; every tenth with a wrong birth
+date) stored with pynetdicom's C-STORE, and radflow's follower running as served. Prints, as
+the LAST line, {"cfind_p99_ms", "cfind_per_s", "studies", "ready_p99_s", "mismatched_caught",
+"lost", ...}: ready = from the end of a study's C-STORE to its exam being ready for reading (or
+rejected); lost = studies sent that reached neither within 60 s; cfind_cpu_ms_scp / _scu = CPU
+milliseconds per C-FIND in radflow's process and in the scanners' processes, over the
+scanners' run. Without Orthanc the PACS half is skipped and says so.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import asyncio
 import copy
 import json
 import multiprocessing
+import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -34,6 +38,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import sqlalchemy as sa
@@ -139,47 +144,194 @@ def scheduled_department(session: Any, exams: int, studies: int) -> list[tuple[s
     return [(r.ae_title or "", r.modality.value) for r in resources]
 
 
-def scu(
-    address: tuple[str, int], caller: str, modality: str, queries: int, days: int, whole_day: bool
-) -> tuple[int, list[float], float]:
-    """One scanner's C-FINDs over one association (in a process of its own, as a scanner is):
-    the entries received, each C-FIND's milliseconds (request to final status) and the CPU
-    seconds the scanner's process spent on them.
+# One C-FIND as a scanner asks it: its scheduled day (YYYYMMDD) and start time range.
+Ask = tuple[str, str]
+# What one scanner got: each C-FIND's accession numbers, its milliseconds (request sent to final
+# status) and the CPU seconds the scanner spent.
+Asked = tuple[list[list[str]], list[float], float]
 
-    Each asks what a scanner's worklist refresh asks: its own station and modality, one day,
-    and (unless `whole_day`) the rest of that day from the query's moment on, the moment
-    walking through the opening hours. The exams done earlier in the day have left the
-    worklist in a real department (no longer scheduled), which this bench's department of
-    only scheduled exams stands in for with the start time range; a scanner querying by
-    time window asks the same."""
+
+def asks(queries: int, days: int, whole_day: bool) -> list[Ask]:
+    """A scanner's worklist refreshes: one day each, and (unless `whole_day`) the rest of that
+    day from the query's moment on, the moment walking through the opening hours. The exams
+    done earlier in the day have left the worklist in a real department (no longer
+    scheduled), which this bench's department of only scheduled exams stands in for with the
+    start time range; a scanner querying by time window asks the same."""
+    out = []
+    for n in range(queries):
+        day = START + timedelta(days=n % days)
+        moment = (datetime.min + OPENS + timedelta(minutes=15 * (n * 7 % SLOTS))).time()
+        out.append((day.strftime("%Y%m%d"), "" if whole_day else f"{moment:%H%M%S}-"))
+    return out
+
+
+def identifier(caller: str, modality: str, ask: Ask) -> Dataset:
+    """The C-FIND identifier of one refresh: its own station and modality, the day and time."""
+    query = Dataset()
+    query.PatientName, query.PatientID, query.AccessionNumber = "", "", ""
+    query.StudyInstanceUID = ""
+    step = Dataset()
+    step.Modality, step.ScheduledStationAETitle = modality, caller
+    step.ScheduledProcedureStepStartDate, step.ScheduledProcedureStepStartTime = ask
+    query.ScheduledProcedureStepSequence = DicomSequence([step])
+    return query
+
+
+# findscu's log, each line stamped with the epoch second, milliseconds and microseconds.
+DCMTK_LOG = """log4cplus.rootLogger = INFO, console
+log4cplus.appender.console = log4cplus::ConsoleAppender
+log4cplus.appender.console.layout = log4cplus::PatternLayout
+log4cplus.appender.console.layout.ConversionPattern = %D{%s.%Q} %m%n
+"""
+ACCESSION = "(0008,0050) SH ["  # a response's Accession Number (the request's has no value)
+
+
+def findscu(
+    address: tuple[str, int], caller: str, modality: str, plan: list[Ask], folder: Path
+) -> list[str]:
+    """The command of one scanner as dcmtk's findscu (a C toolkit, as scanners' own are): all
+    its C-FINDs over one association, their identifiers written to `folder` beforehand."""
+    files = []
+    for n, ask in enumerate(plan):
+        path = folder / f"q{n:05d}.dcm"
+        identifier(caller, modality, ask).save_as(path, implicit_vr=False, little_endian=True)
+        files.append(str(path))
+    (folder / "log.cfg").write_text(DCMTK_LOG)
+    command = ["findscu", "-W", "-aet", caller, "-aec", "RADFLOW", "-lc", str(folder / "log.cfg")]
+    return [*command, address[0], str(address[1]), *files]
+
+
+def findscu_answers(log: str) -> tuple[list[list[str]], list[float]]:
+    """Each C-FIND's accession numbers and milliseconds (request sent to final status) from
+    findscu's time-stamped log."""
+    found: list[list[str]] = []
     latencies: list[float] = []
-    quiet_pynetdicom()  # a scanner's own toolkit does not pretty-print each answer either
+    sent = 0.0
+    for line in log.splitlines():
+        stamp, _, message = line.partition(" ")
+        if message.startswith("Sending Find Request"):
+            second, milli, micro = stamp.split(".")
+            sent = int(second) + int(milli) / 1e3 + int(micro) / 1e6
+            found.append([])
+        elif message.startswith(ACCESSION):
+            found[-1].append(message[len(ACCESSION) :].partition("]")[0].strip())
+        elif message.startswith("Received Final Find Response"):
+            assert message.endswith("(Success)"), message
+            second, milli, micro = stamp.split(".")
+            latencies.append((int(second) + int(milli) / 1e3 + int(micro) / 1e6 - sent) * 1000)
+    return found, latencies
+
+
+async def dcmtk_scanners(
+    address: tuple[str, int], callers: list[tuple[str, str]], plans: list[list[Ask]], folder: Path
+) -> tuple[list[Asked], float, float]:
+    """The scanners as findscu processes, all at once: what each got, the seconds from the
+    first start to the last one's end, and the CPU seconds of this process (radflow's)
+    meanwhile. Each scanner's query files are written before the clock starts, and its log
+    goes to a file read afterwards (nothing of the scanners' runs in radflow's process)."""
+    commands, logs = [], []
+    for n, ((caller, modality), plan) in enumerate(zip(callers, plans, strict=True)):
+        (folder / f"scanner{n}").mkdir()
+        commands.append(findscu(address, caller, modality, plan, folder / f"scanner{n}"))
+        logs.append(folder / f"scanner{n}" / "findscu.log")
+    # dcmtk leaves Nagle's algorithm on unless told: each request's identifier PDU would wait
+    # for radflow's delayed ACK of its command PDU, about 40 ms a C-FIND.
+    env = {**os.environ, "TCP_NODELAY": "1"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started, radflow = time.perf_counter(), time.process_time()
+    processes = []
+    for command, log in zip(commands, logs, strict=True):
+        with log.open("wb") as output:
+            processes.append(
+                await asyncio.create_subprocess_exec(
+                    *command, stdout=output, stderr=asyncio.subprocess.STDOUT, env=env
+                )
+            )
+    codes = await asyncio.gather(*(p.wait() for p in processes))
+    elapsed, radflow = time.perf_counter() - started, time.process_time() - radflow
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    results: list[Asked] = []
+    for code, log in zip(codes, logs, strict=True):
+        text = log.read_text("utf-8", "replace")
+        assert code == 0, text[-2000:]
+        found, latencies = findscu_answers(text)
+        results.append((found, latencies, cpu / len(logs)))
+    return results, elapsed, radflow
+
+
+def pynetdicom_scanner(
+    address: tuple[str, int], caller: str, modality: str, plan: list[Ask]
+) -> Asked:
+    """One scanner as a pynetdicom SCU (Python: several times the CPU of findscu per C-FIND,
+    all of it on this machine), one association, quiet logging."""
+    quiet_pynetdicom()
     ae = AE(ae_title=caller)
     ae.add_requested_context(ModalityWorklistInformationFind)
     assoc = ae.associate(*address, ae_title="RADFLOW", evt_handlers=[(evt.EVT_CONN_OPEN, no_delay)])
     assert assoc.is_established, "association refused"
-    received = 0
+    found: list[list[str]] = []
+    latencies: list[float] = []
     cpu = time.process_time()
     try:
-        for n in range(queries):
-            query = Dataset()
-            query.PatientName, query.PatientID, query.AccessionNumber = "", "", ""
-            query.StudyInstanceUID = ""
-            step = Dataset()
-            step.Modality, step.ScheduledStationAETitle = modality, caller
-            day = START + timedelta(days=n % days)
-            step.ScheduledProcedureStepStartDate = day.strftime("%Y%m%d")
-            moment = (datetime.min + OPENS + timedelta(minutes=15 * (n * 7 % SLOTS))).time()
-            step.ScheduledProcedureStepStartTime = "" if whole_day else f"{moment:%H%M%S}-"
-            query.ScheduledProcedureStepSequence = DicomSequence([step])
+        for ask in plan:
+            query = identifier(caller, modality, ask)
             started = time.perf_counter()
-            for status, identifier in assoc.send_c_find(query, ModalityWorklistInformationFind):
+            found.append([])
+            for status, answer in assoc.send_c_find(query, ModalityWorklistInformationFind):
                 assert status is not None and status.Status in (0x0000, 0xFF00, 0xFF01)
-                received += identifier is not None
+                if answer is not None:
+                    found[-1].append(str(answer.AccessionNumber))
             latencies.append((time.perf_counter() - started) * 1000)
     finally:
         assoc.release()
-    return received, latencies, time.process_time() - cpu
+    return found, latencies, time.process_time() - cpu
+
+
+async def pynetdicom_scanners(
+    address: tuple[str, int], callers: list[tuple[str, str]], plans: list[list[Ask]]
+) -> tuple[list[Asked], float, float]:
+    """The scanners as pynetdicom SCUs, each in a process of its own (imports done before
+    the clock starts): what each got, the seconds they took together and the CPU seconds of
+    this process (radflow's) meanwhile."""
+    loop = asyncio.get_running_loop()
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(len(callers), mp_context=spawn) as pool:
+        await asyncio.gather(*(loop.run_in_executor(pool, abs, 1) for _ in callers))
+        started, radflow = time.perf_counter(), time.process_time()
+        results = await asyncio.gather(
+            *(
+                loop.run_in_executor(pool, pynetdicom_scanner, address, *caller, plan)
+                for caller, plan in zip(callers, plans, strict=True)
+            )
+        )
+        elapsed, radflow = time.perf_counter() - started, time.process_time() - radflow
+        return list(results), elapsed, radflow
+
+
+def expected_answers(session: Any, caller: str, plan: list[Ask]) -> list[list[str]]:
+    """What each C-FIND of `plan` must answer, worked out from the bookings alone: the
+    scheduled exams booked on the caller's scanner that day (in its site's zone) from the
+    asked time on, earliest first."""
+    rows = session.execute(
+        sa.select(col(m.Exam.accession_number), col(m.Appointment.starts_at), col(m.Site.timezone))
+        .join(m.Appointment, col(m.Appointment.exam_id) == col(m.Exam.id))
+        .join(m.ModalityResource, col(m.ModalityResource.id) == col(m.Appointment.resource_id))
+        .join(m.Site, col(m.Site.id) == col(m.ModalityResource.site_id))
+        .where(
+            col(m.ModalityResource.ae_title) == caller,
+            col(m.Exam.status) == ExamStatus.SCHEDULED,
+        )
+    )
+    by_day: dict[str, list[tuple[str, str]]] = {}
+    for local, accession in sorted(
+        (starts.astimezone(ZoneInfo(zone)), accession) for accession, starts, zone in rows
+    ):
+        by_day.setdefault(f"{local:%Y%m%d}", []).append((f"{local:%H%M%S}", accession))
+    return [
+        [accession for at, accession in by_day.get(day, []) if at >= (since.rstrip("-") or "0")]
+        for day, since in plan
+    ]
 
 
 def start_orthanc(
@@ -334,6 +486,7 @@ async def main(
     database_url: str | None,
     whole_day: bool = False,
     scanners_at_once: int = 8,
+    toolkit: str = "dcmtk",
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(database_url or f"sqlite:///{Path(tmp) / 'dicom.db'}")
@@ -343,45 +496,40 @@ async def main(
             await reset_postgres(db)
         await db.run(lambda uow: seed_reference(uow, patients=2000))
         scanners = await db.run(lambda uow: scheduled_department(uow.session, exams, studies))
-        loop = asyncio.get_running_loop()
-        spawn = multiprocessing.get_context("spawn")
         at_once = scanners_at_once
-        with ProcessPoolExecutor(at_once, mp_context=spawn) as scanners_pool:
-            # Warm the processes (imports) before the clock starts.
-            await asyncio.gather(
-                *(loop.run_in_executor(scanners_pool, abs, 1) for _ in range(at_once))
-            )
-            async with dicom_listener(db, "127.0.0.1", 0, uid_root=ROOT) as server:
-                address = ("127.0.0.1", server.server_address[1])
-                per = cfinds // at_once
-                days = max(1, exams // (len(scanners) * SLOTS))  # the fully booked days
-                started, cpu = time.perf_counter(), time.process_time()
-                results = await asyncio.gather(
-                    *(
-                        loop.run_in_executor(
-                            scanners_pool,
-                            scu,
-                            address,
-                            *scanners[i % len(scanners)],
-                            per,
-                            days,
-                            whole_day,
-                        )
-                        for i in range(at_once)
-                    )
-                )
-                elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-        received = [r for r, _, _ in results]
+        callers = [scanners[i % len(scanners)] for i in range(at_once)]
+        days = max(1, exams // (len(scanners) * SLOTS))  # the fully booked days
+        plans = [asks(cfinds // at_once, days, whole_day) for _ in range(at_once)]
+        async with dicom_listener(db, "127.0.0.1", 0, uid_root=ROOT) as server:
+            address = ("127.0.0.1", server.server_address[1])
+            if toolkit == "dcmtk":
+                run = await dcmtk_scanners(address, callers, plans, Path(tmp))
+            else:
+                run = await pynetdicom_scanners(address, callers, plans)
+            results, elapsed, cpu = run
+        expected = await db.read(
+            lambda s: [
+                expected_answers(s, caller, plan)
+                for (caller, _), plan in zip(callers, plans, strict=True)
+            ]
+        )
+        found = [answer for answers, _, _ in results for answer in answers]
+        wanted = [answer for answers in expected for answer in answers]
+        wrong = sum(got != want for got, want in zip(found, wanted, strict=True))
         latencies = [ms for _, times, _ in results for ms in times]
         result: dict[str, Any] = {
             "cfind_p99_ms": round(statistics.quantiles(latencies, n=100)[98], 2),
             "cfind_p50_ms": round(statistics.median(latencies), 2),
             "cfind_per_s": round(len(latencies) / elapsed, 1),
-            "entries_per_cfind": round(sum(received) / len(latencies), 1),
+            "entries_per_cfind": round(sum(map(len, found)) / len(latencies), 1),
             "cfind_query": "whole day" if whole_day else "rest of the day",
             "scanners_at_once": at_once,
+            "scanner_toolkit": toolkit,
+            # Every answer against the bookings: its accession numbers, in order.
+            "cfinds_checked": len(found),
+            "cfinds_wrong": wrong,
             # CPU per C-FIND: radflow's process (the SCP, its database and the follower's
-            # idle polls) and the scanners' processes together.
+            # idle polls) and the scanners' processes, separately.
             "cfind_cpu_ms_scp": round(cpu * 1000 / len(latencies), 2),
             "cfind_cpu_ms_scu": round(sum(c for _, _, c in results) * 1000 / len(latencies), 2),
             "scheduled": exams,
@@ -404,8 +552,20 @@ if __name__ == "__main__":
     parser.add_argument(
         "--scanners", type=int, default=8, help="scanners querying at once (the goal's is 8)"
     )
+    parser.add_argument(
+        "--toolkit",
+        choices=["dcmtk", "pynetdicom"],
+        default="dcmtk",
+        help="the scanners' DICOM toolkit: dcmtk's findscu, or a pynetdicom SCU",
+    )
     args = parser.parse_args()
     figures = main(
-        args.cfinds, args.exams, args.studies, args.database_url, args.whole_day, args.scanners
+        args.cfinds,
+        args.exams,
+        args.studies,
+        args.database_url,
+        args.whole_day,
+        args.scanners,
+        args.toolkit,
     )
     print(json.dumps(asyncio.run(figures)))

@@ -15,17 +15,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from io import BytesIO
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydicom import config
-from pydicom.charset import convert_encodings
 from pydicom.datadict import dictionary_VR, tag_for_keyword
-from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from pydicom.filereader import read_dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pynetdicom.dsutils import encode
 from sqlalchemy.orm import Session
@@ -41,6 +38,7 @@ from domain.models import (
     Referrer,
     Site,
 )
+from domain.types import UTCDateTime
 from interfaces.dicom.uids import study_instance_uid
 
 CHARACTER_SET = "ISO_IR 192"  # UTF-8
@@ -56,6 +54,7 @@ LIVE_APPOINTMENTS = (
     AppointmentStatus.ARRIVED,
 )
 PRIORITIES = {Priority.STAT: "STAT", Priority.URGENT: "HIGH", Priority.ROUTINE: "ROUTINE"}
+DST_SLACK = timedelta(hours=1)
 
 
 class QueryInvalid(Exception):
@@ -204,18 +203,44 @@ def _like(pattern: str) -> str:
     return escaped.replace("*", "%").replace("?", "_")
 
 
-def _matching(column: Any, pattern: str, *, fold: bool = False) -> Any:
-    """DICOM single value or wildcard matching of one column."""
+def _how(pattern: str | None) -> str | None:
+    """How a key matches: not at all (None), as a single value ("="), with wildcards ("like")."""
+    if not pattern:
+        return None
+    return "like" if "*" in pattern or "?" in pattern else "="
+
+
+def _value(pattern: str, how: str | None, *, fold: bool = False) -> str:
+    pattern = pattern.upper() if fold else pattern
+    return _like(pattern) if how == "like" else pattern
+
+
+def _matching(column: Any, how: str, name: str, *, fold: bool = False) -> Any:
+    """DICOM single value or wildcard matching of one column against the parameter `name`."""
     if fold:
-        column, pattern = sa.func.upper(column), pattern.upper()
-    if "*" in pattern or "?" in pattern:
-        return column.like(_like(pattern), escape="\\")
-    return column == pattern
+        column = sa.func.upper(column)
+    if how == "like":
+        return column.like(sa.bindparam(name), escape="\\")
+    return column == sa.bindparam(name)
 
 
-def find_station(session: Session, ae_title: str) -> Station | None:
-    """The active scanner with this AE title."""
-    row = session.execute(
+@dataclass(frozen=True, slots=True)
+class _Form:
+    """Which keys a query matches and how: queries of one form share one statement."""
+
+    accession: str | None
+    patient_id: str | None
+    patient_name: str | None
+    whole_name: bool  # FAMILY^GIVEN, or the family name alone
+    modality: str | None
+    station: str | None
+    since: bool
+    until: bool
+
+
+@functools.cache
+def _station() -> sa.Select[*tuple[Any, ...]]:
+    return (
         sa.select(
             col(ModalityResource.id),
             col(ModalityResource.code),
@@ -224,20 +249,28 @@ def find_station(session: Session, ae_title: str) -> Station | None:
             col(Site.timezone),
         )
         .join(Site, col(Site.id) == col(ModalityResource.site_id))
-        .where(col(ModalityResource.ae_title) == ae_title, col(ModalityResource.active))
-    ).first()
+        .where(col(ModalityResource.ae_title) == sa.bindparam("ae_title"))
+        .where(col(ModalityResource.active))
+    )
+
+
+def find_station(session: Session, ae_title: str) -> Station | None:
+    """The active scanner with this AE title."""
+    row = session.connection().execute(_station(), {"ae_title": ae_title}).first()
     if row is None or row[0] is None:
         return None
     return Station(row[0], row[1], ae_title, row[2], row[3], row[4])
 
 
-def find_entries(
-    session: Session, station: Station, query: WorklistQuery, *, limit: int
-) -> list[WorklistEntry]:
-    """The worklist entries of the station's site matching the query, earliest first."""
-    zone = ZoneInfo(station.timezone)
-    start = sa.func.coalesce(col(Appointment.starts_at), col(Exam.status_changed_at))
-    statement = (
+# When a worklist entry is scheduled: its booking, or (a walk-in) its arrival.
+_START = sa.func.coalesce(col(Appointment.starts_at), col(Exam.status_changed_at))
+
+
+@functools.cache
+def _listed() -> sa.Select[*tuple[Any, ...]]:
+    """Every listed exam's worklist columns, earliest first (built once: a scanner asks often,
+    and building the statement cost more than running it)."""
+    return (
         # Columns, not rows: a worklist of a hundred entries loads no ORM objects.
         sa.select(
             col(Exam.id),
@@ -270,37 +303,83 @@ def find_entries(
             ),
         )
         .outerjoin(ModalityResource, col(ModalityResource.id) == col(Appointment.resource_id))
-        .where(col(Exam.status).in_(list(LISTED)), col(Exam.site_id) == station.site_id)
-        .order_by(start, col(Exam.id))
-        .limit(limit)
+        .where(col(Exam.status).in_(list(LISTED)))
+        .order_by(_START, col(Exam.id))
     )
-    if query.accession:
-        statement = statement.where(_matching(col(Exam.accession_number), query.accession))
-    if query.patient_id:
-        statement = statement.where(_matching(col(Patient.mrn), query.patient_id))
-    if query.patient_name:
-        name = query.patient_name.rstrip("^")
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(form: _Form) -> sa.Select[*tuple[Any, ...]]:
+    """The statement of one form of query, its values bound at each execution (built once per
+    form: building and keying a statement was most of reading a short worklist)."""
+    statement = (
+        _listed()
+        .where(col(Exam.site_id) == sa.bindparam("site_id"))
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
+    if form.accession:
+        statement = statement.where(_matching(col(Exam.accession_number), form.accession, "acc"))
+    if form.patient_id:
+        statement = statement.where(_matching(col(Patient.mrn), form.patient_id, "mrn"))
+    if form.patient_name:
         whole = col(Patient.family_name) + "^" + col(Patient.given_name)
-        target = whole if "^" in name else col(Patient.family_name)
-        statement = statement.where(_matching(target, name, fold=True))
-    if query.modality:
-        statement = statement.where(_matching(col(Procedure.modality), query.modality))
-    if query.station_ae_title:
+        target = whole if form.whole_name else col(Patient.family_name)
+        statement = statement.where(_matching(target, form.patient_name, "name", fold=True))
+    if form.modality:
+        statement = statement.where(_matching(col(Procedure.modality), form.modality, "modality"))
+    if form.station:
         statement = statement.where(
-            _matching(col(ModalityResource.ae_title), query.station_ae_title)
+            _matching(col(ModalityResource.ae_title), form.station, "station")
         )
-    # The window in UTC is a day wider each side; each row's local date decides below. With a
-    # station asked for, only booked exams can match, and the bookings' index finds them.
-    booked = col(Appointment.starts_at)
-    when = booked if query.station_ae_title else start
+    # With a station asked for, only booked exams can match, and the bookings' index finds them.
+    when = col(Appointment.starts_at) if form.station else _START
+    if form.since:
+        statement = statement.where(when >= sa.bindparam("since", type_=UTCDateTime))
+    if form.until:
+        statement = statement.where(when <= sa.bindparam("until", type_=UTCDateTime))
+    return statement
+
+
+def find_entries(
+    session: Session, station: Station, query: WorklistQuery, *, limit: int
+) -> list[WorklistEntry]:
+    """The worklist entries of the station's site matching the query, earliest first."""
+    zone = ZoneInfo(station.timezone)
+    name = (query.patient_name or "").rstrip("^")
+    form = _Form(
+        accession=_how(query.accession),
+        patient_id=_how(query.patient_id),
+        patient_name=_how(name),
+        whole_name="^" in name,
+        modality=_how(query.modality),
+        station=_how(query.station_ae_title),
+        since=query.first_day is not None,
+        until=query.last_day is not None,
+    )
+    values: dict[str, Any] = {"site_id": station.site_id, "limit": limit}
+    if query.accession:
+        values["acc"] = _value(query.accession, form.accession)
+    if query.patient_id:
+        values["mrn"] = _value(query.patient_id, form.patient_id)
+    if name:
+        values["name"] = _value(name, form.patient_name, fold=True)
+    if query.modality:
+        values["modality"] = _value(query.modality, form.modality)
+    if query.station_ae_title:
+        values["station"] = _value(query.station_ae_title, form.station)
+    # The window in UTC: from the first day at the earliest time asked for to the last day at
+    # the latest, in the site's zone, an hour wider each side (a bound in a daylight-saving
+    # change); each row's local date and time decide below.
     if query.first_day is not None:
-        since = datetime.combine(query.first_day, datetime.min.time(), UTC) - timedelta(days=1)
-        statement = statement.where(when >= since)
+        since = datetime.combine(query.first_day, query.first_time or time.min, zone)
+        values["since"] = since.astimezone(UTC) - DST_SLACK
     if query.last_day is not None:
-        until = datetime.combine(query.last_day, datetime.min.time(), UTC) + timedelta(days=2)
-        statement = statement.where(when < until)
+        until = datetime.combine(query.last_day, query.last_time or time.max, zone)
+        values["until"] = until.astimezone(UTC) + DST_SLACK
+    statement = _statement(form)
     entries = []
-    for row in session.execute(statement):
+    # On the session's connection: plain rows of columns, none of the ORM's result machinery.
+    for row in session.connection().execute(statement, values):
         local = (row[17] or row[5]).astimezone(zone)
         if query.first_day is not None and local.date() < query.first_day:
             continue
@@ -444,48 +523,34 @@ def answer(values: Values, shape: Shape) -> Dataset:
 # Encoded answers, by everything they are made of: the entry's whole content (so a change to
 # the exam, its patient, booking or procedure is a new key and nothing is ever invalidated),
 # the asked keys, the UID root and the transfer syntax's encoding. A scanner asks for its day
-# again and again: pydicom encodes an entry once, and each answer is then written from the
-# raw bytes, about a sixth of the cost of building and encoding it. Least recently used
-# answers are dropped past `ENCODED_ANSWERS` (lru_cache is thread-safe: every association
-# thread shares it).
+# again and again: pydicom builds and encodes an entry once, and every later answer is those
+# bytes as they are. Least recently used answers are dropped past `ENCODED_ANSWERS`
+# (lru_cache is thread-safe: every association thread shares it).
 ENCODED_ANSWERS = 20_000
-_CHARSET = convert_encodings(CHARACTER_SET)
-Encoded = tuple[RawDataElement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Encoding:
+    """How an association's data sets are encoded (its presentation context's transfer syntax)."""
+
+    implicit_vr: bool = False
+    little_endian: bool = True
+    deflated: bool = False
 
 
 @functools.lru_cache(maxsize=ENCODED_ANSWERS)
-def _encoded(
-    entry: WorklistEntry, shape: Shape, uid_root: str, implicit_vr: bool, little_endian: bool
-) -> Encoded:
+def _encoded(entry: WorklistEntry, shape: Shape, uid_root: str, encoding: Encoding) -> bytes:
     built = answer(entry_values(entry, uid_root), shape)
-    raw = encode(built, implicit_vr, little_endian)
-    if raw is None:
+    raw = encode(built, encoding.implicit_vr, encoding.little_endian, encoding.deflated)
+    if not raw:
         raise QueryInvalid("radflow could not encode a worklist entry for this query")
-    decoded = read_dataset(BytesIO(raw), implicit_vr, little_endian)
-    tags = decoded.keys()  # not the dataset itself: iterating it would decode every element
-    return tuple(cast(RawDataElement, decoded.get_item(tag)) for tag in tags)
-
-
-def _from(encoded: Encoded, implicit_vr: bool, little_endian: bool) -> Dataset:
-    # A dataset of raw elements in the association's encoding: pydicom writes them as they are.
-    out = Dataset({element.tag: element for element in encoded})
-    out.set_original_encoding(implicit_vr, little_endian, _CHARSET)
-    return out
+    return raw
 
 
 def answers(
-    entries: Sequence[WorklistEntry],
-    query: Dataset,
-    uid_root: str,
-    *,
-    implicit_vr: bool = False,
-    little_endian: bool = True,
-) -> list[Dataset]:
-    """The response identifiers of a C-FIND, one per entry, in the association's encoding."""
+    entries: Sequence[WorklistEntry], query: Dataset, uid_root: str, encoding: Encoding
+) -> list[bytes]:
+    """The encoded response identifiers of a C-FIND, one per entry, in the association's
+    transfer syntax."""
     shape = shape_of(query)
-    return [
-        _from(
-            _encoded(entry, shape, uid_root, implicit_vr, little_endian), implicit_vr, little_endian
-        )
-        for entry in entries
-    ]
+    return [_encoded(entry, shape, uid_root, encoding) for entry in entries]

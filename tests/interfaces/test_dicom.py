@@ -8,9 +8,10 @@ import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,14 +19,19 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import generate_uid
-from pynetdicom import AE
+from pynetdicom import AE, evt
 from pynetdicom.dsutils import decode, encode
-from pynetdicom.sop_class import ModalityPerformedProcedureStep  # type: ignore[attr-defined]
+from pynetdicom.events import Event
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    ModalityPerformedProcedureStep,
+    ModalityWorklistInformationFind,
+)
 
 from domain.db import Database
 from domain.enums import ExamStatus, Priority, RepeatReason, Role
 from domain.models import (
     Acquisition,
+    Appointment,
     AuditEvent,
     Exam,
     ExamStatusChange,
@@ -35,7 +41,19 @@ from domain.models import (
 from domain.services import acquisition
 from interfaces.dicom.server import dicom_listener
 from interfaces.dicom.uids import exam_of, study_instance_uid
-from interfaces.dicom.worklist import WorklistEntry, answer, answers, entry_values, shape_of
+from interfaces.dicom.worklist import (
+    Encoding,
+    WorklistEntry,
+    WorklistQuery,
+    answer,
+    answers,
+    entry_values,
+    find_entries,
+    find_station,
+    parse_dates,
+    parse_times,
+    shape_of,
+)
 from tests.conftest import REQUIRE_SERVICES
 from tests.factories import TECH, current, drive, order, reference
 
@@ -250,6 +268,68 @@ async def test_an_unknown_station_or_a_bad_date_range_gets_a_failure_status(
     assert "ends before it begins" in log
 
 
+def pynetdicom_worklist(
+    address: Address, caller: str, largest_pdu: int
+) -> tuple[list[Dataset], list[int]]:
+    """The answers to one C-FIND from a pynetdicom SCU accepting PDUs up to `largest_pdu`
+    bytes, over two C-FINDs on one association (the second's answers are the ones kept), and
+    the length of each P-DATA-TF PDU received."""
+    lengths: list[int] = []
+
+    def received(event: Event) -> None:
+        if event.data[:1] == b"\x04":  # P-DATA-TF: its length, less its 6-byte header
+            lengths.append(len(event.data) - 6)
+
+    ae = AE(ae_title=caller)
+    ae.add_requested_context(ModalityWorklistInformationFind)
+    query = Dataset()
+    query.AccessionNumber, query.PatientName, query.StudyInstanceUID = "", "", ""
+    step = Dataset()
+    step.Modality, step.ScheduledProcedureStepDescription = "", ""
+    query.ScheduledProcedureStepSequence = DicomSequence([step])
+    assoc = ae.associate(
+        address[0],
+        address[1],
+        ae_title="RADFLOW",
+        max_pdu=largest_pdu,
+        evt_handlers=[(evt.EVT_DATA_RECV, received)],
+    )
+    assert assoc.is_established
+    try:
+        for _ in range(2):
+            found = []
+            for status, identifier in assoc.send_c_find(query, ModalityWorklistInformationFind):
+                assert status is not None and status.Status in (0x0000, 0xFF00)
+                if identifier is not None:
+                    found.append(identifier)
+            assert status.Status == 0x0000
+    finally:
+        assoc.release()
+    return found, lengths
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_pynetdicom_scanner_gets_the_same_answers_whole_or_in_small_pdus(
+    db: Database, scp: Address
+) -> None:
+    heads = [
+        await drive(db, await order(db, procedure="CTHEAD", site="MAIN"), s, procedure="CTHEAD")
+        for s in (ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN, ExamStatus.SCHEDULED)
+    ]
+    whole, lengths = await asyncio.to_thread(pynetdicom_worklist, scp, "MAIN_CT1", 16382)
+    # 200 bytes: an answer does not fit one PDU, so each is sent in fragments that do.
+    fragmented, small = await asyncio.to_thread(pynetdicom_worklist, scp, "MAIN_CT1", 200)
+    assert max(small) <= 200 < max(lengths)
+    assert len(small) > len(lengths)
+    assert sorted(r.AccessionNumber for r in whole) == sorted(e.accession_number for e in heads)
+    assert [r.to_json() for r in fragmented] == [r.to_json() for r in whole]
+    first = whole[0]
+    assert first.SpecificCharacterSet == "ISO_IR 192"
+    assert first.StudyInstanceUID.startswith(ROOT + ".")
+    assert first.ScheduledProcedureStepSequence[0].Modality == "CT"
+    assert first.ScheduledProcedureStepSequence[0].ScheduledProcedureStepDescription
+
+
 # -- MPPS with the pynetdicom SCU ---------------------------------------------------------------
 
 
@@ -441,13 +521,83 @@ def test_a_reused_answer_is_the_one_built_afresh_and_a_changed_entry_is_never_st
     step.Modality, step.ScheduledProcedureStepStartTime = "", ""
     query.ScheduledProcedureStepSequence = DicomSequence([step])
     for implicit in (True, False):
+        encoding = Encoding(implicit_vr=implicit)
         fresh = encode(answer(entry_values(entry, ROOT), shape_of(query)), implicit, True)
         for _ in range(2):  # built, then reused
-            (reused,) = answers([entry], query, ROOT, implicit_vr=implicit, little_endian=True)
-            assert encode(reused, implicit, True) == fresh
+            assert answers([entry], query, ROOT, encoding) == [fresh]
         decoded = decode(BytesIO(fresh), implicit, True)
         assert str(decoded.PatientName) == "Doe^Jane"
         assert decoded.ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartTime == "091500"
     renamed = replace(entry, family_name="Roe")
-    (again,) = answers([renamed], query, ROOT, implicit_vr=True, little_endian=True)
-    assert str(decode(BytesIO(encode(again, True, True)), True, True).PatientName) == "Roe^Jane"
+    (again,) = answers([renamed], query, ROOT, Encoding(implicit_vr=True))
+    assert str(decode(BytesIO(again), True, True).PatientName) == "Roe^Jane"
+
+
+# -- The read's window: exactly the asked days and hours in the site's zone ----------------
+
+# Bookings at MAIN (New York) around the start of daylight saving time on 2026-03-08 (02:00
+# EST becomes 03:00 EDT), and across midnight UTC, by their instant.
+AROUND_DST = {
+    "sat 23:30": datetime(2026, 3, 8, 4, 30, tzinfo=UTC),
+    "sun 00:15": datetime(2026, 3, 8, 5, 15, tzinfo=UTC),
+    "sun 01:59": datetime(2026, 3, 8, 6, 59, tzinfo=UTC),
+    "sun 03:00": datetime(2026, 3, 8, 7, 0, tzinfo=UTC),
+    "sun 23:45": datetime(2026, 3, 9, 3, 45, tzinfo=UTC),
+    "mon 00:00": datetime(2026, 3, 9, 4, 0, tzinfo=UTC),
+}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    ("dates", "times", "listed"),
+    [
+        ("20260308", None, {"sun 00:15", "sun 01:59", "sun 03:00", "sun 23:45"}),
+        ("20260308", "0200-0300", {"sun 03:00"}),
+        ("20260308", "-0159", {"sun 00:15", "sun 01:59"}),
+        ("20260308", "2345-", {"sun 23:45"}),
+        ("20260307-20260308", "2330-", {"sat 23:30", "sun 23:45"}),
+        ("20260308-", "0000-0015", {"sun 00:15", "mon 00:00"}),
+        ("-20260307", None, {"sat 23:30"}),
+        ("20260309", "-000000", {"mon 00:00"}),
+    ],
+)
+async def test_the_read_lists_exactly_the_asked_days_and_hours_in_the_sites_zone(
+    db: Database, dates: str, times: str | None, listed: set[str]
+) -> None:
+    await reference(db)
+    exams = {}
+    for name, starts in AROUND_DST.items():
+        exam = await drive(
+            db,
+            await order(db, procedure="CTHEAD", site="MAIN"),
+            ExamStatus.SCHEDULED,
+            procedure="CTHEAD",
+        )
+        exams[exam.id] = name
+
+        def book(session: Any, exam_id: int | None = exam.id, starts: datetime = starts) -> None:
+            session.execute(
+                sa.update(Appointment)
+                .where(Appointment.exam_id == exam_id)
+                .values(starts_at=starts, ends_at=starts + timedelta(minutes=15))
+            )
+
+        await db.run(lambda uow, book=book: book(uow.session))
+    first, last = parse_dates(dates)
+    since, until = parse_times(times)
+    query = WorklistQuery(
+        station_ae_title="MAIN_CT1",
+        first_day=first,
+        last_day=last,
+        first_time=since,
+        last_time=until,
+    )
+
+    def read(session: Any) -> list[WorklistEntry]:
+        station = find_station(session, "MAIN_CT1")
+        assert station is not None
+        return find_entries(session, station, query, limit=100)
+
+    found = await db.read(read)
+    assert {exams[e.exam_id] for e in found} == listed
+    assert [e.starts for e in found] == sorted(e.starts for e in found if e.starts)
