@@ -28,6 +28,11 @@ COLD_SHARE = 0.5
 SLACK = 0.5
 # Readers priced per study in a large event: the soonest to finish it and the least utilised.
 WIDE = 4
+# In a single event, a study with more than twice this many eligible readers (a network of
+# hundreds; a department's studies have at most a few dozen) is priced on this many soonest
+# and this many least utilised: exact insertion on all of them made a leaver's re-plan at
+# 20,000 x 400 cost more than the whole re-plan's budget.
+NARROW = 16
 
 
 def is_cold(state: State, rest: list[int]) -> bool:
@@ -38,14 +43,19 @@ def is_cold(state: State, rest: list[int]) -> bool:
 def keep_current(state: State) -> list[int]:
     """Place pins and still-valid current assignments; return the studies left to place."""
     p = state.p
-    rest: list[int] = []
-    for k in range(p.n):
-        r = int(p.pinned[k]) if p.pinned[k] >= 0 else int(p.prior[k])
-        if r >= 0 and state.allowed(k, r):
-            state.add(k, r, refresh=False)
+    target = np.where(p.pinned >= 0, p.pinned, p.prior)
+    keep = target >= 0
+    # Within a cap group the current readers are kept in worklist order while they have room.
+    used = state.used.copy()
+    for k in np.flatnonzero(keep & (p.group >= 0) & (p.pinned < 0)).tolist():
+        r, g = int(target[k]), int(p.group[k])
+        if used[r, g] < p.slots[r, g]:
+            used[r, g] += 1
         else:
-            rest.append(k)
-    state.refresh_all()
+            keep[k] = False
+    kept = np.flatnonzero(keep & (state.assign < 0))
+    state.add_many(kept, target[kept])
+    rest: list[int] = np.flatnonzero(~keep).tolist()
     return rest
 
 
