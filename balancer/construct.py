@@ -163,16 +163,18 @@ def delay_estimate(state: State) -> FloatArray:
     assignment, so a second sweep can price that knock-on delay.
     """
     p = state.p
-    slope = np.zeros((p.n + 1, p.m), dtype=np.float64)
+    # Laid out reader by reader (each reader's row contiguous: the sums run along it, which at
+    # 20,000 x 400 is several times faster than down the columns), returned as [study, reader].
+    slope = np.zeros((p.m, p.n + 1), dtype=np.float64)
     for r in range(p.m):
         idx = state.arr[r]
         if idx.size == 0:
             continue
         fin = state.fin[r]
-        slope[idx, r] = (p.hinge_weight[:, idx] * (fin > p.hinge_start[:, idx])).sum(axis=0)
+        slope[r, idx] = (p.hinge_weight[:, idx] * (fin > p.hinge_start[:, idx])).sum(axis=0)
     # delay[k, r] = sum of slopes of studies after k on r (k itself excluded).
-    tail = np.cumsum(slope[::-1], axis=0)[::-1]
-    out: FloatArray = tail[1:]
+    tail = np.cumsum(slope[:, ::-1], axis=1)[:, ::-1]
+    out: FloatArray = tail[:, 1:].T
     return out
 
 
