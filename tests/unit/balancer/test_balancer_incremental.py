@@ -132,3 +132,23 @@ def test_a_plans_assignments_are_made_when_read_and_its_placements_need_no_reaso
         by_reader.setdefault(rid, []).append(position)
     assert all(sorted(p) == list(range(len(p))) for p in by_reader.values())
     assert 10**9 not in items
+
+
+def test_the_runner_explains_only_the_studies_a_plan_moves() -> None:
+    from application.planning.runner import DepartmentState, changes
+
+    snap = bench_snapshot(9, 200, 10)
+    first = plan(snap, Params())
+    after = carried(snap, first)
+    # Two studies were held by someone else when the snapshot was read: they move back.
+    where = {sid: rid for sid, rid, _ in placements(first.assignments)}
+    holders: dict[int, int | None] = {s.id: where.get(s.id) for s in after.studies}
+    movers = [sid for sid, rid in where.items() if rid is not None][:2]
+    for sid in movers:
+        holders[sid] = -1
+    state = DepartmentState(snapshot=after, holders=holders)
+    planned, _ = changes(state, plan(after, Params()))
+    explained = {p.exam_id for p in planned if p.reason}
+    assert explained == {p.exam_id for p in planned if p.radiologist_id != holders[p.exam_id]}
+    assert set(movers) <= explained
+    assert len(explained) < len(planned) // 10
