@@ -68,9 +68,9 @@ class PlannedAssignments(Mapping[int, Assignment]):
         return made
 
     def __contains__(self, study_id: object) -> bool:
-        return study_id in self._opened or (
-            isinstance(study_id, int) and self._k(study_id) is not None
-        )
+        if study_id in self._opened:
+            return True
+        return isinstance(study_id, int | np.integer) and self._k(int(study_id)) is not None
 
     def __iter__(self) -> Iterator[int]:
         yield from self._opened
