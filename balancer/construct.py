@@ -181,7 +181,8 @@ def delay_estimate(state: State) -> FloatArray:
 def cold_start(
     state: State, rest: list[int], sweeps: int, deadline: float
 ) -> tuple[State, list[int]]:
-    """Sweep, then re-sweep pricing the knock-on delay read off the best plan so far.
+    """Sweep, then re-sweep pricing the knock-on delay read off the best plan so far (at
+    least once, then while there is time).
 
     Returns the best state found (a fresh one per sweep, since each re-places every study).
     """
@@ -189,8 +190,10 @@ def cold_start(
     best, best_left = state, left
     best_total = evaluate(state.p, state.assign)["total"]
     delay = delay_estimate(state)
-    for _ in range(sweeps):
-        if time.perf_counter() > deadline:
+    for i in range(sweeps):
+        # The first delay-priced sweep runs whatever the clock says: at 20,000 x 400 it is 11 %
+        # of the objective, and the plain sweep alone can end just past a 2 s budget.
+        if i and time.perf_counter() > deadline:
             break
         trial = State(state.p)
         trial_left = sweep(trial, keep_current(trial), delay)
