@@ -16,8 +16,11 @@ def evaluate(problem: Problem, assign: IntArray) -> dict[str, float]:
     load = problem.busy.copy()
     held = problem.base_wrvu.copy()
     starts, weights = problem.hinge_start, problem.hinge_weight
+    placed = np.flatnonzero(assign >= 0)
+    by_reader = placed[np.argsort(assign[placed], kind="stable")]  # each in worklist order
+    ends = np.cumsum(np.bincount(assign[placed], minlength=problem.m)).tolist()
     for r in range(problem.m):
-        idx = np.flatnonzero(assign == r).astype(np.int64)  # ascending = worklist order
+        idx = by_reader[(ends[r - 1] if r else 0) : ends[r]]
         if idx.size == 0:
             continue
         times = problem.read_times(idx, r)

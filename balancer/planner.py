@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import time
-from datetime import timedelta
 
 import numpy as np
 
 from balancer import construct, improve, placement, promote
+from balancer.assignments import PlannedAssignments
+from balancer.compiler import Compiler
 from balancer.model import Assignment, Params, Plan, Snapshot
 from balancer.objective import evaluate, over_count
-from balancer.problem import Problem, compile_problem
+from balancer.problem import Problem
 from balancer.state import State
 
 
@@ -20,15 +22,44 @@ def plan(snapshot: Snapshot, params: Params | None = None) -> Plan:
     return build_plan(*solve(snapshot, params))
 
 
+class Planner:
+    """`plan` for one department snapshot after another, keeping each study's compiled row
+    between them (`balancer.compiler`): a re-plan reads again only what changed. Its plans
+    are `plan`'s."""
+
+    def __init__(self) -> None:
+        self._compiler = Compiler()
+
+    def plan(self, snapshot: Snapshot, params: Params | None = None) -> Plan:
+        """As `balancer.plan`, with Python's cycle collector paused while it plans."""
+        # A re-plan makes no reference cycles (reference counting frees what it drops), but
+        # its allocations can set off a collection of the whole process's heap, which with
+        # 20,000 studies kept costs more than the re-plan itself; paused, that collection
+        # runs at the first allocation after it instead (docs/balancer.md, network scale).
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return build_plan(*self.solve(snapshot, params))
+        finally:
+            if paused:
+                gc.enable()
+
+    def solve(
+        self, snapshot: Snapshot, params: Params | None = None
+    ) -> tuple[Problem, State, list[int], str, float]:
+        """As `solve`."""
+        return solve(snapshot, params, self._compiler)
+
+
 def solve(
-    snapshot: Snapshot, params: Params | None = None
+    snapshot: Snapshot, params: Params | None = None, compiler: Compiler | None = None
 ) -> tuple[Problem, State, list[int], str, float]:
     """The search behind `plan`: the problem, the searched state, the studies left out by
     their caps, the formulation and when it started (what `build_plan` and `balancer.lns`
-    take)."""
+    take). A `compiler` kept from earlier snapshots compiles only what changed."""
     started = time.perf_counter()
     params = params or Params()
-    problem = compile_problem(snapshot, params)
+    problem = (compiler or Compiler()).compile(snapshot, params)
     state = State(problem)
     rest = construct.keep_current(state)
     cold = construct.is_cold(state, rest)
@@ -47,7 +78,7 @@ def solve(
         capped += construct.insert_exact(state, free, construct.WIDE)
     else:
         deadline = started + params.time_limit_s
-        capped = construct.insert_exact(state, rest)
+        capped = construct.insert_exact(state, rest, construct.NARROW)
     if capped and not large:  # placed one by one: re-place the cap groups for the maximum
         capped = placement.maximise(state, capped)
     if cold:
@@ -70,15 +101,13 @@ def solve(
 def build_plan(
     problem: Problem, state: State, capped: list[int], formulation: str, started: float
 ) -> Plan:
-    """Turn a search state into the frozen Plan, each assignment with its reason."""
+    """Turn a search state into the frozen Plan; each assignment is explained when read."""
     snap = problem.snapshot
     now = snap.now
-    assignments: dict[int, Assignment] = {}
-    ids = problem.reader_ids
-    roster = len(snap.radiologists)
+    opened: dict[int, Assignment] = {}
     for rid, studies in problem.opened.items():
         for pos, s in enumerate(studies):
-            assignments[s.id] = Assignment(
+            opened[s.id] = Assignment(
                 study_id=s.id,
                 radiologist_id=rid,
                 position=pos,
@@ -86,40 +115,32 @@ def build_plan(
                 projected_finish=now,
                 reason=f"opened by radiologist {rid}: never moved",
             )
+    finish = np.full(problem.n, np.nan)
+    for r in range(problem.m):
+        finish[state.arr[r]] = state.fin[r]
+    load = state.load.copy()
     util = state.utilisation()
     over = _over_cap(problem, state)
-    for r, lst in enumerate(state.lists):
-        rid = ids[r]
-        first = len(problem.opened.get(rid, ()))
-        fin = state.fin[r]
-        cap_min = problem.capacity[r]
-        for j, k in enumerate(lst):
-            s = problem.studies[k]
-            t = problem.read_time(k, r)
-            finish = float(fin[j])
-            due_in = problem.due[k]
-            if problem.pinned[k] >= 0:
-                why = "pinned by a supervisor"
-            elif problem.prior[k] == r:
-                why = "kept: still a good fit"
-            else:
-                why = "best fit" + _faster(problem, k, r)
-            assignments[s.id] = Assignment(
-                study_id=s.id,
-                radiologist_id=rid,
-                position=first + j,
-                projected_start=now + timedelta(minutes=finish - t),
-                projected_finish=now + timedelta(minutes=finish),
-                reason=(
-                    f"{why}; {len(problem.eligible[k])} of {roster} radiologists eligible; "
-                    f"{s.priority} {s.patient_class} {_due(due_in)}, projected start "
-                    f"in {finish - t:.0f} min; reader load {state.load[r]:.0f} min of "
-                    f"{cap_min:.0f} min left in shift ({util[r]:.0%})"
-                    + (f"; {problem.lapsed_pins[s.id]}" if s.id in problem.lapsed_pins else "")
-                    + (f"; {over[k]}" if k in over else "")
-                ),
-                moved=s.assigned_to is not None and s.assigned_to != rid,
-            )
+    roster = len(snap.radiologists)
+
+    def explain(k: int, r: int, fin: float) -> str:
+        s = problem.studies[k]
+        t = problem.read_time(k, r)
+        if problem.pinned[k] >= 0:
+            why = "pinned by a supervisor"
+        elif problem.prior[k] == r:
+            why = "kept: still a good fit"
+        else:
+            why = "best fit" + _faster(problem, k, r)
+        return (
+            f"{why}; {len(problem.eligible[k])} of {roster} radiologists eligible; "
+            f"{s.priority} {s.patient_class} {_due(problem.due[k])}, projected start "
+            f"in {fin - t:.0f} min; reader load {load[r]:.0f} min of "
+            f"{problem.capacity[r]:.0f} min left in shift ({util[r]:.0%})"
+            + (f"; {problem.lapsed_pins[s.id]}" if s.id in problem.lapsed_pins else "")
+            + (f"; {over[k]}" if k in over else "")
+        )
+
     unassignable = dict(problem.unassignable)
     for k in capped:
         s = problem.studies[k]
@@ -129,7 +150,7 @@ def build_plan(
         )
     objective = evaluate(problem, state.assign)
     return Plan(
-        assignments=assignments,
+        assignments=PlannedAssignments(problem, state.assign.copy(), finish, opened, explain),
         unassignable=unassignable,
         objective=objective,
         formulation=formulation,

@@ -9,10 +9,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from balancer.eligibility import EligibilityIndex, unassignable_reason
 from balancer.model import Params, Radiologist, Snapshot, Study
 from balancer.terms import PLACEMENT, SEQUENCE
-from domain.enums import Priority
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -124,161 +122,14 @@ class Problem:
 
 def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
     """Resolve eligibility, pins and caps once and lay the movable studies out in worklist order."""
-    now = snapshot.now
-    index = EligibilityIndex(snapshot.radiologists, now)
-    active = [r for r in snapshot.radiologists if index.is_active(r.id)]
-    reader_ids = [r.id for r in active]
-    reader_index = {rid: i for i, rid in enumerate(reader_ids)}
-    ref = params.reference_wrvu_per_hour
-    inv_speed = np.array([ref / r.wrvu_per_hour for r in active], dtype=np.float64)
-    capacity = np.array(
-        [
-            max(MIN_CAPACITY_MINUTES, minutes(r.shift_end, now)) if r.shift_end else 0.0
-            for r in active
-        ],
-        dtype=np.float64,
-    )
-    inv_speed_of = {r.id: ref / r.wrvu_per_hour for r in snapshot.radiologists}
+    from balancer.compiler import Compiler  # it assembles this module's Problem
 
-    groups = sorted(
-        {s.cap_group for s in snapshot.studies if s.cap_group and s.cap_group in snapshot.caps}
-    )
-    group_index = {g: i for i, g in enumerate(groups)}
-    slots = np.zeros((len(active), len(groups)), dtype=np.int64)
-    for g, gi in group_index.items():
-        slots[:, gi] = snapshot.caps[g]
+    return Compiler().compile(snapshot, params)
 
-    busy = np.zeros(len(active), dtype=np.float64)
-    opened: dict[int, list[Study]] = {}
-    movable: list[tuple[Study, tuple[int, ...]]] = []
-    unassignable: dict[int, str] = {}
-    for study in snapshot.studies:
-        if study.opened_by is not None:
-            opened.setdefault(study.opened_by, []).append(study)
-            r = reader_index.get(study.opened_by)
-            if r is not None:
-                spent = minutes(now, study.opened_at) if study.opened_at else 0.0
-                need = study.read_minutes * inv_speed_of.get(study.opened_by, 1.0)
-                if study.procedure_group is not None:
-                    need *= active[r].paces.get(study.procedure_group, 1.0)
-                busy[r] += remaining_read(need, spent)
-                if study.cap_group in group_index:
-                    slots[r, group_index[study.cap_group]] -= 1
-            continue
-        readers = index.readers(study)
-        if readers:
-            movable.append((study, readers))
-        else:
-            unassignable[study.id] = unassignable_reason(study, snapshot.radiologists, now)
-    for studies in opened.values():
-        studies.sort(key=lambda s: (s.opened_at or now, s.id))
 
-    # Worklist order (ordering.sort_key), vectorised: tier, effective due, ready time, id.
-    due_all = np.array([minutes(st.due_at, now) for st, _ in movable], dtype=np.float64)
-    ready_all = np.array([minutes(st.ready_at, now) for st, _ in movable], dtype=np.float64)
-    limits = {p: params.age_limit(p) for p in {st.priority for st, _ in movable}}
-    aged_all = ready_all + np.array([limits[st.priority] for st, _ in movable], dtype=np.float64)
-    tiers = params.priority_tiers
-    tier = np.array([tiers.get(st.priority, 1) for st, _ in movable], dtype=np.int64)
-    ids = np.array([st.id for st, _ in movable], dtype=np.int64)
-    order = np.lexsort((ids, ready_all, np.minimum(due_all, aged_all), tier))
-    movable = [movable[i] for i in order]
-    due, aged = due_all[order], aged_all[order]
-    ready, tier = ready_all[order], tier[order]
-    studies = [st for st, _ in movable]
-    n = len(studies)
-    as_indices: dict[tuple[int, ...], IntArray] = {}
-    eligible = []
-    for _, rs in movable:
-        arr = as_indices.get(rs)
-        if arr is None:
-            arr = np.array([reader_index[rid] for rid in rs], dtype=np.int64)
-            as_indices[rs] = arr
-        eligible.append(arr)
-    may_read = np.zeros((n, len(active)), dtype=np.bool_)
-    if n:
-        rows = np.repeat(np.arange(n), [len(e) for e in eligible])
-        may_read[rows, np.concatenate(eligible)] = True
-    nominal = np.array([st.read_minutes for st in studies], dtype=np.float64)
-    wrvu = np.array([st.wrvu for st in studies], dtype=np.float64)
-    pace = shift_pace(active)
-    if pace is None:  # no one has a shift behind them yet: the density of the work waiting
-        density = float(wrvu.sum() / nominal.sum()) if n and nominal.sum() > 0 else 0.0
-        pace = density * 60.0 / params.reference_wrvu_per_hour
-    charge = pace * np.array([r.wrvu_per_hour for r in active], dtype=np.float64) / 60.0
-    base_wrvu = shift_credit(active, pace)
-    fair_wrvu = np.where(
-        [s.priority in params.fairness_priorities for s in studies],
-        wrvu,
-        pace * nominal * ref / 60.0,  # the department's pace: charge x read minutes, any reader
-    ).astype(np.float64)
-    fair_weight = np.array([fairness_weight(r, now, params) for r in active], dtype=np.float64)
-    for rid, held in opened.items():
-        r = reader_index.get(rid)
-        if r is not None:
-            base_wrvu[r] += sum(s.wrvu for s in held)
-    group = np.array(
-        [group_index.get(s.cap_group, -1) if s.cap_group else -1 for s in studies], dtype=np.int64
-    )
-    bends = snapshot.cap_bends
-    over_price = np.array(
-        [
-            float(bends[s.cap_group])
-            if s.cap_group in bends and s.cap_group in group_index and s.priority is Priority.STAT
-            else np.inf
-            for s in studies
-        ],
-        dtype=np.float64,
-    )
-
-    prior = np.full(n, -1, dtype=np.int64)
-    pinned = np.full(n, -1, dtype=np.int64)
-    lapsed: dict[int, str] = {}
-    for k, (study, readers) in enumerate(movable):
-        if study.pinned_to is not None:
-            r = reader_index.get(study.pinned_to)
-            gi = int(group[k])
-            if study.pinned_to not in readers or r is None:
-                lapsed[study.id] = f"pin to radiologist {study.pinned_to} lapsed: not eligible now"
-            elif gi >= 0 and slots[r, gi] <= 0:
-                lapsed[study.id] = f"pin to radiologist {study.pinned_to} lapsed: cap reached"
-            else:
-                pinned[k] = r
-                if gi >= 0:
-                    slots[r, gi] -= 1
-        if study.assigned_to is not None and study.assigned_to in readers:
-            prior[k] = reader_index[study.assigned_to]
-
-    problem = Problem(
-        snapshot=snapshot,
-        params=params,
-        reader_ids=reader_ids,
-        reader_index=reader_index,
-        inv_speed=inv_speed,
-        capacity=capacity,
-        busy=busy,
-        studies=studies,
-        nominal=nominal,
-        due=due,
-        aged=aged,
-        ready=ready,
-        tier=tier,
-        base_wrvu=base_wrvu,
-        charge=charge,
-        fair_weight=fair_weight,
-        fair_wrvu=fair_wrvu,
-        eligible=eligible,
-        may_read=may_read,
-        prior=prior,
-        pinned=pinned,
-        group=group,
-        slots=slots,
-        over_price=over_price,
-        group_price=np.array([float(bends.get(g, np.inf)) for g in groups], dtype=np.float64),
-        opened=opened,
-        unassignable=unassignable,
-        lapsed_pins=lapsed,
-    )
+def finish_compiling(problem: Problem, active: list[Radiologist]) -> None:
+    """The terms' rows and the learned paces, from the problem's arrays."""
+    n = problem.n
     hinges = [term.hinge(problem) for term in SEQUENCE]
     shape = (len(SEQUENCE), n)
     problem.hinge_start = np.array([h[0] for h in hinges], dtype=np.float64).reshape(shape)
@@ -286,7 +137,6 @@ def compile_problem(snapshot: Snapshot, params: Params) -> Problem:
     _lay_out_paces(problem, active)
     for term in PLACEMENT:
         term.prepare(problem)
-    return problem
 
 
 def _lay_out_paces(problem: Problem, active: list[Radiologist]) -> None:

@@ -45,13 +45,13 @@ class State:
             else np.zeros((2 * t, 0))
         )
         self.cols: list[FloatArray] = [np.zeros((2 * t, 0))] * m
-        # Per study, its (start, weight) pairs with a weight (a routine study has no urgency).
-        self._pairs: list[tuple[tuple[float, float], ...]] = [
-            tuple((float(a), float(w)) for a, w in zip(col[:t], col[t:], strict=True) if w != 0)
-            for col in self._terms.T
-        ]
-        self.fin_py: list[list[float]] = [[] for _ in range(m)]
-        self.rows_py: list[list[tuple[tuple[float, float], ...]]] = [[] for _ in range(m)]
+        # Per study, its (start, weight) pairs with a weight (a routine study has no urgency),
+        # made when a move first prices the study: a re-plan touches a few readers' studies.
+        self._pairs: list[tuple[tuple[float, float], ...] | None] = [None] * n
+        # Per reader, the finish times and pairs as Python lists for short tails (`_shift`),
+        # made when first needed after the worklist changed (None until then).
+        self._fin_py: list[list[float] | None] = [[] for _ in range(m)]
+        self._rows_py: list[list[tuple[tuple[float, float], ...]] | None] = [[] for _ in range(m)]
         self.seq = np.zeros(m, dtype=np.float64)  # the sequence terms per reader
         self.load = problem.busy.copy()
         self.held = problem.base_wrvu.copy()  # wRVU per reader, for the fairness term
@@ -78,16 +78,45 @@ class State:
         g = int(self.p.group[k])
         return g < 0 or self.p.pinned[k] >= 0 or self.used[r, g] < self.p.slots[r, g]
 
+    def _pairs_of(self, k: int) -> tuple[tuple[float, float], ...]:
+        """Study `k`'s (start, weight) pairs of the sequence terms with a weight."""
+        pairs = self._pairs[k]
+        if pairs is None:
+            self._make_pairs([k])
+            pairs = self._pairs[k]
+            assert pairs is not None
+        return pairs
+
+    def _make_pairs(self, ks: list[int]) -> None:
+        t = self._t
+        for k, col in zip(ks, self._terms[:, ks].T.tolist(), strict=True):
+            self._pairs[k] = tuple((a, w) for a, w in zip(col[:t], col[t:], strict=True) if w != 0)
+
     def _one(self, k: int, finish: float) -> float:
         """The sequence terms of study `k` alone, finishing at `finish`."""
-        return sum(w * max(finish - a, 0.0) for a, w in self._pairs[k])
+        return sum(w * max(finish - a, 0.0) for a, w in self._pairs_of(k))
+
+    def _fin_list(self, r: int) -> list[float]:
+        fin = self._fin_py[r]
+        if fin is None:
+            fin = self._fin_py[r] = self.fin[r].tolist()
+        return fin
+
+    def _rows_list(self, r: int) -> list[tuple[tuple[float, float], ...]]:
+        rows = self._rows_py[r]
+        if rows is None:
+            missing = [k for k in self.lists[r] if self._pairs[k] is None]
+            if missing:
+                self._make_pairs(missing)
+            rows = self._rows_py[r] = [self._pairs_of(k) for k in self.lists[r]]
+        return rows
 
     def _shift(self, r: int, pos: int, t: float) -> float:
         """Change of the sequence terms if reader `r`'s studies from `pos` on finish `t`
         minutes later (earlier when negative)."""
         n = len(self.lists[r]) - pos
         if n <= _SHORT:  # numpy's per-call overhead outweighs a short loop
-            fin, rows = self.fin_py[r], self.rows_py[r]
+            fin, rows = self._fin_list(r), self._rows_list(r)
             d = 0.0
             for i in range(pos, pos + n):
                 fi = fin[i]
@@ -154,8 +183,7 @@ class State:
         self.arr[r] = idx
         self.cols[r] = self._terms[:, idx]
         self.fin[r] = self._finish(r, idx)
-        self.fin_py[r] = self.fin[r].tolist()
-        self.rows_py[r] = [self._pairs[k] for k in self.lists[r]]
+        self._fin_py[r] = self._rows_py[r] = None
         self.seq[r] = self.sequence_cost(idx, self.fin[r])
 
     def _shift_load(self, r: int, dl: float) -> None:
@@ -191,6 +219,36 @@ class State:
         if refresh:
             self._refresh(r)
         return r
+
+    def add_many(self, ks: IntArray, rs: IntArray) -> None:
+        """Put each study of `ks` (unplaced) on the reader at the same place in `rs`, at once,
+        and refresh every worklist (a re-plan keeping most of the plan before it)."""
+        p = self.p
+        if ks.size == 0:
+            self.refresh_all()
+            return
+        self.assign[ks] = rs
+        times = p.nominal[ks] * p.inv_speed[rs]
+        if p.paced:
+            times = times * p.pace[rs, p.kind[ks]]
+        self.load += np.bincount(rs, weights=times, minlength=p.m)
+        self.held += np.bincount(rs, weights=p.fair_wrvu[ks], minlength=p.m)
+        self.s1 = float(self.load.sum())
+        self.s2 = float((self.load * self.load / p.capacity).sum())
+        counted = (p.group[ks] >= 0) & (p.pinned[ks] < 0)
+        np.add.at(self.used, (rs[counted], p.group[ks[counted]]), 1)
+        by_reader = np.argsort(rs, kind="stable")  # each reader's studies stay in order
+        bounds = np.cumsum(np.bincount(rs, minlength=p.m))
+        placed = ks[by_reader].tolist()
+        start = 0
+        for r, end in enumerate(bounds.tolist()):
+            if end > start:
+                lst = self.lists[r]
+                lst.extend(placed[start:end])
+                if lst and len(lst) > end - start:
+                    lst.sort()
+            start = end
+        self.refresh_all()
 
     def move(self, k: int, b: int) -> None:
         """Move placed study `k` to reader `b`."""

@@ -1,10 +1,11 @@
 """Bench the balancer: cold plan, 50 single-event re-plans, and the distances to the best plan
 known and to a proven bound.
 
-python -m bench.balancer [--quick] [--seed N] [--best-seconds S]
+python -m bench.balancer [--quick] [--seed N] [--best-seconds S] [--open N --radiologists M]
 
 Prints progress and per-instance figures; the LAST line is the JSON for 5,000 studies x 100
-radiologists: {"open", "radiologists", "cold_ms", "replan_p95_ms", "churn", "gap", "ineligible",
+radiologists (with `--open` and `--radiologists`, for that instance alone: 20,000 x 400 is the
+network scale): {"open", "radiologists", "cold_ms", "replan_p95_ms", "churn", "gap", "ineligible",
 "stat_placed", "stat_placeable", "aged_overtaken_30min", "big_event_ms", "big_event_churn"}.
 
 `stat_placed` / `stat_placeable`: after the cold plan, a burst of STATs arrives (enough that
@@ -18,8 +19,15 @@ neighbourhood search from several starts, cached in bench/best_known/ by instanc
 (`balancer.lns`), against the same. `gap_to_bound`: the cold plan against the higher of two
 proven lower bounds (CP-SAT's on the whole model, a completion-rank relaxation: see
 `bench.best_known`), the one used named in `bound_method`.
+`replan_p95_cpu_ms`: the same re-plans' CPU time in this process (`time.process_time`), which
+other work on a shared machine does not inflate as it does the wall-clock `replan_p95_ms`.
 `big_event_ms` / `big_event_churn`: the worse of that burst's re-plan and of a reader with
 200 studies on their worklist going off shift (time; share of other studies moved).
+The cold plan, the large events and the single events are planned one after another by one
+`balancer.planner.Planner`, as the leader's runner plans them: each re-plan compiles only the
+studies that changed. Above `CPSAT_MAX_PAIRS` study x reader pairs (the network) CP-SAT's
+whole model is not built (minutes and gigabytes in Python): `gap` is then against the fast
+path's own long search alone and the best known plan is searched from the fast starts only.
 `aged_overtaken_30min`: studies past their age limit that younger work ranked behind them
 starts more than 30 min before on a reader who may read them (`balancer.waiting`), the worst
 of the cold plan and the single-event re-plans (the burst's is printed, not in the key: a large
@@ -39,9 +47,11 @@ from datetime import timedelta
 import numpy as np
 
 from balancer import Params, Plan, Snapshot, ViolationCode, plan, validate
+from balancer.assignments import placements
 from balancer.cpsat import solve
 from balancer.maximum import placeable
 from balancer.objective import evaluate
+from balancer.planner import Planner
 from balancer.problem import IntArray, compile_problem
 from balancer.simulation.department import bench_snapshot as department
 from balancer.simulation.department import make_study
@@ -54,6 +64,8 @@ EVENT_WEIGHTS = (0.5, 0.4, 0.1)
 STAT_BURST = 200
 # Studies on the worklist of the reader who leaves in the large-event figures.
 BIG_LIST = 200
+# Above this many study x reader pairs CP-SAT's whole model is not built (the network scale).
+CPSAT_MAX_PAIRS = 1_000_000
 
 
 @dataclasses.dataclass
@@ -64,6 +76,7 @@ class Figures:
     radiologists: int
     cold_ms: float
     replan_ms: list[float] = dataclasses.field(default_factory=list)
+    replan_cpu_ms: list[float] = dataclasses.field(default_factory=list)
     churn: list[float] = dataclasses.field(default_factory=list)
     violations: int = 0
     ineligible: int = 0
@@ -85,6 +98,7 @@ class Figures:
             "radiologists": self.radiologists,
             "cold_ms": round(self.cold_ms, 1),
             "replan_p95_ms": round(float(np.percentile(self.replan_ms, 95)), 1),
+            "replan_p95_cpu_ms": round(float(np.percentile(self.replan_cpu_ms, 95)), 1),
             "churn": round(float(np.mean(self.churn)), 5),
             "gap": round(self.gap, 5),
             "gap_to_best": round(self.gap_to_best, 5),
@@ -236,9 +250,9 @@ def assignment(snap: Snapshot, result: Plan, params: Params) -> tuple[IntArray, 
     problem = compile_problem(snap, params)
     where = {s.id: k for k, s in enumerate(problem.studies)}
     assign = np.full(problem.n, -1, dtype=np.int64)
-    for sid, a in result.assignments.items():
+    for sid, rid, _ in placements(result.assignments):
         if sid in where:
-            assign[where[sid]] = problem.reader_index[a.radiologist_id]
+            assign[where[sid]] = problem.reader_index[rid]
     return assign, evaluate(problem, assign)["total"]
 
 
@@ -253,19 +267,28 @@ def reference_gap(
     """
     problem = compile_problem(snap, params)
     assign, ours = assignment(snap, result, params)
-    out = solve(problem, assign, seconds)
-    best = ours
-    cp = evaluate(problem, out.assign)["total"] if out.assign is not None else float("inf")
     long_plan = plan(snap, dataclasses.replace(params, cold_time_limit_s=seconds))
     _, long_total = assignment(snap, long_plan, params)
+    own = f"own search {seconds:.0f} s: {long_total:,.0f}"
+    if not with_cpsat(problem.n, problem.m):
+        best = min(ours, long_total)
+        gap = (ours - best) / best if best > 0 else 0.0
+        return gap, None, f"ours {ours:,.0f}; CP-SAT not built at this scale; {own}"
+    out = solve(problem, assign, seconds)
+    cp = evaluate(problem, out.assign)["total"] if out.assign is not None else float("inf")
     best = min(ours, cp, long_total)
     gap = (ours - best) / best if best > 0 else 0.0
     to_bound = (ours - out.bound) / ours if out.bound > 0 and ours > 0 else None
     note = (
         f"ours {ours:,.0f}; CP-SAT {out.status} in {out.wall_s:.0f} s: {cp:,.0f} "
-        f"(bound {out.bound:,.0f}); own search {seconds:.0f} s: {long_total:,.0f}"
+        f"(bound {out.bound:,.0f}); {own}"
     )
     return gap, to_bound, note
+
+
+def with_cpsat(n: int, m: int) -> bool:
+    """Whether CP-SAT's whole model is built for an instance of this size."""
+    return n * m <= CPSAT_MAX_PAIRS
 
 
 def distances(
@@ -278,8 +301,8 @@ def distances(
     from bench.best_known import assignment as as_array
     from bench.best_known import best_known, completion_bound, searched, store
 
-    best = best_known(snap, params, cold, best_s)
     problem = compile_problem(snap, params)
+    best = best_known(snap, params, cold, best_s, cpsat=with_cpsat(problem.n, problem.m))
     start = as_array(problem, cold)
     ours = evaluate(problem, start)["total"]
     live = searched(problem, start, live_s, seed=0)
@@ -325,7 +348,8 @@ def run(
     """Cold plan, `events` re-plans, and the gap of the cold plan to the reference."""
     params = Params()
     snap = department(seed, n, m)
-    cold = checked(snap, plan(snap, params), Figures(n, m, 0.0))
+    planner = Planner()
+    cold = checked(snap, planner.plan(snap, params), Figures(n, m, 0.0))
     fig = Figures(n, m, cold.duration_ms)
     checked(snap, cold, fig)
     print(
@@ -335,7 +359,7 @@ def run(
     )
     fig.aged_overtaken = len(overtaken(snap, cold, params))
     burst = stat_burst(random.Random(seed + 2), snap, cold, STAT_BURST)
-    after_burst = checked(burst, plan(burst, params), fig)
+    after_burst = checked(burst, planner.plan(burst, params), fig)
     fig.stat_placed = stats_placed(burst, after_burst)
     fig.stat_placeable = placeable(burst, "STAT")
     print(
@@ -349,7 +373,7 @@ def run(
     # part of the long list away before the reader leaves.
     loaded, rid = long_list(snap, cold, BIG_LIST)
     gone = leaver(loaded, rid)
-    after_leave = checked(gone, plan(gone, params), fig)
+    after_leave = checked(gone, planner.plan(gone, params), fig)
     theirs = {s.id for s in loaded.studies if s.assigned_to == rid and s.opened_by is None}
     others = [
         s
@@ -373,7 +397,10 @@ def run(
     current, result = snap, cold
     for i in range(events):
         kind, current, touched = next_event(rng, current, result, 1_000_000 + i)
-        after = checked(current, plan(current, params), fig)
+        cpu = time.process_time()
+        after = planner.plan(current, params)
+        fig.replan_cpu_ms.append((time.process_time() - cpu) * 1000.0)
+        checked(current, after, fig)
         fig.replan_ms.append(after.duration_ms)
         fig.churn.append(churn_of(result, after, current, touched))
         fig.aged_overtaken = max(fig.aged_overtaken, len(overtaken(current, after, params)))
@@ -465,6 +492,10 @@ def main(argv: Iterator[str] | None = None) -> None:
         help="per start of the best-known search when the instance is not cached "
         "(bench/best_known/)",
     )
+    parser.add_argument(
+        "--open", type=int, help="open studies of one instance (with --radiologists)"
+    )
+    parser.add_argument("--radiologists", type=int, help="radiologists of that instance")
     args = parser.parse_args(None if argv is None else list(argv))
     if args.compare:
         for n, m in ((2000, 60), (5000, 100)):
@@ -474,6 +505,13 @@ def main(argv: Iterator[str] | None = None) -> None:
     best_s = 5.0 if args.quick else args.best_seconds
     live_s = 2.0 if args.quick else 10.0
     started = time.perf_counter()
+    if args.open or args.radiologists:
+        if not (args.open and args.radiologists):
+            parser.error("--open and --radiologists go together")
+        one = run(args.open, args.radiologists, args.seed, args.events, reference_s, best_s, live_s)
+        print(f"bench took {time.perf_counter() - started:.0f} s", flush=True)
+        print(json.dumps(one.summary()))
+        return
     small = run(2000, 60, args.seed, args.events, reference_s, best_s, live_s)
     print(json.dumps(small.summary()), flush=True)
     big = run(5000, 100, args.seed, args.events, reference_s, best_s, live_s)

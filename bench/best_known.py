@@ -30,6 +30,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from balancer import Params, Plan, Snapshot, plan
+from balancer.assignments import placements
 from balancer.cpsat import solve
 from balancer.lns import Stop, search
 from balancer.objective import evaluate
@@ -85,9 +86,9 @@ def assignment(problem: Problem, result: Plan) -> IntArray:
     """A plan as the solver's array (reader index per study, -1: none)."""
     where = {s.id: k for k, s in enumerate(problem.studies)}
     assign = np.full(problem.n, -1, dtype=np.int64)
-    for sid, a in result.assignments.items():
+    for sid, rid, _ in placements(result.assignments):
         if sid in where:
-            assign[where[sid]] = problem.reader_index[a.radiologist_id]
+            assign[where[sid]] = problem.reader_index[rid]
     return assign
 
 
@@ -198,9 +199,16 @@ def store(best: Best, problem: Problem) -> None:
 
 
 def best_known(
-    snapshot: Snapshot, params: Params, cold: Plan, seconds: float, *, refresh: bool = False
+    snapshot: Snapshot,
+    params: Params,
+    cold: Plan,
+    seconds: float,
+    *,
+    refresh: bool = False,
+    cpsat: bool = True,
 ) -> Best:
-    """The cached best for the instance, or a long run's (then cached): see the module."""
+    """The cached best for the instance, or a long run's (then cached): see the module.
+    Without `cpsat` (the network scale) CP-SAT is neither a start nor the bound."""
     problem = compile_problem(snapshot, params)
     key = instance_key(snapshot, params)
     cached = None if refresh else load(key, problem, seconds)
@@ -208,13 +216,13 @@ def best_known(
         return cached
     started = time.perf_counter()
     cold_assign = assignment(problem, cold)
-    exact = solve(problem, cold_assign, seconds)
+    exact = solve(problem, cold_assign, seconds) if cpsat else None
     long_plan = plan(snapshot, dataclasses.replace(params, cold_time_limit_s=seconds))
     starts = {
         "the cold plan": cold_assign,
         "the fast path's search": assignment(problem, long_plan),
     }
-    if exact.assign is not None:
+    if exact is not None and exact.assign is not None:
         starts["CP-SAT's whole model"] = exact.assign
     candidates: list[tuple[float, str, IntArray]] = []
     for i, (name, start) in enumerate(starts.items()):
@@ -232,8 +240,12 @@ def best_known(
         total=total,
         assign=assign,
         method=f"best of {len(candidates)}: {name}, {seconds:.0f} s per start",
-        bound=exact.bound,
-        bound_method=f"CP-SAT best objective bound, whole model, {seconds:.0f} s",
+        bound=exact.bound if exact is not None else 0.0,
+        bound_method=(
+            f"CP-SAT best objective bound, whole model, {seconds:.0f} s"
+            if exact is not None
+            else "none: CP-SAT's whole model not built at this scale"
+        ),
         seconds=time.perf_counter() - started,
         per_start=seconds,
     )

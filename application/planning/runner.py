@@ -34,8 +34,9 @@ from sqlmodel import col
 from application.planning.leadership import Deposed, Leadership, check_epoch
 from application.planning.paces import reader_paces
 from balancer import lns
+from balancer.assignments import placements
 from balancer.model import Params, Plan, Radiologist, Snapshot, Study
-from balancer.planner import plan
+from balancer.planner import Planner
 from balancer.validate import validate
 from domain import events as ev
 from domain.db import Database, UnitOfWork
@@ -264,17 +265,23 @@ Unplaced = dict[int, int | None]
 
 
 def changes(state: DepartmentState, result: Plan) -> tuple[list[PlannedRead], Unplaced]:
-    """The plan as per-study placements plus the studies it had to leave unplaced."""
+    """The plan as per-study placements plus the studies it had to leave unplaced.
+
+    A study the plan leaves with the reader who held it keeps the reason it was placed with
+    (`apply_plan` only reorders it), so only the studies changing reader are explained: at
+    network scale that is the difference between a few reasons and twenty thousand.
+    """
+    holders = state.holders
     planned = [
         PlannedRead(
-            exam_id=a.study_id,
-            radiologist_id=a.radiologist_id,
-            position=a.position,
-            reason=a.reason[:500],
-            seen_radiologist_id=state.holders[a.study_id],
+            exam_id=sid,
+            radiologist_id=rid,
+            position=position,
+            reason=result.assignments[sid].reason[:500] if rid != holders[sid] else "",
+            seen_radiologist_id=holders[sid],
         )
-        for a in result.assignments.values()
-        if a.study_id in state.holders
+        for sid, rid, position in placements(result.assignments)
+        if sid in holders
     ]
     unplaced = {sid: state.holders[sid] for sid in result.unassignable if sid in state.holders}
     return planned, unplaced
@@ -352,6 +359,8 @@ class BalancerRunner:
         self.search = search
         self.search_stats = SearchStats()
         self._search_stop: lns.Stop | None = None
+        # Kept between runs (on the one solver thread): a run compiles only what changed.
+        self._planner = Planner()
         self._quiet_since = time.monotonic()
         self._fruitless_until = 0.0
         # How long an open STAT/URGENT read may wait for an absent reader before the leader
@@ -609,7 +618,9 @@ class BalancerRunner:
             self._seen_through = max(self._seen_through, seen)
             loop = asyncio.get_running_loop()
             started = time.perf_counter()
-            result = await loop.run_in_executor(self._pool, plan, state.snapshot, params)
+            result = await loop.run_in_executor(
+                self._pool, self._planner.plan, state.snapshot, params
+            )
             violations = validate(state.snapshot, result)
             if violations:  # a bug, never a department state: refuse to commit it
                 raise RuntimeError(f"invalid plan: {violations[:3]}")
