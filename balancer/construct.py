@@ -14,6 +14,7 @@ from bisect import bisect_left
 
 import numpy as np
 
+from balancer.frontier import Frontier
 from balancer.objective import evaluate
 from balancer.problem import FloatArray, IntArray
 from balancer.state import State
@@ -23,11 +24,13 @@ from balancer.terms import READER
 # share of all studies as well (a cold start: most have no reader to keep), the sweep is used.
 EXACT_INSERT_LIMIT = 150
 COLD_SHARE = 0.5
+# Readers priced per study in a large event: the soonest to finish it and the least utilised.
+WIDE = 4
 # The cold sweep holds the waiting bound with this share of its margin: a plan built right at
 # the margin is pushed over it by the drift of projections from one re-plan to the next.
 SLACK = 0.5
-# Readers priced per study in a large event: the soonest to finish it and the least utilised.
-WIDE = 4
+# Placements between two refreshes of the waiting bound's guard when many are inserted at once.
+GUARD_REFRESH = 16
 
 
 def is_cold(state: State, rest: list[int]) -> bool:
@@ -78,13 +81,19 @@ def insert_exact(state: State, rest: list[int], width: int | None = None) -> lis
     utilised are priced (a large event: a leaver with a long list, a burst of STATs).
     """
     left: list[int] = []
-    for k in rest:
+    guard = Frontier(state) if state.p.params.hold_overtake_bound and width is None else None
+    for i, k in enumerate(rest):
         best, best_r = np.inf, -1
         cand = candidates(state, k)
         if width is not None and cand.size > 2 * width:
             util = state.load[cand] / state.p.capacity[cand]
             least = cand[np.argpartition(util, width)[:width]]
             cand = np.union1d(least, soonest(state, k, cand, width))
+        if guard is not None and cand.size:
+            if i and i % GUARD_REFRESH == 0:
+                guard.refresh()
+            # The waiting bound: where the study holds it best (the repair sees to the rest).
+            cand = guard.places(k, cand)
         for r in cand:
             d = state.place_delta(k, int(r))
             if d < best:

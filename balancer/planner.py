@@ -9,6 +9,7 @@ from datetime import timedelta
 import numpy as np
 
 from balancer import construct, improve, placement, promote
+from balancer.frontier import Frontier
 from balancer.model import Assignment, Params, Plan, Snapshot
 from balancer.objective import evaluate, over_count
 from balancer.problem import Problem, compile_problem
@@ -55,7 +56,8 @@ def solve(
     else:
         touched = {int(state.assign[k]) for k in rest if state.assign[k] >= 0}
         improve.touch_up(state, touched, deadline)
-    improve.settle(state, deadline)
+    holds = params.hold_overtake_bound and not cold
+    improve.settle(state, deadline, Frontier(state) if holds else None)
     if params.hold_overtake_bound:  # a rule: repaired to the end (promote.py), whatever the clock
         promote.promote(state, math.inf, promote.ROUNDS if cold or large else promote.EVENT_ROUNDS)
     formulation = ("sweep" if cold else "insert") + "+relocate"

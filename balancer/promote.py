@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from balancer.construct import candidates
+from balancer.frontier import pushed_over, slack_of, start_on, starts
 from balancer.problem import FloatArray, IntArray
 from balancer.state import State
 
@@ -36,17 +37,6 @@ PRICED = 4
 # 350 overtaken at 5000 x 100; repair to the end leaves none (docs/balancer.md).
 ROUNDS = 20
 EVENT_ROUNDS = ROUNDS
-
-
-def starts(state: State) -> FloatArray:
-    """Projected start (minutes from now) of every placed study; NaN for unplaced ones."""
-    p = state.p
-    out = np.full(p.n, np.nan)
-    for r in range(p.m):
-        idx = state.arr[r]
-        if idx.size:
-            out[idx] = state.fin[r] - p.read_times(idx, r)
-    return out
 
 
 def overtaken(state: State, start: FloatArray | None = None) -> IntArray:
@@ -116,13 +106,6 @@ def _overtaken(state: State, k: int, start: float) -> bool:
     return False
 
 
-def start_on(state: State, k: int, r: int) -> float:
-    """Where study k would start if it joined (or, on its own reader, stayed on) reader r."""
-    lst = state.lists[r]
-    pos = bisect_left(lst, k)
-    return float(state.fin[r][pos - 1]) if pos else float(state.p.busy[r])
-
-
 def promote(state: State, deadline: float, rounds: int = ROUNDS) -> int:
     """Move overtaken studies up (see the module's docstring); returns the number of moves.
 
@@ -138,6 +121,7 @@ def promote(state: State, deadline: float, rounds: int = ROUNDS) -> int:
         if not todo:
             return made
         touched: set[int] = set()
+        slack = slack_of(state, start)
         for k in todo:
             a = int(state.assign[k])
             s_k = float(start[k])
@@ -145,7 +129,7 @@ def promote(state: State, deadline: float, rounds: int = ROUNDS) -> int:
                 s_k = start_on(state, k, a)
                 if not _overtaken(state, k, s_k):
                     continue
-            b = _target(state, k, a, s_k)
+            b = _target(state, k, a, s_k, slack)
             if b < 0:
                 stuck.add(k)
                 continue
@@ -157,8 +141,14 @@ def promote(state: State, deadline: float, rounds: int = ROUNDS) -> int:
     return made
 
 
-def _target(state: State, k: int, a: int, now_start: float) -> int:
-    """The reader study k should move to, or -1 when no reader starts it sooner."""
+def _target(state: State, k: int, a: int, now_start: float, slack: FloatArray) -> int:
+    """The reader study k should move to, or -1 when no reader starts it sooner.
+
+    Among the readers that start it about as soon as possible, the one where it pushes back
+    the fewest aged studies over the margin (each would be the next repair: without this
+    choice one repair led to dozens more, along queues all held just inside the margin); then
+    the move the objective prices least.
+    """
     if not state.movable(k):
         return -1
     cand = candidates(state, k)
@@ -171,7 +161,9 @@ def _target(state: State, k: int, a: int, now_start: float) -> int:
         return -1
     near = state.p.params.overtake_margin_minutes * NEAR
     pool = cand[when <= soonest + near]
+    pushed = np.array([pushed_over(state, k, int(r), slack) for r in pool])
+    pool = pool[pushed == pushed.min()]
     if pool.size > PRICED:
-        pool = pool[np.argsort(when[when <= soonest + near], kind="stable")[:PRICED]]
+        pool = pool[np.argsort([start_on(state, k, int(r)) for r in pool], kind="stable")[:PRICED]]
     prices = [state.move_delta(k, int(r)) for r in pool]
     return int(pool[int(np.argmin(prices))])
