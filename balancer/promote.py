@@ -10,8 +10,10 @@ to a reader who may read it where it starts sooner (on the overtaker's reader it
 the overtaker). Younger work ranked ahead of it (due sooner) is the order rule's choice, which
 no placement changes, and is not counted. Oldest
 first, in rounds, until none is left or the time is up; among readers that start it about as
-soon as possible, the move the objective prices least. `waiting.overtaken` counts what is left
-from the plan alone.
+soon as possible, the one where it pushes the fewest aged studies over the margin, then the
+move the objective prices least. `waiting.overtaken` counts what is left from the plan alone.
+A re-plan keeps new and moved work from causing such repairs in the first place
+(`balancer.frontier`).
 """
 
 from __future__ import annotations
