@@ -79,6 +79,18 @@ def _room(state: State, ks: IntArray, r: int) -> npt.NDArray[np.bool_]:
     return out
 
 
+def _readers_with_room(state: State, k: int, readers: IntArray) -> npt.NDArray[np.bool_]:
+    """`_room` for one study on each of `readers`."""
+    p = state.p
+    g = int(p.group[k]) if p.slots.shape[1] else -1
+    if g < 0 or np.isfinite(p.over_price[k]):
+        return np.ones(readers.size, dtype=np.bool_)
+    out: npt.NDArray[np.bool_] = (state.used[readers, g] < p.slots[readers, g]) | (
+        readers == state.assign[k]
+    )
+    return out
+
+
 def _range_max(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
     """max(values[lo[i]:hi[i]]) for each i (every range non-empty)."""
     padded = np.append(values, -np.inf)  # reduceat needs an index past the last range
@@ -94,9 +106,8 @@ def _overtaken(state: State, k: int, start: float) -> bool:
     if start <= p.aged[k]:
         return False
     margin = p.params.overtake_margin_minutes
-    for r in p.eligible[k]:
-        if not _room(state, np.array([k]), int(r))[0]:
-            continue
+    readers = p.eligible[k]
+    for r in readers[_readers_with_room(state, k, readers)].tolist():
         idx = state.arr[r]
         lo = bisect_left(state.lists[r], k + 1)
         if lo >= idx.size:
