@@ -14,6 +14,7 @@ from bisect import bisect_left
 
 import numpy as np
 
+from balancer.frontier import Frontier
 from balancer.objective import evaluate
 from balancer.problem import FloatArray, IntArray
 from balancer.state import State
@@ -23,16 +24,18 @@ from balancer.terms import READER
 # share of all studies as well (a cold start: most have no reader to keep), the sweep is used.
 EXACT_INSERT_LIMIT = 150
 COLD_SHARE = 0.5
+# Readers priced per study in a large event: the soonest to finish it and the least utilised.
+WIDE = 4
 # The cold sweep holds the waiting bound with this share of its margin: a plan built right at
 # the margin is pushed over it by the drift of projections from one re-plan to the next.
 SLACK = 0.5
-# Readers priced per study in a large event: the soonest to finish it and the least utilised.
-WIDE = 4
 # In a single event, a study with more than twice this many eligible readers (a network of
 # hundreds; a department's studies have at most a few dozen) is priced on this many soonest
 # and this many least utilised: exact insertion on all of them made a leaver's re-plan at
 # 20,000 x 400 cost more than the whole re-plan's budget.
 NARROW = 16
+# Placements between two refreshes of the waiting bound's guard when many are inserted at once.
+GUARD_REFRESH = 16
 
 
 def is_cold(state: State, rest: list[int]) -> bool:
@@ -81,20 +84,31 @@ def soonest(state: State, k: int, cand: IntArray, width: int) -> IntArray:
     return picked
 
 
-def insert_exact(state: State, rest: list[int], width: int | None = None) -> list[int]:
+def insert_exact(
+    state: State, rest: list[int], width: int | None = None, *, guarded: bool = True
+) -> list[int]:
     """Place each study where the objective grows least; return those no reader had room for.
 
-    With `width`, only the `width` readers who would finish it soonest and the `width` least
-    utilised are priced (a large event: a leaver with a long list, a burst of STATs).
+    With `width`, a study with more than twice `width` eligible readers is priced only on the
+    `width` who would finish it soonest and the `width` least utilised (a large event, or a
+    network of hundreds of readers). `guarded`: with the waiting bound on, a study goes only
+    where it holds the bound best (`Frontier`); a large event is placed unguarded (guarding its
+    hundreds of placements moved more studies than the repair after it does).
     """
     left: list[int] = []
-    for k in rest:
+    guard = Frontier(state) if state.p.params.hold_overtake_bound and guarded else None
+    for i, k in enumerate(rest):
         best, best_r = np.inf, -1
         cand = candidates(state, k)
         if width is not None and cand.size > 2 * width:
             util = state.load[cand] / state.p.capacity[cand]
             least = cand[np.argpartition(util, width)[:width]]
             cand = np.union1d(least, soonest(state, k, cand, width))
+        if guard is not None and cand.size:
+            if i and i % GUARD_REFRESH == 0:
+                guard.refresh()
+            # The waiting bound: where the study holds it best (the repair sees to the rest).
+            cand = guard.places(k, cand)
         for r in cand:
             d = state.place_delta(k, int(r))
             if d < best:

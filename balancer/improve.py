@@ -14,8 +14,8 @@ import time
 import numpy as np
 
 from balancer.construct import candidates, soonest
+from balancer.frontier import Frontier, start_on
 from balancer.problem import FloatArray
-from balancer.promote import start_on
 from balancer.state import State
 
 # A move must gain at least this much (minutes-equivalent) to be taken: no churn on noise.
@@ -34,7 +34,9 @@ def _aged(state: State, k: int, a: int) -> bool:
     return bool(start_on(state, k, a) > state.p.aged[k])
 
 
-def _best_move(state: State, k: int, a: int, util: FloatArray, late: bool) -> tuple[float, int]:
+def _best_move(
+    state: State, k: int, a: int, util: FloatArray, late: bool, guard: Frontier | None
+) -> tuple[float, int]:
     cand = candidates(state, k)
     cand = cand[cand != a]
     if cand.size == 0:
@@ -48,6 +50,8 @@ def _best_move(state: State, k: int, a: int, util: FloatArray, late: bool) -> tu
         cand = pool
     if state.p.params.hold_overtake_bound and _aged(state, k, a):
         cand = cand[[start_on(state, k, int(b)) <= start_on(state, k, a) for b in cand]]
+    if guard is not None:
+        cand = cand[[guard.allows(k, int(b)) for b in cand]]
     best, best_b = -MIN_GAIN, -1
     for b in cand:
         d = state.move_delta(k, int(b))
@@ -56,8 +60,13 @@ def _best_move(state: State, k: int, a: int, util: FloatArray, late: bool) -> tu
     return best, best_b
 
 
-def relocate(state: State, sources: list[int], deadline: float) -> int:
-    """One pass over the studies of `sources` (in order); returns the number of moves made."""
+def relocate(
+    state: State, sources: list[int], deadline: float, guard: Frontier | None = None
+) -> int:
+    """One pass over the studies of `sources` (in order); returns the number of moves made.
+
+    With a `guard` (a re-plan holding the waiting bound) no study moves to where it would start
+    ahead of aged work it overtakes (`balancer.frontier`)."""
     p = state.p
     made = 0
     for a in sources:
@@ -71,17 +80,19 @@ def relocate(state: State, sources: list[int], deadline: float) -> int:
             pos = int(np.searchsorted(state.arr[a], k))
             finish = state.fin[a][pos]
             late = bool(finish > p.due[k] or finish > p.aged[k])
-            _, b = _best_move(state, k, a, util, late)
+            _, b = _best_move(state, k, a, util, late, guard)
             if b >= 0:
                 state.move(k, b)
                 util = state.utilisation()
                 made += 1
+                if guard is not None:
+                    guard.refresh()
             if time.perf_counter() > deadline:
                 break
     return made
 
 
-def pull(state: State, targets: list[int], deadline: float) -> int:
+def pull(state: State, targets: list[int], deadline: float, guard: Frontier | None = None) -> int:
     """Offer each target reader the best study it may take from busier readers; returns moves.
 
     The relocation pass looks from overloaded readers outward; this looks from an idle or
@@ -117,6 +128,8 @@ def pull(state: State, targets: list[int], deadline: float) -> int:
                     and start_on(state, int(k), b) > start_on(state, int(k), a)
                 ):
                     continue
+                if guard is not None and not guard.allows(int(k), b):
+                    continue
                 d = state.move_delta(int(k), b)
                 if d < best:
                     best, best_k = d, int(k)
@@ -124,6 +137,8 @@ def pull(state: State, targets: list[int], deadline: float) -> int:
                 break
             state.move(best_k, b)
             made += 1
+            if guard is not None:
+                guard.refresh()
     return made
 
 
@@ -163,7 +178,7 @@ def search(state: State, deadline: float) -> int:
     return total
 
 
-def settle(state: State, deadline: float) -> int:
+def settle(state: State, deadline: float, guard: Frontier | None = None) -> int:
     """Send back every moved study whose move no longer pays; returns how many went back.
 
     A search move is priced against the plan as it stood then; later moves can make it
@@ -181,9 +196,13 @@ def settle(state: State, deadline: float) -> int:
             home = int(p.prior[k])
             if not (state.movable(k) and state.allowed(k, home)):
                 continue
+            if guard is not None and not guard.allows(k, home):
+                continue
             if state.move_delta(k, home) < -MIN_GAIN:
                 state.move(k, home)
                 sent += 1
+                if guard is not None:
+                    guard.refresh()
         back += sent
         if sent == 0 or time.perf_counter() > deadline:
             return back
@@ -195,8 +214,9 @@ def touch_up(state: State, touched: set[int], deadline: float) -> int:
     A re-plan starts from a plan that was already searched, so only the neighbourhood of the
     change is worth the time; everything else would only trade stability for noise.
     """
+    guard = Frontier(state) if state.p.params.hold_overtake_bound else None
     sources = pressure_order(state)[:FOCUS]
     sources += [r for r in pressure_order(state, sorted(touched)) if r not in sources]
-    made = relocate(state, sources, deadline)
-    made += pull(state, underloaded(state, FOCUS), deadline)
+    made = relocate(state, sources, deadline, guard)
+    made += pull(state, underloaded(state, FOCUS), deadline, guard)
     return made

@@ -28,6 +28,7 @@ from balancer import cpsat
 from balancer.model import Params, Plan, Snapshot
 from balancer.objective import evaluate
 from balancer.problem import IntArray, compile_problem
+from balancer.promote import overtaken
 from balancer.state import State
 
 # A round must win at least this much (minutes-equivalent) to be kept: never churn on rounding.
@@ -180,6 +181,8 @@ def search(
     outcome = Outcome()
     p = state.p
     total = evaluate(p, state.assign)["total"]
+    held = p.params.hold_overtake_bound
+    aged_overtaken = set(overtaken(state).tolist()) if held else set()
     empty = 0  # rounds in a row that found no neighbourhood: nothing can trade places
     while (deterministic or time.perf_counter() < deadline) and (
         max_rounds is None or outcome.rounds < max_rounds
@@ -215,17 +218,31 @@ def search(
         after = evaluate(p, answer)["total"]
         if after >= total - MIN_GAIN:
             continue
-        for k in changed.tolist():
-            state.remove(int(k), refresh=False)
-        for k in changed.tolist():
-            state.add(int(k), int(answer[k]), refresh=False)
-        state.refresh(set(readers))
+        before = state.assign[changed].copy()
+        _apply(state, changed, answer[changed], readers)
+        if held:
+            now_overtaken = set(overtaken(state).tolist())
+            if not now_overtaken <= aged_overtaken:
+                # The waiting bound is a rule the objective does not price: an answer that
+                # leaves an old study overtaken where it was not is refused, not repaired.
+                _apply(state, changed, before, readers)
+                continue
+            aged_overtaken = now_overtaken
         state.moves += int(changed.size)
         outcome.improvements += 1
         outcome.won += total - after
         outcome.kinds[kind] = outcome.kinds.get(kind, 0) + 1
         total = after
     return outcome
+
+
+def _apply(state: State, ks: IntArray, readers_of: IntArray, touched: list[int]) -> None:
+    """Put studies `ks` on `readers_of` (within the neighbourhood `touched`)."""
+    for k in ks.tolist():
+        state.remove(int(k), refresh=False)
+    for k, r in zip(ks.tolist(), readers_of.tolist(), strict=True):
+        state.add(int(k), int(r), refresh=False)
+    state.refresh(set(touched))
 
 
 @dataclass(frozen=True, slots=True)

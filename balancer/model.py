@@ -217,9 +217,10 @@ class Params:
     ranked behind it (the same or a lower tier, due later) on a reader who may read it by at
     most this much (`waiting` counts what is left; a pinned study and a reader at the cap of
     the study's group do not count: the bound yields to pins and caps). `hold_overtake_bound`
-    makes the planner hold it (the cold sweep places aged work within the margin, `promote`
-    repairs the rest, to the end); off by default: held at every re-plan of the 5000 x 100
-    bench it costs the re-plans their stability and time (docs/balancer.md, with figures).
+    makes the planner hold it: the cold sweep places aged work within the margin, a re-plan
+    places and moves work only where it overtakes no aged work (`balancer.frontier`), the
+    neighbourhood search refuses answers that break it, and `promote` repairs the rest, to
+    the end (docs/balancer.md).
     """
 
     weights: Weights = field(default_factory=Weights)
@@ -240,7 +241,7 @@ class Params:
     fairness_floor: float = 0.3
     fairness_priorities: frozenset[Priority] = frozenset({Priority.ROUTINE})
     overtake_margin_minutes: float = 30.0
-    hold_overtake_bound: bool = False
+    hold_overtake_bound: bool = True
 
     def age_limit(self, priority: Priority) -> float:
         """Minutes a study of this priority may wait before it is promoted."""

@@ -11,6 +11,7 @@ import numpy as np
 from balancer import construct, improve, placement, promote
 from balancer.assignments import PlannedAssignments
 from balancer.compiler import Compiler
+from balancer.frontier import Frontier
 from balancer.model import Assignment, Params, Plan, Snapshot
 from balancer.objective import evaluate, over_count
 from balancer.problem import Problem
@@ -75,7 +76,7 @@ def solve(
         grouped = [k for k in rest if problem.group[k] >= 0]
         capped = placement.maximise(state, grouped) if grouped else []
         free = [k for k in rest if problem.group[k] < 0]
-        capped += construct.insert_exact(state, free, construct.WIDE)
+        capped += construct.insert_exact(state, free, construct.WIDE, guarded=False)
     else:
         deadline = started + params.time_limit_s
         capped = construct.insert_exact(state, rest, construct.NARROW)
@@ -86,7 +87,8 @@ def solve(
     else:
         touched = {int(state.assign[k]) for k in rest if state.assign[k] >= 0}
         improve.touch_up(state, touched, deadline)
-    improve.settle(state, deadline)
+    holds = params.hold_overtake_bound and not cold
+    improve.settle(state, deadline, Frontier(state) if holds else None)
     if params.hold_overtake_bound:  # a rule: repaired to the end (promote.py), whatever the clock
         promote.promote(state, math.inf, promote.ROUNDS if cold or large else promote.EVENT_ROUNDS)
     formulation = ("sweep" if cold else "insert") + "+relocate"

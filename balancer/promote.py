@@ -10,8 +10,10 @@ to a reader who may read it where it starts sooner (on the overtaker's reader it
 the overtaker). Younger work ranked ahead of it (due sooner) is the order rule's choice, which
 no placement changes, and is not counted. Oldest
 first, in rounds, until none is left or the time is up; among readers that start it about as
-soon as possible, the move the objective prices least. `waiting.overtaken` counts what is left
-from the plan alone.
+soon as possible, the one where it pushes the fewest aged studies over the margin, then the
+move the objective prices least. `waiting.overtaken` counts what is left from the plan alone.
+A re-plan keeps new and moved work from causing such repairs in the first place
+(`balancer.frontier`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from balancer.construct import candidates
+from balancer.frontier import pushed_over, slack_of, start_on, starts
 from balancer.problem import FloatArray, IntArray
 from balancer.state import State
 
@@ -36,17 +39,6 @@ PRICED = 4
 # 350 overtaken at 5000 x 100; repair to the end leaves none (docs/balancer.md).
 ROUNDS = 20
 EVENT_ROUNDS = ROUNDS
-
-
-def starts(state: State) -> FloatArray:
-    """Projected start (minutes from now) of every placed study; NaN for unplaced ones."""
-    p = state.p
-    out = np.full(p.n, np.nan)
-    for r in range(p.m):
-        idx = state.arr[r]
-        if idx.size:
-            out[idx] = state.fin[r] - p.read_times(idx, r)
-    return out
 
 
 def overtaken(state: State, start: FloatArray | None = None) -> IntArray:
@@ -87,6 +79,18 @@ def _room(state: State, ks: IntArray, r: int) -> npt.NDArray[np.bool_]:
     return out
 
 
+def _readers_with_room(state: State, k: int, readers: IntArray) -> npt.NDArray[np.bool_]:
+    """`_room` for one study on each of `readers`."""
+    p = state.p
+    g = int(p.group[k]) if p.slots.shape[1] else -1
+    if g < 0 or np.isfinite(p.over_price[k]):
+        return np.ones(readers.size, dtype=np.bool_)
+    out: npt.NDArray[np.bool_] = (state.used[readers, g] < p.slots[readers, g]) | (
+        readers == state.assign[k]
+    )
+    return out
+
+
 def _range_max(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
     """max(values[lo[i]:hi[i]]) for each i (every range non-empty)."""
     padded = np.append(values, -np.inf)  # reduceat needs an index past the last range
@@ -102,9 +106,8 @@ def _overtaken(state: State, k: int, start: float) -> bool:
     if start <= p.aged[k]:
         return False
     margin = p.params.overtake_margin_minutes
-    for r in p.eligible[k]:
-        if not _room(state, np.array([k]), int(r))[0]:
-            continue
+    readers = p.eligible[k]
+    for r in readers[_readers_with_room(state, k, readers)].tolist():
         idx = state.arr[r]
         lo = bisect_left(state.lists[r], k + 1)
         if lo >= idx.size:
@@ -114,13 +117,6 @@ def _overtaken(state: State, k: int, start: float) -> bool:
         if early.any() and bool((p.ready[idx[lo:]][early] > p.ready[k]).any()):
             return True
     return False
-
-
-def start_on(state: State, k: int, r: int) -> float:
-    """Where study k would start if it joined (or, on its own reader, stayed on) reader r."""
-    lst = state.lists[r]
-    pos = bisect_left(lst, k)
-    return float(state.fin[r][pos - 1]) if pos else float(state.p.busy[r])
 
 
 def promote(state: State, deadline: float, rounds: int = ROUNDS) -> int:
@@ -138,6 +134,7 @@ def promote(state: State, deadline: float, rounds: int = ROUNDS) -> int:
         if not todo:
             return made
         touched: set[int] = set()
+        slack = slack_of(state, start)
         for k in todo:
             a = int(state.assign[k])
             s_k = float(start[k])
@@ -145,7 +142,7 @@ def promote(state: State, deadline: float, rounds: int = ROUNDS) -> int:
                 s_k = start_on(state, k, a)
                 if not _overtaken(state, k, s_k):
                     continue
-            b = _target(state, k, a, s_k)
+            b = _target(state, k, a, s_k, slack)
             if b < 0:
                 stuck.add(k)
                 continue
@@ -157,8 +154,14 @@ def promote(state: State, deadline: float, rounds: int = ROUNDS) -> int:
     return made
 
 
-def _target(state: State, k: int, a: int, now_start: float) -> int:
-    """The reader study k should move to, or -1 when no reader starts it sooner."""
+def _target(state: State, k: int, a: int, now_start: float, slack: FloatArray) -> int:
+    """The reader study k should move to, or -1 when no reader starts it sooner.
+
+    Among the readers that start it about as soon as possible, the one where it pushes back
+    the fewest aged studies over the margin (each would be the next repair: without this
+    choice one repair led to dozens more, along queues all held just inside the margin); then
+    the move the objective prices least.
+    """
     if not state.movable(k):
         return -1
     cand = candidates(state, k)
@@ -171,7 +174,9 @@ def _target(state: State, k: int, a: int, now_start: float) -> int:
         return -1
     near = state.p.params.overtake_margin_minutes * NEAR
     pool = cand[when <= soonest + near]
+    pushed = np.array([pushed_over(state, k, int(r), slack) for r in pool])
+    pool = pool[pushed == pushed.min()]
     if pool.size > PRICED:
-        pool = pool[np.argsort(when[when <= soonest + near], kind="stable")[:PRICED]]
+        pool = pool[np.argsort([start_on(state, k, int(r)) for r in pool], kind="stable")[:PRICED]]
     prices = [state.move_delta(k, int(r)) for r in pool]
     return int(pool[int(np.argmin(prices))])

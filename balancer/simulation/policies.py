@@ -314,9 +314,24 @@ class Radflow(_Shared):
             snap, params = self.adjust(snap, params, scn.info)
             for s in snap.studies:
                 self.view[self.index[s.id]] = s
+        result = plan(snap, params)
         if self.search_rounds and len(self.plan_ms) % SEARCH_EVERY == 0:
-            searched = lns.improve_plan(
+            # As on the live leader: the event is re-planned at once by the fast path, and the
+            # search starts from that plan as committed. (Searching from the snapshot's current
+            # assignment instead skipped the event's touch-up and the waiting bound's repair
+            # for that minute: an URGENT study then waited where the re-plan would have moved
+            # it to a reader who had just freed up.)
+            committed = replace(
                 snap,
+                studies=tuple(
+                    replace(s, assigned_to=result.assignments[s.id].radiologist_id)
+                    if s.id in result.assignments
+                    else s
+                    for s in snap.studies
+                ),
+            )
+            searched = lns.improve_plan(
+                committed,
                 params,
                 0.0,
                 lns.Stop(),
@@ -325,12 +340,11 @@ class Radflow(_Shared):
                 max_rounds=self.search_rounds,
                 deterministic=True,
             )
-            result = searched.plan
+            duration_ms = result.duration_ms + searched.plan.duration_ms
+            result = replace(searched.plan, duration_ms=duration_ms)
             self.fast_objective += searched.fast_total
             self.search_won += searched.fast_total - searched.total
             self.search_kept += searched.outcome.improvements
-        else:
-            result = plan(snap, params)
         self.plan_ms.append(result.duration_ms)
         self.violations += len(validate(snap, result))
         rid_index = {sr.reader.id: i for i, sr in enumerate(scn.roster)}

@@ -245,3 +245,26 @@ def test_radflow_learning_paces_gives_its_readers_the_paces_their_signed_reads_s
     # than not (a few reads each in a 250-study day).
     agree = sum((f - 1.0) * (true - 1.0) > 0 for f, true in learned)
     assert agree > len(learned) / 2
+
+
+def test_the_search_minutes_search_from_the_events_re_plan_as_the_live_leader_does() -> None:
+    from balancer import lns, plan
+    from balancer.simulation import policies
+
+    scn = small(3)
+    searched: list[Snapshot] = []
+    improve_plan = lns.improve_plan
+
+    def spy(snapshot: Snapshot, params: Params, *args: object, **kw: object) -> lns.Searched:
+        searched.append(snapshot)
+        return improve_plan(snapshot, params, *args, **kw)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(policies.lns, "improve_plan", spy)
+        run = simulate(scn, "radflow", params=PARAMS, search_rounds=1)
+    assert run.violations == 0 and searched
+    for committed in searched:
+        # The search starts from a plan the fast path would keep as it is: the event's
+        # re-plan, committed (re-planning it again moves nothing).
+        again = plan(committed, PARAMS)
+        assert again.moved() == frozenset()

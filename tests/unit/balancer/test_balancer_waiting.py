@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from balancer import Params, Radiologist, Snapshot, Study, plan, validate
+from balancer import Params, Radiologist, Snapshot, Study, construct, plan, validate
+from balancer.frontier import Frontier
+from balancer.lns import Stop, improve_plan
+from balancer.problem import compile_problem
+from balancer.state import State
 from balancer.waiting import overtaken
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)  # the builders' clock (conftest)
@@ -66,3 +71,57 @@ def test_younger_work_due_sooner_is_the_order_rules_choice_and_not_counted(
     result = plan(snap, Params(hold_overtake_bound=True))
     assert result.assignments[1].position == 6
     assert overtaken(snap, result, Params()) == {}
+
+
+def test_the_bound_is_held_by_default(make_study: MakeStudy, make_reader: MakeReader) -> None:
+    snap = backlog(make_study, make_reader)
+    assert Params().hold_overtake_bound
+    assert overtaken(snap, plan(snap), Params()) == {}
+
+
+def queues(make_study: MakeStudy, make_reader: MakeReader) -> Snapshot:
+    """Reader 1 holds ten studies that have waited four hours (the last starts in 90 min),
+    reader 2 two of the same age, and a study ready ten minutes ago arrives."""
+    old = NOW - timedelta(hours=4)
+    held = [make_study(i, ready_at=old, assigned_to=1) for i in range(1, 11)]
+    held += [make_study(i, ready_at=old, assigned_to=2) for i in range(11, 13)]
+    return Snapshot(NOW, (*held, make_study(100)), (make_reader(1), make_reader(2)))
+
+
+def test_new_work_goes_behind_the_aged_work_it_would_overtake(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    snap = queues(make_study, make_reader)
+    problem = compile_problem(snap, Params())
+    state = State(problem)
+    rest = construct.keep_current(state)
+    k = problem.studies.index(next(s for s in snap.studies if s.id == 100))
+    assert rest == [k]
+    guard = Frontier(state)
+    # On reader 2 it would start in 20 min, ahead of reader 1's aged work starting in 60-90.
+    assert not guard.allows(k, 1)
+    assert guard.allows(k, 0)
+    construct.insert_exact(state, rest)
+    assert problem.reader_ids[int(state.assign[k])] == 1
+    # Without the bound the cheapest place is reader 2's short queue.
+    loose = compile_problem(snap, Params(hold_overtake_bound=False))
+    free = State(loose)
+    construct.insert_exact(free, construct.keep_current(free))
+    assert loose.reader_ids[int(free.assign[k])] == 2
+
+
+def test_the_neighbourhood_search_keeps_the_bound(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    snap = backlog(make_study, make_reader)
+    held = plan(snap)
+    current = Snapshot(
+        NOW,
+        tuple(
+            dataclasses.replace(s, assigned_to=held.assignments[s.id].radiologist_id)
+            for s in snap.studies
+        ),
+        snap.radiologists,
+    )
+    searched = improve_plan(current, Params(), 5.0, Stop(), max_rounds=6, deterministic=True)
+    assert overtaken(current, searched.plan, Params()) == {}
