@@ -241,7 +241,7 @@ class Params:
     fairness_floor: float = 0.3
     fairness_priorities: frozenset[Priority] = frozenset({Priority.ROUTINE})
     overtake_margin_minutes: float = 30.0
-    hold_overtake_bound: bool = True
+    hold_overtake_bound: bool = False
 
     def age_limit(self, priority: Priority) -> float:
         """Minutes a study of this priority may wait before it is promoted."""

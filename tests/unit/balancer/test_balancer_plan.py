@@ -20,7 +20,6 @@ from balancer import (
     validate,
 )
 from balancer.simulation.department import bench_snapshot
-from balancer.waiting import overtaken
 from domain.enums import PatientClass, Priority, RadiologistStatus, Subspecialty
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)  # the builders' clock (conftest)
@@ -324,21 +323,11 @@ def test_a_replan_after_a_reader_leaves_moves_only_their_studies(
         dataclasses.replace(r, status=RadiologistStatus.OFF) if r.id == leaver.id else r
         for r in snap.radiologists
     )
-    gone = carry_over(snap, first, radiologists=roster)
+    again = planned(carry_over(snap, first, radiologists=roster))
     opened_by_leaver = {s.id for s in snap.studies if s.opened_by == leaver.id}
-    # The search alone (the waiting bound not held, before and after) moves next to nothing else.
-    loose = Params(hold_overtake_bound=False)
-    before = planned(snap, loose)
-    mine = {a.study_id for a in before.worklist(leaver.id)}
-    searched = planned(carry_over(snap, before, radiologists=roster), loose)
-    assert {a.study_id for a in searched.worklist(leaver.id)} == opened_by_leaver
-    assert len(searched.moved() - mine) <= 0.02 * len(before.assignments)
-    # Holding the bound (the default), half of this backlog is past its age limit: the
-    # leaver's studies push aged work back, and the repair moves some of it up elsewhere.
-    again = planned(gone)
     assert {a.study_id for a in again.worklist(leaver.id)} == opened_by_leaver
-    assert overtaken(gone, again, Params()) == {}
-    assert len(again.moved() - theirs) <= 0.05 * len(first.assignments)
+    untouched_moved = again.moved() - theirs
+    assert len(untouched_moved) <= 0.02 * len(first.assignments)
 
 
 def test_urgent_work_that_has_waited_its_age_limit_is_read_in_arrival_order(
@@ -454,14 +443,10 @@ def test_a_leaver_with_a_long_list_re_plans_incrementally_and_moves_only_their_s
         dataclasses.replace(r, status=RadiologistStatus.OFF) if r.id == reader.id else r
         for r in snap.radiologists
     )
-    again_snapshot = dataclasses.replace(loaded, radiologists=roster)
-    again = planned(again_snapshot)
+    again = planned(dataclasses.replace(loaded, radiologists=roster))
     assert again.formulation.startswith("insert")  # not the cold sweep
     assert theirs <= set(again.assignments) | set(again.unassignable)
     untouched_moved = again.moved() - theirs
     # A fifth of a 24-reader department's work lands on the others: the waiting bound moves
-    # the aged studies it pushed back over the margin (without the bound, one study moves;
-    # with it 29-58 here, depending on the time-limited cold plan the machine's load gives;
-    # a re-plan from scratch would move most of them).
-    assert overtaken(again_snapshot, again, Params()) == {}
-    assert len(untouched_moved) <= 0.1 * len(first.assignments)
+    # some aged studies it pushed back (without the bound, one study moves).
+    assert len(untouched_moved) <= 0.03 * len(first.assignments)

@@ -73,10 +73,17 @@ def test_younger_work_due_sooner_is_the_order_rules_choice_and_not_counted(
     assert overtaken(snap, result, Params()) == {}
 
 
-def test_the_bound_is_held_by_default(make_study: MakeStudy, make_reader: MakeReader) -> None:
+HELD = Params(hold_overtake_bound=True)
+
+
+def test_the_bound_is_held_when_on_and_off_by_default(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # Off by default: on an idle machine, holding it moved 2-3 % of the studies per event and
+    # 15 % in a large event at 2,000 x 60 (docs/balancer.md, the waiting bound).
+    assert not Params().hold_overtake_bound
     snap = backlog(make_study, make_reader)
-    assert Params().hold_overtake_bound
-    assert overtaken(snap, plan(snap), Params()) == {}
+    assert overtaken(snap, plan(snap, HELD), HELD) == {}
 
 
 def queues(make_study: MakeStudy, make_reader: MakeReader) -> Snapshot:
@@ -92,7 +99,7 @@ def test_new_work_goes_behind_the_aged_work_it_would_overtake(
     make_study: MakeStudy, make_reader: MakeReader
 ) -> None:
     snap = queues(make_study, make_reader)
-    problem = compile_problem(snap, Params())
+    problem = compile_problem(snap, HELD)
     state = State(problem)
     rest = construct.keep_current(state)
     k = problem.studies.index(next(s for s in snap.studies if s.id == 100))
@@ -114,7 +121,7 @@ def test_the_neighbourhood_search_keeps_the_bound(
     make_study: MakeStudy, make_reader: MakeReader
 ) -> None:
     snap = backlog(make_study, make_reader)
-    held = plan(snap)
+    held = plan(snap, HELD)
     current = Snapshot(
         NOW,
         tuple(
@@ -123,5 +130,5 @@ def test_the_neighbourhood_search_keeps_the_bound(
         ),
         snap.radiologists,
     )
-    searched = improve_plan(current, Params(), 5.0, Stop(), max_rounds=6, deterministic=True)
-    assert overtaken(current, searched.plan, Params()) == {}
+    searched = improve_plan(current, HELD, 5.0, Stop(), max_rounds=6, deterministic=True)
+    assert overtaken(current, searched.plan, HELD) == {}
