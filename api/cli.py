@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from application.settings import get_settings
+from application.settings import Settings, get_settings
 
 app = typer.Typer(help="radflow: the radiology department backend.", no_args_is_help=True)
 
@@ -131,33 +132,63 @@ def clock() -> None:
 @app.command()
 def dicom() -> None:
     """Serve DICOM Modality Worklist and MPPS alone, without the API (RADFLOW_DICOM_PORT,
-    default 11112), and follow the PACS when RADFLOW_ORTHANC_URL is set."""
+    default 11112), in RADFLOW_DICOM_WORKERS processes, and follow the PACS when
+    RADFLOW_ORTHANC_URL is set (in the first process only)."""
+    import multiprocessing
+    import signal
+
+    settings = get_settings()
+    if settings.dicom_port is None:
+        settings = settings.model_copy(update={"dicom_port": 11112})
+    if settings.dicom_workers > 1 and settings.dicom_port == 0:
+        raise typer.BadParameter(
+            "RADFLOW_DICOM_WORKERS > 1 needs a fixed RADFLOW_DICOM_PORT: the processes share it"
+        )
+    spawn = multiprocessing.get_context("spawn")
+    others = [
+        spawn.Process(target=dicom_process, args=(settings, False), daemon=True)
+        for _ in range(settings.dicom_workers - 1)
+    ]
+    for process in others:
+        process.start()
+    # Stopped as by Ctrl-C (a container's stop sends SIGTERM): the workers are ended with it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        dicom_process(settings, True)
+    finally:
+        for process in others:
+            process.terminate()
+            process.join(10)
+
+
+def dicom_process(settings: Settings, first: bool) -> None:
+    """One process of `radflow dicom`: the listener (on a port it may share with the others),
+    and in the first the PACS follower and the banner, until interrupted."""
     from contextlib import AsyncExitStack
 
     from domain.db import Database
     from interfaces.dicom.pacs import following
     from interfaces.dicom.server import listener_for
 
-    settings = get_settings()
-    if settings.dicom_port is None:
-        settings = settings.model_copy(update={"dicom_port": 11112})
-
     async def listen() -> None:
         db = Database(settings.database_url)
         try:
             async with AsyncExitStack() as stack:
                 server = await stack.enter_async_context(listener_for(db, settings))
-                if settings.orthanc_url is not None:
+                if first and settings.orthanc_url is not None:
                     await stack.enter_async_context(following(db, settings))
-                port = server.server_address[1]
-                typer.echo(
-                    f"radflow DICOM {settings.dicom_ae_title} on {settings.dicom_host}:{port}"
-                )
+                if first:
+                    port = server.server_address[1]
+                    typer.echo(
+                        f"radflow DICOM {settings.dicom_ae_title} on {settings.dicom_host}:{port}"
+                        f" ({settings.dicom_workers} process(es))"
+                    )
                 await asyncio.Event().wait()  # until interrupted
         finally:
             await db.dispose()
 
-    asyncio.run(listen())
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(listen())
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -259,6 +259,15 @@ class Settings(BaseSettings):
         "`radflow serve`, or alone with `radflow dicom`); unset = no DICOM service.",
     )
     dicom_host: str = Field(default="127.0.0.1", alias="RADFLOW_DICOM_HOST")
+    dicom_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        alias="RADFLOW_DICOM_WORKERS",
+        description="Processes `radflow dicom` serves the DICOM port with (the kernel shares "
+        "the port's associations among them, SO_REUSEPORT): one Python process answers C-FINDs "
+        "on one core at a time; one per core. Needs a fixed RADFLOW_DICOM_PORT.",
+    )
     dicom_ae_title: str = Field(
         default="RADFLOW",
         min_length=1,

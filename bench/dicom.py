@@ -3,19 +3,21 @@
 A department of 5,000 scheduled exams, bulk-loaded over the six scanners, each booked every 15
 minutes from 07:00 to 19:00 (48 a day) over the coming days. Worklist: 2,000 C-FINDs from 8
 scanners at once (`--scanners`), each its own process on one association, against the real SCP
-in this process. The scanners are dcmtk's findscu (a C toolkit, as scanners' own are; the
-default) or pynetdicom SCUs (`--toolkit pynetdicom`, several times the CPU per C-FIND). Each
-asks as a scanner refreshing its worklist does: its own station and modality, one day, and the
-rest of that day from the query's moment on (a start time range `HHMMSS-`, the moment walking
-through the opening hours); `--whole-day` drops the time range (48 entries each). Every answer
-is checked against the bookings (its accession numbers, in order: `cfinds_wrong`). PACS: 500
-acquired exams, a real Orthanc started on free ports (the Debian `orthanc` package), one CT
-instance per study (pydicom's test file with the exam's tags; every tenth with a wrong birth
-date) stored with pynetdicom's C-STORE, and radflow's follower running as served. Prints, as
-the LAST line, {"cfind_p99_ms", "cfind_per_s", "studies", "ready_p99_s", "mismatched_caught",
-"lost", ...}: ready = from the end of a study's C-STORE to its exam being ready for reading (or
-rejected); lost = studies sent that reached neither within 60 s; cfind_cpu_ms_scp / _scu = CPU
-milliseconds per C-FIND in radflow's process and in the scanners' processes, over the
+in `--scp-processes` processes sharing its port (2, one per core, as `RADFLOW_DICOM_WORKERS=2`
+serves it: this process and one more; the kernel hands each association to one of them). The
+scanners are dcmtk's findscu (a C toolkit, as scanners' own are; the default) or pynetdicom
+SCUs (`--toolkit pynetdicom`, several times the CPU per C-FIND). Each asks as a scanner
+refreshing its worklist does: its own station and modality, one day, and the rest of that day
+from the query's moment on (a start time range `HHMMSS-`, the moment walking through the
+opening hours); `--whole-day` drops the time range (48 entries each). Every answer is checked
+against the bookings (its accession numbers, in order: `cfinds_wrong`). PACS: 500 acquired
+exams, a real Orthanc started on free ports (the Debian `orthanc` package), one CT instance per
+study (pydicom's test file with the exam's tags; every tenth with a wrong birth date) stored
+with pynetdicom's C-STORE, and radflow's follower running as served. Prints, as the LAST line,
+{"cfind_p99_ms", "cfind_per_s", "studies", "ready_p99_s", "mismatched_caught", "lost", ...}:
+ready = from the end of a study's C-STORE to its exam being ready for reading (or rejected);
+lost = studies sent that reached neither within 60 s; cfind_cpu_ms_scp / _scu = CPU
+milliseconds per C-FIND in radflow's processes and in the scanners' processes, over the
 scanners' run. Without Orthanc the PACS half is skipped and says so.
 """
 
@@ -222,13 +224,43 @@ def findscu_answers(log: str) -> tuple[list[list[str]], list[float]]:
     return found, latencies
 
 
+def scp_process(url: str, port: int, ready: Any, stop: Any) -> None:
+    """One more of radflow's SCP processes on the shared port, on the bench's database, until
+    `stop` is set (as a `RADFLOW_DICOM_WORKERS` process of `radflow dicom`)."""
+
+    async def serve() -> None:
+        db = Database(url)
+        try:
+            async with dicom_listener(db, "127.0.0.1", port, uid_root=ROOT, shared_port=True):
+                ready.set()
+                await asyncio.to_thread(stop.wait)
+        finally:
+            await db.dispose()
+
+    asyncio.run(serve())
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds the processes have used so far (Linux: /proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (the 14th and 15th fields)
+    return total / ticks
+
+
 async def dcmtk_scanners(
-    address: tuple[str, int], callers: list[tuple[str, str]], plans: list[list[Ask]], folder: Path
+    address: tuple[str, int],
+    callers: list[tuple[str, str]],
+    plans: list[list[Ask]],
+    folder: Path,
+    scps: list[int],
 ) -> tuple[list[Asked], float, float]:
     """The scanners as findscu processes, all at once: what each got, the seconds from the
-    first start to the last one's end, and the CPU seconds of this process (radflow's)
-    meanwhile. Each scanner's query files are written before the clock starts, and its log
-    goes to a file read afterwards (nothing of the scanners' runs in radflow's process)."""
+    first start to the last one's end, and the CPU seconds of radflow's processes (this one
+    and `scps`) meanwhile. Each scanner's query files are written before the clock starts, and
+    its log goes to a file read afterwards (nothing of the scanners' runs in radflow's)."""
     commands, logs = [], []
     for n, ((caller, modality), plan) in enumerate(zip(callers, plans, strict=True)):
         (folder / f"scanner{n}").mkdir()
@@ -238,7 +270,7 @@ async def dcmtk_scanners(
     # for radflow's delayed ACK of its command PDU, about 40 ms a C-FIND.
     env = {**os.environ, "TCP_NODELAY": "1"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started, radflow = time.perf_counter(), time.process_time()
+    started, radflow = time.perf_counter(), time.process_time() + cpu_seconds(scps)
     processes = []
     for command, log in zip(commands, logs, strict=True):
         with log.open("wb") as output:
@@ -248,7 +280,8 @@ async def dcmtk_scanners(
                 )
             )
     codes = await asyncio.gather(*(p.wait() for p in processes))
-    elapsed, radflow = time.perf_counter() - started, time.process_time() - radflow
+    elapsed = time.perf_counter() - started
+    radflow = time.process_time() + cpu_seconds(scps) - radflow
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     results: list[Asked] = []
@@ -289,23 +322,27 @@ def pynetdicom_scanner(
 
 
 async def pynetdicom_scanners(
-    address: tuple[str, int], callers: list[tuple[str, str]], plans: list[list[Ask]]
+    address: tuple[str, int],
+    callers: list[tuple[str, str]],
+    plans: list[list[Ask]],
+    scps: list[int],
 ) -> tuple[list[Asked], float, float]:
     """The scanners as pynetdicom SCUs, each in a process of its own (imports done before
     the clock starts): what each got, the seconds they took together and the CPU seconds of
-    this process (radflow's) meanwhile."""
+    radflow's processes (this one and `scps`) meanwhile."""
     loop = asyncio.get_running_loop()
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(len(callers), mp_context=spawn) as pool:
         await asyncio.gather(*(loop.run_in_executor(pool, abs, 1) for _ in callers))
-        started, radflow = time.perf_counter(), time.process_time()
+        started, radflow = time.perf_counter(), time.process_time() + cpu_seconds(scps)
         results = await asyncio.gather(
             *(
                 loop.run_in_executor(pool, pynetdicom_scanner, address, *caller, plan)
                 for caller, plan in zip(callers, plans, strict=True)
             )
         )
-        elapsed, radflow = time.perf_counter() - started, time.process_time() - radflow
+        elapsed = time.perf_counter() - started
+        radflow = time.process_time() + cpu_seconds(scps) - radflow
         return list(results), elapsed, radflow
 
 
@@ -487,9 +524,11 @@ async def main(
     whole_day: bool = False,
     scanners_at_once: int = 8,
     toolkit: str = "dcmtk",
+    scp_processes: int = 2,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        db = Database(database_url or f"sqlite:///{Path(tmp) / 'dicom.db'}")
+        url = database_url or f"sqlite:///{Path(tmp) / 'dicom.db'}"
+        db = Database(url)
         if db.is_sqlite:
             create_schema(db)
         else:
@@ -500,13 +539,30 @@ async def main(
         callers = [scanners[i % len(scanners)] for i in range(at_once)]
         days = max(1, exams // (len(scanners) * SLOTS))  # the fully booked days
         plans = [asks(cfinds // at_once, days, whole_day) for _ in range(at_once)]
-        async with dicom_listener(db, "127.0.0.1", 0, uid_root=ROOT) as server:
-            address = ("127.0.0.1", server.server_address[1])
-            if toolkit == "dcmtk":
-                run = await dcmtk_scanners(address, callers, plans, Path(tmp))
-            else:
-                run = await pynetdicom_scanners(address, callers, plans)
-            results, elapsed, cpu = run
+        port, shared = free_port(), scp_processes > 1
+        spawn = multiprocessing.get_context("spawn")
+        stop = spawn.Event()
+        others = []
+        for _ in range(scp_processes - 1):
+            ready = spawn.Event()
+            process = spawn.Process(target=scp_process, args=(url, port, ready, stop))
+            process.start()
+            others.append((process, ready))
+        for _, ready in others:
+            assert await asyncio.to_thread(ready.wait, 120), "an SCP process did not start"
+        scps = [process.pid for process, _ in others if process.pid is not None]
+        try:
+            async with dicom_listener(db, "127.0.0.1", port, uid_root=ROOT, shared_port=shared):
+                address = ("127.0.0.1", port)
+                if toolkit == "dcmtk":
+                    run = await dcmtk_scanners(address, callers, plans, Path(tmp), scps)
+                else:
+                    run = await pynetdicom_scanners(address, callers, plans, scps)
+                results, elapsed, cpu = run
+        finally:
+            stop.set()
+            for process, _ in others:
+                process.join(60)
         expected = await db.read(
             lambda s: [
                 expected_answers(s, caller, plan)
@@ -525,10 +581,11 @@ async def main(
             "cfind_query": "whole day" if whole_day else "rest of the day",
             "scanners_at_once": at_once,
             "scanner_toolkit": toolkit,
+            "scp_processes": scp_processes,
             # Every answer against the bookings: its accession numbers, in order.
             "cfinds_checked": len(found),
             "cfinds_wrong": wrong,
-            # CPU per C-FIND: radflow's process (the SCP, its database and the follower's
+            # CPU per C-FIND: radflow's processes (the SCP, its database and the follower's
             # idle polls) and the scanners' processes, separately.
             "cfind_cpu_ms_scp": round(cpu * 1000 / len(latencies), 2),
             "cfind_cpu_ms_scu": round(sum(c for _, _, c in results) * 1000 / len(latencies), 2),
@@ -558,6 +615,12 @@ if __name__ == "__main__":
         default="dcmtk",
         help="the scanners' DICOM toolkit: dcmtk's findscu, or a pynetdicom SCU",
     )
+    parser.add_argument(
+        "--scp-processes",
+        type=int,
+        default=2,
+        help="radflow's SCP processes sharing the port (RADFLOW_DICOM_WORKERS): one per core",
+    )
     args = parser.parse_args()
     figures = main(
         args.cfinds,
@@ -567,5 +630,6 @@ if __name__ == "__main__":
         args.whole_day,
         args.scanners,
         args.toolkit,
+        args.scp_processes,
     )
     print(json.dumps(asyncio.run(figures)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -192,6 +193,18 @@ class Handlers:
         return 0x0000, updated
 
 
+class SharedPortServer(ThreadedAssociationServer):
+    """An association server whose port other processes may listen on too (SO_REUSEPORT): the
+    kernel hands each new association to one of them. Every worklist answer is worked out from
+    the database, so the processes share nothing else."""
+
+    def server_bind(self) -> None:
+        # pynetdicom's own server_bind ignores socketserver's allow_reuse_port.
+        listening = cast(socket.socket, self.socket)  # made by the constructor, before binding
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
+
 def no_delay(event: Event) -> None:
     """Send each PDU at once: with Nagle's algorithm, a C-FIND's request (command and identifier
     in two PDUs) or a run of pending responses waits on the peer's delayed ACK, about 40 ms."""
@@ -251,14 +264,16 @@ async def dicom_listener(
     uid_root: str,
     max_matches: int = 1000,
     wait_seconds: float = 30.0,
+    shared_port: bool = False,
 ) -> AsyncIterator[ThreadedAssociationServer]:
-    """Serve DICOM while the context is open; yields the server (its address and port)."""
+    """Serve DICOM while the context is open; yields the server (its address and port).
+    `shared_port`: other processes serve the same port (`SharedPortServer`)."""
     bridge = Bridge(asyncio.get_running_loop(), wait_seconds)
     handlers = Handlers(bridge, Worklist(db, uid_root, max_matches), ProcedureSteps(db))
     ae = application_entity(ae_title)
-    server = ae.start_server(
+    # ae.start_server(block=False), whose server class is fixed: make_server, served on a thread.
+    server = ae.make_server(
         (host, port),
-        block=False,
         evt_handlers=[
             (evt.EVT_CONN_OPEN, no_delay),
             (evt.EVT_CONN_OPEN, calm_polling),
@@ -266,8 +281,10 @@ async def dicom_listener(
             (evt.EVT_N_CREATE, handlers.create),
             (evt.EVT_N_SET, handlers.set),
         ],
+        server_class=SharedPortServer if shared_port else ThreadedAssociationServer,
     )
-    assert server is not None
+    threading.Thread(target=server.serve_forever, name="dicom-acceptor", daemon=True).start()
+    ae._servers.append(server)  # as start_server does: the server's shutdown takes it out again
     log.info("DICOM %s on %s:%s", ae_title, host, server.server_address[1])
     try:
         yield server
@@ -289,4 +306,5 @@ def listener_for(
         uid_root=settings.dicom_uid_root,
         max_matches=settings.dicom_max_matches,
         wait_seconds=settings.dicom_timeout_seconds,
+        shared_port=settings.dicom_workers > 1,
     )

@@ -4,8 +4,11 @@ pynetdicom SCU reports procedure steps (MPPS), and the exams move through the re
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +30,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     ModalityWorklistInformationFind,
 )
 
+from bench._net import free_port
 from domain.db import Database
 from domain.enums import ExamStatus, Priority, RepeatReason, Role
 from domain.models import (
@@ -328,6 +332,105 @@ async def test_a_pynetdicom_scanner_gets_the_same_answers_whole_or_in_small_pdus
     assert first.StudyInstanceUID.startswith(ROOT + ".")
     assert first.ScheduledProcedureStepSequence[0].Modality == "CT"
     assert first.ScheduledProcedureStepSequence[0].ScheduledProcedureStepDescription
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_listeners_sharing_a_port_each_answer_and_an_unshared_port_stays_its_own(
+    db: Database,
+) -> None:
+    """`RADFLOW_DICOM_WORKERS`: processes serve one port (SO_REUSEPORT), the kernel handing
+    each association to one of them. Here two listeners in one process: both take the port,
+    each answers whole while the other is gone, and a listener not sharing is refused it."""
+    await reference(db)
+    heads = [
+        await drive(db, await order(db, procedure="CTHEAD", site="MAIN"), s, procedure="CTHEAD")
+        for s in (ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN)
+    ]
+    expected = sorted(e.accession_number for e in heads)
+    port = free_port()
+
+    def listener(shared: bool) -> Any:
+        return dicom_listener(
+            db, "127.0.0.1", port, ae_title="RADFLOW", uid_root=ROOT, shared_port=shared
+        )
+
+    async def asked() -> list[str]:
+        found, _ = await asyncio.to_thread(pynetdicom_worklist, ("127.0.0.1", port), "MAIN_CT1", 0)
+        return sorted(r.AccessionNumber for r in found)
+
+    async with listener(True):
+        async with listener(True):
+            for _ in range(6):  # associations spread over both by the kernel
+                assert await asked() == expected
+        assert await asked() == expected  # the second gone, the first still answers
+        with pytest.raises(OSError):
+            async with listener(False):
+                pass
+    async with listener(True):  # the first gone too: a new one takes the port alone
+        assert await asked() == expected
+
+
+PROC_TCP = Path("/proc/net/tcp")
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def listening(port: int) -> int:
+    """How many sockets listen on the TCP port (Linux: /proc/net/tcp, state 0A)."""
+    rows = PROC_TCP.read_text().splitlines()[1:]
+    return sum(
+        1
+        for row in rows
+        if (fields := row.split())[3] == "0A" and int(fields[1].split(":")[1], 16) == port
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_radflow_dicom_serves_its_port_from_its_worker_processes_and_ends_them(
+    db: Database, tmp_path: Path
+) -> None:
+    if not PROC_TCP.exists():  # noqa: ASYNC240 (procfs: no disk)
+        pytest.skip("counting listening sockets reads Linux's /proc/net/tcp")
+    await reference(db)
+    heads = [
+        await drive(db, await order(db, procedure="CTHEAD", site="MAIN"), s, procedure="CTHEAD")
+        for s in (ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN)
+    ]
+    expected = sorted(e.accession_number for e in heads)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RADFLOW_")}
+    env |= {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'radflow.db'}",  # the `db` fixture's file
+        "RADFLOW_DICOM_PORT": str(port),
+        "RADFLOW_DICOM_WORKERS": "2",
+        "RADFLOW_DICOM_UID_ROOT": ROOT,
+    }
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "api.cli", "dicom"),
+        cwd=REPOSITORY,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        async with asyncio.timeout(120):  # a hang guard only
+            while listening(port) < 2:
+                assert process.returncode is None, "radflow dicom ended early"
+                await asyncio.sleep(0.05)
+        assert listening(port) == 2  # the two processes, each on the shared port
+        for _ in range(4):
+            found, _ = await asyncio.to_thread(
+                pynetdicom_worklist, ("127.0.0.1", port), "MAIN_CT1", 0
+            )
+            assert sorted(r.AccessionNumber for r in found) == expected
+        process.send_signal(signal.SIGTERM)  # as a container's stop
+        output, _ = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 0, output.decode()
+        async with asyncio.timeout(60):
+            while listening(port):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)  # the worker ended with it, none left serving
+    finally:
+        if process.returncode is None:
+            process.kill()
 
 
 # -- MPPS with the pynetdicom SCU ---------------------------------------------------------------
