@@ -266,7 +266,7 @@ class Settings(BaseSettings):
         alias="RADFLOW_DICOM_WORKERS",
         description="Processes `radflow dicom` serves the DICOM port with (the kernel shares "
         "the port's associations among them, SO_REUSEPORT): one Python process answers C-FINDs "
-        "on one core at a time; one per core. Needs a fixed RADFLOW_DICOM_PORT.",
+        "on one core at a time; about two per core. Needs a fixed RADFLOW_DICOM_PORT.",
     )
     dicom_ae_title: str = Field(
         default="RADFLOW",

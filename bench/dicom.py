@@ -3,8 +3,8 @@
 A department of 5,000 scheduled exams, bulk-loaded over the six scanners, each booked every 15
 minutes from 07:00 to 19:00 (48 a day) over the coming days. Worklist: 2,000 C-FINDs from 8
 scanners at once (`--scanners`), each its own process on one association, against the real SCP
-in `--scp-processes` processes sharing its port (2, one per core, as `RADFLOW_DICOM_WORKERS=2`
-serves it: this process and one more; the kernel hands each association to one of them). The
+in `--scp-processes` processes sharing its port (4, two per core, as `RADFLOW_DICOM_WORKERS=4`
+serves it: this process and three more; the kernel hands each association to one of them). The
 scanners are dcmtk's findscu (a C toolkit, as scanners' own are; the default) or pynetdicom
 SCUs (`--toolkit pynetdicom`, several times the CPU per C-FIND). Each asks as a scanner
 refreshing its worklist does: its own station and modality, one day, and the rest of that day
@@ -524,7 +524,7 @@ async def main(
     whole_day: bool = False,
     scanners_at_once: int = 8,
     toolkit: str = "dcmtk",
-    scp_processes: int = 2,
+    scp_processes: int = 4,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'dicom.db'}"
@@ -618,8 +618,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--scp-processes",
         type=int,
-        default=2,
-        help="radflow's SCP processes sharing the port (RADFLOW_DICOM_WORKERS): one per core",
+        default=4,
+        help="radflow's SCP processes sharing the port (RADFLOW_DICOM_WORKERS): two per core",
     )
     args = parser.parse_args()
     figures = main(
