@@ -14,7 +14,7 @@ from bisect import bisect_left
 
 import numpy as np
 
-from balancer.frontier import Frontier
+from balancer.frontier import SLACK, Frontier
 from balancer.objective import evaluate
 from balancer.problem import FloatArray, IntArray
 from balancer.state import State
@@ -26,9 +26,6 @@ EXACT_INSERT_LIMIT = 150
 COLD_SHARE = 0.5
 # Readers priced per study in a large event: the soonest to finish it and the least utilised.
 WIDE = 4
-# The cold sweep holds the waiting bound with this share of its margin: a plan built right at
-# the margin is pushed over it by the drift of projections from one re-plan to the next.
-SLACK = 0.5
 # In a single event, a study with more than twice this many eligible readers (a network of
 # hundreds; a department's studies have at most a few dozen) is priced on this many soonest
 # and this many least utilised: exact insertion on all of them made a leaver's re-plan at

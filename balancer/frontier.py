@@ -25,9 +25,9 @@ from balancer.state import State
 
 # A start this close to the limit counts as within it (floating point).
 EPS = 1e-6
-# Placements hold the bound with this share of its margin: a plan built right at the margin is
-# pushed over it by the drift of projections from one re-plan to the next (a read runs over,
-# an idle reader's queue waits while a busy one's is read).
+# Placements (the cold sweep's and a re-plan's) hold the bound with this share of its margin: a
+# plan built right at the margin is pushed over it by the drift of projections from one re-plan
+# to the next (a read runs over, an idle reader's queue waits while a busy one's is read).
 SLACK = 0.5
 
 

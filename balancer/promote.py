@@ -66,29 +66,20 @@ def overtaken(state: State, start: FloatArray | None = None) -> IntArray:
     return ordered
 
 
-def _room(state: State, ks: IntArray, r: int) -> npt.NDArray[np.bool_]:
-    """Whether reader r may take each study now as far as caps go: a reader at the cap of a
-    study's group (one that holds for it) may not, so its younger work does not count against
-    the study (the cap is a rule the bound yields to); on its own reader a study has room."""
+def _room(state: State, ks: IntArray | int, rs: IntArray | int) -> npt.NDArray[np.bool_]:
+    """Whether each reader may take each study now as far as caps go (`ks` and `rs` broadcast:
+    many studies on one reader, or one study on many readers): a reader at the cap of a study's
+    group (one that holds for it) may not, so its younger work does not count against the study
+    (the cap is a rule the bound yields to); on its own reader a study has room."""
     p = state.p
+    k, r = np.asarray(ks), np.asarray(rs)
+    shape = np.broadcast_shapes(k.shape, r.shape)
     if p.slots.shape[1] == 0:  # no caps
-        return np.ones(ks.size, dtype=np.bool_)
-    g = p.group[ks]
+        return np.ones(shape, dtype=np.bool_)
+    g = p.group[k]
     full = (g >= 0) & (state.used[r, np.maximum(g, 0)] >= p.slots[r, np.maximum(g, 0)])
-    out: npt.NDArray[np.bool_] = ~full | (state.assign[ks] == r) | np.isfinite(p.over_price[ks])
-    return out
-
-
-def _readers_with_room(state: State, k: int, readers: IntArray) -> npt.NDArray[np.bool_]:
-    """`_room` for one study on each of `readers`."""
-    p = state.p
-    g = int(p.group[k]) if p.slots.shape[1] else -1
-    if g < 0 or np.isfinite(p.over_price[k]):
-        return np.ones(readers.size, dtype=np.bool_)
-    out: npt.NDArray[np.bool_] = (state.used[readers, g] < p.slots[readers, g]) | (
-        readers == state.assign[k]
-    )
-    return out
+    out = ~full | (state.assign[k] == r) | np.isfinite(p.over_price[k])
+    return np.broadcast_to(out, shape)
 
 
 def _range_max(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
@@ -107,7 +98,7 @@ def _overtaken(state: State, k: int, start: float) -> bool:
         return False
     margin = p.params.overtake_margin_minutes
     readers = p.eligible[k]
-    for r in readers[_readers_with_room(state, k, readers)].tolist():
+    for r in readers[_room(state, k, readers)].tolist():
         idx = state.arr[r]
         lo = bisect_left(state.lists[r], k + 1)
         if lo >= idx.size:
