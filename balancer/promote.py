@@ -22,10 +22,9 @@ import time
 from bisect import bisect_left
 
 import numpy as np
-import numpy.typing as npt
 
 from balancer.construct import candidates
-from balancer.frontier import pushed_over, slack_of, start_on, starts
+from balancer.frontier import Watch, pushed_over, range_max, room, slack_of, start_on, starts
 from balancer.problem import FloatArray, IntArray
 from balancer.state import State
 
@@ -39,6 +38,8 @@ PRICED = 4
 # 350 overtaken at 5000 x 100; repair to the end leaves none (docs/balancer.md).
 ROUNDS = 20
 EVENT_ROUNDS = ROUNDS
+# Times one study may be moved by one repair (a study moved back and forth is stuck).
+MOVES_EACH = 2
 
 
 def overtaken(state: State, start: FloatArray | None = None) -> IntArray:
@@ -51,7 +52,7 @@ def overtaken(state: State, start: FloatArray | None = None) -> IntArray:
     hit = np.zeros(p.n, dtype=np.bool_)
     for r in range(p.m if aged.size else 0):
         idx = state.arr[r]
-        sel = aged[p.may_read[aged, r] & _room(state, aged, r)]
+        sel = aged[p.may_read[aged, r] & room(state, aged, r)]
         if idx.size == 0 or sel.size == 0:
             continue
         # The work on r ranked behind s (a suffix of r's worklist) that starts more than the
@@ -60,35 +61,10 @@ def overtaken(state: State, start: FloatArray | None = None) -> IntArray:
         hi = np.searchsorted(start[idx], start[sel] - margin)
         some = lo < hi
         if some.any():
-            hit[sel[some]] |= _range_max(p.ready[idx], lo[some], hi[some]) > p.ready[sel[some]]
+            hit[sel[some]] |= range_max(p.ready[idx], lo[some], hi[some]) > p.ready[sel[some]]
     out = np.flatnonzero(hit)
     ordered: IntArray = out[np.argsort(p.ready[out], kind="stable")]
     return ordered
-
-
-def _room(state: State, ks: IntArray | int, rs: IntArray | int) -> npt.NDArray[np.bool_]:
-    """Whether each reader may take each study now as far as caps go (`ks` and `rs` broadcast:
-    many studies on one reader, or one study on many readers): a reader at the cap of a study's
-    group (one that holds for it) may not, so its younger work does not count against the study
-    (the cap is a rule the bound yields to); on its own reader a study has room."""
-    p = state.p
-    k, r = np.asarray(ks), np.asarray(rs)
-    shape = np.broadcast_shapes(k.shape, r.shape)
-    if p.slots.shape[1] == 0:  # no caps
-        return np.ones(shape, dtype=np.bool_)
-    g = p.group[k]
-    full = (g >= 0) & (state.used[r, np.maximum(g, 0)] >= p.slots[r, np.maximum(g, 0)])
-    out = ~full | (state.assign[k] == r) | np.isfinite(p.over_price[k])
-    return np.broadcast_to(out, shape)
-
-
-def _range_max(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
-    """max(values[lo[i]:hi[i]]) for each i (every range non-empty)."""
-    padded = np.append(values, -np.inf)  # reduceat needs an index past the last range
-    bounds = np.empty(2 * lo.size, dtype=np.int64)
-    bounds[0::2], bounds[1::2] = lo, hi
-    out: FloatArray = np.maximum.reduceat(padded, bounds)[0::2]
-    return out
 
 
 def _overtaken(state: State, k: int, start: float) -> bool:
@@ -98,7 +74,7 @@ def _overtaken(state: State, k: int, start: float) -> bool:
         return False
     margin = p.params.overtake_margin_minutes
     readers = p.eligible[k]
-    for r in readers[_room(state, k, readers)].tolist():
+    for r in readers[room(state, k, readers)].tolist():
         idx = state.arr[r]
         lo = bisect_left(state.lists[r], k + 1)
         if lo >= idx.size:
@@ -171,3 +147,56 @@ def _target(state: State, k: int, a: int, now_start: float, slack: FloatArray) -
         pool = pool[np.argsort([start_on(state, k, int(r)) for r in pool], kind="stable")[:PRICED]]
     prices = [state.move_delta(k, int(r)) for r in pool]
     return int(pool[int(np.argmin(prices))])
+
+
+def repair(state: State, watch: Watch, limit: int | None = None) -> int:
+    """Move overtaken studies up, oldest first, each where the move leaves the fewest studies
+    overtaken (`Watch.price`: those it breaks less those it relieves, the study itself among
+    them), then where the objective prices it least; returns the number of moves. Stops when
+    none is left, none can move, or after `limit` moves."""
+    p = state.p
+    made = 0
+    stuck: set[int] = set()
+    moved: dict[int, int] = {}
+    while limit is None or made < limit:
+        todo = [k for k in watch.over if k not in stuck]
+        if not todo:
+            break
+        k = min(todo, key=lambda s: (p.ready[s], s))
+        b = _best(state, watch, k)
+        if b < 0 or moved.get(k, 0) >= MOVES_EACH:
+            stuck.add(k)
+            continue
+        watch.try_move(k, b, allowed=p.n)
+        moved[k] = moved.get(k, 0) + 1
+        made += 1
+    return made
+
+
+def _best(state: State, watch: Watch, k: int) -> int:
+    """The reader study k should move to (see `repair`), or -1 when none starts it sooner."""
+    if not state.movable(k):
+        return -1
+    a = int(state.assign[k])
+    cand = candidates(state, k)
+    cand = cand[cand != a]
+    if cand.size == 0:
+        return -1
+    when = np.array([start_on(state, k, int(r)) for r in cand])
+    now_start = float(watch.start[k])
+    sooner = when < now_start - 1e-6
+    cand, when = cand[sooner], when[sooner]
+    if cand.size == 0:
+        return -1
+    near = state.p.params.overtake_margin_minutes * NEAR
+    pool = cand[when <= when.min() + near]
+    if pool.size > PRICED:
+        pool = pool[np.argsort(when[when <= when.min() + near], kind="stable")[:PRICED]]
+    best: tuple[int, float] | None = None
+    best_b = -1
+    for r in pool.tolist():
+        new, relieved = watch.price(k, r)
+        key = (new - relieved, state.move_delta(k, r))
+        if best is None or key < best:
+            best, best_b = key, r
+    return best_b
