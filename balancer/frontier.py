@@ -24,6 +24,8 @@ import numpy.typing as npt
 from balancer.problem import FloatArray, IntArray
 from balancer.state import State
 
+# Minutes the starts may grow by moves before `Watch` lays its keys out again.
+SPAN_ROOM = 10_000.0
 # A start this close to the limit counts as within it (floating point).
 EPS = 1e-6
 # Placements (the cold sweep's and a re-plan's) hold the bound with this share of its margin: a
@@ -188,26 +190,65 @@ class Watch:
         p = state.p
         self.margin = p.params.overtake_margin_minutes
         self.start = starts(state)
+        with np.errstate(invalid="ignore"):
+            self.aged = (self.start > p.aged) & (p.pinned < 0)
         self._lay_out()
-        aged = self._aged()
+        aged = np.flatnonzero(self.aged)
         self.over: set[int] = set(aged[self._hit_any(aged)].tolist())
 
     # -- layout -------------------------------------------------------------------------------
     def _lay_out(self) -> None:
+        """Every worklist end to end, with its keys (after a change of most of them)."""
         state, p = self.state, self.state.p
         sizes = np.array([a.size for a in state.arr], dtype=np.int64)
+        self.ptr = np.concatenate([[0], np.cumsum(sizes)])
         self.idx = np.concatenate(state.arr) if p.m else np.zeros(0, dtype=np.int64)
+        top = float(np.nanmax(self.start)) if self.idx.size else 0.0
+        # Room for the starts to grow by moves before the keys of two readers could meet.
+        self.span = top + SPAN_ROOM
         reader = np.repeat(np.arange(p.m, dtype=np.int64), sizes)
-        st = self.start[self.idx]
-        self.span = float(np.nanmax(self.start)) + 2 * self.margin + 1.0 if self.idx.size else 1.0
         self.rank_key = reader * (p.n + 1) + self.idx
-        self.start_key = reader * self.span + np.maximum(st, 0.0)
+        self.start_key = reader * self.span + np.maximum(self.start[self.idx], 0.0)
         self.ready = p.ready[self.idx]
 
+    def _splice(self, readers: list[int]) -> None:
+        """Lay out again only the worklists of `readers` (sorted), the rest copied."""
+        state, p = self.state, self.state.p
+        cut = [0]
+        news: list[tuple[IntArray, IntArray, FloatArray, FloatArray]] = []
+        for r in readers:
+            idx = state.arr[r]
+            if idx.size and float(self.start[idx[-1]]) >= self.span - self.margin:
+                self._lay_out()  # the keys would run into the next reader's
+                return
+            news.append(
+                (
+                    idx,
+                    r * (p.n + 1) + idx,
+                    r * self.span + np.maximum(self.start[idx], 0.0),
+                    p.ready[idx],
+                )
+            )
+            cut += [int(self.ptr[r]), int(self.ptr[r + 1])]
+        cut.append(self.idx.size)
+        parts: list[list[npt.NDArray[np.generic]]] = [[], [], [], []]
+        for i, old in enumerate((self.idx, self.rank_key, self.start_key, self.ready)):
+            for j, new in enumerate(news):
+                parts[i] += [old[cut[2 * j] : cut[2 * j + 1]], new[i]]
+            parts[i].append(old[cut[-2] : cut[-1]])
+        self.idx, self.rank_key, self.start_key, self.ready = (
+            np.concatenate(parts[0]),
+            np.concatenate(parts[1]),
+            np.concatenate(parts[2]),
+            np.concatenate(parts[3]),
+        )
+        sizes = np.diff(self.ptr)
+        for r in readers:
+            sizes[r] = state.arr[r].size
+        self.ptr = np.concatenate([[0], np.cumsum(sizes)])
+
     def _aged(self) -> IntArray:
-        p = self.state.p
-        with np.errstate(invalid="ignore"):
-            out: IntArray = np.flatnonzero((self.start > p.aged) & (p.pinned < 0))
+        out: IntArray = np.flatnonzero(self.aged)
         return out
 
     # -- questions ----------------------------------------------------------------------------
@@ -250,11 +291,12 @@ class Watch:
 
     def _refresh(self, readers: tuple[int, ...]) -> None:
         state, p = self.state, self.state.p
-        for r in readers:
+        for r in set(readers):
             idx = state.arr[r]
             if idx.size:
                 self.start[idx] = state.fin[r] - p.read_times(idx, r)
-        self._lay_out()
+                self.aged[idx] = (self.start[idx] > p.aged[idx]) & (p.pinned[idx] < 0)
+        self._splice(sorted(set(readers)))
 
     def broken(self, k: int, a: int, b: int) -> tuple[set[int], set[int]]:
         """After study k moved from reader a to b (already applied; a == b when k was just
@@ -262,17 +304,15 @@ class Watch:
         p = self.state.p
         start = self.start
         was = np.array(sorted(self.over), dtype=np.int64)
-        flagged = np.zeros(p.n, dtype=np.bool_)
-        flagged[was] = True
-        aged = self._aged()
-        fresh = aged[~flagged[aged]]
-        new: set[int] = set()
+        fresh = self.aged.copy()
+        fresh[was] = False
+        late = start - self.margin
         # k on b may overtake aged work b may read, ranked ahead of it, older, starting more
         # than the margin after it (b's other work only starts later).
-        near = fresh[(fresh < k) & (start[fresh] - self.margin > start[k])]
-        near = near[p.may_read[near, b] & (p.ready[near] < p.ready[k])]
-        if near.size:
-            new.update(near[room(self.state, near, b)].tolist())
+        near = np.flatnonzero(
+            fresh[:k] & p.may_read[:k, b] & (late[:k] > start[k]) & (p.ready[:k] < p.ready[k])
+        )
+        new: set[int] = set(near[room(self.state, near, b)].tolist()) if near.size else set()
         if a != b:
             # a's work behind k's old place starts sooner: aged work a may read that starts
             # more than the margin after the first of it (or all of it, when a has room for
@@ -283,23 +323,21 @@ class Watch:
             reopened = g >= 0 and self.state.used[a, g] == p.slots[a, g] - 1
             if pos < idx.size or reopened:
                 first = start[idx[pos]] if pos < idx.size else np.inf
-                cand = fresh[p.may_read[fresh, a]]
-                late = start[cand] - self.margin > first
+                mask = late > first
                 if reopened:
-                    late |= p.group[cand] == g
-                cand = cand[late]
+                    mask |= p.group == g
+                cand = np.flatnonzero(fresh & p.may_read[:, a] & mask)
                 hit = self._hit(cand, np.full(cand.size, a, dtype=np.int64))
                 new.update(cand[hit].tolist())
         # The work behind k's new place starts later, and k starts elsewhere; and the studies
         # overtaken before, which the move may have relieved.
         idx = self.state.arr[b]
         behind = idx[np.searchsorted(idx, k) :]
-        behind = behind[(start[behind] > p.aged[behind]) & (p.pinned[behind] < 0)]
-        behind = behind[~flagged[behind]]
+        behind = behind[fresh[behind]]
         both = np.concatenate([behind, was])
         hit = self._hit_any(both)
         new.update(behind[hit[: behind.size]].tolist())
-        still = hit[behind.size :] & (start[was] > p.aged[was])
+        still = hit[behind.size :] & self.aged[was]
         return new, set(was[~still].tolist())
 
     def try_move(self, k: int, b: int, allowed: int = 0) -> bool:
@@ -323,6 +361,17 @@ class Watch:
         self._apply(k, a)
         self.state.moves -= 2
         return len(new), len(relieved)
+
+    def price_place(self, k: int, b: int) -> int:
+        """How many studies placing unplaced study k on reader b would leave newly overtaken
+        (those it relieves are not counted: placing work relieves none); the state is
+        unchanged."""
+        self.state.add(k, b)
+        self._refresh((b,))
+        new, _ = self.broken(k, b, b)
+        self.state.remove(k)
+        self._refresh((b,))
+        return len(new)
 
     def place(self, k: int, b: int) -> None:
         """Keep `overtaken` exact after unplaced study k was put on reader b (by the caller)."""

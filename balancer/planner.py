@@ -82,7 +82,7 @@ def solve(
     if capped and not large:  # placed one by one: re-place the cap groups for the maximum
         capped = placement.maximise(state, capped)
     # The waiting bound's violations, kept exact from here on (`frontier.Watch`): a re-plan's
-    # touch-up makes no move that leaves a study overtaken, and the repair sees the rest.
+    # touch-up makes no move that leaves a study overtaken, and the repair sees to the rest.
     watch = Watch(state) if params.hold_overtake_bound and not cold else None
     if cold:
         improve.search(state, deadline)

@@ -150,10 +150,11 @@ def _target(state: State, k: int, a: int, now_start: float, slack: FloatArray) -
 
 
 def repair(state: State, watch: Watch, limit: int | None = None) -> int:
-    """Move overtaken studies up, oldest first, each where the move leaves the fewest studies
-    overtaken (`Watch.price`: those it breaks less those it relieves, the study itself among
-    them), then where the objective prices it least; returns the number of moves. Stops when
-    none is left, none can move, or after `limit` moves."""
+    """Move overtaken studies up, oldest first, until none is left, none can move, or `limit`
+    moves are made; returns the number of moves. Each goes, among the readers that start it
+    about as soon as possible, to the one where the fewest studies are left overtaken
+    (`Watch.price`: those the move breaks less those it relieves, the study itself among
+    them), then where the objective prices it least."""
     p = state.p
     made = 0
     stuck: set[int] = set()
@@ -163,7 +164,7 @@ def repair(state: State, watch: Watch, limit: int | None = None) -> int:
         if not todo:
             break
         k = min(todo, key=lambda s: (p.ready[s], s))
-        b = _best(state, watch, k)
+        _, b = _best(state, watch, k)
         if b < 0 or moved.get(k, 0) >= MOVES_EACH:
             stuck.add(k)
             continue
@@ -173,25 +174,25 @@ def repair(state: State, watch: Watch, limit: int | None = None) -> int:
     return made
 
 
-def _best(state: State, watch: Watch, k: int) -> int:
-    """The reader study k should move to (see `repair`), or -1 when none starts it sooner."""
+def _best(state: State, watch: Watch, k: int) -> tuple[tuple[int, float], int]:
+    """Where study k should move (see `repair`), with its (left overtaken, price); -1 when no
+    reader starts it sooner."""
+    none = ((0, 0.0), -1)
     if not state.movable(k):
-        return -1
+        return none
     a = int(state.assign[k])
     cand = candidates(state, k)
     cand = cand[cand != a]
     if cand.size == 0:
-        return -1
+        return none
     when = np.array([start_on(state, k, int(r)) for r in cand])
-    now_start = float(watch.start[k])
-    sooner = when < now_start - 1e-6
+    sooner = when < float(watch.start[k]) - 1e-6
     cand, when = cand[sooner], when[sooner]
     if cand.size == 0:
-        return -1
-    near = state.p.params.overtake_margin_minutes * NEAR
-    pool = cand[when <= when.min() + near]
-    if pool.size > PRICED:
-        pool = pool[np.argsort(when[when <= when.min() + near], kind="stable")[:PRICED]]
+        return none
+    # Only a reader where it starts within the margin of its soonest start can relieve it.
+    near = when <= when.min() + state.p.params.overtake_margin_minutes * NEAR
+    pool = cand[near][np.argsort(when[near], kind="stable")[:PRICED]]
     best: tuple[int, float] | None = None
     best_b = -1
     for r in pool.tolist():
@@ -199,4 +200,4 @@ def _best(state: State, watch: Watch, k: int) -> int:
         key = (new - relieved, state.move_delta(k, r))
         if best is None or key < best:
             best, best_b = key, r
-    return best_b
+    return (best, best_b) if best is not None else none
