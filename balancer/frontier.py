@@ -261,12 +261,14 @@ class Watch:
         if ks.size == 0:
             return out
         lo = np.searchsorted(self.rank_key, rs * (self.state.p.n + 1) + ks, side="right")
-        when = np.maximum(self.start[ks] - self.margin, 0.0)
-        hi = np.searchsorted(self.start_key, rs * self.span + when, side="left")
-        some = lo < hi
+        until = rs * self.span + np.maximum(self.start[ks] - self.margin, 0.0)
+        # Most pairs end here: the first work ranked behind the study on that reader (the
+        # soonest of it) starts within the margin, or there is none (the next reader's keys).
+        some = np.flatnonzero(np.append(self.start_key, np.inf)[lo] < until)
         hit = np.zeros(ks.shape, dtype=np.bool_)
-        if some.any():
-            top = range_max(self.ready, lo[some], hi[some])
+        if some.size:
+            hi = np.searchsorted(self.start_key, until[some], side="left")
+            top = range_max(self.ready, lo[some], hi)
             hit[some] = top > self.state.p.ready[ks[some]]
         out[ok] = hit
         return out

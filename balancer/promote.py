@@ -193,11 +193,16 @@ def _best(state: State, watch: Watch, k: int) -> tuple[tuple[int, float], int]:
     # Only a reader where it starts within the margin of its soonest start can relieve it.
     near = when <= when.min() + state.p.params.overtake_margin_minutes * NEAR
     pool = cand[near][np.argsort(when[near], kind="stable")[:PRICED]]
+    price = np.array([state.move_delta(k, int(r)) for r in pool])
     best: tuple[int, float] | None = None
     best_b = -1
-    for r in pool.tolist():
+    # Cheapest first; a move that relieves the study and breaks nothing is taken at once.
+    for i in np.argsort(price, kind="stable").tolist():
+        r = int(pool[i])
         new, relieved = watch.price(k, r)
-        key = (new - relieved, state.move_delta(k, r))
+        key = (new - relieved, float(price[i]))
         if best is None or key < best:
             best, best_b = key, r
+        if new == 0 and relieved > 0:
+            break
     return (best, best_b) if best is not None else none
