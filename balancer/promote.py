@@ -8,36 +8,28 @@ that a younger study the worklist order ranks behind it (the same or a lower tie
 on a reader who may read it, starts more than `Params.overtake_margin_minutes` before, moves
 to a reader who may read it where it starts sooner (on the overtaker's reader it goes ahead of
 the overtaker). Younger work ranked ahead of it (due sooner) is the order rule's choice, which
-no placement changes, and is not counted. Oldest
-first, in rounds, until none is left or the time is up; among readers that start it about as
-soon as possible, the one where it pushes the fewest aged studies over the margin, then the
-move the objective prices least. `waiting.overtaken` counts what is left from the plan alone.
-A re-plan keeps new and moved work from causing such repairs in the first place
-(`balancer.frontier`).
+no placement changes, and is not counted. `repair` moves them oldest first, each where the
+fewest studies are left overtaken (the watch's exact count: `balancer.frontier.Watch`), until
+none is left; `overtaken` is the same count computed from scratch, reader by reader (the
+neighbourhood search's check, and the tests' reference for the watch); `waiting.overtaken`
+counts what is left from the plan alone. A re-plan keeps new and moved work from causing such
+repairs in the first place (`balancer.frontier`).
 """
 
 from __future__ import annotations
 
-import time
-from bisect import bisect_left
-
 import numpy as np
 
 from balancer.construct import candidates
-from balancer.frontier import Watch, pushed_over, range_max, room, slack_of, start_on, starts
+from balancer.frontier import Watch, range_max, room, start_on, starts
 from balancer.problem import FloatArray, IntArray
 from balancer.state import State
 
-# Readers within this share of the margin of the earliest start are priced by the objective.
+# Readers where the study starts within this share of the margin of its soonest start are
+# priced (a study moved there is left that much inside the margin, against the next drift).
 NEAR = 0.5
-# Candidate readers priced per study.
+# Candidate readers priced per study (the soonest of those).
 PRICED = 4
-# Rounds at most. A re-plan after one event starts from a plan that held the bound, but a
-# leaver's studies or an hour's drift of the projections can leave a few hundred studies
-# overtaken, and each move can push a study behind it over the margin: two rounds left up to
-# 350 overtaken at 5000 x 100; repair to the end leaves none (docs/balancer.md).
-ROUNDS = 20
-EVENT_ROUNDS = ROUNDS
 # Times one study may be moved by one repair (a study moved back and forth is stuck).
 MOVES_EACH = 2
 
@@ -65,88 +57,6 @@ def overtaken(state: State, start: FloatArray | None = None) -> IntArray:
     out = np.flatnonzero(hit)
     ordered: IntArray = out[np.argsort(p.ready[out], kind="stable")]
     return ordered
-
-
-def _overtaken(state: State, k: int, start: float) -> bool:
-    """`overtaken` for one study starting at `start`, against the plan as it stands."""
-    p = state.p
-    if start <= p.aged[k]:
-        return False
-    margin = p.params.overtake_margin_minutes
-    readers = p.eligible[k]
-    for r in readers[room(state, k, readers)].tolist():
-        idx = state.arr[r]
-        lo = bisect_left(state.lists[r], k + 1)
-        if lo >= idx.size:
-            continue
-        t = p.read_times(idx[lo:], r)
-        early = state.fin[r][lo:] - t < start - margin
-        if early.any() and bool((p.ready[idx[lo:]][early] > p.ready[k]).any()):
-            return True
-    return False
-
-
-def promote(state: State, deadline: float, rounds: int = ROUNDS) -> int:
-    """Move overtaken studies up (see the module's docstring); returns the number of moves.
-
-    Rounds run whatever the clock says until none is left, none can move, or `rounds` are
-    done: the bound is a rule, not a preference (`deadline` is kept for a caller that wants
-    repair cut short; the planner passes none).
-    """
-    made = 0
-    stuck: set[int] = set()
-    for _ in range(rounds):
-        start = starts(state)
-        todo = [int(k) for k in overtaken(state, start) if int(k) not in stuck]
-        if not todo:
-            return made
-        touched: set[int] = set()
-        slack = slack_of(state, start)
-        for k in todo:
-            a = int(state.assign[k])
-            s_k = float(start[k])
-            if touched:  # earlier moves may have changed its start or freed it
-                s_k = start_on(state, k, a)
-                if not _overtaken(state, k, s_k):
-                    continue
-            b = _target(state, k, a, s_k, slack)
-            if b < 0:
-                stuck.add(k)
-                continue
-            state.move(k, b)
-            touched.update((a, b))
-            made += 1
-        if time.perf_counter() > deadline:
-            break
-    return made
-
-
-def _target(state: State, k: int, a: int, now_start: float, slack: FloatArray) -> int:
-    """The reader study k should move to, or -1 when no reader starts it sooner.
-
-    Among the readers that start it about as soon as possible, the one where it pushes back
-    the fewest aged studies over the margin (each would be the next repair: without this
-    choice one repair led to dozens more, along queues all held just inside the margin); then
-    the move the objective prices least.
-    """
-    if not state.movable(k):
-        return -1
-    cand = candidates(state, k)
-    cand = cand[cand != a]
-    if cand.size == 0:
-        return -1
-    when = np.array([start_on(state, k, int(r)) for r in cand])
-    soonest = float(when.min())
-    if soonest >= now_start - 1e-6:
-        return -1
-    near = state.p.params.overtake_margin_minutes * NEAR
-    pool = cand[when <= soonest + near]
-    pushed = np.array([pushed_over(state, k, int(r), slack) for r in pool])
-    pool = pool[pushed == pushed.min()]
-    if pool.size > PRICED:
-        pool = pool[np.argsort([start_on(state, k, int(r)) for r in pool], kind="stable")[:PRICED]]
-    prices = [state.move_delta(k, int(r)) for r in pool]
-    return int(pool[int(np.argmin(prices))])
 
 
 def repair(state: State, watch: Watch, limit: int | None = None) -> int:
