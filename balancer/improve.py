@@ -222,9 +222,7 @@ def settle(
             return back
 
 
-def touch_up(
-    state: State, touched: set[int], deadline: float, watch: Watch | None = None
-) -> int:
+def touch_up(state: State, touched: set[int], deadline: float, watch: Watch | None = None) -> int:
     """The re-plan search: relieve the readers an event touched and the most pressed, feed the idle.
 
     A re-plan starts from a plan that was already searched, so only the neighbourhood of the
