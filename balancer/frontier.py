@@ -12,6 +12,11 @@ starts no more than the margin before any aged study ranked ahead of it that r m
 Kept as, per reader, the running maximum of the aged studies' projected starts in worklist
 order (study indices are ranks), so a query is one bisection. It is conservative: it does not
 ask whether the aged study is older than k, nor whether r is at the cap of its group.
+
+The guard looks at the placed study alone; a move also makes the work behind it on its old
+reader start sooner and pushes the work behind it on the new one. `Watch` keeps the exact set
+of overtaken studies through moves, so a re-plan's optional moves can be refused when they
+leave any study newly overtaken, and the repair can price what each of its moves breaks.
 """
 
 from __future__ import annotations
