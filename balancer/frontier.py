@@ -12,6 +12,11 @@ starts no more than the margin before any aged study ranked ahead of it that r m
 Kept as, per reader, the running maximum of the aged studies' projected starts in worklist
 order (study indices are ranks), so a query is one bisection. It is conservative: it does not
 ask whether the aged study is older than k, nor whether r is at the cap of its group.
+
+The guard looks at the placed study alone; a move also makes the work behind it on its old
+reader start sooner and pushes the work behind it on the new one. `Watch` keeps the exact set
+of overtaken studies through moves, so a re-plan's optional moves can be refused when they
+leave any study newly overtaken, and the repair can price what each of its moves breaks.
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ from __future__ import annotations
 from bisect import bisect_left
 
 import numpy as np
+import numpy.typing as npt
 
 from balancer.problem import FloatArray, IntArray
 from balancer.state import State
 
+# Minutes the starts may grow by moves before `Watch` lays its keys out again.
+SPAN_ROOM = 10_000.0
 # A start this close to the limit counts as within it (floating point).
 EPS = 1e-6
 # Placements (the cold sweep's and a re-plan's) hold the bound with this share of its margin: a
@@ -141,3 +149,239 @@ def slack_of(state: State, start: FloatArray) -> FloatArray:
         front[sel[some]] = np.minimum(front[sel[some]], suffix[pos[some]])
     out[aged] = p.params.overtake_margin_minutes - (start[aged] - front[aged])
     return out
+
+
+def room(state: State, ks: IntArray | int, rs: IntArray | int) -> npt.NDArray[np.bool_]:
+    """Whether each reader may take each study now as far as caps go (`ks` and `rs` broadcast:
+    many studies on one reader, or one study on many readers): a reader at the cap of a study's
+    group (one that holds for it) may not, so its younger work does not count against the study
+    (the cap is a rule the bound yields to); on its own reader a study has room."""
+    p = state.p
+    k, r = np.asarray(ks), np.asarray(rs)
+    shape = np.broadcast_shapes(k.shape, r.shape)
+    if p.slots.shape[1] == 0:  # no caps
+        return np.ones(shape, dtype=np.bool_)
+    g = p.group[k]
+    full = (g >= 0) & (state.used[r, np.maximum(g, 0)] >= p.slots[r, np.maximum(g, 0)])
+    out = ~full | (state.assign[k] == r) | np.isfinite(p.over_price[k])
+    return np.broadcast_to(out, shape)
+
+
+def range_max(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+    """max(values[lo[i]:hi[i]]) for each i (every range non-empty)."""
+    padded = np.append(values, -np.inf)  # reduceat needs an index past the last range
+    bounds = np.empty(2 * lo.size, dtype=np.int64)
+    bounds[0::2], bounds[1::2] = lo, hi
+    out: FloatArray = np.maximum.reduceat(padded, bounds)[0::2]
+    return out
+
+
+class Watch:
+    """The waiting bound's violations, kept exact while a re-plan moves studies one at a time.
+
+    `overtaken` (the studies the bound is broken for, as `promote.overtaken` counts them) is
+    computed once from the state; after that a move is checked only where it can change the
+    answer: aged work that the source reader may read (its work behind the study now starts
+    sooner), the work behind the study's new place (it starts later), the study itself, and aged
+    work the target reader may read (the study may overtake it there); and the studies already
+    overtaken, which a move may relieve. Every reader's worklist is laid end to end, reader by
+    reader, with keys that stay sorted across readers (`reader * (n + 1) + rank` and
+    `reader * span + start`), so every (study, reader) question of all of them is answered by
+    two bisections and a range maximum at once, with no loop over readers.
+    """
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        p = state.p
+        self.margin = p.params.overtake_margin_minutes
+        self.start = starts(state)
+        with np.errstate(invalid="ignore"):
+            self.aged = (self.start > p.aged) & (p.pinned < 0)
+        self._lay_out()
+        aged = np.flatnonzero(self.aged)
+        self.over: set[int] = set(aged[self._hit_any(aged)].tolist())
+
+    # -- layout -------------------------------------------------------------------------------
+    def _lay_out(self) -> None:
+        """Every worklist end to end, with its keys (after a change of most of them)."""
+        state, p = self.state, self.state.p
+        sizes = np.array([a.size for a in state.arr], dtype=np.int64)
+        self.ptr = np.concatenate([[0], np.cumsum(sizes)])
+        self.idx = np.concatenate(state.arr) if p.m else np.zeros(0, dtype=np.int64)
+        top = float(np.nanmax(self.start)) if self.idx.size else 0.0
+        # Room for the starts to grow by moves before the keys of two readers could meet.
+        self.span = top + SPAN_ROOM
+        reader = np.repeat(np.arange(p.m, dtype=np.int64), sizes)
+        self.rank_key = reader * (p.n + 1) + self.idx
+        self.start_key = reader * self.span + np.maximum(self.start[self.idx], 0.0)
+        self.ready = p.ready[self.idx]
+
+    def _splice(self, readers: list[int]) -> None:
+        """Lay out again only the worklists of `readers` (sorted), the rest copied."""
+        state, p = self.state, self.state.p
+        cut = [0]
+        news: list[tuple[IntArray, IntArray, FloatArray, FloatArray]] = []
+        for r in readers:
+            idx = state.arr[r]
+            if idx.size and float(self.start[idx[-1]]) >= self.span - self.margin:
+                self._lay_out()  # the keys would run into the next reader's
+                return
+            news.append(
+                (
+                    idx,
+                    r * (p.n + 1) + idx,
+                    r * self.span + np.maximum(self.start[idx], 0.0),
+                    p.ready[idx],
+                )
+            )
+            cut += [int(self.ptr[r]), int(self.ptr[r + 1])]
+        cut.append(self.idx.size)
+        parts: list[list[npt.NDArray[np.generic]]] = [[], [], [], []]
+        for i, old in enumerate((self.idx, self.rank_key, self.start_key, self.ready)):
+            for j, new in enumerate(news):
+                parts[i] += [old[cut[2 * j] : cut[2 * j + 1]], new[i]]
+            parts[i].append(old[cut[-2] : cut[-1]])
+        self.idx, self.rank_key, self.start_key, self.ready = (
+            np.concatenate(parts[0]),
+            np.concatenate(parts[1]),
+            np.concatenate(parts[2]),
+            np.concatenate(parts[3]),
+        )
+        sizes = np.diff(self.ptr)
+        for r in readers:
+            sizes[r] = state.arr[r].size
+        self.ptr = np.concatenate([[0], np.cumsum(sizes)])
+
+    def _aged(self) -> IntArray:
+        out: IntArray = np.flatnonzero(self.aged)
+        return out
+
+    # -- questions ----------------------------------------------------------------------------
+    def _hit(self, ks: IntArray, rs: IntArray) -> npt.NDArray[np.bool_]:
+        """For each pair, whether younger work ranked behind study ks[i] on reader rs[i] starts
+        more than the margin before it (the reader may read it and has room for it)."""
+        ok = self.state.p.may_read[ks, rs] & room(self.state, ks, rs)
+        ks, rs = ks[ok], rs[ok]
+        out = np.zeros(ok.shape, dtype=np.bool_)
+        if ks.size == 0:
+            return out
+        lo = np.searchsorted(self.rank_key, rs * (self.state.p.n + 1) + ks, side="right")
+        until = rs * self.span + np.maximum(self.start[ks] - self.margin, 0.0)
+        # Most pairs end here: the first work ranked behind the study on that reader (the
+        # soonest of it) starts within the margin, or there is none (the next reader's keys).
+        some = np.flatnonzero(np.append(self.start_key, np.inf)[lo] < until)
+        hit = np.zeros(ks.shape, dtype=np.bool_)
+        if some.size:
+            hi = np.searchsorted(self.start_key, until[some], side="left")
+            top = range_max(self.ready, lo[some], hi)
+            hit[some] = top > self.state.p.ready[ks[some]]
+        out[ok] = hit
+        return out
+
+    def _hit_any(self, ks: IntArray) -> npt.NDArray[np.bool_]:
+        """For each study of `ks`, whether it is overtaken on any reader."""
+        p = self.state.p
+        if ks.size == 0:
+            return np.zeros(0, dtype=np.bool_)
+        rows, rs = np.nonzero(p.may_read[ks])
+        hit = self._hit(ks[rows], rs.astype(np.int64))
+        out: npt.NDArray[np.bool_] = np.bincount(rows[hit], minlength=ks.size) > 0
+        return out
+
+    # -- moves --------------------------------------------------------------------------------
+    def _apply(self, k: int, b: int) -> int:
+        state = self.state
+        a = int(state.assign[k])
+        state.move(k, b)
+        self._refresh((a, b))
+        return a
+
+    def _refresh(self, readers: tuple[int, ...]) -> None:
+        state, p = self.state, self.state.p
+        for r in set(readers):
+            idx = state.arr[r]
+            if idx.size:
+                self.start[idx] = state.fin[r] - p.read_times(idx, r)
+                self.aged[idx] = (self.start[idx] > p.aged[idx]) & (p.pinned[idx] < 0)
+        self._splice(sorted(set(readers)))
+
+    def broken(self, k: int, a: int, b: int) -> tuple[set[int], set[int]]:
+        """After study k moved from reader a to b (already applied; a == b when k was just
+        placed): the studies newly overtaken, and those of `overtaken` no longer."""
+        p = self.state.p
+        start = self.start
+        was = np.array(sorted(self.over), dtype=np.int64)
+        fresh = self.aged.copy()
+        fresh[was] = False
+        late = start - self.margin
+        # k on b may overtake aged work b may read, ranked ahead of it, older, starting more
+        # than the margin after it (b's other work only starts later).
+        near = np.flatnonzero(
+            fresh[:k] & p.may_read[:k, b] & (late[:k] > start[k]) & (p.ready[:k] < p.ready[k])
+        )
+        new: set[int] = set(near[room(self.state, near, b)].tolist()) if near.size else set()
+        if a != b:
+            # a's work behind k's old place starts sooner: aged work a may read that starts
+            # more than the margin after the first of it (or all of it, when a has room for
+            # k's cap group again and its whole worklist now counts).
+            idx = self.state.arr[a]
+            pos = int(np.searchsorted(idx, k))
+            g = int(p.group[k])
+            reopened = g >= 0 and self.state.used[a, g] == p.slots[a, g] - 1
+            if pos < idx.size or reopened:
+                first = start[idx[pos]] if pos < idx.size else np.inf
+                mask = late > first
+                if reopened:
+                    mask |= p.group == g
+                cand = np.flatnonzero(fresh & p.may_read[:, a] & mask)
+                hit = self._hit(cand, np.full(cand.size, a, dtype=np.int64))
+                new.update(cand[hit].tolist())
+        # The work behind k's new place starts later, and k starts elsewhere; and the studies
+        # overtaken before, which the move may have relieved.
+        idx = self.state.arr[b]
+        behind = idx[np.searchsorted(idx, k) :]
+        behind = behind[fresh[behind]]
+        both = np.concatenate([behind, was])
+        hit = self._hit_any(both)
+        new.update(behind[hit[: behind.size]].tolist())
+        still = hit[behind.size :] & self.aged[was]
+        return new, set(was[~still].tolist())
+
+    def try_move(self, k: int, b: int, allowed: int = 0) -> bool:
+        """Move study k to reader b unless that leaves more than `allowed` studies newly
+        overtaken; keeps `overtaken` exact either way."""
+        a = int(self.state.assign[k])
+        self._apply(k, b)
+        new, relieved = self.broken(k, a, b)
+        if len(new) > allowed:
+            self._apply(k, a)
+            self.state.moves -= 2
+            return False
+        self.over = (self.over - relieved) | new
+        return True
+
+    def price(self, k: int, b: int) -> tuple[int, int]:
+        """(newly overtaken, relieved) if study k moved to reader b; the state is unchanged."""
+        a = int(self.state.assign[k])
+        self._apply(k, b)
+        new, relieved = self.broken(k, a, b)
+        self._apply(k, a)
+        self.state.moves -= 2
+        return len(new), len(relieved)
+
+    def price_place(self, k: int, b: int) -> int:
+        """How many studies placing unplaced study k on reader b would leave newly overtaken
+        (those it relieves are not counted: placing work relieves none); the state is
+        unchanged."""
+        self.state.add(k, b)
+        self._refresh((b,))
+        new, _ = self.broken(k, b, b)
+        self.state.remove(k)
+        self._refresh((b,))
+        return len(new)
+
+    def place(self, k: int, b: int) -> None:
+        """Keep `overtaken` exact after unplaced study k was put on reader b (by the caller)."""
+        self._refresh((b,))
+        new, relieved = self.broken(k, b, b)
+        self.over = (self.over - relieved) | new

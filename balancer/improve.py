@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from balancer.construct import candidates, soonest
-from balancer.frontier import Frontier, start_on
+from balancer.frontier import Frontier, Watch, start_on
 from balancer.problem import FloatArray
 from balancer.state import State
 
@@ -66,7 +66,11 @@ def _best_move(
 
 
 def relocate(
-    state: State, sources: list[int], deadline: float, guard: Frontier | None = None
+    state: State,
+    sources: list[int],
+    deadline: float,
+    guard: Frontier | None = None,
+    watch: Watch | None = None,
 ) -> int:
     """One pass over the studies of `sources` (in order); returns the number of moves made.
 
@@ -86,8 +90,7 @@ def relocate(
             finish = state.fin[a][pos]
             late = bool(finish > p.due[k] or finish > p.aged[k])
             _, b = _best_move(state, k, a, util, late, guard)
-            if b >= 0:
-                state.move(k, b)
+            if b >= 0 and _moved(state, k, b, watch):
                 util = state.utilisation()
                 made += 1
                 if guard is not None:
@@ -97,7 +100,13 @@ def relocate(
     return made
 
 
-def pull(state: State, targets: list[int], deadline: float, guard: Frontier | None = None) -> int:
+def pull(
+    state: State,
+    targets: list[int],
+    deadline: float,
+    guard: Frontier | None = None,
+    watch: Watch | None = None,
+) -> int:
     """Offer each target reader the best study it may take from busier readers; returns moves.
 
     The relocation pass looks from overloaded readers outward; this looks from an idle or
@@ -138,9 +147,8 @@ def pull(state: State, targets: list[int], deadline: float, guard: Frontier | No
                 d = state.move_delta(int(k), b)
                 if d < best:
                     best, best_k = d, int(k)
-            if best_k < 0:
+            if best_k < 0 or not _moved(state, best_k, b, watch):
                 break
-            state.move(best_k, b)
             made += 1
             if guard is not None:
                 guard.refresh()
@@ -183,7 +191,9 @@ def search(state: State, deadline: float) -> int:
     return total
 
 
-def settle(state: State, deadline: float, guard: Frontier | None = None) -> int:
+def settle(
+    state: State, deadline: float, guard: Frontier | None = None, watch: Watch | None = None
+) -> int:
     """Send back every moved study whose move no longer pays; returns how many went back.
 
     A search move is priced against the plan as it stood then; later moves can make it
@@ -203,8 +213,7 @@ def settle(state: State, deadline: float, guard: Frontier | None = None) -> int:
                 continue
             if guard is not None and not guard.allows(k, home):
                 continue
-            if state.move_delta(k, home) < -MIN_GAIN:
-                state.move(k, home)
+            if state.move_delta(k, home) < -MIN_GAIN and _moved(state, k, home, watch):
                 sent += 1
                 if guard is not None:
                     guard.refresh()
@@ -213,7 +222,7 @@ def settle(state: State, deadline: float, guard: Frontier | None = None) -> int:
             return back
 
 
-def touch_up(state: State, touched: set[int], deadline: float) -> int:
+def touch_up(state: State, touched: set[int], deadline: float, watch: Watch | None = None) -> int:
     """The re-plan search: relieve the readers an event touched and the most pressed, feed the idle.
 
     A re-plan starts from a plan that was already searched, so only the neighbourhood of the
@@ -223,6 +232,15 @@ def touch_up(state: State, touched: set[int], deadline: float) -> int:
     sources = pressure_order(state)[:FOCUS]
     pressed = pressure_order(state, sorted(touched))[:TOUCHED_LIMIT]
     sources += [r for r in pressed if r not in sources]
-    made = relocate(state, sources, deadline, guard)
-    made += pull(state, underloaded(state, FOCUS), deadline, guard)
+    made = relocate(state, sources, deadline, guard, watch)
+    made += pull(state, underloaded(state, FOCUS), deadline, guard, watch)
     return made
+
+
+def _moved(state: State, k: int, b: int, watch: Watch | None) -> bool:
+    """Move study k to reader b; with a `watch` (the waiting bound held), only when that
+    leaves no study overtaken that was not (the move is optional, the bound is not)."""
+    if watch is None:
+        state.move(k, b)
+        return True
+    return watch.try_move(k, b)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import math
 import time
 
 import numpy as np
@@ -11,7 +10,7 @@ import numpy as np
 from balancer import construct, improve, placement, promote
 from balancer.assignments import PlannedAssignments
 from balancer.compiler import Compiler
-from balancer.frontier import Frontier
+from balancer.frontier import Frontier, Watch
 from balancer.model import Assignment, Params, Plan, Snapshot
 from balancer.objective import evaluate, over_count
 from balancer.problem import Problem
@@ -82,15 +81,18 @@ def solve(
         capped = construct.insert_exact(state, rest, construct.NARROW)
     if capped and not large:  # placed one by one: re-place the cap groups for the maximum
         capped = placement.maximise(state, capped)
+    # The waiting bound's violations, kept exact from here on (`frontier.Watch`): a re-plan's
+    # touch-up makes no move that leaves a study overtaken, and the repair sees to the rest.
+    watch = Watch(state) if params.hold_overtake_bound and not cold else None
     if cold:
         improve.search(state, deadline)
     else:
         touched = {int(state.assign[k]) for k in rest if state.assign[k] >= 0}
-        improve.touch_up(state, touched, deadline)
+        improve.touch_up(state, touched, deadline, watch)
     holds = params.hold_overtake_bound and not cold
-    improve.settle(state, deadline, Frontier(state) if holds else None)
-    if params.hold_overtake_bound:  # a rule: repaired to the end (promote.py), whatever the clock
-        promote.promote(state, math.inf, promote.ROUNDS if cold or large else promote.EVENT_ROUNDS)
+    improve.settle(state, deadline, Frontier(state) if holds else None, watch)
+    if params.hold_overtake_bound:  # a rule: repaired to the end, whatever the clock
+        promote.repair(state, watch or Watch(state))
     formulation = ("sweep" if cold else "insert") + "+relocate"
     if params.mode == "improve" and problem.n:
         from balancer import cpsat  # CP-SAT is only imported when asked for
