@@ -8,7 +8,6 @@ more urgent ones already placed, which is exact for lateness when nothing else i
 
 from __future__ import annotations
 
-import math
 import time
 from bisect import bisect_left
 
@@ -31,6 +30,10 @@ WIDE = 4
 # and this many least utilised: exact insertion on all of them made a leaver's re-plan at
 # 20,000 x 400 cost more than the whole re-plan's budget.
 NARROW = 16
+# The cold start stops re-sweeping after this many sweeps in a row that improved on the best by
+# less than this share of the objective: the estimate has settled and the search gains more.
+STALE_SWEEPS = 3
+CONVERGED = 1e-4
 # Placements between two refreshes of the waiting bound's guard when many are inserted at once.
 GUARD_REFRESH = 16
 
@@ -127,7 +130,8 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
     todo = set(rest)
     # Work already on a worklist that is read before study k: its projected start.
     ahead = p.busy.copy()
-    margin = p.params.overtake_margin_minutes * SLACK if p.params.hold_overtake_bound else math.inf
+    bound = p.params.hold_overtake_bound
+    margin = p.params.overtake_margin_minutes * SLACK
     left: list[int] = []
     for k in range(p.n):
         if k not in todo:
@@ -140,12 +144,11 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
             left.append(k)
             continue
         start = ahead[cand]
-        soonest = float(start.min())
-        if soonest + margin < start.max() and p.aged[k] < start.max():
+        if bound and _apart(start, margin, float(p.aged[k])):
             # The waiting bound (promote.py): a study past its age limit goes where it starts
             # at most the margin after its soonest start. Work placed later, ranked behind it,
             # starts no sooner than that anywhere, so none of it overtakes it by more.
-            near = (start <= soonest + margin) | (start <= p.aged[k])
+            near = (start <= start.min() + margin) | (start <= p.aged[k])
             cand, start = cand[near], start[near]
         t = p.times_on(k, cand)
         finish = start + t
@@ -164,6 +167,13 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
         ahead[r] += t[best]
     state.refresh_all()
     return left
+
+
+def _apart(start: FloatArray, margin: float, aged: float) -> bool:
+    """Whether a study past its age limit (`aged`: when it gets there) could start more than
+    `margin` after its soonest start on some candidate (whose starts are `start`)."""
+    latest = float(start.max())
+    return float(start.min()) + margin < latest and aged < latest
 
 
 def delay_estimate(state: State) -> FloatArray:
@@ -192,25 +202,39 @@ def delay_estimate(state: State) -> FloatArray:
 def cold_start(
     state: State, rest: list[int], sweeps: int, deadline: float
 ) -> tuple[State, list[int]]:
-    """Sweep, then re-sweep pricing the knock-on delay read off the best plan so far (at
-    least once, then while there is time).
+    """Sweep, then up to `sweeps` times re-sweep pricing the knock-on delay read off the sweep
+    before (at least once, then while another fits before `deadline` and they still improve).
 
     Returns the best state found (a fresh one per sweep, since each re-places every study).
     """
+    began = time.perf_counter()
     left = sweep(state, rest)
     best, best_left = state, left
     best_total = evaluate(state.p, state.assign)["total"]
-    delay = delay_estimate(state)
+    last, best_delay = state, None
+    took = time.perf_counter() - began  # one sweep's time, to judge whether another fits
+    stale = 0
     for i in range(sweeps):
         # The first delay-priced sweep runs whatever the clock says: at 20,000 x 400 it is 11 %
-        # of the objective, and the plain sweep alone can end just past a 2 s budget.
-        if i and time.perf_counter() > deadline:
+        # of the objective, and the plain sweep alone can end just past a 2 s budget. Later
+        # ones only start when they should end before the deadline.
+        began = time.perf_counter()
+        if i and began + took > deadline:
             break
-        trial = State(state.p)
-        trial_left = sweep(trial, keep_current(trial), delay)
-        total = evaluate(trial.p, trial.assign)["total"]
+        estimate = delay_estimate(last)
+        if last is best or best_delay is None:
+            delay = best_delay = estimate
+        else:
+            # The last sweep did not improve: go halfway back towards the best one's estimate
+            # (plain iteration from it wandered; docs/balancer.md, the cold start).
+            delay = 0.5 * best_delay + 0.5 * estimate
+        last = State(state.p)
+        trial_left = sweep(last, keep_current(last), delay)
+        total = evaluate(last.p, last.assign)["total"]
+        stale = 0 if total < best_total * (1.0 - CONVERGED) else stale + 1
         if total < best_total:
-            best, best_left, best_total = trial, trial_left, total
-        # Average with the previous estimate: plain iteration can oscillate.
-        delay = 0.5 * delay + 0.5 * delay_estimate(trial)
+            best, best_left, best_total = last, trial_left, total
+        if stale >= STALE_SWEEPS:
+            break
+        took = time.perf_counter() - began
     return best, best_left
