@@ -34,9 +34,9 @@ NARROW = 16
 # less than this share of the objective: the estimate has settled and the search gains more.
 STALE_SWEEPS = 3
 CONVERGED = 1e-4
-# What a sweep with the reader terms costs, in sweeps without them (measured 2.2 at
-# 20,000 x 400): the cold start's last sweep prices every term when that much time is left.
-FULL_SWEEP = 2.5
+# What a sweep with the reader terms costs, in sweeps without them (`lean_sweep`; measured 3.8
+# at 20,000 x 400): the cold start's last sweep prices every term when that much time is left.
+FULL_SWEEP = 4.0
 # Placements between two refreshes of the waiting bound's guard when many are inserted at once.
 GUARD_REFRESH = 16
 
@@ -123,22 +123,17 @@ def insert_exact(
     return left
 
 
-def sweep(
-    state: State, rest: list[int], delay: FloatArray | None = None, *, readers: bool = True
-) -> list[int]:
+def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> list[int]:
     """Place studies in worklist order by marginal cost; return those no reader had room for.
 
     `delay[k, r]` estimates the cost per minute of pushing back the studies that will follow
     study k on reader r (from an earlier sweep); without it placing k only prices k itself.
-    `readers=False` leaves out the reader terms (balance, idle, fairness): a sweep whose only
-    use is the delay estimate it gives (`cold_start`).
     """
     p = state.p
     todo = set(rest)
     # Work already on a worklist that is read before study k: its projected start.
     ahead = p.busy.copy()
     bound = p.params.hold_overtake_bound
-    terms = READER if readers else ()
     margin = p.params.overtake_margin_minutes * SLACK
     left: list[int] = []
     for k in range(p.n):
@@ -163,7 +158,7 @@ def sweep(
         starts, weights = p.hinge_start[:, k, None], p.hinge_weight[:, k, None]
         cost = (weights * np.maximum(finish - starts, 0.0)).sum(axis=0)
         load = state.load[cand]
-        for term in terms:
+        for term in READER:
             cost += term.sweep(state, k, cand, t, load)
         for price in state.placement_terms:
             cost += price.across(p, k, cand)
@@ -174,6 +169,76 @@ def sweep(
         state.add(k, r, refresh=False)
         ahead[r] += t[best]
     state.refresh_all()
+    return left
+
+
+def fixed_prices(state: State) -> tuple[list[FloatArray], list[FloatArray]]:
+    """Per study, its read time on each eligible reader and the placement terms' price there
+    (`lean_sweep`'s: neither changes while a cold start sweeps)."""
+    p = state.p
+    times: list[FloatArray] = []
+    prices: list[FloatArray] = []
+    for k in range(p.n):
+        elig = p.eligible[k]
+        times.append(p.times_on(k, elig))
+        price = np.zeros(elig.size, dtype=np.float64)
+        for term in state.placement_terms:
+            price += term.across(p, k, elig)
+        prices.append(price)
+    return times, prices
+
+
+def lean_sweep(
+    state: State,
+    rest: list[int],
+    fixed: tuple[list[FloatArray], list[FloatArray]],
+    delay: FloatArray | None = None,
+) -> list[int]:
+    """`sweep` without the reader terms (balance, idle, fairness): each study goes where its
+    sequence terms, placement prices and knock-on delay cost least, which depends only on when
+    each reader would start it. So read times and prices come from `fixed` (`fixed_prices`),
+    and the studies are put on their worklists all at once at the end; a cold start's re-sweeps
+    take half the time or less this way (docs/balancer.md, the cold start)."""
+    p = state.p
+    todo = set(rest)
+    times, prices = fixed
+    ahead = p.busy.copy()
+    used = state.used.copy()
+    bound = p.params.hold_overtake_bound
+    margin = p.params.overtake_margin_minutes * SLACK
+    placed: list[int] = []
+    on: list[int] = []
+    left: list[int] = []
+    for k in range(p.n):
+        if k not in todo:
+            r0 = int(state.assign[k])
+            if r0 >= 0:
+                ahead[r0] += p.read_time(k, r0)
+            continue
+        cand, t, cost = p.eligible[k], times[k], prices[k]
+        g = int(p.group[k])
+        if g >= 0:
+            room = used[cand, g] < p.slots[cand, g]
+            cand, t, cost = cand[room], t[room], cost[room]
+        if cand.size == 0:
+            left.append(k)
+            continue
+        start = ahead[cand]
+        if bound and _apart(start, margin, float(p.aged[k])):
+            near = (start <= start.min() + margin) | (start <= p.aged[k])  # as in `sweep`
+            cand, t, cost, start = cand[near], t[near], cost[near], start[near]
+        finish = start + t
+        cost = p.hinge_weight[:, k] @ np.maximum(finish - p.hinge_start[:, k, None], 0.0) + cost
+        if delay is not None:
+            cost += t * delay[k, cand]
+        best = int(cost.argmin())
+        r = int(cand[best])
+        ahead[r] = finish[best]
+        placed.append(k)
+        on.append(r)
+        if g >= 0 and p.pinned[k] < 0:
+            used[r, g] += 1
+    state.add_many(np.array(placed, dtype=np.int64), np.array(on, dtype=np.int64))
     return left
 
 
@@ -214,14 +279,15 @@ def cold_start(
     before; returns the best state found (a fresh one per sweep, since each re-places every
     study).
 
-    The sweeps leave out the reader terms (`sweep(readers=False)`): the delay estimate carries
-    the sweeps' gain, and without those terms a sweep takes less than half the time for within
+    The sweeps leave out the reader terms (`lean_sweep`): the delay estimate carries the
+    sweeps' gain, and without those terms a sweep takes a fraction of the time for within
     0.1 % of the objective, so more of them fit (docs/balancer.md, the cold start). One
     re-sweep runs whatever the clock says; the others while they still improve and should end
     before `deadline`. Then, if it fits too, one more with every term.
     """
     began = time.perf_counter()
-    left = sweep(state, rest, readers=False)
+    fixed = fixed_prices(state)
+    left = lean_sweep(state, rest, fixed)
     best, best_left = state, left
     best_total = evaluate(state.p, state.assign)["total"]
     delay = best_delay = delay_estimate(state)
@@ -232,7 +298,7 @@ def cold_start(
         if i and began + took > deadline:
             break
         trial = State(state.p)
-        trial_left = sweep(trial, keep_current(trial), delay, readers=False)
+        trial_left = lean_sweep(trial, keep_current(trial), fixed, delay)
         total = evaluate(trial.p, trial.assign)["total"]
         estimate = delay_estimate(trial)
         stale = 0 if total < best_total * (1.0 - CONVERGED) else stale + 1
