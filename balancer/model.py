@@ -204,7 +204,7 @@ class Params:
     `time_limit_s` bounds a re-plan (most studies keep their reader), `cold_time_limit_s` a plan
     that has to place most studies (a cold start) of up to `cold_time_limit_studies` studies; a
     larger cold start gets that budget in proportion to its studies (`cold_budget_s`: its
-    sweeps cost per study, so a network gets as many as a department). A cold start sweeps at
+    sweeps take time in proportion to them). A cold start sweeps at
     most `sweeps` times after its first, fewer when they stop improving or would end past the
     budget, then searches. `large_event_time_limit_s` bounds a re-plan that has
     to place many but keeps most (a leaver with a long list, a burst of STATs);
