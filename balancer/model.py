@@ -202,7 +202,11 @@ class Params:
     `stability_share` scales the stability price per priority: moving an unopened STAT to a
     reader who will start it sooner is what the department wants, not churn.
     `time_limit_s` bounds a re-plan (most studies keep their reader), `cold_time_limit_s` a plan
-    that has to place most studies (a cold start), `large_event_time_limit_s` a re-plan that has
+    that has to place most studies (a cold start) of up to `cold_time_limit_studies` studies; a
+    larger cold start gets that budget in proportion to its studies (`cold_budget_s`: its
+    sweeps take time in proportion to them). A cold start sweeps at
+    most `sweeps` times after its first, fewer when they stop improving or would end past the
+    budget, then searches. `large_event_time_limit_s` bounds a re-plan that has
     to place many but keeps most (a leaver with a long list, a burst of STATs);
     `mode="improve"` then hands the fast plan to CP-SAT as a complete hint for
     `improve_time_limit_s` more. `priority_tiers` orders worklists: a lower tier is always
@@ -231,8 +235,9 @@ class Params:
     reference_wrvu_per_hour: float = 8.0
     time_limit_s: float = 0.08
     cold_time_limit_s: float = 2.0
+    cold_time_limit_studies: int = 10_000
     large_event_time_limit_s: float = 0.3
-    sweeps: int = 4
+    sweeps: int = 16
     mode: Mode = "fast"
     improve_time_limit_s: float = 10.0
     priority_tiers: Mapping[Priority, int] = field(default_factory=_default_tiers)
@@ -242,6 +247,11 @@ class Params:
     fairness_priorities: frozenset[Priority] = frozenset({Priority.ROUTINE})
     overtake_margin_minutes: float = 30.0
     hold_overtake_bound: bool = False
+
+    def cold_budget_s(self, studies: int) -> float:
+        """Seconds a cold start of `studies` studies may take: `cold_time_limit_s`, in
+        proportion above `cold_time_limit_studies`."""
+        return self.cold_time_limit_s * max(1.0, studies / max(self.cold_time_limit_studies, 1))
 
     def age_limit(self, priority: Priority) -> float:
         """Minutes a study of this priority may wait before it is promoted."""

@@ -65,7 +65,7 @@ def solve(
     cold = construct.is_cold(state, rest)
     large = not cold and len(rest) > construct.EXACT_INSERT_LIMIT
     if cold:
-        deadline = started + params.cold_time_limit_s
+        deadline = started + params.cold_budget_s(problem.n)
         state, capped = construct.cold_start(state, rest, params.sweeps, deadline)
     elif large:
         # A large event (a leaver with a long list, a burst of STATs) stays incremental: the

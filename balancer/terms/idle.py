@@ -59,8 +59,11 @@ class Idle(ReaderTerm):
     def sweep(
         self, state: State, k: int, cand: IntArray, t: FloatArray, load: FloatArray
     ) -> FloatArray | float:
-        """The idle change of each candidate."""
+        """The idle change of each candidate (none once every candidate's load is past the
+        horizon, as it is for most of a cold start's sweep: checked first, it is one call)."""
         p = state.p
+        if float(load.min()) >= p.params.idle_horizon_minutes:
+            return 0.0
         return p.params.weights.idle * (idle(p, load + t, cand) - idle(p, load, cand))
 
     def cpsat(
