@@ -172,7 +172,7 @@ def _default_priority_weights() -> Mapping[Priority, float]:
 
 
 def _default_urgency() -> Mapping[Priority, float]:
-    return MappingProxyType({Priority.STAT: 10.0, Priority.URGENT: 0.2, Priority.ROUTINE: 0.0})
+    return MappingProxyType({Priority.STAT: 10.0, Priority.URGENT: 0.2, Priority.ROUTINE: 0.03})
 
 
 def _default_age_limits() -> Mapping[Priority, float]:

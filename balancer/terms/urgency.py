@@ -3,6 +3,8 @@
 Lateness alone is indifferent between starting a STAT now or in twenty minutes as long as both
 meet the deadline, and reads run longer than projected; this term sends STAT work to the reader
 who will start it now (DOMAIN.md) and lets an idle reader take it from a busy one.
+Routine work costs a little too (0.03 per minute): far from its due time and age limit it
+otherwise cost nothing wherever it waited, so fairness and balance alone chose its reader.
 """
 
 from __future__ import annotations

@@ -212,6 +212,24 @@ def test_urgency_starts_a_stat_now_even_when_both_readers_would_meet_its_deadlin
     assert reader_of(planned(snap, only(urgency=1.0)), 2) == 2
 
 
+def test_routine_work_waiting_costs_a_little_so_it_goes_to_the_reader_who_reads_it_first(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # Reader 2 is busy for 30 minutes, reader 1 free. Far from its due time and age limit, a
+    # routine study cost nothing wherever it waited, so fairness, balance and idle alone chose
+    # its reader; 0.03 per minute (Params.urgency_per_minute) makes the sooner reader cheaper.
+    busy = make_study(9, read_minutes=30.0, opened_by=2, opened_at=NOW)
+    new = make_study(1, ready_at=NOW)
+    snap = Snapshot(NOW, (busy, new), (make_reader(1), make_reader(2)))
+    params = only(urgency=1.0)
+    assert params.urgency_per_minute[Priority.ROUTINE] == 0.03
+    later = terms_for(snap, params, {1: 2})["urgency"] - terms_for(snap, params, {1: 1})["urgency"]
+    assert later == pytest.approx(0.03 * 30.0)
+    assert reader_of(planned(snap, params), 1) == 1
+    flat = replace(params, urgency_per_minute={Priority.STAT: 10.0, Priority.URGENT: 0.2})
+    assert terms_for(snap, flat, {1: 2})["urgency"] == terms_for(snap, flat, {1: 1})["urgency"]
+
+
 def test_an_idle_reader_takes_routine_work_from_a_peers_queue(
     make_study: MakeStudy, make_reader: MakeReader
 ) -> None:
