@@ -15,22 +15,44 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-Processor = Callable[[Any], Any] | None
-
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
-    names: tuple[str, ...]
-    processors: tuple[Processor, ...]
+    # The parameters' values of a row, in the statement's order (`operator.itemgetter`)
+    values: Callable[[Mapping[str, Any]], Any]
+    # (position, processor) of the parameters whose type processes them
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        values = self.values(row)
+        if not self.processed:
+            return tuple(values)
+        listed = list(values)
+        for position, process in self.processed:
+            listed[position] = process(listed[position])
+        return tuple(listed)
 
 
-_NOT_POSITIONAL = _Compiled("", (), ())  # a driver with named parameters: sent as Core
+_NOT_POSITIONAL = _Compiled("", dict, ())  # a driver with named parameters: sent as Core
+
+
+def _values_of(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's values of `names`, as a tuple in their order."""
+    if len(names) > 1:
+        return itemgetter(*names)  # of several names, itemgetter answers a tuple
+    (name,) = names
+
+    def one(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return (row[name],)
+
+    return one
 
 
 class PreparedStatement:
@@ -59,10 +81,11 @@ class PreparedStatement:
         names = tuple(form.positiontup or ())
         if not names or set(names) - set(self._columns):
             raise ValueError(f"cannot prepare {form.string!r}: parameters {names}")
-        processors = tuple(
+        processors = [
             form.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
-        )
-        return _Compiled(form.string, names, processors)
+        ]
+        processed = tuple((i, p) for i, p in enumerate(processors) if p is not None)
+        return _Compiled(form.string, _values_of(names), processed)
 
     def execute(
         self, connection: sa.Connection, rows: Sequence[Mapping[str, Any]]
@@ -74,9 +97,6 @@ class PreparedStatement:
         compiled = self._for(connection.dialect)
         if compiled is _NOT_POSITIONAL:
             return connection.execute(self._statement, list(rows))
-        pairs = tuple(zip(compiled.names, compiled.processors, strict=True))
-        values = [
-            tuple(row[name] if process is None else process(row[name]) for name, process in pairs)
-            for row in rows
-        ]
-        return connection.exec_driver_sql(compiled.sql, values[0] if len(values) == 1 else values)
+        if len(rows) == 1:
+            return connection.exec_driver_sql(compiled.sql, compiled.parameters(rows[0]))
+        return connection.exec_driver_sql(compiled.sql, [compiled.parameters(r) for r in rows])
