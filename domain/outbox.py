@@ -125,13 +125,13 @@ def outbox_rows(
         # The procedure the exam has now: one the command loaded (an order changed to it),
         # else the modality read with the exam.
         procedure = session.identity_map.get(identity_key(Procedure, exam.procedure_id))
-        modality = (
+        known = (
             procedure.modality
             if isinstance(procedure, Procedure)
             else (modalities or {}).get(exam.procedure_id)
         )
-        if modality is not None:
-            where[exam_id] = (exam.site_id, str(modality.value), exam.version)
+        if known is not None:
+            where[exam_id] = (exam.site_id, str(known.value), exam.version)
             exam_ids.discard(exam_id)
     if exam_ids:  # one statement for the site and modality of the other exams
         found = session.execute(
