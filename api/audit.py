@@ -58,16 +58,14 @@ class AuditOperations(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         ec = self.execution_context
         context = ec.context
-        roots = _root_fields(ec)
-        kind = ec.operation_type.value if ec.operation_type else "query"
+        operation, action, is_mutation = _described(ec)
         client = context.request.client.host if context.request and context.request.client else None
-        name = ec.operation_name or ",".join(roots) or "anonymous operation"
         trail = audit.Trail(
             actor=context.actor,
             client_address=client,
-            operation=f"{kind} {name}"[:200],
-            action=_action(kind, roots),
-            always=kind == "mutation",
+            operation=operation,
+            action=action,
+            always=is_mutation,
         )
         token = audit.current_trail.set(trail)
         try:
@@ -78,6 +76,32 @@ class AuditOperations(SchemaExtension):
             trail.failures.extend(str(e.message) for e in ec.result.errors[:3])
         if trail.needs_record():
             await context.db.write_audit(trail)
+
+
+_Description = tuple[str, audit.AuditAction, bool]
+# Per parsed document (the parser cache hands back the same one for the same text) and
+# operation name: what its records say it was. An entry keeps its document alive, so an id is
+# never reused while it is kept.
+_DESCRIPTIONS: dict[tuple[int, str | None], tuple[object, _Description]] = {}
+MAX_DESCRIPTIONS = 512
+
+
+def _described(ec: ExecutionContext) -> _Description:
+    """The operation's record text, its audit action, and whether it is a mutation."""
+    document, name = ec.graphql_document, ec.operation_name
+    key = (id(document), name)
+    kept = _DESCRIPTIONS.get(key)
+    if kept is not None and kept[0] is document:
+        return kept[1]
+    roots = _root_fields(ec)
+    kind = ec.operation_type.value if ec.operation_type else "query"
+    label = name or ",".join(roots) or "anonymous operation"
+    described = (f"{kind} {label}"[:200], _action(kind, roots), kind == "mutation")
+    if document is not None:
+        if len(_DESCRIPTIONS) >= MAX_DESCRIPTIONS:
+            _DESCRIPTIONS.clear()
+        _DESCRIPTIONS[key] = (document, described)
+    return described
 
 
 def _root_fields(ec: ExecutionContext) -> list[str]:

@@ -59,8 +59,9 @@ def exam_transaction(
         found = load_visible_exam(uow.session, actor, exam_id)
         if found is None:
             raise NotFound("exam", sent, field="exam_id")
-        exam, procedure, mrn = found
-        uow.hold(exam, procedure)  # the command's (and the outbox's) lookups find them
+        exam, modality, mrn = found
+        uow.hold(exam)  # the command's (and the outbox's) lookups find it
+        uow.name_modality(exam.procedure_id, modality)
         uow.name_patient(exam.patient_id, mrn)
         return work(uow, actor, exam_id), exam
 

@@ -24,9 +24,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from domain.enums import Role
+from domain.enums import Modality, Role
 from domain.lifecycle import Actor
-from domain.models import Exam, Procedure
+from domain.loaded_rows import as_loaded, columns_of
+from domain.models import Exam
 from domain.tables import EXAMS, PATIENTS, PROCEDURES, RADIOLOGISTS, READS, REFERRERS, SITES
 
 
@@ -133,26 +134,33 @@ def visible_exam_ids(session: Session, actor: Actor, exam_ids: list[int]) -> set
 
 def load_visible_exam(
     session: Session, actor: Actor, exam_id: int
-) -> tuple[Exam, Procedure, str] | None:
-    """The exam and its procedure (loaded into the session for the command that follows) and
-    its patient's MRN (for the audit record), if the actor may see the exam.
+) -> tuple[Exam, Modality, str] | None:
+    """The exam (loaded into the session for the command that follows), its procedure's
+    modality (for the outbox) and its patient's MRN (for the audit record), if the actor may
+    see the exam.
 
-    One statement: the access check is the load, and the command's own lookups (and the
-    outbox's) then find the exam and procedure in the session, as long as the caller holds
-    on to them (the session keeps only weak references).
+    One statement: the access check is the load, and the command's own lookups then find the
+    exam in the session, as long as the caller holds on to it (the session keeps only weak
+    references). The procedure is the catalogue's (domain/reference_rows.py): loading it as
+    a second object here cost more than the command's lookup of the kept copy. The exam's
+    columns are read by Core and handed to the session as loaded (domain/loaded_rows.py).
     """
     scope = scope_of(actor)
     query = _exam_for_command(None if scope.unbounded else scope.kind)
-    row = session.execute(query, {**scope.parameters(), "exam_id": exam_id}).first()
-    return None if row is None else (row[0], row[1], row[2])
+    parameters = {**scope.parameters(), "exam_id": exam_id}
+    row = session.connection().execute(query, parameters).first()
+    if row is None:
+        return None
+    return as_loaded(session, Exam, row[:-2]), row[-2], row[-1]
 
 
 @cache
 def _exam_for_command(kind: ScopeKind | None) -> sa.Select[Any]:
-    """The statement of `load_visible_exam` for a scope kind, built once."""
+    """The statement of `load_visible_exam` for a scope kind, built once: the exam's columns,
+    its procedure's modality, its patient's MRN."""
     query = (
-        sa.select(Exam, Procedure, PATIENTS.c.mrn)
-        .join(Procedure, PROCEDURES.c.id == EXAMS.c.procedure_id)
+        sa.select(*columns_of(Exam), PROCEDURES.c.modality, PATIENTS.c.mrn)
+        .join(PROCEDURES, PROCEDURES.c.id == EXAMS.c.procedure_id)
         .join(PATIENTS, PATIENTS.c.id == EXAMS.c.patient_id)
         .where(EXAMS.c.id == sa.bindparam("exam_id", type_=sa.Integer()))
     )

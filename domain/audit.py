@@ -22,9 +22,23 @@ from sqlalchemy.orm import Session
 
 from domain.lifecycle import Actor
 from domain.models import AuditEvent, Exam, Patient
+from domain.prepared import PreparedStatement
 from domain.tables import AUDIT_EVENTS, EXAMS, PATIENTS
 
-_INSERT = sa.insert(AUDIT_EVENTS)  # one statement object: compiled once, then cached
+_COLUMNS = (
+    "recorded_at",
+    "event_type",
+    "action",
+    "outcome",
+    "reason",
+    "user_id",
+    "role",
+    "client_address",
+    "operation",
+    "patient_mrns",
+    "exam_ids",
+)
+_INSERT = PreparedStatement(sa.insert(AUDIT_EVENTS), _COLUMNS)  # compiled once per dialect
 MAX_LISTED = 500  # ids listed per record; a bigger read notes how many more there were
 
 
@@ -154,7 +168,7 @@ def write_in_transaction(
 
 def write_records(connection: sa.Connection, trails: list[tuple[Trail, datetime]]) -> None:
     """Insert the records of several operations with one statement."""
-    connection.execute(_INSERT, [record_values(connection, trail, at) for trail, at in trails])
+    _INSERT.execute(connection, [record_values(connection, trail, at) for trail, at in trails])
 
 
 def record_values(connection: sa.Connection, trail: Trail, now: datetime) -> dict[str, object]:

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from domain.audit import Trail, current_trail, write_in_transaction, write_records
+from domain.enums import Modality
 from domain.errors import Conflict
 from domain.events import DomainEvent
 from domain.history import write_history
@@ -105,6 +106,8 @@ class UnitOfWork:
         self.exam_id: int | None = None
         # Patients whose MRN the command already read (its audit record needs no lookup).
         self.patient_mrns: dict[int, str] = {}
+        # Procedures whose modality the command already read (its outbox rows need no lookup).
+        self.modalities: dict[int, Modality] = {}
         self._held: list[object] = []
         self.appended: dict[sa.Table, list[dict[str, Any]]] = {}
 
@@ -116,6 +119,10 @@ class UnitOfWork:
     def name_patient(self, patient_id: int, mrn: str) -> None:
         """Note a patient's MRN, read along with something else, for the audit record."""
         self.patient_mrns[patient_id] = mrn
+
+    def name_modality(self, procedure_id: int, modality: Modality) -> None:
+        """Note a procedure's modality, read along with something else, for the outbox."""
+        self.modalities[procedure_id] = modality
 
     def add(self, instance: object) -> None:
         """Stage a new row."""
@@ -352,7 +359,7 @@ class Database:
         write_in_transaction(session, trail, uow.now, uow.patient_mrns)
         # The outbox last: on PostgreSQL its INSERT takes the lock that orders every command's
         # events, held until the commit, so nothing but the COMMIT should follow it.
-        write_outbox(session, uow.events)
+        write_outbox(session, uow.events, uow.modalities)
         return result, uow.events
 
     async def write_audit(self, trail: Trail) -> None:

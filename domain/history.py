@@ -17,9 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from domain import events as ev
+from domain.prepared import PreparedStatement
 from domain.tables import EXAM_HISTORY
 
-_INSERT = sa.insert(EXAM_HISTORY)
+_COLUMNS = ("exam_id", "from_status", "to_status", "event", "actor", "role", "at", "reason")
+_INSERT = PreparedStatement(sa.insert(EXAM_HISTORY), _COLUMNS)
 
 
 def history_rows(events: Sequence[ev.DomainEvent]) -> list[dict[str, Any]]:
@@ -43,5 +45,5 @@ def history_rows(events: Sequence[ev.DomainEvent]) -> list[dict[str, Any]]:
 def write_history(session: Session, events: Sequence[ev.DomainEvent]) -> None:
     """Insert the history rows of `events` in this transaction."""
     rows = history_rows(events)
-    if rows:  # on the connection: a Core insert needs nothing of the session's machinery
-        session.connection().execute(_INSERT, rows)
+    if rows:  # on the connection: an insert needs nothing of the session's machinery
+        _INSERT.execute(session.connection(), rows)

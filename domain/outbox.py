@@ -8,7 +8,7 @@ subscriber never needs to read the changed tables to know whether an event is fo
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from domain import events as ev
+from domain.enums import Modality
 from domain.models._columns import core_table
 from domain.models.catalog import Procedure
 from domain.models.exam import Exam
 from domain.models.outbox import OutboxEvent
+from domain.prepared import PreparedStatement
 from domain.tables import EXAMS, PROCEDURES
 
 # The subscription families; an event belongs to exactly one.
@@ -102,8 +104,13 @@ def _radiologists(event: ev.DomainEvent) -> list[int]:
     return []
 
 
-def outbox_rows(session: Session, events: Sequence[ev.DomainEvent]) -> list[dict[str, Any]]:
-    """One outbox row (as column values) per event, with its subscription keys filled in."""
+def outbox_rows(
+    session: Session,
+    events: Sequence[ev.DomainEvent],
+    modalities: Mapping[int, Modality] | None = None,
+) -> list[dict[str, Any]]:
+    """One outbox row (as column values) per event, with its subscription keys filled in
+    (`modalities`: procedures whose modality the command already read, by id)."""
     exam_ids = {
         e.exam_id
         for e in events
@@ -111,15 +118,20 @@ def outbox_rows(session: Session, events: Sequence[ev.DomainEvent]) -> list[dict
     }
     # site, modality and the version the command left the exam at, per exam
     where: dict[int, tuple[int, str, int]] = {}
-    for exam_id in list(exam_ids):  # the command has usually loaded the exam and procedure
+    for exam_id in list(exam_ids):  # the command has usually loaded the exam
         exam = session.identity_map.get(identity_key(Exam, exam_id))
-        procedure = (
-            None
-            if not isinstance(exam, Exam)
-            else session.identity_map.get(identity_key(Procedure, exam.procedure_id))
+        if not isinstance(exam, Exam):
+            continue
+        # The procedure the exam has now: one the command loaded (an order changed to it),
+        # else the modality read with the exam.
+        procedure = session.identity_map.get(identity_key(Procedure, exam.procedure_id))
+        known = (
+            procedure.modality
+            if isinstance(procedure, Procedure)
+            else (modalities or {}).get(exam.procedure_id)
         )
-        if isinstance(exam, Exam) and isinstance(procedure, Procedure):
-            where[exam_id] = (exam.site_id, str(procedure.modality.value), exam.version)
+        if known is not None:
+            where[exam_id] = (exam.site_id, str(known.value), exam.version)
             exam_ids.discard(exam_id)
     if exam_ids:  # one statement for the site and modality of the other exams
         found = session.execute(
@@ -158,21 +170,19 @@ def outbox_rows(session: Session, events: Sequence[ev.DomainEvent]) -> list[dict
 # Core, built once: the ORM's bulk insert costs more than the rows (and splits them by which
 # values are None).
 _TABLE = core_table(OutboxEvent)
-_INSERT = sa.insert(_TABLE)
-_ROW_COLUMNS = [
-    _TABLE.c[name]
-    for name in (
-        "occurred_at",
-        "type",
-        "topic",
-        "exam_id",
-        "site_id",
-        "modality",
-        "status",
-        "radiologist_ids",
-        "payload",
-    )
-]
+_COLUMNS = (
+    "occurred_at",
+    "type",
+    "topic",
+    "exam_id",
+    "site_id",
+    "modality",
+    "status",
+    "radiologist_ids",
+    "payload",
+)
+_ROW_COLUMNS = [_TABLE.c[name] for name in _COLUMNS]
+_INSERT = PreparedStatement(sa.insert(_TABLE), _COLUMNS)
 
 
 def _insert_under_lock() -> sa.Insert:
@@ -180,23 +190,27 @@ def _insert_under_lock() -> sa.Insert:
     statement (one round trip instead of two). Every row the SELECT yields needs the lock's
     row first, and the id is drawn from the sequence as the row is inserted: under the lock,
     as before. (The lock is re-entrant within a transaction: a second row takes it again.)"""
-    lock = sa.select(sa.func.pg_advisory_xact_lock(OUTBOX_LOCK_KEY).label("taken")).cte(
-        "outbox_lock"
-    )
+    lock = sa.select(
+        sa.func.pg_advisory_xact_lock(sa.literal_column(str(OUTBOX_LOCK_KEY))).label("taken")
+    ).cte("outbox_lock")
     row = sa.select(*(sa.bindparam(c.name, type_=c.type) for c in _ROW_COLUMNS)).select_from(lock)
     return sa.insert(_TABLE).from_select([c.name for c in _ROW_COLUMNS], row)
 
 
-_INSERT_UNDER_LOCK = _insert_under_lock()
+_INSERT_UNDER_LOCK = PreparedStatement(_insert_under_lock(), _COLUMNS)
 
 
-def write_outbox(session: Session, events: Sequence[ev.DomainEvent]) -> None:
+def write_outbox(
+    session: Session,
+    events: Sequence[ev.DomainEvent],
+    modalities: Mapping[int, Modality] | None = None,
+) -> None:
     """Insert the events' outbox rows in this transaction (under the ordering lock)."""
     if not events:
         return
-    rows = outbox_rows(session, events)
+    rows = outbox_rows(session, events, modalities)
     connection = session.connection()  # Core statements: the session's layer adds only cost
     if connection.dialect.name == "postgresql":
-        connection.execute(_INSERT_UNDER_LOCK, rows)
+        _INSERT_UNDER_LOCK.execute(connection, rows)
     else:
-        connection.execute(_INSERT, rows)
+        _INSERT.execute(connection, rows)

@@ -70,6 +70,7 @@ from domain.models import (
     TurnaroundTarget,
 )
 from domain.models._columns import core_table
+from domain.prepared import PreparedStatement
 from domain.reference_rows import ReferenceRows, detached_copy, is_catalogue
 
 M = TypeVar("M", bound=SQLModel)
@@ -189,17 +190,23 @@ def write_order(row: object) -> tuple[int, Any]:
 
 
 @cache
-def _row_update(shape: _Shape, columns: frozenset[str]) -> sa.Update:
+def _row_update(shape: _Shape, columns: frozenset[str]) -> PreparedStatement:
     """UPDATE <table> SET <columns> WHERE <key> = :row_key, and for a versioned table
     `, version = :next_version ... AND version = :seen`: built once per table and set of
-    changed columns (a command changes one of a handful of sets)."""
+    changed columns (a command changes one of a handful of sets), compiled once per dialect
+    (domain/prepared.py)."""
     table = shape.table
-    values: dict[str, Any] = {name: sa.bindparam(f"new_{name}") for name in sorted(columns)}
+    names = [f"new_{name}" for name in sorted(columns)]
+    values: dict[str, Any] = {
+        name: sa.bindparam(f"new_{name}", type_=table.c[name].type) for name in sorted(columns)
+    }
     update = sa.update(table).where(table.c[shape.key[1]] == sa.bindparam("row_key"))
+    names.append("row_key")
     if shape.version is not None:
         values[shape.version[1]] = sa.bindparam("next_version")
         update = update.where(table.c[shape.version[1]] == sa.bindparam("seen"))
-    return update.values(values)
+        names += ["next_version", "seen"]
+    return PreparedStatement(update.values(values), names)
 
 
 def write_row_changes(session: Session, row: object) -> None:
@@ -235,7 +242,7 @@ def write_row_changes(session: Session, row: object) -> None:
     if shape.version is not None:
         seen = state.dict[shape.version[0]]
         parameters |= {"seen": seen, "next_version": seen + 1}
-    result = session.connection().execute(_row_update(shape, frozenset(changed)), parameters)
+    result = _row_update(shape, frozenset(changed)).execute(session.connection(), [parameters])
     if result.rowcount != 1:
         raise StaleDataError(f"{shape.table.name} {parameters['row_key']} was changed since")
     if shape.version is not None:

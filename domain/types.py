@@ -21,14 +21,36 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: radflow stores aware times only")
-        value = value.astimezone(UTC)
-        # SQLite has no zone-aware type; store naive UTC there so ordering stays textual-correct.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        # SQLite has no zone-aware type: its DATETIME writes the UTC wall time as text (naive
+        # UTC, so ordering stays textual-correct) and ignores the zone.
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """On SQLite, the stored text read straight into an aware UTC time (as the DATETIME
+        reader and then `process_result_value` would make it, in one step)."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        slow = super().result_processor(dialect, coltype)
+        assert slow is not None  # a TypeDecorator's reader always processes
+
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                return _from_text(value + "+00:00")
+            except (TypeError, ValueError):  # not the naive text radflow writes
+                parsed: datetime | None = slow(value)
+                return parsed
+
+        return process
+
+
+_from_text = datetime.fromisoformat
 
 
 def enum_type(enum: type[StrEnum]) -> sa.Enum:

@@ -512,6 +512,30 @@ class Indication:
     icd10_code: str
 
 
+# The exam row's columns `Exam.from_model` reads.
+_EXAM_FIELDS = frozenset(
+    (
+        "accession_number",
+        "status",
+        "priority",
+        "patient_class",
+        "order_source",
+        "placer_order_number",
+        "indication",
+        "icd10_code",
+        "ordered_at",
+        "status_changed_at",
+        "ready_at",
+        "due_at",
+        "version",
+        "patient_id",
+        "referrer_id",
+        "procedure_id",
+        "site_id",
+    )
+)
+
+
 @strawberry.type(description="An ordered exam, from the order to the archive.")
 class Exam(Node):
     accession_number: str
@@ -540,25 +564,29 @@ class Exam(Node):
     def from_model(cls, r: m.Exam) -> Exam:
         assert r.id is not None
         touch_exam(r.id)
+        # A loaded row keeps its columns in its __dict__: read there, not through the ORM's
+        # descriptor per column (a column not loaded yet goes through it and loads).
+        loaded = r.__dict__
+        v = loaded if loaded.keys() >= _EXAM_FIELDS else {k: getattr(r, k) for k in _EXAM_FIELDS}
         return cls(
             id=strawberry.ID(to_global_id("Exam", r.id)),
-            accession_number=r.accession_number,
-            status=r.status,
-            priority=r.priority,
-            patient_class=r.patient_class,
-            order_source=r.order_source,
-            placer_order_number=r.placer_order_number,
-            indication=Indication(text=r.indication, icd10_code=r.icd10_code),
-            ordered_at=r.ordered_at,
-            status_changed_at=r.status_changed_at,
-            ready_at=r.ready_at,
-            due_at=r.due_at,
-            version=r.version,
+            accession_number=v["accession_number"],
+            status=v["status"],
+            priority=v["priority"],
+            patient_class=v["patient_class"],
+            order_source=v["order_source"],
+            placer_order_number=v["placer_order_number"],
+            indication=Indication(text=v["indication"], icd10_code=v["icd10_code"]),
+            ordered_at=v["ordered_at"],
+            status_changed_at=v["status_changed_at"],
+            ready_at=v["ready_at"],
+            due_at=v["due_at"],
+            version=v["version"],
             pk=r.id,
-            patient_id=r.patient_id,
-            referrer_id=r.referrer_id,
-            procedure_id=r.procedure_id,
-            site_id=r.site_id,
+            patient_id=v["patient_id"],
+            referrer_id=v["referrer_id"],
+            procedure_id=v["procedure_id"],
+            site_id=v["site_id"],
             prefetched={},
         )
 

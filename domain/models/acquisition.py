@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from domain.enums import RepeatReason
 from domain.models._columns import choice, document, ref, text, when
+from domain.models._row import Row
 
 
-class ExamPrepItem(SQLModel, table=True):
+class ExamPrepItem(Row, table=True):
     """One item of an exam's prep checklist, copied from the procedure's protocol."""
 
     __tablename__ = "exam_prep_items"
@@ -26,7 +27,7 @@ class ExamPrepItem(SQLModel, table=True):
     note: str | None = text(500, nullable=True)
 
 
-class Acquisition(SQLModel, table=True):
+class Acquisition(Row, table=True):
     """One attempt at acquiring the images; a repeated attempt carries the repeat reason."""
 
     __tablename__ = "acquisitions"
@@ -44,7 +45,7 @@ class Acquisition(SQLModel, table=True):
     repeat_note: str | None = text(500, nullable=True)
 
 
-class MetadataValidation(SQLModel, table=True):
+class MetadataValidation(Row, table=True):
     """The check of a study's DICOM header against its order, with each problem listed.
 
     `header` holds the values received; `problems` is a list of {"field", "code", "message"}.
@@ -62,7 +63,7 @@ class MetadataValidation(SQLModel, table=True):
     corrected: bool = False
 
 
-class StoredStudy(SQLModel, table=True):
+class StoredStudy(Row, table=True):
     """Where the acquired study lives (PACS/VNA) and since when it can be read."""
 
     __tablename__ = "stored_studies"

@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from domain.models._columns import core_table, document, text, when
+from domain.models._row import Row
 
 
-class AuditEvent(SQLModel, table=True):
+class AuditEvent(Row, table=True):
     """One audited access: a read, search, create, update, delete or execution."""
 
     __tablename__ = "audit_events"

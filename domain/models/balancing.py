@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from domain.models._columns import document, ref, text, when
+from domain.models._row import Row
 
 
-class Shift(SQLModel, table=True):
+class Shift(Row, table=True):
     """A radiologist's reading shift at a site: planned end, actual start and end."""
 
     __tablename__ = "shifts"
@@ -23,7 +24,7 @@ class Shift(SQLModel, table=True):
     ended_at: datetime | None = when(nullable=True, index=True)
 
 
-class BalancerRun(SQLModel, table=True):
+class BalancerRun(Row, table=True):
     """One committed re-plan: when, why, how long, the objective terms and what was left over.
 
     `unassignable` is a list of {"exam_id", "reason"}; `objective` maps term -> value.
@@ -45,7 +46,7 @@ class BalancerRun(SQLModel, table=True):
     leader: str | None = text(200, nullable=True)
 
 
-class BalancerLeadership(SQLModel, table=True):
+class BalancerLeadership(Row, table=True):
     """Which replica runs the balancer, under which epoch: one row, the lease and the fencing
     token.
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import time
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from domain.enums import Modality, PatientClass, Priority, Subspecialty
 from domain.models._columns import choice, document, ref, text
+from domain.models._row import Row
 
 
-class Site(SQLModel, table=True):
+class Site(Row, table=True):
     """A hospital or imaging centre; privileges and routing are per site."""
 
     __tablename__ = "sites"
@@ -22,7 +23,7 @@ class Site(SQLModel, table=True):
     timezone: str = text(64, default="UTC")
 
 
-class ModalityResource(SQLModel, table=True):
+class ModalityResource(Row, table=True):
     """A scanner or room that exams are booked on."""
 
     __tablename__ = "modality_resources"
@@ -39,7 +40,7 @@ class ModalityResource(SQLModel, table=True):
     ae_title: str | None = text(16, nullable=True, unique=True)
 
 
-class OpeningHours(SQLModel, table=True):
+class OpeningHours(Row, table=True):
     """One opening window of a resource on a weekday (0 = Monday), in the site's local time.
 
     A window whose closing time is not after its opening time runs past midnight; 00:00 to
@@ -55,7 +56,7 @@ class OpeningHours(SQLModel, table=True):
     closes: time = Field(sa_column=sa.Column(sa.Time(), nullable=False))
 
 
-class PrepProtocol(SQLModel, table=True):
+class PrepProtocol(Row, table=True):
     """A preparation protocol (MRI safety, fasting, contrast screening, ...)."""
 
     __tablename__ = "prep_protocols"
@@ -66,7 +67,7 @@ class PrepProtocol(SQLModel, table=True):
     patient_instructions: str = text(2000)
 
 
-class PrepProtocolItem(SQLModel, table=True):
+class PrepProtocolItem(Row, table=True):
     """One item of a protocol's checklist; copied onto each exam that uses the protocol."""
 
     __tablename__ = "prep_protocol_items"
@@ -78,7 +79,7 @@ class PrepProtocolItem(SQLModel, table=True):
     description: str = text(300)
 
 
-class ReportTemplate(SQLModel, table=True):
+class ReportTemplate(Row, table=True):
     """A structured report template: sections, each with fields, some required.
 
     `sections` is a list of {"key", "title", "fields": [{"key", "label", "required"}]}.
@@ -92,7 +93,7 @@ class ReportTemplate(SQLModel, table=True):
     sections: list[dict[str, object]] = document()
 
 
-class Procedure(SQLModel, table=True):
+class Procedure(Row, table=True):
     """A catalog entry: what is done, how long it takes to read and how much work it is."""
 
     __tablename__ = "procedures"
@@ -115,7 +116,7 @@ class Procedure(SQLModel, table=True):
     charge_cents: int | None = Field(default=None, ge=0)
 
 
-class TurnaroundTarget(SQLModel, table=True):
+class TurnaroundTarget(Row, table=True):
     """Minutes from study availability to final report, per priority and patient class."""
 
     __tablename__ = "turnaround_targets"

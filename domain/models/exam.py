@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from domain.enums import ExamStatus, PatientClass, Priority, Role
 from domain.models._columns import choice, ref, text, when
+from domain.models._row import Row
 
 # Optimistic concurrency: SQLAlchemy adds "AND version = :seen" to every UPDATE of an exam.
 _EXAM_VERSION = sa.Column("version", sa.Integer, nullable=False, default=1)
 
 
-class Exam(SQLModel, table=True):
+class Exam(Row, table=True):
     """An ordered exam; the order's fields live here because one order is one exam.
 
     `version` is bumped by every change and checked on write, so two concurrent changes to the
@@ -57,7 +58,7 @@ class Exam(SQLModel, table=True):
     __mapper_args__ = {"version_id_col": _EXAM_VERSION}
 
 
-class ExamStatusChange(SQLModel, table=True):
+class ExamStatusChange(Row, table=True):
     """One entry of an exam's append-only history: who moved it from where to where, and why."""
 
     __tablename__ = "exam_status_history"

@@ -6,10 +6,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from domain.enums import Modality
 from domain.models._columns import choice, document, ref, text, when
+from domain.models._row import Row
 
 
 class ProcedureStepStatus(StrEnum):
@@ -20,7 +21,7 @@ class ProcedureStepStatus(StrEnum):
     DISCONTINUED = "DISCONTINUED"
 
 
-class PerformedProcedureStep(SQLModel, table=True):
+class PerformedProcedureStep(Row, table=True):
     """One MPPS instance a scanner created, and the exam it reports on.
 
     The scanner names the step by its SOP Instance UID in each later N-SET; this row is how
@@ -54,7 +55,7 @@ class ArchivedStudyState(StrEnum):
     PURGED = "PURGED"  # past retention, deleted from the PACS by a supervisor (study_purges)
 
 
-class ArchivedStudy(SQLModel, table=True):
+class ArchivedStudy(Row, table=True):
     """A stable study the PACS (Orthanc) reported, with its header and what became of it."""
 
     __tablename__ = "archived_studies"
@@ -86,7 +87,7 @@ class ArchivedStudy(SQLModel, table=True):
     retention_computed_at: datetime | None = when(nullable=True)
 
 
-class RetentionRule(SQLModel, table=True):
+class RetentionRule(Row, table=True):
     """How long the department keeps one class of study (domain.retention has the maths).
 
     `scope` is the class as one unique key: `<modality or *>@<site code or *>`.
@@ -109,7 +110,7 @@ class RetentionRule(SQLModel, table=True):
     withdrawn_at: datetime | None = when(nullable=True)
 
 
-class LegalHold(SQLModel, table=True):
+class LegalHold(Row, table=True):
     """A legal hold on one study (by its Study Instance UID) or on all a patient's studies.
 
     Active until released; a held study is never deleted, whatever its expiry.
@@ -136,7 +137,7 @@ class PurgeOutcome(StrEnum):
     FAILED = "FAILED"  # the PACS refused or was unreachable: the study is kept as it was
 
 
-class StudyPurge(SQLModel, table=True):
+class StudyPurge(Row, table=True):
     """What a supervisor's purge deleted from the PACS: the study as it was, who, why, when."""
 
     __tablename__ = "study_purges"
@@ -159,7 +160,7 @@ class StudyPurge(SQLModel, table=True):
     finished_at: datetime | None = when(nullable=True)
 
 
-class PacsFollower(SQLModel, table=True):
+class PacsFollower(Row, table=True):
     """How far radflow has read a PACS's changes feed, and which replica reads it now.
 
     A replica follows the feed only while it holds the claim (`holder` until `claimed_until`);

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from domain.models._columns import document, text, when
+from domain.models._row import Row
 
 
-class InboundMessage(SQLModel, table=True):
+class InboundMessage(Row, table=True):
     """An accepted inbound message (HL7 v2 today), recorded in the transaction of its effect.
 
     A sender that did not hear the acknowledgement sends the same message again (same sending
@@ -33,7 +34,7 @@ class InboundMessage(SQLModel, table=True):
     acknowledgement: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
 
 
-class OutboundCursor(SQLModel, table=True):
+class OutboundCursor(Row, table=True):
     """How far one outbound destination has been sent the department's events.
 
     `position` is the last outbox event id dealt with (delivered, or not one this destination
@@ -54,7 +55,7 @@ class OutboundCursor(SQLModel, table=True):
     updated_at: datetime = when()
 
 
-class FhirSubscription(SQLModel, table=True):
+class FhirSubscription(Row, table=True):
     """A FHIR R4 REST-hook subscription: which changes (`criteria`, a search on DiagnosticReport
     or ServiceRequest) are posted where, on behalf of whom.
 
@@ -80,7 +81,7 @@ class FhirSubscription(SQLModel, table=True):
     created_at: datetime = when()
 
 
-class ScheduledWork(SQLModel, table=True):
+class ScheduledWork(Row, table=True):
     """One kind of timed work (escalations, notification delivery, ...) and when it runs next.
 
     Every replica's clock (application/clock.py) claims the rows that are due, so each run

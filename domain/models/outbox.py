@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from domain.models._columns import document, text, when
+from domain.models._row import Row
 
 
-class OutboxEvent(SQLModel, table=True):
+class OutboxEvent(Row, table=True):
     """One committed domain event, waiting to be (or already) published to subscribers.
 
     `id` is the event id subscribers see: monotonic, and (because writers take the outbox lock,
@@ -38,7 +39,7 @@ class OutboxEvent(SQLModel, table=True):
     payload: dict[str, Any] = document()
 
 
-class OutboxPruned(SQLModel, table=True):
+class OutboxPruned(Row, table=True):
     """How far pruning has gone (one row): events with ids up to `through` may be gone, so a
     subscription resuming from before it cannot be replayed without a gap and is refused."""
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from domain.enums import RadiologistStatus, Subspecialty
 from domain.models._columns import choice, ref, text, when
+from domain.models._row import Row
 
 
-class Patient(SQLModel, table=True):
+class Patient(Row, table=True):
     """A patient, identified by the medical record number (MRN)."""
 
     __tablename__ = "patients"
@@ -26,7 +27,7 @@ class Patient(SQLModel, table=True):
     email: str | None = text(254, nullable=True)
 
 
-class Referrer(SQLModel, table=True):
+class Referrer(Row, table=True):
     """A referring physician who orders exams and receives results."""
 
     __tablename__ = "referrers"
@@ -41,7 +42,7 @@ class Referrer(SQLModel, table=True):
     covered_by_id: int | None = ref("referrers", nullable=True, index=False)
 
 
-class Radiologist(SQLModel, table=True):
+class Radiologist(Row, table=True):
     """A reader: credentials, privileges and reading rate decide what they may read."""
 
     __tablename__ = "radiologists"
@@ -56,7 +57,7 @@ class Radiologist(SQLModel, table=True):
     status_since: datetime | None = when(nullable=True)
 
 
-class RadiologistSubspecialty(SQLModel, table=True):
+class RadiologistSubspecialty(Row, table=True):
     """A subspecialty credential held by a radiologist."""
 
     __tablename__ = "radiologist_subspecialties"
@@ -77,7 +78,7 @@ class RadiologistSubspecialty(SQLModel, table=True):
     )
 
 
-class SitePrivilege(SQLModel, table=True):
+class SitePrivilege(Row, table=True):
     """A radiologist's licence/privilege to read for a site, possibly expiring."""
 
     __tablename__ = "radiologist_site_privileges"

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from domain.enums import (
     CriticalLevel,
@@ -18,9 +18,10 @@ from domain.enums import (
     Respondent,
 )
 from domain.models._columns import choice, document, ref, text, when
+from domain.models._row import Row
 
 
-class Read(SQLModel, table=True):
+class Read(Row, table=True):
     """An assignment of a study to a radiologist; at most one is current per exam."""
 
     __tablename__ = "reads"
@@ -54,7 +55,7 @@ class Read(SQLModel, table=True):
     end_note: str | None = text(500, nullable=True)
 
 
-class ReadingPace(SQLModel, table=True):
+class ReadingPace(Row, table=True):
     """What one reader's signed reads of one procedure group say about their pace: the count,
     and the sum and sum of squares of ln(minutes opened -> signed / catalogue minutes)
     (`domain.paces.PaceHistory`), updated in the signing's transaction; the planner turns
@@ -70,7 +71,7 @@ class ReadingPace(SQLModel, table=True):
     updated_at: datetime = when()
 
 
-class Report(SQLModel, table=True):
+class Report(Row, table=True):
     """The structured report of an exam: draft, then preliminary, then final.
 
     `content` maps section key -> field key -> text, following the procedure's template.
@@ -95,7 +96,7 @@ class Report(SQLModel, table=True):
     uncommunicated_escalations: int = 0
 
 
-class Addendum(SQLModel, table=True):
+class Addendum(Row, table=True):
     """An addendum to a signed report: a signed report is amended, never silently edited."""
 
     __tablename__ = "report_addenda"
@@ -107,7 +108,7 @@ class Addendum(SQLModel, table=True):
     created_at: datetime = when()
 
 
-class ResultCommunication(SQLModel, table=True):
+class ResultCommunication(Row, table=True):
     """A result sent to the referrer; a critical one stays open until acknowledged.
 
     It is the record ACR asks a department to keep: the finding and its category, when it was
@@ -152,7 +153,7 @@ class ResultCommunication(SQLModel, table=True):
     read_back_via: NotificationChannel | None = choice(NotificationChannel, nullable=True)
 
 
-class FollowUpRecommendation(SQLModel, table=True):
+class FollowUpRecommendation(Row, table=True):
     """A recommended follow-up (e.g. CT chest in 3 months), tracked to completion.
 
     What is recommended is a modality and a body region (the catalogue's `Procedure.body_part`
@@ -184,7 +185,7 @@ class FollowUpRecommendation(SQLModel, table=True):
     escalated_at: datetime | None = when(nullable=True)
 
 
-class SatisfactionSurvey(SQLModel, table=True):
+class SatisfactionSurvey(Row, table=True):
     """A referrer's or patient's rating of an exam, one per respondent kind."""
 
     __tablename__ = "satisfaction_surveys"

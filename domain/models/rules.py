@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from domain.models._columns import document, ref, text, when
+from domain.models._row import Row
 
 
-class RuleSetVersion(SQLModel, table=True):
+class RuleSetVersion(Row, table=True):
     """One saved version of the department's rules; never changed once written.
 
     `rules` is the rule set as plain data (a list of rules with their actions).
@@ -26,7 +27,7 @@ class RuleSetVersion(SQLModel, table=True):
     rules: list[dict[str, Any]] = document()
 
 
-class RuleSetActivation(SQLModel, table=True):
+class RuleSetActivation(Row, table=True):
     """A version made active: the latest activation is the policy; rollback reactivates."""
 
     __tablename__ = "rule_set_activations"
@@ -38,7 +39,7 @@ class RuleSetActivation(SQLModel, table=True):
     reason: str = text(500)
 
 
-class AiTriageResult(SQLModel, table=True):
+class AiTriageResult(Row, table=True):
     """An AI model's finding on a study (e.g. intracranial_hemorrhage, 0.93) that rules can use."""
 
     __tablename__ = "ai_triage_results"

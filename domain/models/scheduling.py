@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from domain.enums import (
     AppointmentStatus,
@@ -15,10 +15,11 @@ from domain.enums import (
     NotificationTemplate,
 )
 from domain.models._columns import choice, document, ref, text, when
+from domain.models._row import Row
 from domain.types import UTCDateTime
 
 
-class Appointment(SQLModel, table=True):
+class Appointment(Row, table=True):
     """An exam booked on a modality resource for a time window."""
 
     __tablename__ = "appointments"
@@ -36,7 +37,7 @@ class Appointment(SQLModel, table=True):
     cancelled_reason: str | None = text(500, nullable=True)
 
 
-class SlotClaim(SQLModel, table=True):
+class SlotClaim(Row, table=True):
     """One slot unit of a resource held by an appointment.
 
     The primary key (resource, slot start) is what makes double booking impossible, on SQLite and
@@ -56,7 +57,7 @@ class SlotClaim(SQLModel, table=True):
     appointment_id: int = ref("appointments")
 
 
-class Notification(SQLModel, table=True):
+class Notification(Row, table=True):
     """A message queued for a patient or referrer (confirmation, reminder, result, ...)."""
 
     __tablename__ = "notifications"

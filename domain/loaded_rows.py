@@ -1,0 +1,58 @@
+"""Rows read by a Core statement, handed to the session as if its ORM query had loaded them.
+
+A command's first statement reads its exam (domain/access.py). Through the ORM that read
+builds a loading context and a row processor for every execution, more than the statement
+itself costs; the same columns read by Core and given to the session with SQLAlchemy's public
+steps for a row loaded by other means (`make_transient_to_detached`, then `Session.add`)
+leave the session as the query would: the row persistent under its key, every column
+loaded and unchanged, later changes tracked and written as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
+from sqlmodel import SQLModel
+
+M = TypeVar("M", bound=SQLModel)
+
+
+@cache
+def _attributes(mapper: Mapper[Any]) -> tuple[tuple[str, ...], tuple[sa.Column[Any], ...], int]:
+    """The mapped attributes' names and columns, and where the key is among them."""
+    if len(mapper.primary_key) != 1:
+        raise ValueError(f"{mapper.class_.__name__} has no one-column key")
+    keys, columns = [], []
+    for attribute in mapper.column_attrs:
+        column = attribute.columns[0]
+        assert isinstance(column, sa.Column)
+        keys.append(attribute.key)
+        columns.append(column)
+    key = mapper.primary_key[0]
+    return tuple(keys), tuple(columns), next(i for i, c in enumerate(columns) if c is key)
+
+
+def columns_of(model: type[SQLModel]) -> tuple[sa.Column[Any], ...]:
+    """The columns of every mapped attribute of `model` (a one-column key), in the order
+    `as_loaded` takes their values."""
+    return _attributes(sa.inspect(model))[1]
+
+
+def as_loaded(session: Session, model: type[M], values: Sequence[Any]) -> M:
+    """The row of `model` with these column values (in `columns_of`'s order), persistent in
+    `session`: the one the session already holds under its key, else a new one."""
+    mapper = sa.inspect(model)
+    keys, _, key_at = _attributes(mapper)
+    held = session.identity_map.get(identity_key(model, values[key_at]))
+    if isinstance(held, model):
+        return held  # as a query would: the session's row wins over the values read
+    row: M = mapper.class_manager.new_instance()
+    row.__dict__.update(zip(keys, values, strict=True))
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
