@@ -12,6 +12,7 @@ import time
 from bisect import bisect_left
 
 import numpy as np
+import numpy.typing as npt
 
 from balancer.frontier import SLACK, Frontier
 from balancer.objective import evaluate
@@ -147,11 +148,8 @@ def sweep(state: State, rest: list[int], delay: FloatArray | None = None) -> lis
             left.append(k)
             continue
         start = ahead[cand]
-        if bound and _apart(start, margin, float(p.aged[k])):
-            # The waiting bound (promote.py): a study past its age limit goes where it starts
-            # at most the margin after its soonest start. Work placed later, ranked behind it,
-            # starts no sooner than that anywhere, so none of it overtakes it by more.
-            near = (start <= start.min() + margin) | (start <= p.aged[k])
+        near = _near(start, margin, float(p.aged[k])) if bound else None
+        if near is not None:
             cand, start = cand[near], start[near]
         t = p.times_on(k, cand)
         finish = start + t
@@ -224,8 +222,8 @@ def lean_sweep(
             left.append(k)
             continue
         start = ahead[cand]
-        if bound and _apart(start, margin, float(p.aged[k])):
-            near = (start <= start.min() + margin) | (start <= p.aged[k])  # as in `sweep`
+        near = _near(start, margin, float(p.aged[k])) if bound else None
+        if near is not None:
             cand, t, cost, start = cand[near], t[near], cost[near], start[near]
         finish = start + t
         cost = p.hinge_weight[:, k] @ np.maximum(finish - p.hinge_start[:, k, None], 0.0) + cost
@@ -242,11 +240,18 @@ def lean_sweep(
     return left
 
 
-def _apart(start: FloatArray, margin: float, aged: float) -> bool:
-    """Whether a study past its age limit (`aged`: when it gets there) could start more than
-    `margin` after its soonest start on some candidate (whose starts are `start`)."""
+def _near(start: FloatArray, margin: float, aged: float) -> npt.NDArray[np.bool_] | None:
+    """The waiting bound (promote.py) in a sweep: a study past its age limit (`aged`: when it
+    gets there) goes where it starts at most `margin` after its soonest start, or before its
+    limit; work placed later, ranked behind it, starts no sooner than that anywhere, so none of
+    it overtakes it by more. The candidates (whose starts are `start`) it may go to, or None
+    when it could go to any."""
     latest = float(start.max())
-    return float(start.min()) + margin < latest and aged < latest
+    soonest = float(start.min())
+    if not (soonest + margin < latest and aged < latest):
+        return None
+    near: npt.NDArray[np.bool_] = (start <= soonest + margin) | (start <= aged)
+    return near
 
 
 def delay_estimate(state: State) -> FloatArray:

@@ -89,8 +89,7 @@ def solve(
     else:
         touched = {int(state.assign[k]) for k in rest if state.assign[k] >= 0}
         improve.touch_up(state, touched, deadline, watch)
-    holds = params.hold_overtake_bound and not cold
-    improve.settle(state, deadline, Frontier(state) if holds else None, watch)
+    improve.settle(state, deadline, Frontier(state) if watch is not None else None, watch)
     if params.hold_overtake_bound:  # a rule: repaired to the end, whatever the clock
         promote.repair(state, watch or Watch(state))
     formulation = ("sweep" if cold else "insert") + "+relocate"

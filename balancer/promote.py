@@ -59,9 +59,9 @@ def overtaken(state: State, start: FloatArray | None = None) -> IntArray:
     return ordered
 
 
-def repair(state: State, watch: Watch, limit: int | None = None) -> int:
-    """Move overtaken studies up, oldest first, until none is left, none can move, or `limit`
-    moves are made; returns the number of moves. Each goes, among the readers that start it
+def repair(state: State, watch: Watch) -> int:
+    """Move overtaken studies up, oldest first, until none is left or none can move; returns
+    the number of moves. Each goes, among the readers that start it
     about as soon as possible, to the one where the fewest studies are left overtaken
     (`Watch.price`: those the move breaks less those it relieves, the study itself among
     them), then where the objective prices it least."""
@@ -69,12 +69,12 @@ def repair(state: State, watch: Watch, limit: int | None = None) -> int:
     made = 0
     stuck: set[int] = set()
     moved: dict[int, int] = {}
-    while limit is None or made < limit:
+    while True:
         todo = [k for k in watch.over if k not in stuck]
         if not todo:
             break
         k = min(todo, key=lambda s: (p.ready[s], s))
-        _, b = _best(state, watch, k)
+        b = _best(state, watch, k)
         if b < 0 or moved.get(k, 0) >= MOVES_EACH:
             stuck.add(k)
             continue
@@ -84,22 +84,21 @@ def repair(state: State, watch: Watch, limit: int | None = None) -> int:
     return made
 
 
-def _best(state: State, watch: Watch, k: int) -> tuple[tuple[int, float], int]:
-    """Where study k should move (see `repair`), with its (left overtaken, price); -1 when no
-    reader starts it sooner."""
-    none = ((0, 0.0), -1)
+def _best(state: State, watch: Watch, k: int) -> int:
+    """The reader study k should move to (see `repair`), or -1 when no reader starts it
+    sooner."""
     if not state.movable(k):
-        return none
+        return -1
     a = int(state.assign[k])
     cand = candidates(state, k)
     cand = cand[cand != a]
     if cand.size == 0:
-        return none
+        return -1
     when = np.array([start_on(state, k, int(r)) for r in cand])
     sooner = when < float(watch.start[k]) - 1e-6
     cand, when = cand[sooner], when[sooner]
     if cand.size == 0:
-        return none
+        return -1
     # Only a reader where it starts within the margin of its soonest start can relieve it.
     near = when <= when.min() + state.p.params.overtake_margin_minutes * NEAR
     pool = cand[near][np.argsort(when[near], kind="stable")[:PRICED]]
@@ -115,4 +114,4 @@ def _best(state: State, watch: Watch, k: int) -> tuple[tuple[int, float], int]:
             best, best_b = key, r
         if new == 0 and relieved > 0:
             break
-    return (best, best_b) if best is not None else none
+    return best_b
