@@ -512,28 +512,25 @@ class Indication:
     icd10_code: str
 
 
-# The exam row's columns `Exam.from_model` reads.
-_EXAM_FIELDS = frozenset(
-    (
-        "accession_number",
-        "status",
-        "priority",
-        "patient_class",
-        "order_source",
-        "placer_order_number",
-        "indication",
-        "icd10_code",
-        "ordered_at",
-        "status_changed_at",
-        "ready_at",
-        "due_at",
-        "version",
-        "patient_id",
-        "referrer_id",
-        "procedure_id",
-        "site_id",
-    )
+# The exam row's columns `Exam.from_model` copies as they are (the indication's two are nested).
+_EXAM_COPIED = (
+    "accession_number",
+    "status",
+    "priority",
+    "patient_class",
+    "order_source",
+    "placer_order_number",
+    "ordered_at",
+    "status_changed_at",
+    "ready_at",
+    "due_at",
+    "version",
+    "patient_id",
+    "referrer_id",
+    "procedure_id",
+    "site_id",
 )
+_EXAM_FIELDS = frozenset((*_EXAM_COPIED, "indication", "icd10_code"))
 
 
 @strawberry.type(description="An ordered exam, from the order to the archive.")
@@ -570,24 +567,10 @@ class Exam(Node):
         v = loaded if loaded.keys() >= _EXAM_FIELDS else {k: getattr(r, k) for k in _EXAM_FIELDS}
         return cls(
             id=strawberry.ID(to_global_id("Exam", r.id)),
-            accession_number=v["accession_number"],
-            status=v["status"],
-            priority=v["priority"],
-            patient_class=v["patient_class"],
-            order_source=v["order_source"],
-            placer_order_number=v["placer_order_number"],
             indication=Indication(text=v["indication"], icd10_code=v["icd10_code"]),
-            ordered_at=v["ordered_at"],
-            status_changed_at=v["status_changed_at"],
-            ready_at=v["ready_at"],
-            due_at=v["due_at"],
-            version=v["version"],
             pk=r.id,
-            patient_id=v["patient_id"],
-            referrer_id=v["referrer_id"],
-            procedure_id=v["procedure_id"],
-            site_id=v["site_id"],
             prefetched={},
+            **{name: v[name] for name in _EXAM_COPIED},
         )
 
     def _related(
