@@ -127,15 +127,21 @@ WANTED = [
 ]
 
 
+async def main_ct_heads(db: Database) -> list[Exam]:
+    """Two CT heads booked on MAIN's CT1 today, one scheduled and one checked in: what its
+    worklist lists."""
+    return [
+        await drive(db, await order(db, procedure="CTHEAD", site="MAIN"), s, procedure="CTHEAD")
+        for s in (ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN)
+    ]
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 async def test_findscu_gets_the_scheduled_exams_of_its_station_with_stable_study_uids(
     db: Database, scp: Address, tmp_path: Path
 ) -> None:
     need_dcmtk()
-    heads = [
-        await drive(db, await order(db, procedure="CTHEAD", site="MAIN"), s, procedure="CTHEAD")
-        for s in (ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN)
-    ]
+    heads = await main_ct_heads(db)
     await drive(db, await order(db, procedure="USABD"), ExamStatus.SCHEDULED)  # NORTH's US1
     await drive(
         db,
@@ -342,11 +348,7 @@ async def test_listeners_sharing_a_port_each_answer_and_an_unshared_port_stays_i
     each association to one of them. Here two listeners in one process: both take the port,
     each answers whole while the other is gone, and a listener not sharing is refused it."""
     await reference(db)
-    heads = [
-        await drive(db, await order(db, procedure="CTHEAD", site="MAIN"), s, procedure="CTHEAD")
-        for s in (ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN)
-    ]
-    expected = sorted(e.accession_number for e in heads)
+    expected = sorted(e.accession_number for e in await main_ct_heads(db))
     port = free_port()
 
     def listener(shared: bool) -> Any:
@@ -391,11 +393,7 @@ async def test_radflow_dicom_serves_its_port_from_its_worker_processes_and_ends_
     if not PROC_TCP.exists():  # noqa: ASYNC240 (procfs: no disk)
         pytest.skip("counting listening sockets reads Linux's /proc/net/tcp")
     await reference(db)
-    heads = [
-        await drive(db, await order(db, procedure="CTHEAD", site="MAIN"), s, procedure="CTHEAD")
-        for s in (ExamStatus.SCHEDULED, ExamStatus.CHECKED_IN)
-    ]
-    expected = sorted(e.accession_number for e in heads)
+    expected = sorted(e.accession_number for e in await main_ct_heads(db))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RADFLOW_")}
     env |= {
