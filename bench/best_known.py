@@ -10,9 +10,10 @@ score moved (the objective's code changed), it is searched again.
 How the best is found: the neighbourhood search (`balancer.lns`) runs from several starts, each
 for `seconds`: the fast cold plan, the fast path's own search given a long time limit, and the
 answer of CP-SAT's whole model hinted with the cold plan. The best of every start and every
-end is kept. The bound is CP-SAT's best objective bound on the whole model (`balancer.cpsat`),
-from the longest solve run here: the only proven bound on this objective we have (the
-enforced finish-time constraints relax to little, so it is weak; docs/balancer.md).
+end is kept. The bound kept here is CP-SAT's best objective bound on the whole model
+(`balancer.cpsat`), from the longest solve run here (the enforced finish-time constraints relax
+to little, so it is weak); `bench.balancer` sets it against the relaxations of
+`balancer.bounds`, which are far tighter and take milliseconds to seconds.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from enum import Enum
 from pathlib import Path
 
 import numpy as np
-from ortools.graph.python import min_cost_flow
 
 from balancer import Params, Plan, Snapshot, plan
 from balancer.assignments import placements
@@ -100,62 +100,6 @@ def searched(problem: Problem, start: IntArray, seconds: float, seed: int) -> In
     state.refresh_all()
     search(state, time.perf_counter() + seconds, Stop(), seed=seed, workers=2)
     return state.assign.copy()
-
-
-# Finish ranks per bucket in `completion_bound`; cost units per minute-equivalent there.
-BUCKETS = 200
-COST_SCALE = 100
-
-
-def completion_bound(problem: Problem, assign: IntArray) -> float:
-    """A proven lower bound on the objective of any plan placing the studies `assign` places
-    (the module says how)."""
-    p = problem
-    ks = np.flatnonzero(assign >= 0)
-    n = int(ks.size)
-    if n == 0:
-        return 0.0
-    # (a) each study's own earliest finish.
-    own = np.array(
-        [
-            float((p.busy[e] + p.nominal[k] * p.inv_speed[e]).min())
-            for k, e in ((int(k), p.eligible[k]) for k in ks)
-        ]
-    )
-    # (b) the j-th earliest finish: the department's reading W(T) = sum of rate x (T - busy)+
-    # reaches the j shortest reads' total no sooner.
-    need = np.cumsum(np.sort(p.nominal[ks]))
-    order = np.argsort(p.busy)
-    starts, rates = p.busy[order], (1.0 / p.inv_speed)[order]
-    pooled = np.cumsum(rates)
-    read_by = np.concatenate([[0.0], np.cumsum(pooled[:-1] * np.diff(starts))])
-    at = np.searchsorted(read_by, need, side="right") - 1
-    rank = starts[at] + (need - read_by[at]) / pooled[at]
-    size = -(-n // BUCKETS)
-    earliest = rank[::size]
-    buckets = earliest.size
-    room = np.array([min(size, n - b * size) for b in range(buckets)], dtype=np.int64)
-    tails, costs = [], []
-    for i, k in enumerate(ks.tolist()):
-        finish = np.maximum(earliest, own[i])
-        over = np.maximum(finish[None, :] - p.hinge_start[:, k][:, None], 0.0)
-        cost = (p.hinge_weight[:, k][:, None] * over).sum(axis=0)
-        tails.append(np.full(buckets, i, dtype=np.int64))
-        costs.append(np.floor(cost * COST_SCALE).astype(np.int64))  # floor: stays a bound
-    flow = min_cost_flow.SimpleMinCostFlow()
-    tail = np.concatenate(tails)
-    flow.add_arcs_with_capacity_and_unit_cost(
-        tail,
-        n + np.tile(np.arange(buckets, dtype=np.int64), n),
-        np.ones_like(tail),
-        np.concatenate(costs),
-    )
-    flow.set_nodes_supplies(
-        np.arange(n + buckets, dtype=np.int64), np.concatenate([np.ones(n, dtype=np.int64), -room])
-    )
-    if flow.solve() != flow.OPTIMAL:
-        return 0.0
-    return float(flow.optimal_cost()) / COST_SCALE
 
 
 def load(key: str, problem: Problem, per_start: float) -> Best | None:
