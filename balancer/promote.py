@@ -119,13 +119,18 @@ def _relieving(state: State, watch: Watch, k: int) -> tuple[int, int]:
     leaves fewer."""
     best: tuple[int, bool, float] | None = None
     move = (-1, -1)
-    for x, r in _offers(state, watch, k):
-        new, relieved = watch.price(x, r)
-        if relieved <= new:
-            continue
-        key = (new - relieved, not _moved(state, x), state.move_delta(x, r))
-        if best is None or key < best:
-            best, move = key, (x, r)
+    for x, readers in _offers(state, watch, k):
+        for i, r in enumerate(readers.tolist()):
+            new, relieved = watch.price(x, r)
+            if relieved == 0 and i == 0 and x != k:
+                # Taking x off k's reader relieved nothing there; a reader that starts x later
+                # seldom does better (it differs only in whose work x pushes back): not priced.
+                break
+            if relieved <= new:
+                continue
+            key = (new - relieved, not _moved(state, x), state.move_delta(x, r))
+            if best is None or key < best:
+                best, move = key, (x, r)
     return move
 
 
@@ -136,20 +141,20 @@ def _moved(state: State, k: int) -> bool:
     return prior < 0 or int(state.assign[k]) != prior
 
 
-def _offers(state: State, watch: Watch, k: int) -> list[tuple[int, int]]:
-    """The moves `_relieving` prices for overtaken study k: k to the readers where it starts
-    soonest (within the near share of the margin of its soonest start), and each of the
-    `AHEAD` movable studies ranked just ahead of it on its reader to the `AHEAD_TARGETS`
-    readers where that study would start soonest."""
+def _offers(state: State, watch: Watch, k: int) -> list[tuple[int, IntArray]]:
+    """The moves `_relieving` prices for overtaken study k, as (study, readers): k to the
+    readers where it starts soonest (within the near share of the margin of its soonest
+    start), and each of the `AHEAD` movable studies ranked just ahead of it on its reader to
+    the `AHEAD_TARGETS` readers where that study would start soonest, soonest first."""
     a = int(state.assign[k])
-    out = [(k, int(r)) for r in _pool(state, watch, k)]
+    out = [(k, _pool(state, watch, k))]
     lst = state.lists[a]
     for x in [x for x in lst[: bisect_left(lst, k)] if state.movable(x)][-AHEAD:]:
         cand = candidates(state, x)
         cand = cand[cand != a]
         if cand.size:
             when = np.array([start_on(state, x, int(r)) for r in cand])
-            out += [(x, int(r)) for r in cand[np.argsort(when, kind="stable")[:AHEAD_TARGETS]]]
+            out.append((x, cand[np.argsort(when, kind="stable")[:AHEAD_TARGETS]]))
     return out
 
 
