@@ -199,7 +199,14 @@ class Watch:
             self.aged = (self.start > p.aged) & (p.pinned < 0)
         self._lay_out()
         aged = np.flatnonzero(self.aged)
-        self.over: set[int] = set(aged[self._hit_any(aged)].tolist())
+        # Each overtaken study with a reader it is overtaken on: while neither that reader's
+        # worklist nor the study's start changes, it stays overtaken (caps change with them).
+        self.witness: dict[int, int] = _pairs(aged, self._witness(aged))
+
+    @property
+    def over(self) -> set[int]:
+        """The studies the bound is broken for."""
+        return set(self.witness)
 
     # -- layout -------------------------------------------------------------------------------
     def _lay_out(self) -> None:
@@ -278,14 +285,15 @@ class Watch:
         out[ok] = hit
         return out
 
-    def _hit_any(self, ks: IntArray) -> npt.NDArray[np.bool_]:
-        """For each study of `ks`, whether it is overtaken on any reader."""
+    def _witness(self, ks: IntArray) -> IntArray:
+        """For each study of `ks`, a reader it is overtaken on, or -1."""
         p = self.state.p
+        out: IntArray = np.full(ks.size, -1, dtype=np.int64)
         if ks.size == 0:
-            return np.zeros(0, dtype=np.bool_)
+            return out
         rows, rs = np.nonzero(p.may_read[ks])
         hit = self._hit(ks[rows], rs.astype(np.int64))
-        out: npt.NDArray[np.bool_] = np.bincount(rows[hit], minlength=ks.size) > 0
+        out[rows[hit]] = rs[hit]
         return out
 
     # -- moves --------------------------------------------------------------------------------
@@ -305,12 +313,13 @@ class Watch:
                 self.aged[idx] = (self.start[idx] > p.aged[idx]) & (p.pinned[idx] < 0)
         self._splice(sorted(set(readers)))
 
-    def broken(self, k: int, a: int, b: int) -> tuple[set[int], set[int]]:
+    def broken(self, k: int, a: int, b: int) -> tuple[dict[int, int], set[int], dict[int, int]]:
         """After study k moved from reader a to b (already applied; a == b when k was just
-        placed): the studies newly overtaken, and those of `overtaken` no longer."""
+        placed): the studies newly overtaken (with a reader that shows it), those of
+        `overtaken` no longer, and those of `overtaken` still, checked again (with theirs)."""
         p = self.state.p
         start = self.start
-        was = np.array(sorted(self.over), dtype=np.int64)
+        was = np.array(sorted(self.witness), dtype=np.int64)
         fresh = self.aged.copy()
         fresh[was] = False
         late = start - self.margin
@@ -319,7 +328,7 @@ class Watch:
         near = np.flatnonzero(
             fresh[:k] & p.may_read[:k, b] & (late[:k] > start[k]) & (p.ready[:k] < p.ready[k])
         )
-        new: set[int] = set(near[room(self.state, near, b)].tolist()) if near.size else set()
+        new = dict.fromkeys(near[room(self.state, near, b)].tolist(), b) if near.size else {}
         if a != b:
             # a's work behind k's old place starts sooner: aged work a may read that starts
             # more than the margin after the first of it (or all of it, when a has room for
@@ -335,36 +344,47 @@ class Watch:
                     mask |= p.group == g
                 cand = np.flatnonzero(fresh & p.may_read[:, a] & mask)
                 hit = self._hit(cand, np.full(cand.size, a, dtype=np.int64))
-                new.update(cand[hit].tolist())
+                new.update(dict.fromkeys(cand[hit].tolist(), a))
         # The work behind k's new place starts later, and k starts elsewhere; and the studies
-        # overtaken before, which the move may have relieved.
+        # overtaken before that the move may have relieved: those on a or b (they start at
+        # another time) or overtaken on a or b (only those worklists and caps changed).
         idx = self.state.arr[b]
         behind = idx[np.searchsorted(idx, k) :]
         behind = behind[fresh[behind]]
+        shown = np.array([self.witness[w] for w in was.tolist()], dtype=np.int64)
+        on = self.state.assign[was]
+        was = was[(shown == a) | (shown == b) | (on == a) | (on == b)]
         both = np.concatenate([behind, was])
-        hit = self._hit_any(both)
-        new.update(behind[hit[: behind.size]].tolist())
-        still = hit[behind.size :] & self.aged[was]
-        return new, set(was[~still].tolist())
+        witness = self._witness(both)
+        new.update(_pairs(behind, witness[: behind.size]))
+        kept = witness[behind.size :]
+        kept[~self.aged[was]] = -1
+        return new, set(was[kept < 0].tolist()), _pairs(was, kept)
 
     def try_move(self, k: int, b: int, allowed: int = 0) -> bool:
         """Move study k to reader b unless that leaves more than `allowed` studies newly
         overtaken; keeps `overtaken` exact either way."""
         a = int(self.state.assign[k])
         self._apply(k, b)
-        new, relieved = self.broken(k, a, b)
+        new, relieved, kept = self.broken(k, a, b)
         if len(new) > allowed:
             self._apply(k, a)
             self.state.moves -= 2
             return False
-        self.over = (self.over - relieved) | new
+        self._settle(new, relieved, kept)
         return True
+
+    def _settle(self, new: dict[int, int], relieved: set[int], kept: dict[int, int]) -> None:
+        for w in relieved:
+            del self.witness[w]
+        self.witness.update(kept)
+        self.witness.update(new)
 
     def price(self, k: int, b: int) -> tuple[int, int]:
         """(newly overtaken, relieved) if study k moved to reader b; the state is unchanged."""
         a = int(self.state.assign[k])
         self._apply(k, b)
-        new, relieved = self.broken(k, a, b)
+        new, relieved, _ = self.broken(k, a, b)
         self._apply(k, a)
         self.state.moves -= 2
         return len(new), len(relieved)
@@ -375,7 +395,7 @@ class Watch:
         unchanged."""
         self.state.add(k, b)
         self._refresh((b,))
-        new, _ = self.broken(k, b, b)
+        new, _, _ = self.broken(k, b, b)
         self.state.remove(k)
         self._refresh((b,))
         return len(new)
@@ -383,5 +403,10 @@ class Watch:
     def place(self, k: int, b: int) -> None:
         """Keep `overtaken` exact after unplaced study k was put on reader b (by the caller)."""
         self._refresh((b,))
-        new, relieved = self.broken(k, b, b)
-        self.over = (self.over - relieved) | new
+        self._settle(*self.broken(k, b, b))
+
+
+def _pairs(ks: IntArray, readers: IntArray) -> dict[int, int]:
+    """{study: reader} for the studies with a reader (not -1)."""
+    some = readers >= 0
+    return dict(zip(ks[some].tolist(), readers[some].tolist(), strict=True))

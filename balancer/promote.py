@@ -8,15 +8,19 @@ that a younger study the worklist order ranks behind it (the same or a lower tie
 on a reader who may read it, starts more than `Params.overtake_margin_minutes` before, moves
 to a reader who may read it where it starts sooner (on the overtaker's reader it goes ahead of
 the overtaker). Younger work ranked ahead of it (due sooner) is the order rule's choice, which
-no placement changes, and is not counted. `repair` moves them oldest first, each where the
-fewest studies are left overtaken (the watch's exact count: `balancer.frontier.Watch`), until
-none is left; `overtaken` is the same count computed from scratch, reader by reader (the
+no placement changes, and is not counted. `repair` relieves them oldest first, by the move
+that leaves the fewest studies overtaken (the watch's exact count: `balancer.frontier.Watch`):
+the study itself to a reader where it starts sooner, or work ranked just ahead of it on its
+reader to another (the study then starts sooner where it is), until none is left; `overtaken`
+is the same count computed from scratch, reader by reader (the
 neighbourhood search's check, and the tests' reference for the watch); `waiting.overtaken`
 counts what is left from the plan alone. A re-plan keeps new and moved work from causing such
 repairs in the first place (`balancer.frontier`).
 """
 
 from __future__ import annotations
+
+from bisect import bisect_left
 
 import numpy as np
 
@@ -32,6 +36,13 @@ NEAR = 0.5
 PRICED = 4
 # Times one study may be moved by one repair (a study moved back and forth is stuck).
 MOVES_EACH = 2
+# Work ranked just ahead of an overtaken study on its reader that the repair offers to move
+# away (so the study starts sooner where it is), and the readers each is priced on (those
+# where it would start soonest).
+AHEAD = 3
+AHEAD_TARGETS = 4
+# Rounds of the repair (see `repair`).
+ROUNDS = 3
 
 
 def overtaken(state: State, start: FloatArray | None = None) -> IntArray:
@@ -60,11 +71,27 @@ def overtaken(state: State, start: FloatArray | None = None) -> IntArray:
 
 
 def repair(state: State, watch: Watch) -> int:
-    """Move overtaken studies up, oldest first, until none is left or none can move; returns
-    the number of moves. Each goes, among the readers that start it
-    about as soon as possible, to the one where the fewest studies are left overtaken
-    (`Watch.price`: those the move breaks less those it relieves, the study itself among
-    them), then where the objective prices it least."""
+    """Relieve overtaken studies, oldest first, until none is left or none can move; returns
+    the number of moves.
+
+    A study is relieved by the move that leaves the fewest studies overtaken, when that is
+    fewer than before (`_relieving`): of the study itself to a reader where it starts sooner,
+    or of work ranked just ahead of it on its reader to another, so that it starts sooner where
+    it is (moving the study alone pushes its new reader's aged work back, and often breaks as
+    many as it relieves). Failing that it moves itself (`_best`) even where that breaks others,
+    who are then relieved in turn, at most `MOVES_EACH` times. What is left after that round
+    (studies moved back and forth) gets `ROUNDS - 1` more of moving the studies themselves
+    only, which settles what the relieving moves kept unsettling."""
+    made = 0
+    for round_ in range(ROUNDS):
+        if not watch.over:
+            break
+        made += _round(state, watch, relieve=round_ == 0)
+    return made
+
+
+def _round(state: State, watch: Watch, *, relieve: bool) -> int:
+    """One round of `repair`: moves until every study still overtaken is stuck."""
     p = state.p
     made = 0
     stuck: set[int] = set()
@@ -72,36 +99,88 @@ def repair(state: State, watch: Watch) -> int:
     while True:
         todo = [k for k in watch.over if k not in stuck]
         if not todo:
-            break
+            return made
         k = min(todo, key=lambda s: (p.ready[s], s))
-        b = _best(state, watch, k)
-        if b < 0 or moved.get(k, 0) >= MOVES_EACH:
+        x, b = _relieving(state, watch, k) if relieve else (-1, -1)
+        if x < 0 and moved.get(k, 0) < MOVES_EACH:
+            x, b = k, _best(state, watch, k)
+            moved[k] = moved.get(k, 0) + 1
+        if b < 0:
             stuck.add(k)
             continue
-        watch.try_move(k, b, allowed=p.n)
-        moved[k] = moved.get(k, 0) + 1
+        watch.try_move(x, b, allowed=p.n)
         made += 1
-    return made
 
 
-def _best(state: State, watch: Watch, k: int) -> int:
-    """The reader study k should move to (see `repair`), or -1 when no reader starts it
-    sooner."""
-    if not state.movable(k):
-        return -1
+def _relieving(state: State, watch: Watch, k: int) -> tuple[int, int]:
+    """Among `_offers` for overtaken study k, the move (study, reader) that leaves the fewest
+    studies overtaken, when fewer than now; between equals, of a study this re-plan moved
+    already (its reader saw it go) and then the cheapest by the objective. (-1, -1) when none
+    leaves fewer."""
+    best: tuple[int, bool, float] | None = None
+    move = (-1, -1)
+    for x, readers in _offers(state, watch, k):
+        for i, r in enumerate(readers.tolist()):
+            new, relieved = watch.price(x, r)
+            if relieved == 0 and i == 0 and x != k:
+                # Taking x off k's reader relieved nothing there; a reader that starts x later
+                # seldom does better (it differs only in whose work x pushes back): not priced.
+                break
+            if relieved <= new:
+                continue
+            key = (new - relieved, not _moved(state, x), state.move_delta(x, r))
+            if best is None or key < best:
+                best, move = key, (x, r)
+    return move
+
+
+def _moved(state: State, k: int) -> bool:
+    """Whether study k is off the reader the snapshot gave it (or had none): moving it again
+    shows no reader a study leaving that had not left already."""
+    prior = int(state.p.prior[k])
+    return prior < 0 or int(state.assign[k]) != prior
+
+
+def _offers(state: State, watch: Watch, k: int) -> list[tuple[int, IntArray]]:
+    """The moves `_relieving` prices for overtaken study k, as (study, readers): k to the
+    readers where it starts soonest (within the near share of the margin of its soonest
+    start), and each of the `AHEAD` movable studies ranked just ahead of it on its reader to
+    the `AHEAD_TARGETS` readers where that study would start soonest, soonest first."""
     a = int(state.assign[k])
-    cand = candidates(state, k)
+    out = [(k, _pool(state, watch, k))]
+    lst = state.lists[a]
+    for x in [x for x in lst[: bisect_left(lst, k)] if state.movable(x)][-AHEAD:]:
+        cand = candidates(state, x)
+        cand = cand[cand != a]
+        if cand.size:
+            when = np.array([start_on(state, x, int(r)) for r in cand])
+            out.append((x, cand[np.argsort(when, kind="stable")[:AHEAD_TARGETS]]))
+    return out
+
+
+def _pool(state: State, watch: Watch, k: int) -> IntArray:
+    """The readers study k may move to that start it sooner, within the near share of the
+    margin of its soonest start: the `PRICED` soonest, soonest first (empty when none)."""
+    a = int(state.assign[k])
+    cand: IntArray = candidates(state, k) if state.movable(k) else np.zeros(0, dtype=np.int64)
     cand = cand[cand != a]
-    if cand.size == 0:
-        return -1
-    when = np.array([start_on(state, k, int(r)) for r in cand])
+    when = np.array([start_on(state, k, int(r)) for r in cand], dtype=np.float64)
     sooner = when < float(watch.start[k]) - 1e-6
     cand, when = cand[sooner], when[sooner]
     if cand.size == 0:
-        return -1
+        return cand
     # Only a reader where it starts within the margin of its soonest start can relieve it.
     near = when <= when.min() + state.p.params.overtake_margin_minutes * NEAR
-    pool = cand[near][np.argsort(when[near], kind="stable")[:PRICED]]
+    pool: IntArray = cand[near][np.argsort(when[near], kind="stable")[:PRICED]]
+    return pool
+
+
+def _best(state: State, watch: Watch, k: int) -> int:
+    """The reader study k itself should move to (see `repair`), or -1 when no reader starts it
+    sooner."""
+    pool = _pool(state, watch, k)
+    if pool.size == 0:
+        return -1
     price = np.array([state.move_delta(k, int(r)) for r in pool])
     best: tuple[int, float] | None = None
     best_b = -1
