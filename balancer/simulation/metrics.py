@@ -96,7 +96,11 @@ def story(scn: Scenario, run: Run, k: int) -> list[str]:
     ready, start, finish = scn.ready_min[k], run.start[k], run.finish[k]
 
     def at(minute: float) -> str:
-        return scn.at(minute).strftime("%H:%M")
+        days = int(minute // (24 * 60))
+        return scn.at(minute).strftime("%H:%M") + (f" (+{days} d)" if days > 0 else "")
+
+    def times(n: int) -> str:
+        return f"{n} time{'' if n == 1 else 's'}"
 
     rows = run.history.get(k, [])
     moved = sum(1 for a, b in pairwise(rows) if b[1] != a[1])
@@ -105,14 +109,16 @@ def story(scn: Scenario, run: Run, k: int) -> list[str]:
         f"study {s.id} ({info.procedure_code}, {s.priority} {s.patient_class} {s.subspecialty} "
         f"site {s.site_id}): ready {at(ready)}, due {at(minutes_of(scn, s.due_at))}, started "
         f"{at(start)} by reader {run.reader[k]}, finished after {finish - ready:.1f} min",
-        f"  re-plans moved it {moved} times and put it further back on the same worklist "
-        f"{back} times",
+        f"  re-plans moved it {times(moved)} and put it further back on the same worklist "
+        f"{times(back)}",
     ]
     shown = [row for i, row in enumerate(rows) if i == 0 or row[1] != rows[i - 1][1]]
-    lines += [f"  {at(t)} reader {r} position {pos}" for t, r, pos in shown]
     if rows and rows[-1] not in shown:
-        t, r, pos = rows[-1]
-        lines.append(f"  {at(t)} reader {r} position {pos} (last)")
+        shown.append(rows[-1])
+    lines += [
+        f"  {at(t)} " + (f"reader {r} position {pos}" if r >= 0 else "no reader (unassignable)")
+        for t, r, pos in shown
+    ]
     may = [
         r
         for r, sr in enumerate(scn.roster)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Protocol
 
@@ -373,16 +374,19 @@ class Radflow(_Shared):
             self.churn.append(moved / kept)
         self.worklists = [deque(sid for _, sid in sorted(items)) for items in lists]
         if self.history is not None:
-            self._record(int(t))
+            self._record(int(t), result.unassignable)
 
-    def _record(self, t: int) -> None:
-        """A history row for each waiting study whose reader or position changed."""
+    def _record(self, t: int, unassignable: Mapping[int, str]) -> None:
+        """A history row for each waiting study whose reader or position changed (reader and
+        position -1: on no worklist, the plan found it no reader)."""
         assert self.history is not None
-        for r, wl in enumerate(self.worklists):
-            for pos, sid in enumerate(wl):
-                rows = self.history.setdefault(self.index[sid], [])
-                if not rows or rows[-1][1:] != (r, pos):
-                    rows.append((t, r, pos))
+        placed = [
+            (r, pos, sid) for r, wl in enumerate(self.worklists) for pos, sid in enumerate(wl)
+        ]
+        for r, pos, sid in placed + [(-1, -1, sid) for sid in unassignable]:
+            rows = self.history.setdefault(self.index[sid], [])
+            if not rows or rows[-1][1:] != (r, pos):
+                rows.append((t, r, pos))
 
     def freed(self, r: int, t: float, status: list[RadiologistStatus]) -> None:
         """Re-plan before the reader opens the next study when urgent work they may read waits

@@ -297,4 +297,8 @@ def test_radflow_keeps_each_studys_history_and_tells_how_the_longest_waits_waite
     assert f"study {scn.studies[k].id} " in lines[0]
     assert f"by reader {run.reader[k]}" in lines[0]
     t, r, pos = run.history[k][0]
-    assert f"{scn.at(t):%H:%M} reader {r} position {pos}" in lines[2]
+    where = f"reader {r} position {pos}" if r >= 0 else "no reader (unassignable)"
+    assert lines[2] == f"  {scn.at(t):%H:%M} {where}"
+    # A study the plan found no reader for is on record as such (reader and position -1).
+    for rows in run.history.values():
+        assert all((r >= 0 and pos >= 0) or (r, pos) == (-1, -1) for _, r, pos in rows)
