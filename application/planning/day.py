@@ -23,7 +23,7 @@ from tqdm import tqdm
 from balancer import Params
 from balancer.simulation import plots
 from balancer.simulation.engine import Run, simulate
-from balancer.simulation.metrics import PRIORITIES, summarise
+from balancer.simulation.metrics import PRIORITIES, longest_waits, story, summarise
 from balancer.simulation.policies import POLICIES
 from balancer.simulation.scenario import Scenario, build, with_group_speeds
 
@@ -72,6 +72,12 @@ def main() -> None:
         default=True,
         help="also replay the day with readers faster or slower by procedure group",
     )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print how radflow's longest wait of each priority waited: the readers and "
+        "worklist positions its re-plans gave it, and what was read instead",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     scn = build(
@@ -86,7 +92,7 @@ def main() -> None:
     runs: list[Run] = []
     results: dict[str, dict[str, object]] = {}
     for name in args.policies.split(","):
-        run = _replay(scn, name, name, params, args.search_rounds)
+        run = _replay(scn, name, name, params, args.search_rounds, history=args.explain)
         runs.append(run)
         results[name] = summarise(scn, run)
     paced: dict[str, dict[str, object]] = {}
@@ -111,6 +117,11 @@ def main() -> None:
             f"won {radflow['search_share']:.4%} of the objective of the re-plans it followed "
             f"over the fast path ({radflow['search_rounds_kept']} rounds kept)"
         )
+    for run in runs:
+        if run.history:
+            print(f"\n{run.policy}'s longest wait of each priority:")
+            for k in longest_waits(scn, run).values():
+                print("\n".join(story(scn, run, k)))
     figures: dict[str, object] = {"policies": results}
     if paced:
         print("\nreaders faster or slower by procedure group (+-40 %): radflow")
@@ -131,8 +142,17 @@ def _reading_time(run: Run) -> float:
     return round(sum(spans), 1)
 
 
-def _replay(scn: Scenario, name: str, label: str, params: Params, search_rounds: int) -> Run:
-    """One policy's day, with a progress bar advanced by the simulated clock."""
+def _replay(
+    scn: Scenario,
+    name: str,
+    label: str,
+    params: Params,
+    search_rounds: int,
+    *,
+    history: bool = False,
+) -> Run:
+    """One policy's day, with a progress bar advanced by the simulated clock (`history`: keep
+    where radflow's re-plans put each study)."""
     # a bar over no iterable (tqdm[Never])
     with tqdm(total=scn.day_minutes, desc=f"{label:<13}", unit="min", leave=True) as bar:
         seen = [0]
@@ -142,7 +162,14 @@ def _replay(scn: Scenario, name: str, label: str, params: Params, search_rounds:
                 bar.update(t - seen[0])
                 seen[0] = t
 
-        run = simulate(scn, name, params=params, progress=tick, search_rounds=search_rounds)
+        run = simulate(
+            scn,
+            name,
+            params=params,
+            progress=tick,
+            search_rounds=search_rounds,
+            history=history,
+        )
         bar.update(scn.day_minutes - seen[0])
     return run
 

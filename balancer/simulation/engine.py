@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from balancer.model import Params
 from balancer.simulation.info import Adjust
-from balancer.simulation.policies import Policy, Radflow, make
+from balancer.simulation.policies import Placed, Policy, Radflow, make
 from balancer.simulation.scenario import Scenario
 from domain.enums import RadiologistStatus
 
@@ -34,6 +34,9 @@ class Run:
     fast_objective: float = 0.0
     search_won: float = 0.0
     search_kept: int = 0
+    # radflow asked for its history: per study index, each (minute, roster reader, worklist
+    # position) its re-plans gave it, a row whenever the reader or position changed.
+    history: dict[int, list[Placed]] = field(default_factory=dict)
 
 
 def simulate(
@@ -44,6 +47,7 @@ def simulate(
     progress: Callable[[int], None] | None = None,
     adjust: Adjust | None = None,
     search_rounds: int = 0,
+    history: bool = False,
 ) -> Run:
     """Replay the scenario's day under one policy; `progress(minutes)` is told as time passes.
 
@@ -51,9 +55,12 @@ def simulate(
     before it plans (and plans with the params it returns); the other policies call it once per
     study at arrival, on a snapshot of that study alone, and read its priority, subspecialty and
     allowed/excluded readers from the result. `search_rounds`: radflow follows each re-plan
-    with that many rounds of the live loop's neighbourhood search (`balancer.lns`).
+    with that many rounds of the live loop's neighbourhood search (`balancer.lns`). `history`:
+    radflow keeps where each re-plan put every study (`Run.history`, `metrics.story`).
     """
     policy: Policy = make(policy_name, scn, params, adjust, search_rounds)
+    if history and isinstance(policy, Radflow):
+        policy.history = {}
     n, m = len(scn.studies), len(scn.roster)
     run = Run(policy_name, [float("nan")] * n, [float("nan")] * n, [-1] * n)
     free_at = [0.0] * m
@@ -119,4 +126,5 @@ def simulate(
         run.fast_objective = policy.fast_objective
         run.search_won = policy.search_won
         run.search_kept = policy.search_kept
+        run.history = policy.history or {}
     return run

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime
+from itertools import pairwise
+
 import numpy as np
 
 from balancer.simulation.engine import Run
@@ -70,3 +74,70 @@ def wrvu_spread(scn: Scenario, run: Run) -> float:
     per = wrvu_per_capacity(scn, run)
     per = per[~np.isnan(per)]
     return float(per.max() / per.mean()) if per.size and per.mean() > 0 else 0.0
+
+
+def longest_waits(scn: Scenario, run: Run) -> dict[Priority, int]:
+    """Per priority, the study index that waited longest from ready to read finished."""
+    tat = np.array(run.finish) - np.array(scn.ready_min)
+    prio = np.array([s.priority.value for s in scn.studies])
+    out: dict[Priority, int] = {}
+    for p in PRIORITIES:
+        idx = np.flatnonzero(prio == p.value)
+        if idx.size:
+            out[p] = int(idx[np.argmax(tat[idx])])
+    return out
+
+
+def story(scn: Scenario, run: Run, k: int) -> list[str]:
+    """How study `k` waited under radflow, from `Run.history` (`simulate(..., history=True)`):
+    the readers and worklist positions its re-plans gave it, how often it was moved or put
+    back, and what the readers who may read it started instead while it waited."""
+    s, info = scn.studies[k], scn.info[scn.studies[k].id]
+    ready, start, finish = scn.ready_min[k], run.start[k], run.finish[k]
+
+    def at(minute: float) -> str:
+        days = int(minute // (24 * 60))
+        return scn.at(minute).strftime("%H:%M") + (f" (+{days} d)" if days > 0 else "")
+
+    def times(n: int) -> str:
+        return f"{n} time{'' if n == 1 else 's'}"
+
+    rows = run.history.get(k, [])
+    moved = sum(1 for a, b in pairwise(rows) if b[1] != a[1])
+    back = sum(1 for a, b in pairwise(rows) if b[1] == a[1] and b[2] > a[2])
+    lines = [
+        f"study {s.id} ({info.procedure_code}, {s.priority} {s.patient_class} {s.subspecialty} "
+        f"site {s.site_id}): ready {at(ready)}, due {at(minutes_of(scn, s.due_at))}, started "
+        f"{at(start)} by reader {run.reader[k]}, finished after {finish - ready:.1f} min",
+        f"  re-plans moved it {times(moved)} and put it further back on the same worklist "
+        f"{times(back)}",
+    ]
+    shown = [row for i, row in enumerate(rows) if i == 0 or row[1] != rows[i - 1][1]]
+    if rows and rows[-1] not in shown:
+        shown.append(rows[-1])
+    lines += [
+        f"  {at(t)} " + (f"reader {r} position {pos}" if r >= 0 else "no reader (unassignable)")
+        for t, r, pos in shown
+    ]
+    may = [
+        r
+        for r, sr in enumerate(scn.roster)
+        if s.subspecialty in sr.reader.subspecialties and s.site_id in sr.reader.site_privileges
+    ]
+    younger: Counter[str] = Counter()
+    for j, r in enumerate(run.reader):
+        if r in may and ready <= run.start[j] < start and scn.ready_min[j] > ready:
+            other = scn.studies[j]
+            younger[f"{other.priority} {other.patient_class}"] += 1
+    if younger:
+        parts = ", ".join(f"{n} {what}" for what, n in younger.most_common())
+        lines.append(
+            f"  while it waited, the {len(may)} readers who may read it started "
+            f"{sum(younger.values())} younger studies: {parts}"
+        )
+    return lines
+
+
+def minutes_of(scn: Scenario, when: datetime) -> float:
+    """Minutes from the start of the simulated day to `when`."""
+    return (when - scn.start).total_seconds() / 60.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Protocol
 
@@ -31,6 +32,8 @@ SOONER_MINUTES = 2.0
 SEARCH_ROUND_DETERMINISTIC_S = 0.05
 SEARCH_EVERY = 30
 Key = tuple[Subspecialty, int]
+# Where a re-plan put a study: (minute, roster reader, position on their worklist).
+Placed = tuple[int, int, int]
 Limits = tuple[frozenset[int] | None, frozenset[int]]
 
 
@@ -280,6 +283,8 @@ class Radflow(_Shared):
         self.signed: list[tuple[float, float]] = [(float("nan"), 0.0) for _ in scn.roster]
         self.reader_of: dict[int, tuple[int, float]] = {}
         self.replans = 0  # re-plans on a signature within a minute (`freed`)
+        # Per study index, where the re-plans put it (`Run.history`): kept when asked for.
+        self.history: dict[int, list[Placed]] | None = None
         self._pace = {
             sr.reader.id: sr.reader.wrvu_per_hour for sr in scn.roster
         }  # open study -> (reader, shift start)
@@ -368,6 +373,20 @@ class Radflow(_Shared):
         if kept:
             self.churn.append(moved / kept)
         self.worklists = [deque(sid for _, sid in sorted(items)) for items in lists]
+        if self.history is not None:
+            self._record(int(t), result.unassignable)
+
+    def _record(self, t: int, unassignable: Mapping[int, str]) -> None:
+        """A history row for each waiting study whose reader or position changed (reader and
+        position -1: on no worklist, the plan found it no reader)."""
+        assert self.history is not None
+        placed = [
+            (r, pos, sid) for r, wl in enumerate(self.worklists) for pos, sid in enumerate(wl)
+        ]
+        for r, pos, sid in placed + [(-1, -1, sid) for sid in unassignable]:
+            rows = self.history.setdefault(self.index[sid], [])
+            if not rows or rows[-1][1:] != (r, pos):
+                rows.append((t, r, pos))
 
     def freed(self, r: int, t: float, status: list[RadiologistStatus]) -> None:
         """Re-plan before the reader opens the next study when urgent work they may read waits

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import replace
+from itertools import pairwise
 
 import pytest
 
@@ -268,3 +269,36 @@ def test_the_search_minutes_search_from_the_events_re_plan_as_the_live_leader_do
         # re-plan, committed (re-planning it again moves nothing).
         again = plan(committed, PARAMS)
         assert again.moved() == frozenset()
+
+
+def test_radflow_keeps_each_studys_history_and_tells_how_the_longest_waits_waited() -> None:
+    from balancer.simulation.metrics import longest_waits, story
+
+    scn = small(5)
+    plain = simulate(scn, "radflow", params=PARAMS)
+    run = simulate(small(5), "radflow", params=PARAMS, history=True)
+    assert plain.history == {}
+    assert run.start == plain.start and run.reader == plain.reader  # watching changes nothing
+    longest = longest_waits(scn, run)
+    tat = [f - r for f, r in zip(run.finish, scn.ready_min, strict=True)]
+    for p, k in longest.items():
+        assert scn.studies[k].priority is p
+        same = [t for j, t in enumerate(tat) if scn.studies[j].priority is p]
+        assert tat[k] == max(same)
+    waited = [k for k in range(len(scn.studies)) if run.history.get(k)]
+    assert waited
+    for k in waited:
+        rows = run.history[k]
+        assert all(scn.ready_min[k] <= t <= run.start[k] for t, _, _ in rows)
+        assert all(b[1:] != a[1:] for a, b in pairwise(rows))
+        assert all(b[0] >= a[0] for a, b in pairwise(rows))
+    k = max(waited, key=lambda j: len(run.history[j]))
+    lines = story(scn, run, k)
+    assert f"study {scn.studies[k].id} " in lines[0]
+    assert f"by reader {run.reader[k]}" in lines[0]
+    t, r, pos = run.history[k][0]
+    where = f"reader {r} position {pos}" if r >= 0 else "no reader (unassignable)"
+    assert lines[2] == f"  {scn.at(t):%H:%M} {where}"
+    # A study the plan found no reader for is on record as such (reader and position -1).
+    for rows in run.history.values():
+        assert all((r >= 0 and pos >= 0) or (r, pos) == (-1, -1) for _, r, pos in rows)
