@@ -288,10 +288,14 @@ def _assemble(
     keys = rows.key[ordered]
     eligible = [by_key[c] for c in keys.tolist()]
     may_read = key_matrix[keys] if n else np.zeros((0, m), dtype=np.bool_)
-    for k in np.flatnonzero(rows.limited[ordered]).tolist():
+    few = np.flatnonzero(rows.limited[ordered])
+    for k in few.tolist():
         eligible[k] = limited[int(ordered[k])]
         may_read[k] = False
         may_read[k, eligible[k]] = True
+    elig_class = keys.astype(np.int64)
+    elig_class[few] = key_matrix.shape[0] + np.arange(few.size)
+    class_may = np.concatenate([key_matrix, may_read[few]]) if few.size else key_matrix
     nominal = rows.read_minutes[ordered].copy()
     wrvu = rows.wrvu[ordered].copy()
     pace = shift_pace(active)
@@ -371,6 +375,8 @@ def _assemble(
         opened=opened,
         unassignable=unassignable,
         lapsed_pins=lapsed,
+        elig_class=elig_class,
+        class_may=class_may,
     )
     finish_compiling(problem, active)
     return problem

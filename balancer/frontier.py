@@ -26,7 +26,7 @@ from bisect import bisect_left
 import numpy as np
 import numpy.typing as npt
 
-from balancer.problem import FloatArray, IntArray
+from balancer.problem import FloatArray, IntArray, Problem
 from balancer.state import State
 
 # Minutes the starts may grow by moves before `Watch` lays its keys out again.
@@ -58,13 +58,22 @@ def start_on(state: State, k: int, r: int) -> float:
 
 
 class Frontier:
-    """Per reader, the latest start of the aged, unpinned work it may read, by worklist rank."""
+    """Per reader, the latest start of the aged, unpinned work it may read, by worklist rank.
+
+    Kept per eligibility class (`Problem.elig_class`), not per reader: a class's aged work in
+    worklist order with the running maximum of its starts, every class end to end under the
+    key `class * (n + 1) + rank`. A reader's answer is the largest of its classes' (one
+    bisection for all of them), so building it is one pass over the aged work, not one per
+    reader over every aged study's eligibility."""
 
     def __init__(self, state: State) -> None:
         self.state = state
         self.margin = state.p.params.overtake_margin_minutes * SLACK
-        self.ranks: list[IntArray] = []
-        self.peaks: list[FloatArray] = []
+        self.klass, self.class_may = classes(state.p)
+        # Per reader, the classes it may read.
+        rs, cs = np.nonzero(self.class_may.T)
+        cut = np.searchsorted(rs, np.arange(state.p.m + 1))
+        self.reader_classes = [cs[cut[r] : cut[r + 1]] for r in range(state.p.m)]
         self.refresh()
 
     def refresh(self) -> None:
@@ -73,18 +82,27 @@ class Frontier:
         start = starts(self.state)
         self._start = start
         self._slack: FloatArray | None = None
-        aged = np.flatnonzero((start > p.aged) & (p.pinned < 0))
-        self.ranks, self.peaks = [], []
-        for r in range(p.m):
-            sel = aged[p.may_read[aged, r]]
-            self.ranks.append(sel)
-            self.peaks.append(np.maximum.accumulate(start[sel]) if sel.size else start[sel])
+        with np.errstate(invalid="ignore"):
+            aged = np.flatnonzero((start > p.aged) & (p.pinned < 0))
+        aged = aged[np.argsort(self.klass[aged], kind="stable")]  # by class, then rank
+        cls = self.klass[aged]
+        self.key = cls * (p.n + 1) + aged
+        # Where each class's run begins (and, one past the last class, where the runs end).
+        self.begin = np.searchsorted(cls, np.arange(self.class_may.shape[0] + 1))
+        peak = start[aged]
+        for c in np.unique(cls).tolist():
+            lo, hi = int(self.begin[c]), int(self.begin[c + 1])
+            peak[lo:hi] = np.maximum.accumulate(peak[lo:hi])
+        self.peak = peak
 
     def earliest(self, k: int, r: int) -> float:
         """The soonest study k may start on reader r without overtaking aged work by more than
         the margin (minus infinity when no aged work ranked ahead of it may go to r)."""
-        i = int(np.searchsorted(self.ranks[r], k))
-        return float(self.peaks[r][i - 1]) - self.margin if i else -np.inf
+        cs = self.reader_classes[r]
+        # The last aged study of each class ranked ahead of k, if it is of that class.
+        last = np.searchsorted(self.key, cs * (self.state.p.n + 1) + k) - 1
+        last = last[last >= self.begin[cs]]
+        return float(self.peak[last].max()) - self.margin if last.size else -np.inf
 
     def allows(self, k: int, r: int) -> bool:
         """Whether study k may join reader r (at its place in r's order) under the bound."""
@@ -117,6 +135,15 @@ class Frontier:
         return out
 
 
+def classes(p: Problem) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """Each study's eligibility class and each class's `may_read` row (`Problem.elig_class`;
+    found from `may_read` itself for a problem built without them)."""
+    if p.elig_class.size == p.n and p.class_may.shape[1] == p.m:
+        return p.elig_class, p.class_may
+    rows, klass = np.unique(p.may_read.reshape(p.n, p.m), axis=0, return_inverse=True)
+    return klass.reshape(-1).astype(np.int64), rows.reshape(-1, p.m)
+
+
 def pushed_over(state: State, k: int, r: int, slack: FloatArray) -> int:
     """How many aged studies behind study k's place on reader r its read time would push past
     the margin (`slack`: minutes each may still be pushed back)."""
@@ -130,23 +157,29 @@ def pushed_over(state: State, k: int, r: int, slack: FloatArray) -> int:
 def slack_of(state: State, start: FloatArray) -> FloatArray:
     """Per placed study past its age limit, how much later it may start before work ranked
     behind it on a reader who may read it starts more than the margin before it (infinite for
-    the rest). Conservative: any work ranked behind counts, younger or not."""
+    the rest). Conservative: any work ranked behind counts, younger or not. Per eligibility
+    class: the soonest start of the work ranked behind each study among the readers of the
+    class."""
     p = state.p
     out = np.full(p.n, np.inf)
-    aged = np.flatnonzero((start > p.aged) & (p.pinned < 0))
+    with np.errstate(invalid="ignore"):
+        aged = np.flatnonzero((start > p.aged) & (p.pinned < 0))
     if aged.size == 0:
         return out
+    klass, class_may = classes(p)
+    on = state.assign
+    placed = on >= 0
     front = np.full(p.n, np.inf)
-    for r in range(p.m):
-        idx = state.arr[r]
-        sel = aged[p.may_read[aged, r]]
-        if idx.size == 0 or sel.size == 0:
-            continue
-        # The soonest start among r's work from each position on.
-        suffix = np.minimum.accumulate(start[idx][::-1])[::-1]
-        pos = np.searchsorted(idx, sel, side="right")
-        some = pos < idx.size
-        front[sel[some]] = np.minimum(front[sel[some]], suffix[pos[some]])
+    cls = klass[aged]
+    for c in np.unique(cls).tolist():
+        theirs = placed & class_may[c, np.maximum(on, 0)]
+        # The soonest start among the class's readers' work from each rank on (one past the
+        # last rank: none).
+        suffix = np.append(
+            np.minimum.accumulate(np.where(theirs, start, np.inf)[::-1])[::-1], np.inf
+        )
+        sel = aged[cls == c]
+        front[sel] = suffix[sel + 1]
     out[aged] = p.params.overtake_margin_minutes - (start[aged] - front[aged])
     return out
 
