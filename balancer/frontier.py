@@ -22,15 +22,21 @@ leave any study newly overtaken, and the repair can price what each of its moves
 from __future__ import annotations
 
 from bisect import bisect_left
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from balancer.compiler import micros
+from balancer.model import Params, Radiologist
 from balancer.problem import FloatArray, IntArray, Problem
 from balancer.state import State
 
 # Minutes the starts may grow by moves before `Watch` lays its keys out again.
 SPAN_ROOM = 10_000.0
+# Starts (minutes from a fixed origin) this close are the same start: the same projection read
+# from two `now`s differs by rounding only.
+SAME_START = 1e-6
 # A start this close to the limit counts as within it (floating point).
 EPS = 1e-6
 # Placements (the cold sweep's and a re-plan's) hold the bound with this share of its margin: a
@@ -223,7 +229,12 @@ class Watch:
     two bisections and a range maximum at once, with no loop over readers.
     """
 
-    def __init__(self, state: State) -> None:
+    def __init__(
+        self, state: State, memo: Memo | None = None, revised: set[int] | None = None
+    ) -> None:
+        """The watch of `state`; with the `memo` a watch left at the last re-plan (`keep`)
+        and the ids of the studies changed since in more than their reader (`revised`), only
+        what changed is counted again (`_carry`), else every aged study on every reader."""
         self.state = state
         p = state.p
         self.margin = p.params.overtake_margin_minutes
@@ -231,15 +242,170 @@ class Watch:
         with np.errstate(invalid="ignore"):
             self.aged = (self.start > p.aged) & (p.pinned < 0)
         self._lay_out()
-        aged = np.flatnonzero(self.aged)
         # Each overtaken study with a reader it is overtaken on: while neither that reader's
         # worklist nor the study's start changes, it stays overtaken (caps change with them).
-        self.witness: dict[int, int] = _pairs(aged, self._witness(aged))
+        carried = self._carry(memo, revised) if memo is not None and revised is not None else None
+        if carried is None:
+            aged = np.flatnonzero(self.aged)
+            carried = _pairs(aged, self._witness(aged))
+        self.witness: dict[int, int] = carried
 
     @property
     def over(self) -> set[int]:
         """The studies the bound is broken for."""
         return set(self.witness)
+
+    # -- kept between re-plans ----------------------------------------------------------------
+    def keep(self) -> Memo:
+        """What the next re-plan's watch needs to count only what changed: per reader its
+        worklist (study ids), their starts from a fixed origin (this snapshot's `now`), and
+        the cap groups it is full in; and the overtaken studies with their readers, by id."""
+        state, p = self.state, self.state.p
+        snap = p.snapshot
+        ids = _ids(p)
+        roster = {r.id: r for r in snap.radiologists}
+        full = state.used >= p.slots
+        readers = {
+            rid: (roster[rid], ids[state.arr[r]], self.start[state.arr[r]], full[r].tobytes())
+            for r, rid in enumerate(p.reader_ids)
+        }
+        return Memo(
+            origin_us=micros(snap.now),
+            params=p.params,
+            caps=(dict(snap.caps), dict(snap.cap_bends)),
+            groups=list(p.group_names),
+            readers=readers,
+            pinned=frozenset(ids[p.pinned >= 0].tolist()),
+            aged=np.sort(ids[self.aged]),
+            witness={int(ids[k]): p.reader_ids[r] for k, r in self.witness.items()},
+        )
+
+    def _carry(self, memo: Memo, revised: set[int]) -> dict[int, int] | None:
+        """The overtaken studies from the memo of the last re-plan, checked again only where
+        something changed (None when too much did: count afresh).
+
+        Every time here is minutes from `now`, which moves; from a fixed origin (the memo's)
+        whether a study is overtaken on a reader depends only on the starts, the worklist order
+        and ready times, eligibility and caps. A reader is *changed* when its record, its
+        worklist, its full cap groups or one of its studies (revised, pinned or not) differ
+        from the memo's, or its starts moved by different amounts; an unchanged reader's starts
+        all moved by one `drift` (0 while its read under way keeps to its projection; as much
+        as the clock when it is idle; more when that read runs over). A study on a changed
+        reader, or whose age limit it crossed, is counted afresh. Of the rest, one overtaken
+        before stays so while the reader it was overtaken on is unchanged and drifted no
+        later than its own; one not overtaken before can only have become so on a changed
+        reader, or on an unchanged one that drifted less than its own, through work there
+        that now starts just past the margin before it and did not before (`_drifted`)."""
+        state, p = self.state, self.state.p
+        snap = p.snapshot
+        if (
+            memo.params != p.params
+            or memo.caps != (dict(snap.caps), dict(snap.cap_bends))
+            or memo.groups != p.group_names
+        ):
+            return None
+        ids = _ids(p)
+        shift = (micros(snap.now) - memo.origin_us) / 60e6  # minutes from the memo's origin
+        roster = {r.id: r for r in snap.radiologists}
+        full = state.used >= p.slots
+        pinned = set(ids[p.pinned >= 0].tolist())
+        other = revised | (pinned ^ memo.pinned)
+        odd = np.zeros(p.n, dtype=np.bool_)
+        if other:
+            odd = np.isin(ids, np.fromiter(other, dtype=np.int64, count=len(other)))
+        on = state.assign
+        placed = on >= 0
+        changed = np.zeros(p.m, dtype=np.bool_)
+        changed[on[placed & odd]] = True
+        drift = np.zeros(p.m)
+        for r, rid in enumerate(p.reader_ids):
+            old = memo.readers.get(rid)
+            idx = state.arr[r]
+            if changed[r] or old is None or old[0] != roster[rid] or old[3] != full[r].tobytes():
+                changed[r] = True
+            elif idx.size:
+                if old[1].size != idx.size or not np.array_equal(old[1], ids[idx]):
+                    changed[r] = True
+                    continue
+                moved = self.start[idx] + shift - old[2]
+                lo, hi = float(moved.min()), float(moved.max())
+                changed[r] = hi - lo > SAME_START
+                drift[r] = hi
+        if changed.sum() * 2 > p.m:
+            return None  # most readers changed: the full count is as cheap
+        fresh = odd.copy()
+        fresh[placed] |= changed[on[placed]]
+        was_aged = np.isin(ids, memo.aged)
+        fresh |= self.aged != was_aged
+        afresh = self.aged & fresh
+        own = np.where(placed, drift[np.maximum(on, 0)], 0.0)
+        witness: dict[int, int] = {}
+        if memo.witness:
+            index_of = dict(zip(ids.tolist(), range(p.n), strict=True))
+            for sid, rid in memo.witness.items():
+                at, by = index_of.get(sid), p.reader_index.get(rid)
+                if at is None or not self.aged[at] or fresh[at]:
+                    continue
+                if by is None or changed[by] or drift[by] > own[at] + SAME_START:
+                    afresh[at] = True
+                else:
+                    witness[at] = by
+        ks = np.flatnonzero(afresh)
+        witness.update(_pairs(ks, self._witness(ks)))
+        rest = self.aged & ~fresh
+        rest[list(witness)] = False
+        ks, rs = np.flatnonzero(rest), np.flatnonzero(changed)
+        if ks.size and rs.size:
+            rows, cols = np.nonzero(p.may_read[ks][:, rs])
+            self._confirm(ks[rows], rs[cols], witness)
+        self._drifted(np.flatnonzero(rest), changed, drift, witness)
+        return witness
+
+    def _drifted(
+        self, ks: IntArray, changed: npt.NDArray[np.bool_], drift: FloatArray, out: dict[int, int]
+    ) -> None:
+        """Of the unchanged studies `ks` not overtaken before, those overtaken now on an
+        unchanged reader that drifted less than theirs: such a reader's work j ranked behind
+        study s overtakes it only if it starts more than the margin before s now and did not
+        before, so its start lies within the difference of the drifts below s's start less
+        the margin; only those (s, reader) pairs are checked."""
+        state, p = self.state, self.state.p
+        if ks.size == 0:
+            return
+        own = drift[state.assign[ks]]
+        steady = ~changed
+        if own.max() <= drift[steady].min() + SAME_START:
+            return  # no study's reader drifted later than another's
+        # The work of unchanged readers, by start.
+        js = np.flatnonzero((state.assign >= 0) & steady[np.maximum(state.assign, 0)])
+        js = js[np.argsort(self.start[js], kind="stable")]
+        j_start = self.start[js]
+        j_drift = drift[state.assign[js]]
+        width = float(own.max() - j_drift.min())
+        at = self.start[ks] - self.margin
+        lo = np.searchsorted(j_start, at - width - SAME_START, side="left")
+        hi = np.searchsorted(j_start, at, side="left")
+        count = hi - lo
+        if count.sum() == 0:
+            return
+        s = np.repeat(np.arange(ks.size), count)
+        j = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+        j = js[lo[s] + j]
+        k = ks[s]
+        gap = own[s] - drift[state.assign[j]]
+        keep = (
+            (gap > SAME_START)
+            & (self.start[j] + gap >= at[s] - SAME_START)
+            & (j > k)
+            & (p.ready[j] > p.ready[k])
+        )
+        pairs = np.unique(np.stack([k[keep], state.assign[j[keep]]]), axis=1)
+        self._confirm(pairs[0], pairs[1], out)
+
+    def _confirm(self, ks: IntArray, rs: IntArray, out: dict[int, int]) -> None:
+        """Add to `out` each study of `ks` overtaken on the reader at the same place in `rs`."""
+        hit = self._hit(ks, rs)
+        out.update(zip(ks[hit].tolist(), rs[hit].tolist(), strict=True))
 
     # -- layout -------------------------------------------------------------------------------
     def _lay_out(self) -> None:
@@ -437,6 +603,36 @@ class Watch:
         """Keep `overtaken` exact after unplaced study k was put on reader b (by the caller)."""
         self._refresh((b,))
         self._settle(*self.broken(k, b, b))
+
+
+@dataclass(frozen=True, slots=True)
+class Memo:
+    """What a `Watch` leaves for the next re-plan's (`Watch.keep`): its readers' worklists and
+    starts, minutes from `origin_us` (the snapshot's `now`, epoch microseconds), and the
+    overtaken studies, all by id."""
+
+    origin_us: int
+    params: Params
+    caps: tuple[dict[str, int], dict[str, float]]  # the snapshot's caps and cap bends
+    groups: list[str]  # cap group names by index
+    # Per reader id: its record, its worklist's study ids in order, their starts, and its full
+    # cap groups (the `used >= slots` row as bytes).
+    readers: dict[int, tuple[Radiologist, IntArray, FloatArray, bytes]]
+    pinned: frozenset[int]  # studies a pin held
+    aged: IntArray  # studies past their age limit (sorted ids)
+    witness: dict[int, int]  # overtaken study id -> a reader id it is overtaken on
+
+
+@dataclass(slots=True)
+class Keeper:
+    """A `Memo` kept by a planner from one re-plan to the next (None: count afresh)."""
+
+    memo: Memo | None = None
+
+
+def _ids(p: Problem) -> IntArray:
+    """Every study's id, by index."""
+    return np.fromiter((s.id for s in p.studies), dtype=np.int64, count=p.n)
 
 
 def _pairs(ks: IntArray, readers: IntArray) -> dict[int, int]:
