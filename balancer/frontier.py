@@ -9,14 +9,17 @@ reader, pushing the newcomer and the work behind it back, and so on along the qu
 guard stops it where it starts: a placement of study k on reader r is allowed only where k
 starts no more than the margin before any aged study ranked ahead of it that r may read.
 
-Kept as, per reader, the running maximum of the aged studies' projected starts in worklist
-order (study indices are ranks), so a query is one bisection. It is conservative: it does not
-ask whether the aged study is older than k, nor whether r is at the cap of its group.
+Kept as, per eligibility class, the running maximum of the class's aged studies' projected
+starts in worklist order (study indices are ranks); a reader's answer is the largest of its
+classes', one bisection for them all. It is conservative: it does not ask whether the aged
+study is older than k, nor whether r is at the cap of its group.
 
 The guard looks at the placed study alone; a move also makes the work behind it on its old
 reader start sooner and pushes the work behind it on the new one. `Watch` keeps the exact set
 of overtaken studies through moves, so a re-plan's optional moves can be refused when they
-leave any study newly overtaken, and the repair can price what each of its moves breaks.
+leave any study newly overtaken, and the repair can price what each of its moves breaks; and
+from one re-plan to the next (`Watch.keep`, a `Memo` the planner keeps), so that a re-plan
+counts again only what its event and the clock changed.
 """
 
 from __future__ import annotations
@@ -219,7 +222,8 @@ class Watch:
     """The waiting bound's violations, kept exact while a re-plan moves studies one at a time.
 
     `overtaken` (the studies the bound is broken for, as `promote.overtaken` counts them) is
-    computed once from the state; after that a move is checked only where it can change the
+    computed once from the state (or carried from the last re-plan's memo, see `_carry`);
+    after that a move is checked only where it can change the
     answer: aged work that the source reader may read (its work behind the study now starts
     sooner), the work behind the study's new place (it starts later), the study itself, and aged
     work the target reader may read (the study may overtake it there); and the studies already
