@@ -42,6 +42,9 @@ _MICROSECOND = timedelta(microseconds=1)
 _PRIORITIES = list(Priority)
 # A study's every field as one tuple: comparing it with the kept one is the change test.
 _FIELDS = attrgetter(*(f.name for f in fields(Study)))
+# Where the current reader sits in `_FIELDS`: a study that changed only there is the same study
+# to the waiting bound's kept watch (its reader's worklist shows the change).
+_READER = [f.name for f in fields(Study)].index("assigned_to")
 # Kept rows of studies gone from the snapshot are dropped once they outnumber the live ones.
 _STALE_SHARE = 1.0
 
@@ -139,6 +142,8 @@ class Compiler:
         self._rows = _Rows()
         self._reasons: dict[int, tuple[object, str]] = {}  # slot -> (roster key, reason)
         self.reread = 0  # studies read again by the last `compile` (new or changed)
+        # Ids of the studies the last `compile` found new or changed in more than their reader.
+        self.revised: set[int] = set()
 
     def compile(self, snapshot: Snapshot, params: Params) -> Problem:
         """The problem for `snapshot`: equal to `problem.compile_problem`'s, reading again only
@@ -148,17 +153,26 @@ class Compiler:
             self._rows = rows = _Rows()
             self._reasons.clear()
         reread = 0
+        revised: set[int] = set()
         slots: list[int] = []
         kept, read = rows.study, rows.fields
         for study in snapshot.studies:
             slot = rows.slot.get(study.id)
             if slot is None or (kept[slot] is not study and read[slot] != _FIELDS(study)):
+                if slot is None or not _moved_only(read[slot], _FIELDS(study)):
+                    revised.add(study.id)
                 slot = rows.store(study, slot)
                 self._reasons.pop(slot, None)
                 reread += 1
             slots.append(slot)
         self.reread = reread
+        self.revised = revised
         return _assemble(rows, np.array(slots, dtype=np.int64), snapshot, params, self._reasons)
+
+
+def _moved_only(before: tuple[object, ...], after: tuple[object, ...]) -> bool:
+    """Whether two readings of a study differ in nothing but its current reader."""
+    return before[:_READER] == after[:_READER] and before[_READER + 1 :] == after[_READER + 1 :]
 
 
 def _roster(snapshot: Snapshot) -> tuple[list[Radiologist], dict[int, int]]:
@@ -288,10 +302,14 @@ def _assemble(
     keys = rows.key[ordered]
     eligible = [by_key[c] for c in keys.tolist()]
     may_read = key_matrix[keys] if n else np.zeros((0, m), dtype=np.bool_)
-    for k in np.flatnonzero(rows.limited[ordered]).tolist():
+    few = np.flatnonzero(rows.limited[ordered])
+    for k in few.tolist():
         eligible[k] = limited[int(ordered[k])]
         may_read[k] = False
         may_read[k, eligible[k]] = True
+    elig_class = keys.astype(np.int64)
+    elig_class[few] = key_matrix.shape[0] + np.arange(few.size)
+    class_may = np.concatenate([key_matrix, may_read[few]]) if few.size else key_matrix
     nominal = rows.read_minutes[ordered].copy()
     wrvu = rows.wrvu[ordered].copy()
     pace = shift_pace(active)
@@ -371,6 +389,9 @@ def _assemble(
         opened=opened,
         unassignable=unassignable,
         lapsed_pins=lapsed,
+        group_names=groups,
+        elig_class=elig_class,
+        class_may=class_may,
     )
     finish_compiling(problem, active)
     return problem

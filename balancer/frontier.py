@@ -9,28 +9,37 @@ reader, pushing the newcomer and the work behind it back, and so on along the qu
 guard stops it where it starts: a placement of study k on reader r is allowed only where k
 starts no more than the margin before any aged study ranked ahead of it that r may read.
 
-Kept as, per reader, the running maximum of the aged studies' projected starts in worklist
-order (study indices are ranks), so a query is one bisection. It is conservative: it does not
-ask whether the aged study is older than k, nor whether r is at the cap of its group.
+Kept as, per eligibility class, the running maximum of the class's aged studies' projected
+starts in worklist order (study indices are ranks); a reader's answer is the largest of its
+classes', one bisection for them all. It is conservative: it does not ask whether the aged
+study is older than k, nor whether r is at the cap of its group.
 
 The guard looks at the placed study alone; a move also makes the work behind it on its old
 reader start sooner and pushes the work behind it on the new one. `Watch` keeps the exact set
 of overtaken studies through moves, so a re-plan's optional moves can be refused when they
-leave any study newly overtaken, and the repair can price what each of its moves breaks.
+leave any study newly overtaken, and the repair can price what each of its moves breaks; and
+from one re-plan to the next (`Watch.keep`, a `Memo` the planner keeps), so that a re-plan
+counts again only what its event and the clock changed.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from balancer.problem import FloatArray, IntArray
+from balancer.compiler import micros
+from balancer.model import Params, Radiologist
+from balancer.problem import FloatArray, IntArray, Problem
 from balancer.state import State
 
 # Minutes the starts may grow by moves before `Watch` lays its keys out again.
 SPAN_ROOM = 10_000.0
+# Starts (minutes from a fixed origin) this close are the same start: the same projection read
+# from two `now`s differs by rounding only.
+SAME_START = 1e-6
 # A start this close to the limit counts as within it (floating point).
 EPS = 1e-6
 # Placements (the cold sweep's and a re-plan's) hold the bound with this share of its margin: a
@@ -58,13 +67,22 @@ def start_on(state: State, k: int, r: int) -> float:
 
 
 class Frontier:
-    """Per reader, the latest start of the aged, unpinned work it may read, by worklist rank."""
+    """Per reader, the latest start of the aged, unpinned work it may read, by worklist rank.
+
+    Kept per eligibility class (`Problem.elig_class`), not per reader: a class's aged work in
+    worklist order with the running maximum of its starts, every class end to end under the
+    key `class * (n + 1) + rank`. A reader's answer is the largest of its classes' (one
+    bisection for all of them), so building it is one pass over the aged work, not one per
+    reader over every aged study's eligibility."""
 
     def __init__(self, state: State) -> None:
         self.state = state
         self.margin = state.p.params.overtake_margin_minutes * SLACK
-        self.ranks: list[IntArray] = []
-        self.peaks: list[FloatArray] = []
+        self.klass, self.class_may = classes(state.p)
+        # Per reader, the classes it may read.
+        rs, cs = np.nonzero(self.class_may.T)
+        cut = np.searchsorted(rs, np.arange(state.p.m + 1))
+        self.reader_classes = [cs[cut[r] : cut[r + 1]] for r in range(state.p.m)]
         self.refresh()
 
     def refresh(self) -> None:
@@ -73,18 +91,27 @@ class Frontier:
         start = starts(self.state)
         self._start = start
         self._slack: FloatArray | None = None
-        aged = np.flatnonzero((start > p.aged) & (p.pinned < 0))
-        self.ranks, self.peaks = [], []
-        for r in range(p.m):
-            sel = aged[p.may_read[aged, r]]
-            self.ranks.append(sel)
-            self.peaks.append(np.maximum.accumulate(start[sel]) if sel.size else start[sel])
+        with np.errstate(invalid="ignore"):
+            aged = np.flatnonzero((start > p.aged) & (p.pinned < 0))
+        aged = aged[np.argsort(self.klass[aged], kind="stable")]  # by class, then rank
+        cls = self.klass[aged]
+        self.key = cls * (p.n + 1) + aged
+        # Where each class's run begins (and, one past the last class, where the runs end).
+        self.begin = np.searchsorted(cls, np.arange(self.class_may.shape[0] + 1))
+        peak = start[aged]
+        for c in np.unique(cls).tolist():
+            lo, hi = int(self.begin[c]), int(self.begin[c + 1])
+            peak[lo:hi] = np.maximum.accumulate(peak[lo:hi])
+        self.peak = peak
 
     def earliest(self, k: int, r: int) -> float:
         """The soonest study k may start on reader r without overtaking aged work by more than
         the margin (minus infinity when no aged work ranked ahead of it may go to r)."""
-        i = int(np.searchsorted(self.ranks[r], k))
-        return float(self.peaks[r][i - 1]) - self.margin if i else -np.inf
+        cs = self.reader_classes[r]
+        # The last aged study of each class ranked ahead of k, if it is of that class.
+        last = np.searchsorted(self.key, cs * (self.state.p.n + 1) + k) - 1
+        last = last[last >= self.begin[cs]]
+        return float(self.peak[last].max()) - self.margin if last.size else -np.inf
 
     def allows(self, k: int, r: int) -> bool:
         """Whether study k may join reader r (at its place in r's order) under the bound."""
@@ -117,6 +144,15 @@ class Frontier:
         return out
 
 
+def classes(p: Problem) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """Each study's eligibility class and each class's `may_read` row (`Problem.elig_class`;
+    found from `may_read` itself for a problem built without them)."""
+    if p.elig_class.size == p.n and p.class_may.shape[1] == p.m:
+        return p.elig_class, p.class_may
+    rows, klass = np.unique(p.may_read.reshape(p.n, p.m), axis=0, return_inverse=True)
+    return klass.reshape(-1).astype(np.int64), rows.reshape(-1, p.m)
+
+
 def pushed_over(state: State, k: int, r: int, slack: FloatArray) -> int:
     """How many aged studies behind study k's place on reader r its read time would push past
     the margin (`slack`: minutes each may still be pushed back)."""
@@ -130,23 +166,29 @@ def pushed_over(state: State, k: int, r: int, slack: FloatArray) -> int:
 def slack_of(state: State, start: FloatArray) -> FloatArray:
     """Per placed study past its age limit, how much later it may start before work ranked
     behind it on a reader who may read it starts more than the margin before it (infinite for
-    the rest). Conservative: any work ranked behind counts, younger or not."""
+    the rest). Conservative: any work ranked behind counts, younger or not. Per eligibility
+    class: the soonest start of the work ranked behind each study among the readers of the
+    class."""
     p = state.p
     out = np.full(p.n, np.inf)
-    aged = np.flatnonzero((start > p.aged) & (p.pinned < 0))
+    with np.errstate(invalid="ignore"):
+        aged = np.flatnonzero((start > p.aged) & (p.pinned < 0))
     if aged.size == 0:
         return out
+    klass, class_may = classes(p)
+    on = state.assign
+    placed = on >= 0
     front = np.full(p.n, np.inf)
-    for r in range(p.m):
-        idx = state.arr[r]
-        sel = aged[p.may_read[aged, r]]
-        if idx.size == 0 or sel.size == 0:
-            continue
-        # The soonest start among r's work from each position on.
-        suffix = np.minimum.accumulate(start[idx][::-1])[::-1]
-        pos = np.searchsorted(idx, sel, side="right")
-        some = pos < idx.size
-        front[sel[some]] = np.minimum(front[sel[some]], suffix[pos[some]])
+    cls = klass[aged]
+    for c in np.unique(cls).tolist():
+        theirs = placed & class_may[c, np.maximum(on, 0)]
+        # The soonest start among the class's readers' work from each rank on (one past the
+        # last rank: none).
+        suffix = np.append(
+            np.minimum.accumulate(np.where(theirs, start, np.inf)[::-1])[::-1], np.inf
+        )
+        sel = aged[cls == c]
+        front[sel] = suffix[sel + 1]
     out[aged] = p.params.overtake_margin_minutes - (start[aged] - front[aged])
     return out
 
@@ -180,7 +222,8 @@ class Watch:
     """The waiting bound's violations, kept exact while a re-plan moves studies one at a time.
 
     `overtaken` (the studies the bound is broken for, as `promote.overtaken` counts them) is
-    computed once from the state; after that a move is checked only where it can change the
+    computed once from the state (or carried from the last re-plan's memo, see `_carry`);
+    after that a move is checked only where it can change the
     answer: aged work that the source reader may read (its work behind the study now starts
     sooner), the work behind the study's new place (it starts later), the study itself, and aged
     work the target reader may read (the study may overtake it there); and the studies already
@@ -190,7 +233,12 @@ class Watch:
     two bisections and a range maximum at once, with no loop over readers.
     """
 
-    def __init__(self, state: State) -> None:
+    def __init__(
+        self, state: State, memo: Memo | None = None, revised: set[int] | None = None
+    ) -> None:
+        """The watch of `state`; with the `memo` a watch left at the last re-plan (`keep`)
+        and the ids of the studies changed since in more than their reader (`revised`), only
+        what changed is counted again (`_carry`), else every aged study on every reader."""
         self.state = state
         p = state.p
         self.margin = p.params.overtake_margin_minutes
@@ -198,15 +246,170 @@ class Watch:
         with np.errstate(invalid="ignore"):
             self.aged = (self.start > p.aged) & (p.pinned < 0)
         self._lay_out()
-        aged = np.flatnonzero(self.aged)
         # Each overtaken study with a reader it is overtaken on: while neither that reader's
         # worklist nor the study's start changes, it stays overtaken (caps change with them).
-        self.witness: dict[int, int] = _pairs(aged, self._witness(aged))
+        carried = self._carry(memo, revised) if memo is not None and revised is not None else None
+        if carried is None:
+            aged = np.flatnonzero(self.aged)
+            carried = _pairs(aged, self._witness(aged))
+        self.witness: dict[int, int] = carried
 
     @property
     def over(self) -> set[int]:
         """The studies the bound is broken for."""
         return set(self.witness)
+
+    # -- kept between re-plans ----------------------------------------------------------------
+    def keep(self) -> Memo:
+        """What the next re-plan's watch needs to count only what changed: per reader its
+        worklist (study ids), their starts from a fixed origin (this snapshot's `now`), and
+        the cap groups it is full in; and the overtaken studies with their readers, by id."""
+        state, p = self.state, self.state.p
+        snap = p.snapshot
+        ids = _ids(p)
+        roster = {r.id: r for r in snap.radiologists}
+        full = state.used >= p.slots
+        readers = {
+            rid: (roster[rid], ids[state.arr[r]], self.start[state.arr[r]], full[r].tobytes())
+            for r, rid in enumerate(p.reader_ids)
+        }
+        return Memo(
+            origin_us=micros(snap.now),
+            params=p.params,
+            caps=(dict(snap.caps), dict(snap.cap_bends)),
+            groups=list(p.group_names),
+            readers=readers,
+            pinned=frozenset(ids[p.pinned >= 0].tolist()),
+            aged=np.sort(ids[self.aged]),
+            witness={int(ids[k]): p.reader_ids[r] for k, r in self.witness.items()},
+        )
+
+    def _carry(self, memo: Memo, revised: set[int]) -> dict[int, int] | None:
+        """The overtaken studies from the memo of the last re-plan, checked again only where
+        something changed (None when too much did: count afresh).
+
+        Every time here is minutes from `now`, which moves; from a fixed origin (the memo's)
+        whether a study is overtaken on a reader depends only on the starts, the worklist order
+        and ready times, eligibility and caps. A reader is *changed* when its record, its
+        worklist, its full cap groups or one of its studies (revised, pinned or not) differ
+        from the memo's, or its starts moved by different amounts; an unchanged reader's starts
+        all moved by one `drift` (0 while its read under way keeps to its projection; as much
+        as the clock when it is idle; more when that read runs over). A study on a changed
+        reader, or whose age limit it crossed, is counted afresh. Of the rest, one overtaken
+        before stays so while the reader it was overtaken on is unchanged and drifted no
+        later than its own; one not overtaken before can only have become so on a changed
+        reader, or on an unchanged one that drifted less than its own, through work there
+        that now starts just past the margin before it and did not before (`_drifted`)."""
+        state, p = self.state, self.state.p
+        snap = p.snapshot
+        if (
+            memo.params != p.params
+            or memo.caps != (dict(snap.caps), dict(snap.cap_bends))
+            or memo.groups != p.group_names
+        ):
+            return None
+        ids = _ids(p)
+        shift = (micros(snap.now) - memo.origin_us) / 60e6  # minutes from the memo's origin
+        roster = {r.id: r for r in snap.radiologists}
+        full = state.used >= p.slots
+        pinned = set(ids[p.pinned >= 0].tolist())
+        other = revised | (pinned ^ memo.pinned)
+        odd = np.zeros(p.n, dtype=np.bool_)
+        if other:
+            odd = np.isin(ids, np.fromiter(other, dtype=np.int64, count=len(other)))
+        on = state.assign
+        placed = on >= 0
+        changed = np.zeros(p.m, dtype=np.bool_)
+        changed[on[placed & odd]] = True
+        drift = np.zeros(p.m)
+        for r, rid in enumerate(p.reader_ids):
+            old = memo.readers.get(rid)
+            idx = state.arr[r]
+            if changed[r] or old is None or old[0] != roster[rid] or old[3] != full[r].tobytes():
+                changed[r] = True
+            elif idx.size:
+                if old[1].size != idx.size or not np.array_equal(old[1], ids[idx]):
+                    changed[r] = True
+                    continue
+                moved = self.start[idx] + shift - old[2]
+                lo, hi = float(moved.min()), float(moved.max())
+                changed[r] = hi - lo > SAME_START
+                drift[r] = hi
+        if changed.sum() * 2 > p.m:
+            return None  # most readers changed: the full count is as cheap
+        fresh = odd.copy()
+        fresh[placed] |= changed[on[placed]]
+        was_aged = np.isin(ids, memo.aged)
+        fresh |= self.aged != was_aged
+        afresh = self.aged & fresh
+        own = np.where(placed, drift[np.maximum(on, 0)], 0.0)
+        witness: dict[int, int] = {}
+        if memo.witness:
+            index_of = dict(zip(ids.tolist(), range(p.n), strict=True))
+            for sid, rid in memo.witness.items():
+                at, by = index_of.get(sid), p.reader_index.get(rid)
+                if at is None or not self.aged[at] or fresh[at]:
+                    continue
+                if by is None or changed[by] or drift[by] > own[at] + SAME_START:
+                    afresh[at] = True
+                else:
+                    witness[at] = by
+        ks = np.flatnonzero(afresh)
+        witness.update(_pairs(ks, self._witness(ks)))
+        rest = self.aged & ~fresh
+        rest[list(witness)] = False
+        ks, rs = np.flatnonzero(rest), np.flatnonzero(changed)
+        if ks.size and rs.size:
+            rows, cols = np.nonzero(p.may_read[ks][:, rs])
+            self._confirm(ks[rows], rs[cols], witness)
+        self._drifted(np.flatnonzero(rest), changed, drift, witness)
+        return witness
+
+    def _drifted(
+        self, ks: IntArray, changed: npt.NDArray[np.bool_], drift: FloatArray, out: dict[int, int]
+    ) -> None:
+        """Of the unchanged studies `ks` not overtaken before, those overtaken now on an
+        unchanged reader that drifted less than theirs: such a reader's work j ranked behind
+        study s overtakes it only if it starts more than the margin before s now and did not
+        before, so its start lies within the difference of the drifts below s's start less
+        the margin; only those (s, reader) pairs are checked."""
+        state, p = self.state, self.state.p
+        if ks.size == 0:
+            return
+        own = drift[state.assign[ks]]
+        steady = ~changed
+        if own.max() <= drift[steady].min() + SAME_START:
+            return  # no study's reader drifted later than another's
+        # The work of unchanged readers, by start.
+        js = np.flatnonzero((state.assign >= 0) & steady[np.maximum(state.assign, 0)])
+        js = js[np.argsort(self.start[js], kind="stable")]
+        j_start = self.start[js]
+        j_drift = drift[state.assign[js]]
+        width = float(own.max() - j_drift.min())
+        at = self.start[ks] - self.margin
+        lo = np.searchsorted(j_start, at - width - SAME_START, side="left")
+        hi = np.searchsorted(j_start, at, side="left")
+        count = hi - lo
+        if count.sum() == 0:
+            return
+        s = np.repeat(np.arange(ks.size), count)
+        j = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+        j = js[lo[s] + j]
+        k = ks[s]
+        gap = own[s] - drift[state.assign[j]]
+        keep = (
+            (gap > SAME_START)
+            & (self.start[j] + gap >= at[s] - SAME_START)
+            & (j > k)
+            & (p.ready[j] > p.ready[k])
+        )
+        pairs = np.unique(np.stack([k[keep], state.assign[j[keep]]]), axis=1)
+        self._confirm(pairs[0], pairs[1], out)
+
+    def _confirm(self, ks: IntArray, rs: IntArray, out: dict[int, int]) -> None:
+        """Add to `out` each study of `ks` overtaken on the reader at the same place in `rs`."""
+        hit = self._hit(ks, rs)
+        out.update(zip(ks[hit].tolist(), rs[hit].tolist(), strict=True))
 
     # -- layout -------------------------------------------------------------------------------
     def _lay_out(self) -> None:
@@ -404,6 +607,36 @@ class Watch:
         """Keep `overtaken` exact after unplaced study k was put on reader b (by the caller)."""
         self._refresh((b,))
         self._settle(*self.broken(k, b, b))
+
+
+@dataclass(frozen=True, slots=True)
+class Memo:
+    """What a `Watch` leaves for the next re-plan's (`Watch.keep`): its readers' worklists and
+    starts, minutes from `origin_us` (the snapshot's `now`, epoch microseconds), and the
+    overtaken studies, all by id."""
+
+    origin_us: int
+    params: Params
+    caps: tuple[dict[str, int], dict[str, float]]  # the snapshot's caps and cap bends
+    groups: list[str]  # cap group names by index
+    # Per reader id: its record, its worklist's study ids in order, their starts, and its full
+    # cap groups (the `used >= slots` row as bytes).
+    readers: dict[int, tuple[Radiologist, IntArray, FloatArray, bytes]]
+    pinned: frozenset[int]  # studies a pin held
+    aged: IntArray  # studies past their age limit (sorted ids)
+    witness: dict[int, int]  # overtaken study id -> a reader id it is overtaken on
+
+
+@dataclass(slots=True)
+class Keeper:
+    """A `Memo` kept by a planner from one re-plan to the next (None: count afresh)."""
+
+    memo: Memo | None = None
+
+
+def _ids(p: Problem) -> IntArray:
+    """Every study's id, by index."""
+    return np.fromiter((s.id for s in p.studies), dtype=np.int64, count=p.n)
 
 
 def _pairs(ks: IntArray, readers: IntArray) -> dict[int, int]:

@@ -10,7 +10,7 @@ import numpy as np
 from balancer import construct, improve, placement, promote
 from balancer.assignments import PlannedAssignments
 from balancer.compiler import Compiler
-from balancer.frontier import Frontier, Watch
+from balancer.frontier import Frontier, Keeper, Watch
 from balancer.model import Assignment, Params, Plan, Snapshot
 from balancer.objective import evaluate, over_count
 from balancer.problem import Problem
@@ -29,6 +29,7 @@ class Planner:
 
     def __init__(self) -> None:
         self._compiler = Compiler()
+        self._kept = Keeper()
 
     def plan(self, snapshot: Snapshot, params: Params | None = None) -> Plan:
         """As `balancer.plan`, with Python's cycle collector paused while it plans."""
@@ -48,18 +49,29 @@ class Planner:
         self, snapshot: Snapshot, params: Params | None = None
     ) -> tuple[Problem, State, list[int], str, float]:
         """As `solve`."""
-        return solve(snapshot, params, self._compiler)
+        return solve(snapshot, params, self._compiler, self._kept)
 
 
 def solve(
-    snapshot: Snapshot, params: Params | None = None, compiler: Compiler | None = None
+    snapshot: Snapshot,
+    params: Params | None = None,
+    compiler: Compiler | None = None,
+    kept: Keeper | None = None,
 ) -> tuple[Problem, State, list[int], str, float]:
     """The search behind `plan`: the problem, the searched state, the studies left out by
     their caps, the formulation and when it started (what `build_plan` and `balancer.lns`
-    take). A `compiler` kept from earlier snapshots compiles only what changed."""
+    take). A `compiler` kept from earlier snapshots compiles only what changed; so, with the
+    waiting bound held, does the watch with what the last call `kept` of it (given with the
+    same compiler)."""
     started = time.perf_counter()
     params = params or Params()
-    problem = (compiler or Compiler()).compile(snapshot, params)
+    compiler = compiler or Compiler()
+    problem = compiler.compile(snapshot, params)
+    # The memo describes the state the last call ended in, and `revised` what changed since
+    # the last compile: taken now, so that a call that fails or skips the bound leaves none.
+    memo = kept.memo if kept is not None else None
+    if kept is not None:
+        kept.memo = None
     state = State(problem)
     rest = construct.keep_current(state)
     cold = construct.is_cold(state, rest)
@@ -83,7 +95,9 @@ def solve(
         capped = placement.maximise(state, capped)
     # The waiting bound's violations, kept exact from here on (`frontier.Watch`): a re-plan's
     # touch-up makes no move that leaves a study overtaken, and the repair sees to the rest.
-    watch = Watch(state) if params.hold_overtake_bound and not cold else None
+    watch = (
+        Watch(state, memo, compiler.revised) if params.hold_overtake_bound and not cold else None
+    )
     if cold:
         improve.search(state, deadline)
     else:
@@ -91,7 +105,10 @@ def solve(
         improve.touch_up(state, touched, deadline, watch)
     improve.settle(state, deadline, Frontier(state) if watch is not None else None, watch)
     if params.hold_overtake_bound:  # a rule: repaired to the end, whatever the clock
-        promote.repair(state, watch or Watch(state))
+        watch = watch or Watch(state)
+        promote.repair(state, watch)
+        if kept is not None:
+            kept.memo = watch.keep()
     formulation = ("sweep" if cold else "insert") + "+relocate"
     if params.mode == "improve" and problem.n:
         from balancer import cpsat  # CP-SAT is only imported when asked for

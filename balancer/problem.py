@@ -84,6 +84,14 @@ class Problem:
     kind: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     pace: FloatArray = field(default_factory=lambda: np.ones((0, 1)))
     paced: bool = False
+    # Eligibility classes: studies of one class have the same `may_read` row, which is
+    # `class_may[class]` (one class per (subspecialty, site), one per study a rule limits), so
+    # questions over "every reader who may read it" can be asked per class, not per reader.
+    group_names: list[str] = field(default_factory=list)  # per cap group index, its name
+    elig_class: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    class_may: npt.NDArray[np.bool_] = field(
+        default_factory=lambda: np.zeros((0, 0), dtype=np.bool_)
+    )
 
     @property
     def n(self) -> int:

@@ -19,12 +19,14 @@ from balancer import (
     promote,
     validate,
 )
+from balancer.compiler import Compiler
 from balancer.frontier import Frontier, Watch
 from balancer.lns import Stop, improve_plan
 from balancer.problem import compile_problem
 from balancer.simulation.department import bench_snapshot
 from balancer.state import State
 from balancer.waiting import overtaken
+from domain.enums import Priority, RadiologistStatus
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)  # the builders' clock (conftest)
 MakeStudy = Callable[..., Study]
@@ -259,3 +261,89 @@ def test_the_repair_leaves_none_overtaken_in_no_more_moves_than_moving_studies_a
         # Not more moves than moving the overtaken studies alone (the bench's figures are in
         # docs/balancer.md): a relieving move is taken only when it leaves fewer overtaken.
         assert moves <= moved_alone
+
+
+def replanned(compiler: Compiler, snap: Snapshot) -> State:
+    """A re-plan's state at the watch: the snapshot compiled by the kept compiler, the current
+    plan kept and the rest placed."""
+    state = State(compiler.compile(snap, HELD))
+    construct.insert_exact(state, construct.keep_current(state))
+    return state
+
+
+def carried_over(state: State, snap: Snapshot) -> Snapshot:
+    """The snapshot with the state's readers as the studies' current ones."""
+    p = state.p
+    on = {
+        s.id: p.reader_ids[int(r)] for s, r in zip(p.studies, state.assign, strict=True) if r >= 0
+    }
+    return dataclasses.replace(
+        snap,
+        studies=tuple(
+            s if s.opened_by is not None else dataclasses.replace(s, assigned_to=on.get(s.id))
+            for s in snap.studies
+        ),
+    )
+
+
+def event(rng: random.Random, snap: Snapshot, step: int) -> Snapshot:
+    """A few minutes later (reads run over, idle readers' queues wait), and one of: a study
+    arrives, a read finishes and the reader opens the next, a reader leaves, a study is
+    raised to STAT, a study is pinned."""
+    now = snap.now + timedelta(minutes=rng.choice((1, 2, 5)))
+    studies = list(snap.studies)
+    roster = snap.radiologists
+    kind = step % 5
+    if kind == 0:
+        model = rng.choice(studies)
+        studies.append(
+            dataclasses.replace(
+                model,
+                id=10_000 + step,
+                ready_at=now,
+                assigned_to=None,
+                opened_by=None,
+                opened_at=None,
+                pinned_to=None,
+            )
+        )
+    elif kind == 1:
+        done = rng.choice([s for s in studies if s.opened_by is not None])
+        studies.remove(done)
+        mine = [i for i, s in enumerate(studies) if s.assigned_to == done.opened_by]
+        if mine:
+            i = mine[0]
+            studies[i] = dataclasses.replace(studies[i], opened_by=done.opened_by, opened_at=now)
+    elif kind == 2:
+        gone = rng.choice([r for r in roster if r.status is RadiologistStatus.AVAILABLE])
+        roster = tuple(
+            dataclasses.replace(r, status=RadiologistStatus.OFF) if r is gone else r for r in roster
+        )
+    else:
+        i = rng.choice([i for i, s in enumerate(studies) if s.assigned_to is not None])
+        if kind == 3:
+            studies[i] = dataclasses.replace(studies[i], priority=Priority.STAT)
+        else:
+            studies[i] = dataclasses.replace(studies[i], pinned_to=studies[i].assigned_to)
+    return dataclasses.replace(snap, now=now, studies=tuple(studies), radiologists=roster)
+
+
+def test_the_watch_kept_between_replans_counts_what_a_fresh_count_does() -> None:
+    snap = bench_snapshot(25, 600, 20)
+    compiler = Compiler()
+    state = replanned(compiler, snap)
+    watch = Watch(state)
+    promote.repair(state, watch)
+    rng = random.Random(6)
+    carried = 0
+    for step in range(15):
+        memo = watch.keep()
+        snap = event(rng, carried_over(state, snap), step)
+        state = replanned(compiler, snap)
+        watch = Watch(state, memo, compiler.revised)
+        fresh = Watch(state)
+        assert watch.over == fresh.over == set(promote.overtaken(state).tolist())
+        carried += watch._carry(memo, compiler.revised) is not None
+        promote.repair(state, watch)  # the next memo is the repaired plan's
+        assert watch.over == set(promote.overtaken(state).tolist())
+    assert carried >= 10  # most re-plans counted only what changed
