@@ -634,32 +634,42 @@ class SqlReads:
         self, *, radiologist_id: int, procedure_group: str, log_ratio: float, at: datetime
     ) -> None:
         # One statement that adds to the row or creates it: two signings by one reader in
-        # parallel both count (the row lock orders them), with no read-modify-write.
-        insert = (
-            postgresql.insert
-            if self.session.get_bind().dialect.name == "postgresql"
-            else sqlite.insert
-        )
-        table = ReadingPace.__table__  # type: ignore[attr-defined]  # sqlmodel sets it
-        statement = insert(table).values(
-            radiologist_id=radiologist_id,
-            procedure_group=procedure_group,
-            reads=1,
-            log_sum=log_ratio,
-            log_square_sum=log_ratio * log_ratio,
-            updated_at=at,
-        )
-        self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["radiologist_id", "procedure_group"],
-                set_={
-                    "reads": table.c.reads + 1,
-                    "log_sum": table.c.log_sum + log_ratio,
-                    "log_square_sum": table.c.log_square_sum + log_ratio * log_ratio,
-                    "updated_at": at,
-                },
-            )
-        )
+        # parallel both count (the row lock orders them), with no read-modify-write. On the
+        # session's connection: it touches nothing the command has pending, so no autoflush.
+        connection = self.session.connection()
+        row = {
+            "radiologist_id": radiologist_id,
+            "procedure_group": procedure_group,
+            "reads": 1,
+            "log_sum": log_ratio,
+            "log_square_sum": log_ratio * log_ratio,
+            "updated_at": at,
+        }
+        _PACE_UPSERT[connection.dialect.name == "postgresql"].execute(connection, [row])
+
+
+def _pace_upsert(insert: Any) -> PreparedStatement:
+    """INSERT a reader's pace row, or add the new one's count and sums to the row there: the
+    row inserted is the increment (one read, its log ratio and square), so the conflict adds
+    `excluded`'s values."""
+    table = core_table(ReadingPace)
+    statement = insert(table)
+    added = statement.excluded
+    upsert = statement.on_conflict_do_update(
+        index_elements=[table.c.radiologist_id, table.c.procedure_group],
+        set_={
+            "reads": table.c.reads + added.reads,
+            "log_sum": table.c.log_sum + added.log_sum,
+            "log_square_sum": table.c.log_square_sum + added.log_square_sum,
+            "updated_at": added.updated_at,
+        },
+    )
+    names = ["radiologist_id", "procedure_group", "reads", "log_sum", "log_square_sum"]
+    return PreparedStatement(upsert, [*names, "updated_at"])
+
+
+# Compiled once per dialect (domain/prepared.py); by whether the dialect is PostgreSQL's.
+_PACE_UPSERT = {False: _pace_upsert(sqlite.insert), True: _pace_upsert(postgresql.insert)}
 
 
 REPORT_OF_EXAM = sa.select(Report).where(col(Report.exam_id) == _exam_id())
