@@ -41,6 +41,7 @@ from domain.enums import Modality
 from domain.errors import Conflict
 from domain.events import DomainEvent
 from domain.history import write_history
+from domain.loaded_rows import CommandSession
 from domain.outbox import write_outbox
 from domain.reference_rows import ReferenceRows
 from domain.repositories import (
@@ -250,7 +251,9 @@ class Database:
             )
             sa_event.listen(self.sync_engine, "connect", _sqlite_pragmas)
             sa_event.listen(self.sync_engine, "begin", _sqlite_begin)
-            self._sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+            self._sessions = sessionmaker(
+                self.sync_engine, class_=CommandSession, expire_on_commit=False
+            )
             self.reference.watch(self._sessions)
             self._reader_engine = self.sync_engine.execution_options(**{READS_ONLY: True})
             self._read_sessions = sessionmaker(self._reader_engine, expire_on_commit=False)
@@ -260,7 +263,7 @@ class Database:
                 self.url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
             )
             # A session class of this database's own, so the cache watches its sessions only.
-            sessions: type[Session] = type("CommandSession", (Session,), {})
+            sessions: type[Session] = type("CommandSession", (CommandSession,), {})
             self._async_sessions = async_sessionmaker(
                 self.async_engine, expire_on_commit=False, sync_session_class=sessions
             )
