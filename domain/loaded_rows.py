@@ -10,7 +10,10 @@ loaded and unchanged, later changes tracked and written as before.
 Commands run in a `CommandSession`: `Session.add` and `Session.expunge` walk every mapped
 property of the row (a wide row's forty columns among them) looking for relationships to
 cascade along, and radflow's table models have none; for a model without relationships the
-session skips that walk, which was most of either call.
+session skips that walk, which was most of either call. It also keeps the connection of its
+current transaction: a command asks for it for each Core statement it sends (its exam's read,
+its rows' writes, the history, audit and outbox rows), and each ask went through the
+session's transaction state machine again to find the same connection.
 """
 
 from __future__ import annotations
@@ -67,7 +70,27 @@ def as_loaded(session: Session, model: type[M], values: Sequence[Any]) -> M:
 
 class CommandSession(Session):
     """A session whose `add` and `expunge` of a row without relationships skip the cascade
-    walk, which for such a row finds nothing (SQLAlchemy's own steps otherwise)."""
+    walk, which for such a row finds nothing (SQLAlchemy's own steps otherwise), and whose
+    `connection()` is found once per transaction."""
+
+    # (the transaction, innermost first, its connection was found for; the connection)
+    _kept: tuple[object, sa.Connection] | None = None
+
+    def connection(
+        self,
+        bind_arguments: Any = None,
+        execution_options: Any = None,
+    ) -> sa.Connection:
+        if bind_arguments or execution_options:
+            return super().connection(bind_arguments, execution_options)
+        kept = self._kept
+        # The innermost transaction (a savepoint's own): a statement sent in a savepoint then
+        # always goes through the session once, which begins the SAVEPOINT if it has not yet.
+        if kept is not None and kept[0] is self._transaction:
+            return kept[1]
+        connection = super().connection()
+        self._kept = (self._transaction, connection)
+        return connection
 
     def _save_or_update_state(self, state: InstanceState[Any]) -> None:
         if state.mapper.relationships:
