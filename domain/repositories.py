@@ -323,3 +323,6 @@ class UnitOfWork(Protocol):
 
     def name_patient(self, patient_id: int, mrn: str) -> None:
         """Note a patient's MRN, read along with something else, for the audit record."""
+
+    def name_modality(self, procedure_id: int, modality: Modality) -> None:
+        """Note a procedure's modality, read along with something else, for the outbox."""
