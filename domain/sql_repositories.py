@@ -257,6 +257,24 @@ def _row_insert(table: sa.Table) -> sa.Insert:
     return sa.insert(table)
 
 
+@cache
+def _prepared_insert(
+    table: sa.Table, columns: tuple[str, ...], drawn_key: str | None
+) -> PreparedStatement | None:
+    """INSERT INTO <table> (<columns>), and `RETURNING <drawn_key>` when the database draws
+    the key: built once per table and set of given columns, compiled once per dialect
+    (domain/prepared.py). None when a column left out has a default SQLAlchemy computes in
+    Python (the Core INSERT, which computes it, then writes the row)."""
+    for column in table.c:
+        default = column.default
+        if column.name not in columns and default is not None and not default.is_sequence:
+            return None
+    insert = sa.insert(table)
+    if drawn_key is not None:
+        insert = insert.returning(table.c[drawn_key])
+    return PreparedStatement(insert, columns)
+
+
 def write_new_row(session: Session, row: object) -> None:
     """Insert a new row the command staged with one Core INSERT of the values it was given
     (its key drawn by the database unless given), then hand it to the session as a loaded
@@ -277,11 +295,19 @@ def write_new_row(session: Session, row: object) -> None:
     key = given.get(key_name)
     if key is not None:
         values[key_column] = key
-    result = session.connection().execute(_row_insert(shape.table), values)
-    if key is None:
-        inserted = result.inserted_primary_key
-        assert inserted is not None  # a one-row INSERT with a one-column key
-        key = inserted[0]
+    prepared = _prepared_insert(
+        shape.table, tuple(sorted(values)), key_column if key is None else None
+    )
+    if prepared is not None:
+        result = prepared.execute(session.connection(), [values])
+        if key is None:
+            key = result.scalar_one()
+    else:
+        result = session.connection().execute(_row_insert(shape.table), values)
+        if key is None:
+            inserted = result.inserted_primary_key
+            assert inserted is not None  # a one-row INSERT with a one-column key
+            key = inserted[0]
     # Pending, then transient with its key, then detached with its identity, then loaded
     # into the session: SQLAlchemy's public steps for a row that was written by other means.
     session.expunge(row)
@@ -827,6 +853,19 @@ class SqlReports:
     def add_survey(self, survey: SatisfactionSurvey) -> bool:
         # Two answers at once (a link opened twice): the unique constraint decides, and the
         # savepoint keeps the loser's transaction usable for its typed answer.
+        if self.session.get_bind().dialect.name == "sqlite":
+            # No savepoint needed: SQLite undoes a failed statement alone and the transaction
+            # goes on (and it took the write lock as it began, so no answer can have come in
+            # since `survey_taken` looked). Written by one Core INSERT: the event needs its id.
+            self.session.add(survey)
+            try:
+                write_new_row(self.session, survey)
+            except IntegrityError as exc:
+                self.session.expunge(survey)
+                if not is_unique_violation(exc, _SURVEY_UNIQUE):
+                    raise
+                return False
+            return True
         try:
             with self.session.begin_nested():
                 self.session.add(survey)
