@@ -109,9 +109,10 @@ class SqlExams:
         if self.session.get_bind().dialect.name == "sqlite":
             # The command's transaction took SQLite's write lock as it began (BEGIN IMMEDIATE):
             # no other command can have placed this order since `by_placer_order` looked, so
-            # no savepoint is needed to survive a race that cannot happen.
+            # no savepoint is needed to survive a race that cannot happen. Written by one Core
+            # INSERT: the order's checklist and events need its id.
             self.session.add(exam)
-            self.session.flush()
+            write_new_row(self.session, exam)
             return True
         try:
             with self.session.begin_nested():
@@ -252,6 +253,10 @@ def write_row_changes(session: Session, row: object) -> None:
     state._commit_all(state.dict, session.identity_map)
 
 
+# The version the ORM's flush gives a new versioned row (its default generator's first).
+FIRST_VERSION = 1
+
+
 @cache
 def _row_insert(table: sa.Table) -> sa.Insert:
     return sa.insert(table)
@@ -281,16 +286,18 @@ def write_new_row(session: Session, row: object) -> None:
     row, as the flush would leave it (a column the database filled in is loaded when first
     read). The ORM's unit of work costs several times the statement for one row.
 
-    A row of a model without a one-column key, with a version, or of the catalogue is left to
-    the flush."""
+    A versioned row (an exam) starts at version 1, as the flush starts it. A row of a model
+    without a one-column key or of the catalogue is left to the flush."""
     state = sa.inspect(row)
     if not state.pending or is_catalogue(type(row)):
         return
     shape = _shape_of(state.mapper)
-    if shape is None or shape.version is not None:
+    if shape is None:
         return
     given = state.dict
     values = {column: given[key] for key, column in shape.columns.items() if key in given}
+    if shape.version is not None:
+        values[shape.version[1]] = given[shape.version[0]] = FIRST_VERSION
     key_name, key_column = shape.key
     key = given.get(key_name)
     if key is not None:
