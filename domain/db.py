@@ -121,6 +121,10 @@ class UnitOfWork:
         """Note a patient's MRN, read along with something else, for the audit record."""
         self.patient_mrns[patient_id] = mrn
 
+    def mrn_of(self, patient_id: int) -> str | None:
+        """A patient's MRN this command already read (with its exam), else None."""
+        return self.patient_mrns.get(patient_id)
+
     def name_modality(self, procedure_id: int, modality: Modality) -> None:
         """Note a procedure's modality, read along with something else, for the outbox."""
         self.modalities[procedure_id] = modality

@@ -609,6 +609,9 @@ class FakeUnitOfWork:
     def name_patient(self, patient_id: int, mrn: str) -> None:
         self.patient_mrns[patient_id] = mrn
 
+    def mrn_of(self, patient_id: int) -> str | None:
+        return self.patient_mrns.get(patient_id)
+
     def name_modality(self, procedure_id: int, modality: Modality) -> None:
         self.modalities[procedure_id] = modality
 
