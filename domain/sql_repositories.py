@@ -44,6 +44,7 @@ from domain.enums import (
     Respondent,
 )
 from domain.lifecycle import Actor
+from domain.loaded_rows import as_loaded, columns_of
 from domain.models import (
     Acquisition,
     Appointment,
@@ -330,11 +331,25 @@ def _copy(row: M | None) -> M | None:
 def _get(session: Session, model: type[M], key: Any) -> M | None:
     """A row by primary key: from the identity map when the command already loaded it (as
     `Session.get` would, without its option handling, which costs more than the lookup),
-    else by `Session.get`."""
+    else read by a Core statement built once per model and handed to the session as loaded
+    (domain/loaded_rows.py; `Session.get` builds and caches its SELECT anew each time). A model
+    without a one-column key goes to `Session.get`."""
     held = session.identity_map.get(identity_key(model, key))
     if isinstance(held, model) and not sa.inspect(held).expired:
         return held
-    return session.get(model, key)
+    by_key = _row_by_key(model)
+    if by_key is None or held is not None:  # an expired row: the session refreshes its own
+        return session.get(model, key)
+    row = session.connection().execute(by_key, {"key": key}).first()
+    return None if row is None else as_loaded(session, model, row)
+
+
+@cache
+def _row_by_key(model: type[SQLModel]) -> sa.Select[Any] | None:
+    mapper = sa.inspect(model)
+    if len(mapper.primary_key) != 1:
+        return None
+    return sa.select(*columns_of(model)).where(mapper.primary_key[0] == sa.bindparam("key"))
 
 
 @cache
