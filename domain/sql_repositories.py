@@ -344,6 +344,26 @@ def _get(session: Session, model: type[M], key: Any) -> M | None:
     return None if row is None else as_loaded(session, model, row)
 
 
+def _loaded(
+    session: Session, model: type[M], statement: sa.Select[Any], parameters: dict[str, Any]
+) -> list[M]:
+    """The rows of `model` an ORM `select(model)` would load, read by the same statement over
+    the model's columns (`_columns_select`) and handed to the session as loaded: the ORM's
+    loading context and row processors, built per execution, cost more than the statement.
+    Pending changes are flushed first, as the ORM's query would (autoflush)."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+    rows = session.connection().execute(_columns_select(statement, model), parameters)
+    return [as_loaded(session, model, row) for row in rows]
+
+
+@cache
+def _columns_select(statement: sa.Select[Any], model: type[SQLModel]) -> sa.Select[Any]:
+    """`select(model)...` as the same SELECT of the model's columns (in `as_loaded`'s order),
+    built once per statement."""
+    return statement.with_only_columns(*columns_of(model))
+
+
 @cache
 def _row_by_key(model: type[SQLModel]) -> sa.Select[Any] | None:
     mapper = sa.inspect(model)
@@ -460,7 +480,7 @@ class SqlPrepChecklists:
         self.session = session
 
     def items(self, exam_id: int) -> list[ExamPrepItem]:
-        return list(self.session.scalars(_CHECKLIST, {"exam_id": exam_id}))
+        return _loaded(self.session, ExamPrepItem, _CHECKLIST, {"exam_id": exam_id})
 
     def open_count(self, exam_id: int) -> int:
         return int(self.session.scalar(_OPEN_PREP_ITEMS, {"exam_id": exam_id}) or 0)
@@ -490,10 +510,11 @@ class SqlAcquisitions:
         self.session = session
 
     def attempts(self, exam_id: int) -> list[Acquisition]:
-        return list(self.session.scalars(_ATTEMPTS, {"exam_id": exam_id}))
+        return _loaded(self.session, Acquisition, _ATTEMPTS, {"exam_id": exam_id})
 
     def latest_validation(self, exam_id: int) -> MetadataValidation | None:
-        return self.session.scalars(_LATEST_VALIDATION, {"exam_id": exam_id}).first()
+        found = _loaded(self.session, MetadataValidation, _LATEST_VALIDATION, {"exam_id": exam_id})
+        return found[0] if found else None
 
     def study_uid_taken(self, uid: str) -> bool:
         return self.session.scalars(_UID_TAKEN, {"uid": uid}).first() is not None
@@ -521,7 +542,8 @@ class SqlAppointments:
         self.session = session
 
     def live(self, exam_id: int) -> Appointment | None:
-        return self.session.scalars(_LIVE_APPOINTMENT, {"exam_id": exam_id}).first()
+        found = _loaded(self.session, Appointment, _LIVE_APPOINTMENT, {"exam_id": exam_id})
+        return found[0] if found else None
 
     def claim_slots(
         self, resource_id: int, starts: Sequence[datetime], appointment_id: int
@@ -752,10 +774,13 @@ class SqlReports:
         self.session = session
 
     def of_exam(self, exam_id: int) -> Report | None:
-        return self.session.scalars(REPORT_OF_EXAM, {"exam_id": exam_id}).first()
+        found = _loaded(self.session, Report, REPORT_OF_EXAM, {"exam_id": exam_id})
+        return found[0] if found else None
 
     def latest_communication(self, exam_id: int) -> ResultCommunication | None:
-        return self.session.scalars(_LATEST_COMMUNICATION, {"exam_id": exam_id}).first()
+        parameters = {"exam_id": exam_id}
+        found = _loaded(self.session, ResultCommunication, _LATEST_COMMUNICATION, parameters)
+        return found[0] if found else None
 
     def communication(self, communication_id: int) -> ResultCommunication | None:
         return self.session.get(ResultCommunication, communication_id)
