@@ -400,8 +400,10 @@ class SqlDepartment:
 
     def find(self, model: type[M], column: str, value: object) -> M | None:
         def read() -> M | None:
-            found = _loaded(self.session, model, _by_natural_key(model, column), {"key": value})
-            return found[0] if found else None
+            row: M | None = self.session.scalars(
+                _by_natural_key(model, column), {"key": value}
+            ).first()
+            return row
 
         if self.reference is None or not is_catalogue(model):
             return read()
@@ -624,11 +626,6 @@ _CURRENT_READ = sa.select(Read).where(col(Read.exam_id) == _exam_id(), col(Read.
 _CURRENT_READ_AND_READER = _CURRENT_READ.add_columns(Radiologist).join(
     Radiologist, col(Radiologist.id) == col(Read.radiologist_id)
 )
-# The same over both models' columns, read by Core (`_loaded`'s reasons).
-_CURRENT_READ_AND_READER_COLUMNS = _CURRENT_READ_AND_READER.with_only_columns(
-    *columns_of(Read), *columns_of(Radiologist)
-)
-_READ_WIDTH = len(columns_of(Read))
 
 
 class SqlReads:
@@ -639,15 +636,8 @@ class SqlReads:
         return self.session.scalars(_CURRENT_READ, {"exam_id": exam_id}).first()
 
     def current_with_reader(self, exam_id: int) -> tuple[Read, Radiologist] | None:
-        session = self.session
-        if session.autoflush and (session.new or session.dirty or session.deleted):
-            session.flush()  # as the ORM's query would first
-        statement = _CURRENT_READ_AND_READER_COLUMNS
-        row = session.connection().execute(statement, {"exam_id": exam_id}).first()
-        if row is None:
-            return None
-        read = as_loaded(session, Read, row[:_READ_WIDTH])
-        return read, as_loaded(session, Radiologist, row[_READ_WIDTH:])
+        row = self.session.execute(_CURRENT_READ_AND_READER, {"exam_id": exam_id}).first()
+        return None if row is None else (row[0], row[1])
 
     def current_for(self, exam_ids: list[int]) -> dict[int, Read]:
         query = sa.select(Read).where(col(Read.exam_id).in_(exam_ids), col(Read.ended_at).is_(None))
