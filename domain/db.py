@@ -41,6 +41,7 @@ from domain.enums import Modality
 from domain.errors import Conflict
 from domain.events import DomainEvent
 from domain.history import write_history
+from domain.loaded_rows import CommandSession
 from domain.outbox import write_outbox
 from domain.reference_rows import ReferenceRows
 from domain.repositories import (
@@ -119,6 +120,10 @@ class UnitOfWork:
     def name_patient(self, patient_id: int, mrn: str) -> None:
         """Note a patient's MRN, read along with something else, for the audit record."""
         self.patient_mrns[patient_id] = mrn
+
+    def mrn_of(self, patient_id: int) -> str | None:
+        """A patient's MRN this command already read (with its exam), else None."""
+        return self.patient_mrns.get(patient_id)
 
     def name_modality(self, procedure_id: int, modality: Modality) -> None:
         """Note a procedure's modality, read along with something else, for the outbox."""
@@ -250,7 +255,9 @@ class Database:
             )
             sa_event.listen(self.sync_engine, "connect", _sqlite_pragmas)
             sa_event.listen(self.sync_engine, "begin", _sqlite_begin)
-            self._sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+            self._sessions = sessionmaker(
+                self.sync_engine, class_=CommandSession, expire_on_commit=False
+            )
             self.reference.watch(self._sessions)
             self._reader_engine = self.sync_engine.execution_options(**{READS_ONLY: True})
             self._read_sessions = sessionmaker(self._reader_engine, expire_on_commit=False)
@@ -260,7 +267,7 @@ class Database:
                 self.url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
             )
             # A session class of this database's own, so the cache watches its sessions only.
-            sessions: type[Session] = type("CommandSession", (Session,), {})
+            sessions: type[Session] = type("CommandSession", (CommandSession,), {})
             self._async_sessions = async_sessionmaker(
                 self.async_engine, expire_on_commit=False, sync_session_class=sessions
             )

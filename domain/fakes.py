@@ -569,6 +569,7 @@ class FakeUnitOfWork:
         self.appended: dict[type[Any], list[dict[str, Any]]] = {}
         self.exam_id: int | None = None
         self.patient_mrns: dict[int, str] = {}
+        self.modalities: dict[int, Modality] = {}
         self.exams = FakeExams(self.rows)
         self.department = FakeDepartment(self.rows)
         self.prep = FakePrepChecklists(self.rows)
@@ -607,6 +608,12 @@ class FakeUnitOfWork:
 
     def name_patient(self, patient_id: int, mrn: str) -> None:
         self.patient_mrns[patient_id] = mrn
+
+    def mrn_of(self, patient_id: int) -> str | None:
+        return self.patient_mrns.get(patient_id)
+
+    def name_modality(self, procedure_id: int, modality: Modality) -> None:
+        self.modalities[procedure_id] = modality
 
     def events_of(self, kind: type[DomainEvent]) -> list[DomainEvent]:
         """The events of one class the commands emitted, in order."""

@@ -6,6 +6,14 @@ itself costs; the same columns read by Core and given to the session with SQLAlc
 steps for a row loaded by other means (`make_transient_to_detached`, then `Session.add`)
 leave the session as the query would: the row persistent under its key, every column
 loaded and unchanged, later changes tracked and written as before.
+
+Commands run in a `CommandSession`: `Session.add` and `Session.expunge` walk every mapped
+property of the row (a wide row's forty columns among them) looking for relationships to
+cascade along, and radflow's table models have none; for a model without relationships the
+session skips that walk, which was most of either call. It also keeps the connection of its
+current transaction: a command asks for it for each Core statement it sends (its exam's read,
+its rows' writes, the history, audit and outbox rows), and each ask went through the
+session's transaction state machine again to find the same connection.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import InstanceState, Mapper, Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import SQLModel
 
@@ -56,3 +66,44 @@ def as_loaded(session: Session, model: type[M], values: Sequence[Any]) -> M:
     make_transient_to_detached(row)
     session.add(row)
     return row
+
+
+class CommandSession(Session):
+    """A session whose `add` and `expunge` of a row without relationships skip the cascade
+    walk, which for such a row finds nothing (SQLAlchemy's own steps otherwise), and whose
+    `connection()` is found once per transaction."""
+
+    # (the transaction, innermost first, its connection was found for; the connection)
+    _kept: tuple[object, sa.Connection] | None = None
+
+    def connection(
+        self,
+        bind_arguments: Any = None,
+        execution_options: Any = None,
+    ) -> sa.Connection:
+        if bind_arguments or execution_options:
+            return super().connection(bind_arguments, execution_options)
+        kept = self._kept
+        # The innermost transaction (a savepoint's own): a statement sent in a savepoint then
+        # always goes through the session once, which begins the SAVEPOINT if it has not yet.
+        if kept is not None and kept[0] is self._transaction:
+            return kept[1]
+        connection = super().connection()
+        self._kept = (self._transaction, connection)
+        return connection
+
+    def _save_or_update_state(self, state: InstanceState[Any]) -> None:
+        if state.mapper.relationships:
+            super()._save_or_update_state(state)
+            return
+        state._orphaned_outside_of_session = False
+        self._save_or_update_impl(state)
+
+    def expunge(self, instance: object) -> None:
+        state = instance_state(instance)
+        if state.mapper.relationships:
+            super().expunge(instance)
+            return
+        if state.session_id is not self.hash_key:
+            raise sa_exc.InvalidRequestError(f"{instance!r} is not present in this Session")
+        self._expunge_states([state])

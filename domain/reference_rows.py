@@ -84,7 +84,7 @@ class ReferenceRows:
         self._answers = {}
         self._since = self._clock()
 
-    def watch(self, sessions: sessionmaker[Session] | type[Session]) -> None:
+    def watch(self, sessions: sessionmaker[Any] | type[Session]) -> None:
         """Forget when a session of `sessions` flushes a change to a catalogue row, and again
         when its transaction ends (its rows were read in the meantime, perhaps kept)."""
         written: set[int] = set()

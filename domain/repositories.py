@@ -323,3 +323,9 @@ class UnitOfWork(Protocol):
 
     def name_patient(self, patient_id: int, mrn: str) -> None:
         """Note a patient's MRN, read along with something else, for the audit record."""
+
+    def mrn_of(self, patient_id: int) -> str | None:
+        """A patient's MRN this command already read (with its exam), else None."""
+
+    def name_modality(self, procedure_id: int, modality: Modality) -> None:
+        """Note a procedure's modality, read along with something else, for the outbox."""

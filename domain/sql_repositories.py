@@ -44,6 +44,7 @@ from domain.enums import (
     Respondent,
 )
 from domain.lifecycle import Actor
+from domain.loaded_rows import as_loaded, columns_of
 from domain.models import (
     Acquisition,
     Appointment,
@@ -109,9 +110,10 @@ class SqlExams:
         if self.session.get_bind().dialect.name == "sqlite":
             # The command's transaction took SQLite's write lock as it began (BEGIN IMMEDIATE):
             # no other command can have placed this order since `by_placer_order` looked, so
-            # no savepoint is needed to survive a race that cannot happen.
+            # no savepoint is needed to survive a race that cannot happen. Written by one Core
+            # INSERT: the order's checklist and events need its id.
             self.session.add(exam)
-            self.session.flush()
+            write_new_row(self.session, exam)
             return True
         try:
             with self.session.begin_nested():
@@ -252,9 +254,31 @@ def write_row_changes(session: Session, row: object) -> None:
     state._commit_all(state.dict, session.identity_map)
 
 
+# The version the ORM's flush gives a new versioned row (its default generator's first).
+FIRST_VERSION = 1
+
+
 @cache
 def _row_insert(table: sa.Table) -> sa.Insert:
     return sa.insert(table)
+
+
+@cache
+def _prepared_insert(
+    table: sa.Table, columns: tuple[str, ...], drawn_key: str | None
+) -> PreparedStatement | None:
+    """INSERT INTO <table> (<columns>), and `RETURNING <drawn_key>` when the database draws
+    the key: built once per table and set of given columns, compiled once per dialect
+    (domain/prepared.py). None when a column left out has a default SQLAlchemy computes in
+    Python (the Core INSERT, which computes it, then writes the row)."""
+    for column in table.c:
+        default = column.default
+        if column.name not in columns and default is not None and not default.is_sequence:
+            return None
+    insert = sa.insert(table)
+    if drawn_key is not None:
+        insert = insert.returning(table.c[drawn_key])
+    return PreparedStatement(insert, columns)
 
 
 def write_new_row(session: Session, row: object) -> None:
@@ -263,25 +287,35 @@ def write_new_row(session: Session, row: object) -> None:
     row, as the flush would leave it (a column the database filled in is loaded when first
     read). The ORM's unit of work costs several times the statement for one row.
 
-    A row of a model without a one-column key, with a version, or of the catalogue is left to
-    the flush."""
+    A versioned row (an exam) starts at version 1, as the flush starts it. A row of a model
+    without a one-column key or of the catalogue is left to the flush."""
     state = sa.inspect(row)
     if not state.pending or is_catalogue(type(row)):
         return
     shape = _shape_of(state.mapper)
-    if shape is None or shape.version is not None:
+    if shape is None:
         return
     given = state.dict
     values = {column: given[key] for key, column in shape.columns.items() if key in given}
+    if shape.version is not None:
+        values[shape.version[1]] = given[shape.version[0]] = FIRST_VERSION
     key_name, key_column = shape.key
     key = given.get(key_name)
     if key is not None:
         values[key_column] = key
-    result = session.connection().execute(_row_insert(shape.table), values)
-    if key is None:
-        inserted = result.inserted_primary_key
-        assert inserted is not None  # a one-row INSERT with a one-column key
-        key = inserted[0]
+    prepared = _prepared_insert(
+        shape.table, tuple(sorted(values)), key_column if key is None else None
+    )
+    if prepared is not None:
+        result = prepared.execute(session.connection(), [values])
+        if key is None:
+            key = result.scalar_one()
+    else:
+        result = session.connection().execute(_row_insert(shape.table), values)
+        if key is None:
+            inserted = result.inserted_primary_key
+            assert inserted is not None  # a one-row INSERT with a one-column key
+            key = inserted[0]
     # Pending, then transient with its key, then detached with its identity, then loaded
     # into the session: SQLAlchemy's public steps for a row that was written by other means.
     session.expunge(row)
@@ -297,11 +331,45 @@ def _copy(row: M | None) -> M | None:
 def _get(session: Session, model: type[M], key: Any) -> M | None:
     """A row by primary key: from the identity map when the command already loaded it (as
     `Session.get` would, without its option handling, which costs more than the lookup),
-    else by `Session.get`."""
+    else read by a Core statement built once per model and handed to the session as loaded
+    (domain/loaded_rows.py; `Session.get` builds and caches its SELECT anew each time). A model
+    without a one-column key goes to `Session.get`."""
     held = session.identity_map.get(identity_key(model, key))
     if isinstance(held, model) and not sa.inspect(held).expired:
         return held
-    return session.get(model, key)
+    by_key = _row_by_key(model)
+    if by_key is None or held is not None:  # an expired row: the session refreshes its own
+        return session.get(model, key)
+    row = session.connection().execute(by_key, {"key": key}).first()
+    return None if row is None else as_loaded(session, model, row)
+
+
+def _loaded(
+    session: Session, model: type[M], statement: sa.Select[Any], parameters: dict[str, Any]
+) -> list[M]:
+    """The rows of `model` an ORM `select(model)` would load, read by the same statement over
+    the model's columns (`_columns_select`) and handed to the session as loaded: the ORM's
+    loading context and row processors, built per execution, cost more than the statement.
+    Pending changes are flushed first, as the ORM's query would (autoflush)."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+    rows = session.connection().execute(_columns_select(statement, model), parameters)
+    return [as_loaded(session, model, row) for row in rows]
+
+
+@cache
+def _columns_select(statement: sa.Select[Any], model: type[SQLModel]) -> sa.Select[Any]:
+    """`select(model)...` as the same SELECT of the model's columns (in `as_loaded`'s order),
+    built once per statement."""
+    return statement.with_only_columns(*columns_of(model))
+
+
+@cache
+def _row_by_key(model: type[SQLModel]) -> sa.Select[Any] | None:
+    mapper = sa.inspect(model)
+    if len(mapper.primary_key) != 1:
+        return None
+    return sa.select(*columns_of(model)).where(mapper.primary_key[0] == sa.bindparam("key"))
 
 
 @cache
@@ -412,7 +480,7 @@ class SqlPrepChecklists:
         self.session = session
 
     def items(self, exam_id: int) -> list[ExamPrepItem]:
-        return list(self.session.scalars(_CHECKLIST, {"exam_id": exam_id}))
+        return _loaded(self.session, ExamPrepItem, _CHECKLIST, {"exam_id": exam_id})
 
     def open_count(self, exam_id: int) -> int:
         return int(self.session.scalar(_OPEN_PREP_ITEMS, {"exam_id": exam_id}) or 0)
@@ -442,10 +510,11 @@ class SqlAcquisitions:
         self.session = session
 
     def attempts(self, exam_id: int) -> list[Acquisition]:
-        return list(self.session.scalars(_ATTEMPTS, {"exam_id": exam_id}))
+        return _loaded(self.session, Acquisition, _ATTEMPTS, {"exam_id": exam_id})
 
     def latest_validation(self, exam_id: int) -> MetadataValidation | None:
-        return self.session.scalars(_LATEST_VALIDATION, {"exam_id": exam_id}).first()
+        found = _loaded(self.session, MetadataValidation, _LATEST_VALIDATION, {"exam_id": exam_id})
+        return found[0] if found else None
 
     def study_uid_taken(self, uid: str) -> bool:
         return self.session.scalars(_UID_TAKEN, {"uid": uid}).first() is not None
@@ -473,7 +542,8 @@ class SqlAppointments:
         self.session = session
 
     def live(self, exam_id: int) -> Appointment | None:
-        return self.session.scalars(_LIVE_APPOINTMENT, {"exam_id": exam_id}).first()
+        found = _loaded(self.session, Appointment, _LIVE_APPOINTMENT, {"exam_id": exam_id})
+        return found[0] if found else None
 
     def claim_slots(
         self, resource_id: int, starts: Sequence[datetime], appointment_id: int
@@ -634,32 +704,42 @@ class SqlReads:
         self, *, radiologist_id: int, procedure_group: str, log_ratio: float, at: datetime
     ) -> None:
         # One statement that adds to the row or creates it: two signings by one reader in
-        # parallel both count (the row lock orders them), with no read-modify-write.
-        insert = (
-            postgresql.insert
-            if self.session.get_bind().dialect.name == "postgresql"
-            else sqlite.insert
-        )
-        table = ReadingPace.__table__  # type: ignore[attr-defined]  # sqlmodel sets it
-        statement = insert(table).values(
-            radiologist_id=radiologist_id,
-            procedure_group=procedure_group,
-            reads=1,
-            log_sum=log_ratio,
-            log_square_sum=log_ratio * log_ratio,
-            updated_at=at,
-        )
-        self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["radiologist_id", "procedure_group"],
-                set_={
-                    "reads": table.c.reads + 1,
-                    "log_sum": table.c.log_sum + log_ratio,
-                    "log_square_sum": table.c.log_square_sum + log_ratio * log_ratio,
-                    "updated_at": at,
-                },
-            )
-        )
+        # parallel both count (the row lock orders them), with no read-modify-write. On the
+        # session's connection: it touches nothing the command has pending, so no autoflush.
+        connection = self.session.connection()
+        row = {
+            "radiologist_id": radiologist_id,
+            "procedure_group": procedure_group,
+            "reads": 1,
+            "log_sum": log_ratio,
+            "log_square_sum": log_ratio * log_ratio,
+            "updated_at": at,
+        }
+        _PACE_UPSERT[connection.dialect.name == "postgresql"].execute(connection, [row])
+
+
+def _pace_upsert(insert: Any) -> PreparedStatement:
+    """INSERT a reader's pace row, or add the new one's count and sums to the row there: the
+    row inserted is the increment (one read, its log ratio and square), so the conflict adds
+    `excluded`'s values."""
+    table = core_table(ReadingPace)
+    statement = insert(table)
+    added = statement.excluded
+    upsert = statement.on_conflict_do_update(
+        index_elements=[table.c.radiologist_id, table.c.procedure_group],
+        set_={
+            "reads": table.c.reads + added.reads,
+            "log_sum": table.c.log_sum + added.log_sum,
+            "log_square_sum": table.c.log_square_sum + added.log_square_sum,
+            "updated_at": added.updated_at,
+        },
+    )
+    names = ["radiologist_id", "procedure_group", "reads", "log_sum", "log_square_sum"]
+    return PreparedStatement(upsert, [*names, "updated_at"])
+
+
+# Compiled once per dialect (domain/prepared.py); by whether the dialect is PostgreSQL's.
+_PACE_UPSERT = {False: _pace_upsert(sqlite.insert), True: _pace_upsert(postgresql.insert)}
 
 
 REPORT_OF_EXAM = sa.select(Report).where(col(Report.exam_id) == _exam_id())
@@ -694,10 +774,13 @@ class SqlReports:
         self.session = session
 
     def of_exam(self, exam_id: int) -> Report | None:
-        return self.session.scalars(REPORT_OF_EXAM, {"exam_id": exam_id}).first()
+        found = _loaded(self.session, Report, REPORT_OF_EXAM, {"exam_id": exam_id})
+        return found[0] if found else None
 
     def latest_communication(self, exam_id: int) -> ResultCommunication | None:
-        return self.session.scalars(_LATEST_COMMUNICATION, {"exam_id": exam_id}).first()
+        parameters = {"exam_id": exam_id}
+        found = _loaded(self.session, ResultCommunication, _LATEST_COMMUNICATION, parameters)
+        return found[0] if found else None
 
     def communication(self, communication_id: int) -> ResultCommunication | None:
         return self.session.get(ResultCommunication, communication_id)
@@ -817,6 +900,19 @@ class SqlReports:
     def add_survey(self, survey: SatisfactionSurvey) -> bool:
         # Two answers at once (a link opened twice): the unique constraint decides, and the
         # savepoint keeps the loser's transaction usable for its typed answer.
+        if self.session.get_bind().dialect.name == "sqlite":
+            # No savepoint needed: SQLite undoes a failed statement alone and the transaction
+            # goes on (and it took the write lock as it began, so no answer can have come in
+            # since `survey_taken` looked). Written by one Core INSERT: the event needs its id.
+            self.session.add(survey)
+            try:
+                write_new_row(self.session, survey)
+            except IntegrityError as exc:
+                self.session.expunge(survey)
+                if not is_unique_violation(exc, _SURVEY_UNIQUE):
+                    raise
+                return False
+            return True
         try:
             with self.session.begin_nested():
                 self.session.add(survey)

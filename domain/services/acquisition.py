@@ -238,16 +238,21 @@ def check_header(uow: UnitOfWork, exam: Exam, header: StudyHeader) -> list[Metad
     def problem(field: str, code: HeaderProblemCode, message: str) -> None:
         problems.append(MetadataProblem(field=field, code=code, message=message))
 
-    patient = uow.department.get(Patient, exam.patient_id)
+    # The MRN read with the exam (application/commands.py) needs no second statement.
+    mrn = uow.mrn_of(exam.patient_id)
+    if mrn is None:
+        patient = uow.department.get(Patient, exam.patient_id)
+        assert patient is not None
+        mrn = patient.mrn
     ordered = uow.department.get(Procedure, exam.procedure_id)
-    assert patient is not None and ordered is not None
+    assert ordered is not None
     if header.accession_number != exam.accession_number:
         problem(
             "accession_number",
             HeaderProblemCode.ACCESSION_MISMATCH,
             f"header accession {header.accession_number!r} is not {exam.accession_number}",
         )
-    if header.patient_mrn != patient.mrn:
+    if header.patient_mrn != mrn:
         problem(
             "patient_mrn",
             HeaderProblemCode.PATIENT_MISMATCH,

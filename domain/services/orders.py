@@ -141,7 +141,9 @@ def place_order(
         )
     )
     uow.exam_id = exam.id
-    uow.hold(procedure)  # the outbox finds the exam's modality without a statement
+    # The outbox finds the exam's modality without a statement (the procedure is the
+    # catalogue's kept copy, which no session holds).
+    uow.name_modality(pk(procedure), procedure.modality)
     uow.name_patient(pk(patient), patient.mrn)  # and the audit record its patient
     return PlacedOrder(exam=exam, created=True)
 
