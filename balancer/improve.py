@@ -32,6 +32,11 @@ FOCUS = 3
 # them moved 1 % of the other studies at 5,000 x 100 for 0.01-0.03 % of the objective; the
 # readers the event pressed most are where relief pays (docs/balancer.md, large events).
 TOUCHED_LIMIT = 3 * FOCUS
+# A study an idle reader is offered waits at least this many minutes on its own reader's list:
+# one about to be started there gains nothing from the move but churn.
+IDLE_WAIT_MINUTES = 5.0
+# The studies priced for an idle reader: those that would wait longest on their own lists.
+IDLE_CANDIDATES = 48
 
 
 def _aged(state: State, k: int, a: int) -> bool:
@@ -234,6 +239,53 @@ def touch_up(state: State, touched: set[int], deadline: float, watch: Watch | No
     sources += [r for r in pressed if r not in sources]
     made = relocate(state, sources, deadline, guard, watch)
     made += pull(state, underloaded(state, FOCUS), deadline, guard, watch)
+    return made
+
+
+def idle_readers(state: State) -> list[int]:
+    """Readers with nothing to read now: no open read and an empty worklist."""
+    return [r for r in range(state.p.m) if not state.lists[r] and state.load[r] <= 0.0]
+
+
+def feed_idle(state: State, guard: Frontier | None = None, watch: Watch | None = None) -> int:
+    """Give every idle reader (`idle_readers`) a study they may read that waits elsewhere;
+    returns how many were given.
+
+    A rule, not a priced move: the objective prices a reader's idle minutes (idle term) against
+    the stability price of a routine study and a reader's fairness credit, and a short routine
+    read does not pay for its move, nor does any read to a reader ahead of the department; so a
+    reader sat with an empty worklist while work they may read waited on other lists (seen in
+    the simulator: hundreds of reader-minutes an afternoon, which a shared list never has). Of
+    the studies waiting at least `IDLE_WAIT_MINUTES` on their own reader and fitting in what
+    is left of the idle reader's shift, the one whose move costs least in the objective goes,
+    whatever that cost: the reader starts it at once, so no later re-plan sends it back.
+    Runs after `settle`, which would otherwise undo it.
+    """
+    p = state.p
+    made = 0
+    for b in idle_readers(state):
+        src = state.assign
+        ks = np.flatnonzero(p.may_read[:, b] & (src >= 0) & (src != b) & (p.pinned < 0))
+        if ks.size == 0:
+            continue
+        fits = p.read_times(ks, b) <= p.capacity[b]
+        ks = ks[fits]
+        starts = np.array([start_on(state, int(k), int(src[k])) for k in ks.tolist()])
+        waits = starts >= IDLE_WAIT_MINUTES
+        ks, starts = ks[waits], starts[waits]
+        if ks.size > IDLE_CANDIDATES:
+            ks = ks[np.argpartition(-starts, IDLE_CANDIDATES)[:IDLE_CANDIDATES]]
+        best, best_k = float("inf"), -1
+        for k in ks.tolist():
+            if not state.allowed(k, b) or (guard is not None and not guard.allows(k, b)):
+                continue
+            d = state.move_delta(k, b)
+            if d < best:
+                best, best_k = d, k
+        if best_k >= 0 and _moved(state, best_k, b, watch):
+            made += 1
+            if guard is not None:
+                guard.refresh()
     return made
 
 

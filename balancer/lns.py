@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
-from balancer import cpsat
+from balancer import cpsat, improve
 from balancer.model import Params, Plan, Snapshot
 from balancer.objective import evaluate
 from balancer.problem import IntArray, compile_problem
@@ -183,6 +183,8 @@ def search(
     total = evaluate(p, state.assign)["total"]
     held = p.params.hold_overtake_bound
     aged_overtaken = set(overtaken(state).tolist()) if held else set()
+    feeding = p.params.feed_idle
+    idle = set(improve.idle_readers(state)) if feeding else set()
     empty = 0  # rounds in a row that found no neighbourhood: nothing can trade places
     while (deterministic or time.perf_counter() < deadline) and (
         max_rounds is None or outcome.rounds < max_rounds
@@ -228,6 +230,14 @@ def search(
                 _apply(state, changed, before, readers)
                 continue
             aged_overtaken = now_overtaken
+        if feeding:
+            now_idle = set(improve.idle_readers(state))
+            if not now_idle <= idle:
+                # A reader fed by the re-plan (`improve.feed_idle`, a rule the objective does
+                # not price) is not left with nothing to read again.
+                _apply(state, changed, before, readers)
+                continue
+            idle = now_idle
         state.moves += int(changed.size)
         outcome.improvements += 1
         outcome.won += total - after

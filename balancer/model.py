@@ -225,6 +225,9 @@ class Params:
     places and moves work only where it overtakes no aged work (`balancer.frontier`), the
     neighbourhood search refuses answers that break it, and `promote` repairs the rest, to
     the end (docs/balancer.md).
+    `feed_idle`: a reader with nothing to read (no open read, an empty worklist) is given a
+    study they may read that waits on another reader's list, whatever the move costs in the
+    objective (`improve.feed_idle`): a department calls an idle reader while work waits a fault.
     """
 
     weights: Weights = field(default_factory=Weights)
@@ -247,6 +250,7 @@ class Params:
     fairness_priorities: frozenset[Priority] = frozenset({Priority.ROUTINE})
     overtake_margin_minutes: float = 30.0
     hold_overtake_bound: bool = False
+    feed_idle: bool = True
 
     def cold_budget_s(self, studies: int) -> float:
         """Seconds a cold start of `studies` studies may take: `cold_time_limit_s`, in

@@ -90,6 +90,8 @@ def solve(
         touched = {int(state.assign[k]) for k in rest if state.assign[k] >= 0}
         improve.touch_up(state, touched, deadline, watch)
     improve.settle(state, deadline, Frontier(state) if watch is not None else None, watch)
+    if params.feed_idle:
+        improve.feed_idle(state, Frontier(state) if watch is not None else None, watch)
     if params.hold_overtake_bound:  # a rule: repaired to the end, whatever the clock
         promote.repair(state, watch or Watch(state))
     formulation = ("sweep" if cold else "insert") + "+relocate"

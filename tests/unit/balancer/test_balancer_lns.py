@@ -6,15 +6,17 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+from datetime import timedelta
 
 import numpy as np
 import pytest
 
-from balancer import Params, validate
+from balancer import Params, Weights, validate
 from balancer.construct import keep_current, sweep
 from balancer.lns import Stop, improve_plan, neighbourhood, search
 from balancer.model import Snapshot
 from balancer.objective import evaluate
+from balancer.planner import solve
 from balancer.problem import compile_problem
 from balancer.simulation.department import bench_snapshot
 from balancer.state import State
@@ -128,3 +130,24 @@ def test_a_neighbourhood_is_a_few_readers_who_share_eligibility() -> None:
         for r in others:  # each may read some of the seed's work, or holds some it may read
             theirs = np.flatnonzero(state.assign == r)
             assert problem.may_read[own, r].any() or problem.may_read[theirs, seed].any()
+
+
+def test_a_round_that_leaves_a_fed_reader_with_nothing_to_read_again_is_refused(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # Reader 1 has a read open and six short reads queued; the re-plan gave idle reader 2 one
+    # of them (`improve.feed_idle`) although its stability price is far above what it gains.
+    now = make_reader(1).shift_start + timedelta(hours=1)
+    opened = make_study(1, read_minutes=20.0, opened_by=1, opened_at=now)
+    queued = [make_study(10 + i, read_minutes=2.0, wrvu=0.3, assigned_to=1) for i in range(6)]
+    snap = Snapshot(now, (opened, *queued), (make_reader(1), make_reader(2)))
+    params = Params(weights=Weights(stability=100.0))
+    for feeding in (True, False):
+        problem, state, *_ = solve(snap, params)
+        reader_2 = problem.reader_index[2]
+        assert len(state.lists[reader_2]) == 1
+        problem.params = dataclasses.replace(params, feed_idle=feeding)
+        outcome = search(state, 0.0, Stop(), max_rounds=6, deterministic=True)
+        # Sending it home wins its stability price back; held only while the rule is on.
+        assert len(state.lists[reader_2]) == (1 if feeding else 0)
+        assert outcome.improvements == (0 if feeding else 1)

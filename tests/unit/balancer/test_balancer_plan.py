@@ -450,3 +450,57 @@ def test_a_leaver_with_a_long_list_re_plans_incrementally_and_moves_only_their_s
     # A fifth of a 24-reader department's work lands on the others: the waiting bound moves
     # some aged studies it pushed back (without the bound, one study moves).
     assert len(untouched_moved) <= 0.03 * len(first.assignments)
+
+
+def _idle_with_work(
+    make_study: MakeStudy, make_reader: MakeReader, **second: object
+) -> tuple[Snapshot, set[int]]:
+    """Reader 1 has 20 minutes of a read open and six short routine reads queued; reader 2
+    has nothing."""
+    opened = make_study(1, read_minutes=20.0, opened_by=1, opened_at=NOW)
+    queued = [make_study(10 + i, read_minutes=2.0, wrvu=0.3, assigned_to=1) for i in range(6)]
+    readers = (
+        make_reader(1),
+        make_reader(2, **second),
+    )
+    return Snapshot(NOW, (opened, *queued), readers), {s.id for s in queued}
+
+
+def test_an_idle_reader_is_given_work_they_may_read_that_waits_elsewhere(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    snap, queued = _idle_with_work(make_study, make_reader)
+    # With a stability price no idle minute pays for, the objective alone leaves reader 2 idle.
+    sticky = Weights(stability=100.0)
+    alone = planned(snap, Params(weights=sticky, feed_idle=False))
+    assert alone.worklist(2) == ()
+    fed = planned(snap, Params(weights=sticky))
+    given = fed.worklist(2)
+    assert len(given) == 1 and given[0].study_id in queued
+    assert given[0].projected_start == NOW
+    assert validate(snap, fed) == []
+    # The next re-plan, from the plan as committed, keeps it there (nothing else moves).
+    committed = dataclasses.replace(
+        snap,
+        studies=tuple(
+            dataclasses.replace(s, assigned_to=fed.assignments[s.id].radiologist_id)
+            if s.id in fed.assignments
+            else s
+            for s in snap.studies
+        ),
+    )
+    assert planned(committed, Params(weights=sticky)).moved() == frozenset()
+
+
+def test_an_idle_reader_takes_no_study_about_to_be_started_or_they_may_not_read(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    # Reader 1 is free: the head of their list starts now, and the rest within minutes.
+    studies = tuple(make_study(10 + i, read_minutes=1.0, assigned_to=1) for i in range(3))
+    snap = Snapshot(NOW, studies, (make_reader(1), make_reader(2)))
+    assert planned(snap).worklist(2) == ()
+    # An idle reader who may not read the waiting work is given none of it.
+    snap, _ = _idle_with_work(
+        make_study, make_reader, subspecialties=frozenset({Subspecialty.NEURO})
+    )
+    assert planned(snap).worklist(2) == ()
