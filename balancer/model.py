@@ -227,7 +227,9 @@ class Params:
     the end (docs/balancer.md).
     `feed_idle`: a reader with nothing to read (no open read, an empty worklist) is given a
     study they may read that waits on another reader's list, whatever the move costs in the
-    objective (`improve.feed_idle`): a department calls an idle reader while work waits a fault.
+    objective (`improve.feed_idle`), and the neighbourhood search leaves no fed reader idle
+    again. Off by default: on the simulated day it gave more idle-with-work minutes, not
+    fewer, and a wider wRVU spread (docs/balancer.md).
     """
 
     weights: Weights = field(default_factory=Weights)
@@ -250,7 +252,7 @@ class Params:
     fairness_priorities: frozenset[Priority] = frozenset({Priority.ROUTINE})
     overtake_margin_minutes: float = 30.0
     hold_overtake_bound: bool = False
-    feed_idle: bool = True
+    feed_idle: bool = False
 
     def cold_budget_s(self, studies: int) -> float:
         """Seconds a cold start of `studies` studies may take: `cold_time_limit_s`, in

@@ -141,7 +141,7 @@ def test_a_round_that_leaves_a_fed_reader_with_nothing_to_read_again_is_refused(
     opened = make_study(1, read_minutes=20.0, opened_by=1, opened_at=now)
     queued = [make_study(10 + i, read_minutes=2.0, wrvu=0.3, assigned_to=1) for i in range(6)]
     snap = Snapshot(now, (opened, *queued), (make_reader(1), make_reader(2)))
-    params = Params(weights=Weights(stability=100.0))
+    params = Params(weights=Weights(stability=100.0), feed_idle=True)
     for feeding in (True, False):
         problem, state, *_ = solve(snap, params)
         reader_2 = problem.reader_index[2]

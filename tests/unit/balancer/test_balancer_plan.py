@@ -474,7 +474,7 @@ def test_an_idle_reader_is_given_work_they_may_read_that_waits_elsewhere(
     sticky = Weights(stability=100.0)
     alone = planned(snap, Params(weights=sticky, feed_idle=False))
     assert alone.worklist(2) == ()
-    fed = planned(snap, Params(weights=sticky))
+    fed = planned(snap, Params(weights=sticky, feed_idle=True))
     given = fed.worklist(2)
     assert len(given) == 1 and given[0].study_id in queued
     assert given[0].projected_start == NOW
@@ -489,7 +489,7 @@ def test_an_idle_reader_is_given_work_they_may_read_that_waits_elsewhere(
             for s in snap.studies
         ),
     )
-    assert planned(committed, Params(weights=sticky)).moved() == frozenset()
+    assert planned(committed, Params(weights=sticky, feed_idle=True)).moved() == frozenset()
 
 
 def test_an_idle_reader_takes_no_study_about_to_be_started_or_they_may_not_read(
@@ -498,9 +498,9 @@ def test_an_idle_reader_takes_no_study_about_to_be_started_or_they_may_not_read(
     # Reader 1 is free: the head of their list starts now, and the rest within minutes.
     studies = tuple(make_study(10 + i, read_minutes=1.0, assigned_to=1) for i in range(3))
     snap = Snapshot(NOW, studies, (make_reader(1), make_reader(2)))
-    assert planned(snap).worklist(2) == ()
+    assert planned(snap, Params(feed_idle=True)).worklist(2) == ()
     # An idle reader who may not read the waiting work is given none of it.
     snap, _ = _idle_with_work(
         make_study, make_reader, subspecialties=frozenset({Subspecialty.NEURO})
     )
-    assert planned(snap).worklist(2) == ()
+    assert planned(snap, Params(feed_idle=True)).worklist(2) == ()
