@@ -255,7 +255,7 @@ def feed_idle(state: State, guard: Frontier | None = None, watch: Watch | None =
     the stability price of a routine study and a reader's fairness credit, and a short routine
     read does not pay for its move, nor does any read to a reader ahead of the department; so a
     reader sat with an empty worklist while work they may read waited on other lists (seen in
-    the simulator: hundreds of reader-minutes an afternoon, which a shared list never has). Of
+    the simulator; a shared list never does that). Of
     the studies waiting at least `IDLE_WAIT_MINUTES` on their own reader and fitting in what
     is left of the idle reader's shift, the one whose move costs least in the objective goes,
     whatever that cost: the reader starts it at once, so no later re-plan sends it back.
