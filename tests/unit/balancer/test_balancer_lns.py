@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -21,7 +20,7 @@ from balancer.problem import compile_problem
 from balancer.simulation.department import bench_snapshot
 from balancer.state import State
 from domain.enums import Priority, Subspecialty
-from tests.unit.balancer.conftest import MakeReader, MakeStudy
+from tests.unit.balancer.conftest import NOW, MakeReader, MakeStudy
 
 
 def piled(make_study: MakeStudy, make_reader: MakeReader, now: object) -> Snapshot:
@@ -137,7 +136,7 @@ def test_a_round_that_leaves_a_fed_reader_with_nothing_to_read_again_is_refused(
 ) -> None:
     # Reader 1 has a read open and six short reads queued; the re-plan gave idle reader 2 one
     # of them (`improve.feed_idle`) although its stability price is far above what it gains.
-    now = make_reader(1).shift_start + timedelta(hours=1)
+    now = NOW
     opened = make_study(1, read_minutes=20.0, opened_by=1, opened_at=now)
     queued = [make_study(10 + i, read_minutes=2.0, wrvu=0.3, assigned_to=1) for i in range(6)]
     snap = Snapshot(now, (opened, *queued), (make_reader(1), make_reader(2)))
