@@ -118,6 +118,14 @@ def main() -> None:
             f"over the fast path ({radflow['search_rounds_kept']} rounds kept)"
         )
     for run in runs:
+        if any(run.idle_with_work):
+            hours = ", ".join(
+                f"{scn.at(h * 60).strftime('%H')} h {n}"
+                for h, n in enumerate(run.idle_with_work)
+                if n
+            )
+            print(f"{run.policy}: idle readers while work they may read waits (min): {hours}")
+    for run in runs:
         if run.history:
             print(f"\n{run.policy}'s longest wait of each priority:")
             for k in longest_waits(scn, run).values():

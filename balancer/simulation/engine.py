@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from balancer.model import Params
 from balancer.simulation.info import Adjust
-from balancer.simulation.policies import Placed, Policy, Radflow, make
+from balancer.simulation.policies import Placed, Policy, Radflow, key_of, limits, make
 from balancer.simulation.scenario import Scenario
 from domain.enums import RadiologistStatus
 
@@ -37,6 +37,9 @@ class Run:
     # radflow asked for its history: per study index, each (minute, roster reader, worklist
     # position) its re-plans gave it, a row whenever the reader or position changed.
     history: dict[int, list[Placed]] = field(default_factory=dict)
+    # Per hour of the day: reader-minutes in which a reader on duty and available had nothing
+    # to read while a study they may read was waiting (ready, not opened) anywhere.
+    idle_with_work: list[int] = field(default_factory=list)
 
 
 def simulate(
@@ -67,11 +70,14 @@ def simulate(
     reading: list[int | None] = [None] * m
     status_before: list[RadiologistStatus] = []
     arrived = started = 0
+    waiting: set[int] = set()
+    run.idle_with_work = [0] * ((HORIZON + 59) // 60)
     t = 0
     while (started < n or any(x is not None for x in reading)) and t < HORIZON:
         changed = False
         while arrived < n and scn.ready_min[arrived] <= t:
             policy.arrive(arrived, t)
+            waiting.add(arrived)
             arrived += 1
             changed = True
         for r in range(m):
@@ -108,11 +114,17 @@ def simulate(
             duration = scn.read_time(nxt, r)
             run.start[nxt], run.finish[nxt], run.reader[nxt] = at, at + duration, r
             policy.started(nxt, r, at)
+            waiting.discard(nxt)
             reading[r] = nxt
             free_at[r] = at + duration
             started += 1
             if free_at[r] < t + 1:
                 heapq.heappush(free, (free_at[r], r))
+        idle = [
+            r for r in range(m) if status[r] is RadiologistStatus.AVAILABLE and reading[r] is None
+        ]
+        if idle and waiting:
+            run.idle_with_work[t // 60] += _idle_with_work(policy, idle, waiting)
         if progress is not None:
             progress(t)
         t += 1
@@ -128,3 +140,10 @@ def simulate(
         run.search_kept = policy.search_kept
         run.history = policy.history or {}
     return run
+
+
+def _idle_with_work(policy: Policy, idle: list[int], waiting: set[int]) -> int:
+    """How many of the `idle` readers may read one of the `waiting` studies (eligibility
+    checked once per kind of study: subspecialty, site and the rules' reader limits)."""
+    kinds = {(key_of(s), limits(s)): k for k, s in ((k, policy.view_of(k)) for k in waiting)}
+    return sum(1 for r in idle if any(policy.may_read(k, r) for k in kinds.values()))

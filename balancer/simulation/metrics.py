@@ -45,6 +45,7 @@ def summarise(scn: Scenario, run: Run) -> dict[str, object]:
     out["wrvu_max_over_mean"] = round(wrvu_spread(scn, run), 3)
     out["churn"] = round(float(np.mean(run.churn)), 5) if run.churn else 0.0
     out["ineligible"] = run.ineligible + run.violations
+    out["idle_with_work_min"] = sum(run.idle_with_work)
     if run.fast_objective > 0:  # the live search's share of the day's objective
         out["search_share"] = round(run.search_won / run.fast_objective, 6)
         out["search_rounds_kept"] = run.search_kept

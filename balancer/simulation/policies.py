@@ -75,6 +75,9 @@ class Policy(Protocol):
     def may_read(self, k: int, r: int) -> bool:
         """True when roster reader `r` may read study `k` (as the rules see it)."""
 
+    def view_of(self, k: int) -> Study:
+        """Study `k` as the rules last showed it to the policy."""
+
 
 class _Shared:
     """Common state: the scenario, each study as the rules see it, who may read what.
@@ -109,6 +112,10 @@ class _Shared:
             ok = key[0] in reader.subspecialties and key[1] in reader.site_privileges
             self._may[(r, key)] = ok
         return ok
+
+    def view_of(self, k: int) -> Study:
+        """Study `k` as the rules last showed it to the policy."""
+        return self.view[k]
 
     def may_read(self, k: int, r: int) -> bool:
         """True when roster reader `r` may read study `k` as the rules see it."""

@@ -10,12 +10,18 @@ from itertools import pairwise
 import pytest
 
 from balancer import Params, Snapshot
-from balancer.simulation.engine import simulate
+from balancer.simulation.engine import Run, simulate
 from balancer.simulation.info import StudyInfo
 from balancer.simulation.metrics import summarise
 from balancer.simulation.policies import POLICIES
-from balancer.simulation.scenario import ScenarioSpec, build, from_spec, with_group_speeds
-from domain.enums import Subspecialty
+from balancer.simulation.scenario import (
+    Scenario,
+    ScenarioSpec,
+    build,
+    from_spec,
+    with_group_speeds,
+)
+from domain.enums import RadiologistStatus, Subspecialty
 
 PARAMS = Params(time_limit_s=30.0, cold_time_limit_s=60.0)
 
@@ -302,3 +308,45 @@ def test_radflow_keeps_each_studys_history_and_tells_how_the_longest_waits_waite
     # A study the plan found no reader for is on record as such (reader and position -1).
     for rows in run.history.values():
         assert all((r >= 0 and pos >= 0) or (r, pos) == (-1, -1) for _, r, pos in rows)
+
+
+def _idle_with_work_recounted(scn: Scenario, run: Run) -> list[int]:
+    """Reader-minutes per hour, from the run's starts and finishes alone: at the end of each
+    minute, available readers reading nothing while a study they may read was ready and not
+    yet started."""
+    start = [s if s == s else math.inf for s in run.start]
+    out = [0] * len(run.idle_with_work)
+    for t in range(int(max(f for f in run.finish)) + 1):
+        waiting = [
+            k for k in range(len(scn.studies)) if scn.ready_min[k] <= t and start[k] >= t + 1
+        ]
+        if not waiting:
+            continue
+        for r, sr in enumerate(scn.roster):
+            if sr.status(t) is not RadiologistStatus.AVAILABLE:
+                continue
+            if any(
+                run.reader[j] == r and start[j] < t + 1 <= run.finish[j]
+                for j in range(len(scn.studies))
+            ):
+                continue
+            reader = sr.reader
+            if any(
+                scn.studies[k].subspecialty in reader.subspecialties
+                and scn.studies[k].site_id in reader.site_privileges
+                for k in waiting
+            ):
+                out[t // 60] += 1
+    return out
+
+
+@pytest.mark.parametrize("policy", ["fifo", "least_loaded"])
+def test_idle_readers_while_work_they_may_read_waits_are_counted_per_hour(policy: str) -> None:
+    scn = build(5, studies=120, readers=8)
+    run = simulate(scn, policy, params=PARAMS)
+    assert run.idle_with_work == _idle_with_work_recounted(scn, run)
+    assert summarise(scn, run)["idle_with_work_min"] == sum(run.idle_with_work)
+    if policy == "fifo":  # a shared list: a free reader takes anything they may read
+        assert sum(run.idle_with_work) == 0
+    else:  # a reader's own queue: work pushed to one reader waits while another idles
+        assert sum(run.idle_with_work) > 0
