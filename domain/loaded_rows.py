@@ -26,7 +26,6 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import InstanceState, Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
-from sqlalchemy.orm.util import identity_key
 from sqlmodel import SQLModel
 
 M = TypeVar("M", bound=SQLModel)
@@ -50,15 +49,30 @@ def _attributes(mapper: Mapper[Any]) -> tuple[tuple[str, ...], tuple[sa.Column[A
 def columns_of(model: type[SQLModel]) -> tuple[sa.Column[Any], ...]:
     """The columns of every mapped attribute of `model` (a one-column key), in the order
     `as_loaded` takes their values."""
-    return _attributes(sa.inspect(model))[1]
+    return _attributes(mapper_of(model))[1]
+
+
+@cache
+def mapper_of(model: type[SQLModel]) -> Mapper[Any]:
+    """The model's mapper, found once (`sa.inspect` looks it up through its registry on every
+    call, and commands ask for it per row they read or write)."""
+    mapper: Mapper[Any] = sa.inspect(model)
+    return mapper
+
+
+def key_of(model: type[SQLModel], key: Any) -> tuple[Any, ...]:
+    """The session's identity key of the row of `model` (a one-column key) with this key, as
+    `sqlalchemy.orm.util.identity_key(model, key)` answers it without finding the mapper and
+    listing the key each time."""
+    return mapper_of(model).identity_key_from_primary_key((key,))
 
 
 def as_loaded(session: Session, model: type[M], values: Sequence[Any]) -> M:
     """The row of `model` with these column values (in `columns_of`'s order), persistent in
     `session`: the one the session already holds under its key, else a new one."""
-    mapper = sa.inspect(model)
+    mapper = mapper_of(model)
     keys, _, key_at = _attributes(mapper)
-    held = session.identity_map.get(identity_key(model, values[key_at]))
+    held = session.identity_map.get(key_of(model, values[key_at]))
     if isinstance(held, model):
         return held  # as a query would: the session's row wins over the values read
     row: M = mapper.class_manager.new_instance()

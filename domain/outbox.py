@@ -15,10 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from domain import events as ev
 from domain.enums import Modality
+from domain.loaded_rows import key_of
 from domain.models._columns import core_table
 from domain.models.catalog import Procedure
 from domain.models.exam import Exam
@@ -119,12 +119,12 @@ def outbox_rows(
     # site, modality and the version the command left the exam at, per exam
     where: dict[int, tuple[int, str, int]] = {}
     for exam_id in list(exam_ids):  # the command has usually loaded the exam
-        exam = session.identity_map.get(identity_key(Exam, exam_id))
+        exam = session.identity_map.get(key_of(Exam, exam_id))
         if not isinstance(exam, Exam):
             continue
         # The procedure the exam has now: one the command loaded (an order changed to it),
         # else the modality read with the exam.
-        procedure = session.identity_map.get(identity_key(Procedure, exam.procedure_id))
+        procedure = session.identity_map.get(key_of(Procedure, exam.procedure_id))
         known = (
             procedure.modality
             if isinstance(procedure, Procedure)

@@ -24,9 +24,8 @@ from sqlalchemy.orm import (
     aliased,
     make_transient_to_detached,
 )
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.attributes import flag_modified, instance_state
 from sqlalchemy.orm.exc import StaleDataError
-from sqlalchemy.orm.util import identity_key
 from sqlmodel import SQLModel, col
 
 from domain.access import visible_exam_ids
@@ -44,7 +43,7 @@ from domain.enums import (
     Respondent,
 )
 from domain.lifecycle import Actor
-from domain.loaded_rows import as_loaded, columns_of
+from domain.loaded_rows import as_loaded, columns_of, key_of
 from domain.models import (
     Acquisition,
     Appointment,
@@ -184,7 +183,7 @@ def _shape_of(mapper: Mapper[Any]) -> _Shape | None:
 def write_order(row: object) -> tuple[int, Any]:
     """Where a changed row's UPDATE goes among the command's: parents' tables first, then by
     key (one order for every command, as the flush's, so two never lock rows crosswise)."""
-    state = sa.inspect(row)
+    state = instance_state(row)
     shape = _shape_of(state.mapper)
     if shape is None:
         return (-1, 0)
@@ -221,7 +220,7 @@ def write_row_changes(session: Session, row: object) -> None:
     A row with anything but plain column changes (or none), of a model without a one-column
     key, or of the catalogue (whose flush tells the process's kept rows, reference_rows.py),
     is left to the flush."""
-    state = sa.inspect(row)
+    state = instance_state(row)
     if not state.modified or state.key is None or state.deleted or is_catalogue(type(row)):
         return
     shape = _shape_of(state.mapper)
@@ -289,7 +288,7 @@ def write_new_row(session: Session, row: object) -> None:
 
     A versioned row (an exam) starts at version 1, as the flush starts it. A row of a model
     without a one-column key or of the catalogue is left to the flush."""
-    state = sa.inspect(row)
+    state = instance_state(row)
     if not state.pending or is_catalogue(type(row)):
         return
     shape = _shape_of(state.mapper)
@@ -334,8 +333,8 @@ def _get(session: Session, model: type[M], key: Any) -> M | None:
     else read by a Core statement built once per model and handed to the session as loaded
     (domain/loaded_rows.py; `Session.get` builds and caches its SELECT anew each time). A model
     without a one-column key goes to `Session.get`."""
-    held = session.identity_map.get(identity_key(model, key))
-    if isinstance(held, model) and not sa.inspect(held).expired:
+    held = session.identity_map.get(key_of(model, key))
+    if isinstance(held, model) and not instance_state(held).expired:
         return held
     by_key = _row_by_key(model)
     if by_key is None or held is not None:  # an expired row: the session refreshes its own
