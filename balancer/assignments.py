@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from balancer.model import Assignment
+from balancer.model import Assignment, Plan
 from balancer.problem import FloatArray, IntArray, Problem
 
 Explain = Callable[[int, int, float], str]
@@ -117,3 +117,13 @@ def placements(assignments: Mapping[int, Assignment]) -> Iterator[tuple[int, int
     if isinstance(assignments, PlannedAssignments):
         return assignments.placements()
     return ((a.study_id, a.radiologist_id, a.position) for a in assignments.values())
+
+
+def as_array(problem: Problem, plan: Plan) -> IntArray:
+    """A plan as the solver's array over `problem`'s studies (reader index per study, -1: none)."""
+    where = {s.id: k for k, s in enumerate(problem.studies)}
+    assign = np.full(problem.n, -1, dtype=np.int64)
+    for sid, rid, _ in placements(plan.assignments):
+        if sid in where:
+            assign[where[sid]] = problem.reader_index[rid]
+    return assign

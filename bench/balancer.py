@@ -47,7 +47,7 @@ from datetime import timedelta
 import numpy as np
 
 from balancer import Params, Plan, Snapshot, ViolationCode, plan, validate
-from balancer.assignments import placements
+from balancer.assignments import as_array
 from balancer.cpsat import solve
 from balancer.maximum import placeable
 from balancer.objective import evaluate
@@ -248,11 +248,7 @@ def checked(snap: Snapshot, result: Plan, fig: Figures) -> Plan:
 def assignment(snap: Snapshot, result: Plan, params: Params) -> tuple[IntArray, float]:
     """The plan as the solver's array, and its objective."""
     problem = compile_problem(snap, params)
-    where = {s.id: k for k, s in enumerate(problem.studies)}
-    assign = np.full(problem.n, -1, dtype=np.int64)
-    for sid, rid, _ in placements(result.assignments):
-        if sid in where:
-            assign[where[sid]] = problem.reader_index[rid]
+    assign = as_array(problem, result)
     return assign, evaluate(problem, assign)["total"]
 
 
@@ -300,7 +296,6 @@ def distances(
     proven bound (CP-SAT's, the better of the cached run's and this run's reference, and the
     relaxations of `balancer.bounds`)."""
     from balancer.bounds import busy_time_bound, completion_rank_bound, finishes
-    from bench.best_known import assignment as as_array
     from bench.best_known import best_known, searched, store
 
     problem = compile_problem(snap, params)

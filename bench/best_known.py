@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from balancer import Params, Plan, Snapshot, plan
-from balancer.assignments import placements
+from balancer.assignments import as_array
 from balancer.cpsat import solve
 from balancer.lns import Stop, search
 from balancer.objective import evaluate
@@ -80,16 +80,6 @@ def _canonical(value: object) -> object:
     if isinstance(value, Enum):
         return value.value
     return value
-
-
-def assignment(problem: Problem, result: Plan) -> IntArray:
-    """A plan as the solver's array (reader index per study, -1: none)."""
-    where = {s.id: k for k, s in enumerate(problem.studies)}
-    assign = np.full(problem.n, -1, dtype=np.int64)
-    for sid, rid, _ in placements(result.assignments):
-        if sid in where:
-            assign[where[sid]] = problem.reader_index[rid]
-    return assign
 
 
 def searched(problem: Problem, start: IntArray, seconds: float, seed: int) -> IntArray:
@@ -159,12 +149,12 @@ def best_known(
     if cached is not None:
         return cached
     started = time.perf_counter()
-    cold_assign = assignment(problem, cold)
+    cold_assign = as_array(problem, cold)
     exact = solve(problem, cold_assign, seconds) if cpsat else None
     long_plan = plan(snapshot, dataclasses.replace(params, cold_time_limit_s=seconds))
     starts = {
         "the cold plan": cold_assign,
-        "the fast path's search": assignment(problem, long_plan),
+        "the fast path's search": as_array(problem, long_plan),
     }
     if exact is not None and exact.assign is not None:
         starts["CP-SAT's whole model"] = exact.assign

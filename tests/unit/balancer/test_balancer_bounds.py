@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from balancer import Params, Radiologist, Snapshot, Study, plan
+from balancer.assignments import as_array
 from balancer.bounds import busy_time_bound, completion_rank_bound, finishes
 from balancer.objective import evaluate
 from balancer.problem import IntArray, Problem, compile_problem
@@ -127,11 +128,7 @@ def test_a_plan_and_its_bound_on_a_backlogged_department(
     params = Params()
     result = plan(snapshot, params)
     problem = compile_problem(snapshot, params)
-    where = {s.id: k for k, s in enumerate(problem.studies)}
-    assign = np.full(problem.n, -1, dtype=np.int64)
-    for sid, a in result.assignments.items():
-        if sid in where:
-            assign[where[sid]] = problem.reader_index[a.radiologist_id]
+    assign = as_array(problem, result)
     total = evaluate(problem, assign)["total"]
     bound = busy_time_bound(problem, assign, finishes(problem, assign))
     assert 0.8 * total <= bound <= total

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 
 from balancer import Params, plan, validate
+from balancer.assignments import as_array
 from balancer.cpsat import solve
 from balancer.objective import evaluate
 from balancer.problem import compile_problem
@@ -19,11 +19,7 @@ def test_the_model_objective_matches_the_exact_objective_of_its_answer() -> None
     params = Params()
     problem = compile_problem(snap, params)
     fast = plan(snap, params)
-    where = {s.id: k for k, s in enumerate(problem.studies)}
-    assign = np.full(problem.n, -1, dtype=np.int64)
-    for sid, a in fast.assignments.items():
-        if sid in where:
-            assign[where[sid]] = problem.reader_index[a.radiologist_id]
+    assign = as_array(problem, fast)
     out = solve(problem, assign, 2.0)
     assert out.assign is not None
     exact = evaluate(problem, out.assign)["total"]
