@@ -28,6 +28,7 @@ from domain.enums import Modality, Role
 from domain.lifecycle import Actor
 from domain.loaded_rows import as_loaded, columns_of
 from domain.models import Exam
+from domain.prepared import PreparedStatement
 from domain.tables import EXAMS, PATIENTS, PROCEDURES, RADIOLOGISTS, READS, REFERRERS, SITES
 
 
@@ -146,17 +147,21 @@ def load_visible_exam(
     columns are read by Core and handed to the session as loaded (domain/loaded_rows.py).
     """
     scope = scope_of(actor)
-    query = _exam_for_command(None if scope.unbounded else scope.kind)
-    parameters = {**scope.parameters(), "exam_id": exam_id}
-    row = session.connection().execute(query, parameters).first()
+    sites = scope.sites if scope.kind is ScopeKind.SITES else ()
+    query = _exam_for_command(None if scope.unbounded else scope.kind, len(sites))
+    parameters: dict[str, Any] = {f"scope_site_{i}": code for i, code in enumerate(sites)}
+    parameters |= {"scope_subject": scope.subject, "exam_id": exam_id}
+    row = query.execute(session.connection(), [parameters]).first()
     if row is None:
         return None
     return as_loaded(session, Exam, row[:-2]), row[-2], row[-1]
 
 
 @cache
-def _exam_for_command(kind: ScopeKind | None) -> sa.Select[Any]:
-    """The statement of `load_visible_exam` for a scope kind, built once: the exam's columns,
+def _exam_for_command(kind: ScopeKind | None, sites: int) -> PreparedStatement:
+    """The statement of `load_visible_exam` for a scope kind (and for a scope of sites, their
+    number: each site code its own parameter, where a list would expand as the statement
+    runs), built once and compiled once per dialect (domain/prepared.py): the exam's columns,
     its procedure's modality, its patient's MRN."""
     query = (
         sa.select(*columns_of(Exam), PROCEDURES.c.modality, PATIENTS.c.mrn)
@@ -164,8 +169,17 @@ def _exam_for_command(kind: ScopeKind | None) -> sa.Select[Any]:
         .join(PATIENTS, PATIENTS.c.id == EXAMS.c.patient_id)
         .where(EXAMS.c.id == sa.bindparam("exam_id", type_=sa.Integer()))
     )
-    clause = None if kind is None else exam_clause(kind, per_row=True)
-    return query if clause is None else query.where(clause)
+    names = ["exam_id", "scope_subject", *(f"scope_site_{i}" for i in range(sites))]
+    if kind is ScopeKind.SITES:
+        codes = [sa.bindparam(name, type_=sa.String()) for name in names[2:]]
+        clause: sa.ColumnElement[bool] | None = EXAMS.c.site_id.in_(
+            sa.select(SITES.c.id).where(SITES.c.code.in_(codes))
+        )
+    else:
+        clause = None if kind is None else exam_clause(kind, per_row=True)
+    if clause is not None:
+        query = query.where(clause)
+    return PreparedStatement(query, names)
 
 
 def visible_patient_ids(session: Session, actor: Actor, patient_ids: list[int]) -> set[int]:

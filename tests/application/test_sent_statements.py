@@ -1,0 +1,204 @@
+"""A command's prepared statements go to the driver's cursor unless something watches the
+engine's statements (domain/prepared.py): what they write and read is what the Core statements
+wrote and read, a driver error is SQLAlchemy's error, and a listener still sees every one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col
+
+from application.commands import Commands
+from domain import audit
+from domain import prepared as prepared_module
+from domain.access import load_visible_exam
+from domain.db import Database, UnitOfWork
+from domain.enums import ExamStatus, Modality, Role
+from domain.lifecycle import Actor
+from domain.models import AuditEvent, Exam, ExamStatusChange, OutboxEvent
+from domain.models._columns import core_table
+from domain.prepared import PreparedStatement
+from domain.services import scheduling
+from tests.application.test_reference_rows import statements
+from tests.factories import REFERRER, SCHEDULER, SUPERVISOR, drive, order, reference
+
+EVENT_OUTBOX = core_table(OutboxEvent)
+
+
+@pytest.fixture
+def sends(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL of each statement sent straight to the driver."""
+    sent: list[str] = []
+    send = prepared_module._send
+
+    def counted(connection: sa.Connection, compiled: Any, parameters: Any, *, many: bool) -> Any:
+        sent.append(compiled.sql)
+        return send(connection, compiled, parameters, many=many)
+
+    monkeypatch.setattr(prepared_module, "_send", counted)
+    return sent
+
+
+async def check_in(db: Database, exam_id: int, *, watched: bool) -> list[str]:
+    """Check the exam in under an audit trail; the statements a listener saw, if one watched."""
+    trail = audit.Trail(
+        actor=SCHEDULER,
+        client_address="10.0.0.7",
+        operation="mutation checkIn",
+        action=audit.AuditAction.UPDATE,
+        always=True,
+    )
+    token = audit.current_trail.set(trail)
+
+    async def run() -> None:
+        await Commands(db, SCHEDULER).on_exam(
+            "checkIn",
+            exam_id,
+            lambda uow, actor, pk: scheduling.check_in(uow=uow, actor=actor, exam_id=pk),
+        )
+
+    try:
+        if not watched:
+            await run()
+            return []
+        with statements(db) as seen:
+            await run()
+        return seen
+    finally:
+        audit.current_trail.reset(token)
+
+
+def written(uow: UnitOfWork, exam_id: int) -> dict[str, Any]:
+    """The rows a check-in of the exam left: its history row, audit record and outbox event,
+    without what differs between two exams (ids, times, the exam itself)."""
+    s = uow.session
+    history = s.scalars(
+        sa.select(ExamStatusChange).where(col(ExamStatusChange.exam_id) == exam_id)
+    ).all()[-1]
+    record = [
+        r
+        for r in s.scalars(sa.select(AuditEvent).where(col(AuditEvent.user_id) == SCHEDULER.id))
+        if r.exam_ids == [exam_id]
+    ][-1]
+    event = s.scalars(
+        sa.select(OutboxEvent)
+        .where(col(OutboxEvent.exam_id) == exam_id)
+        .order_by(col(OutboxEvent.id).desc())
+    ).first()
+    exam = s.get(Exam, exam_id)
+    assert event is not None and exam is not None
+    payload = {k: v for k, v in event.payload.items() if k not in {"exam_id", "accession_number"}}
+    return {
+        "history": (history.from_status, history.to_status, history.role, history.actor),
+        "history_at_utc": history.at.tzinfo is UTC,
+        "audit": (record.event_type, record.action, record.outcome, record.operation),
+        "audit_client": record.client_address,
+        "audit_mrns": len(record.patient_mrns),
+        "event": (event.type, event.topic, event.status, event.modality, event.site_id),
+        "payload": payload,
+        "exam": (exam.status, exam.version),
+    }
+
+
+async def test_a_commands_rows_sent_to_the_driver_are_the_rows_core_wrote(
+    db: Database, sends: list[str]
+) -> None:
+    await reference(db)
+    exams = [await order(db), await order(db)]
+    for exam in exams:
+        await drive(db, exam, ExamStatus.SCHEDULED)
+    by_core, by_driver = (exam.id for exam in exams)
+    assert by_core is not None and by_driver is not None
+
+    sends.clear()
+    seen = await check_in(db, by_core, watched=True)
+    assert sends == []  # watched: every statement through SQLAlchemy, seen by the listener
+    for table in ("exam_status_history", "audit_events", "event_outbox"):
+        assert sum(f"INSERT INTO {table} " in s for s in seen) == 1, (table, seen)
+    await check_in(db, by_driver, watched=False)
+    for table in ("exam_status_history", "audit_events", "event_outbox"):
+        assert sum(f"INSERT INTO {table} " in s for s in sends) == 1, (table, sends)
+    assert sum(s.startswith("UPDATE exams ") for s in sends) == 1
+    assert any(s.startswith("SELECT exams.id") for s in sends)  # the exam's read
+
+    core = await db.run(lambda uow: written(uow, by_core))
+    driver = await db.run(lambda uow: written(uow, by_driver))
+    assert driver == core
+    assert driver["exam"] == (ExamStatus.CHECKED_IN, core["exam"][1])
+    assert driver["history_at_utc"] and driver["audit_client"] == "10.0.0.7"
+
+
+async def test_the_exam_read_by_the_driver_comes_back_typed_in_every_scope(
+    db: Database, sends: list[str]
+) -> None:
+    await reference(db)
+    exam = await order(db, site="NORTH")
+    assert exam.id is not None
+    exam_id = exam.id
+    sends.clear()
+    callers = {
+        "supervisor": SUPERVISOR,
+        "referrer": REFERRER,
+        "technologist at NORTH": Actor("tech.n", Role.TECHNOLOGIST, sites=frozenset({"NORTH"})),
+        "technologist at both": Actor(
+            "tech.b", Role.TECHNOLOGIST, sites=frozenset({"MAIN", "NORTH"})
+        ),
+    }
+    strangers = {
+        "other referrer": Actor("REF99", Role.REFERRER),
+        "technologist at MAIN": Actor("tech.m", Role.TECHNOLOGIST, sites=frozenset({"MAIN"})),
+        "radiologist who never read it": Actor("RAD03", Role.RADIOLOGIST),
+    }
+
+    def load(uow: UnitOfWork, actor: Actor) -> tuple[Any, ...] | None:
+        found = load_visible_exam(uow.session, actor, exam_id)
+        if found is None:
+            return None
+        row, modality, mrn = found
+        return (type(row.status), row.ordered_at, type(modality), modality, mrn, row.version)
+
+    for name, actor in callers.items():
+        got = await db.run(lambda uow, actor=actor: load(uow, actor))  # type: ignore[misc]
+        assert got is not None, name
+        status_type, ordered_at, modality_type, modality, mrn, version = got
+        assert status_type is ExamStatus and modality_type is Modality, name
+        assert modality is Modality.US and mrn == "MRN000001" and version == 1, name
+        assert isinstance(ordered_at, datetime) and ordered_at.tzinfo is UTC, name
+    for name, actor in strangers.items():
+        assert await db.run(lambda uow, actor=actor: load(uow, actor)) is None, name  # type: ignore[misc]
+    assert len(sends) == len(callers) + len(strangers)  # every read went to the driver
+
+
+async def test_a_driver_error_is_raised_as_sqlalchemys_and_nothing_is_written(
+    db: Database, sends: list[str]
+) -> None:
+    insert = PreparedStatement(
+        sa.insert(EVENT_OUTBOX),
+        ["id", "occurred_at", "type", "topic", "radiologist_ids", "payload"],
+    )
+    row = {
+        "id": 7,
+        "occurred_at": datetime(2026, 3, 2, 7, 0, tzinfo=UTC),
+        "type": "Probe",
+        "topic": "probe",
+        "radiologist_ids": [],
+        "payload": {},
+    }
+
+    def twice(uow: UnitOfWork) -> None:
+        connection = uow.session.connection()
+        assert insert.execute(connection, [row]).rowcount == 1
+        insert.execute(connection, [row])  # the same key again
+
+    with pytest.raises(sa.exc.IntegrityError):
+        await db.run(twice)
+    assert len(sends) == 2
+
+    def count(uow: UnitOfWork) -> int:
+        query = sa.select(sa.func.count()).select_from(EVENT_OUTBOX)
+        return int(uow.session.connection().execute(query).scalar_one())
+
+    assert await db.run(count) == 0  # the first row went with the failed transaction
