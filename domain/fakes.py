@@ -32,6 +32,7 @@ from domain.enums import (
     PatientClass,
     Priority,
     Respondent,
+    Subspecialty,
 )
 from domain.events import DomainEvent
 from domain.lifecycle import Actor
@@ -49,6 +50,7 @@ from domain.models import (
     PrepProtocolItem,
     Procedure,
     Radiologist,
+    RadiologistSubspecialty,
     Read,
     ReadingPace,
     Referrer,
@@ -59,12 +61,13 @@ from domain.models import (
     SatisfactionSurvey,
     Shift,
     Site,
+    SitePrivilege,
     SlotClaim,
     StoredStudy,
     TurnaroundTarget,
 )
 from domain.models._columns import core_table
-from domain.repositories import UnitOfWork
+from domain.repositories import ReaderStanding, UnitOfWork
 from domain.types import utcnow
 
 M = TypeVar("M", bound=SQLModel)
@@ -213,6 +216,26 @@ class FakeDepartment:
 
     def opening_hours(self, resource_id: int) -> list[OpeningHours]:
         return self.rows.where(OpeningHours, lambda h: h.resource_id == resource_id)
+
+    def reader_standing(
+        self, code: str, *, subspecialty: Subspecialty, site_id: int, now: datetime
+    ) -> ReaderStanding | None:
+        reader = self.find(Radiologist, "code", code)
+        if reader is None:
+            return None
+        privilege = self.rows.get(SitePrivilege, (reader.id, site_id))
+        shifts = self.rows.where(
+            Shift,
+            lambda s: s.radiologist_id == reader.id and s.ended_at is None and s.starts_at <= now,
+        )
+        return ReaderStanding(
+            radiologist=reader,
+            credentialed=self.rows.get(RadiologistSubspecialty, (reader.id, subspecialty))
+            is not None,
+            privileged=privilege is not None,
+            privilege_expires_on=None if privilege is None else privilege.expires_on,
+            shift_ends_at=max((s.ends_at for s in shifts), default=None),
+        )
 
 
 class FakePrepChecklists:

@@ -9,6 +9,7 @@ are staged with `UnitOfWork.add` (or `append`, for rows the command never reads 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -21,6 +22,7 @@ from domain.enums import (
     PatientClass,
     Priority,
     Respondent,
+    Subspecialty,
 )
 from domain.events import DomainEvent
 from domain.lifecycle import Actor
@@ -44,6 +46,18 @@ from domain.models import (
 )
 
 M = TypeVar("M", bound=SQLModel)
+
+
+@dataclass(frozen=True)
+class ReaderStanding:
+    """A radiologist with what decides whether they may read a study now: their credential
+    in its subspecialty, their privilege at its site, and the shift they are on."""
+
+    radiologist: Radiologist
+    credentialed: bool
+    privileged: bool
+    privilege_expires_on: date | None
+    shift_ends_at: datetime | None  # None: on no shift in progress
 
 
 class Exams(Protocol):
@@ -96,6 +110,13 @@ class Department(Protocol):
 
     def opening_hours(self, resource_id: int) -> list[OpeningHours]:
         """A scanner's weekly opening windows."""
+
+    def reader_standing(
+        self, code: str, *, subspecialty: Subspecialty, site_id: int, now: datetime
+    ) -> ReaderStanding | None:
+        """The radiologist with this code, whether they hold `subspecialty` and a privilege
+        at the site (and when it expires), and when the shift they are on at `now` (begun,
+        not ended) ends; None when no radiologist has the code."""
 
 
 class PrepChecklists(Protocol):

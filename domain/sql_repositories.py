@@ -41,6 +41,7 @@ from domain.enums import (
     PatientClass,
     Priority,
     Respondent,
+    Subspecialty,
 )
 from domain.lifecycle import Actor
 from domain.loaded_rows import as_loaded, columns_of, key_of
@@ -57,6 +58,7 @@ from domain.models import (
     PrepProtocolItem,
     Procedure,
     Radiologist,
+    RadiologistSubspecialty,
     Read,
     ReadingPace,
     Report,
@@ -65,6 +67,7 @@ from domain.models import (
     RuleSetVersion,
     SatisfactionSurvey,
     Shift,
+    SitePrivilege,
     SlotClaim,
     StoredStudy,
     TurnaroundTarget,
@@ -72,6 +75,7 @@ from domain.models import (
 from domain.models._columns import core_table
 from domain.prepared import PreparedStatement
 from domain.reference_rows import ReferenceRows, detached_copy, is_catalogue
+from domain.repositories import ReaderStanding
 
 M = TypeVar("M", bound=SQLModel)
 # An exam in these states will not fulfil a follow-up.
@@ -386,6 +390,52 @@ _OPENING_HOURS = sa.select(OpeningHours).where(
 )
 
 
+def _reader_standing() -> sa.Select[Any]:
+    """The radiologist by code, with their credential, site privilege and open shift: one
+    statement where the radiologist, the two composite-key rows and the shift were four."""
+    reader = core_table(Radiologist)
+    credentials = core_table(RadiologistSubspecialty)
+    privileges = core_table(SitePrivilege)
+    shifts = core_table(Shift)
+    credentialed = (
+        sa.exists()
+        .where(
+            credentials.c.radiologist_id == reader.c.id,
+            credentials.c.subspecialty == sa.bindparam("subspecialty"),
+        )
+        .label("credentialed")
+    )
+    shift_ends_at = (
+        sa.select(sa.func.max(shifts.c.ends_at))
+        .where(
+            shifts.c.radiologist_id == reader.c.id,
+            shifts.c.ended_at.is_(None),
+            shifts.c.starts_at <= sa.bindparam("now", type_=shifts.c.starts_at.type),
+        )
+        .scalar_subquery()
+        .label("shift_ends_at")
+    )
+    privilege = sa.and_(
+        privileges.c.radiologist_id == reader.c.id,
+        privileges.c.site_id == sa.bindparam("site_id"),
+    )
+    return (
+        sa.select(
+            *columns_of(Radiologist),
+            credentialed,
+            privileges.c.radiologist_id.is_not(None).label("privileged"),
+            privileges.c.expires_on,
+            shift_ends_at,
+        )
+        .select_from(reader.outerjoin(privileges, privilege))
+        .where(reader.c.code == sa.bindparam("code"))
+    )
+
+
+_READER_STANDING = _reader_standing()
+_RADIOLOGIST_COLUMNS = len(columns_of(Radiologist))
+
+
 class SqlDepartment:
     def __init__(self, session: Session, reference: ReferenceRows | None = None) -> None:
         self.session = session
@@ -451,6 +501,26 @@ class SqlDepartment:
             (OpeningHours, resource_id), lambda: tuple(detached_copy(h) for h in read())
         )
         return list(kept)
+
+    def reader_standing(
+        self, code: str, *, subspecialty: Subspecialty, site_id: int, now: datetime
+    ) -> ReaderStanding | None:
+        session = self.session
+        if session.autoflush and (session.new or session.dirty or session.deleted):
+            session.flush()  # as the ORM's queries would: a shift the command started counts
+        parameters = {"code": code, "subspecialty": subspecialty, "site_id": site_id, "now": now}
+        row = session.connection().execute(_READER_STANDING, parameters).first()
+        if row is None:
+            return None
+        radiologist = as_loaded(session, Radiologist, row[:_RADIOLOGIST_COLUMNS])
+        credentialed, privileged, expires_on, shift_ends_at = row[_RADIOLOGIST_COLUMNS:]
+        return ReaderStanding(
+            radiologist=radiologist,
+            credentialed=bool(credentialed),
+            privileged=bool(privileged),
+            privilege_expires_on=expires_on,
+            shift_ends_at=shift_ends_at,
+        )
 
 
 _CHECKLIST = sa.select(ExamPrepItem).where(col(ExamPrepItem.exam_id) == _exam_id())
