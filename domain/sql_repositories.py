@@ -107,7 +107,7 @@ class SqlExams:
 
     def by_placer_order(self, source: str, placer: str, scope: str) -> Exam | None:
         parameters = {"source": source, "placer": placer, "scope": scope}
-        return self.session.scalars(_EXISTING_ORDER, parameters).first()
+        return _first(_loaded(self.session, Exam, _EXISTING_ORDER, parameters))
 
     def add_order(self, exam: Exam) -> bool:
         if self.session.get_bind().dialect.name == "sqlite":
@@ -347,6 +347,12 @@ def _get(session: Session, model: type[M], key: Any) -> M | None:
     return None if row is None else as_loaded(session, model, row)
 
 
+def _autoflush(session: Session) -> None:
+    """Flush pending changes before a Core read, as the ORM's query would (autoflush)."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+
+
 def _loaded(
     session: Session, model: type[M], statement: sa.Select[Any], parameters: dict[str, Any]
 ) -> list[M]:
@@ -354,10 +360,19 @@ def _loaded(
     the model's columns (`_columns_select`) and handed to the session as loaded: the ORM's
     loading context and row processors, built per execution, cost more than the statement.
     Pending changes are flushed first, as the ORM's query would (autoflush)."""
-    if session.autoflush and (session.new or session.dirty or session.deleted):
-        session.flush()
+    _autoflush(session)
     rows = session.connection().execute(_columns_select(statement, model), parameters)
     return [as_loaded(session, model, row) for row in rows]
+
+
+def _first(rows: list[M]) -> M | None:
+    return rows[0] if rows else None
+
+
+def _any_row(session: Session, statement: sa.Select[Any], parameters: dict[str, Any]) -> bool:
+    """Whether a Core statement finds a row (after the autoflush the ORM's query would do)."""
+    _autoflush(session)
+    return session.connection().execute(statement, parameters).first() is not None
 
 
 @cache
@@ -449,10 +464,9 @@ class SqlDepartment:
 
     def find(self, model: type[M], column: str, value: object) -> M | None:
         def read() -> M | None:
-            row: M | None = self.session.scalars(
-                _by_natural_key(model, column), {"key": value}
-            ).first()
-            return row
+            return _first(
+                _loaded(self.session, model, _by_natural_key(model, column), {"key": value})
+            )
 
         if self.reference is None or not is_catalogue(model):
             return read()
@@ -506,8 +520,7 @@ class SqlDepartment:
         self, code: str, *, subspecialty: Subspecialty, site_id: int, now: datetime
     ) -> ReaderStanding | None:
         session = self.session
-        if session.autoflush and (session.new or session.dirty or session.deleted):
-            session.flush()  # as the ORM's queries would: a shift the command started counts
+        _autoflush(session)  # a shift the command started counts
         parameters = {"code": code, "subspecialty": subspecialty, "site_id": site_id, "now": now}
         row = session.connection().execute(_READER_STANDING, parameters).first()
         if row is None:
@@ -586,7 +599,7 @@ class SqlAcquisitions:
         return found[0] if found else None
 
     def study_uid_taken(self, uid: str) -> bool:
-        return self.session.scalars(_UID_TAKEN, {"uid": uid}).first() is not None
+        return _any_row(self.session, _UID_TAKEN, {"uid": uid})
 
 
 _LIVE_APPOINTMENT = (
@@ -692,9 +705,15 @@ class SqlNotifications:
 
 
 _CURRENT_READ = sa.select(Read).where(col(Read.exam_id) == _exam_id(), col(Read.ended_at).is_(None))
-_CURRENT_READ_AND_READER = _CURRENT_READ.add_columns(Radiologist).join(
-    Radiologist, col(Radiologist.id) == col(Read.radiologist_id)
+# The read's columns, then its reader's (in `as_loaded`'s order for each).
+_CURRENT_READ_AND_READER = (
+    sa.select(*columns_of(Read), *columns_of(Radiologist))
+    .join_from(
+        core_table(Read), core_table(Radiologist), col(Radiologist.id) == col(Read.radiologist_id)
+    )
+    .where(col(Read.exam_id) == _exam_id(), col(Read.ended_at).is_(None))
 )
+_READ_COLUMNS = len(columns_of(Read))
 
 
 class SqlReads:
@@ -702,11 +721,18 @@ class SqlReads:
         self.session = session
 
     def current(self, exam_id: int) -> Read | None:
-        return self.session.scalars(_CURRENT_READ, {"exam_id": exam_id}).first()
+        return _first(_loaded(self.session, Read, _CURRENT_READ, {"exam_id": exam_id}))
 
     def current_with_reader(self, exam_id: int) -> tuple[Read, Radiologist] | None:
-        row = self.session.execute(_CURRENT_READ_AND_READER, {"exam_id": exam_id}).first()
-        return None if row is None else (row[0], row[1])
+        session = self.session
+        _autoflush(session)
+        row = session.connection().execute(_CURRENT_READ_AND_READER, {"exam_id": exam_id}).first()
+        if row is None:
+            return None
+        return (
+            as_loaded(session, Read, row[:_READ_COLUMNS]),
+            as_loaded(session, Radiologist, row[_READ_COLUMNS:]),
+        )
 
     def current_for(self, exam_ids: list[int]) -> dict[int, Read]:
         query = sa.select(Read).where(col(Read.exam_id).in_(exam_ids), col(Read.ended_at).is_(None))
@@ -964,7 +990,7 @@ class SqlReports:
 
     def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
         parameters = {"exam_id": exam_id, "respondent": respondent}
-        return self.session.scalars(_SURVEY_TAKEN, parameters).first() is not None
+        return _any_row(self.session, _SURVEY_TAKEN, parameters)
 
     def add_survey(self, survey: SatisfactionSurvey) -> bool:
         # Two answers at once (a link opened twice): the unique constraint decides, and the
@@ -993,17 +1019,20 @@ class SqlReports:
         return True
 
 
+_IN_PROGRESS = sa.select(Shift).where(
+    col(Shift.radiologist_id).in_(sa.bindparam("radiologist_ids", expanding=True)),
+    col(Shift.ended_at).is_(None),
+    col(Shift.starts_at) <= sa.bindparam("now", type_=core_table(Shift).c.starts_at.type),
+)
+
+
 class SqlShifts:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def in_progress(self, radiologist_ids: list[int], now: datetime) -> dict[int, Shift]:
-        query = sa.select(Shift).where(
-            col(Shift.radiologist_id).in_(radiologist_ids),
-            col(Shift.ended_at).is_(None),
-            col(Shift.starts_at) <= now,
-        )
-        return {s.radiologist_id: s for s in self.session.scalars(query)}
+        parameters = {"radiologist_ids": radiologist_ids, "now": now}
+        return {s.radiologist_id: s for s in _loaded(self.session, Shift, _IN_PROGRESS, parameters)}
 
     def last_ended(self, radiologist_ids: list[int]) -> dict[int, datetime | None]:
         query = (
