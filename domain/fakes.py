@@ -357,6 +357,13 @@ class FakeReads:
         reader = None if read is None else self.rows.get(Radiologist, read.radiologist_id)
         return None if read is None or reader is None else (read, reader)
 
+    def current_with_report(self, exam_id: int) -> tuple[Read, Radiologist, Report | None] | None:
+        found = self.current_with_reader(exam_id)
+        if found is None:
+            return None
+        report = self.rows.first(Report, lambda r: r.exam_id == exam_id)
+        return (*found, report)
+
     def current_for(self, exam_ids: list[int]) -> dict[int, Read]:
         wanted = set(exam_ids)
         return {

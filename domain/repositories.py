@@ -193,6 +193,9 @@ class Reads(Protocol):
     def current_with_reader(self, exam_id: int) -> tuple[Read, Radiologist] | None:
         """The exam's current read and its reader, in one lookup."""
 
+    def current_with_report(self, exam_id: int) -> tuple[Read, Radiologist, Report | None] | None:
+        """The exam's current read, its reader and the exam's report (if any), in one lookup."""
+
     def current_for(self, exam_ids: list[int]) -> dict[int, Read]:
         """The current reads of these exams, by exam."""
 

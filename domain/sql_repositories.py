@@ -714,6 +714,12 @@ _CURRENT_READ_AND_READER = (
     .where(col(Read.exam_id) == _exam_id(), col(Read.ended_at).is_(None))
 )
 _READ_COLUMNS = len(columns_of(Read))
+_READER_COLUMNS = len(columns_of(Radiologist))
+_REPORT_KEY_AT = next(i for i, c in enumerate(columns_of(Report)) if c.primary_key)
+# ... and the exam's report (at most one: `reports.exam_id` is unique), if it has one.
+_CURRENT_READ_WITH_REPORT = _CURRENT_READ_AND_READER.add_columns(*columns_of(Report)).outerjoin(
+    core_table(Report), col(Report.exam_id) == col(Read.exam_id)
+)
 
 
 class SqlReads:
@@ -732,6 +738,20 @@ class SqlReads:
         return (
             as_loaded(session, Read, row[:_READ_COLUMNS]),
             as_loaded(session, Radiologist, row[_READ_COLUMNS:]),
+        )
+
+    def current_with_report(self, exam_id: int) -> tuple[Read, Radiologist, Report | None] | None:
+        session = self.session
+        _autoflush(session)
+        row = session.connection().execute(_CURRENT_READ_WITH_REPORT, {"exam_id": exam_id}).first()
+        if row is None:
+            return None
+        reader_end = _READ_COLUMNS + _READER_COLUMNS
+        report = row[reader_end:]
+        return (
+            as_loaded(session, Read, row[:_READ_COLUMNS]),
+            as_loaded(session, Radiologist, row[_READ_COLUMNS:reader_end]),
+            None if report[_REPORT_KEY_AT] is None else as_loaded(session, Report, report),
         )
 
     def current_for(self, exam_ids: list[int]) -> dict[int, Read]:

@@ -166,10 +166,15 @@ def release(
 def _own_report(
     uow: UnitOfWork, actor: Actor, exam: Exam
 ) -> tuple[Radiologist, Read, Report | None]:
-    radiologist, read = _reader_and_read(uow, actor, pk(exam))
-    if read is None or read.radiologist_id != radiologist.id:
+    """The acting radiologist, their read of the exam and the exam's report, in one lookup;
+    NotPermitted unless the current read is theirs."""
+    if actor.role != Role.RADIOLOGIST:
+        raise NotPermitted("only a radiologist may do this")
+    found = uow.reads.current_with_report(pk(exam))
+    if found is None or found[1].code != actor.id:
+        _acting_radiologist(uow, actor)  # a caller who is no known radiologist is told so
         raise NotPermitted("only the radiologist reading this study may report it")
-    report = uow.reports.of_exam(pk(exam))
+    read, radiologist, report = found
     return radiologist, read, report
 
 
