@@ -437,6 +437,14 @@ class FakeReports:
     def of_exam(self, exam_id: int) -> Report | None:
         return self.rows.first(Report, lambda r: r.exam_id == exam_id)
 
+    def with_recipients(self, exam_id: int) -> tuple[Report | None, Referrer, Patient]:
+        exam = self.rows.get(Exam, exam_id)
+        assert exam is not None
+        referrer = self.rows.get(Referrer, exam.referrer_id)
+        patient = self.rows.get(Patient, exam.patient_id)
+        assert referrer is not None and patient is not None
+        return self.of_exam(exam_id), referrer, patient
+
     def latest_communication(self, exam_id: int) -> ResultCommunication | None:
         found = self.rows.where(ResultCommunication, lambda c: c.exam_id == exam_id)
         return found[-1] if found else None

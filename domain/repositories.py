@@ -35,8 +35,10 @@ from domain.models import (
     MetadataValidation,
     Notification,
     OpeningHours,
+    Patient,
     Radiologist,
     Read,
+    Referrer,
     Report,
     ResultCommunication,
     RuleSetActivation,
@@ -227,6 +229,10 @@ class Reports(Protocol):
 
     def of_exam(self, exam_id: int) -> Report | None:
         """The exam's report."""
+
+    def with_recipients(self, exam_id: int) -> tuple[Report | None, Referrer, Patient]:
+        """The exam's report (if any), its referrer and its patient, in one lookup: what a
+        result says and whom it goes to."""
 
     def latest_communication(self, exam_id: int) -> ResultCommunication | None:
         """The exam's most recent result communication."""

@@ -55,12 +55,14 @@ from domain.models import (
     MetadataValidation,
     Notification,
     OpeningHours,
+    Patient,
     PrepProtocolItem,
     Procedure,
     Radiologist,
     RadiologistSubspecialty,
     Read,
     ReadingPace,
+    Referrer,
     Report,
     ResultCommunication,
     RuleSetActivation,
@@ -884,6 +886,25 @@ _SURVEY_TAKEN = sa.select(col(SatisfactionSurvey.id)).where(
 )
 
 
+def _with_recipients() -> sa.Select[Any]:
+    exams, reports = core_table(Exam), core_table(Report)
+    referrers, patients = core_table(Referrer), core_table(Patient)
+    return (
+        sa.select(*columns_of(Report), *columns_of(Referrer), *columns_of(Patient))
+        .select_from(exams)
+        .join(referrers, referrers.c.id == exams.c.referrer_id)
+        .join(patients, patients.c.id == exams.c.patient_id)
+        .outerjoin(reports, reports.c.exam_id == exams.c.id)
+        .where(exams.c.id == _exam_id())
+    )
+
+
+# The exam's report (its columns null when it has none), referrer and patient, in one row.
+_WITH_RECIPIENTS = _with_recipients()
+_REPORT_COLUMNS = len(columns_of(Report))
+_REFERRER_END = _REPORT_COLUMNS + len(columns_of(Referrer))
+
+
 class SqlReports:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -891,6 +912,17 @@ class SqlReports:
     def of_exam(self, exam_id: int) -> Report | None:
         found = _loaded(self.session, Report, REPORT_OF_EXAM, {"exam_id": exam_id})
         return found[0] if found else None
+
+    def with_recipients(self, exam_id: int) -> tuple[Report | None, Referrer, Patient]:
+        session = self.session
+        _autoflush(session)
+        row = session.connection().execute(_WITH_RECIPIENTS, {"exam_id": exam_id}).one()
+        report = row[:_REPORT_COLUMNS]
+        return (
+            None if report[_REPORT_KEY_AT] is None else as_loaded(session, Report, report),
+            as_loaded(session, Referrer, row[_REPORT_COLUMNS:_REFERRER_END]),
+            as_loaded(session, Patient, row[_REFERRER_END:]),
+        )
 
     def latest_communication(self, exam_id: int) -> ResultCommunication | None:
         parameters = {"exam_id": exam_id}

@@ -109,14 +109,14 @@ def notify_result(
         _check_past(checks, direct.at, "direct.at", uow)
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    facts = GuardFacts(uow, exam)
+    report, referrer, patient = uow.reports.with_recipients(exam_id)
+    facts = GuardFacts(uow, exam, report=report)
     transition(exam, Step.NOTIFY_RESULT, actor=actor, at=uow.now, facts=facts, recorder=uow)
-    report = facts.report()  # the guard read it: a final report exists
+    report = facts.report()  # the guard passed: a final report exists
     assert report is not None
     level = report.critical_level
     critical = level in MUST_ACKNOWLEDGE
     window = windows.get(level)
-    referrer = uow.department.get(Referrer, exam.referrer_id)
     if channel is None:
         channel = channel_of(referrer) if critical else NotificationChannel.PORTAL
     communication = ResultCommunication(
@@ -160,7 +160,7 @@ def notify_result(
             },
         },
     )
-    invite_to_survey(uow, exam, at=uow.now + survey_after)
+    invite_to_survey(uow, exam, patient, at=uow.now + survey_after)
     if critical:
         uow.emit(
             ev.CriticalResultRaised(
@@ -176,11 +176,10 @@ def notify_result(
     return communication
 
 
-def invite_to_survey(uow: UnitOfWork, exam: Exam, *, at: datetime) -> bool:
-    """Queue the patient's survey invitation by e-mail, else SMS (its link is signed when it
-    is sent); False when the patient has neither."""
-    patient = uow.department.get(Patient, exam.patient_id)
-    if patient is None or not (patient.email or patient.phone):
+def invite_to_survey(uow: UnitOfWork, exam: Exam, patient: Patient, *, at: datetime) -> bool:
+    """Queue the exam's patient's survey invitation by e-mail, else SMS (its link is signed
+    when it is sent); False when the patient has neither."""
+    if not (patient.email or patient.phone):
         return False
     uow.append(
         Notification,
