@@ -67,7 +67,7 @@ from domain.models import (
     TurnaroundTarget,
 )
 from domain.models._columns import core_table
-from domain.repositories import ReaderStanding, UnitOfWork
+from domain.repositories import OrderParties, ReaderStanding, UnitOfWork
 from domain.types import utcnow
 
 M = TypeVar("M", bound=SQLModel)
@@ -127,6 +127,15 @@ class FakeExams:
             lambda e: (
                 (e.order_source, e.placer_order_number, e.placer_scope) == (source, placer, scope)
             ),
+        )
+
+    def order_parties(
+        self, *, source: str, placer: str, scope: str, patient_mrn: str, referrer_code: str
+    ) -> OrderParties:
+        return OrderParties(
+            patient=self.rows.first(Patient, lambda p: p.mrn == patient_mrn),
+            referrer=self.rows.first(Referrer, lambda r: r.code == referrer_code),
+            existing=self.by_placer_order(source, placer, scope),
         )
 
     def add_order(self, exam: Exam) -> bool:

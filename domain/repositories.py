@@ -62,6 +62,15 @@ class ReaderStanding:
     shift_ends_at: datetime | None  # None: on no shift in progress
 
 
+@dataclass(frozen=True)
+class OrderParties:
+    """Who an order names, and the exam of the same order if it was placed before."""
+
+    patient: Patient | None
+    referrer: Referrer | None
+    existing: Exam | None
+
+
 class Exams(Protocol):
     """Exams: the one a command changes, re-sent orders, and who may see which."""
 
@@ -70,6 +79,13 @@ class Exams(Protocol):
 
     def by_placer_order(self, source: str, placer: str, scope: str) -> Exam | None:
         """The exam of an order already placed with this source and number in this scope."""
+
+    def order_parties(
+        self, *, source: str, placer: str, scope: str, patient_mrn: str, referrer_code: str
+    ) -> OrderParties:
+        """The patient with this MRN, the referrer with this code and the exam of the order
+        with this source and placer number in this scope (each None when there is none), in
+        one lookup."""
 
     def add_order(self, exam: Exam) -> bool:
         """Stage a new order's exam and give it its id; False when a concurrent command placed

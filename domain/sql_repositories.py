@@ -77,7 +77,7 @@ from domain.models import (
 from domain.models._columns import core_table
 from domain.prepared import PreparedStatement
 from domain.reference_rows import ReferenceRows, detached_copy, is_catalogue
-from domain.repositories import ReaderStanding
+from domain.repositories import OrderParties, ReaderStanding
 
 M = TypeVar("M", bound=SQLModel)
 # An exam in these states will not fulfil a follow-up.
@@ -100,6 +100,41 @@ _EXISTING_ORDER = sa.select(Exam).where(
 )
 
 
+def _order_parties() -> sa.Select[Any]:
+    exams, patients, referrers = core_table(Exam), core_table(Patient), core_table(Referrer)
+    one = sa.select(sa.literal(1).label("one")).subquery("asked")
+    placed = sa.and_(
+        exams.c.order_source == sa.bindparam("source"),
+        exams.c.placer_order_number == sa.bindparam("placer"),
+        exams.c.placer_scope == sa.bindparam("scope"),
+    )
+    return sa.select(*columns_of(Patient), *columns_of(Referrer), *columns_of(Exam)).select_from(
+        one.outerjoin(patients, patients.c.mrn == sa.bindparam("mrn"))
+        .outerjoin(referrers, referrers.c.code == sa.bindparam("code"))
+        .outerjoin(exams, placed)
+    )
+
+
+# One row whatever is found: the patient's columns, the referrer's, then the placed order's
+# exam's, each null when there is no such row (the three are unique keys).
+_ORDER_PARTIES = _order_parties()
+_PATIENT_COLUMNS = len(columns_of(Patient))
+_PARTIES_EXAM_AT = _PATIENT_COLUMNS + len(columns_of(Referrer))
+
+
+def _loaded_or_none(session: Session, model: type[M], values: Sequence[Any]) -> M | None:
+    """The row of `model` with these values (`as_loaded`), or None when an outer join found
+    none (its key is null)."""
+    if values[_key_at(model)] is None:
+        return None
+    return as_loaded(session, model, values)
+
+
+@cache
+def _key_at(model: type[SQLModel]) -> int:
+    return next(i for i, c in enumerate(columns_of(model)) if c.primary_key)
+
+
 class SqlExams:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -110,6 +145,25 @@ class SqlExams:
     def by_placer_order(self, source: str, placer: str, scope: str) -> Exam | None:
         parameters = {"source": source, "placer": placer, "scope": scope}
         return _first(_loaded(self.session, Exam, _EXISTING_ORDER, parameters))
+
+    def order_parties(
+        self, *, source: str, placer: str, scope: str, patient_mrn: str, referrer_code: str
+    ) -> OrderParties:
+        session = self.session
+        _autoflush(session)
+        parameters = {
+            "source": source,
+            "placer": placer,
+            "scope": scope,
+            "mrn": patient_mrn,
+            "code": referrer_code,
+        }
+        row = session.connection().execute(_ORDER_PARTIES, parameters).one()
+        return OrderParties(
+            patient=_loaded_or_none(session, Patient, row[:_PATIENT_COLUMNS]),
+            referrer=_loaded_or_none(session, Referrer, row[_PATIENT_COLUMNS:_PARTIES_EXAM_AT]),
+            existing=_loaded_or_none(session, Exam, row[_PARTIES_EXAM_AT:]),
+        )
 
     def add_order(self, exam: Exam) -> bool:
         if self.session.get_bind().dialect.name == "sqlite":
@@ -717,7 +771,6 @@ _CURRENT_READ_AND_READER = (
 )
 _READ_COLUMNS = len(columns_of(Read))
 _READER_COLUMNS = len(columns_of(Radiologist))
-_REPORT_KEY_AT = next(i for i, c in enumerate(columns_of(Report)) if c.primary_key)
 # ... and the exam's report (at most one: `reports.exam_id` is unique), if it has one.
 _CURRENT_READ_WITH_REPORT = _CURRENT_READ_AND_READER.add_columns(*columns_of(Report)).outerjoin(
     core_table(Report), col(Report.exam_id) == col(Read.exam_id)
@@ -753,7 +806,7 @@ class SqlReads:
         return (
             as_loaded(session, Read, row[:_READ_COLUMNS]),
             as_loaded(session, Radiologist, row[_READ_COLUMNS:reader_end]),
-            None if report[_REPORT_KEY_AT] is None else as_loaded(session, Report, report),
+            _loaded_or_none(session, Report, report),
         )
 
     def current_for(self, exam_ids: list[int]) -> dict[int, Read]:
@@ -919,7 +972,7 @@ class SqlReports:
         row = session.connection().execute(_WITH_RECIPIENTS, {"exam_id": exam_id}).one()
         report = row[:_REPORT_COLUMNS]
         return (
-            None if report[_REPORT_KEY_AT] is None else as_loaded(session, Report, report),
+            _loaded_or_none(session, Report, report),
             as_loaded(session, Referrer, row[_REPORT_COLUMNS:_REFERRER_END]),
             as_loaded(session, Patient, row[_REFERRER_END:]),
         )

@@ -10,13 +10,12 @@ from datetime import date
 from domain import events as ev
 from domain.access import scope_of
 from domain.enums import ExamStatus, PatientClass, Priority, Role
-from domain.errors import FieldIssue, IssueCode, NotPermitted, ValidationFailed
+from domain.errors import FieldIssue, IssueCode, NotFound, NotPermitted, ValidationFailed
 from domain.lifecycle import Actor
 from domain.models import (
     Exam,
     Patient,
     Procedure,
-    Referrer,
     Site,
 )
 from domain.repositories import UnitOfWork
@@ -92,11 +91,18 @@ def place_order(
     assert referrer_code is not None
 
     scope = placer_scope(actor)
-    existing = _existing_order(uow, order_source, placer_order_number, scope)
-    patient = find_by(uow, Patient, "mrn", patient_mrn, entity="patient", field="patient_mrn")
-    referrer = find_by(
-        uow, Referrer, "code", referrer_code, entity="referrer", field="referrer_code"
+    parties = uow.exams.order_parties(
+        source=order_source,
+        placer=placer_order_number,
+        scope=scope,
+        patient_mrn=patient_mrn,
+        referrer_code=referrer_code,
     )
+    existing, patient, referrer = parties.existing, parties.patient, parties.referrer
+    if patient is None:
+        raise NotFound("patient", patient_mrn, field="patient_mrn")
+    if referrer is None:
+        raise NotFound("referrer", referrer_code, field="referrer_code")
     procedure = find_by(
         uow, Procedure, "code", procedure_code, entity="procedure", field="procedure_code"
     )
