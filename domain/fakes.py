@@ -67,7 +67,7 @@ from domain.models import (
     TurnaroundTarget,
 )
 from domain.models._columns import core_table
-from domain.repositories import OrderParties, ReaderStanding, UnitOfWork
+from domain.repositories import OrderParties, ReaderStanding, StorageFacts, UnitOfWork
 from domain.types import utcnow
 
 M = TypeVar("M", bound=SQLModel)
@@ -282,8 +282,17 @@ class FakeAcquisitions:
         found = self.rows.where(MetadataValidation, lambda v: v.exam_id == exam_id)
         return found[-1] if found else None
 
-    def study_uid_taken(self, uid: str) -> bool:
-        return self.rows.first(StoredStudy, lambda s: s.study_instance_uid == uid) is not None
+    def storage_facts(self, exam_id: int, uid: str) -> StorageFacts:
+        latest = self.latest_validation(exam_id)
+        attempts = self.attempts(exam_id)
+        last = attempts[-1] if attempts else None
+        return StorageFacts(
+            uid_taken=self.rows.first(StoredStudy, lambda s: s.study_instance_uid == uid)
+            is not None,
+            metadata_valid=latest is not None and latest.valid,
+            series_count=None if last is None else last.series_count,
+            image_count=None if last is None else last.image_count,
+        )
 
 
 class FakeAppointments:

@@ -150,6 +150,16 @@ class PrepChecklists(Protocol):
         """Give a new exam the items of a prep protocol."""
 
 
+@dataclass(frozen=True)
+class StorageFacts:
+    """What storing an exam's study checks and copies, read at once."""
+
+    uid_taken: bool  # a stored study already has the Study Instance UID
+    metadata_valid: bool  # the exam's most recent metadata validation found it valid
+    series_count: int | None  # of the exam's last acquisition attempt (None: not recorded)
+    image_count: int | None
+
+
 class Acquisitions(Protocol):
     """Imaging attempts, metadata validations and stored studies."""
 
@@ -159,8 +169,9 @@ class Acquisitions(Protocol):
     def latest_validation(self, exam_id: int) -> MetadataValidation | None:
         """The exam's most recent metadata validation."""
 
-    def study_uid_taken(self, uid: str) -> bool:
-        """Whether a stored study already has this Study Instance UID."""
+    def storage_facts(self, exam_id: int, uid: str) -> StorageFacts:
+        """Whether the UID is taken, whether the exam's metadata is valid, and its last
+        attempt's counts, in one lookup."""
 
 
 class Appointments(Protocol):

@@ -77,7 +77,7 @@ from domain.models import (
 from domain.models._columns import core_table
 from domain.prepared import PreparedStatement
 from domain.reference_rows import ReferenceRows, detached_copy, is_catalogue
-from domain.repositories import OrderParties, ReaderStanding
+from domain.repositories import OrderParties, ReaderStanding, StorageFacts
 
 M = TypeVar("M", bound=SQLModel)
 # An exam in these states will not fulfil a follow-up.
@@ -638,9 +638,36 @@ _LATEST_VALIDATION = (
     .order_by(col(MetadataValidation.id).desc())
     .limit(1)
 )
-_UID_TAKEN = sa.select(col(StoredStudy.id)).where(
-    col(StoredStudy.study_instance_uid) == sa.bindparam("uid")
-)
+
+
+def _storage_facts() -> sa.Select[Any]:
+    stored = core_table(StoredStudy)
+    validations, attempts = core_table(MetadataValidation), core_table(Acquisition)
+    uid_taken = sa.exists().where(stored.c.study_instance_uid == sa.bindparam("uid"))
+    valid = (
+        sa.select(validations.c.valid)
+        .where(validations.c.exam_id == _exam_id())
+        .order_by(validations.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    last = (
+        sa.select(attempts.c.series_count, attempts.c.image_count)
+        .where(attempts.c.exam_id == _exam_id())
+        .order_by(attempts.c.attempt.desc())
+        .limit(1)
+        .subquery("last_attempt")
+    )
+    one = sa.select(sa.literal(1).label("one")).subquery("asked")
+    return sa.select(
+        uid_taken.label("uid_taken"),
+        valid.label("metadata_valid"),
+        last.c.series_count,
+        last.c.image_count,
+    ).select_from(one.outerjoin(last, sa.true()))
+
+
+_STORAGE_FACTS = _storage_facts()
 
 
 class SqlAcquisitions:
@@ -654,8 +681,18 @@ class SqlAcquisitions:
         found = _loaded(self.session, MetadataValidation, _LATEST_VALIDATION, {"exam_id": exam_id})
         return found[0] if found else None
 
-    def study_uid_taken(self, uid: str) -> bool:
-        return _any_row(self.session, _UID_TAKEN, {"uid": uid})
+    def storage_facts(self, exam_id: int, uid: str) -> StorageFacts:
+        _autoflush(self.session)
+        parameters = {"exam_id": exam_id, "uid": uid}
+        taken, valid, series, images = (
+            self.session.connection().execute(_STORAGE_FACTS, parameters).one()
+        )
+        return StorageFacts(
+            uid_taken=bool(taken),
+            metadata_valid=bool(valid),
+            series_count=series,
+            image_count=images,
+        )
 
 
 _LIVE_APPOINTMENT = (

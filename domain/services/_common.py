@@ -119,12 +119,15 @@ class GuardFacts:
         *,
         report: Report | None = None,
         checklist: list[ExamPrepItem] | None = None,
+        metadata_valid: bool | None = None,
     ) -> None:
-        """`report`, `checklist`: the exam's report and whole prep checklist, when the command
-        has already loaded them (the guards then read no more)."""
+        """`report`, `checklist`, `metadata_valid`: the exam's report, whole prep checklist and
+        whether its latest metadata validation passed, when the command has already read them
+        (the guards then read no more)."""
         self._uow = uow
         self._exam = exam
         self._checklist = checklist
+        self._metadata_valid = metadata_valid
         self._report = report
         self._report_loaded = report is not None
 
@@ -134,6 +137,8 @@ class GuardFacts:
         return self._uow.prep.open_count(pk(self._exam)) == 0
 
     def metadata_valid(self) -> bool:
+        if self._metadata_valid is not None:
+            return self._metadata_valid
         latest = self._uow.acquisitions.latest_validation(pk(self._exam))
         return latest is not None and latest.valid
 

@@ -435,7 +435,10 @@ def register_storage(
     checks.text(archive_location, "archive_location", max_length=255)
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    if uow.acquisitions.study_uid_taken(study_instance_uid):
+    # Read what the checks, the guard, the new row and the due time need before changing
+    # anything, so the exam is written once (a lookup after a change writes it first).
+    facts = uow.acquisitions.storage_facts(exam_id, study_instance_uid)
+    if facts.uid_taken:
         raise ValidationFailed(
             [
                 FieldIssue(
@@ -445,26 +448,22 @@ def register_storage(
                 )
             ]
         )
-    # Read what the new row and the due time need before changing anything, so the exam is
-    # written once (a lookup after a change writes it first).
-    attempts = _attempts(uow, exam_id)
     minutes = turnaround_minutes(uow, exam)
     transition(
         exam,
         Step.REGISTER_STORAGE,
         actor=actor,
         at=uow.now,
-        facts=GuardFacts(uow, exam),
+        facts=GuardFacts(uow, exam, metadata_valid=facts.metadata_valid),
         recorder=uow,
     )
-    last = attempts[-1]
     study = StoredStudy(
         exam_id=pk(exam),
         study_instance_uid=study_instance_uid,
         archive_location=archive_location.strip(),
         available_at=uow.now,
-        series_count=last.series_count or 0,
-        image_count=last.image_count or 0,
+        series_count=facts.series_count or 0,
+        image_count=facts.image_count or 0,
     )
     uow.add(study)
     exam.ready_at = uow.now
