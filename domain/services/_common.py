@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -30,6 +31,8 @@ from domain.repositories import UnitOfWork
 from domain.types import pk
 
 M = TypeVar("M", bound=SQLModel)
+# The control characters free text may not hold: below 32, but for tab, line feed and return.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def require_role(actor: Actor, roles: set[Role], action: str) -> None:
@@ -97,7 +100,7 @@ class Checks:
             f"must be at most {max_length} characters (got {len(value)})",
         )
         self.require(
-            not any(ord(c) < 32 and c not in "\n\r\t" for c in value),
+            CONTROL_CHARACTERS.search(value) is None,
             field,
             IssueCode.CONTROL_CHARACTERS,
             "must not contain control characters",
