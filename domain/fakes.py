@@ -257,6 +257,13 @@ class FakePrepChecklists:
     def open_count(self, exam_id: int) -> int:
         return sum(1 for i in self.items(exam_id) if i.completed_at is None)
 
+    def item_and_others_open(self, exam_id: int, code: str) -> tuple[ExamPrepItem, int] | None:
+        checklist = self.items(exam_id)
+        item = next((i for i in checklist if i.code == code), None)
+        if item is None:
+            return None
+        return item, sum(1 for i in checklist if i is not item and i.completed_at is None)
+
     def copy_protocol(self, exam_id: int, protocol_id: int) -> None:
         protocol = self.rows.where(PrepProtocolItem, lambda i: i.protocol_id == protocol_id)
         for item in sorted(protocol, key=lambda i: i.position):

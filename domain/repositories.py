@@ -146,6 +146,11 @@ class PrepChecklists(Protocol):
     def open_count(self, exam_id: int) -> int:
         """How many of the exam's items are not done yet."""
 
+    def item_and_others_open(self, exam_id: int, code: str) -> tuple[ExamPrepItem, int] | None:
+        """The exam's checklist item with this code (the first, should two share it) and how
+        many of its other items are not done yet, in one lookup; None when it has no such
+        item."""
+
     def copy_protocol(self, exam_id: int, protocol_id: int) -> None:
         """Give a new exam the items of a prep protocol."""
 

@@ -613,6 +613,30 @@ _COPY_CHECKLIST = sa.insert(core_table(ExamPrepItem)).from_select(
 )
 
 
+def _item_and_others_open() -> sa.Select[Any]:
+    items = core_table(ExamPrepItem)
+    others = items.alias("others")
+    others_open = (
+        sa.select(sa.func.count())
+        .select_from(others)
+        .where(
+            others.c.exam_id == items.c.exam_id,
+            others.c.completed_at.is_(None),
+            others.c.id != items.c.id,
+        )
+        .scalar_subquery()
+    )
+    return (
+        sa.select(*columns_of(ExamPrepItem), others_open.label("others_open"))
+        .where(items.c.exam_id == _exam_id(), items.c.code == sa.bindparam("code"))
+        .order_by(items.c.id)
+        .limit(1)
+    )
+
+
+_ITEM_AND_OTHERS_OPEN = _item_and_others_open()
+
+
 class SqlPrepChecklists:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -622,6 +646,15 @@ class SqlPrepChecklists:
 
     def open_count(self, exam_id: int) -> int:
         return int(self.session.scalar(_OPEN_PREP_ITEMS, {"exam_id": exam_id}) or 0)
+
+    def item_and_others_open(self, exam_id: int, code: str) -> tuple[ExamPrepItem, int] | None:
+        session = self.session
+        _autoflush(session)
+        parameters = {"exam_id": exam_id, "code": code}
+        row = session.connection().execute(_ITEM_AND_OTHERS_OPEN, parameters).first()
+        if row is None:
+            return None
+        return as_loaded(session, ExamPrepItem, row[:-1]), int(row[-1])
 
     def copy_protocol(self, exam_id: int, protocol_id: int) -> None:
         self.session.execute(_COPY_CHECKLIST, {"exam_id": exam_id, "protocol_id": protocol_id})

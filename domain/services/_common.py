@@ -21,7 +21,6 @@ from domain.errors import (
 from domain.lifecycle import Actor
 from domain.models import (
     Exam,
-    ExamPrepItem,
     Procedure,
     Report,
     ReportTemplate,
@@ -121,22 +120,22 @@ class GuardFacts:
         exam: Exam,
         *,
         report: Report | None = None,
-        checklist: list[ExamPrepItem] | None = None,
+        open_prep_items: int | None = None,
         metadata_valid: bool | None = None,
     ) -> None:
-        """`report`, `checklist`, `metadata_valid`: the exam's report, whole prep checklist and
-        whether its latest metadata validation passed, when the command has already read them
-        (the guards then read no more)."""
+        """`report`, `open_prep_items`, `metadata_valid`: the exam's report, how many of its
+        prep items are not done, and whether its latest metadata validation passed, when the
+        command already knows (the guards then read no more)."""
         self._uow = uow
         self._exam = exam
-        self._checklist = checklist
+        self._open_prep_items = open_prep_items
         self._metadata_valid = metadata_valid
         self._report = report
         self._report_loaded = report is not None
 
     def prep_complete(self) -> bool:
-        if self._checklist is not None:
-            return all(item.completed_at is not None for item in self._checklist)
+        if self._open_prep_items is not None:
+            return self._open_prep_items == 0
         return self._uow.prep.open_count(pk(self._exam)) == 0
 
     def metadata_valid(self) -> bool:

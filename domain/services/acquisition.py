@@ -62,10 +62,10 @@ def complete_prep_item(
                 )
             ]
         )
-    checklist = uow.prep.items(exam_id)
-    item = next((i for i in checklist if i.code == item_code), None)
-    if item is None:
+    found = uow.prep.item_and_others_open(exam_id, item_code)
+    if found is None:
         raise NotFound("prep item", item_code, field="item_code")
+    item, others_open = found
     if item.completed_at is None:
         item.completed_at, item.completed_by, item.note = uow.now, actor.id, note
         uow.emit(
@@ -73,7 +73,8 @@ def complete_prep_item(
                 at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id, item_code=item_code
             )
         )
-    facts = GuardFacts(uow, exam, checklist=checklist)  # the guard needs no count
+    # This item is done now: the checklist is complete when none of the others is open.
+    facts = GuardFacts(uow, exam, open_prep_items=others_open)
     if exam.status == ExamStatus.CHECKED_IN and facts.prep_complete():
         transition(exam, Step.COMPLETE_PREP, actor=actor, at=uow.now, facts=facts, recorder=uow)
     return exam
