@@ -67,7 +67,13 @@ from domain.models import (
     TurnaroundTarget,
 )
 from domain.models._columns import core_table
-from domain.repositories import OrderParties, ReaderStanding, StorageFacts, UnitOfWork
+from domain.repositories import (
+    AcquisitionStart,
+    OrderParties,
+    ReaderStanding,
+    StorageFacts,
+    UnitOfWork,
+)
 from domain.types import utcnow
 
 M = TypeVar("M", bound=SQLModel)
@@ -288,6 +294,13 @@ class FakeAcquisitions:
     def latest_validation(self, exam_id: int) -> MetadataValidation | None:
         found = self.rows.where(MetadataValidation, lambda v: v.exam_id == exam_id)
         return found[-1] if found else None
+
+    def before_start(self, exam_id: int) -> AcquisitionStart:
+        items = self.rows.where(ExamPrepItem, lambda i: i.exam_id == exam_id)
+        return AcquisitionStart(
+            attempts=len(self.attempts(exam_id)),
+            open_prep_items=sum(1 for i in items if i.completed_at is None),
+        )
 
     def storage_facts(self, exam_id: int, uid: str) -> StorageFacts:
         latest = self.latest_validation(exam_id)

@@ -156,6 +156,14 @@ class PrepChecklists(Protocol):
 
 
 @dataclass(frozen=True)
+class AcquisitionStart:
+    """What starting an exam's next acquisition attempt needs to know, read at once."""
+
+    attempts: int  # the attempts made so far
+    open_prep_items: int  # the prep checklist's items not done yet
+
+
+@dataclass(frozen=True)
 class StorageFacts:
     """What storing an exam's study checks and copies, read at once."""
 
@@ -173,6 +181,10 @@ class Acquisitions(Protocol):
 
     def latest_validation(self, exam_id: int) -> MetadataValidation | None:
         """The exam's most recent metadata validation."""
+
+    def before_start(self, exam_id: int) -> AcquisitionStart:
+        """How many attempts the exam has had and how many prep items it has open, in one
+        lookup."""
 
     def storage_facts(self, exam_id: int, uid: str) -> StorageFacts:
         """Whether the UID is taken, whether the exam's metadata is valid, and its last

@@ -77,7 +77,7 @@ from domain.models import (
 from domain.models._columns import core_table
 from domain.prepared import PreparedStatement
 from domain.reference_rows import ReferenceRows, detached_copy, is_catalogue
-from domain.repositories import OrderParties, ReaderStanding, StorageFacts
+from domain.repositories import AcquisitionStart, OrderParties, ReaderStanding, StorageFacts
 
 M = TypeVar("M", bound=SQLModel)
 # An exam in these states will not fulfil a follow-up.
@@ -701,6 +701,13 @@ def _storage_facts() -> sa.Select[Any]:
 
 
 _STORAGE_FACTS = _storage_facts()
+_BEFORE_START = sa.select(
+    sa.select(sa.func.count())
+    .select_from(core_table(Acquisition))
+    .where(core_table(Acquisition).c.exam_id == _exam_id())
+    .scalar_subquery(),
+    _OPEN_PREP_ITEMS.scalar_subquery(),
+)
 
 
 class SqlAcquisitions:
@@ -713,6 +720,12 @@ class SqlAcquisitions:
     def latest_validation(self, exam_id: int) -> MetadataValidation | None:
         found = _loaded(self.session, MetadataValidation, _LATEST_VALIDATION, {"exam_id": exam_id})
         return found[0] if found else None
+
+    def before_start(self, exam_id: int) -> AcquisitionStart:
+        _autoflush(self.session)
+        parameters = {"exam_id": exam_id}
+        attempts, open_items = self.session.connection().execute(_BEFORE_START, parameters).one()
+        return AcquisitionStart(attempts=int(attempts), open_prep_items=int(open_items))
 
     def storage_facts(self, exam_id: int, uid: str) -> StorageFacts:
         _autoflush(self.session)

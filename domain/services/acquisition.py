@@ -92,16 +92,16 @@ def start_acquisition(
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     resource = _scanner_for(uow, exam, resource_code)
     # Reads come before the change: a lookup after it would first write the exam on its own.
-    earlier = _attempts(uow, exam_id)
+    before = uow.acquisitions.before_start(exam_id)
     transition(
         exam,
         Step.START_ACQUISITION,
         actor=actor,
         at=uow.now,
-        facts=GuardFacts(uow, exam),
+        facts=GuardFacts(uow, exam, open_prep_items=before.open_prep_items),
         recorder=uow,
     )
-    return _new_attempt(uow, actor, exam, resource, earlier)
+    return _new_attempt(uow, actor, exam, resource, before.attempts + 1)
 
 
 def _scanner_for(uow: UnitOfWork, exam: Exam, resource_code: str) -> ModalityResource:
@@ -138,11 +138,11 @@ def _new_attempt(
     actor: Actor,
     exam: Exam,
     resource: ModalityResource,
-    earlier: list[Acquisition],
+    number: int,
 ) -> Acquisition:
     attempt = Acquisition(
         exam_id=pk(exam),
-        attempt=len(earlier) + 1,
+        attempt=number,
         resource_id=pk(resource),
         technologist=actor.id,
         started_at=uow.now,
@@ -218,7 +218,7 @@ def request_repeat(
     previous.repeat_reason, previous.repeat_note = reason, note
     resource = uow.department.get(ModalityResource, previous.resource_id)
     assert resource is not None
-    return _new_attempt(uow, actor, exam, resource, attempts)
+    return _new_attempt(uow, actor, exam, resource, len(attempts) + 1)
 
 
 @dataclass(frozen=True)

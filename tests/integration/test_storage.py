@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlmodel import col
 
 from domain.db import Database
 from domain.enums import ExamStatus, RepeatReason
 from domain.errors import PreconditionFailed, ValidationFailed
+from domain.models import Acquisition
 from domain.services import acquisition
 from tests.factories import TECH, current, drive, header_for, order, reference
 
@@ -51,6 +54,17 @@ async def test_a_study_is_stored_only_after_valid_metadata_with_the_last_attempt
     )
     study = await db.run(store(exam_id, "1.2.3.4"))
     assert (study.series_count, study.image_count) == (5, 300)
+    attempts = await db.read(
+        lambda s: [
+            (a.attempt, a.series_count, a.repeat_reason)
+            for a in s.scalars(
+                sa.select(Acquisition)
+                .where(col(Acquisition.exam_id) == exam_id)
+                .order_by(col(Acquisition.id))
+            )
+        ]
+    )
+    assert attempts == [(1, 2, RepeatReason.MOTION), (2, 5, None)]
     assert (await current(db, exam_id)).status == ExamStatus.READY_FOR_READ
 
     other = await drive(db, await order(db), ExamStatus.ACQUIRED)
