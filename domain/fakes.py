@@ -475,6 +475,20 @@ class FakeReports:
     def of_exam(self, exam_id: int) -> Report | None:
         return self.rows.first(Report, lambda r: r.exam_id == exam_id)
 
+    def latest_communication_and_recipients(
+        self, exam_id: int
+    ) -> tuple[ResultCommunication, frozenset[str]] | None:
+        communication = self.latest_communication(exam_id)
+        if communication is None:
+            return None
+        ids = {communication.referrer_id}
+        if communication.escalated_to_kind == "referrer" and communication.escalated_to_id:
+            ids.add(communication.escalated_to_id)
+        if communication.received_by_kind == "referrer" and communication.received_by_id:
+            ids.add(communication.received_by_id)
+        found = (self.rows.get(Referrer, i) for i in ids)
+        return communication, frozenset(r.code for r in found if r is not None)
+
     def with_recipients(self, exam_id: int) -> tuple[Report | None, Referrer, Patient]:
         exam = self.rows.get(Exam, exam_id)
         assert exam is not None

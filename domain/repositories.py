@@ -281,6 +281,13 @@ class Reports(Protocol):
     def latest_communication(self, exam_id: int) -> ResultCommunication | None:
         """The exam's most recent result communication."""
 
+    def latest_communication_and_recipients(
+        self, exam_id: int
+    ) -> tuple[ResultCommunication, frozenset[str]] | None:
+        """The exam's most recent result communication and the codes of the referrers it
+        went to (the ordering one, and one an escalation or its delivery reached), in one
+        lookup."""
+
     def communication(self, communication_id: int) -> ResultCommunication | None:
         """One result communication by id."""
 

@@ -1041,6 +1041,41 @@ _REPORT_COLUMNS = len(columns_of(Report))
 _REFERRER_END = _REPORT_COLUMNS + len(columns_of(Referrer))
 
 
+def _latest_communication_and_recipients() -> sa.Select[Any]:
+    communications, referrers = core_table(ResultCommunication), core_table(Referrer)
+    ordering, escalated, received = (referrers.alias(n) for n in ("ordering", "esc", "rcv"))
+    reached = (
+        communications.join(ordering, ordering.c.id == communications.c.referrer_id)
+        .outerjoin(
+            escalated,
+            sa.and_(
+                communications.c.escalated_to_kind == "referrer",
+                escalated.c.id == communications.c.escalated_to_id,
+            ),
+        )
+        .outerjoin(
+            received,
+            sa.and_(
+                communications.c.received_by_kind == "referrer",
+                received.c.id == communications.c.received_by_id,
+            ),
+        )
+    )
+    return (
+        sa.select(
+            *columns_of(ResultCommunication), ordering.c.code, escalated.c.code, received.c.code
+        )
+        .select_from(reached)
+        .where(communications.c.exam_id == _exam_id())
+        .order_by(communications.c.id.desc())
+        .limit(1)
+    )
+
+
+# The latest communication's columns, then the codes of the referrers it went to (or null).
+_LATEST_COMMUNICATION_AND_RECIPIENTS = _latest_communication_and_recipients()
+
+
 class SqlReports:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -1048,6 +1083,18 @@ class SqlReports:
     def of_exam(self, exam_id: int) -> Report | None:
         found = _loaded(self.session, Report, REPORT_OF_EXAM, {"exam_id": exam_id})
         return found[0] if found else None
+
+    def latest_communication_and_recipients(
+        self, exam_id: int
+    ) -> tuple[ResultCommunication, frozenset[str]] | None:
+        session = self.session
+        _autoflush(session)
+        statement = _LATEST_COMMUNICATION_AND_RECIPIENTS
+        row = session.connection().execute(statement, {"exam_id": exam_id}).first()
+        if row is None:
+            return None
+        communication = as_loaded(session, ResultCommunication, row[:-3])
+        return communication, frozenset(code for code in row[-3:] if code is not None)
 
     def with_recipients(self, exam_id: int) -> tuple[Report | None, Referrer, Patient]:
         session = self.session

@@ -236,20 +236,10 @@ def record_reached(uow: UnitOfWork, notification: Notification) -> ResultCommuni
     return communication
 
 
-def _is_recipient(uow: UnitOfWork, actor: Actor, communication: ResultCommunication) -> bool:
-    """The actor is a referrer the result was sent to: the ordering one, or the one an
-    escalation or delivery reached."""
-    if actor.role != Role.REFERRER:
-        return False
-    ids = {communication.referrer_id}
-    if communication.escalated_to_kind == "referrer" and communication.escalated_to_id:
-        ids.add(communication.escalated_to_id)
-    if communication.received_by_kind == "referrer" and communication.received_by_id:
-        ids.add(communication.received_by_id)
-    return any(
-        (person := uow.department.get(Referrer, i)) is not None and person.code == actor.id
-        for i in ids
-    )
+def _is_recipient(actor: Actor, recipients: frozenset[str]) -> bool:
+    """The actor is a referrer the result was sent to (`recipients`: their codes): the
+    ordering one, or the one an escalation or delivery reached."""
+    return actor.role == Role.REFERRER and actor.id in recipients
 
 
 def acknowledge_result(
@@ -264,8 +254,8 @@ def acknowledge_result(
         _check_past(checks, read_back.at, "read_back.at", uow)
         checks.done()
     load_exam(uow, exam_id)
-    communication = uow.reports.latest_communication(exam_id)
-    if communication is None:
+    found = uow.reports.latest_communication_and_recipients(exam_id)
+    if found is None:
         raise ValidationFailed(
             [
                 FieldIssue(
@@ -275,9 +265,10 @@ def acknowledge_result(
                 )
             ]
         )
+    communication, recipients = found
     if communication.acknowledged_at is not None:
         return communication  # acknowledged once; a second answer changes nothing
-    if read_back is None and not _is_recipient(uow, actor, communication):
+    if read_back is None and not _is_recipient(actor, recipients):
         raise ValidationFailed(
             [
                 FieldIssue(

@@ -10,8 +10,16 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from domain.db import Database
-from domain.enums import CriticalLevel, ExamStatus, NotificationChannel, NotificationTemplate
-from domain.models import Notification, Patient
+from domain.enums import (
+    CriticalLevel,
+    ExamStatus,
+    NotificationChannel,
+    NotificationTemplate,
+    Role,
+)
+from domain.errors import ValidationFailed
+from domain.lifecycle import Actor
+from domain.models import Notification, Patient, Referrer, ResultCommunication
 from domain.services import results
 from tests.factories import RADIOLOGIST, drive, order, reference
 
@@ -81,3 +89,49 @@ async def test_a_result_goes_to_the_referrer_and_invites_the_patient(
             exam.patient_id,
             invitation,
         )
+
+
+ACKNOWLEDGERS = {
+    # who acknowledges, whom the result reached besides REF01: acknowledged?
+    "the ordering referrer": ("REF01", None, True),
+    "another referrer": ("REF02", None, False),
+    "the referrer it was escalated to": ("REF02", "escalated_to", True),
+    "the referrer who received it": ("REF02", "received_by", True),
+    "a referrer it never reached": ("REF03", "escalated_to", False),
+}
+
+
+@pytest.mark.parametrize("case", ACKNOWLEDGERS)
+async def test_a_referrer_the_result_reached_acknowledges_it_others_need_a_read_back(
+    db: Database, case: str
+) -> None:
+    await reference(db)
+    code, reached, acknowledged = ACKNOWLEDGERS[case]
+    exam = await drive(
+        db, await order(db), ExamStatus.COMMUNICATED, critical=CriticalLevel.CRITICAL
+    )
+    assert exam.id is not None
+
+    def reach_ref02(uow: Any) -> None:
+        ref02 = sa.select(Referrer.id).where(col(Referrer.code) == "REF02").scalar_subquery()
+        uow.session.execute(
+            sa.update(ResultCommunication)
+            .where(col(ResultCommunication.exam_id) == exam.id)
+            .values({f"{reached}_kind": "referrer", f"{reached}_id": ref02})
+        )
+
+    if reached is not None:
+        await db.run(reach_ref02)
+
+    def acknowledge(uow: Any) -> ResultCommunication:
+        return results.acknowledge_result(
+            uow=uow, actor=Actor(code, Role.REFERRER), exam_id=exam.id
+        )
+
+    if acknowledged:
+        communication = await db.run(acknowledge)
+        assert communication.acknowledged_by == code
+        return
+    with pytest.raises(ValidationFailed) as refused:
+        await db.run(acknowledge)
+    assert [i.code for i in refused.value.issues] == ["READ_BACK_REQUIRED"]
