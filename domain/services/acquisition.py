@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import timedelta
 
 from domain import events as ev
@@ -291,8 +291,12 @@ def check_header(uow: UnitOfWork, exam: Exam, header: StudyHeader) -> list[Metad
     return problems
 
 
+_HEADER_FIELDS = tuple(f.name for f in fields(StudyHeader))
+
+
 def _recorded(header: StudyHeader) -> dict[str, str]:
-    return {k: str(v) for k, v in asdict(header).items()}
+    """The header's fields as text (its values are flat: no `asdict` deep copy is needed)."""
+    return {name: str(getattr(header, name)) for name in _HEADER_FIELDS}
 
 
 def record_validation(
