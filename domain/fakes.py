@@ -32,6 +32,7 @@ from domain.enums import (
     PatientClass,
     Priority,
     Respondent,
+    Subspecialty,
 )
 from domain.events import DomainEvent
 from domain.lifecycle import Actor
@@ -49,6 +50,7 @@ from domain.models import (
     PrepProtocolItem,
     Procedure,
     Radiologist,
+    RadiologistSubspecialty,
     Read,
     ReadingPace,
     Referrer,
@@ -59,12 +61,19 @@ from domain.models import (
     SatisfactionSurvey,
     Shift,
     Site,
+    SitePrivilege,
     SlotClaim,
     StoredStudy,
     TurnaroundTarget,
 )
 from domain.models._columns import core_table
-from domain.repositories import UnitOfWork
+from domain.repositories import (
+    AcquisitionStart,
+    OrderParties,
+    ReaderStanding,
+    StorageFacts,
+    UnitOfWork,
+)
 from domain.types import utcnow
 
 M = TypeVar("M", bound=SQLModel)
@@ -124,6 +133,15 @@ class FakeExams:
             lambda e: (
                 (e.order_source, e.placer_order_number, e.placer_scope) == (source, placer, scope)
             ),
+        )
+
+    def order_parties(
+        self, *, source: str, placer: str, scope: str, patient_mrn: str, referrer_code: str
+    ) -> OrderParties:
+        return OrderParties(
+            patient=self.rows.first(Patient, lambda p: p.mrn == patient_mrn),
+            referrer=self.rows.first(Referrer, lambda r: r.code == referrer_code),
+            existing=self.by_placer_order(source, placer, scope),
         )
 
     def add_order(self, exam: Exam) -> bool:
@@ -214,6 +232,26 @@ class FakeDepartment:
     def opening_hours(self, resource_id: int) -> list[OpeningHours]:
         return self.rows.where(OpeningHours, lambda h: h.resource_id == resource_id)
 
+    def reader_standing(
+        self, code: str, *, subspecialty: Subspecialty, site_id: int, now: datetime
+    ) -> ReaderStanding | None:
+        reader = self.find(Radiologist, "code", code)
+        if reader is None:
+            return None
+        privilege = self.rows.get(SitePrivilege, (reader.id, site_id))
+        shifts = self.rows.where(
+            Shift,
+            lambda s: s.radiologist_id == reader.id and s.ended_at is None and s.starts_at <= now,
+        )
+        return ReaderStanding(
+            radiologist=reader,
+            credentialed=self.rows.get(RadiologistSubspecialty, (reader.id, subspecialty))
+            is not None,
+            privileged=privilege is not None,
+            privilege_expires_on=None if privilege is None else privilege.expires_on,
+            shift_ends_at=max((s.ends_at for s in shifts), default=None),
+        )
+
 
 class FakePrepChecklists:
     def __init__(self, rows: Rows) -> None:
@@ -224,6 +262,13 @@ class FakePrepChecklists:
 
     def open_count(self, exam_id: int) -> int:
         return sum(1 for i in self.items(exam_id) if i.completed_at is None)
+
+    def item_and_others_open(self, exam_id: int, code: str) -> tuple[ExamPrepItem, int] | None:
+        checklist = self.items(exam_id)
+        item = next((i for i in checklist if i.code == code), None)
+        if item is None:
+            return None
+        return item, sum(1 for i in checklist if i is not item and i.completed_at is None)
 
     def copy_protocol(self, exam_id: int, protocol_id: int) -> None:
         protocol = self.rows.where(PrepProtocolItem, lambda i: i.protocol_id == protocol_id)
@@ -250,8 +295,24 @@ class FakeAcquisitions:
         found = self.rows.where(MetadataValidation, lambda v: v.exam_id == exam_id)
         return found[-1] if found else None
 
-    def study_uid_taken(self, uid: str) -> bool:
-        return self.rows.first(StoredStudy, lambda s: s.study_instance_uid == uid) is not None
+    def before_start(self, exam_id: int) -> AcquisitionStart:
+        items = self.rows.where(ExamPrepItem, lambda i: i.exam_id == exam_id)
+        return AcquisitionStart(
+            attempts=len(self.attempts(exam_id)),
+            open_prep_items=sum(1 for i in items if i.completed_at is None),
+        )
+
+    def storage_facts(self, exam_id: int, uid: str) -> StorageFacts:
+        latest = self.latest_validation(exam_id)
+        attempts = self.attempts(exam_id)
+        last = attempts[-1] if attempts else None
+        return StorageFacts(
+            uid_taken=self.rows.first(StoredStudy, lambda s: s.study_instance_uid == uid)
+            is not None,
+            metadata_valid=latest is not None and latest.valid,
+            series_count=None if last is None else last.series_count,
+            image_count=None if last is None else last.image_count,
+        )
 
 
 class FakeAppointments:
@@ -334,6 +395,13 @@ class FakeReads:
         reader = None if read is None else self.rows.get(Radiologist, read.radiologist_id)
         return None if read is None or reader is None else (read, reader)
 
+    def current_with_report(self, exam_id: int) -> tuple[Read, Radiologist, Report | None] | None:
+        found = self.current_with_reader(exam_id)
+        if found is None:
+            return None
+        report = self.rows.first(Report, lambda r: r.exam_id == exam_id)
+        return (*found, report)
+
     def current_for(self, exam_ids: list[int]) -> dict[int, Read]:
         wanted = set(exam_ids)
         return {
@@ -406,6 +474,28 @@ class FakeReports:
 
     def of_exam(self, exam_id: int) -> Report | None:
         return self.rows.first(Report, lambda r: r.exam_id == exam_id)
+
+    def latest_communication_and_recipients(
+        self, exam_id: int
+    ) -> tuple[ResultCommunication, frozenset[str]] | None:
+        communication = self.latest_communication(exam_id)
+        if communication is None:
+            return None
+        ids = {communication.referrer_id}
+        if communication.escalated_to_kind == "referrer" and communication.escalated_to_id:
+            ids.add(communication.escalated_to_id)
+        if communication.received_by_kind == "referrer" and communication.received_by_id:
+            ids.add(communication.received_by_id)
+        found = (self.rows.get(Referrer, i) for i in ids)
+        return communication, frozenset(r.code for r in found if r is not None)
+
+    def with_recipients(self, exam_id: int) -> tuple[Report | None, Referrer, Patient]:
+        exam = self.rows.get(Exam, exam_id)
+        assert exam is not None
+        referrer = self.rows.get(Referrer, exam.referrer_id)
+        patient = self.rows.get(Patient, exam.patient_id)
+        assert referrer is not None and patient is not None
+        return self.of_exam(exam_id), referrer, patient
 
     def latest_communication(self, exam_id: int) -> ResultCommunication | None:
         found = self.rows.where(ResultCommunication, lambda c: c.exam_id == exam_id)

@@ -9,6 +9,7 @@ are staged with `UnitOfWork.add` (or `append`, for rows the command never reads 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -21,6 +22,7 @@ from domain.enums import (
     PatientClass,
     Priority,
     Respondent,
+    Subspecialty,
 )
 from domain.events import DomainEvent
 from domain.lifecycle import Actor
@@ -33,8 +35,10 @@ from domain.models import (
     MetadataValidation,
     Notification,
     OpeningHours,
+    Patient,
     Radiologist,
     Read,
+    Referrer,
     Report,
     ResultCommunication,
     RuleSetActivation,
@@ -46,6 +50,27 @@ from domain.models import (
 M = TypeVar("M", bound=SQLModel)
 
 
+@dataclass(frozen=True)
+class ReaderStanding:
+    """A radiologist with what decides whether they may read a study now: their credential
+    in its subspecialty, their privilege at its site, and the shift they are on."""
+
+    radiologist: Radiologist
+    credentialed: bool
+    privileged: bool
+    privilege_expires_on: date | None
+    shift_ends_at: datetime | None  # None: on no shift in progress
+
+
+@dataclass(frozen=True)
+class OrderParties:
+    """Who an order names, and the exam of the same order if it was placed before."""
+
+    patient: Patient | None
+    referrer: Referrer | None
+    existing: Exam | None
+
+
 class Exams(Protocol):
     """Exams: the one a command changes, re-sent orders, and who may see which."""
 
@@ -54,6 +79,13 @@ class Exams(Protocol):
 
     def by_placer_order(self, source: str, placer: str, scope: str) -> Exam | None:
         """The exam of an order already placed with this source and number in this scope."""
+
+    def order_parties(
+        self, *, source: str, placer: str, scope: str, patient_mrn: str, referrer_code: str
+    ) -> OrderParties:
+        """The patient with this MRN, the referrer with this code and the exam of the order
+        with this source and placer number in this scope (each None when there is none), in
+        one lookup."""
 
     def add_order(self, exam: Exam) -> bool:
         """Stage a new order's exam and give it its id; False when a concurrent command placed
@@ -97,6 +129,13 @@ class Department(Protocol):
     def opening_hours(self, resource_id: int) -> list[OpeningHours]:
         """A scanner's weekly opening windows."""
 
+    def reader_standing(
+        self, code: str, *, subspecialty: Subspecialty, site_id: int, now: datetime
+    ) -> ReaderStanding | None:
+        """The radiologist with this code, whether they hold `subspecialty` and a privilege
+        at the site (and when it expires), and when the shift they are on at `now` (begun,
+        not ended) ends; None when no radiologist has the code."""
+
 
 class PrepChecklists(Protocol):
     """The prep checklist each exam gets from its procedure's protocol."""
@@ -107,8 +146,31 @@ class PrepChecklists(Protocol):
     def open_count(self, exam_id: int) -> int:
         """How many of the exam's items are not done yet."""
 
+    def item_and_others_open(self, exam_id: int, code: str) -> tuple[ExamPrepItem, int] | None:
+        """The exam's checklist item with this code (the first, should two share it) and how
+        many of its other items are not done yet, in one lookup; None when it has no such
+        item."""
+
     def copy_protocol(self, exam_id: int, protocol_id: int) -> None:
         """Give a new exam the items of a prep protocol."""
+
+
+@dataclass(frozen=True)
+class AcquisitionStart:
+    """What starting an exam's next acquisition attempt needs to know, read at once."""
+
+    attempts: int  # the attempts made so far
+    open_prep_items: int  # the prep checklist's items not done yet
+
+
+@dataclass(frozen=True)
+class StorageFacts:
+    """What storing an exam's study checks and copies, read at once."""
+
+    uid_taken: bool  # a stored study already has the Study Instance UID
+    metadata_valid: bool  # the exam's most recent metadata validation found it valid
+    series_count: int | None  # of the exam's last acquisition attempt (None: not recorded)
+    image_count: int | None
 
 
 class Acquisitions(Protocol):
@@ -120,8 +182,13 @@ class Acquisitions(Protocol):
     def latest_validation(self, exam_id: int) -> MetadataValidation | None:
         """The exam's most recent metadata validation."""
 
-    def study_uid_taken(self, uid: str) -> bool:
-        """Whether a stored study already has this Study Instance UID."""
+    def before_start(self, exam_id: int) -> AcquisitionStart:
+        """How many attempts the exam has had and how many prep items it has open, in one
+        lookup."""
+
+    def storage_facts(self, exam_id: int, uid: str) -> StorageFacts:
+        """Whether the UID is taken, whether the exam's metadata is valid, and its last
+        attempt's counts, in one lookup."""
 
 
 class Appointments(Protocol):
@@ -172,6 +239,9 @@ class Reads(Protocol):
     def current_with_reader(self, exam_id: int) -> tuple[Read, Radiologist] | None:
         """The exam's current read and its reader, in one lookup."""
 
+    def current_with_report(self, exam_id: int) -> tuple[Read, Radiologist, Report | None] | None:
+        """The exam's current read, its reader and the exam's report (if any), in one lookup."""
+
     def current_for(self, exam_ids: list[int]) -> dict[int, Read]:
         """The current reads of these exams, by exam."""
 
@@ -204,8 +274,19 @@ class Reports(Protocol):
     def of_exam(self, exam_id: int) -> Report | None:
         """The exam's report."""
 
+    def with_recipients(self, exam_id: int) -> tuple[Report | None, Referrer, Patient]:
+        """The exam's report (if any), its referrer and its patient, in one lookup: what a
+        result says and whom it goes to."""
+
     def latest_communication(self, exam_id: int) -> ResultCommunication | None:
         """The exam's most recent result communication."""
+
+    def latest_communication_and_recipients(
+        self, exam_id: int
+    ) -> tuple[ResultCommunication, frozenset[str]] | None:
+        """The exam's most recent result communication and the codes of the referrers it
+        went to (the ordering one, and one an escalation or its delivery reached), in one
+        lookup."""
 
     def communication(self, communication_id: int) -> ResultCommunication | None:
         """One result communication by id."""

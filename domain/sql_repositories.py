@@ -41,6 +41,7 @@ from domain.enums import (
     PatientClass,
     Priority,
     Respondent,
+    Subspecialty,
 )
 from domain.lifecycle import Actor
 from domain.loaded_rows import as_loaded, columns_of, key_of
@@ -54,17 +55,21 @@ from domain.models import (
     MetadataValidation,
     Notification,
     OpeningHours,
+    Patient,
     PrepProtocolItem,
     Procedure,
     Radiologist,
+    RadiologistSubspecialty,
     Read,
     ReadingPace,
+    Referrer,
     Report,
     ResultCommunication,
     RuleSetActivation,
     RuleSetVersion,
     SatisfactionSurvey,
     Shift,
+    SitePrivilege,
     SlotClaim,
     StoredStudy,
     TurnaroundTarget,
@@ -72,6 +77,7 @@ from domain.models import (
 from domain.models._columns import core_table
 from domain.prepared import PreparedStatement
 from domain.reference_rows import ReferenceRows, detached_copy, is_catalogue
+from domain.repositories import AcquisitionStart, OrderParties, ReaderStanding, StorageFacts
 
 M = TypeVar("M", bound=SQLModel)
 # An exam in these states will not fulfil a follow-up.
@@ -94,6 +100,41 @@ _EXISTING_ORDER = sa.select(Exam).where(
 )
 
 
+def _order_parties() -> sa.Select[Any]:
+    exams, patients, referrers = core_table(Exam), core_table(Patient), core_table(Referrer)
+    one = sa.select(sa.literal(1).label("one")).subquery("asked")
+    placed = sa.and_(
+        exams.c.order_source == sa.bindparam("source"),
+        exams.c.placer_order_number == sa.bindparam("placer"),
+        exams.c.placer_scope == sa.bindparam("scope"),
+    )
+    return sa.select(*columns_of(Patient), *columns_of(Referrer), *columns_of(Exam)).select_from(
+        one.outerjoin(patients, patients.c.mrn == sa.bindparam("mrn"))
+        .outerjoin(referrers, referrers.c.code == sa.bindparam("code"))
+        .outerjoin(exams, placed)
+    )
+
+
+# One row whatever is found: the patient's columns, the referrer's, then the placed order's
+# exam's, each null when there is no such row (the three are unique keys).
+_ORDER_PARTIES = _order_parties()
+_PATIENT_COLUMNS = len(columns_of(Patient))
+_PARTIES_EXAM_AT = _PATIENT_COLUMNS + len(columns_of(Referrer))
+
+
+def _loaded_or_none(session: Session, model: type[M], values: Sequence[Any]) -> M | None:
+    """The row of `model` with these values (`as_loaded`), or None when an outer join found
+    none (its key is null)."""
+    if values[_key_at(model)] is None:
+        return None
+    return as_loaded(session, model, values)
+
+
+@cache
+def _key_at(model: type[SQLModel]) -> int:
+    return next(i for i, c in enumerate(columns_of(model)) if c.primary_key)
+
+
 class SqlExams:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -103,7 +144,26 @@ class SqlExams:
 
     def by_placer_order(self, source: str, placer: str, scope: str) -> Exam | None:
         parameters = {"source": source, "placer": placer, "scope": scope}
-        return self.session.scalars(_EXISTING_ORDER, parameters).first()
+        return _first(_loaded(self.session, Exam, _EXISTING_ORDER, parameters))
+
+    def order_parties(
+        self, *, source: str, placer: str, scope: str, patient_mrn: str, referrer_code: str
+    ) -> OrderParties:
+        session = self.session
+        _autoflush(session)
+        parameters = {
+            "source": source,
+            "placer": placer,
+            "scope": scope,
+            "mrn": patient_mrn,
+            "code": referrer_code,
+        }
+        row = session.connection().execute(_ORDER_PARTIES, parameters).one()
+        return OrderParties(
+            patient=_loaded_or_none(session, Patient, row[:_PATIENT_COLUMNS]),
+            referrer=_loaded_or_none(session, Referrer, row[_PATIENT_COLUMNS:_PARTIES_EXAM_AT]),
+            existing=_loaded_or_none(session, Exam, row[_PARTIES_EXAM_AT:]),
+        )
 
     def add_order(self, exam: Exam) -> bool:
         if self.session.get_bind().dialect.name == "sqlite":
@@ -343,6 +403,12 @@ def _get(session: Session, model: type[M], key: Any) -> M | None:
     return None if row is None else as_loaded(session, model, row)
 
 
+def _autoflush(session: Session) -> None:
+    """Flush pending changes before a Core read, as the ORM's query would (autoflush)."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+
+
 def _loaded(
     session: Session, model: type[M], statement: sa.Select[Any], parameters: dict[str, Any]
 ) -> list[M]:
@@ -350,10 +416,19 @@ def _loaded(
     the model's columns (`_columns_select`) and handed to the session as loaded: the ORM's
     loading context and row processors, built per execution, cost more than the statement.
     Pending changes are flushed first, as the ORM's query would (autoflush)."""
-    if session.autoflush and (session.new or session.dirty or session.deleted):
-        session.flush()
+    _autoflush(session)
     rows = session.connection().execute(_columns_select(statement, model), parameters)
     return [as_loaded(session, model, row) for row in rows]
+
+
+def _first(rows: list[M]) -> M | None:
+    return rows[0] if rows else None
+
+
+def _any_row(session: Session, statement: sa.Select[Any], parameters: dict[str, Any]) -> bool:
+    """Whether a Core statement finds a row (after the autoflush the ORM's query would do)."""
+    _autoflush(session)
+    return session.connection().execute(statement, parameters).first() is not None
 
 
 @cache
@@ -386,6 +461,52 @@ _OPENING_HOURS = sa.select(OpeningHours).where(
 )
 
 
+def _reader_standing() -> sa.Select[Any]:
+    """The radiologist by code, with their credential, site privilege and open shift: one
+    statement where the radiologist, the two composite-key rows and the shift were four."""
+    reader = core_table(Radiologist)
+    credentials = core_table(RadiologistSubspecialty)
+    privileges = core_table(SitePrivilege)
+    shifts = core_table(Shift)
+    credentialed = (
+        sa.exists()
+        .where(
+            credentials.c.radiologist_id == reader.c.id,
+            credentials.c.subspecialty == sa.bindparam("subspecialty"),
+        )
+        .label("credentialed")
+    )
+    shift_ends_at = (
+        sa.select(sa.func.max(shifts.c.ends_at))
+        .where(
+            shifts.c.radiologist_id == reader.c.id,
+            shifts.c.ended_at.is_(None),
+            shifts.c.starts_at <= sa.bindparam("now", type_=shifts.c.starts_at.type),
+        )
+        .scalar_subquery()
+        .label("shift_ends_at")
+    )
+    privilege = sa.and_(
+        privileges.c.radiologist_id == reader.c.id,
+        privileges.c.site_id == sa.bindparam("site_id"),
+    )
+    return (
+        sa.select(
+            *columns_of(Radiologist),
+            credentialed,
+            privileges.c.radiologist_id.is_not(None).label("privileged"),
+            privileges.c.expires_on,
+            shift_ends_at,
+        )
+        .select_from(reader.outerjoin(privileges, privilege))
+        .where(reader.c.code == sa.bindparam("code"))
+    )
+
+
+_READER_STANDING = _reader_standing()
+_RADIOLOGIST_COLUMNS = len(columns_of(Radiologist))
+
+
 class SqlDepartment:
     def __init__(self, session: Session, reference: ReferenceRows | None = None) -> None:
         self.session = session
@@ -399,10 +520,9 @@ class SqlDepartment:
 
     def find(self, model: type[M], column: str, value: object) -> M | None:
         def read() -> M | None:
-            row: M | None = self.session.scalars(
-                _by_natural_key(model, column), {"key": value}
-            ).first()
-            return row
+            return _first(
+                _loaded(self.session, model, _by_natural_key(model, column), {"key": value})
+            )
 
         if self.reference is None or not is_catalogue(model):
             return read()
@@ -452,6 +572,25 @@ class SqlDepartment:
         )
         return list(kept)
 
+    def reader_standing(
+        self, code: str, *, subspecialty: Subspecialty, site_id: int, now: datetime
+    ) -> ReaderStanding | None:
+        session = self.session
+        _autoflush(session)  # a shift the command started counts
+        parameters = {"code": code, "subspecialty": subspecialty, "site_id": site_id, "now": now}
+        row = session.connection().execute(_READER_STANDING, parameters).first()
+        if row is None:
+            return None
+        radiologist = as_loaded(session, Radiologist, row[:_RADIOLOGIST_COLUMNS])
+        credentialed, privileged, expires_on, shift_ends_at = row[_RADIOLOGIST_COLUMNS:]
+        return ReaderStanding(
+            radiologist=radiologist,
+            credentialed=bool(credentialed),
+            privileged=bool(privileged),
+            privilege_expires_on=expires_on,
+            shift_ends_at=shift_ends_at,
+        )
+
 
 _CHECKLIST = sa.select(ExamPrepItem).where(col(ExamPrepItem.exam_id) == _exam_id())
 _OPEN_PREP_ITEMS = (
@@ -474,6 +613,30 @@ _COPY_CHECKLIST = sa.insert(core_table(ExamPrepItem)).from_select(
 )
 
 
+def _item_and_others_open() -> sa.Select[Any]:
+    items = core_table(ExamPrepItem)
+    others = items.alias("others")
+    others_open = (
+        sa.select(sa.func.count())
+        .select_from(others)
+        .where(
+            others.c.exam_id == items.c.exam_id,
+            others.c.completed_at.is_(None),
+            others.c.id != items.c.id,
+        )
+        .scalar_subquery()
+    )
+    return (
+        sa.select(*columns_of(ExamPrepItem), others_open.label("others_open"))
+        .where(items.c.exam_id == _exam_id(), items.c.code == sa.bindparam("code"))
+        .order_by(items.c.id)
+        .limit(1)
+    )
+
+
+_ITEM_AND_OTHERS_OPEN = _item_and_others_open()
+
+
 class SqlPrepChecklists:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -483,6 +646,15 @@ class SqlPrepChecklists:
 
     def open_count(self, exam_id: int) -> int:
         return int(self.session.scalar(_OPEN_PREP_ITEMS, {"exam_id": exam_id}) or 0)
+
+    def item_and_others_open(self, exam_id: int, code: str) -> tuple[ExamPrepItem, int] | None:
+        session = self.session
+        _autoflush(session)
+        parameters = {"exam_id": exam_id, "code": code}
+        row = session.connection().execute(_ITEM_AND_OTHERS_OPEN, parameters).first()
+        if row is None:
+            return None
+        return as_loaded(session, ExamPrepItem, row[:-1]), int(row[-1])
 
     def copy_protocol(self, exam_id: int, protocol_id: int) -> None:
         self.session.execute(_COPY_CHECKLIST, {"exam_id": exam_id, "protocol_id": protocol_id})
@@ -499,8 +671,42 @@ _LATEST_VALIDATION = (
     .order_by(col(MetadataValidation.id).desc())
     .limit(1)
 )
-_UID_TAKEN = sa.select(col(StoredStudy.id)).where(
-    col(StoredStudy.study_instance_uid) == sa.bindparam("uid")
+
+
+def _storage_facts() -> sa.Select[Any]:
+    stored = core_table(StoredStudy)
+    validations, attempts = core_table(MetadataValidation), core_table(Acquisition)
+    uid_taken = sa.exists().where(stored.c.study_instance_uid == sa.bindparam("uid"))
+    valid = (
+        sa.select(validations.c.valid)
+        .where(validations.c.exam_id == _exam_id())
+        .order_by(validations.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    last = (
+        sa.select(attempts.c.series_count, attempts.c.image_count)
+        .where(attempts.c.exam_id == _exam_id())
+        .order_by(attempts.c.attempt.desc())
+        .limit(1)
+        .subquery("last_attempt")
+    )
+    one = sa.select(sa.literal(1).label("one")).subquery("asked")
+    return sa.select(
+        uid_taken.label("uid_taken"),
+        valid.label("metadata_valid"),
+        last.c.series_count,
+        last.c.image_count,
+    ).select_from(one.outerjoin(last, sa.true()))
+
+
+_STORAGE_FACTS = _storage_facts()
+_BEFORE_START = sa.select(
+    sa.select(sa.func.count())
+    .select_from(core_table(Acquisition))
+    .where(core_table(Acquisition).c.exam_id == _exam_id())
+    .scalar_subquery(),
+    _OPEN_PREP_ITEMS.scalar_subquery(),
 )
 
 
@@ -515,8 +721,24 @@ class SqlAcquisitions:
         found = _loaded(self.session, MetadataValidation, _LATEST_VALIDATION, {"exam_id": exam_id})
         return found[0] if found else None
 
-    def study_uid_taken(self, uid: str) -> bool:
-        return self.session.scalars(_UID_TAKEN, {"uid": uid}).first() is not None
+    def before_start(self, exam_id: int) -> AcquisitionStart:
+        _autoflush(self.session)
+        parameters = {"exam_id": exam_id}
+        attempts, open_items = self.session.connection().execute(_BEFORE_START, parameters).one()
+        return AcquisitionStart(attempts=int(attempts), open_prep_items=int(open_items))
+
+    def storage_facts(self, exam_id: int, uid: str) -> StorageFacts:
+        _autoflush(self.session)
+        parameters = {"exam_id": exam_id, "uid": uid}
+        taken, valid, series, images = (
+            self.session.connection().execute(_STORAGE_FACTS, parameters).one()
+        )
+        return StorageFacts(
+            uid_taken=bool(taken),
+            metadata_valid=bool(valid),
+            series_count=series,
+            image_count=images,
+        )
 
 
 _LIVE_APPOINTMENT = (
@@ -622,8 +844,19 @@ class SqlNotifications:
 
 
 _CURRENT_READ = sa.select(Read).where(col(Read.exam_id) == _exam_id(), col(Read.ended_at).is_(None))
-_CURRENT_READ_AND_READER = _CURRENT_READ.add_columns(Radiologist).join(
-    Radiologist, col(Radiologist.id) == col(Read.radiologist_id)
+# The read's columns, then its reader's (in `as_loaded`'s order for each).
+_CURRENT_READ_AND_READER = (
+    sa.select(*columns_of(Read), *columns_of(Radiologist))
+    .join_from(
+        core_table(Read), core_table(Radiologist), col(Radiologist.id) == col(Read.radiologist_id)
+    )
+    .where(col(Read.exam_id) == _exam_id(), col(Read.ended_at).is_(None))
+)
+_READ_COLUMNS = len(columns_of(Read))
+_READER_COLUMNS = len(columns_of(Radiologist))
+# ... and the exam's report (at most one: `reports.exam_id` is unique), if it has one.
+_CURRENT_READ_WITH_REPORT = _CURRENT_READ_AND_READER.add_columns(*columns_of(Report)).outerjoin(
+    core_table(Report), col(Report.exam_id) == col(Read.exam_id)
 )
 
 
@@ -632,11 +865,32 @@ class SqlReads:
         self.session = session
 
     def current(self, exam_id: int) -> Read | None:
-        return self.session.scalars(_CURRENT_READ, {"exam_id": exam_id}).first()
+        return _first(_loaded(self.session, Read, _CURRENT_READ, {"exam_id": exam_id}))
 
     def current_with_reader(self, exam_id: int) -> tuple[Read, Radiologist] | None:
-        row = self.session.execute(_CURRENT_READ_AND_READER, {"exam_id": exam_id}).first()
-        return None if row is None else (row[0], row[1])
+        session = self.session
+        _autoflush(session)
+        row = session.connection().execute(_CURRENT_READ_AND_READER, {"exam_id": exam_id}).first()
+        if row is None:
+            return None
+        return (
+            as_loaded(session, Read, row[:_READ_COLUMNS]),
+            as_loaded(session, Radiologist, row[_READ_COLUMNS:]),
+        )
+
+    def current_with_report(self, exam_id: int) -> tuple[Read, Radiologist, Report | None] | None:
+        session = self.session
+        _autoflush(session)
+        row = session.connection().execute(_CURRENT_READ_WITH_REPORT, {"exam_id": exam_id}).first()
+        if row is None:
+            return None
+        reader_end = _READ_COLUMNS + _READER_COLUMNS
+        report = row[reader_end:]
+        return (
+            as_loaded(session, Read, row[:_READ_COLUMNS]),
+            as_loaded(session, Radiologist, row[_READ_COLUMNS:reader_end]),
+            _loaded_or_none(session, Report, report),
+        )
 
     def current_for(self, exam_ids: list[int]) -> dict[int, Read]:
         query = sa.select(Read).where(col(Read.exam_id).in_(exam_ids), col(Read.ended_at).is_(None))
@@ -768,6 +1022,60 @@ _SURVEY_TAKEN = sa.select(col(SatisfactionSurvey.id)).where(
 )
 
 
+def _with_recipients() -> sa.Select[Any]:
+    exams, reports = core_table(Exam), core_table(Report)
+    referrers, patients = core_table(Referrer), core_table(Patient)
+    return (
+        sa.select(*columns_of(Report), *columns_of(Referrer), *columns_of(Patient))
+        .select_from(exams)
+        .join(referrers, referrers.c.id == exams.c.referrer_id)
+        .join(patients, patients.c.id == exams.c.patient_id)
+        .outerjoin(reports, reports.c.exam_id == exams.c.id)
+        .where(exams.c.id == _exam_id())
+    )
+
+
+# The exam's report (its columns null when it has none), referrer and patient, in one row.
+_WITH_RECIPIENTS = _with_recipients()
+_REPORT_COLUMNS = len(columns_of(Report))
+_REFERRER_END = _REPORT_COLUMNS + len(columns_of(Referrer))
+
+
+def _latest_communication_and_recipients() -> sa.Select[Any]:
+    communications, referrers = core_table(ResultCommunication), core_table(Referrer)
+    ordering, escalated, received = (referrers.alias(n) for n in ("ordering", "esc", "rcv"))
+    reached = (
+        communications.join(ordering, ordering.c.id == communications.c.referrer_id)
+        .outerjoin(
+            escalated,
+            sa.and_(
+                communications.c.escalated_to_kind == "referrer",
+                escalated.c.id == communications.c.escalated_to_id,
+            ),
+        )
+        .outerjoin(
+            received,
+            sa.and_(
+                communications.c.received_by_kind == "referrer",
+                received.c.id == communications.c.received_by_id,
+            ),
+        )
+    )
+    return (
+        sa.select(
+            *columns_of(ResultCommunication), ordering.c.code, escalated.c.code, received.c.code
+        )
+        .select_from(reached)
+        .where(communications.c.exam_id == _exam_id())
+        .order_by(communications.c.id.desc())
+        .limit(1)
+    )
+
+
+# The latest communication's columns, then the codes of the referrers it went to (or null).
+_LATEST_COMMUNICATION_AND_RECIPIENTS = _latest_communication_and_recipients()
+
+
 class SqlReports:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -775,6 +1083,29 @@ class SqlReports:
     def of_exam(self, exam_id: int) -> Report | None:
         found = _loaded(self.session, Report, REPORT_OF_EXAM, {"exam_id": exam_id})
         return found[0] if found else None
+
+    def latest_communication_and_recipients(
+        self, exam_id: int
+    ) -> tuple[ResultCommunication, frozenset[str]] | None:
+        session = self.session
+        _autoflush(session)
+        statement = _LATEST_COMMUNICATION_AND_RECIPIENTS
+        row = session.connection().execute(statement, {"exam_id": exam_id}).first()
+        if row is None:
+            return None
+        communication = as_loaded(session, ResultCommunication, row[:-3])
+        return communication, frozenset(code for code in row[-3:] if code is not None)
+
+    def with_recipients(self, exam_id: int) -> tuple[Report | None, Referrer, Patient]:
+        session = self.session
+        _autoflush(session)
+        row = session.connection().execute(_WITH_RECIPIENTS, {"exam_id": exam_id}).one()
+        report = row[:_REPORT_COLUMNS]
+        return (
+            _loaded_or_none(session, Report, report),
+            as_loaded(session, Referrer, row[_REPORT_COLUMNS:_REFERRER_END]),
+            as_loaded(session, Patient, row[_REFERRER_END:]),
+        )
 
     def latest_communication(self, exam_id: int) -> ResultCommunication | None:
         parameters = {"exam_id": exam_id}
@@ -894,7 +1225,7 @@ class SqlReports:
 
     def survey_taken(self, exam_id: int, respondent: Respondent) -> bool:
         parameters = {"exam_id": exam_id, "respondent": respondent}
-        return self.session.scalars(_SURVEY_TAKEN, parameters).first() is not None
+        return _any_row(self.session, _SURVEY_TAKEN, parameters)
 
     def add_survey(self, survey: SatisfactionSurvey) -> bool:
         # Two answers at once (a link opened twice): the unique constraint decides, and the
@@ -923,17 +1254,20 @@ class SqlReports:
         return True
 
 
+_IN_PROGRESS = sa.select(Shift).where(
+    col(Shift.radiologist_id).in_(sa.bindparam("radiologist_ids", expanding=True)),
+    col(Shift.ended_at).is_(None),
+    col(Shift.starts_at) <= sa.bindparam("now", type_=core_table(Shift).c.starts_at.type),
+)
+
+
 class SqlShifts:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def in_progress(self, radiologist_ids: list[int], now: datetime) -> dict[int, Shift]:
-        query = sa.select(Shift).where(
-            col(Shift.radiologist_id).in_(radiologist_ids),
-            col(Shift.ended_at).is_(None),
-            col(Shift.starts_at) <= now,
-        )
-        return {s.radiologist_id: s for s in self.session.scalars(query)}
+        parameters = {"radiologist_ids": radiologist_ids, "now": now}
+        return {s.radiologist_id: s for s in _loaded(self.session, Shift, _IN_PROGRESS, parameters)}
 
     def last_ended(self, radiologist_ids: list[int]) -> dict[int, datetime | None]:
         query = (

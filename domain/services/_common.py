@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -20,7 +21,6 @@ from domain.errors import (
 from domain.lifecycle import Actor
 from domain.models import (
     Exam,
-    ExamPrepItem,
     Procedure,
     Report,
     ReportTemplate,
@@ -30,6 +30,8 @@ from domain.repositories import UnitOfWork
 from domain.types import pk
 
 M = TypeVar("M", bound=SQLModel)
+# The control characters free text may not hold: below 32, but for tab, line feed and return.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def require_role(actor: Actor, roles: set[Role], action: str) -> None:
@@ -97,7 +99,7 @@ class Checks:
             f"must be at most {max_length} characters (got {len(value)})",
         )
         self.require(
-            not any(ord(c) < 32 and c not in "\n\r\t" for c in value),
+            CONTROL_CHARACTERS.search(value) is None,
             field,
             IssueCode.CONTROL_CHARACTERS,
             "must not contain control characters",
@@ -118,22 +120,27 @@ class GuardFacts:
         exam: Exam,
         *,
         report: Report | None = None,
-        checklist: list[ExamPrepItem] | None = None,
+        open_prep_items: int | None = None,
+        metadata_valid: bool | None = None,
     ) -> None:
-        """`report`, `checklist`: the exam's report and whole prep checklist, when the command
-        has already loaded them (the guards then read no more)."""
+        """`report`, `open_prep_items`, `metadata_valid`: the exam's report, how many of its
+        prep items are not done, and whether its latest metadata validation passed, when the
+        command already knows (the guards then read no more)."""
         self._uow = uow
         self._exam = exam
-        self._checklist = checklist
+        self._open_prep_items = open_prep_items
+        self._metadata_valid = metadata_valid
         self._report = report
         self._report_loaded = report is not None
 
     def prep_complete(self) -> bool:
-        if self._checklist is not None:
-            return all(item.completed_at is not None for item in self._checklist)
+        if self._open_prep_items is not None:
+            return self._open_prep_items == 0
         return self._uow.prep.open_count(pk(self._exam)) == 0
 
     def metadata_valid(self) -> bool:
+        if self._metadata_valid is not None:
+            return self._metadata_valid
         latest = self._uow.acquisitions.latest_validation(pk(self._exam))
         return latest is not None and latest.valid
 

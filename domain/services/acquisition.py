@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import timedelta
 
 from domain import events as ev
@@ -62,10 +62,10 @@ def complete_prep_item(
                 )
             ]
         )
-    checklist = uow.prep.items(exam_id)
-    item = next((i for i in checklist if i.code == item_code), None)
-    if item is None:
+    found = uow.prep.item_and_others_open(exam_id, item_code)
+    if found is None:
         raise NotFound("prep item", item_code, field="item_code")
+    item, others_open = found
     if item.completed_at is None:
         item.completed_at, item.completed_by, item.note = uow.now, actor.id, note
         uow.emit(
@@ -73,7 +73,8 @@ def complete_prep_item(
                 at=uow.now, actor=actor.id, role=actor.role, exam_id=exam_id, item_code=item_code
             )
         )
-    facts = GuardFacts(uow, exam, checklist=checklist)  # the guard needs no count
+    # This item is done now: the checklist is complete when none of the others is open.
+    facts = GuardFacts(uow, exam, open_prep_items=others_open)
     if exam.status == ExamStatus.CHECKED_IN and facts.prep_complete():
         transition(exam, Step.COMPLETE_PREP, actor=actor, at=uow.now, facts=facts, recorder=uow)
     return exam
@@ -91,16 +92,16 @@ def start_acquisition(
     exam = load_exam(uow, exam_id, expected_version=expected_version)
     resource = _scanner_for(uow, exam, resource_code)
     # Reads come before the change: a lookup after it would first write the exam on its own.
-    earlier = _attempts(uow, exam_id)
+    before = uow.acquisitions.before_start(exam_id)
     transition(
         exam,
         Step.START_ACQUISITION,
         actor=actor,
         at=uow.now,
-        facts=GuardFacts(uow, exam),
+        facts=GuardFacts(uow, exam, open_prep_items=before.open_prep_items),
         recorder=uow,
     )
-    return _new_attempt(uow, actor, exam, resource, earlier)
+    return _new_attempt(uow, actor, exam, resource, before.attempts + 1)
 
 
 def _scanner_for(uow: UnitOfWork, exam: Exam, resource_code: str) -> ModalityResource:
@@ -137,11 +138,11 @@ def _new_attempt(
     actor: Actor,
     exam: Exam,
     resource: ModalityResource,
-    earlier: list[Acquisition],
+    number: int,
 ) -> Acquisition:
     attempt = Acquisition(
         exam_id=pk(exam),
-        attempt=len(earlier) + 1,
+        attempt=number,
         resource_id=pk(resource),
         technologist=actor.id,
         started_at=uow.now,
@@ -217,7 +218,7 @@ def request_repeat(
     previous.repeat_reason, previous.repeat_note = reason, note
     resource = uow.department.get(ModalityResource, previous.resource_id)
     assert resource is not None
-    return _new_attempt(uow, actor, exam, resource, attempts)
+    return _new_attempt(uow, actor, exam, resource, len(attempts) + 1)
 
 
 @dataclass(frozen=True)
@@ -290,8 +291,12 @@ def check_header(uow: UnitOfWork, exam: Exam, header: StudyHeader) -> list[Metad
     return problems
 
 
+_HEADER_FIELDS = tuple(f.name for f in fields(StudyHeader))
+
+
 def _recorded(header: StudyHeader) -> dict[str, str]:
-    return {k: str(v) for k, v in asdict(header).items()}
+    """The header's fields as text (its values are flat: no `asdict` deep copy is needed)."""
+    return {name: str(getattr(header, name)) for name in _HEADER_FIELDS}
 
 
 def record_validation(
@@ -435,7 +440,10 @@ def register_storage(
     checks.text(archive_location, "archive_location", max_length=255)
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    if uow.acquisitions.study_uid_taken(study_instance_uid):
+    # Read what the checks, the guard, the new row and the due time need before changing
+    # anything, so the exam is written once (a lookup after a change writes it first).
+    facts = uow.acquisitions.storage_facts(exam_id, study_instance_uid)
+    if facts.uid_taken:
         raise ValidationFailed(
             [
                 FieldIssue(
@@ -445,26 +453,22 @@ def register_storage(
                 )
             ]
         )
-    # Read what the new row and the due time need before changing anything, so the exam is
-    # written once (a lookup after a change writes it first).
-    attempts = _attempts(uow, exam_id)
     minutes = turnaround_minutes(uow, exam)
     transition(
         exam,
         Step.REGISTER_STORAGE,
         actor=actor,
         at=uow.now,
-        facts=GuardFacts(uow, exam),
+        facts=GuardFacts(uow, exam, metadata_valid=facts.metadata_valid),
         recorder=uow,
     )
-    last = attempts[-1]
     study = StoredStudy(
         exam_id=pk(exam),
         study_instance_uid=study_instance_uid,
         archive_location=archive_location.strip(),
         available_at=uow.now,
-        series_count=last.series_count or 0,
-        image_count=last.image_count or 0,
+        series_count=facts.series_count or 0,
+        image_count=facts.image_count or 0,
     )
     uow.add(study)
     exam.ready_at = uow.now

@@ -10,13 +10,12 @@ from datetime import date
 from domain import events as ev
 from domain.access import scope_of
 from domain.enums import ExamStatus, PatientClass, Priority, Role
-from domain.errors import FieldIssue, IssueCode, NotPermitted, ValidationFailed
+from domain.errors import FieldIssue, IssueCode, NotFound, NotPermitted, ValidationFailed
 from domain.lifecycle import Actor
 from domain.models import (
     Exam,
     Patient,
     Procedure,
-    Referrer,
     Site,
 )
 from domain.repositories import UnitOfWork
@@ -30,7 +29,8 @@ _ACCESSION_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 def new_accession_number() -> str:
     """A fresh accession number: "RF" and 12 random base32 characters (60 bits)."""
-    return "RF" + "".join(secrets.choice(_ACCESSION_ALPHABET) for _ in range(12))
+    bits = secrets.randbits(60)  # one draw, five bits a character
+    return "RF" + "".join(_ACCESSION_ALPHABET[(bits >> (5 * k)) & 31] for k in range(12))
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,18 @@ def place_order(
     assert referrer_code is not None
 
     scope = placer_scope(actor)
-    existing = _existing_order(uow, order_source, placer_order_number, scope)
-    patient = find_by(uow, Patient, "mrn", patient_mrn, entity="patient", field="patient_mrn")
-    referrer = find_by(
-        uow, Referrer, "code", referrer_code, entity="referrer", field="referrer_code"
+    parties = uow.exams.order_parties(
+        source=order_source,
+        placer=placer_order_number,
+        scope=scope,
+        patient_mrn=patient_mrn,
+        referrer_code=referrer_code,
     )
+    existing, patient, referrer = parties.existing, parties.patient, parties.referrer
+    if patient is None:
+        raise NotFound("patient", patient_mrn, field="patient_mrn")
+    if referrer is None:
+        raise NotFound("referrer", referrer_code, field="referrer_code")
     procedure = find_by(
         uow, Procedure, "code", procedure_code, entity="procedure", field="procedure_code"
     )

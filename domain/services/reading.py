@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from domain import events as ev
 from domain.enums import (
     CriticalLevel,
@@ -28,10 +26,8 @@ from domain.models import (
     Notification,
     Procedure,
     Radiologist,
-    RadiologistSubspecialty,
     Read,
     Report,
-    SitePrivilege,
 )
 from domain.paces import procedure_group, read_log_ratio
 from domain.reporting import TEXT_LIMIT as REPORT_TEXT_LIMIT
@@ -51,23 +47,6 @@ EDITABLE = {ExamStatus.IN_INTERPRETATION, ExamStatus.PRELIMINARY}
 def current_read(uow: UnitOfWork, exam_id: int) -> Read | None:
     """The exam's current assignment, if any."""
     return uow.reads.current(exam_id)
-
-
-def ineligibility(uow: UnitOfWork, exam: Exam, radiologist: Radiologist, on: date) -> str | None:
-    """Why this radiologist may not read this exam, or None when they may."""
-    procedure = uow.department.get(Procedure, exam.procedure_id)
-    assert procedure is not None and radiologist.id is not None
-    credentialed = uow.department.get(
-        RadiologistSubspecialty, (radiologist.id, procedure.subspecialty)
-    )
-    if credentialed is None:
-        return f"{radiologist.code} holds no {procedure.subspecialty.value} credential"
-    privilege = uow.department.get(SitePrivilege, (radiologist.id, exam.site_id))
-    if privilege is None:
-        return f"{radiologist.code} has no privilege for the exam's site"
-    if privilege.expires_on is not None and privilege.expires_on < on:
-        return f"{radiologist.code}'s privilege for the exam's site expired {privilege.expires_on}"
-    return None
 
 
 def _acting_radiologist(uow: UnitOfWork, actor: Actor) -> Radiologist:
@@ -187,10 +166,15 @@ def release(
 def _own_report(
     uow: UnitOfWork, actor: Actor, exam: Exam
 ) -> tuple[Radiologist, Read, Report | None]:
-    radiologist, read = _reader_and_read(uow, actor, pk(exam))
-    if read is None or read.radiologist_id != radiologist.id:
+    """The acting radiologist, their read of the exam and the exam's report, in one lookup;
+    NotPermitted unless the current read is theirs."""
+    if actor.role != Role.RADIOLOGIST:
+        raise NotPermitted("only a radiologist may do this")
+    found = uow.reads.current_with_report(pk(exam))
+    if found is None or found[1].code != actor.id:
+        _acting_radiologist(uow, actor)  # a caller who is no known radiologist is told so
         raise NotPermitted("only the radiologist reading this study may report it")
-    report = uow.reports.of_exam(pk(exam))
+    read, radiologist, report = found
     return radiologist, read, report
 
 

@@ -109,14 +109,14 @@ def notify_result(
         _check_past(checks, direct.at, "direct.at", uow)
     checks.done()
     exam = load_exam(uow, exam_id, expected_version=expected_version)
-    facts = GuardFacts(uow, exam)
+    report, referrer, patient = uow.reports.with_recipients(exam_id)
+    facts = GuardFacts(uow, exam, report=report)
     transition(exam, Step.NOTIFY_RESULT, actor=actor, at=uow.now, facts=facts, recorder=uow)
-    report = facts.report()  # the guard read it: a final report exists
+    report = facts.report()  # the guard passed: a final report exists
     assert report is not None
     level = report.critical_level
     critical = level in MUST_ACKNOWLEDGE
     window = windows.get(level)
-    referrer = uow.department.get(Referrer, exam.referrer_id)
     if channel is None:
         channel = channel_of(referrer) if critical else NotificationChannel.PORTAL
     communication = ResultCommunication(
@@ -160,7 +160,7 @@ def notify_result(
             },
         },
     )
-    invite_to_survey(uow, exam, at=uow.now + survey_after)
+    invite_to_survey(uow, exam, patient, at=uow.now + survey_after)
     if critical:
         uow.emit(
             ev.CriticalResultRaised(
@@ -176,11 +176,10 @@ def notify_result(
     return communication
 
 
-def invite_to_survey(uow: UnitOfWork, exam: Exam, *, at: datetime) -> bool:
-    """Queue the patient's survey invitation by e-mail, else SMS (its link is signed when it
-    is sent); False when the patient has neither."""
-    patient = uow.department.get(Patient, exam.patient_id)
-    if patient is None or not (patient.email or patient.phone):
+def invite_to_survey(uow: UnitOfWork, exam: Exam, patient: Patient, *, at: datetime) -> bool:
+    """Queue the exam's patient's survey invitation by e-mail, else SMS (its link is signed
+    when it is sent); False when the patient has neither."""
+    if not (patient.email or patient.phone):
         return False
     uow.append(
         Notification,
@@ -237,20 +236,10 @@ def record_reached(uow: UnitOfWork, notification: Notification) -> ResultCommuni
     return communication
 
 
-def _is_recipient(uow: UnitOfWork, actor: Actor, communication: ResultCommunication) -> bool:
-    """The actor is a referrer the result was sent to: the ordering one, or the one an
-    escalation or delivery reached."""
-    if actor.role != Role.REFERRER:
-        return False
-    ids = {communication.referrer_id}
-    if communication.escalated_to_kind == "referrer" and communication.escalated_to_id:
-        ids.add(communication.escalated_to_id)
-    if communication.received_by_kind == "referrer" and communication.received_by_id:
-        ids.add(communication.received_by_id)
-    return any(
-        (person := uow.department.get(Referrer, i)) is not None and person.code == actor.id
-        for i in ids
-    )
+def _is_recipient(actor: Actor, recipients: frozenset[str]) -> bool:
+    """The actor is a referrer the result was sent to (`recipients`: their codes): the
+    ordering one, or the one an escalation or delivery reached."""
+    return actor.role == Role.REFERRER and actor.id in recipients
 
 
 def acknowledge_result(
@@ -265,8 +254,8 @@ def acknowledge_result(
         _check_past(checks, read_back.at, "read_back.at", uow)
         checks.done()
     load_exam(uow, exam_id)
-    communication = uow.reports.latest_communication(exam_id)
-    if communication is None:
+    found = uow.reports.latest_communication_and_recipients(exam_id)
+    if found is None:
         raise ValidationFailed(
             [
                 FieldIssue(
@@ -276,9 +265,10 @@ def acknowledge_result(
                 )
             ]
         )
+    communication, recipients = found
     if communication.acknowledged_at is not None:
         return communication  # acknowledged once; a second answer changes nothing
-    if read_back is None and not _is_recipient(uow, actor, communication):
+    if read_back is None and not _is_recipient(actor, recipients):
         raise ValidationFailed(
             [
                 FieldIssue(

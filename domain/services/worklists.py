@@ -20,13 +20,22 @@ from domain.enums import (
     RadiologistStatus,
     ReadSource,
     Role,
+    Subspecialty,
 )
-from domain.errors import FieldIssue, IssueCode, NotPermitted, ValidationFailed
+from domain.errors import FieldIssue, IssueCode, NotFound, NotPermitted, ValidationFailed
 from domain.lifecycle import Actor
-from domain.models import BalancerRun, Exam, Notification, Radiologist, Read, Shift, Site
-from domain.repositories import UnitOfWork
+from domain.models import (
+    BalancerRun,
+    Notification,
+    Procedure,
+    Radiologist,
+    Read,
+    Shift,
+    Site,
+)
+from domain.repositories import ReaderStanding, UnitOfWork
 from domain.services._common import Checks, find_by, load_exam
-from domain.services.reading import RELEASE_ENDINGS, current_read, ineligibility
+from domain.services.reading import RELEASE_ENDINGS, current_read
 from domain.types import pk
 
 MAX_SHIFT = timedelta(hours=24)
@@ -53,16 +62,21 @@ def open_shift(uow: UnitOfWork, radiologist_id: int) -> Shift | None:
     return uow.shifts.in_progress([radiologist_id], uow.now).get(radiologist_id)
 
 
-def refusal(uow: UnitOfWork, exam: Exam, radiologist: Radiologist) -> str | None:
-    """Why this radiologist may not read this study now, or None when they may."""
-    reason = ineligibility(uow, exam, radiologist, uow.now.date())
-    if reason:
-        return reason
-    shift = open_shift(uow, pk(radiologist))
-    if shift is None or shift.ends_at <= uow.now:
-        return f"{radiologist.code} is not on shift"
-    if radiologist.status != RadiologistStatus.AVAILABLE:
-        return f"{radiologist.code} is {radiologist.status.value.lower().replace('_', ' ')}"
+def refusal(standing: ReaderStanding, subspecialty: Subspecialty, now: datetime) -> str | None:
+    """Why this radiologist may not read a study of `subspecialty` now (at the site their
+    standing was read for), or None when they may."""
+    reader = standing.radiologist
+    if not standing.credentialed:
+        return f"{reader.code} holds no {subspecialty.value} credential"
+    if not standing.privileged:
+        return f"{reader.code} has no privilege for the exam's site"
+    expires_on = standing.privilege_expires_on
+    if expires_on is not None and expires_on < now.date():
+        return f"{reader.code}'s privilege for the exam's site expired {expires_on}"
+    if standing.shift_ends_at is None or standing.shift_ends_at <= now:
+        return f"{reader.code} is not on shift"
+    if reader.status != RadiologistStatus.AVAILABLE:
+        return f"{reader.code} is {reader.status.value.lower().replace('_', ' ')}"
     return None
 
 
@@ -85,10 +99,17 @@ def pin_assignment(
                 )
             ]
         )
-    radiologist = _radiologist(uow, radiologist_code)
-    refused = refusal(uow, exam, radiologist)
+    procedure = uow.department.get(Procedure, exam.procedure_id)
+    assert procedure is not None
+    standing = uow.department.reader_standing(
+        radiologist_code, subspecialty=procedure.subspecialty, site_id=exam.site_id, now=uow.now
+    )
+    if standing is None:
+        raise NotFound("radiologist", radiologist_code, field="radiologist_code")
+    refused = refusal(standing, procedure.subspecialty, uow.now)
     if refused:
         raise ValidationFailed([FieldIssue("radiologist_code", IssueCode.NOT_ELIGIBLE, refused)])
+    radiologist = standing.radiologist
     read = _move(
         uow,
         actor,

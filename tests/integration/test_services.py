@@ -18,6 +18,7 @@ from domain.enums import CriticalLevel, ExamStatus, FollowUpStatus, PatientClass
 from domain.errors import (
     Conflict,
     InvalidTransition,
+    NotFound,
     PreconditionFailed,
     SlotTaken,
     ValidationFailed,
@@ -88,6 +89,45 @@ async def test_a_reused_placer_number_for_another_procedure_is_refused(
     with pytest.raises(ValidationFailed) as failure:
         await order(department, placer="P-43", procedure="CTHEAD", site="MAIN")
     assert failure.value.issues[0].code == "PLACER_ORDER_REUSED"
+
+
+def place(placer: str, mrn: str, referrer: str) -> Any:
+    """A scheduler's order (entered for `referrer`, in the department's placer scope)."""
+    return lambda uow: orders.place_order(
+        uow=uow,
+        actor=SCHEDULER,
+        order_source="EPIC",
+        placer_order_number=placer,
+        patient_mrn=mrn,
+        referrer_code=referrer,
+        procedure_code="USABD",
+        site_code="NORTH",
+        priority=Priority.ROUTINE,
+        patient_class=PatientClass.OUTPATIENT,
+        indication="Abdominal pain",
+        icd10_code="R10.9",
+    )
+
+
+@pytest.mark.parametrize(
+    ("mrn", "referrer", "field"),
+    [
+        ("MRN999999", "REF01", "patient_mrn"),
+        ("MRN000001", "REF99", "referrer_code"),
+        ("MRN999999", "REF99", "patient_mrn"),  # the patient is named first
+    ],
+)
+@pytest.mark.parametrize("placer", ["P-NEW", "P-44"])  # P-44: placed before, in this scope
+async def test_an_order_naming_an_unknown_patient_or_referrer_is_not_found(
+    department: Database, mrn: str, referrer: str, field: str, placer: str
+) -> None:
+    placed = await department.run(place("P-44", "MRN000001", "REF01"))
+    with pytest.raises(NotFound) as missing:
+        await department.run(place(placer, mrn, referrer))
+    assert missing.value.field == field
+    assert await department.read(count_rows("exams")) == 1
+    again = await department.run(place("P-44", "MRN000001", "REF01"))
+    assert (again.exam.id, again.created) == (placed.exam.id, False)
 
 
 async def test_concurrent_identical_orders_create_one_exam(department: Database) -> None:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from application.planning.runner import BalancerRunner, read_state
 from domain.db import Database
 from domain.enums import ExamStatus, RadiologistStatus
-from domain.errors import NotPermitted, ValidationFailed
+from domain.errors import NotFound, NotPermitted, ValidationFailed
 from domain.events import AssignmentChanged, BalancerRan, DomainEvent
-from domain.models import Read
+from domain.models import Radiologist, Read, Site, SitePrivilege
 from domain.services import reading, worklists
+from tests.conftest import Clock
 from tests.factories import RADIOLOGIST, SUPERVISOR, TECH, drive, order, reference
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -112,6 +115,98 @@ async def test_pinning_to_an_ineligible_reader_is_refused(department: Database) 
                 uow=uow, actor=TECH, exam_id=exam, radiologist_code="RAD03", reason="x"
             )
         )
+
+
+def _expire_rad03_privileges(uow: Any) -> None:
+    uow.session.execute(
+        sa.update(SitePrivilege)
+        .where(col(SitePrivilege.radiologist_id) == 3)
+        .values(expires_on=date(2026, 3, 1))
+    )
+
+
+def _privilege_rad10_at_north(uow: Any) -> None:  # RAD10: BODY, MAIN only
+    uow.session.execute(
+        sa.insert(SitePrivilege).values(
+            radiologist_id=sa.select(Radiologist.id)
+            .where(col(Radiologist.code) == "RAD10")
+            .scalar_subquery(),
+            site_id=sa.select(Site.id).where(col(Site.code) == "NORTH").scalar_subquery(),
+        )
+    )
+
+
+PIN_REFUSALS = {
+    # code pinned, what happens first, the refusal
+    "no credential": ("RAD06", None, "RAD06 holds no BODY credential"),
+    "no privilege at the site": ("RAD04", None, "RAD04 has no privilege for the exam's site"),
+    "an expired privilege": (
+        "RAD03",
+        "expire",
+        "RAD03's privilege for the exam's site expired 2026-03-01",
+    ),
+    "no shift": ("RAD10", "privilege", "RAD10 is not on shift"),
+    "a shift ended": ("RAD07", "end shift", "RAD07 is not on shift"),
+    "a shift run out": ("RAD07", "later", "RAD07 is not on shift"),
+    "a break": ("RAD03", "break", "RAD03 is on break"),
+}
+
+
+@pytest.mark.parametrize("case", PIN_REFUSALS)
+async def test_a_pin_names_why_the_reader_may_not_take_the_study(
+    department: Database, clock: Clock, case: str
+) -> None:
+    [exam] = await ready(department, 1)  # USABD (BODY) at NORTH
+    code, before, why = PIN_REFUSALS[case]
+    if before == "expire":
+        await department.run(_expire_rad03_privileges)
+    elif before == "privilege":
+        await department.run(_privilege_rad10_at_north)
+    elif before == "end shift":
+        await department.run(
+            lambda uow: worklists.end_shift(uow=uow, actor=SUPERVISOR, radiologist_code="RAD07")
+        )
+    elif before == "later":  # RAD07's shift ran its 8 hours, nobody ended it
+        clock.advance(hours=8)
+    elif before == "break":
+        await department.run(
+            lambda uow: worklists.set_radiologist_status(
+                uow=uow,
+                actor=SUPERVISOR,
+                radiologist_code="RAD03",
+                status=RadiologistStatus.ON_BREAK,
+            )
+        )
+    with pytest.raises(ValidationFailed) as refused:
+        await department.run(
+            lambda uow: worklists.pin_assignment(
+                uow=uow, actor=SUPERVISOR, exam_id=exam, radiologist_code=code, reason="x"
+            )
+        )
+    [issue] = refused.value.issues
+    assert (issue.field, issue.code, issue.message) == ("radiologist_code", "NOT_ELIGIBLE", why)
+    assert not await department.read(
+        lambda s: s.scalars(sa.select(Read).where(col(Read.exam_id) == exam)).all()
+    )
+
+
+async def test_a_pin_to_an_unknown_reader_is_not_found_and_a_pin_that_may_is_kept(
+    department: Database,
+) -> None:
+    [exam] = await ready(department, 1)
+    with pytest.raises(NotFound) as missing:
+        await department.run(
+            lambda uow: worklists.pin_assignment(
+                uow=uow, actor=SUPERVISOR, exam_id=exam, radiologist_code="RAD99", reason="x"
+            )
+        )
+    assert missing.value.field == "radiologist_code"
+    read = await department.run(
+        lambda uow: worklists.pin_assignment(
+            uow=uow, actor=SUPERVISOR, exam_id=exam, radiologist_code="RAD07", reason="x"
+        )
+    )
+    assert read.pinned and read.reason == "pinned: x"
 
 
 async def test_a_stale_plan_leaves_changed_studies_alone(department: Database) -> None:

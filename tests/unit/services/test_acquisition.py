@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from domain.catalog_data import TURNAROUND_MINUTES
 from domain.enums import ExamStatus
-from domain.models import Acquisition, ExamPrepItem
+from domain.models import Acquisition, ExamPrepItem, MetadataValidation
 from domain.services import acquisition
 from tests.unit.services.conftest import NOW, TECH, Department
 
@@ -59,6 +59,15 @@ def test_storing_a_study_makes_it_ready_and_due_by_the_catalogues_target(
             procedure_code="CTCHEST",
         ),
     )
+
+    [validation] = uow.rows.all(MetadataValidation)
+    assert validation.valid and validation.header == {
+        "accession_number": exam.accession_number,
+        "patient_mrn": "MRN000001",
+        "modality": department.procedure.modality.value,
+        "body_part": "chest",
+        "procedure_code": "CTCHEST",
+    }
 
     study = acquisition.register_storage(
         uow=uow,
