@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from operator import itemgetter
 from typing import Any, Protocol
 
@@ -39,6 +40,8 @@ class Answer(Protocol):
 
     def scalar_one(self) -> Any: ...
 
+    def one(self) -> Sequence[Any]: ...
+
     def all(self) -> Sequence[Sequence[Any]]: ...
 
     def __iter__(self) -> Iterator[Sequence[Any]]: ...
@@ -55,9 +58,14 @@ class Sent:
         return self.rows[0] if self.rows else None
 
     def scalar_one(self) -> Any:
-        if len(self.rows) != 1:
-            raise sa.exc.NoResultFound(f"expected one row, got {len(self.rows)}")
-        return self.rows[0][0]
+        return self.one()[0]
+
+    def one(self) -> tuple[Any, ...]:
+        if not self.rows:
+            raise sa.exc.NoResultFound("no row was found when one was required")
+        if len(self.rows) > 1:
+            raise sa.exc.MultipleResultsFound("multiple rows were found when one was required")
+        return self.rows[0]
 
     def all(self) -> list[tuple[Any, ...]]:
         return self.rows
@@ -101,8 +109,7 @@ class _Compiled:
         for row in fetched:
             listed = list(row)
             for position, process in self.results:
-                if listed[position] is not None:
-                    listed[position] = process(listed[position])
+                listed[position] = process(listed[position])
             processed.append(tuple(listed))
         return processed
 
@@ -121,8 +128,21 @@ def _result_processors(
 _NOT_POSITIONAL = _Compiled("", dict, ())  # a driver with named parameters: sent as Core
 
 
-def _values_of(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    """A row's values of `names`, as a tuple in their order."""
+_GIVEN = object()  # a parameter every execution gives
+
+
+def _values_of(
+    names: tuple[str, ...], bound: Mapping[str, Any]
+) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's values of `names`, as a tuple in their order; a parameter the statement bound a
+    value to (`bound`) takes that value unless the row gives one."""
+    if bound:
+        spec = tuple((name, bound.get(name, _GIVEN)) for name in names)
+
+        def some_bound(row: Mapping[str, Any]) -> tuple[Any, ...]:
+            return tuple(row[n] if v is _GIVEN else row.get(n, v) for n, v in spec)
+
+        return some_bound
     if len(names) > 1:
         return itemgetter(*names)  # of several names, itemgetter answers a tuple
     (name,) = names
@@ -147,17 +167,21 @@ def _watched(connection: sa.Connection) -> bool:
     )
 
 
+Statement = sa.Insert | sa.Update | sa.Select[Any]
+
+
 class PreparedStatement:
     """A statement whose parameters are named values, compiled per dialect.
 
     `names` are the parameters every execution gives; an INSERT without its own values
     (`sa.insert(table)`) takes them as its columns. Every parameter the statement compiles to
-    must be one of them. A statement whose parameters expand at execution (an IN list) is
-    sent as Core."""
+    must be one of them, or have a value bound in the statement. `names=None`: the
+    statement's own parameters, each given at execution unless it has a value bound. A
+    statement whose parameters expand at execution (an IN list) is sent as Core."""
 
-    def __init__(self, statement: sa.Insert | sa.Update | sa.Select[Any], names: Sequence[str]):
+    def __init__(self, statement: Statement, names: Sequence[str] | None) -> None:
         self._statement = statement
-        self._columns = list(names)
+        self._columns = None if names is None else list(names)
         self._compiled: dict[str, _Compiled] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
@@ -172,14 +196,20 @@ class PreparedStatement:
         if not form.positional or form.literal_execute_params or form.post_compile_params:
             return _NOT_POSITIONAL
         names = tuple(form.positiontup or ())
-        if not names or set(names) - set(self._columns):
+        binds = [form.binds[name] for name in names]
+        if any(b.callable is not None for b in binds):
+            return _NOT_POSITIONAL  # a value computed as the statement runs
+
+        bound = {
+            name: b.effective_value for name, b in zip(names, binds, strict=True) if not b.required
+        }
+        given = set(names) - set(bound) if self._columns is None else set(self._columns)
+        if not names or set(names) - given - set(bound):
             raise ValueError(f"cannot prepare {form.string!r}: parameters {names}")
-        processors = [
-            form.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
-        ]
+        processors = [b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds]
         processed = tuple((i, p) for i, p in enumerate(processors) if p is not None)
         returned = tuple(column.type for column in self._statement.exported_columns)
-        return _Compiled(form.string, _values_of(names), processed, returned)
+        return _Compiled(form.string, _values_of(names, bound), processed, returned)
 
     def execute(self, connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> Answer:
         """Run the statement with each of `rows`' parameters (one statement; several rows go
@@ -211,3 +241,11 @@ def _send(connection: sa.Connection, compiled: _Compiled, parameters: Any, *, ma
         connection._handle_dbapi_exception(error, compiled.sql, parameters, cursor, None)
     finally:
         cursor.close()
+
+
+@cache
+def prepared(statement: Statement) -> PreparedStatement:
+    """The prepared form of a statement built once (a module's constant, or one a cached
+    function built), with the statement's own parameters. Only for such statements: each
+    statement given is kept for the life of the process."""
+    return PreparedStatement(statement, None)

@@ -75,7 +75,7 @@ from domain.models import (
     TurnaroundTarget,
 )
 from domain.models._columns import core_table
-from domain.prepared import PreparedStatement
+from domain.prepared import Answer, PreparedStatement, Statement, prepared
 from domain.reference_rows import ReferenceRows, detached_copy, is_catalogue
 from domain.repositories import AcquisitionStart, OrderParties, ReaderStanding, StorageFacts
 
@@ -158,7 +158,7 @@ class SqlExams:
             "mrn": patient_mrn,
             "code": referrer_code,
         }
-        row = session.connection().execute(_ORDER_PARTIES, parameters).one()
+        row = _execute(session, _ORDER_PARTIES, parameters).one()
         return OrderParties(
             patient=_loaded_or_none(session, Patient, row[:_PATIENT_COLUMNS]),
             referrer=_loaded_or_none(session, Referrer, row[_PATIENT_COLUMNS:_PARTIES_EXAM_AT]),
@@ -399,8 +399,14 @@ def _get(session: Session, model: type[M], key: Any) -> M | None:
     by_key = _row_by_key(model)
     if by_key is None or held is not None:  # an expired row: the session refreshes its own
         return session.get(model, key)
-    row = session.connection().execute(by_key, {"key": key}).first()
+    row = _execute(session, by_key, {"key": key}).first()
     return None if row is None else as_loaded(session, model, row)
+
+
+def _execute(session: Session, statement: Statement, parameters: dict[str, Any]) -> Answer:
+    """Run a Core statement built once (a constant, or one a cached function built), prepared
+    and sent to the driver in the command's transaction (domain/prepared.py)."""
+    return prepared(statement).execute(session.connection(), [parameters])
 
 
 def _autoflush(session: Session) -> None:
@@ -417,7 +423,7 @@ def _loaded(
     loading context and row processors, built per execution, cost more than the statement.
     Pending changes are flushed first, as the ORM's query would (autoflush)."""
     _autoflush(session)
-    rows = session.connection().execute(_columns_select(statement, model), parameters)
+    rows = _execute(session, _columns_select(statement, model), parameters)
     return [as_loaded(session, model, row) for row in rows]
 
 
@@ -428,7 +434,7 @@ def _first(rows: list[M]) -> M | None:
 def _any_row(session: Session, statement: sa.Select[Any], parameters: dict[str, Any]) -> bool:
     """Whether a Core statement finds a row (after the autoflush the ORM's query would do)."""
     _autoflush(session)
-    return session.connection().execute(statement, parameters).first() is not None
+    return _execute(session, statement, parameters).first() is not None
 
 
 @cache
@@ -578,7 +584,7 @@ class SqlDepartment:
         session = self.session
         _autoflush(session)  # a shift the command started counts
         parameters = {"code": code, "subspecialty": subspecialty, "site_id": site_id, "now": now}
-        row = session.connection().execute(_READER_STANDING, parameters).first()
+        row = _execute(session, _READER_STANDING, parameters).first()
         if row is None:
             return None
         radiologist = as_loaded(session, Radiologist, row[:_RADIOLOGIST_COLUMNS])
@@ -651,7 +657,7 @@ class SqlPrepChecklists:
         session = self.session
         _autoflush(session)
         parameters = {"exam_id": exam_id, "code": code}
-        row = session.connection().execute(_ITEM_AND_OTHERS_OPEN, parameters).first()
+        row = _execute(session, _ITEM_AND_OTHERS_OPEN, parameters).first()
         if row is None:
             return None
         return as_loaded(session, ExamPrepItem, row[:-1]), int(row[-1])
@@ -724,15 +730,13 @@ class SqlAcquisitions:
     def before_start(self, exam_id: int) -> AcquisitionStart:
         _autoflush(self.session)
         parameters = {"exam_id": exam_id}
-        attempts, open_items = self.session.connection().execute(_BEFORE_START, parameters).one()
+        attempts, open_items = _execute(self.session, _BEFORE_START, parameters).one()
         return AcquisitionStart(attempts=int(attempts), open_prep_items=int(open_items))
 
     def storage_facts(self, exam_id: int, uid: str) -> StorageFacts:
         _autoflush(self.session)
         parameters = {"exam_id": exam_id, "uid": uid}
-        taken, valid, series, images = (
-            self.session.connection().execute(_STORAGE_FACTS, parameters).one()
-        )
+        taken, valid, series, images = _execute(self.session, _STORAGE_FACTS, parameters).one()
         return StorageFacts(
             uid_taken=bool(taken),
             metadata_valid=bool(valid),
@@ -870,7 +874,7 @@ class SqlReads:
     def current_with_reader(self, exam_id: int) -> tuple[Read, Radiologist] | None:
         session = self.session
         _autoflush(session)
-        row = session.connection().execute(_CURRENT_READ_AND_READER, {"exam_id": exam_id}).first()
+        row = _execute(session, _CURRENT_READ_AND_READER, {"exam_id": exam_id}).first()
         if row is None:
             return None
         return (
@@ -881,7 +885,7 @@ class SqlReads:
     def current_with_report(self, exam_id: int) -> tuple[Read, Radiologist, Report | None] | None:
         session = self.session
         _autoflush(session)
-        row = session.connection().execute(_CURRENT_READ_WITH_REPORT, {"exam_id": exam_id}).first()
+        row = _execute(session, _CURRENT_READ_WITH_REPORT, {"exam_id": exam_id}).first()
         if row is None:
             return None
         reader_end = _READ_COLUMNS + _READER_COLUMNS
@@ -1090,7 +1094,7 @@ class SqlReports:
         session = self.session
         _autoflush(session)
         statement = _LATEST_COMMUNICATION_AND_RECIPIENTS
-        row = session.connection().execute(statement, {"exam_id": exam_id}).first()
+        row = _execute(session, statement, {"exam_id": exam_id}).first()
         if row is None:
             return None
         communication = as_loaded(session, ResultCommunication, row[:-3])
@@ -1099,7 +1103,7 @@ class SqlReports:
     def with_recipients(self, exam_id: int) -> tuple[Report | None, Referrer, Patient]:
         session = self.session
         _autoflush(session)
-        row = session.connection().execute(_WITH_RECIPIENTS, {"exam_id": exam_id}).one()
+        row = _execute(session, _WITH_RECIPIENTS, {"exam_id": exam_id}).one()
         report = row[:_REPORT_COLUMNS]
         return (
             _loaded_or_none(session, Report, report),

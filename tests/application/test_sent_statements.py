@@ -22,6 +22,7 @@ from domain.models import AuditEvent, Exam, ExamStatusChange, OutboxEvent
 from domain.models._columns import core_table
 from domain.prepared import PreparedStatement
 from domain.services import scheduling
+from domain.types import UTCDateTime
 from tests.application.test_reference_rows import statements
 from tests.factories import REFERRER, SCHEDULER, SUPERVISOR, drive, order, reference
 
@@ -202,3 +203,53 @@ async def test_a_driver_error_is_raised_as_sqlalchemys_and_nothing_is_written(
         return int(uow.session.connection().execute(query).scalar_one())
 
     assert await db.run(count) == 0  # the first row went with the failed transaction
+
+
+def test_a_statement_with_its_own_values_reads_back_what_core_reads() -> None:
+    engine = sa.create_engine("sqlite://")
+    metadata = sa.MetaData()
+    table = sa.Table(
+        "probes",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("status", sa.Enum(ExamStatus, native_enum=False)),
+        sa.Column("at", UTCDateTime()),
+        sa.Column("doc", sa.JSON, nullable=True),
+    )
+    metadata.create_all(engine)
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    rows = [
+        {"id": 1, "status": ExamStatus.ORDERED, "at": at, "doc": {"a": [1]}},
+        {"id": 2, "status": ExamStatus.CLOSED, "at": at, "doc": None},
+        {"id": 3, "status": ExamStatus.ORDERED, "at": None, "doc": [2]},
+    ]
+    c = table.c
+    query = (
+        sa.select(c.id, c.status, c.at, c.doc, (c.id > 1).label("later"), sa.func.count().over())
+        .where(c.status != ExamStatus.CANCELLED, c.id >= sa.bindparam("lowest"))
+        .order_by(c.id)
+        .limit(2)
+        .offset(sa.bindparam("skip"))
+    )
+    statement = PreparedStatement(query, None)
+    with engine.begin() as connection:
+        PreparedStatement(sa.insert(table), ["id", "status", "at", "doc"]).execute(connection, rows)
+        for parameters in ({"lowest": 1, "skip": 0}, {"lowest": 2, "skip": 1}):
+            by_core = [tuple(r) for r in connection.execute(query, parameters)]
+            sent = statement.execute(connection, [parameters]).all()
+            assert sent == by_core
+        assert sent == [(3, ExamStatus.ORDERED, None, [2], True, 2)]
+        assert statement.execute(connection, [{"lowest": 1, "skip": 0}]).all()[0] == (
+            1,
+            ExamStatus.ORDERED,
+            at,
+            {"a": [1]},
+            False,
+            3,
+        )
+        with pytest.raises(sa.exc.MultipleResultsFound):
+            statement.execute(connection, [{"lowest": 1, "skip": 0}]).one()
+        with pytest.raises(sa.exc.NoResultFound):
+            statement.execute(connection, [{"lowest": 9, "skip": 0}]).one()
+        with pytest.raises(KeyError):
+            statement.execute(connection, [{"lowest": 1}])  # a parameter left out
