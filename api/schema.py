@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 from api.acquisition.mutations import AcquisitionMutations
 from api.audit import AuditOperations, AuditQueries
 from api.catalog.queries import CatalogQueries
+from api.conversion import compile_inputs
 from api.errors import ERROR_TYPES
 from api.exams.mutations import OrderMutations
 from api.exams.queries import ExamQueries
@@ -158,7 +159,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
 
 def _build_schema(settings: Settings) -> strawberry.Schema:
     rules = document_rules(settings)
-    return RadflowSchema(
+    schema = RadflowSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -181,3 +182,5 @@ def _build_schema(settings: Settings) -> strawberry.Schema:
             AuditOperations,
         ],
     )
+    compile_inputs(schema)
+    return schema
