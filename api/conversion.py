@@ -34,13 +34,13 @@ FromInput = Callable[[type, Mapping[str, Any], InputContext], Any]
 Registry = Mapping[object, Any]
 # How one field's value becomes its Python value; None: it already is.
 Convert = Callable[[Any, InputContext], Any]
+# (GraphQL name, Python name, conversion) per field, and the fields that are None if unsent.
+Plan = tuple[list[tuple[str, str, Convert | None]], dict[str, None]]
 
 
 def compile_inputs(schema: strawberry.Schema) -> None:
-    """Give each input type of `schema` a compiled `from_input` (once; a type that already
-    builds its own value keeps its hook)."""
-    registry = schema.schema_converter.scalar_registry
-    name_of = schema.config.name_converter.from_field
+    """Give each input type of `schema` a compiled `from_input` (a type that already builds
+    its own value, or has a `Maybe` field, keeps strawberry's path)."""
     for concrete in list(schema.schema_converter.type_map.values()):
         definition = concrete.definition
         if (
@@ -48,31 +48,29 @@ def compile_inputs(schema: strawberry.Schema) -> None:
             and definition.is_input
             and definition.from_input is None
             and not definition.is_graphql_generic
+            and not any(
+                isinstance(field.resolve_type(type_definition=definition), StrawberryMaybe)
+                for field in definition.fields
+            )
         ):
-            definition.from_input = compiled(definition, registry, name_of)
+            definition.from_input = compiled(definition)
 
 
-def compiled(
-    definition: StrawberryObjectDefinition,
-    registry: Registry,
-    name_of: Callable[[Any], str],
-) -> FromInput | None:
-    """The `from_input` of one input type, or None if a field needs strawberry's path whole."""
-    steps: list[tuple[str, str, Convert | None]] = []
-    for field in definition.fields:
-        type_ = field.resolve_type(type_definition=definition)
-        if isinstance(type_, StrawberryMaybe):
-            return None
-        name = name_of(field)
-        steps.append((name, field.python_name, _convert(type_, name, registry)))
-    # As strawberry does: a field without a default is None until the value names it.
-    unset = {
-        field.python_name: None
-        for field in definition.fields
-        if field.default_value is MISSING and field.default_factory is MISSING
-    }
+def compiled(definition: StrawberryObjectDefinition) -> FromInput:
+    """The `from_input` of one input type.
+
+    The hook belongs to the type, which any schema may use: the plan is made for the naming
+    and scalars of the schema converting (its `InputContext`), the first time it converts.
+    """
+    plans: dict[tuple[int, int], tuple[object, object, Plan]] = {}
 
     def from_input(cls: type, value: Mapping[str, Any], context: InputContext) -> Any:
+        config, registry = context.config, context.scalar_registry
+        kept = plans.get((id(config), id(registry)))
+        if kept is None or kept[0] is not config or kept[1] is not registry:
+            plan = _plan(definition, config.name_converter.from_field, registry)
+            kept = plans[id(config), id(registry)] = (config, registry, plan)
+        steps, unset = kept[2]
         kwargs: dict[str, Any] = dict(unset)
         for name, python_name, convert in steps:
             if name in value:
@@ -81,6 +79,23 @@ def compiled(
         return cls(**kwargs)
 
     return from_input
+
+
+def _plan(
+    definition: StrawberryObjectDefinition, name_of: Callable[[Any], str], registry: Registry
+) -> Plan:
+    steps: list[tuple[str, str, Convert | None]] = []
+    for field in definition.fields:
+        name = name_of(field)
+        type_ = field.resolve_type(type_definition=definition)
+        steps.append((name, field.python_name, _convert(type_, name, registry)))
+    # As strawberry does: a field without a default is None until the value names it.
+    unset = {
+        field.python_name: None
+        for field in definition.fields
+        if field.default_value is MISSING and field.default_factory is MISSING
+    }
+    return steps, unset
 
 
 def _convert(type_: StrawberryType | type, name: str, registry: Registry) -> Convert | None:

@@ -17,6 +17,7 @@ from graphql import (
     GraphQLScalarType,
     coerce_input_value,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types.arguments import convert_argument
 from strawberry.types.base import StrawberryObjectDefinition
 
@@ -109,6 +110,7 @@ def test_the_compiled_conversion_builds_what_strawberry_builds(
 @strawberry.input
 class Tags:
     names: list[str]
+    max_count: int | None = None
 
 
 @strawberry.type
@@ -126,3 +128,19 @@ def test_a_list_of_scalars_is_copied_so_a_shared_default_cannot_leak_between_req
 
     assert built.names == ["a", "b"]
     assert built.names is not sent["names"]
+
+
+def test_an_input_type_of_schemas_naming_fields_differently_is_built_in_each_naming() -> None:
+    camel = strawberry.Schema(query=TagQuery)
+    snake = strawberry.Schema(query=TagQuery, config=StrawberryConfig(auto_camel_case=False))
+    compile_inputs(camel)
+    compile_inputs(snake)
+
+    def built(schema: strawberry.Schema, value: dict[str, object]) -> Tags:
+        registry = schema.schema_converter.scalar_registry
+        tags = convert_argument(value, Tags, registry, schema.config)
+        assert isinstance(tags, Tags)
+        return tags
+
+    assert built(camel, {"names": [], "maxCount": 2}).max_count == 2
+    assert built(snake, {"names": [], "max_count": 3}).max_count == 3
