@@ -6,7 +6,7 @@ import logging
 import re
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import ParserCache
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 from api.acquisition.mutations import AcquisitionMutations
 from api.audit import AuditOperations, AuditQueries
 from api.catalog.queries import CatalogQueries
+from api.conversion import compile_inputs
 from api.errors import ERROR_TYPES
 from api.exams.mutations import OrderMutations
 from api.exams.queries import ExamQueries
@@ -156,9 +157,40 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return built
 
 
+class RequestExtensions(Guards, DocumentValidationCache, AuditOperations, ParserCache):
+    """radflow's schema extensions as one object per request, each stage's hook its own:
+    the token cap, rules and error masking around the operation (`Guards`), the parse
+    (`ParserCache`), the validation (`DocumentValidationCache`) and the audit trail around
+    the execution (`AuditOperations`).
+
+    One object rather than four because strawberry's cost is per extension: it builds each
+    one per request, scans each for every stage's hook, and sets, asks and awaits each for
+    its context, middleware and results. The parse and validation caches live at module or
+    class level, so they are shared by every request all the same.
+    """
+
+    def __init__(
+        self,
+        *,
+        rules: tuple[type[ASTValidationRule], ...],
+        max_tokens: int,
+        hide_suggestions: bool,
+    ) -> None:
+        ParserCache.__init__(self, maxsize=256)
+        Guards.__init__(
+            self,
+            rules=rules,
+            max_tokens=max_tokens,
+            hide_suggestions=hide_suggestions,
+            should_mask_error=_is_internal,
+        )
+
+
 def _build_schema(settings: Settings) -> strawberry.Schema:
+    # One rule set for the life of the schema: new rule classes per request would make every
+    # validation a cache miss (the cache is keyed by the rule set).
     rules = document_rules(settings)
-    return RadflowSchema(
+    schema = RadflowSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -166,18 +198,12 @@ def _build_schema(settings: Settings) -> strawberry.Schema:
         execution_context_class=PlannedExecutionContext,
         scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
-            # Factories: strawberry builds fresh extensions per request; the parse and
-            # validation caches live at module or class level, so they are shared all the same.
-            lambda: ParserCache(maxsize=256),
-            DocumentValidationCache,
-            # One rule set for the life of the schema: new rule classes per request would
-            # make every validation a cache miss (the cache is keyed by the rule set).
-            lambda: Guards(
+            lambda: RequestExtensions(
                 rules=rules,
                 max_tokens=settings.max_query_tokens,
                 hide_suggestions=settings.production,
-                should_mask_error=_is_internal,
-            ),
-            AuditOperations,
+            )
         ],
     )
+    compile_inputs(schema)
+    return schema
