@@ -2,10 +2,12 @@
 
 `mount_floor(app)` adds `/floor` to radflow's own app: a strawberry GraphQL endpoint behind the
 same hardening middleware (rate limit, content type, body size), with the same JSON parsing,
-parser and validation caches, and the same bearer-token check, whose one mutation
-`advanceExam` reads the exam, checks the version the caller saw, updates the exam's status
-and version, inserts one history row and commits, on the app's own database engine (Core
-statements built once: nothing of the ORM, no access check, outbox, audit record or guards).
+parser and validation caches, input conversion (api/conversion.py) and bearer-token check,
+whose one mutation `advanceExam` reads the exam, checks the version the caller saw, updates
+the exam's status and version, inserts one history row and commits, on the app's own database
+engine, its statements prepared and sent as radflow's commands send theirs (domain/prepared.py:
+nothing of the ORM, no access check, outbox, audit record or guards). Whatever radflow's stack
+gains, the floor gains too, so the ratio is what radflow's own work costs.
 bench.lifecycle drives it over the same exams, count and transport as radflow's mutations.
 """
 
@@ -24,11 +26,13 @@ from strawberry.extensions import ParserCache
 
 from api.auth import AuthenticationFailed
 from api.context import actor_from_request
+from api.conversion import compile_inputs
 from api.hardening import Hardening, JsonBodies
 from api.limits import DocumentValidationCache
 from api.relay import decode_id
 from domain.db import Database
 from domain.lifecycle import Actor
+from domain.prepared import PreparedStatement
 from domain.tables import EXAM_HISTORY, EXAMS
 from domain.types import utcnow
 
@@ -38,17 +42,24 @@ DOCUMENT = (
     "... on ExamAdvanced { version } ... on VersionConflict { actualVersion } } }"
 )
 
-_READ = sa.select(EXAMS.c.status, EXAMS.c.version).where(EXAMS.c.id == sa.bindparam("exam_id"))
-_UPDATE = (
+_READ = PreparedStatement(
+    sa.select(EXAMS.c.status, EXAMS.c.version).where(EXAMS.c.id == sa.bindparam("exam_id")),
+    ["exam_id"],
+)
+_UPDATE = PreparedStatement(
     sa.update(EXAMS)
     .where(EXAMS.c.id == sa.bindparam("exam_id"), EXAMS.c.version == sa.bindparam("seen"))
     .values(
         status=sa.bindparam("to_status"),
         version=sa.bindparam("next_version"),
         status_changed_at=sa.bindparam("at"),
-    )
+    ),
+    ["exam_id", "seen", "to_status", "next_version", "at"],
 )
-_HISTORY = sa.insert(EXAM_HISTORY)
+_HISTORY = PreparedStatement(
+    sa.insert(EXAM_HISTORY),
+    ["exam_id", "from_status", "to_status", "event", "actor", "role", "at", "reason"],
+)
 
 
 @strawberry.input
@@ -71,13 +82,13 @@ class VersionConflict:
 def _advance(
     connection: sa.Connection, actor: Actor, exam_id: int, seen: int, to_status: str
 ) -> ExamAdvanced | VersionConflict:
-    status, version = connection.execute(_READ, {"exam_id": exam_id}).one()
+    status, version = _READ.execute(connection, [{"exam_id": exam_id}]).one()
     if version != seen:
         return VersionConflict(actual_version=version)
     at = utcnow()
     parameters = {"exam_id": exam_id, "seen": seen, "next_version": seen + 1}
-    connection.execute(_UPDATE, {**parameters, "to_status": to_status, "at": at})
-    connection.execute(_HISTORY, _history_row(exam_id, status, to_status, actor, at))
+    _UPDATE.execute(connection, [{**parameters, "to_status": to_status, "at": at}])
+    _HISTORY.execute(connection, [_history_row(exam_id, status, to_status, actor, at)])
     return ExamAdvanced(version=seen + 1)
 
 
@@ -119,11 +130,13 @@ def _schema(db: Database) -> strawberry.Schema:
             async with db.async_engine.begin() as connection:
                 return await connection.run_sync(_advance, *arguments)
 
-    return strawberry.Schema(
+    schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         extensions=[lambda: ParserCache(maxsize=256), DocumentValidationCache],
     )
+    compile_inputs(schema)  # radflow's input conversion (api/conversion.py)
+    return schema
 
 
 class FloorGraphQL(JsonBodies, GraphQL[dict[str, Any], None]):
@@ -144,7 +157,8 @@ class FloorGraphQL(JsonBodies, GraphQL[dict[str, Any], None]):
 def mount_floor(app: Starlette) -> None:
     """Serve the floor at `/floor` in `app`, behind the same hardening as `/graphql`."""
     settings = app.state.settings
-    app.router.routes.append(Route(PATH, FloorGraphQL(app.state.db, settings), methods=["POST"]))
+    # First among the routes, as /graphql is first among radflow's: routing costs both alike.
+    app.router.routes.insert(0, Route(PATH, FloorGraphQL(app.state.db, settings), methods=["POST"]))
     app.add_middleware(Hardening, settings=settings, path=PATH)
 
 
