@@ -309,7 +309,10 @@ class FakeAcquisitions:
         return StorageFacts(
             uid_taken=self.rows.first(StoredStudy, lambda s: s.study_instance_uid == uid)
             is not None,
-            metadata_valid=latest is not None and latest.valid,
+            metadata_valid=latest is not None
+            and latest.valid
+            and last is not None
+            and latest.attempt == last.attempt,
             series_count=None if last is None else last.series_count,
             image_count=None if last is None else last.image_count,
         )

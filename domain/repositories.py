@@ -168,7 +168,8 @@ class StorageFacts:
     """What storing an exam's study checks and copies, read at once."""
 
     uid_taken: bool  # a stored study already has the Study Instance UID
-    metadata_valid: bool  # the exam's most recent metadata validation found it valid
+    # the exam's most recent metadata validation found its last attempt's study valid
+    metadata_valid: bool
     series_count: int | None  # of the exam's last acquisition attempt (None: not recorded)
     image_count: int | None
 

@@ -683,27 +683,30 @@ def _storage_facts() -> sa.Select[Any]:
     stored = core_table(StoredStudy)
     validations, attempts = core_table(MetadataValidation), core_table(Acquisition)
     uid_taken = sa.exists().where(stored.c.study_instance_uid == sa.bindparam("uid"))
-    valid = (
-        sa.select(validations.c.valid)
+    latest = (
+        sa.select(validations.c.valid, validations.c.attempt)
         .where(validations.c.exam_id == _exam_id())
         .order_by(validations.c.id.desc())
         .limit(1)
-        .scalar_subquery()
+        .subquery("latest_validation")
     )
     last = (
-        sa.select(attempts.c.series_count, attempts.c.image_count)
+        sa.select(attempts.c.attempt, attempts.c.series_count, attempts.c.image_count)
         .where(attempts.c.exam_id == _exam_id())
         .order_by(attempts.c.attempt.desc())
         .limit(1)
         .subquery("last_attempt")
     )
     one = sa.select(sa.literal(1).label("one")).subquery("asked")
+    # Valid only when the latest check was of the last attempt's study (a repeat's new study
+    # needs its own).
+    valid = sa.and_(latest.c.valid, latest.c.attempt == last.c.attempt)
     return sa.select(
         uid_taken.label("uid_taken"),
-        valid.label("metadata_valid"),
+        sa.func.coalesce(valid, sa.false()).label("metadata_valid"),
         last.c.series_count,
         last.c.image_count,
-    ).select_from(one.outerjoin(last, sa.true()))
+    ).select_from(one.outerjoin(last, sa.true()).outerjoin(latest, sa.true()))
 
 
 _STORAGE_FACTS = _storage_facts()

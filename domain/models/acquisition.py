@@ -61,6 +61,9 @@ class MetadataValidation(Row, table=True):
     problems: list[dict[str, Any]] = document()
     valid: bool
     corrected: bool = False
+    # The acquisition attempt whose study was checked: a repeat's new study is not stored on
+    # the strength of the last one's check (None: recorded before attempts were kept here).
+    attempt: int | None = Field(default=None, ge=1)
 
 
 class StoredStudy(Row, table=True):

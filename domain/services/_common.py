@@ -142,7 +142,10 @@ class GuardFacts:
         if self._metadata_valid is not None:
             return self._metadata_valid
         latest = self._uow.acquisitions.latest_validation(pk(self._exam))
-        return latest is not None and latest.valid
+        if latest is None or not latest.valid:
+            return False
+        # of the last attempt's study: a repeat's new study needs its own check
+        return latest.attempt == self._uow.acquisitions.before_start(pk(self._exam)).attempts
 
     def report(self) -> Report | None:
         if not self._report_loaded:

@@ -311,6 +311,7 @@ def record_validation(
     """One metadata check of an exam's study, with the header fields it recorded, and its event."""
     validation = MetadataValidation(
         exam_id=pk(exam),
+        attempt=uow.acquisitions.before_start(pk(exam)).attempts or None,
         validated_at=uow.now,
         validated_by=actor.id,
         header=dict(header),

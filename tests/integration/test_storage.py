@@ -73,3 +73,39 @@ async def test_a_study_is_stored_only_after_valid_metadata_with_the_last_attempt
         await db.run(store(other.id, "1.2.3.4"))
     [issue] = taken.value.issues
     assert (issue.field, issue.code) == ("study_instance_uid", "DUPLICATE_UID")
+
+
+async def test_a_repeats_new_study_is_not_stored_on_the_last_attempts_validation(
+    db: Database,
+) -> None:
+    await reference(db)
+    exam = await drive(db, await order(db), ExamStatus.ACQUIRED)
+    assert exam.id is not None
+    exam_id = exam.id
+    header = await header_for(db, exam)
+
+    def validate(uow: Any) -> Any:
+        return acquisition.validate_metadata(uow=uow, actor=TECH, exam_id=exam_id, header=header)
+
+    first = await db.run(validate)
+    assert first.valid and first.attempt == 1
+    await db.run(
+        lambda uow: acquisition.request_repeat(
+            uow=uow, actor=TECH, exam_id=exam_id, reason=RepeatReason.ARTIFACT
+        )
+    )
+    await db.run(
+        lambda uow: acquisition.complete_acquisition(
+            uow=uow, actor=TECH, exam_id=exam_id, series_count=3, image_count=90
+        )
+    )
+    with pytest.raises(PreconditionFailed) as refused:  # attempt 1's check, not attempt 2's
+        await db.run(store(exam_id, "1.2.3.9"))
+    assert refused.value.code == "METADATA_NOT_VALIDATED"
+    assert (await current(db, exam_id)).status == ExamStatus.ACQUIRED
+
+    second = await db.run(validate)
+    assert second.valid and second.attempt == 2
+    study = await db.run(store(exam_id, "1.2.3.9"))
+    assert (study.series_count, study.image_count) == (3, 90)
+    assert (await current(db, exam_id)).status == ExamStatus.READY_FOR_READ
