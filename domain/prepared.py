@@ -125,7 +125,9 @@ def _result_processors(
     return tuple(found)
 
 
-_NOT_POSITIONAL = _Compiled("", dict, ())  # a driver with named parameters: sent as Core
+# Sent as Core: a driver with named parameters, or parameters that expand (an IN list) or
+# compute their value as the statement runs
+_NOT_POSITIONAL = _Compiled("", dict, ())
 
 
 _GIVEN = object()  # a parameter every execution gives
