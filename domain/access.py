@@ -64,8 +64,11 @@ class Scope:
     def unbounded(self) -> bool:
         return self.kind is ScopeKind.ALL
 
-    def parameters(self) -> dict[str, Any]:
-        """The values bound into a statement built by `exam_clause` for this kind."""
+    def parameters(self, *, site_by_site: bool = False) -> dict[str, Any]:
+        """The values bound into a statement built by `exam_clause` for this kind (with
+        `site_by_site`, by one built for this many sites)."""
+        if self.kind is ScopeKind.SITES and site_by_site:
+            return {f"scope_site_{i}": code for i, code in enumerate(self.sites)}
         if self.kind is ScopeKind.SITES:
             return {"scope_sites": list(self.sites)}
         if self.kind in (ScopeKind.REFERRER, ScopeKind.PATIENT, ScopeKind.READER):
@@ -84,8 +87,14 @@ def scope_of(actor: Actor) -> Scope:
     return Scope(kind, actor.id, tuple(sorted(actor.sites)))
 
 
-def exam_clause(kind: ScopeKind, *, per_row: bool = False) -> sa.ColumnElement[bool] | None:
+def exam_clause(
+    kind: ScopeKind, *, per_row: bool = False, sites: int | None = None
+) -> sa.ColumnElement[bool] | None:
     """The condition on the exams table for a scope kind (values bound as parameters).
+
+    `sites`: for a scope of sites, bind this many site codes one by one (`scope_site_0`, ...)
+    instead of one list, which expands as the statement runs (a prepared statement, compiled
+    once, cannot expand).
 
     `per_row`: the query asks about a few given exams. A reader's scope is then checked per
     exam (an EXISTS on that exam's reads, by index) instead of as the set of every exam the
@@ -113,11 +122,12 @@ def exam_clause(kind: ScopeKind, *, per_row: bool = False) -> sa.ColumnElement[b
             .where(RADIOLOGISTS.c.code == subject)
         )
     if kind is ScopeKind.SITES:
-        return e.site_id.in_(
-            sa.select(SITES.c.id).where(
-                SITES.c.code.in_(sa.bindparam("scope_sites", expanding=True))
-            )
+        codes: sa.BindParameter[Any] | list[sa.BindParameter[str]] = (
+            sa.bindparam("scope_sites", expanding=True)
+            if sites is None
+            else [sa.bindparam(f"scope_site_{i}", type_=sa.String()) for i in range(sites)]
         )
+        return e.site_id.in_(sa.select(SITES.c.id).where(SITES.c.code.in_(codes)))
     return sa.false()
 
 
@@ -147,10 +157,9 @@ def load_visible_exam(
     columns are read by Core and handed to the session as loaded (domain/loaded_rows.py).
     """
     scope = scope_of(actor)
-    sites = scope.sites if scope.kind is ScopeKind.SITES else ()
-    query = _exam_for_command(None if scope.unbounded else scope.kind, len(sites))
-    parameters: dict[str, Any] = {f"scope_site_{i}": code for i, code in enumerate(sites)}
-    parameters |= {"scope_subject": scope.subject, "exam_id": exam_id}
+    sites = len(scope.sites) if scope.kind is ScopeKind.SITES else 0
+    query = _exam_for_command(None if scope.unbounded else scope.kind, sites)
+    parameters = {**scope.parameters(site_by_site=True), "exam_id": exam_id}
     row = query.execute(session.connection(), [parameters]).first()
     if row is None:
         return None
@@ -170,13 +179,7 @@ def _exam_for_command(kind: ScopeKind | None, sites: int) -> PreparedStatement:
         .where(EXAMS.c.id == sa.bindparam("exam_id", type_=sa.Integer()))
     )
     names = ["exam_id", "scope_subject", *(f"scope_site_{i}" for i in range(sites))]
-    if kind is ScopeKind.SITES:
-        codes = [sa.bindparam(name, type_=sa.String()) for name in names[2:]]
-        clause: sa.ColumnElement[bool] | None = EXAMS.c.site_id.in_(
-            sa.select(SITES.c.id).where(SITES.c.code.in_(codes))
-        )
-    else:
-        clause = None if kind is None else exam_clause(kind, per_row=True)
+    clause = None if kind is None else exam_clause(kind, per_row=True, sites=sites)
     if clause is not None:
         query = query.where(clause)
     return PreparedStatement(query, names)
