@@ -10,16 +10,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlmodel import col
 
-from application.commands import Commands
-from domain import audit
 from domain.access import load_visible_exam
 from domain.db import Database, UnitOfWork
 from domain.enums import ExamStatus, Modality, Role
 from domain.lifecycle import Actor
 from domain.models import AuditEvent, Exam, ExamStatusChange, OutboxEvent
-from domain.services import scheduling
 from domain.types import UTCDateTime
-from tests.application.test_reference_rows import statements
+from tests.application.test_sent_statements import check_in
 from tests.factories import SCHEDULER, SUPERVISOR, drive, order, reference
 
 
@@ -31,23 +28,7 @@ async def test_a_commands_history_audit_and_outbox_rows_read_back_as_the_command
     assert exam.id is not None
     exam_id = exam.id
     await drive(db, exam, ExamStatus.SCHEDULED)
-    trail = audit.Trail(
-        actor=SCHEDULER,
-        client_address="10.0.0.7",
-        operation="mutation checkIn",
-        action=audit.AuditAction.UPDATE,
-        always=True,
-    )
-    token = audit.current_trail.set(trail)
-    try:
-        with statements(db) as seen:
-            await Commands(db, SCHEDULER).on_exam(
-                "checkIn",
-                exam_id,
-                lambda uow, actor, pk: scheduling.check_in(uow=uow, actor=actor, exam_id=pk),
-            )
-    finally:
-        audit.current_trail.reset(token)
+    seen = await check_in(db, exam_id, watched=True)
     for table in ("exam_status_history", "audit_events", "event_outbox"):
         assert sum(f"INSERT INTO {table} " in s for s in seen) == 1, (table, seen)
 
