@@ -22,7 +22,6 @@ from sqlalchemy.orm import (
     Mapper,
     Session,
     aliased,
-    make_transient_to_detached,
 )
 from sqlalchemy.orm.attributes import flag_modified, instance_state
 from sqlalchemy.orm.exc import StaleDataError
@@ -44,7 +43,7 @@ from domain.enums import (
     Subspecialty,
 )
 from domain.lifecycle import Actor
-from domain.loaded_rows import as_loaded, columns_of, key_of
+from domain.loaded_rows import as_inserted, as_loaded, columns_of, key_of
 from domain.models import (
     Acquisition,
     Appointment,
@@ -375,12 +374,7 @@ def write_new_row(session: Session, row: object) -> None:
             inserted = result.inserted_primary_key
             assert inserted is not None  # a one-row INSERT with a one-column key
             key = inserted[0]
-    # Pending, then transient with its key, then detached with its identity, then loaded
-    # into the session: SQLAlchemy's public steps for a row that was written by other means.
-    session.expunge(row)
-    setattr(row, key_name, key)
-    make_transient_to_detached(row)
-    session.add(row)
+    as_inserted(session, row, key)
 
 
 def _copy(row: M | None) -> M | None:
