@@ -155,18 +155,34 @@ def _values_of(
     return one
 
 
+# The connection last found unwatched, with the transaction it was found in: a command asks
+# for each of its statements, and the answer holds for the transaction (echo or a listener
+# set while one is open is seen from the connection's next transaction on). The transaction
+# is held, so no later one can take its identity.
+_unwatched: tuple[sa.Connection, object] | None = None
+
+
 def _watched(connection: sa.Connection) -> bool:
     """Whether the engine's statements are echoed or listened to, or no transaction is
     begun: then a statement goes through SQLAlchemy's execution, seen like any other."""
+    global _unwatched
+    kept = _unwatched
+    if kept is not None and kept[0] is connection:
+        transaction = connection._transaction
+        if transaction is kept[1] and transaction is not None and transaction.is_active:
+            return False
     if connection._echo or not connection.in_transaction():
         return True
     events = connection.dispatch
-    return bool(
+    if (
         events.before_cursor_execute
         or events.after_cursor_execute
         or events.before_execute
         or events.after_execute
-    )
+    ):
+        return True
+    _unwatched = (connection, connection._transaction)
+    return False
 
 
 Statement = sa.Insert | sa.Update | sa.Select[Any]

@@ -253,3 +253,33 @@ def test_a_statement_with_its_own_values_reads_back_what_core_reads() -> None:
             statement.execute(connection, [{"lowest": 9, "skip": 0}]).one()
         with pytest.raises(KeyError):
             statement.execute(connection, [{"lowest": 1}])  # a parameter left out
+
+
+def test_a_listener_added_after_a_transaction_sees_the_next_ones_statements(
+    sends: list[str],
+) -> None:
+    engine = sa.create_engine("sqlite://")
+    metadata = sa.MetaData()
+    table = sa.Table("probes", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    metadata.create_all(engine)
+    insert = PreparedStatement(sa.insert(table), ["id"])
+    seen: list[str] = []
+
+    def record(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    with engine.connect() as connection:
+        with connection.begin():
+            insert.execute(connection, [{"id": 1}])
+            insert.execute(connection, [{"id": 2}])  # unwatched, as found for this transaction
+        assert len(sends) == 2 and seen == []
+        sa.event.listen(engine, "before_cursor_execute", record)
+        try:
+            with connection.begin():  # the same connection, its next transaction
+                insert.execute(connection, [{"id": 3}])
+            with engine.begin() as other:
+                insert.execute(other, [{"id": 4}])
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", record)
+    assert len(sends) == 2  # both went through SQLAlchemy, where the listener saw them
+    assert [s.split()[0] for s in seen] == ["INSERT", "INSERT"]
