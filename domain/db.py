@@ -259,9 +259,10 @@ class Database:
                 self.sync_engine, class_=CommandSession, expire_on_commit=False
             )
             self.reference.watch(self._sessions)
-            # Sessions closed after their command, each taken again by the next one (list.pop
-            # and append are atomic: a command on another thread meanwhile makes its own).
-            self._idle_sessions: list[Session] = []
+            # Sessions closed after their command, each taken again by the next one with the
+            # connection it is bound to (list.pop and append are atomic: a command on another
+            # thread meanwhile makes its own).
+            self._idle_sessions: list[tuple[Session, sa.Connection]] = []
             self._reader_engine = self.sync_engine.execution_options(**{READS_ONLY: True})
             self._read_sessions = sessionmaker(self._reader_engine, expire_on_commit=False)
             self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="radflow-db-r")
@@ -346,20 +347,28 @@ class Database:
             raise Conflict(exam_id=lost.exam_id) from lost.__cause__
 
     def _execute_sync(self, command: Callable[[UnitOfWork], T]) -> tuple[T, list[DomainEvent]]:
-        # A closed session holds nothing of its last command (no rows, no connection, no
-        # transaction), so the next command takes it instead of building one with its event
-        # dispatch and registry entry (measured on an in-memory database: a session's begin,
-        # connection, commit and close 160 µs new, 120 µs taken again).
+        # A closed session holds nothing of its last command (no rows, no transaction), so the
+        # next command takes it instead of building one with its event dispatch and registry
+        # entry; and it keeps its connection checked out, so a command pays neither the pool's
+        # checkout nor its check-in with the reset (a ROLLBACK) after the COMMIT. Measured on
+        # an in-memory database, a session's begin, connection, commit and close: 160 µs new,
+        # 120 µs taken again; on a file with one INSERT, 290 µs taken again with a connection
+        # from the pool, 200-210 µs with its own.
         try:
-            session = self._idle_sessions.pop()
+            session, connection = self._idle_sessions.pop()
         except IndexError:
-            session = self._sessions()
+            assert self.sync_engine is not None
+            connection = self.sync_engine.connect()
+            session = self._sessions(bind=connection)
         try:
             with session.begin():
                 return self._in_session(session, command, current_trail.get())
         finally:
             session.close()
-            self._idle_sessions.append(session)
+            if connection.invalidated or connection.closed or connection.in_transaction():
+                connection.close()  # lost, or left mid-transaction: the next one makes its own
+            else:
+                self._idle_sessions.append((session, connection))
 
     def _in_session(
         self, session: Session, command: Callable[[UnitOfWork], T], trail: Trail | None = None
@@ -452,6 +461,8 @@ class Database:
             await self._audit_writer
         if self.sync_engine is not None:
             self._readers.shutdown(wait=True)
+            while self._idle_sessions:
+                self._idle_sessions.pop()[1].close()
             self.sync_engine.dispose()
         if self.async_engine is not None:
             await self.async_engine.dispose()

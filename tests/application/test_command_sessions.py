@@ -1,10 +1,12 @@
 """Each command starts from a clean session: on SQLite a command takes the session the last one
-closed (domain/db.py), so nothing a command loaded, staged or failed with may reach the next."""
+closed, with the connection it keeps (domain/db.py), so nothing a command loaded, staged or failed
+with may reach the next."""
 
 from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.pool import QueuePool
 
 from domain.db import Database, UnitOfWork
 from domain.enums import ExamStatus
@@ -67,3 +69,41 @@ async def test_a_command_sees_no_row_the_last_one_loaded_staged_or_failed_with(
     assert await db.run(left) == (1, exam.status)  # the failed command wrote nothing
     if db.is_sqlite:  # one session, taken again by every command on the loop thread
         assert len({id(s) for s in sessions}) == 1
+
+
+async def test_a_command_after_a_driver_error_commits_on_the_kept_connection(db: Database) -> None:
+    await reference(db)
+    exam = await order(db)
+    other = await order(db)
+    connections: list[object] = []
+
+    def duplicate_accession(uow: UnitOfWork) -> None:
+        connection = uow.session.connection()
+        connections.append(connection)
+        connection.execute(sa.update(EXAMS).where(EXAMS.c.id == exam.id).values(indication="Lost"))
+        connection.execute(
+            sa.update(EXAMS)
+            .where(EXAMS.c.id == other.id)
+            .values(accession_number=exam.accession_number)
+        )
+
+    def note(uow: UnitOfWork) -> None:
+        connections.append(uow.session.connection())
+        uow.session.connection().execute(
+            sa.update(EXAMS).where(EXAMS.c.id == exam.id).values(indication="Kept")
+        )
+
+    with pytest.raises(sa.exc.IntegrityError):
+        await db.run(duplicate_accession)
+    await db.run(note)
+    assert db.sync_engine is None or len({id(c) for c in connections}) == 1
+
+    def indication(session: sa.orm.Session) -> str:
+        return str(session.scalar(sa.select(EXAMS.c.indication).where(EXAMS.c.id == exam.id)))
+
+    assert await db.read(indication) == "Kept"  # committed, seen from another connection
+    if db.sync_engine is not None:
+        await db.dispose()
+        pool = db.sync_engine.pool
+        assert isinstance(pool, QueuePool)
+        assert pool.checkedout() == 0  # the kept connection closed with the rest
