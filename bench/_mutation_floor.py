@@ -5,7 +5,8 @@ same hardening middleware (rate limit, content type, body size), with the same J
 parser and validation caches, input conversion (api/conversion.py) and bearer-token check,
 whose one mutation `advanceExam` reads the exam, checks the version the caller saw, updates
 the exam's status and version, inserts one history row and commits, on the app's own database
-engine, its statements prepared and sent as radflow's commands send theirs (domain/prepared.py:
+(on SQLite a connection kept between requests, as radflow's command sessions keep theirs), its
+statements prepared and sent as radflow's commands send theirs (domain/prepared.py:
 nothing of the ORM, no access check, outbox, audit record or guards). Whatever radflow's stack
 gains, the floor gains too, so the ratio is what radflow's own work costs.
 bench.lifecycle drives it over the same exams, count and transport as radflow's mutations.
@@ -123,8 +124,9 @@ def _schema(db: Database) -> strawberry.Schema:
             actor: Actor = info.context["actor"]
             exam_id = decode_id(input.exam_id, "Exam", field="exam_id")
             arguments = (actor, exam_id, input.version, input.to_status)
-            if db.sync_engine is not None:  # on the loop thread, as radflow's commands run
-                with db.sync_engine.begin() as connection:
+            if db.sync_engine is not None:
+                # On the loop thread and a kept connection, as radflow's commands run.
+                with db.kept_transaction() as connection:
                     return _advance(connection, *arguments)
             assert db.async_engine is not None
             async with db.async_engine.begin() as connection:

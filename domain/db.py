@@ -17,8 +17,9 @@ only after the commit succeeded.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from contextvars import copy_context
 from datetime import datetime
 from functools import cache
@@ -220,6 +221,15 @@ def _sqlite_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
+def _reusable(connection: sa.Connection) -> bool:
+    """Whether a kept connection may serve again after its transaction; one lost, or left in
+    a transaction, is closed instead (the next use makes its own)."""
+    if connection.invalidated or connection.closed or connection.in_transaction():
+        connection.close()
+        return False
+    return True
+
+
 @cache
 def _insert_into(table: sa.Table) -> sa.Insert:
     """The INSERT of a table's staged rows, built once (a new statement per command would
@@ -263,6 +273,7 @@ class Database:
             # connection it is bound to (list.pop and append are atomic: a command on another
             # thread meanwhile makes its own).
             self._idle_sessions: list[tuple[Session, sa.Connection]] = []
+            self._idle_connections: list[sa.Connection] = []  # `kept_transaction`'s
             self._reader_engine = self.sync_engine.execution_options(**{READS_ONLY: True})
             self._read_sessions = sessionmaker(self._reader_engine, expire_on_commit=False)
             self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="radflow-db-r")
@@ -365,10 +376,25 @@ class Database:
                 return self._in_session(session, command, current_trail.get())
         finally:
             session.close()
-            if connection.invalidated or connection.closed or connection.in_transaction():
-                connection.close()  # lost, or left mid-transaction: the next one makes its own
-            else:
+            if _reusable(connection):
                 self._idle_sessions.append((session, connection))
+
+    @contextmanager
+    def kept_transaction(self) -> Iterator[sa.Connection]:
+        """One transaction, without a session, on a connection kept between uses as a
+        command's session keeps its own (SQLite: on the caller's thread, like a command)."""
+        if self.sync_engine is None:
+            raise RuntimeError("kept connections are SQLite's; use the async engine")
+        try:
+            connection = self._idle_connections.pop()
+        except IndexError:
+            connection = self.sync_engine.connect()
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            if _reusable(connection):
+                self._idle_connections.append(connection)
 
     def _in_session(
         self, session: Session, command: Callable[[UnitOfWork], T], trail: Trail | None = None
@@ -439,7 +465,7 @@ class Database:
             write_records(connection, [(trail, at) for trail, at, _ in batch])
 
         if self.sync_engine is not None:
-            with self.sync_engine.begin() as connection:
+            with self.kept_transaction() as connection:
                 write(connection)
             return
         assert self.async_engine is not None
@@ -463,6 +489,8 @@ class Database:
             self._readers.shutdown(wait=True)
             while self._idle_sessions:
                 self._idle_sessions.pop()[1].close()
+            while self._idle_connections:
+                self._idle_connections.pop().close()
             self.sync_engine.dispose()
         if self.async_engine is not None:
             await self.async_engine.dispose()

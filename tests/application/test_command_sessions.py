@@ -103,6 +103,9 @@ async def test_a_command_after_a_driver_error_commits_on_the_kept_connection(db:
 
     assert await db.read(indication) == "Kept"  # committed, seen from another connection
     if db.sync_engine is not None:
+        with db.kept_transaction() as kept:  # a session-less transaction keeps its own
+            kept.execute(sa.update(EXAMS).where(EXAMS.c.id == exam.id).values(indication="Last"))
+        assert await db.read(indication) == "Last"
         await db.dispose()
         pool = db.sync_engine.pool
         assert isinstance(pool, QueuePool)
