@@ -25,6 +25,20 @@ def store(exam_id: int, uid: str) -> Any:
     )
 
 
+async def acquire_again(
+    db: Database, exam_id: int, reason: RepeatReason, *, series: int, images: int
+) -> None:
+    """A repeat requested for `reason`, then its acquisition completed with these counts."""
+    await db.run(
+        lambda uow: acquisition.request_repeat(uow=uow, actor=TECH, exam_id=exam_id, reason=reason)
+    )
+    await db.run(
+        lambda uow: acquisition.complete_acquisition(
+            uow=uow, actor=TECH, exam_id=exam_id, series_count=series, image_count=images
+        )
+    )
+
+
 async def test_a_study_is_stored_only_after_valid_metadata_with_the_last_attempts_counts(
     db: Database,
 ) -> None:
@@ -37,16 +51,7 @@ async def test_a_study_is_stored_only_after_valid_metadata_with_the_last_attempt
         await db.run(store(exam_id, "1.2.3.4"))
     assert refused.value.code == "METADATA_NOT_VALIDATED"
 
-    await db.run(
-        lambda uow: acquisition.request_repeat(
-            uow=uow, actor=TECH, exam_id=exam_id, reason=RepeatReason.MOTION
-        )
-    )
-    await db.run(
-        lambda uow: acquisition.complete_acquisition(
-            uow=uow, actor=TECH, exam_id=exam_id, series_count=5, image_count=300
-        )
-    )
+    await acquire_again(db, exam_id, RepeatReason.MOTION, series=5, images=300)
     await db.run(
         lambda uow: acquisition.validate_metadata(
             uow=uow, actor=TECH, exam_id=exam_id, header=header
@@ -89,16 +94,7 @@ async def test_a_repeats_new_study_is_not_stored_on_the_last_attempts_validation
 
     first = await db.run(validate)
     assert first.valid and first.attempt == 1
-    await db.run(
-        lambda uow: acquisition.request_repeat(
-            uow=uow, actor=TECH, exam_id=exam_id, reason=RepeatReason.ARTIFACT
-        )
-    )
-    await db.run(
-        lambda uow: acquisition.complete_acquisition(
-            uow=uow, actor=TECH, exam_id=exam_id, series_count=3, image_count=90
-        )
-    )
+    await acquire_again(db, exam_id, RepeatReason.ARTIFACT, series=3, images=90)
     with pytest.raises(PreconditionFailed) as refused:  # attempt 1's check, not attempt 2's
         await db.run(store(exam_id, "1.2.3.9"))
     assert refused.value.code == "METADATA_NOT_VALIDATED"
