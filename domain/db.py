@@ -221,6 +221,25 @@ def _sqlite_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
+class _OwedOnRollback:
+    """A command writes its operation's audit record in its own transaction; when that
+    transaction does not commit, the record went with it, and the operation owes it again
+    (written as a failure when the operation ends). A class, not `@contextmanager`: that one
+    sets `__traceback__` on the exception it re-raises, which the domain's frozen errors
+    refuse."""
+
+    def __init__(self, trail: Trail | None) -> None:
+        self.trail = trail
+        self.written = trail is not None and trail.written
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None and self.trail is not None:
+            self.trail.written = self.written
+
+
 def _reusable(connection: sa.Connection) -> bool:
     """Whether a kept connection may serve again after its transaction; one lost, or left in
     a transaction, is closed instead (the next use makes its own)."""
@@ -352,8 +371,9 @@ class Database:
                 # wants, without a lock.
                 return self._execute_sync(command)
             trail = current_trail.get()  # read here: the greenlet below may not see it
-            async with self._async_sessions() as session, session.begin():
-                return await session.run_sync(self._in_session, command, trail)
+            with _OwedOnRollback(trail):
+                async with self._async_sessions() as session, session.begin():
+                    return await session.run_sync(self._in_session, command, trail)
         except _LostRace as lost:
             raise Conflict(exam_id=lost.exam_id) from lost.__cause__
 
@@ -371,9 +391,10 @@ class Database:
             assert self.sync_engine is not None
             connection = self.sync_engine.connect()
             session = self._sessions(bind=connection)
+        trail = current_trail.get()
         try:
-            with session.begin():
-                return self._in_session(session, command, current_trail.get())
+            with _OwedOnRollback(trail), session.begin():
+                return self._in_session(session, command, trail)
         finally:
             session.close()
             if _reusable(connection):

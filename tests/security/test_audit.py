@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+import domain.db as db_module
 from api.relay import to_global_id
 from domain.models import AuditEvent
 from tests.conftest import Api
@@ -87,6 +88,29 @@ async def test_a_change_is_audited_in_its_own_transaction_and_a_failed_one_as_a_
     failed = (await records(department))[-1]
     assert (failed.action, failed.outcome) == ("D", "FAILURE")
     assert failed.reason and "INVALID_TRANSITION" in failed.reason
+
+
+async def test_a_change_whose_transaction_fails_after_its_record_is_audited_as_a_failure(
+    department: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The command writes its record in its own transaction; a failure after that (here the
+    # outbox's INSERT, as a full disk would fail it) rolls the record back with the change,
+    # and the operation must still leave one, as a failure.
+    exam = await order(department.db)
+    gid = to_global_id("Exam", exam.id or 0)
+    history = await department.db.read(count_rows("exam_status_history"))
+    before = len(await records(department))
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise sa.exc.OperationalError("INSERT INTO event_outbox", {}, Exception("disk full"))
+
+    monkeypatch.setattr(db_module, "write_outbox", disk_full)
+    body = await department.graphql(CANCEL, {"id": gid}, actor=REFERRER)
+    assert body.get("errors"), body
+    assert await department.db.read(count_rows("exam_status_history")) == history
+    new = (await records(department))[before:]
+    assert [(r.action, r.outcome, r.user_id) for r in new] == [("D", "FAILURE", "REF01")]
+    assert new[0].exam_ids == [exam.id]
 
 
 AUDIT = """query($user: String) { auditEvents(userId: $user, first: 10) { id eventType action
