@@ -98,9 +98,10 @@ def patched(meter: Meter) -> Iterator[None]:
     # `_execute` opens the session, begins, runs `_in_session` (the command) and commits.
     patch(db_module.Database, "_in_session", "command (other)")
     patch(commands, "load_visible_exam", "access check + exam load")
-    patch(db_module, "write_history", "history")
-    patch(db_module, "write_outbox", "outbox")
-    patch(db_module, "write_in_transaction", "audit")
+    patch(db_module, "history_rows", "history")
+    patch(db_module, "outbox_rows", "outbox")
+    patch(db_module, "command_records", "audit")
+    patch(db_module, "write_closing_rows", "history, audit and outbox INSERTs")
     patch(Session, "flush", "ORM flush")
     patch(db_module.UnitOfWork, "write_rows", "rows by Core")
     exam_transaction = commands.exam_transaction

@@ -3,7 +3,7 @@
 The API opens a `Trail` per GraphQL operation (who, from where, which operation). While it
 runs, every exam and patient built for the response is noted (`touch_exam`, `touch_patient`),
 as is every refusal and failure. A command writes the record inside its own transaction
-(`write_in_transaction`, called by `Database` just before commit: the change and its audit
+(`command_records`, written by `Database` just before commit: the change and its audit
 record commit or roll back together); a read, a refusal or a failed command gets its record
 when the operation ends (`Database.write_audit`). Commands of the system (the balancer) have
 no trail.
@@ -11,7 +11,7 @@ no trail.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +25,7 @@ from domain.models import AuditEvent, Exam, Patient
 from domain.prepared import PreparedStatement
 from domain.tables import AUDIT_EVENTS, EXAMS, PATIENTS
 
-_COLUMNS = (
+AUDIT_COLUMNS = (
     "recorded_at",
     "event_type",
     "action",
@@ -38,7 +38,7 @@ _COLUMNS = (
     "patient_mrns",
     "exam_ids",
 )
-_INSERT = PreparedStatement(sa.insert(AUDIT_EVENTS), _COLUMNS)  # compiled once per dialect
+_INSERT = PreparedStatement(sa.insert(AUDIT_EVENTS), AUDIT_COLUMNS)  # compiled once per dialect
 MAX_LISTED = 500  # ids listed per record; a bigger read notes how many more there were
 
 
@@ -148,13 +148,15 @@ def note_failure(reason: str, *, denied: bool = False) -> None:
         trail.denied = trail.denied or denied
 
 
-def write_in_transaction(
+def command_records(
     session: Session, trail: Trail | None, now: datetime, named: dict[int, str] | None = None
-) -> None:
-    """Write a command's record in its own transaction, with everything the session loaded
-    (`named`: patients whose MRN the command already knows)."""
+) -> list[dict[str, object]]:
+    """The record a command writes in its own transaction (none if its operation has no trail
+    or wrote one already), with everything the session loaded (`named`: patients whose MRN
+    the command already knows). The trail counts it written: a transaction that does not
+    commit must say so (`Database` does)."""
     if trail is None or trail.written:
-        return
+        return []
     for patient_id, mrn in (named or {}).items():
         trail.note_patient(patient_id, mrn)
     for instance in list(session.identity_map.values()):
@@ -162,13 +164,19 @@ def write_in_transaction(
             trail.note_exam(instance.id, patient_id=instance.patient_id)
         elif isinstance(instance, Patient):
             trail.note_patient(instance.id, instance.mrn)
-    write_records(session.connection(), [(trail, now)])
+    record = record_values(session.connection(), trail, now)
     trail.written = True
+    return [record]
 
 
 def write_records(connection: sa.Connection, trails: list[tuple[Trail, datetime]]) -> None:
     """Insert the records of several operations with one statement."""
-    _INSERT.execute(connection, [record_values(connection, trail, at) for trail, at in trails])
+    insert_records(connection, [record_values(connection, trail, at) for trail, at in trails])
+
+
+def insert_records(connection: sa.Connection, records: Sequence[dict[str, object]]) -> None:
+    """Insert records (`record_values`) in the connection's transaction."""
+    _INSERT.execute(connection, records)
 
 
 def record_values(connection: sa.Connection, trail: Trail, now: datetime) -> dict[str, object]:

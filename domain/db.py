@@ -37,13 +37,14 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from domain.audit import Trail, current_trail, write_in_transaction, write_records
+from domain.audit import Trail, command_records, current_trail, write_records
+from domain.closing_rows import write_closing_rows
 from domain.enums import Modality
 from domain.errors import Conflict
 from domain.events import DomainEvent
-from domain.history import write_history
+from domain.history import history_rows
 from domain.loaded_rows import CommandSession
-from domain.outbox import write_outbox
+from domain.outbox import outbox_rows
 from domain.reference_rows import ReferenceRows
 from domain.repositories import (
     Acquisitions,
@@ -433,11 +434,15 @@ class Database:
         # into the outbox, in this same transaction: committed together with the
         # change they describe, or rolled back with it (published later by api/live's relay).
         # So does the audit record of the request that ran the command, if one did.
-        write_history(session, uow.events)
-        write_in_transaction(session, trail, uow.now, uow.patient_mrns)
         # The outbox last: on PostgreSQL its INSERT takes the lock that orders every command's
-        # events, held until the commit, so nothing but the COMMIT should follow it.
-        write_outbox(session, uow.events, uow.modalities)
+        # events, held until the commit, so nothing but the COMMIT should follow it (all three
+        # go as one statement there: domain/closing_rows.py).
+        write_closing_rows(
+            session.connection(),
+            history_rows(uow.events),
+            command_records(session, trail, uow.now, uow.patient_mrns),
+            outbox_rows(session, uow.events, uow.modalities) if uow.events else [],
+        )
         return result, uow.events
 
     async def write_audit(self, trail: Trail) -> None:

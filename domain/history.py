@@ -14,14 +14,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from domain import events as ev
 from domain.prepared import PreparedStatement
 from domain.tables import EXAM_HISTORY
 
-_COLUMNS = ("exam_id", "from_status", "to_status", "event", "actor", "role", "at", "reason")
-_INSERT = PreparedStatement(sa.insert(EXAM_HISTORY), _COLUMNS)
+HISTORY_COLUMNS = ("exam_id", "from_status", "to_status", "event", "actor", "role", "at", "reason")
+_INSERT = PreparedStatement(sa.insert(EXAM_HISTORY), HISTORY_COLUMNS)
 
 
 def history_rows(events: Sequence[ev.DomainEvent]) -> list[dict[str, Any]]:
@@ -42,8 +41,6 @@ def history_rows(events: Sequence[ev.DomainEvent]) -> list[dict[str, Any]]:
     ]
 
 
-def write_history(session: Session, events: Sequence[ev.DomainEvent]) -> None:
-    """Insert the history rows of `events` in this transaction."""
-    rows = history_rows(events)
-    if rows:  # on the connection: an insert needs nothing of the session's machinery
-        _INSERT.execute(session.connection(), rows)
+def insert_history(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert history rows (`history_rows`) in the connection's transaction."""
+    _INSERT.execute(connection, rows)

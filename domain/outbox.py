@@ -185,31 +185,35 @@ _ROW_COLUMNS = [_TABLE.c[name] for name in _COLUMNS]
 _INSERT = PreparedStatement(sa.insert(_TABLE), _COLUMNS)
 
 
-def _insert_under_lock() -> sa.Insert:
-    """PostgreSQL's INSERT of one outbox row that first takes the ordering lock, in the same
-    statement (one round trip instead of two). Every row the SELECT yields needs the lock's
-    row first, and the id is drawn from the sequence as the row is inserted: under the lock,
-    as before. (The lock is re-entrant within a transaction: a second row takes it again.)"""
+def insert_under_lock(rows: int = 1, prefix: str | None = None) -> sa.Insert:
+    """PostgreSQL's INSERT of `rows` outbox rows that first takes the ordering lock, in the
+    same statement (one round trip instead of two). Every row the SELECT yields needs the
+    lock's row first, and each id is drawn from the sequence as its row is inserted: under the
+    lock, as before. (The lock is re-entrant within a transaction: a second statement takes it
+    again.) Parameters are named by column, or with `prefix` as `{prefix}{row}_{column}`."""
     lock = sa.select(
         sa.func.pg_advisory_xact_lock(sa.literal_column(str(OUTBOX_LOCK_KEY))).label("taken")
     ).cte("outbox_lock")
-    row = sa.select(*(sa.bindparam(c.name, type_=c.type) for c in _ROW_COLUMNS)).select_from(lock)
-    return sa.insert(_TABLE).from_select([c.name for c in _ROW_COLUMNS], row)
+
+    def named(row: int, column: sa.Column[Any]) -> str:
+        return column.name if prefix is None else f"{prefix}{row}_{column.name}"
+
+    selects = [
+        sa.select(*(sa.bindparam(named(i, c), type_=c.type) for c in _ROW_COLUMNS)).select_from(
+            lock
+        )
+        for i in range(rows)
+    ]
+    source = selects[0] if rows == 1 else sa.union_all(*selects)
+    return sa.insert(_TABLE).from_select([c.name for c in _ROW_COLUMNS], source)
 
 
-_INSERT_UNDER_LOCK = PreparedStatement(_insert_under_lock(), _COLUMNS)
+_INSERT_UNDER_LOCK = PreparedStatement(insert_under_lock(), _COLUMNS)
 
 
-def write_outbox(
-    session: Session,
-    events: Sequence[ev.DomainEvent],
-    modalities: Mapping[int, Modality] | None = None,
-) -> None:
-    """Insert the events' outbox rows in this transaction (under the ordering lock)."""
-    if not events:
-        return
-    rows = outbox_rows(session, events, modalities)
-    connection = session.connection()  # Core statements: the session's layer adds only cost
+def insert_outbox(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert outbox rows (`outbox_rows`) in the connection's transaction (on PostgreSQL under
+    the ordering lock)."""
     if connection.dialect.name == "postgresql":
         _INSERT_UNDER_LOCK.execute(connection, rows)
     else:

@@ -15,6 +15,7 @@ from application.commands import Commands
 from domain import audit
 from domain import prepared as prepared_module
 from domain.access import load_visible_exam
+from domain.closing_rows import TOGETHER, write_closing_rows
 from domain.db import Database, UnitOfWork
 from domain.enums import ExamStatus, Modality, Role
 from domain.lifecycle import Actor
@@ -283,3 +284,109 @@ def test_a_listener_added_after_a_transaction_sees_the_next_ones_statements(
             sa.event.remove(engine, "before_cursor_execute", record)
     assert len(sends) == 2  # both went through SQLAlchemy, where the listener saw them
     assert [s.split()[0] for s in seen] == ["INSERT", "INSERT"]
+
+
+async def test_a_commands_closing_rows_go_as_one_statement_on_postgresql(
+    db: Database, sends: list[str]
+) -> None:
+    await reference(db)
+    exam = await order(db)
+    await drive(db, exam, ExamStatus.SCHEDULED)
+    assert exam.id is not None
+    sends.clear()
+    await check_in(db, exam.id, watched=False)
+    closing = [s for s in sends if "INSERT INTO" in s]
+    if db.backend == "postgresql":  # history and audit as CTEs of the outbox's INSERT
+        assert len(closing) == 1, closing
+        (sql,) = closing
+        assert sql.index("INSERT INTO exam_status_history ") < sql.index(
+            "INSERT INTO event_outbox "
+        )
+        assert sql.index("INSERT INTO audit_events ") < sql.index("INSERT INTO event_outbox ")
+        assert "pg_advisory_xact_lock" in sql
+    else:  # SQLite has no data-modifying CTEs: one statement per table
+        assert [s.split()[2] for s in closing] == [
+            "exam_status_history",
+            "audit_events",
+            "event_outbox",
+        ]
+
+
+@pytest.mark.parametrize(
+    ("histories", "records", "events"), [(2, 1, 3), (0, 1, 2), (1, 1, 0), (1, 0, 6)]
+)
+async def test_closing_rows_of_any_shape_are_all_written_the_events_in_order(
+    db: Database, sends: list[str], histories: int, records: int, events: int
+) -> None:
+    await reference(db)
+    exam = await order(db)
+    assert exam.id is not None
+    exam_id = exam.id
+    at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    history = [
+        {
+            "exam_id": exam_id,
+            "from_status": ExamStatus.ORDERED,
+            "to_status": ExamStatus.SCHEDULED,
+            "event": f"SHAPE{n}",
+            "actor": "shape.test",
+            "role": Role.SCHEDULER,
+            "at": at,
+            "reason": None,
+        }
+        for n in range(histories)
+    ]
+    trail = audit.Trail(
+        actor=SCHEDULER, client_address=None, operation="shape", action=audit.AuditAction.READ
+    )
+    outbox = [
+        {
+            "occurred_at": at,
+            "type": f"Shape{n}",
+            "topic": "other",
+            "exam_id": exam_id,
+            "site_id": None,
+            "modality": Modality.CT.value,
+            "status": None,
+            "radiologist_ids": [n],
+            "payload": {"n": n},
+        }
+        for n in range(events)
+    ]
+
+    def write(uow: UnitOfWork) -> None:
+        connection = uow.session.connection()
+        rows = [audit.record_values(connection, trail, at) for _ in range(records)]
+        write_closing_rows(connection, history, rows, outbox)
+
+    sends.clear()
+    await db.run(write)
+
+    def read(uow: UnitOfWork) -> tuple[list[str], int, list[tuple[str, Any]]]:
+        s = uow.session
+        kinds = list(
+            s.scalars(
+                sa.select(ExamStatusChange.event)
+                .where(col(ExamStatusChange.actor) == "shape.test")
+                .order_by(col(ExamStatusChange.id))
+            )
+        )
+        audited = s.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditEvent)
+            .where(col(AuditEvent.operation) == "shape")
+        )
+        rows = s.execute(
+            sa.select(OutboxEvent.type, OutboxEvent.radiologist_ids)
+            .where(col(OutboxEvent.type).like("Shape%"))
+            .order_by(col(OutboxEvent.id))
+        ).all()
+        return kinds, audited or 0, [tuple(r) for r in rows]
+
+    kinds, audited, rows = await db.run(read)
+    assert kinds == [f"SHAPE{n}" for n in range(histories)]
+    assert audited == records
+    assert rows == [(f"Shape{n}", [n]) for n in range(events)]  # ids drawn in the events' order
+    tables = (histories > 0) + (records > 0) + (events > 0)
+    together = db.backend == "postgresql" and events <= TOGETHER and tables > 1
+    assert sum("INSERT INTO" in s for s in sends) == (1 if together else tables)

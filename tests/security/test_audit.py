@@ -94,7 +94,7 @@ async def test_a_change_whose_transaction_fails_after_its_record_is_audited_as_a
     department: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The command writes its record in its own transaction; a failure after that (here the
-    # outbox's INSERT, as a full disk would fail it) rolls the record back with the change,
+    # closing rows' INSERT, as a full disk would fail it) rolls the record back with the change,
     # and the operation must still leave one, as a failure.
     exam = await order(department.db)
     gid = to_global_id("Exam", exam.id or 0)
@@ -104,7 +104,7 @@ async def test_a_change_whose_transaction_fails_after_its_record_is_audited_as_a
     def disk_full(*args: object, **kwargs: object) -> None:
         raise sa.exc.OperationalError("INSERT INTO event_outbox", {}, Exception("disk full"))
 
-    monkeypatch.setattr(db_module, "write_outbox", disk_full)
+    monkeypatch.setattr(db_module, "write_closing_rows", disk_full)
     body = await department.graphql(CANCEL, {"id": gid}, actor=REFERRER)
     assert body.get("errors"), body
     assert await department.db.read(count_rows("exam_status_history")) == history
