@@ -119,7 +119,8 @@ def bench_app() -> Any:
 def _iso(value: Any) -> str:
     if isinstance(value, str):  # SQLite returns the stored UTC text
         return value.replace(" ", "T") + "+00:00"
-    return value.isoformat()  # type: ignore[no-any-return]
+    iso: str = value.isoformat()
+    return iso
 
 
 async def _prepare(url: str, exams: int) -> None:

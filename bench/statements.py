@@ -51,7 +51,11 @@ async def run(url: str, exams: int) -> dict[str, Any]:
     def count(*_: Any) -> None:
         counts[0] += 1
 
-    engine = db.sync_engine if db.sync_engine is not None else db.async_engine.sync_engine  # type: ignore[union-attr]
+    if db.sync_engine is not None:
+        engine = db.sync_engine
+    else:
+        assert db.async_engine is not None
+        engine = db.async_engine.sync_engine
     event.listen(engine, "before_cursor_execute", count)
     client = CountingClient(app, counts)
     slots = lifecycle.slots_for(exams)

@@ -58,14 +58,14 @@ class Evaluation:
             minutes_until_due=int(c.until_due[i]),
             due_shift_minutes=int(c.until_due[i] - c.ordered_until_due[i]),
             required_subspecialty=_SUBSPECIALTIES[int(c.subspecialty[i])],
-            allowed_radiologists=c.allowed_radiologists.at(i),  # type: ignore[arg-type]
-            excluded_radiologists=c.excluded_radiologists.at(i),  # type: ignore[arg-type]
-            allowed_sites=c.allowed_sites.at(i),  # type: ignore[arg-type]
-            excluded_sites=c.excluded_sites.at(i),  # type: ignore[arg-type]
-            cap_groups=c.caps.at(i),  # type: ignore[arg-type]
+            allowed_radiologists=c.allowed_radiologists.at(i),
+            excluded_radiologists=c.excluded_radiologists.at(i),
+            allowed_sites=c.allowed_sites.at(i),
+            excluded_sites=c.excluded_sites.at(i),
+            cap_groups=c.caps.at(i),
             applied_rules=self.applied_rules(i) if explain else (),
             subspecialty_if_on_shift=self._preference(int(c.winners["subspecialty"][i])),
-            marks=c.marks.at(i),  # type: ignore[arg-type]
+            marks=c.marks.at(i),
         )
 
     def _preference(self, winner: int) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from domain.enums import PatientClass, Subspecialty
+from rules import signatures
 from rules.compiled import CompiledRule, CompiledRuleSet, DefaultTurnaround
 from rules.effects import WEIGHT_NAMES, RuleSetEffect, Weights
 from rules.facts import BoolArray, FactsTable, IntArray, TextColumn
@@ -22,7 +23,7 @@ from rules.model import (
     SetTurnaround,
     SetWeights,
 )
-from rules.signatures import Signatures, combine
+from rules.signatures import Signatures
 from rules.vector import Cache, evaluate_table
 from rules.vocabulary import PRIORITY_RANK
 
@@ -43,12 +44,12 @@ class Columns:
     ordered_until_due: IntArray
     until_due: IntArray
     subspecialty: IntArray  # index into tuple(Subspecialty)
-    allowed_radiologists: Signatures
-    excluded_radiologists: Signatures
-    allowed_sites: Signatures
-    excluded_sites: Signatures
-    caps: Signatures
-    marks: Signatures
+    allowed_radiologists: Signatures[frozenset[int] | None]
+    excluded_radiologists: Signatures[frozenset[int]]
+    allowed_sites: Signatures[frozenset[str] | None]
+    excluded_sites: Signatures[frozenset[str]]
+    caps: Signatures[frozenset[str]]
+    marks: Signatures[frozenset[str]]
     winners: dict[str, IntArray]  # field -> winning rule index, -1 none
     fired: list[list[BoolArray | None]]  # per compiled rule, per action
     any_fired: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
@@ -180,12 +181,12 @@ def evaluate_columns(
         ordered_until_due=ordered_until_due,
         until_due=until_due,
         subspecialty=subspecialty,
-        allowed_radiologists=combine(rules, m2, "allowed_radiologists", n),
-        excluded_radiologists=combine(rules, m2, "excluded_radiologists", n),
-        allowed_sites=combine(rules, m2, "allowed_sites", n),
-        excluded_sites=combine(rules, m2, "excluded_sites", n),
-        caps=combine(rules, m2, "caps", n),
-        marks=combine(rules, m2, "marks", n),
+        allowed_radiologists=signatures.allowed_radiologists(rules, m2, n),
+        excluded_radiologists=signatures.excluded_radiologists(rules, m2, n),
+        allowed_sites=signatures.allowed_sites(rules, m2, n),
+        excluded_sites=signatures.excluded_sites(rules, m2, n),
+        caps=signatures.caps(rules, m2, n),
+        marks=signatures.marks(rules, m2, n),
         winners={"priority": p_src, "turnaround": t_src, "subspecialty": s_src},
         fired=fired,
         any_fired=any_fired,

@@ -43,7 +43,8 @@ class VendoredFile:
 
 def load_manifest(path: Path = MANIFEST) -> dict[str, Any]:
     """vendor.json as data."""
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
+    manifest: dict[str, Any] = json.loads(path.read_text())
+    return manifest
 
 
 def vendored_files(manifest: dict[str, Any], static: Path = STATIC) -> list[VendoredFile]:

@@ -253,11 +253,10 @@ class RuleMutations:
             if errors:
                 raise _Invalid(_invalid(errors))
             current = rulesets.active_version(session)
-            active = (
-                session.get(m.RuleSetVersion, current.version).rules  # type: ignore[union-attr]
-                if current is not None
-                else None
+            version = (
+                session.get(m.RuleSetVersion, current.version) if current is not None else None
             )
+            active = version.rules if version is not None else None
             return active, rule_set_to_data(rule_set)
 
         async def run() -> RuleSetSimulation | RuleSetInvalid:

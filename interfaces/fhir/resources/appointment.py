@@ -9,9 +9,7 @@ import sqlalchemy as sa
 from fhir.resources.R4B.appointment import Appointment
 
 from domain.enums import AppointmentStatus
-from domain.models import Appointment as AppointmentRow
-from domain.models import ModalityResource
-from domain.tables import EXAMS, PATIENTS, PROCEDURES
+from domain.tables import APPOINTMENTS, EXAMS, MODALITY_RESOURCES, PATIENTS, PROCEDURES
 from interfaces.fhir.codes import (
     APPOINTMENT_STATUS,
     PROCEDURE_SYSTEM,
@@ -37,8 +35,6 @@ from interfaces.fhir.search import (
     token,
 )
 
-APPOINTMENTS: sa.Table = AppointmentRow.__table__  # type: ignore[attr-defined]
-RESOURCES: sa.Table = ModalityResource.__table__  # type: ignore[attr-defined]
 A = APPOINTMENTS.c
 STATUSES = (
     "proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow",
@@ -56,8 +52,8 @@ def statement() -> sa.Select[Any]:
             A.status,
             A.booked_at,
             A.cancelled_reason,
-            RESOURCES.c.code.label("resource_code"),
-            RESOURCES.c.name.label("resource_name"),
+            MODALITY_RESOURCES.c.code.label("resource_code"),
+            MODALITY_RESOURCES.c.name.label("resource_name"),
             PATIENTS.c.id.label("patient_id"),
             PATIENTS.c.mrn,
             PATIENTS.c.given_name,
@@ -68,7 +64,7 @@ def statement() -> sa.Select[Any]:
         .join(EXAMS, EXAMS.c.id == A.exam_id)
         .join(PATIENTS, PATIENTS.c.id == EXAMS.c.patient_id)
         .join(PROCEDURES, PROCEDURES.c.id == EXAMS.c.procedure_id)
-        .join(RESOURCES, RESOURCES.c.id == A.resource_id)
+        .join(MODALITY_RESOURCES, MODALITY_RESOURCES.c.id == A.resource_id)
     )
 
 

@@ -16,9 +16,17 @@ from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from sqlalchemy.orm import Session
 
 from domain.enums import CriticalLevel, ReportStatus
-from domain.models import Addendum, ReportTemplate, StoredStudy
 from domain.reporting import CODES, FieldKind, parse_sections
-from domain.tables import EXAMS, PATIENTS, PROCEDURES, RADIOLOGISTS, REPORTS
+from domain.tables import (
+    ADDENDA,
+    EXAMS,
+    PATIENTS,
+    PROCEDURES,
+    RADIOLOGISTS,
+    REPORT_TEMPLATES,
+    REPORTS,
+    STORED_STUDIES,
+)
 from interfaces.fhir.codes import (
     CODE_SYSTEM_PREFIX,
     DIAGNOSTIC_SERVICE,
@@ -46,15 +54,12 @@ from interfaces.fhir.search import (
 )
 
 R = REPORTS.c
-ADDENDA: sa.Table = Addendum.__table__  # type: ignore[attr-defined]
-STORED: sa.Table = StoredStudy.__table__  # type: ignore[attr-defined]
-TEMPLATES: sa.Table = ReportTemplate.__table__  # type: ignore[attr-defined]
 DR_STATUSES = (
     "registered", "partial", "preliminary", "final", "amended", "corrected", "appended",
     "cancelled", "entered-in-error", "unknown",
 )  # fmt: skip
 _AMENDED = sa.exists().where(ADDENDA.c.report_id == R.id)
-EFFECTIVE = sa.func.coalesce(STORED.c.available_at, R.created_at)
+EFFECTIVE = sa.func.coalesce(STORED_STUDIES.c.available_at, R.created_at)
 
 
 def statement() -> sa.Select[Any]:
@@ -71,8 +76,8 @@ def statement() -> sa.Select[Any]:
             R.final_at,
             R.created_at,
             _AMENDED.label("amended"),
-            STORED.c.available_at,
-            STORED.c.id.label("study_id"),
+            STORED_STUDIES.c.available_at,
+            STORED_STUDIES.c.id.label("study_id"),
             EXAMS.c.accession_number,
             PATIENTS.c.id.label("patient_id"),
             PATIENTS.c.mrn,
@@ -80,7 +85,7 @@ def statement() -> sa.Select[Any]:
             PATIENTS.c.family_name,
             PROCEDURES.c.code.label("procedure_code"),
             PROCEDURES.c.name.label("procedure_name"),
-            TEMPLATES.c.sections.label("template"),
+            REPORT_TEMPLATES.c.sections.label("template"),
             RADIOLOGISTS.c.code.label("radiologist_code"),
             RADIOLOGISTS.c.name.label("radiologist_name"),
         )
@@ -88,8 +93,8 @@ def statement() -> sa.Select[Any]:
         .join(PATIENTS, PATIENTS.c.id == EXAMS.c.patient_id)
         .join(PROCEDURES, PROCEDURES.c.id == EXAMS.c.procedure_id)
         .join(RADIOLOGISTS, RADIOLOGISTS.c.id == R.radiologist_id)
-        .outerjoin(TEMPLATES, TEMPLATES.c.id == PROCEDURES.c.report_template_id)
-        .outerjoin(STORED, STORED.c.exam_id == R.exam_id)
+        .outerjoin(REPORT_TEMPLATES, REPORT_TEMPLATES.c.id == PROCEDURES.c.report_template_id)
+        .outerjoin(STORED_STUDIES, STORED_STUDIES.c.exam_id == R.exam_id)
         .where(R.status != ReportStatus.DRAFT)
     )
 

@@ -7,8 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from fhir.resources.R4B.imagingstudy import ImagingStudy
 
-from domain.models import Acquisition, StoredStudy
-from domain.tables import EXAMS, PATIENTS, PROCEDURES
+from domain.tables import ACQUISITIONS, EXAMS, PATIENTS, PROCEDURES, STORED_STUDIES
 from interfaces.fhir.codes import ACCESSION_SYSTEM, DICOM, IDENTIFIER_TYPES, PROCEDURE_SYSTEM
 from interfaces.fhir.kind import (
     ResourceType,
@@ -29,9 +28,7 @@ from interfaces.fhir.search import (
     token,
 )
 
-STORED: sa.Table = StoredStudy.__table__  # type: ignore[attr-defined]
-ACQUISITIONS: sa.Table = Acquisition.__table__  # type: ignore[attr-defined]
-S = STORED.c
+S = STORED_STUDIES.c
 STATUSES = ("registered", "available", "cancelled", "entered-in-error", "unknown")
 # When the images were first taken: the exam's first acquisition attempt.
 STARTED = (
