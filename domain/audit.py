@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -85,8 +85,11 @@ class Trail:
     patients_named: set[int] = field(default_factory=set)
     failures: list[str] = field(default_factory=list)
     denied: bool = False
-    written: bool = False  # a command already wrote the record in its transaction
+    written: bool = False  # a command already wrote a record in its transaction
     always: bool = False  # audit even when no patient data was touched (mutations, audit log)
+    # What the records written so far listed: an exam, patient or failure noted after them
+    # (a second mutation field of the same operation) owes another record.
+    recorded: Recorded = field(default_factory=lambda: Recorded())
 
     def note_exam(
         self, exam_id: int | None, *, patient_id: int | None = None, mrn: str | None = None
@@ -115,10 +118,64 @@ class Trail:
         return bool(self.exam_ids or self.patient_ids or self.mrns)
 
     def needs_record(self) -> bool:
-        """Whether the operation still owes a record when it ends."""
-        return not self.written and (
-            self.always or self.denied or bool(self.failures) or self.touched()
+        """Whether the operation still owes a record (when a command ends, or it does)."""
+        if not self.written:
+            return self.always or self.denied or bool(self.failures) or self.touched()
+        done = self.recorded
+        return bool(
+            self.exam_ids - done.exam_ids
+            or self.patient_ids - done.patient_ids
+            or self.mrns - done.mrns
+            or len(self.failures) > done.failures
         )
+
+    def unrecorded(self) -> Trail:
+        """What the next record lists: the whole trail before any record was written, else
+        what was noted since (its exams' patients looked up afresh)."""
+        if not self.written:
+            return self
+        done = self.recorded
+        return replace(
+            self,
+            exam_ids=self.exam_ids - done.exam_ids,
+            patient_ids=self.patient_ids - done.patient_ids,
+            mrns=self.mrns - done.mrns,
+            exams_placed=set(),
+            patients_named=self.patients_named - done.patient_ids,
+            failures=self.failures[done.failures :],
+            recorded=Recorded(),
+        )
+
+    def mark_recorded(self, listed: Trail, listed_mrns: Iterable[str]) -> None:
+        """A record of `listed` (this trail's `unrecorded()`, its exams' patients looked up
+        into it) listing these MRNs was written: all noted so far is recorded."""
+        self.written = True
+        done = self.recorded
+        done.exam_ids |= self.exam_ids
+        done.patient_ids |= self.patient_ids | listed.patient_ids
+        done.mrns |= self.mrns | set(listed_mrns)
+        done.failures = len(self.failures)
+
+    def checkpoint(self) -> tuple[bool, Recorded]:
+        """What `restore` takes back to, should the records written after it roll back."""
+        done = self.recorded
+        return self.written, Recorded(
+            set(done.exam_ids), set(done.patient_ids), set(done.mrns), done.failures
+        )
+
+    def restore(self, checkpoint: tuple[bool, Recorded]) -> None:
+        """The records written since `checkpoint` rolled back: the operation owes them."""
+        self.written, self.recorded = checkpoint
+
+
+@dataclass
+class Recorded:
+    """What an operation's written records listed."""
+
+    exam_ids: set[int] = field(default_factory=set)
+    patient_ids: set[int] = field(default_factory=set)
+    mrns: set[str] = field(default_factory=set)
+    failures: int = 0
 
 
 current_trail: ContextVar[Trail | None] = ContextVar("radflow_audit_trail", default=None)
@@ -149,13 +206,21 @@ def note_failure(reason: str, *, denied: bool = False) -> None:
 
 
 def command_records(
-    session: Session, trail: Trail | None, now: datetime, named: dict[int, str] | None = None
+    session: Session,
+    trail: Trail | None,
+    now: datetime,
+    named: dict[int, str] | None = None,
+    events: Iterable[object] = (),
+    exams: dict[int, int] | None = None,
 ) -> list[dict[str, object]]:
-    """The record a command writes in its own transaction (none if its operation has no trail
-    or wrote one already), with everything the session loaded (`named`: patients whose MRN
-    the command already knows). The trail counts it written: a transaction that does not
-    commit must say so (`Database` does)."""
-    if trail is None or trail.written:
+    """The record a command writes in its own transaction, with everything the session
+    loaded, every exam its `events` name (an order's new exam is in no session) and the
+    `exams` it answers with unchanged (by id, with their patients) (`named`: patients whose
+    MRN the command already knows): none if its operation has
+    no trail, or if the operation's records already list all it touched (a second command of
+    one operation records what it added). The trail counts it written: a transaction that
+    does not commit must take that back (`Database` does, with `Trail.restore`)."""
+    if trail is None:
         return []
     for patient_id, mrn in (named or {}).items():
         trail.note_patient(patient_id, mrn)
@@ -164,14 +229,24 @@ def command_records(
             trail.note_exam(instance.id, patient_id=instance.patient_id)
         elif isinstance(instance, Patient):
             trail.note_patient(instance.id, instance.mrn)
-    record = record_values(session.connection(), trail, now)
-    trail.written = True
+    for event in events:
+        trail.note_exam(getattr(event, "exam_id", None))
+    for exam_id, patient_id in (exams or {}).items():
+        trail.note_exam(exam_id, patient_id=patient_id)
+    if trail.written and not trail.needs_record():
+        return []  # the operation's records already list all this command touched
+    view = trail.unrecorded()
+    record = record_values(session.connection(), view, now)
+    listed = record["patient_mrns"]
+    assert isinstance(listed, list)
+    trail.mark_recorded(view, listed)
     return [record]
 
 
 def write_records(connection: sa.Connection, trails: list[tuple[Trail, datetime]]) -> None:
     """Insert the records of several operations with one statement."""
-    insert_records(connection, [record_values(connection, trail, at) for trail, at in trails])
+    records = [record_values(connection, trail.unrecorded(), at) for trail, at in trails]
+    insert_records(connection, records)
 
 
 def insert_records(connection: sa.Connection, records: Sequence[dict[str, object]]) -> None:
@@ -181,21 +256,24 @@ def insert_records(connection: sa.Connection, records: Sequence[dict[str, object
 
 def record_values(connection: sa.Connection, trail: Trail, now: datetime) -> dict[str, object]:
     """The columns of an operation's record (its patients' MRNs looked up from the ids it
-    touched, unless the operation already saw them)."""
-    mrns = set(trail.mrns)
+    touched, unless the operation already saw them; the patients looked up are noted on
+    `trail`)."""
     exam_ids = sorted(trail.exam_ids)
     unplaced = [e for e in exam_ids[:MAX_LISTED] if e not in trail.exams_placed]
     if unplaced:
-        mrns |= set(
-            connection.scalars(
-                sa.select(PATIENTS.c.mrn)
-                .join(EXAMS, EXAMS.c.patient_id == PATIENTS.c.id)
-                .where(EXAMS.c.id.in_(unplaced))
-            )
-        )
+        for patient_id, mrn in connection.execute(
+            sa.select(PATIENTS.c.id, PATIENTS.c.mrn)
+            .join(EXAMS, EXAMS.c.patient_id == PATIENTS.c.id)
+            .where(EXAMS.c.id.in_(unplaced))
+        ):
+            trail.note_patient(patient_id, mrn)
     unnamed = sorted(trail.patient_ids - trail.patients_named)[:MAX_LISTED]
     if unnamed:
-        mrns |= set(connection.scalars(sa.select(PATIENTS.c.mrn).where(PATIENTS.c.id.in_(unnamed))))
+        for patient_id, mrn in connection.execute(
+            sa.select(PATIENTS.c.id, PATIENTS.c.mrn).where(PATIENTS.c.id.in_(unnamed))
+        ):
+            trail.note_patient(patient_id, mrn)
+    mrns = set(trail.mrns)
     reason = "; ".join(trail.failures)[:500] or None
     if len(exam_ids) > MAX_LISTED:
         reason = (reason + "; " if reason else "") + f"{len(exam_ids) - MAX_LISTED} more exams"

@@ -109,6 +109,9 @@ class UnitOfWork:
         self.exam_id: int | None = None
         # Patients whose MRN the command already read (its audit record needs no lookup).
         self.patient_mrns: dict[int, str] = {}
+        # Exams the command answers with but did not change, with their patients (its record
+        # lists them).
+        self.exams_named: dict[int, int] = {}
         # Procedures whose modality the command already read (its outbox rows need no lookup).
         self.modalities: dict[int, Modality] = {}
         self._held: list[object] = []
@@ -122,6 +125,11 @@ class UnitOfWork:
     def name_patient(self, patient_id: int, mrn: str) -> None:
         """Note a patient's MRN, read along with something else, for the audit record."""
         self.patient_mrns[patient_id] = mrn
+
+    def name_exam(self, exam_id: int, patient_id: int) -> None:
+        """Note an exam the command answers with but did not change (a re-sent order), and
+        whose it is, for the audit record."""
+        self.exams_named[exam_id] = patient_id
 
     def mrn_of(self, patient_id: int) -> str | None:
         """A patient's MRN this command already read (with its exam), else None."""
@@ -225,20 +233,20 @@ def _sqlite_begin(connection: sa.Connection) -> None:
 class _OwedOnRollback:
     """A command writes its operation's audit record in its own transaction; when that
     transaction does not commit, the record went with it, and the operation owes it again
-    (written as a failure when the operation ends). A class, not `@contextmanager`: that one
-    sets `__traceback__` on the exception it re-raises, which the domain's frozen errors
-    refuse."""
+    (written as a failure when the operation ends): the trail goes back to its checkpoint.
+    A class, not `@contextmanager`: that one sets `__traceback__` on the exception it
+    re-raises, which the domain's frozen errors refuse."""
 
     def __init__(self, trail: Trail | None) -> None:
         self.trail = trail
-        self.written = trail is not None and trail.written
+        self.checkpoint = trail.checkpoint() if trail is not None else None
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        if kind is not None and self.trail is not None:
-            self.trail.written = self.written
+        if kind is not None and self.trail is not None and self.checkpoint is not None:
+            self.trail.restore(self.checkpoint)
 
 
 def _reusable(connection: sa.Connection) -> bool:
@@ -440,7 +448,7 @@ class Database:
         write_closing_rows(
             session.connection(),
             history_rows(uow.events),
-            command_records(session, trail, uow.now, uow.patient_mrns),
+            command_records(session, trail, uow.now, uow.patient_mrns, uow.events, uow.exams_named),
             outbox_rows(session, uow.events, uow.modalities) if uow.events else [],
         )
         return result, uow.events

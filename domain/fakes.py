@@ -662,6 +662,7 @@ class FakeUnitOfWork:
         self.appended: dict[type[Any], list[dict[str, Any]]] = {}
         self.exam_id: int | None = None
         self.patient_mrns: dict[int, str] = {}
+        self.exams_named: dict[int, int] = {}
         self.modalities: dict[int, Modality] = {}
         self.exams = FakeExams(self.rows)
         self.department = FakeDepartment(self.rows)
@@ -701,6 +702,9 @@ class FakeUnitOfWork:
 
     def name_patient(self, patient_id: int, mrn: str) -> None:
         self.patient_mrns[patient_id] = mrn
+
+    def name_exam(self, exam_id: int, patient_id: int) -> None:
+        self.exams_named[exam_id] = patient_id
 
     def mrn_of(self, patient_id: int) -> str | None:
         return self.patient_mrns.get(patient_id)

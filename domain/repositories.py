@@ -406,6 +406,10 @@ class UnitOfWork(Protocol):
     def name_patient(self, patient_id: int, mrn: str) -> None:
         """Note a patient's MRN, read along with something else, for the audit record."""
 
+    def name_exam(self, exam_id: int, patient_id: int) -> None:
+        """Note an exam the command answers with but did not change (a re-sent order), and
+        whose it is, for the audit record."""
+
     def mrn_of(self, patient_id: int) -> str | None:
         """A patient's MRN this command already read (with its exam), else None."""
 

@@ -184,6 +184,7 @@ def _resent(
                 )
             ]
         )
+    uow.name_exam(pk(existing), existing.patient_id)
     return PlacedOrder(exam=existing, created=False)
 
 

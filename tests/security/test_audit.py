@@ -113,6 +113,36 @@ async def test_a_change_whose_transaction_fails_after_its_record_is_audited_as_a
     assert new[0].exam_ids == [exam.id]
 
 
+TWO_CANCELS = """mutation($a: ID!, $b: ID!) {
+  first: cancelExam(input: {examId: $a, reason: "dup"}) { __typename ... on Error { code } }
+  second: cancelExam(input: {examId: $b, reason: "dup"}) { __typename ... on Error { code } } }"""
+
+
+async def test_each_change_of_an_operation_with_two_mutation_fields_is_audited(
+    department: Api,
+) -> None:
+    # One operation, two commands: the first writes the operation's record in its
+    # transaction, the second must write one for what it changed (not rely on the first).
+    first, second = await order(department.db), await order(department.db)
+    ids = {"a": to_global_id("Exam", first.id or 0), "b": to_global_id("Exam", second.id or 0)}
+    before = len(await records(department))
+    done = await department.data(TWO_CANCELS, ids, actor=REFERRER)
+    assert [done["first"]["__typename"], done["second"]["__typename"]] == [  # type: ignore[index]
+        "ExamCancelled",
+        "ExamCancelled",
+    ]
+    new = (await records(department))[before:]
+    assert [(r.action, r.outcome, r.exam_ids, r.patient_mrns) for r in new] == [
+        ("D", "SUCCESS", [first.id], ["MRN000001"]),
+        ("D", "SUCCESS", [second.id], ["MRN000001"]),
+    ]
+    # A refusal after a written record is recorded too.
+    again = await department.data(TWO_CANCELS, {"a": ids["a"], "b": ids["a"]}, actor=REFERRER)
+    assert again["first"]["code"] == "INVALID_TRANSITION"  # type: ignore[index]
+    failed = (await records(department))[-1]
+    assert (failed.action, failed.outcome) == ("D", "FAILURE")
+
+
 AUDIT = """query($user: String) { auditEvents(userId: $user, first: 10) { id eventType action
   outcome userId role operation examIds patientMrns } }"""
 
