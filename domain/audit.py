@@ -68,6 +68,19 @@ class AuditOutcome(StrEnum):
 
 
 @dataclass
+class Recorded:
+    """What an operation's written records listed."""
+
+    exam_ids: set[int] = field(default_factory=set)
+    patient_ids: set[int] = field(default_factory=set)
+    mrns: set[str] = field(default_factory=set)
+    failures: int = 0
+
+    def copy(self) -> Recorded:
+        return Recorded(set(self.exam_ids), set(self.patient_ids), set(self.mrns), self.failures)
+
+
+@dataclass
 class Trail:
     """What one operation did with patient data, as far as it has gone."""
 
@@ -89,7 +102,7 @@ class Trail:
     always: bool = False  # audit even when no patient data was touched (mutations, audit log)
     # What the records written so far listed: an exam, patient or failure noted after them
     # (a second mutation field of the same operation) owes another record.
-    recorded: Recorded = field(default_factory=lambda: Recorded())
+    recorded: Recorded = field(default_factory=Recorded)
 
     def note_exam(
         self, exam_id: int | None, *, patient_id: int | None = None, mrn: str | None = None
@@ -158,24 +171,11 @@ class Trail:
 
     def checkpoint(self) -> tuple[bool, Recorded]:
         """What `restore` takes back to, should the records written after it roll back."""
-        done = self.recorded
-        return self.written, Recorded(
-            set(done.exam_ids), set(done.patient_ids), set(done.mrns), done.failures
-        )
+        return self.written, self.recorded.copy()
 
     def restore(self, checkpoint: tuple[bool, Recorded]) -> None:
         """The records written since `checkpoint` rolled back: the operation owes them."""
         self.written, self.recorded = checkpoint
-
-
-@dataclass
-class Recorded:
-    """What an operation's written records listed."""
-
-    exam_ids: set[int] = field(default_factory=set)
-    patient_ids: set[int] = field(default_factory=set)
-    mrns: set[str] = field(default_factory=set)
-    failures: int = 0
 
 
 current_trail: ContextVar[Trail | None] = ContextVar("radflow_audit_trail", default=None)
@@ -213,13 +213,13 @@ def command_records(
     events: Iterable[object] = (),
     exams: dict[int, int] | None = None,
 ) -> list[dict[str, object]]:
-    """The record a command writes in its own transaction, with everything the session
-    loaded, every exam its `events` name (an order's new exam is in no session) and the
-    `exams` it answers with unchanged (by id, with their patients) (`named`: patients whose
-    MRN the command already knows): none if its operation has
-    no trail, or if the operation's records already list all it touched (a second command of
-    one operation records what it added). The trail counts it written: a transaction that
-    does not commit must take that back (`Database` does, with `Trail.restore`)."""
+    """The record a command writes in its own transaction, listing everything the session
+    loaded, every exam its `events` name (an order's new exam is in no session), the `exams`
+    it answers with unchanged (by id, with their patients) and the patients in `named` (whose
+    MRN the command already knows). None if its operation has no trail, or if the operation's
+    records already list all it touched (a second command of one operation records what it
+    added). The trail counts it written: a transaction that does not commit must take that
+    back (`Database` does, with `Trail.restore`)."""
     if trail is None:
         return []
     for patient_id, mrn in (named or {}).items():

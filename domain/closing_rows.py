@@ -4,9 +4,10 @@ after its own changes, just before the COMMIT.
 Nearly every command writes to all three tables. On PostgreSQL each statement is a round trip
 and a plan, so there the three go as one statement: the history and audit INSERTs as
 data-modifying CTEs of the outbox's INSERT, which takes the ordering lock as it did alone
-(domain/outbox.py), so that nothing but the COMMIT follows it. Measured on bench.lifecycle, the
-command's statements fell from 6.5 to 5.0. SQLite has no data-modifying CTEs: there they go one
-statement per table, as a command with more rows than `TOGETHER` does everywhere.
+(domain/outbox.py), so that nothing but the COMMIT follows it. Measured by bench.statements,
+a lifecycle mutation's statements fell from 6.5 to 4.92. SQLite has no data-modifying CTEs:
+there they go one statement per table, as a command with more rows than `TOGETHER` does
+everywhere.
 """
 
 from __future__ import annotations

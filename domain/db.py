@@ -238,15 +238,15 @@ class _OwedOnRollback:
     re-raises, which the domain's frozen errors refuse."""
 
     def __init__(self, trail: Trail | None) -> None:
-        self.trail = trail
-        self.checkpoint = trail.checkpoint() if trail is not None else None
+        self.kept = (trail, trail.checkpoint()) if trail is not None else None
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        if kind is not None and self.trail is not None and self.checkpoint is not None:
-            self.trail.restore(self.checkpoint)
+        if kind is not None and self.kept is not None:
+            trail, checkpoint = self.kept
+            trail.restore(checkpoint)
 
 
 def _reusable(connection: sa.Connection) -> bool:

@@ -60,13 +60,13 @@ Masks = dict[int, BoolArray]
 def _radiologists(
     kind: type[RestrictRadiologists] | type[ExcludeRadiologists],
 ) -> Callable[[CompiledRule], list[frozenset[int]]]:
-    return lambda c: [a.radiologist_ids for a in c.rule.actions if isinstance(a, kind)]
+    return lambda c: [frozenset(a.radiologist_ids) for a in c.rule.actions if isinstance(a, kind)]
 
 
 def _sites(
     kind: type[RestrictSites] | type[ExcludeSites],
 ) -> Callable[[CompiledRule], list[frozenset[str]]]:
-    return lambda c: [a.sites for a in c.rule.actions if isinstance(a, kind)]
+    return lambda c: [frozenset(a.sites) for a in c.rule.actions if isinstance(a, kind)]
 
 
 def _marks(c: CompiledRule) -> list[frozenset[str]]:
