@@ -24,13 +24,18 @@ MIN_CAPACITY_MINUTES = 15.0
 # time it has already taken: read times have a long right tail, and projecting an overrunning
 # read as finishing "now" parked STAT work behind it (seen in the simulator: a STAT waited nine
 # minutes behind a read projected every minute to end at once, with 19 other readers eligible).
+# The share stops growing at one more full read: a read left open for hours or days (a session
+# left open, a reader called away who did not hand it back) said nothing more about when its
+# reader is free, and projecting a fifth of its age put the demo department's STAT behind a
+# read opened four days before, projected to start 804 minutes later while another reader who
+# may read it started lower-tier work within the hour.
 OVERRUN_SHARE = 0.2
 
 
 def remaining_read(need: float, spent: float) -> float:
     """Minutes an opened read is projected to need: what is left of `need`, or once that runs
-    short, a share of the `spent` minutes it has already taken."""
-    return max(need - spent, OVERRUN_SHARE * max(spent, 0.0))
+    short, a share of the `spent` minutes it has already taken, at most `need` again."""
+    return max(need - spent, min(OVERRUN_SHARE * max(spent, 0.0), need))
 
 
 def minutes(later: datetime, earlier: datetime) -> float:

@@ -7,6 +7,7 @@ from domain.enums import Priority, Subspecialty
 from rules.model import (
     CapPerRadiologist,
     EscalatePriority,
+    HoldWaitingBound,
     RequireSubspecialty,
     Rule,
     RuleSet,
@@ -111,6 +112,16 @@ DEFAULT_RULE_SET = RuleSet(
             (SetWeights(lateness=3.0, balance=0.5),),
             order=90,
             description="At night speed matters more than spreading the work.",
+        ),
+        Rule(
+            "Nobody waits behind younger work",
+            "true",
+            (HoldWaitingBound(30.0),),
+            order=95,
+            description=(
+                "A study past its age limit is not overtaken by more than 30 minutes by "
+                "younger work of its tier or a lower one on a reader who may read it."
+            ),
         ),
     )
 )

@@ -114,10 +114,14 @@ WEIGHT_NAMES: tuple[str, ...] = ("lateness", "balance", "stability", "fairness")
 
 @dataclass(frozen=True, slots=True)
 class RuleSetEffect:
-    """Rule-set-level output: weight overrides (and which rule set each) and cap group limits."""
+    """Rule-set-level output: weight overrides (and the rule that set each), cap group limits,
+    and the waiting bound when a rule holds it."""
 
     weights: Weights = field(default_factory=Weights)
     weight_sources: Mapping[str, str] = field(default_factory=dict)
     caps: Mapping[str, int] = field(default_factory=dict)
     # Cap group -> price per STAT over it, for the caps that bend for STAT.
     cap_bends: Mapping[str, float] = field(default_factory=dict)
+    # The waiting bound's margin (minutes) when a rule holds it, and that rule's name.
+    waiting_margin: float | None = None
+    waiting_source: str | None = None

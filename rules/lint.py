@@ -11,7 +11,13 @@ from rules.effects import Effect
 from rules.errors import RuleWarning, WarningCode
 from rules.evaluation import Evaluation
 from rules.facts import BoolArray, FactsTable
-from rules.model import RequireSubspecialty, SetPriority, SetTurnaround, SetWeights
+from rules.model import (
+    HoldWaitingBound,
+    RequireSubspecialty,
+    SetPriority,
+    SetTurnaround,
+    SetWeights,
+)
 from rules.vector import Cache, evaluate_table
 
 MAX_STUDY_IDS = 20  # a warning names a sample of the studies, not thousands
@@ -72,6 +78,12 @@ def contradictions(evaluation: Evaluation) -> list[RuleWarning]:
                         f"weight {', '.join(clash)}",
                         (),
                     )
+                )
+            continue
+        if isinstance(a1, HoldWaitingBound) and isinstance(a2, HoldWaitingBound):
+            if a1 != a2 and m1.any() and m2.any():  # department-wide: any study of each
+                out.append(
+                    _clash(r1.index, r1.rule.name, r2.index, r2.rule.name, "waiting margins", ())
                 )
             continue
         what = _SINGLE_VALUED.get(type(a1))

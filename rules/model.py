@@ -86,6 +86,19 @@ class CapPerRadiologist:
     stat_over_price: float | None = None
 
 
+# The waiting bound's margin when a rule names none: the balancer's default.
+DEFAULT_WAITING_MARGIN_MINUTES = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class HoldWaitingBound:
+    """Hold the balancer's waiting bound across readers for the whole department: no study past
+    its age limit overtaken by more than `margin_minutes` by younger work of its tier or a lower
+    one on a reader who may read it (rule-set level, like the weights)."""
+
+    margin_minutes: float = DEFAULT_WAITING_MARGIN_MINUTES
+
+
 class SetWeights:
     """Override the balancer's objective weights, by term name; a weight not named (or None)
     stays as it is: `SetWeights(lateness=3.0, balance=0.5)`."""
@@ -133,6 +146,7 @@ Action = (
     | ExcludeSites
     | CapPerRadiologist
     | SetWeights
+    | HoldWaitingBound
 )
 
 

@@ -18,6 +18,7 @@ from rules.ir import attributes_of
 from rules.model import (
     Action,
     EscalatePriority,
+    HoldWaitingBound,
     RequireSubspecialty,
     SetPriority,
     SetTurnaround,
@@ -204,9 +205,12 @@ def _threshold(a: EscalatePriority, until_due: IntArray, waiting: object, n: int
 
 
 def _rule_set_effect(compiled: CompiledRuleSet, m2: dict[int, BoolArray]) -> RuleSetEffect:
-    """Weights: per weight, the highest-precedence rule that fired for at least one study."""
+    """Weights: per weight, the highest-precedence rule that fired for at least one study; the
+    waiting bound: the highest-precedence such rule that holds it."""
     weights: dict[str, float] = {}
     sources: dict[str, str] = {}
+    bound: HoldWaitingBound | None = None
+    bound_source: str | None = None
     for c in compiled.rules:
         if c.index not in m2 or not bool(m2[c.index].any()):
             continue
@@ -217,4 +221,13 @@ def _rule_set_effect(compiled: CompiledRuleSet, m2: dict[int, BoolArray]) -> Rul
                     if value is not None and w not in weights:
                         weights[w] = value
                         sources[w] = c.rule.name
-    return RuleSetEffect(Weights(**weights), sources, compiled.caps, compiled.cap_bends)
+            elif isinstance(a, HoldWaitingBound) and bound is None:
+                bound, bound_source = a, c.rule.name
+    return RuleSetEffect(
+        Weights(**weights),
+        sources,
+        compiled.caps,
+        compiled.cap_bends,
+        waiting_margin=None if bound is None else float(bound.margin_minutes),
+        waiting_source=bound_source,
+    )

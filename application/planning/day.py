@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Never
 
@@ -73,6 +74,14 @@ def main() -> None:
         help="also replay the day with readers faster or slower by procedure group",
     )
     parser.add_argument(
+        "--waiting-bound",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="replay radflow holding the waiting bound across readers at this margin, as a "
+        "rule that holds it (the default rule set's, at 30) has the live balancer do",
+    )
+    parser.add_argument(
         "--explain",
         action="store_true",
         help="print how radflow's longest wait of each priority waited: the readers and "
@@ -89,6 +98,10 @@ def main() -> None:
     # Generous limits: every search ends because it found nothing better, never on the clock,
     # so a seed always gives the same day.
     params = Params(time_limit_s=30.0, cold_time_limit_s=60.0)
+    if args.waiting_bound is not None:
+        params = replace(
+            params, hold_overtake_bound=True, overtake_margin_minutes=args.waiting_bound
+        )
     runs: list[Run] = []
     results: dict[str, dict[str, object]] = {}
     for name in args.policies.split(","):

@@ -273,7 +273,7 @@ def apply_effects(
     (their open shift); see `rule_snapshot` for the rest.
     """
     if not effects.by_exam and not effects.rule_set.caps:
-        return state, params
+        return state, _waiting(params, effects.rule_set)
     readers_at: dict[str, set[int]] = {}
     for radiologist_id, site in session.execute(
         sa.select(col(Shift.radiologist_id), col(Site.code))
@@ -302,9 +302,11 @@ def rule_snapshot(
 
     Priority, due time, required subspecialty, reader restrictions and caps come from each
     study's effect; `readers_at` (site code -> readers working there) turns site restrictions
-    into reader restrictions; weight rules change the objective's weights. Pure: the live
-    runner and the simulator both use it.
+    into reader restrictions; weight rules change the objective's weights, and a rule that
+    holds the waiting bound has the planner hold it. Pure: the live runner and the simulator
+    both use it.
     """
+    params = _waiting(params, rule_set)
     if not by_study and not rule_set.caps and not _weights(rule_set):
         return snapshot, params
     caps = dict(rule_set.caps)
@@ -342,6 +344,15 @@ def rule_snapshot(
     if weights:
         params = replace(params, weights=params.weights.replace(**weights))
     return snapshot, params
+
+
+def _waiting(params: Params, rule_set: RuleSetEffect) -> Params:
+    """`params` holding the waiting bound at the rule's margin, when a rule holds it."""
+    if rule_set.waiting_margin is None:
+        return params
+    return replace(
+        params, hold_overtake_bound=True, overtake_margin_minutes=rule_set.waiting_margin
+    )
 
 
 def _weights(rule_set: RuleSetEffect) -> dict[str, float]:

@@ -20,6 +20,7 @@ MODULES = sorted(p for p in STATIC.glob("*.js"))
 CONSTANT = re.compile(r"""const (\w+) = ([`'])(.*?)\2;""", re.S)
 TEMPLATE = re.compile(r"`((?:query|mutation|subscription)\b.*?)`", re.S)
 OPERATION = re.compile(r"^\s*(query|mutation|subscription)\b")
+ACTION_FIELDS_JS = re.compile(r"const ACTION_FIELDS = '([^']*)';")
 
 
 @pytest.mark.parametrize("view", VIEWS, ids=[v["id"] for v in VIEWS])
@@ -69,3 +70,22 @@ def test_every_module_the_page_imports_exists() -> None:
     for module in MODULES:
         for target in re.findall(r"""from '(\./[^']+)'""", module.read_text()):
             assert (module.parent / target).is_file(), f"{module.name} imports {target}"
+
+
+def test_the_rules_editor_knows_every_action_kind_and_reads_every_action_field() -> None:
+    # A saved rule whose kind the editor does not list cannot be shown or saved again there,
+    # and a field it does not ask for is lost on the next save.
+    from api.rules.actions import ACTION_FIELDS
+    from rules.actions import KINDS
+
+    source = (STATIC / "rules.js").read_text()
+    table = re.search(r"export const ACTION_KINDS = \{(.*?)\n\};", source, re.S)
+    assert table is not None
+    listed = set(re.findall(r"^\s+([A-Z_]+):", table.group(1), re.M))
+    assert listed == {k.kind.upper() for k in KINDS}
+    asked = set(re.findall(r"\['(\w+)', ", table.group(1)))
+    fields = ACTION_FIELDS_JS.search(source)
+    assert fields is not None
+    read = set(fields.group(1).split())
+    camel = {re.sub(r"_(\w)", lambda m: m.group(1).upper(), f.name) for f in ACTION_FIELDS}
+    assert camel <= asked and camel | {"kind"} == read

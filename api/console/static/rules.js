@@ -3,7 +3,7 @@
 // the what-if simulation side by side, save, activate and roll back, and the diff of versions.
 import { h, fill, stamp, bar, announce, notice } from './dom.js';
 
-const ACTION_FIELDS = 'kind priority minutes to dueWithinMinutes waitingOverMinutes subspecialty onlyIfOnShift radiologistCodes sites maxOpen statOverPrice lateness balance stability fairness';
+const ACTION_FIELDS = 'kind priority minutes to dueWithinMinutes waitingOverMinutes subspecialty onlyIfOnShift radiologistCodes sites maxOpen statOverPrice lateness balance stability fairness preference marginMinutes';
 const RULE_FIELDS = `name description order enabled condition actions { ${ACTION_FIELDS} }`;
 const LOAD = `query Rules { activeRuleSet { version } ruleSets { version createdAt author reason basedOn active rules { ${RULE_FIELDS} } }
   ruleVocabulary { name type description values minimum maximum } }`;
@@ -43,7 +43,9 @@ export const ACTION_KINDS = {
   RESTRICT_SITES: [['sites', 'list', 'sites (codes)']],
   EXCLUDE_SITES: [['sites', 'list', 'sites (codes)']],
   CAP_PER_RADIOLOGIST: [['maxOpen', 'int', 'at most open'], ['statOverPrice', 'float', 'bends for STAT at price (empty: holds)']],
-  SET_WEIGHTS: [['lateness', 'float', 'lateness'], ['balance', 'float', 'balance'], ['stability', 'float', 'stability'], ['fairness', 'float', 'fairness']],
+  SET_WEIGHTS: [['lateness', 'float', 'lateness'], ['balance', 'float', 'balance'], ['stability', 'float', 'stability'], ['fairness', 'float', 'fairness'], ['preference', 'float', 'preference']],
+  GROUP_SAME_PATIENT: [],
+  HOLD_WAITING_BOUND: [['marginMinutes', 'float', 'margin (min, empty: 30)']],
 };
 
 /** A saved rule as the input that would save it again. */

@@ -365,6 +365,9 @@ def test_an_overrunning_read_is_not_projected_to_end_now(
     assert remaining_read(10.0, 4.0) == pytest.approx(6.0)
     assert remaining_read(10.0, 20.0) == pytest.approx(4.0)  # a fifth of the 20 min taken
     assert remaining_read(10.0, 30.0) > remaining_read(10.0, 20.0)
+    # A read open for days is projected to need its own time again, not a fifth of its age.
+    assert remaining_read(10.0, 50.0) == pytest.approx(10.0)
+    assert remaining_read(10.0, 4 * 24 * 60.0) == pytest.approx(10.0)
     # Reader 1's 10-minute read has taken 20 (projected 4 more), reader 2's has 3 left: the
     # STAT goes to reader 2. Projecting the overrun as done at once sent it to reader 1.
     overrun = make_study(1, opened_by=1, opened_at=NOW - timedelta(minutes=20))

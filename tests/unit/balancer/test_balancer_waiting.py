@@ -94,12 +94,29 @@ HELD = Params(hold_overtake_bound=True)
 def test_the_bound_is_held_when_on_and_off_by_default(
     make_study: MakeStudy, make_reader: MakeReader
 ) -> None:
-    # Off by default: held, it still moves several times the other studies per event and in a
-    # large event that the default moves, at more re-plan CPU than the goal allows
-    # (docs/balancer.md, the waiting bound relieved by the work ahead).
+    # Off in the balancer's defaults: held, it still moves several times the other studies per
+    # event and in a large event that the default moves, at more re-plan CPU than the goal
+    # allows (docs/balancer.md, the waiting bound relieved by the work ahead). A department
+    # holds it by a rule (the demo's default rule set does).
     assert not Params().hold_overtake_bound
     snap = backlog(make_study, make_reader)
     assert overtaken(snap, plan(snap, HELD), HELD) == {}
+
+
+def test_a_rule_that_holds_the_bound_has_the_planner_hold_it(
+    make_study: MakeStudy, make_reader: MakeReader
+) -> None:
+    from application.planning.rule_effects import rule_snapshot
+    from rules.effects import RuleSetEffect
+
+    snap = backlog(make_study, make_reader)
+    ruled, params = rule_snapshot(snap, Params(), {}, RuleSetEffect(), {})
+    assert 100 in overtaken(ruled, plan(ruled, params), params)
+    held = RuleSetEffect(waiting_margin=30.0, waiting_source="Nobody waits behind younger work")
+    ruled, params = rule_snapshot(snap, Params(), {}, held, {})
+    result = plan(ruled, params)
+    assert overtaken(ruled, result, params) == {}
+    assert result.assignments[100].projected_start <= NOW + timedelta(minutes=40)
 
 
 def queues(make_study: MakeStudy, make_reader: MakeReader) -> Snapshot:
