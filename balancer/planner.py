@@ -110,6 +110,8 @@ def solve(
         if kept is not None:
             kept.memo = watch.keep()
     formulation = ("sweep" if cold else "insert") + "+relocate"
+    if params.hold_overtake_bound:  # what a supervisor reads on `balancerStatus`
+        formulation += f"+waiting bound {params.overtake_margin_minutes:g} min"
     if params.mode == "improve" and problem.n:
         from balancer import cpsat  # CP-SAT is only imported when asked for
 

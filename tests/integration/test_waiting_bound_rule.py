@@ -52,6 +52,7 @@ async def test_the_default_rules_hold_the_bound_and_a_rule_set_without_it_lets_g
         report = await runner.run_once("test")
         state, params = seen[-1]
         assert params.hold_overtake_bound and params.overtake_margin_minutes == 30.0
+        assert report.plan.formulation.endswith("+waiting bound 30 min")  # balancerStatus
         aged = [
             s
             for s in state.snapshot.studies
@@ -82,7 +83,8 @@ async def test_the_default_rules_hold_the_bound_and_a_rule_set_without_it_lets_g
             rulesets.activate(uow=uow, actor=ADMIN, version=version.version, reason="test")
 
         await demo.run(switch)
-        await runner.run_once("test")
+        report = await runner.run_once("test")
         assert not seen[-1][1].hold_overtake_bound
+        assert "waiting bound" not in report.plan.formulation
     finally:
         await demo.dispose()

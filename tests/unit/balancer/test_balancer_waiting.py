@@ -116,6 +116,7 @@ def test_a_rule_that_holds_the_bound_has_the_planner_hold_it(
     ruled, params = rule_snapshot(snap, Params(), {}, held, {})
     result = plan(ruled, params)
     assert overtaken(ruled, result, params) == {}
+    assert result.formulation.endswith("+waiting bound 30 min")  # on `balancerStatus`
     assert result.assignments[100].projected_start <= NOW + timedelta(minutes=40)
 
 
