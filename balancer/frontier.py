@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +34,7 @@ import numpy.typing as npt
 from balancer.compiler import micros
 from balancer.model import Params, Radiologist
 from balancer.problem import FloatArray, IntArray, Problem
-from balancer.state import State
+from balancer.state import Kept, State
 
 # Minutes the starts may grow by moves before `Watch` lays its keys out again.
 SPAN_ROOM = 10_000.0
@@ -568,11 +569,11 @@ class Watch:
         """Move study k to reader b unless that leaves more than `allowed` studies newly
         overtaken; keeps `overtaken` exact either way."""
         a = int(self.state.assign[k])
+        undo = self._keep(k, a, b)
         self._apply(k, b)
         new, relieved, kept = self.broken(k, a, b)
         if len(new) > allowed:
-            self._apply(k, a)
-            self.state.moves -= 2
+            self._restore(undo)
             return False
         self._settle(new, relieved, kept)
         return True
@@ -586,11 +587,31 @@ class Watch:
     def price(self, k: int, b: int) -> tuple[int, int]:
         """(newly overtaken, relieved) if study k moved to reader b; the state is unchanged."""
         a = int(self.state.assign[k])
+        kept = self._keep(k, a, b)
         self._apply(k, b)
         new, relieved, _ = self.broken(k, a, b)
-        self._apply(k, a)
-        self.state.moves -= 2
+        self._restore(kept)
         return len(new), len(relieved)
+
+    def _keep(self, k: int, a: int, b: int) -> _Undo:
+        """What moving study k from reader a to b changes, to put back with `_restore`."""
+        state = self.state
+        touched = np.concatenate([state.arr[a], state.arr[b]])
+        return _Undo(
+            state.keep((a, b), k),
+            touched,
+            self.start[touched],
+            self.aged[touched],
+            (self.idx, self.rank_key, self.start_key, self.ready, self.ptr),
+            self.span,
+        )
+
+    def _restore(self, undo: _Undo) -> None:
+        self.state.restore(undo.state)
+        self.start[undo.touched] = undo.start
+        self.aged[undo.touched] = undo.aged
+        self.idx, self.rank_key, self.start_key, self.ready, self.ptr = undo.layout
+        self.span = undo.span
 
     def price_place(self, k: int, b: int) -> int:
         """How many studies placing unplaced study k on reader b would leave newly overtaken
@@ -607,6 +628,18 @@ class Watch:
         """Keep `overtaken` exact after unplaced study k was put on reader b (by the caller)."""
         self._refresh((b,))
         self._settle(*self.broken(k, b, b))
+
+
+@dataclass(frozen=True, slots=True)
+class _Undo:
+    """A watch's and its state's arrays as they were before a move (`Watch._keep`)."""
+
+    state: Kept
+    touched: IntArray  # the studies whose start and age the move may change
+    start: FloatArray
+    aged: npt.NDArray[np.bool_]
+    layout: tuple[npt.NDArray[Any], ...]  # the worklists laid end to end, and their keys
+    span: float
 
 
 @dataclass(frozen=True, slots=True)

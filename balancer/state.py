@@ -8,6 +8,8 @@ the full objective is computed from the two readers it touches.
 from __future__ import annotations
 
 from bisect import bisect_left
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +20,17 @@ EMPTY = np.zeros(0, dtype=np.int64)
 # Worklist tails up to this long are costed in a plain loop (measured faster than numpy's
 # per-call overhead below ~24 studies on this kind of machine).
 _SHORT = 24
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """Readers' worklists and sums as they were before a change (`State.keep`)."""
+
+    readers: tuple[int, ...]
+    study: int
+    reader: int  # the study's reader then (-1: none)
+    rows: list[tuple[Any, ...]]
+    sums: tuple[float, float, int]
 
 
 class State:
@@ -255,6 +268,50 @@ class State:
         self.remove(k)
         self.add(k, b)
         self.moves += 1
+
+    def keep(self, readers: tuple[int, ...], k: int) -> Kept:
+        """What a move of study `k` between `readers` changes, to put back with `restore`
+        (cheaper than the move back: nothing is recomputed)."""
+        rs = tuple(sorted(set(r for r in readers if r >= 0)))
+        return Kept(
+            rs,
+            k,
+            int(self.assign[k]),
+            [
+                (
+                    list(self.lists[r]),
+                    self.arr[r],
+                    self.cols[r],
+                    self.fin[r],
+                    self._fin_py[r],
+                    self._rows_py[r],
+                    float(self.seq[r]),
+                    float(self.load[r]),
+                    float(self.held[r]),
+                    self.used[r].copy(),
+                )
+                for r in rs
+            ],
+            (self.s1, self.s2, self.moves),
+        )
+
+    def restore(self, kept: Kept) -> None:
+        """Put back what `keep` kept (every change since was to its readers and study)."""
+        self.assign[kept.study] = kept.reader
+        for r, (lst, *row) in zip(kept.readers, kept.rows, strict=True):
+            self.lists[r][:] = lst  # in place: a caller may hold the list
+            (
+                self.arr[r],
+                self.cols[r],
+                self.fin[r],
+                self._fin_py[r],
+                self._rows_py[r],
+                self.seq[r],
+                self.load[r],
+                self.held[r],
+                self.used[r],
+            ) = row
+        self.s1, self.s2, self.moves = kept.sums
 
     def refresh(self, readers: set[int]) -> None:
         """Recompute the cached worklists of `readers` after changes made with `refresh=False`."""

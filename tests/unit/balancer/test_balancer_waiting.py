@@ -213,6 +213,38 @@ def test_the_watch_counts_what_the_repair_counts_after_every_move() -> None:
     assert kept and refused
 
 
+def test_pricing_a_move_leaves_the_state_and_the_watch_exactly_as_they_were() -> None:
+    state = drifted(23)
+    watch = Watch(state)
+
+    def picture() -> list[object]:
+        fin = [f.tolist() for f in state.fin]
+        lists = [list(lst) for lst in state.lists]
+        return [
+            state.assign.tolist(), lists, fin, state.seq.tolist(), state.load.tolist(),
+            state.held.tolist(), state.used.tolist(), state.s1, state.s2, state.moves,
+            watch.start.tolist(), watch.aged.tolist(), watch.idx.tolist(),
+            watch.start_key.tolist(), watch.ptr.tolist(), dict(watch.witness),
+        ]  # fmt: skip
+
+    rng = random.Random(6)
+    priced = 0
+    for _ in range(40):
+        k = rng.randrange(state.p.n)
+        cand = construct.candidates(state, k)
+        cand = cand[cand != state.assign[k]]
+        if state.assign[k] < 0 or not state.movable(k) or cand.size == 0:
+            continue
+        before = picture()
+        watch.price(k, int(rng.choice(cand)))
+        assert picture() == before
+        priced += 1
+        # A move made after it is still counted exactly.
+        watch.try_move(k, int(rng.choice(cand)), allowed=state.p.n)
+        assert watch.over == set(promote.overtaken(state).tolist())
+    assert priced
+
+
 def test_the_touch_up_leaves_no_study_overtaken_that_was_not_and_the_repair_none() -> None:
     state = drifted(22)
     rng = random.Random(5)
