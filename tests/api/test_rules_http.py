@@ -508,3 +508,30 @@ async def test_the_preference_weight_is_a_rule_settable_weight(department: Api) 
     assert saved["__typename"] == "RuleSetSaved"
     bad = await save(department, [rule("prefer", "true", {**weights, "preference": -1.0})])
     assert [e["code"] for e in bad["errors"]] == ["IMPOSSIBLE_VALUE"]
+
+
+async def test_the_waiting_bound_is_saved_read_back_activated_and_shown_on_the_balancer(
+    department: Api,
+) -> None:
+    bound = {"kind": "HOLD_WAITING_BOUND", "marginMinutes": 20.0}
+    bad = await save(department, [rule("bound", "true", {**bound, "marginMinutes": 0.0})])
+    assert bad["__typename"] == "RuleSetInvalid"
+    assert [(e["field"], e["code"]) for e in bad["errors"]] == [
+        ("actions[0].margin_minutes", "IMPOSSIBLE_VALUE")
+    ]
+    saved = await save(department, [rule("bound", "true", bound)])
+    assert saved["__typename"] == "RuleSetSaved"
+    await activate(department, saved["ruleSet"]["version"])
+    stored = await department.data(
+        "{ activeRuleSet { rules { actions { kind marginMinutes } } } }", actor=SUPERVISOR
+    )
+    # Department-wide while the rule matches an open study: give it some to match.
+    await _two_readers_four_studies_of_one_patient(department)
+    assert stored["activeRuleSet"]["rules"][0]["actions"] == [bound]  # type: ignore[index]
+    await department.data(REBALANCE, actor=SUPERVISOR)
+    status = await department.data(
+        "{ balancerStatus { lastRun { formulation } } }", actor=SUPERVISOR
+    )
+    assert status["balancerStatus"]["lastRun"]["formulation"].endswith(  # type: ignore[index]
+        "+waiting bound 20 min"
+    )
