@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -237,3 +238,19 @@ async def header_for(db: Database, exam: Exam) -> acquisition.StudyHeader:
 def count_rows(table: str) -> Any:
     """A read function counting the rows of a table."""
     return lambda s: s.scalar(sa.text(f"SELECT count(*) FROM {table}"))
+
+
+async def seeded_demo(path: Path) -> str:
+    """A SQLite file at `path` with the demo department seeded (`radflow seed`'s exams, not
+    its rules); returns its URL."""
+    from sqlmodel import SQLModel
+
+    from application.demo import seed_demo
+
+    url = f"sqlite:///{path}"
+    demo = Database(url)
+    assert demo.sync_engine is not None
+    SQLModel.metadata.create_all(demo.sync_engine)
+    await demo.dispose()
+    assert await seed_demo(url) > 0
+    return url

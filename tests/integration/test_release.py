@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import SQLModel, col
+from sqlmodel import col
 
-from application.demo import seed_demo
 from application.planning.runner import BalancerRunner
 from domain.db import Database
 from domain.enums import ExamStatus, Priority, RadiologistStatus, Role
@@ -20,7 +19,7 @@ from domain.lifecycle import Actor
 from domain.models import Exam, ExamStatusChange, Radiologist, Read
 from domain.services import reading, stranded, worklists
 from tests.conftest import Clock
-from tests.factories import RADIOLOGIST, SUPERVISOR, drive, order, reference
+from tests.factories import RADIOLOGIST, SUPERVISOR, drive, order, reference, seeded_demo
 
 pytestmark = pytest.mark.usefixtures("backend")
 GRACE = timedelta(minutes=10)
@@ -220,12 +219,7 @@ async def test_the_demo_departments_stranded_stat_read_is_released(
 ) -> None:
     """The demo seeds readers who went OFF holding IN_INTERPRETATION studies (one of them
     STAT): past the grace, the urgent ones go back to the balancer; routine ones stay listed."""
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
-    demo = Database(url)
-    assert demo.sync_engine is not None
-    SQLModel.metadata.create_all(demo.sync_engine)
-    await demo.dispose()
-    assert await seed_demo(url) > 0
+    url = await seeded_demo(tmp_path / "demo.db")
     clock = Clock()
     clock.now = datetime.now(UTC) + GRACE + timedelta(minutes=1)
     demo = Database(url, clock=clock)

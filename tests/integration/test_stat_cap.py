@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import SQLModel, col
+from sqlmodel import col
 
-from application.demo import seed_demo
 from application.planning.rule_effects import adjust_state, install_defaults
 from application.planning.runner import BalancerRunner, DepartmentState
 from balancer import Params, plan
@@ -21,6 +20,7 @@ from domain.lifecycle import Actor
 from domain.models import Notification, OutboxEvent
 from rules.defaults import DEFAULT_RULE_SET, STAT_OVER_CAP_PRICE
 from rules.model import CapPerRadiologist
+from tests.factories import seeded_demo
 
 
 def test_the_default_rule_sets_stat_cap_bends_at_its_price() -> None:
@@ -33,13 +33,7 @@ def test_the_default_rule_sets_stat_cap_bends_at_its_price() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_the_demos_stats_are_all_on_a_worklist(db: Database, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
-    demo = Database(url)
-    assert demo.sync_engine is not None
-    SQLModel.metadata.create_all(demo.sync_engine)
-    await demo.dispose()
-    assert await seed_demo(url) > 0
-    demo = Database(url)
+    demo = Database(await seeded_demo(tmp_path / "demo.db"))
     try:
         # What `radflow seed` does after the exams: the default rule set, active.
         await demo.run(lambda uow: install_defaults(uow, Actor("seed", Role.ADMIN)))

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import SQLModel
 
-from application.demo import seed_demo
 from application.planning.rule_effects import adjust_state, install_defaults
 from application.planning.runner import BalancerRunner, DepartmentState
 from balancer import Params
@@ -23,6 +21,7 @@ from domain.services import rulesets
 from rules.defaults import DEFAULT_RULE_SET
 from rules.model import HoldWaitingBound, RuleSet
 from rules.serialization import rule_set_to_data
+from tests.factories import seeded_demo
 
 ADMIN = Actor("seed", Role.ADMIN)
 
@@ -32,13 +31,7 @@ ADMIN = Actor("seed", Role.ADMIN)
 async def test_the_default_rules_hold_the_bound_and_a_rule_set_without_it_lets_go(
     db: Database, tmp_path: Path
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
-    demo = Database(url)
-    assert demo.sync_engine is not None
-    SQLModel.metadata.create_all(demo.sync_engine)
-    await demo.dispose()
-    assert await seed_demo(url) > 0
-    demo = Database(url)
+    demo = Database(await seeded_demo(tmp_path / "demo.db"))
     try:
         await demo.run(lambda uow: install_defaults(uow, ADMIN))
         seen: list[tuple[DepartmentState, Params]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from balancer import (
@@ -191,20 +191,25 @@ def drifted(seed: int) -> State:
     return state
 
 
+def random_moves(state: State, rng: random.Random, tries: int) -> Iterator[tuple[int, int, int]]:
+    """Up to `tries` placed, movable studies drawn at random, each with two readers drawn from
+    those it may move to (the same one, at times)."""
+    for _ in range(tries):
+        k = rng.randrange(state.p.n)
+        cand = construct.candidates(state, k)
+        cand = cand[cand != state.assign[k]]
+        if state.assign[k] >= 0 and state.movable(k) and cand.size:
+            yield k, int(rng.choice(cand)), int(rng.choice(cand))
+
+
 def test_the_watch_counts_what_the_repair_counts_after_every_move() -> None:
     state = drifted(21)
     watch = Watch(state)
     assert watch.over == set(promote.overtaken(state).tolist())
-    rng = random.Random(4)
     kept = refused = 0
-    for _ in range(60):
-        k = rng.randrange(state.p.n)
-        cand = construct.candidates(state, k)
-        cand = cand[cand != state.assign[k]]
-        if state.assign[k] < 0 or not state.movable(k) or cand.size == 0:
-            continue
+    for k, b, _ in random_moves(state, random.Random(4), 60):
         before = state.assign.copy()
-        if watch.try_move(k, int(rng.choice(cand)), allowed=2):
+        if watch.try_move(k, b, allowed=2):
             kept += 1
         else:
             refused += 1
@@ -227,20 +232,14 @@ def test_pricing_a_move_leaves_the_state_and_the_watch_exactly_as_they_were() ->
             watch.start_key.tolist(), watch.ptr.tolist(), dict(watch.witness),
         ]  # fmt: skip
 
-    rng = random.Random(6)
     priced = 0
-    for _ in range(40):
-        k = rng.randrange(state.p.n)
-        cand = construct.candidates(state, k)
-        cand = cand[cand != state.assign[k]]
-        if state.assign[k] < 0 or not state.movable(k) or cand.size == 0:
-            continue
+    for k, b, other in random_moves(state, random.Random(6), 40):
         before = picture()
-        watch.price(k, int(rng.choice(cand)))
+        watch.price(k, b)
         assert picture() == before
         priced += 1
         # A move made after it is still counted exactly.
-        watch.try_move(k, int(rng.choice(cand)), allowed=state.p.n)
+        watch.try_move(k, other, allowed=state.p.n)
         assert watch.over == set(promote.overtaken(state).tolist())
     assert priced
 
