@@ -14,6 +14,7 @@ Effect, and `snapshot` says what the mark changes on the balancer's study.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Set
 from dataclasses import dataclass
@@ -112,6 +113,11 @@ def _plain(value: object) -> object:
     if isinstance(value, frozenset):
         return sorted(value)
     return value
+
+
+def finite_number(value: object) -> bool:
+    """A real, finite number (True and False are ints to Python, not numbers here)."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
 
 
 def boolean(value: object) -> bool:

@@ -7,7 +7,15 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from domain.enums import Priority, Subspecialty
-from rules.actions.base import ActionField, ActionKind, Context, FieldType, Problem, boolean
+from rules.actions.base import (
+    ActionField,
+    ActionKind,
+    Context,
+    FieldType,
+    Problem,
+    boolean,
+    finite_number,
+)
 from rules.effects import WEIGHT_NAMES, Change
 from rules.errors import ErrorCode
 from rules.model import (
@@ -248,12 +256,7 @@ class CapPerRadiologistKind(ActionKind):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             yield "max_open", ErrorCode.IMPOSSIBLE_VALUE, "a cap must allow at least 1 study"
         price = action.stat_over_price
-        if price is not None and (
-            isinstance(price, bool)
-            or not isinstance(price, int | float)
-            or not math.isfinite(price)
-            or price < 0
-        ):
+        if price is not None and (not finite_number(price) or price < 0):
             yield (
                 "stat_over_price",
                 ErrorCode.IMPOSSIBLE_VALUE,

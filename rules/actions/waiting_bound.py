@@ -12,11 +12,17 @@ it: on a backlog mostly past its age limits, holding it costs re-plan time and m
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
-from rules.actions.base import ActionField, ActionKind, Context, FieldType, Problem
+from rules.actions.base import (
+    ActionField,
+    ActionKind,
+    Context,
+    FieldType,
+    Problem,
+    finite_number,
+)
 from rules.effects import Change
 from rules.errors import ErrorCode
 from rules.model import HoldWaitingBound
@@ -44,12 +50,7 @@ class HoldWaitingBoundKind(ActionKind):
 
     def problems(self, action: Any, context: Context) -> Iterator[Problem]:
         margin = action.margin_minutes
-        if (
-            isinstance(margin, bool)
-            or not isinstance(margin, int | float)
-            or not math.isfinite(margin)
-            or margin <= 0
-        ):
+        if not finite_number(margin) or margin <= 0:
             yield (
                 "margin_minutes",
                 ErrorCode.IMPOSSIBLE_VALUE,

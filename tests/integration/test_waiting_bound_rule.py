@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from application.planning.rule_effects import adjust_state, install_defaults
+from application.planning.rule_effects import adjust_state, install_defaults, save
 from application.planning.runner import BalancerRunner, DepartmentState
 from balancer import Params
 from balancer.waiting import overtaken
@@ -66,14 +66,15 @@ async def test_the_default_rules_hold_the_bound_and_a_rule_set_without_it_lets_g
         )
 
         def switch(uow):  # type: ignore[no-untyped-def]
-            version = rulesets.store_version(
+            version, errors = save(
                 uow=uow,
                 actor=ADMIN,
-                rules=rule_set_to_data(without),
+                data=rule_set_to_data(without),
                 reason="let go of the waiting bound",
                 based_on=None,
             )
-            rulesets.activate(uow=uow, actor=ADMIN, version=version.version, reason="test")
+            assert errors == [] and version is not None
+            rulesets.activate(uow=uow, actor=ADMIN, version=version, reason="test")
 
         await demo.run(switch)
         report = await runner.run_once("test")
